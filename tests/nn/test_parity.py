@@ -1,0 +1,162 @@
+"""lstmkit's modules against their torch.nn twins: same weights -> same outputs and gradients."""
+
+import itertools
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import lstmkit
+from helpers import assert_close_lists, run_with_grads
+
+T, N, I, H = 5, 3, 4, 6
+
+
+def make_pair(kind, **kw):
+    theirs = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](I, H, **kw)
+    ours = {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind](I, H, **kw)
+    result = ours.load_state_dict(theirs.state_dict())
+    assert not result.missing_keys and not result.unexpected_keys
+    return theirs, ours
+
+
+def hidden_for(module, kind, batch, unbatched, seed=7):
+    gen = torch.Generator().manual_seed(seed)
+    layers = module.num_layers * (2 if module.bidirectional else 1)
+    out = module.proj_size if getattr(module, "proj_size", 0) else module.hidden_size
+    shape_h = (layers, out) if unbatched else (layers, batch, out)
+    shape_c = (layers, H) if unbatched else (layers, batch, H)
+    h = torch.randn(shape_h, generator=gen).requires_grad_()
+    if kind == "lstm":
+        return (h, torch.randn(shape_c, generator=gen).requires_grad_())
+    return h
+
+
+def input_makers(batch_first):
+    gen = torch.Generator().manual_seed(11)
+    dense = torch.randn(N, T, I, generator=gen) if batch_first else torch.randn(T, N, I, generator=gen)
+    unbatched = torch.randn(T, I, generator=gen)
+    lengths = torch.tensor([3, 5, 1])  # unsorted, includes 1 and T
+
+    def batched():
+        return dense.clone().requires_grad_()
+
+    def unbatched_input():
+        return unbatched.clone().requires_grad_()
+
+    def packed():
+        return pack_padded_sequence(dense.clone().requires_grad_(), lengths, batch_first=batch_first,
+                                    enforce_sorted=False)
+
+    return {"batched": batched, "unbatched": unbatched_input, "packed": packed}
+
+
+def check_parity(kind, input_kind, with_hx, **kw):
+    theirs, ours = make_pair(kind, **kw)
+    theirs.eval(), ours.eval()
+    make = input_makers(kw.get("batch_first", False))[input_kind]
+    hx = hidden_for(theirs, kind, N, input_kind == "unbatched") if with_hx else None
+    # "packed" needs the same PackedSequence object's data leaf for both; rebuild per call
+    out_t, grad_t = run_with_grads(theirs, make, hx)
+    out_o, grad_o = run_with_grads(ours, make, hx)
+    assert_close_lists(out_o, out_t, 1e-5, "outputs")
+    assert_close_lists(grad_o, grad_t, 1e-4, "gradients")
+
+
+LSTM_OPTIONS = list(itertools.product([1, 2], [True, False], [False, True], [False, True], [0, 2]))
+
+
+@pytest.mark.parametrize("num_layers,bias,batch_first,bidirectional,proj_size", LSTM_OPTIONS)
+@pytest.mark.parametrize("input_kind", ["batched", "unbatched", "packed"])
+def test_lstm_matches_torch(num_layers, bias, batch_first, bidirectional, proj_size, input_kind):
+    for with_hx in (False, True):
+        check_parity("lstm", input_kind, with_hx, num_layers=num_layers, bias=bias,
+                     batch_first=batch_first, bidirectional=bidirectional, proj_size=proj_size,
+                     dropout=0.3 if num_layers > 1 else 0.0)
+
+
+OTHER_OPTIONS = list(itertools.product([1, 2], [True, False], [False, True], [False, True]))
+
+
+@pytest.mark.parametrize("num_layers,bias,batch_first,bidirectional", OTHER_OPTIONS)
+@pytest.mark.parametrize("input_kind", ["batched", "unbatched", "packed"])
+@pytest.mark.parametrize("kind,extra", [("gru", {}), ("rnn", {"nonlinearity": "tanh"}),
+                                        ("rnn", {"nonlinearity": "relu"})])
+def test_gru_and_rnn_match_torch(kind, extra, num_layers, bias, batch_first, bidirectional, input_kind):
+    for with_hx in (False, True):
+        check_parity(kind, input_kind, with_hx, num_layers=num_layers, bias=bias,
+                     batch_first=batch_first, bidirectional=bidirectional, **extra)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    kind=st.sampled_from(["lstm", "gru", "rnn"]),
+    num_layers=st.integers(1, 3),
+    bidirectional=st.booleans(),
+    batch_first=st.booleans(),
+    bias=st.booleans(),
+    use_proj=st.booleans(),
+    input_kind=st.sampled_from(["batched", "unbatched", "packed"]),
+    with_hx=st.booleans(),
+)
+def test_random_configurations_match_torch(kind, num_layers, bidirectional, batch_first, bias,
+                                           use_proj, input_kind, with_hx):
+    kw = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias)
+    if kind == "lstm" and use_proj:
+        kw["proj_size"] = 3
+    check_parity(kind, input_kind, with_hx, **kw)
+
+
+def test_training_mode_without_dropout_matches_torch():
+    theirs, ours = make_pair("lstm", num_layers=2, bidirectional=True)
+    x = torch.randn(T, N, I)
+    torch.testing.assert_close(ours(x)[0], theirs(x)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_inter_layer_dropout_acts_in_training_only():
+    _, ours = make_pair("lstm", num_layers=2, dropout=0.5)
+    x = torch.randn(T, N, I)
+    ours.train()
+    a, b = ours(x)[0], ours(x)[0]
+    assert not torch.allclose(a, b)
+    ours.eval()
+    torch.testing.assert_close(ours(x)[0], ours(x)[0])
+
+
+def test_same_seed_gives_torch_initialisation():
+    torch.manual_seed(5)
+    theirs = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=2)
+    torch.manual_seed(5)
+    ours = lstmkit.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=2)
+    names_t = [n for n, _ in theirs.named_parameters()]
+    names_o = [n for n, _ in ours.named_parameters()]
+    assert names_o == names_t
+    for p, q in zip(theirs.parameters(), ours.parameters()):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_cells_match_torch(kind):
+    theirs = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell, "rnn": torch.nn.RNNCell}[kind](I, H)
+    ours = {"lstm": lstmkit.LSTMCell, "gru": lstmkit.GRUCell, "rnn": lstmkit.RNNCell}[kind](I, H)
+    ours.load_state_dict(theirs.state_dict())
+    for batched in (True, False):
+        x = torch.randn(N, I) if batched else torch.randn(I)
+        shape = (N, H) if batched else (H,)
+        hx = (torch.randn(shape), torch.randn(shape)) if kind == "lstm" else torch.randn(shape)
+        for state in (None, hx):
+            a, b = theirs(x, state), ours(x, state)
+            a = a if isinstance(a, tuple) else (a,)
+            b = b if isinstance(b, tuple) else (b,)
+            for u, v in zip(a, b):
+                torch.testing.assert_close(v, u, atol=1e-6, rtol=1e-5)
+
+
+def test_float64_modules():
+    theirs = torch.nn.LSTM(I, H, dtype=torch.float64)
+    ours = lstmkit.LSTM(I, H, dtype=torch.float64)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(T, N, I, dtype=torch.float64)
+    torch.testing.assert_close(ours(x)[0], theirs(x)[0], atol=1e-12, rtol=1e-12)
