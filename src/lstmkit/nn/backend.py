@@ -21,3 +21,11 @@ def resolve_backend(requested: str, config: RecurrentConfig, x: Tensor | None) -
             "use backend='auto' or backend='reference'"
         )
     return "reference"
+
+
+def describe_backends() -> list[str]:
+    """One line per backend: whether it can run here."""
+    return [
+        "backend reference: available (the readable Python scan, any device and dtype)",
+        "backend fused:     not available yet",
+    ]

@@ -1,0 +1,5 @@
+import sys
+
+from lstmkit.cli.main import main
+
+sys.exit(main())

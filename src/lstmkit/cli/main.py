@@ -1,0 +1,72 @@
+"""The ``lstmkit`` command: argument parsing, exit codes, one-line errors.
+
+Exit status: 0 done; 2 bad usage or bad input (one line ``error: ...`` on stderr, no
+traceback); 1 an internal fault. Subcommands live in their own modules and import torch
+only when they run, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from lstmkit import __version__
+
+# name -> (module, one-line help); each module has add_arguments(parser) and run(args)
+COMMANDS = {
+    "demo": ("lstmkit.cli.demo", "train a small LSTM on generated data and compare it to a plain RNN"),
+    "info": ("lstmkit.cli.info", "versions, threads and the backends this machine can run"),
+}
+
+
+class UsageError(Exception):
+    """Bad command-line usage found after parsing (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstmkit",
+        description="The LSTM recurrent network written out gate by gate, with applications.",
+    )
+    parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        _lazy_arguments(module_name)(command)
+    return parser
+
+
+def _lazy_arguments(module_name: str):
+    return importlib.import_module(module_name).add_arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args) or 0)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place faults become exit codes
+        from lstmkit.errors import InputError
+
+        if isinstance(exc, InputError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        traceback.print_exc()
+        print(f"error: internal fault ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Fused CPU kernels for one LSTM layer-direction (forward and backward through time).
+
+Public API::
+
+    available() -> bool                 # compiles the kernels on first call (cached)
+    unavailable_reason() -> str | None  # why available() is False
+    lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, *, reverse=False, lengths=None)
+        -> (output (T,N,H), h_n (N,H), c_n (N,H))
+
+See :func:`lstmkit.nn.fused.lstm.lstm_layer` for the contract and ``lstmkit/nn/csrc`` for the
+kernel.  The first call to ``available()`` or ``lstm_layer`` compiles the C++ source with
+``torch.utils.cpp_extension`` into ``$LSTMKIT_CACHE`` (default ``~/.cache/lstmkit``).
+"""
+
+from .build import available, unavailable_reason
+from .lstm import FusedLSTMFunction, lstm_layer
+
+
+def kernel_info(hidden_size: int = 0) -> str:
+    """One line describing the compiled kernel's configuration (GEMM path, blocking, threads)."""
+    from .build import load
+
+    return load().info(hidden_size)
+
+
+__all__ = ["available", "unavailable_reason", "lstm_layer", "FusedLSTMFunction", "kernel_info"]

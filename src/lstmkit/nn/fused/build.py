@@ -1,0 +1,134 @@
+"""Compile (once) and load the fused C++ kernels.
+
+The sources live in ``lstmkit/nn/csrc``.  They are compiled on first use with
+``torch.utils.cpp_extension.load`` (ninja) with ``-O3 -march=native -fopenmp`` into a cache
+directory: ``$LSTMKIT_CACHE`` if set, else ``~/.cache/lstmkit``, in a sub-folder keyed by the
+source hash, the torch version, the Python version and the host CPU, so that a shared home
+directory never mixes builds for different machines.  While it compiles, one line goes to
+stderr.  Any failure (no compiler, compile error, ``LSTMKIT_DISABLE_FUSED=1``) is recorded:
+:func:`available` then returns ``False`` and :func:`unavailable_reason` says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+
+_CSRC = Path(__file__).resolve().parent.parent / "csrc"
+_SOURCES = ("lstm_fused.cpp",)
+_CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-std=c++17"]
+_LDFLAGS = ["-fopenmp"]
+_EXPECTED_SECONDS = 30
+
+_lock = threading.Lock()
+_module: ModuleType | None = None
+_error: str | None = None
+
+
+def _cpu_key() -> str:
+    """A short string that changes when the CPU (and so ``-march=native``) changes."""
+    text = platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("model name", "flags", "Features")):
+                    text += line
+                    if line.startswith(("flags", "Features")):
+                        break
+    except OSError:
+        text += platform.processor()
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def cache_dir() -> Path:
+    """Folder that holds the compiled extension for this source, torch and CPU."""
+    import torch
+
+    root = os.environ.get("LSTMKIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lstmkit")
+    h = hashlib.sha256()
+    for name in _SOURCES:
+        h.update((_CSRC / name).read_bytes())
+    h.update(" ".join(_CFLAGS + _LDFLAGS).encode())
+    key = f"{h.hexdigest()[:12]}-torch{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-{_cpu_key()}"
+    return Path(root) / key
+
+
+def _module_name() -> str:
+    return "lstmkit_fused_" + cache_dir().name.split("-")[0]
+
+
+def _build() -> ModuleType:
+    if os.environ.get("LSTMKIT_DISABLE_FUSED", "") not in ("", "0"):
+        raise RuntimeError("disabled by the environment variable LSTMKIT_DISABLE_FUSED")
+    from torch.utils import cpp_extension
+
+    if platform.system() == "Windows":
+        raise RuntimeError("the fused kernels need GCC or Clang (vector extensions); Windows is not supported")
+    for name in _SOURCES:
+        if not (_CSRC / name).is_file():
+            raise RuntimeError(f"kernel source {_CSRC / name} is missing from the installation")
+    build_dir = cache_dir()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    name = _module_name()
+    compiled = (build_dir / f"{name}.so").exists()
+    if not compiled:
+        print(f"lstmkit: compiling fused kernels (once, ~{_EXPECTED_SECONDS} s)...", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    try:
+        mod = cpp_extension.load(
+            name=name,
+            sources=[str(_CSRC / s) for s in _SOURCES],
+            extra_cflags=_CFLAGS,
+            extra_ldflags=_LDFLAGS,
+            build_directory=str(build_dir),
+            verbose=False,
+        )
+    except Exception as exc:  # compiler missing, compile error, ninja missing...
+        msg = str(exc).strip().splitlines()
+        tail = " | ".join(line for line in msg[-6:] if line.strip())
+        raise RuntimeError(f"compiling the fused kernels failed ({type(exc).__name__}): {tail}") from exc
+    if not compiled:
+        print(f"lstmkit: fused kernels compiled in {time.perf_counter() - t0:.0f} s ({build_dir})",
+              file=sys.stderr, flush=True)
+    return mod
+
+
+def load() -> ModuleType:
+    """The compiled extension module; compiles it on first use.  Raises RuntimeError with the
+    reason when it cannot be built (the reason is also kept for :func:`unavailable_reason`)."""
+    global _module, _error
+    if _module is not None:
+        return _module
+    with _lock:
+        if _module is None:
+            if _error is not None:
+                raise RuntimeError(_error)
+            try:
+                _module = _build()
+            except Exception as exc:
+                _error = str(exc) or type(exc).__name__
+                raise RuntimeError(_error) from exc
+    return _module
+
+
+def available() -> bool:
+    """True when the fused kernels are compiled and loaded (builds them lazily on first call)."""
+    try:
+        load()
+    except RuntimeError:
+        return False
+    return True
+
+
+def unavailable_reason() -> str | None:
+    """Why :func:`available` is False, or None when the kernels are available (or not tried yet
+    and buildable: the call triggers the build)."""
+    if available():
+        return None
+    return _error
