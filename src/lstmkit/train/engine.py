@@ -1,0 +1,215 @@
+"""The one training engine every task shares: Lightning's Trainer with lstmkit's defaults.
+
+What it adds to a task's network and data loaders:
+
+* a progress bar with loss and ETA on a terminal, silence when output is not a terminal;
+* gradient clipping (global norm 1.0 by default);
+* early stopping on the validation loss, with the best weights restored at the end;
+* checkpoints in ``RUN/checkpoints`` (``best.ckpt``, ``last.ckpt``) and resuming from a
+  run directory's ``last.ckpt``;
+* a CSV log of the metrics per epoch in ``RUN/logs`` (and TensorBoard when installed);
+* ``seed`` for repeatable numbers; ``devices``/``strategy`` for data-parallel training
+  (``devices=2, strategy="ddp"`` runs two processes with gloo on CPU).
+
+Lightning is imported when a function here runs, never at import time of the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+
+@dataclass
+class TrainingConfig:
+    """How to train: the engine's knobs, saved with every model."""
+
+    max_epochs: int = 300
+    max_time: float | None = None  # minutes
+    seed: int = 0
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    gradient_clip: float | None = 1.0
+    patience: int = 30  # epochs without improvement of val_loss before stopping
+    devices: int = 1
+    strategy: str = "auto"
+    progress: bool | None = None  # None: a bar when stderr is a terminal
+
+    def __post_init__(self) -> None:
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
+        if self.max_time is not None and self.max_time <= 0:
+            raise ValueError(f"max_time must be a positive number of minutes, got {self.max_time}")
+        if self.devices < 1:
+            raise ValueError(f"devices must be at least 1, got {self.devices}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class FitResult:
+    epochs: int  # epochs run in total (including those before a resume)
+    best_val_loss: float | None
+    best_epoch: int | None
+    stopped_early: bool
+    is_global_zero: bool  # False in the extra processes of a data-parallel run
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (and the data-loader workers) for repeatable runs."""
+    from lightning.pytorch import seed_everything as lightning_seed
+
+    lightning_seed(seed, workers=True, verbose=False)
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's banners and advice out of the output; errors still show."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*number of training batches.*")
+    warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*barebones.*")
+
+
+def _lightning_module_class():
+    import lightning.pytorch as pl
+
+    class LitTask(pl.LightningModule):
+        """A task's network and loss inside Lightning: ``loss_fn(net, batch) -> scalar``."""
+
+        def __init__(self, net: nn.Module, loss_fn: Callable, learning_rate: float,
+                     weight_decay: float) -> None:
+            super().__init__()
+            self.net = net
+            self.loss_fn = loss_fn
+            self.learning_rate = learning_rate
+            self.weight_decay = weight_decay
+
+        def training_step(self, batch, batch_idx):
+            loss = self.loss_fn(self.net, batch)
+            self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True,
+                     batch_size=_batch_size(batch), sync_dist=True)
+            return loss
+
+        def validation_step(self, batch, batch_idx):
+            loss = self.loss_fn(self.net, batch)
+            self.log("val_loss", loss, prog_bar=True, on_step=False, on_epoch=True,
+                     batch_size=_batch_size(batch), sync_dist=True)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.net.parameters(), lr=self.learning_rate,
+                                    weight_decay=self.weight_decay)
+
+    return LitTask
+
+
+def _batch_size(batch) -> int:
+    first = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return int(first.shape[0])
+
+
+def fit(
+    net: nn.Module,
+    loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+    train_loader,
+    val_loader,
+    config: TrainingConfig,
+    run_dir: str | Path,
+    *,
+    resume_from: str | Path | None = None,
+) -> FitResult:
+    """Train ``net`` in place; at the end it holds the weights of the best validation epoch.
+
+    ``loss_fn(net, batch)`` returns the scalar loss of a batch. ``val_loader`` may be None
+    (then there is no early stopping and the last weights are kept). ``resume_from`` is a
+    run directory whose ``checkpoints/last.ckpt`` training continues from.
+    """
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger
+
+    quiet_lightning()
+    seed_everything(config.seed)
+    run_dir = Path(run_dir)
+    progress = sys.stderr.isatty() if config.progress is None else config.progress
+    monitor = "val_loss" if val_loader is not None else "train_loss"
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode="min",
+        save_top_k=1, save_last=True, enable_version_counter=False,
+    )
+    callbacks: list = [checkpoint]
+    early = None
+    if val_loader is not None:
+        early = EarlyStopping(monitor="val_loss", mode="min", patience=config.patience)
+        callbacks.append(early)
+    if progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=1))
+    loggers: list = [CSVLogger(run_dir, name="logs", version="")]
+    try:
+        from lightning.pytorch.loggers import TensorBoardLogger
+        import tensorboard  # noqa: F401
+
+        loggers.append(TensorBoardLogger(run_dir, name="logs", version=""))
+    except ImportError:
+        pass
+    max_time = None
+    if config.max_time is not None:
+        max_time = {"seconds": max(1, int(round(config.max_time * 60)))}
+    trainer = pl.Trainer(
+        accelerator="cpu" if not torch.cuda.is_available() else "auto",
+        devices=config.devices,
+        strategy=config.strategy,
+        max_epochs=config.max_epochs,
+        max_time=max_time,
+        gradient_clip_val=config.gradient_clip,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+        deterministic=True,
+        default_root_dir=run_dir,
+    )
+    lit = _lightning_module_class()(net, loss_fn, config.learning_rate, config.weight_decay)
+    ckpt_path = None
+    if resume_from is not None:
+        ckpt_path = Path(resume_from) / "checkpoints" / "last.ckpt"
+        if not ckpt_path.is_file():
+            from lstmkit.errors import InputError
+
+            raise InputError(f"{resume_from}: no checkpoint to resume from (expected {ckpt_path})")
+    trainer.fit(lit, train_loader, val_loader, ckpt_path=str(ckpt_path) if ckpt_path else None)
+
+    best_path = checkpoint.best_model_path
+    best_epoch = None
+    if best_path and Path(best_path).is_file():
+        saved = torch.load(best_path, map_location="cpu", weights_only=False)
+        net.load_state_dict({k.removeprefix("net."): v for k, v in saved["state_dict"].items()})
+        best_epoch = int(saved["epoch"])
+    best_score = checkpoint.best_model_score
+    return FitResult(
+        epochs=trainer.current_epoch,
+        best_val_loss=float(best_score) if best_score is not None and val_loader is not None else None,
+        best_epoch=best_epoch,
+        stopped_early=bool(early is not None and early.stopped_epoch > 0),
+        is_global_zero=trainer.is_global_zero,
+    )
