@@ -1,0 +1,53 @@
+"""Arguments every training command shares (the engine's), and argument types."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, out_help: str) -> None:
+    group = parser.add_argument_group("training (shared by every training command)")
+    group.add_argument("--out", default=None, metavar="DIR", help=out_help)
+    group.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same numbers (default 0)")
+    group.add_argument("--max-epochs", type=positive_int, default=max_epochs, metavar="N",
+                       help=f"most epochs to train (default {max_epochs}; early stopping may end sooner)")
+    group.add_argument("--max-time", type=positive_float, default=None, metavar="MIN",
+                       help="most minutes to train (default: no limit)")
+    group.add_argument("--devices", type=positive_int, default=1, metavar="N",
+                       help="processes (CPU) or GPUs to train on (default 1)")
+    group.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (default auto)")
+    group.add_argument("--resume", default=None, metavar="DIR",
+                       help="continue training from DIR/checkpoints/last.ckpt (same data and options)")
+    group.add_argument("--backend", default="auto", choices=["auto", "fused", "reference"],
+                       help="LSTM backend (default auto)")
+
+
+def training_kwargs(args: argparse.Namespace) -> dict:
+    return {
+        "max_epochs": args.max_epochs,
+        "max_time": args.max_time,
+        "seed": args.seed,
+        "devices": args.devices,
+        "strategy": args.strategy,
+        "backend": args.backend,
+    }

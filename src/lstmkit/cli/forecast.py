@@ -1,0 +1,175 @@
+"""``lstmkit forecast``: train, backtest and forecast time series from a CSV or Parquet file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from lstmkit.cli.common import add_training_arguments, positive_int, training_kwargs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Train an LSTM forecaster on DATA (one series, or many in long format), score it in a "
+        "rolling-origin backtest against naive and seasonal-naive forecasts, and forecast the "
+        "next --horizon steps. With no DATA it runs on the bundled AirPassengers series "
+        "(monthly, 1949-1960)."
+    )
+    parser.add_argument("data", nargs="?", metavar="DATA", help="CSV or Parquet file (default: bundled AirPassengers)")
+    parser.add_argument("--time", default="ds", metavar="COL", help="time column (default ds)")
+    parser.add_argument("--target", default="y", metavar="COL", help="value column (default y)")
+    parser.add_argument("--id", default=None, metavar="COL",
+                        help="series id column (default unique_id when present, else one series)")
+    parser.add_argument("--horizon", type=positive_int, default=None, metavar="N",
+                        help="steps to forecast (default: one season, or 6)")
+    parser.add_argument("--lookback", type=positive_int, default=None, metavar="N",
+                        help="steps the model reads (default: 3 seasons or 3 horizons, fitted to the data)")
+    parser.add_argument("--freq", default=None, metavar="F", help="pandas frequency, e.g. MS, D, h (default: inferred)")
+    parser.add_argument("--covariates", default="", metavar="COLS", help="past covariate columns, comma-separated")
+    parser.add_argument("--future-covariates", default="", metavar="COLS",
+                        help="known-future covariate columns, comma-separated (their future values "
+                             "in trailing rows with an empty target)")
+    parser.add_argument("--quantiles", default="", metavar="Q,...",
+                        help="prediction-interval quantiles, e.g. 0.1,0.5,0.9")
+    parser.add_argument("--fill", default=None, choices=["ffill", "bfill", "interpolate", "zero"],
+                        help="fill missing values and gaps this way (default: refuse them)")
+    parser.add_argument("--transform", default="auto", choices=["auto", "log", "none"],
+                        help="target transform (default auto: log when every value is positive)")
+    parser.add_argument("--backtest-windows", type=int, default=3, metavar="K",
+                        help="rolling-origin backtest windows (default 3; 0 skips the backtest)")
+    parser.add_argument("--backtest-stride", type=positive_int, default=None, metavar="S",
+                        help="steps between backtest cut-offs (default: the horizon)")
+    parser.add_argument("--hidden-size", type=positive_int, default=32, metavar="H", help="LSTM units (default 32)")
+    parser.add_argument("--num-layers", type=positive_int, default=1, metavar="N", help="LSTM layers (default 1)")
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="forecast DATA with the model saved in DIR, without training")
+    add_training_arguments(parser, max_epochs=150, out_help="run directory (default runs/forecast-<time>)")
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip())
+
+
+def _quantiles(text: str) -> tuple[float, ...]:
+    from lstmkit.cli.main import UsageError
+
+    values = []
+    for part in _columns(text):
+        try:
+            q = float(part)
+        except ValueError:
+            raise UsageError(f"--quantiles: {part!r} is not a number; give e.g. 0.1,0.5,0.9") from None
+        if not 0.0 < q < 1.0:
+            raise UsageError(f"--quantiles: {q} is not strictly between 0 and 1")
+        values.append(q)
+    return tuple(values)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lstmkit.cli.main import UsageError
+
+    if args.backtest_windows < 0:
+        raise UsageError(f"--backtest-windows must be 0 or more, got {args.backtest_windows}")
+    quantiles = _quantiles(args.quantiles)
+    from lstmkit.data import bundled_path
+    from lstmkit.runs import default_run_dir, write_csv, write_json
+    from lstmkit.tasks.forecast import Forecaster
+
+    data = args.data or str(bundled_path("air_passengers.csv"))
+    out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("forecast"))
+    started = time.perf_counter()
+
+    if args.model:
+        forecaster = Forecaster.load(args.model)
+        ts = forecaster._resolve_data(data, _read_overrides(args))
+        forecast = forecaster.predict(ts)
+        _write_forecast_outputs(forecaster, ts, forecast, None, out)
+        print(f"forecast of {ts.n_series} series, {forecaster.net.config.horizon} steps, with the model in {args.model}")
+        print(f"wrote {out}/forecast.csv and {out}/forecast.png")
+        return 0
+
+    forecaster = Forecaster(
+        horizon=args.horizon, lookback=args.lookback, quantiles=quantiles,
+        hidden_size=args.hidden_size, num_layers=args.num_layers, transform=args.transform,
+        **training_kwargs(args),
+    )
+    ts = forecaster.read(data, time=args.time, target=args.target, id=args.id,
+                         covariates=_columns(args.covariates),
+                         future_covariates=_columns(args.future_covariates),
+                         freq=args.freq, fill=args.fill)
+    backtest = None
+    if args.backtest_windows > 0:
+        _progress(f"backtest: training on the data before the first of {args.backtest_windows} cut-offs")
+        backtest = forecaster.backtest(ts, windows=args.backtest_windows, stride=args.backtest_stride)
+    _progress("training on all the data")
+    forecaster.fit(ts, run_dir=out, resume_from=args.resume)
+    if not forecaster.fit_result.is_global_zero:
+        return 0  # the extra processes of a data-parallel run write nothing
+    forecast = forecaster.predict(ts)
+
+    # everything is computed; now write (each file atomically)
+    forecaster.save(out)
+    metrics = {
+        "data": str(args.data or "bundled:air_passengers.csv"),
+        "series": ts.n_series,
+        "freq": ts.freq,
+        "season_length": ts.season_length,
+        "horizon": forecaster.net.config.horizon,
+        "lookback": forecaster.net.config.lookback,
+        "backend": forecaster.net.encoder.last_backend,
+        "epochs": forecaster.fit_result.epochs,
+        "best_val_loss": forecaster.fit_result.best_val_loss,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if backtest is not None:
+        metrics["backtest"] = {
+            "windows": args.backtest_windows,
+            "stride": args.backtest_stride or forecaster.net.config.horizon,
+            "cutoffs": [str(c) for c in backtest.cutoffs],
+        }
+        metrics.update(backtest.metrics)
+        write_csv(out / "backtest.csv", backtest.predictions)
+    write_json(out / "metrics.json", metrics)
+    _write_forecast_outputs(forecaster, ts, forecast, backtest, out)
+    if backtest is not None:
+        _print_table(backtest.metrics)
+    print(f"forecast: {len(forecast)} rows for {ts.n_series} series -> {out}/forecast.csv")
+    print(f"run directory: {out}  (metrics.json, forecast.csv, forecast.png, model)")
+    return 0
+
+
+def _read_overrides(args) -> dict:
+    overrides = {}
+    if args.fill:
+        overrides["fill"] = args.fill
+    return overrides
+
+
+def _write_forecast_outputs(forecaster, ts, forecast, backtest, out: Path) -> None:
+    from lstmkit.report.plots import forecast_plot
+    from lstmkit.runs import write_csv
+
+    write_csv(out / "forecast.csv", forecast)
+    spec = forecaster.spec
+    history = ts.frame[[c for c in (spec.id if spec.has_id else None, spec.time, spec.target) if c]]
+    bt = None if backtest is None else backtest.predictions
+    forecast_plot(history, forecast, bt, out / "forecast.png", time=spec.time, target=spec.target,
+                  id=spec.id if spec.has_id else None)
+
+
+def _print_table(metrics: dict) -> None:
+    names = ["MAE", "RMSE", "MAPE", "sMAPE", "MASE"]
+    print(f"{'model':<16}" + "".join(f"{n:>10}" for n in names))
+    for model in ("lstm", "naive", "seasonal_naive"):
+        row = metrics[model]
+        print(f"{model:<16}" + "".join(f"{row[n]:>10.3f}" for n in names))
+    if "coverage" in metrics["lstm"]:
+        print(f"interval coverage {metrics['lstm']['coverage']:.3f} "
+              f"(nominal {metrics['lstm']['nominal_coverage']:.2f})")
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr)
