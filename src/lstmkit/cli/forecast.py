@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         "lookback": forecaster.net.config.lookback,
         "backend": forecaster.net.encoder.last_backend,
         "epochs": forecaster.fit_result.epochs,
+        "processes": forecaster.fit_result.world_size,
         "best_val_loss": forecaster.fit_result.best_val_loss,
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -68,6 +68,7 @@ class FitResult:
     best_epoch: int | None
     stopped_early: bool
     is_global_zero: bool  # False in the extra processes of a data-parallel run
+    world_size: int = 1  # processes that trained together
 
 
 def seed_everything(seed: int) -> None:
@@ -197,7 +198,11 @@ def fit(
             from lstmkit.errors import InputError
 
             raise InputError(f"{resume_from}: no checkpoint to resume from (expected {ckpt_path})")
+    log_path = run_dir / "logs" / "metrics.csv"
+    earlier_log = log_path.read_text(encoding="utf-8") if ckpt_path and log_path.is_file() else None
     trainer.fit(lit, train_loader, val_loader, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    if earlier_log is not None and trainer.is_global_zero:
+        _merge_logs(earlier_log, log_path)
 
     best_path = checkpoint.best_model_path
     best_epoch = None
@@ -212,4 +217,25 @@ def fit(
         best_epoch=best_epoch,
         stopped_early=bool(early is not None and early.stopped_epoch > 0),
         is_global_zero=trainer.is_global_zero,
+        world_size=trainer.world_size,
     )
+
+
+def _merge_logs(earlier: str, path: Path) -> None:
+    """Keep the epochs logged before a resume: Lightning's CSV logger starts the file anew."""
+    import csv
+    import io
+
+    from lstmkit.runs import write_text
+
+    new_rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))) if path.is_file() else []
+    old_rows = list(csv.DictReader(io.StringIO(earlier)))
+    first_new = min((int(r["epoch"]) for r in new_rows if r.get("epoch")), default=None)
+    kept = [r for r in old_rows if first_new is None or int(r["epoch"]) < first_new]
+    fields = list(dict.fromkeys([*(old_rows[0].keys() if old_rows else []),
+                                 *(new_rows[0].keys() if new_rows else [])]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(kept + new_rows)
+    write_text(path, buffer.getvalue())

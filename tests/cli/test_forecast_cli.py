@@ -1,0 +1,152 @@
+"""``lstmkit forecast`` end to end: outputs, bad input, saved models, resume, data-parallel."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmkit.cli.main import main
+
+
+def write_series(path, n=72, ids=("a", "b"), covariate=False):
+    rows = []
+    t = np.arange(n)
+    for k, uid in enumerate(ids):
+        y = 50 + 10 * k + 0.3 * t + 5 * np.sin(2 * np.pi * t / 12)
+        frame = pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2015-01-01", periods=n, freq="MS"),
+                              "y": np.round(y, 3)})
+        if covariate:
+            frame["temp"] = np.cos(2 * np.pi * t / 12)
+        rows.append(frame)
+    pd.concat(rows).to_csv(path, index=False)
+    return path
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "lstmkit", "forecast", *args], capture_output=True, text=True)
+
+
+def test_forecast_writes_every_output(tmp_path, capsys):
+    data = write_series(tmp_path / "sales.csv", covariate=True)
+    out = tmp_path / "run"
+    code = main(["forecast", str(data), "--horizon", "6", "--covariates", "temp", "--quantiles", "0.1,0.9",
+                 "--max-epochs", "5", "--backtest-windows", "2", "--out", str(out)])
+    assert code == 0
+    for name in ("metrics.json", "forecast.csv", "forecast.png", "backtest.csv", "config.json",
+                 "model.safetensors", "checkpoints/last.ckpt", "logs/metrics.csv"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    for model in ("lstm", "naive", "seasonal_naive"):
+        assert set(metrics[model]) >= {"MAE", "RMSE", "MAPE", "sMAPE", "MASE"}
+    assert 0.0 <= metrics["lstm"]["coverage"] <= 1.0
+    assert metrics["series"] == 2 and metrics["horizon"] == 6 and metrics["freq"] == "MS"
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert list(forecast.columns) == ["unique_id", "ds", "y_hat", "y_q0.1", "y_q0.9"]
+    assert len(forecast) == 12 and forecast["ds"].iloc[0] == "2021-01-01"
+    assert (forecast["y_q0.1"] <= forecast["y_hat"]).all() and (forecast["y_hat"] <= forecast["y_q0.9"]).all()
+    backtest = pd.read_csv(out / "backtest.csv")
+    assert len(backtest) == 2 * 2 * 6
+    table = capsys.readouterr().out
+    assert "seasonal_naive" in table and "MASE" in table
+
+
+def test_default_run_on_air_passengers_beats_seasonal_naive(tmp_path):
+    out = tmp_path / "air"
+    assert main(["forecast", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"] == "bundled:air_passengers.csv"
+    assert metrics["lstm"]["MAPE"] < metrics["seasonal_naive"]["MAPE"]
+    assert metrics["seconds"] < 60
+
+
+def test_same_seed_same_numbers(tmp_path):
+    data = write_series(tmp_path / "s.csv", ids=("a",))
+    runs = []
+    for k in range(2):
+        out = tmp_path / f"r{k}"
+        assert main(["forecast", str(data), "--max-epochs", "4", "--seed", "3", "--out", str(out)]) == 0
+        runs.append((out / "forecast.csv").read_text())
+    assert runs[0] == runs[1]
+
+
+def test_saved_model_forecasts_new_data_without_training(tmp_path):
+    data = write_series(tmp_path / "s.csv")
+    out = tmp_path / "run"
+    assert main(["forecast", str(data), "--max-epochs", "3", "--backtest-windows", "0", "--out", str(out)]) == 0
+    again = tmp_path / "again"
+    assert main(["forecast", str(data), "--model", str(out), "--out", str(again)]) == 0
+    assert (again / "forecast.csv").read_text() == (out / "forecast.csv").read_text()
+    assert not (again / "model.safetensors").exists() and not (again / "checkpoints").exists()
+    result = cli(str(data), "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert "not an lstmkit model directory" in result.stderr
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    data = write_series(tmp_path / "s.csv", ids=("a",))
+    out = tmp_path / "run"
+    args = [str(data), "--backtest-windows", "0", "--out", str(out)]
+    assert main(["forecast", *args, "--max-epochs", "3"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 3
+    assert main(["forecast", *args, "--max-epochs", "6", "--resume", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 6
+    log = pd.read_csv(out / "logs" / "metrics.csv")
+    assert sorted(log["epoch"].dropna().unique().astype(int).tolist()) == list(range(6))
+    result = cli(*args, "--resume", str(tmp_path / "nothing"))
+    assert result.returncode == 2 and "no checkpoint to resume from" in result.stderr
+
+
+def test_two_process_data_parallel_run(tmp_path):
+    data = write_series(tmp_path / "s.csv")
+    out = tmp_path / "ddp"
+    result = cli(str(data), "--devices", "2", "--strategy", "ddp", "--max-epochs", "3",
+                 "--backtest-windows", "1", "--horizon", "6", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["processes"] == 2
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert len(forecast) == 12 and np.isfinite(forecast["y_hat"]).all()
+    assert metrics["lstm"]["MAPE"] < 50
+
+
+BAD_INPUTS = {
+    "empty.csv": ("", "the file is empty"),
+    "binary.csv": (b"\x00\x01\x02\xff" * 40, "binary file"),
+    "columns.csv": ("date,value\n2020-01-01,1\n", "no column 'ds'"),
+    "number.csv": ("ds,y\n2020-01-01,1\n2020-02-01,abc\n", "row 3, column 'y': expected a number, got 'abc'"),
+    "date.csv": ("ds,y\n2020-01-01,1\n2020-13-45,2\n", "row 3, column 'ds': cannot read '2020-13-45' as a date"),
+    "duplicate.csv": ("ds,y\n2020-01-01,1\n2020-01-01,2\n", "row 3: the series has time 2020-01-01 twice"),
+    "missing.csv": ("ds,y\n2020-01-01,1\n2020-02-01,\n2020-03-01,3\n", "row 3, column 'y': missing value"),
+    "short.csv": ("ds,y\n" + "".join(f"2020-{m:02d}-01,{m}\n" for m in range(1, 11)), "has 10 time steps; needs at least"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, name):
+    content, message = BAD_INPUTS[name]
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    out = tmp_path / "out"
+    result = cli(str(path), "--backtest-windows", "0", "--out", str(out))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0]
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_missing_file_and_fill(tmp_path):
+    result = cli(str(tmp_path / "nope.csv"))
+    assert result.returncode == 2 and "no such file" in result.stderr
+    path = tmp_path / "gappy.csv"
+    rows = [f"2019-{m:02d}-01,{m + (0 if m != 5 else float('nan'))}" for m in range(1, 13)]
+    rows += [f"2020-{m:02d}-01,{m + 12}" for m in range(1, 13)] + [f"2021-{m:02d}-01,{m + 24}" for m in range(1, 13)]
+    path.write_text("ds,y\n" + "\n".join(r.replace("nan", "") for r in rows) + "\n")
+    out = tmp_path / "filled"
+    assert main(["forecast", str(path), "--fill", "interpolate", "--max-epochs", "2",
+                 "--backtest-windows", "0", "--horizon", "3", "--out", str(out)]) == 0
+    assert (out / "forecast.csv").is_file()
