@@ -21,6 +21,7 @@ _EXPORTS = {
     "clip_grad_norm": "lstmkit.nn.bptt",
     "truncated_bptt": "lstmkit.nn.bptt",
     "gradient_through_time": "lstmkit.nn.bptt",
+    "Forecaster": "lstmkit.tasks.forecast",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -61,7 +61,7 @@ class ForecastNetConfig:
     n_future: int
     lookback: int
     horizon: int
-    season_length: int
+    season_length: int  # the baseline's season: the data's, or 1 when naive fits it better
     quantiles: tuple[float, ...] = (0.5,)
     hidden_size: int = 32
     num_layers: int = 1
@@ -128,7 +128,7 @@ class ForecasterParams:
     transform: str = "auto"  # "auto" (log when all > 0), "log", "none"
     backend: str = "auto"
     training: TrainingConfig = field(
-        default_factory=lambda: TrainingConfig(max_epochs=150, learning_rate=3e-3, batch_size=32,
+        default_factory=lambda: TrainingConfig(max_epochs=150, learning_rate=1e-2, batch_size=32,
                                                patience=30)
     )
 
@@ -180,7 +180,7 @@ class Forecaster:
         backend: str = "auto",
         max_epochs: int = 150,
         max_time: float | None = None,
-        learning_rate: float = 3e-3,
+        learning_rate: float = 1e-2,
         batch_size: int = 32,
         patience: int = 30,
         seed: int = 0,
@@ -261,6 +261,7 @@ class Forecaster:
             backend=self.params.backend,
         ))
         train, val = self._split(series, lookback, horizon, end)
+        self.net.season = self.net.config.season_length = _baseline_season(train, ts.season_length, lookback)
         cfg = self.params.training
         loaders = [self._loader(w, shuffle=i == 0) if w is not None else None
                    for i, w in enumerate((train, val))]
@@ -524,6 +525,21 @@ class Forecaster:
         self.data = None
         self.fit_result = None
         return self
+
+
+def _baseline_season(windows, season_length: int, lookback: int) -> int:
+    """The season of the baseline the network corrects: the data's season when seasonal
+    naive forecasts the training windows better than naive (lower MAE), else 1 (naive).
+    A trending series without a real season (quarterly GDP, say) is better served by naive."""
+    if season_length <= 1 or season_length > lookback:
+        return 1
+    target = windows.x[..., 0]  # (N, L)
+    horizon = windows.y.shape[1]
+    seasonal = np.tile(target[:, -season_length:], (1, math.ceil(horizon / season_length)))[:, :horizon]
+    naive = np.repeat(target[:, -1:], horizon, axis=1)
+    seasonal_error = np.abs(windows.y - seasonal).mean()
+    naive_error = np.abs(windows.y - naive).mean()
+    return season_length if seasonal_error <= naive_error else 1
 
 
 def _forward(values: np.ndarray, log: bool) -> np.ndarray:

@@ -23,6 +23,8 @@ from types import ModuleType
 _CSRC = Path(__file__).resolve().parent.parent / "csrc"
 _SOURCES = ("lstm_fused.cpp",)
 _CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-std=c++17"]
+if os.environ.get("LSTMKIT_FUSED_VW8"):  # 8-wide pointwise code even where AVX-512 exists
+    _CFLAGS.append("-DLSTMKIT_VW8")
 _LDFLAGS = ["-fopenmp"]
 _EXPECTED_SECONDS = 30
 
