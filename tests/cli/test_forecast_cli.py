@@ -150,3 +150,14 @@ def test_missing_file_and_fill(tmp_path):
     assert main(["forecast", str(path), "--fill", "interpolate", "--max-epochs", "2",
                  "--backtest-windows", "0", "--horizon", "3", "--out", str(out)]) == 0
     assert (out / "forecast.csv").is_file()
+
+
+def test_parquet_input(tmp_path):
+    csv = write_series(tmp_path / "s.csv", n=400, ids=("a", "b", "c"))
+    parquet = tmp_path / "s.parquet"
+    pd.read_csv(csv, parse_dates=["ds"]).to_parquet(parquet)
+    out = tmp_path / "run"
+    assert main(["forecast", str(parquet), "--max-epochs", "3", "--backtest-windows", "0",
+                 "--horizon", "6", "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["series"] == 3
+    assert len(pd.read_csv(out / "forecast.csv")) == 18

@@ -1,0 +1,74 @@
+"""The shared training engine: best weights, time limit, seeds, silence."""
+
+import time
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import lstmkit
+from lstmkit.train import TrainingConfig, fit
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = lstmkit.LSTM(1, 8, batch_first=True)
+        self.head = torch.nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.head(self.lstm(x)[0][:, -1])
+
+
+def loss_fn(net, batch):
+    return torch.nn.functional.mse_loss(net(batch[0]), batch[1])
+
+
+def loaders(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(96, 10, 1, generator=g)
+    y = x[:, -2:, 0].sum(1, keepdim=True)
+    train = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16, shuffle=True,
+                       generator=torch.Generator().manual_seed(seed))
+    return train, DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+
+
+def test_best_weights_are_restored(tmp_path):
+    net = Net()
+    train, val = loaders()
+    result = fit(net, loss_fn, train, val, TrainingConfig(max_epochs=12, learning_rate=0.02), tmp_path)
+    assert result.epochs == 12 and result.is_global_zero and result.world_size == 1
+    with torch.no_grad():
+        val_loss = sum(loss_fn(net, b) * len(b[0]) for b in val) / 32
+    assert abs(float(val_loss) - result.best_val_loss) < 1e-5
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    assert (tmp_path / "logs" / "metrics.csv").read_text().startswith("epoch,step")
+
+
+def test_same_seed_same_weights(tmp_path):
+    weights = []
+    for k in range(2):
+        torch.manual_seed(0)
+        net = Net()
+        train, val = loaders()
+        fit(net, loss_fn, train, val, TrainingConfig(max_epochs=3, seed=7), tmp_path / str(k))
+        weights.append([p.detach().clone() for p in net.parameters()])
+    for a, b in zip(*weights):
+        assert torch.equal(a, b)
+
+
+def test_max_time_stops_training(tmp_path):
+    net = Net()
+    train, _ = loaders()
+    start = time.perf_counter()
+    result = fit(net, loss_fn, train, None, TrainingConfig(max_epochs=100000, max_time=0.02), tmp_path)
+    assert result.epochs < 100000
+    assert time.perf_counter() - start < 30
+
+
+def test_quiet_when_not_a_terminal(tmp_path, capfd):
+    net = Net()
+    train, val = loaders()
+    fit(net, loss_fn, train, val, TrainingConfig(max_epochs=2), tmp_path)
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    assert "GPU available" not in captured.err and "Epoch" not in captured.err
