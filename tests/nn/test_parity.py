@@ -14,9 +14,9 @@ from helpers import assert_close_lists, run_with_grads
 T, N, I, H = 5, 3, 4, 6
 
 
-def make_pair(kind, **kw):
+def make_pair(kind, backend="reference", **kw):
     theirs = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](I, H, **kw)
-    ours = {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind](I, H, **kw)
+    ours = {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind](I, H, backend=backend, **kw)
     result = ours.load_state_dict(theirs.state_dict())
     assert not result.missing_keys and not result.unexpected_keys
     return theirs, ours
@@ -53,8 +53,8 @@ def input_makers(batch_first):
     return {"batched": batched, "unbatched": unbatched_input, "packed": packed}
 
 
-def check_parity(kind, input_kind, with_hx, **kw):
-    theirs, ours = make_pair(kind, **kw)
+def check_parity(kind, input_kind, with_hx, backend="reference", **kw):
+    theirs, ours = make_pair(kind, backend, **kw)
     theirs.eval(), ours.eval()
     make = input_makers(kw.get("batch_first", False))[input_kind]
     hx = hidden_for(theirs, kind, N, input_kind == "unbatched") if with_hx else None
@@ -63,6 +63,7 @@ def check_parity(kind, input_kind, with_hx, **kw):
     out_o, grad_o = run_with_grads(ours, make, hx)
     assert_close_lists(out_o, out_t, 1e-5, "outputs")
     assert_close_lists(grad_o, grad_t, 1e-4, "gradients")
+    assert ours.last_backend == ("torch" if backend == "auto" else backend)
 
 
 LSTM_OPTIONS = list(itertools.product([1, 2], [True, False], [False, True], [False, True], [0, 2]))
@@ -106,7 +107,17 @@ def test_random_configurations_match_torch(kind, num_layers, bidirectional, batc
     kw = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias)
     if kind == "lstm" and use_proj:
         kw["proj_size"] = 3
-    check_parity(kind, input_kind, with_hx, **kw)
+    for backend in ("reference", "auto"):
+        check_parity(kind, input_kind, with_hx, backend, **kw)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("input_kind", ["batched", "unbatched", "packed"])
+def test_auto_backend_matches_torch(kind, input_kind):
+    kw = dict(num_layers=2, bidirectional=True, batch_first=True)
+    if kind == "lstm":
+        kw["proj_size"] = 2
+    check_parity(kind, input_kind, True, "auto", **kw)
 
 
 def test_training_mode_without_dropout_matches_torch():

@@ -10,13 +10,14 @@ T, N, I, H = 6, 4, 3, 5
 LENGTHS = torch.tensor([4, 6, 1, 3])
 
 
+@pytest.mark.parametrize("backend", ["reference", "auto"])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_lengths_equal_running_each_sequence_alone(kind, bidirectional):
+def test_lengths_equal_running_each_sequence_alone(kind, bidirectional, backend):
     theirs = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](
         I, H, num_layers=2, bidirectional=bidirectional)
     ours = {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind](
-        I, H, num_layers=2, bidirectional=bidirectional)
+        I, H, num_layers=2, bidirectional=bidirectional, backend=backend)
     ours.load_state_dict(theirs.state_dict())
     x = torch.randn(T, N, I)
     out, state = ours(x, lengths=LENGTHS)
@@ -31,8 +32,9 @@ def test_lengths_equal_running_each_sequence_alone(kind, bidirectional):
             torch.testing.assert_close(state[1][:, b], alone_state[1][:, 0], atol=1e-5, rtol=1e-5)
 
 
-def test_lengths_equal_packed_sequence():
-    m = lstmkit.LSTM(I, H, bidirectional=True, peephole=True, batch_first=True)
+@pytest.mark.parametrize("options", [{"peephole": True}, {}])
+def test_lengths_equal_packed_sequence(options):
+    m = lstmkit.LSTM(I, H, bidirectional=True, batch_first=True, **options)
     x = torch.randn(N, T, I)
     out, (h, c) = m(x, lengths=LENGTHS)
     packed_out, (ph, pc) = m(pack_padded_sequence(x, LENGTHS, batch_first=True, enforce_sorted=False))
@@ -43,9 +45,10 @@ def test_lengths_equal_packed_sequence():
     assert torch.equal(lens, LENGTHS)
 
 
+@pytest.mark.parametrize("backend", ["reference", "auto"])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
-def test_unbatched_equals_batch_of_one(kind):
-    m = {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind](I, H, num_layers=2)
+def test_unbatched_equals_batch_of_one(kind, backend):
+    m = {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind](I, H, num_layers=2, backend=backend)
     x = torch.randn(T, I)
     out, state = m(x)
     out_b, state_b = m(x.unsqueeze(1))
@@ -124,6 +127,7 @@ def test_gru_and_rnn_traces():
 ], ids=["lstm_variants", "lstm_cifg_batch_first", "gru", "rnn"])
 def test_step_over_sequence_equals_forward(factory):
     m = factory().eval()
+    m.config = type(m.config).from_dict({**m.config.to_dict(), "backend": "reference"})
     x = torch.randn(N, T, I) if m.batch_first else torch.randn(T, N, I)
     out, final = m(x)
     state = None
@@ -156,5 +160,13 @@ def test_backend_reporting():
     assert m.last_backend is None
     m(torch.randn(T, N, I))
     assert m.last_backend == "reference"
+    auto = lstmkit.LSTM(I, H)
+    auto(torch.randn(T, N, I))
+    assert auto.last_backend == "torch"  # a configuration torch.nn has: torch's kernel
+    auto(torch.randn(T, N, I), return_trace=True)
+    assert auto.last_backend == "reference"  # the trace needs the readable scan
+    variant = lstmkit.LSTM(I, H, peephole=True)
+    variant(torch.randn(T, N, I))
+    assert variant.last_backend == "reference"
     with pytest.raises(NotImplementedError, match="backend='fused' is not available yet"):
         lstmkit.LSTM(I, H, backend="fused")

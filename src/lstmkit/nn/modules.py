@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from . import parameters
 from .backend import resolve_backend
@@ -144,8 +144,11 @@ class RecurrentStack(nn.Module):
             lengths = self._check_lengths(lengths, batch, num_steps, unbatched)
         states = self._initial_states(hx, batch, unbatched, x)
 
-        backend = resolve_backend(c.backend, c, x)
+        backend = resolve_backend(c.backend, c, x, keep_trace=return_trace)
         self.last_backend = backend
+        if backend == "torch":
+            output, final = self._forward_torch(x, states, lengths)
+            return self._restore_layout(output, final, None, packed, unbatched, return_trace)
         layer_input = x
         final_states: list[tuple[Tensor, ...]] = []
         trace_rows: list[list] = []
@@ -168,7 +171,11 @@ class RecurrentStack(nn.Module):
         h_n = torch.stack([s[0] for s in final_states])
         final = (h_n, torch.stack([s[1] for s in final_states])) if c.cell == "lstm" else h_n
         trace = Trace(trace_rows, type(trace_rows[0][0])._fields) if return_trace else None
+        return self._restore_layout(output, final, trace, packed, unbatched, return_trace)
 
+    def _restore_layout(self, output, final, trace, packed, unbatched, return_trace):
+        """From time-major ``(L, N, *)`` back to the caller's layout."""
+        c = self.config
         if packed is not None:
             output = _pack_like(output, packed)
         elif unbatched:
@@ -182,6 +189,26 @@ class RecurrentStack(nn.Module):
                 trace = trace.map(lambda t: t.transpose(0, 1))
         if return_trace:
             return output, final, trace
+        return output, final
+
+    def _forward_torch(self, x: Tensor, states, lengths):
+        """The whole stack on torch's kernels, with this module's parameters."""
+        from torch.func import functional_call
+
+        c = self.config
+        twin = self.__dict__.get("_torch_twin")
+        if twin is None:
+            twin = _torch_twin(c)
+            self.__dict__["_torch_twin"] = twin
+        twin.train(self.training)
+        h0 = torch.stack([s[0] for s in states])
+        hx = (h0, torch.stack([s[1] for s in states])) if c.cell == "lstm" else h0
+        inp = x
+        if lengths is not None:
+            inp = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+        output, final = functional_call(twin, dict(self.named_parameters()), (inp, hx))
+        if lengths is not None:
+            output, _ = pad_packed_sequence(output, total_length=x.shape[0])
         return output, final
 
     def _scan_layer(self, backend, layer, direction, x, state, lengths, keep_trace) -> ScanResult:
@@ -300,6 +327,21 @@ class RecurrentStack(nn.Module):
             y_t = y_t.squeeze(0)
             new = tuple(s.squeeze(1) for s in new) if c.cell == "lstm" else new.squeeze(1)
         return y_t, new
+
+
+def _torch_twin(config: RecurrentConfig) -> nn.Module:
+    """A torch.nn layer of the same shape with no storage of its own (its parameters are
+    supplied at each call by ``functional_call``)."""
+    c = config
+    common = dict(num_layers=c.num_layers, bias=c.bias, batch_first=False, dropout=c.dropout,
+                  bidirectional=c.bidirectional, device="meta")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if c.cell == "lstm":
+            return nn.LSTM(c.input_size, c.hidden_size, proj_size=c.proj_size, **common)
+        if c.cell == "gru":
+            return nn.GRU(c.input_size, c.hidden_size, **common)
+        return nn.RNN(c.input_size, c.hidden_size, nonlinearity=c.cell.removeprefix("rnn_"), **common)
 
 
 def _pack_like(padded: Tensor, like: PackedSequence) -> PackedSequence:

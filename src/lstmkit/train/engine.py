@@ -136,12 +136,14 @@ def fit(
     run_dir: str | Path,
     *,
     resume_from: str | Path | None = None,
+    callbacks: list | None = None,
 ) -> FitResult:
     """Train ``net`` in place; at the end it holds the weights of the best validation epoch.
 
     ``loss_fn(net, batch)`` returns the scalar loss of a batch. ``val_loader`` may be None
     (then there is no early stopping and the last weights are kept). ``resume_from`` is a
-    run directory whose ``checkpoints/last.ckpt`` training continues from.
+    run directory whose ``checkpoints/last.ckpt`` training continues from. ``callbacks`` are
+    extra Lightning callbacks (a task's printed samples, say).
     """
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
@@ -156,7 +158,7 @@ def fit(
         dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode="min",
         save_top_k=1, save_last=True, enable_version_counter=False,
     )
-    callbacks: list = [checkpoint]
+    callbacks = [checkpoint, *(callbacks or [])]
     early = None
     if val_loader is not None:
         early = EarlyStopping(monitor="val_loss", mode="min", patience=config.patience)
