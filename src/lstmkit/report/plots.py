@@ -64,3 +64,61 @@ def forecast_plot(
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return path
+
+
+def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
+    """``success.png``: the final metric against sequence length per cell (solved marked);
+    ``gradients.png``: ‖∂L/∂h_t‖ against t, log scale, per cell at the longest length, at
+    initialisation and after training."""
+    from lstmkit.runs import atomic_path
+
+    plt = _pyplot()
+    directory = Path(directory)
+    cells = list(dict.fromkeys(r.cell for r in results))
+    colours = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue"}
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for cell in cells:
+        rows = sorted((r for r in results if r.cell == cell), key=lambda r: r.length)
+        lengths = [r.length for r in rows]
+        ax.plot(lengths, [r.final_metric for r in rows], "-", color=colours.get(cell), label=cell)
+        for r in rows:
+            ax.plot(r.length, r.final_metric, "o" if r.solved else "x", color=colours.get(cell), ms=8)
+    if results:
+        r0 = results[0]
+        ax.axhline(r0.baseline_metric, color="grey", ls=":", label="trivial answer")
+        ax.set_ylabel(f"test {r0.metric} ({'lower' if r0.metric == 'mse' else 'higher'} is better)")
+        if r0.metric == "mse":
+            ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_xlabel("sequence length (steps to remember across)")
+    ax.set_title(f"{task}: o solved, x not solved")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(directory / "success.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    paths.append(directory / "success.png")
+
+    longest = max(r.length for r in results)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, which, title in ((axes[0], "gradient_at_init", "at initialisation"),
+                             (axes[1], "gradient_trained", "after training")):
+        for r in results:
+            if r.length == longest:
+                values = [max(v, 1e-30) for v in getattr(r, which)]
+                ax.plot(range(len(values)), values, color=colours.get(r.cell), label=r.cell)
+        ax.set_yscale("log")
+        ax.set_xlabel("step t")
+        ax.set_title(f"‖∂L/∂h_t‖, loss at the last step, L={longest}, {title}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_ylabel("gradient norm (log scale)")
+    fig.tight_layout()
+    with atomic_path(directory / "gradients.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    paths.append(directory / "gradients.png")
+    return paths

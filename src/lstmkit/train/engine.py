@@ -87,6 +87,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*barebones.*")
+    warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
 
 
 def _lightning_module_class():
