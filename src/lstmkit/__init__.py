@@ -22,6 +22,7 @@ _EXPORTS = {
     "truncated_bptt": "lstmkit.nn.bptt",
     "gradient_through_time": "lstmkit.nn.bptt",
     "Forecaster": "lstmkit.tasks.forecast",
+    "LanguageModel": "lstmkit.tasks.language_model",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

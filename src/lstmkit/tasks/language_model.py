@@ -1,0 +1,308 @@
+r"""Character-level language modelling and text generation: ``lstmkit.LanguageModel``.
+
+In the spirit of Karpathy's char-rnn: each character is embedded, an lstmkit LSTM reads the
+text, and a softmax over the vocabulary from the hidden state gives the next character's
+distribution::
+
+    e_t = E[x_t]                       embedding of the character at t
+    h_t, c_t = LSTM(e_t, h_{t-1}, c_{t-1})
+    p(x_{t+1} | x_{≤t}) = softmax(W h_t + b)
+
+Training is stateful truncated backpropagation through time: the text is cut into B parallel
+streams; each batch is the next k characters of every stream, and the state at the end of a
+batch starts the next one (detached, so gradients flow back at most k steps). The loss is the
+cross-entropy in nats; validation reports bits per character, ``bpc = loss / ln 2``, and
+perplexity ``2^bpc``.
+
+Sampling draws one character at a time with :meth:`lstmkit.LSTM.step`, from
+``softmax(logits / temperature)`` restricted to the ``top_k`` most likely characters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lstmkit.errors import InputError
+from lstmkit.nn import LSTM
+from lstmkit.nn.bptt import detach_state
+from lstmkit.train import TrainingConfig, fit
+
+KIND = "language_model"
+LN2 = math.log(2.0)
+
+
+@dataclass
+class CharLMConfig:
+    vocab_size: int
+    embedding_size: int = 64
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.1
+    layer_norm: bool = False
+    backend: str = "auto"
+
+
+class CharLM(nn.Module):
+    """Embedding -> LSTM -> linear layer giving logits over the vocabulary."""
+
+    def __init__(self, config: CharLMConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
+        self.lstm = LSTM(c.embedding_size, c.hidden_size, c.num_layers, batch_first=True,
+                         dropout=c.dropout if c.num_layers > 1 else 0.0, layer_norm=c.layer_norm,
+                         forget_bias=1.0, backend=c.backend)
+        self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
+        self.carried: dict[bool, Any] = {True: None, False: None}  # state per mode, across batches
+
+    def forward(self, ids: torch.Tensor, state=None):
+        """``ids`` ``(N, k)`` -> logits ``(N, k, V)`` and the final state."""
+        output, state = self.lstm(self.embedding(ids), state)
+        return self.decoder(output), state
+
+
+def stateful_loss(net: CharLM, batch) -> torch.Tensor:
+    """Cross-entropy of one batch of streams, carrying the state from the previous batch.
+
+    ``batch`` is ``(x, y, first)``: inputs and targets ``(N, k)``, and whether this batch
+    starts the streams (then the carried state is dropped).
+    """
+    x, y, first = batch
+    state = None if bool(first) else net.carried[net.training]
+    if state is not None and state[0].shape[1] != x.shape[0]:
+        state = None
+    logits, state = net(x, state)
+    net.carried[net.training] = detach_state(state)
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+class StreamBatches(torch.utils.data.Dataset):
+    """A token array as ``streams`` parallel rows, served ``steps`` columns at a time, in order."""
+
+    def __init__(self, ids: np.ndarray, streams: int, steps: int) -> None:
+        usable = (len(ids) - 1) // streams * streams
+        if usable < streams * 2:
+            raise ValueError("text too short for the batch")
+        data = torch.as_tensor(ids[: usable + 1], dtype=torch.long)
+        self.x = data[:-1].view(streams, -1)  # (B, T)
+        self.y = data[1:].view(streams, -1)
+        self.steps = steps
+
+    def __len__(self) -> int:
+        return math.ceil(self.x.shape[1] / self.steps)
+
+    def __getitem__(self, i: int):
+        sl = slice(i * self.steps, (i + 1) * self.steps)
+        return self.x[:, sl], self.y[:, sl], torch.tensor(i == 0)
+
+
+@dataclass
+class LanguageModelParams:
+    embedding_size: int = 64
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.1
+    layer_norm: bool = False
+    backend: str = "auto"
+    streams: int = 32  # B, batch of parallel streams
+    steps: int = 100  # k, truncated-BPTT length
+    val_fraction: float = 0.05
+    training: TrainingConfig = dataclasses.field(
+        default_factory=lambda: TrainingConfig(max_epochs=1000, max_time=3.0, learning_rate=3e-3,
+                                               patience=5, gradient_clip=1.0)
+    )
+
+
+class LanguageModel:
+    """A character-level LSTM language model.
+
+    >>> lm = LanguageModel(max_time=1).fit(text)
+    >>> lm.sample("def ", length=200, temperature=0.8)
+    >>> lm.bits_per_character(other_text)
+    """
+
+    def __init__(self, *, embedding_size: int = 64, hidden_size: int = 256, num_layers: int = 2,
+                 dropout: float = 0.1, layer_norm: bool = False, backend: str = "auto",
+                 streams: int = 32, steps: int = 100, val_fraction: float = 0.05,
+                 max_epochs: int = 1000, max_time: float | None = 3.0, learning_rate: float = 3e-3,
+                 patience: int = 5, seed: int = 0, devices: int = 1, strategy: str = "auto",
+                 progress: bool | None = None, sample_every_epoch: int = 0) -> None:
+        if not 0.0 < val_fraction < 0.5:
+            raise ValueError(f"val_fraction must lie in (0, 0.5), got {val_fraction}")
+        self.params = LanguageModelParams(
+            embedding_size, hidden_size, num_layers, dropout, layer_norm, backend, streams, steps,
+            val_fraction,
+            TrainingConfig(max_epochs=max_epochs, max_time=max_time, learning_rate=learning_rate,
+                           patience=patience, seed=seed, devices=devices, strategy=strategy,
+                           progress=progress),
+        )
+        self.sample_every_epoch = sample_every_epoch
+        self.vocabulary = None
+        self.net: CharLM | None = None
+        self.fit_result = None
+        self.val_bpc: float | None = None
+
+    def fit(self, text: str, *, run_dir: str | Path | None = None, resume_from=None,
+            source: str = "text", on_epoch=None) -> "LanguageModel":
+        from lstmkit.data.text import Vocabulary, split_text
+
+        p = self.params
+        self.vocabulary = Vocabulary.from_text(text)
+        ids = self.vocabulary.encode(text)
+        train_ids, val_ids = split_text(ids, p.val_fraction)
+        need = 2 * p.streams + 1
+        if len(val_ids) < need or len(train_ids) < need:
+            raise InputError(
+                f"{source}: {len(text)} characters are too few to train on: with {p.streams} streams "
+                f"and a {p.val_fraction:.0%} validation part it needs at least "
+                f"{math.ceil(need / p.val_fraction)} characters"
+            )
+        torch.manual_seed(p.training.seed)
+        self.net = CharLM(CharLMConfig(len(self.vocabulary), p.embedding_size, p.hidden_size,
+                                       p.num_layers, p.dropout, p.layer_norm, p.backend))
+        train = torch.utils.data.DataLoader(StreamBatches(train_ids, p.streams, p.steps), batch_size=None)
+        val_streams = max(1, min(p.streams, (len(val_ids) - 1) // (2 * p.steps) or 1))
+        val = torch.utils.data.DataLoader(StreamBatches(val_ids, val_streams, p.steps), batch_size=None)
+        callbacks = [_SampleCallback(self, on_epoch)] if on_epoch is not None else []
+        kwargs = {"callbacks": callbacks} if callbacks else {}
+        if run_dir is None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="lstmkit-generate-") as tmp:
+                self.fit_result = fit(self.net, stateful_loss, train, val, p.training, tmp,
+                                      resume_from=resume_from, **kwargs)
+        else:
+            self.fit_result = fit(self.net, stateful_loss, train, val, p.training, run_dir,
+                                  resume_from=resume_from, **kwargs)
+        self.net.eval()
+        self.val_bpc = self._bpc_of_ids(val_ids)
+        return self
+
+    # --------------------------------------------------------------------- using it
+    def _require_fitted(self) -> None:
+        if self.net is None:
+            raise RuntimeError("this LanguageModel is not fitted yet: call fit() or LanguageModel.load()")
+
+    def _bpc_of_ids(self, ids: np.ndarray) -> float:
+        x = torch.as_tensor(ids[:-1], dtype=torch.long).unsqueeze(0)
+        y = torch.as_tensor(ids[1:], dtype=torch.long).unsqueeze(0)
+        total, state, count = 0.0, None, 0
+        with torch.no_grad():
+            for start in range(0, x.shape[1], 1000):
+                logits, state = self.net.eval()(x[:, start:start + 1000], state)
+                target = y[:, start:start + 1000]
+                total += float(nn.functional.cross_entropy(logits[0], target[0], reduction="sum"))
+                count += target.shape[1]
+        return total / count / LN2
+
+    def bits_per_character(self, text: str) -> float:
+        """Bits per character of ``text`` under the model (lower is better)."""
+        self._require_fitted()
+        if len(text) < 2:
+            raise ValueError("text must have at least 2 characters")
+        return self._bpc_of_ids(self.vocabulary.encode(text))
+
+    def sample(self, prime: str = "", length: int = 200, *, temperature: float = 1.0,
+               top_k: int | None = None, seed: int | None = 0) -> str:
+        """``length`` characters generated after ``prime`` (which is included in the result)."""
+        self._require_fitted()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        net = self.net.eval()
+        vocab = self.vocabulary
+        prime = prime or ("\n" if "\n" in vocab else vocab.chars[0])
+        state = None
+        out = list(prime)
+        with torch.no_grad():
+            ids = torch.as_tensor(vocab.encode(prime), dtype=torch.long)
+            for token in ids[:-1]:
+                _, state = net.lstm.step(net.embedding(token.view(1)), state)
+            token = ids[-1]
+            for _ in range(length):
+                h, state = net.lstm.step(net.embedding(token.view(1)), state)
+                logits = net.decoder(h)[0] / temperature
+                if top_k is not None and top_k < logits.shape[0]:
+                    cutoff = torch.topk(logits, top_k).values[-1]
+                    logits = logits.masked_fill(logits < cutoff, float("-inf"))
+                token = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[0]
+                out.append(vocab.decode([int(token)]))
+        return "".join(out)
+
+    # --------------------------------------------------------------------- persistence
+    def config_dict(self) -> dict[str, Any]:
+        self._require_fitted()
+        return {
+            "kind": KIND,
+            "params": dataclasses.asdict(self.params),
+            "net": dataclasses.asdict(self.net.config),
+            "encoder": self.net.lstm.config.to_dict(),
+            "vocabulary": self.vocabulary.to_dict(),
+            "val_bpc": self.val_bpc,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        from lstmkit.runs import save_model
+
+        save_model(directory, self.config_dict(), self.net.state_dict())
+        return Path(directory)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "LanguageModel":
+        from lstmkit.data.text import Vocabulary
+        from lstmkit.runs import load_model
+
+        config, state = load_model(directory, KIND)
+        try:
+            params = dict(config["params"])
+            training = TrainingConfig.from_dict(params.pop("training"))
+            self = cls.__new__(cls)
+            self.params = LanguageModelParams(training=training, **params)
+            self.sample_every_epoch = 0
+            self.vocabulary = Vocabulary.from_dict(config["vocabulary"])
+            self.net = CharLM(CharLMConfig(**config["net"]))
+            self.net.load_state_dict(state)
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise InputError(f"{directory}: the model files do not match this lstmkit ({exc})") from None
+        self.net.eval()
+        self.fit_result = None
+        self.val_bpc = config.get("val_bpc")
+        return self
+
+
+class _SampleCallback:
+    """Calls ``on_epoch(model, epoch, val_bpc)`` after every validation (for printed samples)."""
+
+    def __new__(cls, model: LanguageModel, on_epoch):
+        import lightning.pytorch as pl
+
+        class SampleCallback(pl.Callback):
+            def on_validation_epoch_end(self, trainer, module):
+                if trainer.sanity_checking or not trainer.is_global_zero:
+                    return
+                loss = trainer.callback_metrics.get("val_loss")
+                bpc = float(loss) / LN2 if loss is not None else float("nan")
+                was_training = model.net.training
+                on_epoch(model, trainer.current_epoch, bpc)
+                model.net.train(was_training)
+
+        return SampleCallback()
+
+
+def print_sample(model: LanguageModel, epoch: int, bpc: float, *, prime: str = "", length: int = 200,
+                 temperature: float = 0.8, file=None) -> None:
+    text = model.sample(prime, length, temperature=temperature, seed=epoch)
+    print(f"--- epoch {epoch}  validation {bpc:.3f} bits/char ---\n{text}\n", file=file or sys.stdout,
+          flush=True)
