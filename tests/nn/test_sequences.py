@@ -10,10 +10,12 @@ T, N, I, H = 6, 4, 3, 5
 LENGTHS = torch.tensor([4, 6, 1, 3])
 
 
-@pytest.mark.parametrize("backend", ["reference", "auto"])
+@pytest.mark.parametrize("backend", ["reference", "auto", "fused"])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_lengths_equal_running_each_sequence_alone(kind, bidirectional, backend):
+    if backend == "fused" and kind != "lstm":
+        pytest.skip("only the LSTM is fused")
     theirs = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](
         I, H, num_layers=2, bidirectional=bidirectional)
     ours = {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind](
@@ -160,13 +162,23 @@ def test_backend_reporting():
     assert m.last_backend is None
     m(torch.randn(T, N, I))
     assert m.last_backend == "reference"
+    from lstmkit.nn import fused
+
     auto = lstmkit.LSTM(I, H)
     auto(torch.randn(T, N, I))
-    assert auto.last_backend == "torch"  # a configuration torch.nn has: torch's kernel
+    assert auto.last_backend == ("fused" if fused.available() else "torch")  # training: fused
+    with torch.no_grad():
+        auto(torch.randn(T, N, I))
+    assert auto.last_backend == "torch"  # inference: oneDNN is still a little faster
     auto(torch.randn(T, N, I), return_trace=True)
     assert auto.last_backend == "reference"  # the trace needs the readable scan
     variant = lstmkit.LSTM(I, H, peephole=True)
     variant(torch.randn(T, N, I))
     assert variant.last_backend == "reference"
-    with pytest.raises(NotImplementedError, match="backend='fused' is not available yet"):
-        lstmkit.LSTM(I, H, backend="fused")
+    with pytest.raises(NotImplementedError, match="backend='fused' does not cover peephole yet"):
+        lstmkit.LSTM(I, H, backend="fused", peephole=True)
+    with pytest.raises(NotImplementedError, match="does not cover the GRU cell"):
+        lstmkit.GRU(I, H, backend="fused")
+    double = lstmkit.LSTM(I, H, backend="fused", dtype=torch.float64)
+    double(torch.randn(T, N, I, dtype=torch.float64))
+    assert double.last_backend == "reference"  # float64: the documented fallback

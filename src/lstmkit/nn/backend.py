@@ -2,33 +2,85 @@
 
 Backends a layer can run on (``last_backend`` records which one ran):
 
-* ``"reference"`` — the readable Python scan of :mod:`lstmkit.nn.scan`, every option, any
+* ``"reference"`` — the readable Python scan of :mod:`lstmkit.nn.scan`: every option, any
   device and dtype; the oracle the others are tested against.
+* ``"fused"`` — lstmkit's compiled CPU kernel (:mod:`lstmkit.nn.fused`): one call per layer
+  and direction for the whole sequence, forward and backward. It covers the LSTM with torch's
+  options (layers, directions, lengths, ``proj_size``, dropout between layers) in float32 on
+  the CPU; the variants (peephole, layer norm, CIFG, recurrent dropout, zoneout), the GRU, the
+  RNN and ``return_trace`` are not fused yet and run on the reference.
 * ``"torch"`` — torch's own kernels (oneDNN on CPU, cuDNN on CUDA) through the same
-  parameters, for the configurations torch.nn has (no variant option, no trace).
-* ``"fused"`` — lstmkit's compiled kernels (arriving with the fused-kernel issue).
+  parameters, for the configurations torch.nn has.
 
-``backend="auto"`` picks the fastest correct path: ``"torch"`` for a configuration torch.nn
-has, the reference otherwise. ``backend="reference"`` always runs the reference.
+``backend="auto"`` picks the fastest correct path: the fused kernel to train a plain LSTM on
+the CPU in float32 (1.0-1.5x torch.nn.LSTM's speed, see the README); torch's kernels for other
+plain configurations and for inference (where oneDNN is still slightly ahead); the reference
+for everything else. ``backend="fused"`` insists on the kernel where it applies and falls back
+to the reference, with one warning, where it cannot compile; ``backend="reference"`` always
+runs the reference.
 """
 
 from __future__ import annotations
 
+import warnings
+
+import torch
 from torch import Tensor
 
 from .config import RecurrentConfig
+
+_warned: set[str] = set()
+
+
+def fused_covers(config: RecurrentConfig) -> str | None:
+    """None when the fused kernel computes ``config``, else what it lacks."""
+    if config.cell != "lstm":
+        return f"the {config.cell.upper().replace('_', ' ')} cell"
+    for option in ("peephole", "layer_norm", "cifg", "recurrent_dropout", "zoneout"):
+        if getattr(config, option):
+            return option
+    return None
+
+
+def _fused_available() -> bool:
+    from . import fused
+
+    return fused.available()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def resolve_backend(requested: str, config: RecurrentConfig, x: Tensor | None, *,
                     keep_trace: bool = False) -> str:
     """The backend that will run ``config`` on ``x`` (``x=None``: check at construction)."""
-    if requested == "fused":
-        raise NotImplementedError(
-            "backend='fused' is not available yet (the fused kernels are still being built); "
-            "use backend='auto' or backend='reference'"
-        )
+    if requested == "fused" and x is None:
+        missing = fused_covers(config)
+        if missing is not None:
+            raise NotImplementedError(
+                f"backend='fused' does not cover {missing} yet; use backend='auto' (which runs "
+                "the reference for it) or backend='reference'"
+            )
     if requested == "reference" or x is None:
         return "reference"
+    cpu_float32 = x.device.type == "cpu" and x.dtype == torch.float32
+    fusable = fused_covers(config) is None and cpu_float32 and not keep_trace
+    if requested == "fused":
+        if not fusable:
+            return "reference"  # float64, CUDA or a trace: documented fallbacks
+        if _fused_available():
+            return "fused"
+        from . import fused
+
+        _warn_once(f"lstmkit: the fused kernel is unavailable ({fused.unavailable_reason()}); "
+                   "running the reference path")
+        return "reference"
+    # auto
+    if fusable and torch.is_grad_enabled() and _fused_available():
+        return "fused"
     if config.is_plain and not keep_trace:
         return "torch"
     return "reference"
@@ -36,8 +88,14 @@ def resolve_backend(requested: str, config: RecurrentConfig, x: Tensor | None, *
 
 def describe_backends() -> list[str]:
     """One line per backend: whether it can run here."""
+    from . import fused
+
+    if fused.available():
+        fused_line = "available (" + fused.kernel_info() + ")"
+    else:
+        fused_line = f"unavailable: {fused.unavailable_reason()}"
     return [
         "backend reference: available (the readable Python scan, every option, any device and dtype)",
-        "backend torch:     available (torch's kernels, for configurations torch.nn has; chosen by auto)",
-        "backend fused:     not available yet",
+        "backend torch:     available (torch's kernels, for configurations torch.nn has)",
+        f"backend fused:     {fused_line}",
     ]

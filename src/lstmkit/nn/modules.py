@@ -214,8 +214,14 @@ class RecurrentStack(nn.Module):
     def _scan_layer(self, backend, layer, direction, x, state, lengths, keep_trace) -> ScanResult:
         weights = self.layer_weights(layer, direction)
         masks = self._draw_masks(x, state)
-        if backend == "fused":  # pragma: no cover - arrives with the fused-kernel issue
-            raise NotImplementedError("the fused backend is not available yet")
+        if backend == "fused":
+            from .fused import lstm_layer
+
+            output, h_n, c_n = lstm_layer(
+                x, state[0], state[1], weights.weight_ih, weights.weight_hh, weights.bias_ih,
+                weights.bias_hh, reverse=direction == 1, lengths=lengths, weight_hr=weights.weight_hr,
+            )
+            return ScanResult(output, (h_n, c_n), None)
         return scan(
             cell_function(self.config, weights), x, state,
             reverse=direction == 1, lengths=lengths, masks=masks, keep_trace=keep_trace,

@@ -6,33 +6,50 @@
 //   c_t  = f * c_{t-1} + i * g
 //   h_t  = o * tanh(c_t)
 //
+// Optional projection (torch.nn.LSTM(proj_size=P)): r_t = o * tanh(c_t), h_t = r_t W_hr^T
+// (P, H); then W_hh is (4H, P) and h has P columns.
+//
 // Structure of one call (forward or backward is ONE call for the whole sequence):
 //   * The hidden units are cut into `nb` blocks (sizes fixed by H only, never by the thread
 //     count).  The 4H gate rows of W_ih, W_hh and the biases are permuted ("block layout")
 //     so that all four gates of one block are adjacent: [blk0: i f g o | blk1: i f g o | ...].
 //     Gate buffers below are always in this block layout.
-//   * Forward: one big GEMM G = X W_ih_p^T for all T*N rows before the loop; in the loop each
-//     thread owns some blocks and does, per step, G[t][:, blk] += h_{t-1} W_hh_p[blk]^T
-//     (MKL packed GEMM when available), then one fused pointwise pass (bias, activations,
-//     cell update) for its blocks; one barrier per step.
+//   * Forward (one OpenMP parallel region for the whole sequence; each thread owns fixed
+//     blocks): the input projection X W_ih_p^T is done as GEMMs of Tc steps at a time
+//     (Tc*N >= 256 rows) into a cache-resident ring buffer, then per step
+//     G[t][:, blk] += h_{t-1} W_hh_p[blk]^T (MKL packed, W_hh_p packed once per call) and one
+//     fused pointwise pass (bias, activations, cell update, saving the activated gates and
+//     c_t for the backward); one barrier per step (two with projection).
 //   * Backward: per step a pointwise pass writes dG[t] (gradients of the pre-activations)
-//     for the owned blocks, a barrier, then dh[:, blk] = dG[t] W_hh_p[:, blk]; after the loop
-//     dX, dW_ih, dW_hh and the bias gradients are big GEMMs / reductions over all of dG.
+//     and accumulates the bias gradient for the owned blocks, a barrier, then
+//     dh[:, grp] = dG[t] W_hh_p[:, grp]; after the loop dX, dW_ih, dW_hh (and dW_hr) are big
+//     GEMMs over all of dG.
 //   * Every GEMM call and every pointwise element is computed by exactly the same code with
-//     the same arguments whatever the number of threads, so results are bitwise identical
-//     at 1 and at N threads.
+//     the same arguments whatever the number of threads (work is cut into pieces fixed by
+//     the sizes, MKL runs single-threaded inside our threads), so results are bitwise
+//     identical at 1 and at N threads (torch.set_num_threads).
+//   * GEMMs call MKL directly (sgemm_, cblas_sgemm_pack/compute, resolved with dlsym from
+//     libtorch_cpu); without those symbols they fall back to at::mm.  oneDNN's brgemm ukernel
+//     can be enabled with LSTMKIT_FUSED_BRGEMM=1.  Denormals are flushed inside the kernels.
+//
+// Environment knobs (tuning/diagnostics only): LSTMKIT_FUSED_BLAS=0|1|2 (packed|sgemm|at::mm),
+// LSTMKIT_FUSED_BRGEMM=1, LSTMKIT_FUSED_BLOCK=<units per block>, LSTMKIT_FUSED_TCHUNK=<steps>,
+// LSTMKIT_FUSED_PROFILE=1 (per-call phase times on stderr).
 //
 // Memory ownership: every buffer is an at::Tensor allocated by the entry points below
 // (lstm_forward / lstm_backward) and lives until they return (scratch) or is returned to
 // Python (outputs, saved buffers).  Worker threads never allocate; they only write to
-// disjoint column blocks of the shared buffers.  MKL packed-matrix scratch is also an
-// at::Tensor owned by the entry point.
+// disjoint column blocks of the shared buffers.  Packed-weight scratch is also an at::Tensor
+// owned by the entry point.
 
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
+#include <ATen/native/CPUBlas.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -44,7 +61,7 @@
 #include <omp.h>
 #endif
 #if defined(__x86_64__) || defined(__i386__)
-#include <xmmintrin.h>
+#include <immintrin.h>
 #define LSTMKIT_X86 1
 #endif
 
@@ -74,6 +91,8 @@ struct Blas {
                                                  // lower-case mkl_set_num_threads_local is Fortran, by pointer)
   int mode = 0;  // 0: packed MKL, 1: plain sgemm_, 2: at::mm fallback
   int detected = 2;
+  bool brg_ok = false;  // at::native::cpublas::brgemm (oneDNN JIT ukernel) works for float
+  bool brg = false;     // use it for the repeated-operand GEMMs (PackedB)
 };
 
 static Blas& blas() {
@@ -101,6 +120,24 @@ static Blas& blas() {
       int m = std::atoi(e);
       if (m >= b.detected && m <= 2) b.mode = m;
     }
+    try {  // oneDNN brgemm ukernel: x86 with AVX-512 (or AVX2 in newer oneDNN); throws elsewhere
+      float A[16], B[16 * 16], C[16 * 16];
+      for (int i = 0; i < 16; ++i) A[i] = 1.f;
+      for (int i = 0; i < 256; ++i) B[i] = (float)(i % 7);
+      at::native::cpublas::brgemm(1, 16, 16, 16, 16, 16, false, A, B, C, false);
+      bool good = true;
+      for (int j = 0; j < 16; ++j) {
+        float ref = 0.f;
+        for (int k = 0; k < 16; ++k) ref += B[k * 16 + j];
+        good = good && C[j] == ref;
+      }
+      b.brg_ok = good;
+    } catch (...) {
+      b.brg_ok = false;
+    }
+    // Opt-in (LSTMKIT_FUSED_BRGEMM=1): with 2 threads MKL measured as fast or faster here.
+    const char* e = std::getenv("LSTMKIT_FUSED_BRGEMM");
+    b.brg = b.brg_ok && e && std::string(e) == "1";
   });
   return b;
 }
@@ -150,28 +187,58 @@ static void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda,
   }
 }
 
-// A packed right-hand operand B (K,N) for repeated C(M,N) (+)= A(M,K) B products.
-// Owns its MKL-packed scratch (an at::Tensor) when the packed path is in use; otherwise
-// keeps the plain pointer.  Packing happens on the thread that calls pack().
+// A prepared right-hand operand B (K,N) for repeated C(M,N) (+)= A(M,K) B products
+// (beta 0 or 1).  Three ways, chosen once at load time:
+//  * oneDNN brgemm (at::native::cpublas::brgemm, JIT ukernel; only for K <= 256, where it
+//    measured faster): B must be (K,N) row-major;
+//    when given transposed (src stored (N,K)) it is transposed once into `storage`;
+//  * MKL packed format (cblas_sgemm_pack / cblas_sgemm_compute) in `storage`;
+//  * otherwise a plain GEMM per call.
+// `storage` (bytes() bytes, may be null when bytes() is 0) is owned by the caller.
+// When brgemm is enabled, it is used only for short inner dimensions (K <= 256): it measured
+// faster than MKL packed there (one thread) and slower for K >= 512.
+static inline bool use_brgemm(int K) {
+  static const int maxk = std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK") ? std::atoi(std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK")) : 256;
+  return blas().brg && K <= maxk;
+}
+
 struct PackedB {
   const float* src = nullptr;
   int ld = 0, M = 0, N = 0, K = 0;
-  bool trans = false;  // B = src^T (src stored (N,K))
-  float* packed = nullptr;
+  bool trans = false;           // B = src^T (src stored (N,K))
+  float* packed = nullptr;      // MKL packed B
+  const float* bt = nullptr;    // brgemm: B as (K,N) row-major with leading dimension ldbt
+  int ldbt = 0;
   void pack(int M_, int N_, int K_, const float* src_, int ld_, bool trans_, float* storage) {
     M = M_; N = N_; K = K_; src = src_; ld = ld_; trans = trans_;
     Blas& b = blas();
-    if (b.mode == 0 && storage) {
+    if (use_brgemm(K)) {
+      if (!trans) {
+        bt = src; ldbt = ld;
+      } else if (storage) {
+        for (int k = 0; k < K; ++k)
+          for (int n = 0; n < N; ++n) storage[(int64_t)k * N + n] = src[(int64_t)n * ld + k];
+        bt = storage; ldbt = N;
+      }
+    } else if (b.mode == 0 && storage) {
       packed = storage;
       b.pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, M, N, K, 1.f, src, ld, packed);
     }
   }
+  bool ready() const { return packed || bt; }
   static size_t bytes(int M, int N, int K) {
     Blas& b = blas();
+    if (use_brgemm(K)) return sizeof(float) * (size_t)N * K;
     return b.mode == 0 ? b.pack_size(kBMatrix, M, N, K) : 0;
   }
   void run(const float* A, int lda, float beta, float* C, int ldc, ErrorSlot* err) const {
-    if (packed) {
+    if (bt) {
+      try {
+        at::native::cpublas::brgemm(M, N, K, lda, ldbt, ldc, beta != 0.f, A, bt, C, false);
+      } catch (const std::exception& e) {
+        if (err) err->record(e.what());
+      }
+    } else if (packed) {
       blas().compute(kRowMajor, kNoTrans, kPacked, M, N, K, A, lda, packed, N, beta, C, ldc);
     } else {
       gemm(false, trans, M, N, K, A, lda, src, ld, beta, C, ldc, err);
@@ -243,13 +310,15 @@ static void parallel_chunks(int64_t nchunks, F&& f) {
 // ---------------------------------------------------------------------------------------
 // Vectorized float32 math (GCC/Clang vector extensions; compiled with -march=native).
 // exp: Cephes-style range reduction + degree-5 polynomial (~1 ulp); tanh: odd polynomial
-// for |x| < 0.625, 1 - 2/(exp(2|x|)+1) otherwise (~2 ulp); sigmoid: 1/(1+exp(-x)).
+// for |x| < 0.625, 1 - 2/(exp(2|x|)+1) otherwise (~2 ulp); sigmoid: 1/(1+exp(-x)); the
+// reciprocals use a refined hardware estimate (vrcp).
 // ---------------------------------------------------------------------------------------
-#if defined(__AVX512F__) && defined(LSTMKIT_VW16)
-constexpr int VW = 16;
+#if defined(__AVX512F__) && !defined(LSTMKIT_VW8)
+#define LSTMKIT_VW 16
 #else
-constexpr int VW = 8;
+#define LSTMKIT_VW 8
 #endif
+constexpr int VW = LSTMKIT_VW;
 typedef float vf __attribute__((vector_size(VW * 4)));
 typedef int vi __attribute__((vector_size(VW * 4)));
 
@@ -287,12 +356,30 @@ static inline vf vexp(vf x) {
   return y * (vf)e;
 }
 
-static inline vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
+// 1/d for d >= 1 (all our uses): hardware reciprocal estimate refined by Newton-Raphson
+// (rcp14 + 1 step: ~1e-8 relative; rcp (12 bit) + 2 steps), much cheaper than a division.
+static inline vf vrcp(vf d) {
+#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
+  vf r = (vf)_mm512_rcp14_ps((__m512)d);
+  return r + r * (1.0f - d * r);
+#elif defined(__AVX512F__) && defined(__AVX512VL__) && (LSTMKIT_VW == 8)
+  vf r = (vf)_mm256_rcp14_ps((__m256)d);
+  return r + r * (1.0f - d * r);
+#elif defined(__AVX__) && (LSTMKIT_VW == 8)
+  vf r = (vf)_mm256_rcp_ps((__m256)d);
+  r = r + r * (1.0f - d * r);
+  return r + r * (1.0f - d * r);
+#else
+  return 1.0f / d;
+#endif
+}
+
+static inline vf vsigmoid(vf x) { return vrcp(1.0f + vexp(-x)); }
 
 static inline vf vtanh(vf x) {
   vi bits = (vi)x;
   vf ax = (vf)(bits & 0x7fffffff);
-  vf big = 1.0f - 2.0f / (vexp(ax + ax) + 1.0f);
+  vf big = 1.0f - 2.0f * vrcp(vexp(ax + ax) + 1.0f);
   big = (vf)((vi)big | (bits & (int)0x80000000));
   vf s = x * x;
   vf p = splat(-5.70498872745E-3f);
@@ -304,6 +391,24 @@ static inline vf vtanh(vf x) {
   return ax < 0.625f ? small : big;
 }
 
+// Phase timer for tuning: LSTMKIT_FUSED_PROFILE=1 prints the phases of every call to stderr.
+struct PhaseTimer {
+  bool on;
+  std::chrono::steady_clock::time_point t;
+  std::string line;
+  explicit PhaseTimer(const char* what) : on(std::getenv("LSTMKIT_FUSED_PROFILE") != nullptr) {
+    if (on) { line = what; t = std::chrono::steady_clock::now(); }
+  }
+  void lap(const char* name) {
+    if (!on) return;
+    auto now = std::chrono::steady_clock::now();
+    line += std::string(" ") + name + "=" +
+            std::to_string(std::chrono::duration<double, std::milli>(now - t).count()).substr(0, 6) + "ms";
+    t = now;
+  }
+  ~PhaseTimer() { if (on) fprintf(stderr, "%s\n", line.c_str()); }
+};
+
 // ---------------------------------------------------------------------------------------
 // Hidden-unit blocks and the block-layout permutation of the 4H gate rows.
 // ---------------------------------------------------------------------------------------
@@ -311,7 +416,9 @@ struct Blocks {
   int H = 0, nb = 0;
   std::vector<int> u;  // block b = units [u[b], u[b+1]); gate rows [4u[b], 4u[b+1])
   explicit Blocks(int H_) : H(H_) {
-    int target = 64;
+    // Block size: H/2 clamped to [64, 256] units (two blocks = two threads' worth of work for
+    // 128 <= H <= 512; wider blocks make faster GEMMs).  Fixed by H only, never by threads.
+    int target = std::min(256, std::max(64, H / 2));
     if (const char* e = std::getenv("LSTMKIT_FUSED_BLOCK")) target = std::max(VW, std::atoi(e));
     nb = std::max(1, (H + target - 1) / target);
     u.resize(nb + 1);
@@ -347,56 +454,120 @@ static at::Tensor to_block_rows(const at::Tensor& w, const std::vector<int64_t>&
 }
 static at::Tensor from_block_rows(const at::Tensor& wp, const std::vector<int64_t>& perm) {
   auto idx = at::from_blob(const_cast<int64_t*>(perm.data()), {(int64_t)perm.size()}, at::kLong);
-  at::Tensor out = at::empty_like(wp);
+  at::Tensor out = at::empty(wp.sizes(), wp.options());  // contiguous even if wp is a view
   out.index_copy_(0, idx, wp);
   return out;
 }
 
-static constexpr int kRowChunk = 256;  // rows per chunk of the big (T*N)-row GEMMs
-static constexpr int kColChunk = 64;   // output rows per chunk of the weight-gradient GEMMs
+static constexpr int kRowChunk = 256;   // rows per chunk of the big (T*N)-row GEMMs
+static constexpr int kChunkRows = 256;  // forward: minimum rows (Tc*N) of an input-projection chunk
+static constexpr int kColChunk = 512;  // 4H-columns per chunk of the weight-gradient GEMMs
 
-// C(R, Nc) = A(R, K) B  with B = W^T (W stored (Nc, K)) or B = W (stored (K, Nc)),
-// chunked over rows of A/C.
+// C(R, Nc) = A(R, K) op(W) with op(W) = W^T (W stored (Nc, K)) or W (stored (K, Nc)),
+// chunked over rows of A/C (fixed chunks, so the result does not depend on the thread
+// count).  On the MKL-packed path op(W) is packed once here (scratch owned by this call)
+// and shared by all full chunks; the ragged last chunk uses a plain GEMM.
 static void big_gemm_rows(int64_t R, int Nc, int K, const float* A, int lda, const float* W,
                           int ldw, bool transW, float* C, int ldc, ErrorSlot* err) {
-  int64_t nch = (R + kRowChunk - 1) / kRowChunk;
+  const int64_t nch = (R + kRowChunk - 1) / kRowChunk, nfull = R / kRowChunk;
+  PackedB pb;
+  at::Tensor store;
+  if (nfull >= 2 && PackedB::bytes(kRowChunk, Nc, K) > 0) {
+    store = at::empty({(int64_t)(PackedB::bytes(kRowChunk, Nc, K) / 4 + 16)}, at::kFloat);
+    ThreadScope scope;
+    pb.pack(kRowChunk, Nc, K, W, ldw, transW, store.data_ptr<float>());
+  }
   parallel_chunks(nch, [&](int64_t c) {
-    int64_t r0 = c * kRowChunk;
-    int rows = (int)std::min<int64_t>(kRowChunk, R - r0);
-    gemm(false, transW, rows, Nc, K, A + r0 * lda, lda, W, ldw, 0.f, C + r0 * ldc, ldc, err);
+    const int64_t r0 = c * kRowChunk;
+    const int rows = (int)std::min<int64_t>(kRowChunk, R - r0);
+    if (pb.ready() && rows == kRowChunk) pb.run(A + r0 * lda, lda, 0.f, C + r0 * ldc, ldc, err);
+    else gemm(false, transW, rows, Nc, K, A + r0 * lda, lda, W, ldw, 0.f, C + r0 * ldc, ldc, err);
   });
+}
+
+// ---------------------------------------------------------------------------------------
+// Forward pointwise pass for one row (one sequence) of one block of `sz` hidden units.
+//   pre   (4*sz)  gate pre-activations without bias, block layout [i | f | g | o]
+//   bias  (4*sz)  b_ih + b_hh, block layout
+//   cs    (sz)    cell state: c_{t-1} in, c_t out (in place)
+//   hout  (sz)    output[t] row;  hnext (sz) next-step GEMM operand row (may be null)
+//   csave (sz)    saved c_t (may be null);  gsave (4*sz) saved activated gates (may be null,
+//                 may alias pre)
+// ---------------------------------------------------------------------------------------
+static inline void fwd_point(const float* pre, const float* bias, int sz, float* cs, float* hout,
+                             float* hnext, float* csave, float* gsave) {
+  for (int j = 0; j < sz; j += VW) {
+    const int m = std::min(VW, sz - j);
+    vf ig = vsigmoid(ldn(pre + j, m) + ldn(bias + j, m));
+    vf fg = vsigmoid(ldn(pre + sz + j, m) + ldn(bias + sz + j, m));
+    vf gg = vtanh(ldn(pre + 2 * sz + j, m) + ldn(bias + 2 * sz + j, m));
+    vf og = vsigmoid(ldn(pre + 3 * sz + j, m) + ldn(bias + 3 * sz + j, m));
+    vf c = fg * ldn(cs + j, m) + ig * gg;
+    vf h = og * vtanh(c);
+    stn(cs + j, c, m);
+    stn(hout + j, h, m);
+    if (hnext) stn(hnext + j, h, m);
+    if (csave) stn(csave + j, c, m);
+    if (gsave) {
+      stn(gsave + j, ig, m);
+      stn(gsave + sz + j, fg, m);
+      stn(gsave + 2 * sz + j, gg, m);
+      stn(gsave + 3 * sz + j, og, m);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
 // Forward.
 //   x (T,N,I), h0/c0 (N,H), w_ih (4H,I), w_hh (4H,H), b_ih/b_hh (4H) or undefined,
 //   lengths (N) int64 or undefined.
-// Returns [output (T,N,H), h_n (N,H), c_n (N,H), gates (T,N,4H) block layout, activated,
-//          cells (T,N,H)] ; gates/cells are empty tensors when training == false.
+//   w_hr (P,H) or undefined: projection h_t = W_hr (o * tanh c_t) (then w_hh is (4H,P) and
+//   h0 is (N,P)); P == H without projection.
+// Returns [output (T,N,P), h_n (N,P), c_n (N,H), gates (T,N,4H) block layout, activated,
+//          cells (T,N,H), rbuf (T,N,H) r_t = o*tanh(c_t) (projection only)]; gates, cells
+//          and rbuf are empty tensors when training == false.
+//
+// Schedule.  The input projection is done for Tc steps at a time (Tc*N >= ~256 rows, a
+// GEMM-sized chunk) into a small ring buffer Gc (Tc, N, 4H) that stays in cache, inside the
+// same parallel region as the recurrence: each thread projects only the gate columns of its
+// own blocks, so no extra barrier is needed.  Per step and block:
+//   Gc[t][:, blk] += h_{t-1} W_hh_p[blk]^T     (MKL packed GEMM, W_hh_p block packed once)
+//   pointwise(Gc[t][:, blk] + bias)  ->  c_t, h_t (and the saved activated gates / c_t)
+// one barrier per step (the next GEMM needs all of h_t).
+// Scratch owned here: Gc ring (Tc, N, 4H), hbuf (2, N, H) ping-pong hidden state (only with
+// lengths: the output holds zeros there), packed weights (pk_store), permuted weights.
 // ---------------------------------------------------------------------------------------
 std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& c0,
                                      const at::Tensor& w_ih, const at::Tensor& w_hh,
                                      const c10::optional<at::Tensor>& b_ih,
-                                     const c10::optional<at::Tensor>& b_hh, bool reverse,
+                                     const c10::optional<at::Tensor>& b_hh,
+                                     const c10::optional<at::Tensor>& w_hr_opt, bool reverse,
                                      const c10::optional<at::Tensor>& lengths_opt, bool training) {
   TORCH_CHECK(x.dim() == 3 && x.is_contiguous() && x.scalar_type() == at::kFloat, "x must be (T,N,I) contiguous float32");
-  const int T = (int)x.size(0), N = (int)x.size(1), I = (int)x.size(2), H = (int)w_hh.size(1);
+  const bool proj = w_hr_opt.has_value() && w_hr_opt->defined();
+  const int T = (int)x.size(0), N = (int)x.size(1), I = (int)x.size(2);
+  const int H = proj ? (int)w_hr_opt->size(1) : (int)w_hh.size(1);
+  const int P = (int)w_hh.size(1);  // size of h (== H without projection)
   const int G4 = 4 * H;
-  TORCH_CHECK(w_ih.sizes() == at::IntArrayRef({G4, I}) && w_hh.sizes() == at::IntArrayRef({G4, H}), "bad weight shapes");
-  TORCH_CHECK(h0.sizes() == at::IntArrayRef({N, H}) && c0.sizes() == at::IntArrayRef({N, H}), "bad state shapes");
+  TORCH_CHECK(w_ih.sizes() == at::IntArrayRef({G4, I}) && w_hh.sizes() == at::IntArrayRef({G4, P}), "bad weight shapes");
+  TORCH_CHECK(!proj || (w_hr_opt->sizes() == at::IntArrayRef({P, H}) && w_hr_opt->is_contiguous()), "bad weight_hr");
+  TORCH_CHECK(h0.sizes() == at::IntArrayRef({N, P}) && c0.sizes() == at::IntArrayRef({N, H}), "bad state shapes");
   TORCH_CHECK(h0.is_contiguous() && c0.is_contiguous() && w_ih.is_contiguous() && w_hh.is_contiguous(), "inputs must be contiguous");
+  TORCH_CHECK((int64_t)T * N < INT32_MAX, "sequence too long for 32-bit BLAS");
   const bool has_len = lengths_opt.has_value() && lengths_opt->defined();
   const int64_t* len = has_len ? lengths_opt->data_ptr<int64_t>() : nullptr;
 
   auto opt = x.options();
-  at::Tensor output = at::empty({T, N, H}, opt);
-  at::Tensor h_n = at::empty({N, H}, opt);
+  at::Tensor output = at::empty({T, N, P}, opt);
+  at::Tensor h_n = at::empty({N, P}, opt);
   at::Tensor c_n = c0.clone();  // running cell state (updated in place), returned as c_n
-  at::Tensor gates = at::empty({T, N, G4}, opt);
+  at::Tensor gates = training ? at::empty({T, N, G4}, opt) : at::empty({0}, opt);
   at::Tensor cells = training ? at::empty({T, N, H}, opt) : at::empty({0}, opt);
+  // projection: r_t = o * tanh(c_t) (N, H) per step, saved (T, N, H) when training
+  at::Tensor rbuf = proj ? at::empty({training ? T : 1, N, H}, opt) : at::empty({0}, opt);
   if (T == 0 || N == 0 || H == 0) {
     h_n.copy_(h0);
-    return {output, h_n, c_n, gates, cells};
+    return {output, h_n, c_n, gates, cells, rbuf};
   }
 
   Blocks blk(H);
@@ -406,139 +577,234 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
   at::Tensor bias_p = at::zeros({G4}, opt);
   if (b_ih.has_value() && b_ih->defined()) bias_p += to_block_rows(*b_ih, perm);
   if (b_hh.has_value() && b_hh->defined()) bias_p += to_block_rows(*b_hh, perm);
-  // ping-pong hidden state (only needed with lengths: the output holds zeros there)
-  at::Tensor hbuf = has_len ? at::empty({2, N, H}, opt) : at::Tensor();
 
-  // MKL packed copies of W_hh_p block rows, one per block (scratch owned here).
-  std::vector<size_t> pk_off(blk.nb + 1, 0);
-  for (int b = 0; b < blk.nb; ++b)
-    pk_off[b + 1] = pk_off[b] + (PackedB::bytes(N, 4 * blk.size(b), H) / 4 + 16) / 16 * 16;
-  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(pk_off[blk.nb], 1)}, opt);
-  std::vector<PackedB> pk(blk.nb);
+  // time chunk of the input projection (fixed by T and N only)
+  int Tc = std::max(1, (kChunkRows + N - 1) / N);
+  if (const char* e = std::getenv("LSTMKIT_FUSED_TCHUNK")) Tc = std::max(1, std::atoi(e));
+  Tc = std::min(Tc, T);
+  const int Mc = Tc * N;  // rows of a full projection chunk
+  at::Tensor Gc = at::empty({(int64_t)Tc * N * G4}, opt);
 
+  // MKL packed copies, per block: W_hh_p rows (for M = N) and W_ih_p rows (for M = Mc).
+  std::vector<size_t> off(2 * blk.nb + 1, 0);
+  for (int b = 0; b < blk.nb; ++b) {
+    off[2 * b + 1] = off[2 * b] + (PackedB::bytes(N, 4 * blk.size(b), P) / 4 + 16) / 16 * 16;
+    off[2 * b + 2] = off[2 * b + 1] + (PackedB::bytes(Mc, 4 * blk.size(b), I) / 4 + 16) / 16 * 16;
+  }
+  // projection: P columns of h cut into nb fixed blocks pu[k]..pu[k+1]; W_hr rows packed
+  std::vector<int> pu(blk.nb + 1);
+  for (int k = 0; k <= blk.nb; ++k) pu[k] = (int)((int64_t)P * k / blk.nb);
+  std::vector<size_t> poff(blk.nb + 1, off[2 * blk.nb]);
+  if (proj)
+    for (int k = 0; k < blk.nb; ++k)
+      poff[k + 1] = poff[k] + (PackedB::bytes(N, pu[k + 1] - pu[k], H) / 4 + 16) / 16 * 16;
+  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(poff[blk.nb], 1)}, opt);
+  std::vector<PackedB> pk_hh(blk.nb), pk_ih(blk.nb), pk_hr(blk.nb);
+  at::Tensor hbuf = has_len ? at::empty({2, N, P}, opt) : at::Tensor();
+
+  PhaseTimer timer("lstmkit forward:");
   ErrorSlot err;
-  float* G = gates.data_ptr<float>();
-  // 1) input projection for all timesteps (bias is added in the pointwise pass)
-  big_gemm_rows((int64_t)T * N, G4, I, x.data_ptr<float>(), I, wih_p.data_ptr<float>(), I, true, G, G4, &err);
-
-  const float* Wp = whh_p.data_ptr<float>();
+  const int64_t NH = (int64_t)N * H, NG = (int64_t)N * G4, NI = (int64_t)N * I, NP = (int64_t)N * P;
+  const float* X = x.data_ptr<float>();
+  const float* Whr = proj ? w_hr_opt->data_ptr<float>() : nullptr;
+  float* RB = proj ? rbuf.data_ptr<float>() : nullptr;
+  const int64_t rstride = training ? NH : 0;  // inference: one (N, H) r buffer reused
+  const float* Wih = wih_p.data_ptr<float>();
+  const float* Whh = whh_p.data_ptr<float>();
   const float* Bp = bias_p.data_ptr<float>();
   const float* H0 = h0.data_ptr<float>();
+  float* GC = Gc.data_ptr<float>();
+  float* GS = training ? gates.data_ptr<float>() : nullptr;
   float* OUT = output.data_ptr<float>();
   float* CS = c_n.data_ptr<float>();
   float* CB = training ? cells.data_ptr<float>() : nullptr;
   float* HB = has_len ? hbuf.data_ptr<float>() : nullptr;
-  const int64_t NH = (int64_t)N * H, NG = (int64_t)N * G4;
+  float* PK = pk_store.data_ptr<float>();
 
-  // 2) the recurrence
   run_threads(blk.nb, [&](int tid, int nth) {
     const int b0 = blk.nb * tid / nth, b1 = blk.nb * (tid + 1) / nth;
-    for (int b = b0; b < b1; ++b)
-      pk[b].pack(N, 4 * blk.size(b), H, Wp + (int64_t)4 * blk.u[b] * H, H, true,
-                 PackedB::bytes(N, 4 * blk.size(b), H) ? pk_store.data_ptr<float>() + pk_off[b] : nullptr);
+    for (int b = b0; b < b1; ++b) {
+      const int rows = 4 * blk.size(b);
+      const int64_t wofs = (int64_t)4 * blk.u[b];
+      pk_hh[b].pack(N, rows, P, Whh + wofs * P, P, true, PackedB::bytes(N, rows, P) ? PK + off[2 * b] : nullptr);
+      pk_ih[b].pack(Mc, rows, I, Wih + wofs * I, I, true, PackedB::bytes(Mc, rows, I) ? PK + off[2 * b + 1] : nullptr);
+      if (proj) {
+        const int pc = pu[b + 1] - pu[b];
+        pk_hr[b].pack(N, pc, H, Whr + (int64_t)pu[b] * H, H, true, PackedB::bytes(N, pc, H) ? PK + poff[b] : nullptr);
+      }
+    }
     for (int s = 0; s < T; ++s) {
       const int t = reverse ? T - 1 - s : s;
       const int tp = reverse ? t + 1 : t - 1;
-      const float* hp = s == 0 ? H0 : (has_len ? HB + (int64_t)((s - 1) & 1) * NH : OUT + tp * NH);
-      float* hnext = has_len ? HB + (int64_t)(s & 1) * NH : nullptr;
-      float* Gt = G + t * NG;
-      float* Ot = OUT + t * NH;
+      // chunk of steps [cs0, cs0 + tc) covers times [tlo, tlo + tc); ring slot = t - tlo
+      const int cs0 = s / Tc * Tc, tc = std::min(Tc, T - cs0);
+      const int tlo = reverse ? T - cs0 - tc : cs0;
+      float* Gt = GC + (int64_t)(t - tlo) * NG;
+      if (s == cs0) {  // project x for the whole chunk, own block columns only
+        for (int b = b0; b < b1; ++b) {
+          const int64_t gofs = 4 * (int64_t)blk.u[b];
+          if (tc == Tc) pk_ih[b].run(X + (int64_t)tlo * NI, I, 0.f, GC + gofs, G4, &err);
+          else gemm(false, true, tc * N, 4 * blk.size(b), I, X + (int64_t)tlo * NI, I, Wih + gofs * I, I, 0.f, GC + gofs, G4, &err);
+        }
+      }
+      const float* hp = s == 0 ? H0 : (has_len ? HB + (int64_t)((s - 1) & 1) * NP : OUT + tp * NP);
+      float* hnext = has_len ? HB + (int64_t)(s & 1) * NP : nullptr;
+      float* Ot = OUT + t * NP;
       float* Ct = CB ? CB + t * NH : nullptr;
+      float* Rt = proj ? RB + t * rstride : nullptr;  // r_t rows when projecting
       for (int b = b0; b < b1; ++b) {
         const int u0 = blk.u[b], sz = blk.size(b);
         const int64_t gofs = 4 * (int64_t)u0;
-        pk[b].run(hp, H, 1.f, Gt + gofs, G4, &err);
+        pk_hh[b].run(hp, P, 1.f, Gt + gofs, G4, &err);
         const float* bias = Bp + gofs;
         for (int n = 0; n < N; ++n) {
-          float* g = Gt + (int64_t)n * G4 + gofs;
           const int64_t so = (int64_t)n * H + u0;
+          float* gsave = GS ? GS + t * NG + (int64_t)n * G4 + gofs : nullptr;
           if (has_len && t >= len[n]) {  // inactive: state frozen, output 0
-            std::memset(Ot + so, 0, sizeof(float) * sz);
-            std::memcpy(hnext + so, hp + so, sizeof(float) * sz);
+            if (proj) {
+              std::memset(Rt + so, 0, sizeof(float) * sz);  // projects to h = 0; h copied below
+            } else {
+              std::memset(Ot + so, 0, sizeof(float) * sz);
+              std::memcpy(hnext + so, hp + so, sizeof(float) * sz);
+            }
             if (Ct) std::memcpy(Ct + so, CS + so, sizeof(float) * sz);
-            if (training) std::memset(g, 0, sizeof(float) * 4 * sz);
+            if (gsave) std::memset(gsave, 0, sizeof(float) * 4 * sz);
             continue;
           }
-          for (int j = 0; j < sz; j += VW) {
-            const int m = std::min(VW, sz - j);
-            vf ig = vsigmoid(ldn(g + j, m) + ldn(bias + j, m));
-            vf fg = vsigmoid(ldn(g + sz + j, m) + ldn(bias + sz + j, m));
-            vf gg = vtanh(ldn(g + 2 * sz + j, m) + ldn(bias + 2 * sz + j, m));
-            vf og = vsigmoid(ldn(g + 3 * sz + j, m) + ldn(bias + 3 * sz + j, m));
-            vf c = fg * ldn(CS + so + j, m) + ig * gg;
-            vf h = og * vtanh(c);
-            stn(CS + so + j, c, m);
-            stn(Ot + so + j, h, m);
-            if (hnext) stn(hnext + so + j, h, m);
-            if (training) {
-              stn(Ct + so + j, c, m);
-              stn(g + j, ig, m);
-              stn(g + sz + j, fg, m);
-              stn(g + 2 * sz + j, gg, m);
-              stn(g + 3 * sz + j, og, m);
+          if (proj)
+            fwd_point(Gt + (int64_t)n * G4 + gofs, bias, sz, CS + so, Rt + so, nullptr, Ct ? Ct + so : nullptr, gsave);
+          else
+            fwd_point(Gt + (int64_t)n * G4 + gofs, bias, sz, CS + so, Ot + so, hnext ? hnext + so : nullptr,
+                      Ct ? Ct + so : nullptr, gsave);
+        }
+      }
+      if (proj) {  // h_t[:, pblk] = r_t W_hr[pblk]^T  (needs all of r_t)
+        barrier(nth);
+        for (int b = b0; b < b1; ++b) {
+          const int p0 = pu[b], pc = pu[b + 1] - pu[b];
+          if (pc == 0) continue;
+          pk_hr[b].run(Rt, H, 0.f, Ot + p0, P, &err);
+          if (hnext)
+            for (int n = 0; n < N; ++n) {
+              const int64_t po = (int64_t)n * P + p0;
+              std::memcpy(hnext + po, (t >= len[n] ? hp : Ot) + po, sizeof(float) * pc);
             }
-          }
         }
       }
       barrier(nth);
     }
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused forward: ", err.msg);
+  timer.lap("loop");
 
   if (has_len) h_n.copy_(hbuf[(T - 1) & 1]);
   else h_n.copy_(output[reverse ? 0 : T - 1]);
-  if (!training) gates = at::empty({0}, opt);
-  return {output, h_n, c_n, gates, cells};
+  if (!training) rbuf = at::empty({0}, opt);
+  return {output, h_n, c_n, gates, cells, rbuf};
+}
+
+// ---------------------------------------------------------------------------------------
+// Backward pointwise pass for one row of one block of `sz` units (block layout).
+//   g (4*sz) saved activated gates; c / cp (sz) c_t and c_{t-1}; dh1 (+ dh2, may be null)
+//   (sz) dL/d(o*tanh c_t); dc (sz) running dL/dc (in: from t+1, out: to t-1);
+//   dg (4*sz) out: dL/d(pre-activations); db (4*sz, may be null) bias gradient accumulator.
+// ---------------------------------------------------------------------------------------
+static inline void bwd_point(const float* g, const float* c_, const float* cp_, const float* dh1,
+                             const float* dh2, float* dc_, float* dg, float* db, int sz) {
+  for (int j = 0; j < sz; j += VW) {
+    const int m = std::min(VW, sz - j);
+    vf ig = ldn(g + j, m), fg = ldn(g + sz + j, m), gg = ldn(g + 2 * sz + j, m), og = ldn(g + 3 * sz + j, m);
+    vf c = ldn(c_ + j, m), cp = ldn(cp_ + j, m);
+    vf dht = dh2 ? ldn(dh1 + j, m) + ldn(dh2 + j, m) : ldn(dh1 + j, m);
+    vf tc = vtanh(c);
+    vf dct = ldn(dc_ + j, m) + dht * og * (1.0f - tc * tc);
+    vf di = dct * gg * ig * (1.0f - ig);
+    vf df = dct * cp * fg * (1.0f - fg);
+    vf dgg = dct * ig * (1.0f - gg * gg);
+    vf dog = dht * tc * og * (1.0f - og);
+    stn(dg + j, di, m);
+    stn(dg + sz + j, df, m);
+    stn(dg + 2 * sz + j, dgg, m);
+    stn(dg + 3 * sz + j, dog, m);
+    stn(dc_ + j, dct * fg, m);
+    if (db) {  // bias gradient: fixed summation order (steps descending, rows ascending)
+      stn(db + j, ldn(db + j, m) + di, m);
+      stn(db + sz + j, ldn(db + sz + j, m) + df, m);
+      stn(db + 2 * sz + j, ldn(db + 2 * sz + j, m) + dgg, m);
+      stn(db + 3 * sz + j, ldn(db + 3 * sz + j, m) + dog, m);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
 // Backward.
-//   Saved: x, h0, c0, w_ih, w_hh, output (T,N,H), gates (T,N,4H) activated block layout,
-//   cells (T,N,H).  Incoming: d_out (T,N,H), d_hn (N,H), d_cn (N,H).
-//   need: [x, h0, c0, w_ih, w_hh, bias] gradient flags.
-// Returns [dx (T,N,I), dh0, dc0, dw_ih (4H,I), dw_hh (4H,H), db (4H)] (undefined if not needed).
-// Scratch owned here: dG (T,N,4H) block layout, dh/dc running (N,H), packed W_hh_p columns.
+//   Saved: x, h0 (N,P), c0 (N,H), w_ih, w_hh (4H,P), w_hr (P,H) or undefined, output (T,N,P),
+//   gates (T,N,4H) activated block layout, cells (T,N,H), rbuf (T,N,H) r_t = o*tanh(c_t)
+//   (projection only).  Incoming: d_out (T,N,P), d_hn (N,P), d_cn (N,H).
+//   need: [x, h0, c0, w_ih, w_hh, bias, w_hr] gradient flags.
+// Returns [dx (T,N,I), dh0, dc0, dw_ih (4H,I), dw_hh (4H,P), db (4H), dw_hr (P,H)]
+// (undefined where not needed).  P == H without projection.
+// Per step (reverse order), threads own fixed groups of hidden blocks (and of P columns):
+//   no projection: pointwise(dh + d_out) -> dG_t ; barrier ; dh[:, grp] = dG_t W_hh_p[:, grp]
+//   projection:    dht = dh + d_out (own P cols, saved) ; barrier ; dr[:, grp] = dht W_hr[:, grp]
+//                  ; pointwise(dr) -> dG_t ; barrier ; dh[:, pgrp] = dG_t W_hh_p[:, pgrp]
+// then big GEMMs: dX = dG W_ih_p, dW_ih^T = X^T dG, dW_hh^T = Hprev^T dG, dW_hr = dht^T r.
+// Scratch owned here: dG (T,N,4H) block layout, dh (N,P) / dc (N,H) running, dht (T,N,P) and
+// dr (N,H) (projection), the transposed weight gradients and the permuted weight copies.
 // ---------------------------------------------------------------------------------------
 std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& c0,
                                       const at::Tensor& w_ih, const at::Tensor& w_hh,
+                                      const c10::optional<at::Tensor>& w_hr_opt,
                                       const at::Tensor& output, const at::Tensor& gates,
-                                      const at::Tensor& cells, const at::Tensor& d_out,
-                                      const at::Tensor& d_hn, const at::Tensor& d_cn, bool reverse,
+                                      const at::Tensor& cells, const at::Tensor& rbuf,
+                                      const at::Tensor& d_out, const at::Tensor& d_hn,
+                                      const at::Tensor& d_cn, bool reverse,
                                       const c10::optional<at::Tensor>& lengths_opt,
                                       std::vector<bool> need) {
-  const int T = (int)x.size(0), N = (int)x.size(1), I = (int)x.size(2), H = (int)w_hh.size(1);
+  const bool proj = w_hr_opt.has_value() && w_hr_opt->defined();
+  const int T = (int)x.size(0), N = (int)x.size(1), I = (int)x.size(2);
+  const int H = (int)c0.size(1), P = (int)w_hh.size(1);
   const int G4 = 4 * H;
   TORCH_CHECK(d_out.is_contiguous() && d_hn.is_contiguous() && d_cn.is_contiguous(), "grads must be contiguous");
   TORCH_CHECK(gates.numel() == (int64_t)T * N * G4 && cells.numel() == (int64_t)T * N * H, "missing saved buffers");
-  TORCH_CHECK(need.size() == 6, "need must have 6 flags");
+  TORCH_CHECK(!proj || rbuf.numel() == (int64_t)T * N * H, "missing saved projection input");
+  TORCH_CHECK(need.size() == 7, "need must have 7 flags");
   const bool has_len = lengths_opt.has_value() && lengths_opt->defined();
   const int64_t* len = has_len ? lengths_opt->data_ptr<int64_t>() : nullptr;
   auto opt = x.options();
 
-  at::Tensor dh = d_hn.clone();  // running dL/dh_{t} coming from the future (N,H)
-  at::Tensor dc = d_cn.clone();  // running dL/dc_{t} (N,H)
+  at::Tensor dh = d_hn.clone();  // running dL/dh_t arriving from step t+1 (N,P)
+  at::Tensor dc = d_cn.clone();  // running dL/dc_t (N,H)
   at::Tensor dG = at::empty({T, N, G4}, opt);
-  at::Tensor dx, dw_ih, dw_hh, db;
+  at::Tensor dx, dw_ih, dw_hh, db, dw_hr;
   if (T == 0 || N == 0 || H == 0) {
     if (need[0]) dx = at::zeros_like(x);
     if (need[3]) dw_ih = at::zeros_like(w_ih);
     if (need[4]) dw_hh = at::zeros_like(w_hh);
     if (need[5]) db = at::zeros({G4}, opt);
-    return {dx, dh, dc, dw_ih, dw_hh, db};
+    if (need[6] && proj) dw_hr = at::zeros_like(*w_hr_opt);
+    return {dx, dh, dc, dw_ih, dw_hh, db, dw_hr};
   }
 
   Blocks blk(H);
   auto perm = blk.perm();
   at::Tensor wih_p = to_block_rows(w_ih, perm);
   at::Tensor whh_p = to_block_rows(w_hh, perm);
-  std::vector<size_t> pk_off(blk.nb + 1, 0);
-  for (int b = 0; b < blk.nb; ++b)
-    pk_off[b + 1] = pk_off[b] + (PackedB::bytes(N, blk.size(b), G4) / 4 + 16) / 16 * 16;
-  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(pk_off[blk.nb], 1)}, opt);
-  std::vector<PackedB> pk(blk.nb);
+  // Groups of consecutive forward blocks (fixed by H only): the unit of work of one thread
+  // in the loop; the dh GEMM of a group has |units| output columns (wider = faster GEMM).
+  const int ng = std::min(blk.nb, std::max(blk.nb >= 2 ? 2 : 1, (H + 128) / 256));
+  std::vector<int> gb(ng + 1);  // group g = forward blocks [gb[g], gb[g+1])
+  for (int g = 0; g <= ng; ++g) gb[g] = blk.nb * g / ng;
+  std::vector<int> pu(ng + 1);  // projection: group g also owns h columns [pu[g], pu[g+1])
+  for (int g = 0; g <= ng; ++g) pu[g] = (int)((int64_t)P * g / ng);
+  at::Tensor db_p = need[5] ? at::zeros({G4}, opt) : at::Tensor();  // accumulated in the loop
+  at::Tensor dht = proj ? at::empty({T, N, P}, opt) : at::Tensor();  // dL/dh_t, all steps
+  at::Tensor dr = proj ? at::empty({N, H}, opt) : at::Tensor();
 
+  PhaseTimer timer("lstmkit backward:");
   ErrorSlot err;
   const float* Wp = whh_p.data_ptr<float>();
+  const float* Whr = proj ? w_hr_opt->data_ptr<float>() : nullptr;
   const float* GA = gates.data_ptr<float>();
   const float* CB = cells.data_ptr<float>();
   const float* C0 = c0.data_ptr<float>();
@@ -546,65 +812,92 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   float* DG = dG.data_ptr<float>();
   float* DH = dh.data_ptr<float>();
   float* DC = dc.data_ptr<float>();
-  const int64_t NH = (int64_t)N * H, NG = (int64_t)N * G4;
+  float* DB = need[5] ? db_p.data_ptr<float>() : nullptr;
+  float* DHT = proj ? dht.data_ptr<float>() : nullptr;
+  float* DR = proj ? dr.data_ptr<float>() : nullptr;
+  const int64_t NH = (int64_t)N * H, NG = (int64_t)N * G4, NP = (int64_t)N * P;
 
-  run_threads(blk.nb, [&](int tid, int nth) {
-    const int b0 = blk.nb * tid / nth, b1 = blk.nb * (tid + 1) / nth;
-    for (int b = b0; b < b1; ++b)
-      pk[b].pack(N, blk.size(b), G4, Wp + blk.u[b], H, false,
-                 PackedB::bytes(N, blk.size(b), G4) ? pk_store.data_ptr<float>() + pk_off[b] : nullptr);
+  run_threads(ng, [&](int tid, int nth) {
+    const int g0 = ng * tid / nth, g1 = ng * (tid + 1) / nth;
+    const int b0 = gb[g0], b1 = gb[g1];
+    const int p0 = pu[g0], pc = pu[g1] - pu[g0];
     for (int s = T - 1; s >= 0; --s) {
       const int t = reverse ? T - 1 - s : s;
       const int tp = reverse ? t + 1 : t - 1;
       const float* Cprev = s == 0 ? C0 : CB + tp * NH;
       const float* Gt = GA + t * NG;
       const float* Ct = CB + t * NH;
-      const float* DOt = DO + t * NH;
+      const float* DOt = DO + t * NP;
       float* DGt = DG + t * NG;
+      if (proj) {
+        // dht[t][:, own cols] = dh + d_out (active rows; 0 for inactive, whose dh passes through)
+        float* D = DHT + t * NP;
+        for (int n = 0; n < N && pc > 0; ++n) {
+          const int64_t o = (int64_t)n * P + p0;
+          if (has_len && t >= len[n]) {
+            std::memset(D + o, 0, sizeof(float) * pc);
+            continue;
+          }
+          for (int j = 0; j < pc; ++j) D[o + j] = DH[o + j] + DOt[o + j];
+          if (has_len) std::memset(DH + o, 0, sizeof(float) * pc);
+        }
+        barrier(nth);
+        for (int gi = g0; gi < g1; ++gi) {  // dr[:, group] = dht[t] W_hr[:, group]
+          const int u0 = blk.u[gb[gi]], u1 = blk.u[gb[gi + 1]];
+          gemm(false, false, N, u1 - u0, P, D, P, Whr + u0, H, 0.f, DR + u0, H, &err);
+        }
+      }
       for (int b = b0; b < b1; ++b) {
         const int u0 = blk.u[b], sz = blk.size(b);
         const int64_t gofs = 4 * (int64_t)u0;
         for (int n = 0; n < N; ++n) {
-          const float* g = Gt + (int64_t)n * G4 + gofs;
           float* dg = DGt + (int64_t)n * G4 + gofs;
           const int64_t so = (int64_t)n * H + u0;
           if (has_len && t >= len[n]) {  // inactive: dG = 0, dh/dc pass through
             std::memset(dg, 0, sizeof(float) * 4 * sz);
             continue;
           }
-          for (int j = 0; j < sz; j += VW) {
-            const int m = std::min(VW, sz - j);
-            vf ig = ldn(g + j, m), fg = ldn(g + sz + j, m), gg = ldn(g + 2 * sz + j, m), og = ldn(g + 3 * sz + j, m);
-            vf c = ldn(Ct + so + j, m), cp = ldn(Cprev + so + j, m);
-            vf dht = ldn(DH + so + j, m) + ldn(DOt + so + j, m);
-            vf tc = vtanh(c);
-            vf dct = ldn(DC + so + j, m) + dht * og * (1.0f - tc * tc);
-            stn(dg + j, dct * gg * ig * (1.0f - ig), m);
-            stn(dg + sz + j, dct * cp * fg * (1.0f - fg), m);
-            stn(dg + 2 * sz + j, dct * ig * (1.0f - gg * gg), m);
-            stn(dg + 3 * sz + j, dht * tc * og * (1.0f - og), m);
-            stn(DC + so + j, dct * fg, m);
-            if (has_len) stn(DH + so + j, splat(0.f), m);
+          if (proj) {
+            bwd_point(Gt + (int64_t)n * G4 + gofs, Ct + so, Cprev + so, DR + so, nullptr, DC + so, dg,
+                      DB ? DB + gofs : nullptr, sz);
+          } else {
+            bwd_point(Gt + (int64_t)n * G4 + gofs, Ct + so, Cprev + so, DH + so, DOt + so, DC + so, dg,
+                      DB ? DB + gofs : nullptr, sz);
+            if (has_len) std::memset(DH + so, 0, sizeof(float) * sz);
           }
         }
       }
       barrier(nth);
-      // dh_{t-1}[:, blk] (+)= dG_t W_hh_p[:, blk]   (inactive rows: dG = 0, dh passes through)
-      for (int b = b0; b < b1; ++b) pk[b].run(DGt, G4, has_len ? 1.f : 0.f, DH + blk.u[b], H, &err);
+      // dh_{t-1}[:, cols] (+)= dG_t W_hh_p[:, cols]  (inactive rows: dG = 0, dh passes through)
+      const float beta = has_len ? 1.f : 0.f;
+      if (proj) {
+        if (pc > 0) gemm(false, false, N, pc, G4, DGt, G4, Wp + p0, P, beta, DH + p0, P, &err);
+      } else {
+        for (int gi = g0; gi < g1; ++gi) {
+          const int u0 = blk.u[gb[gi]], u1 = blk.u[gb[gi + 1]];
+          gemm(false, false, N, u1 - u0, G4, DGt, G4, Wp + u0, H, beta, DH + u0, H, &err);
+        }
+      }
     }
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused backward: ", err.msg);
+  timer.lap("recurrence");
 
   const int64_t R = (int64_t)T * N;
+  TORCH_CHECK(R < INT32_MAX, "sequence too long for 32-bit BLAS");
   // dX = dG W_ih_p
   if (need[0]) {
     dx = at::empty({T, N, I}, opt);
     big_gemm_rows(R, I, G4, DG, G4, wih_p.data_ptr<float>(), I, false, dx.data_ptr<float>(), I, &err);
   }
-  // dW_ih_p = dG^T X ; dW_hh_p = sum_steps dG_t^T h_{t-1}; db_p = colsum(dG)
-  at::Tensor dwih_p = need[3] ? at::empty({G4, I}, opt) : at::Tensor();
-  at::Tensor dwhh_p = need[4] ? at::empty({G4, H}, opt) : at::Tensor();
-  at::Tensor db_p = need[5] ? at::empty({G4}, opt) : at::Tensor();
+  timer.lap("dx_gemm");
+  // Transposed weight gradients (columns in block layout), chunked over the 4H columns:
+  //   dWih^T (I, 4H) = X^T dG ;  dWhh^T (P, 4H) = h0^T dG_start + Hprev^T dG_rest
+  // and dW_hr (P, H) = dht^T r, chunked over its P rows.
+  at::Tensor dwihT = need[3] ? at::empty({I, G4}, opt) : at::Tensor();
+  at::Tensor dwhhT = need[4] ? at::empty({P, G4}, opt) : at::Tensor();
+  const bool need_hr = proj && need[6];
+  if (need_hr) dw_hr = at::empty({P, H}, opt);
   // rows of dG whose previous hidden state is h0 (the first real step of each sequence)
   at::Tensor dstart;
   const float* DS = nullptr;
@@ -618,45 +911,39 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
       DS = DG + (reverse ? (int64_t)(T - 1) * NG : 0);
     }
   }
-  // dG rows (steps after the first) and the matching previous outputs, contiguous
+  // dG rows of the steps after the first and the matching previous outputs, contiguous
   const float* DGrest = DG + (reverse ? 0 : NG);
-  const float* Hrest = output.data_ptr<float>() + (reverse ? NH : 0);
+  const float* Hrest = output.data_ptr<float>() + (reverse ? NP : 0);
   const int64_t Rrest = (int64_t)(T - 1) * N;
-  TORCH_CHECK(Rrest < INT32_MAX && R < INT32_MAX, "sequence too long for 32-bit BLAS");
   const float* X = x.data_ptr<float>();
   const float* H0 = h0.data_ptr<float>();
   const int nwc = (G4 + kColChunk - 1) / kColChunk;
-  const int njobs = (need[3] ? nwc : 0) + (need[4] ? nwc : 0) + (need[5] ? nwc : 0);
-  parallel_chunks(njobs, [&](int64_t job) {
+  const int nhr = need_hr ? (P + kColChunk - 1) / kColChunk : 0;
+  const int nih = need[3] ? nwc : 0, nhh = need[4] ? nwc : 0;
+  parallel_chunks(nih + nhh + nhr, [&](int64_t job) {
     int c = (int)job;
-    int which = 0;
-    for (int w = 3; w <= 5; ++w) {
-      if (!need[w]) continue;
-      if (c < nwc) { which = w; break; }
-      c -= nwc;
-    }
-    const int r0 = c * kColChunk, rows = std::min(kColChunk, G4 - r0);
-    if (which == 3) {
-      gemm(true, false, rows, I, (int)R, DG + r0, G4, X, I, 0.f, dwih_p.data_ptr<float>() + (int64_t)r0 * I, I, &err);
-    } else if (which == 4) {
-      float* C = dwhh_p.data_ptr<float>() + (int64_t)r0 * H;
-      gemm(true, false, rows, H, N, DS + r0, G4, H0, H, 0.f, C, H, &err);
-      if (Rrest > 0) gemm(true, false, rows, H, (int)Rrest, DGrest + r0, G4, Hrest, H, 1.f, C, H, &err);
-    } else if (which == 5) {
-      float acc[kColChunk];
-      std::fill(acc, acc + kColChunk, 0.f);
-      for (int64_t r = 0; r < R; ++r) {
-        const float* row = DG + r * G4 + r0;
-        for (int k = 0; k < rows; ++k) acc[k] += row[k];
-      }
-      std::memcpy(db_p.data_ptr<float>() + r0, acc, sizeof(float) * rows);
+    if (c < nih) {
+      const int c0 = c * kColChunk, cols = std::min(kColChunk, G4 - c0);
+      gemm(true, false, I, cols, (int)R, X, I, DG + c0, G4, 0.f, dwihT.data_ptr<float>() + c0, G4, &err);
+    } else if (c < nih + nhh) {
+      c -= nih;
+      const int c0 = c * kColChunk, cols = std::min(kColChunk, G4 - c0);
+      float* C = dwhhT.data_ptr<float>() + c0;
+      gemm(true, false, P, cols, N, H0, P, DS + c0, G4, 0.f, C, G4, &err);
+      if (Rrest > 0) gemm(true, false, P, cols, (int)Rrest, Hrest, P, DGrest + c0, G4, 1.f, C, G4, &err);
+    } else {
+      c -= nih + nhh;
+      const int r0 = c * kColChunk, rows = std::min(kColChunk, P - r0);
+      gemm(true, false, rows, H, (int)R, DHT + r0, P, rbuf.data_ptr<float>(), H, 0.f,
+           dw_hr.data_ptr<float>() + (int64_t)r0 * H, H, &err);
     }
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused backward: ", err.msg);
-  if (need[3]) dw_ih = from_block_rows(dwih_p, perm);
-  if (need[4]) dw_hh = from_block_rows(dwhh_p, perm);
+  timer.lap("dw_gemms");
+  if (need[3]) dw_ih = from_block_rows(dwihT.t(), perm);
+  if (need[4]) dw_hh = from_block_rows(dwhhT.t(), perm);
   if (need[5]) db = from_block_rows(db_p, perm);
-  return {dx, dh, dc, dw_ih, dw_hh, db};
+  return {dx, dh, dc, dw_ih, dw_hh, db, dw_hr};
 }
 
 // Diagnostics: which GEMM path is used and how H is blocked.
@@ -664,6 +951,7 @@ std::string info(int64_t H) {
   Blas& b = blas();
   static const char* names[] = {"mkl-packed", "mkl-sgemm", "aten-mm"};
   std::string s = std::string("blas=") + names[b.mode] + " (detected " + names[b.detected] + ")";
+  s += std::string(" brgemm=") + (b.brg ? "on" : (b.brg_ok ? "off" : "unavailable"));
   s += " vector_width=" + std::to_string(VW);
   if (H > 0) {
     Blocks blk((int)H);
@@ -681,10 +969,36 @@ std::string info(int64_t H) {
 
 // Select the GEMM path at run time (for tests): 0 packed, 1 sgemm, 2 at::mm; clamped to
 // what was detected.  Returns the mode in effect.
+int64_t set_brgemm(bool on) {
+  Blas& b = blas();
+  b.brg = on && b.brg_ok;
+  return b.brg;
+}
+
 int64_t set_blas_mode(int64_t mode) {
   Blas& b = blas();
   b.mode = (int)std::max<int64_t>(b.detected, std::min<int64_t>(2, mode));
   return b.mode;
+}
+
+// Tuning aid: milliseconds for `reps` calls of C(M,N) (+)= A(M,K) op(B) on one thread, with
+// B packed once (packed=true, MKL path) or a plain GEMM per call.
+double bench_gemm(int64_t M, int64_t N, int64_t K, bool transB, bool packed, int64_t reps, int64_t nblocks) {
+  at::Tensor A = at::randn({M, K}), C = at::zeros({M, N});
+  std::vector<at::Tensor> Bs, stores;
+  std::vector<PackedB> pbs(nblocks);
+  ThreadScope scope;
+  size_t bytes = packed ? PackedB::bytes((int)M, (int)N, (int)K) : 0;
+  for (int64_t i = 0; i < nblocks; ++i) {
+    Bs.push_back(transB ? at::randn({N, K}) : at::randn({K, N}));
+    stores.push_back(at::empty({(int64_t)bytes / 4 + 16}));
+    pbs[i].pack((int)M, (int)N, (int)K, Bs[i].data_ptr<float>(), transB ? (int)K : (int)N, transB,
+                bytes ? stores[i].data_ptr<float>() : nullptr);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t r = 0; r < reps; ++r)
+    for (int64_t i = 0; i < nblocks; ++i) pbs[i].run(A.data_ptr<float>(), (int)K, 1.f, C.data_ptr<float>(), (int)N, nullptr);
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // Elementwise math exposed for accuracy tests.
@@ -705,9 +1019,12 @@ at::Tensor math_test(const at::Tensor& x, int64_t which) {
 }  // namespace lstmkit
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  lstmkit::blas();  // resolve the BLAS symbols and probe brgemm once, on the importing thread
   m.def("lstm_forward", &lstmkit::lstm_forward, "fused LSTM layer forward");
   m.def("lstm_backward", &lstmkit::lstm_backward, "fused LSTM layer backward");
   m.def("info", &lstmkit::info, "kernel configuration", pybind11::arg("H") = 0);
   m.def("set_blas_mode", &lstmkit::set_blas_mode, "select GEMM path (tests)");
+  m.def("set_brgemm", &lstmkit::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
+  m.def("bench_gemm", &lstmkit::bench_gemm, "GEMM timing (tuning)");
   m.def("math_test", &lstmkit::math_test, "vectorized exp/sigmoid/tanh (tests)");
 }

@@ -4,8 +4,10 @@ Public API::
 
     available() -> bool                 # compiles the kernels on first call (cached)
     unavailable_reason() -> str | None  # why available() is False
-    lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, *, reverse=False, lengths=None)
-        -> (output (T,N,H), h_n (N,H), c_n (N,H))
+    lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *,
+               reverse=False, lengths=None, weight_hr=None)
+        -> (output (T,N,P), h_n (N,P), c_n (N,H))      # P = H without weight_hr
+    kernel_info(hidden_size=0) -> str   # GEMM path, blocking, vector width, threads
 
 See :func:`lstmkit.nn.fused.lstm.lstm_layer` for the contract and ``lstmkit/nn/csrc`` for the
 kernel.  The first call to ``available()`` or ``lstm_layer`` compiles the C++ source with

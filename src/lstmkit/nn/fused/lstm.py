@@ -39,61 +39,67 @@ def _check(name: str, t: torch.Tensor | None, shape: tuple[int, ...] | None, *, 
 
 
 class FusedLSTMFunction(torch.autograd.Function):
-    """Autograd wrapper: ``apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths)``.
+    """Autograd wrapper: ``apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, lengths)``.
 
     All tensors must already be validated and contiguous (``lstm_layer`` does it).
-    Returns ``(output (T,N,H), h_n (N,H), c_n (N,H))``.
+    Returns ``(output (T,N,P), h_n (N,P), c_n (N,H))`` (P = H without projection).
     """
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, lengths):
         ext = load()
         # needs_input_grad is all False under no_grad / inference_mode: then nothing is saved.
-        training = any(ctx.needs_input_grad[:7])
-        output, h_n, c_n, gates, cells = ext.lstm_forward(
-            x, h0, c0, w_ih, w_hh, b_ih, b_hh, bool(reverse), lengths, training
+        training = any(ctx.needs_input_grad[:8])
+        output, h_n, c_n, gates, cells, rbuf = ext.lstm_forward(
+            x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bool(reverse), lengths, training
         )
         if training:
-            ctx.save_for_backward(x, h0, c0, w_ih, w_hh, output, gates, cells)
+            ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, output, gates, cells, rbuf)
             ctx.lengths = lengths
             ctx.reverse = bool(reverse)
             ctx.has_b = (b_ih is not None, b_hh is not None)
         return output, h_n, c_n
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the kernel's backward is not itself differentiable
     def backward(ctx, d_out, d_hn, d_cn):
         ext = load()
-        x, h0, c0, w_ih, w_hh, output, gates, cells = ctx.saved_tensors
-        need = list(ctx.needs_input_grad[:7])
+        x, h0, c0, w_ih, w_hh, w_hr, output, gates, cells, rbuf = ctx.saved_tensors
+        need = list(ctx.needs_input_grad[:8])
         need_bias = (need[5] and ctx.has_b[0]) or (need[6] and ctx.has_b[1])
-        flags = [need[0], need[1], need[2], need[3], need[4], need_bias]
-        dx, dh0, dc0, dw_ih, dw_hh, db = ext.lstm_backward(
-            x, h0, c0, w_ih, w_hh, output, gates, cells,
+        flags = [need[0], need[1], need[2], need[3], need[4], need_bias, need[7] and w_hr is not None]
+        dx, dh0, dc0, dw_ih, dw_hh, db, dw_hr = ext.lstm_backward(
+            x, h0, c0, w_ih, w_hh, w_hr, output, gates, cells, rbuf,
             d_out.contiguous(), d_hn.contiguous(), d_cn.contiguous(),
             ctx.reverse, ctx.lengths, flags,
         )
         db_ih = db if (need[5] and ctx.has_b[0]) else None
         db_hh = (db.clone() if db_ih is not None else db) if (need[6] and ctx.has_b[1]) else None
         return (dx if need[0] else None, dh0 if need[1] else None, dc0 if need[2] else None,
-                dw_ih if need[3] else None, dw_hh if need[4] else None, db_ih, db_hh, None, None)
+                dw_ih if need[3] else None, dw_hh if need[4] else None, db_ih, db_hh,
+                dw_hr if flags[6] else None, None, None)
 
 
-def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, reverse=False, lengths=None):
+def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, reverse=False, lengths=None,
+               weight_hr=None):
     """One layer, one direction of an LSTM over a whole sequence, with the fused CPU kernel.
 
     Args:
         x: (T, N, I) float32 CPU input, time-major (made contiguous if it is not).
-        h0, c0: (N, H) initial hidden and cell state (``None`` means zeros).
-        weight_ih: (4H, I); weight_hh: (4H, H); bias_ih, bias_hh: (4H,) or None.
+        h0: (N, P) initial hidden state, c0: (N, H) initial cell state (``None`` means zeros);
+            P = H unless ``weight_hr`` is given.
+        weight_ih: (4H, I); weight_hh: (4H, P); bias_ih, bias_hh: (4H,) or None.
             Gate order along the 4H rows: i, f, g, o (torch's).
         reverse: scan from t = T-1 down to 0 (``output[t]`` is still the state at position t).
         lengths: optional int64 CPU tensor (N,), 1 <= lengths[b] <= T, any order.  Outputs at
             t >= lengths[b] are 0 and the state is frozen outside [0, lengths[b]): h_n/c_n are
             the state after the sequence's last real step (with ``reverse`` the scan of sequence
             b starts at t = lengths[b]-1 from h0/c0).
+        weight_hr: optional (P, H) projection (``torch.nn.LSTM(proj_size=P)``):
+            h_t = W_hr (o * tanh(c_t)).
 
     Returns:
-        ``(output (T, N, H), h_n (N, H), c_n (N, H))``, differentiable w.r.t. every tensor
+        ``(output (T, N, P), h_n (N, P), c_n (N, H))``, differentiable w.r.t. every tensor
         argument except ``lengths``.
     """
     _check("x", x, None)
@@ -101,15 +107,23 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
         raise ValueError(f"lstm_layer: x must be 3-D (T, N, I), got shape {tuple(x.shape)}")
     T, N, I = x.shape
     _check("weight_hh", weight_hh, None)
-    if weight_hh.dim() != 2 or weight_hh.shape[0] != 4 * weight_hh.shape[1]:
-        raise ValueError(f"lstm_layer: weight_hh must have shape (4H, H), got {tuple(weight_hh.shape)}")
-    H = weight_hh.shape[1]
+    if weight_hh.dim() != 2 or weight_hh.shape[0] % 4 != 0:
+        raise ValueError(f"lstm_layer: weight_hh must have shape (4H, P), got {tuple(weight_hh.shape)}")
+    H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
+    if weight_hr is None:
+        if P != H:
+            raise ValueError(f"lstm_layer: weight_hh must have shape (4H, H), got {tuple(weight_hh.shape)}")
+    else:
+        _check("weight_hr", weight_hr, (P, H))
+        if P >= H:
+            raise ValueError(f"lstm_layer: the projection size must be smaller than the hidden size "
+                             f"(torch's rule), got P={P} >= H={H}")
     _check("weight_ih", weight_ih, (4 * H, I))
     if h0 is None:
-        h0 = x.new_zeros(N, H)
+        h0 = x.new_zeros(N, P)
     if c0 is None:
         c0 = x.new_zeros(N, H)
-    _check("h0", h0, (N, H))
+    _check("h0", h0, (N, P))
     _check("c0", c0, (N, H))
     _check("bias_ih", bias_ih, (4 * H,), optional=True)
     _check("bias_hh", bias_hh, (4 * H,), optional=True)
@@ -131,5 +145,5 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
 
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
     return FusedLSTMFunction.apply(
-        c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), bool(reverse), lengths
+        c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr), bool(reverse), lengths
     )
