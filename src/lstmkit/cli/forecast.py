@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         "season_length": ts.season_length,
         "horizon": forecaster.net.config.horizon,
         "lookback": forecaster.net.config.lookback,
-        "backend": forecaster.net.encoder.last_backend,
+        "backends": dict(forecaster.net.encoder.backend_counts),
         "epochs": forecaster.fit_result.epochs,
         "processes": forecaster.fit_result.world_size,
         "best_val_loss": forecaster.fit_result.best_val_loss,

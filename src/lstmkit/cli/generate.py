@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         "val_bits_per_character": model.val_bpc,
         "val_perplexity": 2.0 ** model.val_bpc,
         "epochs": model.fit_result.epochs,
-        "backend": model.net.lstm.last_backend,
+        "backends": dict(model.net.lstm.backend_counts),
         "seconds": round(time.perf_counter() - started, 2),
     }
     write_json(out / "metrics.json", metrics)

@@ -18,7 +18,7 @@ On top of torch.nn:
 * the LSTM variants (``peephole``, ``layer_norm``, ``cifg``, ``forget_bias``,
   ``recurrent_dropout``, ``zoneout``) and ``init="keras"``;
 * ``backend=``: ``"reference"`` (the readable Python scan), ``"fused"`` or ``"auto"``;
-  ``last_backend`` says which one ran.
+  ``last_backend`` says which one ran last, ``backend_counts`` how often each ran.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class RecurrentStack(nn.Module):
                 row.append(name_suffix)
             self._suffixes.append(row)
         self.last_backend: str | None = None
+        self.backend_counts: dict[str, int] = {}  # forward calls per backend, for reports
         self.reset_parameters()
 
     # torch.nn attribute names, read-only views of the config
@@ -146,6 +147,7 @@ class RecurrentStack(nn.Module):
 
         backend = resolve_backend(c.backend, c, x, keep_trace=return_trace)
         self.last_backend = backend
+        self.backend_counts[backend] = self.backend_counts.get(backend, 0) + 1
         if backend == "torch":
             output, final = self._forward_torch(x, states, lengths)
             return self._restore_layout(output, final, None, packed, unbatched, return_trace)

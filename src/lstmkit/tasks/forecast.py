@@ -489,7 +489,7 @@ class Forecaster:
             "net": dataclasses.asdict(self.net.config),
             "encoder": self.net.encoder.config.to_dict(),
             "data": dataclasses.asdict(self.spec),
-            "backend": self.net.encoder.last_backend,
+            "backends": dict(self.net.encoder.backend_counts),
         }
 
     def save(self, directory: str | Path) -> Path:
