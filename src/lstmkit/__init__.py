@@ -23,6 +23,7 @@ _EXPORTS = {
     "gradient_through_time": "lstmkit.nn.bptt",
     "Forecaster": "lstmkit.tasks.forecast",
     "LanguageModel": "lstmkit.tasks.language_model",
+    "Classifier": "lstmkit.tasks.classify",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

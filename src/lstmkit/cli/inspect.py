@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-units", type=positive_int, default=8, metavar="N",
                         help="cell-state trajectories of this many most active units (default 8)")
     parser.add_argument("--heatmap-steps", type=positive_int, default=200, metavar="N",
-                        help="heatmaps show at most the last N steps of the sequence (default 200)")
+                        help="heatmaps show at most the first N steps of the sequence (default 200)")
 
 
 def run(args: argparse.Namespace) -> int:

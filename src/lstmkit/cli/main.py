@@ -17,8 +17,10 @@ from lstmkit import __version__
 # name -> (module, one-line help); each module has add_arguments(parser) and run(args)
 COMMANDS = {
     "forecast": ("lstmkit.cli.forecast", "train, backtest and forecast time series from a CSV or Parquet file"),
+    "classify": ("lstmkit.cli.classify", "classify sequences (.ts, .tsv, CSV, Parquet, or a bundled UCR/UEA data set)"),
     "generate": ("lstmkit.cli.generate", "train a character-level LSTM language model and generate text"),
     "lab": ("lstmkit.cli.lab", "vanishing gradients and long-term memory: RNN vs GRU vs LSTM on long-dependency tasks"),
+    "inspect": ("lstmkit.cli.inspect", "look inside a saved model's LSTM: gate heatmaps, cell states, gate saturation, an HTML report"),
     "demo": ("lstmkit.cli.demo", "train a small LSTM on generated data and compare it to a plain RNN"),
     "info": ("lstmkit.cli.info", "versions, threads and the backends this machine can run"),
 }

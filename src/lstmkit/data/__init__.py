@@ -1,4 +1,6 @@
-"""Data for lstmkit: reading and validating time series, scaling, windowing, bundled series.
+"""Data for lstmkit: reading and validating time series, scaling, windowing, bundled series;
+labelled sequences for classification (:mod:`lstmkit.data.sequences`) and text for the
+character-level language model (:mod:`lstmkit.data.text`).
 
 Importing this package imports pandas and numpy but never torch.
 """
@@ -24,6 +26,15 @@ from lstmkit.data.timeseries import (
     season_length_for,
 )
 from lstmkit.data.windows import SeriesArrays, Windows, last_windows, make_windows, windows_at
+from lstmkit.data.sequences import (
+    SequenceData,
+    available_datasets,
+    check_trainable,
+    load_dataset,
+    read_sequences,
+    stratified_split,
+)
+from lstmkit.data.text import Vocabulary, default_corpus, read_text, split_text
 
 __all__ = [
     "FILL_METHODS",
@@ -47,4 +58,14 @@ __all__ = [
     "read_timeseries",
     "season_length_for",
     "windows_at",
+    "SequenceData",
+    "available_datasets",
+    "check_trainable",
+    "load_dataset",
+    "read_sequences",
+    "stratified_split",
+    "Vocabulary",
+    "default_corpus",
+    "read_text",
+    "split_text",
 ]

@@ -18,7 +18,6 @@ This module imports numpy, never torch.
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import importlib.util
 import os

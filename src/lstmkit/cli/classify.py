@@ -1,0 +1,141 @@
+"""``lstmkit classify``: sequence classification from .ts, .tsv, CSV or Parquet files."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from lstmkit.cli.common import add_training_arguments, positive_int
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Train an LSTM sequence classifier on TRAIN and score it on TEST (or on a stratified "
+        "split of TRAIN). Files: UCR/UEA .ts (univariate or multivariate, equal or unequal "
+        "length), UCR .tsv (label first), CSV or Parquet (one row per sequence with a label "
+        "column, or long format id/time/value). --dataset NAME loads a UCR/UEA data set that "
+        "aeon ships (pip install 'lstmkit[datasets]')."
+    )
+    parser.add_argument("train", nargs="?", metavar="TRAIN", help="training file")
+    parser.add_argument("test", nargs="?", metavar="TEST", help="test file (default: a stratified 25%% of TRAIN)")
+    parser.add_argument("--dataset", default=None, metavar="NAME",
+                        help="a UCR/UEA data set shipped with aeon, e.g. JapaneseVowels, GunPoint, ItalyPowerDemand")
+    parser.add_argument("--label-column", default=None, metavar="COL", help="CSV label column (default label/class/target)")
+    parser.add_argument("--id-column", default=None, metavar="COL", help="CSV id column (long format)")
+    parser.add_argument("--time-column", default=None, metavar="COL", help="CSV time column (long format)")
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="predict TRAIN (the file to classify) with the model saved in DIR, without training")
+    parser.add_argument("--pooling", default="mean", choices=["last", "mean", "attention"],
+                        help="how the LSTM's outputs become one vector (default mean)")
+    parser.add_argument("--hidden-size", type=positive_int, default=64, metavar="H", help="LSTM units (default 64)")
+    parser.add_argument("--num-layers", type=positive_int, default=1, metavar="N", help="LSTM layers (default 1)")
+    parser.add_argument("--unidirectional", action="store_true", help="read forward only (default: both directions)")
+    parser.add_argument("--patch", type=positive_int, default=None, metavar="K",
+                        help="time steps per LSTM step (default: about 16 LSTM steps per sequence)")
+    add_training_arguments(parser, max_epochs=200, out_help="run directory (default runs/classify-<time>)")
+
+
+def _read_args(args) -> dict:
+    return {"label_column": args.label_column, "id_column": args.id_column, "time_column": args.time_column}
+
+
+def run(args: argparse.Namespace) -> int:
+    from lstmkit.cli.main import UsageError
+    from lstmkit.data.sequences import load_dataset, read_sequences, stratified_split
+    from lstmkit.runs import default_run_dir, write_csv, write_json
+    from lstmkit.tasks.classify import Classifier
+
+    out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("classify"))
+    if args.model:
+        if not args.train:
+            raise UsageError("give the file to classify: lstmkit classify FILE --model DIR")
+        classifier = Classifier.load(args.model)
+        data = read_sequences(args.train, **_read_args(args))
+        frame = classifier.predictions_frame(data)
+        write_csv(out / "predictions.csv", frame)
+        if data.labels is not None and set(data.classes) <= set(classifier.classes):
+            report = classifier.evaluate(data)
+            write_json(out / "metrics.json", report)
+            print(f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}")
+        print(f"predicted {len(frame)} sequences -> {out}/predictions.csv")
+        return 0
+
+    if args.dataset and args.train:
+        raise UsageError("give either --dataset NAME or TRAIN [TEST], not both")
+    if args.dataset:
+        train, test = load_dataset(args.dataset, "train"), load_dataset(args.dataset, "test")
+        source = f"aeon:{args.dataset}"
+    elif args.train:
+        train = read_sequences(args.train, **_read_args(args))
+        test = read_sequences(args.test, **_read_args(args)) if args.test else None
+        source = args.train
+    else:
+        raise UsageError("give TRAIN [TEST] files or --dataset NAME (see lstmkit classify --help)")
+    if test is None:
+        from lstmkit.data.sequences import check_trainable
+
+        check_trainable(train, min_per_class=2)
+        train_idx, test_idx = stratified_split(train.labels, 0.25, seed=args.seed)
+        train, test = train.subset(train_idx), train.subset(test_idx)
+    elif test.labels is not None:
+        unseen = sorted(set(test.classes) - set(train.classes))
+        if unseen:
+            raise UsageError(f"{test.source}: label {unseen[0]!r} does not occur in {train.source}")
+
+    started = time.perf_counter()
+    classifier = Classifier(
+        hidden_size=args.hidden_size, num_layers=args.num_layers, bidirectional=not args.unidirectional,
+        pooling=args.pooling, patch=args.patch, max_epochs=args.max_epochs, max_time=args.max_time,
+        seed=args.seed, devices=args.devices, strategy=args.strategy, backend=args.backend,
+    )
+    classifier.fit(train, run_dir=out, resume_from=args.resume)
+    if not classifier.fit_result.is_global_zero:
+        return 0
+    frame = classifier.predictions_frame(test)
+    report = classifier.evaluate(test) if test.labels is not None else None
+
+    classifier.save(out)
+    write_csv(out / "predictions.csv", frame)
+    metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
+               "patch": classifier.patch, "epochs": classifier.fit_result.epochs,
+               "backends": dict(classifier.net.encoder.backend_counts),
+               "seconds": round(time.perf_counter() - started, 2)}
+    if report is not None:
+        metrics.update(report)
+        _confusion_plot(report, out / "confusion_matrix.png")
+        print(f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}")
+        for name, row in report["per_class"].items():
+            print(f"{name:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['support']:>9}")
+        print(f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  "
+              f"({len(test)} test sequences)")
+    write_json(out / "metrics.json", metrics)
+    print(f"run directory: {out}  (metrics.json, predictions.csv, confusion_matrix.png, model)")
+    return 0
+
+
+def _confusion_plot(report: dict, path: Path) -> None:
+    import numpy as np
+
+    from lstmkit.report.plots import _pyplot
+    from lstmkit.runs import atomic_path
+
+    plt = _pyplot()
+    matrix = np.asarray(report["confusion_matrix"])
+    classes = report["classes"]
+    size = max(4, 0.5 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
+                    color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=45)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"accuracy {report['accuracy']:.3f}")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)

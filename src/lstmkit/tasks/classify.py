@@ -1,0 +1,300 @@
+r"""Sequence classification (speech features included): ``lstmkit.Classifier``.
+
+A sequence ``x_1..x_L`` (L may differ between sequences; C channels) is standardised per
+channel, read by a (bidirectional) lstmkit LSTM with its true length (no padded noise enters
+the recurrence: outputs past a sequence's end are zero and its final state is the one at its
+last real step), pooled to one vector and mapped to class probabilities by a softmax::
+
+    h_1..h_L = LSTM(x_1..x_L)
+    z = pool(h_1..h_L)      last: [h_L(forward), h_1(backward)]; mean: (1/L) Σ_t h_t;
+                            attention: Σ_t α_t h_t with α = softmax_t(v · tanh(W h_t))
+    p(class | x) = softmax(U z + b)
+
+trained with the cross-entropy on the shared engine (a stratified validation split for early
+stopping, the best weights restored).
+
+Long sequences are read in patches: with ``patch=k`` each LSTM step sees k consecutive
+time steps (k*C values, the last step repeated to fill the final patch), so a 150-step
+series is 15 LSTM steps of 10 values (as in PatchTST, Nie et al. 2023). The default picks k
+so that the median sequence becomes about 16 steps (k = 1 for short sequences such as
+speech frames); on GunPoint this lifts test accuracy from 0.49 (k = 1) to 0.99.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from lstmkit.errors import InputError
+from lstmkit.nn import LSTM
+from lstmkit.train import TrainingConfig, fit
+
+KIND = "classifier"
+POOLINGS = ("last", "mean", "attention")
+
+
+@dataclass
+class ClassifierNetConfig:
+    n_channels: int
+    n_classes: int
+    hidden_size: int = 64
+    num_layers: int = 1
+    bidirectional: bool = True
+    pooling: str = "mean"
+    dropout: float = 0.1
+    backend: str = "auto"
+
+
+class ClassifierNet(nn.Module):
+    """LSTM encoder over variable-length sequences, pooling, and a softmax head (logits out)."""
+
+    def __init__(self, config: ClassifierNetConfig) -> None:
+        super().__init__()
+        c = config
+        self.config = config
+        self.encoder = LSTM(c.n_channels, c.hidden_size, c.num_layers, batch_first=True,
+                            bidirectional=c.bidirectional, dropout=c.dropout if c.num_layers > 1 else 0.0,
+                            backend=c.backend)
+        width = c.hidden_size * (2 if c.bidirectional else 1)
+        if c.pooling == "attention":
+            self.attention = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(width, c.n_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        output, (h_n, _) = self.encoder(x, lengths=lengths)  # output (N, L, D*H)
+        c = self.config
+        if c.pooling == "last":
+            top = h_n[-(2 if c.bidirectional else 1):]  # the last layer's directions
+            pooled = torch.cat(list(top), dim=-1)
+        else:
+            steps = torch.arange(x.shape[1], device=x.device)
+            mask = (steps[None, :] < lengths[:, None]).unsqueeze(-1)  # (N, L, 1)
+            if c.pooling == "mean":
+                pooled = (output * mask).sum(1) / lengths[:, None].to(output.dtype)
+            else:
+                scores = self.attention(output).masked_fill(~mask, float("-inf"))
+                pooled = (torch.softmax(scores, dim=1) * output).sum(1)
+        return self.head(self.dropout(pooled))
+
+
+def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix
+    (rows: true class, columns: predicted)."""
+    k = len(classes)
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    per_class = {}
+    f1s = []
+    for i, name in enumerate(classes):
+        tp = matrix[i, i]
+        predicted, actual = matrix[:, i].sum(), matrix[i, :].sum()
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[str(name)] = {"precision": float(precision), "recall": float(recall),
+                                "f1": float(f1), "support": int(actual)}
+        if actual:
+            f1s.append(f1)
+    return {
+        "accuracy": float(np.trace(matrix) / max(1, matrix.sum())),
+        "macro_f1": float(np.mean(f1s)) if f1s else 0.0,
+        "per_class": per_class,
+        "confusion_matrix": matrix.tolist(),
+        "classes": [str(c) for c in classes],
+    }
+
+
+class Classifier:
+    """Classify sequences with an LSTM.
+
+    >>> clf = Classifier().fit(train)            # SequenceData, or a path (.ts, .tsv, .csv, .parquet)
+    >>> clf.predict(test); clf.predict_proba(test); clf.evaluate(test)["accuracy"]
+    >>> clf.save("model/"); Classifier.load("model/")
+    """
+
+    def __init__(self, *, hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = True,
+                 pooling: str = "mean", dropout: float = 0.1, backend: str = "auto",
+                 patch: int | None = None,
+                 val_fraction: float = 0.2, max_epochs: int = 200, max_time: float | None = None,
+                 learning_rate: float = 3e-3, batch_size: int = 32, patience: int = 40, seed: int = 0,
+                 devices: int = 1, strategy: str = "auto", progress: bool | None = None) -> None:
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        if not 0.0 <= val_fraction < 0.5:
+            raise ValueError(f"val_fraction must lie in [0, 0.5), got {val_fraction}")
+        if patch is not None and (isinstance(patch, bool) or int(patch) != patch or patch < 1):
+            raise ValueError(f"patch must be a whole number >= 1 or None (automatic), got {patch!r}")
+        self.options = dict(hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+                            pooling=pooling, dropout=dropout, backend=backend, val_fraction=val_fraction,
+                            patch=patch)
+        self.patch = 1
+        self.training = TrainingConfig(max_epochs=max_epochs, max_time=max_time, seed=seed,
+                                       learning_rate=learning_rate, batch_size=batch_size,
+                                       patience=patience, devices=devices, strategy=strategy,
+                                       progress=progress)
+        self.net: ClassifierNet | None = None
+        self.classes: list[str] = []
+        self.channel_mean: np.ndarray | None = None
+        self.channel_std: np.ndarray | None = None
+        self.fit_result = None
+
+    # --------------------------------------------------------------------- data
+    @staticmethod
+    def read(data, **kwargs):
+        from lstmkit.data.sequences import SequenceData, read_sequences
+
+        return data if isinstance(data, SequenceData) else read_sequences(data, **kwargs)
+
+    def tensors(self, data) -> tuple[torch.Tensor, torch.Tensor]:
+        """Standardised, zero-padded inputs ``(N, L_max, C)`` and lengths ``(N,)``."""
+        if data.n_channels != len(self.channel_mean):
+            raise InputError(f"{data.source}: the sequences have {data.n_channels} channels; "
+                             f"the model was trained on {len(self.channel_mean)}")
+        k = self.patch
+        steps = [-(-len(seq) // k) for seq in data.sequences]  # ceil(L / k)
+        x = np.zeros((len(data), max(steps), k * data.n_channels), dtype=np.float32)
+        for i, seq in enumerate(data.sequences):
+            scaled = (seq - self.channel_mean) / self.channel_std
+            filled = np.concatenate([scaled, np.repeat(scaled[-1:], steps[i] * k - len(seq), axis=0)])
+            x[i, : steps[i]] = filled.reshape(steps[i], k * data.n_channels)  # (L/k, k*C)
+        return torch.from_numpy(x), torch.as_tensor(steps, dtype=torch.long)
+
+    # --------------------------------------------------------------------- training
+    def fit(self, data, *, run_dir: str | Path | None = None, resume_from=None, **read_kwargs) -> "Classifier":
+        from lstmkit.data.sequences import check_trainable, stratified_split
+
+        data = self.read(data, **read_kwargs)
+        check_trainable(data)
+        self.classes = list(data.classes)
+        values = np.concatenate(data.sequences, axis=0)
+        self.channel_mean = values.mean(axis=0).astype(np.float32)
+        std = values.std(axis=0)
+        self.channel_std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        o = self.options
+        self.patch = o["patch"] or max(1, int(np.median(data.lengths)) // 16)
+        torch.manual_seed(self.training.seed)
+        self.net = ClassifierNet(ClassifierNetConfig(
+            data.n_channels * self.patch, len(self.classes), o["hidden_size"], o["num_layers"], o["bidirectional"],
+            o["pooling"], o["dropout"], o["backend"]))
+        x, lengths = self.tensors(data)
+        y = torch.as_tensor(data.label_indices(self.classes), dtype=torch.long)
+        val_loader = None
+        if o["val_fraction"] > 0 and len(data) >= 10:
+            train_idx, val_idx = stratified_split(data.labels, o["val_fraction"], seed=self.training.seed)
+            val_loader = self._loader(x[val_idx], lengths[val_idx], y[val_idx], shuffle=False)
+        else:
+            train_idx = np.arange(len(data))
+        train_loader = self._loader(x[train_idx], lengths[train_idx], y[train_idx], shuffle=True)
+
+        def loss_fn(net, batch):
+            bx, blen, by = batch
+            return nn.functional.cross_entropy(net(bx, blen), by)
+
+        if run_dir is None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="lstmkit-classify-") as tmp:
+                self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, self.training, tmp,
+                                      resume_from=resume_from)
+        else:
+            self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, self.training, run_dir,
+                                  resume_from=resume_from)
+        self.net.eval()
+        return self
+
+    def _loader(self, x, lengths, y, shuffle: bool):
+        from torch.utils.data import DataLoader, TensorDataset
+
+        return DataLoader(TensorDataset(x, lengths, y), batch_size=self.training.batch_size,
+                          shuffle=shuffle, generator=torch.Generator().manual_seed(self.training.seed))
+
+    # --------------------------------------------------------------------- using it
+    def _require_fitted(self) -> None:
+        if self.net is None:
+            raise RuntimeError("this Classifier is not fitted yet: call fit() or Classifier.load()")
+
+    def predict_proba(self, data, **read_kwargs) -> np.ndarray:
+        """Class probabilities ``(N, n_classes)``, columns in the order of ``classes``."""
+        self._require_fitted()
+        data = self.read(data, **read_kwargs)
+        x, lengths = self.tensors(data)
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(x), 256):
+                logits = self.net.eval()(x[start:start + 256], lengths[start:start + 256])
+                chunks.append(torch.softmax(logits, dim=-1))
+        return torch.cat(chunks).numpy()
+
+    def predict(self, data, **read_kwargs) -> np.ndarray:
+        """The most probable class label of every sequence."""
+        proba = self.predict_proba(data, **read_kwargs)
+        return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+
+    def evaluate(self, data, **read_kwargs) -> dict[str, Any]:
+        """Accuracy, macro-F1 and per-class precision and recall on labelled ``data``."""
+        data = self.read(data, **read_kwargs)
+        if data.labels is None:
+            raise InputError(f"{data.source}: has no labels to evaluate against")
+        proba = self.predict_proba(data)
+        return classification_report(data.label_indices(self.classes), proba.argmax(axis=1), self.classes)
+
+    def predictions_frame(self, data) -> pd.DataFrame:
+        """One row per sequence: id, true label (when known), predicted label, probabilities."""
+        proba = self.predict_proba(data)
+        frame = pd.DataFrame({"id": np.asarray(data.ids)})
+        if data.labels is not None:
+            frame["label"] = np.asarray(data.labels)
+        frame["predicted"] = np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+        for j, name in enumerate(self.classes):
+            frame[f"p_{name}"] = proba[:, j]
+        return frame
+
+    # --------------------------------------------------------------------- persistence
+    def config_dict(self) -> dict[str, Any]:
+        self._require_fitted()
+        return {
+            "kind": KIND,
+            "options": self.options,
+            "training": self.training.to_dict(),
+            "net": dataclasses.asdict(self.net.config),
+            "encoder": self.net.encoder.config.to_dict(),
+            "classes": self.classes,
+            "patch": self.patch,
+            "channel_mean": self.channel_mean.tolist(),
+            "channel_std": self.channel_std.tolist(),
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        from lstmkit.runs import save_model
+
+        save_model(directory, self.config_dict(), self.net.state_dict())
+        return Path(directory)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Classifier":
+        from lstmkit.runs import load_model
+
+        config, state = load_model(directory, KIND)
+        try:
+            self = cls.__new__(cls)
+            self.options = dict(config["options"])
+            self.training = TrainingConfig.from_dict(config["training"])
+            self.classes = list(config["classes"])
+            self.patch = int(config["patch"])
+            self.channel_mean = np.asarray(config["channel_mean"], dtype=np.float32)
+            self.channel_std = np.asarray(config["channel_std"], dtype=np.float32)
+            self.net = ClassifierNet(ClassifierNetConfig(**config["net"]))
+            self.net.load_state_dict(state)
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise InputError(f"{directory}: the model files do not match this lstmkit ({exc})") from None
+        self.net.eval()
+        self.fit_result = None
+        return self

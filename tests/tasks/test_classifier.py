@@ -1,0 +1,144 @@
+"""lstmkit.Classifier and ``lstmkit classify`` end to end."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lstmkit
+from lstmkit.cli.main import main
+from lstmkit.tasks.classify import classification_report
+
+
+def synthetic(n=60, seed=0, channels=2):
+    """Class 'sine' vs 'square', lengths 20..40: the waveform decides, not the length."""
+    rng = np.random.default_rng(seed)
+    seqs, labels = [], []
+    for i in range(n):
+        length = int(rng.integers(20, 41))
+        t = np.arange(length) / 4 + rng.uniform(0, 6)
+        label = "sine" if i % 2 == 0 else "square"
+        wave = np.sin(t) if label == "sine" else np.sign(np.sin(t))
+        seqs.append(np.stack([wave + 0.1 * rng.normal(size=length)] * channels, axis=1).astype(np.float32))
+        labels.append(label)
+    from lstmkit.data.sequences import SequenceData
+
+    return SequenceData(seqs, np.array(labels), ["sine", "square"], [f"c{k}" for k in range(channels)],
+                        source="synthetic", ids=np.array([str(i) for i in range(n)]))
+
+
+def test_fit_predict_and_save_load(tmp_path):
+    train, test = synthetic(80, seed=0), synthetic(40, seed=1)
+    clf = lstmkit.Classifier(hidden_size=16, max_epochs=40, seed=0).fit(train)
+    report = clf.evaluate(test)
+    assert report["accuracy"] >= 0.9
+    proba = clf.predict_proba(test)
+    assert proba.shape == (40, 2) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    clf.save(tmp_path / "m")
+    loaded = lstmkit.Classifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict_proba(test), proba)
+    assert list(loaded.predict(test)) == list(clf.predict(test))
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "attention"])
+def test_poolings_ignore_padding(pooling):
+    import torch
+
+    clf = lstmkit.Classifier(pooling=pooling, hidden_size=8, max_epochs=1).fit(synthetic(20))
+    data = synthetic(4, seed=3)
+    x, lengths = clf.tensors(data)
+    noisy = x.clone()
+    for i, n in enumerate(lengths.tolist()):
+        noisy[i, n:] = 100.0  # garbage past each sequence's end must not matter
+    with torch.no_grad():
+        torch.testing.assert_close(clf.net(noisy, lengths), clf.net(x, lengths))
+
+
+def test_patch_reshapes_time_steps():
+    clf = lstmkit.Classifier(patch=5, hidden_size=8, max_epochs=1).fit(synthetic(20, channels=1))
+    x, lengths = clf.tensors(synthetic(3, seed=2, channels=1))
+    data = synthetic(3, seed=2, channels=1)
+    assert x.shape[2] == 5
+    assert lengths.tolist() == [-(-n // 5) for n in data.lengths]
+    expected = (data.sequences[0][:5, 0] - clf.channel_mean[0]) / clf.channel_std[0]
+    np.testing.assert_allclose(x[0, 0].numpy(), expected, rtol=1e-5)
+
+
+def test_classification_report_by_hand():
+    report = classification_report(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 0]), ["a", "b", "c"])
+    assert report["accuracy"] == pytest.approx(0.6)
+    assert report["per_class"]["b"] == {"precision": pytest.approx(2 / 3), "recall": 1.0,
+                                        "f1": pytest.approx(0.8), "support": 2}
+    assert report["per_class"]["c"]["recall"] == 0.0
+    assert report["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    assert report["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+
+
+def write_ts(path, data):
+    lines = ["@problemName synthetic", "@timeStamps false", "@missing false", "@univariate false",
+             f"@dimensions {data.n_channels}", "@equalLength false", "@classLabel true sine square", "@data"]
+    for seq, label in zip(data.sequences, data.labels):
+        dims = [",".join(f"{v:.5f}" for v in seq[:, k]) for k in range(seq.shape[1])]
+        lines.append(":".join(dims) + ":" + label)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_classify_command_with_ts_files(tmp_path, capsys):
+    train = write_ts(tmp_path / "train.ts", synthetic(60, seed=0))
+    test = write_ts(tmp_path / "test.ts", synthetic(30, seed=1))
+    out = tmp_path / "run"
+    assert main(["classify", str(train), str(test), "--hidden-size", "16", "--max-epochs", "30", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] >= 0.8 and set(metrics["per_class"]) == {"sine", "square"}
+    assert {"precision", "recall"} <= set(metrics["per_class"]["sine"])
+    for name in ("confusion_matrix.png", "predictions.csv", "config.json", "model.safetensors"):
+        assert (out / name).is_file()
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert list(predictions.columns) == ["id", "label", "predicted", "p_sine", "p_square"] and len(predictions) == 30
+    assert "macro-F1" in capsys.readouterr().out
+    again = tmp_path / "again"
+    assert main(["classify", str(test), "--model", str(out), "--out", str(again)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(again / "predictions.csv"), predictions)
+
+
+def test_classify_csv_with_stratified_split(tmp_path):
+    data = synthetic(40, channels=1)
+    width = max(data.lengths)
+    rows = [[label] + list(seq[:, 0]) + [np.nan] * (width - len(seq)) for seq, label in zip(data.sequences, data.labels)]
+    path = tmp_path / "wide.csv"
+    pd.DataFrame(rows, columns=["label"] + [f"t{k}" for k in range(width)]).to_csv(path, index=False)
+    out = tmp_path / "run"
+    assert main(["classify", str(path), "--hidden-size", "8", "--max-epochs", "5", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_sequences"] == 10 and metrics["train_sequences"] == 30
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"),
+    (b"\x00\x01\x02" * 20, "binary"),
+    (b"label,t0,t1\nsine,0.1,abc\n", "row 2"),
+])
+def test_classify_bad_files_exit_2(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    result = subprocess.run([sys.executable, "-m", "lstmkit", "classify", str(path), "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
+    assert message in result.stderr and str(path) in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+
+
+@pytest.mark.parametrize("name,target", [("ItalyPowerDemand", 0.95), ("GunPoint", 0.97), ("JapaneseVowels", 0.97)])
+def test_ucr_uea_accuracy(name, target):
+    pytest.importorskip("aeon")
+    from lstmkit.data.sequences import load_dataset
+
+    clf = lstmkit.Classifier(seed=0).fit(load_dataset(name, "train"))
+    assert clf.evaluate(load_dataset(name, "test"))["accuracy"] >= target
