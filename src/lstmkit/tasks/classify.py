@@ -198,15 +198,8 @@ class Classifier:
             bx, blen, by = batch
             return nn.functional.cross_entropy(net(bx, blen), by)
 
-        if run_dir is None:
-            import tempfile
-
-            with tempfile.TemporaryDirectory(prefix="lstmkit-classify-") as tmp:
-                self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, self.training, tmp,
-                                      resume_from=resume_from)
-        else:
-            self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, self.training, run_dir,
-                                  resume_from=resume_from)
+        self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, self.training, run_dir,
+                              resume_from=resume_from)
         self.net.eval()
         return self
 

@@ -271,15 +271,8 @@ class Forecaster:
             x, x_future, y = batch
             return pinball_loss(net(x, x_future), y, quantiles)
 
-        if run_dir is None:
-            import tempfile
-
-            with tempfile.TemporaryDirectory(prefix="lstmkit-forecast-") as tmp:
-                self.fit_result = fit(self.net, loss_fn, loaders[0], loaders[1], cfg, tmp,
-                                      resume_from=resume_from)
-        else:
-            self.fit_result = fit(self.net, loss_fn, loaders[0], loaders[1], cfg, run_dir,
-                                  resume_from=resume_from)
+        self.fit_result = fit(self.net, loss_fn, loaders[0], loaders[1], cfg, run_dir,
+                              resume_from=resume_from)
         self.net.eval()
 
     def _loader(self, windows, shuffle: bool):

@@ -175,15 +175,8 @@ class LanguageModel:
         val = torch.utils.data.DataLoader(StreamBatches(val_ids, val_streams, p.steps), batch_size=None)
         callbacks = [_SampleCallback(self, on_epoch)] if on_epoch is not None else []
         kwargs = {"callbacks": callbacks} if callbacks else {}
-        if run_dir is None:
-            import tempfile
-
-            with tempfile.TemporaryDirectory(prefix="lstmkit-generate-") as tmp:
-                self.fit_result = fit(self.net, stateful_loss, train, val, p.training, tmp,
-                                      resume_from=resume_from, **kwargs)
-        else:
-            self.fit_result = fit(self.net, stateful_loss, train, val, p.training, run_dir,
-                                  resume_from=resume_from, **kwargs)
+        self.fit_result = fit(self.net, stateful_loss, train, val, p.training, run_dir,
+                              resume_from=resume_from, **kwargs)
         self.net.eval()
         self.val_bpc = self._bpc_of_ids(val_ids)
         return self

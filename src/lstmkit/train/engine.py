@@ -134,7 +134,7 @@ def fit(
     train_loader,
     val_loader,
     config: TrainingConfig,
-    run_dir: str | Path,
+    run_dir: str | Path | None,
     *,
     resume_from: str | Path | None = None,
     callbacks: list | None = None,
@@ -144,8 +144,15 @@ def fit(
     ``loss_fn(net, batch)`` returns the scalar loss of a batch. ``val_loader`` may be None
     (then there is no early stopping and the last weights are kept). ``resume_from`` is a
     run directory whose ``checkpoints/last.ckpt`` training continues from. ``callbacks`` are
-    extra Lightning callbacks (a task's printed samples, say).
+    extra Lightning callbacks (a task's printed samples, say). ``run_dir=None`` trains in a
+    temporary directory that is removed afterwards (checkpoints and logs are not kept).
     """
+    if run_dir is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="lstmkit-run-") as tmp:
+            return fit(net, loss_fn, train_loader, val_loader, config, tmp,
+                       resume_from=resume_from, callbacks=callbacks)
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
