@@ -21,6 +21,7 @@ COMMANDS = {
     "generate": ("lstmkit.cli.generate", "train a character-level LSTM language model and generate text"),
     "lab": ("lstmkit.cli.lab", "vanishing gradients and long-term memory: RNN vs GRU vs LSTM on long-dependency tasks"),
     "inspect": ("lstmkit.cli.inspect", "look inside a saved model's LSTM: gate heatmaps, cell states, gate saturation, an HTML report"),
+    "bench": ("lstmkit.cli.bench", "time the fused LSTM kernels against torch.nn.LSTM and the reference path"),
     "demo": ("lstmkit.cli.demo", "train a small LSTM on generated data and compare it to a plain RNN"),
     "info": ("lstmkit.cli.info", "versions, threads and the backends this machine can run"),
 }

@@ -4,17 +4,20 @@ Backends a layer can run on (``last_backend`` records which one ran):
 
 * ``"reference"`` — the readable Python scan of :mod:`lstmkit.nn.scan`: every option, any
   device and dtype; the oracle the others are tested against.
-* ``"fused"`` — lstmkit's compiled CPU kernel (:mod:`lstmkit.nn.fused`): one call per layer
-  and direction for the whole sequence, forward and backward. It covers the LSTM with torch's
-  options (layers, directions, lengths, ``proj_size``, dropout between layers) in float32 on
-  the CPU; the variants (peephole, layer norm, CIFG, recurrent dropout, zoneout), the GRU, the
-  RNN and ``return_trace`` are not fused yet and run on the reference.
+* ``"fused"`` — lstmkit's compiled CPU kernels (:mod:`lstmkit.nn.fused`): one call per layer
+  and direction for the whole sequence, forward and backward. They cover the LSTM in float32
+  on the CPU with torch's options (layers, directions, lengths, ``proj_size``, dropout between
+  layers), every lstmkit variant (peephole, layer norm, CIFG, recurrent dropout, zoneout, in
+  any combination) and ``return_trace`` (its gates and ``cell_state`` are then not
+  differentiable); the GRU and the RNN are not fused yet and run on the reference.
 * ``"torch"`` — torch's own kernels (oneDNN on CPU, cuDNN on CUDA) through the same
   parameters, for the configurations torch.nn has.
 
-``backend="auto"`` picks the fastest correct path: the fused kernel to train a plain LSTM on
-the CPU in float32 (1.0-1.5x torch.nn.LSTM's speed, see the README); torch's kernels for other
-plain configurations and for inference (where oneDNN is still slightly ahead); the reference
+``backend="auto"`` picks the fastest correct path, on the CPU in float32: the fused kernel to
+train a plain LSTM (1.0-1.5x torch.nn.LSTM's speed, see the README), for every LSTM variant
+(training and inference), and for a trace under ``torch.no_grad()`` (with gradients on, the
+trace's gates must be differentiable: the reference runs); torch's kernels for other plain
+configurations and for plain inference (where oneDNN is still slightly ahead); the reference
 for everything else. ``backend="fused"`` insists on the kernel where it applies and falls back
 to the reference, with one warning, where it cannot compile; ``backend="reference"`` always
 runs the reference.
@@ -36,10 +39,7 @@ def fused_covers(config: RecurrentConfig) -> str | None:
     """None when the fused kernel computes ``config``, else what it lacks."""
     if config.cell != "lstm":
         return f"the {config.cell.upper().replace('_', ' ')} cell"
-    for option in ("peephole", "layer_norm", "cifg", "recurrent_dropout", "zoneout"):
-        if getattr(config, option):
-            return option
-    return None
+    return None  # every LSTM variant: peephole, layer_norm, cifg, recurrent_dropout, zoneout
 
 
 def _fused_available() -> bool:
@@ -67,10 +67,10 @@ def resolve_backend(requested: str, config: RecurrentConfig, x: Tensor | None, *
     if requested == "reference" or x is None:
         return "reference"
     cpu_float32 = x.device.type == "cpu" and x.dtype == torch.float32
-    fusable = fused_covers(config) is None and cpu_float32 and not keep_trace
+    fusable = fused_covers(config) is None and cpu_float32
     if requested == "fused":
         if not fusable:
-            return "reference"  # float64, CUDA or a trace: documented fallbacks
+            return "reference"  # float64, CUDA: documented fallbacks
         if _fused_available():
             return "fused"
         from . import fused
@@ -79,8 +79,12 @@ def resolve_backend(requested: str, config: RecurrentConfig, x: Tensor | None, *
                    "running the reference path")
         return "reference"
     # auto
-    if fusable and torch.is_grad_enabled() and _fused_available():
-        return "fused"
+    if fusable and _fused_available():
+        if keep_trace:
+            if not torch.is_grad_enabled():
+                return "fused"
+        elif not config.is_plain or torch.is_grad_enabled():
+            return "fused"
     if config.is_plain and not keep_trace:
         return "torch"
     return "reference"

@@ -219,11 +219,13 @@ class RecurrentStack(nn.Module):
         if backend == "fused":
             from .fused import lstm_layer
 
-            output, h_n, c_n = lstm_layer(
+            result = lstm_layer(
                 x, state[0], state[1], weights.weight_ih, weights.weight_hh, weights.bias_ih,
                 weights.bias_hh, reverse=direction == 1, lengths=lengths, weight_hr=weights.weight_hr,
+                peephole=weights.peephole, layer_norm=weights.layer_norm, cifg=self.config.cifg,
+                recurrent_mask=masks.recurrent, zoneout_masks=masks.zoneout, return_trace=keep_trace,
             )
-            return ScanResult(output, (h_n, c_n), None)
+            return ScanResult(result[0], (result[1], result[2]), result[3] if keep_trace else None)
         return scan(
             cell_function(self.config, weights), x, state,
             reverse=direction == 1, lengths=lengths, masks=masks, keep_trace=keep_trace,

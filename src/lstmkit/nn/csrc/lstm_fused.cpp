@@ -1018,10 +1018,14 @@ at::Tensor math_test(const at::Tensor& x, int64_t which) {
 
 }  // namespace lstmkit
 
+#include "lstm_variants.h"
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   lstmkit::blas();  // resolve the BLAS symbols and probe brgemm once, on the importing thread
   m.def("lstm_forward", &lstmkit::lstm_forward, "fused LSTM layer forward");
   m.def("lstm_backward", &lstmkit::lstm_backward, "fused LSTM layer backward");
+  m.def("lstm_var_forward", &lstmkit::var::forward, "fused LSTM-variant layer forward");
+  m.def("lstm_var_backward", &lstmkit::var::backward, "fused LSTM-variant layer backward");
   m.def("info", &lstmkit::info, "kernel configuration", pybind11::arg("H") = 0);
   m.def("set_blas_mode", &lstmkit::set_blas_mode, "select GEMM path (tests)");
   m.def("set_brgemm", &lstmkit::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");

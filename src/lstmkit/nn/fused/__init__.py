@@ -5,8 +5,10 @@ Public API::
     available() -> bool                 # compiles the kernels on first call (cached)
     unavailable_reason() -> str | None  # why available() is False
     lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *,
-               reverse=False, lengths=None, weight_hr=None)
-        -> (output (T,N,P), h_n (N,P), c_n (N,H))      # P = H without weight_hr
+               reverse=False, lengths=None, weight_hr=None,
+               peephole=None, layer_norm=None, cifg=False,          # the LSTM variants
+               recurrent_mask=None, zoneout_masks=None, return_trace=False)
+        -> (output (T,N,P), h_n (N,P), c_n (N,H)[, trace LSTMStep])  # P = H without weight_hr
     kernel_info(hidden_size=0) -> str   # GEMM path, blocking, vector width, threads
 
 See :func:`lstmkit.nn.fused.lstm.lstm_layer` for the contract and ``lstmkit/nn/csrc`` for the
@@ -15,7 +17,7 @@ kernel.  The first call to ``available()`` or ``lstm_layer`` compiles the C++ so
 """
 
 from .build import available, unavailable_reason
-from .lstm import FusedLSTMFunction, lstm_layer
+from .lstm import FusedLSTMFunction, FusedLSTMVariantFunction, lstm_layer
 
 
 def kernel_info(hidden_size: int = 0) -> str:
@@ -25,4 +27,5 @@ def kernel_info(hidden_size: int = 0) -> str:
     return load().info(hidden_size)
 
 
-__all__ = ["available", "unavailable_reason", "lstm_layer", "FusedLSTMFunction", "kernel_info"]
+__all__ = ["available", "unavailable_reason", "lstm_layer", "FusedLSTMFunction", "FusedLSTMVariantFunction",
+           "kernel_info"]

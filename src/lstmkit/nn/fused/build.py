@@ -22,6 +22,7 @@ from types import ModuleType
 
 _CSRC = Path(__file__).resolve().parent.parent / "csrc"
 _SOURCES = ("lstm_fused.cpp",)
+_HEADERS = ("lstm_variants.h",)  # included by lstm_fused.cpp; part of the cache key
 _CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-std=c++17"]
 if os.environ.get("LSTMKIT_FUSED_VW8"):  # 8-wide pointwise code even where AVX-512 exists
     _CFLAGS.append("-DLSTMKIT_VW8")
@@ -54,7 +55,7 @@ def cache_dir() -> Path:
 
     root = os.environ.get("LSTMKIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lstmkit")
     h = hashlib.sha256()
-    for name in _SOURCES:
+    for name in _SOURCES + _HEADERS:
         h.update((_CSRC / name).read_bytes())
     h.update(" ".join(_CFLAGS + _LDFLAGS).encode())
     key = f"{h.hexdigest()[:12]}-torch{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-{_cpu_key()}"
@@ -72,7 +73,7 @@ def _build() -> ModuleType:
 
     if platform.system() == "Windows":
         raise RuntimeError("the fused kernels need GCC or Clang (vector extensions); Windows is not supported")
-    for name in _SOURCES:
+    for name in _SOURCES + _HEADERS:
         if not (_CSRC / name).is_file():
             raise RuntimeError(f"kernel source {_CSRC / name} is missing from the installation")
     build_dir = cache_dir()

@@ -81,7 +81,8 @@ class FusedLSTMFunction(torch.autograd.Function):
 
 
 def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, reverse=False, lengths=None,
-               weight_hr=None):
+               weight_hr=None, peephole=None, layer_norm=None, cifg=False, recurrent_mask=None,
+               zoneout_masks=None, return_trace=False):
     """One layer, one direction of an LSTM over a whole sequence, with the fused CPU kernel.
 
     Args:
@@ -98,18 +99,38 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
         weight_hr: optional (P, H) projection (``torch.nn.LSTM(proj_size=P)``):
             h_t = W_hr (o * tanh(c_t)).
 
+        peephole: optional ``(w_ci, w_cf, w_co)``, each (H,) (``w_ci`` None with ``cifg``).
+        layer_norm: optional :class:`~lstmkit.nn.cells.LayerNormParams` (gains and biases of
+            LN_ih, LN_hh (G*H,) and LN_c (H,)).
+        cifg: coupled input-forget gate; the weights then hold the f, g, o blocks (G = 3).
+        recurrent_mask: optional (N, P) scaled keep-mask multiplied into h_{t-1} where it
+            enters the gates (recurrent dropout).
+        zoneout_masks: optional ``(keep_h (T, N, P), keep_c (T, N, H))`` booleans: True where
+            a unit keeps its previous value.
+        return_trace: also return the step record (see below).
+
+    The variants (any of the five options above, or ``return_trace``) run on the variant
+    kernel; the plain LSTM keeps the block-layout kernel.  The equations are those of
+    :func:`lstmkit.nn.cells.lstm_cell` and :func:`lstmkit.nn.scan.scan`.
+
     Returns:
         ``(output (T, N, P), h_n (N, P), c_n (N, H))``, differentiable w.r.t. every tensor
-        argument except ``lengths``.
+        argument except ``lengths`` and the masks; with ``return_trace`` a fourth value, an
+        :class:`~lstmkit.nn.cells.LSTMStep` of (T, N, *) tensors equal to the reference
+        scan's trace (0 past a sequence's end; ``cell_state``/``hidden_state`` the carried
+        states after zoneout).  Its gates and ``cell_state`` are not differentiable.
     """
     _check("x", x, None)
     if x.dim() != 3:
         raise ValueError(f"lstm_layer: x must be 3-D (T, N, I), got shape {tuple(x.shape)}")
     T, N, I = x.shape
     _check("weight_hh", weight_hh, None)
-    if weight_hh.dim() != 2 or weight_hh.shape[0] % 4 != 0:
-        raise ValueError(f"lstm_layer: weight_hh must have shape (4H, P), got {tuple(weight_hh.shape)}")
-    H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
+    if weight_hh.dim() != 2:
+        raise ValueError(f"lstm_layer: weight_hh must have shape (G*H, P), got {tuple(weight_hh.shape)}")
+    G = 3 if cifg else 4
+    if weight_hh.shape[0] % G != 0:
+        raise ValueError(f"lstm_layer: weight_hh must have shape ({G}H, P), got {tuple(weight_hh.shape)}")
+    H, P = weight_hh.shape[0] // G, weight_hh.shape[1]
     if weight_hr is None:
         if P != H:
             raise ValueError(f"lstm_layer: weight_hh must have shape (4H, H), got {tuple(weight_hh.shape)}")
@@ -118,15 +139,15 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
         if P >= H:
             raise ValueError(f"lstm_layer: the projection size must be smaller than the hidden size "
                              f"(torch's rule), got P={P} >= H={H}")
-    _check("weight_ih", weight_ih, (4 * H, I))
+    _check("weight_ih", weight_ih, (G * H, I))
     if h0 is None:
         h0 = x.new_zeros(N, P)
     if c0 is None:
         c0 = x.new_zeros(N, H)
     _check("h0", h0, (N, P))
     _check("c0", c0, (N, H))
-    _check("bias_ih", bias_ih, (4 * H,), optional=True)
-    _check("bias_hh", bias_hh, (4 * H,), optional=True)
+    _check("bias_ih", bias_ih, (G * H,), optional=True)
+    _check("bias_hh", bias_hh, (G * H,), optional=True)
     if T < 1:
         raise ValueError("lstm_layer: the sequence must have at least one step (T >= 1)")
     if lengths is not None:
@@ -144,6 +165,126 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
             lengths = None  # all full length: the plain path is identical and faster
 
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
+    variant = (peephole is not None or layer_norm is not None or cifg or recurrent_mask is not None
+               or zoneout_masks is not None or return_trace)
+    if variant:
+        w_ci = w_cf = w_co = None
+        if peephole is not None:
+            w_ci, w_cf, w_co = peephole
+            if not cifg:
+                _check("w_ci", w_ci, (H,))
+            else:
+                w_ci = None
+            _check("w_cf", w_cf, (H,))
+            _check("w_co", w_co, (H,))
+        ln = [None] * 6
+        if layer_norm is not None:
+            ln = list(layer_norm)
+            for name, t, size in zip(("ln_ih_w", "ln_ih_b", "ln_hh_w", "ln_hh_b", "ln_c_w", "ln_c_b"), ln,
+                                     (G * H, G * H, G * H, G * H, H, H)):
+                _check(name, t, (size,))
+        if recurrent_mask is not None:
+            _check("recurrent_mask", recurrent_mask, (N, P))
+        zh = zc = None
+        if zoneout_masks is not None:
+            zh, zc = zoneout_masks
+            for name, t, shape in (("keep_h", zh, (T, N, P)), ("keep_c", zc, (T, N, H))):
+                if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape or t.device.type != "cpu":
+                    raise ValueError(f"lstm_layer: zoneout mask {name} must be a CPU tensor of shape {shape}")
+            zh, zc = zh.to(torch.bool).contiguous(), zc.to(torch.bool).contiguous()
+        output, h_n, c_n, gates, cells = FusedLSTMVariantFunction.apply(
+            c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr),
+            c(w_ci), c(w_cf), c(w_co), *(c(t) for t in ln), c(recurrent_mask), zh, zc,
+            bool(cifg), bool(reverse), lengths, bool(return_trace),
+        )
+        if not return_trace:
+            return output, h_n, c_n
+        return output, h_n, c_n, _trace(output, gates, cells, H, cifg, lengths)
     return FusedLSTMFunction.apply(
         c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr), bool(reverse), lengths
     )
+
+
+# --------------------------------------------------------------------------- variants
+_EMPTY = None
+
+
+def _empty() -> torch.Tensor:
+    global _EMPTY
+    if _EMPTY is None:
+        _EMPTY = torch.empty(0)
+    return _EMPTY
+
+
+class FusedLSTMVariantFunction(torch.autograd.Function):
+    """Autograd wrapper of the variant kernel (``lstm_var_forward`` / ``lstm_var_backward``).
+
+    ``apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ci, w_cf, w_co, ln_ih_w, ln_ih_b,
+    ln_hh_w, ln_hh_b, ln_c_w, ln_c_b, rd_mask, zh_mask, zc_mask, cifg, reverse, lengths, save)``
+    with absent tensors as None.  Returns ``(output, h_n, c_n, gates, cells)``; ``gates``
+    (T, N, G*H) activated, torch gate order, and ``cells`` (T, N, H) the carried c_t are
+    filled only when ``save`` (or when training) and are not differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ci, w_cf, w_co,
+                ln_ih_w, ln_ih_b, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b,
+                rd_mask, zh_mask, zc_mask, cifg, reverse, lengths, save):
+        ext = load()
+        training = any(ctx.needs_input_grad[:17])
+        e = _empty()
+        extra = [t if t is not None else e for t in (w_ci, w_cf, w_co, ln_ih_w, ln_ih_b, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b)]
+        res = ext.lstm_var_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, extra, rd_mask, zh_mask, zc_mask,
+                                   bool(cifg), bool(reverse), lengths, bool(training or save))
+        output, h_n, c_n, gates, cells = res[:5]
+        if training:
+            ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, *extra, *res[3:14])
+            ctx.masks = (rd_mask, zh_mask, zc_mask, lengths)
+            ctx.flags = (bool(cifg), bool(reverse), b_ih is not None, b_hh is not None, w_ci is not None,
+                         w_cf is not None, ln_ih_w is not None)
+        ctx.mark_non_differentiable(gates, cells)
+        return output, h_n, c_n, gates, cells
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, d_out, d_hn, d_cn, _dg, _dc):
+        ext = load()
+        saved = ctx.saved_tensors
+        x, h0, c0, w_ih, w_hh, w_hr = saved[:6]
+        extra = list(saved[6:15])
+        buffers = list(saved[15:26])
+        rd_mask, zh_mask, zc_mask, lengths = ctx.masks
+        cifg, reverse, has_bih, has_bhh, has_ci, has_peep, has_ln = ctx.flags
+        need = ctx.needs_input_grad
+        need_bias = (need[5] and has_bih) or (need[6] and has_bhh)
+        flags = [need[0], need[1], need[2], need[3], need[4], need_bias, need[7] and w_hr is not None,
+                 has_peep and any(need[8:11]), has_ln and any(need[11:17])]
+        g = ext.lstm_var_backward(x, h0, c0, w_ih, w_hh, w_hr, extra, rd_mask, zh_mask, zc_mask, cifg, reverse,
+                                  lengths, buffers, d_out.contiguous(), d_hn.contiguous(), d_cn.contiguous(), flags)
+        dx, dh0, dc0, dw_ih, dw_hh, db, dw_hr, dwci, dwcf, dwco, dlnih_w, dlnih_b, dlnhh_w, dlnhh_b, dlnc_w, dlnc_b = g
+        db_ih = db if (need[5] and has_bih) else None
+        db_hh = (db.clone() if db_ih is not None else db) if (need[6] and has_bhh) else None
+        pick = lambda i, v: v if need[i] else None  # noqa: E731
+        return (pick(0, dx), pick(1, dh0), pick(2, dc0), pick(3, dw_ih), pick(4, dw_hh), db_ih, db_hh,
+                dw_hr if flags[6] else None,
+                pick(8, dwci) if has_ci else None, pick(9, dwcf), pick(10, dwco),
+                pick(11, dlnih_w), pick(12, dlnih_b), pick(13, dlnhh_w), pick(14, dlnhh_b),
+                pick(15, dlnc_w), pick(16, dlnc_b),
+                None, None, None, None, None, None, None)
+
+
+def _trace(output, gates, cells, H, cifg, lengths):
+    """The reference scan's trace record from the kernel's saved buffers."""
+    from ..cells import LSTMStep
+
+    T, N = output.shape[:2]
+    active = None
+    if lengths is not None:
+        active = (torch.arange(T).unsqueeze(1) < lengths.unsqueeze(0)).unsqueeze(2)  # (T, N, 1)
+    if cifg:
+        f, g, o = gates.split(H, dim=2)
+        i = 1.0 - f if active is None else (1.0 - f) * active
+    else:
+        i, f, g, o = gates.split(H, dim=2)
+    cell = cells if active is None else cells * active
+    return LSTMStep(output, cell, i, f, g, o)

@@ -1,0 +1,303 @@
+"""Benchmark: lstmkit's fused LSTM kernels against torch.nn.LSTM (oneDNN) and the reference path.
+
+For each shape (T, B, H) with I = H, one layer, one direction, and each variant, it times in
+the same process, interleaved (torch, lstmkit, torch, lstmkit, ... alternating the order each
+repetition), the median over the repetitions:
+
+* ``train``: forward + backward (gradients w.r.t. the input, h0, c0 and all parameters);
+* ``infer``: forward only under ``torch.inference_mode()``.
+
+Rows:
+
+* ``plain``: the fused layer (``lstmkit.nn.fused.lstm_layer``) against ``torch.nn.LSTM``;
+* ``peephole``, ``layer_norm``, ``cifg`` (and any other variant named): ``lstmkit.LSTM`` with
+  that option (``backend="auto"``, which runs the fused kernel) against the plain
+  ``torch.nn.LSTM`` of the same shape (torch has no such variant: the plain LSTM is the bar,
+  target >= 0.8x) and, in the ``vs ref`` column, against the same model on
+  ``backend="reference"`` (the readable Python scan; target >= 5x).
+
+Columns: torch ms, lstmkit ms, ratio (torch / lstmkit: > 1 means lstmkit is faster), the %
+of the assumed FP32 peak that lstmkit's GEMM FLOPs reach (forward 2*T*B*G*H*(I+H), training
+3x that), the reference ms and the speed-up over it.  The assumed peak is cores x GHz x
+flops/cycle; the header also prints what a large ``torch.mm`` reaches here.
+
+``--memory`` also measures the peak resident-memory growth of one plain training step in a
+fresh subprocess per implementation (Linux: resets VmHWM via /proc/self/clear_refs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable
+
+DEFAULT_SHAPES = [(100, 32, 128), (100, 64, 256), (100, 64, 512), (500, 16, 128)]
+DEFAULT_VARIANTS = ("plain", "peephole", "layer_norm", "cifg")
+VARIANT_OPTIONS = {
+    "plain": {},
+    "peephole": {"peephole": True},
+    "layer_norm": {"layer_norm": True},
+    "cifg": {"cifg": True},
+    "peephole_cifg": {"peephole": True, "cifg": True},
+    "recurrent_dropout": {"recurrent_dropout": 0.25},
+    "zoneout": {"zoneout": 0.1},
+}
+
+
+def _make(T, B, H, seed=0):
+    import torch
+
+    torch.manual_seed(seed)
+    lstm = torch.nn.LSTM(H, H)
+    x = torch.randn(T, B, H)
+    h0 = torch.randn(1, B, H)
+    c0 = torch.randn(1, B, H)
+    return lstm, x, h0, c0
+
+
+def _torch_step(lstm, x, h0, c0, go, train):
+    import torch
+
+    if train:
+        xr, hr, cr = (t.detach().requires_grad_() for t in (x, h0, c0))
+        out, (h, c) = lstm(xr, (hr, cr))
+        torch.autograd.backward([out, h, c], [go, torch.ones_like(h), torch.ones_like(c)])
+        lstm.zero_grad(set_to_none=True)
+    else:
+        with torch.inference_mode():
+            lstm(x, (h0, c0))
+
+
+def _fused_step(lstm, x, h0, c0, go, train):
+    import torch
+
+    from lstmkit.nn.fused import lstm_layer
+
+    w = (lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
+    if train:
+        xr, hr, cr = (t.detach().requires_grad_() for t in (x, h0[0], c0[0]))
+        out, h, c = lstm_layer(xr, hr, cr, *w)
+        torch.autograd.backward([out, h, c], [go, torch.ones_like(h), torch.ones_like(c)])
+        lstm.zero_grad(set_to_none=True)
+    else:
+        with torch.inference_mode():
+            lstm_layer(x, h0[0], c0[0], *w)
+
+
+def _module_step(model, x, h0, c0, go, train):
+    """One lstmkit.LSTM step (any backend), same protocol as the others."""
+    import torch
+
+    if train:
+        xr, hr, cr = (t.detach().requires_grad_() for t in (x, h0, c0))
+        out, (h, c) = model(xr, (hr, cr))
+        torch.autograd.backward([out, h, c], [go, torch.ones_like(h), torch.ones_like(c)])
+        model.zero_grad(set_to_none=True)
+    else:
+        with torch.inference_mode():
+            model(x, (h0, c0))
+
+
+def _time(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def interleaved(runs: dict[str, Callable[[], object]], reps: int, warmup: int = 2) -> tuple[dict, dict]:
+    """Median ms of each callable, timed interleaved (order alternating every repetition)."""
+    for f in runs.values():
+        for _ in range(warmup):
+            f()
+    names = list(runs)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    for r in range(reps):
+        for k in (names if r % 2 == 0 else names[::-1]):
+            times[k].append(_time(runs[k]))
+    return {k: statistics.median(v) for k, v in times.items()}, times
+
+
+def bench_shape(T, B, H, reps, train):
+    """Plain fused layer vs torch.nn.LSTM: ({'torch': ms, 'fused': ms}, raw times)."""
+    import torch
+
+    lstm, x, h0, c0 = _make(T, B, H)
+    go = torch.randn(T, B, H)
+    return interleaved({"torch": lambda: _torch_step(lstm, x, h0, c0, go, train),
+                        "fused": lambda: _fused_step(lstm, x, h0, c0, go, train)}, reps)
+
+
+def bench_variant(T, B, H, variant, reps, train, ref_reps):
+    """lstmkit.LSTM(variant) (auto -> fused) vs plain torch.nn.LSTM, and vs the reference."""
+    import torch
+
+    import lstmkit
+
+    lstm, x, h0, c0 = _make(T, B, H)
+    go = torch.randn(T, B, H)
+    opts = VARIANT_OPTIONS[variant]
+    torch.manual_seed(1)
+    ours = lstmkit.LSTM(H, H, **opts)
+    ref = lstmkit.LSTM(H, H, **opts, backend="reference")
+    ref.load_state_dict(ours.state_dict())
+    med, raw = interleaved({"torch": lambda: _torch_step(lstm, x, h0, c0, go, train),
+                            "fused": lambda: _module_step(ours, x, h0, c0, go, train)}, reps)
+    _module_step(ours, x, h0, c0, go, train)
+    med["backend"] = ours.last_backend
+    if ref_reps > 0:
+        rmed, rraw = interleaved({"reference": lambda: _module_step(ref, x, h0, c0, go, train),
+                                  "fused": lambda: _module_step(ours, x, h0, c0, go, train)}, ref_reps, warmup=2)
+        med["reference"] = rmed["reference"]
+        med["fused_vs_ref"] = rmed["fused"]
+        raw["reference"] = rraw["reference"]
+    return med, raw
+
+
+def mm_ceiling(n=1536, reps=7):
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(_time(lambda: torch.mm(a, b)) for _ in range(reps))
+    return 2 * n**3 / (best * 1e-3) / 1e9
+
+
+def _memory_child(impl, T, B, H):
+    """Runs in a subprocess: peak RSS growth (MiB) of one training step."""
+    import torch
+
+    lstm, x, h0, c0 = _make(T, B, H)
+    go = torch.randn(T, B, H)
+    step = _torch_step if impl == "torch" else _fused_step
+    step(lstm, x, h0, c0, go, True)  # warm-up (oneDNN init / kernel load)
+
+    def status(key):
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024.0
+        return float("nan")
+
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    base = status("VmRSS")
+    step(lstm, x, h0, c0, go, True)
+    return status("VmHWM") - base
+
+
+def memory(impl, T, B, H, threads):
+    code = (f"import torch; torch.set_num_threads({threads}); import lstmkit.bench as b; "
+            f"print(b._memory_child({impl!r}, {T}, {B}, {H}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def parse_shapes(text: str | None) -> list[tuple[int, int, int]]:
+    if not text:
+        return list(DEFAULT_SHAPES)
+    shapes = []
+    for part in text.split(";"):
+        values = tuple(int(v) for v in part.split(",") if v.strip())
+        if len(values) != 3 or min(values) < 1:
+            raise ValueError(f"a shape is T,B,H with whole numbers >= 1, got {part!r}")
+        shapes.append(values)
+    return shapes
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shapes", default=None, metavar="T,B,H;...",
+                   help="shapes (I = H; default 100,32,128;100,64,256;100,64,512;500,16,128)")
+    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), metavar="V,...",
+                   help=f"rows to time, of {', '.join(VARIANT_OPTIONS)} (default {','.join(DEFAULT_VARIANTS)})")
+    p.add_argument("--reps", type=int, default=11, help="interleaved repetitions per row (default 11)")
+    p.add_argument("--reference-reps", type=int, default=5,
+                   help="repetitions of the (slow) reference path per variant row; 0 skips it (default 5)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--mode", choices=["train", "infer", "both"], default="both")
+    p.add_argument("--peak-gflops", type=float, default=None)
+    p.add_argument("--ghz", type=float, default=2.6, help="clock used for the assumed peak (default 2.6)")
+    p.add_argument("--flops-per-cycle", type=int, default=64,
+                   help="per core; 64 = AVX-512 with two FMA units (32 for AVX2)")
+    p.add_argument("--memory", action="store_true", help="also measure peak memory of a plain training step")
+    p.add_argument("--json", default=None, metavar="FILE", help="write raw results here")
+
+
+def run(args: argparse.Namespace, out=print) -> list[dict]:
+    """Time every row and print the table; returns the raw results."""
+    import torch
+
+    from lstmkit.nn import fused
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not fused.available():
+        raise RuntimeError(f"fused kernels unavailable: {fused.unavailable_reason()}")
+    shapes = parse_shapes(args.shapes)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANT_OPTIONS]
+    if unknown or not variants:
+        raise ValueError(f"--variants: expected some of {', '.join(VARIANT_OPTIONS)}, got {args.variants!r}")
+    threads = torch.get_num_threads()
+    peak = args.peak_gflops or threads * args.ghz * args.flops_per_cycle
+    out(f"torch {torch.__version__}, threads={threads}, {fused.kernel_info()}")
+    mm = mm_ceiling()
+    out(f"assumed FP32 peak {peak:.0f} GFLOP/s ({threads} cores x {args.ghz} GHz x {args.flops_per_cycle} "
+        f"flop/cycle); torch.mm 1536^3 reaches {mm:.0f} GFLOP/s")
+    out(f"same process, interleaved, medians of {args.reps} (reference: {args.reference_reps}); "
+        "ratio = torch.nn.LSTM ms / lstmkit ms (plain torch.nn.LSTM for every variant)")
+    modes = ["train", "infer"] if args.mode == "both" else [args.mode]
+    hdr = (f"{'mode':5} {'T':>4} {'B':>3} {'H':>4} {'variant':>11} | {'torch ms':>9} {'lstmkit ms':>10} "
+           f"{'ratio':>6} {'%peak':>6} | {'ref ms':>9} {'vs ref':>7}")
+    results = []
+    for mode in modes:
+        out(hdr)
+        out("-" * len(hdr))
+        for (T, B, H) in shapes:
+            for variant in variants:
+                train = mode == "train"
+                if variant == "plain":
+                    med, raw = bench_shape(T, B, H, args.reps, train)
+                else:
+                    med, raw = bench_variant(T, B, H, variant, args.reps, train, args.reference_reps)
+                G = 3 if VARIANT_OPTIONS[variant].get("cifg") else 4
+                flops = 2.0 * T * B * G * H * (H + H) * (3 if train else 1)
+                gf = flops / (med["fused"] * 1e-3) / 1e9
+                ratio = med["torch"] / med["fused"]
+                ref = ""
+                if "reference" in med:
+                    ref = f"{med['reference']:9.1f} {med['reference'] / med['fused_vs_ref']:6.1f}x"
+                out(f"{mode:5} {T:4d} {B:3d} {H:4d} {variant:>11} | {med['torch']:9.2f} {med['fused']:10.2f} "
+                    f"{ratio:5.2f}x {100 * gf / peak:5.1f}% | {ref}")
+                results.append({"mode": mode, "T": T, "B": B, "H": H, "variant": variant, "threads": threads,
+                                "median_ms": med, "raw_ms": raw})
+    if args.memory:
+        out(f"\npeak RSS growth of one plain training step (MiB), fresh process each, threads={threads}")
+        for (T, B, H) in shapes:
+            mt = memory("torch", T, B, H, threads)
+            mf = memory("fused", T, B, H, threads)
+            out(f"T={T:4d} B={B:3d} H={H:4d}: torch {mt:8.1f}  lstmkit {mf:8.1f}")
+            results.append({"memory": True, "T": T, "B": B, "H": H, "torch_mib": mt, "fused_mib": mf})
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
+    return results
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        run(args)
+    except (RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

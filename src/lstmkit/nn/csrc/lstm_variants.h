@@ -1,0 +1,789 @@
+// lstmkit fused CPU kernels: the LSTM variants (peephole, CIFG, layer norm, recurrent dropout,
+// zoneout, with lengths, reverse and projection), forward and backward.  Included by
+// lstm_fused.cpp (shares its BLAS binding, threading helpers and vector math).
+//
+// Equations: see lstmkit/nn/cells.py (lstm_cell) and scan.py (the oracle).  Gate order along
+// the G*H rows is torch's: i, f, g, o (G = 4) or f, g, o with cifg (G = 3, i = 1 - f).
+// Per step, with m the recurrent-dropout mask (N,P) and zh/zc the zoneout masks of step t:
+//   a     = (h_{t-1} * m) W_hh^T                       (N, GH)      GEMM, column chunks
+//   pre   = LN_ih(x_t W_ih^T) + LN_hh(a) + b_ih + b_hh (LN only with layer_norm)
+//   f_pre += w_cf * c_{t-1};  i_pre += w_ci * c_{t-1}                (peephole)
+//   c_new = f * c_{t-1} + i * g ; o_pre += w_co * c_new ; h_new = o * tanh(LN_c(c_new))
+//   h_new = h_new W_hr^T                                             (projection)
+//   c_t = zc ? c_{t-1} : c_new ;  h_t = zh ? h_{t-1} : h_new        (zoneout)
+//   steps past a sequence's end: state frozen, output 0.
+//
+// Parallel structure (one OpenMP region for the whole sequence; bitwise identical results
+// at any thread count): GEMMs are cut into column chunks fixed by the sizes only; the
+// pointwise work (which needs whole rows for the layer norms) is cut by batch rows, and a
+// row's arithmetic never depends on which thread does it.  Per step: GEMM | barrier |
+// rows | barrier (+ one more phase for the projection).  Parameter-gradient reductions use
+// per-row accumulators summed in a fixed order, or column chunks summed over rows in order.
+//
+// Branches on the options are runtime flags hoisted out of the element loops where it
+// matters (measured: the per-row loops are memory-bound, the flags cost < 2%).
+
+namespace lstmkit {
+namespace var {
+
+static inline float hsum(vf v) {
+  float a[VW];
+  std::memcpy(a, &v, sizeof(v));
+  float s = 0.f;
+  for (int i = 0; i < VW; ++i) s += a[i];
+  return s;
+}
+
+// mean and 1/sqrt(var + eps) of a[0..n)
+static inline void row_stats(const float* a, int n, float& mean, float& rstd) {
+  vf s = {};
+  int j = 0;
+  for (; j + VW <= n; j += VW) s += ld(a + j);
+  float sum = hsum(s);
+  for (; j < n; ++j) sum += a[j];
+  mean = sum / (float)n;
+  vf q = {};
+  const vf mu = splat(mean);
+  j = 0;
+  for (; j + VW <= n; j += VW) {
+    vf d = ld(a + j) - mu;
+    q += d * d;
+  }
+  float sq = hsum(q);
+  for (; j < n; ++j) sq += (a[j] - mean) * (a[j] - mean);
+  rstd = 1.0f / std::sqrt(sq / (float)n + 1e-5f);
+}
+
+// sums of d[j] and d[j] * xh[j]
+static inline void row_sums2(const float* d, const float* xh, int n, float& s1, float& s2) {
+  vf a = {}, b = {};
+  int j = 0;
+  for (; j + VW <= n; j += VW) {
+    vf dv = ld(d + j);
+    a += dv;
+    b += dv * ld(xh + j);
+  }
+  s1 = hsum(a);
+  s2 = hsum(b);
+  for (; j < n; ++j) {
+    s1 += d[j];
+    s2 += d[j] * xh[j];
+  }
+}
+
+// Fixed column chunks of n columns (about `target` wide, multiples of 16 where possible).
+static std::vector<int> col_chunks(int n, int target) {
+  int k = std::max(1, std::min(16, (n + target / 2) / std::max(1, target)));
+  std::vector<int> c{0};
+  for (int i = 1; i <= k; ++i) {
+    int v = (int)((int64_t)n * i / k);
+    if (i != k) v = v / 16 * 16;
+    if (v > c.back()) c.push_back(v);
+  }
+  if (c.back() != n) c.push_back(n);
+  return c;
+}
+
+struct Cfg {
+  int T = 0, N = 0, I = 0, H = 0, P = 0, G = 4, GH = 0;
+  bool cifg = false, peep = false, ln = false, proj = false, zo = false, rd = false, has_len = false, reverse = false;
+};
+
+static inline float* fptr(const at::Tensor& t) { return t.defined() && t.numel() ? t.data_ptr<float>() : nullptr; }
+static inline bool present(const c10::optional<at::Tensor>& t) { return t.has_value() && t->defined() && t->numel() > 0; }
+
+// extra = [w_ci, w_cf, w_co, ln_ih_w, ln_ih_b, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b] (empty = absent)
+static Cfg make_cfg(const at::Tensor& x, const at::Tensor& c0, const at::Tensor& w_hh,
+                    const c10::optional<at::Tensor>& w_hr, const std::vector<at::Tensor>& extra,
+                    const c10::optional<at::Tensor>& rd, const c10::optional<at::Tensor>& zh, bool cifg,
+                    bool reverse, const c10::optional<at::Tensor>& lengths) {
+  Cfg c;
+  c.T = (int)x.size(0); c.N = (int)x.size(1); c.I = (int)x.size(2);
+  c.H = (int)c0.size(1); c.P = (int)w_hh.size(1);
+  c.cifg = cifg; c.G = cifg ? 3 : 4; c.GH = c.G * c.H;
+  TORCH_CHECK(extra.size() == 9, "extra must hold 9 tensors");
+  c.peep = extra[1].numel() > 0;
+  c.ln = extra[3].numel() > 0;
+  c.proj = present(w_hr);
+  c.zo = present(zh);
+  c.rd = present(rd);
+  c.has_len = present(lengths);
+  c.reverse = reverse;
+  TORCH_CHECK(w_hh.size(0) == c.GH, "weight_hh must have G*H rows");
+  TORCH_CHECK((int64_t)c.T * c.N < INT32_MAX, "sequence too long for 32-bit BLAS");
+  return c;
+}
+
+// Threads for a call: enough for the row phases and the column chunks.
+static inline int useful_threads(const Cfg& c, int nchunks) { return std::max(1, std::max(c.N, nchunks)); }
+
+// LN forward over rows [r0, r1) of A (rows x n): A <- g * xhat + b; xhat / rstd saved if given.
+static void ln_rows(float* A, int64_t r0, int64_t r1, int n, const float* g, const float* b, float* xh_save,
+                    float* rs_save) {
+  for (int64_t r = r0; r < r1; ++r) {
+    float* a = A + r * n;
+    float mu, rs;
+    row_stats(a, n, mu, rs);
+    float* xh = xh_save ? xh_save + r * n : nullptr;
+    for (int j = 0; j < n; j += VW) {
+      const int m = std::min(VW, n - j);
+      vf v = (ldn(a + j, m) - mu) * rs;
+      if (xh) stn(xh + j, v, m);
+      stn(a + j, ldn(g + j, m) * v + ldn(b + j, m), m);
+    }
+    if (rs_save) rs_save[r] = rs;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Forward.  Returns [output (T,N,P), h_n (N,P), c_n (N,H), gates (T,N,GH) activated (torch
+// layout; 0 past a sequence's end), cells (T,N,H) carried c_t, cnew (T,N,H) c_new before
+// zoneout (== cells without zoneout), hin (T,N,P) the GEMM operand h_{t-1}*m of each step,
+// rbuf (T,N,H) o*tanh(LN c) (projection), ihat (T,N,GH), irstd (T,N), ahat (T,N,GH),
+// arstd (T,N), chat (T,N,H), crstd (T,N) (layer norm)].  Saved buffers are empty when
+// save == false.
+// ---------------------------------------------------------------------------------------
+std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& c0,
+                                const at::Tensor& w_ih, const at::Tensor& w_hh,
+                                const c10::optional<at::Tensor>& b_ih, const c10::optional<at::Tensor>& b_hh,
+                                const c10::optional<at::Tensor>& w_hr, const std::vector<at::Tensor>& extra,
+                                const c10::optional<at::Tensor>& rd_mask, const c10::optional<at::Tensor>& zh_mask,
+                                const c10::optional<at::Tensor>& zc_mask, bool cifg, bool reverse,
+                                const c10::optional<at::Tensor>& lengths, bool save) {
+  const Cfg c = make_cfg(x, c0, w_hh, w_hr, extra, rd_mask, zh_mask, cifg, reverse, lengths);
+  const int T = c.T, N = c.N, I = c.I, H = c.H, P = c.P, GH = c.GH;
+  TORCH_CHECK(x.is_contiguous() && h0.is_contiguous() && c0.is_contiguous() && w_ih.is_contiguous() && w_hh.is_contiguous(),
+              "inputs must be contiguous");
+  for (auto& e : extra) TORCH_CHECK(e.numel() == 0 || e.is_contiguous(), "extra tensors must be contiguous");
+  auto opt = x.options();
+  const int64_t NH = (int64_t)N * H, NG = (int64_t)N * GH, NP = (int64_t)N * P, R = (int64_t)T * N;
+  at::Tensor output = at::empty({T, N, P}, opt);
+  at::Tensor h_n = at::empty({N, P}, opt);
+  at::Tensor c_n = c0.clone();
+  auto E = [&](std::initializer_list<int64_t> s) { return save ? at::empty(s, opt) : at::empty({0}, opt); };
+  at::Tensor gates = E({T, N, GH}), cells = E({T, N, H});
+  at::Tensor cnew = (save && c.zo) ? at::empty({T, N, H}, opt) : cells;
+  at::Tensor hin = save ? at::empty({T, N, P}, opt) : at::empty({2, N, P}, opt);
+  at::Tensor rbuf = c.proj ? at::empty({save ? T : 1, N, H}, opt) : at::empty({0}, opt);
+  at::Tensor ihat = (save && c.ln) ? at::empty({T, N, GH}, opt) : at::empty({0}, opt);
+  at::Tensor irstd = (save && c.ln) ? at::empty({T, N}, opt) : at::empty({0}, opt);
+  at::Tensor ahat = (save && c.ln) ? at::empty({T, N, GH}, opt) : at::empty({0}, opt);
+  at::Tensor arstd = (save && c.ln) ? at::empty({T, N}, opt) : at::empty({0}, opt);
+  at::Tensor chat = (save && c.ln) ? at::empty({T, N, H}, opt) : at::empty({0}, opt);
+  at::Tensor crstd = (save && c.ln) ? at::empty({T, N}, opt) : at::empty({0}, opt);
+  if (T == 0 || N == 0 || H == 0) {
+    h_n.copy_(h0);
+    return {output, h_n, c_n, gates, cells, cnew, hin, rbuf, ihat, irstd, ahat, arstd, chat, crstd};
+  }
+  ErrorSlot err;
+  PhaseTimer timer("lstmkit variant forward:");
+  // input projection for all steps, then LN_ih per row
+  at::Tensor gx = at::empty({T, N, GH}, opt);
+  float* GX = gx.data_ptr<float>();
+  big_gemm_rows(R, GH, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(), I, true, GX, GH, &err);
+  if (c.ln) {
+    const float* g = extra[3].data_ptr<float>();
+    const float* b = extra[4].data_ptr<float>();
+    float* xh = fptr(ihat);
+    float* rs = fptr(irstd);
+    const int64_t rc = 64;
+    parallel_chunks((R + rc - 1) / rc, [&](int64_t k) { ln_rows(GX, k * rc, std::min(R, (k + 1) * rc), GH, g, b, xh, rs); });
+  }
+  timer.lap("input_projection");
+  at::Tensor bias = at::zeros({GH}, opt);
+  if (present(b_ih)) bias += *b_ih;
+  if (present(b_hh)) bias += *b_hh;
+
+  const std::vector<int> ca = col_chunks(GH, 256);         // A = hin W_hh^T columns
+  const std::vector<int> cp = col_chunks(P, 128);          // projection output columns
+  const int nca = (int)ca.size() - 1, ncp = c.proj ? (int)cp.size() - 1 : 0;
+  std::vector<size_t> off(nca + ncp + 1, 0);
+  for (int k = 0; k < nca; ++k) off[k + 1] = off[k] + (PackedB::bytes(N, ca[k + 1] - ca[k], P) / 4 + 16) / 16 * 16;
+  for (int k = 0; k < ncp; ++k)
+    off[nca + k + 1] = off[nca + k] + (PackedB::bytes(N, cp[k + 1] - cp[k], H) / 4 + 16) / 16 * 16;
+  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(off.back(), 1)}, opt);
+  std::vector<PackedB> pka(nca), pkr(std::max(ncp, 1));
+  const int nthr = std::min(at::get_num_threads(), useful_threads(c, std::max(nca, ncp)));
+  at::Tensor scratch = at::empty({(int64_t)std::max(nthr, 1) * (GH + H + 16)}, opt);
+  at::Tensor abuf = at::empty({N, GH}, opt);
+  at::Tensor hb = at::empty({2, N, P}, opt);         // carried h ping-pong
+  at::Tensor hnew = c.proj ? at::empty({N, P}, opt) : at::Tensor();
+
+  const float* Whh = w_hh.data_ptr<float>();
+  const float* Whr = c.proj ? w_hr->data_ptr<float>() : nullptr;
+  const float* B = bias.data_ptr<float>();
+  const float* WCI = (c.peep && !c.cifg) ? extra[0].data_ptr<float>() : nullptr;
+  const float* WCF = c.peep ? extra[1].data_ptr<float>() : nullptr;
+  const float* WCO = c.peep ? extra[2].data_ptr<float>() : nullptr;
+  const float* GHH = c.ln ? extra[5].data_ptr<float>() : nullptr;
+  const float* BHH = c.ln ? extra[6].data_ptr<float>() : nullptr;
+  const float* GCL = c.ln ? extra[7].data_ptr<float>() : nullptr;
+  const float* BCL = c.ln ? extra[8].data_ptr<float>() : nullptr;
+  const float* M = c.rd ? rd_mask->data_ptr<float>() : nullptr;
+  const bool* ZH = c.zo ? zh_mask->data_ptr<bool>() : nullptr;
+  const bool* ZC = c.zo ? zc_mask->data_ptr<bool>() : nullptr;
+  const int64_t* len = c.has_len ? lengths->data_ptr<int64_t>() : nullptr;
+  const float* H0 = h0.data_ptr<float>();
+  float* OUT = output.data_ptr<float>();
+  float* CS = c_n.data_ptr<float>();
+  float* GS = fptr(gates);
+  float* CC = fptr(cells);
+  float* CN = fptr(cnew);
+  float* HIN = hin.data_ptr<float>();
+  float* RB = fptr(rbuf);
+  float* AH = fptr(ahat);
+  float* ARS = fptr(arstd);
+  float* CH = fptr(chat);
+  float* CRS = fptr(crstd);
+  float* A = abuf.data_ptr<float>();
+  float* HB = hb.data_ptr<float>();
+  float* HNEW = c.proj ? hnew.data_ptr<float>() : nullptr;
+  float* PK = pk_store.data_ptr<float>();
+  float* SCR = scratch.data_ptr<float>();
+  auto time_of = [&](int s) { return reverse ? T - 1 - s : s; };
+  auto hin_at = [&](int s) { return save ? HIN + (int64_t)time_of(s) * NP : HIN + (int64_t)(s & 1) * NP; };
+  // operand of the first step: h0 * m
+  {
+    float* d = hin_at(0);
+    for (int64_t e = 0; e < NP; ++e) d[e] = M ? H0[e] * M[e] : H0[e];
+  }
+
+  run_threads(nthr, [&](int tid, int nth) {
+    const int r0 = (int)((int64_t)N * tid / nth), r1 = (int)((int64_t)N * (tid + 1) / nth);
+    const int ka0 = nca * tid / nth, ka1 = nca * (tid + 1) / nth;
+    const int kp0 = ncp * tid / nth, kp1 = ncp * (tid + 1) / nth;
+    float* pre = SCR + (int64_t)tid * (GH + H + 16);  // (GH) pre-activations / activated gates
+    float* cnr = pre + GH;                            // (H) c_new when not saved
+    for (int k = ka0; k < ka1; ++k) {
+      const int w = ca[k + 1] - ca[k];
+      pka[k].pack(N, w, P, Whh + (int64_t)ca[k] * P, P, true, PackedB::bytes(N, w, P) ? PK + off[k] : nullptr);
+    }
+    for (int k = kp0; k < kp1; ++k) {
+      const int w = cp[k + 1] - cp[k];
+      pkr[k].pack(N, w, H, Whr + (int64_t)cp[k] * H, H, true, PackedB::bytes(N, w, H) ? PK + off[nca + k] : nullptr);
+    }
+    for (int s = 0; s < T; ++s) {
+      const int t = time_of(s);
+      const float* hin_t = hin_at(s);
+      float* hin_n = s + 1 < T ? hin_at(s + 1) : nullptr;
+      const float* hprev = s == 0 ? H0 : HB + (int64_t)((s - 1) & 1) * NP;
+      float* hcur = HB + (int64_t)(s & 1) * NP;
+      float* Ot = OUT + (int64_t)t * NP;
+      float* Rt = c.proj ? RB + (save ? (int64_t)t * NH : 0) : nullptr;
+      // Phase A: a = hin W_hh^T, own column chunks
+      for (int k = ka0; k < ka1; ++k) {
+        if (pka[k].ready()) pka[k].run(hin_t, P, 0.f, A + ca[k], GH, &err);
+        else gemm(false, true, N, ca[k + 1] - ca[k], P, hin_t, P, Whh + (int64_t)ca[k] * P, P, 0.f, A + ca[k], GH, &err);
+      }
+      barrier(nth);
+      // Phase B: rows
+      for (int n = r0; n < r1; ++n) {
+        const int64_t ro = (int64_t)t * N + n;
+        float* cs = CS + (int64_t)n * H;
+        float* gsave = GS ? GS + ro * GH : nullptr;
+        float* csave = CC ? CC + ro * H : nullptr;
+        float* cnw = CN ? CN + ro * H : cnr;
+        const bool active = !len || t < len[n];
+        if (!active) {
+          if (gsave) std::memset(gsave, 0, sizeof(float) * GH);
+          if (csave) std::memcpy(csave, cs, sizeof(float) * H);
+          if (CN && CN != CC) std::memcpy(cnw, cs, sizeof(float) * H);
+          if (AH) { std::memset(AH + ro * GH, 0, sizeof(float) * GH); ARS[ro] = 0.f; }
+          if (CH) { std::memset(CH + ro * H, 0, sizeof(float) * H); CRS[ro] = 0.f; }
+          if (c.proj) {
+            std::memset(Rt + (int64_t)n * H, 0, sizeof(float) * H);
+          } else {
+            const float* hp = hprev + (int64_t)n * P;
+            std::memset(Ot + (int64_t)n * P, 0, sizeof(float) * P);
+            std::memcpy(hcur + (int64_t)n * P, hp, sizeof(float) * P);
+            if (hin_n)
+              for (int j = 0; j < P; ++j) hin_n[(int64_t)n * P + j] = M ? hp[j] * M[(int64_t)n * P + j] : hp[j];
+          }
+          continue;
+        }
+        const float* a = A + (int64_t)n * GH;
+        const float* gx = GX + ro * GH;
+        float* gt = gsave ? gsave : pre;
+        if (c.ln) {
+          float mu, rs;
+          row_stats(a, GH, mu, rs);
+          float* ah = AH ? AH + ro * GH : nullptr;
+          if (ARS) ARS[ro] = rs;
+          for (int j = 0; j < GH; j += VW) {
+            const int m = std::min(VW, GH - j);
+            vf v = (ldn(a + j, m) - mu) * rs;
+            if (ah) stn(ah + j, v, m);
+            stn(gt + j, ldn(GHH + j, m) * v + ldn(BHH + j, m) + ldn(gx + j, m) + ldn(B + j, m), m);
+          }
+        } else {
+          for (int j = 0; j < GH; j += VW) {
+            const int m = std::min(VW, GH - j);
+            stn(gt + j, ldn(a + j, m) + ldn(gx + j, m) + ldn(B + j, m), m);
+          }
+        }
+        // gates and c_new (gt: pre-activations in, activated gates out)
+        const int oi = c.cifg ? -1 : 0, of = c.cifg ? 0 : H, og = c.cifg ? H : 2 * H, oo = c.cifg ? 2 * H : 3 * H;
+        for (int j = 0; j < H; j += VW) {
+          const int m = std::min(VW, H - j);
+          vf cpv = ldn(cs + j, m);
+          vf fp = ldn(gt + of + j, m);
+          if (WCF) fp += ldn(WCF + j, m) * cpv;
+          vf fg = vsigmoid(fp);
+          vf ig;
+          if (c.cifg) {
+            ig = 1.0f - fg;
+          } else {
+            vf ip = ldn(gt + oi + j, m);
+            if (WCI) ip += ldn(WCI + j, m) * cpv;
+            ig = vsigmoid(ip);
+            stn(gt + oi + j, ig, m);
+          }
+          vf gg = vtanh(ldn(gt + og + j, m));
+          vf cv = fg * cpv + ig * gg;
+          vf op = ldn(gt + oo + j, m);
+          if (WCO) op += ldn(WCO + j, m) * cv;
+          stn(gt + of + j, fg, m);
+          stn(gt + og + j, gg, m);
+          stn(gt + oo + j, vsigmoid(op), m);
+          stn(cnw + j, cv, m);
+        }
+        // h = o * tanh(LN_c(c_new))
+        float cmu = 0.f, crs = 1.f;
+        if (c.ln) {
+          row_stats(cnw, H, cmu, crs);
+          if (CRS) CRS[ro] = crs;
+        }
+        float* hr = c.proj ? Rt + (int64_t)n * H : Ot + (int64_t)n * P;
+        float* chs = CH ? CH + ro * H : nullptr;
+        for (int j = 0; j < H; j += VW) {
+          const int m = std::min(VW, H - j);
+          vf cv = ldn(cnw + j, m);
+          if (c.ln) {
+            vf xh = (cv - cmu) * crs;
+            if (chs) stn(chs + j, xh, m);
+            cv = ldn(GCL + j, m) * xh + ldn(BCL + j, m);
+          }
+          stn(hr + j, ldn(gt + oo + j, m) * vtanh(cv), m);
+        }
+        // carried state (zoneout), outputs, next operand
+        const int64_t so = (int64_t)n * H;
+        if (c.zo) {
+          const bool* zc = ZC + (int64_t)t * NH + so;
+          for (int j = 0; j < H; ++j) cs[j] = zc[j] ? cs[j] : cnw[j];
+        } else {
+          std::memcpy(cs, cnw, sizeof(float) * H);
+        }
+        if (csave && csave != cnw) std::memcpy(csave, cs, sizeof(float) * H);
+        if (!c.proj) {
+          const int64_t po = (int64_t)n * P;
+          float* o = Ot + po;
+          const float* hp = hprev + po;
+          if (c.zo) {
+            const bool* zh = ZH + (int64_t)t * NP + po;
+            for (int j = 0; j < P; ++j) o[j] = zh[j] ? hp[j] : o[j];
+          }
+          std::memcpy(hcur + po, o, sizeof(float) * P);
+          if (hin_n) {
+            if (M) for (int j = 0; j < P; ++j) hin_n[po + j] = o[j] * M[po + j];
+            else std::memcpy(hin_n + po, o, sizeof(float) * P);
+          }
+        }
+      }
+      barrier(nth);
+      if (c.proj) {  // Phase C: h_new[:, chunk] = r W_hr[chunk]^T, then zoneout / lengths / mask
+        for (int k = kp0; k < kp1; ++k) {
+          const int p0 = cp[k], w = cp[k + 1] - cp[k];
+          if (pkr[k].ready()) pkr[k].run(Rt, H, 0.f, HNEW + p0, P, &err);
+          else gemm(false, true, N, w, H, Rt, H, Whr + (int64_t)p0 * H, H, 0.f, HNEW + p0, P, &err);
+          for (int n = 0; n < N; ++n) {
+            const int64_t po = (int64_t)n * P + p0;
+            const bool active = !len || t < len[n];
+            const bool* zh = c.zo ? ZH + (int64_t)t * NP + po : nullptr;
+            for (int j = 0; j < w; ++j) {
+              float v = active ? ((zh && zh[j]) ? hprev[po + j] : HNEW[po + j]) : hprev[po + j];
+              hcur[po + j] = v;
+              Ot[po + j] = active ? v : 0.f;
+              if (hin_n) hin_n[po + j] = M ? v * M[po + j] : v;
+            }
+          }
+        }
+        barrier(nth);
+      }
+    }
+  });
+  if (err.set) TORCH_CHECK(false, "lstmkit fused variant forward: ", err.msg);
+  timer.lap("loop");
+  h_n.copy_(hb[(T - 1) & 1]);
+  if (!save) hin = at::empty({0}, opt);
+  if (!save && c.proj) rbuf = at::empty({0}, opt);
+  return {output, h_n, c_n, gates, cells, cnew, hin, rbuf, ihat, irstd, ahat, arstd, chat, crstd};
+}
+
+// ---------------------------------------------------------------------------------------
+// Backward.  saved = the forward's [gates, cells, cnew, hin, rbuf, ihat, irstd, ahat, arstd,
+// chat, crstd].  need = [x, h0, c0, w_ih, w_hh, bias, w_hr, peephole, layer_norm].
+// Returns [dx, dh0, dc0, dw_ih, dw_hh, db (GH), dw_hr, dw_ci, dw_cf, dw_co, dln_ih_w,
+// dln_ih_b, dln_hh_w, dln_hh_b, dln_c_w, dln_c_b] (undefined where not needed/absent).
+// ---------------------------------------------------------------------------------------
+std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& c0,
+                                 const at::Tensor& w_ih, const at::Tensor& w_hh,
+                                 const c10::optional<at::Tensor>& w_hr, const std::vector<at::Tensor>& extra,
+                                 const c10::optional<at::Tensor>& rd_mask, const c10::optional<at::Tensor>& zh_mask,
+                                 const c10::optional<at::Tensor>& zc_mask, bool cifg, bool reverse,
+                                 const c10::optional<at::Tensor>& lengths, const std::vector<at::Tensor>& saved,
+                                 const at::Tensor& d_out, const at::Tensor& d_hn, const at::Tensor& d_cn,
+                                 std::vector<bool> need) {
+  const Cfg c = make_cfg(x, c0, w_hh, w_hr, extra, rd_mask, zh_mask, cifg, reverse, lengths);
+  const int T = c.T, N = c.N, I = c.I, H = c.H, P = c.P, GH = c.GH;
+  TORCH_CHECK(saved.size() == 11 && need.size() == 9, "bad saved/need");
+  TORCH_CHECK(d_out.is_contiguous() && d_hn.is_contiguous() && d_cn.is_contiguous(), "grads must be contiguous");
+  auto opt = x.options();
+  const int64_t NH = (int64_t)N * H, NG = (int64_t)N * GH, NP = (int64_t)N * P, R = (int64_t)T * N;
+  at::Tensor dh = d_hn.clone(), dc = d_cn.clone();
+  std::vector<at::Tensor> res(16);
+  ErrorSlot err;
+  PhaseTimer timer("lstmkit variant backward:");
+  const float* GS = saved[0].data_ptr<float>();
+  const float* CC = saved[1].data_ptr<float>();
+  const float* CN = saved[2].data_ptr<float>();
+  const float* HIN = saved[3].data_ptr<float>();
+  const float* RB = fptr(saved[4]);
+  const float* IH = fptr(saved[5]);
+  const float* IRS = fptr(saved[6]);
+  const float* AH = fptr(saved[7]);
+  const float* ARS = fptr(saved[8]);
+  const float* CH = fptr(saved[9]);
+  const float* CRS = fptr(saved[10]);
+  const float* Whh = w_hh.data_ptr<float>();
+  const float* Whr = c.proj ? w_hr->data_ptr<float>() : nullptr;
+  const float* WCI = (c.peep && !c.cifg) ? extra[0].data_ptr<float>() : nullptr;
+  const float* WCF = c.peep ? extra[1].data_ptr<float>() : nullptr;
+  const float* WCO = c.peep ? extra[2].data_ptr<float>() : nullptr;
+  const float* GIH = c.ln ? extra[3].data_ptr<float>() : nullptr;
+  const float* GHH = c.ln ? extra[5].data_ptr<float>() : nullptr;
+  const float* GCL = c.ln ? extra[7].data_ptr<float>() : nullptr;
+  const float* BCL = c.ln ? extra[8].data_ptr<float>() : nullptr;
+  const float* M = c.rd ? rd_mask->data_ptr<float>() : nullptr;
+  const bool* ZH = c.zo ? zh_mask->data_ptr<bool>() : nullptr;
+  const bool* ZC = c.zo ? zc_mask->data_ptr<bool>() : nullptr;
+  const int64_t* len = c.has_len ? lengths->data_ptr<int64_t>() : nullptr;
+  const float* C0 = c0.data_ptr<float>();
+  const float* DO = d_out.data_ptr<float>();
+
+  at::Tensor dG = at::empty({T, N, GH}, opt);
+  at::Tensor dA = c.ln ? at::empty({T, N, GH}, opt) : dG;
+  at::Tensor dHN = c.proj ? at::empty({T, N, P}, opt) : at::Tensor();
+  at::Tensor dR = c.proj ? at::empty({N, H}, opt) : at::Tensor();
+  at::Tensor Q = M ? at::empty({N, P}, opt) : at::Tensor();
+  // per-row accumulators: db | dghh | dbhh (GH each) | dgc | dbc | dwci | dwcf | dwco (H each)
+  const int64_t AW = 3 * (int64_t)GH + 5 * (int64_t)H;
+  at::Tensor acc = at::zeros({N, AW}, opt);
+  const std::vector<int> cq = col_chunks(P, 128);  // dh columns
+  const std::vector<int> cr = col_chunks(H, 128);  // dr columns (projection)
+  const int ncq = (int)cq.size() - 1, ncr = c.proj ? (int)cr.size() - 1 : 0;
+  std::vector<size_t> off(ncq + ncr + 1, 0);
+  for (int k = 0; k < ncq; ++k) off[k + 1] = off[k] + (PackedB::bytes(N, cq[k + 1] - cq[k], GH) / 4 + 16) / 16 * 16;
+  for (int k = 0; k < ncr; ++k)
+    off[ncq + k + 1] = off[ncq + k] + (PackedB::bytes(N, cr[k + 1] - cr[k], P) / 4 + 16) / 16 * 16;
+  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(off.back(), 1)}, opt);
+  std::vector<PackedB> pkq(ncq), pkr(std::max(ncr, 1));
+  const int nthr = std::min(at::get_num_threads(), useful_threads(c, std::max(ncq, ncr)));
+  at::Tensor scratch = at::empty({(int64_t)std::max(nthr, 1) * (3 * H + P + GH + 16)}, opt);
+  float* DG = dG.data_ptr<float>();
+  float* DA = dA.data_ptr<float>();
+  float* DHN = c.proj ? dHN.data_ptr<float>() : nullptr;
+  float* DR = c.proj ? dR.data_ptr<float>() : nullptr;
+  float* QB = M ? Q.data_ptr<float>() : nullptr;
+  float* DH = dh.data_ptr<float>();
+  float* DC = dc.data_ptr<float>();
+  float* ACC = acc.data_ptr<float>();
+  float* PK = pk_store.data_ptr<float>();
+  float* SCR = scratch.data_ptr<float>();
+  auto time_of = [&](int s) { return reverse ? T - 1 - s : s; };
+
+  if (T > 0 && N > 0 && H > 0)
+  run_threads(nthr, [&](int tid, int nth) {
+    const int r0 = (int)((int64_t)N * tid / nth), r1 = (int)((int64_t)N * (tid + 1) / nth);
+    const int kq0 = ncq * tid / nth, kq1 = ncq * (tid + 1) / nth;
+    const int kr0 = ncr * tid / nth, kr1 = ncr * (tid + 1) / nth;
+    float* sc = SCR + (int64_t)tid * (3 * H + P + GH + 16);
+    float* dcn_r = sc;          // (H) dL/d LN_c(c_new) (or dL/d c_new)
+    float* do_r = sc + H;       // (H) dL/d o
+    float* dchat = sc + 2 * H;  // (H)
+    float* dhn_r = sc + 3 * H;  // (P) dL/d h_new (no projection)
+    float* dah = dhn_r + P;     // (GH) dL/d ahat
+    for (int k = kq0; k < kq1; ++k) {
+      const int w = cq[k + 1] - cq[k];
+      pkq[k].pack(N, w, GH, Whh + cq[k], P, false, PackedB::bytes(N, w, GH) ? PK + off[k] : nullptr);
+    }
+    for (int k = kr0; k < kr1; ++k) {
+      const int w = cr[k + 1] - cr[k];
+      pkr[k].pack(N, w, P, Whr + cr[k], H, false, PackedB::bytes(N, w, P) ? PK + off[ncq + k] : nullptr);
+    }
+    for (int s = T - 1; s >= 0; --s) {
+      const int t = time_of(s);
+      const int tp = reverse ? t + 1 : t - 1;
+      const float* Cprev = s == 0 ? C0 : CC + (int64_t)tp * NH;
+      const float* DOt = DO + (int64_t)t * NP;
+      if (c.proj) {  // Phase 1: dL/dh_new (saved for dW_hr) and the zoneout pass-through
+        float* D = DHN + (int64_t)t * NP;
+        for (int n = r0; n < r1; ++n) {
+          const int64_t po = (int64_t)n * P;
+          if (len && t >= len[n]) { std::memset(D + po, 0, sizeof(float) * P); continue; }
+          const bool* zh = c.zo ? ZH + (int64_t)t * NP + po : nullptr;
+          for (int j = 0; j < P; ++j) {
+            float v = DH[po + j] + DOt[po + j];
+            if (zh && zh[j]) { D[po + j] = 0.f; DH[po + j] = v; }
+            else { D[po + j] = v; DH[po + j] = 0.f; }
+          }
+        }
+        barrier(nth);
+        for (int k = kr0; k < kr1; ++k) {
+          const int w = cr[k + 1] - cr[k];
+          if (pkr[k].ready()) pkr[k].run(D, P, 0.f, DR + cr[k], H, &err);
+          else gemm(false, false, N, w, P, D, P, Whr + cr[k], H, 0.f, DR + cr[k], H, &err);
+        }
+        barrier(nth);
+      }
+      // Phase 2: rows, pointwise backward
+      for (int n = r0; n < r1; ++n) {
+        const int64_t ro = (int64_t)t * N + n;
+        float* dg = DG + ro * GH;
+        float* da = DA + ro * GH;
+        if (len && t >= len[n]) {  // inactive: nothing flows into the step; dh, dc pass
+          std::memset(dg, 0, sizeof(float) * GH);
+          if (DA != DG) std::memset(da, 0, sizeof(float) * GH);
+          continue;
+        }
+        const int64_t po = (int64_t)n * P, so = (int64_t)n * H;
+        const float* dr;
+        if (c.proj) {
+          dr = DR + so;
+        } else {
+          const bool* zh = c.zo ? ZH + (int64_t)t * NP + po : nullptr;
+          for (int j = 0; j < P; ++j) {
+            float v = DH[po + j] + DOt[po + j];
+            if (zh && zh[j]) { dhn_r[j] = 0.f; DH[po + j] = v; }
+            else { dhn_r[j] = v; DH[po + j] = 0.f; }
+          }
+          dr = dhn_r;
+        }
+        const float* g = GS + ro * GH;
+        const float* cnw = CN + ro * H;
+        const float* cp = Cprev + so;
+        const float* chs = CH ? CH + ro * H : nullptr;
+        float* a = ACC + (int64_t)n * AW;
+        float* a_db = a;
+        float* a_dghh = a + GH;
+        float* a_dbhh = a + 2 * GH;
+        float* a_dgc = a + 3 * GH;
+        float* a_dbc = a_dgc + H;
+        float* a_wci = a_dbc + H;
+        float* a_wcf = a_wci + H;
+        float* a_wco = a_wcf + H;
+        const int oi = c.cifg ? -1 : 0, of = c.cifg ? 0 : H, og = c.cifg ? H : 2 * H, oo = c.cifg ? 2 * H : 3 * H;
+        // pass 1: through h = o * tanh(cn)
+        for (int j = 0; j < H; j += VW) {
+          const int m = std::min(VW, H - j);
+          vf cn = ldn(cnw + j, m);
+          if (c.ln) cn = ldn(GCL + j, m) * ldn(chs + j, m) + ldn(BCL + j, m);
+          vf th = vtanh(cn);
+          vf drv = ldn(dr + j, m), ov = ldn(g + oo + j, m);
+          vf dcnv = drv * ov * (1.0f - th * th);
+          stn(do_r + j, drv * th, m);
+          if (c.ln) {
+            vf xh = ldn(chs + j, m);
+            stn(dchat + j, dcnv * ldn(GCL + j, m), m);
+            stn(a_dgc + j, ldn(a_dgc + j, m) + dcnv * xh, m);
+            stn(a_dbc + j, ldn(a_dbc + j, m) + dcnv, m);
+          } else {
+            stn(dcn_r + j, dcnv, m);
+          }
+        }
+        if (c.ln) {  // through LN_c
+          float s1, s2;
+          row_sums2(dchat, chs, H, s1, s2);
+          const float m1 = s1 / (float)H, m2 = s2 / (float)H, rs = CRS[ro];
+          for (int j = 0; j < H; j += VW) {
+            const int m = std::min(VW, H - j);
+            stn(dcn_r + j, (ldn(dchat + j, m) - m1 - ldn(chs + j, m) * m2) * rs, m);
+          }
+        }
+        // pass 2: c_new and the gates
+        const bool* zc = c.zo ? ZC + (int64_t)t * NH + so : nullptr;
+        if (zc)  // zoneout on c: the carried gradient reaches c_new only where it was not kept
+          for (int j = 0; j < H; ++j) {
+            const float v = DC[so + j];
+            dcn_r[j] += zc[j] ? 0.f : v;
+            DC[so + j] = zc[j] ? v : 0.f;
+          }
+        for (int j = 0; j < H; j += VW) {
+          const int m = std::min(VW, H - j);
+          vf ov = ldn(g + oo + j, m), fg = ldn(g + of + j, m), gg = ldn(g + og + j, m);
+          vf ig = c.cifg ? 1.0f - fg : ldn(g + oi + j, m);
+          vf cpv = ldn(cp + j, m);
+          vf dct = ldn(dcn_r + j, m);
+          if (!zc) dct += ldn(DC + so + j, m);
+          vf dpo = ldn(do_r + j, m) * ov * (1.0f - ov);
+          if (WCO) {
+            dct += dpo * ldn(WCO + j, m);
+            stn(a_wco + j, ldn(a_wco + j, m) + dpo * ldn(cnw + j, m), m);
+          }
+          vf df = dct * cpv;
+          vf di = dct * gg;
+          if (c.cifg) df -= di;
+          vf dpf = df * fg * (1.0f - fg);
+          vf dpg = dct * ig * (1.0f - gg * gg);
+          vf dcp = dct * fg;
+          if (zc) dcp += ldn(DC + so + j, m);
+          if (WCF) {
+            dcp += dpf * ldn(WCF + j, m);
+            stn(a_wcf + j, ldn(a_wcf + j, m) + dpf * cpv, m);
+          }
+          if (!c.cifg) {
+            vf dpi = di * ig * (1.0f - ig);
+            if (WCI) {
+              dcp += dpi * ldn(WCI + j, m);
+              stn(a_wci + j, ldn(a_wci + j, m) + dpi * cpv, m);
+            }
+            stn(dg + oi + j, dpi, m);
+          }
+          stn(dg + of + j, dpf, m);
+          stn(dg + og + j, dpg, m);
+          stn(dg + oo + j, dpo, m);
+          stn(DC + so + j, dcp, m);
+        }
+        for (int j = 0; j < GH; j += VW) {
+          const int m = std::min(VW, GH - j);
+          stn(a_db + j, ldn(a_db + j, m) + ldn(dg + j, m), m);
+        }
+        if (c.ln) {  // through LN_hh
+          const float* ah = AH + ro * GH;
+          for (int j = 0; j < GH; j += VW) {
+            const int m = std::min(VW, GH - j);
+            vf d = ldn(dg + j, m);
+            stn(dah + j, d * ldn(GHH + j, m), m);
+            stn(a_dghh + j, ldn(a_dghh + j, m) + d * ldn(ah + j, m), m);
+            stn(a_dbhh + j, ldn(a_dbhh + j, m) + d, m);
+          }
+          float s1, s2;
+          row_sums2(dah, ah, GH, s1, s2);
+          const float m1 = s1 / (float)GH, m2 = s2 / (float)GH, rs = ARS[ro];
+          for (int j = 0; j < GH; j += VW) {
+            const int m = std::min(VW, GH - j);
+            stn(da + j, (ldn(dah + j, m) - m1 - ldn(ah + j, m) * m2) * rs, m);
+          }
+        }
+      }
+      barrier(nth);
+      // Phase 3: dh_{t-1}[:, chunk] (+)= (dA_t W_hh[:, chunk]) * m
+      const float* DAt = DA + (int64_t)t * NG;
+      for (int k = kq0; k < kq1; ++k) {
+        const int p0 = cq[k], w = cq[k + 1] - cq[k];
+        float* dst = M ? QB + p0 : DH + p0;
+        const float beta = M ? 0.f : 1.f;
+        if (pkq[k].ready()) pkq[k].run(DAt, GH, beta, dst, P, &err);
+        else gemm(false, false, N, w, GH, DAt, GH, Whh + p0, P, beta, dst, P, &err);
+        if (M)
+          for (int n = 0; n < N; ++n)
+            for (int j = 0; j < w; ++j) {
+              const int64_t e = (int64_t)n * P + p0 + j;
+              DH[e] += QB[e] * M[e];
+            }
+      }
+      barrier(nth);
+    }
+  });
+  if (err.set) TORCH_CHECK(false, "lstmkit fused variant backward: ", err.msg);
+  timer.lap("recurrence");
+  res[1] = dh;
+  res[2] = dc;
+  // gradient of the input projection: through LN_ih when layer-normalised
+  at::Tensor dGX = dG;
+  if (c.ln && (need[0] || need[3])) {
+    dGX = at::empty({T, N, GH}, opt);
+    float* D = dGX.data_ptr<float>();
+    const int64_t rc = 64;
+    parallel_chunks((R + rc - 1) / rc, [&](int64_t k) {
+      std::vector<float> tmp(GH);
+      for (int64_t r = k * rc; r < std::min(R, (k + 1) * rc); ++r) {
+        const float* d = DG + r * GH;
+        const float* xh = IH + r * GH;
+        for (int j = 0; j < GH; ++j) tmp[j] = d[j] * GIH[j];
+        float s1, s2;
+        row_sums2(tmp.data(), xh, GH, s1, s2);
+        const float m1 = s1 / (float)GH, m2 = s2 / (float)GH, rs = IRS[r];
+        for (int j = 0; j < GH; ++j) D[r * GH + j] = (tmp[j] - m1 - xh[j] * m2) * rs;
+      }
+    });
+  }
+  const float* DGX = dGX.data_ptr<float>();
+  if (need[0]) {
+    res[0] = at::empty({T, N, I}, opt);
+    big_gemm_rows(R, I, GH, DGX, GH, w_ih.data_ptr<float>(), I, false, res[0].data_ptr<float>(), I, &err);
+  }
+  timer.lap("dx");
+  // weight gradients: row chunks of dW (GH rows), summed over all T*N rows in order
+  const bool need_hr = c.proj && need[6];
+  if (need[3]) res[3] = at::empty({GH, I}, opt);
+  if (need[4]) res[4] = at::empty({GH, P}, opt);
+  if (need_hr) res[6] = at::empty({P, H}, opt);
+  const bool need_lnih = c.ln && need[8];
+  if (need_lnih) res[10] = at::empty({GH}, opt);
+  const int kc = 256;
+  const int nw = (GH + kc - 1) / kc, nhr = need_hr ? (P + kc - 1) / kc : 0;
+  const int nih = need[3] ? nw : 0, nhh = need[4] ? nw : 0, nln = need_lnih ? nw : 0;
+  const float* X = x.data_ptr<float>();
+  parallel_chunks(nih + nhh + nhr + nln, [&](int64_t job) {
+    int k = (int)job;
+    if (k < nih) {
+      const int r0 = k * kc, rows = std::min(kc, GH - r0);
+      gemm(true, false, rows, I, (int)R, DGX + r0, GH, X, I, 0.f, res[3].data_ptr<float>() + (int64_t)r0 * I, I, &err);
+      return;
+    }
+    k -= nih;
+    if (k < nhh) {
+      const int r0 = k * kc, rows = std::min(kc, GH - r0);
+      gemm(true, false, rows, P, (int)R, DA + r0, GH, HIN, P, 0.f, res[4].data_ptr<float>() + (int64_t)r0 * P, P, &err);
+      return;
+    }
+    k -= nhh;
+    if (k < nhr) {
+      const int r0 = k * kc, rows = std::min(kc, P - r0);
+      gemm(true, false, rows, H, (int)R, DHN + r0, P, RB, H, 0.f, res[6].data_ptr<float>() + (int64_t)r0 * H, H, &err);
+      return;
+    }
+    k -= nhr;
+    const int c0_ = k * kc, cols = std::min(kc, GH - c0_);  // dln_ih_w = sum dG * ihat
+    float* out = res[10].data_ptr<float>() + c0_;
+    for (int j = 0; j < cols; ++j) out[j] = 0.f;
+    for (int64_t r = 0; r < R; ++r)
+      for (int j = 0; j < cols; ++j) out[j] += DG[r * GH + c0_ + j] * IH[r * GH + c0_ + j];
+  });
+  if (err.set) TORCH_CHECK(false, "lstmkit fused variant backward: ", err.msg);
+  timer.lap("dw");
+  // per-row accumulators summed over rows in order
+  at::Tensor tot = at::zeros({AW}, opt);
+  {
+    float* S = tot.data_ptr<float>();
+    for (int n = 0; n < N; ++n)
+      for (int64_t j = 0; j < AW; ++j) S[j] += ACC[(int64_t)n * AW + j];
+  }
+  if (need[5] || need_lnih) res[5] = tot.narrow(0, 0, GH).clone();
+  if (c.ln && need[8]) {
+    res[11] = tot.narrow(0, 0, GH).clone();  // d ln_ih bias = sum dG
+    res[12] = tot.narrow(0, GH, GH).clone();
+    res[13] = tot.narrow(0, 2 * GH, GH).clone();
+    res[14] = tot.narrow(0, 3 * GH, H).clone();
+    res[15] = tot.narrow(0, 3 * GH + H, H).clone();
+  }
+  if (c.peep && need[7]) {
+    if (!c.cifg) res[7] = tot.narrow(0, 3 * GH + 2 * H, H).clone();
+    res[8] = tot.narrow(0, 3 * GH + 3 * H, H).clone();
+    res[9] = tot.narrow(0, 3 * GH + 4 * H, H).clone();
+  }
+  return res;
+}
+
+}  // namespace var
+}  // namespace lstmkit
