@@ -200,6 +200,12 @@ def fit(
         deterministic=True,
         default_root_dir=run_dir,
     )
+    if config.devices > 1 and not torch.cuda.is_available():
+        # N processes on the CPU share its cores: more threads than cores makes every
+        # thread barrier spin (oneDNN's and the fused kernel's alike) and training crawls
+        import os
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.devices))
     lit = _lightning_module_class()(net, loss_fn, config.learning_rate, config.weight_decay)
     ckpt_path = None
     if resume_from is not None:
