@@ -142,3 +142,31 @@ def test_ucr_uea_accuracy(name, target):
 
     clf = lstmkit.Classifier(seed=0).fit(load_dataset(name, "train"))
     assert clf.evaluate(load_dataset(name, "test"))["accuracy"] >= target
+
+
+def test_inspect_a_saved_classifier(tmp_path):
+    train = write_ts(tmp_path / "train.ts", synthetic(30, seed=0))
+    model = tmp_path / "model"
+    lstmkit.Classifier(hidden_size=8, max_epochs=2).fit(str(train)).save(model)
+    out = tmp_path / "inside"
+    assert main(["inspect", "--model", str(model), str(train), "--out", str(out)]) == 0
+    for name in ("report.html", "inspect.json", "saturation.png", "gates_layer0.png",
+                 "gates_layer0_reverse.png", "cell_states.png"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "inspect.json").read_text())
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+    import torch
+
+    clf = lstmkit.Classifier.load(model)
+    x, lengths = clf.tensors(clf.read(str(train)))
+    with torch.no_grad():
+        _, _, trace = clf.net.encoder(x, lengths=lengths, return_trace=True)
+    real = torch.arange(x.shape[1])[None, :] < lengths[:, None]  # (N, L): steps inside each sequence
+    for record, layer in zip((trace[0, 0], trace[0, 1]), report["layers"]):
+        for gate in ("forget_gate", "input_gate", "output_gate"):
+            values = getattr(record, gate)[real]  # (steps, H)
+            stats = layer["saturation"][gate]
+            assert abs(stats["left"] - float((values < 0.1).float().mean())) < 1e-9
+            assert abs(stats["right"] - float((values > 0.9).float().mean())) < 1e-9
+    assert main(["inspect", "--model", str(model), "--out", str(tmp_path / "none")]) == 2
+    assert not (tmp_path / "none").exists()
