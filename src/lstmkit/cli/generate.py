@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sample only among the K most likely characters (default: all)")
     parser.add_argument("--hidden-size", type=positive_int, default=256, metavar="H", help="LSTM units per layer (default 256)")
     parser.add_argument("--num-layers", type=positive_int, default=2, metavar="N", help="LSTM layers (default 2)")
+    parser.add_argument("--no-layer-norm", action="store_true",
+                        help="a plain LSTM (default: layer-normalised, Ba et al. 2016, which learns faster here)")
     parser.add_argument("--steps", type=positive_int, default=100, metavar="K", help="truncated-BPTT length (default 100)")
     parser.add_argument("--streams", type=positive_int, default=32, metavar="B", help="parallel text streams per batch (default 32)")
     add_training_arguments(parser, max_epochs=1000, out_help="run directory (default runs/generate-<time>)")
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     model = LanguageModel(
         hidden_size=args.hidden_size, num_layers=args.num_layers, steps=args.steps,
+        layer_norm=not args.no_layer_norm,
         streams=args.streams, max_epochs=args.max_epochs, max_time=args.max_time,
         seed=args.seed, devices=args.devices, strategy=args.strategy, backend=args.backend,
     )

@@ -112,7 +112,7 @@ class LanguageModelParams:
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.1
-    layer_norm: bool = False
+    layer_norm: bool = True
     backend: str = "auto"
     streams: int = 32  # B, batch of parallel streams
     steps: int = 100  # k, truncated-BPTT length
@@ -132,7 +132,7 @@ class LanguageModel:
     """
 
     def __init__(self, *, embedding_size: int = 64, hidden_size: int = 256, num_layers: int = 2,
-                 dropout: float = 0.1, layer_norm: bool = False, backend: str = "auto",
+                 dropout: float = 0.1, layer_norm: bool = True, backend: str = "auto",
                  streams: int = 32, steps: int = 100, val_fraction: float = 0.05,
                  max_epochs: int = 1000, max_time: float | None = 3.0, learning_rate: float = 3e-3,
                  patience: int = 5, seed: int = 0, devices: int = 1, strategy: str = "auto",
