@@ -21,8 +21,11 @@ from pathlib import Path
 from types import ModuleType
 
 _CSRC = Path(__file__).resolve().parent.parent / "csrc"
-_SOURCES = ("lstm_fused.cpp",)
-_HEADERS = ("lstm_variants.h",)  # included by lstm_fused.cpp; part of the cache key
+# Each extension is compiled and loaded on its own, so one kernel's build never waits on (or
+# breaks) another's: name -> (sources, headers they include; the headers are part of the key).
+EXTENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "lstm": (("lstm_fused.cpp",), ("lstm_variants.h",)),
+}
 _CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-std=c++17"]
 if os.environ.get("LSTMKIT_FUSED_VW8"):  # 8-wide pointwise code even where AVX-512 exists
     _CFLAGS.append("-DLSTMKIT_VW8")
@@ -30,8 +33,8 @@ _LDFLAGS = ["-fopenmp"]
 _EXPECTED_SECONDS = 30
 
 _lock = threading.Lock()
-_module: ModuleType | None = None
-_error: str | None = None
+_modules: dict[str, ModuleType] = {}
+_errors: dict[str, str] = {}
 
 
 def _cpu_key() -> str:
@@ -49,44 +52,46 @@ def _cpu_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def cache_dir() -> Path:
-    """Folder that holds the compiled extension for this source, torch and CPU."""
+def cache_dir(extension: str = "lstm") -> Path:
+    """Folder that holds the compiled ``extension`` for its sources, torch and this CPU."""
     import torch
 
     root = os.environ.get("LSTMKIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lstmkit")
-    h = hashlib.sha256()
-    for name in _SOURCES + _HEADERS:
+    sources, headers = EXTENSIONS[extension]
+    h = hashlib.sha256(extension.encode())
+    for name in sources + headers:
         h.update((_CSRC / name).read_bytes())
     h.update(" ".join(_CFLAGS + _LDFLAGS).encode())
     key = f"{h.hexdigest()[:12]}-torch{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-{_cpu_key()}"
     return Path(root) / key
 
 
-def _module_name() -> str:
-    return "lstmkit_fused_" + cache_dir().name.split("-")[0]
+def _module_name(extension: str) -> str:
+    return f"lstmkit_{extension}_" + cache_dir(extension).name.split("-")[0]
 
 
-def _build() -> ModuleType:
+def _build(extension: str) -> ModuleType:
     if os.environ.get("LSTMKIT_DISABLE_FUSED", "") not in ("", "0"):
         raise RuntimeError("disabled by the environment variable LSTMKIT_DISABLE_FUSED")
     from torch.utils import cpp_extension
 
     if platform.system() == "Windows":
         raise RuntimeError("the fused kernels need GCC or Clang (vector extensions); Windows is not supported")
-    for name in _SOURCES + _HEADERS:
+    sources, headers = EXTENSIONS[extension]
+    for name in sources + headers:
         if not (_CSRC / name).is_file():
             raise RuntimeError(f"kernel source {_CSRC / name} is missing from the installation")
-    build_dir = cache_dir()
+    build_dir = cache_dir(extension)
     build_dir.mkdir(parents=True, exist_ok=True)
-    name = _module_name()
+    name = _module_name(extension)
     compiled = (build_dir / f"{name}.so").exists()
     if not compiled:
-        print(f"lstmkit: compiling fused kernels (once, ~{_EXPECTED_SECONDS} s)...", file=sys.stderr, flush=True)
+        print(f"lstmkit: compiling the fused {extension} kernels (once, ~{_EXPECTED_SECONDS} s)...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
         mod = cpp_extension.load(
             name=name,
-            sources=[str(_CSRC / s) for s in _SOURCES],
+            sources=[str(_CSRC / s) for s in sources],
             extra_cflags=_CFLAGS,
             extra_ldflags=_LDFLAGS,
             build_directory=str(build_dir),
@@ -95,43 +100,43 @@ def _build() -> ModuleType:
     except Exception as exc:  # compiler missing, compile error, ninja missing...
         msg = str(exc).strip().splitlines()
         tail = " | ".join(line for line in msg[-6:] if line.strip())
-        raise RuntimeError(f"compiling the fused kernels failed ({type(exc).__name__}): {tail}") from exc
+        raise RuntimeError(f"compiling the fused {extension} kernels failed ({type(exc).__name__}): {tail}") from exc
     if not compiled:
-        print(f"lstmkit: fused kernels compiled in {time.perf_counter() - t0:.0f} s ({build_dir})",
+        print(f"lstmkit: fused {extension} kernels compiled in {time.perf_counter() - t0:.0f} s ({build_dir})",
               file=sys.stderr, flush=True)
     return mod
 
 
-def load() -> ModuleType:
-    """The compiled extension module; compiles it on first use.  Raises RuntimeError with the
-    reason when it cannot be built (the reason is also kept for :func:`unavailable_reason`)."""
-    global _module, _error
-    if _module is not None:
-        return _module
+def load(extension: str = "lstm") -> ModuleType:
+    """The compiled ``extension`` module; compiles it on first use.  Raises RuntimeError with
+    the reason when it cannot be built (kept for :func:`unavailable_reason`)."""
+    module = _modules.get(extension)
+    if module is not None:
+        return module
     with _lock:
-        if _module is None:
-            if _error is not None:
-                raise RuntimeError(_error)
+        if extension not in _modules:
+            if extension in _errors:
+                raise RuntimeError(_errors[extension])
             try:
-                _module = _build()
+                _modules[extension] = _build(extension)
             except Exception as exc:
-                _error = str(exc) or type(exc).__name__
-                raise RuntimeError(_error) from exc
-    return _module
+                _errors[extension] = str(exc) or type(exc).__name__
+                raise RuntimeError(_errors[extension]) from exc
+    return _modules[extension]
 
 
-def available() -> bool:
-    """True when the fused kernels are compiled and loaded (builds them lazily on first call)."""
+def available(extension: str = "lstm") -> bool:
+    """True when ``extension`` is compiled and loaded (builds it lazily on first call)."""
     try:
-        load()
+        load(extension)
     except RuntimeError:
         return False
     return True
 
 
-def unavailable_reason() -> str | None:
-    """Why :func:`available` is False, or None when the kernels are available (or not tried yet
-    and buildable: the call triggers the build)."""
-    if available():
+def unavailable_reason(extension: str = "lstm") -> str | None:
+    """Why :func:`available` is False, or None when the extension is available (or not tried
+    yet and buildable: the call triggers the build)."""
+    if available(extension):
         return None
-    return _error
+    return _errors.get(extension)
