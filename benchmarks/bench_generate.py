@@ -22,11 +22,14 @@ import torch
 from torch import nn
 
 
-def plain_torch_bpc(train_ids, val_ids, vocab: int, minutes: float, streams: int, steps: int, seed: int) -> tuple[float, int]:
+def plain_torch_bpc(train_ids, val_ids, vocab: int, minutes: float, params, seed: int) -> tuple[float, int]:
+    """The baseline: torch.nn.LSTM of lstmkit's size, char-rnn's recipe; (val bits/char, updates)."""
     torch.manual_seed(seed)
-    embedding = nn.Embedding(vocab, 64)
-    lstm = nn.LSTM(64, 256, 2, batch_first=True, dropout=0.1)
-    decoder = nn.Linear(256, vocab)
+    streams, steps = params.streams, params.steps
+    embedding = nn.Embedding(vocab, params.embedding_size)
+    lstm = nn.LSTM(params.embedding_size, params.hidden_size, params.num_layers, batch_first=True,
+                   dropout=0.1 if params.num_layers > 1 else 0.0)
+    decoder = nn.Linear(params.hidden_size, vocab)
     params = [*embedding.parameters(), *lstm.parameters(), *decoder.parameters()]
     optimizer = torch.optim.Adam(params, lr=2e-3)
     usable = (len(train_ids) - 1) // streams * streams
@@ -59,25 +62,29 @@ def plain_torch_bpc(train_ids, val_ids, vocab: int, minutes: float, streams: int
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=3.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds; one run of each model per seed")
     args = parser.parse_args(argv)
 
     from lstmkit.data.text import Vocabulary, default_corpus, split_text
     from lstmkit.tasks.language_model import LanguageModel
 
     text = default_corpus()
-    lm = LanguageModel(max_time=args.minutes, seed=args.seed, progress=False)
-    started = time.perf_counter()
-    lm.fit(text)
-    ours_seconds = time.perf_counter() - started
     vocab = Vocabulary.from_text(text)
-    train_ids, val_ids = split_text(vocab.encode(text), lm.params.val_fraction)
-    theirs, updates = plain_torch_bpc(train_ids, val_ids, len(vocab), args.minutes, lm.params.streams,
-                                      lm.params.steps, args.seed)
+    seeds = [int(s) for s in args.seeds.split(",")]
     print(f"text: default corpus, {len(text):,} characters; {args.minutes:g} min of training each")
-    print(f"{'model':<34}{'val bits/char':>14}")
-    print(f"{'lstmkit generate (defaults)':<34}{lm.val_bpc:>14.3f}   ({ours_seconds:.0f} s, backends {dict(lm.net.lstm.backend_counts)})")
-    print(f"{'plain torch.nn.LSTM char-LM':<34}{theirs:>14.3f}   ({updates} updates)")
+    print(f"{'seed':<6}{'lstmkit generate (defaults)':>30}{'plain torch.nn.LSTM char-LM':>30}")
+    ours, theirs = [], []
+    for seed in seeds:
+        lm = LanguageModel(max_time=args.minutes, seed=seed, progress=False)
+        lm.fit(text)
+        steps = lm.fit_result.steps
+        train_ids, val_ids = split_text(vocab.encode(text), lm.params.val_fraction)
+        bpc, updates = plain_torch_bpc(train_ids, val_ids, len(vocab), args.minutes, lm.params, seed)
+        ours.append(lm.val_bpc)
+        theirs.append(bpc)
+        print(f"{seed:<6}{lm.val_bpc:>20.3f} ({steps:>5} upd){bpc:>20.3f} ({updates:>5} upd)", flush=True)
+    print(f"{'mean':<6}{sum(ours) / len(ours):>20.3f}{'':>11}{sum(theirs) / len(theirs):>20.3f}")
+    print(f"lstmkit backends: {dict(lm.net.lstm.backend_counts)}")
 
 
 if __name__ == "__main__":

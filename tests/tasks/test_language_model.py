@@ -61,8 +61,11 @@ def test_generate_command(tmp_path, capsys):
     text.write_text(TEXT, encoding="utf-8")
     out = tmp_path / "run"
     code = main(["generate", str(text), "--out", str(out), "--max-epochs", "2", "--hidden-size", "16",
-                 "--num-layers", "1", "--streams", "4", "--steps", "20", "--length", "50", "--prime", "the "])
+                 "--num-layers", "1", "--streams", "4", "--steps", "20", "--length", "50", "--prime", "the ",
+                 "--learning-rate", "0.02", "--lr-schedule", "constant", "--dropout", "0.3"])
     assert code == 0
+    saved = LanguageModel.load(out).params
+    assert (saved.training.learning_rate, saved.training.lr_schedule, saved.dropout) == (0.02, "constant", 0.3)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["val_bits_per_character"] > 0 and metrics["val_perplexity"] == pytest.approx(
         2 ** metrics["val_bits_per_character"])
@@ -88,3 +91,16 @@ def test_generate_bad_text_exits_2(tmp_path, content, message):
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert message in result.stderr and str(path) in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_generate_rejects_a_dropout_outside_0_1(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "lstmkit", "generate", "--dropout", "1.5", "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "expected a number in [0, 1), got 1.5" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_defaults_anneal_the_learning_rate_over_the_time_budget():
+    training = LanguageModel().params.training
+    assert (training.lr_schedule, training.warmup_steps, training.max_time) == ("cosine", 50, 3.0)

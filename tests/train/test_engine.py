@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -37,6 +38,7 @@ def test_best_weights_are_restored(tmp_path):
     train, val = loaders()
     result = fit(net, loss_fn, train, val, TrainingConfig(max_epochs=12, learning_rate=0.02), tmp_path)
     assert result.epochs == 12 and result.is_global_zero and result.world_size == 1
+    assert result.steps == 12 * 4
     with torch.no_grad():
         val_loss = sum(loss_fn(net, b) * len(b[0]) for b in val) / 32
     assert abs(float(val_loss) - result.best_val_loss) < 1e-5
@@ -72,3 +74,45 @@ def test_quiet_when_not_a_terminal(tmp_path, capfd):
     captured = capfd.readouterr()
     assert captured.out == ""
     assert "GPU available" not in captured.err and "Epoch" not in captured.err
+
+
+def test_cosine_schedule_sets_the_learning_rate_of_every_step(tmp_path):
+    import math
+
+    import lightning.pytorch as pl
+
+    seen = []
+
+    class Record(pl.Callback):
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+            seen.append(optimizer.param_groups[0]["lr"])
+
+    config = TrainingConfig(max_epochs=3, learning_rate=0.01, lr_schedule="cosine", warmup_steps=2,
+                            final_lr_fraction=0.1)
+    train, val = loaders()
+    fit(Net(), loss_fn, train, val, config, tmp_path, callbacks=[Record()])
+    total = 3 * 4  # epochs x batches
+    expected = [0.01 * min(1, (k + 1) / 2) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * k / total)))
+                for k in range(total)]
+    assert seen == pytest.approx(expected, rel=1e-12)
+    assert seen[0] == pytest.approx(0.005) and seen[-1] < 0.0015
+
+
+def test_cosine_schedule_follows_the_clock_when_time_is_the_budget():
+    from lstmkit.train.engine import scheduled_learning_rate
+
+    config = TrainingConfig(max_time=1.0, learning_rate=1.0, lr_schedule="cosine", final_lr_fraction=0.0)
+    assert scheduled_learning_rate(config, 10, 0.5) == pytest.approx(0.5)
+    assert scheduled_learning_rate(config, 10, 1.7) == pytest.approx(0.0)
+    assert scheduled_learning_rate(TrainingConfig(learning_rate=0.3), 99, 0.9) == 0.3
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"lr_schedule": "step"}, "lr_schedule must be one of constant, cosine, got 'step'"),
+    ({"warmup_steps": -1}, "warmup_steps must be 0 or more, got -1"),
+    ({"final_lr_fraction": 2.0}, "final_lr_fraction must lie in [0, 1], got 2.0"),
+])
+def test_schedule_settings_are_checked(kwargs, message):
+    with pytest.raises(ValueError) as err:
+        TrainingConfig(**kwargs)
+    assert str(err.value) == message

@@ -25,6 +25,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
 def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, out_help: str) -> None:
     group = parser.add_argument_group("training (shared by every training command)")
     group.add_argument("--out", default=None, metavar="DIR", help=out_help)

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, positive_float, positive_int
+from lstmkit.cli.common import add_training_arguments, positive_float, positive_int, probability
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a plain LSTM (default: layer-normalised, Ba et al. 2016, which learns faster here)")
     parser.add_argument("--steps", type=positive_int, default=100, metavar="K", help="truncated-BPTT length (default 100)")
     parser.add_argument("--streams", type=positive_int, default=32, metavar="B", help="parallel text streams per batch (default 32)")
+    parser.add_argument("--dropout", type=probability, default=0.1, metavar="P", help="dropout between LSTM layers (default 0.1)")
+    parser.add_argument("--learning-rate", type=positive_float, default=6e-3, metavar="LR",
+                        help="peak Adam learning rate (default 6e-3)")
+    parser.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
+                        help="cosine: warm up, then anneal to 5%% of the peak by the end of --max-time "
+                             "or --max-epochs (default); constant: keep it")
     add_training_arguments(parser, max_epochs=1000, out_help="run directory (default runs/generate-<time>)")
     parser.set_defaults(max_time=3.0)
     for action in parser._actions:
@@ -56,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     model = LanguageModel(
         hidden_size=args.hidden_size, num_layers=args.num_layers, steps=args.steps,
-        layer_norm=not args.no_layer_norm,
+        layer_norm=not args.no_layer_norm, dropout=args.dropout, learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
         streams=args.streams, max_epochs=args.max_epochs, max_time=args.max_time,
         seed=args.seed, devices=args.devices, strategy=args.strategy, backend=args.backend,
     )

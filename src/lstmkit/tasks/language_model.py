@@ -118,13 +118,19 @@ class LanguageModelParams:
     steps: int = 100  # k, truncated-BPTT length
     val_fraction: float = 0.05
     training: TrainingConfig = dataclasses.field(
-        default_factory=lambda: TrainingConfig(max_epochs=1000, max_time=3.0, learning_rate=3e-3,
-                                               patience=5, gradient_clip=1.0)
+        default_factory=lambda: TrainingConfig(max_epochs=1000, max_time=3.0, learning_rate=6e-3,
+                                               patience=5, gradient_clip=1.0, lr_schedule="cosine",
+                                               warmup_steps=50)
     )
 
 
 class LanguageModel:
     """A character-level LSTM language model.
+
+    The defaults are tuned for a few minutes on a 2-core CPU: Adam with a learning rate that
+    warms up over 50 steps and then follows a cosine down to 5 % of its peak by the end of
+    ``max_time`` (or of ``max_epochs``, whichever ends first), layer normalisation, dropout
+    between the layers, and the weights of the best validation epoch kept.
 
     >>> lm = LanguageModel(max_time=1).fit(text)
     >>> lm.sample("def ", length=200, temperature=0.8)
@@ -134,17 +140,18 @@ class LanguageModel:
     def __init__(self, *, embedding_size: int = 64, hidden_size: int = 256, num_layers: int = 2,
                  dropout: float = 0.1, layer_norm: bool = True, backend: str = "auto",
                  streams: int = 32, steps: int = 100, val_fraction: float = 0.05,
-                 max_epochs: int = 1000, max_time: float | None = 3.0, learning_rate: float = 3e-3,
-                 patience: int = 5, seed: int = 0, devices: int = 1, strategy: str = "auto",
-                 progress: bool | None = None, sample_every_epoch: int = 0) -> None:
+                 max_epochs: int = 1000, max_time: float | None = 3.0, learning_rate: float = 6e-3,
+                 lr_schedule: str = "cosine", warmup_steps: int = 50, patience: int = 5, seed: int = 0,
+                 devices: int = 1, strategy: str = "auto", progress: bool | None = None,
+                 sample_every_epoch: int = 0) -> None:
         if not 0.0 < val_fraction < 0.5:
             raise ValueError(f"val_fraction must lie in (0, 0.5), got {val_fraction}")
         self.params = LanguageModelParams(
             embedding_size, hidden_size, num_layers, dropout, layer_norm, backend, streams, steps,
             val_fraction,
             TrainingConfig(max_epochs=max_epochs, max_time=max_time, learning_rate=learning_rate,
-                           patience=patience, seed=seed, devices=devices, strategy=strategy,
-                           progress=progress),
+                           lr_schedule=lr_schedule, warmup_steps=warmup_steps, patience=patience,
+                           seed=seed, devices=devices, strategy=strategy, progress=progress),
         )
         self.sample_every_epoch = sample_every_epoch
         self.vocabulary = None

@@ -9,7 +9,17 @@ What it adds to a task's network and data loaders:
   run directory's ``last.ckpt``;
 * a CSV log of the metrics per epoch in ``RUN/logs`` (and TensorBoard when installed);
 * ``seed`` for repeatable numbers; ``devices``/``strategy`` for data-parallel training
-  (``devices=2, strategy="ddp"`` runs two processes with gloo on CPU).
+  (``devices=2, strategy="ddp"`` runs two processes with gloo on CPU);
+* a learning-rate schedule: ``"constant"``, or ``"cosine"`` with a linear warm-up, which
+  anneals over whichever budget ends first, the epochs or the wall-clock ``max_time``::
+
+      progress p = max(step / (max_epochs * batches), elapsed / max_time)
+      lr = lr_max * min(1, (step + 1) / warmup_steps)
+                  * (f + (1 - f) * (1 + cos(pi * p)) / 2)        f = final_lr_fraction
+
+  Following the clock makes a time-budgeted run end at a low learning rate, whatever the
+  machine's speed (and so two such runs differ slightly); without ``max_time`` it is
+  deterministic.
 
 Lightning is imported when a function here runs, never at import time of the package.
 """
@@ -18,7 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +38,20 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_learning_rate(config: "TrainingConfig", step: int, progress: float) -> float:
+    """The learning rate at optimizer ``step`` when ``progress`` (0..1) of the budget is spent."""
+    rate = config.learning_rate
+    if config.warmup_steps:
+        rate *= min(1.0, (step + 1) / config.warmup_steps)
+    if config.lr_schedule == "cosine":
+        f = config.final_lr_fraction
+        rate *= f + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, progress))))
+    return rate
 
 
 @dataclass
@@ -43,8 +69,17 @@ class TrainingConfig:
     devices: int = 1
     strategy: str = "auto"
     progress: bool | None = None  # None: a bar when stderr is a terminal
+    lr_schedule: str = "constant"  # or "cosine"
+    warmup_steps: int = 0
+    final_lr_fraction: float = 0.05  # cosine: the learning rate at the end, relative to the start
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
+        if not 0.0 <= self.final_lr_fraction <= 1.0:
+            raise ValueError(f"final_lr_fraction must lie in [0, 1], got {self.final_lr_fraction}")
         if self.max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
         if self.max_time is not None and self.max_time <= 0:
@@ -69,6 +104,7 @@ class FitResult:
     stopped_early: bool
     is_global_zero: bool  # False in the extra processes of a data-parallel run
     world_size: int = 1  # processes that trained together
+    steps: int = 0  # optimizer steps taken in total
 
 
 def seed_everything(seed: int) -> None:
@@ -123,6 +159,31 @@ def _lightning_module_class():
     return LitTask
 
 
+def _schedule_callback(config: TrainingConfig):
+    """A Lightning callback that sets the learning rate before every optimizer step."""
+    import lightning.pytorch as pl
+
+    class LearningRateSchedule(pl.Callback):
+        def __init__(self) -> None:
+            self.started = time.monotonic()
+
+        def on_train_start(self, trainer, pl_module) -> None:
+            self.started = time.monotonic()
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            step = trainer.global_step
+            total = trainer.estimated_stepping_batches
+            progress = step / total if total and math.isfinite(total) else 0.0
+            if config.max_time is not None:
+                progress = max(progress, (time.monotonic() - self.started) / (config.max_time * 60.0))
+            rate = scheduled_learning_rate(config, step, progress)
+            for optimizer in trainer.optimizers:
+                for group in optimizer.param_groups:
+                    group["lr"] = rate
+
+    return LearningRateSchedule()
+
+
 def _batch_size(batch) -> int:
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
     return int(first.shape[0])
@@ -167,6 +228,8 @@ def fit(
         save_top_k=1, save_last=True, enable_version_counter=False,
     )
     callbacks = [checkpoint, *(callbacks or [])]
+    if config.lr_schedule != "constant" or config.warmup_steps:
+        callbacks.append(_schedule_callback(config))
     early = None
     if val_loader is not None:
         early = EarlyStopping(monitor="val_loss", mode="min", patience=config.patience)
@@ -234,6 +297,7 @@ def fit(
         stopped_early=bool(early is not None and early.stopped_epoch > 0),
         is_global_zero=trainer.is_global_zero,
         world_size=trainer.world_size,
+        steps=int(trainer.global_step),
     )
 
 
