@@ -104,3 +104,4 @@ def test_generate_rejects_a_dropout_outside_0_1(tmp_path):
 def test_defaults_anneal_the_learning_rate_over_the_time_budget():
     training = LanguageModel().params.training
     assert (training.lr_schedule, training.warmup_steps, training.max_time) == ("cosine", 50, 3.0)
+    assert LanguageModel().params.dropout == 0.25

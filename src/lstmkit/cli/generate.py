@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a plain LSTM (default: layer-normalised, Ba et al. 2016, which learns faster here)")
     parser.add_argument("--steps", type=positive_int, default=100, metavar="K", help="truncated-BPTT length (default 100)")
     parser.add_argument("--streams", type=positive_int, default=32, metavar="B", help="parallel text streams per batch (default 32)")
-    parser.add_argument("--dropout", type=probability, default=0.1, metavar="P", help="dropout between LSTM layers (default 0.1)")
+    parser.add_argument("--dropout", type=probability, default=0.25, metavar="P",
+                        help="dropout between LSTM layers (default 0.25)")
     parser.add_argument("--learning-rate", type=positive_float, default=6e-3, metavar="LR",
                         help="peak Adam learning rate (default 6e-3)")
     parser.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",

@@ -46,7 +46,7 @@ class CharLMConfig:
     embedding_size: int = 64
     hidden_size: int = 256
     num_layers: int = 2
-    dropout: float = 0.1
+    dropout: float = 0.25
     layer_norm: bool = False
     backend: str = "auto"
 
@@ -111,7 +111,7 @@ class LanguageModelParams:
     embedding_size: int = 64
     hidden_size: int = 256
     num_layers: int = 2
-    dropout: float = 0.1
+    dropout: float = 0.25
     layer_norm: bool = True
     backend: str = "auto"
     streams: int = 32  # B, batch of parallel streams
@@ -138,7 +138,7 @@ class LanguageModel:
     """
 
     def __init__(self, *, embedding_size: int = 64, hidden_size: int = 256, num_layers: int = 2,
-                 dropout: float = 0.1, layer_norm: bool = True, backend: str = "auto",
+                 dropout: float = 0.25, layer_norm: bool = True, backend: str = "auto",
                  streams: int = 32, steps: int = 100, val_fraction: float = 0.05,
                  max_epochs: int = 1000, max_time: float | None = 3.0, learning_rate: float = 6e-3,
                  lr_schedule: str = "cosine", warmup_steps: int = 50, patience: int = 5, seed: int = 0,
