@@ -65,8 +65,8 @@ def check_parity(kind, input_kind, with_hx, backend="reference", **kw):
     assert_close_lists(grad_o, grad_t, 1e-4, "gradients")
     if backend == "reference":
         assert ours.last_backend == "reference"
-    else:  # auto trains a plain LSTM on the fused kernel where it compiled, else torch's
-        assert ours.last_backend in ({"fused", "torch"} if kind == "lstm" else {"torch"})
+    else:  # auto trains on the fused kernel where it compiled (GRU/RNN: also inference), else torch's
+        assert ours.last_backend in {"fused", "torch"}
 
 
 LSTM_OPTIONS = list(itertools.product([1, 2], [True, False], [False, True], [False, True], [0, 2]))

@@ -14,8 +14,6 @@ LENGTHS = torch.tensor([4, 6, 1, 3])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_lengths_equal_running_each_sequence_alone(kind, bidirectional, backend):
-    if backend == "fused" and kind != "lstm":
-        pytest.skip("only the LSTM is fused")
     theirs = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](
         I, H, num_layers=2, bidirectional=bidirectional)
     ours = {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind](
@@ -179,8 +177,7 @@ def test_backend_reporting():
     variant(torch.randn(T, N, I))
     assert variant.last_backend == ("fused" if fused.available() else "reference")
     lstmkit.LSTM(I, H, backend="fused", peephole=True)  # covered now
-    with pytest.raises(NotImplementedError, match="does not cover the GRU cell"):
-        lstmkit.GRU(I, H, backend="fused")
+    lstmkit.GRU(I, H, backend="fused")  # covered now (the GRU/RNN kernels)
     double = lstmkit.LSTM(I, H, backend="fused", dtype=torch.float64)
     double(torch.randn(T, N, I, dtype=torch.float64))
     assert double.last_backend == "reference"  # float64: the documented fallback

@@ -8,7 +8,8 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Time lstmkit's fused LSTM kernels (plain and the variants: peephole, layer_norm, cifg...) "
-        "against torch.nn.LSTM and against lstmkit's reference path, in the same process, "
+        "and its fused GRU / RNN (rows gru, rnn_tanh, rnn_relu) against torch.nn.LSTM, against "
+        "their torch.nn twins and against lstmkit's reference path, in the same process, "
         "interleaved, and print the medians."
     )
     from lstmkit.bench import add_arguments as bench_arguments

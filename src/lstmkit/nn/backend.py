@@ -9,18 +9,21 @@ Backends a layer can run on (``last_backend`` records which one ran):
   on the CPU with torch's options (layers, directions, lengths, ``proj_size``, dropout between
   layers), every lstmkit variant (peephole, layer norm, CIFG, recurrent dropout, zoneout, in
   any combination) and ``return_trace`` (its gates and ``cell_state`` are then not
-  differentiable); the GRU and the RNN are not fused yet and run on the reference.
+  differentiable); and the GRU and the RNN (tanh, relu) with the same torch options and
+  ``return_trace`` (the GRU's gates are then not differentiable). The GRU/RNN kernels are a
+  separate extension (``fused.build.load("gru_rnn")``).
 * ``"torch"`` — torch's own kernels (oneDNN on CPU, cuDNN on CUDA) through the same
   parameters, for the configurations torch.nn has.
 
 ``backend="auto"`` picks the fastest correct path, on the CPU in float32: the fused kernel to
 train a plain LSTM (1.0-1.5x torch.nn.LSTM's speed, see the README), for every LSTM variant
-(training and inference), and for a trace under ``torch.no_grad()`` (with gradients on, the
-trace's gates must be differentiable: the reference runs); torch's kernels for other plain
-configurations and for plain inference (where oneDNN is still slightly ahead); the reference
-for everything else. ``backend="fused"`` insists on the kernel where it applies and falls back
-to the reference, with one warning, where it cannot compile; ``backend="reference"`` always
-runs the reference.
+(training and inference), for the GRU and the RNN (training and inference: 1.1-2x
+torch.nn.GRU / torch.nn.RNN measured at H <= 512, about even at H = 1024), and for a trace
+under ``torch.no_grad()`` (with gradients on, the trace's gates must be differentiable: the
+reference runs); torch's kernels for other plain configurations and for plain LSTM inference
+(where oneDNN is still slightly ahead); the reference for everything else.
+``backend="fused"`` insists on the kernel where it applies and falls back to the reference,
+with one warning, where it cannot compile; ``backend="reference"`` always runs the reference.
 """
 
 from __future__ import annotations
@@ -37,15 +40,22 @@ _warned: set[str] = set()
 
 def fused_covers(config: RecurrentConfig) -> str | None:
     """None when the fused kernel computes ``config``, else what it lacks."""
-    if config.cell != "lstm":
-        return f"the {config.cell.upper().replace('_', ' ')} cell"
-    return None  # every LSTM variant: peephole, layer_norm, cifg, recurrent_dropout, zoneout
+    if config.cell == "lstm":
+        return None  # every LSTM variant: peephole, layer_norm, cifg, recurrent_dropout, zoneout
+    if not config.is_plain or config.proj_size:  # (RecurrentConfig rejects these for GRU/RNN today)
+        return f"LSTM options on the {config.cell.upper().replace('_', ' ')} cell"
+    return None  # GRU, RNN tanh / relu: layers, directions, lengths, bias, dropout between layers
 
 
-def _fused_available() -> bool:
+def _extension(config: RecurrentConfig) -> str:
+    """The compiled extension that runs ``config``'s cell."""
+    return "lstm" if config.cell == "lstm" else "gru_rnn"
+
+
+def _fused_available(config: RecurrentConfig) -> bool:
     from . import fused
 
-    return fused.available()
+    return fused.available(_extension(config))
 
 
 def _warn_once(message: str) -> None:
@@ -71,19 +81,19 @@ def resolve_backend(requested: str, config: RecurrentConfig, x: Tensor | None, *
     if requested == "fused":
         if not fusable:
             return "reference"  # float64, CUDA: documented fallbacks
-        if _fused_available():
+        if _fused_available(config):
             return "fused"
         from . import fused
 
-        _warn_once(f"lstmkit: the fused kernel is unavailable ({fused.unavailable_reason()}); "
-                   "running the reference path")
+        _warn_once(f"lstmkit: the fused kernel is unavailable "
+                   f"({fused.unavailable_reason(_extension(config))}); running the reference path")
         return "reference"
     # auto
-    if fusable and _fused_available():
+    if fusable and _fused_available(config):
         if keep_trace:
             if not torch.is_grad_enabled():
                 return "fused"
-        elif not config.is_plain or torch.is_grad_enabled():
+        elif not config.is_plain or torch.is_grad_enabled() or config.cell != "lstm":
             return "fused"
     if config.is_plain and not keep_trace:
         return "torch"
@@ -98,8 +108,13 @@ def describe_backends() -> list[str]:
         fused_line = "available (" + fused.kernel_info() + ")"
     else:
         fused_line = f"unavailable: {fused.unavailable_reason()}"
+    if fused.available("gru_rnn"):
+        gru_line = "available (GRU, RNN)"
+    else:
+        gru_line = f"unavailable: {fused.unavailable_reason('gru_rnn')}"
     return [
         "backend reference: available (the readable Python scan, every option, any device and dtype)",
         "backend torch:     available (torch's kernels, for configurations torch.nn has)",
         f"backend fused:     {fused_line}",
+        f"                   gru_rnn kernels {gru_line}",
     ]

@@ -216,6 +216,16 @@ class RecurrentStack(nn.Module):
     def _scan_layer(self, backend, layer, direction, x, state, lengths, keep_trace) -> ScanResult:
         weights = self.layer_weights(layer, direction)
         masks = self._draw_masks(x, state)
+        if backend == "fused" and self.config.cell != "lstm":
+            from .fused import gru_layer, rnn_layer
+
+            args = (x, state[0], weights.weight_ih, weights.weight_hh, weights.bias_ih, weights.bias_hh)
+            kw = dict(reverse=direction == 1, lengths=lengths, return_trace=keep_trace)
+            if self.config.cell == "gru":
+                result = gru_layer(*args, **kw)
+            else:
+                result = rnn_layer(*args, nonlinearity=self.config.cell.removeprefix("rnn_"), **kw)
+            return ScanResult(result[0], (result[1],), result[2] if keep_trace else None)
         if backend == "fused":
             from .fused import lstm_layer
 
@@ -308,7 +318,21 @@ class RecurrentStack(nn.Module):
         Calling ``step`` over a sequence gives ``forward``'s outputs one at a time. The
         regularisers (dropout, recurrent dropout, zoneout) act in ``forward`` only: ``step``
         always computes the evaluation-mode cell. Unidirectional stacks only.
+
+        An LSTM runs the compiled step (:mod:`lstmkit.nn.fused.step`, one C++ call for all
+        layers) when no gradient is needed (``torch.no_grad()``, or nothing requires grad), on
+        float32 CPU tensors, unless ``backend="reference"``; otherwise, and for the GRU and
+        the RNN, the reference cell runs. For a stream with the state kept inside, see
+        :meth:`LSTM.streamer`.
         """
+        d = self.__dict__
+        core = d.get("_step_core")
+        if core is None or d.get("_step_config") is not self.config:
+            core = self._build_step_core()
+        if core is not False:
+            out = core.try_step(x_t, state)  # None: the reference must run (and validate)
+            if out is not None:
+                return out
         c = self.config
         if c.bidirectional:
             raise ValueError(
@@ -337,6 +361,24 @@ class RecurrentStack(nn.Module):
             y_t = y_t.squeeze(0)
             new = tuple(s.squeeze(1) for s in new) if c.cell == "lstm" else new.squeeze(1)
         return y_t, new
+
+    def _build_step_core(self):
+        """The compiled step bound to this module's parameters (cached in ``__dict__`` with the
+        config it was built for; copies and pickles of the module drop it), or False."""
+        core = False
+        if self.config.cell == "lstm":
+            from .fused.step import make_step_core, step_applies, step_unavailable_reason
+
+            if step_applies(self.config) is None:
+                core = make_step_core(self) or False
+                if core is False and self.config.backend == "fused":
+                    from .backend import _warn_once
+
+                    _warn_once(f"lstmkit: the compiled step is unavailable ({step_unavailable_reason()}); "
+                               "step() runs the reference cell")
+        self.__dict__["_step_core"] = core
+        self.__dict__["_step_config"] = self.config
+        return core
 
 
 def _torch_twin(config: RecurrentConfig) -> nn.Module:
@@ -426,6 +468,15 @@ class LSTM(RecurrentStack):
             recurrent_dropout, zoneout, init, backend,
         )
         super().__init__(config, device=device, dtype=dtype)
+
+    def streamer(self, state: Any = None):
+        """A :class:`~lstmkit.nn.fused.step.Streamer` over this LSTM: ``y_t = s.step(x_t)``
+        with the state kept inside (``s.state``, ``s.reset(state=None)``), one compiled call
+        per timestep (float32 CPU; the reference cell otherwise). Inference only: no gradient
+        flows through it. ``state``: the ``(h, c)`` to start from (zeros when None)."""
+        from .fused.step import Streamer
+
+        return Streamer(self, state)
 
 
 class GRU(RecurrentStack):

@@ -1,4 +1,4 @@
-"""Fused CPU kernels for one LSTM layer-direction (forward and backward through time).
+"""Fused CPU kernels for one LSTM, GRU or RNN layer-direction (forward and backward through time).
 
 Public API::
 
@@ -10,6 +10,10 @@ Public API::
                recurrent_mask=None, zoneout_masks=None, return_trace=False)
         -> (output (T,N,P), h_n (N,P), c_n (N,H)[, trace LSTMStep])  # P = H without weight_hr
     kernel_info(hidden_size=0) -> str   # GEMM path, blocking, vector width, threads
+    gru_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, reverse=False,
+              lengths=None, return_trace=False) -> (output (T,N,H), h_n (N,H)[, trace GRUStep])
+    rnn_layer(..., nonlinearity="tanh", ...)      # same contract, torch.nn.RNN maths
+        (extension "gru_rnn": available("gru_rnn"), compiled on first use like the LSTM's)
 
 See :func:`lstmkit.nn.fused.lstm.lstm_layer` for the contract and ``lstmkit/nn/csrc`` for the
 kernel.  The first call to ``available()`` or ``lstm_layer`` compiles the C++ source with
@@ -17,6 +21,7 @@ kernel.  The first call to ``available()`` or ``lstm_layer`` compiles the C++ so
 """
 
 from .build import available, unavailable_reason
+from .gru_rnn import FusedGRUFunction, FusedRNNFunction, gru_layer, rnn_layer
 from .lstm import FusedLSTMFunction, FusedLSTMVariantFunction, lstm_layer
 
 
@@ -28,4 +33,4 @@ def kernel_info(hidden_size: int = 0) -> str:
 
 
 __all__ = ["available", "unavailable_reason", "lstm_layer", "FusedLSTMFunction", "FusedLSTMVariantFunction",
-           "kernel_info"]
+           "kernel_info", "gru_layer", "rnn_layer", "FusedGRUFunction", "FusedRNNFunction"]

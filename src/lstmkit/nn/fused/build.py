@@ -25,6 +25,8 @@ _CSRC = Path(__file__).resolve().parent.parent / "csrc"
 # breaks) another's: name -> (sources, headers they include; the headers are part of the key).
 EXTENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lstm": (("lstm_fused.cpp",), ("lstm_variants.h",)),
+    "step": (("lstm_step.cpp",), ()),
+    "gru_rnn": (("gru_rnn_fused.cpp",), ("gru_rnn_common.h",)),
 }
 _CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-std=c++17"]
 if os.environ.get("LSTMKIT_FUSED_VW8"):  # 8-wide pointwise code even where AVX-512 exists
