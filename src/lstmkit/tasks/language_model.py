@@ -174,6 +174,8 @@ class LanguageModel:
                 f"and a {p.val_fraction:.0%} validation part it needs at least "
                 f"{math.ceil(need / p.val_fraction)} characters"
             )
+        if p.backend != "reference":
+            _compile_kernels()  # before the clock of max_time starts, not inside the first epoch
         torch.manual_seed(p.training.seed)
         self.net = CharLM(CharLMConfig(len(self.vocabulary), p.embedding_size, p.hidden_size,
                                        p.num_layers, p.dropout, p.layer_norm, p.backend))
@@ -280,6 +282,16 @@ class LanguageModel:
         self.fit_result = None
         self.val_bpc = config.get("val_bpc")
         return self
+
+
+def _compile_kernels() -> None:
+    """Build (once, cached) the fused LSTM kernel for training and the compiled step for the
+    samples, so that a first run does not spend its time budget compiling."""
+    from lstmkit.nn import fused
+    from lstmkit.nn.fused.step import step_available
+
+    fused.available()
+    step_available()
 
 
 class _SampleCallback:
