@@ -23,7 +23,10 @@
 //   * Backward: per step a pointwise pass writes dG[t] (gradients of the pre-activations)
 //     and accumulates the bias gradient for the owned blocks, a barrier, then
 //     dh[:, grp] = dG[t] W_hh_p[:, grp]; after the loop dX, dW_ih, dW_hh (and dW_hr) are big
-//     GEMMs over all of dG.
+//     GEMMs over all of dG (the weight gradients per 512-column chunk of dG, each written
+//     transposed straight into torch's row order while in cache).
+//   * Large scratch and saved buffers come from a pool that keeps released blocks for reuse
+//     (BigPool: no page faults on fresh memory at every call).
 //   * Every GEMM call and every pointwise element is computed by exactly the same code with
 //     the same arguments whatever the number of threads (work is cut into pieces fixed by
 //     the sizes, MKL runs single-threaded inside our threads), so results are bitwise
@@ -34,11 +37,14 @@
 //
 // Environment knobs (tuning/diagnostics only): LSTMKIT_FUSED_BLAS=0|1|2 (packed|sgemm|at::mm),
 // LSTMKIT_FUSED_BRGEMM=1, LSTMKIT_FUSED_BLOCK=<units per block>, LSTMKIT_FUSED_TCHUNK=<steps>,
-// LSTMKIT_FUSED_PROFILE=1 (per-call phase times on stderr).
+// LSTMKIT_FUSED_PROFILE=1|cpu (per-call phase times on stderr, wall or thread CPU time; inside
+// the loops thread 0's phases, prefixed t0:), LSTMKIT_FUSED_POOL_MB=<MiB kept by the buffer
+// pool, 0 = no pool; default 1024>.
 //
 // Memory ownership: every buffer is an at::Tensor allocated by the entry points below
 // (lstm_forward / lstm_backward) and lives until they return (scratch) or is returned to
-// Python (outputs, saved buffers).  Worker threads never allocate; they only write to
+// Python (outputs, saved buffers); large scratch and saved buffers are pool-backed tensors
+// (pooled_empty) whose blocks go back to the pool when the tensor is freed.  Worker threads never allocate; they only write to
 // disjoint column blocks of the shared buffers.  Packed-weight scratch is also an at::Tensor
 // owned by the entry point.
 
@@ -52,7 +58,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <dlfcn.h>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -140,6 +148,71 @@ static Blas& blas() {
     b.brg = b.brg_ok && e && std::string(e) == "1";
   });
   return b;
+}
+
+// ---------------------------------------------------------------------------------------
+// Large-buffer pool.  Fresh memory costs a page fault per 4 KiB on its first touch (measured
+// ~1-3 us each on a busy VM, i.e. ~0.5-1 ms per MiB: 10-20% of a layer-norm training step
+// when the saved buffers and the backward's scratch arrive fresh on every call, which they do
+// whenever glibc has returned the freed heap to the system).  Buffers of >= 1 MiB that do not
+// reach the user directly (scratch, buffers saved for the backward) therefore come from a
+// pool: a released block is kept (up to LSTMKIT_FUSED_POOL_MB MiB in all, default 1024; 0
+// disables the pool) and handed out again to a later request of 0.8 to 1 times its size.
+// Thread-safe; the tensors are ordinary CPU tensors (from_blob with a deleter that returns
+// the block), except that their storage cannot be resized.
+// ---------------------------------------------------------------------------------------
+struct BigPool {
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;  // size -> block
+  size_t held = 0, cap = 0;
+  BigPool() {
+    const char* e = std::getenv("LSTMKIT_FUSED_POOL_MB");
+    cap = (size_t)std::max(0L, e ? std::atol(e) : 1024L) << 20;
+  }
+  void* get(size_t bytes, size_t* got) {
+    {
+      std::lock_guard<std::mutex> g(mu);
+      auto it = free_blocks.lower_bound(bytes);
+      if (it != free_blocks.end() && it->first <= bytes + bytes / 4) {
+        void* p = it->second;
+        *got = it->first;
+        held -= it->first;
+        free_blocks.erase(it);
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    *got = bytes;
+    return p;
+  }
+  void put(void* p, size_t bytes) {
+    {
+      std::lock_guard<std::mutex> g(mu);
+      if (held + bytes <= cap) {
+        free_blocks.emplace(bytes, p);
+        held += bytes;
+        return;
+      }
+    }
+    std::free(p);
+  }
+};
+static BigPool& big_pool() {
+  static BigPool* p = new BigPool();  // never destroyed: deleters may run during exit
+  return *p;
+}
+// at::empty(sizes) (float32), from the pool when >= 1 MiB.
+static at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& opt) {
+  int64_t numel = 1;
+  for (int64_t v : sizes) numel *= v;
+  const size_t bytes = (size_t)numel * sizeof(float);
+  BigPool& pool = big_pool();
+  if (bytes < (1u << 20) || pool.cap == 0) return at::empty(sizes, opt);
+  const size_t want = (bytes + (1u << 20) - 1) >> 20 << 20;  // whole MiB
+  size_t got = want;
+  void* p = pool.get(want, &got);
+  return at::from_blob(p, sizes, [got](void* q) { big_pool().put(q, got); }, opt.dtype(at::kFloat));
 }
 
 // Errors raised inside worker threads (only possible on the at::mm fallback path) are
@@ -306,12 +379,42 @@ static void parallel_chunks(int64_t nchunks, F&& f) {
     for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < nchunks;) f(c);
   });
 }
+// Same, f(chunk, tid) with tid < chunk_threads(nchunks) (to index per-thread scratch).
+static inline int chunk_threads(int64_t nchunks) {
+  return (int)std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), std::min<int64_t>(nchunks, 1 << 20)));
+}
+template <class F>
+static void parallel_chunks_tid(int64_t nchunks, F&& f) {
+  if (nchunks <= 0) return;
+  std::atomic<int64_t> next{0};
+  run_threads((int)std::min<int64_t>(nchunks, 1 << 20), [&](int tid, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < nchunks;) f(c, tid);
+  });
+}
+
+// dst[rows[j] * ldd + i] = src[i * lds + j] for i < ni, j < nj: a transposed copy of the
+// (ni, nj) block src into the rows rows[0..nj) of dst (16 x 16 tiles).
+static void transpose_to_rows(const float* src, int64_t lds, int ni, int nj, const int64_t* rows, float* dst,
+                              int64_t ldd) {
+  constexpr int TB = 16;
+  for (int j0 = 0; j0 < nj; j0 += TB) {
+    const int jn = std::min(TB, nj - j0);
+    for (int i0 = 0; i0 < ni; i0 += TB) {
+      const int in = std::min(TB, ni - i0);
+      for (int j = 0; j < jn; ++j) {
+        float* d = dst + rows[j0 + j] * ldd + i0;
+        const float* s = src + (int64_t)i0 * lds + j0 + j;
+        for (int i = 0; i < in; ++i) d[i] = s[(int64_t)i * lds];
+      }
+    }
+  }
+}
 
 // ---------------------------------------------------------------------------------------
 // Vectorized float32 math (GCC/Clang vector extensions; compiled with -march=native).
-// exp: Cephes-style range reduction + degree-5 polynomial (~1 ulp); tanh: odd polynomial
-// for |x| < 0.625, 1 - 2/(exp(2|x|)+1) otherwise (~2 ulp); sigmoid: 1/(1+exp(-x)); the
-// reciprocals use a refined hardware estimate (vrcp).
+// exp: Cephes-style range reduction + degree-5 polynomial (~1 ulp); tanh: a rational
+// approximation (below, ~3e-7 relative); sigmoid: 1/(1+exp(-x)); the reciprocals use a
+// refined hardware estimate (vrcp).
 // ---------------------------------------------------------------------------------------
 #if defined(__AVX512F__) && !defined(LSTMKIT_VW8)
 #define LSTMKIT_VW 16
@@ -356,7 +459,8 @@ static inline vf vexp(vf x) {
   return y * (vf)e;
 }
 
-// 1/d for d >= 1 (all our uses): hardware reciprocal estimate refined by Newton-Raphson
+// 1/d for finite d > 0 well inside the normal range (our uses: d >= 1 in sigmoid,
+// 4.9e-3 <= d < 1 in tanh): hardware reciprocal estimate refined by Newton-Raphson
 // (rcp14 + 1 step: ~1e-8 relative; rcp (12 bit) + 2 steps), much cheaper than a division.
 static inline vf vrcp(vf d) {
 #if defined(__AVX512F__) && (LSTMKIT_VW == 16)
@@ -376,37 +480,86 @@ static inline vf vrcp(vf d) {
 
 static inline vf vsigmoid(vf x) { return vrcp(1.0f + vexp(-x)); }
 
+// tanh: for |x| < 0.625 an odd polynomial (Cephes, ~1 ulp); otherwise an odd/even rational
+// approximation p(x)/q(x) (degree 13/6, Eigen's coefficients) clamped at |x| = 9 (where tanh
+// rounds to +-1), ~3e-7 relative.  No exp and no branch.
 static inline vf vtanh(vf x) {
-  vi bits = (vi)x;
-  vf ax = (vf)(bits & 0x7fffffff);
-  vf big = 1.0f - 2.0f * vrcp(vexp(ax + ax) + 1.0f);
-  big = (vf)((vi)big | (bits & (int)0x80000000));
-  vf s = x * x;
-  vf p = splat(-5.70498872745E-3f);
-  p = p * s + 2.06390887954E-2f;
-  p = p * s - 5.37397155531E-2f;
-  p = p * s + 1.33314422036E-1f;
-  p = p * s - 3.33332819422E-1f;
-  vf small = p * s * x + x;
-  return ax < 0.625f ? small : big;
+  const vf lim = splat(9.0f);
+  vf xc = x > lim ? lim : x;
+  xc = xc < -lim ? -lim : xc;
+  const vf x2 = xc * xc;
+  vf p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  vf q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;  // q >= 4.9e-3 > 0
+  vf big = (p * xc) * vrcp(q);
+  vf s = splat(-5.70498872745E-3f);
+  s = s * x2 + 2.06390887954E-2f;
+  s = s * x2 - 5.37397155531E-2f;
+  s = s * x2 + 1.33314422036E-1f;
+  s = s * x2 - 3.33332819422E-1f;
+  vf small = s * x2 * x + x;
+  return x2 < 0.390625f ? small : big;  // |x| < 0.625
 }
 
-// Phase timer for tuning: LSTMKIT_FUSED_PROFILE=1 prints the phases of every call to stderr.
+// Phase timer for tuning: LSTMKIT_FUSED_PROFILE=1 prints the phases of every call to stderr
+// (LSTMKIT_FUSED_PROFILE=cpu: the calling thread's CPU time instead of wall time, which is
+// steadier on a busy machine).
+static inline double prof_now_ms(bool cpu) {
+  if (cpu) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+  }
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+static inline int prof_mode() {  // 0 off, 1 wall, 2 thread CPU time
+  const char* e = std::getenv("LSTMKIT_FUSED_PROFILE");
+  if (!e || !*e || std::string(e) == "0") return 0;
+  return std::string(e) == "cpu" ? 2 : 1;
+}
 struct PhaseTimer {
-  bool on;
-  std::chrono::steady_clock::time_point t;
+  bool on, cpu;
+  double t = 0;
   std::string line;
-  explicit PhaseTimer(const char* what) : on(std::getenv("LSTMKIT_FUSED_PROFILE") != nullptr) {
-    if (on) { line = what; t = std::chrono::steady_clock::now(); }
+  explicit PhaseTimer(const char* what) : on(prof_mode() != 0), cpu(prof_mode() == 2) {
+    if (on) { line = what; t = prof_now_ms(cpu); }
   }
   void lap(const char* name) {
     if (!on) return;
-    auto now = std::chrono::steady_clock::now();
-    line += std::string(" ") + name + "=" +
-            std::to_string(std::chrono::duration<double, std::milli>(now - t).count()).substr(0, 6) + "ms";
+    double now = prof_now_ms(cpu);
+    add(name, now - t);
     t = now;
   }
+  void add(const char* name, double ms) {  // a phase measured elsewhere (LoopProf)
+    if (on) line += std::string(" ") + name + "=" + std::to_string(ms).substr(0, 6) + "ms";
+  }
   ~PhaseTimer() { if (on) fprintf(stderr, "%s\n", line.c_str()); }
+};
+
+// Per-thread phase accumulators inside a parallel loop (profiling only; thread 0's are
+// reported through PhaseTimer::add): mark(k) charges the time since the last mark to k.
+struct LoopProf {
+  bool on = false, cpu = false;
+  double ms[8] = {};
+  double t = 0;
+  LoopProf() = default;
+  LoopProf(const PhaseTimer& pt, bool active) : on(pt.on && active), cpu(pt.cpu) { if (on) t = prof_now_ms(cpu); }
+  void mark(int k) {
+    if (!on) return;
+    double n = prof_now_ms(cpu);
+    ms[k] += n - t;
+    t = n;
+  }
+  void report(PhaseTimer& pt, std::initializer_list<const char*> names) const {
+    int k = 0;
+    for (const char* nm : names) pt.add(nm, ms[k++]);
+  }
 };
 
 // ---------------------------------------------------------------------------------------
@@ -450,7 +603,9 @@ struct Blocks {
 
 static at::Tensor to_block_rows(const at::Tensor& w, const std::vector<int64_t>& perm) {
   auto idx = at::from_blob(const_cast<int64_t*>(perm.data()), {(int64_t)perm.size()}, at::kLong);
-  return w.index_select(0, idx).contiguous();
+  at::Tensor out = pooled_empty(w.sizes(), w.options());
+  at::index_select_out(out, w, 0, idx);
+  return out;
 }
 static at::Tensor from_block_rows(const at::Tensor& wp, const std::vector<int64_t>& perm) {
   auto idx = at::from_blob(const_cast<int64_t*>(perm.data()), {(int64_t)perm.size()}, at::kLong);
@@ -466,14 +621,19 @@ static constexpr int kColChunk = 512;  // 4H-columns per chunk of the weight-gra
 // C(R, Nc) = A(R, K) op(W) with op(W) = W^T (W stored (Nc, K)) or W (stored (K, Nc)),
 // chunked over rows of A/C (fixed chunks, so the result does not depend on the thread
 // count).  On the MKL-packed path op(W) is packed once here (scratch owned by this call)
-// and shared by all full chunks; the ragged last chunk uses a plain GEMM.
+// and shared by all full chunks; the ragged last chunk uses a plain GEMM.  post(r0, rows), if
+// given, runs on each chunk's rows right after its GEMM (while they are in cache).
+struct NoPost {
+  void operator()(int64_t, int) const {}
+};
+template <class Post = NoPost>
 static void big_gemm_rows(int64_t R, int Nc, int K, const float* A, int lda, const float* W,
-                          int ldw, bool transW, float* C, int ldc, ErrorSlot* err) {
+                          int ldw, bool transW, float* C, int ldc, ErrorSlot* err, Post post = Post()) {
   const int64_t nch = (R + kRowChunk - 1) / kRowChunk, nfull = R / kRowChunk;
   PackedB pb;
   at::Tensor store;
   if (nfull >= 2 && PackedB::bytes(kRowChunk, Nc, K) > 0) {
-    store = at::empty({(int64_t)(PackedB::bytes(kRowChunk, Nc, K) / 4 + 16)}, at::kFloat);
+    store = pooled_empty({(int64_t)(PackedB::bytes(kRowChunk, Nc, K) / 4 + 16)}, at::TensorOptions().dtype(at::kFloat));
     ThreadScope scope;
     pb.pack(kRowChunk, Nc, K, W, ldw, transW, store.data_ptr<float>());
   }
@@ -482,6 +642,7 @@ static void big_gemm_rows(int64_t R, int Nc, int K, const float* A, int lda, con
     const int rows = (int)std::min<int64_t>(kRowChunk, R - r0);
     if (pb.ready() && rows == kRowChunk) pb.run(A + r0 * lda, lda, 0.f, C + r0 * ldc, ldc, err);
     else gemm(false, transW, rows, Nc, K, A + r0 * lda, lda, W, ldw, 0.f, C + r0 * ldc, ldc, err);
+    post(r0, rows);
   });
 }
 
@@ -556,15 +717,17 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
   TORCH_CHECK((int64_t)T * N < INT32_MAX, "sequence too long for 32-bit BLAS");
   const bool has_len = lengths_opt.has_value() && lengths_opt->defined();
   const int64_t* len = has_len ? lengths_opt->data_ptr<int64_t>() : nullptr;
+  PhaseTimer timer("lstmkit forward:");
 
   auto opt = x.options();
   at::Tensor output = at::empty({T, N, P}, opt);
   at::Tensor h_n = at::empty({N, P}, opt);
   at::Tensor c_n = c0.clone();  // running cell state (updated in place), returned as c_n
-  at::Tensor gates = training ? at::empty({T, N, G4}, opt) : at::empty({0}, opt);
-  at::Tensor cells = training ? at::empty({T, N, H}, opt) : at::empty({0}, opt);
+  // saved for the backward (from the pool: see BigPool)
+  at::Tensor gates = training ? pooled_empty({T, N, G4}, opt) : at::empty({0}, opt);
+  at::Tensor cells = training ? pooled_empty({T, N, H}, opt) : at::empty({0}, opt);
   // projection: r_t = o * tanh(c_t) (N, H) per step, saved (T, N, H) when training
-  at::Tensor rbuf = proj ? at::empty({training ? T : 1, N, H}, opt) : at::empty({0}, opt);
+  at::Tensor rbuf = proj ? pooled_empty({training ? T : 1, N, H}, opt) : at::empty({0}, opt);
   if (T == 0 || N == 0 || H == 0) {
     h_n.copy_(h0);
     return {output, h_n, c_n, gates, cells, rbuf};
@@ -583,7 +746,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
   if (const char* e = std::getenv("LSTMKIT_FUSED_TCHUNK")) Tc = std::max(1, std::atoi(e));
   Tc = std::min(Tc, T);
   const int Mc = Tc * N;  // rows of a full projection chunk
-  at::Tensor Gc = at::empty({(int64_t)Tc * N * G4}, opt);
+  at::Tensor Gc = pooled_empty({(int64_t)Tc * N * G4}, opt);
 
   // MKL packed copies, per block: W_hh_p rows (for M = N) and W_ih_p rows (for M = Mc).
   std::vector<size_t> off(2 * blk.nb + 1, 0);
@@ -598,11 +761,10 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
   if (proj)
     for (int k = 0; k < blk.nb; ++k)
       poff[k + 1] = poff[k] + (PackedB::bytes(N, pu[k + 1] - pu[k], H) / 4 + 16) / 16 * 16;
-  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(poff[blk.nb], 1)}, opt);
+  at::Tensor pk_store = pooled_empty({(int64_t)std::max<size_t>(poff[blk.nb], 1)}, opt);
   std::vector<PackedB> pk_hh(blk.nb), pk_ih(blk.nb), pk_hr(blk.nb);
   at::Tensor hbuf = has_len ? at::empty({2, N, P}, opt) : at::Tensor();
 
-  PhaseTimer timer("lstmkit forward:");
   ErrorSlot err;
   const int64_t NH = (int64_t)N * H, NG = (int64_t)N * G4, NI = (int64_t)N * I, NP = (int64_t)N * P;
   const float* X = x.data_ptr<float>();
@@ -620,9 +782,12 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
   float* CB = training ? cells.data_ptr<float>() : nullptr;
   float* HB = has_len ? hbuf.data_ptr<float>() : nullptr;
   float* PK = pk_store.data_ptr<float>();
+  timer.lap("setup");
+  LoopProf prof0;
 
   run_threads(blk.nb, [&](int tid, int nth) {
     const int b0 = blk.nb * tid / nth, b1 = blk.nb * (tid + 1) / nth;
+    LoopProf prof(timer, tid == 0);
     for (int b = b0; b < b1; ++b) {
       const int rows = 4 * blk.size(b);
       const int64_t wofs = (int64_t)4 * blk.u[b];
@@ -633,6 +798,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
         pk_hr[b].pack(N, pc, H, Whr + (int64_t)pu[b] * H, H, true, PackedB::bytes(N, pc, H) ? PK + poff[b] : nullptr);
       }
     }
+    prof.mark(0);
     for (int s = 0; s < T; ++s) {
       const int t = reverse ? T - 1 - s : s;
       const int tp = reverse ? t + 1 : t - 1;
@@ -646,6 +812,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
           if (tc == Tc) pk_ih[b].run(X + (int64_t)tlo * NI, I, 0.f, GC + gofs, G4, &err);
           else gemm(false, true, tc * N, 4 * blk.size(b), I, X + (int64_t)tlo * NI, I, Wih + gofs * I, I, 0.f, GC + gofs, G4, &err);
         }
+        prof.mark(1);
       }
       const float* hp = s == 0 ? H0 : (has_len ? HB + (int64_t)((s - 1) & 1) * NP : OUT + tp * NP);
       float* hnext = has_len ? HB + (int64_t)(s & 1) * NP : nullptr;
@@ -656,6 +823,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
         const int u0 = blk.u[b], sz = blk.size(b);
         const int64_t gofs = 4 * (int64_t)u0;
         pk_hh[b].run(hp, P, 1.f, Gt + gofs, G4, &err);
+        prof.mark(2);
         const float* bias = Bp + gofs;
         for (int n = 0; n < N; ++n) {
           const int64_t so = (int64_t)n * H + u0;
@@ -677,6 +845,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
             fwd_point(Gt + (int64_t)n * G4 + gofs, bias, sz, CS + so, Ot + so, hnext ? hnext + so : nullptr,
                       Ct ? Ct + so : nullptr, gsave);
         }
+        prof.mark(3);
       }
       if (proj) {  // h_t[:, pblk] = r_t W_hr[pblk]^T  (needs all of r_t)
         barrier(nth);
@@ -691,11 +860,15 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
             }
         }
       }
+      prof.mark(4);
       barrier(nth);
+      prof.mark(5);
     }
+    if (tid == 0) prof0 = prof;
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused forward: ", err.msg);
   timer.lap("loop");
+  prof0.report(timer, {"t0:pack", "t0:proj", "t0:hh_gemm", "t0:pointwise", "t0:hr", "t0:barrier"});
 
   if (has_len) h_n.copy_(hbuf[(T - 1) & 1]);
   else h_n.copy_(output[reverse ? 0 : T - 1]);
@@ -775,7 +948,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
 
   at::Tensor dh = d_hn.clone();  // running dL/dh_t arriving from step t+1 (N,P)
   at::Tensor dc = d_cn.clone();  // running dL/dc_t (N,H)
-  at::Tensor dG = at::empty({T, N, G4}, opt);
+  at::Tensor dG = pooled_empty({T, N, G4}, opt);
   at::Tensor dx, dw_ih, dw_hh, db, dw_hr;
   if (T == 0 || N == 0 || H == 0) {
     if (need[0]) dx = at::zeros_like(x);
@@ -798,7 +971,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   std::vector<int> pu(ng + 1);  // projection: group g also owns h columns [pu[g], pu[g+1])
   for (int g = 0; g <= ng; ++g) pu[g] = (int)((int64_t)P * g / ng);
   at::Tensor db_p = need[5] ? at::zeros({G4}, opt) : at::Tensor();  // accumulated in the loop
-  at::Tensor dht = proj ? at::empty({T, N, P}, opt) : at::Tensor();  // dL/dh_t, all steps
+  at::Tensor dht = proj ? pooled_empty({T, N, P}, opt) : at::Tensor();  // dL/dh_t, all steps
   at::Tensor dr = proj ? at::empty({N, H}, opt) : at::Tensor();
 
   PhaseTimer timer("lstmkit backward:");
@@ -891,11 +1064,12 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
     big_gemm_rows(R, I, G4, DG, G4, wih_p.data_ptr<float>(), I, false, dx.data_ptr<float>(), I, &err);
   }
   timer.lap("dx_gemm");
-  // Transposed weight gradients (columns in block layout), chunked over the 4H columns:
-  //   dWih^T (I, 4H) = X^T dG ;  dWhh^T (P, 4H) = h0^T dG_start + Hprev^T dG_rest
-  // and dW_hr (P, H) = dht^T r, chunked over its P rows.
-  at::Tensor dwihT = need[3] ? at::empty({I, G4}, opt) : at::Tensor();
-  at::Tensor dwhhT = need[4] ? at::empty({P, G4}, opt) : at::Tensor();
+  // Weight gradients, chunked over the 4H columns of dG (block layout):
+  //   dWih^T[:, chunk] (I, cols) = X^T dG[:, chunk] ;  dWhh^T[:, chunk] (P, cols) = h0^T dG_start + Hprev^T dG_rest
+  // each computed into a per-thread scratch and written transposed straight to the torch-order
+  // rows of dW_ih / dW_hh (perm), while in cache; dW_hr (P, H) = dht^T r, chunked over its P rows.
+  if (need[3]) dw_ih = at::empty({G4, I}, opt);
+  if (need[4]) dw_hh = at::empty({G4, P}, opt);
   const bool need_hr = proj && need[6];
   if (need_hr) dw_hr = at::empty({P, H}, opt);
   // rows of dG whose previous hidden state is h0 (the first real step of each sequence)
@@ -920,17 +1094,23 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   const int nwc = (G4 + kColChunk - 1) / kColChunk;
   const int nhr = need_hr ? (P + kColChunk - 1) / kColChunk : 0;
   const int nih = need[3] ? nwc : 0, nhh = need[4] ? nwc : 0;
-  parallel_chunks(nih + nhh + nhr, [&](int64_t job) {
+  const int njobs = nih + nhh + nhr;
+  const int64_t scr_sz = (int64_t)std::max(I, P) * kColChunk;
+  at::Tensor wscr = (nih + nhh) ? pooled_empty({chunk_threads(njobs) * scr_sz}, opt) : at::Tensor();
+  parallel_chunks_tid(njobs, [&](int64_t job, int tid) {
     int c = (int)job;
     if (c < nih) {
       const int c0 = c * kColChunk, cols = std::min(kColChunk, G4 - c0);
-      gemm(true, false, I, cols, (int)R, X, I, DG + c0, G4, 0.f, dwihT.data_ptr<float>() + c0, G4, &err);
+      float* C = wscr.data_ptr<float>() + tid * scr_sz;
+      gemm(true, false, I, cols, (int)R, X, I, DG + c0, G4, 0.f, C, cols, &err);
+      transpose_to_rows(C, cols, I, cols, perm.data() + c0, dw_ih.data_ptr<float>(), I);
     } else if (c < nih + nhh) {
       c -= nih;
       const int c0 = c * kColChunk, cols = std::min(kColChunk, G4 - c0);
-      float* C = dwhhT.data_ptr<float>() + c0;
-      gemm(true, false, P, cols, N, H0, P, DS + c0, G4, 0.f, C, G4, &err);
-      if (Rrest > 0) gemm(true, false, P, cols, (int)Rrest, Hrest, P, DGrest + c0, G4, 1.f, C, G4, &err);
+      float* C = wscr.data_ptr<float>() + tid * scr_sz;
+      gemm(true, false, P, cols, N, H0, P, DS + c0, G4, 0.f, C, cols, &err);
+      if (Rrest > 0) gemm(true, false, P, cols, (int)Rrest, Hrest, P, DGrest + c0, G4, 1.f, C, cols, &err);
+      transpose_to_rows(C, cols, P, cols, perm.data() + c0, dw_hh.data_ptr<float>(), P);
     } else {
       c -= nih + nhh;
       const int r0 = c * kColChunk, rows = std::min(kColChunk, P - r0);
@@ -940,9 +1120,8 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused backward: ", err.msg);
   timer.lap("dw_gemms");
-  if (need[3]) dw_ih = from_block_rows(dwihT.t(), perm);
-  if (need[4]) dw_hh = from_block_rows(dwhhT.t(), perm);
   if (need[5]) db = from_block_rows(db_p, perm);
+  timer.lap("reorder");
   return {dx, dh, dc, dw_ih, dw_hh, db, dw_hr};
 }
 

@@ -20,6 +20,12 @@
 // rows | barrier (+ one more phase for the projection).  Parameter-gradient reductions use
 // per-row accumulators summed in a fixed order, or column chunks summed over rows in order.
 //
+// Layer norm: the input projection x W_ih^T is one GEMM over all steps before the loop, LN_ih
+// applied to each 256-row chunk right after its GEMM (when saving, normalised in place into the
+// saved ihat; the loop applies LN_ih's gain and bias).  In the backward the row pass of each
+// step also does LN_ih's backward (dGX) and accumulates d ln_ih_w, so dG is never stored: the
+// loop writes dA (through LN_hh) and dGX, the inputs of the weight-gradient GEMMs.
+//
 // Branches on the options are runtime flags hoisted out of the element loops where it
 // matters (measured: the per-row loops are memory-bound, the flags cost < 2%).
 
@@ -118,6 +124,7 @@ static Cfg make_cfg(const at::Tensor& x, const at::Tensor& c0, const at::Tensor&
 static inline int useful_threads(const Cfg& c, int nchunks) { return std::max(1, std::max(c.N, nchunks)); }
 
 // LN forward over rows [r0, r1) of A (rows x n): A <- g * xhat + b; xhat / rstd saved if given.
+// Without g (and b), A <- xhat (in place).
 static void ln_rows(float* A, int64_t r0, int64_t r1, int n, const float* g, const float* b, float* xh_save,
                     float* rs_save) {
   for (int64_t r = r0; r < r1; ++r) {
@@ -129,7 +136,7 @@ static void ln_rows(float* A, int64_t r0, int64_t r1, int n, const float* g, con
       const int m = std::min(VW, n - j);
       vf v = (ldn(a + j, m) - mu) * rs;
       if (xh) stn(xh + j, v, m);
-      stn(a + j, ldn(g + j, m) * v + ldn(b + j, m), m);
+      stn(a + j, g ? ldn(g + j, m) * v + ldn(b + j, m) : v, m);
     }
     if (rs_save) rs_save[r] = rs;
   }
@@ -155,39 +162,47 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
   TORCH_CHECK(x.is_contiguous() && h0.is_contiguous() && c0.is_contiguous() && w_ih.is_contiguous() && w_hh.is_contiguous(),
               "inputs must be contiguous");
   for (auto& e : extra) TORCH_CHECK(e.numel() == 0 || e.is_contiguous(), "extra tensors must be contiguous");
+  PhaseTimer timer("lstmkit variant forward:");
   auto opt = x.options();
   const int64_t NH = (int64_t)N * H, NG = (int64_t)N * GH, NP = (int64_t)N * P, R = (int64_t)T * N;
   at::Tensor output = at::empty({T, N, P}, opt);
   at::Tensor h_n = at::empty({N, P}, opt);
   at::Tensor c_n = c0.clone();
-  auto E = [&](std::initializer_list<int64_t> s) { return save ? at::empty(s, opt) : at::empty({0}, opt); };
+  // saved buffers: from the pool (see BigPool)
+  auto E = [&](std::initializer_list<int64_t> s) { return save ? pooled_empty(s, opt) : at::empty({0}, opt); };
   at::Tensor gates = E({T, N, GH}), cells = E({T, N, H});
-  at::Tensor cnew = (save && c.zo) ? at::empty({T, N, H}, opt) : cells;
-  at::Tensor hin = save ? at::empty({T, N, P}, opt) : at::empty({2, N, P}, opt);
-  at::Tensor rbuf = c.proj ? at::empty({save ? T : 1, N, H}, opt) : at::empty({0}, opt);
-  at::Tensor ihat = (save && c.ln) ? at::empty({T, N, GH}, opt) : at::empty({0}, opt);
+  at::Tensor cnew = (save && c.zo) ? pooled_empty({T, N, H}, opt) : cells;
+  at::Tensor hin = save ? pooled_empty({T, N, P}, opt) : at::empty({2, N, P}, opt);
+  at::Tensor rbuf = c.proj ? pooled_empty({save ? T : 1, N, H}, opt) : at::empty({0}, opt);
+  at::Tensor ihat = (save && c.ln) ? pooled_empty({T, N, GH}, opt) : at::empty({0}, opt);
   at::Tensor irstd = (save && c.ln) ? at::empty({T, N}, opt) : at::empty({0}, opt);
-  at::Tensor ahat = (save && c.ln) ? at::empty({T, N, GH}, opt) : at::empty({0}, opt);
+  at::Tensor ahat = (save && c.ln) ? pooled_empty({T, N, GH}, opt) : at::empty({0}, opt);
   at::Tensor arstd = (save && c.ln) ? at::empty({T, N}, opt) : at::empty({0}, opt);
-  at::Tensor chat = (save && c.ln) ? at::empty({T, N, H}, opt) : at::empty({0}, opt);
+  at::Tensor chat = (save && c.ln) ? pooled_empty({T, N, H}, opt) : at::empty({0}, opt);
   at::Tensor crstd = (save && c.ln) ? at::empty({T, N}, opt) : at::empty({0}, opt);
   if (T == 0 || N == 0 || H == 0) {
     h_n.copy_(h0);
     return {output, h_n, c_n, gates, cells, cnew, hin, rbuf, ihat, irstd, ahat, arstd, chat, crstd};
   }
   ErrorSlot err;
-  PhaseTimer timer("lstmkit variant forward:");
-  // input projection for all steps, then LN_ih per row
-  at::Tensor gx = at::empty({T, N, GH}, opt);
+  // input projection for all steps, then LN_ih per row (on each row chunk right after its
+  // GEMM).  With layer norm and saving, the projection is normalised in place in ihat (saved
+  // for the backward) and the loop applies LN_ih's gain and bias itself: no separate buffer.
+  const bool gx_is_ihat = c.ln && save;
+  at::Tensor gx = gx_is_ihat ? ihat : pooled_empty({T, N, GH}, opt);
   float* GX = gx.data_ptr<float>();
-  big_gemm_rows(R, GH, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(), I, true, GX, GH, &err);
+  const float* GIH = c.ln ? extra[3].data_ptr<float>() : nullptr;
+  const float* BIH = c.ln ? extra[4].data_ptr<float>() : nullptr;
+  timer.lap("alloc");
   if (c.ln) {
-    const float* g = extra[3].data_ptr<float>();
-    const float* b = extra[4].data_ptr<float>();
-    float* xh = fptr(ihat);
     float* rs = fptr(irstd);
-    const int64_t rc = 64;
-    parallel_chunks((R + rc - 1) / rc, [&](int64_t k) { ln_rows(GX, k * rc, std::min(R, (k + 1) * rc), GH, g, b, xh, rs); });
+    big_gemm_rows(R, GH, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(), I, true, GX, GH, &err,
+                  [&](int64_t r0, int rows) {
+                    if (gx_is_ihat) ln_rows(GX, r0, r0 + rows, GH, nullptr, nullptr, nullptr, rs);
+                    else ln_rows(GX, r0, r0 + rows, GH, GIH, BIH, nullptr, rs);
+                  });
+  } else {
+    big_gemm_rows(R, GH, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(), I, true, GX, GH, &err);
   }
   timer.lap("input_projection");
   at::Tensor bias = at::zeros({GH}, opt);
@@ -201,7 +216,7 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
   for (int k = 0; k < nca; ++k) off[k + 1] = off[k] + (PackedB::bytes(N, ca[k + 1] - ca[k], P) / 4 + 16) / 16 * 16;
   for (int k = 0; k < ncp; ++k)
     off[nca + k + 1] = off[nca + k] + (PackedB::bytes(N, cp[k + 1] - cp[k], H) / 4 + 16) / 16 * 16;
-  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(off.back(), 1)}, opt);
+  at::Tensor pk_store = pooled_empty({(int64_t)std::max<size_t>(off.back(), 1)}, opt);
   std::vector<PackedB> pka(nca), pkr(std::max(ncp, 1));
   const int nthr = std::min(at::get_num_threads(), useful_threads(c, std::max(nca, ncp)));
   at::Tensor scratch = at::empty({(int64_t)std::max(nthr, 1) * (GH + H + 16)}, opt);
@@ -248,7 +263,10 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
     for (int64_t e = 0; e < NP; ++e) d[e] = M ? H0[e] * M[e] : H0[e];
   }
 
+  timer.lap("setup");
+  LoopProf prof0;
   run_threads(nthr, [&](int tid, int nth) {
+    LoopProf prof(timer, tid == 0);
     const int r0 = (int)((int64_t)N * tid / nth), r1 = (int)((int64_t)N * (tid + 1) / nth);
     const int ka0 = nca * tid / nth, ka1 = nca * (tid + 1) / nth;
     const int kp0 = ncp * tid / nth, kp1 = ncp * (tid + 1) / nth;
@@ -262,6 +280,7 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
       const int w = cp[k + 1] - cp[k];
       pkr[k].pack(N, w, H, Whr + (int64_t)cp[k] * H, H, true, PackedB::bytes(N, w, H) ? PK + off[nca + k] : nullptr);
     }
+    prof.mark(0);
     for (int s = 0; s < T; ++s) {
       const int t = time_of(s);
       const float* hin_t = hin_at(s);
@@ -275,7 +294,9 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
         if (pka[k].ready()) pka[k].run(hin_t, P, 0.f, A + ca[k], GH, &err);
         else gemm(false, true, N, ca[k + 1] - ca[k], P, hin_t, P, Whh + (int64_t)ca[k] * P, P, 0.f, A + ca[k], GH, &err);
       }
+      prof.mark(1);
       barrier(nth);
+      prof.mark(2);
       // Phase B: rows
       for (int n = r0; n < r1; ++n) {
         const int64_t ro = (int64_t)t * N + n;
@@ -313,7 +334,8 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
             const int m = std::min(VW, GH - j);
             vf v = (ldn(a + j, m) - mu) * rs;
             if (ah) stn(ah + j, v, m);
-            stn(gt + j, ldn(GHH + j, m) * v + ldn(BHH + j, m) + ldn(gx + j, m) + ldn(B + j, m), m);
+            vf xv = gx_is_ihat ? ldn(GIH + j, m) * ldn(gx + j, m) + ldn(BIH + j, m) : ldn(gx + j, m);
+            stn(gt + j, ldn(GHH + j, m) * v + ldn(BHH + j, m) + xv + ldn(B + j, m), m);
           }
         } else {
           for (int j = 0; j < GH; j += VW) {
@@ -389,7 +411,9 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
           }
         }
       }
+      prof.mark(3);
       barrier(nth);
+      prof.mark(4);
       if (c.proj) {  // Phase C: h_new[:, chunk] = r W_hr[chunk]^T, then zoneout / lengths / mask
         for (int k = kp0; k < kp1; ++k) {
           const int p0 = cp[k], w = cp[k + 1] - cp[k];
@@ -409,10 +433,13 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
         }
         barrier(nth);
       }
+      prof.mark(5);
     }
+    if (tid == 0) prof0 = prof;
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused variant forward: ", err.msg);
   timer.lap("loop");
+  prof0.report(timer, {"t0:pack", "t0:hh_gemm", "t0:bar1", "t0:rows", "t0:bar2", "t0:proj"});
   h_n.copy_(hb[(T - 1) & 1]);
   if (!save) hin = at::empty({0}, opt);
   if (!save && c.proj) rbuf = at::empty({0}, opt);
@@ -470,13 +497,18 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   const float* C0 = c0.data_ptr<float>();
   const float* DO = d_out.data_ptr<float>();
 
-  at::Tensor dG = at::empty({T, N, GH}, opt);
-  at::Tensor dA = c.ln ? at::empty({T, N, GH}, opt) : dG;
-  at::Tensor dHN = c.proj ? at::empty({T, N, P}, opt) : at::Tensor();
+  // dG (gradient of the gate pre-activations): kept for the GEMMs after the loop without layer
+  // norm (dA = dGX = dG); with layer norm only a row at a time (per-thread scratch) and the
+  // loop writes dA (through LN_hh) and dGX (through LN_ih, when dx or dW_ih is needed).
+  at::Tensor dG = c.ln ? at::Tensor() : pooled_empty({T, N, GH}, opt);
+  at::Tensor dA = c.ln ? pooled_empty({T, N, GH}, opt) : dG;
+  at::Tensor dGX = (c.ln && (need[0] || need[3])) ? pooled_empty({T, N, GH}, opt) : dG;
+  at::Tensor dHN = c.proj ? pooled_empty({T, N, P}, opt) : at::Tensor();
   at::Tensor dR = c.proj ? at::empty({N, H}, opt) : at::Tensor();
   at::Tensor Q = M ? at::empty({N, P}, opt) : at::Tensor();
-  // per-row accumulators: db | dghh | dbhh (GH each) | dgc | dbc | dwci | dwcf | dwco (H each)
-  const int64_t AW = 3 * (int64_t)GH + 5 * (int64_t)H;
+  // per-row accumulators: db | dghh | (unused) (GH each) | dgc | dbc | dwci | dwcf | dwco (H each)
+  // | dgih (GH)
+  const int64_t AW = 4 * (int64_t)GH + 5 * (int64_t)H;
   at::Tensor acc = at::zeros({N, AW}, opt);
   const std::vector<int> cq = col_chunks(P, 128);  // dh columns
   const std::vector<int> cr = col_chunks(H, 128);  // dr columns (projection)
@@ -485,12 +517,13 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   for (int k = 0; k < ncq; ++k) off[k + 1] = off[k] + (PackedB::bytes(N, cq[k + 1] - cq[k], GH) / 4 + 16) / 16 * 16;
   for (int k = 0; k < ncr; ++k)
     off[ncq + k + 1] = off[ncq + k] + (PackedB::bytes(N, cr[k + 1] - cr[k], P) / 4 + 16) / 16 * 16;
-  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(off.back(), 1)}, opt);
+  at::Tensor pk_store = pooled_empty({(int64_t)std::max<size_t>(off.back(), 1)}, opt);
   std::vector<PackedB> pkq(ncq), pkr(std::max(ncr, 1));
   const int nthr = std::min(at::get_num_threads(), useful_threads(c, std::max(ncq, ncr)));
   at::Tensor scratch = at::empty({(int64_t)std::max(nthr, 1) * (3 * H + P + GH + 16)}, opt);
-  float* DG = dG.data_ptr<float>();
+  float* DG = c.ln ? nullptr : dG.data_ptr<float>();
   float* DA = dA.data_ptr<float>();
+  float* DGXW = c.ln && dGX.defined() ? dGX.data_ptr<float>() : nullptr;
   float* DHN = c.proj ? dHN.data_ptr<float>() : nullptr;
   float* DR = c.proj ? dR.data_ptr<float>() : nullptr;
   float* QB = M ? Q.data_ptr<float>() : nullptr;
@@ -501,8 +534,11 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   float* SCR = scratch.data_ptr<float>();
   auto time_of = [&](int s) { return reverse ? T - 1 - s : s; };
 
+  timer.lap("setup");
+  LoopProf prof0b;
   if (T > 0 && N > 0 && H > 0)
   run_threads(nthr, [&](int tid, int nth) {
+    LoopProf prof(timer, tid == 0);
     const int r0 = (int)((int64_t)N * tid / nth), r1 = (int)((int64_t)N * (tid + 1) / nth);
     const int kq0 = ncq * tid / nth, kq1 = ncq * (tid + 1) / nth;
     const int kr0 = ncr * tid / nth, kr1 = ncr * (tid + 1) / nth;
@@ -511,7 +547,7 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
     float* do_r = sc + H;       // (H) dL/d o
     float* dchat = sc + 2 * H;  // (H)
     float* dhn_r = sc + 3 * H;  // (P) dL/d h_new (no projection)
-    float* dah = dhn_r + P;     // (GH) dL/d ahat
+    float* dgrow = dhn_r + P;   // (GH) dG row (layer norm)
     for (int k = kq0; k < kq1; ++k) {
       const int w = cq[k + 1] - cq[k];
       pkq[k].pack(N, w, GH, Whh + cq[k], P, false, PackedB::bytes(N, w, GH) ? PK + off[k] : nullptr);
@@ -520,6 +556,7 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
       const int w = cr[k + 1] - cr[k];
       pkr[k].pack(N, w, P, Whr + cr[k], H, false, PackedB::bytes(N, w, P) ? PK + off[ncq + k] : nullptr);
     }
+    prof.mark(0);
     for (int s = T - 1; s >= 0; --s) {
       const int t = time_of(s);
       const int tp = reverse ? t + 1 : t - 1;
@@ -545,14 +582,15 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
         }
         barrier(nth);
       }
+      prof.mark(1);
       // Phase 2: rows, pointwise backward
       for (int n = r0; n < r1; ++n) {
         const int64_t ro = (int64_t)t * N + n;
-        float* dg = DG + ro * GH;
+        float* dg = c.ln ? dgrow : DG + ro * GH;
         float* da = DA + ro * GH;
         if (len && t >= len[n]) {  // inactive: nothing flows into the step; dh, dc pass
-          std::memset(dg, 0, sizeof(float) * GH);
-          if (DA != DG) std::memset(da, 0, sizeof(float) * GH);
+          std::memset(da, 0, sizeof(float) * GH);
+          if (DGXW) std::memset(DGXW + ro * GH, 0, sizeof(float) * GH);
           continue;
         }
         const int64_t po = (int64_t)n * P, so = (int64_t)n * H;
@@ -575,12 +613,12 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
         float* a = ACC + (int64_t)n * AW;
         float* a_db = a;
         float* a_dghh = a + GH;
-        float* a_dbhh = a + 2 * GH;
         float* a_dgc = a + 3 * GH;
         float* a_dbc = a_dgc + H;
         float* a_wci = a_dbc + H;
         float* a_wcf = a_wci + H;
         float* a_wco = a_wcf + H;
+        float* a_dgih = a_wco + H;
         const int oi = c.cifg ? -1 : 0, of = c.cifg ? 0 : H, og = c.cifg ? H : 2 * H, oo = c.cifg ? 2 * H : 3 * H;
         // pass 1: through h = o * tanh(cn)
         for (int j = 0; j < H; j += VW) {
@@ -653,29 +691,44 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
           stn(dg + oo + j, dpo, m);
           stn(DC + so + j, dcp, m);
         }
-        for (int j = 0; j < GH; j += VW) {
-          const int m = std::min(VW, GH - j);
-          stn(a_db + j, ldn(a_db + j, m) + ldn(dg + j, m), m);
-        }
-        if (c.ln) {  // through LN_hh
+        if (!c.ln) {
+          for (int j = 0; j < GH; j += VW) {
+            const int m = std::min(VW, GH - j);
+            stn(a_db + j, ldn(a_db + j, m) + ldn(dg + j, m), m);
+          }
+        } else {
+          // through LN_hh (-> da) and LN_ih (-> dgx), both in two passes over the row: sums
+          // (and the parameter-gradient accumulators: db = d ln_hh bias = d ln_ih bias = sum dg),
+          // then the outputs.  Partial vectors are zero-filled, so they add nothing to the sums.
           const float* ah = AH + ro * GH;
+          const float* ih = IH + ro * GH;
+          vf h1 = {}, h2 = {}, i1 = {}, i2 = {};
+          for (int j = 0; j < GH; j += VW) {
+            const int m = std::min(VW, GH - j);
+            vf d = ldn(dg + j, m), av = ldn(ah + j, m), iv = ldn(ih + j, m);
+            stn(a_db + j, ldn(a_db + j, m) + d, m);
+            stn(a_dghh + j, ldn(a_dghh + j, m) + d * av, m);
+            stn(a_dgih + j, ldn(a_dgih + j, m) + d * iv, m);
+            vf th = d * ldn(GHH + j, m), ti = d * ldn(GIH + j, m);
+            h1 += th;
+            h2 += th * av;
+            i1 += ti;
+            i2 += ti * iv;
+          }
+          const float mh1 = hsum(h1) / (float)GH, mh2 = hsum(h2) / (float)GH, rh = ARS[ro];
+          const float mi1 = hsum(i1) / (float)GH, mi2 = hsum(i2) / (float)GH, ri = IRS[ro];
+          float* dx_ = DGXW ? DGXW + ro * GH : nullptr;
           for (int j = 0; j < GH; j += VW) {
             const int m = std::min(VW, GH - j);
             vf d = ldn(dg + j, m);
-            stn(dah + j, d * ldn(GHH + j, m), m);
-            stn(a_dghh + j, ldn(a_dghh + j, m) + d * ldn(ah + j, m), m);
-            stn(a_dbhh + j, ldn(a_dbhh + j, m) + d, m);
-          }
-          float s1, s2;
-          row_sums2(dah, ah, GH, s1, s2);
-          const float m1 = s1 / (float)GH, m2 = s2 / (float)GH, rs = ARS[ro];
-          for (int j = 0; j < GH; j += VW) {
-            const int m = std::min(VW, GH - j);
-            stn(da + j, (ldn(dah + j, m) - m1 - ldn(ah + j, m) * m2) * rs, m);
+            stn(da + j, (d * ldn(GHH + j, m) - mh1 - ldn(ah + j, m) * mh2) * rh, m);
+            if (dx_) stn(dx_ + j, (d * ldn(GIH + j, m) - mi1 - ldn(ih + j, m) * mi2) * ri, m);
           }
         }
       }
+      prof.mark(2);
       barrier(nth);
+      prof.mark(3);
       // Phase 3: dh_{t-1}[:, chunk] (+)= (dA_t W_hh[:, chunk]) * m
       const float* DAt = DA + (int64_t)t * NG;
       for (int k = kq0; k < kq1; ++k) {
@@ -691,74 +744,56 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
               DH[e] += QB[e] * M[e];
             }
       }
+      prof.mark(4);
       barrier(nth);
+      prof.mark(5);
     }
+    if (tid == 0) prof0b = prof;
   });
+  prof0b.report(timer, {"t0:pack", "t0:proj_bar", "t0:rows", "t0:bar2", "t0:dh_gemm", "t0:bar3"});
   if (err.set) TORCH_CHECK(false, "lstmkit fused variant backward: ", err.msg);
   timer.lap("recurrence");
   res[1] = dh;
   res[2] = dc;
-  // gradient of the input projection: through LN_ih when layer-normalised
-  at::Tensor dGX = dG;
-  if (c.ln && (need[0] || need[3])) {
-    dGX = at::empty({T, N, GH}, opt);
-    float* D = dGX.data_ptr<float>();
-    const int64_t rc = 64;
-    parallel_chunks((R + rc - 1) / rc, [&](int64_t k) {
-      std::vector<float> tmp(GH);
-      for (int64_t r = k * rc; r < std::min(R, (k + 1) * rc); ++r) {
-        const float* d = DG + r * GH;
-        const float* xh = IH + r * GH;
-        for (int j = 0; j < GH; ++j) tmp[j] = d[j] * GIH[j];
-        float s1, s2;
-        row_sums2(tmp.data(), xh, GH, s1, s2);
-        const float m1 = s1 / (float)GH, m2 = s2 / (float)GH, rs = IRS[r];
-        for (int j = 0; j < GH; ++j) D[r * GH + j] = (tmp[j] - m1 - xh[j] * m2) * rs;
-      }
-    });
-  }
-  const float* DGX = dGX.data_ptr<float>();
+  // gradient of the input projection (dGX: through LN_ih, done in the loop, with layer norm)
+  const bool need_lnih = c.ln && need[8];
+  const float* DGX = (need[0] || need[3]) ? dGX.data_ptr<float>() : nullptr;
   if (need[0]) {
     res[0] = at::empty({T, N, I}, opt);
     big_gemm_rows(R, I, GH, DGX, GH, w_ih.data_ptr<float>(), I, false, res[0].data_ptr<float>(), I, &err);
   }
   timer.lap("dx");
-  // weight gradients: row chunks of dW (GH rows), summed over all T*N rows in order
+  // weight gradients, summed over all T*N rows in order.  dW_ih, dW_hh: column chunks of
+  // the (GH)-wide gradients, dW^T[:, chunk] = X^T dGX[:, chunk] (HIN^T dA) into a per-thread
+  // scratch, then written transposed to the rows of dW; dW_hr: row chunks.
   const bool need_hr = c.proj && need[6];
   if (need[3]) res[3] = at::empty({GH, I}, opt);
   if (need[4]) res[4] = at::empty({GH, P}, opt);
   if (need_hr) res[6] = at::empty({P, H}, opt);
-  const bool need_lnih = c.ln && need[8];
-  if (need_lnih) res[10] = at::empty({GH}, opt);
-  const int kc = 256;
+  const int kc = kColChunk;
   const int nw = (GH + kc - 1) / kc, nhr = need_hr ? (P + kc - 1) / kc : 0;
-  const int nih = need[3] ? nw : 0, nhh = need[4] ? nw : 0, nln = need_lnih ? nw : 0;
+  const int nih = need[3] ? nw : 0, nhh = need[4] ? nw : 0;
+  const int njobs = nih + nhh + nhr;
   const float* X = x.data_ptr<float>();
-  parallel_chunks(nih + nhh + nhr + nln, [&](int64_t job) {
+  const int64_t scr_sz = (int64_t)std::max(I, P) * kc;
+  at::Tensor wscr = (nih + nhh) ? pooled_empty({chunk_threads(njobs) * scr_sz}, opt) : at::Tensor();
+  std::vector<int64_t> iota(GH);
+  for (int j = 0; j < GH; ++j) iota[j] = j;
+  parallel_chunks_tid(njobs, [&](int64_t job, int tid) {
     int k = (int)job;
-    if (k < nih) {
-      const int r0 = k * kc, rows = std::min(kc, GH - r0);
-      gemm(true, false, rows, I, (int)R, DGX + r0, GH, X, I, 0.f, res[3].data_ptr<float>() + (int64_t)r0 * I, I, &err);
+    if (k < nih + nhh) {
+      const bool ih = k < nih;
+      if (!ih) k -= nih;
+      const int c0 = k * kc, cols = std::min(kc, GH - c0);
+      const int K2 = ih ? I : P;
+      float* C = wscr.data_ptr<float>() + tid * scr_sz;
+      gemm(true, false, K2, cols, (int)R, ih ? X : HIN, K2, (ih ? DGX : DA) + c0, GH, 0.f, C, cols, &err);
+      transpose_to_rows(C, cols, K2, cols, iota.data() + c0, res[ih ? 3 : 4].data_ptr<float>(), K2);
       return;
     }
-    k -= nih;
-    if (k < nhh) {
-      const int r0 = k * kc, rows = std::min(kc, GH - r0);
-      gemm(true, false, rows, P, (int)R, DA + r0, GH, HIN, P, 0.f, res[4].data_ptr<float>() + (int64_t)r0 * P, P, &err);
-      return;
-    }
-    k -= nhh;
-    if (k < nhr) {
-      const int r0 = k * kc, rows = std::min(kc, P - r0);
-      gemm(true, false, rows, H, (int)R, DHN + r0, P, RB, H, 0.f, res[6].data_ptr<float>() + (int64_t)r0 * H, H, &err);
-      return;
-    }
-    k -= nhr;
-    const int c0_ = k * kc, cols = std::min(kc, GH - c0_);  // dln_ih_w = sum dG * ihat
-    float* out = res[10].data_ptr<float>() + c0_;
-    for (int j = 0; j < cols; ++j) out[j] = 0.f;
-    for (int64_t r = 0; r < R; ++r)
-      for (int j = 0; j < cols; ++j) out[j] += DG[r * GH + c0_ + j] * IH[r * GH + c0_ + j];
+    k -= nih + nhh;
+    const int r0 = k * kc, rows = std::min(kc, P - r0);
+    gemm(true, false, rows, H, (int)R, DHN + r0, P, RB, H, 0.f, res[6].data_ptr<float>() + (int64_t)r0 * H, H, &err);
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused variant backward: ", err.msg);
   timer.lap("dw");
@@ -771,12 +806,14 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   }
   if (need[5] || need_lnih) res[5] = tot.narrow(0, 0, GH).clone();
   if (c.ln && need[8]) {
+    res[10] = tot.narrow(0, 3 * GH + 5 * H, GH).clone();  // d ln_ih gain = sum dG * ihat
     res[11] = tot.narrow(0, 0, GH).clone();  // d ln_ih bias = sum dG
     res[12] = tot.narrow(0, GH, GH).clone();
-    res[13] = tot.narrow(0, 2 * GH, GH).clone();
+    res[13] = tot.narrow(0, 0, GH).clone();  // d ln_hh bias = sum dG
     res[14] = tot.narrow(0, 3 * GH, H).clone();
     res[15] = tot.narrow(0, 3 * GH + H, H).clone();
   }
+  timer.lap("acc_sums");
   if (c.peep && need[7]) {
     if (!c.cifg) res[7] = tot.narrow(0, 3 * GH + 2 * H, H).clone();
     res[8] = tot.narrow(0, 3 * GH + 3 * H, H).clone();

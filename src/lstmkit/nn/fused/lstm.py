@@ -212,7 +212,9 @@ _EMPTY = None
 def _empty() -> torch.Tensor:
     global _EMPTY
     if _EMPTY is None:
-        _EMPTY = torch.empty(0)
+        # a normal tensor even when first made under inference_mode (it is saved for backward)
+        with torch.inference_mode(False):
+            _EMPTY = torch.empty(0)
     return _EMPTY
 
 
