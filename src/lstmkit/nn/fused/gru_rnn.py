@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from .autograd_inputs import graph_inputs
 from .build import load
 
 _CELLS = {"gru": 0, "tanh": 1, "relu": 2}
@@ -174,8 +175,8 @@ def gru_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, revers
     """
     x, h0, w_ih, w_hh, b_ih, b_hh, lengths, H = _validate("gru_layer", x, h0, weight_ih, weight_hh, bias_ih,
                                                           bias_hh, lengths, 3)
-    output, h_n, gates = FusedGRUFunction.apply(x, h0, w_ih, w_hh, b_ih, b_hh, bool(reverse), lengths,
-                                                bool(return_trace))
+    output, h_n, gates = FusedGRUFunction.apply(*graph_inputs(x, h0, w_ih, w_hh, b_ih, b_hh), bool(reverse),
+                                                lengths, bool(return_trace))
     if not return_trace:
         return output, h_n
     from ..cells import GRUStep
@@ -197,8 +198,8 @@ def rnn_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, nonlin
         raise ValueError(f"rnn_layer: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     x, h0, w_ih, w_hh, b_ih, b_hh, lengths, _ = _validate("rnn_layer", x, h0, weight_ih, weight_hh, bias_ih,
                                                           bias_hh, lengths, 1)
-    output, h_n = FusedRNNFunction.apply(x, h0, w_ih, w_hh, b_ih, b_hh, _CELLS[nonlinearity], bool(reverse),
-                                         lengths)
+    output, h_n = FusedRNNFunction.apply(*graph_inputs(x, h0, w_ih, w_hh, b_ih, b_hh), _CELLS[nonlinearity],
+                                         bool(reverse), lengths)
     if not return_trace:
         return output, h_n
     from ..cells import RNNStep

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from .autograd_inputs import graph_inputs
 from .build import load
 
 
@@ -48,7 +49,7 @@ class FusedLSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, lengths):
         ext = load()
-        # needs_input_grad is all False under no_grad / inference_mode: then nothing is saved.
+        # all False under no_grad / inference_mode (lstm_layer detaches the inputs there): nothing saved
         training = any(ctx.needs_input_grad[:8])
         output, h_n, c_n, gates, cells, rbuf = ext.lstm_forward(
             x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bool(reverse), lengths, training
@@ -193,15 +194,16 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
                     raise ValueError(f"lstm_layer: zoneout mask {name} must be a CPU tensor of shape {shape}")
             zh, zc = zh.to(torch.bool).contiguous(), zc.to(torch.bool).contiguous()
         output, h_n, c_n, gates, cells = FusedLSTMVariantFunction.apply(
-            c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr),
-            c(w_ci), c(w_cf), c(w_co), *(c(t) for t in ln), c(recurrent_mask), zh, zc,
-            bool(cifg), bool(reverse), lengths, bool(return_trace),
+            *graph_inputs(c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr),
+                          c(w_ci), c(w_cf), c(w_co), *(c(t) for t in ln)),
+            c(recurrent_mask), zh, zc, bool(cifg), bool(reverse), lengths, bool(return_trace),
         )
         if not return_trace:
             return output, h_n, c_n
         return output, h_n, c_n, _trace(output, gates, cells, H, cifg, lengths)
     return FusedLSTMFunction.apply(
-        c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr), bool(reverse), lengths
+        *graph_inputs(c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr)),
+        bool(reverse), lengths,
     )
 
 
