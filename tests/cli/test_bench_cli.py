@@ -1,0 +1,56 @@
+"""`lstmkit bench`: the table's rows and columns on a tiny shape, and its input errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lstmkit.nn import fused
+
+
+def _bench(*args):
+    return subprocess.run([sys.executable, "-m", "lstmkit", "bench", *args], capture_output=True, text=True)
+
+
+@pytest.mark.skipif(not fused.available(), reason="fused kernels unavailable")
+def test_bench_table_rows_and_json(tmp_path):
+    raw = tmp_path / "raw.json"
+    result = _bench("--shapes", "3,2,8", "--variants", "plain,peephole,gru", "--reps", "1",
+                    "--reference-reps", "1", "--mode", "both", "--threads", "1", "--json", str(raw))
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith(("train ", "infer "))]
+    assert [(r[0], r[4]) for r in rows] == [(m, v) for m in ("train", "infer") for v in ("plain", "peephole", "gru")]
+    results = json.loads(raw.read_text())
+    assert [(r["mode"], r["variant"]) for r in results] == [(r[0], r[4]) for r in rows]
+    for r, res in zip(rows, results):
+        med = res["median_ms"]
+        assert med["torch"] > 0 and med["fused"] > 0
+        assert float(r[8].rstrip("x")) == pytest.approx(med["torch"] / med["fused"], abs=0.006)
+    peephole = next(r for r in rows if r[4] == "peephole")
+    assert peephole[12].endswith("x") and peephole[13].startswith("(<=")  # vs ref and its bound
+    assert "torch.nn.GRU" in " ".join(next(r for r in rows if r[4] == "gru"))
+
+
+@pytest.mark.skipif(not fused.available("step"), reason="compiled step unavailable")
+def test_bench_step_table():
+    result = _bench("--mode", "step", "--step-sizes", "8,16", "--reps", "1", "--step-calls", "2")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.strip()[:2] in ("8 ", "16")]
+    assert [r[0] for r in rows] == ["8", "16"]
+    for r in rows:  # H | LSTMCell us, step us, ratio, streamer us, ratio | ...
+        cell, step = float(r[2]), float(r[3])
+        assert float(r[4].rstrip("x")) == pytest.approx(cell / step, rel=0.02, abs=0.01)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--variants", "foo"], "--variants"),
+    (["--shapes", "3,2"], "--shapes"),
+])
+def test_bench_bad_arguments_exit_2(args, message):
+    result = _bench(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
