@@ -43,49 +43,11 @@ namespace lstmkit_gr {
 
 enum Cell { kGRU = 0, kTanh = 1, kRelu = 2 };
 
-// Hidden-unit blocks (sizes fixed by H only): H/2 clamped to [64, 256] units, multiples of VW.
-struct Blocks {
-  int H = 0, nb = 0;
-  std::vector<int> u;  // block b = units [u[b], u[b+1])
-  explicit Blocks(int H_) : H(H_) {
-    int target = std::min(256, std::max(64, H / 2));
-    if (const char* e = std::getenv("LSTMKIT_FUSED_BLOCK")) target = std::max(VW, std::atoi(e));
-    nb = std::max(1, (H + target - 1) / target);
-    u.resize(nb + 1);
-    for (int b = 0; b <= nb; ++b) {
-      int64_t v = (int64_t)H * b / nb;
-      if (b != nb) v = std::min<int64_t>(H, (v + VW - 1) / VW * VW);
-      u[b] = (int)v;
-    }
-    std::vector<int> uu{0};  // drop empty blocks (tiny H)
-    for (int b = 1; b <= nb; ++b)
-      if (u[b] > uu.back()) uu.push_back(u[b]);
-    u = uu;
-    nb = (int)u.size() - 1;
-  }
-  int size(int b) const { return u[b + 1] - u[b]; }
-  // position, in a layout of S slots per unit, of slot k of unit j
-  int64_t pos(int S, int k, int j) const {
-    int b = (int)(std::upper_bound(u.begin(), u.end(), j) - u.begin()) - 1;
-    return (int64_t)S * u[b] + (int64_t)k * size(b) + (j - u[b]);
-  }
-  std::vector<int64_t> perm(int S) const {  // perm[p] = torch row (k*H + j) of block row p
-    std::vector<int64_t> p((size_t)S * H);
-    for (int k = 0; k < S; ++k)
-      for (int j = 0; j < H; ++j) p[pos(S, k, j)] = (int64_t)k * H + j;
-    return p;
-  }
-};
-
+// Hidden-unit blocks (Blocks, sizes fixed by H only) and from_block_rows: fused_common.h.
+// The gate rows of w in block layout (Blocks::perm(G)).
 static at::Tensor to_block_rows(const at::Tensor& w, const std::vector<int64_t>& perm) {
   auto idx = at::from_blob(const_cast<int64_t*>(perm.data()), {(int64_t)perm.size()}, at::kLong);
   return w.index_select(0, idx).contiguous();
-}
-static at::Tensor from_block_rows(const at::Tensor& wp, const std::vector<int64_t>& perm) {
-  auto idx = at::from_blob(const_cast<int64_t*>(perm.data()), {(int64_t)perm.size()}, at::kLong);
-  at::Tensor out = at::empty(wp.sizes(), wp.options());
-  out.index_copy_(0, idx, wp);
-  return out;
 }
 
 // Threads for the time loop: up to `units` (blocks or groups), but one when a step's GEMM is
@@ -502,38 +464,16 @@ at::Tensor block_index(int64_t H, int64_t S) {
   return idx;
 }
 
-std::string info(int64_t H) {
-  Blas& b = blas();
-  static const char* names[] = {"mkl-packed", "mkl-sgemm", "aten-mm"};
-  std::string s = std::string("blas=") + names[b.mode] + " (detected " + names[b.detected] + ")";
-  s += " vector_width=" + std::to_string(VW);
-  if (H > 0) {
-    Blocks blk((int)H);
-    s += " blocks=";
-    for (int i = 0; i < blk.nb; ++i) s += (i ? "," : "") + std::to_string(blk.size(i));
-  }
-#ifdef _OPENMP
-  s += " openmp=1";
-#else
-  s += " openmp=0";
-#endif
-  s += " threads=" + std::to_string(at::get_num_threads());
-  return s;
-}
-
-int64_t set_blas_mode(int64_t mode) {  // tests: 0 packed, 1 sgemm, 2 at::mm (clamped to detected)
-  Blas& b = blas();
-  b.mode = (int)std::max<int64_t>(b.detected, std::min<int64_t>(2, mode));
-  return b.mode;
-}
+// Diagnostics: which GEMM path is used and how H is blocked.
+std::string info(int64_t H) { return kernel_info(H); }
 
 }  // namespace lstmkit_gr
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  lstmkit_gr::blas();  // resolve the BLAS symbols once, on the importing thread
+  lstmkit::common::blas();  // resolve the BLAS symbols once, on the importing thread
   m.def("gru_rnn_forward", &lstmkit_gr::forward, "fused GRU / RNN layer forward");
   m.def("gru_rnn_backward", &lstmkit_gr::backward, "fused GRU / RNN layer backward");
   m.def("block_index", &lstmkit_gr::block_index, "block-layout position of each torch-order slot");
   m.def("info", &lstmkit_gr::info, "kernel configuration", pybind11::arg("H") = 0);
-  m.def("set_blas_mode", &lstmkit_gr::set_blas_mode, "select GEMM path (tests)");
+  m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
 }

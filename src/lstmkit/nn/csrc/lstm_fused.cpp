@@ -48,107 +48,16 @@
 // disjoint column blocks of the shared buffers.  Packed-weight scratch is also an at::Tensor
 // owned by the entry point.
 
-#include <torch/extension.h>
-#include <ATen/Parallel.h>
-#include <ATen/native/CPUBlas.h>
+#define LSTMKIT_WITH_BRGEMM 1  // this family has the opt-in oneDNN brgemm path (fused_common.h)
+#include "fused_common.h"
 
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <ctime>
-#include <dlfcn.h>
+#include <initializer_list>
 #include <map>
-#include <mutex>
-#include <string>
-#include <vector>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define LSTMKIT_X86 1
-#endif
 
 namespace lstmkit {
 
-// ---------------------------------------------------------------------------------------
-// BLAS binding, resolved at load time with dlsym (MKL symbols exported by libtorch_cpu on
-// x86 wheels).  Falls back to at::mm when absent (e.g. aarch64 wheels).
-// ---------------------------------------------------------------------------------------
-using sgemm_fn = void (*)(const char*, const char*, const int*, const int*, const int*,
-                          const float*, const float*, const int*, const float*, const int*,
-                          const float*, float*, const int*);
-using pack_size_fn = size_t (*)(int, int, int, int);
-using pack_fn = void (*)(int, int, int, int, int, int, float, const float*, int, float*);
-using compute_fn = void (*)(int, int, int, int, int, int, const float*, int, const float*, int,
-                            float, float*, int);
-using mkl_threads_local_fn = int (*)(int);
-
-enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kAMatrix = 161, kBMatrix = 162 };
-
-struct Blas {
-  sgemm_fn sgemm = nullptr;
-  pack_size_fn pack_size = nullptr;
-  pack_fn pack = nullptr;
-  compute_fn compute = nullptr;
-  mkl_threads_local_fn threads_local = nullptr;  // MKL_Set_Num_Threads_Local (by value; the
-                                                 // lower-case mkl_set_num_threads_local is Fortran, by pointer)
-  int mode = 0;  // 0: packed MKL, 1: plain sgemm_, 2: at::mm fallback
-  int detected = 2;
-  bool brg_ok = false;  // at::native::cpublas::brgemm (oneDNN JIT ukernel) works for float
-  bool brg = false;     // use it for the repeated-operand GEMMs (PackedB)
-};
-
-static Blas& blas() {
-  static Blas b;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    void* handle = nullptr;
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void*>(&at::get_num_threads), &info) && info.dli_fname)
-      handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-    auto sym = [&](const char* name) -> void* {
-      void* p = handle ? dlsym(handle, name) : nullptr;
-      return p ? p : dlsym(RTLD_DEFAULT, name);
-    };
-    b.sgemm = reinterpret_cast<sgemm_fn>(sym("sgemm_"));
-    b.pack_size = reinterpret_cast<pack_size_fn>(sym("cblas_sgemm_pack_get_size"));
-    b.pack = reinterpret_cast<pack_fn>(sym("cblas_sgemm_pack"));
-    b.compute = reinterpret_cast<compute_fn>(sym("cblas_sgemm_compute"));
-    b.threads_local = reinterpret_cast<mkl_threads_local_fn>(sym("MKL_Set_Num_Threads_Local"));
-    if (b.sgemm && b.pack_size && b.pack && b.compute) b.detected = 0;
-    else if (b.sgemm) b.detected = 1;
-    else b.detected = 2;
-    b.mode = b.detected;
-    if (const char* e = std::getenv("LSTMKIT_FUSED_BLAS")) {
-      int m = std::atoi(e);
-      if (m >= b.detected && m <= 2) b.mode = m;
-    }
-    try {  // oneDNN brgemm ukernel: x86 with AVX-512 (or AVX2 in newer oneDNN); throws elsewhere
-      float A[16], B[16 * 16], C[16 * 16];
-      for (int i = 0; i < 16; ++i) A[i] = 1.f;
-      for (int i = 0; i < 256; ++i) B[i] = (float)(i % 7);
-      at::native::cpublas::brgemm(1, 16, 16, 16, 16, 16, false, A, B, C, false);
-      bool good = true;
-      for (int j = 0; j < 16; ++j) {
-        float ref = 0.f;
-        for (int k = 0; k < 16; ++k) ref += B[k * 16 + j];
-        good = good && C[j] == ref;
-      }
-      b.brg_ok = good;
-    } catch (...) {
-      b.brg_ok = false;
-    }
-    // Opt-in (LSTMKIT_FUSED_BRGEMM=1): with 2 threads MKL measured as fast or faster here.
-    const char* e = std::getenv("LSTMKIT_FUSED_BRGEMM");
-    b.brg = b.brg_ok && e && std::string(e) == "1";
-  });
-  return b;
-}
+// BLAS binding, PackedB, threads, vector math, Blocks, PhaseTimer: fused_common.h.
+using namespace common;
 
 // ---------------------------------------------------------------------------------------
 // Large-buffer pool.  Fresh memory costs a page fault per 4 KiB on its first touch (measured
@@ -215,171 +124,8 @@ static at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& o
   return at::from_blob(p, sizes, [got](void* q) { big_pool().put(q, got); }, opt.dtype(at::kFloat));
 }
 
-// Errors raised inside worker threads (only possible on the at::mm fallback path) are
-// recorded here and re-thrown by the entry point after the parallel region.
-struct ErrorSlot {
-  std::atomic<bool> set{false};
-  std::string msg;
-  std::mutex mu;
-  void record(const char* m) {
-    std::lock_guard<std::mutex> g(mu);
-    if (!set.exchange(true)) msg = m;
-  }
-};
-
-// Row-major GEMM: C(M,N) = A' B' + beta C where A' = A or A^T (A stored (K,M)), etc.
-static void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B,
-                 int ldb, float beta, float* C, int ldc, ErrorSlot* err) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    for (int r = 0; r < M; ++r)
-      for (int c = 0; c < N; ++c) C[(int64_t)r * ldc + c] = beta == 0.f ? 0.f : beta * C[(int64_t)r * ldc + c];
-    return;
-  }
-  Blas& b = blas();
-  if (b.mode <= 1) {
-    // column-major view: C^T(N,M) = B'^T A'^T
-    const float one = 1.f;
-    b.sgemm(tb ? "T" : "N", ta ? "T" : "N", &N, &M, &K, &one, B, &ldb, A, &lda, &beta, C, &ldc);
-    return;
-  }
-  try {
-    at::NoGradGuard ng;
-    auto opt = at::TensorOptions().dtype(at::kFloat);
-    at::Tensor tA = ta ? at::from_blob(const_cast<float*>(A), {K, M}, {lda, 1}, opt).t()
-                       : at::from_blob(const_cast<float*>(A), {M, K}, {lda, 1}, opt);
-    at::Tensor tB = tb ? at::from_blob(const_cast<float*>(B), {N, K}, {ldb, 1}, opt).t()
-                       : at::from_blob(const_cast<float*>(B), {K, N}, {ldb, 1}, opt);
-    at::Tensor tC = at::from_blob(C, {M, N}, {ldc, 1}, opt);
-    at::Tensor prod = at::mm(tA, tB);
-    if (beta == 0.f) tC.copy_(prod);
-    else if (beta == 1.f) tC.add_(prod);
-    else tC.mul_(beta).add_(prod);
-  } catch (const std::exception& e) {
-    if (err) err->record(e.what());
-  }
-}
-
-// A prepared right-hand operand B (K,N) for repeated C(M,N) (+)= A(M,K) B products
-// (beta 0 or 1).  Three ways, chosen once at load time:
-//  * oneDNN brgemm (at::native::cpublas::brgemm, JIT ukernel; only for K <= 256, where it
-//    measured faster): B must be (K,N) row-major;
-//    when given transposed (src stored (N,K)) it is transposed once into `storage`;
-//  * MKL packed format (cblas_sgemm_pack / cblas_sgemm_compute) in `storage`;
-//  * otherwise a plain GEMM per call.
-// `storage` (bytes() bytes, may be null when bytes() is 0) is owned by the caller.
-// When brgemm is enabled, it is used only for short inner dimensions (K <= 256): it measured
-// faster than MKL packed there (one thread) and slower for K >= 512.
-static inline bool use_brgemm(int K) {
-  static const int maxk = std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK") ? std::atoi(std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK")) : 256;
-  return blas().brg && K <= maxk;
-}
-
-struct PackedB {
-  const float* src = nullptr;
-  int ld = 0, M = 0, N = 0, K = 0;
-  bool trans = false;           // B = src^T (src stored (N,K))
-  float* packed = nullptr;      // MKL packed B
-  const float* bt = nullptr;    // brgemm: B as (K,N) row-major with leading dimension ldbt
-  int ldbt = 0;
-  void pack(int M_, int N_, int K_, const float* src_, int ld_, bool trans_, float* storage) {
-    M = M_; N = N_; K = K_; src = src_; ld = ld_; trans = trans_;
-    Blas& b = blas();
-    if (use_brgemm(K)) {
-      if (!trans) {
-        bt = src; ldbt = ld;
-      } else if (storage) {
-        for (int k = 0; k < K; ++k)
-          for (int n = 0; n < N; ++n) storage[(int64_t)k * N + n] = src[(int64_t)n * ld + k];
-        bt = storage; ldbt = N;
-      }
-    } else if (b.mode == 0 && storage) {
-      packed = storage;
-      b.pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, M, N, K, 1.f, src, ld, packed);
-    }
-  }
-  bool ready() const { return packed || bt; }
-  static size_t bytes(int M, int N, int K) {
-    Blas& b = blas();
-    if (use_brgemm(K)) return sizeof(float) * (size_t)N * K;
-    return b.mode == 0 ? b.pack_size(kBMatrix, M, N, K) : 0;
-  }
-  void run(const float* A, int lda, float beta, float* C, int ldc, ErrorSlot* err) const {
-    if (bt) {
-      try {
-        at::native::cpublas::brgemm(M, N, K, lda, ldbt, ldc, beta != 0.f, A, bt, C, false);
-      } catch (const std::exception& e) {
-        if (err) err->record(e.what());
-      }
-    } else if (packed) {
-      blas().compute(kRowMajor, kNoTrans, kPacked, M, N, K, A, lda, packed, N, beta, C, ldc);
-    } else {
-      gemm(false, trans, M, N, K, A, lda, src, ld, beta, C, ldc, err);
-    }
-  }
-};
-
-// Per-thread settings for the duration of a kernel: flush denormals to zero and keep MKL
-// single-threaded inside our own threads (the partitioning is ours, fixed by the sizes).
-struct ThreadScope {
-#ifdef LSTMKIT_X86
-  unsigned csr;
-#endif
-  int mkl_prev = 0;
-  ThreadScope() {
-#ifdef LSTMKIT_X86
-    csr = _mm_getcsr();
-    _mm_setcsr(csr | 0x8040);  // FTZ | DAZ
-#endif
-    if (blas().threads_local) mkl_prev = blas().threads_local(1);
-  }
-  ~ThreadScope() {
-    if (blas().threads_local) blas().threads_local(mkl_prev);
-#ifdef LSTMKIT_X86
-    _mm_setcsr(csr);
-#endif
-  }
-};
-
-// Runs f(tid, nthreads) on min(at::get_num_threads(), max_useful) threads.
-template <class F>
-static void run_threads(int max_useful, F&& f) {
-  int nt = std::max(1, std::min(at::get_num_threads(), max_useful));
-#ifdef _OPENMP
-  if (nt > 1 && !omp_in_parallel()) {
-#pragma omp parallel num_threads(nt)
-    {
-      ThreadScope scope;
-      f(omp_get_thread_num(), omp_get_num_threads());
-    }
-    return;
-  }
-#endif
-  ThreadScope scope;
-  f(0, 1);
-}
-
-static inline void barrier(int nthreads) {
-#ifdef _OPENMP
-  if (nthreads > 1) {
-#pragma omp barrier
-  }
-#else
-  (void)nthreads;
-#endif
-}
-
-// Runs f(chunk) for chunk in [0, nchunks), chunks handed out dynamically (each chunk's
-// result does not depend on which thread computes it).
-template <class F>
-static void parallel_chunks(int64_t nchunks, F&& f) {
-  if (nchunks <= 0) return;
-  std::atomic<int64_t> next{0};
-  run_threads((int)std::min<int64_t>(nchunks, 1 << 20), [&](int, int) {
-    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < nchunks;) f(c);
-  });
-}
-// Same, f(chunk, tid) with tid < chunk_threads(nchunks) (to index per-thread scratch).
+// parallel_chunks (fused_common.h), f(chunk, tid) with tid < chunk_threads(nchunks) (to index
+// per-thread scratch).
 static inline int chunk_threads(int64_t nchunks) {
   return (int)std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), std::min<int64_t>(nchunks, 1 << 20)));
 }
@@ -410,138 +156,6 @@ static void transpose_to_rows(const float* src, int64_t lds, int ni, int nj, con
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Vectorized float32 math (GCC/Clang vector extensions; compiled with -march=native).
-// exp: Cephes-style range reduction + degree-5 polynomial (~1 ulp); tanh: a rational
-// approximation (below, ~3e-7 relative); sigmoid: 1/(1+exp(-x)); the reciprocals use a
-// refined hardware estimate (vrcp).
-// ---------------------------------------------------------------------------------------
-#if defined(__AVX512F__) && !defined(LSTMKIT_VW8)
-#define LSTMKIT_VW 16
-#else
-#define LSTMKIT_VW 8
-#endif
-constexpr int VW = LSTMKIT_VW;
-typedef float vf __attribute__((vector_size(VW * 4)));
-typedef int vi __attribute__((vector_size(VW * 4)));
-
-static inline vf splat(float a) { return vf{} + a; }
-static inline vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof(v)); return v; }
-static inline void st(float* p, vf v) { std::memcpy(p, &v, sizeof(v)); }
-static inline vf ldn(const float* p, int n) {
-  if (n == VW) return ld(p);
-  vf v = {};
-  std::memcpy(&v, p, sizeof(float) * n);
-  return v;
-}
-static inline void stn(float* p, vf v, int n) {
-  if (n == VW) st(p, v);
-  else std::memcpy(p, &v, sizeof(float) * n);
-}
-
-static inline vf vexp(vf x) {
-  const vf lo = splat(-87.0f), hi = splat(88.0f);
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
-  const vf magic = splat(12582912.0f);  // 1.5 * 2^23: round to nearest integer
-  vf fx = (x * 1.44269504088896341f + magic) - magic;
-  vf r = x - fx * 0.693359375f;
-  r = r - fx * -2.12194440e-4f;
-  vf p = splat(1.9875691500E-4f);
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
-  vf y = p * (r * r) + r + 1.0f;
-  vi n = __builtin_convertvector(fx, vi);
-  vi e = (n + 127) << 23;
-  return y * (vf)e;
-}
-
-// 1/d for finite d > 0 well inside the normal range (our uses: d >= 1 in sigmoid,
-// 4.9e-3 <= d < 1 in tanh): hardware reciprocal estimate refined by Newton-Raphson
-// (rcp14 + 1 step: ~1e-8 relative; rcp (12 bit) + 2 steps), much cheaper than a division.
-static inline vf vrcp(vf d) {
-#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
-  vf r = (vf)_mm512_rcp14_ps((__m512)d);
-  return r + r * (1.0f - d * r);
-#elif defined(__AVX512F__) && defined(__AVX512VL__) && (LSTMKIT_VW == 8)
-  vf r = (vf)_mm256_rcp14_ps((__m256)d);
-  return r + r * (1.0f - d * r);
-#elif defined(__AVX__) && (LSTMKIT_VW == 8)
-  vf r = (vf)_mm256_rcp_ps((__m256)d);
-  r = r + r * (1.0f - d * r);
-  return r + r * (1.0f - d * r);
-#else
-  return 1.0f / d;
-#endif
-}
-
-static inline vf vsigmoid(vf x) { return vrcp(1.0f + vexp(-x)); }
-
-// tanh: for |x| < 0.625 an odd polynomial (Cephes, ~1 ulp); otherwise an odd/even rational
-// approximation p(x)/q(x) (degree 13/6, Eigen's coefficients) clamped at |x| = 9 (where tanh
-// rounds to +-1), ~3e-7 relative.  No exp and no branch.
-static inline vf vtanh(vf x) {
-  const vf lim = splat(9.0f);
-  vf xc = x > lim ? lim : x;
-  xc = xc < -lim ? -lim : xc;
-  const vf x2 = xc * xc;
-  vf p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  vf q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;  // q >= 4.9e-3 > 0
-  vf big = (p * xc) * vrcp(q);
-  vf s = splat(-5.70498872745E-3f);
-  s = s * x2 + 2.06390887954E-2f;
-  s = s * x2 - 5.37397155531E-2f;
-  s = s * x2 + 1.33314422036E-1f;
-  s = s * x2 - 3.33332819422E-1f;
-  vf small = s * x2 * x + x;
-  return x2 < 0.390625f ? small : big;  // |x| < 0.625
-}
-
-// Phase timer for tuning: LSTMKIT_FUSED_PROFILE=1 prints the phases of every call to stderr
-// (LSTMKIT_FUSED_PROFILE=cpu: the calling thread's CPU time instead of wall time, which is
-// steadier on a busy machine).
-static inline double prof_now_ms(bool cpu) {
-  if (cpu) {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-  }
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-static inline int prof_mode() {  // 0 off, 1 wall, 2 thread CPU time
-  const char* e = std::getenv("LSTMKIT_FUSED_PROFILE");
-  if (!e || !*e || std::string(e) == "0") return 0;
-  return std::string(e) == "cpu" ? 2 : 1;
-}
-struct PhaseTimer {
-  bool on, cpu;
-  double t = 0;
-  std::string line;
-  explicit PhaseTimer(const char* what) : on(prof_mode() != 0), cpu(prof_mode() == 2) {
-    if (on) { line = what; t = prof_now_ms(cpu); }
-  }
-  void lap(const char* name) {
-    if (!on) return;
-    double now = prof_now_ms(cpu);
-    add(name, now - t);
-    t = now;
-  }
-  void add(const char* name, double ms) {  // a phase measured elsewhere (LoopProf)
-    if (on) line += std::string(" ") + name + "=" + std::to_string(ms).substr(0, 6) + "ms";
-  }
-  ~PhaseTimer() { if (on) fprintf(stderr, "%s\n", line.c_str()); }
-};
-
 // Per-thread phase accumulators inside a parallel loop (profiling only; thread 0's are
 // reported through PhaseTimer::add): mark(k) charges the time since the last mark to k.
 struct LoopProf {
@@ -562,88 +176,25 @@ struct LoopProf {
   }
 };
 
-// ---------------------------------------------------------------------------------------
-// Hidden-unit blocks and the block-layout permutation of the 4H gate rows.
-// ---------------------------------------------------------------------------------------
-struct Blocks {
-  int H = 0, nb = 0;
-  std::vector<int> u;  // block b = units [u[b], u[b+1]); gate rows [4u[b], 4u[b+1])
-  explicit Blocks(int H_) : H(H_) {
-    // Block size: H/2 clamped to [64, 256] units (two blocks = two threads' worth of work for
-    // 128 <= H <= 512; wider blocks make faster GEMMs).  Fixed by H only, never by threads.
-    int target = std::min(256, std::max(64, H / 2));
-    if (const char* e = std::getenv("LSTMKIT_FUSED_BLOCK")) target = std::max(VW, std::atoi(e));
-    nb = std::max(1, (H + target - 1) / target);
-    u.resize(nb + 1);
-    for (int b = 0; b <= nb; ++b) {
-      int64_t v = (int64_t)H * b / nb;
-      if (b != nb) v = std::min<int64_t>(H, (v + VW - 1) / VW * VW);
-      u[b] = (int)v;
-    }
-    // drop empty blocks (possible for tiny H)
-    std::vector<int> uu{0};
-    for (int b = 1; b <= nb; ++b)
-      if (u[b] > uu.back()) uu.push_back(u[b]);
-    u = uu;
-    nb = (int)u.size() - 1;
-  }
-  int size(int b) const { return u[b + 1] - u[b]; }
-  // block-layout row of gate k (0..3) of unit j
-  int prow(int k, int j) const {
-    int b = (int)(std::upper_bound(u.begin(), u.end(), j) - u.begin()) - 1;
-    return 4 * u[b] + k * size(b) + (j - u[b]);
-  }
-  std::vector<int64_t> perm() const {  // perm[p] = torch row of block-layout row p
-    std::vector<int64_t> p(4 * (size_t)H);
-    for (int k = 0; k < 4; ++k)
-      for (int j = 0; j < H; ++j) p[prow(k, j)] = (int64_t)k * H + j;
-    return p;
-  }
-};
-
+// The gate rows of w in block layout (Blocks::perm, fused_common.h), in a pooled tensor.
 static at::Tensor to_block_rows(const at::Tensor& w, const std::vector<int64_t>& perm) {
   auto idx = at::from_blob(const_cast<int64_t*>(perm.data()), {(int64_t)perm.size()}, at::kLong);
   at::Tensor out = pooled_empty(w.sizes(), w.options());
   at::index_select_out(out, w, 0, idx);
   return out;
 }
-static at::Tensor from_block_rows(const at::Tensor& wp, const std::vector<int64_t>& perm) {
-  auto idx = at::from_blob(const_cast<int64_t*>(perm.data()), {(int64_t)perm.size()}, at::kLong);
-  at::Tensor out = at::empty(wp.sizes(), wp.options());  // contiguous even if wp is a view
-  out.index_copy_(0, idx, wp);
-  return out;
-}
 
-static constexpr int kRowChunk = 256;   // rows per chunk of the big (T*N)-row GEMMs
-static constexpr int kChunkRows = 256;  // forward: minimum rows (Tc*N) of an input-projection chunk
 static constexpr int kColChunk = 512;  // 4H-columns per chunk of the weight-gradient GEMMs
 
-// C(R, Nc) = A(R, K) op(W) with op(W) = W^T (W stored (Nc, K)) or W (stored (K, Nc)),
-// chunked over rows of A/C (fixed chunks, so the result does not depend on the thread
-// count).  On the MKL-packed path op(W) is packed once here (scratch owned by this call)
-// and shared by all full chunks; the ragged last chunk uses a plain GEMM.  post(r0, rows), if
-// given, runs on each chunk's rows right after its GEMM (while they are in cache).
-struct NoPost {
-  void operator()(int64_t, int) const {}
-};
+// C(R, Nc) = A(R, K) op(W) with op(W) = W^T (W stored (Nc, K)) or W (stored (K, Nc)), in
+// fixed row chunks (gemm_row_chunks, fused_common.h); the packed op(W) in a pooled buffer.
+// post(r0, rows), if given, runs on each chunk's rows right after its GEMM (while they are
+// in cache).
 template <class Post = NoPost>
 static void big_gemm_rows(int64_t R, int Nc, int K, const float* A, int lda, const float* W,
                           int ldw, bool transW, float* C, int ldc, ErrorSlot* err, Post post = Post()) {
-  const int64_t nch = (R + kRowChunk - 1) / kRowChunk, nfull = R / kRowChunk;
-  PackedB pb;
-  at::Tensor store;
-  if (nfull >= 2 && PackedB::bytes(kRowChunk, Nc, K) > 0) {
-    store = pooled_empty({(int64_t)(PackedB::bytes(kRowChunk, Nc, K) / 4 + 16)}, at::TensorOptions().dtype(at::kFloat));
-    ThreadScope scope;
-    pb.pack(kRowChunk, Nc, K, W, ldw, transW, store.data_ptr<float>());
-  }
-  parallel_chunks(nch, [&](int64_t c) {
-    const int64_t r0 = c * kRowChunk;
-    const int rows = (int)std::min<int64_t>(kRowChunk, R - r0);
-    if (pb.ready() && rows == kRowChunk) pb.run(A + r0 * lda, lda, 0.f, C + r0 * ldc, ldc, err);
-    else gemm(false, transW, rows, Nc, K, A + r0 * lda, lda, W, ldw, 0.f, C + r0 * ldc, ldc, err);
-    post(r0, rows);
-  });
+  gemm_row_chunks([](int64_t n) { return pooled_empty({n}, at::TensorOptions().dtype(at::kFloat)); }, 0, R, Nc, K,
+                  A, lda, W, ldw, transW, C, ldc, err, post);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -734,7 +285,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
   }
 
   Blocks blk(H);
-  auto perm = blk.perm();
+  auto perm = blk.perm(4);  // 4 gate rows per unit
   at::Tensor wih_p = to_block_rows(w_ih, perm);
   at::Tensor whh_p = to_block_rows(w_hh, perm);
   at::Tensor bias_p = at::zeros({G4}, opt);
@@ -960,7 +511,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   }
 
   Blocks blk(H);
-  auto perm = blk.perm();
+  auto perm = blk.perm(4);  // 4 gate rows per unit
   at::Tensor wih_p = to_block_rows(w_ih, perm);
   at::Tensor whh_p = to_block_rows(w_hh, perm);
   // Groups of consecutive forward blocks (fixed by H only): the unit of work of one thread
@@ -1128,36 +679,14 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
 // Diagnostics: which GEMM path is used and how H is blocked.
 std::string info(int64_t H) {
   Blas& b = blas();
-  static const char* names[] = {"mkl-packed", "mkl-sgemm", "aten-mm"};
-  std::string s = std::string("blas=") + names[b.mode] + " (detected " + names[b.detected] + ")";
-  s += std::string(" brgemm=") + (b.brg ? "on" : (b.brg_ok ? "off" : "unavailable"));
-  s += " vector_width=" + std::to_string(VW);
-  if (H > 0) {
-    Blocks blk((int)H);
-    s += " blocks=";
-    for (int i = 0; i < blk.nb; ++i) s += (i ? "," : "") + std::to_string(blk.size(i));
-  }
-#ifdef _OPENMP
-  s += " openmp=1";
-#else
-  s += " openmp=0";
-#endif
-  s += " threads=" + std::to_string(at::get_num_threads());
-  return s;
+  return kernel_info(H, std::string(" brgemm=") + (b.brg ? "on" : (b.brg_ok ? "off" : "unavailable")));
 }
 
-// Select the GEMM path at run time (for tests): 0 packed, 1 sgemm, 2 at::mm; clamped to
-// what was detected.  Returns the mode in effect.
+// Use oneDNN brgemm for the repeated-operand GEMMs (tests); returns whether it is in effect.
 int64_t set_brgemm(bool on) {
   Blas& b = blas();
   b.brg = on && b.brg_ok;
   return b.brg;
-}
-
-int64_t set_blas_mode(int64_t mode) {
-  Blas& b = blas();
-  b.mode = (int)std::max<int64_t>(b.detected, std::min<int64_t>(2, mode));
-  return b.mode;
 }
 
 // Tuning aid: milliseconds for `reps` calls of C(M,N) (+)= A(M,K) op(B) on one thread, with
@@ -1200,13 +729,13 @@ at::Tensor math_test(const at::Tensor& x, int64_t which) {
 #include "lstm_variants.h"
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  lstmkit::blas();  // resolve the BLAS symbols and probe brgemm once, on the importing thread
+  lstmkit::common::blas();  // resolve the BLAS symbols and probe brgemm once, on the importing thread
   m.def("lstm_forward", &lstmkit::lstm_forward, "fused LSTM layer forward");
   m.def("lstm_backward", &lstmkit::lstm_backward, "fused LSTM layer backward");
   m.def("lstm_var_forward", &lstmkit::var::forward, "fused LSTM-variant layer forward");
   m.def("lstm_var_backward", &lstmkit::var::backward, "fused LSTM-variant layer backward");
   m.def("info", &lstmkit::info, "kernel configuration", pybind11::arg("H") = 0);
-  m.def("set_blas_mode", &lstmkit::set_blas_mode, "select GEMM path (tests)");
+  m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
   m.def("set_brgemm", &lstmkit::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
   m.def("bench_gemm", &lstmkit::bench_gemm, "GEMM timing (tuning)");
   m.def("math_test", &lstmkit::math_test, "vectorized exp/sigmoid/tanh (tests)");

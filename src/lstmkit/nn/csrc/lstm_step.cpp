@@ -34,70 +34,20 @@
 // Knob (tuning): LSTMKIT_STEP_PAR_MIN, the weight floats a GEMV phase needs before it is split
 // across threads (default 65536).
 
-#include <torch/extension.h>
+#include "fused_common.h"
 #include <torch/csrc/autograd/python_variable.h>
 
-#include <algorithm>
-#include <atomic>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <sched.h>
-#include <string>
-#include <vector>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define LSTMKIT_X86 1
-#endif
 
 namespace py = pybind11;
 
 namespace lstmkit_step {
 
-// ---------------------------------------------------------------------------------------
-// Vector math (the same polynomials as lstm_fused.cpp: exp ~1 ulp, tanh ~2 ulp).
-// ---------------------------------------------------------------------------------------
-#if defined(__AVX512F__) && !defined(LSTMKIT_VW8)
-#define LSTMKIT_VW 16
-#else
-#define LSTMKIT_VW 8
-#endif
-constexpr int VW = LSTMKIT_VW;
-typedef float vf __attribute__((vector_size(VW * 4)));
-typedef int vi __attribute__((vector_size(VW * 4)));
-
-static inline vf splat(float a) { return vf{} + a; }
-static inline vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof(v)); return v; }
-static inline void st(float* p, vf v) { std::memcpy(p, &v, sizeof(v)); }
-
-// first n (0 < n <= VW) lanes; the others 0
-static inline vf ldn(const float* p, int n) {
-  if (n == VW) return ld(p);
-#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
-  return (vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
-#elif defined(__AVX512F__) && defined(__AVX512VL__) && (LSTMKIT_VW == 8)
-  return (vf)_mm256_maskz_loadu_ps((__mmask8)((1u << n) - 1u), p);
-#else
-  vf v = {};
-  std::memcpy(&v, p, sizeof(float) * n);
-  return v;
-#endif
-}
-static inline void stn(float* p, vf v, int n) {
-  if (n == VW) { st(p, v); return; }
-#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
-  _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
-#elif defined(__AVX512F__) && defined(__AVX512VL__) && (LSTMKIT_VW == 8)
-  _mm256_mask_storeu_ps(p, (__mmask8)((1u << n) - 1u), (__m256)v);
-#else
-  std::memcpy(p, &v, sizeof(float) * n);
-#endif
-}
+// Vector math (vf, VW, ld / ldn / st / stn, vexp, vsigmoid, vtanh, hsum): fused_common.h, the
+// same functions as the other kernel families.  (Its BLAS and threading helpers are unused
+// here: this kernel has its own GEMV and its own single parallel region per step.)
+using namespace lstmkit::common;
 
 // a * b + c, fused where the ISA has it (ISO C++ mode does not contract a*b+c by itself)
 static inline vf vfma(vf a, vf b, vf c) {
@@ -108,67 +58,6 @@ static inline vf vfma(vf a, vf b, vf c) {
 #else
   return a * b + c;
 #endif
-}
-
-static inline vf vexp(vf x) {
-  const vf lo = splat(-87.0f), hi = splat(88.0f);
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
-  const vf magic = splat(12582912.0f);  // 1.5 * 2^23: round to nearest integer
-  vf fx = (x * 1.44269504088896341f + magic) - magic;
-  vf r = x - fx * 0.693359375f;
-  r = r - fx * -2.12194440e-4f;
-  vf p = splat(1.9875691500E-4f);
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
-  vf y = p * (r * r) + r + 1.0f;
-  vi n = __builtin_convertvector(fx, vi);
-  vi e = (n + 127) << 23;
-  return y * (vf)e;
-}
-
-static inline vf vrcp(vf d) {  // 1/d for d >= 1
-#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
-  vf r = (vf)_mm512_rcp14_ps((__m512)d);
-  return r + r * (1.0f - d * r);
-#elif defined(__AVX512F__) && defined(__AVX512VL__) && (LSTMKIT_VW == 8)
-  vf r = (vf)_mm256_rcp14_ps((__m256)d);
-  return r + r * (1.0f - d * r);
-#elif defined(__AVX__) && (LSTMKIT_VW == 8)
-  vf r = (vf)_mm256_rcp_ps((__m256)d);
-  r = r + r * (1.0f - d * r);
-  return r + r * (1.0f - d * r);
-#else
-  return 1.0f / d;
-#endif
-}
-
-static inline vf vsigmoid(vf x) { return vrcp(1.0f + vexp(-x)); }
-
-static inline vf vtanh(vf x) {
-  vi bits = (vi)x;
-  vf ax = (vf)(bits & 0x7fffffff);
-  vf big = 1.0f - 2.0f * vrcp(vexp(ax + ax) + 1.0f);
-  big = (vf)((vi)big | (bits & (int)0x80000000));
-  vf s = x * x;
-  vf p = splat(-5.70498872745E-3f);
-  p = p * s + 2.06390887954E-2f;
-  p = p * s - 5.37397155531E-2f;
-  p = p * s + 1.33314422036E-1f;
-  p = p * s - 3.33332819422E-1f;
-  vf small = p * s * x + x;
-  return ax < 0.625f ? small : big;
-}
-
-static inline float hsum(vf v) {
-  float a[VW];
-  std::memcpy(a, &v, sizeof(v));
-  float s = 0.f;
-  for (int i = 0; i < VW; ++i) s += a[i];
-  return s;
 }
 
 // mean and 1/sqrt(var + eps) of a[0..n) (biased variance, eps = 1e-5 as cells.LAYER_NORM_EPS)

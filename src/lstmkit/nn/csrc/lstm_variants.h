@@ -1,6 +1,7 @@
 // lstmkit fused CPU kernels: the LSTM variants (peephole, CIFG, layer norm, recurrent dropout,
 // zoneout, with lengths, reverse and projection), forward and backward.  Included by
-// lstm_fused.cpp (shares its BLAS binding, threading helpers and vector math).
+// lstm_fused.cpp (shares its buffer pool and, from fused_common.h, the BLAS binding,
+// threading helpers and vector math).
 //
 // Equations: see lstmkit/nn/cells.py (lstm_cell) and scan.py (the oracle).  Gate order along
 // the G*H rows is torch's: i, f, g, o (G = 4) or f, g, o with cifg (G = 3, i = 1 - f).
@@ -32,15 +33,7 @@
 namespace lstmkit {
 namespace var {
 
-static inline float hsum(vf v) {
-  float a[VW];
-  std::memcpy(a, &v, sizeof(v));
-  float s = 0.f;
-  for (int i = 0; i < VW; ++i) s += a[i];
-  return s;
-}
-
-// mean and 1/sqrt(var + eps) of a[0..n)
+// mean and 1/sqrt(var + eps) of a[0..n) (the tails past the last full vector in scalar code)
 static inline void row_stats(const float* a, int n, float& mean, float& rstd) {
   vf s = {};
   int j = 0;

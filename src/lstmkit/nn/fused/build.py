@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import sys
 import threading
 import time
@@ -22,11 +23,12 @@ from types import ModuleType
 
 _CSRC = Path(__file__).resolve().parent.parent / "csrc"
 # Each extension is compiled and loaded on its own, so one kernel's build never waits on (or
-# breaks) another's: name -> (sources, headers they include; the headers are part of the key).
+# breaks) another's: name -> (sources, headers they include, directly or not; the headers are
+# part of the key, so a change to fused_common.h, which every family includes, rebuilds all).
 EXTENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "lstm": (("lstm_fused.cpp",), ("lstm_variants.h",)),
-    "step": (("lstm_step.cpp",), ()),
-    "gru_rnn": (("gru_rnn_fused.cpp",), ("gru_rnn_common.h",)),
+    "lstm": (("lstm_fused.cpp",), ("fused_common.h", "lstm_variants.h")),
+    "step": (("lstm_step.cpp",), ("fused_common.h",)),
+    "gru_rnn": (("gru_rnn_fused.cpp",), ("fused_common.h", "gru_rnn_common.h")),
 }
 _CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-std=c++17"]
 if os.environ.get("LSTMKIT_FUSED_VW8"):  # 8-wide pointwise code even where AVX-512 exists
@@ -54,14 +56,34 @@ def _cpu_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
+
+
+def _key_files(extension: str) -> list[str]:
+    """The files of ``extension`` that go into its cache key: its sources, the headers listed in
+    EXTENSIONS, and any other local header they include (``#include "..."``, followed
+    recursively), so that an edit to a shared header rebuilds every family that includes it even
+    where the list above misses it."""
+    sources, headers = EXTENSIONS[extension]
+    files = list(sources + headers)
+    for name in files:  # grows while it is walked
+        try:
+            text = (_CSRC / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for inc in _INCLUDE.findall(text):
+            if inc not in files and (_CSRC / inc).is_file():
+                files.append(inc)
+    return files
+
+
 def cache_dir(extension: str = "lstm") -> Path:
     """Folder that holds the compiled ``extension`` for its sources, torch and this CPU."""
     import torch
 
     root = os.environ.get("LSTMKIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lstmkit")
-    sources, headers = EXTENSIONS[extension]
     h = hashlib.sha256(extension.encode())
-    for name in sources + headers:
+    for name in _key_files(extension):
         h.update((_CSRC / name).read_bytes())
     h.update(" ".join(_CFLAGS + _LDFLAGS).encode())
     key = f"{h.hexdigest()[:12]}-torch{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-{_cpu_key()}"

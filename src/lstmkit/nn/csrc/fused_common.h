@@ -1,0 +1,594 @@
+// lstmkit fused CPU kernels: the helpers shared by every kernel family.
+//
+// Included by lstm_fused.cpp (LSTM, and through it lstm_variants.h), gru_rnn_common.h (GRU /
+// RNN: gru_rnn_fused.cpp) and lstm_step.cpp (the streaming step).  Each family is compiled
+// into its own shared library (lstmkit/nn/fused/build.py; this header is part of every
+// family's cache key), so nothing here is shared at link time: free functions are
+// `static inline`, the rest is inline class members, and the namespace has hidden visibility,
+// so no two libraries ever bind to each other's copies.
+//
+// Contents (namespace lstmkit::common; the families pull it in with `using namespace`):
+//   * BLAS binding: MKL's sgemm_ / cblas_sgemm_pack / cblas_sgemm_compute and
+//     MKL_Set_Num_Threads_Local resolved with dlsym from libtorch_cpu; at::mm when they are
+//     absent (LSTMKIT_FUSED_BLAS=0|1|2 forces a path).  Blas, blas(), gemm, set_blas_mode.
+//   * PackedB: a right-hand operand prepared once (MKL packed format, or the opt-in oneDNN
+//     brgemm ukernel) for repeated products.  The brgemm path is compiled in only where
+//     LSTMKIT_WITH_BRGEMM is defined before this header is included (lstm_fused.cpp); the
+//     other families never probe or use it.
+//   * ErrorSlot, ThreadScope (denormals flushed, MKL single-threaded inside our threads),
+//     run_threads, barrier, parallel_chunks: the fixed work partition that makes results
+//     bitwise identical whatever the number of threads.
+//   * Vectorized float32 math: the vf / vi vector types (VW = 16 lanes with AVX-512, else 8;
+//     -DLSTMKIT_VW8 forces 8), splat / ld / st, masked ldn / stn, vexp, vrcp, vsigmoid, vtanh,
+//     hsum.  Every family uses these same functions.
+//   * Blocks: the hidden-unit blocks (fixed by H only) behind the block layout of the gate
+//     rows (LSTM and GRU / RNN), from_block_rows.
+//   * gemm_row_chunks: the big (T*N)-row GEMMs cut into fixed row chunks (and their
+//     constants).
+//   * PhaseTimer (LSTMKIT_FUSED_PROFILE), kernel_info (the info() line).
+
+#pragma once
+
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#ifdef LSTMKIT_WITH_BRGEMM
+#include <ATen/native/CPUBlas.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <dlfcn.h>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LSTMKIT_X86 1
+#endif
+
+namespace lstmkit {
+namespace common __attribute__((visibility("hidden"))) {
+
+// ---------------------------------------------------------------------------------------
+// BLAS binding, resolved at load time with dlsym (MKL symbols exported by libtorch_cpu on
+// x86 wheels).  Falls back to at::mm when absent (e.g. aarch64 wheels).
+// ---------------------------------------------------------------------------------------
+using sgemm_fn = void (*)(const char*, const char*, const int*, const int*, const int*,
+                          const float*, const float*, const int*, const float*, const int*,
+                          const float*, float*, const int*);
+using pack_size_fn = size_t (*)(int, int, int, int);
+using pack_fn = void (*)(int, int, int, int, int, int, float, const float*, int, float*);
+using compute_fn = void (*)(int, int, int, int, int, int, const float*, int, const float*, int,
+                            float, float*, int);
+using mkl_threads_local_fn = int (*)(int);
+
+enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kAMatrix = 161, kBMatrix = 162 };
+
+struct Blas {
+  sgemm_fn sgemm = nullptr;
+  pack_size_fn pack_size = nullptr;
+  pack_fn pack = nullptr;
+  compute_fn compute = nullptr;
+  mkl_threads_local_fn threads_local = nullptr;  // MKL_Set_Num_Threads_Local (by value; the
+                                                 // lower-case mkl_set_num_threads_local is Fortran, by pointer)
+  int mode = 0;  // 0: packed MKL, 1: plain sgemm_, 2: at::mm fallback
+  int detected = 2;
+  bool brg_ok = false;  // at::native::cpublas::brgemm (oneDNN JIT ukernel) works for float
+                        // (probed only with LSTMKIT_WITH_BRGEMM)
+  bool brg = false;     // use it for the repeated-operand GEMMs (PackedB)
+};
+
+static inline Blas& blas() {
+  static Blas b;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void* handle = nullptr;
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&at::get_num_threads), &info) && info.dli_fname)
+      handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    auto sym = [&](const char* name) -> void* {
+      void* p = handle ? dlsym(handle, name) : nullptr;
+      return p ? p : dlsym(RTLD_DEFAULT, name);
+    };
+    b.sgemm = reinterpret_cast<sgemm_fn>(sym("sgemm_"));
+    b.pack_size = reinterpret_cast<pack_size_fn>(sym("cblas_sgemm_pack_get_size"));
+    b.pack = reinterpret_cast<pack_fn>(sym("cblas_sgemm_pack"));
+    b.compute = reinterpret_cast<compute_fn>(sym("cblas_sgemm_compute"));
+    b.threads_local = reinterpret_cast<mkl_threads_local_fn>(sym("MKL_Set_Num_Threads_Local"));
+    if (b.sgemm && b.pack_size && b.pack && b.compute) b.detected = 0;
+    else if (b.sgemm) b.detected = 1;
+    else b.detected = 2;
+    b.mode = b.detected;
+    if (const char* e = std::getenv("LSTMKIT_FUSED_BLAS")) {
+      int m = std::atoi(e);
+      if (m >= b.detected && m <= 2) b.mode = m;
+    }
+#ifdef LSTMKIT_WITH_BRGEMM
+    try {  // oneDNN brgemm ukernel: x86 with AVX-512 (or AVX2 in newer oneDNN); throws elsewhere
+      float A[16], B[16 * 16], C[16 * 16];
+      for (int i = 0; i < 16; ++i) A[i] = 1.f;
+      for (int i = 0; i < 256; ++i) B[i] = (float)(i % 7);
+      at::native::cpublas::brgemm(1, 16, 16, 16, 16, 16, false, A, B, C, false);
+      bool good = true;
+      for (int j = 0; j < 16; ++j) {
+        float ref = 0.f;
+        for (int k = 0; k < 16; ++k) ref += B[k * 16 + j];
+        good = good && C[j] == ref;
+      }
+      b.brg_ok = good;
+    } catch (...) {
+      b.brg_ok = false;
+    }
+    // Opt-in (LSTMKIT_FUSED_BRGEMM=1): with 2 threads MKL measured as fast or faster here.
+    const char* e = std::getenv("LSTMKIT_FUSED_BRGEMM");
+    b.brg = b.brg_ok && e && std::string(e) == "1";
+#endif
+  });
+  return b;
+}
+
+// Select the GEMM path at run time (for tests): 0 packed, 1 sgemm, 2 at::mm; clamped to
+// what was detected.  Returns the mode in effect.
+static inline int64_t set_blas_mode(int64_t mode) {
+  Blas& b = blas();
+  b.mode = (int)std::max<int64_t>(b.detected, std::min<int64_t>(2, mode));
+  return b.mode;
+}
+
+// Errors raised inside worker threads (only possible on the at::mm fallback path) are
+// recorded here and re-thrown by the entry point after the parallel region.
+struct ErrorSlot {
+  std::atomic<bool> set{false};
+  std::string msg;
+  std::mutex mu;
+  void record(const char* m) {
+    std::lock_guard<std::mutex> g(mu);
+    if (!set.exchange(true)) msg = m;
+  }
+};
+
+// Row-major GEMM: C(M,N) = A' B' + beta C where A' = A or A^T (A stored (K,M)), etc.
+static inline void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B,
+                        int ldb, float beta, float* C, int ldc, ErrorSlot* err) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (int r = 0; r < M; ++r)
+      for (int c = 0; c < N; ++c) C[(int64_t)r * ldc + c] = beta == 0.f ? 0.f : beta * C[(int64_t)r * ldc + c];
+    return;
+  }
+  Blas& b = blas();
+  if (b.mode <= 1) {
+    // column-major view: C^T(N,M) = B'^T A'^T
+    const float one = 1.f;
+    b.sgemm(tb ? "T" : "N", ta ? "T" : "N", &N, &M, &K, &one, B, &ldb, A, &lda, &beta, C, &ldc);
+    return;
+  }
+  try {
+    at::NoGradGuard ng;
+    auto opt = at::TensorOptions().dtype(at::kFloat);
+    at::Tensor tA = ta ? at::from_blob(const_cast<float*>(A), {K, M}, {lda, 1}, opt).t()
+                       : at::from_blob(const_cast<float*>(A), {M, K}, {lda, 1}, opt);
+    at::Tensor tB = tb ? at::from_blob(const_cast<float*>(B), {N, K}, {ldb, 1}, opt).t()
+                       : at::from_blob(const_cast<float*>(B), {K, N}, {ldb, 1}, opt);
+    at::Tensor tC = at::from_blob(C, {M, N}, {ldc, 1}, opt);
+    at::Tensor prod = at::mm(tA, tB);
+    if (beta == 0.f) tC.copy_(prod);
+    else if (beta == 1.f) tC.add_(prod);
+    else tC.mul_(beta).add_(prod);
+  } catch (const std::exception& e) {
+    if (err) err->record(e.what());
+  }
+}
+
+// A prepared right-hand operand B (K,N) for repeated C(M,N) (+)= A(M,K) B products
+// (beta 0 or 1).  Three ways, chosen once at load time:
+//  * oneDNN brgemm (at::native::cpublas::brgemm, JIT ukernel; only with LSTMKIT_WITH_BRGEMM,
+//    opt-in, and only for K <= 256, where it measured faster): B must be (K,N) row-major;
+//    when given transposed (src stored (N,K)) it is transposed once into `storage`;
+//  * MKL packed format (cblas_sgemm_pack / cblas_sgemm_compute) in `storage`;
+//  * otherwise a plain GEMM per call (also for empty operands).
+// `storage` (bytes() bytes, may be null when bytes() is 0) is owned by the caller.
+// When brgemm is enabled, it is used only for short inner dimensions (K <= 256): it measured
+// faster than MKL packed there (one thread) and slower for K >= 512.
+static inline bool use_brgemm(int K) {
+#ifdef LSTMKIT_WITH_BRGEMM
+  static const int maxk = std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK") ? std::atoi(std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK")) : 256;
+  return blas().brg && K <= maxk;
+#else
+  (void)K;
+  return false;
+#endif
+}
+
+struct PackedB {
+  const float* src = nullptr;
+  int ld = 0, M = 0, N = 0, K = 0;
+  bool trans = false;           // B = src^T (src stored (N,K))
+  float* packed = nullptr;      // MKL packed B
+  const float* bt = nullptr;    // brgemm: B as (K,N) row-major with leading dimension ldbt
+  int ldbt = 0;
+  void pack(int M_, int N_, int K_, const float* src_, int ld_, bool trans_, float* storage) {
+    M = M_; N = N_; K = K_; src = src_; ld = ld_; trans = trans_;
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    Blas& b = blas();
+    if (use_brgemm(K)) {
+      if (!trans) {
+        bt = src; ldbt = ld;
+      } else if (storage) {
+        for (int k = 0; k < K; ++k)
+          for (int n = 0; n < N; ++n) storage[(int64_t)k * N + n] = src[(int64_t)n * ld + k];
+        bt = storage; ldbt = N;
+      }
+    } else if (b.mode == 0 && storage) {
+      packed = storage;
+      b.pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, M, N, K, 1.f, src, ld, packed);
+    }
+  }
+  bool ready() const { return packed || bt; }
+  static size_t bytes(int M, int N, int K) {
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    Blas& b = blas();
+    if (use_brgemm(K)) return sizeof(float) * (size_t)N * K;
+    return b.mode == 0 ? b.pack_size(kBMatrix, M, N, K) : 0;
+  }
+  void run(const float* A, int lda, float beta, float* C, int ldc, ErrorSlot* err) const {
+    if (bt) {
+#ifdef LSTMKIT_WITH_BRGEMM
+      try {
+        at::native::cpublas::brgemm(M, N, K, lda, ldbt, ldc, beta != 0.f, A, bt, C, false);
+      } catch (const std::exception& e) {
+        if (err) err->record(e.what());
+      }
+#endif
+    } else if (packed) {
+      blas().compute(kRowMajor, kNoTrans, kPacked, M, N, K, A, lda, packed, N, beta, C, ldc);
+    } else {
+      gemm(false, trans, M, N, K, A, lda, src, ld, beta, C, ldc, err);
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// Threads.
+// ---------------------------------------------------------------------------------------
+// Per-thread settings for the duration of a kernel: flush denormals to zero and keep MKL
+// single-threaded inside our own threads (the partitioning is ours, fixed by the sizes).
+struct ThreadScope {
+#ifdef LSTMKIT_X86
+  unsigned csr;
+#endif
+  int mkl_prev = 0;
+  ThreadScope() {
+#ifdef LSTMKIT_X86
+    csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040);  // FTZ | DAZ
+#endif
+    if (blas().threads_local) mkl_prev = blas().threads_local(1);
+  }
+  ~ThreadScope() {
+    if (blas().threads_local) blas().threads_local(mkl_prev);
+#ifdef LSTMKIT_X86
+    _mm_setcsr(csr);
+#endif
+  }
+};
+
+// Runs f(tid, nthreads) on min(at::get_num_threads(), max_useful) threads.
+template <class F>
+static inline void run_threads(int max_useful, F&& f) {
+  int nt = std::max(1, std::min(at::get_num_threads(), max_useful));
+#ifdef _OPENMP
+  if (nt > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(nt)
+    {
+      ThreadScope scope;
+      f(omp_get_thread_num(), omp_get_num_threads());
+    }
+    return;
+  }
+#endif
+  ThreadScope scope;
+  f(0, 1);
+}
+
+static inline void barrier(int nthreads) {
+#ifdef _OPENMP
+  if (nthreads > 1) {
+#pragma omp barrier
+  }
+#else
+  (void)nthreads;
+#endif
+}
+
+// Runs f(chunk) for chunk in [0, nchunks), chunks handed out dynamically (each chunk's
+// result does not depend on which thread computes it).  `flops` (0: unknown) keeps tiny jobs
+// on one thread: waking a second thread costs more than it saves there (much more on a busy
+// machine).
+template <class F>
+static inline void parallel_chunks(int64_t nchunks, F&& f, double flops = 0) {
+  if (nchunks <= 0) return;
+  std::atomic<int64_t> next{0};
+  const int64_t useful = (flops > 0 && flops < 4e6) ? 1 : std::min<int64_t>(nchunks, 1 << 20);
+  run_threads((int)useful, [&](int, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < nchunks;) f(c);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Vectorized float32 math (GCC/Clang vector extensions; compiled with -march=native).
+// exp: Cephes-style range reduction + degree-5 polynomial (~1 ulp); tanh: a rational
+// approximation (below, ~3e-7 relative); sigmoid: 1/(1+exp(-x)); the reciprocals use a
+// refined hardware estimate (vrcp).
+// ---------------------------------------------------------------------------------------
+#if defined(__AVX512F__) && !defined(LSTMKIT_VW8)
+#define LSTMKIT_VW 16
+#else
+#define LSTMKIT_VW 8
+#endif
+constexpr int VW = LSTMKIT_VW;
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef int vi __attribute__((vector_size(VW * 4)));
+
+static inline vf splat(float a) { return vf{} + a; }
+static inline vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof(v)); return v; }
+static inline void st(float* p, vf v) { std::memcpy(p, &v, sizeof(v)); }
+
+// first n (0 < n <= VW) lanes; the others 0
+static inline vf ldn(const float* p, int n) {
+  if (n == VW) return ld(p);
+#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
+  return (vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+#elif defined(__AVX512F__) && defined(__AVX512VL__) && (LSTMKIT_VW == 8)
+  return (vf)_mm256_maskz_loadu_ps((__mmask8)((1u << n) - 1u), p);
+#else
+  vf v = {};
+  std::memcpy(&v, p, sizeof(float) * n);
+  return v;
+#endif
+}
+// stores the first n (0 < n <= VW) lanes
+static inline void stn(float* p, vf v, int n) {
+  if (n == VW) { st(p, v); return; }
+#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
+  _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+#elif defined(__AVX512F__) && defined(__AVX512VL__) && (LSTMKIT_VW == 8)
+  _mm256_mask_storeu_ps(p, (__mmask8)((1u << n) - 1u), (__m256)v);
+#else
+  std::memcpy(p, &v, sizeof(float) * n);
+#endif
+}
+
+static inline vf vexp(vf x) {
+  const vf lo = splat(-87.0f), hi = splat(88.0f);
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  const vf magic = splat(12582912.0f);  // 1.5 * 2^23: round to nearest integer
+  vf fx = (x * 1.44269504088896341f + magic) - magic;
+  vf r = x - fx * 0.693359375f;
+  r = r - fx * -2.12194440e-4f;
+  vf p = splat(1.9875691500E-4f);
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  vf y = p * (r * r) + r + 1.0f;
+  vi n = __builtin_convertvector(fx, vi);
+  vi e = (n + 127) << 23;
+  return y * (vf)e;
+}
+
+// 1/d for finite d > 0 well inside the normal range (our uses: d >= 1 in sigmoid,
+// 4.9e-3 <= d < 1 in tanh): hardware reciprocal estimate refined by Newton-Raphson
+// (rcp14 + 1 step: ~1e-8 relative; rcp (12 bit) + 2 steps), much cheaper than a division.
+static inline vf vrcp(vf d) {
+#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
+  vf r = (vf)_mm512_rcp14_ps((__m512)d);
+  return r + r * (1.0f - d * r);
+#elif defined(__AVX512F__) && defined(__AVX512VL__) && (LSTMKIT_VW == 8)
+  vf r = (vf)_mm256_rcp14_ps((__m256)d);
+  return r + r * (1.0f - d * r);
+#elif defined(__AVX__) && (LSTMKIT_VW == 8)
+  vf r = (vf)_mm256_rcp_ps((__m256)d);
+  r = r + r * (1.0f - d * r);
+  return r + r * (1.0f - d * r);
+#else
+  return 1.0f / d;
+#endif
+}
+
+static inline vf vsigmoid(vf x) { return vrcp(1.0f + vexp(-x)); }
+
+// tanh: for |x| < 0.625 an odd polynomial (Cephes, ~1 ulp); otherwise an odd/even rational
+// approximation p(x)/q(x) (degree 13/6, Eigen's coefficients) clamped at |x| = 9 (where tanh
+// rounds to +-1), ~3e-7 relative.  No exp and no branch.
+static inline vf vtanh(vf x) {
+  const vf lim = splat(9.0f);
+  vf xc = x > lim ? lim : x;
+  xc = xc < -lim ? -lim : xc;
+  const vf x2 = xc * xc;
+  vf p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  vf q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;  // q >= 4.9e-3 > 0
+  vf big = (p * xc) * vrcp(q);
+  vf s = splat(-5.70498872745E-3f);
+  s = s * x2 + 2.06390887954E-2f;
+  s = s * x2 - 5.37397155531E-2f;
+  s = s * x2 + 1.33314422036E-1f;
+  s = s * x2 - 3.33332819422E-1f;
+  vf small = s * x2 * x + x;
+  return x2 < 0.390625f ? small : big;  // |x| < 0.625
+}
+
+// Sum of the lanes (in lane order).
+static inline float hsum(vf v) {
+  float a[VW];
+  std::memcpy(a, &v, sizeof(v));
+  float s = 0.f;
+  for (int i = 0; i < VW; ++i) s += a[i];
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------
+// Hidden-unit blocks behind the block layout of the gate rows: the G*H gate rows of the
+// weights and biases (G = 4 LSTM, 3 GRU, 1 RNN) are permuted so that the gates of one block
+// are adjacent: [blk0: gate 0 | gate 1 | ... | blk1: ...].
+// ---------------------------------------------------------------------------------------
+struct Blocks {
+  int H = 0, nb = 0;
+  std::vector<int> u;  // block b = units [u[b], u[b+1]); its gate rows [G u[b], G u[b+1])
+  explicit Blocks(int H_) : H(H_) {
+    // Block size: H/2 clamped to [64, 256] units, multiples of VW (two blocks = two threads'
+    // worth of work for 128 <= H <= 512; wider blocks make faster GEMMs).  Fixed by H only,
+    // never by threads.
+    int target = std::min(256, std::max(64, H / 2));
+    if (const char* e = std::getenv("LSTMKIT_FUSED_BLOCK")) target = std::max(VW, std::atoi(e));
+    nb = std::max(1, (H + target - 1) / target);
+    u.resize(nb + 1);
+    for (int b = 0; b <= nb; ++b) {
+      int64_t v = (int64_t)H * b / nb;
+      if (b != nb) v = std::min<int64_t>(H, (v + VW - 1) / VW * VW);
+      u[b] = (int)v;
+    }
+    // drop empty blocks (possible for tiny H)
+    std::vector<int> uu{0};
+    for (int b = 1; b <= nb; ++b)
+      if (u[b] > uu.back()) uu.push_back(u[b]);
+    u = uu;
+    nb = (int)u.size() - 1;
+  }
+  int size(int b) const { return u[b + 1] - u[b]; }
+  // position, in a layout of S slots per unit, of slot k of unit j
+  int64_t pos(int S, int k, int j) const {
+    int b = (int)(std::upper_bound(u.begin(), u.end(), j) - u.begin()) - 1;
+    return (int64_t)S * u[b] + (int64_t)k * size(b) + (j - u[b]);
+  }
+  std::vector<int64_t> perm(int S) const {  // perm[p] = torch row (k*H + j) of block row p
+    std::vector<int64_t> p((size_t)S * H);
+    for (int k = 0; k < S; ++k)
+      for (int j = 0; j < H; ++j) p[pos(S, k, j)] = (int64_t)k * H + j;
+    return p;
+  }
+};
+
+// Block-layout rows back to torch's row order (the inverse of each family's to_block_rows).
+static inline at::Tensor from_block_rows(const at::Tensor& wp, const std::vector<int64_t>& perm) {
+  auto idx = at::from_blob(const_cast<int64_t*>(perm.data()), {(int64_t)perm.size()}, at::kLong);
+  at::Tensor out = at::empty(wp.sizes(), wp.options());  // contiguous even if wp is a view
+  out.index_copy_(0, idx, wp);
+  return out;
+}
+
+static constexpr int kRowChunk = 256;   // rows per chunk of the big (T*N)-row GEMMs
+static constexpr int kChunkRows = 256;  // forward: minimum rows (Tc*N) of an input-projection chunk
+
+// C(R, Nc) = A(R, K) op(W) with op(W) = W^T (W stored (Nc, K)) or W (stored (K, Nc)),
+// chunked over rows of A/C (fixed chunks of kRowChunk rows, so the result does not depend on
+// the thread count).  On the MKL-packed path op(W) is packed once here, into scratch(n) (an
+// n-float tensor owned by this call: each family's allocator) and shared by all full chunks;
+// the ragged last chunk uses a plain GEMM.  `flops` as for parallel_chunks (0: unknown).
+// post(r0, rows), if given, runs on each chunk's rows right after its GEMM (while they are in
+// cache).  Each family wraps this as its big_gemm_rows.
+struct NoPost {
+  void operator()(int64_t, int) const {}
+};
+template <class Scratch, class Post = NoPost>
+static inline void gemm_row_chunks(Scratch&& scratch, double flops, int64_t R, int Nc, int K, const float* A,
+                                   int lda, const float* W, int ldw, bool transW, float* C, int ldc,
+                                   ErrorSlot* err, Post post = Post()) {
+  const int64_t nch = (R + kRowChunk - 1) / kRowChunk, nfull = R / kRowChunk;
+  PackedB pb;
+  at::Tensor store;
+  if (nfull >= 2 && PackedB::bytes(kRowChunk, Nc, K) > 0) {
+    store = scratch((int64_t)(PackedB::bytes(kRowChunk, Nc, K) / 4 + 16));
+    ThreadScope scope;
+    pb.pack(kRowChunk, Nc, K, W, ldw, transW, store.data_ptr<float>());
+  }
+  parallel_chunks(nch, [&](int64_t c) {
+    const int64_t r0 = c * kRowChunk;
+    const int rows = (int)std::min<int64_t>(kRowChunk, R - r0);
+    if (pb.ready() && rows == kRowChunk) pb.run(A + r0 * lda, lda, 0.f, C + r0 * ldc, ldc, err);
+    else gemm(false, transW, rows, Nc, K, A + r0 * lda, lda, W, ldw, 0.f, C + r0 * ldc, ldc, err);
+    post(r0, rows);
+  }, flops);
+}
+
+// ---------------------------------------------------------------------------------------
+// Diagnostics.
+// ---------------------------------------------------------------------------------------
+// Phase timer for tuning: LSTMKIT_FUSED_PROFILE=1 prints the phases of every call to stderr
+// (LSTMKIT_FUSED_PROFILE=cpu: the calling thread's CPU time instead of wall time, which is
+// steadier on a busy machine).
+static inline double prof_now_ms(bool cpu) {
+  if (cpu) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+  }
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+static inline int prof_mode() {  // 0 off, 1 wall, 2 thread CPU time
+  const char* e = std::getenv("LSTMKIT_FUSED_PROFILE");
+  if (!e || !*e || std::string(e) == "0") return 0;
+  return std::string(e) == "cpu" ? 2 : 1;
+}
+struct PhaseTimer {
+  bool on, cpu;
+  double t = 0;
+  std::string line;
+  explicit PhaseTimer(const char* what) : on(prof_mode() != 0), cpu(prof_mode() == 2) {
+    if (on) { line = what; t = prof_now_ms(cpu); }
+  }
+  void lap(const char* name) {
+    if (!on) return;
+    double now = prof_now_ms(cpu);
+    add(name, now - t);
+    t = now;
+  }
+  void add(const char* name, double ms) {  // a phase measured elsewhere (LoopProf)
+    if (on) line += std::string(" ") + name + "=" + std::to_string(ms).substr(0, 6) + "ms";
+  }
+  ~PhaseTimer() { if (on) fprintf(stderr, "%s\n", line.c_str()); }
+};
+
+// The info() line: which GEMM path is used (`extra` follows it), the vector width, how H is
+// blocked (H > 0) and the threads.
+static inline std::string kernel_info(int64_t H, const std::string& extra = std::string()) {
+  Blas& b = blas();
+  static const char* names[] = {"mkl-packed", "mkl-sgemm", "aten-mm"};
+  std::string s = std::string("blas=") + names[b.mode] + " (detected " + names[b.detected] + ")";
+  s += extra;
+  s += " vector_width=" + std::to_string(VW);
+  if (H > 0) {
+    Blocks blk((int)H);
+    s += " blocks=";
+    for (int i = 0; i < blk.nb; ++i) s += (i ? "," : "") + std::to_string(blk.size(i));
+  }
+#ifdef _OPENMP
+  s += " openmp=1";
+#else
+  s += " openmp=0";
+#endif
+  s += " threads=" + std::to_string(at::get_num_threads());
+  return s;
+}
+
+}  // namespace common
+}  // namespace lstmkit
