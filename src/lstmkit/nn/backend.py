@@ -15,13 +15,13 @@ Backends a layer can run on (``last_backend`` records which one ran):
 * ``"torch"`` — torch's own kernels (oneDNN on CPU, cuDNN on CUDA) through the same
   parameters, for the configurations torch.nn has.
 
-``backend="auto"`` picks the fastest correct path, on the CPU in float32: the fused kernel to
-train a plain LSTM (1.0-1.5x torch.nn.LSTM's speed, see the README), for every LSTM variant
-(training and inference), for the GRU and the RNN (training and inference: 1.1-2x
-torch.nn.GRU / torch.nn.RNN measured at H <= 512, about even at H = 1024), and for a trace
-under ``torch.no_grad()`` (with gradients on, the trace's gates must be differentiable: the
-reference runs); torch's kernels for other plain configurations and for plain LSTM inference
-(where oneDNN is still slightly ahead); the reference for everything else.
+``backend="auto"`` picks the fastest correct path, on the CPU in float32: the fused kernel for
+the plain LSTM (training 1.0-1.5x torch.nn.LSTM's speed, inference 1.0-1.07x, see the
+README), every LSTM variant, the GRU and the RNN (1.1-2x torch.nn.GRU / torch.nn.RNN measured
+at H <= 512, about even at H = 1024), in training and inference, and for a trace under
+``torch.no_grad()`` (with gradients on, the trace's gates must be differentiable: the
+reference runs); torch's kernels for the plain configurations elsewhere (CUDA, and where the
+kernel cannot compile); the reference for everything else.
 ``backend="fused"`` insists on the kernel where it applies and falls back to the reference,
 with one warning, where it cannot compile; ``backend="reference"`` always runs the reference.
 """
@@ -90,10 +90,8 @@ def resolve_backend(requested: str, config: RecurrentConfig, x: Tensor | None, *
         return "reference"
     # auto
     if fusable and _fused_available(config):
-        if keep_trace:
-            if not torch.is_grad_enabled():
-                return "fused"
-        elif not config.is_plain or torch.is_grad_enabled() or config.cell != "lstm":
+        # with gradients on, a trace's gates must be differentiable: only the reference has them
+        if not keep_trace or not torch.is_grad_enabled():
             return "fused"
     if config.is_plain and not keep_trace:
         return "torch"
