@@ -21,9 +21,10 @@
 // rows | barrier (+ one more phase for the projection).  Parameter-gradient reductions use
 // per-row accumulators summed in a fixed order, or column chunks summed over rows in order.
 //
-// Layer norm: the input projection x W_ih^T is one GEMM over all steps before the loop, LN_ih
-// applied to each 256-row chunk right after its GEMM (when saving, normalised in place into the
-// saved ihat; the loop applies LN_ih's gain and bias).  In the backward the row pass of each
+// Input projection: x W_ih^T for Tc steps at a time (Tc*N >= ~256 rows) into a ring buffer
+// that stays in cache, by column chunks in the GEMM phase of the chunk's first step.  Layer
+// norm: LN_ih is applied to each row in the row phase (which saves ihat and its 1/std when
+// training).  In the backward the row pass of each
 // step also does LN_ih's backward (dGX) and accumulates d ln_ih_w, so dG is never stored: the
 // loop writes dA (through LN_hh) and dGX, the inputs of the weight-gradient GEMMs.
 //
@@ -116,25 +117,6 @@ static Cfg make_cfg(const at::Tensor& x, const at::Tensor& c0, const at::Tensor&
 // Threads for a call: enough for the row phases and the column chunks.
 static inline int useful_threads(const Cfg& c, int nchunks) { return std::max(1, std::max(c.N, nchunks)); }
 
-// LN forward over rows [r0, r1) of A (rows x n): A <- g * xhat + b; xhat / rstd saved if given.
-// Without g (and b), A <- xhat (in place).
-static void ln_rows(float* A, int64_t r0, int64_t r1, int n, const float* g, const float* b, float* xh_save,
-                    float* rs_save) {
-  for (int64_t r = r0; r < r1; ++r) {
-    float* a = A + r * n;
-    float mu, rs;
-    row_stats(a, n, mu, rs);
-    float* xh = xh_save ? xh_save + r * n : nullptr;
-    for (int j = 0; j < n; j += VW) {
-      const int m = std::min(VW, n - j);
-      vf v = (ldn(a + j, m) - mu) * rs;
-      if (xh) stn(xh + j, v, m);
-      stn(a + j, g ? ldn(g + j, m) * v + ldn(b + j, m) : v, m);
-    }
-    if (rs_save) rs_save[r] = rs;
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // Forward.  Returns [output (T,N,P), h_n (N,P), c_n (N,H), gates (T,N,GH) activated (torch
 // layout; 0 past a sequence's end), cells (T,N,H) carried c_t, cnew (T,N,H) c_new before
@@ -178,39 +160,41 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
     return {output, h_n, c_n, gates, cells, cnew, hin, rbuf, ihat, irstd, ahat, arstd, chat, crstd};
   }
   ErrorSlot err;
-  // input projection for all steps, then LN_ih per row (on each row chunk right after its
-  // GEMM).  With layer norm and saving, the projection is normalised in place in ihat (saved
-  // for the backward) and the loop applies LN_ih's gain and bias itself: no separate buffer.
-  const bool gx_is_ihat = c.ln && save;
-  at::Tensor gx = gx_is_ihat ? ihat : pooled_empty({T, N, GH}, opt);
-  float* GX = gx.data_ptr<float>();
+  // The input projection x_t W_ih^T is done Tc steps at a time (Tc*N >= ~256 rows, fixed by N)
+  // into a ring buffer GC (Tc, N, GH) that stays in cache, inside the step loop: at the first
+  // step of a chunk each thread projects its own column chunks (phase A, before the barrier
+  // that the row phase waits on anyway).  LN_ih (stats of the whole row) is applied in the row
+  // phase, which saves ihat / irstd when training.
+  int Tc = std::max(1, (kChunkRows + N - 1) / N);
+  if (const char* e = std::getenv("LSTMKIT_FUSED_TCHUNK")) Tc = std::max(1, std::atoi(e));
+  Tc = std::min(Tc, T);
+  const int Mc = Tc * N;
+  at::Tensor gc = pooled_empty({(int64_t)Mc * GH}, opt);
+  float* GC = gc.data_ptr<float>();
+  const float* X = x.data_ptr<float>();
+  const float* Wih = w_ih.data_ptr<float>();
   const float* GIH = c.ln ? extra[3].data_ptr<float>() : nullptr;
   const float* BIH = c.ln ? extra[4].data_ptr<float>() : nullptr;
+  float* IH = fptr(ihat);
+  float* IRS = fptr(irstd);
   timer.lap("alloc");
-  if (c.ln) {
-    float* rs = fptr(irstd);
-    big_gemm_rows(R, GH, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(), I, true, GX, GH, &err,
-                  [&](int64_t r0, int rows) {
-                    if (gx_is_ihat) ln_rows(GX, r0, r0 + rows, GH, nullptr, nullptr, nullptr, rs);
-                    else ln_rows(GX, r0, r0 + rows, GH, GIH, BIH, nullptr, rs);
-                  });
-  } else {
-    big_gemm_rows(R, GH, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(), I, true, GX, GH, &err);
-  }
-  timer.lap("input_projection");
   at::Tensor bias = at::zeros({GH}, opt);
   if (present(b_ih)) bias += *b_ih;
   if (present(b_hh)) bias += *b_hh;
 
-  const std::vector<int> ca = col_chunks(GH, 256);         // A = hin W_hh^T columns
+  // A = hin W_hh^T (and the input projection) columns: chunks of G x clamp(H/2, 64, 256)
+  // units, as the plain kernel's blocks (fixed by H only)
+  const std::vector<int> ca = col_chunks(GH, c.G * std::min(256, std::max(64, H / 2)));
   const std::vector<int> cp = col_chunks(P, 128);          // projection output columns
   const int nca = (int)ca.size() - 1, ncp = c.proj ? (int)cp.size() - 1 : 0;
   std::vector<size_t> off(nca + ncp + 1, 0);
   for (int k = 0; k < nca; ++k) off[k + 1] = off[k] + (PackedB::bytes(N, ca[k + 1] - ca[k], P) / 4 + 16) / 16 * 16;
   for (int k = 0; k < ncp; ++k)
     off[nca + k + 1] = off[nca + k] + (PackedB::bytes(N, cp[k + 1] - cp[k], H) / 4 + 16) / 16 * 16;
-  at::Tensor pk_store = pooled_empty({(int64_t)std::max<size_t>(off.back(), 1)}, opt);
-  std::vector<PackedB> pka(nca), pkr(std::max(ncp, 1));
+  std::vector<size_t> offi(nca + 1, off.back());  // W_ih column chunks, packed for M = Mc
+  for (int k = 0; k < nca; ++k) offi[k + 1] = offi[k] + (PackedB::bytes(Mc, ca[k + 1] - ca[k], I) / 4 + 16) / 16 * 16;
+  at::Tensor pk_store = pooled_empty({(int64_t)std::max<size_t>(offi.back(), 1)}, opt);
+  std::vector<PackedB> pka(nca), pki(nca), pkr(std::max(ncp, 1));
   const int nthr = std::min(at::get_num_threads(), useful_threads(c, std::max(nca, ncp)));
   at::Tensor scratch = at::empty({(int64_t)std::max(nthr, 1) * (GH + H + 16)}, opt);
   at::Tensor abuf = at::empty({N, GH}, opt);
@@ -268,6 +252,7 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
     for (int k = ka0; k < ka1; ++k) {
       const int w = ca[k + 1] - ca[k];
       pka[k].pack(N, w, P, Whh + (int64_t)ca[k] * P, P, true, PackedB::bytes(N, w, P) ? PK + off[k] : nullptr);
+      pki[k].pack(Mc, w, I, Wih + (int64_t)ca[k] * I, I, true, PackedB::bytes(Mc, w, I) ? PK + offi[k] : nullptr);
     }
     for (int k = kp0; k < kp1; ++k) {
       const int w = cp[k + 1] - cp[k];
@@ -282,7 +267,18 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
       float* hcur = HB + (int64_t)(s & 1) * NP;
       float* Ot = OUT + (int64_t)t * NP;
       float* Rt = c.proj ? RB + (save ? (int64_t)t * NH : 0) : nullptr;
-      // Phase A: a = hin W_hh^T, own column chunks
+      // chunk of steps [cs0, cs0 + tc) covers times [tlo, tlo + tc); ring slot = t - tlo
+      const int cs0 = s / Tc * Tc, tc = std::min(Tc, T - cs0);
+      const int tlo = reverse ? T - cs0 - tc : cs0;
+      const float* gxt = GC + (int64_t)(t - tlo) * NG;
+      // Phase A: (first step of a chunk) the chunk's input projection, then a = hin W_hh^T,
+      // own column chunks
+      if (s == cs0)
+        for (int k = ka0; k < ka1; ++k) {
+          if (tc == Tc && pki[k].ready()) pki[k].run(X + (int64_t)tlo * N * I, I, 0.f, GC + ca[k], GH, &err);
+          else gemm(false, true, tc * N, ca[k + 1] - ca[k], I, X + (int64_t)tlo * N * I, I, Wih + (int64_t)ca[k] * I, I,
+                    0.f, GC + ca[k], GH, &err);
+        }
       for (int k = ka0; k < ka1; ++k) {
         if (pka[k].ready()) pka[k].run(hin_t, P, 0.f, A + ca[k], GH, &err);
         else gemm(false, true, N, ca[k + 1] - ca[k], P, hin_t, P, Whh + (int64_t)ca[k] * P, P, 0.f, A + ca[k], GH, &err);
@@ -303,6 +299,7 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
           if (csave) std::memcpy(csave, cs, sizeof(float) * H);
           if (CN && CN != CC) std::memcpy(cnw, cs, sizeof(float) * H);
           if (AH) { std::memset(AH + ro * GH, 0, sizeof(float) * GH); ARS[ro] = 0.f; }
+          if (IH) { std::memset(IH + ro * GH, 0, sizeof(float) * GH); IRS[ro] = 0.f; }
           if (CH) { std::memset(CH + ro * H, 0, sizeof(float) * H); CRS[ro] = 0.f; }
           if (c.proj) {
             std::memset(Rt + (int64_t)n * H, 0, sizeof(float) * H);
@@ -316,18 +313,23 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
           continue;
         }
         const float* a = A + (int64_t)n * GH;
-        const float* gx = GX + ro * GH;
+        const float* gx = gxt + (int64_t)n * GH;
         float* gt = gsave ? gsave : pre;
         if (c.ln) {
-          float mu, rs;
+          float mu, rs, imu, irs;
           row_stats(a, GH, mu, rs);
+          row_stats(gx, GH, imu, irs);
           float* ah = AH ? AH + ro * GH : nullptr;
+          float* ih = IH ? IH + ro * GH : nullptr;
           if (ARS) ARS[ro] = rs;
+          if (IRS) IRS[ro] = irs;
           for (int j = 0; j < GH; j += VW) {
             const int m = std::min(VW, GH - j);
             vf v = (ldn(a + j, m) - mu) * rs;
+            vf xh = (ldn(gx + j, m) - imu) * irs;
             if (ah) stn(ah + j, v, m);
-            vf xv = gx_is_ihat ? ldn(GIH + j, m) * ldn(gx + j, m) + ldn(BIH + j, m) : ldn(gx + j, m);
+            if (ih) stn(ih + j, xh, m);
+            vf xv = ldn(GIH + j, m) * xh + ldn(BIH + j, m);
             stn(gt + j, ldn(GHH + j, m) * v + ldn(BHH + j, m) + xv + ldn(B + j, m), m);
           }
         } else {
@@ -503,7 +505,7 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   // | dgih (GH)
   const int64_t AW = 4 * (int64_t)GH + 5 * (int64_t)H;
   at::Tensor acc = at::zeros({N, AW}, opt);
-  const std::vector<int> cq = col_chunks(P, 128);  // dh columns
+  const std::vector<int> cq = col_chunks(P, std::min(256, std::max(64, P / 2)));  // dh columns
   const std::vector<int> cr = col_chunks(H, 128);  // dr columns (projection)
   const int ncq = (int)cq.size() - 1, ncr = c.proj ? (int)cr.size() - 1 : 0;
   std::vector<size_t> off(ncq + ncr + 1, 0);
