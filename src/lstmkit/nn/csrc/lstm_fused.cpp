@@ -51,7 +51,11 @@
 #define LSTMKIT_WITH_BRGEMM 1  // this family has the opt-in oneDNN brgemm path (fused_common.h)
 #include "fused_common.h"
 
+#include <ATen/EmptyTensor.h>
+#include <c10/core/CPUAllocator.h>
+
 #include <initializer_list>
+#include <sys/mman.h>
 #include <map>
 
 namespace lstmkit {
@@ -63,12 +67,13 @@ using namespace common;
 // Large-buffer pool.  Fresh memory costs a page fault per 4 KiB on its first touch (measured
 // ~1-3 us each on a busy VM, i.e. ~0.5-1 ms per MiB: 10-20% of a layer-norm training step
 // when the saved buffers and the backward's scratch arrive fresh on every call, which they do
-// whenever glibc has returned the freed heap to the system).  Buffers of >= 1 MiB that do not
-// reach the user directly (scratch, buffers saved for the backward) therefore come from a
-// pool: a released block is kept (up to LSTMKIT_FUSED_POOL_MB MiB in all, default 1024; 0
-// disables the pool) and handed out again to a later request of 0.8 to 1 times its size.
-// Thread-safe; the tensors are ordinary CPU tensors (from_blob with a deleter that returns
-// the block), except that their storage cannot be resized.
+// whenever glibc has returned the freed heap to the system, as it does for the (T, N, H)
+// outputs torch's allocator hands out anew at each call).  Buffers of >= 256 KiB (scratch, the
+// buffers saved for the backward, and the outputs and gradients returned to the user)
+// therefore come from a pool: a released block is kept (up to LSTMKIT_FUSED_POOL_MB MiB in
+// all, default 1024; 0 disables the pool) and handed out again to a later request of 0.8 to 1
+// times its size.  Thread-safe; the tensors are ordinary, resizable CPU tensors whose storage
+// comes from PoolAllocator below.
 // ---------------------------------------------------------------------------------------
 struct BigPool {
   std::mutex mu;
@@ -90,8 +95,10 @@ struct BigPool {
         return p;
       }
     }
-    void* p = std::aligned_alloc(64, bytes);
-    if (!p) throw std::bad_alloc();
+    // straight from the kernel, not from malloc: blocks kept here must not change where glibc
+    // puts (and when it trims) the heap that torch's own allocations use
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
     *got = bytes;
     return p;
   }
@@ -104,24 +111,46 @@ struct BigPool {
         return;
       }
     }
-    std::free(p);
+    munmap(p, bytes);
   }
 };
 static BigPool& big_pool() {
   static BigPool* p = new BigPool();  // never destroyed: deleters may run during exit
   return *p;
 }
-// at::empty(sizes) (float32), from the pool when >= 1 MiB.
-static at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& opt) {
-  int64_t numel = 1;
-  for (int64_t v : sizes) numel *= v;
-  const size_t bytes = (size_t)numel * sizeof(float);
-  BigPool& pool = big_pool();
-  if (bytes < (1u << 20) || pool.cap == 0) return at::empty(sizes, opt);
-  const size_t want = (bytes + (1u << 20) - 1) >> 20 << 20;  // whole MiB
-  size_t got = want;
-  void* p = pool.get(want, &got);
-  return at::from_blob(p, sizes, [got](void* q) { big_pool().put(q, got); }, opt.dtype(at::kFloat));
+// The pool as a c10::Allocator: blocks of >= kPoolMin bytes come from (and go back to) the
+// pool, in whole 64 KiB, smaller ones from torch's CPU allocator.  Tensors made with it are ordinary, resizable CPU tensors.
+static constexpr size_t kPoolMin = 256u << 10;
+struct PoolBlock {
+  void* p;
+  size_t bytes;
+};
+static void pool_block_delete(void* ctx) {
+  auto* b = static_cast<PoolBlock*>(ctx);
+  big_pool().put(b->p, b->bytes);
+  delete b;
+}
+struct PoolAllocator final : c10::Allocator {
+  c10::DataPtr allocate(size_t n) override {
+    BigPool& pool = big_pool();
+    if (n < kPoolMin || pool.cap == 0) return c10::GetCPUAllocator()->allocate(n);
+    const size_t want = (n + (1u << 16) - 1) >> 16 << 16;  // whole 64 KiB
+    size_t got = want;
+    void* p = pool.get(want, &got);
+    return {p, new PoolBlock{p, got}, &pool_block_delete, c10::Device(c10::DeviceType::CPU)};
+  }
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+};
+static PoolAllocator& pool_allocator() {
+  static PoolAllocator* a = new PoolAllocator();  // never destroyed: deleters may run during exit
+  return *a;
+}
+// at::empty(sizes) of float32 through the pool allocator.
+static at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions&) {
+  return at::Tensor(at::detail::empty_generic(sizes, &pool_allocator(), c10::DispatchKeySet(c10::DispatchKey::CPU),
+                                              at::kFloat, c10::nullopt));
 }
 
 // parallel_chunks (fused_common.h), f(chunk, tid) with tid < chunk_threads(nchunks) (to index
@@ -271,7 +300,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& h0, 
   PhaseTimer timer("lstmkit forward:");
 
   auto opt = x.options();
-  at::Tensor output = at::empty({T, N, P}, opt);
+  at::Tensor output = pooled_empty({T, N, P}, opt);
   at::Tensor h_n = at::empty({N, P}, opt);
   at::Tensor c_n = c0.clone();  // running cell state (updated in place), returned as c_n
   // saved for the backward (from the pool: see BigPool)
@@ -611,7 +640,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   TORCH_CHECK(R < INT32_MAX, "sequence too long for 32-bit BLAS");
   // dX = dG W_ih_p
   if (need[0]) {
-    dx = at::empty({T, N, I}, opt);
+    dx = pooled_empty({T, N, I}, opt);
     big_gemm_rows(R, I, G4, DG, G4, wih_p.data_ptr<float>(), I, false, dx.data_ptr<float>(), I, &err);
   }
   timer.lap("dx_gemm");
@@ -619,10 +648,10 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   //   dWih^T[:, chunk] (I, cols) = X^T dG[:, chunk] ;  dWhh^T[:, chunk] (P, cols) = h0^T dG_start + Hprev^T dG_rest
   // each computed into a per-thread scratch and written transposed straight to the torch-order
   // rows of dW_ih / dW_hh (perm), while in cache; dW_hr (P, H) = dht^T r, chunked over its P rows.
-  if (need[3]) dw_ih = at::empty({G4, I}, opt);
-  if (need[4]) dw_hh = at::empty({G4, P}, opt);
+  if (need[3]) dw_ih = pooled_empty({G4, I}, opt);
+  if (need[4]) dw_hh = pooled_empty({G4, P}, opt);
   const bool need_hr = proj && need[6];
-  if (need_hr) dw_hr = at::empty({P, H}, opt);
+  if (need_hr) dw_hr = pooled_empty({P, H}, opt);
   // rows of dG whose previous hidden state is h0 (the first real step of each sequence)
   at::Tensor dstart;
   const float* DS = nullptr;

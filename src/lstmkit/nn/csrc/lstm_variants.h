@@ -140,7 +140,7 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
   PhaseTimer timer("lstmkit variant forward:");
   auto opt = x.options();
   const int64_t NH = (int64_t)N * H, NG = (int64_t)N * GH, NP = (int64_t)N * P, R = (int64_t)T * N;
-  at::Tensor output = at::empty({T, N, P}, opt);
+  at::Tensor output = pooled_empty({T, N, P}, opt);
   at::Tensor h_n = at::empty({N, P}, opt);
   at::Tensor c_n = c0.clone();
   // saved buffers: from the pool (see BigPool)
@@ -754,7 +754,7 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   const bool need_lnih = c.ln && need[8];
   const float* DGX = (need[0] || need[3]) ? dGX.data_ptr<float>() : nullptr;
   if (need[0]) {
-    res[0] = at::empty({T, N, I}, opt);
+    res[0] = pooled_empty({T, N, I}, opt);
     big_gemm_rows(R, I, GH, DGX, GH, w_ih.data_ptr<float>(), I, false, res[0].data_ptr<float>(), I, &err);
   }
   timer.lap("dx");
@@ -762,9 +762,9 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   // the (GH)-wide gradients, dW^T[:, chunk] = X^T dGX[:, chunk] (HIN^T dA) into a per-thread
   // scratch, then written transposed to the rows of dW; dW_hr: row chunks.
   const bool need_hr = c.proj && need[6];
-  if (need[3]) res[3] = at::empty({GH, I}, opt);
-  if (need[4]) res[4] = at::empty({GH, P}, opt);
-  if (need_hr) res[6] = at::empty({P, H}, opt);
+  if (need[3]) res[3] = pooled_empty({GH, I}, opt);
+  if (need[4]) res[4] = pooled_empty({GH, P}, opt);
+  if (need_hr) res[6] = pooled_empty({P, H}, opt);
   const int kc = kColChunk;
   const int nw = (GH + kc - 1) / kc, nhr = need_hr ? (P + kc - 1) / kc : 0;
   const int nih = need[3] ? nw : 0, nhh = need[4] ? nw : 0;
