@@ -22,7 +22,7 @@ using namespace lstmkit::common;
 // shared by the full chunks.  Jobs under 4 MFLOP stay on one thread.
 static void big_gemm_rows(int64_t R, int Nc, int K, const float* A, int lda, const float* W,
                           int ldw, bool transW, float* C, int ldc, ErrorSlot* err) {
-  gemm_row_chunks([](int64_t n) { return at::empty({n}, at::kFloat); }, 2.0 * R * Nc * K, R, Nc, K, A, lda, W,
+  gemm_row_chunks([](int64_t n) { return pooled_empty({n}, at::TensorOptions().dtype(at::kFloat)); }, 2.0 * R * Nc * K, R, Nc, K, A, lda, W,
                   ldw, transW, C, ldc, err);
 }
 

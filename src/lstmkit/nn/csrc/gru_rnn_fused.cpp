@@ -166,9 +166,9 @@ std::vector<at::Tensor> forward(int64_t cell, const at::Tensor& x, const at::Ten
   save = save && gru;
 
   auto opt = x.options();
-  at::Tensor output = at::empty({T, N, H}, opt);
+  at::Tensor output = pooled_empty({T, N, H}, opt);
   at::Tensor h_n = at::empty({N, H}, opt);
-  at::Tensor gates = save ? at::empty({T, N, 4 * H}, opt) : at::empty({0}, opt);
+  at::Tensor gates = save ? pooled_empty({T, N, 4 * H}, opt) : at::empty({0}, opt);
   if (T == 0 || N == 0 || H == 0) {
     h_n.copy_(h0);
     return {output, h_n, gates};
@@ -196,7 +196,7 @@ std::vector<at::Tensor> forward(int64_t cell, const at::Tensor& x, const at::Ten
   if (const char* e = std::getenv("LSTMKIT_FUSED_TCHUNK")) Tc = std::max(1, std::atoi(e));
   Tc = std::min(Tc, T);
   const int Mc = Tc * N;
-  at::Tensor Gc = at::empty({(int64_t)Tc * N * GH}, opt);
+  at::Tensor Gc = pooled_empty({(int64_t)Tc * N * GH}, opt);
   at::Tensor ghs = gru ? at::empty({N, GH}, opt) : at::Tensor();
   at::Tensor hbuf = has_len ? at::empty({2, N, H}, opt) : at::Tensor();
 
@@ -205,7 +205,7 @@ std::vector<at::Tensor> forward(int64_t cell, const at::Tensor& x, const at::Ten
     off[2 * b + 1] = off[2 * b] + (PackedB::bytes(N, G * blk.size(b), H) / 4 + 16) / 16 * 16;
     off[2 * b + 2] = off[2 * b + 1] + (PackedB::bytes(Mc, G * blk.size(b), I) / 4 + 16) / 16 * 16;
   }
-  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(off[2 * blk.nb], 1)}, opt);
+  at::Tensor pk_store = pooled_empty({(int64_t)std::max<size_t>(off[2 * blk.nb], 1)}, opt);
   std::vector<PackedB> pk_hh(blk.nb), pk_ih(blk.nb);
 
   PhaseTimer timer(gru ? "lstmkit gru forward:" : "lstmkit rnn forward:");
@@ -318,8 +318,8 @@ std::vector<at::Tensor> backward(int64_t cell, const at::Tensor& x, const at::Te
     if (need[4]) { db_ih = at::zeros({GH}, opt); db_hh = at::zeros({GH}, opt); }
     return {dx, dh, dw_ih, dw_hh, db_ih, db_hh};
   }
-  at::Tensor dGx = at::empty({T, N, GH}, opt);
-  at::Tensor dGh = gru ? at::empty({T, N, GH}, opt) : dGx;
+  at::Tensor dGx = pooled_empty({T, N, GH}, opt);
+  at::Tensor dGh = gru ? pooled_empty({T, N, GH}, opt) : dGx;
 
   Blocks blk(H);
   auto perm = blk.perm(G);
@@ -353,7 +353,7 @@ std::vector<at::Tensor> backward(int64_t cell, const at::Tensor& x, const at::Te
   std::vector<size_t> poff(ng + 1, 0);
   for (int g = 0; g < ng; ++g)
     poff[g + 1] = poff[g] + (PackedB::bytes(N, blk.u[gb[g + 1]] - blk.u[gb[g]], GH) / 4 + 16) / 16 * 16;
-  at::Tensor pk_store = at::empty({(int64_t)std::max<size_t>(poff[ng], 1)}, opt);
+  at::Tensor pk_store = pooled_empty({(int64_t)std::max<size_t>(poff[ng], 1)}, opt);
   std::vector<PackedB> pk(ng);
   float* PK = pk_store.data_ptr<float>();
 
@@ -401,14 +401,14 @@ std::vector<at::Tensor> backward(int64_t cell, const at::Tensor& x, const at::Te
   const int64_t R = (int64_t)T * N;
   TORCH_CHECK(R < INT32_MAX, "sequence too long for 32-bit BLAS");
   if (need[0]) {  // dX = dGx W_ih_p
-    dx = at::empty({T, N, I}, opt);
+    dx = pooled_empty({T, N, I}, opt);
     big_gemm_rows(R, I, GH, DGX, GH, wih_p.data_ptr<float>(), I, false, dx.data_ptr<float>(), I, &err);
   }
   timer.lap("dx_gemm");
   // dW_ih (GH, I) = dGx^T X ; dW_hh (GH, H) = dGh_first^T h0 + dGh_rest^T Hprev, one GEMM per
   // (block, gate) segment of rows, written straight to the torch-order rows (k*H + u0, ...).
-  if (need[2]) dw_ih = at::empty({GH, I}, opt);
-  if (need[3]) dw_hh = at::empty({GH, H}, opt);
+  if (need[2]) dw_ih = pooled_empty({GH, I}, opt);
+  if (need[3]) dw_hh = pooled_empty({GH, H}, opt);
   at::Tensor dstart;
   const float* DS = nullptr;  // rows of dGh whose previous state is h0
   if (need[3]) {

@@ -51,11 +51,8 @@
 #define LSTMKIT_WITH_BRGEMM 1  // this family has the opt-in oneDNN brgemm path (fused_common.h)
 #include "fused_common.h"
 
-#include <ATen/EmptyTensor.h>
-#include <c10/core/CPUAllocator.h>
 
 #include <initializer_list>
-#include <sys/mman.h>
 #include <map>
 
 namespace lstmkit {
@@ -63,95 +60,7 @@ namespace lstmkit {
 // BLAS binding, PackedB, threads, vector math, Blocks, PhaseTimer: fused_common.h.
 using namespace common;
 
-// ---------------------------------------------------------------------------------------
-// Large-buffer pool.  Fresh memory costs a page fault per 4 KiB on its first touch (measured
-// ~1-3 us each on a busy VM, i.e. ~0.5-1 ms per MiB: 10-20% of a layer-norm training step
-// when the saved buffers and the backward's scratch arrive fresh on every call, which they do
-// whenever glibc has returned the freed heap to the system, as it does for the (T, N, H)
-// outputs torch's allocator hands out anew at each call).  Buffers of >= 256 KiB (scratch, the
-// buffers saved for the backward, and the outputs and gradients returned to the user)
-// therefore come from a pool: a released block is kept (up to LSTMKIT_FUSED_POOL_MB MiB in
-// all, default 1024; 0 disables the pool) and handed out again to a later request of 0.8 to 1
-// times its size.  Thread-safe; the tensors are ordinary, resizable CPU tensors whose storage
-// comes from PoolAllocator below.
-// ---------------------------------------------------------------------------------------
-struct BigPool {
-  std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;  // size -> block
-  size_t held = 0, cap = 0;
-  BigPool() {
-    const char* e = std::getenv("LSTMKIT_FUSED_POOL_MB");
-    cap = (size_t)std::max(0L, e ? std::atol(e) : 1024L) << 20;
-  }
-  void* get(size_t bytes, size_t* got) {
-    {
-      std::lock_guard<std::mutex> g(mu);
-      auto it = free_blocks.lower_bound(bytes);
-      if (it != free_blocks.end() && it->first <= bytes + bytes / 4) {
-        void* p = it->second;
-        *got = it->first;
-        held -= it->first;
-        free_blocks.erase(it);
-        return p;
-      }
-    }
-    // straight from the kernel, not from malloc: blocks kept here must not change where glibc
-    // puts (and when it trims) the heap that torch's own allocations use
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    *got = bytes;
-    return p;
-  }
-  void put(void* p, size_t bytes) {
-    {
-      std::lock_guard<std::mutex> g(mu);
-      if (held + bytes <= cap) {
-        free_blocks.emplace(bytes, p);
-        held += bytes;
-        return;
-      }
-    }
-    munmap(p, bytes);
-  }
-};
-static BigPool& big_pool() {
-  static BigPool* p = new BigPool();  // never destroyed: deleters may run during exit
-  return *p;
-}
-// The pool as a c10::Allocator: blocks of >= kPoolMin bytes come from (and go back to) the
-// pool, in whole 64 KiB, smaller ones from torch's CPU allocator.  Tensors made with it are ordinary, resizable CPU tensors.
-static constexpr size_t kPoolMin = 256u << 10;
-struct PoolBlock {
-  void* p;
-  size_t bytes;
-};
-static void pool_block_delete(void* ctx) {
-  auto* b = static_cast<PoolBlock*>(ctx);
-  big_pool().put(b->p, b->bytes);
-  delete b;
-}
-struct PoolAllocator final : c10::Allocator {
-  c10::DataPtr allocate(size_t n) override {
-    BigPool& pool = big_pool();
-    if (n < kPoolMin || pool.cap == 0) return c10::GetCPUAllocator()->allocate(n);
-    const size_t want = (n + (1u << 16) - 1) >> 16 << 16;  // whole 64 KiB
-    size_t got = want;
-    void* p = pool.get(want, &got);
-    return {p, new PoolBlock{p, got}, &pool_block_delete, c10::Device(c10::DeviceType::CPU)};
-  }
-  void copy_data(void* dest, const void* src, std::size_t count) const override {
-    default_copy_data(dest, src, count);
-  }
-};
-static PoolAllocator& pool_allocator() {
-  static PoolAllocator* a = new PoolAllocator();  // never destroyed: deleters may run during exit
-  return *a;
-}
-// at::empty(sizes) of float32 through the pool allocator.
-static at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions&) {
-  return at::Tensor(at::detail::empty_generic(sizes, &pool_allocator(), c10::DispatchKeySet(c10::DispatchKey::CPU),
-                                              at::kFloat, c10::nullopt));
-}
+// BigPool, PoolAllocator, pooled_empty: fused_common.h.
 
 // parallel_chunks (fused_common.h), f(chunk, tid) with tid < chunk_threads(nchunks) (to index
 // per-thread scratch).
