@@ -16,7 +16,7 @@ Backends a layer can run on (``last_backend`` records which one ran):
   parameters, for the configurations torch.nn has.
 
 ``backend="auto"`` picks the fastest correct path, on the CPU in float32: the fused kernel for
-the plain LSTM (training 1.0-1.5x torch.nn.LSTM's speed, inference 1.0-1.09x, see the
+the plain LSTM (training 1.0-1.5x torch.nn.LSTM's speed, inference 1.0-1.1x, see the
 README), every LSTM variant, the GRU and the RNN (1.1-2x torch.nn.GRU / torch.nn.RNN measured
 at H <= 512, about even at H = 1024), in training and inference, and for a trace under
 ``torch.no_grad()`` (with gradients on, the trace's gates must be differentiable: the
