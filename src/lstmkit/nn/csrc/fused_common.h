@@ -50,6 +50,7 @@
 #include <dlfcn.h>
 #include <map>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -604,26 +605,37 @@ static inline std::string kernel_info(int64_t H, const std::string& extra = std:
 // outputs torch's allocator hands out anew at each call).  Buffers of >= 256 KiB (scratch, the
 // buffers saved for the backward, and the outputs and gradients returned to the user)
 // therefore come from a pool: a released block is kept (up to LSTMKIT_FUSED_POOL_MB MiB in
-// all, default 1024, per kernel family library that uses it (LSTM, GRU/RNN); 0 disables the
-// pool) and handed out again to a later request of 0.8 to 1 times its size.  The blocks are
+// all per kernel family library that uses it (LSTM, GRU/RNN), default 1024 or 1/16 of the
+// machine's memory where that is less; 0 disables the pool; when full, the blocks released
+// longest ago are returned to the system first) and handed out again to a later request of
+// 0.8 to 1 times its size.  The blocks are
 // mmap'd, not malloc'd, so that the blocks kept here never change where glibc puts (and when
 // it trims) the heap that torch's own allocations use.  Thread-safe; the tensors are
 // ordinary, resizable CPU tensors whose storage comes from PoolAllocator below.
 // ---------------------------------------------------------------------------------------
 struct BigPool {
+  struct Free {
+    void* p;
+    uint64_t stamp;  // when it was released: the oldest go first when the pool is full
+  };
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;  // size -> block
+  std::multimap<size_t, Free> free_blocks;  // size -> block
   size_t held = 0, cap = 0;
+  uint64_t clock = 0;
   BigPool() {
+    // default: 1 GiB, or 1/16 of the machine's memory where that is less
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    size_t dflt = (size_t)1024 << 20;
+    if (pages > 0 && page > 0) dflt = std::min(dflt, (size_t)pages * (size_t)page / 16);
     const char* e = std::getenv("LSTMKIT_FUSED_POOL_MB");
-    cap = (size_t)std::max(0L, e ? std::atol(e) : 1024L) << 20;
+    cap = e && *e ? (size_t)std::max(0L, std::atol(e)) << 20 : dflt;
   }
   void* get(size_t bytes, size_t* got) {
     {
       std::lock_guard<std::mutex> g(mu);
       auto it = free_blocks.lower_bound(bytes);
       if (it != free_blocks.end() && it->first <= bytes + bytes / 4) {
-        void* p = it->second;
+        void* p = it->second.p;
         *got = it->first;
         held -= it->first;
         free_blocks.erase(it);
@@ -636,15 +648,29 @@ struct BigPool {
     return p;
   }
   void put(void* p, size_t bytes) {
+    std::vector<std::pair<void*, size_t>> evicted;
     {
       std::lock_guard<std::mutex> g(mu);
-      if (held + bytes <= cap) {
-        free_blocks.emplace(bytes, p);
+      if (bytes <= cap) {
+        while (held + bytes > cap && !free_blocks.empty()) {  // make room: oldest blocks out
+          auto oldest = free_blocks.begin();
+          for (auto it = free_blocks.begin(); it != free_blocks.end(); ++it)
+            if (it->second.stamp < oldest->second.stamp) oldest = it;
+          evicted.emplace_back(oldest->second.p, oldest->first);
+          held -= oldest->first;
+          free_blocks.erase(oldest);
+        }
+        free_blocks.emplace(bytes, Free{p, ++clock});
         held += bytes;
-        return;
+        p = nullptr;
       }
     }
-    munmap(p, bytes);
+    for (auto& e : evicted) munmap(e.first, e.second);
+    if (p) munmap(p, bytes);
+  }
+  size_t held_bytes() {
+    std::lock_guard<std::mutex> g(mu);
+    return held;
   }
 };
 static inline BigPool& big_pool() {
@@ -679,6 +705,10 @@ struct PoolAllocator final : c10::Allocator {
 static inline PoolAllocator& pool_allocator() {
   static PoolAllocator* a = new PoolAllocator();  // never destroyed: deleters may run during exit
   return *a;
+}
+// (bytes held free by the pool, its cap): for tests and diagnostics.
+static inline std::pair<int64_t, int64_t> pool_stats() {
+  return {(int64_t)big_pool().held_bytes(), (int64_t)big_pool().cap};
 }
 // at::empty(sizes) of float32 through the pool allocator.
 static inline at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions&) {

@@ -475,5 +475,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_rnn_backward", &lstmkit_gr::backward, "fused GRU / RNN layer backward");
   m.def("block_index", &lstmkit_gr::block_index, "block-layout position of each torch-order slot");
   m.def("info", &lstmkit_gr::info, "kernel configuration", pybind11::arg("H") = 0);
+  m.def("pool_stats", &lstmkit::common::pool_stats, "(bytes the buffer pool holds free, its cap)");
   m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
 }

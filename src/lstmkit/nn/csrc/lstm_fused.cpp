@@ -673,6 +673,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_var_forward", &lstmkit::var::forward, "fused LSTM-variant layer forward");
   m.def("lstm_var_backward", &lstmkit::var::backward, "fused LSTM-variant layer backward");
   m.def("info", &lstmkit::info, "kernel configuration", pybind11::arg("H") = 0);
+  m.def("pool_stats", &lstmkit::common::pool_stats, "(bytes the buffer pool holds free, its cap)");
   m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
   m.def("set_brgemm", &lstmkit::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
   m.def("bench_gemm", &lstmkit::bench_gemm, "GEMM timing (tuning)");
