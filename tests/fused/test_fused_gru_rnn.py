@@ -30,13 +30,7 @@ GRAD = dict(rtol=1e-4, atol=1e-4)
 CELLS = ["gru", "tanh", "relu"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One thread (the 2-core machine is shared); the 2-thread paths are checked bitwise."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _params(cell, I, H, *, bias=True, seed=0, dtype=torch.float32):

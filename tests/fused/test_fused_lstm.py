@@ -20,15 +20,7 @@ FWD = dict(rtol=1e-5, atol=1e-5)
 GRAD = dict(rtol=1e-4, atol=1e-4)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Run on one thread: the oracle (torch.nn.LSTM, many tiny parallel ops per step) slows
-    down badly when the 2-core machine is shared.  The multi-threaded kernel paths are checked
-    bitwise against the one-thread results in the *_bitwise tests."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _oracle(x, h0, c0, lstm, reverse=False, lengths=None):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from .autograd_inputs import graph_inputs
+from .inputs import check_tensor, checked_lengths, graph_inputs
 from .build import load
 
 _CELLS = {"gru": 0, "tanh": 1, "relu": 2}
@@ -106,18 +106,7 @@ def _dense(grad, like):
 
 def _validate(fn, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, G):
     def check(name, t, shape, optional=False):
-        if t is None:
-            if optional:
-                return
-            raise TypeError(f"{fn}: {name} must be a tensor, got None")
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{fn}: {name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.device.type != "cpu":
-            raise ValueError(f"{fn}: {name} must be on the CPU, got device {t.device}")
-        if t.dtype != torch.float32:
-            raise TypeError(f"{fn}: {name} must be float32, got {t.dtype}")
-        if shape is not None and tuple(t.shape) != shape:
-            raise ValueError(f"{fn}: {name} must have shape {shape}, got {tuple(t.shape)}")
+        check_tensor(fn, name, t, shape, optional=optional)
 
     check("x", x, None)
     if x.dim() != 3:
@@ -135,19 +124,7 @@ def _validate(fn, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, G):
     check("bias_hh", bias_hh, (G * H,), optional=True)
     if T < 1:
         raise ValueError(f"{fn}: the sequence must have at least one step (T >= 1)")
-    if lengths is not None:
-        if not isinstance(lengths, torch.Tensor):
-            lengths = torch.as_tensor(lengths)
-        if lengths.device.type != "cpu" or lengths.dim() != 1 or lengths.shape[0] != N:
-            raise ValueError(f"{fn}: lengths must be a CPU tensor of shape ({N},), got {tuple(lengths.shape)}")
-        if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-            raise TypeError(f"{fn}: lengths must be integers, got {lengths.dtype}")
-        lengths = lengths.to(torch.int64).contiguous()
-        if N > 0 and (int(lengths.min()) < 1 or int(lengths.max()) > T):
-            raise ValueError(f"{fn}: lengths must lie in [1, T={T}], got min {int(lengths.min())}, "
-                             f"max {int(lengths.max())}")
-        if N > 0 and int(lengths.min()) == T:
-            lengths = None  # all full length: the plain path is identical and faster
+    lengths = checked_lengths(fn, lengths, N, T)
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
     return c(x), c(h0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), lengths, H
 

@@ -20,23 +20,12 @@ from __future__ import annotations
 
 import torch
 
-from .autograd_inputs import graph_inputs
+from .inputs import check_tensor, checked_lengths, graph_inputs
 from .build import load
 
 
 def _check(name: str, t: torch.Tensor | None, shape: tuple[int, ...] | None, *, optional: bool = False) -> None:
-    if t is None:
-        if optional:
-            return
-        raise TypeError(f"lstm_layer: {name} must be a tensor, got None")
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"lstm_layer: {name} must be a torch.Tensor, got {type(t).__name__}")
-    if t.device.type != "cpu":
-        raise ValueError(f"lstm_layer: {name} must be on the CPU, got device {t.device}")
-    if t.dtype != torch.float32:
-        raise TypeError(f"lstm_layer: {name} must be float32, got {t.dtype}")
-    if shape is not None and tuple(t.shape) != shape:
-        raise ValueError(f"lstm_layer: {name} must have shape {shape}, got {tuple(t.shape)}")
+    check_tensor("lstm_layer", name, t, shape, optional=optional)
 
 
 class FusedLSTMFunction(torch.autograd.Function):
@@ -151,19 +140,7 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
     _check("bias_hh", bias_hh, (G * H,), optional=True)
     if T < 1:
         raise ValueError("lstm_layer: the sequence must have at least one step (T >= 1)")
-    if lengths is not None:
-        if not isinstance(lengths, torch.Tensor):
-            lengths = torch.as_tensor(lengths)
-        if lengths.device.type != "cpu" or lengths.dim() != 1 or lengths.shape[0] != N:
-            raise ValueError(f"lstm_layer: lengths must be a CPU tensor of shape ({N},), got {tuple(lengths.shape)}")
-        if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-            raise TypeError(f"lstm_layer: lengths must be integers, got {lengths.dtype}")
-        lengths = lengths.to(torch.int64).contiguous()
-        if N > 0 and (int(lengths.min()) < 1 or int(lengths.max()) > T):
-            raise ValueError(f"lstm_layer: lengths must lie in [1, T={T}], got min {int(lengths.min())}, "
-                             f"max {int(lengths.max())}")
-        if N > 0 and int(lengths.min()) == T:
-            lengths = None  # all full length: the plain path is identical and faster
+    lengths = checked_lengths("lstm_layer", lengths, N, T)
 
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
     variant = (peephole is not None or layer_norm is not None or cifg or recurrent_mask is not None
