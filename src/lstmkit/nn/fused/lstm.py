@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from .inputs import check_tensor, checked_lengths, graph_inputs
 from .build import load
+from .inputs import check_tensor, checked_lengths, graph_inputs
 
 
 def _check(name: str, t: torch.Tensor | None, shape: tuple[int, ...] | None, *, optional: bool = False) -> None:
