@@ -715,6 +715,14 @@ static inline at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOpt
   return at::Tensor(at::detail::empty_generic(sizes, &pool_allocator(), c10::DispatchKeySet(c10::DispatchKey::CPU),
                                               at::kFloat, c10::nullopt));
 }
+// t itself when contiguous, else a contiguous float32 copy in pool memory (incoming gradients
+// are often expanded views: the gradient of out.sum() is one number with stride 0).
+static inline at::Tensor pooled_contiguous(const at::Tensor& t) {
+  if (t.is_contiguous()) return t;
+  at::Tensor o = pooled_empty(t.sizes(), t.options());
+  o.copy_(t);
+  return o;
+}
 
 }  // namespace common
 }  // namespace lstmkit

@@ -294,7 +294,7 @@ std::vector<at::Tensor> forward(int64_t cell, const at::Tensor& x, const at::Ten
 // ---------------------------------------------------------------------------------------
 std::vector<at::Tensor> backward(int64_t cell, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_ih,
                                  const at::Tensor& w_hh, const at::Tensor& output, const at::Tensor& gates,
-                                 const at::Tensor& d_out, const at::Tensor& d_hn, bool reverse,
+                                 const at::Tensor& d_out_in, const at::Tensor& d_hn_in, bool reverse,
                                  const c10::optional<at::Tensor>& lengths_opt, std::vector<bool> need) {
   TORCH_CHECK(cell >= 0 && cell <= 2, "cell must be 0 (GRU), 1 (RNN tanh) or 2 (RNN relu)");
   const bool gru = cell == kGRU, relu = cell == kRelu;
@@ -302,7 +302,8 @@ std::vector<at::Tensor> backward(int64_t cell, const at::Tensor& x, const at::Te
   const int T = (int)x.size(0), N = (int)x.size(1), I = (int)x.size(2), H = (int)w_hh.size(1);
   const int GH = G * H;
   TORCH_CHECK(need.size() == 5, "need must have 5 flags");
-  TORCH_CHECK(d_out.is_contiguous() && d_hn.is_contiguous() && output.is_contiguous(), "grads must be contiguous");
+  TORCH_CHECK(output.is_contiguous(), "output must be contiguous");
+  const at::Tensor d_out = pooled_contiguous(d_out_in), d_hn = pooled_contiguous(d_hn_in);
   TORCH_CHECK(!gru || gates.numel() == (int64_t)T * N * 4 * H, "missing saved gates");
   const bool has_len = present(lengths_opt);
   const int64_t* len = has_len ? lengths_opt->data_ptr<int64_t>() : nullptr;

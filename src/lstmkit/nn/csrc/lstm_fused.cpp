@@ -419,15 +419,16 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
                                       const c10::optional<at::Tensor>& w_hr_opt,
                                       const at::Tensor& output, const at::Tensor& gates,
                                       const at::Tensor& cells, const at::Tensor& rbuf,
-                                      const at::Tensor& d_out, const at::Tensor& d_hn,
-                                      const at::Tensor& d_cn, bool reverse,
+                                      const at::Tensor& d_out_in, const at::Tensor& d_hn_in,
+                                      const at::Tensor& d_cn_in, bool reverse,
                                       const c10::optional<at::Tensor>& lengths_opt,
                                       std::vector<bool> need) {
   const bool proj = w_hr_opt.has_value() && w_hr_opt->defined();
   const int T = (int)x.size(0), N = (int)x.size(1), I = (int)x.size(2);
   const int H = (int)c0.size(1), P = (int)w_hh.size(1);
   const int G4 = 4 * H;
-  TORCH_CHECK(d_out.is_contiguous() && d_hn.is_contiguous() && d_cn.is_contiguous(), "grads must be contiguous");
+  const at::Tensor d_out = pooled_contiguous(d_out_in), d_hn = pooled_contiguous(d_hn_in),
+                   d_cn = pooled_contiguous(d_cn_in);
   TORCH_CHECK(gates.numel() == (int64_t)T * N * G4 && cells.numel() == (int64_t)T * N * H, "missing saved buffers");
   TORCH_CHECK(!proj || rbuf.numel() == (int64_t)T * N * H, "missing saved projection input");
   TORCH_CHECK(need.size() == 7, "need must have 7 flags");

@@ -453,12 +453,13 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
                                  const c10::optional<at::Tensor>& rd_mask, const c10::optional<at::Tensor>& zh_mask,
                                  const c10::optional<at::Tensor>& zc_mask, bool cifg, bool reverse,
                                  const c10::optional<at::Tensor>& lengths, const std::vector<at::Tensor>& saved,
-                                 const at::Tensor& d_out, const at::Tensor& d_hn, const at::Tensor& d_cn,
+                                 const at::Tensor& d_out_in, const at::Tensor& d_hn_in, const at::Tensor& d_cn_in,
                                  std::vector<bool> need) {
   const Cfg c = make_cfg(x, c0, w_hh, w_hr, extra, rd_mask, zh_mask, cifg, reverse, lengths);
   const int T = c.T, N = c.N, I = c.I, H = c.H, P = c.P, GH = c.GH;
   TORCH_CHECK(saved.size() == 11 && need.size() == 9, "bad saved/need");
-  TORCH_CHECK(d_out.is_contiguous() && d_hn.is_contiguous() && d_cn.is_contiguous(), "grads must be contiguous");
+  const at::Tensor d_out = pooled_contiguous(d_out_in), d_hn = pooled_contiguous(d_hn_in),
+                   d_cn = pooled_contiguous(d_cn_in);
   auto opt = x.options();
   const int64_t NH = (int64_t)N * H, NG = (int64_t)N * GH, NP = (int64_t)N * P, R = (int64_t)T * N;
   at::Tensor dh = d_hn.clone(), dc = d_cn.clone();

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from .build import load
-from .inputs import check_tensor, checked_lengths, graph_inputs
+from .inputs import check_tensor, checked_lengths, grad_or_zeros, graph_inputs
 
 _CELLS = {"gru": 0, "tanh": 1, "relu": 2}
 
@@ -44,6 +44,7 @@ class FusedGRUFunction(torch.autograd.Function):
                                                     bool(training or save))
         if training:
             ctx.save_for_backward(x, h0, w_ih, w_hh, output, gates)
+            ctx.set_materialize_grads(False)  # None for an unused output: see grad_or_zeros
             ctx.lengths = lengths
             ctx.reverse = bool(reverse)
             ctx.has_b = (b_ih is not None, b_hh is not None)
@@ -57,8 +58,8 @@ class FusedGRUFunction(torch.autograd.Function):
         need = ctx.needs_input_grad
         need_b = (need[4] and ctx.has_b[0], need[5] and ctx.has_b[1])
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _ext().gru_rnn_backward(
-            0, x, h0, w_ih, w_hh, output, gates, _dense(d_out, output), _dense(d_hn, h0), ctx.reverse,
-            ctx.lengths, [need[0], need[1], need[2], need[3], any(need_b)],
+            0, x, h0, w_ih, w_hh, output, gates, grad_or_zeros(d_out, output.shape), grad_or_zeros(d_hn, h0.shape),
+            ctx.reverse, ctx.lengths, [need[0], need[1], need[2], need[3], any(need_b)],
         )
         return (dx if need[0] else None, dh0 if need[1] else None, dw_ih if need[2] else None,
                 dw_hh if need[3] else None, db_ih if need_b[0] else None, db_hh if need_b[1] else None,
@@ -75,6 +76,7 @@ class FusedRNNFunction(torch.autograd.Function):
         output, h_n, _ = _ext().gru_rnn_forward(cell, x, h0, w_ih, w_hh, b_ih, b_hh, bool(reverse), lengths, False)
         if training:
             ctx.save_for_backward(x, h0, w_ih, w_hh, output)
+            ctx.set_materialize_grads(False)  # None for an unused output: see grad_or_zeros
             ctx.lengths = lengths
             ctx.reverse = bool(reverse)
             ctx.cell = cell
@@ -88,20 +90,14 @@ class FusedRNNFunction(torch.autograd.Function):
         need = ctx.needs_input_grad
         need_b = (need[4] and ctx.has_b[0], need[5] and ctx.has_b[1])
         dx, dh0, dw_ih, dw_hh, db, _ = _ext().gru_rnn_backward(
-            ctx.cell, x, h0, w_ih, w_hh, output, output.new_empty(0), _dense(d_out, output), _dense(d_hn, h0),
+            ctx.cell, x, h0, w_ih, w_hh, output, output.new_empty(0), grad_or_zeros(d_out, output.shape),
+            grad_or_zeros(d_hn, h0.shape),
             ctx.reverse, ctx.lengths, [need[0], need[1], need[2], need[3], any(need_b)],
         )
         db_ih = db if need_b[0] else None
         db_hh = (db.clone() if db_ih is not None else db) if need_b[1] else None
         return (dx if need[0] else None, dh0 if need[1] else None, dw_ih if need[2] else None,
                 dw_hh if need[3] else None, db_ih, db_hh, None, None, None)
-
-
-def _dense(grad, like):
-    """A contiguous gradient (autograd may pass None or an expanded zero for an unused output)."""
-    if grad is None:
-        return torch.zeros_like(like)
-    return grad.contiguous()
 
 
 def _validate(fn, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, G):

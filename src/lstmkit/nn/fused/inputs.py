@@ -56,3 +56,13 @@ def checked_lengths(fn: str, lengths, N: int, T: int) -> torch.Tensor | None:
     if N > 0 and int(lengths.min()) == T:
         return None
     return lengths
+
+
+def grad_or_zeros(grad, shape) -> torch.Tensor:
+    """An incoming gradient for the kernels' backward: ``grad`` as autograd passes it (the
+    kernel makes expanded or strided views contiguous in its own pooled memory), or, for an
+    output that did not reach the loss (None), a zero of ``shape`` as a stride-0 view, so
+    that no (T, N, H) block of zeros is allocated here."""
+    if grad is None:
+        return torch.zeros((), dtype=torch.float32).expand(shape)
+    return grad

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from .build import load
-from .inputs import check_tensor, checked_lengths, graph_inputs
+from .inputs import check_tensor, checked_lengths, grad_or_zeros, graph_inputs
 
 
 def _check(name: str, t: torch.Tensor | None, shape: tuple[int, ...] | None, *, optional: bool = False) -> None:
@@ -45,6 +45,8 @@ class FusedLSTMFunction(torch.autograd.Function):
         )
         if training:
             ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, output, gates, cells, rbuf)
+            ctx.set_materialize_grads(False)  # None for an unused output: see grad_or_zeros
+            ctx.shapes = (output.shape, h_n.shape, c_n.shape)
             ctx.lengths = lengths
             ctx.reverse = bool(reverse)
             ctx.has_b = (b_ih is not None, b_hh is not None)
@@ -60,7 +62,7 @@ class FusedLSTMFunction(torch.autograd.Function):
         flags = [need[0], need[1], need[2], need[3], need[4], need_bias, need[7] and w_hr is not None]
         dx, dh0, dc0, dw_ih, dw_hh, db, dw_hr = ext.lstm_backward(
             x, h0, c0, w_ih, w_hh, w_hr, output, gates, cells, rbuf,
-            d_out.contiguous(), d_hn.contiguous(), d_cn.contiguous(),
+            *(grad_or_zeros(g, shape) for g, shape in zip((d_out, d_hn, d_cn), ctx.shapes)),
             ctx.reverse, ctx.lengths, flags,
         )
         db_ih = db if (need[5] and ctx.has_b[0]) else None
@@ -220,6 +222,8 @@ class FusedLSTMVariantFunction(torch.autograd.Function):
         output, h_n, c_n, gates, cells = res[:5]
         if training:
             ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, *extra, *res[3:14])
+            ctx.set_materialize_grads(False)  # None for an unused output: see grad_or_zeros
+            ctx.shapes = (output.shape, h_n.shape, c_n.shape)
             ctx.masks = (rd_mask, zh_mask, zc_mask, lengths)
             ctx.flags = (bool(cifg), bool(reverse), b_ih is not None, b_hh is not None, w_ci is not None,
                          w_cf is not None, ln_ih_w is not None)
@@ -241,7 +245,9 @@ class FusedLSTMVariantFunction(torch.autograd.Function):
         flags = [need[0], need[1], need[2], need[3], need[4], need_bias, need[7] and w_hr is not None,
                  has_peep and any(need[8:11]), has_ln and any(need[11:17])]
         g = ext.lstm_var_backward(x, h0, c0, w_ih, w_hh, w_hr, extra, rd_mask, zh_mask, zc_mask, cifg, reverse,
-                                  lengths, buffers, d_out.contiguous(), d_hn.contiguous(), d_cn.contiguous(), flags)
+                                  lengths, buffers,
+                                  *(grad_or_zeros(g, shape) for g, shape in zip((d_out, d_hn, d_cn), ctx.shapes)),
+                                  flags)
         dx, dh0, dc0, dw_ih, dw_hh, db, dw_hr, dwci, dwcf, dwco, dlnih_w, dlnih_b, dlnhh_w, dlnhh_b, dlnc_w, dlnc_b = g
         db_ih = db if (need[5] and has_bih) else None
         db_hh = (db.clone() if db_ih is not None else db) if (need[6] and has_bhh) else None
