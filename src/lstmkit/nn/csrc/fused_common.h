@@ -332,6 +332,41 @@ static inline void parallel_chunks(int64_t nchunks, F&& f, double flops = 0) {
   });
 }
 
+// Same as parallel_chunks, f(chunk, tid) with tid < chunk_threads(nchunks) (to index
+// per-thread scratch).
+static inline int chunk_threads(int64_t nchunks) {
+  return (int)std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), std::min<int64_t>(nchunks, 1 << 20)));
+}
+template <class F>
+static inline void parallel_chunks_tid(int64_t nchunks, F&& f, double flops = 0) {
+  if (nchunks <= 0) return;
+  std::atomic<int64_t> next{0};
+  const int64_t useful = (flops > 0 && flops < 4e6) ? 1 : std::min<int64_t>(nchunks, 1 << 20);
+  run_threads((int)useful, [&](int tid, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < nchunks;) f(c, tid);
+  });
+}
+
+// dst[rows[j] * ldd + i] = src[i * lds + j] for i < ni, j < nj: a transposed copy of the
+// (ni, nj) block src into the rows rows[0..nj) of dst (16 x 16 tiles).
+static inline void transpose_to_rows(const float* src, int64_t lds, int ni, int nj, const int64_t* rows, float* dst,
+                              int64_t ldd) {
+  constexpr int TB = 16;
+  for (int j0 = 0; j0 < nj; j0 += TB) {
+    const int jn = std::min(TB, nj - j0);
+    for (int i0 = 0; i0 < ni; i0 += TB) {
+      const int in = std::min(TB, ni - i0);
+      for (int j = 0; j < jn; ++j) {
+        float* d = dst + rows[j0 + j] * ldd + i0;
+        const float* s = src + (int64_t)i0 * lds + j0 + j;
+        for (int i = 0; i < in; ++i) d[i] = s[(int64_t)i * lds];
+      }
+    }
+  }
+}
+
+static constexpr int kColChunk = 512;  // gate columns per chunk of the weight-gradient GEMMs
+
 // ---------------------------------------------------------------------------------------
 // Vectorized float32 math (GCC/Clang vector extensions; compiled with -march=native).
 // exp: Cephes-style range reduction + degree-5 polynomial (~1 ulp); tanh: a rational

@@ -406,8 +406,10 @@ std::vector<at::Tensor> backward(int64_t cell, const at::Tensor& x, const at::Te
     big_gemm_rows(R, I, GH, DGX, GH, wih_p.data_ptr<float>(), I, false, dx.data_ptr<float>(), I, &err);
   }
   timer.lap("dx_gemm");
-  // dW_ih (GH, I) = dGx^T X ; dW_hh (GH, H) = dGh_first^T h0 + dGh_rest^T Hprev, one GEMM per
-  // (block, gate) segment of rows, written straight to the torch-order rows (k*H + u0, ...).
+  // Weight gradients, chunked over the GH columns of dG (block layout):
+  //   dWih^T[:, chunk] (I, cols) = X^T dGx[:, chunk] ;  dWhh^T[:, chunk] (H, cols) = h0^T dGh_first + Hprev^T dGh_rest
+  // each computed into a per-thread scratch and written transposed straight to the torch-order
+  // rows (perm) while in cache: big GEMMs instead of one thin product per (block, gate).
   if (need[2]) dw_ih = pooled_empty({GH, I}, opt);
   if (need[3]) dw_hh = pooled_empty({GH, H}, opt);
   at::Tensor dstart;
@@ -429,19 +431,21 @@ std::vector<at::Tensor> backward(int64_t cell, const at::Tensor& x, const at::Te
   const float* Hrest = OUT + (reverse ? NH : 0);
   const int64_t Rrest = (int64_t)(T - 1) * N;
   const float* X = x.data_ptr<float>();
-  const int nseg = G * blk.nb;  // segment q: block q / G, gate q % G
-  const int nih = need[2] ? nseg : 0, nhh = need[3] ? nseg : 0;
-  parallel_chunks(nih + nhh, [&](int64_t job) {
+  const int nwc = (GH + kColChunk - 1) / kColChunk;
+  const int nih = need[2] ? nwc : 0, nhh = need[3] ? nwc : 0;
+  const int64_t scr_sz = (int64_t)std::max(I, H) * kColChunk;
+  at::Tensor wscr = (nih + nhh) ? pooled_empty({chunk_threads(nih + nhh) * scr_sz}, opt) : at::Tensor();
+  parallel_chunks_tid(nih + nhh, [&](int64_t job, int tid) {
     const bool ih = job < nih;
-    const int q = (int)(ih ? job : job - nih), b = q / G, k = q % G;
-    const int sz = blk.size(b);
-    const int64_t brow = (int64_t)G * blk.u[b] + (int64_t)k * sz, trow = (int64_t)k * H + blk.u[b];
+    const int c0 = (int)(ih ? job : job - nih) * kColChunk, cols = std::min(kColChunk, GH - c0);
+    float* C = wscr.data_ptr<float>() + tid * scr_sz;
     if (ih) {
-      gemm(true, false, sz, I, (int)R, DGX + brow, GH, X, I, 0.f, dw_ih.data_ptr<float>() + trow * I, I, &err);
+      gemm(true, false, I, cols, (int)R, X, I, DGX + c0, GH, 0.f, C, cols, &err);
+      transpose_to_rows(C, cols, I, cols, perm.data() + c0, dw_ih.data_ptr<float>(), I);
     } else {
-      float* C = dw_hh.data_ptr<float>() + trow * H;
-      gemm(true, false, sz, H, N, DS + brow, GH, H0, H, 0.f, C, H, &err);
-      if (Rrest > 0) gemm(true, false, sz, H, (int)Rrest, DGrest + brow, GH, Hrest, H, 1.f, C, H, &err);
+      gemm(true, false, H, cols, N, H0, H, DS + c0, GH, 0.f, C, cols, &err);
+      if (Rrest > 0) gemm(true, false, H, cols, (int)Rrest, Hrest, H, DGrest + c0, GH, 1.f, C, cols, &err);
+      transpose_to_rows(C, cols, H, cols, perm.data() + c0, dw_hh.data_ptr<float>(), H);
     }
   }, 2.0 * R * GH * ((need[2] ? I : 0) + (need[3] ? H : 0)));
   if (err.set) TORCH_CHECK(false, "lstmkit fused backward: ", err.msg);

@@ -62,37 +62,7 @@ using namespace common;
 
 // BigPool, PoolAllocator, pooled_empty: fused_common.h.
 
-// parallel_chunks (fused_common.h), f(chunk, tid) with tid < chunk_threads(nchunks) (to index
-// per-thread scratch).
-static inline int chunk_threads(int64_t nchunks) {
-  return (int)std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), std::min<int64_t>(nchunks, 1 << 20)));
-}
-template <class F>
-static void parallel_chunks_tid(int64_t nchunks, F&& f) {
-  if (nchunks <= 0) return;
-  std::atomic<int64_t> next{0};
-  run_threads((int)std::min<int64_t>(nchunks, 1 << 20), [&](int tid, int) {
-    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < nchunks;) f(c, tid);
-  });
-}
-
-// dst[rows[j] * ldd + i] = src[i * lds + j] for i < ni, j < nj: a transposed copy of the
-// (ni, nj) block src into the rows rows[0..nj) of dst (16 x 16 tiles).
-static void transpose_to_rows(const float* src, int64_t lds, int ni, int nj, const int64_t* rows, float* dst,
-                              int64_t ldd) {
-  constexpr int TB = 16;
-  for (int j0 = 0; j0 < nj; j0 += TB) {
-    const int jn = std::min(TB, nj - j0);
-    for (int i0 = 0; i0 < ni; i0 += TB) {
-      const int in = std::min(TB, ni - i0);
-      for (int j = 0; j < jn; ++j) {
-        float* d = dst + rows[j0 + j] * ldd + i0;
-        const float* s = src + (int64_t)i0 * lds + j0 + j;
-        for (int i = 0; i < in; ++i) d[i] = s[(int64_t)i * lds];
-      }
-    }
-  }
-}
+// chunk_threads, parallel_chunks_tid, transpose_to_rows, kColChunk: fused_common.h.
 
 // Per-thread phase accumulators inside a parallel loop (profiling only; thread 0's are
 // reported through PhaseTimer::add): mark(k) charges the time since the last mark to k.
@@ -121,8 +91,6 @@ static at::Tensor to_block_rows(const at::Tensor& w, const std::vector<int64_t>&
   at::index_select_out(out, w, 0, idx);
   return out;
 }
-
-static constexpr int kColChunk = 512;  // 4H-columns per chunk of the weight-gradient GEMMs
 
 // C(R, Nc) = A(R, K) op(W) with op(W) = W^T (W stored (Nc, K)) or W (stored (K, Nc)), in
 // fixed row chunks (gemm_row_chunks, fused_common.h); the packed op(W) in a pooled buffer.
