@@ -287,7 +287,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="--mode step: hidden sizes (I = H; default 64,256)")
     p.add_argument("--step-calls", type=int, default=0, metavar="K",
                    help="--mode step: calls per timed repetition (default: about 20 ms worth)")
-    p.add_argument("--peak-gflops", type=float, default=None)
+    p.add_argument("--peak-gflops", type=float, default=None,
+                   help="the assumed FP32 peak printed in the header (default: cores x --ghz x --flops-per-cycle)")
     p.add_argument("--ghz", type=float, default=2.6, help="clock used for the assumed peak (default 2.6)")
     p.add_argument("--flops-per-cycle", type=int, default=64,
                    help="per core; 64 = AVX-512 with two FMA units (32 for AVX2)")
