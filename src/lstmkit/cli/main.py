@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         from lstmkit.errors import InputError
 
         if isinstance(exc, InputError):
-            print(f"error: {exc}", file=sys.stderr)
+            from lstmkit.cli.flags import flag_for
+
+            print(f"error: {exc.render(flag_for(args.command))}", file=sys.stderr)
             return 2
         traceback.print_exc()
         print(f"error: internal fault ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
