@@ -94,10 +94,10 @@ def test_rolling_origin():
 def test_rolling_origin_too_short():
     with pytest.raises(
         InputError,
-        match=r"^series 'A' has 20 time steps; a backtest of 5 windows of horizon 4 with stride 4 after at least 12 of history needs 32; use --windows 2 or fewer$",
+        match=r"^series 'A' has 20 time steps; a backtest of 5 windows of horizon 4 with stride 4 after at least 12 of history needs 32; use windows=2 or fewer$",
     ):
         rolling_origin(20, 4, windows=5, min_train=12, name="series 'A'")
-    with pytest.raises(InputError, match=r"^the series has 5 time steps; .* needs 7; use a shorter --horizon or --lookback$"):
+    with pytest.raises(InputError, match=r"^the series has 5 time steps; .* needs 7; use a shorter horizon or lookback$"):
         rolling_origin(5, 6, windows=1)
-    with pytest.raises(InputError, match=r"^--windows: expected a whole number >= 1; got 0$"):
+    with pytest.raises(InputError, match=r"^windows: expected a whole number >= 1; got 0$"):
         rolling_origin(20, 4, windows=0)

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, positive_int
+from lstmkit.cli.common import add_training_arguments, estimator_options, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,11 +84,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{test.source}: label {unseen[0]!r} does not occur in {train.source}")
 
     started = time.perf_counter()
-    classifier = Classifier(
-        hidden_size=args.hidden_size, num_layers=args.num_layers, bidirectional=not args.unidirectional,
-        pooling=args.pooling, patch=args.patch, max_epochs=args.max_epochs, max_time=args.max_time,
-        seed=args.seed, devices=args.devices, strategy=args.strategy, backend=args.backend,
-    )
+    classifier = Classifier(**estimator_options(Classifier, args, bidirectional=not args.unidirectional))
     classifier.fit(train, run_dir=out, resume_from=args.resume)
     if not classifier.fit_result.is_global_zero:
         return 0

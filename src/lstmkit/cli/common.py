@@ -52,12 +52,13 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, 
                        help="LSTM backend (default auto)")
 
 
-def training_kwargs(args: argparse.Namespace) -> dict:
-    return {
-        "max_epochs": args.max_epochs,
-        "max_time": args.max_time,
-        "seed": args.seed,
-        "devices": args.devices,
-        "strategy": args.strategy,
-        "backend": args.backend,
-    }
+def estimator_options(estimator_cls, args: argparse.Namespace, **overrides) -> dict:
+    """The keyword arguments of ``estimator_cls`` that ``args`` sets (the parsed flags whose
+    names are the estimator's options: ``--hidden-size`` is ``hidden_size``, the training
+    flags are the TrainingConfig's fields), then ``overrides``."""
+    import inspect
+
+    names = [n for n in inspect.signature(estimator_cls).parameters if n != "self"]
+    options = {n: getattr(args, n) for n in names if hasattr(args, n)}
+    options.update(overrides)
+    return options

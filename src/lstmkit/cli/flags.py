@@ -19,7 +19,7 @@ COMMON: dict[str, str] = {
 BY_COMMAND: dict[str, dict[str, str]] = {
     "forecast": {"windows": "--backtest-windows"},
     "classify": {},
-    "inspect": {},
+    "inspect": {"data": "DATA"},
 }
 
 

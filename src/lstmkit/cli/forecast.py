@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, positive_int, training_kwargs
+from lstmkit.cli.common import add_training_arguments, estimator_options, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,18 +83,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model:
         forecaster = Forecaster.load(args.model)
-        ts = forecaster._resolve_data(data, _read_overrides(args))
+        ts = forecaster.read(data, **_read_overrides(args))
         forecast = forecaster.predict(ts)
         _write_forecast_outputs(forecaster, ts, forecast, None, out)
         print(f"forecast of {ts.n_series} series, {forecaster.net.config.horizon} steps, with the model in {args.model}")
         print(f"wrote {out}/forecast.csv and {out}/forecast.png")
         return 0
 
-    forecaster = Forecaster(
-        horizon=args.horizon, lookback=args.lookback, quantiles=quantiles,
-        hidden_size=args.hidden_size, num_layers=args.num_layers, transform=args.transform,
-        **training_kwargs(args),
-    )
+    forecaster = Forecaster(**estimator_options(Forecaster, args, quantiles=quantiles))
     ts = forecaster.read(data, time=args.time, target=args.target, id=args.id,
                          covariates=_columns(args.covariates),
                          future_covariates=_columns(args.future_covariates),

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, positive_float, positive_int, probability
+from lstmkit.cli.common import add_training_arguments, estimator_options, positive_float, positive_int, probability
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,13 +61,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         text, source = default_corpus(), "the Python standard library's source"
     started = time.perf_counter()
-    model = LanguageModel(
-        hidden_size=args.hidden_size, num_layers=args.num_layers, steps=args.steps,
-        layer_norm=not args.no_layer_norm, dropout=args.dropout, learning_rate=args.learning_rate,
-        lr_schedule=args.lr_schedule,
-        streams=args.streams, max_epochs=args.max_epochs, max_time=args.max_time,
-        seed=args.seed, devices=args.devices, strategy=args.strategy, backend=args.backend,
-    )
+    model = LanguageModel(**estimator_options(LanguageModel, args, layer_norm=not args.no_layer_norm))
     print(f"training on {len(text):,} characters of {source} for up to {args.max_time:g} min")
     model.fit(text, run_dir=out, resume_from=args.resume, source=source,
               on_epoch=lambda m, epoch, bpc: print_sample(m, epoch, bpc, prime=args.prime, length=200,
@@ -84,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         "val_bits_per_character": model.val_bpc,
         "val_perplexity": 2.0 ** model.val_bpc,
         "epochs": model.fit_result.epochs,
-        "backends": dict(model.net.lstm.backend_counts),
+        "backends": dict(model.encoder.backend_counts),
         "seconds": round(time.perf_counter() - started, 2),
     }
     write_json(out / "metrics.json", metrics)

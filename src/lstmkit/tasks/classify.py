@@ -22,8 +22,7 @@ speech frames); on GunPoint this lifts test accuracy from 0.49 (k = 1) to 0.99.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,8 +31,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lstmkit.errors import InputError
+from lstmkit.errors import InputError, param_ref
 from lstmkit.nn import LSTM
+from lstmkit.tasks.base import EncoderView, Estimator
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "classifier"
@@ -112,7 +112,32 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Seque
     }
 
 
-class Classifier:
+@dataclass
+class ClassifierParams:
+    """The user's choices (all saved with the model)."""
+
+    hidden_size: int = 64
+    num_layers: int = 1
+    bidirectional: bool = True
+    pooling: str = "mean"
+    dropout: float = 0.1
+    backend: str = "auto"
+    patch: int | None = None  # None: the median sequence becomes about 16 LSTM steps
+    val_fraction: float = 0.2
+    training: TrainingConfig = field(
+        default_factory=lambda: TrainingConfig(max_epochs=200, learning_rate=3e-3, batch_size=32, patience=40))
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if not 0.0 <= self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must lie in [0, 0.5), got {self.val_fraction}")
+        p = self.patch
+        if p is not None and (isinstance(p, bool) or int(p) != p or p < 1):
+            raise ValueError(f"patch must be a whole number >= 1 or None (automatic), got {p!r}")
+
+
+class Classifier(Estimator):
     """Classify sequences with an LSTM.
 
     >>> clf = Classifier().fit(train)            # SequenceData, or a path (.ts, .tsv, .csv, .parquet)
@@ -120,31 +145,16 @@ class Classifier:
     >>> clf.save("model/"); Classifier.load("model/")
     """
 
-    def __init__(self, *, hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = True,
-                 pooling: str = "mean", dropout: float = 0.1, backend: str = "auto",
-                 patch: int | None = None,
-                 val_fraction: float = 0.2, max_epochs: int = 200, max_time: float | None = None,
-                 learning_rate: float = 3e-3, batch_size: int = 32, patience: int = 40, seed: int = 0,
-                 devices: int = 1, strategy: str = "auto", progress: bool | None = None) -> None:
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-        if not 0.0 <= val_fraction < 0.5:
-            raise ValueError(f"val_fraction must lie in [0, 0.5), got {val_fraction}")
-        if patch is not None and (isinstance(patch, bool) or int(patch) != patch or patch < 1):
-            raise ValueError(f"patch must be a whole number >= 1 or None (automatic), got {patch!r}")
-        self.options = dict(hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-                            pooling=pooling, dropout=dropout, backend=backend, val_fraction=val_fraction,
-                            patch=patch)
+    KIND = KIND
+    Params = ClassifierParams
+    NetConfig = ClassifierNetConfig
+    Net = ClassifierNet
+
+    def reset(self) -> None:
         self.patch = 1
-        self.training = TrainingConfig(max_epochs=max_epochs, max_time=max_time, seed=seed,
-                                       learning_rate=learning_rate, batch_size=batch_size,
-                                       patience=patience, devices=devices, strategy=strategy,
-                                       progress=progress)
-        self.net: ClassifierNet | None = None
         self.classes: list[str] = []
         self.channel_mean: np.ndarray | None = None
         self.channel_std: np.ndarray | None = None
-        self.fit_result = None
 
     # --------------------------------------------------------------------- data
     @staticmethod
@@ -178,17 +188,18 @@ class Classifier:
         self.channel_mean = values.mean(axis=0).astype(np.float32)
         std = values.std(axis=0)
         self.channel_std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
-        o = self.options
-        self.patch = o["patch"] or max(1, int(np.median(data.lengths)) // 16)
-        torch.manual_seed(self.training.seed)
-        self.net = ClassifierNet(ClassifierNetConfig(
-            data.n_channels * self.patch, len(self.classes), o["hidden_size"], o["num_layers"], o["bidirectional"],
-            o["pooling"], o["dropout"], o["backend"]))
+        p, training = self.params, self.params.training
+        self.patch = p.patch or max(1, int(np.median(data.lengths)) // 16)
+        torch.manual_seed(training.seed)
+        self.net = self.build_net(ClassifierNetConfig(
+            n_channels=data.n_channels * self.patch, n_classes=len(self.classes), hidden_size=p.hidden_size,
+            num_layers=p.num_layers, bidirectional=p.bidirectional, pooling=p.pooling, dropout=p.dropout,
+            backend=p.backend))
         x, lengths = self.tensors(data)
         y = torch.as_tensor(data.label_indices(self.classes), dtype=torch.long)
         val_loader = None
-        if o["val_fraction"] > 0 and len(data) >= 10:
-            train_idx, val_idx = stratified_split(data.labels, o["val_fraction"], seed=self.training.seed)
+        if p.val_fraction > 0 and len(data) >= 10:
+            train_idx, val_idx = stratified_split(data.labels, p.val_fraction, seed=training.seed)
             val_loader = self._loader(x[val_idx], lengths[val_idx], y[val_idx], shuffle=False)
         else:
             train_idx = np.arange(len(data))
@@ -198,7 +209,7 @@ class Classifier:
             bx, blen, by = batch
             return nn.functional.cross_entropy(net(bx, blen), by)
 
-        self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, self.training, run_dir,
+        self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, training, run_dir,
                               resume_from=resume_from)
         self.net.eval()
         return self
@@ -210,13 +221,9 @@ class Classifier:
                           shuffle=shuffle, generator=torch.Generator().manual_seed(self.training.seed))
 
     # --------------------------------------------------------------------- using it
-    def _require_fitted(self) -> None:
-        if self.net is None:
-            raise RuntimeError("this Classifier is not fitted yet: call fit() or Classifier.load()")
-
     def predict_proba(self, data, **read_kwargs) -> np.ndarray:
         """Class probabilities ``(N, n_classes)``, columns in the order of ``classes``."""
-        self._require_fitted()
+        self.require_fitted()
         data = self.read(data, **read_kwargs)
         x, lengths = self.tensors(data)
         chunks = []
@@ -250,44 +257,23 @@ class Classifier:
             frame[f"p_{name}"] = proba[:, j]
         return frame
 
+    def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
+        """The sequences of ``data`` (any file :meth:`read` takes), standardised and patched as
+        the classifier reads them, with their lengths."""
+        self.require_fitted()
+        if data is None:
+            raise InputError(f"a classifier needs {param_ref('data')} to inspect (a file of sequences)")
+        padded, lengths = self.tensors(self.read(data))
+        return EncoderView(self.net.encoder, padded, None, lengths, str(data), None, None,
+                           {"sequences": int(padded.shape[0]), "patch": self.patch})
+
     # --------------------------------------------------------------------- persistence
-    def config_dict(self) -> dict[str, Any]:
-        self._require_fitted()
-        return {
-            "kind": KIND,
-            "options": self.options,
-            "training": self.training.to_dict(),
-            "net": dataclasses.asdict(self.net.config),
-            "encoder": self.net.encoder.config.to_dict(),
-            "classes": self.classes,
-            "patch": self.patch,
-            "channel_mean": self.channel_mean.tolist(),
-            "channel_std": self.channel_std.tolist(),
-        }
+    def fitted_state(self) -> dict[str, Any]:
+        return {"classes": self.classes, "patch": self.patch,
+                "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist()}
 
-    def save(self, directory: str | Path) -> Path:
-        from lstmkit.runs import save_model
-
-        save_model(directory, self.config_dict(), self.net.state_dict())
-        return Path(directory)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "Classifier":
-        from lstmkit.runs import load_model
-
-        config, state = load_model(directory, KIND)
-        try:
-            self = cls.__new__(cls)
-            self.options = dict(config["options"])
-            self.training = TrainingConfig.from_dict(config["training"])
-            self.classes = list(config["classes"])
-            self.patch = int(config["patch"])
-            self.channel_mean = np.asarray(config["channel_mean"], dtype=np.float32)
-            self.channel_std = np.asarray(config["channel_std"], dtype=np.float32)
-            self.net = ClassifierNet(ClassifierNetConfig(**config["net"]))
-            self.net.load_state_dict(state)
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise InputError(f"{directory}: the model files do not match this lstmkit ({exc})") from None
-        self.net.eval()
-        self.fit_result = None
-        return self
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.classes = list(state["classes"])
+        self.patch = int(state["patch"])
+        self.channel_mean = np.asarray(state["channel_mean"], dtype=np.float32)
+        self.channel_std = np.asarray(state["channel_std"], dtype=np.float32)

@@ -32,7 +32,6 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from lstmkit.data import (
     SeriesArrays,
@@ -44,72 +43,14 @@ from lstmkit.data import (
     read_timeseries,
     windows_at,
 )
-from lstmkit.errors import InputError
-from lstmkit.nn import LSTM
+from lstmkit.errors import InputError, bad_value, param_ref
 from lstmkit.tasks import forecast_metrics as fm
+from lstmkit.tasks.forecast_net import ENCODERS, ForecastNet, ForecastNetConfig, baseline_season, pinball_loss
+from lstmkit.tasks.base import EncoderView, Estimator, capture_encoder_input, dataclass_from_dict
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "forecaster"
-
-
-# ----------------------------------------------------------------------------- the network
-
-
-@dataclass
-class ForecastNetConfig:
-    n_past: int
-    n_future: int
-    lookback: int
-    horizon: int
-    season_length: int  # the baseline's season: the data's, or 1 when naive fits it better
-    quantiles: tuple[float, ...] = (0.5,)
-    hidden_size: int = 32
-    num_layers: int = 1
-    dropout: float = 0.0
-    backend: str = "auto"
-
-
-class ForecastNet(nn.Module):
-    """LSTM encoder + direct multi-horizon quantile head correcting the seasonal-naive forecast.
-
-    Input ``x`` ``(N, L, 1 + P + F)`` (target first) and ``x_future`` ``(N, H, F)``, both in
-    per-series standardised units; output ``(N, H, Q)`` in the same units.
-    """
-
-    def __init__(self, config: ForecastNetConfig) -> None:
-        super().__init__()
-        self.config = config
-        c = config
-        self.encoder = LSTM(
-            1 + c.n_past + c.n_future, c.hidden_size, c.num_layers, batch_first=True,
-            dropout=c.dropout if c.num_layers > 1 else 0.0, backend=c.backend,
-        )
-        self.head = nn.Linear(c.hidden_size + c.horizon * c.n_future, c.horizon * len(c.quantiles))
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
-        self.season = c.season_length if 1 < c.season_length <= c.lookback else 1
-
-    def baseline(self, target: torch.Tensor) -> torch.Tensor:
-        """The seasonal-naive forecast ``(N, H)`` of target windows ``(N, L)``."""
-        last_season = target[:, -self.season:]
-        repeats = math.ceil(self.config.horizon / self.season)
-        return last_season.repeat(1, repeats)[:, : self.config.horizon]
-
-    def forward(self, x: torch.Tensor, x_future: torch.Tensor) -> torch.Tensor:
-        target = x[..., 0]  # (N, L)
-        mu = target.mean(dim=1, keepdim=True)  # (N, 1)
-        sigma = target.std(dim=1, unbiased=False, keepdim=True).clamp_min(1e-2)  # (N, 1)
-        normalised = torch.cat([((target - mu) / sigma).unsqueeze(-1), x[..., 1:]], dim=-1)
-        output, _ = self.encoder(normalised)  # (N, L, hidden)
-        features = torch.cat([output[:, -1], x_future.flatten(1)], dim=-1)
-        correction = self.head(features).view(x.shape[0], self.config.horizon, -1)  # (N, H, Q)
-        return self.baseline(target).unsqueeze(-1) + sigma.unsqueeze(-1) * correction
-
-
-def pinball_loss(prediction: torch.Tensor, y: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
-    """Mean over samples, steps and quantiles of ``max(q e, (q - 1) e)``, ``e = y - ŷ``."""
-    error = y.unsqueeze(-1) - prediction  # (N, H, Q)
-    return torch.maximum(quantiles * error, (quantiles - 1) * error).mean()
+FORECASTER_DEFAULT_DATA = "the bundled AirPassengers series"
 
 
 # ----------------------------------------------------------------------------- the estimator
@@ -127,10 +68,25 @@ class ForecasterParams:
     dropout: float = 0.0
     transform: str = "auto"  # "auto" (log when all > 0), "log", "none"
     backend: str = "auto"
+    cell: str = "lstm"  # the encoder: "lstm", "gru" or "rnn"
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(max_epochs=150, learning_rate=1e-2, batch_size=32,
                                                patience=30)
     )
+
+    def __post_init__(self) -> None:
+        self.quantiles = tuple(sorted(float(q) for q in self.quantiles))
+        for q in self.quantiles:
+            if not 0.0 < q < 1.0:
+                raise ValueError(f"quantiles must lie strictly between 0 and 1, got {q}")
+        if self.transform not in ("auto", "log", "none"):
+            raise ValueError(f"transform must be 'auto', 'log' or 'none', got {self.transform!r}")
+        if self.cell not in ENCODERS:
+            raise ValueError(f"cell must be one of {', '.join(map(repr, ENCODERS))}, got {self.cell!r}")
+        for name in ("horizon", "lookback"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
 
 
 @dataclass
@@ -156,7 +112,7 @@ class BacktestResult:
     cutoffs: list[pd.Timestamp]
 
 
-class Forecaster:
+class Forecaster(Estimator):
     """Train, backtest and forecast time series with an LSTM.
 
     >>> f = Forecaster(horizon=12).fit(lstmkit.data.load_air_passengers())
@@ -167,58 +123,38 @@ class Forecaster:
     (``unique_id``, ``ds``, ``y`` by default; see :func:`lstmkit.data.read_timeseries`).
     """
 
-    def __init__(
-        self,
-        horizon: int | None = None,
-        lookback: int | None = None,
-        *,
-        quantiles: Sequence[float] = (),
-        hidden_size: int = 32,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-        transform: str = "auto",
-        backend: str = "auto",
-        max_epochs: int = 150,
-        max_time: float | None = None,
-        learning_rate: float = 1e-2,
-        batch_size: int = 32,
-        patience: int = 30,
-        seed: int = 0,
-        devices: int = 1,
-        strategy: str = "auto",
-        progress: bool | None = None,
-    ) -> None:
-        quantiles = tuple(sorted(float(q) for q in quantiles))
-        for q in quantiles:
-            if not 0.0 < q < 1.0:
-                raise ValueError(f"quantiles must lie strictly between 0 and 1, got {q}")
-        if transform not in ("auto", "log", "none"):
-            raise ValueError(f"transform must be 'auto', 'log' or 'none', got {transform!r}")
-        for name, value in (("horizon", horizon), ("lookback", lookback)):
-            if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-        self.params = ForecasterParams(
-            horizon=horizon, lookback=lookback, quantiles=quantiles, hidden_size=hidden_size,
-            num_layers=num_layers, dropout=dropout, transform=transform, backend=backend,
-            training=TrainingConfig(
-                max_epochs=max_epochs, max_time=max_time, seed=seed, learning_rate=learning_rate,
-                batch_size=batch_size, patience=patience, devices=devices, strategy=strategy,
-                progress=progress,
-            ),
-        )
-        self.net: ForecastNet | None = None
+    KIND = KIND
+    Params = ForecasterParams
+    NetConfig = ForecastNetConfig
+    Net = ForecastNet
+
+    def reset(self) -> None:
         self.spec: _DataSpec | None = None
         self.data: TimeSeriesData | None = None
-        self.fit_result = None
 
     # --------------------------------------------------------------------- reading
-    def read(self, data: Any, *, time: str = "ds", target: str = "y", id: str | None = None,
-             covariates: Sequence[str] = (), future_covariates: Sequence[str] = (),
-             freq: str | None = None, fill: str | None = None) -> TimeSeriesData:
-        """Read and validate ``data`` (see :func:`lstmkit.data.read_timeseries`)."""
-        return read_timeseries(data, time=time, target=target, id=id,
-                               past_covariates=covariates, future_covariates=future_covariates,
-                               freq=freq, fill=fill)
+    def read(self, data: Any = None, **read_kwargs) -> TimeSeriesData:
+        """``data`` read and validated (see :func:`lstmkit.data.read_timeseries` for the keyword
+        arguments: ``time``, ``target``, ``id``, ``past_covariates``, ``future_covariates``,
+        ``freq``, ``fill``). Once fitted, the training data's columns and frequency are the
+        defaults, and ``data=None`` is the training data itself."""
+        if data is None:
+            if self.data is None:
+                raise InputError("give the data (this model was loaded without its training data)",
+                                 param="data")
+            return self.data
+        if isinstance(data, TimeSeriesData):
+            return data
+        kwargs: dict[str, Any] = {}
+        if self.spec is not None:
+            spec = self.spec
+            kwargs = dict(time=spec.time, target=spec.target, id=spec.id if spec.has_id else None,
+                          past_covariates=spec.past_covariates, future_covariates=spec.future_covariates,
+                          freq=spec.freq)
+        kwargs.update(read_kwargs)
+        if "covariates" in kwargs:  # the short name the CLI and README use
+            kwargs["past_covariates"] = kwargs.pop("covariates")
+        return read_timeseries(data, **kwargs)
 
     @property
     def quantiles(self) -> tuple[float, ...]:
@@ -242,7 +178,7 @@ class Forecaster:
     def fit(self, data: Any, *, run_dir: str | Path | None = None,
             resume_from: str | Path | None = None, **read_kwargs) -> "Forecaster":
         """Train on every series of ``data`` (a path, a DataFrame or a :class:`TimeSeriesData`)."""
-        ts = data if isinstance(data, TimeSeriesData) else self.read(data, **read_kwargs)
+        ts = self.read(data, **read_kwargs)
         horizon, lookback = self._sizes(ts, min(ts.lengths().values()))
         self._fit(ts, horizon, lookback, end=None, run_dir=run_dir, resume_from=resume_from)
         return self
@@ -253,15 +189,15 @@ class Forecaster:
         self.data = ts
         self.spec = self._make_spec(ts, end)
         series = self._scaled(ts)
-        self.net = ForecastNet(ForecastNetConfig(
+        self.net = self.build_net(ForecastNetConfig(
             n_past=len(ts.roles.past_covariates), n_future=len(ts.roles.future_covariates),
             lookback=lookback, horizon=horizon, season_length=ts.season_length,
             quantiles=self.quantiles, hidden_size=self.params.hidden_size,
             num_layers=self.params.num_layers, dropout=self.params.dropout,
-            backend=self.params.backend,
+            backend=self.params.backend, cell=self.params.cell,
         ))
         train, val = self._split(series, lookback, horizon, end)
-        self.net.season = self.net.config.season_length = _baseline_season(train, ts.season_length, lookback)
+        self.net.season = self.net.config.season_length = baseline_season(train, ts.season_length, lookback)
         cfg = self.params.training
         loaders = [self._loader(w, shuffle=i == 0) if w is not None else None
                    for i, w in enumerate((train, val))]
@@ -308,7 +244,7 @@ class Forecaster:
         if log and not (target > 0).all():
             row = int(np.argmax(target <= 0))
             raise InputError(f"{ts.source}: column {r.target!r} has a value <= 0 ({target[row]}), "
-                             "which has no logarithm; use --transform none")
+                             f"which has no logarithm; use {param_ref('transform', 'none')}")
         scale = {}
         for i, s in enumerate(ts.to_arrays()):
             values = np.column_stack([_forward(s.target, log), s.past, s.future[: s.length]])
@@ -358,8 +294,8 @@ class Forecaster:
         """Forecast the next H steps after the end of every series of ``data`` (default: the
         training data). Columns: id (when the input had one), time, ``y_hat`` (the median),
         and ``y_q<q>`` per quantile (e.g. ``y_q0.1``)."""
-        self._require_fitted()
-        ts = self._resolve_data(data, read_kwargs)
+        self.require_fitted()
+        ts = self.read(data, **read_kwargs)
         c = self.net.config
         check_min_length(ts, c.lookback, why=f"the model's lookback {c.lookback}",
                          hint="give at least that much history")
@@ -384,24 +320,6 @@ class Forecaster:
                 frame[f"y_q{q:g}"] = forecast[:, j]
         return frame
 
-    def _resolve_data(self, data, read_kwargs) -> TimeSeriesData:
-        """``data`` validated: the training data when None, read with the training columns
-        when this model is fitted."""
-        if data is None:
-            if self.data is None:
-                raise ValueError("give the data (this model was loaded without its training data)")
-            return self.data
-        if isinstance(data, TimeSeriesData):
-            return data
-        if self.spec is None:
-            return self.read(data, **read_kwargs)
-        spec = self.spec
-        kwargs = dict(time=spec.time, target=spec.target, id=spec.id if spec.has_id else None,
-                      covariates=spec.past_covariates, future_covariates=spec.future_covariates,
-                      freq=spec.freq)
-        kwargs.update(read_kwargs)
-        return self.read(data, **kwargs)
-
     # --------------------------------------------------------------------- backtesting
     def backtest(self, data: Any = None, *, windows: int = 3, stride: int | None = None,
                  run_dir: str | Path | None = None, **read_kwargs) -> BacktestResult:
@@ -410,9 +328,9 @@ class Forecaster:
         default the horizon; the last forecast ends at the end of the data). The naive and
         seasonal-naive forecasts are scored on the same windows. This estimator is left
         trained on the data before the first cut-off."""
-        ts = self._resolve_data(data, read_kwargs)
+        ts = self.read(data, **read_kwargs)
         if isinstance(windows, bool) or int(windows) != windows or windows < 1:
-            raise InputError(f"--backtest-windows: expected a whole number >= 1; got {windows!r}")
+            raise bad_value("windows", "a whole number >= 1", windows)
         shortest = min(ts.lengths().values())
         horizon = self.params.horizon or (ts.season_length if ts.season_length > 1 else 6)
         stride = stride or horizon
@@ -422,7 +340,7 @@ class Forecaster:
             raise InputError(
                 f"{ts.source}: the shortest series has {shortest} steps, too few for {windows} "
                 f"backtest windows of horizon {horizon} (stride {stride}) after lookback {lookback} "
-                f"+ horizon {horizon} + 1 steps of training; use fewer --backtest-windows"
+                f"+ horizon {horizon} + 1 steps of training; use fewer {param_ref('windows')}"
             )
         lengths = ts.lengths()
         ends = [lengths[uid] - horizon - (windows - 1) * stride for uid in ts.ids]
@@ -472,67 +390,59 @@ class Forecaster:
             metrics["lstm"]["nominal_coverage"] = q_high - q_low
         return metrics
 
+    # --------------------------------------------------------------------- inspecting
+    def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
+        """Every lookback window of ``data`` (default: the bundled AirPassengers), as the
+        encoder sees it (per-window normalised); at most ``max_sequences``, evenly spaced, the
+        last window of every series always in."""
+        from lstmkit.data import load_air_passengers
+
+        self.require_fitted()
+        if data is None:
+            try:
+                ts = self.read(load_air_passengers())
+            except InputError as exc:
+                raise InputError(
+                    f"without {param_ref('data')}, the bundled AirPassengers series is read, which "
+                    f"does not fit this forecaster ({exc}); give the data it was trained on"
+                ) from None
+            source = FORECASTER_DEFAULT_DATA
+        else:
+            ts = self.read(data)
+            source = str(data)
+        c = self.net.config
+        lookback = c.lookback
+        check_min_length(ts, lookback, why=f"the model's lookback {lookback}",
+                         hint="give at least that much history")
+        series = self._scaled(ts)
+        total = sum(s.length - lookback + 1 for s in series)
+        stride = max(1, math.ceil(total / max(1, max_sequences)))
+        xs, labels, names = [], [], []
+        for s in series:
+            cuts = np.arange(s.length, lookback - 1, -stride)[::-1]  # cut-offs, the last is T
+            lb = cuts[:, None] - lookback + np.arange(lookback)[None, :]
+            xs.append(np.concatenate([s.target[lb][:, :, None], s.past[lb], s.future[lb]], axis=2))
+            times = s.times if s.times is not None else pd.RangeIndex(s.length)
+            for cut in cuts:
+                window = times[cut - lookback:cut]
+                if isinstance(window, pd.DatetimeIndex):
+                    step_labels = [str(t.date()) if t == t.normalize() else str(t) for t in window]
+                else:
+                    step_labels = [str(t) for t in window]
+                labels.append(step_labels)
+                names.append(f"series {s.id!r}, window {step_labels[0]} .. {step_labels[-1]}")
+        x = torch.as_tensor(np.concatenate(xs), dtype=torch.float32)
+        x_future = torch.zeros(x.shape[0], c.horizon, c.n_future)  # the head's input; not inspected
+        inputs, _ = capture_encoder_input(self.net.encoder, lambda: self.net.eval()(x, x_future))
+        notes = {"lookback": lookback, "window_stride": stride, "series": len(series)}
+        return EncoderView(self.net.encoder, inputs, None, None, source, labels, names, notes)
+
     # --------------------------------------------------------------------- persistence
-    def config_dict(self) -> dict[str, Any]:
-        self._require_fitted()
-        params = dataclasses.asdict(self.params)
-        return {
-            "kind": KIND,
-            "params": params,
-            "net": dataclasses.asdict(self.net.config),
-            "encoder": self.net.encoder.config.to_dict(),
-            "data": dataclasses.asdict(self.spec),
-            "backends": dict(self.net.encoder.backend_counts),
-        }
+    def fitted_state(self) -> dict[str, Any]:
+        return {"data": dataclasses.asdict(self.spec)}
 
-    def save(self, directory: str | Path) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` (atomically) to ``directory``."""
-        from lstmkit.runs import save_model
-
-        save_model(directory, self.config_dict(), self.net.state_dict())
-        return Path(directory)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "Forecaster":
-        """A Forecaster from a directory written by :meth:`save`, ready to :meth:`predict`."""
-        from lstmkit.runs import load_model
-
-        config, state = load_model(directory, KIND)
-        try:
-            params = dict(config["params"])
-            training = TrainingConfig.from_dict(params.pop("training"))
-            params["quantiles"] = tuple(params["quantiles"])
-            self = cls.__new__(cls)
-            self.params = ForecasterParams(training=training, **params)
-            net_config = dict(config["net"])
-            net_config["quantiles"] = tuple(net_config["quantiles"])
-            self.net = ForecastNet(ForecastNetConfig(**net_config))
-            self.net.load_state_dict(state)
-            data = dict(config["data"])
-            data["past_covariates"] = tuple(data["past_covariates"])
-            data["future_covariates"] = tuple(data["future_covariates"])
-            self.spec = _DataSpec(**data)
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise InputError(f"{directory}: the model files do not match this lstmkit ({exc})") from None
-        self.net.eval()
-        self.data = None
-        self.fit_result = None
-        return self
-
-
-def _baseline_season(windows, season_length: int, lookback: int) -> int:
-    """The season of the baseline the network corrects: the data's season when seasonal
-    naive forecasts the training windows better than naive (lower MAE), else 1 (naive).
-    A trending series without a real season (quarterly GDP, say) is better served by naive."""
-    if season_length <= 1 or season_length > lookback:
-        return 1
-    target = windows.x[..., 0]  # (N, L)
-    horizon = windows.y.shape[1]
-    seasonal = np.tile(target[:, -season_length:], (1, math.ceil(horizon / season_length)))[:, :horizon]
-    naive = np.repeat(target[:, -1:], horizon, axis=1)
-    seasonal_error = np.abs(windows.y - seasonal).mean()
-    naive_error = np.abs(windows.y - naive).mean()
-    return season_length if seasonal_error <= naive_error else 1
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.spec = dataclass_from_dict(_DataSpec, state["data"])
 
 
 def _forward(values: np.ndarray, log: bool) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lstmkit.errors import InputError
+from lstmkit.errors import InputError, bad_value, param_ref
 
 __all__ = [
     "coverage",
@@ -130,30 +130,34 @@ def naive(history, horizon: int) -> np.ndarray:
     x = np.asarray(history, dtype=np.float64).reshape(-1)
     if len(x) == 0:
         raise InputError("the naive forecast needs at least one value of history; got none")
-    _check_horizon(horizon)
-    return np.full(int(horizon), x[-1])
+    return seasonal_naive(x, horizon, 1)
 
 
-def seasonal_naive(history, horizon: int, m: int) -> np.ndarray:
+def seasonal_naive(history, horizon: int, m: int):
     """Seasonal naive forecast: the value one season back, ``f_{T+h} = x_{T+h-m*ceil(h/m)}``.
 
     That is the last season repeated. With ``m = 1``, or a history shorter than ``m``, it is
-    the naive forecast.
+    the naive forecast. ``history`` is one series (a sequence, returned as float64) or a batch
+    of windows along the last axis, a numpy array or a torch tensor ``(..., T)`` (returned as
+    ``(..., horizon)`` of the same kind): the one seasonal naive of the project, used by the
+    backtest's baseline, the forecaster's network and its choice of season.
     """
-    x = np.asarray(history, dtype=np.float64).reshape(-1)
     _check_horizon(horizon)
     m = int(m)
     if m < 1:
         raise ValueError(f"season length must be >= 1, got {m}")
-    if m == 1 or len(x) < m:
-        return naive(x, horizon)
-    last = x[-m:]
-    return np.array([last[h % m] for h in range(int(horizon))])
+    x = history if hasattr(history, "shape") and getattr(history, "ndim", 1) > 1 else \
+        np.asarray(history, dtype=np.float64).reshape(-1)
+    length = x.shape[-1]
+    if m > length:
+        m = 1
+    index = length - m + np.arange(int(horizon)) % m  # the last season, repeated
+    return x[..., index]
 
 
 def _check_horizon(horizon: int) -> None:
-    if int(horizon) != horizon or horizon < 1:
-        raise InputError(f"--horizon: expected a whole number >= 1; got {horizon!r}")
+    if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+        raise bad_value("horizon", "a whole number >= 1", horizon)
 
 
 def rolling_origin(
@@ -185,15 +189,16 @@ def rolling_origin(
         InputError: when ``n < min_train + horizon + stride * (windows - 1)``.
     """
     _check_horizon(horizon)
-    for label, v in (("--windows", windows), ("--stride", stride if stride is not None else 1)):
-        if int(v) != v or v < 1:
-            raise InputError(f"{label}: expected a whole number >= 1; got {v!r}")
+    for label, v in (("windows", windows), ("stride", stride if stride is not None else 1)):
+        if isinstance(v, bool) or int(v) != v or v < 1:
+            raise bad_value(label, "a whole number >= 1", v)
     stride = int(horizon if stride is None else stride)
     need = int(min_train) + int(horizon) + stride * (int(windows) - 1)
     if n < need:
         who = name or "the series"
         fits = (n - int(min_train) - int(horizon)) // stride + 1 if n >= min_train + horizon else 0
-        fix = f"use --windows {fits} or fewer" if fits >= 1 else "use a shorter --horizon or --lookback"
+        fix = (f"use {param_ref('windows', fits)} or fewer" if fits >= 1
+               else f"use a shorter {param_ref('horizon')} or {param_ref('lookback')}")
         raise InputError(
             f"{who} has {n} time steps; a backtest of {windows} window{'s' if windows != 1 else ''} of "
             f"horizon {horizon} with stride {stride} after at least {min_train} of history needs {need}; {fix}"

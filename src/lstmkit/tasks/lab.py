@@ -23,6 +23,7 @@ training.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from torch import nn
 
 from lstmkit.nn import GRU, LSTM, RNN
 from lstmkit.nn.bptt import gradient_through_time
+from lstmkit.tasks.base import EncoderView, Estimator
 from lstmkit.train import TrainingConfig, fit
 
 TASKS = ("adding", "copy", "order")
@@ -111,19 +113,28 @@ def temporal_order(batch: int, length: int, generator: torch.Generator):
 GENERATORS: dict[str, Callable] = {"adding": adding_problem, "copy": copy_task, "order": temporal_order}
 
 
+@dataclass
+class LabNetConfig:
+    task: str
+    cell: str
+    hidden_size: int = 64
+
+
 class LabNet(nn.Module):
     """A one-layer recurrent cell and a linear read-out (at the last step, or every step)."""
 
-    def __init__(self, cell: str, spec: TaskSpec, hidden_size: int) -> None:
+    def __init__(self, config: LabNetConfig) -> None:
         super().__init__()
-        layer = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[cell]
-        kwargs = {"forget_bias": 1.0} if cell == "lstm" else {}
-        self.rnn = layer(spec.input_size, hidden_size, batch_first=True, **kwargs)
-        self.head = nn.Linear(hidden_size, spec.output_size)
+        self.config = config
+        spec = SPECS[config.task]
+        layer = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[config.cell]
+        kwargs = {"forget_bias": 1.0} if layer is LSTM else {}
+        self.encoder = layer(spec.input_size, config.hidden_size, batch_first=True, **kwargs)
+        self.head = nn.Linear(config.hidden_size, spec.output_size)
         self.spec = spec
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        output, _ = self.rnn(x)  # (N, L, H)
+        output, _ = self.encoder(x)  # (N, L, H)
         return self.head(output if self.spec.every_step else output[:, -1])
 
 
@@ -174,6 +185,8 @@ class LabResult:
 
 @dataclass
 class LabConfig:
+    """The grid of one lab run: a task, the lengths and the cells, and each cell's budget."""
+
     task: str = "adding"
     lengths: tuple[int, ...] = (25, 50, 100, 200)
     cells: tuple[str, ...] = CELLS
@@ -186,20 +199,56 @@ class LabConfig:
     seed: int = 0
 
 
-def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path) -> LabResult:
-    """Train one cell at one length on the task; returns its record."""
-    import time
+@dataclass
+class LabParams:
+    """One cell on one task at one length, and its training budget (saved with the model)."""
 
-    spec = SPECS[config.task]
-    started = time.perf_counter()
-    torch.manual_seed(config.seed)
-    net = LabNet(cell, spec, config.hidden_size)
-    test_gen = torch.Generator().manual_seed(config.seed + 10_000)
-    x_test, y_test = GENERATORS[config.task](config.test_size, length, test_gen)
-    baseline = _baseline_metric(spec, y_test)
+    task: str = "adding"
+    cell: str = "lstm"
+    length: int = 50
+    hidden_size: int = 64
+    max_steps: int = 1500
+    eval_every: int = 100
+    test_size: int = 1000
+    training: TrainingConfig = field(
+        default_factory=lambda: TrainingConfig(learning_rate=3e-3, batch_size=64, gradient_clip=1.0,
+                                               progress=False))
 
-    def probe() -> list[float]:
-        x, y = x_test[:64], y_test[:64]
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+
+
+class LabModel(Estimator):
+    """One recurrent cell trained on one long-dependency task (the data is generated).
+
+    >>> m = LabModel(task="adding", cell="lstm", length=100).fit()
+    >>> m.evaluate()["solved"]
+    """
+
+    KIND = "lab"
+    Params = LabParams
+    NetConfig = LabNetConfig
+    Net = LabNet
+
+    def reset(self) -> None:
+        self.solved_at: int | None = None
+
+    @property
+    def spec(self) -> TaskSpec:
+        return SPECS[self.params.task]
+
+    def test_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fixed test set ``(x, y)`` of the task at the model's length (its own seed)."""
+        p = self.params
+        generator = torch.Generator().manual_seed(p.training.seed + 10_000)
+        return GENERATORS[p.task](p.test_size, p.length, generator)
+
+    def gradient_curve(self, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+        """‖∂L/∂h_t‖ for t = 0..L-1, for the loss at the last step on ``(x, y)``."""
+        spec, net = self.spec, self.net
 
         def loss_at_last_step(h_last):
             prediction = net.head(h_last)
@@ -207,29 +256,84 @@ def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path) -> 
                 return nn.functional.cross_entropy(prediction, y[:, -1])
             return task_loss(spec, prediction, y)
 
-        return gradient_through_time(net.rnn, x, loss_fn=loss_at_last_step).hidden_state[:, 0].tolist()
+        return gradient_through_time(net.encoder, x, loss_fn=loss_at_last_step).hidden_state[:, 0].tolist()
 
-    gradient_at_init = probe()
-    record = {"solved_at": None}
+    def build(self) -> "LabModel":
+        """The untrained network (seeded), ready for :meth:`gradient_curve` or :meth:`fit`."""
+        p = self.params
+        torch.manual_seed(p.training.seed)
+        self.net = self.build_net(LabNetConfig(task=p.task, cell=p.cell, hidden_size=p.hidden_size))
+        self.solved_at = None
+        return self
 
-    def loss_fn(model, batch):
-        x, y = batch
-        return task_loss(spec, model(x), y)
+    def fit(self, data=None, *, run_dir: str | Path | None = None) -> "LabModel":
+        """Train on freshly generated batches (``data`` must be None: the task makes its own),
+        evaluating on the test set every ``eval_every`` steps and stopping once solved."""
+        if data is not None:
+            raise ValueError("the lab generates its data; call fit() without data")
+        p = self.params
+        if self.net is None:
+            self.build()
+        x_test, y_test = self.test_set()
 
-    callback = _SolvedStop(net, spec, x_test, y_test, config.eval_every, record)
-    epochs = math.ceil(config.max_steps / config.eval_every)
-    train = torch.utils.data.DataLoader(
-        _Batches(config.task, length, config.batch_size, config.eval_every, config.seed), batch_size=None)
-    training = TrainingConfig(max_epochs=epochs, seed=config.seed, learning_rate=config.learning_rate,
-                              gradient_clip=1.0, progress=False)
-    fit(net, loss_fn, train, None, training, run_dir, callbacks=[callback])
-    net.eval()
-    with torch.no_grad():
-        final = task_metric(spec, net(x_test), y_test)
+        def loss_fn(model, batch):
+            x, y = batch
+            return task_loss(self.spec, model(x), y)
+
+        callback = _SolvedStop(self, x_test, y_test)
+        training = dataclasses.replace(p.training, max_epochs=math.ceil(p.max_steps / p.eval_every))
+        train = torch.utils.data.DataLoader(
+            _Batches(p.task, p.length, training.batch_size, p.eval_every, training.seed), batch_size=None)
+        self.fit_result = fit(self.net, loss_fn, train, None, training, run_dir, callbacks=[callback])
+        self.net.eval()
+        return self
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's outputs for task inputs ``x`` ``(N, L, I)``."""
+        self.require_fitted()
+        with torch.no_grad():
+            return self.net.eval()(x)
+
+    def evaluate(self, data=None) -> dict:
+        """The task's metric on its test set (or on ``data = (x, y)``), and whether it is solved."""
+        x, y = self.test_set() if data is None else data
+        metric = task_metric(self.spec, self.predict(x), y)
+        return {self.spec.metric: metric, "solved": is_solved(self.spec, metric)}
+
+    def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
+        """The first ``max_sequences`` sequences of the test set, as the encoder reads them."""
+        self.require_fitted()
+        x, _ = self.test_set() if data is None else data
+        x = x[:max_sequences]
+        return EncoderView(self.net.encoder, x, source=f"the {self.params.task} task's test set "
+                           f"(length {self.params.length})", notes={"task": self.params.task})
+
+    def fitted_state(self) -> dict:
+        return {"solved_at": self.solved_at}
+
+    def restore_state(self, state: dict) -> None:
+        self.solved_at = state.get("solved_at")
+
+
+def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path) -> LabResult:
+    """Train one cell at one length on the task; returns its record."""
+    import time
+
+    started = time.perf_counter()
+    model = LabModel(task=config.task, cell=cell, length=length, hidden_size=config.hidden_size,
+                     max_steps=config.max_steps, eval_every=config.eval_every, test_size=config.test_size,
+                     learning_rate=config.learning_rate, batch_size=config.batch_size, seed=config.seed)
+    model.build()
+    x_test, y_test = model.test_set()
+    baseline = _baseline_metric(model.spec, y_test)
+    gradient_at_init = model.gradient_curve(x_test[:64], y_test[:64])
+    model.fit(run_dir=run_dir)
+    final = model.evaluate((x_test, y_test))
+    spec = model.spec
     return LabResult(
-        task=config.task, cell=cell, length=length, solved=is_solved(spec, final) or record["solved_at"] is not None,
-        steps=record["solved_at"], metric=spec.metric, final_metric=final, baseline_metric=baseline,
-        gradient_at_init=gradient_at_init, gradient_trained=probe(),
+        task=config.task, cell=cell, length=length, solved=final["solved"] or model.solved_at is not None,
+        steps=model.solved_at, metric=spec.metric, final_metric=final[spec.metric], baseline_metric=baseline,
+        gradient_at_init=gradient_at_init, gradient_trained=model.gradient_curve(x_test[:64], y_test[:64]),
         seconds=round(time.perf_counter() - started, 2),
     )
 
@@ -244,19 +348,20 @@ def _baseline_metric(spec: TaskSpec, y: torch.Tensor) -> float:
 class _SolvedStop:
     """Evaluate on the test set every epoch; stop the run once the task is solved."""
 
-    def __new__(cls, net, spec, x_test, y_test, eval_every, record):
+    def __new__(cls, model: LabModel, x_test, y_test):
         import lightning.pytorch as pl
 
         class SolvedStop(pl.Callback):
             def on_train_epoch_end(self, trainer, module):
+                net = model.net
                 was_training = net.training
                 net.eval()
                 with torch.no_grad():
-                    metric = task_metric(spec, net(x_test), y_test)
+                    metric = task_metric(model.spec, net(x_test), y_test)
                 net.train(was_training)
                 module.log("test_metric", metric)
-                if is_solved(spec, metric) and record["solved_at"] is None:
-                    record["solved_at"] = (trainer.current_epoch + 1) * eval_every
+                if is_solved(model.spec, metric) and model.solved_at is None:
+                    model.solved_at = (trainer.current_epoch + 1) * model.params.eval_every
                     trainer.should_stop = True
 
         return SolvedStop()

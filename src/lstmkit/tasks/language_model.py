@@ -34,9 +34,11 @@ from torch import nn
 from lstmkit.errors import InputError
 from lstmkit.nn import LSTM
 from lstmkit.nn.bptt import detach_state
+from lstmkit.tasks.base import EncoderView, Estimator, capture_encoder_input
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "language_model"
+TEXT_DEFAULT_DATA = "the Python standard library's source (lstmkit.data.text.default_corpus)"
 LN2 = math.log(2.0)
 
 
@@ -64,6 +66,11 @@ class CharLM(nn.Module):
                          forget_bias=1.0, backend=c.backend)
         self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
         self.carried: dict[bool, Any] = {True: None, False: None}  # state per mode, across batches
+
+    @property
+    def encoder(self) -> LSTM:
+        """The recurrent encoder (every application's network names it so)."""
+        return self.lstm
 
     def forward(self, ids: torch.Tensor, state=None):
         """``ids`` ``(N, k)`` -> logits ``(N, k, V)`` and the final state."""
@@ -108,6 +115,8 @@ class StreamBatches(torch.utils.data.Dataset):
 
 @dataclass
 class LanguageModelParams:
+    """The user's choices (all saved with the model)."""
+
     embedding_size: int = 64
     hidden_size: int = 256
     num_layers: int = 2
@@ -123,8 +132,12 @@ class LanguageModelParams:
                                                warmup_steps=50)
     )
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must lie in (0, 0.5), got {self.val_fraction}")
 
-class LanguageModel:
+
+class LanguageModel(Estimator):
     """A character-level LSTM language model.
 
     The defaults are tuned for a few minutes on a 2-core CPU: Adam with a learning rate that
@@ -137,26 +150,13 @@ class LanguageModel:
     >>> lm.bits_per_character(other_text)
     """
 
-    def __init__(self, *, embedding_size: int = 64, hidden_size: int = 256, num_layers: int = 2,
-                 dropout: float = 0.25, layer_norm: bool = True, backend: str = "auto",
-                 streams: int = 32, steps: int = 100, val_fraction: float = 0.05,
-                 max_epochs: int = 1000, max_time: float | None = 3.0, learning_rate: float = 6e-3,
-                 lr_schedule: str = "cosine", warmup_steps: int = 50, patience: int = 5, seed: int = 0,
-                 devices: int = 1, strategy: str = "auto", progress: bool | None = None,
-                 sample_every_epoch: int = 0) -> None:
-        if not 0.0 < val_fraction < 0.5:
-            raise ValueError(f"val_fraction must lie in (0, 0.5), got {val_fraction}")
-        self.params = LanguageModelParams(
-            embedding_size, hidden_size, num_layers, dropout, layer_norm, backend, streams, steps,
-            val_fraction,
-            TrainingConfig(max_epochs=max_epochs, max_time=max_time, learning_rate=learning_rate,
-                           lr_schedule=lr_schedule, warmup_steps=warmup_steps, patience=patience,
-                           seed=seed, devices=devices, strategy=strategy, progress=progress),
-        )
-        self.sample_every_epoch = sample_every_epoch
+    KIND = KIND
+    Params = LanguageModelParams
+    NetConfig = CharLMConfig
+    Net = CharLM
+
+    def reset(self) -> None:
         self.vocabulary = None
-        self.net: CharLM | None = None
-        self.fit_result = None
         self.val_bpc: float | None = None
 
     def fit(self, text: str, *, run_dir: str | Path | None = None, resume_from=None,
@@ -177,8 +177,9 @@ class LanguageModel:
         if p.backend != "reference":
             _compile_kernels()  # before the clock of max_time starts, not inside the first epoch
         torch.manual_seed(p.training.seed)
-        self.net = CharLM(CharLMConfig(len(self.vocabulary), p.embedding_size, p.hidden_size,
-                                       p.num_layers, p.dropout, p.layer_norm, p.backend))
+        self.net = self.build_net(CharLMConfig(
+            vocab_size=len(self.vocabulary), embedding_size=p.embedding_size, hidden_size=p.hidden_size,
+            num_layers=p.num_layers, dropout=p.dropout, layer_norm=p.layer_norm, backend=p.backend))
         train = torch.utils.data.DataLoader(StreamBatches(train_ids, p.streams, p.steps), batch_size=None)
         val_streams = max(1, min(p.streams, (len(val_ids) - 1) // (2 * p.steps) or 1))
         val = torch.utils.data.DataLoader(StreamBatches(val_ids, val_streams, p.steps), batch_size=None)
@@ -191,10 +192,6 @@ class LanguageModel:
         return self
 
     # --------------------------------------------------------------------- using it
-    def _require_fitted(self) -> None:
-        if self.net is None:
-            raise RuntimeError("this LanguageModel is not fitted yet: call fit() or LanguageModel.load()")
-
     def _bpc_of_ids(self, ids: np.ndarray) -> float:
         x = torch.as_tensor(ids[:-1], dtype=torch.long).unsqueeze(0)
         y = torch.as_tensor(ids[1:], dtype=torch.long).unsqueeze(0)
@@ -209,15 +206,24 @@ class LanguageModel:
 
     def bits_per_character(self, text: str) -> float:
         """Bits per character of ``text`` under the model (lower is better)."""
-        self._require_fitted()
+        self.require_fitted()
         if len(text) < 2:
             raise ValueError("text must have at least 2 characters")
         return self._bpc_of_ids(self.vocabulary.encode(text))
 
+    def evaluate(self, text: str) -> dict[str, Any]:
+        """Bits per character and perplexity (``2^bpc``) of ``text``."""
+        bpc = self.bits_per_character(text)
+        return {"bits_per_character": bpc, "perplexity": 2.0 ** bpc, "characters": len(text)}
+
+    def predict(self, prime: str = "", length: int = 200, **kwargs) -> str:
+        """Generated text: the same as :meth:`sample`."""
+        return self.sample(prime, length, **kwargs)
+
     def sample(self, prime: str = "", length: int = 200, *, temperature: float = 1.0,
                top_k: int | None = None, seed: int | None = 0) -> str:
         """``length`` characters generated after ``prime`` (which is included in the result)."""
-        self._require_fitted()
+        self.require_fitted()
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         if top_k is not None and top_k < 1:
@@ -231,10 +237,10 @@ class LanguageModel:
         with torch.no_grad():
             ids = torch.as_tensor(vocab.encode(prime), dtype=torch.long)
             for token in ids[:-1]:
-                _, state = net.lstm.step(net.embedding(token.view(1)), state)
+                _, state = net.encoder.step(net.embedding(token.view(1)), state)
             token = ids[-1]
             for _ in range(length):
-                h, state = net.lstm.step(net.embedding(token.view(1)), state)
+                h, state = net.encoder.step(net.embedding(token.view(1)), state)
                 logits = net.decoder(h)[0] / temperature
                 if top_k is not None and top_k < logits.shape[0]:
                     cutoff = torch.topk(logits, top_k).values[-1]
@@ -243,45 +249,32 @@ class LanguageModel:
                 out.append(vocab.decode([int(token)]))
         return "".join(out)
 
+    def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
+        """The first ``max_chars`` characters of ``data`` (a UTF-8 text file; default the
+        standard-library corpus), as one sequence of embeddings."""
+        from lstmkit.data.text import default_corpus, read_text
+
+        self.require_fitted()
+        if data is None:
+            text = default_corpus(max_chars=2 * max_chars)[:max_chars]
+            source = TEXT_DEFAULT_DATA
+        else:
+            text = read_text(data)[:max_chars]
+            source = str(data)
+        ids = torch.as_tensor(self.vocabulary.encode(text), dtype=torch.long).unsqueeze(0)  # (1, L)
+        inputs, _ = capture_encoder_input(self.net.encoder, lambda: self.net.eval()(ids))
+        notes = {"characters": len(text), "unknown_characters": int(self.vocabulary.count_unknown(text))}
+        return EncoderView(self.net.encoder, inputs, list(text), None, source, None, None, notes)
+
     # --------------------------------------------------------------------- persistence
-    def config_dict(self) -> dict[str, Any]:
-        self._require_fitted()
-        return {
-            "kind": KIND,
-            "params": dataclasses.asdict(self.params),
-            "net": dataclasses.asdict(self.net.config),
-            "encoder": self.net.lstm.config.to_dict(),
-            "vocabulary": self.vocabulary.to_dict(),
-            "val_bpc": self.val_bpc,
-        }
+    def fitted_state(self) -> dict[str, Any]:
+        return {"vocabulary": self.vocabulary.to_dict(), "val_bpc": self.val_bpc}
 
-    def save(self, directory: str | Path) -> Path:
-        from lstmkit.runs import save_model
-
-        save_model(directory, self.config_dict(), self.net.state_dict())
-        return Path(directory)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "LanguageModel":
+    def restore_state(self, state: dict[str, Any]) -> None:
         from lstmkit.data.text import Vocabulary
-        from lstmkit.runs import load_model
 
-        config, state = load_model(directory, KIND)
-        try:
-            params = dict(config["params"])
-            training = TrainingConfig.from_dict(params.pop("training"))
-            self = cls.__new__(cls)
-            self.params = LanguageModelParams(training=training, **params)
-            self.sample_every_epoch = 0
-            self.vocabulary = Vocabulary.from_dict(config["vocabulary"])
-            self.net = CharLM(CharLMConfig(**config["net"]))
-            self.net.load_state_dict(state)
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise InputError(f"{directory}: the model files do not match this lstmkit ({exc})") from None
-        self.net.eval()
-        self.fit_result = None
-        self.val_bpc = config.get("val_bpc")
-        return self
+        self.vocabulary = Vocabulary.from_dict(state["vocabulary"])
+        self.val_bpc = state.get("val_bpc")
 
 
 def _compile_kernels() -> None:

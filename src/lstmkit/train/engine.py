@@ -32,9 +32,10 @@ import math
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -114,16 +115,44 @@ def seed_everything(seed: int) -> None:
     lightning_seed(seed, workers=True, verbose=False)
 
 
-def quiet_lightning() -> None:
-    """Keep Lightning's banners and advice out of the output; errors still show."""
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*number of training batches.*")
-    warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-    warnings.filterwarnings("ignore", message=".*barebones.*")
-    warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Within the block, Lightning's banners and advice stay out of the output (errors still
+    show); the logger levels and warning filters are restored afterwards."""
+    names = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
+    levels = {name: logging.getLogger(name).level for name in names}
+    try:
+        with warnings.catch_warnings():
+            for name in names:
+                logging.getLogger(name).setLevel(logging.ERROR)
+            for message in _LIGHTNING_ADVICE:
+                warnings.filterwarnings("ignore", message=message)
+            yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+_LIGHTNING_ADVICE = (
+    ".*does not have many workers.*",
+    ".*number of training batches.*",
+    ".*`isinstance\\(treespec, LeafSpec\\)`.*",
+    ".*LeafSpec.*",
+    ".*barebones.*",
+    ".*no `val_dataloader`.*",
+)
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Within the block torch uses ``count`` threads (None: unchanged); restored afterwards."""
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _lightning_module_class():
@@ -214,13 +243,25 @@ def fit(
         with tempfile.TemporaryDirectory(prefix="lstmkit-run-") as tmp:
             return fit(net, loss_fn, train_loader, val_loader, config, tmp,
                        resume_from=resume_from, callbacks=callbacks)
+    threads = None
+    if config.devices > 1 and not torch.cuda.is_available():
+        # N processes on the CPU share its cores: more threads than cores makes every
+        # thread barrier spin (oneDNN's and the fused kernel's alike) and training crawls
+        import os
+
+        threads = max(1, (os.cpu_count() or 1) // config.devices)
+    with quiet_lightning(), cpu_threads(threads):
+        return _fit(net, loss_fn, train_loader, val_loader, config, Path(run_dir),
+                    resume_from=resume_from, callbacks=callbacks)
+
+
+def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir: Path, *,
+         resume_from, callbacks) -> FitResult:
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
-    quiet_lightning()
     seed_everything(config.seed)
-    run_dir = Path(run_dir)
     progress = sys.stderr.isatty() if config.progress is None else config.progress
     monitor = "val_loss" if val_loader is not None else "train_loss"
     checkpoint = ModelCheckpoint(
@@ -263,12 +304,6 @@ def fit(
         deterministic=True,
         default_root_dir=run_dir,
     )
-    if config.devices > 1 and not torch.cuda.is_available():
-        # N processes on the CPU share its cores: more threads than cores makes every
-        # thread barrier spin (oneDNN's and the fused kernel's alike) and training crawls
-        import os
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.devices))
     lit = _lightning_module_class()(net, loss_fn, config.learning_rate, config.weight_decay)
     ckpt_path = None
     if resume_from is not None:
