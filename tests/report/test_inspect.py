@@ -10,6 +10,7 @@ import torch
 
 import lstmkit.cli.main as cli
 from lstmkit.report import inspect as ins
+from lstmkit.report.html import colour
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 60
 PNGS = ("saturation.png", "gates_layer0.png", "cell_states.png")
@@ -149,7 +150,7 @@ def test_language_model_text_view(models, tmp_path, capsys):
     spans = re.findall(r'<span(?: class="nl")? style="background:(#[0-9a-f]{6})" title="([^"]*)">', page)
     assert len(spans) == len(text)
     values = torch.tanh(trace[0].cell_state[0, :, 3]).tolist()
-    assert [c for c, _ in spans] == [ins._colour(v) for v in values]
+    assert [c for c, _ in spans] == [colour(v) for v in values]
     text_div = page.split('<div class="text">')[1]
     assert ">&lt;</span>" in text_div and ">&amp;</span>" in text_div and "<b>" not in text_div
 
@@ -223,6 +224,10 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(models, tmp_path, ca
     binary.write_bytes(b"abc\x00def")
     other_columns = tmp_path / "other.csv"
     other_columns.write_text("date,units\n2020-01-01,3\n2020-02-01,4\n")
+    classifier = tmp_path / "classifier"  # its adapter asks for DATA before loading anything
+    classifier.mkdir()
+    (classifier / "config.json").write_text('{"kind": "classifier"}')
+    (classifier / "model.safetensors").write_bytes(b"x")
     cases = [
         (["--model", tmp_path / "missing"], "no such directory"),
         (["--model", not_model], "not an lstmkit model directory"),
@@ -233,10 +238,31 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(models, tmp_path, ca
         ([other_columns, "--model", models / "fc"], "other.csv"),
         (["--model", models / "fc", "--sample", "999"], "--sample"),
         (["--model", models / "lm", "--unit", "16"], "--unit"),
+        (["--model", models / "lm", "--layer", "1"], "error: --layer: 1 is out of range; the model has 1 layer(s)"),
+        (["--model", classifier], "a classifier needs DATA to inspect"),
     ]
     for args, expected in cases:
         code, stdout, stderr = inspect(capsys, *args, "--out", out)
         assert code == 2, (args, stderr)
         assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
         assert expected in stderr, (expected, stderr)
+        assert not out.exists()
+
+
+def test_library_errors_name_the_python_parameter(models, tmp_path):
+    """From Python the messages name InspectOptions' fields (the command names its flags)."""
+    from lstmkit.errors import InputError
+
+    out = tmp_path / "out"
+    cases = [
+        ("fc", {"state": "bogus"}, "state", r"state: expected cell or hidden, got 'bogus'"),
+        ("fc", {"sample": 999}, "sample", r"sample: 999 is out of range; the data gives \d+ sequence"),
+        ("lm", {"unit": 16}, "unit", r"unit: 16 is out of range; layer 0 has 16 units \(0 \.\. 15\)"),
+        ("lm", {"layer": -2}, "layer", r"layer: -2 is out of range; the model has 1 layer\(s\)"),
+    ]
+    for model, options, param, message in cases:
+        with pytest.raises(InputError, match=f"^{message}") as info:
+            ins.inspect_model(models / model, None, out, ins.InspectOptions(max_chars=100, **options))
+        assert info.value.param == param
+        assert "--" not in str(info.value)
         assert not out.exists()

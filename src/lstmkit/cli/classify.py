@@ -113,10 +113,10 @@ def run(args: argparse.Namespace) -> int:
 def _confusion_plot(report: dict, path: Path) -> None:
     import numpy as np
 
-    from lstmkit.report.plots import _pyplot
+    from lstmkit.report.plots import pyplot
     from lstmkit.runs import atomic_path
 
-    plt = _pyplot()
+    plt = pyplot()
     matrix = np.asarray(report["confusion_matrix"])
     classes = report["classes"]
     size = max(4, 0.5 * len(classes) + 2)

@@ -15,7 +15,8 @@ COMMON: dict[str, str] = {
     "max_time": "--max-time",
 }
 
-# command -> parameter -> flag, where a command names a parameter its own way
+# command -> parameter -> flag, where a command names a parameter its own way (a positional
+# argument by its metavar)
 BY_COMMAND: dict[str, dict[str, str]] = {
     "forecast": {"windows": "--backtest-windows"},
     "classify": {},

@@ -1,19 +1,50 @@
-"""Plots as PNG files (matplotlib, no screen needed)."""
+"""Plots as PNG files (matplotlib, no screen needed), and the matplotlib setup every
+figure of lstmkit shares: :func:`pyplot`, :func:`png_bytes`, :func:`write_png`.
+
+``forecast_plot`` draws a forecaster's history, backtests and forecast; ``lab_plots`` the
+vanishing-gradient lab's results. The figures of ``lstmkit inspect`` are in
+:mod:`lstmkit.report.figures`.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 
+#: Resolution of every PNG written (dots per inch).
+DPI = 100
 
-def _pyplot():
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (renders without a screen), imported on first
+    use so that importing lstmkit does not import matplotlib."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def png_bytes(fig) -> bytes:
+    """``fig`` as PNG bytes; the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def write_png(fig, path: str | Path) -> Path:
+    """``fig`` as a PNG file at ``path``, written atomically; the figure is closed."""
+    from lstmkit.runs import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
+    pyplot().close(fig)
+    return path
 
 
 def forecast_plot(
@@ -32,14 +63,12 @@ def forecast_plot(
     ``history`` has columns (id), time, target; ``forecast`` (id), time, ``y_hat`` and
     optional ``y_q*`` columns; ``backtest`` (id), time, ``cutoff``, ``lstm``.
     """
-    from lstmkit.runs import atomic_path
-
-    plt = _pyplot()
+    plt = pyplot()
     ids = list(pd.unique(history[id]))[:max_series] if id else [None]
     fig, axes = plt.subplots(len(ids), 1, figsize=(10, 3.2 * len(ids)), squeeze=False)
     quantile_columns = sorted(c for c in forecast.columns if c.startswith("y_q"))
     for ax, uid in zip(axes[:, 0], ids):
-        def pick(frame):
+        def pick(frame, uid=uid):
             return frame if uid is None else frame[frame[id] == uid]
 
         h = pick(history)
@@ -59,20 +88,14 @@ def forecast_plot(
         ax.legend(loc="upper left", fontsize=8)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
     """``success.png``: the final metric against sequence length per cell (solved marked);
     ``gradients.png``: ‖∂L/∂h_t‖ against t, log scale, per cell at the longest length, at
     initialisation and after training."""
-    from lstmkit.runs import atomic_path
-
-    plt = _pyplot()
+    plt = pyplot()
     directory = Path(directory)
     cells = list(dict.fromkeys(r.cell for r in results))
     colours = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue"}
@@ -97,10 +120,7 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(directory / "success.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    paths.append(directory / "success.png")
+    paths.append(write_png(fig, directory / "success.png"))
 
     longest = max(r.length for r in results)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -117,8 +137,5 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
         ax.legend()
     axes[0].set_ylabel("gradient norm (log scale)")
     fig.tight_layout()
-    with atomic_path(directory / "gradients.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    paths.append(directory / "gradients.png")
+    paths.append(write_png(fig, directory / "gradients.png"))
     return paths
