@@ -22,21 +22,21 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-# A parameter reference inside a message: \x1f name [\x1e value] \x1f (control characters
-# never found in file names, column names or values that messages quote).
-_REF = re.compile("\x1f([A-Za-z_][A-Za-z0-9_]*)(?:\x1e([^\x1f]*))?\x1f")
+# A parameter reference inside a message: \x1f name [\x1e repr(value) \x1d str(value)] \x1f
+# (control characters never found in file names, column names or values that messages quote).
+_REF = re.compile("\x1f([A-Za-z_][A-Za-z0-9_]*)(?:\x1e([^\x1d]*)\x1d([^\x1f]*))?\x1f")
 
 
 def param_ref(name: str, value: Any = None) -> str:
     """A marker for the parameter ``name`` (optionally set to ``value``) inside a message."""
     if value is None:
         return f"\x1f{name}\x1f"
-    return f"\x1f{name}\x1e{value}\x1f"
+    return f"\x1f{name}\x1e{value!r}\x1d{value}\x1f"
 
 
 def _python_ref(match: re.Match) -> str:
     name, value = match.group(1), match.group(2)
-    return name if value is None else f"{name}={value!r}"
+    return name if value is None else f"{name}={value}"
 
 
 def render_refs(text: str, flag_of: Callable[[str], str] | None = None) -> str:
@@ -47,7 +47,7 @@ def render_refs(text: str, flag_of: Callable[[str], str] | None = None) -> str:
 
     def cli(match: re.Match) -> str:
         flag = flag_of(match.group(1))
-        return flag if match.group(2) is None else f"{flag} {match.group(2)}"
+        return flag if match.group(3) is None else f"{flag} {match.group(3)}"
 
     return _REF.sub(cli, text)
 

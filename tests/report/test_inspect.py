@@ -93,7 +93,7 @@ def test_forecaster_default_data_is_air_passengers(models, tmp_path, capsys):
 
     # the encoder's input computed here from the definitions: every lookback window of the
     # scaled series, normalised by its own mean and standard deviation
-    s = f._scaled(f._resolve_data(load_air_passengers(), {}))[0]
+    s = f.scaled_series(f.read(load_air_passengers()))[0]
     x = torch.tensor(np.stack([s.target[c - lookback:c] for c in range(lookback, 145)]), dtype=torch.float32)
     mu, sigma = x.mean(1, keepdim=True), x.std(1, unbiased=False, keepdim=True).clamp_min(1e-2)
     with torch.no_grad():
@@ -166,15 +166,26 @@ def test_language_model_default_text_and_unit(models, tmp_path, capsys):
     assert 0 <= view["unit"] < 16
 
 
-def test_an_adapter_for_another_kind_bidirectional_two_layers_with_lengths(tmp_path, capsys, monkeypatch):
-    """The extension point a classifier will use: padded input with lengths, any layout."""
+def test_another_kind_bidirectional_two_layers_with_lengths(tmp_path, capsys, monkeypatch):
+    """The extension point of a new application: a kind in the estimator registry whose
+    encoder_view hands over padded input with lengths, in any layout."""
     import lstmkit
+    from lstmkit.tasks.base import KINDS
 
     torch.manual_seed(0)
     lstm = lstmkit.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=False)
     x = torch.randn(4, 7, 3) * 3
     lengths = torch.tensor([7, 3, 5, 1])
-    monkeypatch.setitem(ins.ADAPTERS, "toy", lambda d, data, o: ins.EncoderData(lstm, x, lengths=lengths, source="toy"))
+
+    class Toy:
+        @classmethod
+        def load(cls, directory):
+            return cls()
+
+        def encoder_view(self, data=None, **limits):
+            return ins.EncoderView(lstm, x, lengths=lengths, source="toy")
+
+    monkeypatch.setitem(KINDS, "toy", Toy)
     model = tmp_path / "toy"
     model.mkdir()
     (model / "config.json").write_text('{"kind": "toy"}')
@@ -224,7 +235,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(models, tmp_path, ca
     binary.write_bytes(b"abc\x00def")
     other_columns = tmp_path / "other.csv"
     other_columns.write_text("date,units\n2020-01-01,3\n2020-02-01,4\n")
-    classifier = tmp_path / "classifier"  # its adapter asks for DATA before loading anything
+    classifier = tmp_path / "classifier"  # a known kind whose weights are not a safetensors file
     classifier.mkdir()
     (classifier / "config.json").write_text('{"kind": "classifier"}')
     (classifier / "model.safetensors").write_bytes(b"x")
@@ -239,7 +250,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(models, tmp_path, ca
         (["--model", models / "fc", "--sample", "999"], "--sample"),
         (["--model", models / "lm", "--unit", "16"], "--unit"),
         (["--model", models / "lm", "--layer", "1"], "error: --layer: 1 is out of range; the model has 1 layer(s)"),
-        (["--model", classifier], "a classifier needs DATA to inspect"),
+        (["--model", classifier], "model.safetensors: cannot read the weights"),
     ]
     for args, expected in cases:
         code, stdout, stderr = inspect(capsys, *args, "--out", out)

@@ -19,17 +19,19 @@ From it :func:`inspect_model` writes:
 
 Steps past a sequence's length (variable-length input) are left out of every statistic.
 
-This module only orchestrates; the work is in four modules, each usable alone:
+This module only orchestrates; the work is done elsewhere, each part usable alone:
 
-* :mod:`lstmkit.report.adapters`: per model kind, the encoder and its input ``(N, L, I)``
-  (:func:`~lstmkit.report.adapters.encoder_data`, the one call made to it);
+* the model's own estimator (:mod:`lstmkit.tasks`): whatever kind ``config.json`` names is
+  loaded through the one registry (:data:`lstmkit.tasks.base.KINDS`), and its public
+  ``encoder_view(data)`` hands over the encoder and its input ``(N, L, I)``
+  (:func:`encoder_view` here is the one call made to it);
 * :mod:`lstmkit.report.numbers`: the trace as arrays ``(N, L, H)``, step masks, saturation,
   the analysis per layer-direction, the text view's values (numpy, no matplotlib);
 * :mod:`lstmkit.report.figures`: the PNG figures;
 * :mod:`lstmkit.report.html`: the page.
 
-The names this module has always offered (``ADAPTERS``, ``EncoderData``, ``saturation``, ...)
-are re-exported from there.
+The names this module has always offered (``saturation``, ``GATES``, ...) are re-exported
+from there.
 """
 
 from __future__ import annotations
@@ -38,16 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstmkit.errors import InputError
-from lstmkit.report import adapters, figures, numbers
+from lstmkit.report import figures, numbers
 from lstmkit.report import html as page
-from lstmkit.report.adapters import (
-    ADAPTERS,
-    FORECASTER_DEFAULT_DATA,
-    TEXT_DEFAULT_DATA,
-    EncoderData,
-    capture_encoder_input,
-    model_kind,
-)
+from lstmkit.tasks.base import KINDS, EncoderView, capture_encoder_input, model_kind
+from lstmkit.tasks.forecast import FORECASTER_DEFAULT_DATA
+from lstmkit.tasks.language_model import TEXT_DEFAULT_DATA
 from lstmkit.report.numbers import (
     GATES,
     LEFT,
@@ -59,13 +56,12 @@ from lstmkit.report.numbers import (
 )
 
 __all__ = [
-    "ADAPTERS",
     "FORECASTER_DEFAULT_DATA",
     "GATES",
     "LEFT",
     "RIGHT",
     "TEXT_DEFAULT_DATA",
-    "EncoderData",
+    "EncoderView",
     "InspectOptions",
     "InspectResult",
     "LayerTrace",
@@ -99,7 +95,7 @@ class InspectResult:
     report: dict  # what inspect.json holds
 
 
-def _titles(encoded: EncoderData, sample: int, steps: int, shown: int) -> tuple[str, str]:
+def _titles(encoded: EncoderView, sample: int, steps: int, shown: int) -> tuple[str, str]:
     """What the figures show: the sequence (all ``steps`` of it), and the heatmaps' part of it
     (its first ``shown`` steps)."""
     if encoded.chars is not None:
@@ -111,7 +107,7 @@ def _titles(encoded: EncoderData, sample: int, steps: int, shown: int) -> tuple[
     return what, (f"{what}, its first {shown} of {steps} steps" if shown < steps else what)
 
 
-def _summary(model_dir, kind: str, encoded: EncoderData, what: str) -> dict:
+def _summary(model_dir, kind: str, encoded: EncoderView, what: str) -> dict:
     """The table at the top of the page: label -> value."""
     enc, (n, steps_total) = encoded.encoder, encoded.inputs.shape[:2]
     summary = {
@@ -129,7 +125,7 @@ def _summary(model_dir, kind: str, encoded: EncoderData, what: str) -> dict:
     return summary
 
 
-def _report(model_dir, kind: str, encoded: EncoderData, sample: int, what: str,
+def _report(model_dir, kind: str, encoded: EncoderView, sample: int, what: str,
             analysis: list[dict], view: dict | None, files: list[str]) -> dict:
     """What ``inspect.json`` holds."""
     n, steps_total = encoded.inputs.shape[:2]
@@ -155,6 +151,18 @@ def _report(model_dir, kind: str, encoded: EncoderData, sample: int, what: str,
     return report
 
 
+def encoder_view(model_dir: str | Path, data: str | None, options: InspectOptions) -> tuple[str, EncoderView]:
+    """The kind of the model saved in ``model_dir`` and its estimator's view of ``data`` (None:
+    the kind's default data, where it has one)."""
+    kind = model_kind(model_dir)
+    estimator = KINDS[kind].load(model_dir)
+    try:
+        view = estimator.encoder_view(data, max_sequences=options.max_windows, max_chars=options.max_chars)
+    except InputError as exc:
+        raise InputError(f"{model_dir}: {exc.template}", param=exc.param) from None
+    return kind, view
+
+
 def inspect_model(model_dir: str | Path, data: str | None = None, out: str | Path | None = None,
                   options: InspectOptions | None = None) -> InspectResult:
     """Trace ``data`` through the model in ``model_dir`` and write the report to ``out``
@@ -164,7 +172,7 @@ def inspect_model(model_dir: str | Path, data: str | None = None, out: str | Pat
 
     options = options or InspectOptions()
     numbers.check_state(options.state)
-    kind, encoded = adapters.encoder_data(model_dir, data, options)
+    kind, encoded = encoder_view(model_dir, data, options)
     inputs = encoded.inputs  # (N, L, I)
     if inputs.dim() != 3 or inputs.shape[0] == 0 or inputs.shape[1] == 0:
         raise InputError(f"{data or 'the data'}: gives no sequence to trace (input shape {tuple(inputs.shape)})")

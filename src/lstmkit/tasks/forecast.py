@@ -188,7 +188,7 @@ class Forecaster(Estimator):
         check_min_length(ts, lookback + horizon + 1, why=f"lookback {lookback} + horizon {horizon} + 1")
         self.data = ts
         self.spec = self._make_spec(ts, end)
-        series = self._scaled(ts)
+        series = self.scaled_series(ts)
         self.net = self.build_net(ForecastNetConfig(
             n_past=len(ts.roles.past_covariates), n_future=len(ts.roles.future_covariates),
             lookback=lookback, horizon=horizon, season_length=ts.season_length,
@@ -256,7 +256,10 @@ class Forecaster(Estimator):
         return _DataSpec(r.time, r.target, r.id, ts.has_id, r.past_covariates, r.future_covariates,
                          ts.freq, ts.season_length, log, scale)
 
-    def _scaled(self, ts: TimeSeriesData) -> list[SeriesArrays]:
+    def scaled_series(self, ts: TimeSeriesData) -> list[SeriesArrays]:
+        """Every series of ``ts`` in the model's units: the target log-transformed (when the
+        model uses a log) and standardised with its series' training mean and standard
+        deviation, the covariates standardised likewise."""
         spec = self.spec
         out = []
         n_past = len(spec.past_covariates)
@@ -300,7 +303,7 @@ class Forecaster(Estimator):
         check_min_length(ts, c.lookback, why=f"the model's lookback {c.lookback}",
                          hint="give at least that much history")
         check_future_covariates(ts, c.horizon)
-        series = self._scaled(ts)
+        series = self.scaled_series(ts)
         values = self._run(last_windows(series, c.lookback, c.horizon))
         rows = []
         for s, forecast in zip(series, values):
@@ -345,7 +348,7 @@ class Forecaster(Estimator):
         lengths = ts.lengths()
         ends = [lengths[uid] - horizon - (windows - 1) * stride for uid in ts.ids]
         self._fit(ts, horizon, lookback, end=ends, run_dir=run_dir)
-        series = self._scaled(ts)
+        series = self.scaled_series(ts)
         cutoffs = [[e + k * stride for k in range(windows)] for e in ends]
         w = windows_at(series, cutoffs, lookback, horizon)
         forecasts = self._run(w)
@@ -414,7 +417,7 @@ class Forecaster(Estimator):
         lookback = c.lookback
         check_min_length(ts, lookback, why=f"the model's lookback {lookback}",
                          hint="give at least that much history")
-        series = self._scaled(ts)
+        series = self.scaled_series(ts)
         total = sum(s.length - lookback + 1 for s in series)
         stride = max(1, math.ceil(total / max(1, max_sequences)))
         xs, labels, names = [], [], []

@@ -119,6 +119,8 @@ def seed_everything(seed: int) -> None:
 def quiet_lightning() -> Iterator[None]:
     """Within the block, Lightning's banners and advice stay out of the output (errors still
     show); the logger levels and warning filters are restored afterwards."""
+    import lightning.pytorch  # noqa: F401 - its import sets its loggers' levels: first, then ours
+
     names = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
     levels = {name: logging.getLogger(name).level for name in names}
     try:
