@@ -1,0 +1,15 @@
+# Two commands from a fresh clone:
+#   make forecast   set up .venv and run the main job (lstmkit forecast on the bundled data)
+#   make test       set up .venv and run the test suite
+# Both install PyTorch's CPU build where no GPU is present (scripts/setup.sh says how).
+
+.PHONY: setup forecast test
+
+setup:
+	bash scripts/setup.sh test
+
+forecast: setup
+	.venv/bin/lstmkit forecast --out runs/air
+
+test: setup
+	.venv/bin/python -m pytest -q
