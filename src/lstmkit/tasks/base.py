@@ -119,6 +119,11 @@ def dataclass_from_dict(cls, data: dict[str, Any]):
     return cls(**data)
 
 
+def net_options(params, options_cls) -> dict[str, Any]:
+    """The fields of ``params`` that ``options_cls`` (a network's options dataclass) declares."""
+    return {f.name: getattr(params, f.name) for f in dataclasses.fields(options_cls)}
+
+
 def _training_field(params_cls) -> bool:
     return any(f.name == "training" for f in dataclasses.fields(params_cls))
 
@@ -348,5 +353,6 @@ __all__ = [
     "dataclass_from_dict",
     "load_estimator",
     "model_kind",
+    "net_options",
     "option_defaults",
 ]

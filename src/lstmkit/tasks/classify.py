@@ -33,23 +33,29 @@ from torch import nn
 
 from lstmkit.errors import InputError, param_ref
 from lstmkit.nn import LSTM
-from lstmkit.tasks.base import EncoderView, Estimator
+from lstmkit.tasks.base import EncoderView, Estimator, net_options
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "classifier"
 POOLINGS = ("last", "mean", "attention")
 
 
-@dataclass
-class ClassifierNetConfig:
-    n_channels: int
-    n_classes: int
+@dataclass(kw_only=True)
+class ClassifierNetOptions:
+    """The network's options the user chooses (shared by the params and the net's config)."""
+
     hidden_size: int = 64
     num_layers: int = 1
     bidirectional: bool = True
     pooling: str = "mean"
     dropout: float = 0.1
     backend: str = "auto"
+
+
+@dataclass(kw_only=True)
+class ClassifierNetConfig(ClassifierNetOptions):
+    n_channels: int
+    n_classes: int
 
 
 class ClassifierNet(nn.Module):
@@ -112,16 +118,10 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Seque
     }
 
 
-@dataclass
-class ClassifierParams:
+@dataclass(kw_only=True)
+class ClassifierParams(ClassifierNetOptions):
     """The user's choices (all saved with the model)."""
 
-    hidden_size: int = 64
-    num_layers: int = 1
-    bidirectional: bool = True
-    pooling: str = "mean"
-    dropout: float = 0.1
-    backend: str = "auto"
     patch: int | None = None  # None: the median sequence becomes about 16 LSTM steps
     val_fraction: float = 0.2
     training: TrainingConfig = field(
@@ -192,9 +192,8 @@ class Classifier(Estimator):
         self.patch = p.patch or max(1, int(np.median(data.lengths)) // 16)
         torch.manual_seed(training.seed)
         self.net = self.build_net(ClassifierNetConfig(
-            n_channels=data.n_channels * self.patch, n_classes=len(self.classes), hidden_size=p.hidden_size,
-            num_layers=p.num_layers, bidirectional=p.bidirectional, pooling=p.pooling, dropout=p.dropout,
-            backend=p.backend))
+            n_channels=data.n_channels * self.patch, n_classes=len(self.classes),
+            **net_options(p, ClassifierNetOptions)))
         x, lengths = self.tensors(data)
         y = torch.as_tensor(data.label_indices(self.classes), dtype=torch.long)
         val_loader = None

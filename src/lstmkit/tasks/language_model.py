@@ -34,7 +34,7 @@ from torch import nn
 from lstmkit.errors import InputError
 from lstmkit.nn import LSTM
 from lstmkit.nn.bptt import detach_state
-from lstmkit.tasks.base import EncoderView, Estimator, capture_encoder_input
+from lstmkit.tasks.base import EncoderView, Estimator, capture_encoder_input, net_options
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "language_model"
@@ -42,15 +42,21 @@ TEXT_DEFAULT_DATA = "the Python standard library's source (lstmkit.data.text.def
 LN2 = math.log(2.0)
 
 
-@dataclass
-class CharLMConfig:
-    vocab_size: int
+@dataclass(kw_only=True)
+class CharLMOptions:
+    """The network's options the user chooses (shared by the params and the net's config)."""
+
     embedding_size: int = 64
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.25
-    layer_norm: bool = False
+    layer_norm: bool = True
     backend: str = "auto"
+
+
+@dataclass(kw_only=True)
+class CharLMConfig(CharLMOptions):
+    vocab_size: int
 
 
 class CharLM(nn.Module):
@@ -113,16 +119,10 @@ class StreamBatches(torch.utils.data.Dataset):
         return self.x[:, sl], self.y[:, sl], torch.tensor(i == 0)
 
 
-@dataclass
-class LanguageModelParams:
+@dataclass(kw_only=True)
+class LanguageModelParams(CharLMOptions):
     """The user's choices (all saved with the model)."""
 
-    embedding_size: int = 64
-    hidden_size: int = 256
-    num_layers: int = 2
-    dropout: float = 0.25
-    layer_norm: bool = True
-    backend: str = "auto"
     streams: int = 32  # B, batch of parallel streams
     steps: int = 100  # k, truncated-BPTT length
     val_fraction: float = 0.05
@@ -177,9 +177,7 @@ class LanguageModel(Estimator):
         if p.backend != "reference":
             _compile_kernels()  # before the clock of max_time starts, not inside the first epoch
         torch.manual_seed(p.training.seed)
-        self.net = self.build_net(CharLMConfig(
-            vocab_size=len(self.vocabulary), embedding_size=p.embedding_size, hidden_size=p.hidden_size,
-            num_layers=p.num_layers, dropout=p.dropout, layer_norm=p.layer_norm, backend=p.backend))
+        self.net = self.build_net(CharLMConfig(vocab_size=len(self.vocabulary), **net_options(p, CharLMOptions)))
         train = torch.utils.data.DataLoader(StreamBatches(train_ids, p.streams, p.steps), batch_size=None)
         val_streams = max(1, min(p.streams, (len(val_ids) - 1) // (2 * p.steps) or 1))
         val = torch.utils.data.DataLoader(StreamBatches(val_ids, val_streams, p.steps), batch_size=None)
