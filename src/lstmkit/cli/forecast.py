@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="steps between backtest cut-offs (default: the horizon)")
     parser.add_argument("--hidden-size", type=positive_int, default=32, metavar="H", help="LSTM units (default 32)")
     parser.add_argument("--num-layers", type=positive_int, default=1, metavar="N", help="LSTM layers (default 1)")
+    parser.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"],
+                        help="the encoder's cell (default lstm; gru and rnn for comparison)")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="forecast DATA with the model saved in DIR, without training")
     add_training_arguments(parser, max_epochs=150, out_help="run directory (default runs/forecast-<time>)")
