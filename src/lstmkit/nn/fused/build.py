@@ -342,6 +342,9 @@ def _acquire(lock: Path, extension: str, built: Path) -> int | None:
         except OSError as exc:
             inode = os.fstat(fd).st_ino
             os.close(fd)  # (a flock belongs to its open file: closing this one frees nothing)
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                return os.open(lock, os.O_RDWR)  # a file system without flock: build unlocked
+                # (still safe: each build has its own temporary folder and the rename is atomic)
             if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
                 raise
             record = _read_record(lock)
@@ -354,7 +357,7 @@ def _acquire(lock: Path, extension: str, built: Path) -> int | None:
             if time.monotonic() >= deadline:
                 raise _WaitTimeout(
                     f"gave up after {timeout:g} s (LSTMKIT_BUILD_TIMEOUT) waiting for {_holder(record)}, "
-                    f"which is compiling the fused {extension} kernels into {built}")
+                    f"which is compiling the fused {extension} kernels into {built}") from None
             if not announced:
                 print(f"lstmkit: waiting (up to {timeout:g} s) for {_holder(record)}, which is compiling "
                       f"the fused {extension} kernels", file=sys.stderr, flush=True)
