@@ -396,9 +396,12 @@ def _import(final: Path) -> ModuleType:
 
     import torch  # noqa: F401  (the library needs libtorch loaded)
 
-    meta = json.loads((final / _META).read_text(encoding="utf-8"))
-    library = final / meta["library"]
-    spec = importlib.util.spec_from_file_location(meta["module"], library)
+    try:
+        meta = json.loads((final / _META).read_text(encoding="utf-8"))
+        library, name = final / meta["library"], meta["module"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RuntimeError(f"{final / _META} is unreadable ({exc}); delete {final} to rebuild it") from exc
+    spec = importlib.util.spec_from_file_location(name, library)
     if spec is None or spec.loader is None:
         raise RuntimeError(f"cannot import {library}")
     module = importlib.util.module_from_spec(spec)
