@@ -12,7 +12,8 @@ from lstmkit.nn import fused
 
 
 def _bench(*args):
-    return subprocess.run([sys.executable, "-m", "lstmkit", "bench", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "lstmkit", "bench", *args], capture_output=True, text=True,
+                          timeout=600)
 
 
 @pytest.mark.skipif(not fused.available(), reason="fused kernels unavailable")

@@ -2,26 +2,24 @@
 
 import subprocess
 import sys
-import time
 
 from lstmkit.cli.main import main
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "lstmkit", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "lstmkit", *args], capture_output=True, text=True, timeout=600)
 
 
 def test_help_is_fast_and_lists_commands():
-    start = time.perf_counter()
+    # fast = without torch: asserted as "torch is not imported", not as seconds on this machine
     result = run_cli("--help")
     assert result.returncode == 0
     assert "demo" in result.stdout and "info" in result.stdout
     # --help must not import torch (it answers in well under a second)
     probe = subprocess.run(
         [sys.executable, "-c", "import sys, lstmkit.cli.main as m; "
-         "m.build_parser(); print('torch' in sys.modules)"], capture_output=True, text=True)
+         "m.build_parser(); print('torch' in sys.modules)"], capture_output=True, text=True, timeout=120)
     assert probe.stdout.strip() == "False"
-    assert time.perf_counter() - start < 10
 
 
 def test_bad_usage_exits_2_with_one_line():
@@ -42,5 +40,11 @@ def test_demo_trains_and_beats_naive(capsys):
 
 
 def test_info(capsys):
+    from lstmkit.nn.fused import build
+
     assert main(["info"]) == 0
-    assert "backend reference: available" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "backend reference: available" in out
+    assert f"cache    {build.cache_root()} (" in out
+    for family in build.EXTENSIONS:  # each with its state: built, building, not built, failed...
+        assert f"         {family}: " in out

@@ -1,7 +1,5 @@
 """The shared training engine: best weights, time limit, seeds, silence."""
 
-import time
-
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -59,12 +57,11 @@ def test_same_seed_same_weights(tmp_path):
 
 
 def test_max_time_stops_training(tmp_path):
+    # (that it stopped is the claim; how many epochs fit in the 1.2 s depends on the machine)
     net = Net()
     train, _ = loaders()
-    start = time.perf_counter()
     result = fit(net, loss_fn, train, None, TrainingConfig(max_epochs=100000, max_time=0.02), tmp_path)
-    assert result.epochs < 100000
-    assert time.perf_counter() - start < 30
+    assert 1 <= result.epochs < 100000
 
 
 def test_quiet_when_not_a_terminal(tmp_path, capfd):

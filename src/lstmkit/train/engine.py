@@ -326,6 +326,12 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
         saved = torch.load(best_path, map_location="cpu", weights_only=False)
         net.load_state_dict({k.removeprefix("net."): v for k, v in saved["state_dict"].items()})
         best_epoch = int(saved["epoch"])
+    if trainer.world_size > 1:
+        # Lightning broadcasts rank 0's checkpoint folder, so every rank read rank 0's
+        # best.ckpt above; with run_dir=None that folder is rank 0's temporary directory,
+        # removed when rank 0 returns. Wait until all ranks have read it (without this,
+        # another rank found it gone, or vanishing between is_file() and torch.load).
+        trainer.strategy.barrier("lstmkit-best-weights-read")
     best_score = checkpoint.best_model_score
     return FitResult(
         epochs=trainer.current_epoch,
