@@ -41,6 +41,7 @@ __all__ = [
     "TableWording",
     "as_text",
     "blank_rows",
+    "cell_text",
     "check_whole",
     "clip",
     "column_hint",
@@ -94,6 +95,16 @@ class TableSource:
         word = "index" if self.kind == "frame" else "rows"
         return f"{word} {self.row_no(first)} to {self.row_no(last)}"
 
+    def refuse_first(self, mask: np.ndarray, positions: np.ndarray, column: str, message) -> None:
+        """Refuse the first cell of ``column`` where ``mask`` holds, if any:
+        ``<row>, column '<column>': <message>``. ``positions[i]`` is the position in the table
+        of entry ``i`` of ``mask``; ``message`` is text or a function of ``i`` giving it."""
+        hits = np.flatnonzero(mask)
+        if len(hits):
+            i = int(hits[0])
+            text = message(i) if callable(message) else message
+            raise self.fail(f"{self.row(int(positions[i]))}, column {column!r}: {text}")
+
     def fail(self, message: str, **details) -> InputError:
         """An :class:`InputError` naming this source first (``details``: its ``param``,
         ``expected``, ``got``)."""
@@ -102,16 +113,16 @@ class TableSource:
 
 @dataclass(frozen=True)
 class TableWording:
-    """What one reader's messages say a file or table should be.
+    """What one reader's messages say a file or table should be (the defaults: a CSV or
+    Parquet file of any table).
 
     Attributes:
-        expected: what the file should be, e.g. ``"a CSV or Parquet file"``.
-        empty: what an empty file should have held.
-        text: what a binary or non-UTF-8 file should have been, e.g. ``"a UTF-8 CSV or a
-            Parquet file"``.
         columns: what a table with no columns should have held.
         rows: what a table with no rows should have held.
         blank: the whole message for a CSV file of blank lines only.
+        expected: what the file should be.
+        empty: what an empty file should have held.
+        text: what a binary or non-UTF-8 file should have been.
         zip: the whole message for a ZIP archive.
         binary_what: what a binary file is not, e.g. ``"CSV text"``.
         binary_offset: whether the message on a NUL byte gives the byte offset.
@@ -119,13 +130,13 @@ class TableWording:
         pyarrow_fix: the advice when pyarrow is missing.
     """
 
-    expected: str
-    empty: str
-    text: str
-    columns: str
-    rows: str
-    blank: str
-    zip: str
+    columns: str = "a header line naming the columns"
+    rows: str = "at least one row of data"
+    blank: str = "holds only blank lines; expected a header line and data rows"
+    expected: str = "a CSV or Parquet file"
+    empty: str = "a CSV or Parquet file"
+    text: str = "a UTF-8 CSV or a Parquet file"
+    zip: str = "is a ZIP archive (an Excel workbook?), not CSV text; save it as CSV (UTF-8) or Parquet"
     binary_what: str = "text"
     binary_offset: bool = True
     utf8_fix: str = "save the file as UTF-8"
@@ -303,11 +314,12 @@ def as_text(col: pd.Series, whole_floats: bool = False) -> pd.Series:
             if not odd.any():  # all text (or missing): the fast way
                 return stripped.fillna("").astype(object)
     if whole_floats:
-        return col.astype(object).where(col.notna(), "").map(_cell_text).astype(object)
+        return col.astype(object).where(col.notna(), "").map(cell_text).astype(object)
     return col.astype(object).where(col.notna(), "").astype(str).str.strip().astype(object)
 
 
-def _cell_text(v) -> str:
+def cell_text(v) -> str:
+    """One cell as stripped text; a float that is a whole number without its ``.0``."""
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
     return str(v).strip()

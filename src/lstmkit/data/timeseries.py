@@ -102,13 +102,9 @@ _OTHER_FORMATS = {
     ".h5": "an HDF5 file",
 }
 _WORDING = TableWording(
-    expected="a CSV or Parquet file",
-    empty="a header line such as 'ds,y' and data rows",
-    text="a UTF-8 CSV or a Parquet file",
     columns="a time column and a value column",
-    rows="at least one row of data",
+    empty="a header line such as 'ds,y' and data rows",
     blank="the file has no header line (only blank lines); expected a header such as 'ds,y' and data rows",
-    zip="is a ZIP archive (an Excel workbook?), not CSV text; save it as CSV (UTF-8) or Parquet",
     binary_what="CSV text",
     binary_offset=False,
     utf8_fix="save the file as UTF-8 (in Excel: 'CSV UTF-8')",
@@ -233,15 +229,13 @@ class TimeSeriesData:
 def _numbers(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> np.ndarray:
     """float64 values of a target or covariate column; NaN where missing."""
     values, _, bad, text = parse_numbers(col, _MISSING)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        got = text.iloc[i]
-        raise src.fail(f"{src.row(int(rows[i]))}, column {name!r}: expected a number, got {got!r}{_number_hint(got)}")
-    inf = np.isinf(values)
-    if inf.any():
-        i = int(np.flatnonzero(inf)[0])
+    src.refuse_first(bad, rows, name, lambda i: f"expected a number, got {text.iloc[i]!r}{_number_hint(text.iloc[i])}")
+
+    def infinite(i: int) -> str:
         got = text.iloc[i] if text is not None else str(values[i])
-        raise src.fail(f"{src.row(int(rows[i]))}, column {name!r}: expected a finite number, got {got!r}")
+        return f"expected a finite number, got {got!r}"
+
+    src.refuse_first(np.isinf(values), rows, name, infinite)
     return values
 
 
@@ -262,20 +256,15 @@ def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.
     else:
         text = as_text(col).reset_index(drop=True)
         missing = missing_mask(text, _MISSING)
-    if missing.any():
-        i = int(np.flatnonzero(missing)[0])
-        raise src.fail(f"{src.row(int(rows[i]))}, column {name!r}: the time is missing; every row needs a time")
+    src.refuse_first(missing, rows, name, "the time is missing; every row needs a time")
     if pd.api.types.is_datetime64_any_dtype(col):
         return col.reset_index(drop=True)
     if numeric:
         values = col.to_numpy(np.float64)
-        if np.all(values == np.round(values)) and np.all((values >= 1) & (values <= 9999)):
-            return pd.to_datetime(pd.Series(values.astype(np.int64).astype(str)), format="%Y")
-        i = int(np.flatnonzero(~((values == np.round(values)) & (values >= 1) & (values <= 9999)))[0])
-        raise src.fail(
-            f"{src.row(int(rows[i]))}, column {name!r}: expected a date or a year, got the number {col.iloc[i]}; "
-            "write dates such as 2024-01-31"
-        )
+        year = (values == np.round(values)) & (values >= 1) & (values <= 9999)
+        src.refuse_first(~year, rows, name, lambda i: f"expected a date or a year, got the number {col.iloc[i]}; "
+                         "write dates such as 2024-01-31")
+        return pd.to_datetime(pd.Series(values.astype(np.int64).astype(str)), format="%Y")
     assert text is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -284,18 +273,22 @@ def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.
                 return pd.to_datetime(text, **kwargs)
             except (ValueError, TypeError, OverflowError):
                 continue
-        parsed = pd.to_datetime(text, errors="coerce")
-        bad = parsed.isna().to_numpy()
-        if not bad.any():  # pragma: no cover - parse failed for a reason coerce hides
-            bad[:] = False
+        bad = np.zeros(len(text), dtype=bool)
+        try:
+            bad = pd.to_datetime(text, errors="coerce").isna().to_numpy()
+        except (ValueError, TypeError, OverflowError):
+            pass
+        if not bad.any():  # parse failed for a reason coerce hides: name the first row
             bad[0] = True
-        i = int(np.flatnonzero(bad)[0])
-    got = text.iloc[i]
-    steps = "; plain step numbers are not dates: write dates or four-digit years" if got.isdigit() else ""
-    raise src.fail(
-        f"{src.row(int(rows[i]))}, column {name!r}: cannot read {got!r} as a date; "
-        f"expected a date such as 2024-01-31 or 2024-01-31 13:00, in one format for the whole column{steps}"
-    )
+
+    def unreadable(i: int) -> str:
+        got = text.iloc[i]
+        steps = "; plain step numbers are not dates: write dates or four-digit years" if got.isdigit() else ""
+        return (f"cannot read {got!r} as a date; expected a date such as 2024-01-31 or 2024-01-31 13:00, "
+                f"in one format for the whole column{steps}")
+
+    src.refuse_first(bad, rows, name, unreadable)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- validation
@@ -406,10 +399,7 @@ def read_timeseries(
 
     if has_id:
         ids = as_text(table[roles.id])
-        empty = missing_mask(ids, _MISSING)
-        if empty.any():
-            i = int(np.flatnonzero(empty)[0])
-            raise src.fail(f"{src.row(int(rows[i]))}, column {roles.id!r}: the series id is missing; every row needs one")
+        src.refuse_first(missing_mask(ids, _MISSING), rows, roles.id, "the series id is missing; every row needs one")
         id_values = ids.to_numpy(dtype=object)
     else:
         id_values = np.full(len(table), SINGLE_SERIES_ID, dtype=object)
