@@ -172,8 +172,9 @@ class SeriesScaler:
         uniq, inv = np.unique(ids, return_inverse=True)
         mean = np.empty(len(uniq))
         scale = np.empty(len(uniq))
-        for k, uid in enumerate(uniq):
-            st = self.stats.get(str(uid))
+        for k, uid in enumerate(uniq.tolist()):
+            uid = str(uid)
+            st = self.stats.get(uid)
             if st is None:
                 raise InputError(f"series {uid!r} was not seen when the scaler was fitted; fit on every series first")
             if column not in st:
