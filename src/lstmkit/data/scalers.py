@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from lstmkit.data.tables import show
 from lstmkit.data.windows import SeriesArrays
 from lstmkit.errors import InputError, param_ref
 
@@ -367,7 +368,7 @@ class SeriesScaler:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise InputError(
-                f"no column {missing[0]!r} to scale; the columns are: {', '.join(map(str, frame.columns))}"
+                f"no column {missing[0]!r} to scale; the columns are: {show(frame.columns, None)}"
             )
 
     def __repr__(self) -> str:

@@ -169,7 +169,7 @@ def check_trainable(data: SequenceData, min_per_class: int = 2) -> None:
         if len(few) > 1:
             others = ", ".join(repr(c) for c, _ in few[1:4]) + (", ..." if len(few) > 4 else "")
             more = f"; {len(few) - 1} more class{'es' if len(few) > 2 else ''} too ({others})"
-        ids = ", ".join(map(str, where[:3])) + (", ..." if len(where) > 3 else "")
+        ids = show(where[:3]) + (", ..." if len(where) > 3 else "")
         raise InputError(
             f"{src}: class {cls!r} has only {plural(k, 'sequence')} ({'id' if k == 1 else 'ids'} {ids}){more}; each class needs at least "
             f"{min_per_class} (to learn it and to validate on it): add examples or leave the class out"

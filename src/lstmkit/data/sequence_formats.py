@@ -19,7 +19,7 @@ from lstmkit.data.sequence_data import SequenceData, sort_labels
 from lstmkit.data.tables import clip, plural, show
 from lstmkit.errors import InputError
 
-__all__ = ["MISSING_TOKENS", "parse_tokens", "read_ts", "read_ucr", "trailing_trim"]
+__all__ = ["MISSING_TOKENS", "parse_tokens", "read_ts", "read_ucr", "trailing_trim", "unstorable"]
 
 #: Cell texts read as a missing value (compared without case and surrounding spaces).
 MISSING_TOKENS = frozenset({"", "?", "na", "n/a", "#n/a", "nan", "null", "none"})
@@ -62,6 +62,20 @@ def parse_tokens(tokens: list[str]) -> tuple[np.ndarray, np.ndarray, int | None]
 
 
 _NUMBER_OR_MISSING = "a number"
+#: the largest magnitude a sequence value may have: sequences are float32
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def unstorable(values: np.ndarray) -> np.ndarray:
+    """True where a value (not missing) is infinite or too large for float32."""
+    with np.errstate(invalid="ignore"):
+        return np.isinf(values) | (np.abs(values) > FLOAT32_MAX)
+
+
+def why_unstorable(value: float) -> str:
+    if np.isinf(value):
+        return "is not a finite number"
+    return f"is too large (sequences are float32: at most {FLOAT32_MAX:.4g} in size)"
 
 
 def trailing_trim(missing: np.ndarray) -> tuple[int, tuple[int, int] | None]:
@@ -257,10 +271,10 @@ def read_ts(text: str, name: str) -> SequenceData:
                 "of a shorter sequence may be missing: fill it in (e.g. interpolate) or leave the case out",
             )
         values = values[:, :keep]
-        inf = ~np.isfinite(values)
-        if inf.any():
-            c, t = np.argwhere(inf)[0]
-            raise fail(n, f"dimension {c + 1}, value {t + 1}: {values[c, t]} is not a finite number")
+        odd = unstorable(values)
+        if odd.any():
+            c, t = np.argwhere(odd)[0]
+            raise fail(n, f"dimension {c + 1}, value {t + 1}: {values[c, t]} {why_unstorable(values[c, t])}")
         sequences.append(np.ascontiguousarray(values.T, dtype=np.float32))
         if has_label:
             labels.append(label)
@@ -360,9 +374,9 @@ def read_ucr(text: str, name: str) -> SequenceData:
                 "of a shorter sequence may be missing: fill it in (e.g. interpolate) or leave the line out"
             )
         v = values[:keep]
-        if not np.isfinite(v).all():
-            k = int(np.flatnonzero(~np.isfinite(v))[0])
-            raise InputError(f"{name}: line {n}, column {k + 2}: {v[k]} is not a finite number")
+        if unstorable(v).any():
+            k = int(np.flatnonzero(unstorable(v))[0])
+            raise InputError(f"{name}: line {n}, column {k + 2}: {v[k]} {why_unstorable(v[k])}")
         sequences.append(v.astype(np.float32).reshape(-1, 1))
         labels.append(label)
         ids.append(str(n))

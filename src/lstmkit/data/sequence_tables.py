@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.data.sequence_data import SequenceData, sort_labels
-from lstmkit.data.sequence_formats import MISSING_TOKENS, trailing_trim
+from lstmkit.data.sequence_formats import MISSING_TOKENS, trailing_trim, unstorable, why_unstorable
 from lstmkit.data.tables import (
     MissingCells,
     TableSource,
@@ -175,10 +175,10 @@ def _value_block(frame: pd.DataFrame, src: TableSource, positions: np.ndarray, v
                 "else leave it out by naming the value columns)"
             )
         raise src.fail(f"{src.row(int(positions[r]))}, column {col!r}: {clip(cell)!r} is not a number{hint}")
-    inf = np.isinf(v)
-    if inf.any():
-        r, c = np.argwhere(inf)[0]
-        raise src.fail(f"{src.row(int(positions[r]))}, column {values[c]!r}: {v[r, c]} is not a finite number")
+    odd = unstorable(v)
+    if odd.any():
+        r, c = np.argwhere(odd)[0]
+        raise src.fail(f"{src.row(int(positions[r]))}, column {values[c]!r}: {v[r, c]} {why_unstorable(v[r, c])}")
     return v, missing
 
 

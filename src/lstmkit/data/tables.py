@@ -53,6 +53,7 @@ __all__ = [
     "parse_numbers",
     "plain",
     "plural",
+    "printable",
     "read_parquet",
     "show",
 ]
@@ -402,9 +403,18 @@ def column_hint(name: str, columns: Sequence[str]) -> str:
     return ""
 
 
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped (``\\n``, ``\\x1e``),
+    so that a name from a file cannot break the one line of a message."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def show(items: Iterable, limit: int | None = 12) -> str:
-    """Items joined by commas, the first ``limit`` only (None: all) with the count after."""
-    items = [str(x) for x in items]
+    """Items (escaped by :func:`printable`) joined by commas, the first ``limit`` only (None:
+    all) with the count after."""
+    items = [printable(str(x)) for x in items]
     if limit is None or len(items) <= limit:
         return ", ".join(items)
     return ", ".join(items[:limit]) + f", ... ({len(items)} in all)"

@@ -48,6 +48,7 @@ from lstmkit.data.tables import (
     missing_mask,
     open_table,
     parse_numbers,
+    show,
 )
 from lstmkit.data.timeseries_checks import (
     check_duplicates,
@@ -264,7 +265,7 @@ def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.
         year = (values == np.round(values)) & (values >= 1) & (values <= 9999)
         src.refuse_first(~year, rows, name, lambda i: f"expected a date or a year, got the number {col.iloc[i]}; "
                          "write dates such as 2024-01-31")
-        return pd.to_datetime(pd.Series(values.astype(np.int64).astype(str)), format="%Y")
+        return pd.to_datetime(pd.Series([f"{y:04d}" for y in values.astype(np.int64).tolist()]), format="%Y")
     assert text is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -332,7 +333,7 @@ def _require_columns(table: pd.DataFrame, roles: ColumnRoles, id_given: bool, sr
         if name not in columns:
             raise src.fail(
                 f"no column {name!r} (the {role} column){column_hint(name, columns)}; "
-                f"the columns are: {', '.join(columns)}; name the {role} column with {param_ref(_PARAMS[role])}",
+                f"the columns are: {show(columns, None)}; name the {role} column with {param_ref(_PARAMS[role])}",
                 param=_PARAMS[role], expected=f"a column of {src.name}", got=name,
             )
     return id_given or roles.id in columns

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.data.frequency import infer_freq, normalize_freq, time_grid, to_offset
-from lstmkit.data.tables import TableSource, fmt_time
+from lstmkit.data.tables import TableSource, fmt_time, show
 from lstmkit.errors import InputError, param_ref
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -307,6 +307,6 @@ def check_future_covariates(ts: TimeSeriesData, horizon: int) -> None:
             last = ts.series(uid)[r.time].iloc[-1]
             raise InputError(
                 f"{ts.source}: {ts.label(uid)} has {k} future row{'s' if k != 1 else ''} after {fmt_time(last)}; "
-                f"the forecast needs the future covariates ({', '.join(r.future_covariates)}) for {horizon} steps: "
+                f"the forecast needs the future covariates ({show(r.future_covariates, None)}) for {horizon} steps: "
                 f"add {horizon - k} more rows with an empty {r.target!r}"
             )
