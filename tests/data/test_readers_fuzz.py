@@ -15,17 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, event, given, settings  # noqa: E402
-from hypothesis.control import currently_in_test_context  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from lstmkit.cli.flags import flag_for  # noqa: E402
-from lstmkit.data import read_sequences, read_text, read_timeseries  # noqa: E402
-from lstmkit.data.sequences import check_trainable  # noqa: E402
-from lstmkit.errors import InputError  # noqa: E402
+from lstmkit.cli.flags import flag_for
+from lstmkit.data import read_sequences, read_text, read_timeseries
+from lstmkit.data.sequences import check_trainable
+from lstmkit.errors import InputError
 
 # LSTMKIT_FUZZ_EXAMPLES=2000 explores more, with a fresh random seed each run
 _EXAMPLES = int(os.environ.get("LSTMKIT_FUZZ_EXAMPLES", "0"))
@@ -340,7 +337,7 @@ def _refused_by_cli(command: str, argv: list[str], exc: InputError, out_dir: Pat
 def test_forecast_command_refuses_in_one_line(data):
     with tempfile.TemporaryDirectory() as d:
         path = _write(d, "in.csv", data)
-        ts, exc = _outcome(read_timeseries, path)
+        _, exc = _outcome(read_timeseries, path)
         if exc is None:
             return  # a valid file would train a model: not for a fuzz test
         out = Path(d) / "run"

@@ -102,6 +102,15 @@ def _bool_tag(value: str) -> bool | None:
 
 
 def read_ts(text: str, name: str) -> SequenceData:
+    """The cases of a UCR/UEA ``.ts`` file (its decoded text; ``name`` for the messages).
+
+    Raises:
+        InputError: a line before ``@data`` that is not a header tag, an unknown or malformed
+            tag, no ``@data``, ``@targetLabel true`` (regression), a case whose dimension count,
+            length or label disagrees with the header or the first case, a value that is not a
+            number, a missing value inside a sequence, a value that is infinite or beyond
+            float32, no case at all; naming the line, dimension and value.
+    """
     lines = text.split("\n")
 
     def fail(line_no: int | None, message: str) -> InputError:
@@ -332,6 +341,14 @@ def _ts_values(part: str, timestamps: bool, name: str, n: int, d: int) -> list[s
 
 
 def read_ucr(text: str, name: str) -> SequenceData:
+    """The sequences of a UCR ``.tsv`` file (its decoded text): one per line, the label
+    first, then the values, separated by tabs, commas or spaces (told by the first line).
+
+    Raises:
+        InputError: only blank lines, a missing label, a value that is not a number, no
+            value after the label, a missing value inside a sequence, a value that is infinite
+            or beyond float32; naming the line and column.
+    """
     lines = text.split("\n")
     first = next((ln for ln in lines if ln.strip()), None)
     if first is None:

@@ -254,7 +254,7 @@ def read_parquet(data: bytes, name: str, wording: TableWording) -> pd.DataFrame:
         frame = pd.read_parquet(io.BytesIO(data))
     except ImportError:
         raise InputError(f"{name}: reading Parquet needs pyarrow, which cannot be imported; {wording.pyarrow_fix}") from None
-    except Exception as exc:  # pyarrow raises its own classes
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises its own classes
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{name}: cannot be read as Parquet ({first}); expected a Parquet file") from None
     if len(frame.columns) == 0:

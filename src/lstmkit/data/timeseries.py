@@ -22,6 +22,12 @@ Known-future covariates: when ``future_covariates`` are named, the rows at the e
 whose target is empty are not missing values but the future: they are kept apart in
 :attr:`TimeSeriesData.future` (id, time and the future covariates) for the forecast.
 
+The reading itself is :mod:`lstmkit.data.tables` (shared with the sequence reader), the
+frequency :mod:`lstmkit.data.frequency`, the checks of the series (duplicates, grid, gaps,
+fill) :mod:`lstmkit.data.timeseries_checks`; every public name stays importable from here.
+Messages name the parameters of :func:`read_timeseries` (``fill='ffill'``); the ``lstmkit``
+command prints them as its flags.
+
 This module imports pandas and numpy, never torch.
 """
 
