@@ -78,3 +78,114 @@ def test_errors():
         sc.transform(pd.DataFrame({"unique_id": ["A"], "v": [1.0]}), ["y"])
     with pytest.raises(ValueError, match="not a series_standard scaler"):
         SeriesScaler.from_dict({"kind": "other"})
+
+
+# --------------------------------------------------------------------------- series (the Forecaster's scaling)
+
+
+def _series_frame(positive: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    rows = []
+    for uid, n in (("A", 12), ("B", 9)):
+        y = rng.uniform(1.0, 50.0, n) if positive else rng.normal(0.0, 5.0, n)
+        for k in range(n):
+            rows.append((uid, pd.Timestamp("2020-01-01") + pd.Timedelta(days=k), y[k], rng.normal(), float(k % 2)))
+    frame = pd.DataFrame(rows, columns=["unique_id", "ds", "y", "temp", "promo"])
+    future = pd.DataFrame({"unique_id": ["A", "A", "B", "B"],
+                           "ds": pd.to_datetime(["2020-01-13", "2020-01-14", "2020-01-10", "2020-01-11"]),
+                           "y": np.nan, "temp": np.nan, "promo": [1.0, 0.0, 0.0, 1.0]})
+    return pd.concat([frame, future], ignore_index=True)
+
+
+def _reference(ts, end, transform):
+    """The Forecaster's scaling as it stood before SeriesScaler took it over (tasks/forecast.py:
+    _make_spec, _scaled, _unscale), kept here to prove the scaler gives the same numbers."""
+    target = ts.frame[ts.roles.target].to_numpy()
+    log = transform == "log" or (transform == "auto" and bool((target > 0).all()))
+    fwd = (lambda v: np.log(v)) if log else (lambda v: v)
+    scale = {}
+    for i, s in enumerate(ts.to_arrays()):
+        values = np.column_stack([fwd(s.target), s.past, s.future[: s.length]])
+        values = values if end is None else values[: end[i]]
+        mean, std = values.mean(axis=0), values.std(axis=0)
+        scale[s.id] = {"mean": mean.tolist(), "std": np.where(std > 1e-8, std, 1.0).tolist()}
+    scaled = []
+    n_past = len(ts.roles.past_covariates)
+    for s in ts.to_arrays():
+        mean, std = np.asarray(scale[s.id]["mean"]), np.asarray(scale[s.id]["std"])
+        scaled.append(((fwd(s.target) - mean[0]) / std[0], (s.past - mean[1:1 + n_past]) / std[1:1 + n_past],
+                       (s.future - mean[1 + n_past:]) / std[1 + n_past:]))
+    return log, scale, scaled
+
+
+@pytest.mark.parametrize("positive, transform, end", [(True, "auto", None), (True, "none", [8, 5]),
+                                                      (False, "auto", [10, 9]), (True, "log", 6)])
+def test_fit_series_matches_the_forecasters_scaling_exactly(positive, transform, end):
+    from lstmkit.data import read_timeseries
+
+    ts = read_timeseries(_series_frame(positive), past_covariates=["temp"], future_covariates=["promo"])
+    sc = SeriesScaler().fit_series(ts, end=end, transform=transform)
+    ends = [end, end] if isinstance(end, int) else end
+    log, scale, scaled = _reference(ts, ends, transform)
+    assert sc.log == log and sc.to_lists() == scale
+    assert (sc.target, sc.past, sc.future) == ("y", ("temp",), ("promo",))
+    for mine, (t, p, f) in zip(sc.transform_series(ts), scaled):
+        assert np.array_equal(mine.target, t) and np.array_equal(mine.past, p) and np.array_equal(mine.future, f)
+    # forecasts (N, H, Q) in scaled units back to the target's units
+    out = np.random.default_rng(0).normal(size=(3, 4, 2))
+    ids = ["B", "A", "B"]
+    mean = np.array([scale[i]["mean"][0] for i in ids])[:, None, None]
+    std = np.array([scale[i]["std"][0] for i in ids])[:, None, None]
+    expected = out * std + mean
+    assert np.array_equal(sc.inverse_target(ids, out), np.exp(expected) if log else expected)
+    np.testing.assert_allclose(sc.inverse_target(["A"], sc.transform_target(["A"], ts.series("A")["y"].to_numpy()[None])),
+                               ts.series("A")["y"].to_numpy()[None])
+    # saved and rebuilt, as JSON, both ways
+    again = SeriesScaler.from_dict(json.loads(json.dumps(sc.to_dict())))
+    lists = SeriesScaler.from_lists(json.loads(json.dumps(sc.to_lists())), target="y", past_covariates=["temp"],
+                                    future_covariates=["promo"], log=log)
+    for other in (again, lists):
+        assert other.log == log and other.to_lists() == scale
+        assert np.array_equal(other.inverse_target(ids, out), sc.inverse_target(ids, out))
+        assert all(np.array_equal(a.future, b.future) for a, b in zip(other.transform_series(ts), sc.transform_series(ts)))
+
+
+def test_fit_series_refusals():
+    from lstmkit.cli.flags import flag_for
+    from lstmkit.data import read_timeseries
+
+    ts = read_timeseries(_series_frame(positive=False), past_covariates=["temp"], future_covariates=["promo"])
+    with pytest.raises(InputError, match=r"^DataFrame: column 'y' has a value <= 0 \(-?\d.*\), which has no logarithm; use transform='none'$") as info:
+        SeriesScaler().fit_series(ts, transform="log")
+    assert info.value.render(flag_for("forecast")).endswith("; use --transform none") and info.value.param == "transform"
+    with pytest.raises(InputError, match=r"^transform: expected one of auto, log, none; got 'sqrt'$"):
+        SeriesScaler().fit_series(ts, transform="sqrt")
+    with pytest.raises(RuntimeError, match="not fitted on series"):
+        SeriesScaler().transform_series(ts)
+    frame = _series_frame()
+    sc = SeriesScaler().fit_series(read_timeseries(frame[frame["unique_id"] == "A"], past_covariates=["temp"],
+                                                   future_covariates=["promo"]))
+    with pytest.raises(InputError, match=r"^DataFrame: series 'B' was not in the training data; the model has no scale for it$"):
+        sc.transform_series(read_timeseries(frame, past_covariates=["temp"], future_covariates=["promo"]))
+    with pytest.raises(InputError, match=r"^series 'Z' was not seen when the scaler was fitted"):
+        sc.inverse_target(["Z"], np.zeros((1, 2)))
+    with pytest.raises(InputError, match=r"^DataFrame: series 'A' has a value <= 0 \(-3.0\) in column 'y', which has no logarithm"):
+        bad = frame[frame["unique_id"] == "A"].copy()
+        bad.loc[bad.index[2], "y"] = -3.0
+        sc.transform_series(read_timeseries(bad, past_covariates=["temp"], future_covariates=["promo"]))
+    with pytest.raises(ValueError, match=r"series 'A' has 0 past and 1 future covariates; the scaler was fitted on 1 and 1"):
+        sc.transform_series(read_timeseries(frame, future_covariates=["promo"]))
+    with pytest.raises(ValueError, match=r"expected 3 means and scales"):
+        SeriesScaler.from_lists({"A": {"mean": [0.0], "std": [1.0]}}, target="y", past_covariates=["t"], future_covariates=["p"])
+
+
+def test_fit_series_on_arrays():
+    from lstmkit.data import SeriesArrays
+
+    a = SeriesArrays(id="A", target=np.array([1.0, 2.0, 3.0, 10.0]), past=np.array([[0.0], [2.0], [4.0], [6.0]]))
+    sc = SeriesScaler().fit_series([a], end=3, transform="none")
+    assert sc.columns == ["y", "past_1"] and sc.stats["A"]["y"] == (2.0, float(np.std([1.0, 2.0, 3.0])))
+    (z,) = sc.transform_series([a])
+    np.testing.assert_allclose(z.past[:3, 0], (np.array([0.0, 2.0, 4.0]) - 2.0) / np.std([0.0, 2.0, 4.0]))
+    with pytest.raises(InputError, match=r"^series 'B' was not in the training data"):
+        sc.transform_series([SeriesArrays(id="B", target=np.ones(3), past=np.zeros((3, 1)))])

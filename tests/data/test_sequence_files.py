@@ -18,6 +18,7 @@ from lstmkit.data import (
     read_sequences,
     stratified_split,
 )
+from lstmkit.cli.flags import flag_for
 from lstmkit.data.datasets import MissingPackageError
 from lstmkit.errors import InputError
 
@@ -230,18 +231,22 @@ def test_wide_csv(tmp_path):
 def test_wide_csv_without_id_or_label(tmp_path):
     data = read_sequences(write(tmp_path, "w.csv", "t1;t2\n1;2\n3;4\n"))  # semicolons
     assert data.labels is None and data.ids.tolist() == ["2", "3"]
-    with pytest.raises(InputError, match=r"w\.csv: has no class labels, which training needs; name the column that holds them \(--label-column; columns: t1, t2\)$"):
+    with pytest.raises(InputError, match=r"w\.csv: has no class labels, which training needs; name the column that holds them \(label_column; columns: t1, t2\)$") as info:
         check_trainable(data)
+    assert info.value.param == "label_column"
+    assert info.value.render(flag_for("classify")).endswith("name the column that holds them (--label-column; columns: t1, t2)")
 
 
 def test_wide_csv_named_label_column(tmp_path):
     path = write(tmp_path, "w.csv", "Species,t1,t2\ncat,1,2\ndog,3,4\n")
     data = read_sequences(path, label_column="species")
     assert data.labels.tolist() == ["cat", "dog"] and data.label_column == "Species"
-    refused(
-        path,
-        r"w\.csv: row 2, column 'Species': 'cat' is not a number \(column 'Species' holds no numbers: if it holds the class labels, name it with --label-column",
-    )
+    with pytest.raises(
+        InputError,
+        match=r"w\.csv: row 2, column 'Species': 'cat' is not a number \(column 'Species' holds no numbers: if it holds the class labels, name it with label_column;",
+    ) as info:
+        read_sequences(path)
+    assert "name it with --label-column; else leave it out" in info.value.render(flag_for("classify"))
 
 
 def test_wide_value_columns(tmp_path):
@@ -406,10 +411,8 @@ def test_stratified_split_bad_fraction():
 
 
 def test_load_dataset_without_aeon(monkeypatch):
-    import lstmkit.data.sequences as sequences
-
     real = importlib.util.find_spec
-    monkeypatch.setattr(sequences.importlib.util, "find_spec", lambda name, *a: None if name == "aeon" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "aeon" else real(name, *a))
     with pytest.raises(MissingPackageError, match=r"the UCR/UEA data sets come with aeon, which is not installed; pip install aeon"):
         load_dataset("GunPoint")
     with pytest.raises(MissingPackageError):

@@ -9,6 +9,7 @@ import re
 import pandas as pd
 import pytest
 
+from lstmkit.cli.flags import flag_for
 from lstmkit.data import check_future_covariates, check_min_length, read_timeseries
 from lstmkit.errors import InputError
 
@@ -22,12 +23,19 @@ def write(tmp_path, name: str, text: str | bytes):
     return path
 
 
-def refused(data, match: str, **kwargs) -> str:
+def refused(data, match: str, cli: str | None = None, **kwargs) -> str:
+    """``match``: the message in Python's words; ``cli``: as ``lstmkit forecast`` prints it."""
     with pytest.raises(InputError, match=match) as info:
         read_timeseries(data, **kwargs)
     message = str(info.value)
     assert "\n" not in message
+    if cli is not None:
+        assert re.search(cli, info.value.render(flag_for("forecast"))), info.value.render(flag_for("forecast"))
     return message
+
+
+def cli_text(info) -> str:
+    return info.value.render(flag_for("forecast"))
 
 
 def test_input_error_is_a_value_error():
@@ -117,7 +125,8 @@ def test_missing_time_column_lists_columns(tmp_path):
     path = write(tmp_path, "c.csv", "date,sales\n2020-01-01,1\n")
     refused(
         path,
-        r"c\.csv: no column 'ds' \(the time column\); the columns are: date, sales; name the time column with --time$",
+        r"c\.csv: no column 'ds' \(the time column\); the columns are: date, sales; name the time column with time$",
+        cli=r"c\.csv: no column 'ds' \(the time column\); the columns are: date, sales; name the time column with --time$",
     )
 
 
@@ -128,18 +137,23 @@ def test_missing_column_suggests_close_name(tmp_path):
 
 def test_missing_target_column(tmp_path):
     path = write(tmp_path, "c.csv", "ds,sales\n2020-01-01,1\n")
-    refused(path, r"no column 'y' \(the target column\); the columns are: ds, sales; name the target column with --target$")
+    refused(path, r"no column 'y' \(the target column\); the columns are: ds, sales; name the target column with target$",
+            cli=r"no column 'y' \(the target column\); the columns are: ds, sales; name the target column with --target$")
 
 
 def test_missing_id_column_when_named(tmp_path):
     path = write(tmp_path, "c.csv", "ds,y\n2020-01-01,1\n")
-    refused(path, r"no column 'store' \(the id column\); the columns are: ds, y; name the id column with --id$", id="store")
+    refused(path, r"no column 'store' \(the id column\); the columns are: ds, y; name the id column with id$",
+            cli=r"no column 'store' \(the id column\); the columns are: ds, y; name the id column with --id$", id="store")
 
 
 def test_missing_covariate_columns(tmp_path):
     path = write(tmp_path, "c.csv", "ds,y,temp\n2020-01-01,1,3\n")
-    refused(path, r"no column 'price' \(the past covariate column\); the columns are: ds, y, temp; name the past covariate column with --covariates$", past_covariates=["price"])
-    refused(path, r"no column 'promo' \(the future covariate column\).*--future-covariates$", future_covariates=["promo"])
+    refused(path, r"no column 'price' \(the past covariate column\); the columns are: ds, y, temp; name the past covariate column with past_covariates$",
+            cli=r"no column 'price' \(the past covariate column\); the columns are: ds, y, temp; name the past covariate column with --covariates$",
+            past_covariates=["price"])
+    refused(path, r"no column 'promo' \(the future covariate column\).* with future_covariates$",
+            cli=r"no column 'promo' \(the future covariate column\).* with --future-covariates$", future_covariates=["promo"])
 
 
 def test_column_with_two_roles(tmp_path):
@@ -216,7 +230,8 @@ def test_duplicate_timestamp_single_series(tmp_path):
 
 def test_missing_value(tmp_path):
     path = write(tmp_path, "m.csv", "ds,y\n2020-01-01,1\n2020-01-02,\n2020-01-03,3\n")
-    refused(path, r"m\.csv: row 3, column 'y': missing value; fill it in or pass --fill ffill, bfill, interpolate or zero$")
+    refused(path, r"m\.csv: row 3, column 'y': missing value; fill it in or pass fill='ffill', bfill, interpolate or zero$",
+            cli=r"m\.csv: row 3, column 'y': missing value; fill it in or pass --fill ffill, bfill, interpolate or zero$")
 
 
 @pytest.mark.parametrize("token", ["NA", "nan", "NULL", "None", "#N/A", " "])
@@ -227,7 +242,8 @@ def test_missing_value_tokens(tmp_path, token):
 
 def test_missing_value_in_covariate_of_a_series(tmp_path):
     path = write(tmp_path, "m.csv", "unique_id,ds,y,t\nA,2020-01-01,1,1\nA,2020-01-02,2,2\nA,2020-01-03,3,\n")
-    refused(path, r"m\.csv: row 4, column 't': missing value of series 'A'; fill it in or pass --fill", past_covariates=["t"])
+    refused(path, r"m\.csv: row 4, column 't': missing value of series 'A'; fill it in or pass fill='ffill'",
+            cli=r"m\.csv: row 4, column 't': missing value of series 'A'; fill it in or pass --fill ffill", past_covariates=["t"])
 
 
 def test_missing_value_reports_first_row_of_the_file(tmp_path):
@@ -240,7 +256,8 @@ def test_gap(tmp_path):
     path = write(tmp_path, "g.csv", "ds,y\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n2020-01-05,5\n2020-01-06,6\n")
     refused(
         path,
-        r"g\.csv: the series has no row for 2020-01-04 \(between rows 4 and 5, frequency D\); add the rows or pass --fill ffill, bfill, interpolate or zero$",
+        r"g\.csv: the series has no row for 2020-01-04 \(between rows 4 and 5, frequency D\); add the rows or pass fill='ffill', bfill, interpolate or zero$",
+        cli=r"g\.csv: the series has no row for 2020-01-04 \(between rows 4 and 5, frequency D\); add the rows or pass --fill ffill, bfill, interpolate or zero$",
     )
 
 
@@ -253,8 +270,10 @@ def test_gap_counts_the_missing_steps(tmp_path):
 
 
 def test_bad_fill():
-    with pytest.raises(InputError, match=r"^--fill: expected one of ffill, bfill, interpolate, zero; got 'mean'$"):
+    with pytest.raises(InputError, match=r"^fill: expected one of ffill, bfill, interpolate, zero; got 'mean'$") as info:
         read_timeseries(pd.DataFrame({"ds": ["2020-01-01"], "y": [1]}), fill="mean")
+    assert cli_text(info) == "--fill: expected one of ffill, bfill, interpolate, zero; got 'mean'"
+    assert (info.value.param, info.value.got) == ("fill", "mean")
 
 
 # --------------------------------------------------------------------------- frequency
@@ -264,13 +283,15 @@ def test_irregular_times(tmp_path):
     path = write(tmp_path, "i.csv", "ds,y\n2020-01-01,1\n2020-01-02,2\n2020-01-04,3\n2020-01-09,5\n")
     refused(
         path,
-        r"i\.csv: cannot infer the frequency of the series \(rows 2 to 5\): its times are not evenly spaced \(2020-01-01, 2020-01-02, 2020-01-04, 2020-01-09\); pass --freq, e.g. --freq D$",
+        r"i\.csv: cannot infer the frequency of the series \(rows 2 to 5\): its times are not evenly spaced \(2020-01-01, 2020-01-02, 2020-01-04, 2020-01-09\); pass freq, e.g. freq='D'$",
+        cli=r"i\.csv: cannot infer the frequency of the series \(rows 2 to 5\): its times are not evenly spaced \(2020-01-01, 2020-01-02, 2020-01-04, 2020-01-09\); pass --freq, e.g. --freq D$",
     )
 
 
 def test_too_few_rows_to_infer(tmp_path):
     path = write(tmp_path, "t.csv", "ds,y\n2020-01-01,1\n2020-01-02,2\n")
-    refused(path, r"t\.csv: cannot infer the frequency: the series has only 2 time steps \(3 needed\); pass --freq, e.g. --freq D$")
+    refused(path, r"t\.csv: cannot infer the frequency: the series has only 2 time steps \(3 needed\); pass freq, e.g. freq='D'$",
+            cli=r"t\.csv: cannot infer the frequency: the series has only 2 time steps \(3 needed\); pass --freq, e.g. --freq D$")
 
 
 def test_series_disagree_on_frequency(tmp_path):
@@ -278,18 +299,22 @@ def test_series_disagree_on_frequency(tmp_path):
         tmp_path, "f.csv",
         "unique_id,ds,y\nB,2020-01-01,1\nB,2020-02-01,2\nB,2020-03-01,3\nA,2020-01-01,1\nA,2020-01-02,2\nA,2020-01-03,3\n",
     )
-    refused(path, r"f\.csv: series 'A' has frequency D but series 'B' has MS; all series must share one frequency: resample them, or pass --freq")
+    refused(path, r"f\.csv: series 'A' has frequency D but series 'B' has MS; all series must share one frequency: resample them, or pass freq \(with fill for the gaps\)$",
+            cli=r"f\.csv: series 'A' has frequency D but series 'B' has MS; all series must share one frequency: resample them, or pass --freq \(with --fill for the gaps\)$")
 
 
 def test_bad_freq_alias():
     frame = pd.DataFrame({"ds": ["2020-01-01"], "y": [1]})
-    with pytest.raises(InputError, match=r"^--freq: 'XYZ' is not a pandas frequency; use an alias such as D, B, W-SUN, MS"):
+    with pytest.raises(InputError, match=r"^freq: 'XYZ' is not a pandas frequency; use an alias such as D, B, W-SUN, MS") as info:
         read_timeseries(frame, freq="XYZ")
+    assert cli_text(info).startswith("--freq: 'XYZ' is not a pandas frequency; use an alias such as D, B, W-SUN, MS")
+    assert info.value.param == "freq"
 
 
 def test_time_off_the_given_grid(tmp_path):
     path = write(tmp_path, "o.csv", "ds,y\n2020-01-01,1\n2020-01-02,2\n2020-01-03,4\n")
-    refused(path, r"o\.csv: row 3, column 'ds': time 2020-01-02 of the series is not a whole number of 2D steps after 2020-01-01; check the times or pass the right --freq$", freq="2D")
+    refused(path, r"o\.csv: row 3, column 'ds': time 2020-01-02 of the series is not a whole number of 2D steps after 2020-01-01; check the times or pass the right freq$",
+            cli=r"o\.csv: row 3, column 'ds': time 2020-01-02 of the series is not a whole number of 2D steps after 2020-01-01; check the times or pass the right --freq$", freq="2D")
 
 
 def test_first_time_not_on_the_offset(tmp_path):
@@ -311,9 +336,11 @@ def test_check_min_length(tmp_path):
     check_min_length(ts, 3)
     with pytest.raises(
         InputError,
-        match=r"^.*s\.csv: series 'B' has 4 time steps; needs at least 5 \(lookback \+ horizon = 5\); 1 more series is shorter too; use a shorter --lookback or --horizon, or leave the short series out$",
-    ):
+        match=r"^.*s\.csv: series 'B' has 4 time steps; needs at least 5 \(lookback \+ horizon = 5\); 1 more series is shorter too; use a shorter lookback or horizon, or leave the short series out$",
+    ) as info:
         check_min_length(ts, 5, why="lookback + horizon = 5")
+    assert cli_text(info).endswith("; 1 more series is shorter too; use a shorter --lookback or --horizon, or leave the short series out")
+    assert info.value.param == "lookback"
 
 
 def test_check_min_length_single_series():
@@ -335,7 +362,8 @@ def test_future_covariates_must_cover_the_horizon(tmp_path):
 
 def test_missing_future_covariate(tmp_path):
     path = write(tmp_path, "f.csv", "ds,y,promo\n2020-01-01,1,0\n2020-01-02,2,1\n2020-01-03,3,0\n2020-01-04,,\n")
-    refused(path, r"f\.csv: row 5, column 'promo': missing future covariate; fill it in or pass --fill", future_covariates=["promo"])
+    refused(path, r"f\.csv: row 5, column 'promo': missing future covariate; fill it in or pass fill='ffill'",
+            cli=r"f\.csv: row 5, column 'promo': missing future covariate; fill it in or pass --fill ffill", future_covariates=["promo"])
 
 
 def test_series_without_any_target(tmp_path):

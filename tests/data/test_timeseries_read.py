@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lstmkit.cli.flags import flag_for
 from lstmkit.data import (
     ColumnRoles,
     TimeSeriesData,
@@ -189,8 +190,10 @@ def test_fill_per_series_and_infers_freq_despite_gaps(tmp_path):
 
 def test_fill_with_nothing_to_fill_from(tmp_path):
     path = write(tmp_path, "g.csv", "ds,y,t\n2020-01-01,1,\n2020-01-02,2,\n2020-01-03,3,\n")
-    with pytest.raises(InputError, match=r"column 't' of the series has no values at all; --fill ffill has nothing to fill from"):
+    with pytest.raises(InputError, match=r"column 't' of the series has no values at all; fill='ffill' has nothing to fill from$") as info:
         read_timeseries(path, past_covariates=["t"], fill="ffill")
+    assert info.value.render(flag_for("forecast")).endswith("; --fill ffill has nothing to fill from")
+    assert info.value.param == "fill"
 
 
 def test_business_days_with_gaps_infer_b(tmp_path):
@@ -258,5 +261,9 @@ def test_given_freq_wins_and_two_rows_are_enough():
 
 def test_bad_season_length():
     frame = pd.DataFrame({"ds": ["2020-01-01", "2020-01-02"], "y": [1, 2]})
-    with pytest.raises(InputError, match=r"^--season-length: expected a whole number >= 1; got 0$"):
+    with pytest.raises(InputError, match=r"^season_length: expected a whole number >= 1; got 0$") as info:
         read_timeseries(frame, freq="D", season_length=0)
+    assert info.value.render(flag_for("forecast")) == "--season-length: expected a whole number >= 1; got 0"
+    assert (info.value.param, info.value.got) == ("season_length", 0)
+    with pytest.raises(InputError, match=r"^season_length: expected a whole number >= 1; got 'x'$"):
+        read_timeseries(frame, freq="D", season_length="x")

@@ -102,8 +102,11 @@ def test_windows_at_per_series_and_errors():
 
 
 def test_bad_sizes():
-    with pytest.raises(InputError, match=r"^--lookback: expected a whole number >= 1; got 0$"):
+    with pytest.raises(InputError, match=r"^lookback: expected a whole number >= 1; got 0$") as info:
         make_windows([series_a()], lookback=0, horizon=1)
+    assert info.value.render(lambda p: "--" + p) == "--lookback: expected a whole number >= 1; got 0"
+    with pytest.raises(InputError, match=r"^stride: expected a whole number >= 1; got 1.5$"):
+        make_windows([series_a()], lookback=2, horizon=1, stride=1.5)
     with pytest.raises(ValueError, match=r"past covariates: expected 8 rows"):
         SeriesArrays(id="A", target=np.arange(8.0), past=np.zeros(7))
 

@@ -18,7 +18,7 @@ COMMON: dict[str, str] = {
 # command -> parameter -> flag, where a command names a parameter its own way (a positional
 # argument by its metavar)
 BY_COMMAND: dict[str, dict[str, str]] = {
-    "forecast": {"windows": "--backtest-windows"},
+    "forecast": {"windows": "--backtest-windows", "stride": "--backtest-stride"},
     "classify": {},
     "inspect": {"data": "DATA"},
 }

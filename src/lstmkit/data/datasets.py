@@ -17,21 +17,35 @@ Loaded from statsmodels when it is installed (not bundled):
 * :func:`load_us_gdp`: US real GDP, quarterly 1959Q1 .. 2009Q3, 203 values, a trend.
 
 Every loader returns a DataFrame with columns ``ds`` (datetime64) and ``y`` (float64).
+
+The UCR/UEA classification data sets that the optional package aeon ships in its wheel
+(:func:`available_datasets`, :func:`load_dataset`) are read as
+:class:`~lstmkit.data.sequences.SequenceData` from aeon's ``.ts`` files, without importing aeon.
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
+from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lstmkit.errors import LstmkitError
+from lstmkit.errors import InputError, LstmkitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lstmkit.data.sequence_data import SequenceData
 
 __all__ = [
     "MissingPackageError",
+    "available_datasets",
     "bundled_path",
     "load_air_passengers",
     "load_co2",
+    "load_dataset",
     "load_nile",
     "load_sunspots",
     "load_us_gdp",
@@ -98,3 +112,91 @@ def load_us_gdp() -> pd.DataFrame:
     months = ((data["quarter"].astype(int) - 1) * 3 + 1).map("{:02d}".format)
     ds = pd.to_datetime(years + "-" + months + "-01", format="%Y-%m-%d")
     return pd.DataFrame({"ds": ds, "y": data["realgdp"].astype("float64").to_numpy()})
+
+
+# --------------------------------------------------------------------------- aeon's data sets
+
+
+def _aeon_data_dir() -> Path:
+    spec = importlib.util.find_spec("aeon")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingPackageError(
+            "the UCR/UEA data sets come with aeon, which is not installed; pip install aeon "
+            "(or pip install 'lstmkit[datasets]')"
+        )
+    root = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+    if not root.is_dir():
+        raise MissingPackageError(f"aeon is installed but has no data folder {root}; reinstall it: pip install --force-reinstall aeon")
+    return root
+
+
+@lru_cache(maxsize=4)
+def _aeon_datasets(root: str) -> dict[str, tuple[str, str]]:
+    """``{name: (train_path, test_path)}`` of the classification data sets under ``root``."""
+    out: dict[str, tuple[str, str]] = {}
+    for train in sorted(Path(root).glob("*/*_TRAIN.ts")):
+        name = train.name[: -len("_TRAIN.ts")]
+        test = train.with_name(f"{name}_TEST.ts")
+        if test.is_file() and _is_classification(train):
+            out[name] = (str(train), str(test))
+    return out
+
+
+def _is_classification(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                s = line.strip().lower()
+                if s.startswith("@classlabel"):
+                    return s.split()[1:2] == ["true"]
+                if s.startswith("@targetlabel") or s == "@data":
+                    return False
+    except (OSError, UnicodeDecodeError):
+        return False
+    return False
+
+
+def available_datasets() -> list[str]:
+    """The names of the UCR/UEA classification data sets the installed aeon ships.
+
+    Raises:
+        MissingPackageError: aeon is not installed.
+    """
+    return sorted(_aeon_datasets(str(_aeon_data_dir())), key=str.lower)
+
+
+def load_dataset(name: str, split: str = "train") -> SequenceData:
+    """A UCR/UEA classification data set shipped (offline) in aeon's wheel, read with
+    :func:`read_sequences` from aeon's ``.ts`` file (aeon itself is not imported).
+
+    With aeon 1.6 these are ACSF1, ArrowHead, BasicMotions, Covid3Month_disc, GunPoint,
+    ItalyPowerDemand, JapaneseVowels, JapaneseVowels_eq, OSULeaf, PickupGestureWiimoteZ,
+    PickupGestureWiimoteZ_eq and UnitTest; see :func:`available_datasets`.
+
+    Args:
+        name: the data set, e.g. ``"JapaneseVowels"`` (any case).
+        split: ``"train"`` or ``"test"``.
+
+    Raises:
+        MissingPackageError: aeon is not installed (pip install aeon).
+        InputError: an unknown name (listing the available ones) or split.
+    """
+    from lstmkit.data.sequences import read_sequences
+
+    split_l = str(split).lower()
+    if split_l not in ("train", "test"):
+        raise InputError(f"split must be 'train' or 'test', got {split!r}", param="split",
+                         expected="'train' or 'test'", got=split)
+    sets = _aeon_datasets(str(_aeon_data_dir()))
+    key = {k.lower(): k for k in sets}.get(str(name).lower())
+    if key is None:
+        close = difflib.get_close_matches(str(name), list(sets), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputError(
+            f"unknown data set {name!r}{hint}; the installed aeon ships: {', '.join(sorted(sets, key=str.lower))}"
+        )
+    train, test = sets[key]
+    path = train if split_l == "train" else test
+    data = read_sequences(path, format="ts")
+    data.source = Path(path).name
+    return data

@@ -10,22 +10,21 @@
 * :func:`split_text` cuts encoded text into a training part and a validation part, each
   contiguous (the validation part is the end of the text).
 
-The file checks (:func:`read_file_bytes`, :func:`decode_utf8`) are shared with
-:mod:`lstmkit.data.sequences`.
+The file checks (:func:`read_file_bytes`, :func:`decode_utf8`) live in
+:mod:`lstmkit.data.files`, shared by every reader; they stay importable from here.
 
 This module imports numpy, never torch.
 """
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import os
-from pathlib import Path
 from typing import Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
+from lstmkit.data.files import decode_utf8, read_file_bytes
 from lstmkit.errors import InputError
 
 __all__ = [
@@ -78,73 +77,8 @@ DEFAULT_CORPUS_MODULES: tuple[str, ...] = (
     "fnmatch",
 )
 
-_GZIP_MAGIC = b"\x1f\x8b"
 
-
-# --------------------------------------------------------------------------- file checks
-
-
-def read_file_bytes(path: PathLike, expected: str, name: str | None = None) -> bytes:
-    """The bytes of a file, gunzipped when it is gzip-compressed.
-
-    Args:
-        path: the file.
-        expected: what the file should be, for the messages, e.g. ``"UTF-8 text"``.
-        name: how messages name the file; defaults to ``str(path)``.
-
-    Raises:
-        InputError: the file is missing, a directory, unreadable, or empty.
-    """
-    name = str(path) if name is None else name
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise InputError(f"{name}: no such file; check the path (relative paths start at {os.getcwd()})")
-    if p.is_dir():
-        raise InputError(f"{name}: is a directory; expected {expected}")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check its permissions") from None
-    if not data:
-        raise InputError(f"{name}: the file is empty (0 bytes); expected {expected}")
-    if data.startswith(_GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{name}: is a damaged gzip file ({exc}); expected {expected}") from None
-        if not data:
-            raise InputError(f"{name}: the gzip file holds nothing (0 bytes); expected {expected}")
-    return data
-
-
-def decode_utf8(data: bytes, name: str, expected: str) -> str:
-    """Decode UTF-8 (a leading byte-order mark is dropped, CRLF and CR become LF).
-
-    Raises:
-        InputError: a NUL byte (a binary file) or a byte sequence that is not UTF-8, naming
-            the line and the byte offset (both counted in the file, lines from 1, offsets
-            from 0).
-    """
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        raise InputError(
-            f"{name}: is a binary file, not text (a NUL byte on line {line}, offset {nul}); expected {expected}"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        pos = exc.start
-        line = data.count(b"\n", 0, pos) + 1
-        raise InputError(
-            f"{name}: line {line} is not UTF-8 text (byte 0x{data[pos]:02x} at offset {pos}); "
-            "save the file as UTF-8"
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
+# --------------------------------------------------------------------------- reading
 
 
 def read_text(path: PathLike) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from lstmkit.data.tables import check_whole
 from lstmkit.errors import InputError
 
 __all__ = ["SeriesArrays", "Windows", "last_windows", "make_windows", "windows_at"]
@@ -128,9 +129,8 @@ class Windows:
 
 
 def _check_sizes(lookback: int, horizon: int) -> None:
-    for name, v in (("lookback", lookback), ("horizon", horizon)):
-        if int(v) != v or v < 1:
-            raise InputError(f"--{name}: expected a whole number >= 1; got {v!r}")
+    check_whole("lookback", lookback)
+    check_whole("horizon", horizon)
 
 
 def _check_same_covariates(series: Sequence[SeriesArrays]) -> tuple[int, int]:
@@ -186,10 +186,14 @@ def make_windows(
     is ``end`` (the number of steps usable for training, e.g. a backtest cut-off; one value or
     one per series) or the series length. A series shorter than ``L + H`` gives no sample.
     Samples are ordered by series, then by cut-off.
+
+    Raises:
+        InputError: ``lookback``, ``horizon`` or ``stride`` is not a whole number >= 1.
+        ValueError: the series disagree on their covariates, or ``end`` has not one value
+            per series.
     """
     _check_sizes(lookback, horizon)
-    if int(stride) != stride or stride < 1:
-        raise InputError(f"--stride: expected a whole number >= 1; got {stride!r}")
+    check_whole("stride", stride)
     p, f = _check_same_covariates(series)
     ends = _per_series(end, series)
     chunks = []
