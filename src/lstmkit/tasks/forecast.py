@@ -27,13 +27,14 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from lstmkit.data import (
+    SeriesScaler,
     SeriesArrays,
     TimeSeriesData,
     check_future_covariates,
@@ -130,6 +131,7 @@ class Forecaster(Estimator):
 
     def reset(self) -> None:
         self.spec: _DataSpec | None = None
+        self.scaler: SeriesScaler | None = None
         self.data: TimeSeriesData | None = None
 
     # --------------------------------------------------------------------- reading
@@ -238,60 +240,26 @@ class Forecaster(Estimator):
 
     # --------------------------------------------------------------------- scaling
     def _make_spec(self, ts: TimeSeriesData, end: list[int] | None) -> _DataSpec:
+        """What the model keeps of ``ts``: its columns and frequency, and the per-series
+        scales (:class:`~lstmkit.data.SeriesScaler`) fitted on the first ``end[i]`` steps."""
         r = ts.roles
-        target = ts.frame[r.target].to_numpy()
-        log = self.params.transform == "log" or (self.params.transform == "auto" and bool((target > 0).all()))
-        if log and not (target > 0).all():
-            row = int(np.argmax(target <= 0))
-            raise InputError(f"{ts.source}: column {r.target!r} has a value <= 0 ({target[row]}), "
-                             f"which has no logarithm; use {param_ref('transform', 'none')}")
-        scale = {}
-        for i, s in enumerate(ts.to_arrays()):
-            values = np.column_stack([_forward(s.target, log), s.past, s.future[: s.length]])
-            values = values if end is None else values[: end[i]]
-            mean = values.mean(axis=0)
-            std = values.std(axis=0)
-            std = np.where(std > 1e-8, std, 1.0)
-            scale[s.id] = {"mean": mean.tolist(), "std": std.tolist()}
+        self.scaler = SeriesScaler().fit_series(ts, end=end, transform=self.params.transform)
         return _DataSpec(r.time, r.target, r.id, ts.has_id, r.past_covariates, r.future_covariates,
-                         ts.freq, ts.season_length, log, scale)
+                         ts.freq, ts.season_length, self.scaler.log, self.scaler.to_lists())
 
     def scaled_series(self, ts: TimeSeriesData) -> list[SeriesArrays]:
         """Every series of ``ts`` in the model's units: the target log-transformed (when the
         model uses a log) and standardised with its series' training mean and standard
         deviation, the covariates standardised likewise."""
-        spec = self.spec
-        out = []
-        n_past = len(spec.past_covariates)
-        for s in ts.to_arrays():
-            if s.id not in spec.scale:
-                raise InputError(f"{ts.source}: series {s.id!r} was not in the training data; "
-                                 "the model has no scale for it")
-            mean = np.asarray(spec.scale[s.id]["mean"])
-            std = np.asarray(spec.scale[s.id]["std"])
-            target = (_forward(s.target, spec.log) - mean[0]) / std[0]
-            past = (s.past - mean[1:1 + n_past]) / std[1:1 + n_past]
-            future = (s.future - mean[1 + n_past:]) / std[1 + n_past:]
-            out.append(SeriesArrays(s.id, target, past, future, s.times))
-        return out
-
-    def _unscale(self, ids: Sequence[str], values: np.ndarray) -> np.ndarray:
-        """Values ``(N, H, Q)`` in scaled units -> the target's units."""
-        mean = np.array([self.spec.scale[i]["mean"][0] for i in ids])[:, None, None]
-        std = np.array([self.spec.scale[i]["std"][0] for i in ids])[:, None, None]
-        return _inverse(values * std + mean, self.spec.log)
+        return self.scaler.transform_series(ts)
 
     # --------------------------------------------------------------------- predicting
-    def _require_fitted(self) -> None:
-        if self.net is None:
-            raise RuntimeError("this Forecaster is not fitted yet: call fit() or Forecaster.load()")
-
     def _run(self, windows) -> np.ndarray:
         t = windows.to_torch()
         with torch.no_grad():
             out = self.net.eval()(t["x"], t["x_future"]).numpy()
         ids = [windows.ids[i] for i in windows.series_index]
-        return np.sort(self._unscale(ids, out.astype(np.float64)), axis=-1)  # no crossing
+        return np.sort(self.scaler.inverse_target(ids, out.astype(np.float64)), axis=-1)  # no crossing
 
     def predict(self, data: Any = None, **read_kwargs) -> pd.DataFrame:
         """Forecast the next H steps after the end of every series of ``data`` (default: the
@@ -445,15 +413,9 @@ class Forecaster(Estimator):
         return {"data": dataclasses.asdict(self.spec)}
 
     def restore_state(self, state: dict[str, Any]) -> None:
-        self.spec = dataclass_from_dict(_DataSpec, state["data"])
-
-
-def _forward(values: np.ndarray, log: bool) -> np.ndarray:
-    return np.log(values) if log else values
-
-
-def _inverse(values: np.ndarray, log: bool) -> np.ndarray:
-    return np.exp(values) if log else values
+        self.spec = spec = dataclass_from_dict(_DataSpec, state["data"])
+        self.scaler = SeriesScaler.from_lists(spec.scale, target=spec.target, past_covariates=spec.past_covariates,
+                                              future_covariates=spec.future_covariates, log=spec.log)
 
 
 def _subset(windows, mask: np.ndarray):
