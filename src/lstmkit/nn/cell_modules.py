@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from . import parameters
 from .config import RecurrentConfig
+from .validation import one_step_input
 
 
 class _Cell(nn.Module):
@@ -35,13 +36,7 @@ class _Cell(nn.Module):
 
     def _run(self, input: Tensor, hx: Any, return_trace: bool):
         c = self.config
-        if not isinstance(input, Tensor) or input.dim() not in (1, 2):
-            shape = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
-            raise ValueError(f"input must be 2-D (N, H_in) or 1-D (H_in,), got {shape}")
-        if input.shape[-1] != c.input_size:
-            raise ValueError(f"input must have {c.input_size} features (input_size), got {input.shape[-1]}")
-        unbatched = input.dim() == 1
-        x = input.unsqueeze(0) if unbatched else input
+        x, unbatched = one_step_input(input, "input", c.input_size)  # (N, H_in)
         batch = x.shape[0]
         sizes = c.spec.state_sizes(c)  # [("h_0", H)] or [("h_0", H), ("c_0", H)]
         if hx is None:

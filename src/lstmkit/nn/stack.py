@@ -29,6 +29,7 @@ from . import parameters
 from .config import RecurrentConfig
 from .scan import ScanResult, StepMasks
 from .trace import Trace
+from .validation import one_step_input
 
 
 class RecurrentStack(nn.Module):
@@ -272,13 +273,8 @@ class RecurrentStack(nn.Module):
                 "step() streams forward in time, but this layer is bidirectional: its reverse "
                 "direction needs the whole sequence; call forward() instead"
             )
-        if not isinstance(x_t, Tensor) or x_t.dim() not in (1, 2):
-            shape = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
-            raise ValueError(f"x_t must be a 2-D (N, H_in) or 1-D (H_in,) tensor, got {shape}")
-        if x_t.shape[-1] != c.input_size:
-            raise ValueError(f"x_t must have {c.input_size} features (input_size), got {x_t.shape[-1]}")
-        unbatched = x_t.dim() == 1
-        x = x_t.reshape(1, 1 if unbatched else x_t.shape[0], c.input_size)  # (1, N, H_in)
+        x, unbatched = one_step_input(x_t, "x_t", c.input_size)
+        x = x.unsqueeze(0)  # (1, N, H_in)
         states = self._initial_states(state, x.shape[1], unbatched, x)
         layer_input = x[0]
         new_states = []
