@@ -525,13 +525,14 @@ static inline float hsum(vf v) {
 
 // mean and 1/sqrt(var + eps) of a[0..n) (biased variance, eps = 1e-5 as cells.LAYER_NORM_EPS):
 // the layer norms' statistics (LSTM variants, the step).  The tail past the last full vector
-// is loaded masked into the vector sums.
+// is summed in scalar code, after the vector lanes.
 static inline void row_stats(const float* a, int n, float& mean, float& rstd) {
   vf s = {};
   int j = 0;
   for (; j + VW <= n; j += VW) s += ld(a + j);
-  if (j < n) s += ldn(a + j, n - j);
-  mean = hsum(s) / (float)n;
+  float sum = hsum(s);
+  for (; j < n; ++j) sum += a[j];
+  mean = sum / (float)n;
   vf q = {};
   const vf mu = splat(mean);
   j = 0;
@@ -539,14 +540,9 @@ static inline void row_stats(const float* a, int n, float& mean, float& rstd) {
     vf d = ld(a + j) - mu;
     q += d * d;
   }
-  if (j < n) {
-    vf d = ldn(a + j, n - j) - mu;
-    vi keep = {};
-    for (int i = 0; i < n - j; ++i) keep[i] = -1;
-    d = (vf)((vi)d & keep);
-    q += d * d;
-  }
-  rstd = 1.0f / std::sqrt(hsum(q) / (float)n + 1e-5f);
+  float sq = hsum(q);
+  for (; j < n; ++j) sq += (a[j] - mean) * (a[j] - mean);
+  rstd = 1.0f / std::sqrt(sq / (float)n + 1e-5f);
 }
 
 // ---------------------------------------------------------------------------------------
