@@ -17,7 +17,7 @@
 //     other families never probe or use it.
 //   * ErrorSlot, ThreadScope (denormals flushed, MKL single-threaded inside our threads),
 //     run_team / run_threads (one parallel region on torch's OpenMP pool), barrier,
-//     parallel_chunks, own_ranges / run_owned (chunks owned per thread, then shared): the
+//     SpinBarrier (for phases of microseconds), parallel_chunks, own_ranges / run_owned (chunks owned per thread, then shared): the
 //     fixed work partition that makes results bitwise identical whatever the number of threads.
 //   * Vectorized float32 math: the vf / vi vector types (VW = 16 lanes with AVX-512, else 8;
 //     -DLSTMKIT_VW8 forces 8), splat / ld / st, masked ldn / stn, vexp, vrcp, vsigmoid, vtanh,
@@ -50,6 +50,7 @@
 #include <ctime>
 #include <dlfcn.h>
 #include <map>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <mutex>
@@ -328,6 +329,34 @@ static inline void barrier(int nthreads) {
   (void)nthreads;
 #endif
 }
+
+static inline void cpu_relax() {
+#ifdef LSTMKIT_X86
+  _mm_pause();
+#endif
+}
+
+// A barrier for the threads of one run_team region whose phases last microseconds (the
+// streaming step): it spins, and yields the core every 1024 spins, so a team member the OS
+// has not scheduled yet (a busy or oversubscribed machine) gets the core at once, where
+// OpenMP's barrier may spin far longer before it sleeps.  `n`: the team's size.
+struct SpinBarrier {
+  alignas(64) std::atomic<int> count{0};
+  alignas(64) std::atomic<int> gen{0};
+  void wait(int n) {
+    if (n <= 1) return;
+    const int g = gen.load(std::memory_order_acquire);
+    if (count.fetch_add(1, std::memory_order_acq_rel) == n - 1) {
+      count.store(0, std::memory_order_relaxed);
+      gen.store(g + 1, std::memory_order_release);
+      return;
+    }
+    for (int spins = 0; gen.load(std::memory_order_acquire) == g;) {
+      cpu_relax();
+      if ((++spins & 1023) == 0) sched_yield();
+    }
+  }
+};
 
 // Runs f(chunk) for chunk in [0, nchunks), chunks handed out dynamically (each chunk's
 // result does not depend on which thread computes it).  `flops` (0: unknown) keeps tiny jobs

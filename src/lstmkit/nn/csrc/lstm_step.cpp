@@ -27,7 +27,7 @@
 //    the weights hot in its own L2 across calls; threads that finish take the unclaimed chunks
 //    of the others (fused_common.h's own_ranges / run_owned).  The threads are torch's own
 //    OpenMP pool (at most at::get_num_threads()), ONE parallel region per step (run_team, with
-//    barriers between the phases inside it), never a pool of our own: a second set of
+//    spinning barriers between the phases inside it), never a pool of our own: a second set of
 //    spinning threads would compete with torch's for the cores whenever the caller runs torch
 //    ops between steps (sampling loops do).  Pointwise work runs on thread 0 at batch 1 (batch
 //    rows are split otherwise).
@@ -46,8 +46,8 @@ namespace lstmkit_step {
 
 // From fused_common.h, the same helpers as the other kernel families: the vector math (vf, VW,
 // ld / ldn / st / stn, vexp, vsigmoid, vtanh, hsum, row_stats) and the threads (run_team: one
-// parallel region on torch's OpenMP pool; barrier; own_ranges / run_owned: chunks owned per
-// thread, then shared).  Its BLAS helpers are unused here: this kernel has its own GEMV.
+// parallel region on torch's OpenMP pool; SpinBarrier between its phases; own_ranges /
+// run_owned: chunks owned per thread, then shared).  Its BLAS helpers are unused here: this kernel has its own GEMV.
 using namespace lstmkit::common;
 
 // a * b + c, fused where the ISA has it (ISO C++ mode does not contract a*b+c by itself)
@@ -400,6 +400,7 @@ static void step_all(const Dims& d, const LayerPtrs* layers, int N, const float*
       }
     }
   }
+  SpinBarrier bar;
   run_team(nt, [&](int tid, int nth) {
     auto run_phase = [&](const GemvJob& j, int phase) {
       if (!claims) {
@@ -416,19 +417,19 @@ static void step_all(const Dims& d, const LayerPtrs* layers, int N, const float*
       GemvJob j;
       layer_gemv(d, w, N, in, Iin, hprev + l * NP, G, j);
       run_phase(j, l * per_layer);
-      barrier(nth);
+      bar.wait(nth);
       PointJob pj{&d, &w, G, d.ln ? G + (int64_t)N * GH : nullptr, GH, cprev + l * NH, cout + l * NH,
                   d.proj ? Rb : ho, d.proj ? H : P};
       const int n0 = N == 1 ? (tid == 0 ? 0 : 1) : (int)((int64_t)N * tid / nth);
       const int n1 = N == 1 ? 1 : (int)((int64_t)N * (tid + 1) / nth);
       for (int n = n0; n < n1; ++n) point_chunk(&pj, n);
       if (d.proj) {
-        barrier(nth);
+        bar.wait(nth);
         GemvJob q;
         proj_gemv(d, w, N, Rb, ho, q);
         run_phase(q, l * per_layer + 1);
       }
-      if (l + 1 < d.L) barrier(nth);  // the region's end is the last barrier
+      if (l + 1 < d.L) bar.wait(nth);  // the region's end is the last barrier
       in = ho;
       Iin = P;
     }
