@@ -16,7 +16,13 @@ import sys
 
 from lstmkit.cli.bench import main
 from lstmkit.nn.fused.bench import (  # noqa: F401  (re-exported for scripts that time single calls)
-    bench_shape, fused_lstm_call, make_lstm, memory, memory_child, mm_ceiling, torch_lstm_call,
+    bench_shape,
+    fused_lstm_call,
+    make_lstm,
+    memory,
+    memory_child,
+    mm_ceiling,
+    torch_lstm_call,
 )
 
 if __name__ == "__main__":

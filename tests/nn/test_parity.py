@@ -5,12 +5,19 @@ import itertools
 
 import pytest
 import torch
+from helpers import (
+    BACKENDS,
+    assert_close_lists,
+    on,
+    requested,
+    run_with_grads,
+    runnable_backends,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import lstmkit
-from helpers import BACKENDS, assert_close_lists, on, requested, run_with_grads, runnable_backends
 
 T, N, I, H = 5, 3, 4, 6
 

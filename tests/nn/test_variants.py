@@ -17,7 +17,7 @@ VARIANT_BACKENDS = ("reference", "fused")  # torch.nn has none of the variants
 def tol(backend):
     """assert_close's default tolerances, wider for the compiled kernels (their vector maths
     are within ~1e-6 of torch's)."""
-    return {} if backend == "reference" else dict(rtol=1e-5, atol=1e-5)
+    return {} if backend == "reference" else {"rtol": 1e-5, "atol": 1e-5}
 
 T, N, I, H = 6, 3, 4, 5
 

@@ -43,8 +43,9 @@ from __future__ import annotations
 import dataclasses
 import warnings
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor

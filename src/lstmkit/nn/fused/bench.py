@@ -35,7 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
