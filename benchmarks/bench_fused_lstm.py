@@ -1,6 +1,7 @@
 """Benchmark: lstmkit's fused LSTM kernels vs torch.nn.LSTM and the reference path.
 
-A thin wrapper: the logic lives in :mod:`lstmkit.bench` (also ``lstmkit bench``).
+A thin wrapper: the measuring lives in :mod:`lstmkit.nn.fused.bench`, the table in
+:mod:`lstmkit.cli.bench` (also ``lstmkit bench``).
 
 Usage::
 
@@ -13,8 +14,15 @@ from __future__ import annotations
 
 import sys
 
-from lstmkit.bench import (  # noqa: F401  (re-exported for older scripts)
-    _fused_step, _make, _memory_child, _torch_step, bench_shape, main, memory, mm_ceiling,
+from lstmkit.cli.bench import main
+from lstmkit.nn.fused.bench import (  # noqa: F401  (re-exported for scripts that time single calls)
+    bench_shape,
+    fused_lstm_call,
+    make_lstm,
+    memory,
+    memory_child,
+    mm_ceiling,
+    torch_lstm_call,
 )
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 
-from lstmkit.bench import main
+from lstmkit.cli.bench import main
 
 if __name__ == "__main__":
     sys.exit(main(["--mode", "step", *sys.argv[1:]]))

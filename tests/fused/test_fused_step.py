@@ -47,8 +47,8 @@ def _pair(I, H, layers, opts, seed=0, **extra):
 
 
 def _compiled_calls(model) -> int:
-    core = model.__dict__.get("_step_core")
-    return core.calls if core not in (None, False) else 0
+    core = model.step_core
+    return core.calls if core is not None else 0
 
 
 def _inputs(T, batch, I, seed=1):
@@ -213,7 +213,7 @@ def test_config_change_rebuilds_and_reference_backend_is_honoured():
         assert _compiled_calls(model) == 1
         model.config = dataclasses.replace(model.config, backend="reference")
         model.step(torch.randn(5))
-        assert model.__dict__["_step_core"] is False
+        assert model.step_core is None
         model.config = dataclasses.replace(model.config, backend="auto")
         model.step(torch.randn(5))
         assert _compiled_calls(model) == 1  # a new core

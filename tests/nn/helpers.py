@@ -1,5 +1,10 @@
-"""Shared helpers for the nn tests: run a module and collect outputs and gradients."""
+"""Shared helpers for the nn tests: run a module and collect outputs and gradients; run it on
+a named backend."""
 
+import contextlib
+from unittest import mock
+
+import pytest
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
@@ -34,3 +39,46 @@ def assert_close_lists(a, b, atol, what):
     for i, (x, y) in enumerate(zip(a, b)):
         assert x.shape == y.shape, f"{what}[{i}]: shape {tuple(x.shape)} != {tuple(y.shape)}"
         torch.testing.assert_close(x, y, atol=atol, rtol=atol, msg=lambda m: f"{what}[{i}]: {m}")
+
+
+# ------------------------------------------------------------------ backends
+BACKENDS = ("reference", "fused", "torch")
+EXTENSIONS = {"lstm": "lstm", "gru": "gru_rnn", "rnn": "gru_rnn"}  # the compiled kernels of each kind
+
+
+def fused_missing(kind="lstm"):
+    """Why the fused kernels of ``kind`` cannot run here (None: they can; compiles them once)."""
+    from lstmkit.nn import fused
+
+    extension = EXTENSIONS[kind]
+    return None if fused.available(extension) else f"the fused {extension} kernels are unavailable: " \
+        f"{fused.unavailable_reason(extension)}"
+
+
+def requested(backend):
+    """The ``backend=`` argument that runs ``backend``: ``"torch"`` is what ``"auto"`` picks
+    for a plain configuration where the fused kernels cannot compile (see :func:`on`)."""
+    return "auto" if backend == "torch" else backend
+
+
+@contextlib.contextmanager
+def on(backend, kind="lstm"):
+    """Inside, a module built with ``backend=requested(backend)`` runs on ``backend``.
+    ``"fused"`` skips the test, saying why, where the kernels cannot compile; ``"torch"``:
+    the fused backend answers that its kernel is unavailable, as where it cannot compile."""
+    if backend == "fused":
+        reason = fused_missing(kind)
+        if reason is not None:
+            pytest.skip(reason)
+    if backend != "torch":
+        yield
+        return
+    from lstmkit.nn.backend import FUSED
+
+    with mock.patch.object(FUSED, "unavailable", lambda call: "the fused kernel is unavailable (off in this test)"):
+        yield
+
+
+def runnable_backends(kind="lstm"):
+    """The backends of :data:`BACKENDS` that can run here (for loops that cannot skip)."""
+    return [b for b in BACKENDS if b != "fused" or fused_missing(kind) is None]

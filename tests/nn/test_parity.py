@@ -1,15 +1,23 @@
-"""lstmkit's modules against their torch.nn twins: same weights -> same outputs and gradients."""
+"""lstmkit's modules against their torch.nn twins: same weights -> same outputs and gradients,
+on each backend by name (reference, fused, torch), each test asserting the one that ran."""
 
 import itertools
 
 import pytest
 import torch
+from helpers import (
+    BACKENDS,
+    assert_close_lists,
+    on,
+    requested,
+    run_with_grads,
+    runnable_backends,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import lstmkit
-from helpers import assert_close_lists, run_with_grads
 
 T, N, I, H = 5, 3, 4, 6
 
@@ -53,33 +61,29 @@ def input_makers(batch_first):
     return {"batched": batched, "unbatched": unbatched_input, "packed": packed}
 
 
-def check_parity(kind, input_kind, with_hx, backend="reference", **kw):
-    theirs, ours = make_pair(kind, backend, **kw)
+def check_parity(kind, input_kind, with_hx, backend="reference", requested_backend=None, **kw):
+    """``kind`` built with ``backend=requested_backend`` (default: the one that names
+    ``backend``) runs on ``backend`` and matches torch.nn, forward and backward."""
+    theirs, ours = make_pair(kind, requested_backend or requested(backend), **kw)
     theirs.eval(), ours.eval()
     make = input_makers(kw.get("batch_first", False))[input_kind]
     hx = hidden_for(theirs, kind, N, input_kind == "unbatched") if with_hx else None
     # "packed" needs the same PackedSequence object's data leaf for both; rebuild per call
     out_t, grad_t = run_with_grads(theirs, make, hx)
-    out_o, grad_o = run_with_grads(ours, make, hx)
+    with on(backend, kind):
+        out_o, grad_o = run_with_grads(ours, make, hx)
+    assert ours.last_backend == backend
     assert_close_lists(out_o, out_t, 1e-5, "outputs")
     assert_close_lists(grad_o, grad_t, 1e-4, "gradients")
-    if backend == "reference":
-        assert ours.last_backend == "reference"
-    else:  # auto trains on the fused kernel where it compiled (GRU/RNN: also inference), else torch's
-        assert ours.last_backend in {"fused", "torch"}
 
 
 LSTM_OPTIONS = list(itertools.product([1, 2], [True, False], [False, True], [False, True], [0, 2]))
 
 
-@pytest.mark.parametrize("backend", ["reference", "fused"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("num_layers,bias,batch_first,bidirectional,proj_size", LSTM_OPTIONS)
 @pytest.mark.parametrize("input_kind", ["batched", "unbatched", "packed"])
 def test_lstm_matches_torch(num_layers, bias, batch_first, bidirectional, proj_size, input_kind, backend):
-    if backend == "fused":
-        from lstmkit.nn import fused
-        if not fused.available():
-            pytest.skip(f"fused kernel unavailable: {fused.unavailable_reason()}")
     for with_hx in (False, True):
         check_parity("lstm", input_kind, with_hx, backend, num_layers=num_layers, bias=bias,
                      batch_first=batch_first, bidirectional=bidirectional, proj_size=proj_size,
@@ -89,13 +93,14 @@ def test_lstm_matches_torch(num_layers, bias, batch_first, bidirectional, proj_s
 OTHER_OPTIONS = list(itertools.product([1, 2], [True, False], [False, True], [False, True]))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("num_layers,bias,batch_first,bidirectional", OTHER_OPTIONS)
 @pytest.mark.parametrize("input_kind", ["batched", "unbatched", "packed"])
 @pytest.mark.parametrize("kind,extra", [("gru", {}), ("rnn", {"nonlinearity": "tanh"}),
                                         ("rnn", {"nonlinearity": "relu"})])
-def test_gru_and_rnn_match_torch(kind, extra, num_layers, bias, batch_first, bidirectional, input_kind):
+def test_gru_and_rnn_match_torch(kind, extra, num_layers, bias, batch_first, bidirectional, input_kind, backend):
     for with_hx in (False, True):
-        check_parity(kind, input_kind, with_hx, num_layers=num_layers, bias=bias,
+        check_parity(kind, input_kind, with_hx, backend, num_layers=num_layers, bias=bias,
                      batch_first=batch_first, bidirectional=bidirectional, **extra)
 
 
@@ -115,33 +120,42 @@ def test_random_configurations_match_torch(kind, num_layers, bidirectional, batc
     kw = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias)
     if kind == "lstm" and use_proj:
         kw["proj_size"] = 3
-    for backend in ("reference", "auto"):
+    for backend in runnable_backends(kind):
         check_parity(kind, input_kind, with_hx, backend, **kw)
 
 
+@pytest.mark.parametrize("backend", ["fused", "torch"])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("input_kind", ["batched", "unbatched", "packed"])
-def test_auto_backend_matches_torch(kind, input_kind):
+def test_auto_backend_matches_torch(kind, input_kind, backend):
+    """backend="auto" picks the fused kernel where it compiles, else torch's kernels."""
     kw = dict(num_layers=2, bidirectional=True, batch_first=True)
     if kind == "lstm":
         kw["proj_size"] = 2
-    check_parity(kind, input_kind, True, "auto", **kw)
+    check_parity(kind, input_kind, True, backend, requested_backend="auto", **kw)
 
 
-def test_training_mode_without_dropout_matches_torch():
-    theirs, ours = make_pair("lstm", num_layers=2, bidirectional=True)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_training_mode_without_dropout_matches_torch(backend):
+    theirs, ours = make_pair("lstm", requested(backend), num_layers=2, bidirectional=True)
     x = torch.randn(T, N, I)
-    torch.testing.assert_close(ours(x)[0], theirs(x)[0], atol=1e-5, rtol=1e-5)
+    with on(backend):
+        out = ours(x)[0]
+    assert ours.last_backend == backend
+    torch.testing.assert_close(out, theirs(x)[0], atol=1e-5, rtol=1e-5)
 
 
-def test_inter_layer_dropout_acts_in_training_only():
-    _, ours = make_pair("lstm", num_layers=2, dropout=0.5)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inter_layer_dropout_acts_in_training_only(backend):
+    _, ours = make_pair("lstm", requested(backend), num_layers=2, dropout=0.5)
     x = torch.randn(T, N, I)
-    ours.train()
-    a, b = ours(x)[0], ours(x)[0]
-    assert not torch.allclose(a, b)
-    ours.eval()
-    torch.testing.assert_close(ours(x)[0], ours(x)[0])
+    with on(backend):
+        ours.train()
+        a, b = ours(x)[0], ours(x)[0]
+        assert not torch.allclose(a, b)
+        ours.eval()
+        torch.testing.assert_close(ours(x)[0], ours(x)[0])
+    assert ours.last_backend == backend
 
 
 def test_same_seed_gives_torch_initialisation():
@@ -173,9 +187,12 @@ def test_cells_match_torch(kind):
                 torch.testing.assert_close(v, u, atol=1e-6, rtol=1e-5)
 
 
-def test_float64_modules():
+@pytest.mark.parametrize("backend", ["reference", "torch"])
+def test_float64_modules(backend):
+    """float64: the fused kernels compute float32, so backend="auto" runs torch's kernels."""
     theirs = torch.nn.LSTM(I, H, dtype=torch.float64)
-    ours = lstmkit.LSTM(I, H, dtype=torch.float64)
+    ours = lstmkit.LSTM(I, H, dtype=torch.float64, backend=requested(backend))
     ours.load_state_dict(theirs.state_dict())
     x = torch.randn(T, N, I, dtype=torch.float64)
     torch.testing.assert_close(ours(x)[0], theirs(x)[0], atol=1e-12, rtol=1e-12)
+    assert ours.last_backend == backend

@@ -1,12 +1,23 @@
-"""The LSTM variants against hand-written loops, and their defining properties."""
+"""The LSTM variants against hand-written loops, and their defining properties, on each
+backend that computes them (the reference scan and the fused kernels; torch's kernels have
+only the projection), each test asserting the backend that ran."""
 
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import BACKENDS, requested
 
 import lstmkit
+
+VARIANT_BACKENDS = ("reference", "fused")  # torch.nn has none of the variants
+
+
+def tol(backend):
+    """assert_close's default tolerances, wider for the compiled kernels (their vector maths
+    are within ~1e-6 of torch's)."""
+    return {} if backend == "reference" else {"rtol": 1e-5, "atol": 1e-5}
 
 T, N, I, H = 6, 3, 4, 5
 
@@ -58,29 +69,34 @@ def basic_weights(m):
     return m.weight_ih_l0, m.weight_hh_l0, m.bias_ih_l0, m.bias_hh_l0
 
 
-def test_peephole_against_hand_loop():
-    m = lstmkit.LSTM(I, H, peephole=True)
+@pytest.mark.parametrize("backend", VARIANT_BACKENDS, indirect=True)
+def test_peephole_against_hand_loop(backend):
+    m = lstmkit.LSTM(I, H, peephole=True, backend=requested(backend))
     randomise(m)
     x = torch.randn(T, N, I)
     out, (h, c) = m(x)
     ref, rh, rc, _ = hand_lstm(x, basic_weights(m), peephole={"ci": m.weight_ci_l0, "cf": m.weight_cf_l0,
                                                               "co": m.weight_co_l0})
-    torch.testing.assert_close(out, ref)
-    torch.testing.assert_close(c[0], rc)
+    torch.testing.assert_close(out, ref, **tol(backend))
+    torch.testing.assert_close(c[0], rc, **tol(backend))
+    assert m.last_backend == backend
 
 
-def test_zero_peepholes_equal_plain_lstm():
-    m = lstmkit.LSTM(I, H, peephole=True)
+@pytest.mark.parametrize("backend", VARIANT_BACKENDS, indirect=True)
+def test_zero_peepholes_equal_plain_lstm(backend):
+    m = lstmkit.LSTM(I, H, peephole=True, backend=requested(backend))
     with torch.no_grad():
         for name in ("weight_ci_l0", "weight_cf_l0", "weight_co_l0"):
             getattr(m, name).zero_()
     x = torch.randn(T, N, I)
     ref, _, _, _ = hand_lstm(x, basic_weights(m))
-    torch.testing.assert_close(m(x)[0], ref)
+    torch.testing.assert_close(m(x)[0], ref, **tol(backend))
+    assert m.last_backend == backend
 
 
-def test_layer_norm_against_hand_loop():
-    m = lstmkit.LSTM(I, H, layer_norm=True)
+@pytest.mark.parametrize("backend", VARIANT_BACKENDS, indirect=True)
+def test_layer_norm_against_hand_loop(backend):
+    m = lstmkit.LSTM(I, H, layer_norm=True, backend=requested(backend))
     randomise(m)
     x = torch.randn(T, N, I)
     ln = {k: getattr(m, f"layer_norm_{part}_{kind}_l0") for k, part, kind in [
@@ -88,8 +104,9 @@ def test_layer_norm_against_hand_loop():
         ("hh_b", "hh", "bias"), ("c_w", "cell", "weight"), ("c_b", "cell", "bias")]}
     ref, _, rc, _ = hand_lstm(x, basic_weights(m), ln=ln)
     out, (_, c) = m(x)
-    torch.testing.assert_close(out, ref)
-    torch.testing.assert_close(c[0], rc)
+    torch.testing.assert_close(out, ref, **tol(backend))
+    torch.testing.assert_close(c[0], rc, **tol(backend))
+    assert m.last_backend == backend
 
 
 def test_layer_norm_parameters_shapes_and_init():
@@ -100,27 +117,31 @@ def test_layer_norm_parameters_shapes_and_init():
     assert torch.equal(m.layer_norm_hh_bias_l0, torch.zeros(4 * H))
 
 
-def test_cifg_couples_input_and_forget_gates():
-    m = lstmkit.LSTM(I, H, cifg=True)
+@pytest.mark.parametrize("backend", VARIANT_BACKENDS, indirect=True)
+def test_cifg_couples_input_and_forget_gates(backend):
+    m = lstmkit.LSTM(I, H, cifg=True, backend=requested(backend))
     randomise(m)
     assert m.weight_ih_l0.shape == (3 * H, I)
     assert m.weight_hh_l0.shape == (3 * H, H)
     x = torch.randn(T, N, I)
     out, _, trace = m(x, return_trace=True)
     ref, _, _, _ = hand_lstm(x, basic_weights(m), cifg=True)
-    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(out, ref, **tol(backend))
     torch.testing.assert_close(trace[0].input_gate, 1 - trace[0].forget_gate)
+    assert m.last_backend == backend
 
 
-def test_cifg_with_peephole_has_no_input_peephole():
-    m = lstmkit.LSTM(I, H, cifg=True, peephole=True)
+@pytest.mark.parametrize("backend", VARIANT_BACKENDS, indirect=True)
+def test_cifg_with_peephole_has_no_input_peephole(backend):
+    m = lstmkit.LSTM(I, H, cifg=True, peephole=True, backend=requested(backend))
     names = dict(m.named_parameters())
     assert "weight_ci_l0" not in names and "weight_cf_l0" in names
     randomise(m)
     x = torch.randn(T, N, I)
     ref, _, _, _ = hand_lstm(x, basic_weights(m), cifg=True,
                              peephole={"cf": m.weight_cf_l0, "co": m.weight_co_l0})
-    torch.testing.assert_close(m(x)[0], ref)
+    torch.testing.assert_close(m(x)[0], ref, **tol(backend))
+    assert m.last_backend == backend
 
 
 def test_forget_bias_is_added_to_the_forget_block():
@@ -159,8 +180,9 @@ def test_torch_initialisation_bounds():
         assert p.abs().max() <= bound
 
 
-def test_recurrent_dropout_uses_one_mask_per_sequence():
-    m = lstmkit.LSTM(I, H, recurrent_dropout=0.5)
+@pytest.mark.parametrize("backend", VARIANT_BACKENDS, indirect=True)
+def test_recurrent_dropout_uses_one_mask_per_sequence(backend):
+    m = lstmkit.LSTM(I, H, recurrent_dropout=0.5, backend=requested(backend))
     randomise(m)
     x = torch.randn(T, N, I)
     m.train()
@@ -169,14 +191,16 @@ def test_recurrent_dropout_uses_one_mask_per_sequence():
     torch.manual_seed(9)
     mask = torch.bernoulli(torch.full((N, H), 0.5)) / 0.5
     ref, _, _, _ = hand_lstm(x, basic_weights(m), rmask=mask)
-    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(out, ref, **tol(backend))
     m.eval()
     plain, _, _, _ = hand_lstm(x, basic_weights(m))
-    torch.testing.assert_close(m(x)[0], plain)
+    torch.testing.assert_close(m(x)[0], plain, **tol(backend))
+    assert m.last_backend == backend
 
 
-def test_zoneout_keeps_or_updates_each_unit():
-    m = lstmkit.LSTM(I, H, zoneout=0.5)
+@pytest.mark.parametrize("backend", VARIANT_BACKENDS, indirect=True)
+def test_zoneout_keeps_or_updates_each_unit(backend):
+    m = lstmkit.LSTM(I, H, zoneout=0.5, backend=requested(backend))
     randomise(m)
     m.train()
     x = torch.randn(T, N, I)
@@ -201,11 +225,13 @@ def test_zoneout_keeps_or_updates_each_unit():
     torch.testing.assert_close(out, trace[0].hidden_state)
     m.eval()  # identity at evaluation
     ref, _, _, _ = hand_lstm(x, basic_weights(m))
-    torch.testing.assert_close(m(x)[0], ref)
+    torch.testing.assert_close(m(x)[0], ref, **tol(backend))
+    assert m.last_backend == backend
 
 
-def test_projection_against_hand_loop():
-    m = lstmkit.LSTM(I, H, proj_size=2)
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_projection_against_hand_loop(backend):
+    m = lstmkit.LSTM(I, H, proj_size=2, backend=requested(backend))
     randomise(m)
     x = torch.randn(T, N, I)
     h = torch.zeros(N, 2)
@@ -217,16 +243,19 @@ def test_projection_against_hand_loop():
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = (torch.sigmoid(o) * torch.tanh(c)) @ m.weight_hr_l0.T
         outs.append(h)
-    torch.testing.assert_close(m(x)[0], torch.stack(outs))
+    torch.testing.assert_close(m(x)[0], torch.stack(outs), **tol(backend))
+    assert m.last_backend == backend
 
 
+@pytest.mark.parametrize("backend", VARIANT_BACKENDS, indirect=True)
 @pytest.mark.parametrize("options", [{"peephole": True}, {"layer_norm": True}, {"cifg": True}])
-def test_variant_cells_equal_one_layer_step(options):
-    layer = lstmkit.LSTM(I, H, **options)
-    cell = lstmkit.LSTMCell(I, H, **options)
+def test_variant_cells_equal_one_layer_step(options, backend):
+    layer = lstmkit.LSTM(I, H, **options, backend=requested(backend))
+    cell = lstmkit.LSTMCell(I, H, **options)  # a cell always runs the reference step
     cell.load_state_dict({k.removesuffix("_l0"): v for k, v in layer.state_dict().items()})
     x = torch.randn(N, I)
     h, c = cell(x)
     out, (hn, cn) = layer(x.unsqueeze(0))
-    torch.testing.assert_close(h, out[0])
-    torch.testing.assert_close(c, cn[0])
+    torch.testing.assert_close(h, out[0], **tol(backend))
+    torch.testing.assert_close(c, cn[0], **tol(backend))
+    assert layer.last_backend == backend

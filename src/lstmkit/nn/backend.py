@@ -1,118 +1,276 @@
-"""The one dispatch point between the reference scan and the faster paths.
+"""The one place that picks the backend: an ordered registry of the ways to run a stack.
 
-Backends a layer can run on (``last_backend`` records which one ran):
+Backends (``lstm.last_backend`` says which one ran last, ``lstm.backend_counts`` how often
+each ran):
 
-* ``"reference"`` — the readable Python scan of :mod:`lstmkit.nn.scan`: every option, any
-  device and dtype; the oracle the others are tested against.
 * ``"fused"`` — lstmkit's compiled CPU kernels (:mod:`lstmkit.nn.fused`): one call per layer
   and direction for the whole sequence, forward and backward. They cover the LSTM in float32
   on the CPU with torch's options (layers, directions, lengths, ``proj_size``, dropout between
   layers), every lstmkit variant (peephole, layer norm, CIFG, recurrent dropout, zoneout, in
   any combination) and ``return_trace`` (its gates and ``cell_state`` are then not
   differentiable); and the GRU and the RNN (tanh, relu) with the same torch options and
-  ``return_trace`` (the GRU's gates are then not differentiable). The GRU/RNN kernels are a
-  separate extension (``fused.build.load("gru_rnn")``).
+  ``return_trace`` (the GRU's gates are then not differentiable), in their own extension
+  (``fused.build.load("gru_rnn")``). For ``step()`` it is the compiled streaming step.
 * ``"torch"`` — torch's own kernels (oneDNN on CPU, cuDNN on CUDA) through the same
   parameters, for the configurations torch.nn has.
+* ``"reference"`` — the readable Python scan of :mod:`lstmkit.nn.scan` (for ``step()``, the
+  reference cell): every option, any device and dtype; the oracle the others are tested
+  against.
 
-``backend="auto"`` picks the fastest correct path, on the CPU in float32: the fused kernel for
-the plain LSTM (training 1.0-1.5x torch.nn.LSTM's speed, inference 1.0-1.1x, see the
-README), every LSTM variant, the GRU and the RNN (1.1-2x torch.nn.GRU / torch.nn.RNN measured
-at H <= 512, about even at H = 1024), in training and inference, and for a trace under
-``torch.no_grad()`` (with gradients on, the trace's gates must be differentiable: the
-reference runs); torch's kernels for the plain configurations elsewhere (CUDA, and where the
-kernel cannot compile); the reference for everything else.
-``backend="fused"`` insists on the kernel where it applies and falls back to the reference,
-with one warning, where it cannot compile; ``backend="reference"`` always runs the reference.
+Each backend is an object asked about a :class:`Call` (the configuration, the input's device
+and dtype, whether a trace is kept and must be differentiable, a whole sequence or one
+timestep): :meth:`Backend.why_not` says why it cannot run the call, or None when it can, and
+the backend then runs it (``run_layer``: one layer-direction; ``run_stack``: the whole stack
+at once; ``step_core``: the compiled step bound to a module). :func:`select` is the only
+chooser:
+
+* ``backend="auto"`` asks them in the order of :data:`REGISTRY` (fused, torch, reference)
+  and takes the first that can: on the CPU in float32 the fused kernel (for the plain LSTM
+  training 1.0-1.5x torch.nn.LSTM's speed, inference 1.0-1.1x, see the README; every LSTM
+  variant; the GRU and the RNN at 1.1-2x torch.nn.GRU / torch.nn.RNN measured at H <= 512,
+  about even at H = 1024), in training and inference, and for a trace under
+  ``torch.no_grad()`` (with gradients on, the trace's gates must be differentiable: the
+  reference runs); torch's kernels for the plain configurations elsewhere (CUDA, float64, and
+  where the kernel cannot compile); the reference for everything else.
+* ``backend="fused"`` insists on the kernel where it applies and falls back to the reference,
+  with one warning, where it cannot compile (silently for float64 or CUDA inputs, and for a
+  ``step()`` the compiled step does not cover: a GRU, an RNN, a bidirectional stack).
+* ``backend="reference"`` always runs the reference.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from .config import RecurrentConfig
+from .scan import ScanResult, StepMasks, scan
 
 _warned: set[str] = set()
 
 
-def fused_covers(config: RecurrentConfig) -> str | None:
-    """None when the fused kernel computes ``config``, else what it lacks."""
-    if config.cell == "lstm":
-        return None  # every LSTM variant: peephole, layer_norm, cifg, recurrent_dropout, zoneout
-    if not config.is_plain or config.proj_size:  # (RecurrentConfig rejects these for GRU/RNN today)
-        return f"LSTM options on the {config.cell.upper().replace('_', ' ')} cell"
-    return None  # GRU, RNN tanh / relu: layers, directions, lengths, bias, dropout between layers
-
-
-def _extension(config: RecurrentConfig) -> str:
-    """The compiled extension that runs ``config``'s cell."""
-    return "lstm" if config.cell == "lstm" else "gru_rnn"
-
-
-def _fused_available(config: RecurrentConfig) -> bool:
-    from . import fused
-
-    return fused.available(_extension(config))
-
-
-def _warn_once(message: str) -> None:
+def warn_once(message: str, stacklevel: int = 1) -> None:
+    """A ``RuntimeWarning`` with ``message``, the first time only (per process).
+    ``stacklevel`` counts from the caller of ``warn_once``, as for ``warnings.warn``."""
     if message not in _warned:
         _warned.add(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=4)
+        warnings.warn(message, RuntimeWarning, stacklevel=stacklevel + 1)
 
 
-def resolve_backend(requested: str, config: RecurrentConfig, x: Tensor | None, *,
-                    keep_trace: bool = False) -> str:
-    """The backend that will run ``config`` on ``x`` (``x=None``: check at construction)."""
-    if requested == "fused" and x is None:
-        missing = fused_covers(config)
-        if missing is not None:
-            raise NotImplementedError(
-                f"backend='fused' does not cover {missing} yet; use backend='auto' (which runs "
-                "the reference for it) or backend='reference'"
-            )
-    if requested == "reference" or x is None:
-        return "reference"
-    cpu_float32 = x.device.type == "cpu" and x.dtype == torch.float32
-    fusable = fused_covers(config) is None and cpu_float32
-    if requested == "fused":
-        if not fusable:
-            return "reference"  # float64, CUDA: documented fallbacks
-        if _fused_available(config):
-            return "fused"
+@dataclass(frozen=True)
+class Call:
+    """What a backend is asked to run.
+
+    ``device`` (a device type, ``"cpu"``) and ``dtype``: where the data lives; None when not
+    known yet (the compiled step then checks at every call). ``keep_trace``: every step's gates
+    and states are returned too; ``differentiable_trace``: and gradients must flow through
+    them. ``step``: one timestep of the stack (``step()``, ``streamer()``), not a sequence.
+    """
+
+    config: RecurrentConfig
+    device: str | None = None
+    dtype: torch.dtype | None = None
+    keep_trace: bool = False
+    differentiable_trace: bool = False
+    step: bool = False
+
+
+def sequence_call(config: RecurrentConfig, x: Tensor, *, keep_trace: bool = False) -> Call:
+    """``forward`` of ``config``'s stack on ``x`` in the current grad mode."""
+    return Call(config, x.device.type, x.dtype, keep_trace, keep_trace and torch.is_grad_enabled())
+
+
+def step_call(config: RecurrentConfig, tensors: Iterable[Tensor] | None = None) -> Call:
+    """``step()`` of ``config``'s stack; ``tensors`` (a streamer's parameters) fix the device
+    and dtype: float32 CPU when they all are, else the first that is not."""
+    device = dtype = None
+    if tensors is not None:
+        device, dtype = "cpu", torch.float32
+        for t in tensors:
+            if (t.device.type, t.dtype) != (device, dtype):
+                device, dtype = t.device.type, t.dtype
+                break
+    return Call(config, device, dtype, step=True)
+
+
+class Backend:
+    """One way to run a recurrent stack (see the module's docstring)."""
+
+    name = ""
+    runs_stack = False  # True: run_stack runs all layers in one call; else run_layer, one layer-direction
+
+    def why_not(self, call: Call) -> str | None:
+        """Why this backend cannot run ``call``, or None when it can."""
+        raise NotImplementedError
+
+    def run_layer(self, config: RecurrentConfig, weights, x: Tensor, state: tuple[Tensor, ...], *,
+                  reverse: bool, lengths: Tensor | None, masks: StepMasks, keep_trace: bool) -> ScanResult:
+        """One layer-direction over ``x`` ``(L, N, I)`` from ``state``."""
+        raise NotImplementedError(f"the {self.name} backend runs whole stacks (run_stack)")
+
+    def run_stack(self, module, x: Tensor, states: list[tuple[Tensor, ...]], lengths: Tensor | None):
+        """Every layer of ``module`` over ``x`` ``(L, N, H_in)``: ``(output, final state)``."""
+        raise NotImplementedError(f"the {self.name} backend runs one layer at a time (run_layer)")
+
+    def step_core(self, module) -> Any | None:
+        """The compiled step bound to ``module``, or None: ``step()`` runs the reference cell."""
+        return None
+
+    def describe(self) -> list[str]:
+        """Lines for ``lstmkit info``: whether this backend can run here."""
+        raise NotImplementedError
+
+
+class ReferenceBackend(Backend):
+    """The readable scan of :mod:`lstmkit.nn.scan` over the reference cell: runs everything."""
+
+    name = "reference"
+
+    def why_not(self, call: Call) -> str | None:
+        return None
+
+    def run_layer(self, config, weights, x, state, *, reverse, lengths, masks, keep_trace) -> ScanResult:
+        return scan(config.spec.cell_function(config, weights), x, state, reverse=reverse, lengths=lengths,
+                    masks=masks, keep_trace=keep_trace)
+
+    def describe(self) -> list[str]:
+        return ["backend reference: available (the readable Python scan, every option, any device and dtype)"]
+
+
+class TorchBackend(Backend):
+    """torch.nn's kernels (oneDNN, cuDNN) with the module's own parameters, for the plain
+    configurations torch.nn has, without a trace."""
+
+    name = "torch"
+    runs_stack = True
+
+    def __init__(self) -> None:
+        self._twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> (config, twin)
+
+    def why_not(self, call: Call) -> str | None:
+        if call.step:
+            return "torch.nn has no step through a whole stack"
+        if call.keep_trace:
+            return "torch.nn returns no trace"
+        if not call.config.is_plain:
+            return "torch.nn has no LSTM variant (peephole, layer_norm, cifg, recurrent_dropout, zoneout)"
+        return None
+
+    def run_stack(self, module, x, states, lengths):
+        from torch.func import functional_call
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        config = module.config
+        config_and_twin = self._twins.get(module)
+        if config_and_twin is None or config_and_twin[0] is not config:
+            config_and_twin = (config, config.spec.torch_twin(config))
+            self._twins[module] = config_and_twin
+        twin = config_and_twin[1]
+        twin.train(module.training)
+        hx = config.spec.public_state(torch.stack(column) for column in zip(*states))  # (D*layers, N, *)
+        inp = x if lengths is None else pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+        output, final = functional_call(twin, dict(module.named_parameters()), (inp, hx))
+        if lengths is not None:
+            output, _ = pad_packed_sequence(output, total_length=x.shape[0])
+        return output, final
+
+    def describe(self) -> list[str]:
+        return ["backend torch:     available (torch's kernels, for configurations torch.nn has)"]
+
+
+class FusedBackend(Backend):
+    """lstmkit's compiled CPU kernels (:mod:`lstmkit.nn.fused`); for a step, the compiled step."""
+
+    name = "fused"
+
+    def why_not(self, call: Call) -> str | None:
+        return self.mismatch(call) or self.unavailable(call)
+
+    def mismatch(self, call: Call) -> str | None:
+        """What in ``call`` the kernels do not compute (None: they do, once compiled)."""
+        spec = call.config.spec
+        if call.step:
+            if not spec.compiled_step:
+                return f"the {spec.mode.replace('_', ' ')} cell has no compiled step"
+            if call.config.bidirectional:
+                return "the layer is bidirectional"
+        if call.device is not None and (call.device, call.dtype) != ("cpu", torch.float32):
+            return f"the fused kernels compute float32 on the CPU, got {call.dtype} on {call.device}"
+        if call.differentiable_trace:
+            return "with gradients on, a trace's gates must be differentiable: only the reference has them"
+        return None
+
+    def unavailable(self, call: Call) -> str | None:
+        """Why the extension ``call`` needs cannot be compiled or loaded here (None: it is
+        loaded; the first call compiles it)."""
         from . import fused
 
-        _warn_once(f"lstmkit: the fused kernel is unavailable "
-                   f"({fused.unavailable_reason(_extension(config))}); running the reference path")
-        return "reference"
-    # auto
-    if fusable and _fused_available(config):
-        # with gradients on, a trace's gates must be differentiable: only the reference has them
-        if not keep_trace or not torch.is_grad_enabled():
-            return "fused"
-    if config.is_plain and not keep_trace:
-        return "torch"
-    return "reference"
+        extension = "step" if call.step else call.config.spec.extension
+        if fused.available(extension):
+            return None
+        what = "compiled step" if call.step else "fused kernel"
+        return f"the {what} is unavailable ({fused.unavailable_reason(extension)})"
+
+    def run_layer(self, config, weights, x, state, *, reverse, lengths, masks, keep_trace) -> ScanResult:
+        return config.spec.fused_layer(config, weights, x, state, reverse=reverse, lengths=lengths, masks=masks,
+                                       keep_trace=keep_trace)
+
+    def step_core(self, module) -> Any | None:
+        from .fused.step import make_step_core
+
+        return make_step_core(module)
+
+    def describe(self) -> list[str]:
+        from . import fused
+
+        if fused.available():
+            fused_line = "available (" + fused.kernel_info() + ")"
+        else:
+            fused_line = f"unavailable: {fused.unavailable_reason()}"
+        if fused.available("gru_rnn"):
+            gru_line = "available (GRU, RNN)"
+        else:
+            gru_line = f"unavailable: {fused.unavailable_reason('gru_rnn')}"
+        return [f"backend fused:     {fused_line}", f"                   gru_rnn kernels {gru_line}"]
+
+
+REFERENCE = ReferenceBackend()
+TORCH = TorchBackend()
+FUSED = FusedBackend()
+REGISTRY: tuple[Backend, ...] = (FUSED, TORCH, REFERENCE)  # the order backend="auto" asks them in
+BY_NAME: dict[str, Backend] = {backend.name: backend for backend in REGISTRY}
+
+
+def select(call: Call) -> Backend:
+    """The backend that runs ``call``, by ``call.config.backend`` (see the module's docstring)."""
+    requested = call.config.backend
+    if requested == "reference":
+        return REFERENCE
+    if requested == "fused":
+        return _insist_on_fused(call)
+    return next(backend for backend in REGISTRY if backend.why_not(call) is None)  # the reference always can
+
+
+def _insist_on_fused(call: Call) -> Backend:
+    # Insisting accepts a trace whose gates are not differentiable (documented).
+    call = dataclasses.replace(call, differentiable_trace=False)
+    if FUSED.mismatch(call) is not None:
+        return REFERENCE  # float64, CUDA, a step the compiled step does not cover: documented fallbacks
+    missing = FUSED.unavailable(call)
+    if missing is not None:
+        tail = "step() runs the reference cell" if call.step else "running the reference path"
+        warn_once(f"lstmkit: {missing}; {tail}", stacklevel=4)
+        return REFERENCE
+    return FUSED
 
 
 def describe_backends() -> list[str]:
-    """One line per backend: whether it can run here."""
-    from . import fused
-
-    if fused.available():
-        fused_line = "available (" + fused.kernel_info() + ")"
-    else:
-        fused_line = f"unavailable: {fused.unavailable_reason()}"
-    if fused.available("gru_rnn"):
-        gru_line = "available (GRU, RNN)"
-    else:
-        gru_line = f"unavailable: {fused.unavailable_reason('gru_rnn')}"
-    return [
-        "backend reference: available (the readable Python scan, every option, any device and dtype)",
-        "backend torch:     available (torch's kernels, for configurations torch.nn has)",
-        f"backend fused:     {fused_line}",
-        f"                   gru_rnn kernels {gru_line}",
-    ]
+    """One line per backend: whether it can run here (``lstmkit info``)."""
+    return REFERENCE.describe() + TORCH.describe() + FUSED.describe()

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from . import parameters
 from .config import RecurrentConfig
-from .scan import cell_function
+from .validation import one_step_input
 
 
 class _Cell(nn.Module):
@@ -36,34 +36,25 @@ class _Cell(nn.Module):
 
     def _run(self, input: Tensor, hx: Any, return_trace: bool):
         c = self.config
-        if not isinstance(input, Tensor) or input.dim() not in (1, 2):
-            shape = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
-            raise ValueError(f"input must be 2-D (N, H_in) or 1-D (H_in,), got {shape}")
-        if input.shape[-1] != c.input_size:
-            raise ValueError(f"input must have {c.input_size} features (input_size), got {input.shape[-1]}")
-        unbatched = input.dim() == 1
-        x = input.unsqueeze(0) if unbatched else input
+        x, unbatched = one_step_input(input, "input", c.input_size)  # (N, H_in)
         batch = x.shape[0]
-        names = [("h_0", c.hidden_size)] + ([("c_0", c.hidden_size)] if c.cell == "lstm" else [])
+        sizes = c.spec.state_sizes(c)  # [("h_0", H)] or [("h_0", H), ("c_0", H)]
         if hx is None:
-            state = tuple(x.new_zeros(batch, size) for _, size in names)
+            state = tuple(x.new_zeros(batch, size) for _, size in sizes)
         else:
-            given = hx if c.cell == "lstm" else (hx,)
-            if c.cell == "lstm" and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-                raise ValueError("hx must be a tuple (h_0, c_0) for an LSTMCell")
+            given = c.spec.check_state(hx, type(self).__name__)
             state = []
-            for (name, size), tensor in zip(names, given):
+            for (name, size), tensor in zip(sizes, given):
                 expected = (size,) if unbatched else (batch, size)
                 if not isinstance(tensor, Tensor) or tuple(tensor.shape) != expected:
                     got = tuple(tensor.shape) if isinstance(tensor, Tensor) else type(tensor).__name__
                     raise ValueError(f"{name} must have shape {expected}, got {got}")
                 state.append(tensor.unsqueeze(0) if unbatched else tensor)
             state = tuple(state)
-        record = cell_function(c, parameters.gather(self, c, ""))(x, state)
+        record = c.spec.cell_function(c, parameters.gather(self, c, ""))(x, state)
         if unbatched:
             record = type(record)(*(t.squeeze(0) for t in record))
-        new_state = tuple(record[: len(state)])
-        result = new_state if c.cell == "lstm" else new_state[0]
+        result = c.spec.public_state(record[: c.spec.state_arity])
         return (result, record) if return_trace else result
 
 
@@ -90,7 +81,7 @@ class LSTMCell(_Cell):
         init: str = "torch",
     ) -> None:
         config = RecurrentConfig(
-            "lstm", input_size, hidden_size, bias=bias, peephole=peephole,
+            cell="lstm", input_size=input_size, hidden_size=hidden_size, bias=bias, peephole=peephole,
             layer_norm=layer_norm, cifg=cifg, forget_bias=forget_bias, init=init,
         )
         super().__init__(config, device=device, dtype=dtype)
@@ -104,7 +95,7 @@ class GRUCell(_Cell):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
                  dtype=None, *, init: str = "torch") -> None:
-        config = RecurrentConfig("gru", input_size, hidden_size, bias=bias, init=init)
+        config = RecurrentConfig(cell="gru", input_size=input_size, hidden_size=hidden_size, bias=bias, init=init)
         super().__init__(config, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None, *, return_trace: bool = False):
@@ -118,12 +109,13 @@ class RNNCell(_Cell):
                  nonlinearity: str = "tanh", device=None, dtype=None, *, init: str = "torch") -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        config = RecurrentConfig(f"rnn_{nonlinearity}", input_size, hidden_size, bias=bias, init=init)
+        config = RecurrentConfig(cell=f"rnn_{nonlinearity}", input_size=input_size, hidden_size=hidden_size,
+                                 bias=bias, init=init)
         super().__init__(config, device=device, dtype=dtype)
 
     @property
     def nonlinearity(self) -> str:
-        return self.config.cell.removeprefix("rnn_")
+        return self.config.spec.nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None, *, return_trace: bool = False):
         return self._run(input, hx, return_trace)

@@ -1,8 +1,11 @@
 """The typed description of a recurrent layer stack, validated once at the door.
 
 A :class:`RecurrentConfig` is everything needed to rebuild an :class:`lstmkit.LSTM`, ``GRU``
-or ``RNN`` (it is saved with every model). Bad arguments raise ``ValueError`` naming the
-argument, what was expected and what came.
+or ``RNN`` (it is saved with every model). It is built with keywords only
+(``RecurrentConfig(cell="lstm", input_size=8, hidden_size=32)``). Bad arguments raise
+``ValueError`` naming the argument, what was expected and what came. What depends on the kind
+of cell (gates, state, options) comes from its :class:`~lstmkit.nn.cell_specs.CellSpec`,
+``config.spec``.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+from .cell_specs import CELL_SPECS, LSTM_OPTIONS, CellSpec
+
+CELLS = tuple(CELL_SPECS)
 INITS = ("torch", "keras")
 BACKENDS = ("auto", "fused", "reference")
-GATE_COUNT = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
 
 def _check_positive_int(name: str, value: Any) -> None:
@@ -38,9 +42,9 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RecurrentConfig:
-    """Sizes and options of a stack of recurrent layers.
+    """Sizes and options of a stack of recurrent layers (keyword arguments only).
 
     ``cell`` is ``"lstm"``, ``"gru"``, ``"rnn_tanh"`` or ``"rnn_relu"``. The LSTM-only options
     (``proj_size``, ``peephole``, ``layer_norm``, ``cifg``, ``forget_bias``,
@@ -91,25 +95,20 @@ class RecurrentConfig:
             raise ValueError(f"forget_bias must be a number, got {self.forget_bias!r}")
         if self.forget_bias != 0.0 and not self.bias:
             raise ValueError("forget_bias needs bias=True: there is no bias to add it to")
-        if self.cell != "lstm":
-            for name, default in (
-                ("proj_size", 0),
-                ("peephole", False),
-                ("layer_norm", False),
-                ("cifg", False),
-                ("forget_bias", 0.0),
-                ("recurrent_dropout", 0.0),
-                ("zoneout", 0.0),
-            ):
-                if getattr(self, name) != default:
-                    raise ValueError(f"{name} is an LSTM option; the {self.cell} cell has none")
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name in LSTM_OPTIONS:
+            if name not in self.spec.options and getattr(self, name) != defaults[name]:
+                raise ValueError(f"{name} is an LSTM option; the {self.cell} cell has none")
+
+    @property
+    def spec(self) -> CellSpec:
+        """The cell's specification: gates, state, reference step, kernels, torch twin."""
+        return CELL_SPECS[self.cell]
 
     @property
     def gate_count(self) -> int:
-        """G, the number of gate blocks stacked in the weight rows."""
-        if self.cell == "lstm" and self.cifg:
-            return 3
-        return GATE_COUNT[self.cell]
+        """G, the number of gate blocks stacked in the weight rows (3 for a CIFG LSTM)."""
+        return self.spec.gate_count(self.cifg)
 
     @property
     def num_directions(self) -> int:

@@ -129,8 +129,7 @@ def gather(module: nn.Module, config: RecurrentConfig, name_suffix: str) -> Laye
 
 def forget_rows(config: RecurrentConfig) -> slice:
     """The rows of the forget-gate block: ``f`` is second in i,f,g,o and first in f,g,o."""
-    hidden = config.hidden_size
-    return slice(0, hidden) if config.cifg else slice(hidden, 2 * hidden)
+    return config.spec.gate_rows("forget_gate", config.hidden_size, config.cifg)
 
 
 @torch.no_grad()
@@ -154,7 +153,7 @@ def initialize(module: nn.Module, config: RecurrentConfig, name_suffix: str) -> 
                 nn.init.orthogonal_(p)
             else:
                 nn.init.zeros_(p)
-        if config.cell == "lstm" and "bias_ih" in params:
+        if "forget_gate" in config.spec.gates and "bias_ih" in params:  # Keras's unit_forget_bias
             params["bias_ih"][forget_rows(config)] = 1.0
     for role, p in params.items():
         if role.startswith("layer_norm_"):

@@ -2,20 +2,16 @@
 
 A cell maps ``(x_t, state) -> state``; the scan owns time: direction, lengths, and the
 regularisers that live between steps (recurrent dropout, zoneout). The fused kernels replace
-this loop, never the meaning of the cell.
+this loop, never the meaning of the cell. A cell's step with its weights comes from
+:meth:`lstmkit.nn.cell_specs.CellSpec.cell_function`.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor
-
-from .cells import gru_cell, lstm_cell, rnn_cell
-from .config import RecurrentConfig
-from .parameters import LayerWeights
 
 State = tuple[Tensor, ...]  # (h,) or (h, c), each (N, *)
 
@@ -37,27 +33,6 @@ class StepMasks(NamedTuple):
 
     recurrent: Tensor | None = None
     zoneout: tuple[Tensor, ...] | None = None
-
-
-def cell_function(config: RecurrentConfig, weights: LayerWeights) -> Callable:
-    """The step ``(x_t, state) -> record`` of this config's cell with these weights."""
-    w = weights
-    if config.cell == "lstm":
-        step = partial(
-            lstm_cell,
-            weight_ih=w.weight_ih, weight_hh=w.weight_hh, bias_ih=w.bias_ih, bias_hh=w.bias_hh,
-            weight_hr=w.weight_hr, peephole=w.peephole, layer_norm_params=w.layer_norm,
-            cifg=config.cifg,
-        )
-        return lambda x_t, state: step(x_t, state[0], state[1])
-    if config.cell == "gru":
-        step = partial(gru_cell, weight_ih=w.weight_ih, weight_hh=w.weight_hh,
-                       bias_ih=w.bias_ih, bias_hh=w.bias_hh)
-    else:
-        step = partial(rnn_cell, weight_ih=w.weight_ih, weight_hh=w.weight_hh,
-                       bias_ih=w.bias_ih, bias_hh=w.bias_hh,
-                       nonlinearity="relu" if config.cell == "rnn_relu" else "tanh")
-    return lambda x_t, state: step(x_t, state[0])
 
 
 def scan(

@@ -16,11 +16,12 @@
 //     LSTMKIT_WITH_BRGEMM is defined before this header is included (lstm_fused.cpp); the
 //     other families never probe or use it.
 //   * ErrorSlot, ThreadScope (denormals flushed, MKL single-threaded inside our threads),
-//     run_threads, barrier, parallel_chunks: the fixed work partition that makes results
-//     bitwise identical whatever the number of threads.
+//     run_team / run_threads (one parallel region on torch's OpenMP pool), barrier,
+//     SpinBarrier (for phases of microseconds), parallel_chunks, own_ranges / run_owned (chunks owned per thread, then shared): the
+//     fixed work partition that makes results bitwise identical whatever the number of threads.
 //   * Vectorized float32 math: the vf / vi vector types (VW = 16 lanes with AVX-512, else 8;
 //     -DLSTMKIT_VW8 forces 8), splat / ld / st, masked ldn / stn, vexp, vrcp, vsigmoid, vtanh,
-//     hsum.  Every family uses these same functions.
+//     hsum, row_stats (a layer norm's mean and 1/std).  Every family uses these same functions.
 //   * Blocks: the hidden-unit blocks (fixed by H only) behind the block layout of the gate
 //     rows (LSTM and GRU / RNN), from_block_rows.
 //   * gemm_row_chunks: the big (T*N)-row GEMMs cut into fixed row chunks (and their
@@ -49,6 +50,7 @@
 #include <ctime>
 #include <dlfcn.h>
 #include <map>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <mutex>
@@ -290,22 +292,32 @@ struct ThreadScope {
   }
 };
 
-// Runs f(tid, nthreads) on min(at::get_num_threads(), max_useful) threads.
+// Runs f(tid, nthreads) on a team of nt threads from torch's own OpenMP pool (ONE parallel
+// region, the caller is thread 0), or f(0, 1) when nt <= 1 or when already inside a parallel
+// region.  Nothing is set up per thread (run_threads adds ThreadScope).
 template <class F>
-static inline void run_threads(int max_useful, F&& f) {
-  int nt = std::max(1, std::min(at::get_num_threads(), max_useful));
+static inline void run_team(int nt, F&& f) {
 #ifdef _OPENMP
   if (nt > 1 && !omp_in_parallel()) {
 #pragma omp parallel num_threads(nt)
-    {
-      ThreadScope scope;
-      f(omp_get_thread_num(), omp_get_num_threads());
-    }
+    f(omp_get_thread_num(), omp_get_num_threads());
     return;
   }
+#else
+  (void)nt;
 #endif
-  ThreadScope scope;
   f(0, 1);
+}
+
+// Runs f(tid, nthreads) on min(at::get_num_threads(), max_useful) threads, each inside a
+// ThreadScope.
+template <class F>
+static inline void run_threads(int max_useful, F&& f) {
+  const int nt = std::max(1, std::min(at::get_num_threads(), max_useful));
+  run_team(nt, [&](int tid, int nth) {
+    ThreadScope scope;
+    f(tid, nth);
+  });
 }
 
 static inline void barrier(int nthreads) {
@@ -317,6 +329,34 @@ static inline void barrier(int nthreads) {
   (void)nthreads;
 #endif
 }
+
+static inline void cpu_relax() {
+#ifdef LSTMKIT_X86
+  _mm_pause();
+#endif
+}
+
+// A barrier for the threads of one run_team region whose phases last microseconds (the
+// streaming step): it spins, and yields the core every 1024 spins, so a team member the OS
+// has not scheduled yet (a busy or oversubscribed machine) gets the core at once, where
+// OpenMP's barrier may spin far longer before it sleeps.  `n`: the team's size.
+struct SpinBarrier {
+  alignas(64) std::atomic<int> count{0};
+  alignas(64) std::atomic<int> gen{0};
+  void wait(int n) {
+    if (n <= 1) return;
+    const int g = gen.load(std::memory_order_acquire);
+    if (count.fetch_add(1, std::memory_order_acq_rel) == n - 1) {
+      count.store(0, std::memory_order_relaxed);
+      gen.store(g + 1, std::memory_order_release);
+      return;
+    }
+    for (int spins = 0; gen.load(std::memory_order_acquire) == g;) {
+      cpu_relax();
+      if ((++spins & 1023) == 0) sched_yield();
+    }
+  }
+};
 
 // Runs f(chunk) for chunk in [0, nchunks), chunks handed out dynamically (each chunk's
 // result does not depend on which thread computes it).  `flops` (0: unknown) keeps tiny jobs
@@ -345,6 +385,30 @@ static inline void parallel_chunks_tid(int64_t nchunks, F&& f, double flops = 0)
   run_threads((int)useful, [&](int tid, int) {
     for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < nchunks;) f(c, tid);
   });
+}
+
+// Chunks [0, nchunks) cut into nt contiguous ranges, one per thread of a team: each thread
+// takes the chunks of its own range first (the same ones at every call, so that a core keeps
+// its part of the data, e.g. the weight rows of a GEMV, in its own cache from call to call),
+// then the unclaimed chunks of the others (a thread the OS has not scheduled yet then costs
+// its arrival at the next barrier, not its work).  `claims` holds nt ranges, set by
+// own_ranges before the team starts; run_owned is called by each thread of the team.
+struct alignas(64) ChunkClaim {
+  std::atomic<int> next{0};
+  int end = 0;
+};
+static inline void own_ranges(ChunkClaim* claims, int nchunks, int nt) {
+  for (int o = 0; o < nt; ++o) {
+    claims[o].next.store((int)((int64_t)nchunks * o / nt), std::memory_order_relaxed);
+    claims[o].end = (int)((int64_t)nchunks * (o + 1) / nt);
+  }
+}
+template <class F>
+static inline void run_owned(ChunkClaim* claims, int nt, int tid, F&& f) {
+  for (int k = 0; k < nt; ++k) {
+    ChunkClaim& c = claims[(tid + k) % nt];  // own range first, then the others' leftovers
+    for (int i; (i = c.next.fetch_add(1, std::memory_order_relaxed)) < c.end;) f(i);
+  }
 }
 
 // dst[rows[j] * ldd + i] = src[i * lds + j] for i < ni, j < nj: a transposed copy of the
@@ -486,6 +550,28 @@ static inline float hsum(vf v) {
   float s = 0.f;
   for (int i = 0; i < VW; ++i) s += a[i];
   return s;
+}
+
+// mean and 1/sqrt(var + eps) of a[0..n) (biased variance, eps = 1e-5 as cells.LAYER_NORM_EPS):
+// the layer norms' statistics (LSTM variants, the step).  The tail past the last full vector
+// is summed in scalar code, after the vector lanes.
+static inline void row_stats(const float* a, int n, float& mean, float& rstd) {
+  vf s = {};
+  int j = 0;
+  for (; j + VW <= n; j += VW) s += ld(a + j);
+  float sum = hsum(s);
+  for (; j < n; ++j) sum += a[j];
+  mean = sum / (float)n;
+  vf q = {};
+  const vf mu = splat(mean);
+  j = 0;
+  for (; j + VW <= n; j += VW) {
+    vf d = ld(a + j) - mu;
+    q += d * d;
+  }
+  float sq = hsum(q);
+  for (; j < n; ++j) sq += (a[j] - mean) * (a[j] - mean);
+  rstd = 1.0f / std::sqrt(sq / (float)n + 1e-5f);
 }
 
 // ---------------------------------------------------------------------------------------

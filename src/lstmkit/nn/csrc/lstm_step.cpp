@@ -25,11 +25,12 @@
 //  * Threads: for big layers (H >= ~128) the GEMV rows are cut into chunks fixed by the sizes
 //    and each thread owns a fixed contiguous range of chunks, so each core keeps its part of
 //    the weights hot in its own L2 across calls; threads that finish take the unclaimed chunks
-//    of the others.  The threads are torch's own OpenMP pool (at most at::get_num_threads()),
-//    ONE parallel region per step (spinning barriers between the phases inside it), never a
-//    pool of our own: a second set of spinning threads would compete with torch's for the
-//    cores whenever the caller runs torch ops between steps (sampling loops do).  Pointwise
-//    work runs on thread 0 at batch 1 (batch rows are split otherwise).
+//    of the others (fused_common.h's own_ranges / run_owned).  The threads are torch's own
+//    OpenMP pool (at most at::get_num_threads()), ONE parallel region per step (run_team, with
+//    spinning barriers between the phases inside it), never a pool of our own: a second set of
+//    spinning threads would compete with torch's for the cores whenever the caller runs torch
+//    ops between steps (sampling loops do).  Pointwise work runs on thread 0 at batch 1 (batch
+//    rows are split otherwise).
 //
 // Knob (tuning): LSTMKIT_STEP_PAR_MIN, the weight floats a GEMV phase needs before it is split
 // across threads (default 65536).
@@ -38,15 +39,15 @@
 #include <torch/csrc/autograd/python_variable.h>
 
 #include <memory>
-#include <sched.h>
 
 namespace py = pybind11;
 
 namespace lstmkit_step {
 
-// Vector math (vf, VW, ld / ldn / st / stn, vexp, vsigmoid, vtanh, hsum): fused_common.h, the
-// same functions as the other kernel families.  (Its BLAS and threading helpers are unused
-// here: this kernel has its own GEMV and its own single parallel region per step.)
+// From fused_common.h, the same helpers as the other kernel families: the vector math (vf, VW,
+// ld / ldn / st / stn, vexp, vsigmoid, vtanh, hsum, row_stats) and the threads (run_team: one
+// parallel region on torch's OpenMP pool; SpinBarrier between its phases; own_ranges /
+// run_owned: chunks owned per thread, then shared).  Its BLAS helpers are unused here: this kernel has its own GEMV.
 using namespace lstmkit::common;
 
 // a * b + c, fused where the ISA has it (ISO C++ mode does not contract a*b+c by itself)
@@ -58,30 +59,6 @@ static inline vf vfma(vf a, vf b, vf c) {
 #else
   return a * b + c;
 #endif
-}
-
-// mean and 1/sqrt(var + eps) of a[0..n) (biased variance, eps = 1e-5 as cells.LAYER_NORM_EPS)
-static inline void row_stats(const float* a, int n, float& mean, float& rstd) {
-  vf s = {};
-  int j = 0;
-  for (; j + VW <= n; j += VW) s += ld(a + j);
-  if (j < n) s += ldn(a + j, n - j);
-  mean = hsum(s) / (float)n;
-  vf q = {};
-  const vf mu = splat(mean);
-  j = 0;
-  for (; j + VW <= n; j += VW) {
-    vf d = ld(a + j) - mu;
-    q += d * d;
-  }
-  if (j < n) {
-    vf d = ldn(a + j, n - j) - mu;
-    vi keep = {};
-    for (int i = 0; i < n - j; ++i) keep[i] = -1;
-    d = (vf)((vi)d & keep);
-    q += d * d;
-  }
-  rstd = 1.0f / std::sqrt(hsum(q) / (float)n + 1e-5f);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -161,49 +138,15 @@ static void gemv_rows(int r0, int r1, int R, const Seg* segs, int nseg, int N, f
 }
 
 // ---------------------------------------------------------------------------------------
-// Threads: torch's own OpenMP pool (the libgomp torch ships).  Each thread owns a fixed,
-// contiguous range of chunks (so each core keeps its part of the weights in its own L2 from
-// call to call); a thread that is done takes the unclaimed chunks of the others (a thread the
-// OS has not scheduled yet then costs its arrival at the closing barrier, not its work).
+// Threads: torch's own OpenMP pool through fused_common.h's run_team; each thread owns a
+// fixed, contiguous range of GEMV chunks (own_ranges / run_owned), so each core keeps its
+// part of the weights in its own L2 from call to call, and takes the others' leftovers.
 // ---------------------------------------------------------------------------------------
-using ChunkFn = void (*)(const void* ctx, int chunk);
-
 constexpr int kMaxThreads = 64;
 
 static int64_t env_int(const char* name, int64_t dflt) {
   const char* e = std::getenv(name);
   return e && *e ? std::atoll(e) : dflt;
-}
-
-struct alignas(64) Claim {
-  std::atomic<int> next{0};
-  int end = 0;
-};
-
-// Runs f(ctx, c) for c in [0, nchunks) on up to nt threads (the caller is thread 0); used by
-// gemv_test (step_all has its own single region).
-static void run_parallel(int nt, ChunkFn f, const void* ctx, int nchunks) {
-  nt = std::min(nt, std::min(nchunks, kMaxThreads));
-#ifdef _OPENMP
-  if (nt > 1 && !omp_in_parallel()) {
-    Claim claim[kMaxThreads];
-    for (int o = 0; o < nt; ++o) {
-      claim[o].next.store((int)((int64_t)nchunks * o / nt), std::memory_order_relaxed);
-      claim[o].end = (int)((int64_t)nchunks * (o + 1) / nt);
-    }
-#pragma omp parallel num_threads(nt)
-    {
-      const int tid = omp_get_thread_num();
-      for (int k = 0; k < nt; ++k) {
-        const int o = (tid + k) % nt;  // own range first, then the others' leftovers
-        Claim& c = claim[o];
-        for (int i; (i = c.next.fetch_add(1, std::memory_order_relaxed)) < c.end;) f(ctx, i);
-      }
-    }
-    return;
-  }
-#endif
-  for (int c = 0; c < nchunks; ++c) f(ctx, c);
 }
 
 static int64_t par_min() {
@@ -278,12 +221,14 @@ static void run_gemv(GemvJob& j, int64_t work_floats) {
   j.nchunks_a = nc;
   const int total = j.out_b ? 2 * nc : nc;
   int nt = 1;
-  if (work_floats >= par_min()) nt = std::max(1, at::get_num_threads());
+  if (work_floats >= par_min()) nt = std::min(std::max(1, at::get_num_threads()), std::min(total, kMaxThreads));
   if (nt <= 1) {
     for (int c = 0; c < total; ++c) gemv_chunk(&j, c);
     return;
   }
-  run_parallel(nt, gemv_chunk, &j, total);
+  ChunkClaim claims[kMaxThreads];
+  own_ranges(claims, total, nt);
+  run_team(nt, [&](int tid, int) { run_owned(claims, nt, tid, [&](int c) { gemv_chunk(&j, c); }); });
 }
 
 // Pointwise step of batch row n of layer l.  g: pre-activation sums (GH) of the row, or with
@@ -379,32 +324,6 @@ static void point_chunk(const void* ctx, int n) {
                 j.cnew + (int64_t)n * H, j.hr + n * j.ldhr);
 }
 
-static inline void cpu_relax() {
-#ifdef LSTMKIT_X86
-  _mm_pause();
-#endif
-}
-
-// A barrier for the threads of one parallel region (all of them running: spinning is cheap
-// here, and far cheaper than a parallel region per phase).
-struct SpinBarrier {
-  alignas(64) std::atomic<int> count{0};
-  alignas(64) std::atomic<int> gen{0};
-  void wait(int n) {
-    if (n <= 1) return;
-    const int g = gen.load(std::memory_order_acquire);
-    if (count.fetch_add(1, std::memory_order_acq_rel) == n - 1) {
-      count.store(0, std::memory_order_relaxed);
-      gen.store(g + 1, std::memory_order_release);
-      return;
-    }
-    for (int spins = 0; gen.load(std::memory_order_acquire) == g;) {
-      cpu_relax();
-      if ((++spins & 1023) == 0) sched_yield();  // a team member the OS has not scheduled
-    }
-  }
-};
-
 // The GEMV of layer l: G = [in | h] [W_ih | W_hh]^T  (layer norm: G = in W_ih^T and, as a
 // second half of the same phase, G2 = h W_hh^T).
 static void layer_gemv(const Dims& d, const LayerPtrs& w, int N, const float* in, int Iin, const float* hp, float* G,
@@ -469,35 +388,26 @@ static void step_all(const Dims& d, const LayerPtrs* layers, int N, const float*
 #else
   nt = 1;
 #endif
-  std::unique_ptr<Claim[]> claims;
+  std::unique_ptr<ChunkClaim[]> claims;  // per phase, nt owned ranges of its chunks
   if (nt > 1) {
-    claims.reset(new Claim[(size_t)nph * nt]);
+    claims.reset(new ChunkClaim[(size_t)nph * nt]);
     GemvJob j;
     for (int l = 0; l < d.L; ++l) {
       for (int k = 0; k < per_layer; ++k) {
         if (k == 0) layer_gemv(d, layers[l], N, x, l == 0 ? d.I : P, hprev, G, j);  // sizes only
         else proj_gemv(d, layers[l], N, Rb, hout, j);
-        const int nc = job_chunks(j);
-        Claim* c = claims.get() + (size_t)(l * per_layer + k) * nt;
-        for (int o = 0; o < nt; ++o) {
-          c[o].next.store((int)((int64_t)nc * o / nt), std::memory_order_relaxed);
-          c[o].end = (int)((int64_t)nc * (o + 1) / nt);
-        }
+        own_ranges(claims.get() + (size_t)(l * per_layer + k) * nt, job_chunks(j), nt);
       }
     }
   }
   SpinBarrier bar;
-  auto body = [&](int tid, int nth) {
+  run_team(nt, [&](int tid, int nth) {
     auto run_phase = [&](const GemvJob& j, int phase) {
       if (!claims) {
         for (int c = 0, nc = job_chunks(j); c < nc; ++c) gemv_chunk(&j, c);
         return;
       }
-      Claim* cl = claims.get() + (size_t)phase * nt;
-      for (int k = 0; k < nt; ++k) {
-        Claim& c = cl[(tid + k) % nt];  // own range first, then the others' leftovers
-        for (int i; (i = c.next.fetch_add(1, std::memory_order_relaxed)) < c.end;) gemv_chunk(&j, i);
-      }
+      run_owned(claims.get() + (size_t)phase * nt, nt, tid, [&](int c) { gemv_chunk(&j, c); });
     };
     const float* in = x;
     int Iin = d.I;
@@ -523,15 +433,7 @@ static void step_all(const Dims& d, const LayerPtrs* layers, int N, const float*
       in = ho;
       Iin = P;
     }
-  };
-#ifdef _OPENMP
-  if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-    body(omp_get_thread_num(), omp_get_num_threads());
-    return;
-  }
-#endif
-  body(0, 1);
+  });
 }
 
 // ---------------------------------------------------------------------------------------

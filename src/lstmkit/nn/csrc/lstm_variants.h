@@ -34,25 +34,7 @@
 namespace lstmkit {
 namespace var {
 
-// mean and 1/sqrt(var + eps) of a[0..n) (the tails past the last full vector in scalar code)
-static inline void row_stats(const float* a, int n, float& mean, float& rstd) {
-  vf s = {};
-  int j = 0;
-  for (; j + VW <= n; j += VW) s += ld(a + j);
-  float sum = hsum(s);
-  for (; j < n; ++j) sum += a[j];
-  mean = sum / (float)n;
-  vf q = {};
-  const vf mu = splat(mean);
-  j = 0;
-  for (; j + VW <= n; j += VW) {
-    vf d = ld(a + j) - mu;
-    q += d * d;
-  }
-  float sq = hsum(q);
-  for (; j < n; ++j) sq += (a[j] - mean) * (a[j] - mean);
-  rstd = 1.0f / std::sqrt(sq / (float)n + 1e-5f);
-}
+// row_stats (a layer norm's mean and 1/std): fused_common.h.
 
 // sums of d[j] and d[j] * xh[j]
 static inline void row_sums2(const float* d, const float* xh, int n, float& s1, float& s2) {

@@ -1,6 +1,7 @@
 """The compiled streaming step: one timestep of a unidirectional LSTM stack per Python call.
 
-Two ways in:
+Two ways in (both ask :func:`lstmkit.nn.backend.select` whether the compiled step or the
+reference cell runs):
 
 * :meth:`lstmkit.LSTM.step` ``(x_t, state) -> (y_t, state)`` runs the compiled step by itself
   when it applies: an LSTM (any variant: ``peephole``, ``layer_norm``, ``cifg``, ``proj_size``),
@@ -8,7 +9,7 @@ Two ways in:
   gradient needed (``torch.no_grad()`` / ``torch.inference_mode()``, or neither the
   parameters nor ``x_t`` / ``state`` require grad).  Otherwise the readable reference cell
   runs (it is the oracle the compiled step is tested against, and the path gradients flow
-  through).
+  through).  ``LSTM.step_core`` is the compiled step it uses (None: the reference cell).
 * :meth:`lstmkit.LSTM.streamer` returns a :class:`Streamer` that keeps the state itself:
   ``y_t = streamer.step(x_t)`` is one call straight into C++.
 
@@ -32,11 +33,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .. import backend as backends
 from ..config import RecurrentConfig
 from ..parameters import ROLES, parameter_shapes, suffix
 from .build import available, load, unavailable_reason
 
-__all__ = ["Streamer", "step_available", "step_unavailable_reason", "step_applies", "make_step_core", "step_info"]
+__all__ = ["Streamer", "step_available", "step_unavailable_reason", "make_step_core", "step_info"]
 
 
 def step_available() -> bool:
@@ -53,17 +55,6 @@ def step_info() -> str:
     return load("step").info()
 
 
-def step_applies(config: RecurrentConfig) -> str | None:
-    """None when the compiled step can run this configuration, else why not."""
-    if config.cell != "lstm":
-        return f"the {config.cell.upper().replace('_', ' ')} cell has no compiled step"
-    if config.bidirectional:
-        return "the layer is bidirectional"
-    if config.backend == "reference":
-        return "backend='reference'"
-    return None
-
-
 def _names(config: RecurrentConfig) -> list[list[str]]:
     """Per layer, the parameter name of each role in ``ROLES`` order ('' where absent)."""
     names = []
@@ -74,12 +65,11 @@ def _names(config: RecurrentConfig) -> list[list[str]]:
     return names
 
 
-def make_step_core(module) -> Any | None:
-    """A compiled step object bound to ``module``'s parameter dict, or None when the compiled
-    step does not apply to its configuration or cannot be built here."""
+def make_step_core(module) -> Any:
+    """The compiled step bound to ``module``'s parameter dict (a unidirectional LSTM stack;
+    the backend registry decides when it applies).  Compiles the extension on first use;
+    raises RuntimeError where it cannot be built."""
     c = module.config
-    if step_applies(c) is not None or not step_available():
-        return None
     return load("step").StepCore(
         module._parameters, _names(c), c.input_size, c.hidden_size, c.proj_size,
         c.cifg, c.peephole, c.layer_norm, c.bias, c,
@@ -122,7 +112,9 @@ class Streamer:
       (zeros).
     * :meth:`reset` ``(state=None)``: start again from zeros, or from a given ``(h, c)``.
     * :attr:`compiled`: True when the compiled kernel runs (float32 CPU LSTM, unidirectional,
-      extension built); else each step calls ``module.step`` (the reference cell).
+      extension built: :func:`lstmkit.nn.backend.select` decides); else each step calls
+      ``module.step`` (the reference cell).  :attr:`core`: the compiled step (``calls``
+      counts its steps), or None.
 
     Inference only: the step computes as under ``torch.no_grad()`` whatever the grad mode,
     and its outputs never require grad (use ``module.step`` / ``module(...)`` to train).
@@ -142,11 +134,9 @@ class Streamer:
                 "direction needs the whole sequence; call forward() instead"
             )
         self.module = module
-        self._core = None
         self._state = None
-        cpu_float = all(p.device.type == "cpu" and p.dtype == torch.float32 for p in module.parameters())
-        if cpu_float and c.backend != "reference":
-            self._core = make_step_core(module)
+        chosen = backends.select(backends.step_call(c, module.parameters()))
+        self._core = chosen.step_core(module)
         if self._core is not None:
             self.step = self._core.stream  # one call straight into C++ per timestep
         else:
@@ -156,6 +146,11 @@ class Streamer:
     @property
     def compiled(self) -> bool:
         return self._core is not None
+
+    @property
+    def core(self) -> Any | None:
+        """The compiled step this streamer runs (its ``calls`` counts the steps), or None."""
+        return self._core
 
     def _reference_step(self, x_t: Tensor) -> Tensor:
         with torch.no_grad():

@@ -1,0 +1,315 @@
+r"""The body shared by :class:`~lstmkit.nn.modules.LSTM`, ``GRU`` and ``RNN``: a stack of
+recurrent layers, validated at the door, run on the backend :mod:`lstmkit.nn.backend` picks.
+
+Symbols: N batch size, L sequence length, D = 2 if bidirectional else 1, H_in input size,
+H hidden size, H_out = proj_size if > 0 else H.
+
+Shapes (as torch.nn): input ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first=True``,
+``(L, H_in)`` unbatched, or a ``PackedSequence`` (lengths in any order). Output
+``(L, N, D*H_out)`` (same layout rules); ``h_n`` ``(D*num_layers, N, H_out)``; the LSTM's
+``c_n`` ``(D*num_layers, N, H)``. Missing initial states are zeros.
+
+Layer k > 0 takes layer k-1's output, the D directions concatenated, with dropout between
+layers in training; each layer-direction runs on the chosen backend's ``run_layer`` (or the
+whole stack on ``run_stack``, torch's kernels).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+
+from . import backend as backends
+from . import parameters
+from .config import RecurrentConfig
+from .scan import ScanResult, StepMasks
+from .trace import Trace
+from .validation import one_step_input
+
+
+class RecurrentStack(nn.Module):
+    """Common body of :class:`LSTM`, :class:`GRU` and :class:`RNN` (see the module's docstring)."""
+
+    def __init__(self, config: RecurrentConfig, device=None, dtype=None) -> None:
+        super().__init__()
+        self.config = config
+        if config.dropout > 0 and config.num_layers == 1:
+            warnings.warn(
+                "dropout applies between layers, so with num_layers=1 it does nothing "
+                f"(got dropout={config.dropout} and num_layers=1)",
+                stacklevel=3,
+            )
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self._suffixes: list[list[str]] = []
+        for layer in range(config.num_layers):
+            layer_input_size = (
+                config.input_size if layer == 0 else config.output_size * config.num_directions
+            )
+            row = []
+            for direction in range(config.num_directions):
+                name_suffix = parameters.suffix(layer, direction)
+                parameters.register(self, config, layer_input_size, name_suffix, factory_kwargs)
+                row.append(name_suffix)
+            self._suffixes.append(row)
+        self.last_backend: str | None = None
+        self.backend_counts: dict[str, int] = {}  # forward calls per backend, for reports
+        self.reset_parameters()
+
+    # torch.nn attribute names, read-only views of the config
+    input_size = property(lambda self: self.config.input_size)
+    hidden_size = property(lambda self: self.config.hidden_size)
+    num_layers = property(lambda self: self.config.num_layers)
+    bias = property(lambda self: self.config.bias)
+    batch_first = property(lambda self: self.config.batch_first)
+    dropout = property(lambda self: self.config.dropout)
+    bidirectional = property(lambda self: self.config.bidirectional)
+    proj_size = property(lambda self: self.config.proj_size)
+    backend = property(lambda self: self.config.backend)
+    mode = property(lambda self: self.config.spec.mode)  # torch.nn's: "LSTM", "GRU", "RNN_TANH", "RNN_RELU"
+
+    def reset_parameters(self) -> None:
+        """Initialise every parameter by ``config.init`` (torch's order and distribution)."""
+        for row in self._suffixes:
+            for name_suffix in row:
+                parameters.initialize(self, self.config, name_suffix)
+
+    def flatten_parameters(self) -> None:
+        """Does nothing; here so code written for torch.nn.LSTM runs unchanged."""
+
+    def layer_weights(self, layer: int, direction: int = 0) -> parameters.LayerWeights:
+        """The tensors of one layer-direction, by role (``weight_ih``, ``weight_hh``...)."""
+        return parameters.gather(self, self.config, self._suffixes[layer][direction])
+
+    def extra_repr(self) -> str:
+        c = self.config
+        parts = [f"{c.input_size}, {c.hidden_size}"]
+        defaults = RecurrentConfig(cell=c.cell, input_size=c.input_size, hidden_size=c.hidden_size)
+        for name, value in c.to_dict().items():
+            if name in ("cell", "input_size", "hidden_size"):
+                continue
+            if value != getattr(defaults, name):
+                parts.append(f"{name}={value!r}")
+        return ", ".join(parts)
+
+    # ----------------------------------------------------------------- forward
+    def forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: Any = None,
+        *,
+        lengths: Tensor | None = None,
+        return_trace: bool = False,
+    ):
+        c = self.config
+        packed = input if isinstance(input, PackedSequence) else None
+        if packed is not None:
+            if lengths is not None:
+                raise ValueError("lengths= cannot be combined with a PackedSequence input, which carries its own")
+            x, lengths = pad_packed_sequence(packed)  # (L, N, H_in), original batch order
+            unbatched = False
+        else:
+            if not isinstance(input, Tensor):
+                raise ValueError(f"input must be a Tensor or a PackedSequence, got {type(input).__name__}")
+            if input.dim() not in (2, 3):
+                raise ValueError(
+                    f"input must be 3-D (batched) or 2-D (unbatched), got a {input.dim()}-D tensor "
+                    f"of shape {tuple(input.shape)}"
+                )
+            unbatched = input.dim() == 2
+            if unbatched:
+                x = input.unsqueeze(1)
+            else:
+                x = input.transpose(0, 1) if c.batch_first else input
+        if x.shape[-1] != c.input_size:
+            raise ValueError(
+                f"input must have {c.input_size} features (input_size) in its last dimension, "
+                f"got {x.shape[-1]} (input shape {tuple(x.shape if packed is None else input.data.shape)})"
+            )
+        if x.shape[0] == 0:
+            raise ValueError("input must have at least one time step, got a sequence of length 0")
+        num_steps, batch = x.shape[0], x.shape[1]
+        if lengths is not None and packed is None:
+            lengths = self._check_lengths(lengths, batch, num_steps, unbatched)
+        states = self._initial_states(hx, batch, unbatched, x)
+
+        backend = backends.select(backends.sequence_call(c, x, keep_trace=return_trace))
+        self.last_backend = backend.name
+        self.backend_counts[backend.name] = self.backend_counts.get(backend.name, 0) + 1
+        if backend.runs_stack:
+            output, final = backend.run_stack(self, x, states, lengths)
+            return self._restore_layout(output, final, None, packed, unbatched, return_trace)
+        layer_input = x
+        final_states: list[tuple[Tensor, ...]] = []
+        trace_rows: list[list] = []
+        for layer in range(c.num_layers):
+            outputs, trace_row = [], []
+            for direction in range(c.num_directions):
+                index = layer * c.num_directions + direction
+                result = self._scan_layer(
+                    backend, layer, direction, layer_input, states[index], lengths, return_trace
+                )
+                outputs.append(result.output)
+                final_states.append(result.state)
+                trace_row.append(result.trace)
+            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+            if c.dropout > 0 and self.training and layer < c.num_layers - 1:
+                layer_input = F.dropout(layer_input, p=c.dropout, training=True)
+            trace_rows.append(trace_row)
+
+        output = layer_input  # (L, N, D*H_out)
+        final = c.spec.public_state(torch.stack(column) for column in zip(*final_states))  # (D*layers, N, *)
+        trace = Trace(trace_rows, c.spec.trace_type._fields) if return_trace else None
+        return self._restore_layout(output, final, trace, packed, unbatched, return_trace)
+
+    def _restore_layout(self, output, final, trace, packed, unbatched, return_trace):
+        """From time-major ``(L, N, *)`` back to the caller's layout."""
+        c = self.config
+        if packed is not None:
+            output = _pack_like(output, packed)
+        elif unbatched:
+            output = output.squeeze(1)
+            final = c.spec.public_state(s.squeeze(1) for s in c.spec.state_tensors(final))
+            if trace is not None:
+                trace = trace.map(lambda t: t.squeeze(1))
+        elif c.batch_first:
+            output = output.transpose(0, 1)
+            if trace is not None:
+                trace = trace.map(lambda t: t.transpose(0, 1))
+        if return_trace:
+            return output, final, trace
+        return output, final
+
+    def _scan_layer(self, backend, layer, direction, x, state, lengths, keep_trace) -> ScanResult:
+        """One layer-direction on ``backend`` (the one :func:`backend.select` chose)."""
+        return backend.run_layer(
+            self.config, self.layer_weights(layer, direction), x, state, reverse=direction == 1,
+            lengths=lengths, masks=self._draw_masks(x, state), keep_trace=keep_trace,
+        )
+
+    def _draw_masks(self, x: Tensor, state: tuple[Tensor, ...]) -> StepMasks:
+        """Recurrent-dropout and zoneout masks for one layer-direction (training only)."""
+        c = self.config
+        if not self.training:
+            return StepMasks()
+        recurrent = zoneout = None
+        if c.recurrent_dropout > 0:
+            keep = 1.0 - c.recurrent_dropout
+            recurrent = torch.bernoulli(torch.full_like(state[0], keep)) / keep
+        if c.zoneout > 0:
+            num_steps = x.shape[0]
+            zoneout = tuple(
+                torch.rand((num_steps,) + s.shape, device=s.device) < c.zoneout for s in state
+            )
+        return StepMasks(recurrent, zoneout)
+
+    # ------------------------------------------------------------- validation
+    def _initial_states(self, hx, batch: int, unbatched: bool, x: Tensor) -> list[tuple[Tensor, ...]]:
+        """``hx`` checked against the expected shapes and split per layer-direction."""
+        c = self.config
+        stacked = c.num_layers * c.num_directions
+        shapes = [(name, (stacked, batch, units)) for name, units in c.spec.state_sizes(c)]
+        if hx is None:
+            tensors = [x.new_zeros(shape) for _, shape in shapes]
+        else:
+            given = c.spec.check_state(hx, c.spec.torch_class)
+            tensors = []
+            for (name, shape), tensor in zip(shapes, given):
+                if not isinstance(tensor, Tensor):
+                    raise ValueError(f"{name} must be a Tensor, got {type(tensor).__name__}")
+                expected = (shape[0], shape[2]) if unbatched else shape
+                if tuple(tensor.shape) != expected:
+                    raise ValueError(
+                        f"{name} must have shape {expected} (D*num_layers, "
+                        f"{'' if unbatched else 'N, '}{'H_out' if name == 'h_0' else 'H'}), "
+                        f"got {tuple(tensor.shape)}"
+                    )
+                tensors.append(tensor.unsqueeze(1) if unbatched else tensor)
+        return [tuple(t[i] for t in tensors) for i in range(stacked)]
+
+    @staticmethod
+    def _check_lengths(lengths, batch: int, num_steps: int, unbatched: bool) -> Tensor:
+        if unbatched:
+            raise ValueError("lengths= needs batched (3-D) input")
+        lengths = torch.as_tensor(lengths)
+        if lengths.dim() != 1 or lengths.shape[0] != batch:
+            raise ValueError(f"lengths must have shape ({batch},), one length per sequence, got {tuple(lengths.shape)}")
+        if lengths.is_floating_point() or lengths.is_complex():
+            raise ValueError(f"lengths must hold integers, got dtype {lengths.dtype}")
+        low, high = int(lengths.min()), int(lengths.max())
+        if low < 1 or high > num_steps:
+            raise ValueError(f"lengths must lie in [1, {num_steps}] (the sequence length), got values in [{low}, {high}]")
+        return lengths.to(torch.int64)
+
+    # -------------------------------------------------------------- streaming
+    def step(self, x_t: Tensor, state: Any = None):
+        """One timestep through all layers: ``(x_t, state) -> (y_t, state)``.
+
+        ``x_t`` is ``(N, H_in)`` or ``(H_in,)``; ``state`` is what ``forward`` takes as ``hx``
+        (``(h, c)`` for an LSTM, ``h`` otherwise; zeros when None) and what it returns.
+        Calling ``step`` over a sequence gives ``forward``'s outputs one at a time. The
+        regularisers (dropout, recurrent dropout, zoneout) act in ``forward`` only: ``step``
+        always computes the evaluation-mode cell. Unidirectional stacks only.
+
+        The backend registry picks the step once per configuration (:attr:`step_core`): an
+        LSTM runs the compiled step (:mod:`lstmkit.nn.fused.step`, one C++ call for all
+        layers) unless ``backend="reference"``, at each call where no gradient is needed
+        (``torch.no_grad()``, or nothing requires grad) and the tensors are float32 on the
+        CPU; otherwise, and for the GRU and the RNN, the reference cell runs. For a stream
+        with the state kept inside, see :meth:`LSTM.streamer`.
+        """
+        core = self.step_core
+        if core is not None:
+            out = core.try_step(x_t, state)  # None: the reference must run (and validate)
+            if out is not None:
+                return out
+        c = self.config
+        if c.bidirectional:
+            raise ValueError(
+                "step() streams forward in time, but this layer is bidirectional: its reverse "
+                "direction needs the whole sequence; call forward() instead"
+            )
+        x, unbatched = one_step_input(x_t, "x_t", c.input_size)
+        x = x.unsqueeze(0)  # (1, N, H_in)
+        states = self._initial_states(state, x.shape[1], unbatched, x)
+        layer_input = x[0]
+        new_states = []
+        for layer in range(c.num_layers):
+            record = c.spec.cell_function(c, self.layer_weights(layer))(layer_input, states[layer])
+            new_state = tuple(record[: c.spec.state_arity])
+            new_states.append(new_state)
+            layer_input = new_state[0]
+        y_t = layer_input
+        new = [torch.stack(column) for column in zip(*new_states)]  # each (layers, N, *)
+        if unbatched:
+            y_t = y_t.squeeze(0)
+            new = [s.squeeze(1) for s in new]
+        return y_t, c.spec.public_state(new)
+
+    @property
+    def step_core(self):
+        """The compiled step :meth:`step` runs, bound to this module's parameters, or None
+        where the reference cell runs (chosen by :func:`lstmkit.nn.backend.select` for the
+        current config). Its ``calls`` counts the steps it computed. Built on first use and
+        kept with the config it was built for; copies and pickles of the module drop it."""
+        d = self.__dict__
+        core = d.get("_step_core")
+        if core is None or d.get("_step_config") is not self.config:
+            chosen = backends.select(backends.step_call(self.config))
+            core = chosen.step_core(self) or False  # False: decided, the reference cell
+            d["_step_core"] = core
+            d["_step_config"] = self.config
+        return core or None
+
+
+def _pack_like(padded: Tensor, like: PackedSequence) -> PackedSequence:
+    """Pack ``padded`` ``(L, N, *)`` (original batch order) with ``like``'s batch sizes and order."""
+    sorted_indices = like.sorted_indices
+    if sorted_indices is not None:
+        padded = padded.index_select(1, sorted_indices.to(padded.device))
+    pieces = [padded[t, : int(size)] for t, size in enumerate(like.batch_sizes)]
+    return PackedSequence(torch.cat(pieces), like.batch_sizes, like.sorted_indices, like.unsorted_indices)
