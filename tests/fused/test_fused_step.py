@@ -73,12 +73,15 @@ def test_compiled_step_equals_reference_step(variant, layers, H, batch):
     model, ref = _pair(I, H, layers, VARIANTS[variant])
     x = _inputs(6, batch, I)
     state_c = state_r = None
+    # layer norm's statistics are summed in the vector width's order (8 lanes on AVX2, 16 on
+    # AVX-512): measured up to 1.1e-5 apart from the reference on AVX2
+    tol = dict(rtol=1e-5, atol=3e-5) if VARIANTS[variant].get("layer_norm") else TOL
     with torch.no_grad():
         for t in range(x.shape[0]):
             y_c, state_c = model.step(x[t], state_c)
             y_r, state_r = ref.step(x[t], state_r)
-            torch.testing.assert_close(y_c, y_r, **TOL)
-            _assert_state_close(state_c, state_r, **TOL)
+            torch.testing.assert_close(y_c, y_r, **tol)
+            _assert_state_close(state_c, state_r, **tol)
     assert _compiled_calls(model) == x.shape[0]
     assert _compiled_calls(ref) == 0
     P = model.config.output_size
