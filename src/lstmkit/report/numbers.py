@@ -204,7 +204,7 @@ def text_view(layers: list[LayerTrace], chars: list[str], steps: int, *, layer: 
             raise InputError(f"{param_ref('unit')}: {unit} is out of range; layer {chosen_layer} has "
                              f"{units} units (0 .. {units - 1})", param="unit",
                              expected=f"0 .. {units - 1}", got=unit)
-        chosen = "--unit"
+        chosen = "the unit option"
     return {"layer": chosen_layer, "unit": unit, "state": state, "value": label, "chosen_by": chosen,
             "characters": steps, "values": series[:steps, unit], "chars": chars[:steps],
             "std": float(raw[:steps, unit].std())}
