@@ -1,0 +1,139 @@
+"""Checkpoints by time, resuming from the middle of an epoch, and one run per run directory.
+
+The kill-and-resume tests run the ``lstmkit`` command in a subprocess, kill it with SIGKILL
+once a mid-epoch ``last.ckpt`` exists, resume it with ``--resume``, and compare the final
+numbers with an uninterrupted run of the same command.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import lstmkit
+from lstmkit.train import TrainingConfig, fit
+
+SRC = str(Path(lstmkit.__file__).resolve().parents[1])
+
+
+# ----------------------------------------------------------------------------- the engine
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = lstmkit.LSTM(1, 8, batch_first=True)
+        self.head = torch.nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.head(torch.nn.functional.dropout(self.lstm(x)[0][:, -1], 0.2, self.training))
+
+
+def loss_fn(net, batch):
+    return torch.nn.functional.mse_loss(net(batch[0]), batch[1])
+
+
+def loaders(own_generator: bool):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 10, 1, generator=g)
+    y = x[:, -2:, 0].sum(1, keepdim=True)
+    generator = torch.Generator().manual_seed(5) if own_generator else None
+    train = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16, shuffle=True, generator=generator)
+    return train, DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+
+
+class Killed(Exception):
+    """Stands for a SIGKILL: training stops between two batches, nothing more is written."""
+
+
+class Record:
+    """Records every batch trained on; raises :class:`Killed` before optimizer step ``kill_at``."""
+
+    def __new__(cls, seen: list, kill_at: int | None = None):
+        import lightning.pytorch as pl
+
+        class Recorder(pl.Callback):
+            def on_train_batch_start(self, trainer, module, batch, batch_idx):
+                if kill_at is not None and trainer.global_step == kill_at:
+                    raise Killed
+                seen.append((trainer.current_epoch, batch_idx, float(batch[0].sum())))
+
+        return Recorder()
+
+
+def train(run_dir, seen, *, own_generator, kill_at=None, resume=False):
+    torch.manual_seed(0)
+    net = Net()
+    train_loader, val_loader = loaders(own_generator)
+    config = TrainingConfig(max_epochs=4, learning_rate=0.02, checkpoint_every=1e-9, seed=3,
+                            lr_schedule="cosine", warmup_steps=3)
+    result = fit(net, loss_fn, train_loader, val_loader, config, run_dir,
+                 resume_from=run_dir if resume else None, callbacks=[Record(seen, kill_at)])
+    return net, result
+
+
+@pytest.mark.parametrize("own_generator", [True, False], ids=["loader-generator", "global-rng"])
+def test_a_mid_epoch_checkpoint_resumes_mid_epoch_batch_for_batch(tmp_path, own_generator):
+    whole: list = []
+    net_whole, result_whole = train(tmp_path / "whole", whole, own_generator=own_generator)
+    assert len(whole) == 4 * 4  # 4 epochs of 4 batches
+
+    before: list = []
+    with pytest.raises(Killed):
+        train(tmp_path / "cut", before, own_generator=own_generator, kill_at=6)  # epoch 1, batch 2
+    saved = torch.load(tmp_path / "cut" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert saved["global_step"] == 6 and saved["epoch"] == 1  # written in the middle of epoch 1
+    after: list = []
+    net_cut, result_cut = train(tmp_path / "cut", after, own_generator=own_generator, resume=True)
+
+    assert len(before) == 6 and after[0][:2] == (1, 2)  # resumed at epoch 1, batch 2
+    assert before + after == whole  # the same batches, in the same order, none twice
+    assert result_cut.steps == result_whole.steps == 16
+    assert result_cut.best_val_loss == result_whole.best_val_loss
+    for a, b in zip(net_whole.parameters(), net_cut.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoints_are_written_atomically_and_stale_temporaries_are_removed(tmp_path, monkeypatch):
+    from lstmkit.train import engine
+
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / ".last.ckpt.abc.tmp").write_bytes(b"half")
+    seen: list = []
+    train(tmp_path, seen, own_generator=True)
+    assert not list(checkpoints.glob(".*.tmp"))
+    io = engine._atomic_checkpoint_io()
+    target = tmp_path / "x.ckpt"
+    target.write_bytes(b"old")
+
+    def explode(*args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(torch, "save", explode)
+    with pytest.raises(Killed):
+        io.save_checkpoint({"a": 1}, target)
+    assert target.read_bytes() == b"old"  # the old checkpoint is untouched by a failed write
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_schedule_clock_survives_a_resume():
+    from lstmkit.train.engine import _schedule_callback
+
+    schedule = _schedule_callback(TrainingConfig(max_time=1.0, lr_schedule="cosine"))
+    schedule.load_state_dict({"elapsed_seconds": 30.0})
+    schedule.on_train_start(None, None)
+    assert 30.0 <= schedule.state_dict()["elapsed_seconds"] < 31.0
+
+
+def test_checkpoint_every_is_checked():
+    with pytest.raises(ValueError, match="checkpoint_every must be a positive number of minutes"):
+        TrainingConfig(checkpoint_every=0)
+    assert TrainingConfig(checkpoint_every=None).checkpoint_every is None
