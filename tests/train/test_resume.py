@@ -101,6 +101,31 @@ def test_a_mid_epoch_checkpoint_resumes_mid_epoch_batch_for_batch(tmp_path, own_
         assert torch.equal(a, b)
 
 
+def test_the_end_of_max_time_leaves_a_checkpoint_to_resume_from(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8000, 10, 1, generator=g)
+    batches = [float(x[4 * i:4 * i + 4].sum()) for i in range(2000)]
+
+    def run(max_time, seen, resume):
+        train_loader = DataLoader(TensorDataset(x, x[:, -1]), batch_size=4)
+        config = TrainingConfig(max_epochs=2, max_time=max_time, checkpoint_every=None)
+        return fit(Net(), loss_fn, train_loader, None, config, tmp_path,
+                   resume_from=tmp_path if resume else None, callbacks=[Record(seen)])
+
+    first: list = []
+    result = run(1 / 60, first, False)  # one second: stopped part-way through the first epoch
+    assert 0 < result.steps < 2000
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert saved["global_step"] == result.steps  # written when the time ran out
+    second: list = []
+    run(2 / 60, second, True)
+    # Lightning counts a stop by max_time as the end of that epoch and resumes at the next
+    # epoch's first batch; the data follows the same index (the same batch as an
+    # uninterrupted second epoch would start with)
+    assert second[0][:2] == (1, 0) and second[0][2] == batches[0]
+    assert [b for _, _, b in second] == batches[:len(second)]
+
+
 def test_checkpoints_are_written_atomically_and_stale_temporaries_are_removed(tmp_path, monkeypatch):
     from lstmkit.train import engine
 

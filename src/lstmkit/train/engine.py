@@ -308,9 +308,13 @@ def _resume_state_callback():
         On resume, the first iteration of the training loader (Lightning's first, right after
         the restore) puts these back: from a mid-epoch checkpoint it restores ``epoch_start``,
         starts the iteration (the same order of batches as before the stop), draws and drops
-        ``batches_done`` batches, then restores ``now``; from an epoch-end checkpoint it
-        restores ``now`` and starts the next epoch. The training from there on is the
-        uninterrupted run's, batch for batch.
+        ``batches_done`` batches, then restores ``now``; from a checkpoint that Lightning
+        resumes at the next epoch (an epoch-end one, or the one written when ``max_time``
+        stopped an epoch part-way, which Lightning counts as that epoch's end) it restores
+        ``now`` and starts the next epoch. The training from there on is the uninterrupted
+        run's, batch for batch (tests/train/test_resume.py). Lightning alone resumes at the
+        right batch index but iterates the loader from its first batch with fresh random
+        draws.
         """
 
         def __init__(self) -> None:
@@ -347,10 +351,15 @@ def _resume_state_callback():
                 return {}
             trainer = self.trainer
             done = int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+            epoch = trainer.fit_loop.epoch_progress.current
+            # Lightning resumes a checkpoint whose epoch counts as processed (a stop by
+            # max_time before the last batch, saved at the epoch's end hooks) at the next
+            # epoch's first batch: then the data must start the next epoch too
+            next_epoch = epoch.ready == epoch.started == epoch.processed
             generators = _loader_generators(self.loader) if self.loader is not None else []
             return {
                 "batches_done": done,
-                "finished": done >= trainer.num_training_batches,
+                "finished": done >= trainer.num_training_batches or next_epoch,
                 "epoch_start": self.epoch_start,
                 "now": {"generators": [g.get_state() for g in generators], "rng": _rng_states()},
             }
