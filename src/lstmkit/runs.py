@@ -37,7 +37,7 @@ def run_dir_lock(directory: str | Path) -> Iterator[Path]:
 
     directory = Path(directory)
     lock_path = directory / LOCK_NAME
-    created = not directory.exists()
+    created = [d for d in (directory, *directory.parents) if not d.exists()]  # innermost first
     if created:
         directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -60,7 +60,11 @@ def run_dir_lock(directory: str | Path) -> Iterator[Path]:
     finally:
         if held and created and {p.name for p in directory.iterdir()} <= {LOCK_NAME}:
             lock_path.unlink(missing_ok=True)  # a run that wrote nothing leaves no directory
-            directory.rmdir()
+            for made in created:
+                try:
+                    made.rmdir()
+                except OSError:  # not empty: something else is in it now
+                    break
         os.close(fd)  # releases the lock
 
 

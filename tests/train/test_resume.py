@@ -294,6 +294,6 @@ def test_a_second_run_on_the_same_out_is_refused_until_the_first_dies(tmp_path, 
 def test_a_run_that_fails_before_writing_leaves_no_directory(tmp_path, capsys):
     from lstmkit.cli.main import main
 
-    out = tmp_path / "run"
+    out = tmp_path / "runs" / "run"
     assert main(["forecast", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
-    assert not out.exists()
+    assert not (tmp_path / "runs").exists()

@@ -154,6 +154,7 @@ _LIGHTNING_ADVICE = (
     ".*barebones.*",
     ".*no `val_dataloader`.*",
     ".*dataloader is not resumable.*",  # ours is, by _ResumeState rather than a state_dict
+    ".*exists and is not empty.*",  # a resumed run's checkpoints/ and logs/ (both kept)
 )
 
 
