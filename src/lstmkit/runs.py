@@ -17,6 +17,64 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+LOCK_NAME = ".lock"
+
+
+@contextmanager
+def run_dir_lock(directory: str | Path) -> Iterator[Path]:
+    """Hold the run directory ``directory`` for this process: one run per directory.
+
+    The lock is ``fcntl.flock`` on ``directory/.lock`` (created with the directory when
+    missing; it holds the holder's pid). The operating system releases it when the process
+    ends, however it ends, so a killed run never blocks the next one. A second process
+    asking for a held directory gets an :class:`~lstmkit.errors.InputError` at once, having
+    written nothing. The worker processes a data-parallel run starts (children of the holder,
+    with ``LOCAL_RANK`` set) pass: they belong to the holder's run.
+    """
+    import fcntl
+
+    from lstmkit.errors import InputError, param_ref
+
+    directory = Path(directory)
+    lock_path = directory / LOCK_NAME
+    created = [d for d in (directory, *directory.parents) if not d.exists()]  # innermost first
+    if created:
+        directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    held = False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            if holder is not None and holder == os.getppid() and os.environ.get("LOCAL_RANK", "0") != "0":
+                yield directory  # a worker of the holder's own data-parallel run
+                return
+            who = f"another lstmkit run (pid {holder})" if holder else "another lstmkit run"
+            raise InputError(f"{directory}: {who} is writing here; use another {param_ref('out')} "
+                             f"or wait for it", param="out") from None
+        held = True
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield directory
+    finally:
+        if held and created and {p.name for p in directory.iterdir()} <= {LOCK_NAME}:
+            lock_path.unlink(missing_ok=True)  # a run that wrote nothing leaves no directory
+            for made in created:
+                try:
+                    made.rmdir()
+                except OSError:  # not empty: something else is in it now
+                    break
+        os.close(fd)  # releases the lock
+
+
+def _lock_holder(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
 def default_run_dir(task: str) -> Path:
     """``runs/<task>-<YYYYmmdd-HHMMSS>`` under the working directory."""
     return Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"

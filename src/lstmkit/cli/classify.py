@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, estimator_options, positive_int
+from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +40,7 @@ def _read_args(args) -> dict:
     return {"label_column": args.label_column, "id_column": args.id_column, "time_column": args.time_column}
 
 
+@holds_run_dir("classify")
 def run(args: argparse.Namespace) -> int:
     from lstmkit.cli.main import UsageError
     from lstmkit.data.sequences import load_dataset, read_sequences, stratified_split

@@ -43,6 +43,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, 
                        help=f"most epochs to train (default {max_epochs}; early stopping may end sooner)")
     group.add_argument("--max-time", type=positive_float, default=None, metavar="MIN",
                        help="most minutes to train (default: no limit)")
+    group.add_argument("--checkpoint-every", type=positive_float, default=5.0, metavar="MIN",
+                       help="minutes between checkpoints in the middle of an epoch, for --resume "
+                            "(default 5; checkpoints also come at every epoch end and when --max-time ends)")
     group.add_argument("--devices", type=positive_int, default=1, metavar="N",
                        help="processes (CPU) or GPUs to train on (default 1)")
     group.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (default auto)")
@@ -50,6 +53,30 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, 
                        help="continue training from DIR/checkpoints/last.ckpt (same data and options)")
     group.add_argument("--backend", default="auto", choices=["auto", "fused", "reference"],
                        help="LSTM backend (default auto)")
+
+
+def holds_run_dir(task: str, *, unless_model: bool = False):
+    """Decorate a command's ``run(args)`` so that it runs holding its run directory (one run per
+    ``--out``, see :func:`lstmkit.runs.run_dir_lock`): ``--out``, else ``--resume``'s
+    directory, else ``runs/<task>-<time>``, which is then written into ``args.out`` so the
+    command writes where the lock is. ``unless_model``: with ``--model`` the command writes
+    nothing and takes no lock."""
+    import functools
+
+    def decorate(run):
+        @functools.wraps(run)
+        def wrapper(args: argparse.Namespace) -> int:
+            from lstmkit.runs import default_run_dir, run_dir_lock
+
+            if unless_model and getattr(args, "model", None):
+                return run(args)
+            args.out = str(args.out or getattr(args, "resume", None) or default_run_dir(task))
+            with run_dir_lock(args.out):
+                return run(args)
+
+        return wrapper
+
+    return decorate
 
 
 def estimator_options(estimator_cls, args: argparse.Namespace, **overrides) -> dict:

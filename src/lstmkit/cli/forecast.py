@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, estimator_options, positive_int
+from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +69,7 @@ def _quantiles(text: str) -> tuple[float, ...]:
     return tuple(values)
 
 
+@holds_run_dir("forecast")
 def run(args: argparse.Namespace) -> int:
     from lstmkit.cli.main import UsageError
 

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, estimator_options, positive_float, positive_int, probability
+from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_float, positive_int, probability
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             action.help = "most minutes to train (default 3)"
 
 
+@holds_run_dir("generate", unless_model=True)
 def run(args: argparse.Namespace) -> int:
     from lstmkit.data.text import default_corpus, read_text
     from lstmkit.runs import default_run_dir, write_json, write_text

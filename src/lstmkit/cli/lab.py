@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lstmkit.cli.common import positive_int
+from lstmkit.cli.common import holds_run_dir, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +39,7 @@ def _ints(text: str, flag: str) -> tuple[int, ...]:
     return values
 
 
+@holds_run_dir("lab")
 def run(args: argparse.Namespace) -> int:
     from lstmkit.cli.main import UsageError
 

@@ -191,6 +191,9 @@ class Forecaster(Estimator):
         self.data = ts
         self.spec = self._make_spec(ts, end)
         series = self.scaled_series(ts)
+        # the initial weights come from the seed, not from whatever drew on torch's global
+        # generator before (the first fit in a process and a resumed fit must start alike)
+        torch.manual_seed(self.params.training.seed)
         self.net = self.build_net(ForecastNetConfig(
             n_past=len(ts.roles.past_covariates), n_future=len(ts.roles.future_covariates),
             lookback=lookback, horizon=horizon, season_length=ts.season_length,

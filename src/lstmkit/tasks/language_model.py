@@ -83,6 +83,15 @@ class CharLM(nn.Module):
         output, state = self.lstm(self.embedding(ids), state)
         return self.decoder(output), state
 
+    def resume_state(self) -> dict:
+        """The state carried between batches, for a mid-epoch checkpoint (the engine saves
+        it beside the weights): without it a resumed run would start its next batch from a
+        zero state where the uninterrupted run continues the streams."""
+        return {"train": self.carried[True], "eval": self.carried[False]}
+
+    def restore_resume_state(self, state: dict) -> None:
+        self.carried = {True: state.get("train"), False: state.get("eval")}
+
 
 def stateful_loss(net: CharLM, batch) -> torch.Tensor:
     """Cross-entropy of one batch of streams, carrying the state from the previous batch.

@@ -5,8 +5,15 @@ What it adds to a task's network and data loaders:
 * a progress bar with loss and ETA on a terminal, silence when output is not a terminal;
 * gradient clipping (global norm 1.0 by default);
 * early stopping on the validation loss, with the best weights restored at the end;
-* checkpoints in ``RUN/checkpoints`` (``best.ckpt``, ``last.ckpt``) and resuming from a
-  run directory's ``last.ckpt``;
+* checkpoints in ``RUN/checkpoints`` (``best.ckpt``, ``last.ckpt``): ``last.ckpt`` at every
+  epoch end, every ``checkpoint_every`` minutes in the middle of an epoch, and when
+  ``max_time`` ends; each written to a temporary name and renamed into place, so a run
+  killed at any moment leaves the previous checkpoint or the new one, never a piece;
+* resuming from a run directory's ``last.ckpt``, also from the middle of an epoch: the
+  weights, the optimizer, the loops' progress and callbacks (Lightning's own checkpoint),
+  plus what Lightning does not keep (see :class:`_ResumeState`): the position in the
+  training data, the shuffling generators, the random states, the learning-rate schedule's
+  clock, and what the network carries from batch to batch (``resume_state()``);
 * a CSV log of the metrics per epoch in ``RUN/logs`` (and TensorBoard when installed);
 * ``seed`` for repeatable numbers; ``devices``/``strategy`` for data-parallel training
   (``devices=2, strategy="ddp"`` runs two processes with gloo on CPU);
@@ -73,6 +80,7 @@ class TrainingConfig:
     lr_schedule: str = "constant"  # or "cosine"
     warmup_steps: int = 0
     final_lr_fraction: float = 0.05  # cosine: the learning rate at the end, relative to the start
+    checkpoint_every: float | None = 5.0  # minutes between mid-epoch checkpoints (None: epoch ends only)
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
@@ -87,6 +95,9 @@ class TrainingConfig:
             raise ValueError(f"max_time must be a positive number of minutes, got {self.max_time}")
         if self.devices < 1:
             raise ValueError(f"devices must be at least 1, got {self.devices}")
+        if self.checkpoint_every is not None and not self.checkpoint_every > 0:
+            raise ValueError(f"checkpoint_every must be a positive number of minutes or None, "
+                             f"got {self.checkpoint_every}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -142,6 +153,8 @@ _LIGHTNING_ADVICE = (
     ".*LeafSpec.*",
     ".*barebones.*",
     ".*no `val_dataloader`.*",
+    ".*dataloader is not resumable.*",  # ours is, by _ResumeState rather than a state_dict
+    ".*exists and is not empty.*",  # a resumed run's checkpoints/ and logs/ (both kept)
 )
 
 
@@ -187,6 +200,16 @@ def _lightning_module_class():
             return torch.optim.Adam(self.net.parameters(), lr=self.learning_rate,
                                     weight_decay=self.weight_decay)
 
+        def on_save_checkpoint(self, checkpoint) -> None:
+            # what the network keeps across batches outside its weights (a language model's
+            # carried state): saved beside the weights so a mid-epoch resume continues it
+            if callable(getattr(self.net, "resume_state", None)):
+                checkpoint["lstmkit_net_state"] = self.net.resume_state()
+
+        def on_load_checkpoint(self, checkpoint) -> None:
+            if "lstmkit_net_state" in checkpoint and callable(getattr(self.net, "restore_resume_state", None)):
+                self.net.restore_resume_state(checkpoint["lstmkit_net_state"])
+
     return LitTask
 
 
@@ -195,11 +218,21 @@ def _schedule_callback(config: TrainingConfig):
     import lightning.pytorch as pl
 
     class LearningRateSchedule(pl.Callback):
+        """Its clock counts training time only; a checkpoint keeps the time spent so far, so
+        a resumed run continues the schedule where it stopped instead of restarting it."""
+
         def __init__(self) -> None:
             self.started = time.monotonic()
+            self.spent = 0.0  # seconds spent before this fit (restored from a checkpoint)
 
         def on_train_start(self, trainer, pl_module) -> None:
-            self.started = time.monotonic()
+            self.started = time.monotonic() - self.spent
+
+        def state_dict(self) -> dict:
+            return {"elapsed_seconds": time.monotonic() - self.started}
+
+        def load_state_dict(self, state_dict: dict) -> None:
+            self.spent = float(state_dict.get("elapsed_seconds", 0.0))
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
             step = trainer.global_step
@@ -213,6 +246,208 @@ def _schedule_callback(config: TrainingConfig):
                     group["lr"] = rate
 
     return LearningRateSchedule()
+
+
+def _rng_states() -> dict[str, Any]:
+    """The global random states (Python, NumPy, torch, CUDA) as they are now, in types that
+    ``torch.load(weights_only=True)`` (Lightning's default) reads back: tensors, tuples, ints."""
+    import random
+
+    import numpy as np
+
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    states = {"python": random.getstate(),
+              "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)),
+              "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    random.setstate(states["python"])
+    name, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _loader_generators(loader) -> list[torch.Generator]:
+    """The ``torch.Generator`` objects a DataLoader draws from when an epoch's iteration starts
+    (its own, its sampler's, its batch sampler's sampler's), each once."""
+    found: dict[int, torch.Generator] = {}
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    for owner in (loader, getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None)):
+        generator = getattr(owner, "generator", None)
+        if isinstance(generator, torch.Generator):
+            found.setdefault(id(generator), generator)
+    return list(found.values())
+
+
+def _resume_state_callback():
+    import lightning.pytorch as pl
+
+    class _ResumeState(pl.Callback):
+        """What a checkpoint needs besides Lightning's own state to resume exactly.
+
+        Lightning 2.6 restores the weights, the optimizer, the callbacks and the loops'
+        progress (epoch, and within it the batch index), but a plain DataLoader starts its
+        epoch from the first batch again, a shuffling sampler's generator starts from its seed
+        again, and no random state is kept. So every checkpoint also holds, from here:
+
+        * ``epoch_start``: the random states the training loader's iteration of the current
+          epoch began from (its generators, and the global ones that samplers without a
+          generator draw from), captured each time the loader is iterated;
+        * ``batches_done``: the batches of the current epoch already trained on;
+        * ``now``: the global random states and the loader's generators at the checkpoint.
+
+        On resume, the first iteration of the training loader (Lightning's first, right after
+        the restore) puts these back: from a mid-epoch checkpoint it restores ``epoch_start``,
+        starts the iteration (the same order of batches as before the stop), draws and drops
+        ``batches_done`` batches, then restores ``now``; from a checkpoint that Lightning
+        resumes at the next epoch (an epoch-end one, or the one written when ``max_time``
+        stopped an epoch part-way, which Lightning counts as that epoch's end) it restores
+        ``now`` and starts the next epoch. The training from there on is the uninterrupted
+        run's, batch for batch (tests/train/test_resume.py). Lightning alone resumes at the
+        right batch index but iterates the loader from its first batch with fresh random
+        draws.
+        """
+
+        def __init__(self) -> None:
+            self.trainer = None
+            self.loader = None
+            self.epoch_start: dict[str, Any] | None = None
+            self.pending: dict[str, Any] | None = None
+
+        def setup(self, trainer, pl_module, stage) -> None:
+            self.trainer = trainer
+
+        def iterate(self, loader, base_iter):
+            """``iter(loader)`` for the wrapped training loader (see the class docstring)."""
+            self.loader = loader
+            pending, self.pending = self.pending, None
+            generators = _loader_generators(loader)
+            if pending is not None and not pending["finished"] and pending["batches_done"] > 0:
+                _set_generator_states(generators, pending["epoch_start"]["generators"])
+                _set_rng_states(pending["epoch_start"]["rng"])
+            elif pending is not None:
+                _set_generator_states(generators, pending["now"]["generators"])
+                _set_rng_states(pending["now"]["rng"])
+                pending = None
+            self.epoch_start = {"generators": [g.get_state() for g in generators], "rng": _rng_states()}
+            iterator = base_iter()
+            if pending is not None:
+                for _ in range(pending["batches_done"]):
+                    next(iterator)
+                _set_rng_states(pending["now"]["rng"])
+            return iterator
+
+        def state_dict(self) -> dict[str, Any]:
+            if self.trainer is None or self.epoch_start is None:
+                return {}
+            trainer = self.trainer
+            done = int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+            epoch = trainer.fit_loop.epoch_progress.current
+            # Lightning resumes a checkpoint whose epoch counts as processed (a stop by
+            # max_time before the last batch, saved at the epoch's end hooks) at the next
+            # epoch's first batch: then the data must start the next epoch too
+            next_epoch = epoch.ready == epoch.started == epoch.processed
+            generators = _loader_generators(self.loader) if self.loader is not None else []
+            return {
+                "batches_done": done,
+                "finished": done >= trainer.num_training_batches or next_epoch,
+                "epoch_start": self.epoch_start,
+                "now": {"generators": [g.get_state() for g in generators], "rng": _rng_states()},
+            }
+
+        def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+            self.pending = dict(state_dict) if state_dict else None
+
+    return _ResumeState()
+
+
+def _set_generator_states(generators: list[torch.Generator], states: list) -> None:
+    if len(generators) != len(states):
+        return  # a different loader than the checkpoint's: nothing to line up
+    for generator, state in zip(generators, states):
+        generator.set_state(state)
+
+
+def _resumable_loader(loader, keeper):
+    """A shallow copy of the DataLoader ``loader`` whose iteration goes through ``keeper``
+    (a :class:`_ResumeState`); other iterables are returned as they are.
+
+    The copy is of a subclass of the loader's own class, made here, so Lightning still sees
+    a DataLoader (and can rebuild it with a distributed sampler); the keeper is a class
+    attribute, so such a rebuilt loader keeps it too.
+    """
+    import copy
+
+    from torch.utils.data import DataLoader
+
+    if not isinstance(loader, DataLoader):
+        return loader
+    base = type(loader)
+
+    def __iter__(self):
+        return type(self)._lstmkit_keeper.iterate(self, lambda: base.__iter__(self))
+
+    cls = type(f"Resumable{base.__name__}", (base,), {"__iter__": __iter__, "_lstmkit_keeper": keeper})
+    clone = copy.copy(loader)
+    clone.__class__ = cls
+    return clone
+
+
+def _timed_checkpoint_callback(path: Path, minutes: float):
+    import lightning.pytorch as pl
+
+    class _TimedCheckpoint(pl.Callback):
+        """Writes ``path`` (``last.ckpt``) every ``minutes`` of training, between batches.
+
+        Not after an epoch's last batch: the epoch-end checkpoint follows at once. The
+        decision is rank 0's, broadcast, so every process of a data-parallel run saves
+        together (a checkpoint is a collective step).
+        """
+
+        def __init__(self) -> None:
+            self.last = time.monotonic()
+
+        def on_train_start(self, trainer, pl_module) -> None:
+            self.last = time.monotonic()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            due = time.monotonic() - self.last >= minutes * 60.0
+            due = bool(trainer.strategy.broadcast(due))
+            if not due or batch_idx + 1 >= trainer.num_training_batches or trainer.should_stop:
+                return
+            trainer.save_checkpoint(path)
+            self.last = time.monotonic()
+
+    return _TimedCheckpoint()
+
+
+def _atomic_checkpoint_io():
+    """Lightning's checkpoint writer, writing to a temporary name renamed into place."""
+    from lightning.pytorch.plugins import TorchCheckpointIO
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+            import os
+
+            from lstmkit.runs import atomic_path
+
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as handle:
+                    torch.save(checkpoint, handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+
+    return AtomicCheckpointIO()
 
 
 def _batch_size(batch) -> int:
@@ -270,7 +505,14 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
         dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode="min",
         save_top_k=1, save_last=True, enable_version_counter=False,
     )
-    callbacks = [checkpoint, *(callbacks or [])]
+    keeper = _resume_state_callback()
+    callbacks = [checkpoint, keeper, *(callbacks or [])]
+    if config.checkpoint_every is not None:
+        callbacks.append(_timed_checkpoint_callback(run_dir / "checkpoints" / "last.ckpt",
+                                                    config.checkpoint_every))
+    for stale in (run_dir / "checkpoints").glob(".*.tmp"):
+        stale.unlink(missing_ok=True)  # a checkpoint write cut short by a kill
+    train_loader = _resumable_loader(train_loader, keeper)
     if config.lr_schedule != "constant" or config.warmup_steps:
         callbacks.append(_schedule_callback(config))
     early = None
@@ -305,6 +547,7 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
         num_sanity_val_steps=0,
         deterministic=True,
         default_root_dir=run_dir,
+        plugins=[_atomic_checkpoint_io()],
     )
     lit = _lightning_module_class()(net, loss_fn, config.learning_rate, config.weight_decay)
     ckpt_path = None
