@@ -24,6 +24,10 @@ _EXPORTS = {
     "Forecaster": "lstmkit.tasks.forecast",
     "LanguageModel": "lstmkit.tasks.language_model",
     "Classifier": "lstmkit.tasks.classify",
+    "LabModel": "lstmkit.tasks.lab",
+    "Estimator": "lstmkit.tasks.base",
+    "load_estimator": "lstmkit.tasks.base",
+    "InputError": "lstmkit.errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
