@@ -40,6 +40,8 @@ chooser:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import warnings
 import weakref
@@ -80,11 +82,17 @@ class Call:
     keep_trace: bool = False
     differentiable_trace: bool = False
     step: bool = False
+    steps: int | None = None  # L, the sequence length (None: not known, a step)
+    batch: int | None = None  # N
+    grad: bool = False  # gradients on (training) when the call runs
+    ragged: bool = False  # per-sequence lengths (a PackedSequence or lengths=)
 
 
-def sequence_call(config: RecurrentConfig, x: Tensor, *, keep_trace: bool = False) -> Call:
-    """``forward`` of ``config``'s stack on ``x`` in the current grad mode."""
-    return Call(config, x.device.type, x.dtype, keep_trace, keep_trace and torch.is_grad_enabled())
+def sequence_call(config: RecurrentConfig, x: Tensor, *, keep_trace: bool = False, ragged: bool = False) -> Call:
+    """``forward`` of ``config``'s stack on ``x`` ``(L, N, H_in)`` in the current grad mode."""
+    grad = torch.is_grad_enabled()
+    return Call(config, x.device.type, x.dtype, keep_trace, keep_trace and grad,
+                steps=x.shape[0], batch=x.shape[1], grad=grad, ragged=ragged)
 
 
 def step_call(config: RecurrentConfig, tensors: Iterable[Tensor] | None = None) -> Call:
@@ -191,7 +199,20 @@ class FusedBackend(Backend):
     name = "fused"
 
     def why_not(self, call: Call) -> str | None:
-        return self.mismatch(call) or self.unavailable(call)
+        return self.mismatch(call) or self.unavailable(call) or self.slower(call)
+
+    def slower(self, call: Call) -> str | None:
+        """For ``backend="auto"``: why torch's kernels run ``call`` instead, when they were
+        measured faster here for its shape class (:mod:`lstmkit.nn.autotune`), else None."""
+        if TORCH.why_not(call) is not None:
+            return None  # torch.nn has no such call: nothing to compare with
+        from . import autotune
+
+        decision = autotune.decide(call)
+        if decision is None or decision.backend != "torch":
+            return None
+        return (f"torch measured faster here ({decision.torch_ms:.3g} ms vs {decision.fused_ms:.3g} ms "
+                f"for the class {decision.key})")
 
     def mismatch(self, call: Call) -> str | None:
         """What in ``call`` the kernels do not compute (None: they do, once compiled)."""
@@ -248,6 +269,20 @@ REGISTRY: tuple[Backend, ...] = (FUSED, TORCH, REFERENCE)  # the order backend="
 BY_NAME: dict[str, Backend] = {backend.name: backend for backend in REGISTRY}
 
 
+_forced: contextvars.ContextVar[Backend | None] = contextvars.ContextVar("lstmkit_forced_backend", default=None)
+
+
+@contextlib.contextmanager
+def forcing(backend: Backend):
+    """Inside, ``backend="auto"`` calls run on ``backend`` (which must be able to run them):
+    how :mod:`lstmkit.nn.autotune` times one backend against another through the same path."""
+    token = _forced.set(backend)
+    try:
+        yield backend
+    finally:
+        _forced.reset(token)
+
+
 def select(call: Call) -> Backend:
     """The backend that runs ``call``, by ``call.config.backend`` (see the module's docstring)."""
     requested = call.config.backend
@@ -255,6 +290,9 @@ def select(call: Call) -> Backend:
         return REFERENCE
     if requested == "fused":
         return _insist_on_fused(call)
+    forced = _forced.get()
+    if forced is not None:
+        return forced
     return next(backend for backend in REGISTRY if backend.why_not(call) is None)  # the reference always can
 
 
