@@ -31,7 +31,10 @@ chooser:
   about even at H = 1024), in training and inference, and for a trace under
   ``torch.no_grad()`` (with gradients on, the trace's gates must be differentiable: the
   reference runs); torch's kernels for the plain configurations elsewhere (CUDA, float64, and
-  where the kernel cannot compile); the reference for everything else.
+  where the kernel cannot compile); the reference for everything else. Where both the fused
+  kernel and torch's can run a call, the fused backend steps aside (:meth:`FusedBackend.slower`)
+  for the shape classes where torch was measured faster on this machine
+  (:mod:`lstmkit.nn.autotune`; ``LSTMKIT_AUTOTUNE=0``: never).
 * ``backend="fused"`` insists on the kernel where it applies and falls back to the reference,
   with one warning, where it cannot compile (silently for float64 or CUDA inputs, and for a
   ``step()`` the compiled step does not cover: a GRU, an RNN, a bidirectional stack).
