@@ -53,7 +53,7 @@ MARGIN = 0.03  # torch must be this much faster (relative) to be picked
 BUDGET_MS = 150.0  # measuring time aimed at per class (warm-up included)
 STEPS_CAP = 64  # sequence lengths at or above this share a class, measured at most this long
 LAYERS_CAP = 4
-MIN_STEPS = 8  # the shortest representative sequence a long call is cut to
+MIN_STEPS = 16  # the shortest representative sequence a long call is cut to
 MIN_REPS, MAX_REPS, WARMUP = 3, 9, 2
 _FORMAT = 1
 
@@ -235,8 +235,8 @@ class Tuner:
     def measure(self, klass: ShapeClass) -> Decision:
         """Times both backends on ``klass``'s representative shape (see the module's docstring)."""
         steps = klass.steps
-        per_step_ms = klass.gemm_flops_per_step() / (10e9 * max(1, klass.threads)) * 1e3  # a pessimistic rate
-        while steps > MIN_STEPS and 2 * steps * per_step_ms > self.budget_ms / 8:
+        per_step_ms = klass.gemm_flops_per_step() / (25e9 * max(1, klass.threads)) * 1e3  # a modest rate
+        while steps > MIN_STEPS and 2 * steps * per_step_ms > self.budget_ms / 4:
             steps //= 2
         try:
             with torch.random.fork_rng(devices=[]):
