@@ -194,3 +194,22 @@ def test_real_measurement_runs_both_backends(tmp_path):
     decision = autotune.Tuner(tmp_path / "t.json", timer=timer, budget_ms=1.0).decide(call)
     assert decision.backend in ("fused", "torch") and decision.fused_ms > 0 and decision.torch_ms > 0
     assert set(ran) == {"fused", "torch"}
+
+
+def test_the_torch_twin_follows_replaced_parameters():
+    """The torch backend binds the module's own parameters into its torch.nn twin once; a
+    parameter replaced afterwards is bound again, and gradients land in the module's."""
+    from lstmkit.nn.backend import REFERENCE, forcing
+
+    model = lstmkit.LSTM(4, 6, num_layers=2)
+    x = torch.randn(5, 3, 4)
+    with forcing(TORCH):
+        model(x)
+        assert model.last_backend == "torch"
+        model.weight_hh_l1 = torch.nn.Parameter(torch.randn(24, 6))
+        out, _ = model(x)
+        out.sum().backward()
+    with forcing(REFERENCE):
+        expected, _ = model(x)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    assert model.weight_hh_l1.grad is not None and model.weight_ih_l0.grad is not None
