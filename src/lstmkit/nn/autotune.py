@@ -13,9 +13,10 @@ its caches), torch's build, the thread count and the shape. So the first time ``
 * the measurement: synthetic tensors of the class's representative shape (the rounded sizes;
   a shorter sequence where one call would be long), both backends run through the same
   ``forward`` (:func:`lstmkit.nn.backend.forcing`), interleaved, after warm-up calls, the
-  median of a few repetitions within a budget of about :data:`BUDGET_MS` ms per class. The
-  global random state is left as it was;
-* the rule: torch runs the class only when it is measurably faster, its median more than
+  best of a few repetitions (3 to 9, within a budget of about :data:`BUDGET_MS` ms per class;
+  the best, not the median: on a busy machine it is the least disturbed). The global random
+  state is left as it was;
+* the rule: torch runs the class only when it is measurably faster, its time more than
   :data:`MARGIN` (3 %) below the fused kernel's; else the fused kernel (lower memory) stays;
 * the cache: in memory, and on disk as JSON under the kernel cache root
   (:func:`lstmkit.nn.fused.build.cache_root`), one file per CPU model, instruction-set flags,
@@ -38,7 +39,6 @@ import hashlib
 import json
 import math
 import os
-import statistics
 import tempfile
 import threading
 import time
@@ -131,7 +131,7 @@ def shape_class(call, threads: int | None = None) -> ShapeClass:
 
 @dataclass(frozen=True)
 class Decision:
-    """What ``auto`` runs for one class, and the medians it was chosen by (ms)."""
+    """What ``auto`` runs for one class, and the best times it was chosen by (ms)."""
 
     key: str
     backend: str  # "fused" or "torch"
@@ -257,7 +257,7 @@ class Tuner:
         except Exception:  # noqa: BLE001 - a failed measurement keeps the fused kernel (not cached on disk)
             return Decision(klass.key, "fused", math.nan, math.nan, steps, 0)
         self.measured += 1
-        fused_ms, torch_ms = statistics.median(times["fused"]), statistics.median(times["torch"])
+        fused_ms, torch_ms = min(times["fused"]), min(times["torch"])  # the least disturbed: robust on a busy machine
         return Decision(klass.key, choose(fused_ms, torch_ms, self.margin), fused_ms, torch_ms, steps, reps)
 
     # ------------------------------------------------------------- the file
