@@ -246,8 +246,8 @@ class Tuner:
                 for _ in range(WARMUP):
                     for name in names:
                         last[name] = self.timer(runs[name], name)
-                    if sum(last.values()) > self.budget_ms / 3:
-                        break  # a long call: one warm-up is enough
+                    if sum(last.values()) > self.budget_ms:
+                        break  # a long call (even cold): one warm-up is enough
                 pair = max(sum(last.values()), 1e-6)
                 reps = int(min(MAX_REPS, max(MIN_REPS, (self.budget_ms - WARMUP * pair) // pair)))
                 times: dict[str, list[float]] = {name: [] for name in names}
