@@ -33,6 +33,10 @@ def test_bench_table_rows_and_json(tmp_path):
     peephole = next(r for r in rows if r[4] == "peephole")
     assert peephole[12].endswith("x") and peephole[13].startswith("(<=")  # vs ref and its bound
     assert "torch.nn.GRU" in " ".join(next(r for r in rows if r[4] == "gru"))
+    # what backend="auto" ran (the suite measures nothing: LSTMKIT_AUTOTUNE=0, so the fused kernel)
+    for r, res in zip(rows, results):
+        if r[4] in ("plain", "gru"):
+            assert "auto=fused" in r and res["median_ms"]["auto_backend"] == "fused" and res["median_ms"]["auto"] > 0
 
 
 @pytest.mark.skipif(not fused.available("step"), reason="compiled step unavailable")

@@ -48,3 +48,21 @@ def test_info(capsys):
     assert f"cache    {build.cache_root()} (" in out
     for family in build.EXTENSIONS:  # each with its state: built, building, not built, failed...
         assert f"         {family}: " in out
+
+
+def test_info_lists_the_measured_decisions(capsys, monkeypatch, tmp_path):
+    from lstmkit.nn import autotune
+    from lstmkit.nn.backend import Call
+    from lstmkit.nn.config import RecurrentConfig
+
+    tuner = autotune.Tuner(tmp_path / "autotune.json", timer=lambda run, name: {"fused": 1.0, "torch": 0.5}[name])
+    for grad in (True, False):
+        tuner.decide(Call(RecurrentConfig(cell="lstm", input_size=8, hidden_size=8), "cpu", steps=4, batch=2,
+                          grad=grad))
+    monkeypatch.setattr(autotune, "_default", tuner)
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "autotune off (LSTMKIT_AUTOTUNE=0" in out  # the suite's setting
+    assert "2 shape classes measured here, 2 run torch" in out
+    assert "lstm train T4 N2 H8 I8 P0 L1 uni" in out and ": torch (fused 1 ms, torch 0.5 ms)" in out
+    autotune.reset()

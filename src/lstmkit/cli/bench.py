@@ -9,7 +9,9 @@ header also prints the assumed FP32 peak, cores x GHz x flops/cycle), the refere
 speed-up over it, and in brackets the most any kernel could gain over the reference:
 reference ms / (FLOPs at the ``torch.mm`` rate). Where that bound is below 5x, the reference
 is itself mostly matrix products and a 5x target cannot be reached. GRU / RNN rows end with
-the speed-up over their torch.nn twin.
+the speed-up over their torch.nn twin. Plain, GRU and RNN rows end with what
+``backend="auto"`` ran there (``auto=fused`` or ``auto=torch``, measured on its first call,
+see :mod:`lstmkit.nn.autotune`), its ms and its ratio against torch.nn (the twin for GRU / RNN).
 
 ``--memory`` also measures the peak resident-memory growth over two plain training steps in a
 fresh subprocess per implementation, from before the first (Linux: resets VmHWM via
@@ -151,6 +153,9 @@ def _kernel_line(row: dict, mm: float, timing) -> str:
     if "twin" in med:  # GRU / RNN rows: against torch.nn.GRU / RNN too
         name = "torch.nn." + timing.CELL_ROWS[variant][0]
         ref = f"{ref or ' ' * 28} | {name} {med['twin']:.2f} ms: {med['twin'] / med['fused']:.2f}x"
+    if "auto" in med:  # what backend="auto" ran, and its ratio against torch.nn (the twin for GRU / RNN)
+        bar = med.get("twin", med["torch"])
+        ref = f"{ref or ' ' * 28} | auto={med['auto_backend']} {med['auto']:.2f} ms: {bar / med['auto']:.2f}x"
     return (f"{mode:5} {T:4d} {B:3d} {H:4d} {variant:>11} | {med['torch']:9.2f} {med['fused']:10.2f} "
             f"{ratio:5.2f}x {100 * gf / mm:5.1f}% | {ref}")
 

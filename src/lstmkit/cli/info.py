@@ -28,4 +28,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"cache    {build.cache_root()} ({where})")
     for family in build.EXTENSIONS:  # after describe_backends, which built (or tried) lstm and gru_rnn
         print(f"         {family}: {build.cache_state(family)}")
+    for line in _autotune_lines():
+        print(line)
     return 0
+
+
+def _autotune_lines() -> list[str]:
+    """What ``backend="auto"`` measured on this machine: how many shape classes, which run torch."""
+    from lstmkit.nn import autotune
+
+    state = "on" if autotune.enabled() else f"off ({autotune.ENV}=0: auto runs the fused kernels)"
+    try:
+        tuner = autotune.default_tuner()
+        decisions = tuner.decisions()
+    except Exception as exc:  # noqa: BLE001 - torch or the cache unreadable: say so, info goes on
+        return [f"autotune {state}; decisions unreadable ({type(exc).__name__}: {exc})"]
+    torch_picks = [d for d in decisions.values() if d.backend == "torch"]
+    lines = [f"autotune {state}; {len(decisions)} shape classes measured here, {len(torch_picks)} run torch "
+             f"({tuner.path})"]
+    for d in sorted(decisions.values(), key=lambda d: d.key):
+        lines.append(f"         {d.key}: {d.backend} (fused {d.fused_ms:.3g} ms, torch {d.torch_ms:.3g} ms)")
+    return lines

@@ -31,7 +31,10 @@ chooser:
   about even at H = 1024), in training and inference, and for a trace under
   ``torch.no_grad()`` (with gradients on, the trace's gates must be differentiable: the
   reference runs); torch's kernels for the plain configurations elsewhere (CUDA, float64, and
-  where the kernel cannot compile); the reference for everything else.
+  where the kernel cannot compile); the reference for everything else. Where both the fused
+  kernel and torch's can run a call, the fused backend steps aside (:meth:`FusedBackend.slower`)
+  for the shape classes where torch was measured faster on this machine
+  (:mod:`lstmkit.nn.autotune`; ``LSTMKIT_AUTOTUNE=0``: never).
 * ``backend="fused"`` insists on the kernel where it applies and falls back to the reference,
   with one warning, where it cannot compile (silently for float64 or CUDA inputs, and for a
   ``step()`` the compiled step does not cover: a GRU, an RNN, a bidirectional stack).
@@ -40,6 +43,8 @@ chooser:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import warnings
 import weakref
@@ -80,11 +85,17 @@ class Call:
     keep_trace: bool = False
     differentiable_trace: bool = False
     step: bool = False
+    steps: int | None = None  # L, the sequence length (None: not known, a step)
+    batch: int | None = None  # N
+    grad: bool = False  # gradients on (training) when the call runs
+    ragged: bool = False  # per-sequence lengths (a PackedSequence or lengths=)
 
 
-def sequence_call(config: RecurrentConfig, x: Tensor, *, keep_trace: bool = False) -> Call:
-    """``forward`` of ``config``'s stack on ``x`` in the current grad mode."""
-    return Call(config, x.device.type, x.dtype, keep_trace, keep_trace and torch.is_grad_enabled())
+def sequence_call(config: RecurrentConfig, x: Tensor, *, keep_trace: bool = False, ragged: bool = False) -> Call:
+    """``forward`` of ``config``'s stack on ``x`` ``(L, N, H_in)`` in the current grad mode."""
+    grad = torch.is_grad_enabled()
+    return Call(config, x.device.type, x.dtype, keep_trace, keep_trace and grad,
+                steps=x.shape[0], batch=x.shape[1], grad=grad, ragged=ragged)
 
 
 def step_call(config: RecurrentConfig, tensors: Iterable[Tensor] | None = None) -> Call:
@@ -152,7 +163,8 @@ class TorchBackend(Backend):
     runs_stack = True
 
     def __init__(self) -> None:
-        self._twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> (config, twin)
+        # module -> (config, twin, the parameters bound into the twin)
+        self._twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def why_not(self, call: Call) -> str | None:
         if call.step:
@@ -164,22 +176,43 @@ class TorchBackend(Backend):
         return None
 
     def run_stack(self, module, x, states, lengths):
-        from torch.func import functional_call
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-        config = module.config
-        config_and_twin = self._twins.get(module)
-        if config_and_twin is None or config_and_twin[0] is not config:
-            config_and_twin = (config, config.spec.torch_twin(config))
-            self._twins[module] = config_and_twin
-        twin = config_and_twin[1]
-        twin.train(module.training)
-        hx = config.spec.public_state(torch.stack(column) for column in zip(*states))  # (D*layers, N, *)
+        params = list(module._parameters.items())  # its own (a RecurrentStack has no submodules)
+        twin = self._twin(module, params)
+        if twin.training != module.training:
+            twin.train(module.training)
+        hx = module.config.spec.public_state(torch.stack(column) for column in zip(*states))  # (D*layers, N, *)
         inp = x if lengths is None else pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-        output, final = functional_call(twin, dict(module.named_parameters()), (inp, hx))
+        if all(isinstance(p, torch.nn.Parameter) for _, p in params):
+            output, final = twin(inp, hx)
+        else:  # the module runs under torch.func.functional_call (plain tensors in its parameters' places)
+            from torch.func import functional_call
+
+            output, final = functional_call(twin, dict(params), (inp, hx))
         if lengths is not None:
             output, _ = pad_packed_sequence(output, total_length=x.shape[0])
         return output, final
+
+    def _twin(self, module, params) -> torch.nn.Module:
+        """``module``'s torch.nn twin holding ``module``'s own parameter objects ``params``
+        (gradients land in them), re-bound when the config or a parameter object changed.
+        Binding once, rather than ``torch.func.functional_call`` at every call, saves ~25 us a
+        call. Plain tensors in the parameters' places (the module itself under
+        ``functional_call``) are not bound: the caller runs ``functional_call`` on the twin."""
+        config = module.config
+        entry = self._twins.get(module)
+        if entry is None or entry[0] is not config:
+            entry = (config, config.spec.torch_twin(config), [])
+            self._twins[module] = entry
+        bound = entry[2]
+        if all(isinstance(p, torch.nn.Parameter) for _, p in params) and (
+                len(bound) != len(params) or any(p is not q for (_, p), q in zip(params, bound))):
+            twin = entry[1]
+            for name, param in params:
+                setattr(twin, name, param)  # RNNBase.__setattr__ refreshes its flat weights
+            bound[:] = [p for _, p in params]
+        return entry[1]
 
     def describe(self) -> list[str]:
         return ["backend torch:     available (torch's kernels, for configurations torch.nn has)"]
@@ -191,7 +224,20 @@ class FusedBackend(Backend):
     name = "fused"
 
     def why_not(self, call: Call) -> str | None:
-        return self.mismatch(call) or self.unavailable(call)
+        return self.mismatch(call) or self.unavailable(call) or self.slower(call)
+
+    def slower(self, call: Call) -> str | None:
+        """For ``backend="auto"``: why torch's kernels run ``call`` instead, when they were
+        measured faster here for its shape class (:mod:`lstmkit.nn.autotune`), else None."""
+        if TORCH.why_not(call) is not None:
+            return None  # torch.nn has no such call: nothing to compare with
+        from . import autotune
+
+        decision = autotune.decide(call)
+        if decision is None or decision.backend != "torch":
+            return None
+        return (f"torch measured faster here ({decision.torch_ms:.3g} ms vs {decision.fused_ms:.3g} ms "
+                f"for the class {decision.key})")
 
     def mismatch(self, call: Call) -> str | None:
         """What in ``call`` the kernels do not compute (None: they do, once compiled)."""
@@ -248,6 +294,20 @@ REGISTRY: tuple[Backend, ...] = (FUSED, TORCH, REFERENCE)  # the order backend="
 BY_NAME: dict[str, Backend] = {backend.name: backend for backend in REGISTRY}
 
 
+_forced: contextvars.ContextVar[Backend | None] = contextvars.ContextVar("lstmkit_forced_backend", default=None)
+
+
+@contextlib.contextmanager
+def forcing(backend: Backend):
+    """Inside, ``backend="auto"`` calls run on ``backend`` (which must be able to run them):
+    how :mod:`lstmkit.nn.autotune` times one backend against another through the same path."""
+    token = _forced.set(backend)
+    try:
+        yield backend
+    finally:
+        _forced.reset(token)
+
+
 def select(call: Call) -> Backend:
     """The backend that runs ``call``, by ``call.config.backend`` (see the module's docstring)."""
     requested = call.config.backend
@@ -255,6 +315,9 @@ def select(call: Call) -> Backend:
         return REFERENCE
     if requested == "fused":
         return _insist_on_fused(call)
+    forced = _forced.get()
+    if forced is not None:
+        return forced
     return next(backend for backend in REGISTRY if backend.why_not(call) is None)  # the reference always can
 
 

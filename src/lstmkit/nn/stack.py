@@ -137,7 +137,8 @@ class RecurrentStack(nn.Module):
             lengths = self._check_lengths(lengths, batch, num_steps, unbatched)
         states = self._initial_states(hx, batch, unbatched, x)
 
-        backend = backends.select(backends.sequence_call(c, x, keep_trace=return_trace))
+        backend = backends.select(backends.sequence_call(c, x, keep_trace=return_trace,
+                                                           ragged=lengths is not None))
         self.last_backend = backend.name
         self.backend_counts[backend.name] = self.backend_counts.get(backend.name, 0) + 1
         if backend.runs_stack:

@@ -12,13 +12,14 @@ lstmkit, ... alternating the order each repetition), the median over the repetit
 * ``infer``: forward only under ``torch.inference_mode()``.
 
 Rows: ``plain`` — the fused layer (``lstmkit.nn.fused.lstm_layer``) against
-``torch.nn.LSTM``; an LSTM variant (``peephole``, ``layer_norm``, ``cifg``, ... see
+``torch.nn.LSTM``, and ``lstmkit.LSTM`` on ``backend="auto"`` (``auto``: the fused kernel or
+torch's, whichever :mod:`lstmkit.nn.autotune` measured faster here); an LSTM variant (``peephole``, ``layer_norm``, ``cifg``, ... see
 :data:`VARIANT_OPTIONS`) — ``lstmkit.LSTM`` with that option (``backend="auto"``: the fused
 kernel) against the plain ``torch.nn.LSTM`` of the same shape (torch has no such variant:
 the plain LSTM is the bar) and against the same model on ``backend="reference"``; a cell
 (``gru``, ``rnn_tanh``, ``rnn_relu``, :data:`CELL_ROWS`) — ``lstmkit.GRU`` / ``lstmkit.RNN``
-against the same plain ``torch.nn.LSTM`` bar, their torch.nn twin (same weights) and the
-reference. :func:`gemm_flops` counts the GEMM FLOPs of a row, :func:`mm_ceiling` the rate a
+on ``backend="fused"`` against the same plain ``torch.nn.LSTM`` bar, their torch.nn twin (same
+weights), the same model on ``backend="auto"`` and the reference. :func:`gemm_flops` counts the GEMM FLOPs of a row, :func:`mm_ceiling` the rate a
 large ``torch.mm`` reaches here (the practical ceiling).
 
 Step rows (:func:`step_rows`): per-call microseconds of one timestep at batch 1, see
@@ -133,11 +134,18 @@ def interleaved(runs: dict[str, Callable[[], object]], reps: int, warmup: int = 
 
 # ------------------------------------------------------------------ kernel rows
 def bench_shape(T, B, H, reps, train):
-    """Plain fused layer vs torch.nn.LSTM: ({'torch': ms, 'fused': ms}, raw times)."""
+    """Plain fused layer vs torch.nn.LSTM, and ``lstmkit.LSTM`` on ``backend="auto"`` (same
+    weights; its first warm-up call makes the measured choice where it is not cached yet):
+    ({'torch': ms, 'fused': ms, 'auto': ms, 'auto_backend': what auto ran}, raw times)."""
     lstm, x, h0, c0 = make_lstm(T, B, H)
     go = torch.randn(T, B, H)
-    return interleaved({"torch": lambda: torch_lstm_call(lstm, x, h0, c0, go, train),
-                        "fused": lambda: fused_lstm_call(lstm, x, h0, c0, go, train)}, reps)
+    auto = modules.LSTM(H, H)
+    auto.load_state_dict(lstm.state_dict())
+    med, raw = interleaved({"torch": lambda: torch_lstm_call(lstm, x, h0, c0, go, train),
+                            "fused": lambda: fused_lstm_call(lstm, x, h0, c0, go, train),
+                            "auto": lambda: torch_lstm_call(auto, x, h0, c0, go, train)}, reps)
+    med["auto_backend"] = auto.last_backend
+    return med, raw
 
 
 def _against_reference(med, raw, ours, ref, call, ref_reps):
@@ -167,19 +175,24 @@ def bench_variant(T, B, H, variant, reps, train, ref_reps):
 
 
 def bench_cell(T, B, H, row, reps, train, ref_reps):
-    """lstmkit.GRU / RNN (auto -> fused) vs plain torch.nn.LSTM, its torch.nn twin and the reference."""
+    """lstmkit.GRU / RNN (``backend="fused"``) vs plain torch.nn.LSTM, its torch.nn twin, the
+    same model on ``backend="auto"`` and the reference."""
     lstm, x, h0, c0 = make_lstm(T, B, H)
     go = torch.randn(T, B, H)
     cls, opts, _ = CELL_ROWS[row]
     torch.manual_seed(1)
-    ours = getattr(modules, cls)(H, H, **opts)
+    ours = getattr(modules, cls)(H, H, **opts, backend="fused")
     twin = getattr(torch.nn, cls)(H, H, **opts)
     twin.load_state_dict(ours.state_dict())
+    auto = getattr(modules, cls)(H, H, **opts)  # backend="auto": fused or torch's, as measured here
+    auto.load_state_dict(ours.state_dict())
     ref = getattr(modules, cls)(H, H, **opts, backend="reference")
     ref.load_state_dict(ours.state_dict())
     med, raw = interleaved({"torch": lambda: torch_lstm_call(lstm, x, h0, c0, go, train),
                             "fused": lambda: h_state_call(ours, x, h0, go, train),
-                            "twin": lambda: h_state_call(twin, x, h0, go, train)}, reps)
+                            "twin": lambda: h_state_call(twin, x, h0, go, train),
+                            "auto": lambda: h_state_call(auto, x, h0, go, train)}, reps)
+    med["auto_backend"] = auto.last_backend
     return _against_reference(med, raw, ours, ref, lambda m: h_state_call(m, x, h0, go, train), ref_reps)
 
 
@@ -223,8 +236,8 @@ def kernel_rows(shapes: Sequence[tuple[int, int, int]], variants: Sequence[str],
                 reference_reps: int) -> Iterator[dict]:
     """Checks the arguments, then yields one record per (mode, shape, row), as measured:
     ``{"mode", "T", "B", "H", "variant", "threads", "median_ms", "raw_ms"}``; ``median_ms``
-    holds ``torch`` and ``fused`` (and ``reference``, ``fused_vs_ref``, ``twin``, ``backend``
-    where the row has them)."""
+    holds ``torch`` and ``fused`` (and ``reference``, ``fused_vs_ref``, ``twin``, ``backend``,
+    ``auto`` and ``auto_backend`` where the row has them)."""
     _check_counts(reps, reference_reps)
     unknown = [v for v in variants if v not in ROWS]
     if unknown or not variants:

@@ -1,0 +1,215 @@
+"""The measured choice of ``backend="auto"`` (lstmkit.nn.autotune), with fake timings: no
+assertion here depends on how fast anything runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.nn import autotune
+from lstmkit.nn.backend import FUSED, TORCH, Call, select, sequence_call
+from lstmkit.nn.config import RecurrentConfig
+
+
+def fake(fused_ms, torch_ms, calls=None):
+    """A timer that runs nothing and answers fixed times per backend."""
+    def timer(run, name):
+        if calls is not None:
+            calls.append(name)
+        return {"fused": fused_ms, "torch": torch_ms}[name]
+    return timer
+
+
+def refuse(run, name):
+    raise AssertionError("measured, but the decision should have come from the cache")
+
+
+@pytest.fixture
+def tuned(monkeypatch, tmp_path):
+    """Measuring on, with the process's tuner replaced by ``install(timer)``'s."""
+    monkeypatch.setenv(autotune.ENV, "1")
+
+    def install(timer, path=tmp_path / "autotune.json"):
+        tuner = autotune.Tuner(path, timer=timer)
+        monkeypatch.setattr(autotune, "_default", tuner)
+        return tuner
+    yield install
+    autotune.reset()
+
+
+def lstm_call(grad=True, steps=100, batch=32, **options):
+    config = RecurrentConfig(cell="lstm", input_size=128, hidden_size=128, **options)
+    return Call(config, "cpu", torch.float32, steps=steps, batch=batch, grad=grad)
+
+
+def test_choose_keeps_fused_within_the_margin():
+    assert autotune.choose(1.0, 0.98) == "fused"  # 2 % faster: not enough
+    assert autotune.choose(1.0, 0.96) == "torch"  # 4 % faster
+    assert autotune.choose(1.0, 1.5) == "fused"
+    assert autotune.choose(1.0, 0.5, margin=1.5) == "fused"
+
+
+@pytest.mark.parametrize("fused_ms,torch_ms,expected", [(1.0, 0.5, "torch"), (0.5, 1.0, "fused"), (1.0, 0.99, "fused")])
+def test_the_faster_backend_is_chosen(tmp_path, fused_ms, torch_ms, expected):
+    calls = []
+    tuner = autotune.Tuner(tmp_path / "t.json", timer=fake(fused_ms, torch_ms, calls))
+    decision = tuner.decide(lstm_call())
+    assert decision.backend == expected
+    assert (decision.fused_ms, decision.torch_ms) == (fused_ms, torch_ms)
+    assert calls.count("fused") == calls.count("torch") >= autotune.MIN_REPS + autotune.WARMUP
+    calls.clear()
+    assert tuner.decide(lstm_call(steps=120, batch=30)) == decision  # same class: not measured again
+    assert calls == []
+    tuner.decide(lstm_call(grad=False))  # inference is another class
+    assert calls
+
+
+def test_shape_classes():
+    a = autotune.shape_class(lstm_call(steps=100, batch=32), threads=2)
+    assert (a.steps, a.batch, a.hidden, a.input) == (64, 32, 128, 128)  # steps capped
+    assert autotune.shape_class(lstm_call(steps=500), threads=2) == a
+    assert autotune.shape_class(lstm_call(batch=64), threads=2) != a
+    assert autotune.shape_class(lstm_call(), threads=1) != a
+    assert autotune.shape_class(lstm_call(grad=False), threads=2) != a
+    assert autotune.shape_class(lstm_call(bidirectional=True), threads=2) != a
+    p = autotune.shape_class(lstm_call(proj_size=100), threads=2)
+    assert p.proj == 64 and p.config().proj_size == 64  # below the hidden size
+    assert "train" in a.key and "thr2" in a.key
+
+
+def test_the_cache_file_round_trips(tmp_path):
+    path = tmp_path / "sub" / "autotune.json"
+    first = autotune.Tuner(path, timer=fake(1.0, 0.5))
+    torch_pick = first.decide(lstm_call())
+    fused_pick = first.decide(lstm_call(grad=False))
+    data = json.loads(path.read_text())
+    assert set(data["decisions"]) == {torch_pick.key, fused_pick.key}
+    later = autotune.Tuner(path, timer=refuse)  # another process: reads, does not measure
+    assert later.decide(lstm_call()) == torch_pick
+    assert later.decide(lstm_call(grad=False)) == fused_pick
+    assert later.measured == 0
+    assert not list(path.parent.glob("*.tmp"))  # written atomically, nothing left behind
+
+
+def test_the_file_merges_decisions_of_two_processes(tmp_path):
+    path = tmp_path / "autotune.json"
+    one, two = autotune.Tuner(path, timer=fake(1.0, 0.5)), autotune.Tuner(path, timer=fake(0.5, 1.0))
+    one._load(), two._load()  # both started before either wrote
+    a, b = one.decide(lstm_call()), two.decide(lstm_call(grad=False))
+    assert autotune.Tuner(path, timer=refuse).decisions() == {a.key: a, b.key: b}
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"format": 1, "decisions": {"x": {"backend": "cuda"}}}', ""])
+def test_a_corrupt_cache_file_is_ignored(tmp_path, text):
+    path = tmp_path / "autotune.json"
+    path.write_text(text)
+    tuner = autotune.Tuner(path, timer=fake(1.0, 0.5))
+    decision = tuner.decide(lstm_call())
+    assert decision.backend == "torch" and tuner.measured == 1
+    assert json.loads(path.read_text())["decisions"][decision.key]["backend"] == "torch"  # rewritten
+
+
+def test_measuring_leaves_the_random_state_alone(tmp_path):
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    autotune.Tuner(tmp_path / "t.json", timer=fake(1.0, 0.5)).decide(lstm_call())
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_last_backend_reports_torch_when_measured_faster(tuned):
+    tuned(fake(1.0, 0.5))
+    model = lstmkit.LSTM(8, 16)
+    x = torch.randn(5, 3, 8)
+    model(x)
+    assert model.last_backend == "torch"
+    reason = FUSED.why_not(sequence_call(model.config, x))
+    assert reason is not None and reason.startswith("torch measured faster here")
+    with torch.no_grad():
+        model(x)
+    assert model.last_backend == "torch"
+
+
+def test_auto_keeps_fused_when_it_is_faster(tuned):
+    if FUSED.unavailable(lstm_call()) is not None:
+        pytest.skip("fused kernels unavailable")
+    tuned(fake(0.5, 1.0))
+    model = lstmkit.GRU(8, 16)
+    model(torch.randn(5, 3, 8))
+    assert model.last_backend == "fused"
+
+
+def test_requests_and_variants_are_never_overridden(tuned):
+    if FUSED.unavailable(lstm_call()) is not None:
+        pytest.skip("fused kernels unavailable")
+    calls = []
+    tuned(fake(1.0, 0.5, calls))
+    x = torch.randn(5, 3, 8)
+    for model, expected in [(lstmkit.LSTM(8, 16, backend="fused"), "fused"),
+                            (lstmkit.LSTM(8, 16, backend="reference"), "reference"),
+                            (lstmkit.LSTM(8, 16, peephole=True), "fused"),
+                            (lstmkit.LSTM(8, 16, layer_norm=True), "fused")]:
+        model(x)
+        assert model.last_backend == expected
+    assert calls == []  # none of them measured
+    with torch.no_grad():
+        model = lstmkit.LSTM(8, 16)
+        model(x, return_trace=True)  # a trace: torch cannot
+        assert model.last_backend == "fused"
+    assert calls == []
+
+
+def test_measuring_off_runs_fused_without_measuring(tuned, monkeypatch):
+    calls = []
+    tuned(fake(1.0, 0.5, calls))
+    monkeypatch.setenv(autotune.ENV, "0")
+    assert autotune.decide(lstm_call()) is None
+    assert select(lstm_call()) is (FUSED if FUSED.unavailable(lstm_call()) is None else TORCH)
+    assert calls == []
+
+
+def test_a_failed_measurement_keeps_fused_and_is_not_cached(tmp_path):
+    def broken(run, name):
+        raise RuntimeError("boom")
+    path = tmp_path / "t.json"
+    decision = autotune.Tuner(path, timer=broken).decide(lstm_call())
+    assert decision.backend == "fused"
+    assert not path.exists()
+
+
+def test_real_measurement_runs_both_backends(tmp_path):
+    """The real timer on a tiny class: both backends run (their speed is not asserted)."""
+    if FUSED.unavailable(lstm_call()) is not None:
+        pytest.skip("fused kernels unavailable")
+    ran = []
+
+    def timer(run, name):
+        ran.append(name)
+        return autotune._perf_timer(run, name)
+    call = Call(RecurrentConfig(cell="gru", input_size=4, hidden_size=8), "cpu", torch.float32, steps=3, batch=2,
+                grad=True, ragged=True)
+    decision = autotune.Tuner(tmp_path / "t.json", timer=timer, budget_ms=1.0).decide(call)
+    assert decision.backend in ("fused", "torch") and decision.fused_ms > 0 and decision.torch_ms > 0
+    assert set(ran) == {"fused", "torch"}
+
+
+def test_the_torch_twin_follows_replaced_parameters():
+    """The torch backend binds the module's own parameters into its torch.nn twin once; a
+    parameter replaced afterwards is bound again, and gradients land in the module's."""
+    from lstmkit.nn.backend import REFERENCE, forcing
+
+    model = lstmkit.LSTM(4, 6, num_layers=2)
+    x = torch.randn(5, 3, 4)
+    with forcing(TORCH):
+        model(x)
+        assert model.last_backend == "torch"
+        model.weight_hh_l1 = torch.nn.Parameter(torch.randn(24, 6))
+        out, _ = model(x)
+        out.sum().backward()
+    with forcing(REFERENCE):
+        expected, _ = model(x)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    assert model.weight_hh_l1.grad is not None and model.weight_ih_l0.grad is not None
