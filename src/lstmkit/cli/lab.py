@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sequence lengths (default 25,50,100,200; --quick: 10,25)")
     parser.add_argument("--cells", default="rnn,gru,lstm", metavar="C,...", help="cells to compare (default rnn,gru,lstm)")
     parser.add_argument("--steps", type=positive_int, default=None, metavar="N",
-                        help="training steps per cell and length (default 1500; --quick: 300)")
+                        help="training steps per cell and length (default 1000; --quick: 300)")
     parser.add_argument("--hidden-size", type=positive_int, default=64, metavar="H", help="units (default 64)")
     parser.add_argument("--lr-sweep", default="1e-3,3e-3,1e-2", metavar="LR,...",
                         help="learning rates each cell's sweep tries (short probe runs at the shortest "
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     lengths = _ints(args.lengths, "--lengths") if args.lengths else ((10, 25) if args.quick else (25, 50, 100, 200))
     if args.task == "order" and min(lengths) < 10:
         raise UsageError("--lengths: the temporal-order task needs lengths of at least 10")
-    steps = args.steps or (300 if args.quick else 1500)
+    steps = args.steps or (300 if args.quick else 1000)
     try:
         rates = tuple(float(v) for v in args.lr_sweep.split(",") if v.strip())
     except ValueError:

@@ -262,7 +262,7 @@ class LabConfig:
     cells: tuple[str, ...] = CELLS
     hidden_size: int = 64
     batch_size: int = 64
-    max_steps: int = 1500
+    max_steps: int = 1000
     eval_every: int = 100
     test_size: int = 1000
     learning_rate: float | None = None  # None: each cell's own, chosen by a sweep over learning_rates
@@ -411,20 +411,30 @@ def _model(config: LabConfig, cell: str, length: int, learning_rate: float, max_
                     seed=config.seed)
 
 
-def sweep_learning_rate(config: LabConfig, cell: str, run_dir: str | Path) -> tuple[float, list[Probe]]:
-    """One short probe run per learning rate of ``config.learning_rates`` (``sweep_steps``
-    steps at ``sweep_length``, the seed of the lab); returns the choice of
-    :func:`choose_learning_rate` on their validation metrics, and the probes."""
+def probe_run(config: LabConfig, cell: str, length: int, learning_rate: float, run_dir: str | Path) -> Probe:
+    """One probe of a sweep: ``config.sweep_steps`` steps at ``length`` with ``learning_rate``,
+    scored on the validation set (never the test set)."""
     import time
 
+    started = time.perf_counter()
+    model = _model(config, cell, length, learning_rate, config.sweep_steps).build()
+    model.fit(run_dir=run_dir)
+    x_val, y_val = model.validation_set()
+    metric = task_metric(model.spec, model.predict(x_val), y_val)
+    return Probe(learning_rate, metric, model.solved_at, round(time.perf_counter() - started, 2))
+
+
+ProbeFn = Callable[[LabConfig, str, int, float, Path], Probe]
+
+
+def sweep_learning_rate(config: LabConfig, cell: str, run_dir: str | Path,
+                        probe: ProbeFn = probe_run) -> tuple[float, list[Probe]]:
+    """One short probe run per learning rate of ``config.learning_rates`` at ``sweep_length``
+    (default the shortest of ``lengths``), the lab's seed; returns the choice of
+    :func:`choose_learning_rate` on their validation metrics, and the probes. ``probe`` runs
+    one probe (injectable for tests)."""
     length = config.sweep_length or min(config.lengths)
-    probes = []
-    for lr in config.learning_rates:
-        started = time.perf_counter()
-        model = _model(config, cell, length, lr, config.sweep_steps).build()
-        model.fit(run_dir=Path(run_dir) / f"lr-{lr:g}")
-        metric = task_metric(model.spec, model.predict(model.validation_set()[0]), model.validation_set()[1])
-        probes.append(Probe(lr, metric, model.solved_at, round(time.perf_counter() - started, 2)))
+    probes = [probe(config, cell, length, lr, Path(run_dir) / f"lr-{lr:g}") for lr in config.learning_rates]
     return choose_learning_rate(probes, SPECS[config.task]), probes
 
 
@@ -482,15 +492,16 @@ class _SolvedStop:
 
 
 def run_sweeps(config: LabConfig, run_dir: str | Path,
-               progress: Callable[[str, float, list[Probe]], None] | None = None) -> dict[str, dict]:
+               progress: Callable[[str, float, list[Probe]], None] | None = None,
+               probe: ProbeFn = probe_run) -> dict[str, dict]:
     """Each cell's learning rate: ``config.learning_rate`` for all when given, else each cell's
-    sweep. Returns ``{cell: {"learning_rate": lr, "probes": [...]}}``."""
+    sweep (:func:`sweep_learning_rate`). Returns ``{cell: {"learning_rate": lr, "probes": [...]}}``."""
     sweeps = {}
     for cell in config.cells:
         if config.learning_rate is not None:
             lr, probes = config.learning_rate, []
         else:
-            lr, probes = sweep_learning_rate(config, cell, Path(run_dir) / "sweep" / cell)
+            lr, probes = sweep_learning_rate(config, cell, Path(run_dir) / "sweep" / cell, probe=probe)
         sweeps[cell] = {"learning_rate": lr, "probes": [asdict(p) for p in probes]}
         if progress is not None:
             progress(cell, lr, probes)
