@@ -20,8 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sequence lengths (default 25,50,100,200; --quick: 10,25)")
     parser.add_argument("--cells", default="rnn,gru,lstm", metavar="C,...", help="cells to compare (default rnn,gru,lstm)")
     parser.add_argument("--steps", type=positive_int, default=None, metavar="N",
-                        help="training steps per cell and length (default 1500; --quick: 300)")
+                        help="training steps per cell and length (default 1000; --quick: 300)")
     parser.add_argument("--hidden-size", type=positive_int, default=64, metavar="H", help="units (default 64)")
+    parser.add_argument("--lr-sweep", default="1e-3,3e-3,1e-2", metavar="LR,...",
+                        help="learning rates each cell's sweep tries (short probe runs at the shortest "
+                             "length, chosen on a validation set; default 1e-3,3e-3,1e-2)")
+    parser.add_argument("--sweep-steps", type=positive_int, default=None, metavar="N",
+                        help="steps of each probe run (default 300; --quick: 100)")
+    parser.add_argument("--learning-rate", type=float, default=None, metavar="LR",
+                        help="one learning rate for every cell, no sweep")
+    parser.add_argument("--no-chrono", action="store_true",
+                        help="no chrono initialisation of the gates: forget-gate bias 1 for the LSTM, "
+                             "the GRU's default init")
     parser.add_argument("--quick", action="store_true", help="a small run, under 2 minutes")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--out", default=None, metavar="DIR", help="run directory (default runs/lab-<time>)")
@@ -50,25 +60,47 @@ def run(args: argparse.Namespace) -> int:
     lengths = _ints(args.lengths, "--lengths") if args.lengths else ((10, 25) if args.quick else (25, 50, 100, 200))
     if args.task == "order" and min(lengths) < 10:
         raise UsageError("--lengths: the temporal-order task needs lengths of at least 10")
-    steps = args.steps or (300 if args.quick else 1500)
+    steps = args.steps or (300 if args.quick else 1000)
+    try:
+        rates = tuple(float(v) for v in args.lr_sweep.split(",") if v.strip())
+    except ValueError:
+        raise UsageError(f"--lr-sweep: expected numbers separated by commas, got {args.lr_sweep!r}") from None
+    if not rates or min(rates) <= 0 or (args.learning_rate is not None and args.learning_rate <= 0):
+        raise UsageError("--lr-sweep / --learning-rate: expected positive learning rates")
 
     from lstmkit.report.plots import lab_plots
     from lstmkit.runs import default_run_dir, write_json
-    from lstmkit.tasks.lab import LabConfig, results_json, run_lab
+    from lstmkit.tasks.lab import LabConfig, results_json, run_lab, run_sweeps
 
     out = Path(args.out) if args.out else default_run_dir("lab")
     config = LabConfig(task=args.task, lengths=lengths, cells=cells, hidden_size=args.hidden_size,
-                       max_steps=steps, eval_every=min(100, steps), seed=args.seed)
-    header = f"{'cell':<6}{'length':>7}{'solved':>8}{'steps':>7}{config_metric(args.task):>12}{'trivial':>10}{'seconds':>9}"
-    print(f"lstmkit lab {args.task}: up to {steps} training steps per cell and length")
-    print(header)
+                       max_steps=steps, eval_every=min(100, steps), seed=args.seed,
+                       learning_rate=args.learning_rate, learning_rates=rates,
+                       sweep_steps=args.sweep_steps or (100 if args.quick else 300),
+                       chrono_init=not args.no_chrono)
+    init = "forget-gate bias 1" if args.no_chrono else "chrono init of the gates"
+    print(f"lstmkit lab {args.task}: up to {steps} training steps per cell and length, Adam, "
+          f"clipping 1, {init}, seed {args.seed}")
+    if args.learning_rate is None:
+        print(f"learning rate per cell: {len(rates)} probes of {config.sweep_steps} steps at length "
+              f"{config.sweep_length or min(lengths)}, best validation {config_metric(args.task).removeprefix('test ')}")
+
+    def show_sweep(cell, lr, probes) -> None:
+        if probes:
+            tried = "  ".join(f"{p.learning_rate:g}: {p.metric:.4f}" + (f" (solved at {p.solved_at})" if p.solved_at else "")
+                              for p in probes)
+            print(f"  {cell:<5} {tried}  -> {lr:g}", flush=True)
+
+    sweeps = run_sweeps(config, out, progress=show_sweep)
+    print(f"{'cell':<6}{'length':>7}{'lr':>8}{'solved':>8}{'steps':>7}{config_metric(args.task):>12}"
+          f"{'trivial':>10}{'seconds':>9}")
 
     def show(r) -> None:
-        print(f"{r.cell:<6}{r.length:>7}{'yes' if r.solved else 'no':>8}{r.steps or '-':>7}"
+        print(f"{r.cell:<6}{r.length:>7}{r.learning_rate:>8g}{'yes' if r.solved else 'no':>8}{r.steps or '-':>7}"
               f"{r.final_metric:>12.4f}{r.baseline_metric:>10.3f}{r.seconds:>9.1f}", flush=True)
 
-    results = run_lab(config, out, progress=show)
-    write_json(out / "results.json", results_json(config, results))
+    results = run_lab(config, out, progress=show, sweeps=sweeps)
+    write_json(out / "results.json", results_json(config, results, sweeps))
     lab_plots(results, out, task=args.task)
     print(f"run directory: {out}  (results.json, success.png, gradients.png)", file=sys.stdout)
     return 0

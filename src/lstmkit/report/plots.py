@@ -105,7 +105,9 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
     for cell in cells:
         rows = sorted((r for r in results if r.cell == cell), key=lambda r: r.length)
         lengths = [r.length for r in rows]
-        ax.plot(lengths, [r.final_metric for r in rows], "-", color=colours.get(cell), label=cell)
+        lr = getattr(rows[0], "learning_rate", 0.0) if rows else 0.0
+        label = f"{cell} (lr {lr:g})" if lr else cell
+        ax.plot(lengths, [r.final_metric for r in rows], "-", color=colours.get(cell), label=label)
         for r in rows:
             ax.plot(r.length, r.final_metric, "o" if r.solved else "x", color=colours.get(cell), ms=8)
     if results:
@@ -116,7 +118,8 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
             ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("sequence length (steps to remember across)")
-    ax.set_title(f"{task}: o solved, x not solved")
+    ax.set_title(f"{task}: test {results[0].metric if results else 'metric'} after training, per cell and "
+                 f"sequence length (o solved, x not solved)", fontsize=10)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -19,6 +19,17 @@ one "epoch" is ``eval_every`` steps, followed by an evaluation on a fixed test s
 lab records whether and when it was solved, the final metric, and the gradient-through-time
 curve ``‖∂L/∂h_t‖`` (:func:`lstmkit.gradient_through_time`) at initialisation and after
 training.
+
+The recipe is the same for every cell: Adam with gradient clipping at 1, the same step budget,
+and a learning rate chosen per cell from a small sweep (:func:`sweep_learning_rate`: short probe
+runs at the grid's shortest length, ranked on a validation set, never the test set). The gated
+cells get *chrono initialisation* (Tallec & Ollivier 2018, "Can recurrent neural networks warp
+time?"): the LSTM's forget-gate bias ``b_f ~ log U(1, T_max - 1)`` and its input-gate bias
+``-b_f``, and, by the same argument, the GRU's update-gate bias ``b_z ~ log U(1, T_max - 1)``
+(``z`` near 1 keeps the state), so that at initialisation the gated cells remember over time
+scales up to the sequence length ``T_max``. The plain RNN has no gate to initialise.
+``chrono_init=False`` gives the LSTM the forget-gate bias of 1 of Gers et al. (2000) instead
+and leaves the GRU at its default.
 """
 
 from __future__ import annotations
@@ -118,6 +129,31 @@ class LabNetConfig:
     task: str
     cell: str
     hidden_size: int = 64
+    chrono: int | None = None  # T_max of the chrono initialisation (None: forget bias 1 / default)
+
+
+def chrono_initialize(encoder: nn.Module, cell: str, t_max: int) -> None:
+    """Chrono initialisation (Tallec & Ollivier 2018) of a one-layer LSTM or GRU, in place.
+
+    LSTM (gates i, f, g, o): forget-gate bias ``b_f ~ log U(1, t_max - 1)``, input-gate bias
+    ``-b_f``, both in ``bias_ih`` (``bias_hh``'s i and f blocks zeroed). GRU (gates r, z, n,
+    ``h' = (1 - z) n + z h``): update-gate bias ``b_z ~ log U(1, t_max - 1)`` in ``bias_ih``,
+    ``bias_hh``'s z block zeroed. Uses torch's global generator (seed it first)."""
+    if cell not in ("lstm", "gru"):
+        raise ValueError(f"chrono initialisation needs a gated cell (lstm or gru), got {cell!r}")
+    if t_max < 3:
+        raise ValueError(f"chrono initialisation needs t_max >= 3, got {t_max}")
+    h = encoder.hidden_size
+    with torch.no_grad():
+        b = torch.log(torch.empty(h).uniform_(1.0, t_max - 1.0))
+        bias_ih, bias_hh = encoder.bias_ih_l0, encoder.bias_hh_l0
+        if cell == "lstm":
+            bias_ih[h:2 * h] = b
+            bias_ih[:h] = -b
+            bias_hh[:2 * h] = 0.0
+        else:
+            bias_ih[h:2 * h] = b
+            bias_hh[h:2 * h] = 0.0
 
 
 class LabNet(nn.Module):
@@ -128,8 +164,10 @@ class LabNet(nn.Module):
         self.config = config
         spec = SPECS[config.task]
         layer = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[config.cell]
-        kwargs = {"forget_bias": 1.0} if layer is LSTM else {}
+        kwargs = {"forget_bias": 1.0} if layer is LSTM and not config.chrono else {}
         self.encoder = layer(spec.input_size, config.hidden_size, batch_first=True, **kwargs)
+        if config.chrono and config.cell != "rnn":
+            chrono_initialize(self.encoder, config.cell, config.chrono)
         self.head = nn.Linear(config.hidden_size, spec.output_size)
         self.spec = spec
 
@@ -181,6 +219,38 @@ class LabResult:
     gradient_at_init: list[float] = field(default_factory=list)  # ‖∂L/∂h_t‖, t = 0..L-1
     gradient_trained: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    learning_rate: float = 0.0  # the learning rate this cell trained with (its sweep's choice)
+    seed: int = 0
+
+
+#: The learning rates every cell's sweep tries, and the one a lone run_cell uses by default.
+LEARNING_RATES = (1e-3, 3e-3, 1e-2)
+DEFAULT_LEARNING_RATE = 3e-3
+
+
+@dataclass
+class Probe:
+    """One short run of a learning-rate sweep: its validation metric and when (if) it solved."""
+
+    learning_rate: float
+    metric: float
+    solved_at: int | None = None
+    seconds: float = 0.0
+
+
+def choose_learning_rate(probes: list[Probe], spec: TaskSpec) -> float:
+    """The sweep's choice: the probe that solved the task in the fewest steps; if none solved,
+    the best validation metric (lowest MSE, highest accuracy); ties go to the smaller learning
+    rate. Non-finite metrics (a diverged probe) rank last."""
+    if not probes:
+        raise ValueError("choose_learning_rate needs at least one probe")
+
+    def key(p: Probe):
+        finite = math.isfinite(p.metric)
+        metric = p.metric if spec.classification is False else -p.metric
+        return (p.solved_at is None, p.solved_at or 0, not finite, metric if finite else 0.0, p.learning_rate)
+
+    return min(probes, key=key).learning_rate
 
 
 @dataclass
@@ -192,10 +262,14 @@ class LabConfig:
     cells: tuple[str, ...] = CELLS
     hidden_size: int = 64
     batch_size: int = 64
-    max_steps: int = 1500
+    max_steps: int = 1000
     eval_every: int = 100
     test_size: int = 1000
-    learning_rate: float = 3e-3
+    learning_rate: float | None = None  # None: each cell's own, chosen by a sweep over learning_rates
+    learning_rates: tuple[float, ...] = LEARNING_RATES
+    sweep_steps: int = 300  # steps of each probe run
+    sweep_length: int | None = None  # length the probes run at (None: the shortest of lengths)
+    chrono_init: bool = True
     seed: int = 0
 
 
@@ -210,6 +284,7 @@ class LabParams:
     max_steps: int = 1500
     eval_every: int = 100
     test_size: int = 1000
+    chrono_init: bool = True  # chrono initialisation of the gates (T_max = the sequence length)
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(learning_rate=3e-3, batch_size=64, gradient_clip=1.0,
                                                progress=False))
@@ -246,6 +321,19 @@ class LabModel(Estimator):
         generator = torch.Generator().manual_seed(p.training.seed + 10_000)
         return GENERATORS[p.task](p.test_size, p.length, generator)
 
+    def validation_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A fixed validation set ``(x, y)``, apart from the test set: training stops, and the
+        learning-rate sweep chooses, on this one."""
+        p = self.params
+        generator = torch.Generator().manual_seed(p.training.seed + 20_000)
+        return GENERATORS[p.task](p.test_size, p.length, generator)
+
+    @property
+    def t_max(self) -> int:
+        """The number of steps a sequence of the task spans (chrono initialisation's T_max)."""
+        p = self.params
+        return p.length + 2 * COPY_SYMBOLS if p.task == "copy" else p.length
+
     def gradient_curve(self, x: torch.Tensor, y: torch.Tensor) -> list[float]:
         """‖∂L/∂h_t‖ for t = 0..L-1, for the loss at the last step on ``(x, y)``."""
         spec, net = self.spec, self.net
@@ -262,25 +350,26 @@ class LabModel(Estimator):
         """The untrained network (seeded), ready for :meth:`gradient_curve` or :meth:`fit`."""
         p = self.params
         torch.manual_seed(p.training.seed)
-        self.net = self.build_net(LabNetConfig(task=p.task, cell=p.cell, hidden_size=p.hidden_size))
+        self.net = self.build_net(LabNetConfig(task=p.task, cell=p.cell, hidden_size=p.hidden_size,
+                                               chrono=self.t_max if p.chrono_init else None))
         self.solved_at = None
         return self
 
     def fit(self, data=None, *, run_dir: str | Path | None = None) -> "LabModel":
         """Train on freshly generated batches (``data`` must be None: the task makes its own),
-        evaluating on the test set every ``eval_every`` steps and stopping once solved."""
+        evaluating on the validation set every ``eval_every`` steps and stopping once solved."""
         if data is not None:
             raise ValueError("the lab generates its data; call fit() without data")
         p = self.params
         if self.net is None:
             self.build()
-        x_test, y_test = self.test_set()
+        x_val, y_val = self.validation_set()
 
         def loss_fn(model, batch):
             x, y = batch
             return task_loss(self.spec, model(x), y)
 
-        callback = _SolvedStop(self, x_test, y_test)
+        callback = _SolvedStop(self, x_val, y_val)
         training = dataclasses.replace(p.training, max_epochs=math.ceil(p.max_steps / p.eval_every))
         train = torch.utils.data.DataLoader(
             _Batches(p.task, p.length, training.batch_size, p.eval_every, training.seed), batch_size=None)
@@ -315,14 +404,49 @@ class LabModel(Estimator):
         self.solved_at = state.get("solved_at")
 
 
-def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path) -> LabResult:
-    """Train one cell at one length on the task; returns its record."""
+def _model(config: LabConfig, cell: str, length: int, learning_rate: float, max_steps: int) -> LabModel:
+    return LabModel(task=config.task, cell=cell, length=length, hidden_size=config.hidden_size,
+                    max_steps=max_steps, eval_every=min(config.eval_every, max_steps), test_size=config.test_size,
+                    chrono_init=config.chrono_init, learning_rate=learning_rate, batch_size=config.batch_size,
+                    seed=config.seed)
+
+
+def probe_run(config: LabConfig, cell: str, length: int, learning_rate: float, run_dir: str | Path) -> Probe:
+    """One probe of a sweep: ``config.sweep_steps`` steps at ``length`` with ``learning_rate``,
+    scored on the validation set (never the test set)."""
     import time
 
     started = time.perf_counter()
-    model = LabModel(task=config.task, cell=cell, length=length, hidden_size=config.hidden_size,
-                     max_steps=config.max_steps, eval_every=config.eval_every, test_size=config.test_size,
-                     learning_rate=config.learning_rate, batch_size=config.batch_size, seed=config.seed)
+    model = _model(config, cell, length, learning_rate, config.sweep_steps).build()
+    model.fit(run_dir=run_dir)
+    x_val, y_val = model.validation_set()
+    metric = task_metric(model.spec, model.predict(x_val), y_val)
+    return Probe(learning_rate, metric, model.solved_at, round(time.perf_counter() - started, 2))
+
+
+ProbeFn = Callable[[LabConfig, str, int, float, Path], Probe]
+
+
+def sweep_learning_rate(config: LabConfig, cell: str, run_dir: str | Path,
+                        probe: ProbeFn = probe_run) -> tuple[float, list[Probe]]:
+    """One short probe run per learning rate of ``config.learning_rates`` at ``sweep_length``
+    (default the shortest of ``lengths``), the lab's seed; returns the choice of
+    :func:`choose_learning_rate` on their validation metrics, and the probes. ``probe`` runs
+    one probe (injectable for tests)."""
+    length = config.sweep_length or min(config.lengths)
+    probes = [probe(config, cell, length, lr, Path(run_dir) / f"lr-{lr:g}") for lr in config.learning_rates]
+    return choose_learning_rate(probes, SPECS[config.task]), probes
+
+
+def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path,
+             learning_rate: float | None = None) -> LabResult:
+    """Train one cell at one length on the task with ``learning_rate`` (default: the config's,
+    else :data:`DEFAULT_LEARNING_RATE`); returns its record."""
+    import time
+
+    started = time.perf_counter()
+    lr = learning_rate or config.learning_rate or DEFAULT_LEARNING_RATE
+    model = _model(config, cell, length, lr, config.max_steps)
     model.build()
     x_test, y_test = model.test_set()
     baseline = _baseline_metric(model.spec, y_test)
@@ -331,10 +455,10 @@ def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path) -> 
     final = model.evaluate((x_test, y_test))
     spec = model.spec
     return LabResult(
-        task=config.task, cell=cell, length=length, solved=final["solved"] or model.solved_at is not None,
-        steps=model.solved_at, metric=spec.metric, final_metric=final[spec.metric], baseline_metric=baseline,
+        task=config.task, cell=cell, length=length, solved=final["solved"],
+        steps=model.solved_at if final["solved"] else None, metric=spec.metric, final_metric=final[spec.metric], baseline_metric=baseline,
         gradient_at_init=gradient_at_init, gradient_trained=model.gradient_curve(x_test[:64], y_test[:64]),
-        seconds=round(time.perf_counter() - started, 2),
+        seconds=round(time.perf_counter() - started, 2), learning_rate=lr, seed=config.seed,
     )
 
 
@@ -367,20 +491,45 @@ class _SolvedStop:
         return SolvedStop()
 
 
-def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResult], None] | None = None) -> list[LabResult]:
-    """Every (cell, length) of the config, in order; checkpoints and logs under ``run_dir``."""
+def run_sweeps(config: LabConfig, run_dir: str | Path,
+               progress: Callable[[str, float, list[Probe]], None] | None = None,
+               probe: ProbeFn = probe_run) -> dict[str, dict]:
+    """Each cell's learning rate: ``config.learning_rate`` for all when given, else each cell's
+    sweep (:func:`sweep_learning_rate`). Returns ``{cell: {"learning_rate": lr, "probes": [...]}}``."""
+    sweeps = {}
+    for cell in config.cells:
+        if config.learning_rate is not None:
+            lr, probes = config.learning_rate, []
+        else:
+            lr, probes = sweep_learning_rate(config, cell, Path(run_dir) / "sweep" / cell, probe=probe)
+        sweeps[cell] = {"learning_rate": lr, "probes": [asdict(p) for p in probes]}
+        if progress is not None:
+            progress(cell, lr, probes)
+    return sweeps
+
+
+def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResult], None] | None = None,
+            sweeps: dict[str, dict] | None = None) -> list[LabResult]:
+    """Every (cell, length) of the config, in order, each cell at its learning rate (``sweeps``
+    from :func:`run_sweeps`; run here when None); checkpoints and logs under ``run_dir``."""
     if config.task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
+    if sweeps is None:
+        sweeps = run_sweeps(config, run_dir)
     results = []
     for length in config.lengths:
         for cell in config.cells:
-            result = run_cell(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}")
+            result = run_cell(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}",
+                              learning_rate=sweeps[cell]["learning_rate"])
             results.append(result)
             if progress is not None:
                 progress(result)
     return results
 
 
-def results_json(config: LabConfig, results: list[LabResult]) -> dict:
-    return {"config": {**asdict(config), "lengths": list(config.lengths), "cells": list(config.cells)},
+def results_json(config: LabConfig, results: list[LabResult], sweeps: dict[str, dict] | None = None) -> dict:
+    return {"config": {**asdict(config), "lengths": list(config.lengths), "cells": list(config.cells),
+                       "learning_rates": list(config.learning_rates)},
+            "learning_rates": {cell: s["learning_rate"] for cell, s in (sweeps or {}).items()},
+            "sweeps": sweeps or {},
             "results": [asdict(r) for r in results]}
