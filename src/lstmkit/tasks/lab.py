@@ -46,83 +46,22 @@ from torch import nn
 from lstmkit.nn import GRU, LSTM, RNN
 from lstmkit.nn.bptt import gradient_through_time
 from lstmkit.tasks.base import EncoderView, Estimator
+from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importable from here too
+    CELLS,
+    COPY_ALPHABET,
+    COPY_SYMBOLS,
+    GENERATORS,
+    SPECS,
+    TASKS,
+    TaskSpec,
+    adding_problem,
+    copy_task,
+    is_solved,
+    task_loss,
+    task_metric,
+    temporal_order,
+)
 from lstmkit.train import TrainingConfig, fit
-
-TASKS = ("adding", "copy", "order")
-CELLS = ("rnn", "gru", "lstm")
-COPY_SYMBOLS = 10  # symbols to remember in the copy task
-COPY_ALPHABET = 8
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    input_size: int
-    output_size: int
-    classification: bool
-    every_step: bool  # outputs at every step (copy) or only at the last (adding, order)
-    threshold: float  # solved when the metric is below (regression) or above (accuracy) this
-    metric: str
-
-
-SPECS = {
-    "adding": TaskSpec("adding", 2, 1, False, False, 0.01, "mse"),
-    "copy": TaskSpec("copy", COPY_ALPHABET + 2, COPY_ALPHABET + 1, True, True, 0.99, "accuracy"),
-    "order": TaskSpec("order", 8, 4, True, False, 0.99, "accuracy"),
-}
-
-
-def adding_problem(batch: int, length: int, generator: torch.Generator):
-    """``x`` ``(N, L, 2)``: values and markers; ``y`` ``(N, 1)``: the sum of the marked values."""
-    if length < 2:
-        raise ValueError("the adding problem needs length >= 2")
-    values = torch.rand(batch, length, generator=generator)
-    half = length // 2
-    first = torch.randint(0, half, (batch,), generator=generator)
-    second = torch.randint(half, length, (batch,), generator=generator)
-    markers = torch.zeros(batch, length)
-    rows = torch.arange(batch)
-    markers[rows, first] = 1.0
-    markers[rows, second] = 1.0
-    y = (values[rows, first] + values[rows, second]).unsqueeze(1)
-    return torch.stack([values, markers], dim=-1), y
-
-
-def copy_task(batch: int, length: int, generator: torch.Generator):
-    """``x`` ``(N, 2S + L, A + 2)`` one-hot (symbols 1..A, blank 0, delimiter A+1);
-    ``y`` ``(N, 2S + L)`` class per step: blank until the last S steps, which repeat the
-    first S symbols."""
-    s, a = COPY_SYMBOLS, COPY_ALPHABET
-    total = 2 * s + length
-    symbols = torch.randint(1, a + 1, (batch, s), generator=generator)
-    tokens = torch.zeros(batch, total, dtype=torch.long)
-    tokens[:, :s] = symbols
-    tokens[:, s + length - 1] = a + 1  # the delimiter: "now recall"
-    y = torch.zeros(batch, total, dtype=torch.long)
-    y[:, -s:] = symbols
-    return nn.functional.one_hot(tokens, a + 2).float(), y
-
-
-def temporal_order(batch: int, length: int, generator: torch.Generator):
-    """``x`` ``(N, L, 8)`` one-hot over {a, b, c, d, X, Y, B, E}; ``y`` ``(N,)`` in 0..3 for
-    XX, XY, YX, YY."""
-    if length < 10:
-        raise ValueError("the temporal-order task needs length >= 10")
-    tokens = torch.randint(0, 4, (batch, length), generator=generator)  # distractors a..d
-    tokens[:, 0] = 6  # B
-    tokens[:, -1] = 7  # E
-    t1 = torch.randint(max(1, length // 10), max(2, length // 5), (batch,), generator=generator)
-    t2 = torch.randint(length // 2, max(length // 2 + 1, 3 * length // 5), (batch,), generator=generator)
-    first = torch.randint(0, 2, (batch,), generator=generator)
-    second = torch.randint(0, 2, (batch,), generator=generator)
-    rows = torch.arange(batch)
-    tokens[rows, t1] = 4 + first
-    tokens[rows, t2] = 4 + second
-    return nn.functional.one_hot(tokens, 8).float(), 2 * first + second
-
-
-GENERATORS: dict[str, Callable] = {"adding": adding_problem, "copy": copy_task, "order": temporal_order}
-
 
 @dataclass
 class LabNetConfig:
@@ -174,24 +113,6 @@ class LabNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         output, _ = self.encoder(x)  # (N, L, H)
         return self.head(output if self.spec.every_step else output[:, -1])
-
-
-def task_loss(spec: TaskSpec, prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    if not spec.classification:
-        return nn.functional.mse_loss(prediction, y)
-    return nn.functional.cross_entropy(prediction.reshape(-1, prediction.shape[-1]), y.reshape(-1))
-
-
-def task_metric(spec: TaskSpec, prediction: torch.Tensor, y: torch.Tensor) -> float:
-    if not spec.classification:
-        return float(nn.functional.mse_loss(prediction, y))
-    if spec.every_step:  # score the recalled symbols only
-        prediction, y = prediction[:, -COPY_SYMBOLS:], y[:, -COPY_SYMBOLS:]
-    return float((prediction.argmax(-1) == y).float().mean())
-
-
-def is_solved(spec: TaskSpec, metric: float) -> bool:
-    return metric < spec.threshold if not spec.classification else metric >= spec.threshold
 
 
 class _Batches(torch.utils.data.IterableDataset):
