@@ -534,8 +534,8 @@ def main(argv=None) -> int:
         print(f"note: {m} is not installed; left out (pip install -e '.[benchmarks]')", file=sys.stderr)
     table_models = [m for m in models if not (args.quick and m == "darts")]
 
-    logging.getLogger("lightning").setLevel(logging.ERROR)
-    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "darts"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TQDM_DISABLE", "1")
 
