@@ -210,3 +210,33 @@ def test_parquet_input(tmp_path):
                  "--horizon", "6", "--out", str(out)]) == 0
     assert json.loads((out / "metrics.json").read_text())["series"] == 3
     assert len(pd.read_csv(out / "forecast.csv")) == 18
+
+
+def test_training_knobs_reach_the_saved_model(tmp_path):
+    from lstmkit.tasks.forecast import Forecaster
+
+    data = write_series(tmp_path / "sales.csv", n=48, ids=("a",))
+    out = tmp_path / "run"
+    code = main(["forecast", str(data), "--horizon", "6", "--max-epochs", "2", "--backtest-windows", "0",
+                 "--learning-rate", "0.003", "--batch-size", "8", "--dropout", "0.2", "--num-layers", "2",
+                 "--patience", "5", "--max-time", "1", "--out", str(out)])
+    assert code == 0
+    params = Forecaster.load(out).get_params()
+    assert params["learning_rate"] == 0.003 and params["batch_size"] == 8
+    assert params["dropout"] == 0.2 and params["num_layers"] == 2
+    assert params["patience"] == 5 and params["max_time"] == 1.0
+
+
+def test_knob_defaults_in_help_are_the_forecasters():
+    from lstmkit.cli import forecast as cmd
+    from lstmkit.tasks.forecast import ForecasterParams
+
+    p = ForecasterParams()
+    assert (cmd.LEARNING_RATE, cmd.BATCH_SIZE, cmd.DROPOUT, cmd.PATIENCE, cmd.MAX_EPOCHS) == (
+        p.training.learning_rate, p.training.batch_size, p.dropout, p.training.patience, p.training.max_epochs)
+    text = cli("--help").stdout
+    for flag, default in (("--learning-rate", "(default 0.01)"), ("--batch-size", "(default 32)"),
+                          ("--dropout", "(default 0)"), ("--patience", "(default 30)"),
+                          ("--max-time", "(default: no limit)")):
+        assert flag in text
+        assert default in " ".join(text.split()), flag

@@ -7,7 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_int
+from lstmkit.cli.common import (add_training_arguments, estimator_options, holds_run_dir, positive_float,
+                                positive_int, probability)
+
+# the Forecaster's defaults (ForecasterParams; kept here so --help need not import torch; a test
+# checks they agree)
+LEARNING_RATE, BATCH_SIZE, DROPOUT, PATIENCE, MAX_EPOCHS = 1e-2, 32, 0.0, 30, 150
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,9 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-layers", type=positive_int, default=1, metavar="N", help="LSTM layers (default 1)")
     parser.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"],
                         help="the encoder's cell (default lstm; gru and rnn for comparison)")
+    parser.add_argument("--dropout", type=probability, default=DROPOUT, metavar="P",
+                        help=f"dropout between LSTM layers, with --num-layers 2 or more (default {DROPOUT:g})")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="forecast DATA with the model saved in DIR, without training")
-    add_training_arguments(parser, max_epochs=150, out_help="run directory (default runs/forecast-<time>)")
+    add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/forecast-<time>)")
+    group = next(g for g in parser._action_groups if g.title.startswith("training"))
+    group.add_argument("--learning-rate", type=positive_float, default=LEARNING_RATE, metavar="LR",
+                       help=f"Adam learning rate (default {LEARNING_RATE:g})")
+    group.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, metavar="B",
+                       help=f"training windows per batch (default {BATCH_SIZE})")
+    group.add_argument("--patience", type=positive_int, default=PATIENCE, metavar="N",
+                       help=f"stop after N epochs without a better validation loss (default {PATIENCE})")
 
 
 def _columns(text: str) -> tuple[str, ...]:
