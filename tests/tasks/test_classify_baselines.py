@@ -83,3 +83,16 @@ def test_classify_writes_the_minirocket_baseline(tmp_path, capsys):
     assert main(["classify", str(train), str(test), "--hidden-size", "8", "--max-epochs", "1",
                  "--no-baseline", "--out", str(again)]) == 0
     assert "baselines" not in json.loads((again / "metrics.json").read_text())
+
+
+def test_a_failing_baseline_keeps_the_run(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("aeon changed")
+
+    monkeypatch.setattr(classify_baselines, "minirocket_baseline", broken)
+    train = write_ts(tmp_path / "train.ts", waves(30, length=32))
+    out = tmp_path / "run"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--out", str(out)]) == 0
+    assert "MiniRocket baseline failed (RuntimeError: aeon changed)" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "accuracy" in metrics and "baselines" not in metrics
