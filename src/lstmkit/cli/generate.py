@@ -37,11 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
                         help="cosine: warm up, then anneal to 5%% of the peak by the end of --max-time "
                              "or --max-epochs (default); constant: keep it")
-    add_training_arguments(parser, max_epochs=1000, out_help="run directory (default runs/generate-<time>)")
-    parser.set_defaults(max_time=3.0)
-    for action in parser._actions:
-        if action.dest == "max_time":
-            action.help = "most minutes to train (default 3)"
+    add_training_arguments(parser, max_epochs=1000, out_help="run directory (default runs/generate-<time>)",
+                           max_time=3.0)
 
 
 @holds_run_dir("generate", unless_model=True)
