@@ -12,4 +12,4 @@ forecast: setup
 	.venv/bin/lstmkit forecast --out runs/air
 
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest

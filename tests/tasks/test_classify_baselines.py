@@ -48,7 +48,8 @@ def test_to_panel_pads_with_the_last_value_and_cuts():
         to_panel(data)
 
 
-def test_unequal_lengths_are_refused_unless_padded():
+def test_unequal_lengths_are_refused_unless_padded(monkeypatch):
+    monkeypatch.setattr(classify_baselines, "aeon_available", lambda: True)  # refused before aeon runs
     with pytest.raises(BaselineSkipped, match="equal-length series only"):
         minirocket_baseline(waves(10), waves(10, seed=1))
 
@@ -59,7 +60,8 @@ def test_missing_aeon_is_a_skip(monkeypatch):
         minirocket_baseline(waves(10, length=30), waves(10, seed=1, length=30))
 
 
-def test_classify_prints_why_the_baseline_is_skipped(tmp_path, capsys):
+def test_classify_prints_why_the_baseline_is_skipped(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(classify_baselines, "aeon_available", lambda: True)  # refused before aeon runs
     train, test = write_ts(tmp_path / "train.ts", waves(30)), write_ts(tmp_path / "test.ts", waves(10, seed=1))
     out = tmp_path / "run"
     assert main(["classify", str(train), str(test), "--hidden-size", "8", "--max-epochs", "2", "--out", str(out)]) == 0
