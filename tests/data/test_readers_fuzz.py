@@ -159,15 +159,19 @@ def _write(directory: str, name: str, data: bytes) -> Path:
     return path
 
 
+def _read_as_tables(path) -> None:
+    """Both table readers on ``path``: a valid result or InputError, nothing else."""
+    ts, _ = _outcome(read_timeseries, path)
+    if ts is not None:
+        _valid_timeseries(ts)
+    seq, _ = _outcome(read_sequences, path)
+    if seq is not None:
+        _valid_sequences(seq)
+
+
 def _read_all(directory: str, data: bytes, suffixes=(".csv", ".tsv", ".ts", ".parquet", ".txt")) -> None:
     for suffix in suffixes:
-        path = _write(directory, "f" + suffix, data)
-        ts, _ = _outcome(read_timeseries, path)
-        if ts is not None:
-            _valid_timeseries(ts)
-        seq, _ = _outcome(read_sequences, path)
-        if seq is not None:
-            _valid_sequences(seq)
+        _read_as_tables(_write(directory, "f" + suffix, data))
     text, _ = _outcome(read_text, _write(directory, "f.txt", data))
     assert text is None or (isinstance(text, str) and text)
 
@@ -302,13 +306,7 @@ def test_frames_and_parquet(frame):
     except Exception:  # noqa: BLE001 - pyarrow refuses mixed columns and duplicate names
         return
     with tempfile.TemporaryDirectory() as d:
-        path = _write(d, "p.parquet", buffer.getvalue())
-        ts, _ = _outcome(read_timeseries, path)
-        if ts is not None:
-            _valid_timeseries(ts)
-        seq, _ = _outcome(read_sequences, path)
-        if seq is not None:
-            _valid_sequences(seq)
+        _read_as_tables(_write(d, "p.parquet", buffer.getvalue()))
 
 
 # --------------------------------------------------------------------------- through the command line
