@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from lstmkit.cli.main import main
-from lstmkit.tasks.lab import (COPY_SYMBOLS, SPECS, LabConfig, LabModel, LabNet, LabNetConfig, Probe,
-                               adding_problem, choose_learning_rate, copy_task, run_cell, run_sweeps,
+from lstmkit.tasks.lab import (COPY_SYMBOLS, SPECS, LabConfig, LabModel, LabNet, LabNetConfig, LabResult, Probe,
+                               adding_problem, choose_learning_rate, copy_task, run_cell, run_sweeps, summarise,
                                temporal_order)
 
 
@@ -48,7 +48,7 @@ def test_temporal_order_answers():
 
 
 def test_lstm_reaches_a_lower_loss_than_the_plain_rnn(tmp_path):
-    config = LabConfig(task="adding", lengths=(30,), max_steps=600, seed=0)
+    config = LabConfig(task="adding", lengths=(30,), max_steps=600, seeds=(0,))
     rnn = run_cell(config, "rnn", 30, tmp_path / "rnn", learning_rate=1e-3)  # each cell's sweep choice
     lstm = run_cell(config, "lstm", 30, tmp_path / "lstm", learning_rate=1e-2)
     assert rnn.final_metric > 0.15  # the plain RNN stays near the trivial answer (0.167)
@@ -108,20 +108,58 @@ def test_chrono_initialisation_of_the_gates(cell):
 def test_lab_quick_end_to_end(tmp_path, capsys):
     out = tmp_path / "lab"
     assert main(["lab", "--quick", "--steps", "100", "--sweep-steps", "20", "--lr-sweep", "1e-3,1e-2",
-                 "--out", str(out)]) == 0
-    results = json.loads((out / "results.json").read_text())["results"]
-    assert {(r["cell"], r["length"]) for r in results} == {(c, n) for c in ("rnn", "gru", "lstm") for n in (10, 25)}
+                 "--seeds", "3,4", "--lengths", "10,12", "--cells", "rnn,lstm", "--out", str(out)]) == 0
+    saved = json.loads((out / "results.json").read_text())
+    results = saved["results"]
+    # every cell and length once per seed, in the order lengths, cells, seeds
+    assert [(r["length"], r["cell"], r["seed"]) for r in results] == \
+        [(n, c, s) for n in (10, 12) for c in ("rnn", "lstm") for s in (3, 4)]
     for r in results:
         assert set(r) >= {"cell", "length", "solved", "steps", "final_metric"}
         assert isinstance(r["solved"], bool) and r["final_metric"] >= 0
         assert len(r["gradient_at_init"]) == r["length"]
         assert r["learning_rate"] in (1e-3, 1e-2)
-    saved = json.loads((out / "results.json").read_text())
-    assert set(saved["learning_rates"]) == {"rnn", "gru", "lstm"}
+    # different seeds, different runs (initial weights, batches and test set all follow the seed)
+    assert results[0]["final_metric"] != results[1]["final_metric"]
+    assert saved["config"]["seeds"] == [3, 4]
+    assert set(saved["learning_rates"]) == {"rnn", "lstm"}
     assert all(len(s["probes"]) == 2 for s in saved["sweeps"].values())
     assert saved["learning_rates"] == {r["cell"]: r["learning_rate"] for r in results}
+    # the summary gathers the two seeds of each (cell, length)
+    summary = {(row["cell"], row["length"]): row for row in saved["summary"]}
+    assert len(summary) == 4 and all(row["runs"] == 2 for row in summary.values())
+    lstm10 = [r["final_metric"] for r in results if r["cell"] == "lstm" and r["length"] == 10]
+    assert summary[("lstm", 10)]["mean_metric"] == pytest.approx(sum(lstm10) / 2)
+    assert summary[("lstm", 10)]["min_metric"] == min(lstm10)
     assert (out / "success.png").stat().st_size > 1000 and (out / "gradients.png").stat().st_size > 1000
-    assert "solved" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "solved" in printed and "over 2 seed(s)" in printed
+
+
+def test_summarise_gathers_seeds():
+    def result(cell, seed, metric, solved, steps):
+        return LabResult(task="adding", cell=cell, length=100, solved=solved, steps=steps, metric="mse",
+                         final_metric=metric, baseline_metric=0.167, learning_rate=1e-2, seed=seed)
+
+    rows = summarise([result("lstm", 0, 0.002, True, 400), result("rnn", 0, 0.17, False, None),
+                      result("lstm", 1, 0.004, True, 600), result("lstm", 2, 0.15, False, None)])
+    lstm, rnn = rows
+    assert (lstm.cell, lstm.runs, lstm.solved, rnn.runs, rnn.solved) == ("lstm", 3, 2, 1, 0)
+    assert lstm.mean_metric == pytest.approx((0.002 + 0.004 + 0.15) / 3)
+    assert (lstm.min_metric, lstm.max_metric) == (0.002, 0.15)
+    assert lstm.median_steps == 500 and rnn.median_steps is None
+
+
+def test_task_defaults_and_overrides():
+    copy = LabConfig.for_task("copy")
+    assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.seeds) == ((25, 50), 3000, 128, (0, 1))
+    adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
+    assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 1000)
+    assert LabConfig.for_task("adding").seeds == (0, 1, 2)
+    with pytest.raises(ValueError, match="task must be one of"):
+        LabConfig.for_task("sorting")
+    with pytest.raises(ValueError, match="at least one seed"):
+        LabConfig(seeds=())
 
 
 def test_lab_usage_errors(capsys):
@@ -129,3 +167,6 @@ def test_lab_usage_errors(capsys):
     assert main(["lab", "order", "--lengths", "5"]) == 2
     assert "at least 10" in capsys.readouterr().err
     assert main(["lab", "--lr-sweep", "fast"]) == 2
+    assert main(["lab", "--seed", "1", "--seeds", "1,2"]) == 2
+    assert main(["lab", "--seeds", "one"]) == 2
+    assert "--seeds" in capsys.readouterr().err

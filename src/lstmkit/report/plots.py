@@ -92,24 +92,33 @@ def forecast_plot(
 
 
 def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
-    """``success.png``: the final metric against sequence length per cell (solved marked);
-    ``gradients.png``: ‖∂L/∂h_t‖ against t, log scale, per cell at the longest length, at
-    initialisation and after training."""
+    """``success.png``: the final metric against sequence length per cell, the mean over seeds
+    with the min..max range as error bars, each point labelled with the runs that solved it;
+    ``gradients.png``: ‖∂L/∂h_t‖ against t, log scale, per cell at the longest length (first
+    seed), at initialisation and after training."""
+    from lstmkit.tasks.lab import summarise
+
     plt = pyplot()
     directory = Path(directory)
-    cells = list(dict.fromkeys(r.cell for r in results))
+    rows = summarise(results)
+    cells = list(dict.fromkeys(r.cell for r in rows))
     colours = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue"}
+    seeds = max((r.runs for r in rows), default=1)
     paths = []
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for cell in cells:
-        rows = sorted((r for r in results if r.cell == cell), key=lambda r: r.length)
-        lengths = [r.length for r in rows]
-        lr = getattr(rows[0], "learning_rate", 0.0) if rows else 0.0
+        mine = sorted((r for r in rows if r.cell == cell), key=lambda r: r.length)
+        lengths = [r.length for r in mine]
+        lr = mine[0].learning_rate if mine else 0.0
         label = f"{cell} (lr {lr:g})" if lr else cell
-        ax.plot(lengths, [r.final_metric for r in rows], "-", color=colours.get(cell), label=label)
-        for r in rows:
-            ax.plot(r.length, r.final_metric, "o" if r.solved else "x", color=colours.get(cell), ms=8)
+        means = [r.mean_metric for r in mine]
+        spread = [[m - r.min_metric for m, r in zip(means, mine)], [r.max_metric - m for m, r in zip(means, mine)]]
+        ax.errorbar(lengths, means, yerr=spread, fmt="-", color=colours.get(cell), label=label, capsize=3)
+        for r in mine:
+            ax.plot(r.length, r.mean_metric, "o" if r.solved == r.runs else "x", color=colours.get(cell), ms=8)
+            ax.annotate(f"{r.solved}/{r.runs}", (r.length, r.mean_metric), textcoords="offset points",
+                        xytext=(5, 5), fontsize=8, color=colours.get(cell))
     if results:
         r0 = results[0]
         ax.axhline(r0.baseline_metric, color="grey", ls=":", label="trivial answer")
@@ -118,8 +127,8 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
             ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("sequence length (steps to remember across)")
-    ax.set_title(f"{task}: test {results[0].metric if results else 'metric'} after training, per cell and "
-                 f"sequence length (o solved, x not solved)", fontsize=10)
+    ax.set_title(f"{task}: test {results[0].metric if results else 'metric'} after training, mean and range over "
+                 f"{seeds} seed(s)\n(o every seed solved, x not; k/n = runs solved)", fontsize=10)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -129,13 +138,16 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, which, title in ((axes[0], "gradient_at_init", "at initialisation"),
                              (axes[1], "gradient_trained", "after training")):
+        drawn = set()
         for r in results:
-            if r.length == longest:
+            if r.length == longest and r.cell not in drawn:
+                drawn.add(r.cell)
                 values = [max(v, 1e-30) for v in getattr(r, which)]
                 ax.plot(range(len(values)), values, color=colours.get(r.cell), label=r.cell)
         ax.set_yscale("log")
         ax.set_xlabel("step t")
-        ax.set_title(f"‖∂L/∂h_t‖, loss at the last step, L={longest}, {title}")
+        ax.set_title(f"how far back the gradient reaches: ‖∂L/∂h_t‖ of the loss at the last step,\n"
+                     f"L={longest}, {title} (seed {results[0].seed})", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend()
     axes[0].set_ylabel("gradient norm (log scale)")

@@ -7,9 +7,9 @@ tasks of Hochreiter & Schmidhuber (1997) and later work, generated on the fly fr
 * ``adding`` — input ``(L, 2)``: a random value in [0, 1] and a marker; exactly two steps are
   marked, one in each half. Target: the sum of the two marked values. Always answering 1
   scores MSE 1/6 ≈ 0.167; *solved* is test MSE < 0.01.
-* ``copy`` — ten symbols from an alphabet of 8, then L blanks and a delimiter; the network
-  must then emit the ten symbols in order (Arjovsky et al. 2016). *Solved* is accuracy
-  >= 0.99 on the ten recalled symbols.
+* ``copy`` — five symbols from an alphabet of 8, then L blanks and a delimiter; the network
+  must then emit the five symbols in order (the copy-memory task of Arjovsky et al. 2016, who
+  use ten symbols). *Solved* is accuracy >= 0.99 on the recalled symbols.
 * ``order`` — the temporal-order task: a sequence of random distractors holds two relevant
   symbols, each X or Y, one in [10 %, 20 %) of the sequence and one in [50 %, 60 %); the class
   is their order (XX, XY, YX, YY). *Solved* is accuracy >= 0.99.
@@ -176,7 +176,9 @@ def choose_learning_rate(probes: list[Probe], spec: TaskSpec) -> float:
 
 @dataclass
 class LabConfig:
-    """The grid of one lab run: a task, the lengths and the cells, and each cell's budget."""
+    """The grid of one lab run: a task, the lengths, the cells and the seeds, and each cell's
+    budget. Every (cell, length) runs once per seed; the learning-rate sweep runs once per
+    cell, with the first seed."""
 
     task: str = "adding"
     lengths: tuple[int, ...] = (25, 50, 100, 200)
@@ -191,7 +193,32 @@ class LabConfig:
     sweep_steps: int = 300  # steps of each probe run
     sweep_length: int | None = None  # length the probes run at (None: the shortest of lengths)
     chrono_init: bool = True
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError("seeds must name at least one seed")
+
+    @property
+    def seed(self) -> int:
+        """The seed of the learning-rate sweep (the first of ``seeds``)."""
+        return self.seeds[0]
+
+    @classmethod
+    def for_task(cls, task: str, **overrides) -> "LabConfig":
+        """The lab's defaults for ``task`` (:data:`TASK_DEFAULTS`), with ``overrides``."""
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        return cls(task=task, **{**TASK_DEFAULTS[task], **overrides})
+
+
+#: Each task's default grid and budget (the same for every cell). The copy task needs more
+#: units to hold its symbols and more steps to learn to recall them in order.
+TASK_DEFAULTS: dict[str, dict] = {
+    "adding": dict(lengths=(50, 100, 200), max_steps=1000, hidden_size=64, batch_size=64, seeds=(0, 1, 2)),
+    "copy": dict(lengths=(25, 50), max_steps=3000, hidden_size=128, batch_size=128, seeds=(0, 1)),
+    "order": dict(lengths=(25, 50, 100), max_steps=1000, hidden_size=64, batch_size=64, seeds=(0, 1, 2)),
+}
 
 
 @dataclass
@@ -325,11 +352,12 @@ class LabModel(Estimator):
         self.solved_at = state.get("solved_at")
 
 
-def _model(config: LabConfig, cell: str, length: int, learning_rate: float, max_steps: int) -> LabModel:
+def _model(config: LabConfig, cell: str, length: int, learning_rate: float, max_steps: int,
+           seed: int) -> LabModel:
     return LabModel(task=config.task, cell=cell, length=length, hidden_size=config.hidden_size,
                     max_steps=max_steps, eval_every=min(config.eval_every, max_steps), test_size=config.test_size,
                     chrono_init=config.chrono_init, learning_rate=learning_rate, batch_size=config.batch_size,
-                    seed=config.seed)
+                    seed=seed)
 
 
 def probe_run(config: LabConfig, cell: str, length: int, learning_rate: float, run_dir: str | Path) -> Probe:
@@ -338,7 +366,7 @@ def probe_run(config: LabConfig, cell: str, length: int, learning_rate: float, r
     import time
 
     started = time.perf_counter()
-    model = _model(config, cell, length, learning_rate, config.sweep_steps).build()
+    model = _model(config, cell, length, learning_rate, config.sweep_steps, config.seed).build()
     model.fit(run_dir=run_dir)
     x_val, y_val = model.validation_set()
     metric = task_metric(model.spec, model.predict(x_val), y_val)
@@ -360,14 +388,16 @@ def sweep_learning_rate(config: LabConfig, cell: str, run_dir: str | Path,
 
 
 def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path,
-             learning_rate: float | None = None) -> LabResult:
+             learning_rate: float | None = None, seed: int | None = None) -> LabResult:
     """Train one cell at one length on the task with ``learning_rate`` (default: the config's,
-    else :data:`DEFAULT_LEARNING_RATE`); returns its record."""
+    else :data:`DEFAULT_LEARNING_RATE`) and ``seed`` (default the config's first); returns its
+    record. The seed sets the initial weights, the training batches and the test set."""
     import time
 
     started = time.perf_counter()
     lr = learning_rate or config.learning_rate or DEFAULT_LEARNING_RATE
-    model = _model(config, cell, length, lr, config.max_steps)
+    seed = config.seed if seed is None else seed
+    model = _model(config, cell, length, lr, config.max_steps, seed)
     model.build()
     x_test, y_test = model.test_set()
     baseline = _baseline_metric(model.spec, y_test)
@@ -379,7 +409,7 @@ def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path,
         task=config.task, cell=cell, length=length, solved=final["solved"],
         steps=model.solved_at if final["solved"] else None, metric=spec.metric, final_metric=final[spec.metric], baseline_metric=baseline,
         gradient_at_init=gradient_at_init, gradient_trained=model.gradient_curve(x_test[:64], y_test[:64]),
-        seconds=round(time.perf_counter() - started, 2), learning_rate=lr, seed=config.seed,
+        seconds=round(time.perf_counter() - started, 2), learning_rate=lr, seed=seed,
     )
 
 
@@ -431,8 +461,9 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
 
 def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResult], None] | None = None,
             sweeps: dict[str, dict] | None = None) -> list[LabResult]:
-    """Every (cell, length) of the config, in order, each cell at its learning rate (``sweeps``
-    from :func:`run_sweeps`; run here when None); checkpoints and logs under ``run_dir``."""
+    """Every (cell, length, seed) of the config, in order, each cell at its learning rate
+    (``sweeps`` from :func:`run_sweeps`; run here when None); checkpoints and logs under
+    ``run_dir``."""
     if config.task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
     if sweeps is None:
@@ -440,17 +471,54 @@ def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResul
     results = []
     for length in config.lengths:
         for cell in config.cells:
-            result = run_cell(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}",
-                              learning_rate=sweeps[cell]["learning_rate"])
-            results.append(result)
-            if progress is not None:
-                progress(result)
+            for seed in config.seeds:
+                result = run_cell(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}-seed{seed}",
+                                  learning_rate=sweeps[cell]["learning_rate"], seed=seed)
+                results.append(result)
+                if progress is not None:
+                    progress(result)
     return results
+
+
+@dataclass
+class LabSummary:
+    """One (cell, length) over its seeds: how many runs solved it, the final metric's mean and
+    range, and the median number of steps among the runs that solved it."""
+
+    cell: str
+    length: int
+    learning_rate: float
+    runs: int
+    solved: int
+    metric: str
+    mean_metric: float
+    min_metric: float
+    max_metric: float
+    median_steps: float | None
+
+
+def summarise(results: list[LabResult]) -> list[LabSummary]:
+    """The seeds of each (cell, length) gathered into one :class:`LabSummary`, in first-seen order."""
+    groups: dict[tuple[str, int], list[LabResult]] = {}
+    for r in results:
+        groups.setdefault((r.cell, r.length), []).append(r)
+    rows = []
+    for (cell, length), runs in groups.items():
+        metrics = [r.final_metric for r in runs]
+        steps = sorted(r.steps for r in runs if r.solved and r.steps is not None)
+        median = None
+        if steps:
+            mid = len(steps) // 2
+            median = float(steps[mid]) if len(steps) % 2 else (steps[mid - 1] + steps[mid]) / 2
+        rows.append(LabSummary(cell, length, runs[0].learning_rate, len(runs), sum(r.solved for r in runs),
+                               runs[0].metric, sum(metrics) / len(metrics), min(metrics), max(metrics), median))
+    return rows
 
 
 def results_json(config: LabConfig, results: list[LabResult], sweeps: dict[str, dict] | None = None) -> dict:
     return {"config": {**asdict(config), "lengths": list(config.lengths), "cells": list(config.cells),
-                       "learning_rates": list(config.learning_rates)},
+                       "learning_rates": list(config.learning_rates), "seeds": list(config.seeds)},
             "learning_rates": {cell: s["learning_rate"] for cell, s in (sweeps or {}).items()},
             "sweeps": sweeps or {},
+            "summary": [asdict(row) for row in summarise(results)],
             "results": [asdict(r) for r in results]}

@@ -4,8 +4,10 @@ each is scored (see :mod:`lstmkit.tasks.lab` for the lab itself).
 * ``adding``: input ``(L, 2)``, a random value in [0, 1] and a marker; two steps are marked,
   one in each half. Target: the sum of the two marked values. Always answering 1 scores
   MSE 1/6; *solved* is test MSE < 0.01.
-* ``copy``: ten symbols from an alphabet of 8, then L blanks and a delimiter; the network
-  must then emit the ten symbols in order. *Solved* is accuracy >= 0.99 on them.
+* ``copy``: five symbols from an alphabet of 8, then L blanks and a delimiter; the network
+  must then emit the five symbols in order. *Solved* is accuracy >= 0.99 on them. (Arjovsky
+  et al. 2016 use ten symbols; remembering ten takes several times the training steps without
+  testing a longer dependency, and the lab's budget is minutes on two cores.)
 * ``order``: two relevant symbols (X or Y) among distractors; the class is their order.
   *Solved* is accuracy >= 0.99.
 """
@@ -20,7 +22,7 @@ from torch import nn
 
 TASKS = ("adding", "copy", "order")
 CELLS = ("rnn", "gru", "lstm")
-COPY_SYMBOLS = 10  # symbols to remember in the copy task
+COPY_SYMBOLS = 5  # symbols to remember in the copy task
 COPY_ALPHABET = 8
 
 
