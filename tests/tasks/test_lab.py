@@ -66,6 +66,11 @@ def test_choose_learning_rate_prefers_the_fastest_solve_then_the_best_metric():
     assert choose_learning_rate(probes, adding) == 1e-2
     # accuracy: higher is better; ties go to the smaller learning rate
     assert choose_learning_rate([Probe(1e-3, 0.5), Probe(3e-3, 0.7), Probe(1e-2, 0.7)], copy) == 3e-3
+    # with losses, unsolved probes rank by loss: near-chance accuracies are noise
+    probes = [Probe(1e-3, 0.130, loss=0.35), Probe(3e-3, 0.133, loss=0.47), Probe(1e-2, 0.118, loss=0.30)]
+    assert choose_learning_rate(probes, copy) == 1e-2
+    assert choose_learning_rate([Probe(1e-3, 0.2, loss=0.4), Probe(1e-2, 0.9, 300, loss=0.5)], copy) == 1e-2
+    assert choose_learning_rate([Probe(1e-3, 0.2, loss=0.4), Probe(1e-2, 0.1, loss=math.nan)], copy) == 1e-3
     with pytest.raises(ValueError):
         choose_learning_rate([], adding)
 
@@ -83,7 +88,8 @@ def test_sweep_chooses_per_cell_from_injected_metrics(tmp_path):
     seen = []
     sweeps = run_sweeps(config, tmp_path, progress=lambda cell, lr, probes: seen.append((cell, lr)), probe=probe)
     assert {c: s["learning_rate"] for c, s in sweeps.items()} == {"rnn": 1e-3, "lstm": 1e-2}
-    assert sweeps["lstm"]["probes"][1] == {"learning_rate": 1e-2, "metric": 0.008, "solved_at": 200, "seconds": 0.0}
+    assert sweeps["lstm"]["probes"][1] == {"learning_rate": 1e-2, "metric": 0.008, "solved_at": 200, "seconds": 0.0,
+                                           "loss": None}
     assert seen == [("rnn", 1e-3), ("lstm", 1e-2)]
     assert calls == [("rnn", 20, 1e-3), ("rnn", 20, 1e-2), ("lstm", 20, 1e-3), ("lstm", 20, 1e-2)]  # shortest length
     # a fixed learning rate skips the sweep

@@ -105,12 +105,13 @@ def run(args: argparse.Namespace) -> int:
           f"{init}, seeds {', '.join(map(str, config.seeds))}")
     if args.learning_rate is None:
         print(f"learning rate per cell: {len(rates)} probes of {config.sweep_steps} steps at length "
-              f"{config.sweep_length or min(config.lengths)}, seed {config.seed}, best validation {config_metric(args.task).removeprefix('test ')}")
+              f"{config.sweep_length or min(config.lengths)}, seed {config.seed}: the fastest to solve, else the "
+              f"lowest validation loss (shown: loss / {config_metric(args.task).removeprefix('test ')})")
 
     def show_sweep(cell, lr, probes) -> None:
         if probes:
-            tried = "  ".join(f"{p.learning_rate:g}: {p.metric:.4f}" + (f" (solved at {p.solved_at})" if p.solved_at else "")
-                              for p in probes)
+            tried = "  ".join(f"{p.learning_rate:g}: {p.loss:.4f} / {p.metric:.4f}"
+                              + (f" (solved at {p.solved_at})" if p.solved_at else "") for p in probes)
             print(f"  {cell:<5} {tried}  -> {lr:g}", flush=True)
 
     sweeps = run_sweeps(config, out, progress=show_sweep)

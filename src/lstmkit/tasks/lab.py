@@ -151,25 +151,36 @@ DEFAULT_LEARNING_RATE = 3e-3
 
 @dataclass
 class Probe:
-    """One short run of a learning-rate sweep: its validation metric and when (if) it solved."""
+    """One short run of a learning-rate sweep: its validation metric and loss, and when (if)
+    it solved."""
 
     learning_rate: float
     metric: float
     solved_at: int | None = None
     seconds: float = 0.0
+    loss: float | None = None  # the training loss on the validation set
 
 
 def choose_learning_rate(probes: list[Probe], spec: TaskSpec) -> float:
     """The sweep's choice: the probe that solved the task in the fewest steps; if none solved,
-    the best validation metric (lowest MSE, highest accuracy); ties go to the smaller learning
-    rate. Non-finite metrics (a diverged probe) rank last."""
+    the lowest validation loss (when every probe has one), else the best validation metric
+    (lowest MSE, highest accuracy); ties go to the smaller learning rate. Non-finite values (a
+    diverged probe) rank last.
+
+    The loss decides before the metric because short probes of a hard classification task
+    (copy) all sit near chance accuracy, where the accuracy's ranking is noise while the
+    cross-entropy already shows which rate learns."""
     if not probes:
         raise ValueError("choose_learning_rate needs at least one probe")
+    by_loss = all(p.loss is not None for p in probes)
 
     def key(p: Probe):
-        finite = math.isfinite(p.metric)
-        metric = p.metric if spec.classification is False else -p.metric
-        return (p.solved_at is None, p.solved_at or 0, not finite, metric if finite else 0.0, p.learning_rate)
+        if by_loss:
+            value = p.loss
+        else:
+            value = p.metric if spec.classification is False else -p.metric
+        finite = math.isfinite(value)
+        return (p.solved_at is None, p.solved_at or 0, not finite, value if finite else 0.0, p.learning_rate)
 
     return min(probes, key=key).learning_rate
 
@@ -369,8 +380,10 @@ def probe_run(config: LabConfig, cell: str, length: int, learning_rate: float, r
     model = _model(config, cell, length, learning_rate, config.sweep_steps, config.seed).build()
     model.fit(run_dir=run_dir)
     x_val, y_val = model.validation_set()
-    metric = task_metric(model.spec, model.predict(x_val), y_val)
-    return Probe(learning_rate, metric, model.solved_at, round(time.perf_counter() - started, 2))
+    prediction = model.predict(x_val)
+    metric = task_metric(model.spec, prediction, y_val)
+    loss = float(task_loss(model.spec, prediction, y_val))
+    return Probe(learning_rate, metric, model.solved_at, round(time.perf_counter() - started, 2), loss)
 
 
 ProbeFn = Callable[[LabConfig, str, int, float, Path], Probe]
