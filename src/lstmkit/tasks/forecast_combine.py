@@ -12,6 +12,7 @@ Baselines (numpy, vectorised over windows)::
     theta            the Theta method as SES with drift (Hyndman & Billah 2003) on the
                      seasonally adjusted window a_t = x_t - s_t:
                      ŷ_{L+h} = ℓ_L + b/2 · (h - 1 + 1/α - (1-α)^L / α) + s_{L+h},
+                     s the classical decomposition's seasonal indices (m > 1),
                      ℓ_t = α a_t + (1-α) ℓ_{t-1}, α from a grid by the in-window one-step
                      squared error, b the least-squares slope of a
     linear           a global direct linear model (ridge regression) on the window
@@ -65,21 +66,21 @@ def _slope(x: np.ndarray) -> np.ndarray:
 
 
 def seasonal_indices(x: np.ndarray, m: int) -> np.ndarray:
-    """``(N, m)`` additive seasonal indices of each window, position 0 being the season
-    position of the step after the window: the mean over the whole cycles at the window's end
-    of the linearly detrended values, centred to sum to zero. Zeros when ``m <= 1`` or the
-    window holds fewer than two cycles."""
+    """``(N, m)`` additive seasonal indices of each window by classical decomposition, position
+    0 being the season position of the step after the window: the trend is the centred moving
+    average over one season (2×m for even m), the index of a position the mean of ``x - trend``
+    there, centred to sum to zero. Zeros when ``m <= 1`` or the window holds fewer than two
+    seasons."""
     n, length = x.shape
     if m <= 1 or length < 2 * m:
         return np.zeros((n, max(m, 1)))
-    t = np.arange(length, dtype=np.float64)
-    b = _slope(x)
-    detrended = x - b[:, None] * (t - t.mean())[None, :] - x.mean(axis=1, keepdims=True)
-    cycles = length // m
-    last = detrended[:, length - cycles * m:].reshape(n, cycles, m).mean(axis=1)  # (N, m)
-    # last[:, j] belongs to step length - cycles*m + j, whose position after the window is
-    # (j - cycles*m) mod m = j: the step after the window (index length) starts a new cycle
-    return last - last.mean(axis=1, keepdims=True)
+    kernel = np.ones(m) / m if m % 2 else np.r_[0.5, np.ones(m - 1), 0.5] / m
+    half = len(kernel) // 2
+    trend = np.stack([np.convolve(row, kernel, mode="valid") for row in x])  # steps half .. L-1-half
+    detrended = x[:, half:length - half] - trend
+    position = (np.arange(half, length - half) - length) % m
+    index = np.stack([detrended[:, position == j].mean(axis=1) for j in range(m)], axis=1)
+    return index - index.mean(axis=1, keepdims=True)
 
 
 def theta(x: np.ndarray, horizon: int, m: int) -> np.ndarray:
