@@ -74,7 +74,7 @@ def test_ensemble_and_combination_flags_reach_the_model_and_the_outputs(tmp_path
     assert metrics["ensemble"]["members"] == 3 and len(metrics["ensemble"]["lookbacks"]) == 3
     weights = metrics["combination"]["weights"]
     assert sorted(weights.values())[-1] == 1.0 and sum(weights.values()) == 1.0  # "best": one candidate
-    assert set(metrics["combination"]["validation_mse"]) == set(weights)
+    assert set(metrics["combination"]["validation_mase"]) == set(weights)
     assert set(metrics) >= {"lstm", "lstm_only", "naive", "seasonal_naive"}
     winner = max(weights, key=weights.get)
     printed = capsys.readouterr().out

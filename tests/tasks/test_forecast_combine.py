@@ -50,13 +50,20 @@ def test_linear_baseline_continues_a_trend_exactly():
 # ----------------------------------------------------------------------------- the combination
 
 
-def test_weights_are_inverse_mse_within_twice_the_best():
-    weights = fc.combination_weights({"lstm": 1.0, "theta": 2.0, "naive": 3.0})
-    assert weights == pytest.approx({"lstm": 2 / 3, "theta": 1 / 3, "naive": 0.0})
+def test_weights_are_inverse_squared_error_within_one_and_a_half_times_the_best():
+    weights = fc.combination_weights({"lstm": 1.0, "theta": 1.25, "naive": 1.6})
+    assert weights == pytest.approx({"lstm": 1 / (1 + 1 / 1.25 ** 2), "theta": 1 / (1 + 1.25 ** 2), "naive": 0.0})
     assert fc.combination_weights({"lstm": 1.0, "theta": 0.5}, "best") == {"lstm": 0.0, "theta": 1.0}
     assert fc.combination_weights({"lstm": 1.0, "theta": 0.5}, "none") == {"lstm": 1.0}
     exact = fc.combination_weights({"lstm": 0.3, "seasonal_naive": 0.0, "theta": 0.01})
     assert exact == {"lstm": 0.0, "seasonal_naive": 1.0, "theta": 0.0}
+
+
+def test_window_mase_scales_each_window_by_its_own_seasonal_naive_error():
+    history = np.array([[1.0, 2.0, 4.0, 8.0], [5.0, 5.0, 5.0, 5.0]])  # q = 7/3 (m = 1); 0 -> the mean q
+    y, f = np.array([[10.0, 12.0], [6.0, 6.0]]), np.array([[9.0, 9.0], [5.0, 4.0]])
+    assert fc.window_mase(y, f, history, 1) == pytest.approx(np.mean([2.0 / (7 / 3), 1.5 / (7 / 3)]))
+    assert fc.window_mase(y, f, history, 2) == pytest.approx(np.mean([2.0 / 4.5, 1.5 / 4.5]))
 
 
 def test_combine_is_the_weighted_sum_and_passes_on_a_missing_weight():
@@ -73,7 +80,7 @@ def test_an_exact_seasonal_series_gives_seasonal_naive_the_weight():
     f = lstmkit.Forecaster(horizon=6, ensemble=2, max_epochs=2, seed=0, progress=False)
     result = f.backtest(frame, windows=2)
     weights = f.combination["weights"]
-    errors = f.combination["validation_mse"]
+    errors = f.combination["validation_mase"]
     # the weight is shared by the exact candidates only (Theta, and the barely trained LSTM,
     # which starts as seasonal naive, are exact too; naive and drift are not)
     assert weights["seasonal_naive"] > 0 and errors["seasonal_naive"] < 1e-12

@@ -26,8 +26,8 @@ The default recipe, the same for every series (no tuning per data set):
   weights, alternating between the lookback L and a shorter one, ``max(m, ⌈2L/3⌉)``; their
   forecast is the median over members (N-BEATS's ensembles, the M4 winners);
 * a **combination** with in-house baselines (naive, seasonal naive, drift, Theta, a linear
-  model; :mod:`lstmkit.tasks.forecast_combine`) weighted by inverse validation error on the
-  validation windows, so that where the LSTM is unsure the forecast falls back toward the
+  model; :mod:`lstmkit.tasks.forecast_combine`) weighted by their MASE on the validation
+  windows (in the data's units, as the forecasts are scored), so that where the LSTM is unsure the forecast falls back toward the
   baseline that forecasts this data best. The weights are kept with the fitted model
   (``Forecaster.combination``).
 """
@@ -251,15 +251,21 @@ class Forecaster(Estimator):
         return [lookback if k % 2 == 0 or short >= lookback else short for k in range(self.params.ensemble)]
 
     def _weigh(self, val, m: int) -> dict[str, Any]:
-        """The combination (weights, validation MSE per candidate, windows) from the
+        """The combination (weights, validation MASE per candidate, windows) from the
         validation windows ``val`` (None: no validation windows, the LSTM alone)."""
         if val is None or self.params.combine == "none":
-            return {"weights": {"lstm": 1.0}, "validation_mse": {}, "windows": 0 if val is None else len(val)}
+            return {"weights": {"lstm": 1.0}, "validation_mase": {}, "windows": 0 if val is None else len(val)}
         network, _ = self._forecasts(val)
         candidates = {"lstm": network[..., self.quantiles.index(0.5)],
                       **fc.baselines(val.x[..., 0], val.y.shape[1], m, self.linear_coef)}
-        errors = {n: float(np.mean((f - val.y) ** 2)) for n, f in candidates.items()}
-        return {"weights": fc.combination_weights(errors, self.params.combine), "validation_mse": errors,
+        ids = [val.ids[i] for i in val.series_index]
+
+        def data_units(a: np.ndarray) -> np.ndarray:
+            return self.scaler.inverse_target(ids, a[..., None].astype(np.float64))[..., 0]
+
+        y, history = data_units(val.y), data_units(val.x[..., 0])
+        errors = {n: fc.window_mase(y, data_units(f), history, m) for n, f in candidates.items()}
+        return {"weights": fc.combination_weights(errors, self.params.combine), "validation_mase": errors,
                 "windows": len(val)}
 
     def _loader(self, windows, shuffle: bool):

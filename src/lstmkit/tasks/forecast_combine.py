@@ -20,16 +20,18 @@ Baselines (numpy, vectorised over windows)::
                      ŷ_{L+h} = x_L + σ (W^T [z, 1])_h,  W = (Z^T Z + λ I)^{-1} Z^T T,
                      T_h = (y_{L+h} - x_L)/σ over the training windows
 
-Combination (Bates & Granger 1969): on the validation windows (the most recent windows of
-the training data, which the network did not train on) every candidate c (the LSTM
-ensemble ``lstm`` and the baselines) gets its mean squared error MSE_c; the weights are
+Combination: on the validation windows (the most recent windows of the training data, which
+the network did not train on) every candidate c (the LSTM ensemble ``lstm`` and the
+baselines) is scored in the data's units by its MASE (:func:`window_mase`: each window's MAE
+over the in-window MAE of the seasonal naive forecast, averaged over windows); the weights
+(inverse squared error, Bates & Granger 1969) are
 
-    w_c ∝ 1 / MSE_c   for the candidates with MSE_c <= 2 · min_c' MSE_c',   0 for the rest,
+    w_c ∝ 1 / MASE_c²   for the candidates with MASE_c <= 1.5 · min_c' MASE_c',   0 for the rest,
 
 normalised to sum to 1 (``combine="weights"``), or all the weight on the best candidate
 (``combine="best"``). A candidate with no error at all takes all the weight (shared with any
-other exact one). The final point forecast is ``Σ_c w_c ŷ_c``; the LSTM's quantiles are
-shifted by the same amount as its median.
+other exact one). The final point forecast is ``Σ_c w_c ŷ_c`` (in the model's units); the
+LSTM's quantiles are shifted by the same amount as its median.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ from lstmkit.tasks import forecast_metrics as fm
 
 #: the candidates besides the LSTM ensemble, in the order they are reported
 BASELINES = ("naive", "seasonal_naive", "drift", "theta", "linear")
-#: a candidate keeps weight while its validation MSE is at most this many times the best
-WEIGHT_CUTOFF = 2.0
+#: a candidate keeps weight while its validation MASE is at most this many times the best
+WEIGHT_CUTOFF = 1.5
 ALPHAS = np.linspace(0.05, 1.0, 20)
 RIDGE = 1.0
 SIGMA_FLOOR = 1e-2  # as the network's per-window σ
@@ -142,11 +144,22 @@ def baselines(x: np.ndarray, horizon: int, m: int, linear_coef: np.ndarray | Non
     return out
 
 
-def combination_weights(errors: dict[str, float], how: str = "weights") -> dict[str, float]:
-    """Weights (summing to 1) from each candidate's validation MSE (see the module docstring).
+def window_mase(y: np.ndarray, f: np.ndarray, history: np.ndarray, m: int) -> float:
+    """Mean over windows of ``mean_h |y - f| / q``, ``q`` the mean absolute m-step difference
+    of the window's own history ``(N, L)`` (1-step when m <= 1 or m >= L; windows with
+    ``q = 0`` scaled by the mean of the others' q, or 1)."""
+    m = m if 1 < m < history.shape[1] else 1
+    q = np.mean(np.abs(history[:, m:] - history[:, :-m]), axis=1)
+    positive = q > 0
+    q = np.where(positive, q, q[positive].mean() if positive.any() else 1.0)
+    return float(np.mean(np.mean(np.abs(y - f), axis=1) / q))
 
-    ``how``: ``"weights"`` (inverse MSE among those within ``WEIGHT_CUTOFF`` times the best),
-    ``"best"`` (the best one), ``"none"`` (the LSTM alone: ``{"lstm": 1}``)."""
+
+def combination_weights(errors: dict[str, float], how: str = "weights") -> dict[str, float]:
+    """Weights (summing to 1) from each candidate's validation error (see the module docstring).
+
+    ``how``: ``"weights"`` (inverse squared error among those within ``WEIGHT_CUTOFF`` times
+    the best), ``"best"`` (the best one), ``"none"`` (the LSTM alone: ``{"lstm": 1}``)."""
     if how == "none" or not errors:
         return {"lstm": 1.0}
     names = [n for n in errors if np.isfinite(errors[n])]
@@ -157,7 +170,7 @@ def combination_weights(errors: dict[str, float], how: str = "weights") -> dict[
     if how == "best":
         winner = min(names, key=lambda n: errors[n])
         return {n: float(n == winner) for n in errors}
-    raw = {n: (1.0 / errors[n] if n in names and errors[n] <= WEIGHT_CUTOFF * best else 0.0) for n in errors}
+    raw = {n: (errors[n] ** -2 if n in names and errors[n] <= WEIGHT_CUTOFF * best else 0.0) for n in errors}
     total = sum(raw.values())
     return {n: v / total for n, v in raw.items()}
 
