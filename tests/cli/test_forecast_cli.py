@@ -254,11 +254,11 @@ def test_knob_defaults_in_help_are_the_forecasters():
     p = ForecasterParams()
     assert (cmd.LEARNING_RATE, cmd.BATCH_SIZE, cmd.DROPOUT, cmd.PATIENCE, cmd.MAX_EPOCHS) == (
         p.training.learning_rate, p.training.batch_size, p.dropout, p.training.patience, p.training.max_epochs)
-    assert (cmd.ENSEMBLE, cmd.COMBINE) == (p.ensemble, p.combine)
+    assert (cmd.ENSEMBLE, cmd.COMBINE, False) == (p.ensemble, p.combine, p.early_stopping)
     text = cli("--help").stdout
     for flag, default in (("--learning-rate", "(default 0.01)"), ("--batch-size", "(default 32)"),
                           ("--dropout", "(default 0)"), ("--patience", "(default 30)"),
                           ("--max-time", "(default: no limit)"), ("--ensemble", "(default 5)"),
-                          ("--combine", "(default weights)")):
+                          ("--combine", "(default weights)"), ("--early-stopping", "(default: train")):
         assert flag in text
         assert default in " ".join(text.split()), flag

@@ -12,7 +12,7 @@ from lstmkit.cli.common import (add_training_arguments, estimator_options, holds
 
 # the Forecaster's defaults (ForecasterParams; kept here so --help need not import torch; a test
 # checks they agree)
-LEARNING_RATE, BATCH_SIZE, DROPOUT, PATIENCE, MAX_EPOCHS = 1e-2, 32, 0.0, 30, 150
+LEARNING_RATE, BATCH_SIZE, DROPOUT, PATIENCE, MAX_EPOCHS = 1e-2, 32, 0.0, 30, 100
 ENSEMBLE, COMBINE = 5, "weights"
 
 
@@ -69,7 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, metavar="B",
                        help=f"training windows per batch (default {BATCH_SIZE})")
     group.add_argument("--patience", type=positive_int, default=PATIENCE, metavar="N",
-                       help=f"stop after N epochs without a better validation loss (default {PATIENCE})")
+                       help=f"with --early-stopping: stop after N epochs without a better validation loss "
+                            f"(default {PATIENCE})")
+    group.add_argument("--early-stopping", action="store_true",
+                       help="stop training on the validation windows (default: train --max-epochs epochs; the "
+                            "validation windows then only weigh the combination)")
 
 
 def _columns(text: str) -> tuple[str, ...]:

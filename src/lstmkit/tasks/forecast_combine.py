@@ -26,7 +26,7 @@ baselines) is scored in the data's units by its MASE (:func:`window_mase`: each 
 over the in-window MAE of the seasonal naive forecast, averaged over windows); the weights
 (inverse squared error, Bates & Granger 1969) are
 
-    w_c ∝ 1 / MASE_c²   for the candidates with MASE_c <= 1.5 · min_c' MASE_c',   0 for the rest,
+    w_c ∝ 1 / MASE_c²   for the candidates with MASE_c <= 2 · min_c' MASE_c',   0 for the rest,
 
 normalised to sum to 1 (``combine="weights"``), or all the weight on the best candidate
 (``combine="best"``). A candidate with no error at all takes all the weight (shared with any
@@ -43,7 +43,7 @@ from lstmkit.tasks import forecast_metrics as fm
 #: the candidates besides the LSTM ensemble, in the order they are reported
 BASELINES = ("naive", "seasonal_naive", "drift", "theta", "linear")
 #: a candidate keeps weight while its validation MASE is at most this many times the best
-WEIGHT_CUTOFF = 1.5
+WEIGHT_CUTOFF = 2.0
 ALPHAS = np.linspace(0.05, 1.0, 20)
 RIDGE = 1.0
 SIGMA_FLOOR = 1e-2  # as the network's per-window σ
