@@ -17,21 +17,17 @@ covariates) and forecasts the next H steps at once (a direct multi-horizon head)
   loss ``ρ_q(y - ŷ) = max(q (y - ŷ), (q - 1)(y - ŷ))``; the point forecast is the median
   (0.5 is always among the quantiles).
 
-Training runs on the shared engine (:mod:`lstmkit.train`) for ``max_epochs`` epochs; the most
-recent windows of each series are held out as the validation split, which weighs the
-combination below (and, with ``early_stopping=True``, stops training: that makes the LSTM look
-better on them than it is, so it is off by default).
+Training runs on the shared engine (:mod:`lstmkit.train`) for ``max_epochs``; the most recent
+windows of each series are held out (validation) to weigh the combination below (and, with
+``early_stopping=True``, to stop training, which flatters the LSTM there: off by default).
 
-The default recipe, the same for every series (no tuning per data set):
-
-* an **ensemble** of ``ensemble`` such networks, trained together from different initial
-  weights, alternating between the lookback L and a shorter one, ``max(m, ⌈2L/3⌉)``; their
-  forecast is the median over members (N-BEATS's ensembles, the M4 winners);
-* a **combination** with in-house baselines (naive, seasonal naive, drift, Theta, a linear
-  model; :mod:`lstmkit.tasks.forecast_combine`) weighted by their MASE on the validation
-  windows (in the data's units, as the forecasts are scored), so that where the LSTM is unsure the forecast falls back toward the
-  baseline that forecasts this data best. The weights are kept with the fitted model
-  (``Forecaster.combination``).
+The default recipe, one for every series: an **ensemble** of ``ensemble`` such networks trained
+together from different initial weights, alternating the lookback L and ``max(m, ⌈2L/3⌉)``,
+their forecast the median over members (N-BEATS, the M4 winners); **combined** with in-house
+baselines (naive, seasonal naive, drift, Theta, a linear model;
+:mod:`lstmkit.tasks.forecast_combine`) weighted by their validation MASE in the data's units,
+so that where the LSTM is unsure the forecast falls back toward the baselines that forecast
+this data best. The weights are kept with the model (``Forecaster.combination``).
 """
 
 from __future__ import annotations
@@ -265,14 +261,8 @@ class Forecaster(Estimator):
         candidates = {"lstm": network[..., self.quantiles.index(0.5)],
                       **fc.baselines(val.x[..., 0], val.y.shape[1], m, self.linear_coef)}
         ids = [val.ids[i] for i in val.series_index]
-
-        def data_units(a: np.ndarray) -> np.ndarray:
-            return self.scaler.inverse_target(ids, a[..., None].astype(np.float64))[..., 0]
-
-        y, history = data_units(val.y), data_units(val.x[..., 0])
-        errors = {n: fc.window_mase(y, data_units(f), history, m) for n, f in candidates.items()}
-        return {"weights": fc.combination_weights(errors, self.params.combine), "validation_mase": errors,
-                "windows": len(val)}
+        return fc.weigh(candidates, val.y, val.x[..., 0], m, self.params.combine,
+                        lambda a: self.scaler.inverse_target(ids, a[..., None].astype(np.float64))[..., 0])
 
     def _loader(self, windows, shuffle: bool):
         from torch.utils.data import DataLoader, TensorDataset
@@ -415,30 +405,13 @@ class Forecaster(Estimator):
             frame["_id"] = uid
             frames.append(frame)
         predictions = pd.concat(frames, ignore_index=True)
-        metrics = self._score(predictions, raw, m, w, horizon)
+        first_cuts = {uid: int(w.cutoff[w.series_index == w.ids.index(uid)].min()) for uid in w.ids
+                      if (w.series_index == w.ids.index(uid)).any()}
+        metrics = fm.score_backtest(predictions, {u: raw[u].target[:c] for u, c in first_cuts.items()}, m,
+                                    ("lstm", "lstm_only", "naive", "seasonal_naive"), self.params.quantiles)
         predictions = predictions.drop(columns="_id")
         return BacktestResult(metrics, predictions, sorted({raw[u].times[c - 1] for u, cs in
                                                             zip(ts.ids, cutoffs) for c in cs}))
-
-    def _score(self, predictions, raw, m, w, horizon) -> dict[str, dict[str, float]]:
-        metrics: dict[str, dict[str, float]] = {}
-        q_low, q_high = (min(self.params.quantiles), max(self.params.quantiles)) if self.params.quantiles else (None, None)
-        for model in ("lstm", "lstm_only", "naive", "seasonal_naive"):
-            y, f = predictions["y"].to_numpy(), predictions[model].to_numpy()
-            scaled_errors = []
-            for uid, group in predictions.groupby("_id", sort=False):
-                first_cut = int(w.cutoff[w.series_index == w.ids.index(uid)].min())
-                q = fm.mase(group["y"], group[model], raw[uid].target[:first_cut], m)
-                scaled_errors.append(q)
-            metrics[model] = {
-                "MAE": fm.mae(y, f), "RMSE": fm.rmse(y, f), "MAPE": fm.mape(y, f),
-                "sMAPE": fm.smape(y, f), "MASE": float(np.nanmean(scaled_errors)),
-            }
-        if q_low is not None and q_low < 0.5 < q_high:
-            lo, hi = predictions[f"y_q{q_low:g}"], predictions[f"y_q{q_high:g}"]
-            metrics["lstm"]["coverage"] = fm.coverage(predictions["y"], lo, hi)
-            metrics["lstm"]["nominal_coverage"] = q_high - q_low
-        return metrics
 
     # --------------------------------------------------------------------- inspecting
     def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
@@ -521,8 +494,6 @@ class Forecaster(Estimator):
 
 
 def _subset(windows, mask: np.ndarray):
-    return dataclasses.replace(
-        windows, x=windows.x[mask], x_future=windows.x_future[mask],
-        y=None if windows.y is None else windows.y[mask],
-        series_index=windows.series_index[mask], cutoff=windows.cutoff[mask],
-    )
+    return dataclasses.replace(windows, x=windows.x[mask], x_future=windows.x_future[mask],
+                               y=None if windows.y is None else windows.y[mask],
+                               series_index=windows.series_index[mask], cutoff=windows.cutoff[mask])

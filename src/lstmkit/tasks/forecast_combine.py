@@ -175,6 +175,17 @@ def combination_weights(errors: dict[str, float], how: str = "weights") -> dict[
     return {n: v / total for n, v in raw.items()}
 
 
+def weigh(candidates: dict[str, np.ndarray], y: np.ndarray, history: np.ndarray, m: int, how: str,
+          data_units) -> dict:
+    """The combination from validation windows: ``candidates`` (name -> ``(N, H)``), the
+    actual ``y`` ``(N, H)`` and the windows ``history`` ``(N, L)``, all in the model's units;
+    ``data_units`` maps such an array back to the data's units, where the candidates are
+    scored (:func:`window_mase`). Returns ``{"weights", "validation_mase", "windows"}``."""
+    y, history = data_units(y), data_units(history)
+    errors = {n: window_mase(y, data_units(f), history, m) for n, f in candidates.items()}
+    return {"weights": combination_weights(errors, how), "validation_mase": errors, "windows": int(len(y))}
+
+
 def combine(forecasts: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     """``Σ_c w_c ŷ_c`` over the candidates with a weight (a candidate missing from
     ``forecasts``, e.g. seasonal naive on a window shorter than a season, gives its weight
