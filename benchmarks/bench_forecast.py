@@ -24,7 +24,8 @@ refitting (lstmkit: ``Forecaster.backtest``; statsforecast: ``fit`` then ``forwa
 
 A data set's number is the mean over its windows (all series, cut-offs and horizons); the
 summary is the geometric mean over data sets of each model's MASE divided by AutoARIMA's. The
-lstmkit column is the mean over seeds; the spread is the range over seeds.
+lstmkit column (its final forecast) is the mean over seeds, the spread the range over seeds;
+``lstm_only`` is the same fitted models' LSTM ensemble without the baselines it is combined with.
 
 Darts' own example protocol (its RNN notebook, AirPassengers): fit on the series up to
 1959-01, forecast 6 months from each of the 19 origins 1959-01 .. 1960-07 (retrain=False),
@@ -246,14 +247,16 @@ def run_statsforecast(make, y: np.ndarray, cuts: list[int], horizon: int) -> dic
 
 
 def run_lstmkit(frame: pd.DataFrame, horizon: int, origins: int, stride: int, seed: int,
-                cuts: dict[str, list[int]]) -> dict[tuple[str, int], np.ndarray]:
-    """``Forecaster`` with its defaults (only horizon and seed set), through its own backtest."""
+                cuts: dict[str, list[int]], columns=("lstm", "lstm_only")) -> dict[str, dict[tuple[str, int], np.ndarray]]:
+    """``Forecaster`` with its defaults (only horizon and seed set), through its own backtest:
+    per backtest column (``lstm``: its forecast; ``lstm_only``: its LSTM ensemble without the
+    baselines), ``{(series, cut-off): forecast}``."""
     from lstmkit.tasks.forecast import Forecaster
 
     f = Forecaster(horizon=horizon, seed=seed, progress=False)
     result = f.backtest(frame, windows=origins, stride=stride, id="unique_id")
     pred = result.predictions
-    out = {}
+    out = {col: {} for col in columns}
     for uid, g in frame.groupby("unique_id", sort=False):
         times = pd.DatetimeIndex(g["ds"])
         p = pred[pred["unique_id"] == uid]
@@ -261,7 +264,8 @@ def run_lstmkit(frame: pd.DataFrame, horizon: int, origins: int, stride: int, se
             rows = p[p["cutoff"] == times[c - 1]].sort_values("ds")
             if len(rows) != horizon:
                 raise RuntimeError(f"{uid}: lstmkit's backtest has no forecast from cut-off {times[c - 1]}")
-            out[(uid, c)] = rows["lstm"].to_numpy(dtype=np.float64)
+            for col in columns:
+                out[col][(uid, c)] = rows[col].to_numpy(dtype=np.float64)
     return out
 
 
@@ -342,8 +346,10 @@ def run_dataset(ds: Dataset, horizons, origins: int, seeds, models: list[str], r
         if "lstmkit" in models:
             for seed in seeds:
                 t = time.perf_counter()
-                for (uid, c), f in run_lstmkit(frame, h, origins, stride, seed, cuts).items():
-                    add(f"lstmkit@{seed}", h, uid, c, f)
+                both = run_lstmkit(frame, h, origins, stride, seed, cuts)
+                for name, col in (("lstmkit", "lstm"), ("lstm_only", "lstm_only")):
+                    for (uid, c), f in both[col].items():
+                        add(f"{name}@{seed}", h, uid, c, f)
                 secs.setdefault("lstmkit (per seed)", []).append(time.perf_counter() - t)
                 log(f"  {ds.name} H={h} lstmkit seed {seed}: {time.perf_counter() - t:.1f} s")
         if "darts" in models and len(groups) == 1:
@@ -467,7 +473,7 @@ def available_models(requested: list[str]) -> tuple[list[str], list[str]]:
 
 
 def print_report(summary: dict, protocol: dict | None, seeds, elapsed: float) -> None:
-    order = ["lstmkit", "darts", "AutoARIMA", "AutoETS", "SeasonalNaive"]
+    order = ["lstmkit", "lstm_only", "darts", "AutoARIMA", "AutoETS", "SeasonalNaive"]
     models = [m for m in order if any(m in row for row in summary["datasets"].values())]
     for metric in ("MASE", "sMAPE", "MAPE"):
         print(f"\n{metric} (mean over windows; lstmkit/darts: mean over seeds {','.join(map(str, seeds))})")
@@ -495,7 +501,7 @@ def print_report(summary: dict, protocol: dict | None, seeds, elapsed: float) ->
         if "lstmkit" not in row:
             continue
         ours = row["lstmkit"]["MASE"]
-        winners = [f"{m} {row[m]['MASE']:.3f}" for m in models if m != "lstmkit" and m in row
+        winners = [f"{m} {row[m]['MASE']:.3f}" for m in models if m not in ("lstmkit", "lstm_only") and m in row
                    and row[m]["MASE"] < ours]
         if winners:
             any_win = True

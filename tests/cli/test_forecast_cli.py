@@ -63,6 +63,26 @@ def test_default_run_on_air_passengers_beats_seasonal_naive(tmp_path):
     assert metrics["seconds"] > 0  # (recorded; how many depends on the machine: see benchmarks/)
 
 
+def test_ensemble_and_combination_flags_reach_the_model_and_the_outputs(tmp_path, capsys):
+    from lstmkit.tasks.forecast import Forecaster
+
+    data = write_series(tmp_path / "s.csv", ids=("a",))
+    out = tmp_path / "run"
+    assert main(["forecast", str(data), "--horizon", "6", "--max-epochs", "2", "--backtest-windows", "2",
+                 "--ensemble", "3", "--combine", "best", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["ensemble"]["members"] == 3 and len(metrics["ensemble"]["lookbacks"]) == 3
+    weights = metrics["combination"]["weights"]
+    assert sorted(weights.values())[-1] == 1.0 and sum(weights.values()) == 1.0  # "best": one candidate
+    assert set(metrics["combination"]["validation_mase"]) == set(weights)
+    assert set(metrics) >= {"lstm", "lstm_only", "naive", "seasonal_naive"}
+    winner = max(weights, key=weights.get)
+    printed = capsys.readouterr().out
+    assert f"forecast = {winner} 1.00  (weights from" in printed and "lstm_only" in printed
+    loaded = Forecaster.load(out)
+    assert loaded.get_params()["ensemble"] == 3 and loaded.combination == metrics["combination"]
+
+
 def test_same_seed_same_numbers(tmp_path):
     data = write_series(tmp_path / "s.csv", ids=("a",))
     runs = []
@@ -234,9 +254,11 @@ def test_knob_defaults_in_help_are_the_forecasters():
     p = ForecasterParams()
     assert (cmd.LEARNING_RATE, cmd.BATCH_SIZE, cmd.DROPOUT, cmd.PATIENCE, cmd.MAX_EPOCHS) == (
         p.training.learning_rate, p.training.batch_size, p.dropout, p.training.patience, p.training.max_epochs)
+    assert (cmd.ENSEMBLE, cmd.COMBINE, False) == (p.ensemble, p.combine, p.early_stopping)
     text = cli("--help").stdout
     for flag, default in (("--learning-rate", "(default 0.01)"), ("--batch-size", "(default 32)"),
                           ("--dropout", "(default 0)"), ("--patience", "(default 30)"),
-                          ("--max-time", "(default: no limit)")):
+                          ("--max-time", "(default: no limit)"), ("--ensemble", "(default 5)"),
+                          ("--combine", "(default weights)"), ("--early-stopping", "(default: train")):
         assert flag in text
         assert default in " ".join(text.split()), flag

@@ -12,7 +12,8 @@ from lstmkit.cli.common import (add_training_arguments, estimator_options, holds
 
 # the Forecaster's defaults (ForecasterParams; kept here so --help need not import torch; a test
 # checks they agree)
-LEARNING_RATE, BATCH_SIZE, DROPOUT, PATIENCE, MAX_EPOCHS = 1e-2, 32, 0.0, 30, 150
+LEARNING_RATE, BATCH_SIZE, DROPOUT, PATIENCE, MAX_EPOCHS = 1e-2, 32, 0.0, 30, 100
+ENSEMBLE, COMBINE = 5, "weights"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the encoder's cell (default lstm; gru and rnn for comparison)")
     parser.add_argument("--dropout", type=probability, default=DROPOUT, metavar="P",
                         help=f"dropout between LSTM layers, with --num-layers 2 or more (default {DROPOUT:g})")
+    parser.add_argument("--ensemble", type=positive_int, default=ENSEMBLE, metavar="K",
+                        help=f"LSTMs trained together, from different initial weights and two lookbacks; "
+                             f"their median is the LSTM forecast (default {ENSEMBLE})")
+    parser.add_argument("--combine", default=COMBINE, choices=["weights", "best", "none"],
+                        help="combine the LSTM with in-house baselines (naive, seasonal naive, drift, Theta, "
+                             "linear) by inverse validation error (weights), take the best on validation "
+                             f"(best), or use the LSTM alone (none) (default {COMBINE})")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="forecast DATA with the model saved in DIR, without training")
     add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/forecast-<time>)")
@@ -61,7 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, metavar="B",
                        help=f"training windows per batch (default {BATCH_SIZE})")
     group.add_argument("--patience", type=positive_int, default=PATIENCE, metavar="N",
-                       help=f"stop after N epochs without a better validation loss (default {PATIENCE})")
+                       help=f"with --early-stopping: stop after N epochs without a better validation loss "
+                            f"(default {PATIENCE})")
+    group.add_argument("--early-stopping", action="store_true",
+                       help="stop training on the validation windows (default: train --max-epochs epochs; the "
+                            "validation windows then only weigh the combination)")
 
 
 def _columns(text: str) -> tuple[str, ...]:
@@ -135,6 +147,9 @@ def run(args: argparse.Namespace) -> int:
         "epochs": forecaster.fit_result.epochs,
         "processes": forecaster.fit_result.world_size,
         "best_val_loss": forecaster.fit_result.best_val_loss,
+        "ensemble": {"members": len(forecaster.members),
+                     "lookbacks": [net.config.lookback for net in forecaster.members]},
+        "combination": forecaster.combination,
         "seconds": round(time.perf_counter() - started, 2),
     }
     if backtest is not None:
@@ -149,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     _write_forecast_outputs(forecaster, ts, forecast, backtest, out)
     if backtest is not None:
         _print_table(backtest.metrics)
+    print(_weights_line(forecaster.combination))
     print(f"forecast: {len(forecast)} rows for {ts.n_series} series -> {out}/forecast.csv")
     print(f"run directory: {out}  (metrics.json, forecast.csv, forecast.png, model)")
     return 0
@@ -173,10 +189,18 @@ def _write_forecast_outputs(forecaster, ts, forecast, backtest, out: Path) -> No
                   id=spec.id if spec.has_id else None)
 
 
+def _weights_line(combination: dict | None) -> str:
+    """The final model's forecast as a weighted sum, e.g. ``lstm 0.53 + theta 0.47``."""
+    weights = (combination or {}).get("weights") or {"lstm": 1.0}
+    terms = " + ".join(f"{name} {w:.2f}" for name, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0)
+    n = (combination or {}).get("windows", 0)
+    return f"forecast = {terms}  (weights from {n} validation windows)"
+
+
 def _print_table(metrics: dict) -> None:
     names = ["MAE", "RMSE", "MAPE", "sMAPE", "MASE"]
     print(f"{'model':<16}" + "".join(f"{n:>10}" for n in names))
-    for model in ("lstm", "naive", "seasonal_naive"):
+    for model in ("lstm", "lstm_only", "naive", "seasonal_naive"):
         row = metrics[model]
         print(f"{model:<16}" + "".join(f"{row[n]:>10.3f}" for n in names))
     if "coverage" in metrics["lstm"]:

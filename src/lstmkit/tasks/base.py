@@ -249,6 +249,14 @@ class Estimator:
     def restore_state(self, state: dict[str, Any]) -> None:
         """The inverse of :meth:`fitted_state` (after the network is built)."""
 
+    def state_tensors(self) -> dict[str, Any]:
+        """The tensors ``model.safetensors`` holds (default: the network's state dict)."""
+        return self.net.state_dict()
+
+    def load_state_tensors(self, weights: dict[str, Any]) -> None:
+        """The inverse of :meth:`state_tensors` (after :meth:`restore_state`)."""
+        self.net.load_state_dict(weights)
+
     def config_dict(self) -> dict[str, Any]:
         """Everything ``config.json`` holds: kind, options, the network's and the encoder's
         configs, the fitted state and which backends ran."""
@@ -269,7 +277,7 @@ class Estimator:
         """Write ``config.json`` and ``model.safetensors`` (atomically) to ``directory``."""
         from lstmkit.runs import save_model
 
-        save_model(directory, self.config_dict(), self.net.state_dict())
+        save_model(directory, self.config_dict(), self.state_tensors())
         return Path(directory)
 
     @classmethod
@@ -285,8 +293,8 @@ class Estimator:
         try:
             self.params = dataclass_from_dict(cls.Params, config["params"])
             self.net = self.build_net(config["net"])
-            self.net.load_state_dict(weights)
             self.restore_state(config.get("state", {}))
+            self.load_state_tensors(weights)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"{directory}: the model files do not match this lstmkit ({exc})") from None
         self.net.eval()

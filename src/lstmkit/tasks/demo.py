@@ -63,7 +63,8 @@ def run_demo(seed: int = 0, steps: int = 300, lookback: int = 40, hidden: int = 
     for cell in ("lstm", "rnn"):
         forecaster = Forecaster(cell=cell, horizon=1, lookback=lookback, hidden_size=hidden,
                                 transform="none", max_epochs=epochs, batch_size=batch_size,
-                                patience=epochs, seed=seed, progress=False)
+                                patience=epochs, seed=seed, progress=False,
+                                ensemble=1, combine="none")  # one network alone: the cells compared
         untrained = Forecaster(cell=cell, horizon=1, lookback=lookback, hidden_size=hidden, seed=seed)
         torch.manual_seed(seed)
         untrained.net = forecaster.build_net(dict(n_past=0, n_future=0, lookback=lookback, horizon=1,

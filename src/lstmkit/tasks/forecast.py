@@ -17,8 +17,17 @@ covariates) and forecasts the next H steps at once (a direct multi-horizon head)
   loss ``ρ_q(y - ŷ) = max(q (y - ŷ), (q - 1)(y - ŷ))``; the point forecast is the median
   (0.5 is always among the quantiles).
 
-Training runs on the shared engine (:mod:`lstmkit.train`): the most recent windows of each
-series are the validation split for early stopping.
+Training runs on the shared engine (:mod:`lstmkit.train`) for ``max_epochs``; the most recent
+windows of each series are held out (validation) to weigh the combination below (and, with
+``early_stopping=True``, to stop training, which flatters the LSTM there: off by default).
+
+The default recipe, one for every series: an **ensemble** of ``ensemble`` such networks trained
+together from different initial weights, alternating the lookback L and ``max(m, ⌈2L/3⌉)``,
+their forecast the median over members (N-BEATS, the M4 winners); **combined** with in-house
+baselines (naive, seasonal naive, drift, Theta, a linear model;
+:mod:`lstmkit.tasks.forecast_combine`) weighted by their validation MASE in the data's units,
+so that where the LSTM is unsure the forecast falls back toward the baselines that forecast
+this data best. The weights are kept with the model (``Forecaster.combination``).
 """
 
 from __future__ import annotations
@@ -45,12 +54,15 @@ from lstmkit.data import (
     windows_at,
 )
 from lstmkit.errors import InputError, bad_value, param_ref
+from lstmkit.tasks import forecast_combine as fc
 from lstmkit.tasks import forecast_metrics as fm
-from lstmkit.tasks.forecast_net import ENCODERS, ForecastNet, ForecastNetConfig, baseline_season, pinball_loss
+from lstmkit.tasks.forecast_net import (ENCODERS, ForecastEnsemble, ForecastNet, ForecastNetConfig, baseline_season,
+                                        pinball_loss)
 from lstmkit.tasks.base import EncoderView, Estimator, capture_encoder_input, dataclass_from_dict
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "forecaster"
+COMBINE = ("weights", "best", "none")
 FORECASTER_DEFAULT_DATA = "the bundled AirPassengers series"
 
 
@@ -70,8 +82,11 @@ class ForecasterParams:
     transform: str = "auto"  # "auto" (log when all > 0), "log", "none"
     backend: str = "auto"
     cell: str = "lstm"  # the encoder: "lstm", "gru" or "rnn"
+    ensemble: int = 5  # networks whose median is the LSTM forecast
+    combine: str = "weights"  # with the baselines: "weights" (inverse validation MASE²), "best", "none"
+    early_stopping: bool = False  # stop on the validation windows (patience); else train max_epochs
     training: TrainingConfig = field(
-        default_factory=lambda: TrainingConfig(max_epochs=150, learning_rate=1e-2, batch_size=32,
+        default_factory=lambda: TrainingConfig(max_epochs=100, learning_rate=1e-2, batch_size=32,
                                                patience=30)
     )
 
@@ -82,6 +97,10 @@ class ForecasterParams:
                 raise ValueError(f"quantiles must lie strictly between 0 and 1, got {q}")
         if self.transform not in ("auto", "log", "none"):
             raise ValueError(f"transform must be 'auto', 'log' or 'none', got {self.transform!r}")
+        if self.combine not in COMBINE:
+            raise ValueError(f"combine must be one of {', '.join(map(repr, COMBINE))}, got {self.combine!r}")
+        if isinstance(self.ensemble, bool) or int(self.ensemble) != self.ensemble or self.ensemble < 1:
+            raise ValueError(f"ensemble must be a whole number >= 1, got {self.ensemble!r}")
         if self.cell not in ENCODERS:
             raise ValueError(f"cell must be one of {', '.join(map(repr, ENCODERS))}, got {self.cell!r}")
         for name in ("horizon", "lookback"):
@@ -130,6 +149,9 @@ class Forecaster(Estimator):
     Net = ForecastNet
 
     def reset(self) -> None:
+        self.members: list[ForecastNet] = []  # the ensemble; members[0] is self.net
+        self.combination: dict[str, Any] | None = None  # weights and validation errors
+        self.linear_coef: np.ndarray | None = None
         self.spec: _DataSpec | None = None
         self.scaler: SeriesScaler | None = None
         self.data: TimeSeriesData | None = None
@@ -194,15 +216,17 @@ class Forecaster(Estimator):
         # the initial weights come from the seed, not from whatever drew on torch's global
         # generator before (the first fit in a process and a resumed fit must start alike)
         torch.manual_seed(self.params.training.seed)
-        self.net = self.build_net(ForecastNetConfig(
+        m = ts.season_length
+        members = ForecastEnsemble([self.build_net(ForecastNetConfig(
             n_past=len(ts.roles.past_covariates), n_future=len(ts.roles.future_covariates),
-            lookback=lookback, horizon=horizon, season_length=ts.season_length,
+            lookback=lb, horizon=horizon, season_length=m,
             quantiles=self.quantiles, hidden_size=self.params.hidden_size,
             num_layers=self.params.num_layers, dropout=self.params.dropout,
             backend=self.params.backend, cell=self.params.cell,
-        ))
+        )) for lb in self._member_lookbacks(lookback, m)])
         train, val = self._split(series, lookback, horizon, end)
-        self.net.season = self.net.config.season_length = baseline_season(train, ts.season_length, lookback)
+        for net in members:
+            net.season = net.config.season_length = baseline_season(train, m, net.config.lookback)
         cfg = self.params.training
         loaders = [self._loader(w, shuffle=i == 0) if w is not None else None
                    for i, w in enumerate((train, val))]
@@ -212,9 +236,33 @@ class Forecaster(Estimator):
             x, x_future, y = batch
             return pinball_loss(net(x, x_future), y, quantiles)
 
-        self.fit_result = fit(self.net, loss_fn, loaders[0], loaders[1], cfg, run_dir,
+        # the validation windows judge the combination; stopping early on them as well would
+        # make the LSTM look better there than it is (and stops too soon on short series)
+        self.fit_result = fit(members, loss_fn, loaders[0], loaders[1] if self.params.early_stopping else None,
+                              cfg, run_dir,
                               resume_from=resume_from)
-        self.net.eval()
+        self.members = [net.eval() for net in members]
+        self.net = self.members[0]
+        self.linear_coef = fc.fit_linear(train.x[..., 0], train.y) if self.params.combine != "none" else None
+        self.combination = self._weigh(val, m)
+
+    def _member_lookbacks(self, lookback: int, m: int) -> list[int]:
+        """The members' lookbacks: L (the first, the longest) and, for every other member, a
+        shorter one ``max(m, ⌈2L/3⌉)``; all L when the user chose the lookback."""
+        short = max(m, math.ceil(2 * lookback / 3)) if self.params.lookback is None else lookback
+        return [lookback if k % 2 == 0 or short >= lookback else short for k in range(self.params.ensemble)]
+
+    def _weigh(self, val, m: int) -> dict[str, Any]:
+        """The combination (weights, validation MASE per candidate, windows) from the
+        validation windows ``val`` (None: no validation windows, the LSTM alone)."""
+        if val is None or self.params.combine == "none":
+            return {"weights": {"lstm": 1.0}, "validation_mase": {}, "windows": 0 if val is None else len(val)}
+        network, _ = self._forecasts(val)
+        candidates = {"lstm": network[..., self.quantiles.index(0.5)],
+                      **fc.baselines(val.x[..., 0], val.y.shape[1], m, self.linear_coef)}
+        ids = [val.ids[i] for i in val.series_index]
+        return fc.weigh(candidates, val.y, val.x[..., 0], m, self.params.combine,
+                        lambda a: self.scaler.inverse_target(ids, a[..., None].astype(np.float64))[..., 0])
 
     def _loader(self, windows, shuffle: bool):
         from torch.utils.data import DataLoader, TensorDataset
@@ -231,7 +279,7 @@ class Forecaster(Estimator):
         if len(windows) == 0:
             raise InputError(f"{self.data.source}: no training window fits lookback {lookback} + horizon {horizon}")
         n_per_series = max(1, len(windows) // max(1, len(series)))
-        n_val = min(horizon, n_per_series // 5)
+        n_val = min(max(horizon, self.data.season_length, 6), n_per_series // 5)
         if n_val < 1:
             return windows, None
         is_val = np.zeros(len(windows), dtype=bool)
@@ -257,12 +305,29 @@ class Forecaster(Estimator):
         return self.scaler.transform_series(ts)
 
     # --------------------------------------------------------------------- predicting
-    def _run(self, windows) -> np.ndarray:
+    def _forecasts(self, windows) -> tuple[np.ndarray, np.ndarray]:
+        """In the model's units: the LSTM ensemble's ``(N, H, Q)`` (median over members) and
+        the final forecast ``(N, H, Q)`` (its median combined with the baselines, the other
+        quantiles shifted alike)."""
         t = windows.to_torch()
         with torch.no_grad():
-            out = self.net.eval()(t["x"], t["x_future"]).numpy()
+            out = ForecastEnsemble(self.members).eval()(t["x"], t["x_future"]).numpy().astype(np.float64)
+        network = np.median(out, axis=0)  # (N, H, Q)
+        weights = (self.combination or {}).get("weights", {"lstm": 1.0})
+        if set(k for k, w in weights.items() if w > 0) <= {"lstm"}:
+            return network, network
+        median = network[..., self.quantiles.index(0.5)]
+        candidates = {"lstm": median, **fc.baselines(windows.x[..., 0], median.shape[1], self.spec.season_length,
+                                                     self.linear_coef)}
+        point = fc.combine(candidates, weights)
+        return network, network + (point - median)[..., None]
+
+    def _run(self, windows) -> tuple[np.ndarray, np.ndarray]:
+        """The final forecast and the LSTM ensemble's alone, ``(N, H, Q)`` each, in the data's
+        units (the quantiles sorted: no crossing)."""
         ids = [windows.ids[i] for i in windows.series_index]
-        return np.sort(self.scaler.inverse_target(ids, out.astype(np.float64)), axis=-1)  # no crossing
+        network, final = self._forecasts(windows)
+        return tuple(np.sort(self.scaler.inverse_target(ids, a), axis=-1) for a in (final, network))
 
     def predict(self, data: Any = None, **read_kwargs) -> pd.DataFrame:
         """Forecast the next H steps after the end of every series of ``data`` (default: the
@@ -275,7 +340,7 @@ class Forecaster(Estimator):
                          hint="give at least that much history")
         check_future_covariates(ts, c.horizon)
         series = self.scaled_series(ts)
-        values = self._run(last_windows(series, c.lookback, c.horizon))
+        values, _ = self._run(last_windows(series, c.lookback, c.horizon))
         rows = []
         for s, forecast in zip(series, values):
             times = pd.date_range(s.times[-1], periods=c.horizon + 1, freq=ts.freq)[1:]
@@ -322,7 +387,7 @@ class Forecaster(Estimator):
         series = self.scaled_series(ts)
         cutoffs = [[e + k * stride for k in range(windows)] for e in ends]
         w = windows_at(series, cutoffs, lookback, horizon)
-        forecasts = self._run(w)
+        forecasts, network = self._run(w)
         raw = {s.id: s for s in ts.to_arrays()}
         m = ts.season_length
         frames = []
@@ -334,35 +399,19 @@ class Forecaster(Estimator):
             frame = frame.rename(columns={"y_hat": "lstm"})
             frame.insert(1 if self.spec.has_id else 0, "cutoff", raw[uid].times[cut - 1])
             frame["y"] = raw[uid].target[cut:cut + horizon]
+            frame["lstm_only"] = network[i][:, self.quantiles.index(0.5)]
             frame["naive"] = fm.naive(history, horizon)
             frame["seasonal_naive"] = fm.seasonal_naive(history, horizon, m)
             frame["_id"] = uid
             frames.append(frame)
         predictions = pd.concat(frames, ignore_index=True)
-        metrics = self._score(predictions, raw, m, w, horizon)
+        first_cuts = {uid: int(w.cutoff[w.series_index == w.ids.index(uid)].min()) for uid in w.ids
+                      if (w.series_index == w.ids.index(uid)).any()}
+        metrics = fm.score_backtest(predictions, {u: raw[u].target[:c] for u, c in first_cuts.items()}, m,
+                                    ("lstm", "lstm_only", "naive", "seasonal_naive"), self.params.quantiles)
         predictions = predictions.drop(columns="_id")
         return BacktestResult(metrics, predictions, sorted({raw[u].times[c - 1] for u, cs in
                                                             zip(ts.ids, cutoffs) for c in cs}))
-
-    def _score(self, predictions, raw, m, w, horizon) -> dict[str, dict[str, float]]:
-        metrics: dict[str, dict[str, float]] = {}
-        q_low, q_high = (min(self.params.quantiles), max(self.params.quantiles)) if self.params.quantiles else (None, None)
-        for model in ("lstm", "naive", "seasonal_naive"):
-            y, f = predictions["y"].to_numpy(), predictions[model].to_numpy()
-            scaled_errors = []
-            for uid, group in predictions.groupby("_id", sort=False):
-                first_cut = int(w.cutoff[w.series_index == w.ids.index(uid)].min())
-                q = fm.mase(group["y"], group[model], raw[uid].target[:first_cut], m)
-                scaled_errors.append(q)
-            metrics[model] = {
-                "MAE": fm.mae(y, f), "RMSE": fm.rmse(y, f), "MAPE": fm.mape(y, f),
-                "sMAPE": fm.smape(y, f), "MASE": float(np.nanmean(scaled_errors)),
-            }
-        if q_low is not None and q_low < 0.5 < q_high:
-            lo, hi = predictions[f"y_q{q_low:g}"], predictions[f"y_q{q_high:g}"]
-            metrics["lstm"]["coverage"] = fm.coverage(predictions["y"], lo, hi)
-            metrics["lstm"]["nominal_coverage"] = q_high - q_low
-        return metrics
 
     # --------------------------------------------------------------------- inspecting
     def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
@@ -413,17 +462,38 @@ class Forecaster(Estimator):
 
     # --------------------------------------------------------------------- persistence
     def fitted_state(self) -> dict[str, Any]:
-        return {"data": dataclasses.asdict(self.spec)}
+        return {"data": dataclasses.asdict(self.spec),
+                "members": [dataclasses.asdict(net.config) for net in self.members[1:]],
+                "combination": self.combination,
+                "linear": None if self.linear_coef is None else self.linear_coef.tolist()}
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The weights: the first member's as they are, member k's prefixed ``members.k.``."""
+        out = dict(self.net.state_dict())
+        for k, net in enumerate(self.members[1:], start=1):
+            out.update({f"members.{k}.{name}": v for name, v in net.state_dict().items()})
+        return out
+
+    def load_state_tensors(self, weights: dict[str, torch.Tensor]) -> None:
+        own = {k: v for k, v in weights.items() if not k.startswith("members.")}
+        self.net.load_state_dict(own)
+        for k, net in enumerate(self.members[1:], start=1):
+            prefix = f"members.{k}."
+            net.load_state_dict({n[len(prefix):]: v for n, v in weights.items() if n.startswith(prefix)})
+        for net in self.members:
+            net.eval()
 
     def restore_state(self, state: dict[str, Any]) -> None:
         self.spec = spec = dataclass_from_dict(_DataSpec, state["data"])
         self.scaler = SeriesScaler.from_lists(spec.scale, target=spec.target, past_covariates=spec.past_covariates,
                                               future_covariates=spec.future_covariates, log=spec.log)
+        self.members = [self.net] + [self.build_net(c) for c in state.get("members", [])]
+        self.combination = state.get("combination")
+        linear = state.get("linear")
+        self.linear_coef = None if linear is None else np.asarray(linear, dtype=np.float64)
 
 
 def _subset(windows, mask: np.ndarray):
-    return dataclasses.replace(
-        windows, x=windows.x[mask], x_future=windows.x_future[mask],
-        y=None if windows.y is None else windows.y[mask],
-        series_index=windows.series_index[mask], cutoff=windows.cutoff[mask],
-    )
+    return dataclasses.replace(windows, x=windows.x[mask], x_future=windows.x_future[mask],
+                               y=None if windows.y is None else windows.y[mask],
+                               series_index=windows.series_index[mask], cutoff=windows.cutoff[mask])

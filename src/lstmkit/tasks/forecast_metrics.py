@@ -38,6 +38,7 @@ __all__ = [
     "naive",
     "rmse",
     "rolling_origin",
+    "score_backtest",
     "seasonal_naive",
     "smape",
 ]
@@ -204,6 +205,25 @@ def rolling_origin(
             f"horizon {horizon} with stride {stride} after at least {min_train} of history needs {need}; {fix}"
         )
     return [int(n - horizon - stride * (windows - 1 - k)) for k in range(int(windows))]
+
+
+def score_backtest(predictions, histories: dict, m: int, models, quantiles=()) -> dict[str, dict[str, float]]:
+    """A backtest's metrics per model column of ``predictions`` (a DataFrame with ``y``, the
+    model columns, ``_id`` and, with ``quantiles``, ``y_q<q>``): MAE, RMSE, MAPE and sMAPE over
+    every row; MASE the mean over series of each series' MASE, scaled by its ``histories[id]``
+    (the values before its first cut-off); coverage of the outermost quantiles for ``lstm``."""
+    metrics: dict[str, dict[str, float]] = {}
+    for model in models:
+        y, f = predictions["y"].to_numpy(), predictions[model].to_numpy()
+        scaled = [mase(g["y"], g[model], histories[uid], m) for uid, g in predictions.groupby("_id", sort=False)]
+        metrics[model] = {"MAE": mae(y, f), "RMSE": rmse(y, f), "MAPE": mape(y, f), "sMAPE": smape(y, f),
+                          "MASE": float(np.nanmean(scaled))}
+    if quantiles and min(quantiles) < 0.5 < max(quantiles):
+        q_low, q_high = min(quantiles), max(quantiles)
+        lo, hi = predictions[f"y_q{q_low:g}"], predictions[f"y_q{q_high:g}"]
+        metrics["lstm"]["coverage"] = coverage(predictions["y"], lo, hi)
+        metrics["lstm"]["nominal_coverage"] = q_high - q_low
+    return metrics
 
 
 def evaluate(

@@ -76,11 +76,21 @@ class ForecastNet(nn.Module):
         return self.baseline(target).unsqueeze(-1) + sigma.unsqueeze(-1) * correction
 
 
+class ForecastEnsemble(nn.ModuleList):
+    """Members (:class:`ForecastNet`, lookbacks ``L_k`` at most the first's) trained together:
+    ``x`` ``(N, L_0, ·)`` -> ``(M, N, H, Q)``, member k reading the last ``L_k`` steps. The
+    loss of the ensemble is the mean of its members' losses, so each member learns as if
+    alone (only early stopping and gradient clipping see them together)."""
+
+    def forward(self, x: torch.Tensor, x_future: torch.Tensor) -> torch.Tensor:
+        return torch.stack([net(x[:, x.shape[1] - net.config.lookback:], x_future) for net in self])
+
+
 def pinball_loss(prediction: torch.Tensor, y: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
-    """Mean over samples, steps and quantiles of ``max(q e, (q - 1) e)``, ``e = y - ŷ``."""
+    """Mean over samples, steps and quantiles of ``max(q e, (q - 1) e)``, ``e = y - ŷ``
+    (``prediction`` ``(..., N, H, Q)``: leading dimensions, e.g. ensemble members, broadcast)."""
     error = y.unsqueeze(-1) - prediction  # (N, H, Q)
     return torch.maximum(quantiles * error, (quantiles - 1) * error).mean()
-
 
 
 def baseline_season(windows, season_length: int, lookback: int) -> int:
