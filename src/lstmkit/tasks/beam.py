@@ -31,7 +31,7 @@ from lstmkit.data.tokenize import BOS, EOS, PAD
 
 class Decoded(NamedTuple):
     tokens: list[list[int]]  # per sentence, without </s>
-    attention: list[Tensor | None]  # per sentence, (len(tokens) + 1, S_i): one row per written token, </s> included
+    attention: list[Tensor | None]  # per sentence, (written, S_i): one row per written token, </s> included
     scores: list[float]  # per sentence, log p(y | x) of the chosen translation
 
 

@@ -204,12 +204,15 @@ class Translator(Estimator):
         return self.translate(self.read(data).sources, beam)
 
     def attention_map(self, sentence: str, beam: int | None = None) -> tuple[list[str], list[str], np.ndarray | None]:
-        """``(source tokens, target tokens + '</s>', weights (len(target)+1, len(source)))`` of one
-        sentence's translation; weights None for a model without attention."""
+        """``(source tokens, written tokens, weights (len(written), len(source)))`` of one
+        sentence's translation (the written tokens end with ``</s>`` unless the translation was
+        cut at the longest length); weights None for a model without attention."""
         decoded = self.decode([sentence], beam)[0]
         source_tokens = self.source_codec.tokens(" ".join(sentence.split()))[: self.params.max_tokens * 4]
-        target_tokens = [self.target_codec.vocabulary.itos[t] for t in decoded.tokens[0]] + ["</s>"]
+        target_tokens = [self.target_codec.vocabulary.itos[t] for t in decoded.tokens[0]]
         weights = decoded.attention[0]
+        if weights is not None and weights.shape[0] > len(target_tokens):
+            target_tokens.append("</s>")  # the end mark was written (not cut at the longest length)
         return source_tokens, target_tokens, None if weights is None else weights.numpy()
 
     def evaluate(self, data, beam: int | None = None, **read_kwargs) -> dict[str, Any]:
