@@ -28,7 +28,7 @@ def toy_pairs() -> SentencePairs:
 @pytest.fixture(scope="module")
 def fitted():
     torch.manual_seed(0)
-    return Translator(tokens="word", hidden_size=32, embedding_size=16, dropout=0.0, max_epochs=3,
+    return Translator(tokens="word", hidden_size=32, embedding_size=16, dropout=0.0, max_epochs=3, input_feeding=True,
                       batch_size=16, progress=False, checkpoint_every=None, val_fraction=0.0).fit(toy_pairs())
 
 

@@ -39,8 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="most tokens per language (default 8000; fewer when the text has fewer)")
     parser.add_argument("--attention", default="general", choices=["general", "dot", "additive", "none"],
                         help="Luong general or dot, Bahdanau additive, or none (default general)")
-    parser.add_argument("--no-input-feeding", action="store_true",
-                        help="do not feed the previous attentional state into the decoder (faster training)")
+    parser.add_argument("--input-feeding", action="store_true",
+                        help="feed the previous attentional state into the decoder (Luong et al. 2015); the "
+                             "decoder then trains one step at a time, about 2x slower per update")
     parser.add_argument("--hidden-size", type=positive_int, default=256, metavar="H",
                         help="decoder units; each encoder direction has H/2 (default 256)")
     parser.add_argument("--embedding-size", type=positive_int, default=128, metavar="E", help="token embedding size (default 128)")
@@ -117,7 +118,7 @@ def _train(args) -> int:
         pairs, source = read_pairs(bundled_pairs_path()), "bundled English -> German number sentences"
     train, test = pairs.split(args.test_fraction, seed=args.seed)
     started = time.perf_counter()
-    options = estimator_options(Translator, args, input_feeding=not args.no_input_feeding)
+    options = estimator_options(Translator, args)
     translator = Translator(**options)
     budget = f"{args.max_time:g} min" if args.max_time else f"{args.max_epochs} epochs"
     print(f"training on {len(train):,} pairs of {source} ({len(test):,} held out) for up to {budget}")
@@ -127,56 +128,63 @@ def _train(args) -> int:
     kind = translator.source_codec.tokenizer.kind
     print(f"trained {translator.fit_result.epochs} epochs ({kind} tokens: {len(translator.source_codec)} source, "
           f"{len(translator.target_codec)} target)")
-    rows = _scores(translator, train, test, args, options)
+    sources, references, hypotheses, scores = _scores(translator, train, test, args, options)
     metrics = {"data": source, "train_pairs": len(train), "test_pairs": len(test),
-               "test_sentences": rows["lstmkit, beam"]["sentences"], "tokens": kind,
+               "test_sentences": len(sources), "tokens": kind, "beam": args.beam,
                "epochs": translator.fit_result.epochs, "backends": dict(translator.encoder.backend_counts),
-               "scores": {name: {k: v for k, v in row.items() if k in ("bleu", "chrf")} for name, row in rows.items()},
-               "seconds": round(time.perf_counter() - started, 2)}
-    _write_run(out, translator, rows["lstmkit, beam"], metrics, args.samples)
+               "scores": scores, "seconds": round(time.perf_counter() - started, 2)}
+    _write_run(out, translator, sources, references, hypotheses["lstmkit, beam"], metrics, args.samples)
     return 0
 
 
-def _scores(translator, train, test, args, options) -> dict[str, dict]:
-    """BLEU and chrF of the model (greedy and beam), the copy baseline and the model without
-    attention on the held-out sentences, printed as a table."""
+def _scores(translator, train, test, args, options):
+    """The held-out translations of the model (greedy and beam), the copy baseline and the
+    model without attention, and their BLEU and chrF (sacrebleu; skipped without it), printed
+    as a table."""
     from lstmkit.tasks.translate import Translator, score_translations
 
-    rows: dict[str, dict] = {}
     sources, references = test.references()
-    rows["copy the source"] = score_translations(sources, references)
+    hypotheses = {"copy the source": sources}
     if not args.no_baseline and translator.params.attention != "none":
         print(f"training the same network without attention for up to "
               f"{f'{args.max_time:g} min' if args.max_time else f'{args.max_epochs} epochs'}")
         plain = Translator(**{**options, "attention": "none"}).fit(train)
-        rows["seq2seq, no attention"] = plain.evaluate(test)
-    rows["lstmkit, greedy"] = translator.evaluate(test, beam=1)
-    rows["lstmkit, beam"] = translator.evaluate(test, beam=args.beam)
+        hypotheses["seq2seq, no attention"] = plain.translate(sources)
+    hypotheses["lstmkit, greedy"] = translator.translate(sources, beam=1)
+    hypotheses["lstmkit, beam"] = translator.translate(sources, beam=args.beam)
+    try:
+        import sacrebleu  # noqa: F401
+    except ImportError:
+        print("BLEU and chrF skipped: sacrebleu is not installed (pip install 'lstmkit[translate]')")
+        return sources, references, hypotheses, {}
+    scores = {}
     print(f"\n{'held-out sentences: ' + str(len(sources)):<34}{'BLEU':>7}{'chrF':>7}")
-    for name, row in rows.items():
+    for name, hyps in hypotheses.items():
+        row = score_translations(hyps, references)
+        scores[name] = {"bleu": row["bleu"], "chrf": row["chrf"]}
         label = f"{name} {args.beam}" if name == "lstmkit, beam" else name
         print(f"{label:<34}{row['bleu']:>7.1f}{row['chrf']:>7.1f}")
-    return rows
+    return sources, references, hypotheses, scores
 
 
-def _write_run(out: Path, translator, result: dict, metrics: dict, samples: int) -> None:
+def _write_run(out: Path, translator, sources, references, hypotheses, metrics: dict, samples: int) -> None:
     import pandas as pd
 
     from lstmkit.report.attention import attention_heatmap
     from lstmkit.runs import atomic_path, write_csv, write_json
 
-    frame = pd.DataFrame({"source": result["sources"], "translation": result["hypotheses"],
-                          "references": [" ||| ".join(r) for r in result["references"]]})
+    frame = pd.DataFrame({"source": sources, "translation": hypotheses,
+                          "references": [" ||| ".join(r) for r in references]})
     if samples > 0:
         print()
-        for s, h, r in list(zip(result["sources"], result["hypotheses"], result["references"]))[:samples]:
+        for s, h, r in list(zip(sources, hypotheses, references))[:samples]:
             print(f"  source      {s}\n  translation {h}\n  reference   {r[0]}" + (
                 f"  (+{len(r) - 1} more)" if len(r) > 1 else "") + "\n")
     translator.save(out)
     write_csv(out / "translations.csv", frame)
     figures = []
     if translator.params.attention != "none":
-        for k, sentence in enumerate(result["sources"][:3], start=1):
+        for k, sentence in enumerate(sources[:3], start=1):
             src_tokens, tgt_tokens, weights = translator.attention_map(sentence)
             with atomic_path(out / f"attention_{k}.png") as tmp:
                 tmp.write_bytes(attention_heatmap(src_tokens, tgt_tokens, weights, sentence))

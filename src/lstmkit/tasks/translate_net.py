@@ -54,7 +54,7 @@ class TranslatorNetOptions:
     hidden_size: int = 256
     num_layers: int = 1
     attention: str = "general"
-    input_feeding: bool = True
+    input_feeding: bool = False  # True: Luong's input feeding (a slower, step-by-step training loop)
     dropout: float = 0.2
     backend: str = "auto"
 
