@@ -87,6 +87,8 @@ def test_split_holds_out_whole_source_sentences_seeded():
     assert len(train) + len(test) == 90 and all(len(r) == 3 for r in test.references()[1])
     again, _ = pairs.split(0.2, seed=3)
     assert again.sources == train.sources
+    _, capped = pairs.split(0.2, seed=3, max_held_out=2)
+    assert len(set(capped.sources)) == 2 and set(capped.sources) <= set(test.sources) | set(train.sources)
     with pytest.raises(InputError, match="at least 2 are needed"):
         SentencePairs(["a", "a"], ["x", "y"]).split(0.5)
 

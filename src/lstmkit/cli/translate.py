@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="B", help="sentence pairs per batch (default 64)")
     parser.add_argument("--test-fraction", type=probability, default=0.1, metavar="F",
                         help="fraction of the distinct source sentences held out for scoring (default 0.1)")
+    parser.add_argument("--max-test", type=positive_int, default=2000, metavar="N",
+                        help="hold out at most N distinct source sentences (default 2000)")
     parser.add_argument("--samples", type=int, default=5, metavar="N", help="held-out translations to print (default 5)")
     parser.add_argument("--no-baseline", action="store_true", help="do not train the network without attention beside it")
     add_training_arguments(parser, max_epochs=100, out_help="run directory (default runs/translate-<time>)",
@@ -116,7 +118,7 @@ def _train(args) -> int:
 
             raise UsageError("--target-file needs PAIRS, the file of source sentences")
         pairs, source = read_pairs(bundled_pairs_path()), "bundled English -> German number sentences"
-    train, test = pairs.split(args.test_fraction, seed=args.seed)
+    train, test = pairs.split(args.test_fraction, seed=args.seed, max_held_out=args.max_test)
     started = time.perf_counter()
     options = estimator_options(Translator, args)
     translator = Translator(**options)

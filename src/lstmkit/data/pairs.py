@@ -83,9 +83,11 @@ class SentencePairs:
             refs.setdefault(s, []).append(t)
         return list(refs), list(refs.values())
 
-    def split(self, fraction: float, seed: int = 0) -> tuple["SentencePairs", "SentencePairs"]:
+    def split(self, fraction: float, seed: int = 0, max_held_out: int | None = None
+              ) -> tuple["SentencePairs", "SentencePairs"]:
         """``(train, held_out)``: a seeded ``fraction`` of the distinct source sentences (at
-        least one, and at least one left to train on) with all their translations held out."""
+        least one, at most ``max_held_out``, and at least one left to train on) with all their
+        translations held out."""
         if not 0.0 < fraction < 1.0:
             raise InputError(f"{param_ref('test_fraction')}: expected a number between 0 and 1; got {fraction}",
                              param="test_fraction")
@@ -94,6 +96,8 @@ class SentencePairs:
             raise InputError(f"{self.source_name}: holds {len(distinct)} distinct source sentence; "
                              "at least 2 are needed to hold some out for evaluation")
         k = min(len(distinct) - 1, max(1, int(round(fraction * len(distinct)))))
+        if max_held_out is not None:
+            k = max(1, min(k, int(max_held_out)))
         rng = np.random.default_rng(seed)
         held = set(distinct[i] for i in rng.permutation(len(distinct))[:k])
         test_idx = [i for i, s in enumerate(self.sources) if s in held]
