@@ -40,7 +40,10 @@ def main(out: Path, per_template: int = 350, seed: int = 0) -> None:
     rng = random.Random(seed)
     lines = []
     for english, germans in TEMPLATES:
-        numbers = rng.sample(range(2, 1000), per_template)  # 2..999: "eins" would need "ein"
+        # every number 2..20 and every ten up to 90 (the ones users try first), then a seeded
+        # draw from the rest of 2..999 ("eins" is left out: in a sentence it is "ein")
+        common = list(range(2, 21)) + list(range(30, 100, 10))
+        numbers = common + rng.sample([n for n in range(21, 1000) if n not in common], per_template - len(common))
         for n in sorted(numbers):
             en, de = num2words(n, lang="en"), num2words(n, lang="de")
             source = english.format(n=en)
