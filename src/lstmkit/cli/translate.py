@@ -55,8 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hold out at most N distinct source sentences (default 2000)")
     parser.add_argument("--samples", type=int, default=5, metavar="N", help="held-out translations to print (default 5)")
     parser.add_argument("--no-baseline", action="store_true", help="do not train the network without attention beside it")
-    add_training_arguments(parser, max_epochs=100, out_help="run directory (default runs/translate-<time>)",
-                           max_time=2.0)
+    add_training_arguments(parser, max_epochs=10, out_help="run directory (default runs/translate-<time>)",
+                           max_time=3.0)
 
 
 def _translate_with(args) -> int:

@@ -54,7 +54,7 @@ class TranslatorParams(TranslatorNetOptions):
     beam: int = 5  # default decoding: 1 is greedy
     length_penalty: float = 1.0
     training: TrainingConfig = field(default_factory=lambda: TrainingConfig(
-        max_epochs=100, learning_rate=3e-3, batch_size=64, patience=8, lr_schedule="cosine", warmup_steps=50))
+        max_epochs=10, learning_rate=3e-3, batch_size=64, patience=4, lr_schedule="cosine", warmup_steps=50))
 
     def __post_init__(self) -> None:
         if self.tokens not in TOKEN_KINDS + ("auto",):
@@ -115,7 +115,7 @@ class Translator(Estimator):
     def _source_ids(self, sentences: Sequence[str]) -> list[list[int]]:
         out = []
         for i, text in enumerate(sentences):
-            ids = self.source_codec.encode(" ".join(str(text).split()))[: max(self.params.max_tokens, 1) * 4]
+            ids = self.source_codec.encode(" ".join(str(text).split()))
             if not ids:
                 raise InputError(f"sentence {i + 1} is empty; expected text to translate")
             out.append(ids)
@@ -208,7 +208,7 @@ class Translator(Estimator):
         sentence's translation (the written tokens end with ``</s>`` unless the translation was
         cut at the longest length); weights None for a model without attention."""
         decoded = self.decode([sentence], beam)[0]
-        source_tokens = self.source_codec.tokens(" ".join(sentence.split()))[: self.params.max_tokens * 4]
+        source_tokens = self.source_codec.tokens(" ".join(sentence.split()))
         target_tokens = [self.target_codec.vocabulary.itos[t] for t in decoded.tokens[0]]
         weights = decoded.attention[0]
         if weights is not None and weights.shape[0] > len(target_tokens):
