@@ -103,6 +103,15 @@ def test_beam_one_is_greedy(attention):
         assert (x is None and y is None) or torch.equal(x, y)
 
 
+def test_beam_one_is_greedy_on_a_trained_model(swapper):
+    pairs = toy_pairs()
+    source, lengths = pad_batch(swapper._source_ids(pairs.sources))
+    g = greedy(swapper.net, source, lengths, max_length=20)
+    b = beam_search(swapper.net, source, lengths, max_length=20, beam=1)
+    assert g.tokens == b.tokens and all(len(t) < 20 for t in g.tokens)  # every sentence ended
+    assert g.scores == pytest.approx(b.scores, abs=1e-5)
+
+
 def test_beam_finds_a_likelier_translation_than_greedy_or_the_same():
     model = net("general", seed=5)
     source, lengths = pad_batch([[4, 5, 6, 7], [8, 9], [10, 11, 12], [13, 14]])
@@ -128,14 +137,19 @@ def test_fit_translate_save_load(fitted, tmp_path):
     torch.testing.assert_close(torch.from_numpy(weights).sum(1), torch.ones(len(tgt)))
 
 
-def test_learns_to_swap(fitted):
-    """More epochs on the toy task: the held-out-free training pairs are translated exactly."""
-    model = Translator(tokens="word", hidden_size=48, embedding_size=24, dropout=0.0, max_epochs=60,
-                       learning_rate=1e-2, batch_size=27, progress=False, checkpoint_every=None, val_fraction=0.0,
-                       label_smoothing=0.0).fit(toy_pairs())
+@pytest.fixture(scope="module")
+def swapper():
+    return Translator(tokens="word", hidden_size=48, embedding_size=24, dropout=0.0, max_epochs=60,
+                      learning_rate=1e-2, batch_size=27, progress=False, checkpoint_every=None, val_fraction=0.0,
+                      label_smoothing=0.0).fit(toy_pairs())
+
+
+def test_learns_to_swap(swapper):
+    """More epochs on the toy task: the training pairs are translated exactly."""
     pairs = toy_pairs()
-    hits = sum(h == t for h, t in zip(model.translate(pairs.sources, beam=1), pairs.targets))
+    hits = sum(h == t for h, t in zip(swapper.translate(pairs.sources, beam=1), pairs.targets))
     assert hits >= 0.9 * len(pairs)
+    assert sum(h == t for h, t in zip(swapper.translate(pairs.sources, beam=4), pairs.targets)) >= 0.9 * len(pairs)
 
 
 def test_errors(fitted):
