@@ -134,6 +134,7 @@ def _train(args) -> int:
     metrics = {"data": source, "train_pairs": len(train), "test_pairs": len(test),
                "test_sentences": len(sources), "tokens": kind, "beam": args.beam,
                "epochs": translator.fit_result.epochs, "backends": dict(translator.encoder.backend_counts),
+               "decoder_step": "compiled" if translator.net.decoder.step_core is not None else "reference",
                "scores": scores, "seconds": round(time.perf_counter() - started, 2)}
     _write_run(out, translator, sources, references, hypotheses["lstmkit, beam"], metrics, args.samples)
     return 0
