@@ -92,3 +92,14 @@ def test_usage_errors_in_a_fresh_process(tmp_path):
     run = subprocess.run([sys.executable, "-m", "lstmkit", "translate", "--input", "x.txt"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "add --model DIR" in run.stderr
+
+
+def test_runs_without_sacrebleu(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)  # import sacrebleu raises ImportError
+    out = tmp_path / "run"
+    args = ["translate", str(write_pairs(tmp_path / "pairs.tsv")), *TINY, "--max-epochs", "1", "--no-baseline",
+            "--out", str(out), "--samples", "0"]
+    assert main(args) == 0
+    assert "BLEU and chrF skipped: sacrebleu is not installed" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["scores"] == {} and (out / "translations.csv").is_file() and (out / "model.safetensors").is_file()

@@ -128,7 +128,8 @@ def _train(args) -> int:
     if not translator.fit_result.is_global_zero:
         return 0
     kind = translator.source_codec.tokenizer.kind
-    print(f"trained {translator.fit_result.epochs} epochs ({kind} tokens: {len(translator.source_codec)} source, "
+    epochs = translator.fit_result.epochs
+    print(f"trained {epochs} epoch{'s' if epochs != 1 else ''} ({kind} tokens: {len(translator.source_codec)} source, "
           f"{len(translator.target_codec)} target)")
     sources, references, hypotheses, scores = _scores(translator, train, test, args, options)
     metrics = {"data": source, "train_pairs": len(train), "test_pairs": len(test),
