@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lstmkit.data.pairs import SentencePairs
+from lstmkit.data.tokenize import BOS, PAD
 from lstmkit.errors import InputError
 from lstmkit.tasks.beam import beam_search, greedy
 from lstmkit.tasks.translate import Translator, collate_pairs, pad_batch, score_translations
@@ -101,6 +102,10 @@ def test_beam_one_is_greedy(attention):
     assert g.scores == pytest.approx(b.scores, abs=1e-5)
     for x, y in zip(g.attention, b.attention):
         assert (x is None and y is None) or torch.equal(x, y)
+    for tokens, weights, length in zip(g.tokens, g.attention, lengths.tolist()):
+        assert not {PAD, BOS} & set(tokens)  # never written, even by an untrained model
+        if weights is not None:  # one row per written token (and </s> when it came)
+            assert weights.shape[0] in (len(tokens), len(tokens) + 1) and weights.shape[1] == length
 
 
 def test_beam_one_is_greedy_on_a_trained_model(swapper):

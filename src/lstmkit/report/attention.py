@@ -30,8 +30,10 @@ def attention_heatmap(source_tokens: Sequence[str], target_tokens: Sequence[str]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(min(16, 1.5 + 0.42 * cols), min(16, 1.5 + 0.36 * rows)), layout="constrained")
     image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
-    ax.set_xticks(range(cols), [_label(t) for t in source_tokens[:cols]], rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(rows), [_label(t) for t in target_tokens[:rows]], fontsize=8)
+    xlabels = [_label(t) for t in source_tokens[:cols]] + [""] * max(0, cols - len(source_tokens))
+    ylabels = [_label(t) for t in target_tokens[:rows]] + [""] * max(0, rows - len(target_tokens))
+    ax.set_xticks(range(cols), xlabels, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(rows), ylabels, fontsize=8)
     ax.set_xlabel("source token")
     ax.set_ylabel("written token")
     if title:

@@ -6,6 +6,8 @@ the whole batch (the decoder's compiled one-step kernel under ``torch.no_grad()`
 sentence has written ``</s>`` or ``max_length`` tokens.
 
 * :func:`greedy`: ``y_t = argmax_y p(y | y_<t, x)``.
+
+Neither ever writes the padding token or ``<s>`` (their probability is set to 0).
 * :func:`beam_search`: keeps the K best partial translations of each sentence by their
   log-probability ``log p(y_1..y_t | x) = Σ_i log p(y_i | y_<i, x)``; a finished one (it wrote
   ``</s>``) is kept unchanged while the others grow. At the end the best is chosen by the
@@ -35,6 +37,14 @@ class Decoded(NamedTuple):
     scores: list[float]  # per sentence, log p(y | x) of the chosen translation
 
 
+def _writable(logits: Tensor) -> Tensor:
+    """``logits`` with padding and ``<s>`` made impossible: a translation never writes them."""
+    logits = logits.clone()
+    logits[:, PAD] = float("-inf")
+    logits[:, BOS] = float("-inf")
+    return logits
+
+
 def _finish(tokens: Tensor, attention: list[Tensor] | None, lengths: Tensor, source_lengths: Tensor,
             scores: Tensor) -> Decoded:
     out_tokens, out_attention = [], []
@@ -61,6 +71,7 @@ def greedy(net, source: Tensor, lengths: Tensor, max_length: int) -> Decoded:
     tokens, attention = [], []
     for _ in range(max_length):
         logits, state, feed, weights = net.decode_step(previous, state, feed, memory)
+        logits = _writable(logits)
         token = logits.argmax(dim=-1)
         logp = torch.log_softmax(logits, dim=-1).gather(1, token[:, None]).squeeze(1)
         token = torch.where(finished, torch.full_like(token, PAD), token)
@@ -98,7 +109,7 @@ def beam_search(net, source: Tensor, lengths: Tensor, max_length: int, beam: int
     offsets = (torch.arange(n) * k).unsqueeze(1)  # (N, 1)
     for _ in range(max_length):
         logits, state, feed, weights = net.decode_step(previous, state, feed, memory)
-        logp = torch.log_softmax(logits, dim=-1)  # (N*K, V)
+        logp = torch.log_softmax(_writable(logits), dim=-1)  # (N*K, V)
         vocab = logp.shape[1]
         # a finished hypothesis continues with padding at no cost, and in no other way
         logp = torch.where(finished[:, None], torch.full_like(logp, float("-inf")), logp)
