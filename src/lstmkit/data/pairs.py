@@ -165,7 +165,10 @@ def _read_aligned(path: PathLike, target_path: PathLike) -> SentencePairs:
     src_name, src_lines = _lines(path, expected)
     tgt_name, tgt_lines = _lines(target_path, expected)
     if len(src_lines) != len(tgt_lines):
-        raise InputError(f"{tgt_name}: has {len(tgt_lines)} lines but {src_name} has {len(src_lines)}; "
+        def lines(n: int) -> str:
+            return f"{n} line{'s' if n != 1 else ''}"
+
+        raise InputError(f"{tgt_name}: has {lines(len(tgt_lines))} but {src_name} has {lines(len(src_lines))}; "
                          "aligned files need one translation per line")
     sources, targets, numbers = [], [], []
     for no, (s, t) in enumerate(zip(src_lines, tgt_lines), start=1):
