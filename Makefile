@@ -6,7 +6,7 @@
 .PHONY: setup forecast test
 
 setup:
-	bash scripts/setup.sh test
+	bash scripts/setup.sh test,translate
 
 forecast: setup
 	.venv/bin/lstmkit forecast --out runs/air

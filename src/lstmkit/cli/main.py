@@ -19,6 +19,7 @@ COMMANDS = {
     "forecast": ("lstmkit.cli.forecast", "train, backtest and forecast time series from a CSV or Parquet file"),
     "classify": ("lstmkit.cli.classify", "classify sequences (.ts, .tsv, CSV, Parquet, or a bundled UCR/UEA data set)"),
     "generate": ("lstmkit.cli.generate", "train a character-level LSTM language model and generate text"),
+    "translate": ("lstmkit.cli.translate", "train an attentional LSTM translator on sentence pairs, score it (BLEU, chrF), translate"),
     "lab": ("lstmkit.cli.lab", "vanishing gradients and long-term memory: RNN vs GRU vs LSTM on long-dependency tasks"),
     "inspect": ("lstmkit.cli.inspect", "look inside a saved model's LSTM: gate heatmaps, cell states, gate saturation, an HTML report"),
     "bench": ("lstmkit.cli.bench", "time the fused LSTM kernels against torch.nn.LSTM and the reference path"),

@@ -318,6 +318,7 @@ APPLICATIONS = (
     "lstmkit.tasks.classify",
     "lstmkit.tasks.language_model",
     "lstmkit.tasks.lab",
+    "lstmkit.tasks.translate",
 )
 
 
