@@ -142,7 +142,7 @@ class Forecaster(Estimator):
 
     >>> f = Forecaster(horizon=12).fit(lstmkit.data.load_air_passengers())
     >>> f.predict()            # the next 12 months: unique_id, ds, y_hat (+ quantile columns)
-    >>> f.backtest(windows=3)  # rolling-origin backtest against naive and seasonal naive
+    >>> f.backtest(windows=3)  # rolling-origin backtest against naive, seasonal naive, AutoARIMA, AutoETS
 
     ``fit`` accepts a path (CSV or Parquet) or a DataFrame, one series or many in long format
     (``unique_id``, ``ds``, ``y`` by default; see :func:`lstmkit.data.read_timeseries`).
