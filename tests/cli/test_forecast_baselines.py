@@ -98,8 +98,8 @@ def test_without_statsforecast_one_skip_line_and_exit_0(tmp_path, capsys, monkey
     assert main(["forecast", str(data), *QUICK, "--backtest-windows", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     lines = [line for line in printed.splitlines() if "AutoARIMA" in line or "AutoETS" in line]
-    assert lines == ["AutoARIMA and AutoETS skipped: statsforecast is not installed "
-                     "(pip install statsforecast to get them)"]
+    assert lines == [("AutoARIMA and AutoETS skipped: statsforecast is not installed "
+                      "(pip install statsforecast to get them)")]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["baselines"] == {} and metrics["baselines_skipped"] == lines
     assert (out / "forecast.csv").is_file()
