@@ -53,6 +53,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from lstmkit.tasks import forecast_metrics as fm  # noqa: E402
+# statsforecast's models and protocol (fit once, forward from each cut-off), shared with
+# Forecaster.backtest's AutoARIMA / AutoETS rows
+from lstmkit.tasks.forecast_statsforecast import run_statsforecast, statsforecast_models  # noqa: E402
 
 # ----------------------------------------------------------------------------- data
 
@@ -221,31 +224,6 @@ def cutoffs_for(frame: pd.DataFrame, horizon: int, origins: int, stride: int) ->
             for uid, g in frame.groupby("unique_id", sort=False)}
 
 
-def statsforecast_models(m: int) -> dict[str, Callable[[], object]]:
-    from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive
-
-    return {
-        "AutoARIMA": lambda: AutoARIMA(season_length=m),
-        "AutoETS": lambda: AutoETS(season_length=m),
-        "SeasonalNaive": lambda: SeasonalNaive(season_length=m),
-    }
-
-
-def run_statsforecast(make, y: np.ndarray, cuts: list[int], horizon: int) -> dict[int, np.ndarray]:
-    """Fit once on ``y[:cuts[0]]``; forecast from every cut-off with ``forward`` (the fitted
-    parameters applied to the longer history)."""
-    model = make()
-    try:
-        model.fit(y=y[:cuts[0]])
-        out = {cuts[0]: np.asarray(model.predict(h=horizon)["mean"], dtype=np.float64)}
-        for c in cuts[1:]:
-            out[c] = np.asarray(model.forward(y=y[:c], h=horizon)["mean"], dtype=np.float64)
-    except Exception as exc:  # e.g. ETS on a series with zeros: fall back to refitting at each cut
-        logging.getLogger(__name__).info("%s: %s; refitting at each cut-off", type(model).__name__, exc)
-        out = {c: np.asarray(make().forecast(y=y[:c], h=horizon)["mean"], dtype=np.float64) for c in cuts}
-    return out
-
-
 def run_lstmkit(frame: pd.DataFrame, horizon: int, origins: int, stride: int, seed: int,
                 cuts: dict[str, list[int]], columns=("lstm", "lstm_only")) -> dict[str, dict[tuple[str, int], np.ndarray]]:
     """``Forecaster`` with its defaults (only horizon and seed set), through its own backtest:
@@ -254,7 +232,7 @@ def run_lstmkit(frame: pd.DataFrame, horizon: int, origins: int, stride: int, se
     from lstmkit.tasks.forecast import Forecaster
 
     f = Forecaster(horizon=horizon, seed=seed, progress=False)
-    result = f.backtest(frame, windows=origins, stride=stride, id="unique_id")
+    result = f.backtest(frame, windows=origins, stride=stride, id="unique_id", baselines=False)  # run here
     pred = result.predictions
     out = {col: {} for col in columns}
     for uid, g in frame.groupby("unique_id", sort=False):

@@ -36,12 +36,12 @@ def probability(text: str) -> float:
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, out_help: str,
-                           max_time: float | None = None) -> None:
+                           max_time: float | None = None, epochs_help: str | None = None) -> None:
     group = parser.add_argument_group("training (shared by every training command)")
     group.add_argument("--out", default=None, metavar="DIR", help=out_help)
     group.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same numbers (default 0)")
     group.add_argument("--max-epochs", type=positive_int, default=max_epochs, metavar="N",
-                       help=f"most epochs to train (default {max_epochs}; early stopping may end sooner)")
+                       help=epochs_help or f"most epochs to train (default {max_epochs}; early stopping may end sooner)")
     group.add_argument("--max-time", type=positive_float, default=max_time, metavar="MIN",
                        help=f"most minutes to train (default {max_time:g})" if max_time
                        else "most minutes to train (default: no limit)")

@@ -19,9 +19,9 @@ ENSEMBLE, COMBINE = 5, "weights"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Train an LSTM forecaster on DATA (one series, or many in long format), score it in a "
-        "rolling-origin backtest against naive and seasonal-naive forecasts, and forecast the "
-        "next --horizon steps. With no DATA it runs on the bundled AirPassengers series "
-        "(monthly, 1949-1960)."
+        "rolling-origin backtest against naive and seasonal-naive forecasts (and AutoARIMA and "
+        "AutoETS when statsforecast is installed), and forecast the next --horizon steps. With no "
+        "DATA it runs on the bundled AirPassengers series (monthly, 1949-1960)."
     )
     parser.add_argument("data", nargs="?", metavar="DATA", help="CSV or Parquet file (default: bundled AirPassengers)")
     parser.add_argument("--time", default="ds", metavar="COL", help="time column (default ds)")
@@ -60,9 +60,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="combine the LSTM with in-house baselines (naive, seasonal naive, drift, Theta, "
                              "linear) by inverse validation error (weights), take the best on validation "
                              f"(best), or use the LSTM alone (none) (default {COMBINE})")
+    parser.add_argument("--no-baseline", "--no-statsforecast", dest="no_baseline", action="store_true",
+                        help="do not fit AutoARIMA and AutoETS (statsforecast) beside the model in the backtest "
+                             "(default: they are, when statsforecast is installed, on the target only; naive and "
+                             "seasonal naive are always scored)")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="forecast DATA with the model saved in DIR, without training")
-    add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/forecast-<time>)")
+    add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/forecast-<time>)",
+                           epochs_help=f"epochs to train (default {MAX_EPOCHS}; with --early-stopping, "
+                                       f"at most that many)")
     group = next(g for g in parser._action_groups if g.title.startswith("training"))
     group.add_argument("--learning-rate", type=positive_float, default=LEARNING_RATE, metavar="LR",
                        help=f"Adam learning rate (default {LEARNING_RATE:g})")
@@ -127,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     backtest = None
     if args.backtest_windows > 0:
         _progress(f"backtest: training on the data before the first of {args.backtest_windows} cut-offs")
-        backtest = forecaster.backtest(ts, windows=args.backtest_windows, stride=args.backtest_stride)
+        backtest = forecaster.backtest(ts, windows=args.backtest_windows, stride=args.backtest_stride,
+                                       baselines=not args.no_baseline)
     _progress("training on all the data")
     forecaster.fit(ts, run_dir=out, resume_from=args.resume)
     if not forecaster.fit_result.is_global_zero:
@@ -157,13 +164,18 @@ def run(args: argparse.Namespace) -> int:
             "windows": args.backtest_windows,
             "stride": args.backtest_stride or forecaster.net.config.horizon,
             "cutoffs": [str(c) for c in backtest.cutoffs],
+            "seconds": round(backtest.seconds, 2),
         }
         metrics.update(backtest.metrics)
+        if not args.no_baseline:  # statsforecast's models, scored alike (target only)
+            metrics["baselines"] = backtest.baselines
+            if backtest.baselines_skipped:
+                metrics["baselines_skipped"] = backtest.baselines_skipped
         write_csv(out / "backtest.csv", backtest.predictions)
     write_json(out / "metrics.json", metrics)
     _write_forecast_outputs(forecaster, ts, forecast, backtest, out)
     if backtest is not None:
-        _print_table(backtest.metrics)
+        _print_table(backtest, ts)
     print(_weights_line(forecaster.combination))
     print(f"forecast: {len(forecast)} rows for {ts.n_series} series -> {out}/forecast.csv")
     print(f"run directory: {out}  (metrics.json, forecast.csv, forecast.png, model)")
@@ -197,15 +209,28 @@ def _weights_line(combination: dict | None) -> str:
     return f"forecast = {terms}  (weights from {n} validation windows)"
 
 
-def _print_table(metrics: dict) -> None:
+def _print_table(backtest, ts) -> None:
+    """The backtest's scores, one row per model: the forecaster (``lstm``, with its time),
+    its LSTM ensemble alone, naive, seasonal naive and statsforecast's models (with theirs)."""
+    metrics = backtest.metrics
     names = ["MAE", "RMSE", "MAPE", "sMAPE", "MASE"]
-    print(f"{'model':<16}" + "".join(f"{n:>10}" for n in names))
-    for model in ("lstm", "lstm_only", "naive", "seasonal_naive"):
-        row = metrics[model]
-        print(f"{model:<16}" + "".join(f"{row[n]:>10.3f}" for n in names))
+    print(f"{'model':<16}" + "".join(f"{n:>10}" for n in names) + f"{'seconds':>10}")
+    rows = [(model, metrics[model], backtest.seconds if model == "lstm" else None)
+            for model in ("lstm", "lstm_only", "naive", "seasonal_naive")]
+    rows += [(model, row, row["seconds"]) for model, row in backtest.baselines.items()]
+    for model, row, seconds in rows:
+        print(f"{model:<16}" + "".join(f"{row[n]:>10.3f}" for n in names)
+              + (f"{seconds:>10.1f}" if seconds is not None else ""))
     if "coverage" in metrics["lstm"]:
         print(f"interval coverage {metrics['lstm']['coverage']:.3f} "
               f"(nominal {metrics['lstm']['nominal_coverage']:.2f})")
+    if backtest.baselines:
+        covariates = ts.roles.past_covariates + ts.roles.future_covariates
+        print(f"{' and '.join(backtest.baselines)} (statsforecast, season length {ts.season_length}): the target "
+              f"only" + (f", not the covariates {', '.join(covariates)}" if covariates else "") + ",")
+        print("  fitted once on the span the LSTM trained on, forecasting from each cut-off without refitting")
+    for line in backtest.baselines_skipped:
+        print(line)
 
 
 def _progress(message: str) -> None:

@@ -70,7 +70,7 @@ def run_demo(seed: int = 0, steps: int = 300, lookback: int = 40, hidden: int = 
         untrained.net = forecaster.build_net(dict(n_past=0, n_future=0, lookback=lookback, horizon=1,
                                                   season_length=1, hidden_size=hidden, cell=cell))
         reach = gradient_reach(untrained, frame)
-        result = forecaster.backtest(frame, windows=TEST, stride=1)
+        result = forecaster.backtest(frame, windows=TEST, stride=1, baselines=False)
         if progress is not None:
             progress(cell, epochs, epochs, result.metrics["lstm"]["RMSE"])
         naive_rmse = result.metrics["naive"]["RMSE"]

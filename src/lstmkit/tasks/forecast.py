@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,9 @@ from lstmkit.data import (
 from lstmkit.errors import InputError, bad_value, param_ref
 from lstmkit.tasks import forecast_combine as fc
 from lstmkit.tasks import forecast_metrics as fm
+from lstmkit.tasks import forecast_statsforecast as fsf
 from lstmkit.tasks.forecast_net import (ENCODERS, ForecastEnsemble, ForecastNet, ForecastNetConfig, baseline_season,
-                                        pinball_loss)
+                                        encoder_windows, pinball_loss)
 from lstmkit.tasks.base import EncoderView, Estimator, capture_encoder_input, dataclass_from_dict
 from lstmkit.train import TrainingConfig, fit
 
@@ -128,8 +130,11 @@ class _DataSpec:
 @dataclass
 class BacktestResult:
     metrics: dict[str, dict[str, float]]  # model -> metric -> value
-    predictions: pd.DataFrame  # unique_id, ds, cutoff, y, lstm, naive, seasonal_naive, quantiles
+    predictions: pd.DataFrame  # unique_id, ds, cutoff, y, lstm, naive, seasonal_naive, quantiles (+ AutoARIMA..)
     cutoffs: list[pd.Timestamp]
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # AutoARIMA, AutoETS: metrics, seconds
+    baselines_skipped: list[str] = field(default_factory=list)  # one line per statsforecast model not run
+    seconds: float = 0.0  # the forecaster's training and forecasts
 
 
 class Forecaster(Estimator):
@@ -137,7 +142,7 @@ class Forecaster(Estimator):
 
     >>> f = Forecaster(horizon=12).fit(lstmkit.data.load_air_passengers())
     >>> f.predict()            # the next 12 months: unique_id, ds, y_hat (+ quantile columns)
-    >>> f.backtest(windows=3)  # rolling-origin backtest against naive and seasonal naive
+    >>> f.backtest(windows=3)  # rolling-origin backtest against naive, seasonal naive, AutoARIMA, AutoETS
 
     ``fit`` accepts a path (CSV or Parquet) or a DataFrame, one series or many in long format
     (``unique_id``, ``ds``, ``y`` by default; see :func:`lstmkit.data.read_timeseries`).
@@ -361,12 +366,14 @@ class Forecaster(Estimator):
 
     # --------------------------------------------------------------------- backtesting
     def backtest(self, data: Any = None, *, windows: int = 3, stride: int | None = None,
-                 run_dir: str | Path | None = None, **read_kwargs) -> BacktestResult:
+                 run_dir: str | Path | None = None, baselines: bool = True, **read_kwargs) -> BacktestResult:
         """Rolling-origin backtest: train a fresh model on everything before the first
         cut-off, then forecast from each of ``windows`` cut-offs (``stride`` steps apart,
         default the horizon; the last forecast ends at the end of the data). The naive and
-        seasonal-naive forecasts are scored on the same windows. This estimator is left
-        trained on the data before the first cut-off."""
+        seasonal-naive forecasts are scored on the same windows, and with ``baselines`` and
+        statsforecast installed AutoARIMA and AutoETS, fitted on the same span, target only
+        (:mod:`~lstmkit.tasks.forecast_statsforecast`). This estimator is left trained on the
+        data before the first cut-off."""
         ts = self.read(data, **read_kwargs)
         if isinstance(windows, bool) or int(windows) != windows or windows < 1:
             raise bad_value("windows", "a whole number >= 1", windows)
@@ -383,13 +390,17 @@ class Forecaster(Estimator):
             )
         lengths = ts.lengths()
         ends = [lengths[uid] - horizon - (windows - 1) * stride for uid in ts.ids]
+        started = time.perf_counter()
         self._fit(ts, horizon, lookback, end=ends, run_dir=run_dir)
         series = self.scaled_series(ts)
         cutoffs = [[e + k * stride for k in range(windows)] for e in ends]
         w = windows_at(series, cutoffs, lookback, horizon)
         forecasts, network = self._run(w)
+        seconds = time.perf_counter() - started
         raw = {s.id: s for s in ts.to_arrays()}
         m = ts.season_length
+        sf, sf_seconds, skipped = fsf.backtest_models({u: raw[u].target for u in ts.ids}, dict(zip(ts.ids, cutoffs)),
+                                                      horizon, m) if baselines else ({}, {}, [])
         frames = []
         for i in range(len(w)):
             uid = w.ids[w.series_index[i]]
@@ -402,16 +413,19 @@ class Forecaster(Estimator):
             frame["lstm_only"] = network[i][:, self.quantiles.index(0.5)]
             frame["naive"] = fm.naive(history, horizon)
             frame["seasonal_naive"] = fm.seasonal_naive(history, horizon, m)
+            for name, by_cut in sf.items():
+                frame[name] = by_cut[(uid, cut)]
             frame["_id"] = uid
             frames.append(frame)
         predictions = pd.concat(frames, ignore_index=True)
-        first_cuts = {uid: int(w.cutoff[w.series_index == w.ids.index(uid)].min()) for uid in w.ids
-                      if (w.series_index == w.ids.index(uid)).any()}
-        metrics = fm.score_backtest(predictions, {u: raw[u].target[:c] for u, c in first_cuts.items()}, m,
-                                    ("lstm", "lstm_only", "naive", "seasonal_naive"), self.params.quantiles)
+        histories = {u: raw[u].target[:cs[0]] for u, cs in zip(ts.ids, cutoffs)}  # every series has its windows
+        metrics = fm.score_backtest(predictions, histories, m, ("lstm", "lstm_only", "naive", "seasonal_naive"),
+                                    self.params.quantiles)
+        scored = fm.score_backtest(predictions, histories, m, list(sf)) if sf else {}
         predictions = predictions.drop(columns="_id")
         return BacktestResult(metrics, predictions, sorted({raw[u].times[c - 1] for u, cs in
-                                                            zip(ts.ids, cutoffs) for c in cs}))
+                                                            zip(ts.ids, cutoffs) for c in cs}),
+                              {k: {**v, "seconds": sf_seconds[k]} for k, v in scored.items()}, skipped, seconds)
 
     # --------------------------------------------------------------------- inspecting
     def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
@@ -438,23 +452,8 @@ class Forecaster(Estimator):
         check_min_length(ts, lookback, why=f"the model's lookback {lookback}",
                          hint="give at least that much history")
         series = self.scaled_series(ts)
-        total = sum(s.length - lookback + 1 for s in series)
-        stride = max(1, math.ceil(total / max(1, max_sequences)))
-        xs, labels, names = [], [], []
-        for s in series:
-            cuts = np.arange(s.length, lookback - 1, -stride)[::-1]  # cut-offs, the last is T
-            lb = cuts[:, None] - lookback + np.arange(lookback)[None, :]
-            xs.append(np.concatenate([s.target[lb][:, :, None], s.past[lb], s.future[lb]], axis=2))
-            times = s.times if s.times is not None else pd.RangeIndex(s.length)
-            for cut in cuts:
-                window = times[cut - lookback:cut]
-                if isinstance(window, pd.DatetimeIndex):
-                    step_labels = [str(t.date()) if t == t.normalize() else str(t) for t in window]
-                else:
-                    step_labels = [str(t) for t in window]
-                labels.append(step_labels)
-                names.append(f"series {s.id!r}, window {step_labels[0]} .. {step_labels[-1]}")
-        x = torch.as_tensor(np.concatenate(xs), dtype=torch.float32)
+        xs, labels, names, stride = encoder_windows(series, lookback, max_sequences)
+        x = torch.as_tensor(xs, dtype=torch.float32)
         x_future = torch.zeros(x.shape[0], c.horizon, c.n_future)  # the head's input; not inspected
         inputs, _ = capture_encoder_input(self.net.encoder, lambda: self.net.eval()(x, x_future))
         notes = {"lookback": lookback, "window_stride": stride, "series": len(series)}

@@ -13,9 +13,11 @@ are trained with the pinball loss ``Ï_q(e) = max(q e, (q - 1) e)``, ``e = y - Å
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -106,3 +108,27 @@ def baseline_season(windows, season_length: int, lookback: int) -> int:
     seasonal_error = np.abs(windows.y - seasonal).mean()
     naive_error = np.abs(windows.y - naive).mean()
     return season_length if seasonal_error <= naive_error else 1
+
+
+def encoder_windows(series, lookback: int, max_sequences: int):
+    """Lookback windows of every series (:class:`~lstmkit.data.SeriesArrays`, in the model's
+    units) as the encoder reads them: ``(x (N, L, 1 + past + future), step labels per window,
+    a name per window, the stride between cut-offs)``; at most about ``max_sequences``, evenly
+    spaced, the last window of every series always in (its cut-off is the series' end T)."""
+    total = sum(s.length - lookback + 1 for s in series)
+    stride = max(1, math.ceil(total / max(1, max_sequences)))
+    xs, labels, names = [], [], []
+    for s in series:
+        cuts = np.arange(s.length, lookback - 1, -stride)[::-1]  # cut-offs, the last is T
+        lb = cuts[:, None] - lookback + np.arange(lookback)[None, :]
+        xs.append(np.concatenate([s.target[lb][:, :, None], s.past[lb], s.future[lb]], axis=2))
+        times = s.times if s.times is not None else pd.RangeIndex(s.length)
+        for cut in cuts:
+            window = times[cut - lookback:cut]
+            if isinstance(window, pd.DatetimeIndex):
+                step_labels = [str(t.date()) if t == t.normalize() else str(t) for t in window]
+            else:
+                step_labels = [str(t) for t in window]
+            labels.append(step_labels)
+            names.append(f"series {s.id!r}, window {step_labels[0]} .. {step_labels[-1]}")
+    return np.concatenate(xs), labels, names, stride
