@@ -25,6 +25,7 @@ _EXPORTS = {
     "LanguageModel": "lstmkit.tasks.language_model",
     "Classifier": "lstmkit.tasks.classify",
     "LabModel": "lstmkit.tasks.lab",
+    "AnomalyDetector": "lstmkit.tasks.detect",
     "Estimator": "lstmkit.tasks.base",
     "load_estimator": "lstmkit.tasks.base",
     "InputError": "lstmkit.errors",

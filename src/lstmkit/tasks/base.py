@@ -310,6 +310,7 @@ APPLICATIONS = (
     "lstmkit.tasks.classify",
     "lstmkit.tasks.language_model",
     "lstmkit.tasks.lab",
+    "lstmkit.tasks.detect",
 )
 
 
