@@ -67,6 +67,7 @@ class DetectorParams:
     threshold_windows: int = 30  # Telemanom's window_size (windows of 2100 steps)
     error_buffer: int = 100
     prune: float = 0.13  # Telemanom's p
+    guard: float = 2.0  # prediction: errors below guard x the normal span's mean are never flagged
     threshold_quantile: float = 0.995  # reconstruction: flags above this quantile of the normal scores
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(max_epochs=40, learning_rate=5e-3, batch_size=32, patience=8))
@@ -268,12 +269,12 @@ class AnomalyDetector(Estimator):
             score = self._reconstruction_score(z)
             return score, (score > s.cutoff).astype(np.int64), z
         smoothed = self._smoothed_errors(z)
-        values = z[:, : len(s.targets)].mean(axis=1)
         start = min(self.params.warmup + 1, len(z))  # the zeros before the EWMA starts are not judged
+        level = s.error_level.get(uid) or float(np.mean(smoothed[start:])) or 1.0
         flags = np.zeros(len(z), dtype=np.int64)
-        flags[start:], _ = th.dynamic_flags(smoothed[start:], values[start:], cfg,
+        flags[start:], _ = th.dynamic_flags(smoothed[start:], self.params.guard * level, cfg,
                                             ignore=_telemanom_ignore(len(z) - start, s.lookback))
-        return smoothed / s.error_level.get(uid, float(np.mean(smoothed)) or 1.0), flags, z
+        return smoothed / level, flags, z
 
     def score(self, data: Any = None, **read_kwargs) -> pd.DataFrame:
         """The anomaly score of every step (columns: time, series id when the data has one,

@@ -10,7 +10,7 @@ Per ``update(value)`` (prediction method)::
 so the scores are those of :meth:`AnomalyDetector.detect` over the same values (the batch
 path is one ``forward`` from a zero state; the stream steps the same LSTM from zero).
 
-The flags of a stream are causal: ``e_s,t ≥ ε``, where ε is the threshold of the normal span
+The flags of a stream are causal: ``e_s,t ≥ ε`` (and above the guard), where ε is the threshold of the normal span
 at first and, once ``threshold_step · threshold_windows`` values have come, the dynamic
 threshold of that trailing window, recomputed every ``threshold_step`` values. The batch
 flags prune with hindsight (later errors can reclassify a sequence), so they can differ.
@@ -62,6 +62,7 @@ class DetectorStream:
         self.n_channels = len(self.mean)
         self.n_targets = len(spec.targets)
         self.level = spec.error_level[series]
+        self.floor = detector.params.guard * self.level
         self.config = detector.params.threshold
         self.initial_epsilon = spec.epsilon[series]
         self.warmup = detector.params.warmup
@@ -101,7 +102,8 @@ class DetectorStream:
             self.predicted = (z[:, : self.n_targets] + self.net.head(hidden_state))[0].double().numpy()
         if len(self.recent) == self.recent.maxlen and self.index % self.config.batch_size == 0:
             self.epsilon = th.find_epsilon(np.asarray(self.recent), self.config)
-        point = StreamPoint(self.index, smoothed / self.level, bool(self.index > self.warmup and smoothed >= self.epsilon),
+        point = StreamPoint(self.index, smoothed / self.level, bool(self.index > self.warmup and smoothed >= self.epsilon
+                                 and smoothed > self.floor),
                             self.epsilon)
         self.index += 1
         return point

@@ -22,9 +22,13 @@ With prediction errors ``e_t = |y_t - ŷ_t|``:
    under half the window, the paper's guard rails). The same is done for the mirrored errors
    ``2μ - e_s`` (errors that fall: a flat-lined signal the model suddenly predicts perfectly),
    as Telemanom's code does.
-4. **Flags**: steps with ``e_s ≥ ε`` (and above 5% of the window's 5-95 percentile range of
-   the values, so tiny errors of a smooth signal raise nothing) widened by ``error_buffer``;
-   in every window but the first only the newest ``batch_size`` steps are new.
+4. **Flags**: steps with ``e_s ≥ ε`` and above a ``floor`` widened by ``error_buffer``; in
+   every window but the first only the newest ``batch_size`` steps are new. A window whose
+   largest error is at or below the floor is not judged. Telemanom's floor is 5% of the
+   values' 5-95 percentile range (values scaled to [-1, 1]); lstmkit's detector passes
+   ``guard`` (2) times the mean smoothed error on the normal span instead, since a series the
+   LSTM predicts well has tiny errors in absolute terms while its anomalies still stand out
+   against its own normal error (with the absolute floor they were never flagged).
 5. **Pruning**: the maxima of the flagged sequences, sorted descending, with the largest
    unflagged error appended: where the fall ``d_i = (m_i - m_{i+1}) / m_i`` from one to the
    next stays below ``p`` = 0.13 for it and every later one, those sequences are reclassified
@@ -126,17 +130,15 @@ def find_epsilon(e_s: np.ndarray, config: ThresholdConfig = ThresholdConfig(), *
     return mean + best_z * std
 
 
-def _worth_judging(e_s: np.ndarray, values: np.ndarray) -> bool:
-    """Telemanom's guard: the errors are large enough against the values' scale."""
-    spread = np.subtract(*np.percentile(values, [95, 5]))
-    return bool((e_s.std() > 0.05 * values.std() or e_s.max() > 0.05 * spread) and e_s.max() > 0.05)
+def _worth_judging(e_s: np.ndarray, floor: float) -> bool:
+    """The guard: a window is judged when its largest error passes ``floor``."""
+    return bool(e_s.max() > floor)
 
 
-def _window_flags(e_s: np.ndarray, values: np.ndarray, epsilon: float, config: ThresholdConfig,
+def _window_flags(e_s: np.ndarray, floor: float, epsilon: float, config: ThresholdConfig,
                   first: bool, ignore: int, flagged_before: np.ndarray) -> tuple[np.ndarray, float]:
     """Step 4 for one window: the flagged indices and the largest unflagged error."""
-    spread = np.subtract(*np.percentile(values, [95, 5]))
-    above = np.flatnonzero((e_s >= epsilon) & (e_s > 0.05 * spread))
+    above = np.flatnonzero((e_s >= epsilon) & (e_s > floor))
     if len(above) == 0:
         return np.zeros(0, dtype=np.int64), 0.0
     flagged = _widen(above, config.error_buffer, len(e_s))
@@ -176,11 +178,11 @@ def windows(n: int, config: ThresholdConfig) -> list[tuple[int, int]]:
     return out
 
 
-def dynamic_flags(e_s: np.ndarray, values: np.ndarray, config: ThresholdConfig = ThresholdConfig(),
+def dynamic_flags(e_s: np.ndarray, floor: float, config: ThresholdConfig = ThresholdConfig(),
                   ignore: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Steps 2-5 over a whole series: 0/1 flags ``(T,)`` and the threshold ε of the window
-    each step was last judged in ``(T,)``. ``values`` ``(T,)``: the series (its spread
-    guards against flagging tiny errors); ``ignore``: steps at the start never flagged."""
+    each step was last judged in ``(T,)``. ``floor``: errors at or below it are never flagged
+    (the guard of step 4); ``ignore``: steps at the start never flagged."""
     n = len(e_s)
     flags = np.zeros(n, dtype=np.int64)
     epsilons = np.full(n, np.nan)
@@ -190,14 +192,14 @@ def dynamic_flags(e_s: np.ndarray, values: np.ndarray, config: ThresholdConfig =
         mean, std = float(window.mean()), float(window.std())
         mirrored = mean + (mean - window)
         kept = []
-        judged = _worth_judging(window, values[start:end])
+        judged = _worth_judging(window, floor)
         for errors in (window, mirrored):
             epsilon = find_epsilon(errors, config, mean=mean, std=std)
             if errors is window:
                 epsilons[start:end] = epsilon
             if not judged:
                 continue
-            flagged, normal_max = _window_flags(errors, values[start:end], epsilon, config, w == 0,
+            flagged, normal_max = _window_flags(errors, floor, epsilon, config, w == 0,
                                                 ignore, found - start)
             if len(flagged):
                 kept.append(prune(errors, flagged, normal_max, config.p))
