@@ -2,8 +2,8 @@
 
 The file (or stdin) is CSV with a header line naming at least the model's time column and
 its channels (and its id column when it was trained on many series). Every row is scored at
-once by the detector's stream (the compiled LSTM step, state kept per series); a flagged row
-prints one line at once. A file is read from its start, then followed like ``tail -f``
+once by the detector's stream (the compiled LSTM step, state kept per series); the first
+flagged row of an event prints a line at once, and its end another. A file is read from its start, then followed like ``tail -f``
 (until Ctrl-C, or ``--idle`` seconds without a new row); stdin until it ends. At the end: how
 many rows, how many flagged, and the per-point latency of ``update``.
 """
@@ -64,6 +64,7 @@ def follow(args: argparse.Namespace) -> int:
     streams: dict[str, object] = {}
     latencies: list[float] = []
     rows = flagged = 0
+    open_runs: dict[str, list] = {}  # series -> [first time, last time, steps, peak score] of its open event
     try:
         for number, text in _lines(args.follow, args.idle):
             if not text.strip():
@@ -100,12 +101,24 @@ def follow(args: argparse.Namespace) -> int:
             point = streams[uid].update(values)
             latencies.append(time.perf_counter() - started)
             rows += 1
+            stamp = cells[index[spec.time]].strip()
+            who = f"series {uid}  " if spec.has_id else ""
+            run = open_runs.get(uid)
             if point.flag:
                 flagged += 1
-                who = f"series {uid}  " if spec.has_id else ""
-                print(f"anomaly  {who}{cells[index[spec.time]].strip()}  score {point.score:.2f}", flush=True)
+                if run is None:
+                    open_runs[uid] = [stamp, stamp, 1, point.score]
+                    print(f"anomaly  {who}{stamp}  score {point.score:.2f}", flush=True)
+                else:
+                    run[1], run[2], run[3] = stamp, run[2] + 1, max(run[3], point.score)
+            elif run is not None:
+                print(f"  ended  {who}{run[1]}  ({run[2]} steps from {run[0]}, peak score {run[3]:.2f})", flush=True)
+                del open_runs[uid]
     except KeyboardInterrupt:
         pass
+    for uid, run in open_runs.items():
+        who = f"series {uid}  " if spec.has_id else ""
+        print(f"  still open  {who}{run[1]}  ({run[2]} steps from {run[0]}, peak score {run[3]:.2f})")
     _summary(rows, flagged, latencies, streams)
     return 0
 
