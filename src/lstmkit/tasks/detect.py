@@ -7,8 +7,10 @@ Two methods (``method=``):
   ``e_t = mean_k |z_{t,k} - ẑ_{t,k}|`` (z: the channels standardised with the normal span's
   mean and standard deviation, k over the targets) is smoothed by an EWMA and judged by the
   nonparametric dynamic threshold with pruning (:mod:`lstmkit.tasks.detect_threshold`, the
-  paper's defaults). The **score** is the smoothed error in units of its mean on the normal
-  span (1 = a normal error level); the **flags** are the threshold's.
+  paper's defaults). The **score** is how far the smoothed error departs from its mean ``ē``
+  on the normal span, in units of that mean: ``|e_s,t / ē - 1|`` — upward when the model is
+  surprised, downward when the signal turns too predictable (a flat-line), the two sides
+  Telemanom's threshold judges (errors and mirrored errors). The **flags** are the threshold's.
 * ``"reconstruction"`` (Malhotra et al., 2016, *EncDec-AD*): an LSTM encoder-decoder
   reconstructs sliding windows of ``lookback`` steps; a Gaussian ``N(μ, Σ)`` is fitted to the
   reconstruction errors ``e_i = |x_i - x'_i|`` (one per target) on the normal span, and a
@@ -274,7 +276,9 @@ class AnomalyDetector(Estimator):
         flags = np.zeros(len(z), dtype=np.int64)
         flags[start:], _ = th.dynamic_flags(smoothed[start:], self.params.guard * level, cfg,
                                             ignore=_telemanom_ignore(len(z) - start, s.lookback))
-        return smoothed / level, flags, z
+        score = np.zeros(len(z))
+        score[start:] = np.abs(smoothed[start:] / level - 1.0)
+        return score, flags, z
 
     def score(self, data: Any = None, **read_kwargs) -> pd.DataFrame:
         """The anomaly score of every step (columns: time, series id when the data has one,

@@ -4,7 +4,7 @@ Per ``update(value)`` (prediction method)::
 
     z_t = (x_t - μ) / σ                                    the normal span's scales
     e_t = mean_k |z_{t,k} - ẑ_{t,k}|                       ẑ_t predicted at the previous step
-    e_s,t = EWMA(e_t) from t = warmup + 1 on (0 before);  score_t = e_s,t / (normal error level)
+    e_s,t = EWMA(e_t) from t = warmup + 1 on;  score_t = |e_s,t / ē - 1| (0 before)
     h_t = LSTM.step(z_t) (compiled, state kept inside);  ẑ_{t+1} = z_t[:K] + W h_t + b
 
 so the scores are those of :meth:`AnomalyDetector.detect` over the same values (the batch
@@ -93,16 +93,17 @@ class DetectorStream:
                              param="value", got=value)
         z = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32).unsqueeze(0)  # (1, C)
         z64 = z[0, : self.n_targets].double().numpy()
-        smoothed = 0.0
+        smoothed = score = 0.0
         if self.index > self.warmup:
             smoothed = self.smoother.update(float(np.abs(z64 - self.predicted).mean()))
             self.recent.append(smoothed)
+            score = abs(smoothed / self.level - 1.0)
         with torch.no_grad():
             hidden_state = self.streamer.step(z)  # (1, H)
             self.predicted = (z[:, : self.n_targets] + self.net.head(hidden_state))[0].double().numpy()
         if len(self.recent) == self.recent.maxlen and self.index % self.config.batch_size == 0:
             self.epsilon = th.find_epsilon(np.asarray(self.recent), self.config)
-        point = StreamPoint(self.index, smoothed / self.level, bool(self.index > self.warmup and smoothed >= self.epsilon
+        point = StreamPoint(self.index, score, bool(self.index > self.warmup and smoothed >= self.epsilon
                                  and smoothed > self.floor),
                             self.epsilon)
         self.index += 1
