@@ -132,3 +132,16 @@ def test_bad_input():
         AnomalyDetector(**{**TINY, "lookback": 500}).fit(frame)
     with pytest.raises(ValueError, match="method"):
         AnomalyDetector(method="magic")
+
+
+def test_encoder_view_for_inspect(fitted):
+    det, frame = fitted
+    view = det.encoder_view(frame, max_sequences=20)
+    assert view.inputs.shape[1:] == (24, 1) and view.inputs.shape[0] <= 20
+    assert view.encoder is det.net.encoder and len(view.step_labels[0]) == 24
+
+
+def test_bad_normal_until_names_the_parameter():
+    with pytest.raises(InputError, match="normal_until: cannot read 'soon' as a time") as info:
+        AnomalyDetector(**TINY).fit(series_frame(), normal_until="soon")
+    assert info.value.param == "normal_until"

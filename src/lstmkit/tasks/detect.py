@@ -42,7 +42,7 @@ from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks import detect_baselines as bl
 from lstmkit.tasks import detect_metrics as dm
 from lstmkit.tasks import detect_threshold as th
-from lstmkit.tasks.base import Estimator, dataclass_from_dict
+from lstmkit.tasks.base import EncoderView, Estimator, dataclass_from_dict
 from lstmkit.tasks.detect_data import DetectData, normal_mask, parse_time, read_detect_data
 from lstmkit.tasks.detect_net import DetectNet, DetectNetConfig
 from lstmkit.tasks.detect_scoring import (prediction_errors, reconstruction_errors, reconstruction_score,
@@ -350,6 +350,30 @@ class AnomalyDetector(Estimator):
 
         self.require_fitted()
         return DetectorStream(self, series)
+
+    # --------------------------------------------------------------------- inspecting
+    def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
+        """Windows of ``lookback`` steps of ``data`` (default: the training data), standardised
+        as the encoder reads them; at most ``max_sequences``, evenly spaced."""
+        self.require_fitted()
+        d = self.read(data)
+        s = self.spec
+        xs, labels, names = [], [], []
+        series = [(uid, times, self._standardise(uid, x)) for uid, times, x, _, _ in d.series()]
+        total = sum(max(0, len(z) - s.lookback + 1) for _, _, z in series)
+        stride = max(1, -(-total // max(1, max_sequences)))
+        for uid, times, z in series:
+            for start in range(0, len(z) - s.lookback + 1, stride):
+                xs.append(z[start:start + s.lookback])
+                window = [str(t) for t in times[start:start + s.lookback]]
+                labels.append(window)
+                names.append(f"series {uid!r}, window {window[0]} .. {window[-1]}")
+        if not xs:
+            raise InputError(f"{d.ts.source}: every series is shorter than the model's lookback {s.lookback}")
+        inputs = torch.as_tensor(np.stack(xs), dtype=torch.float32)
+        source = "the training data" if data is None else str(data)
+        notes = {"lookback": s.lookback, "window_stride": stride, "series": len(series), "method": self.params.method}
+        return EncoderView(self.net.encoder, inputs, None, None, source, labels, names, notes)
 
     # --------------------------------------------------------------------- persistence
     def fitted_state(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from lstmkit.data import TimeSeriesData, read_timeseries
 from lstmkit.data.tables import (MissingCells, TableWording, blank_rows, column_hint, open_table, parse_numbers,
                                  show)
 from lstmkit.data.timeseries import MISSING_TOKENS
-from lstmkit.errors import InputError
+from lstmkit.errors import InputError, param_ref
 
 _MISSING = MissingCells(MISSING_TOKENS)
 _WORDING = TableWording(columns="a time column and a value column", empty="a header line such as 'ds,y' and data rows")
@@ -120,8 +120,8 @@ def parse_time(value: Any, param: str) -> pd.Timestamp | None:
     try:
         return pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise InputError(f"{param}: cannot read {value!r} as a time; give e.g. 2024-01-31 or 2024-01-31 13:00",
-                         param=param, got=value) from None
+        raise InputError(f"{param_ref(param)}: cannot read {value!r} as a time; give e.g. 2024-01-31 or "
+                         f"2024-01-31 13:00", param=param, got=value) from None
 
 
 __all__ = ["DetectData", "normal_mask", "parse_time", "read_detect_data"]
