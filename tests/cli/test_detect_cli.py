@@ -104,3 +104,28 @@ def test_other_bad_input(tmp_path, capsys):
     assert main(["detect", str(data), "--follow", "-"]) == 2
     assert "--follow needs --model" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_label_windows_file(tmp_path, capsys):
+    data = write_series(tmp_path / "s.csv")
+    windows = tmp_path / "windows.csv"
+    windows.write_text("start,end\n2024-01-08 12:00,2024-01-08 16:00\n")
+    out = tmp_path / "run"
+    assert main(["detect", str(data), "--label-windows", str(windows), "--out", str(out), *FAST]) == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert scores["label"].sum() == 5 and scores["label"].iloc[180:185].eq(1).all()  # 12:00 .. 16:00 on day 8
+    assert json.loads((out / "metrics.json").read_text())["evaluation"]["labelled_events"] == 1
+    capsys.readouterr()
+    bad = tmp_path / "bad.csv"
+    for text, message in [
+        ("start,end\n2030-01-01,2030-01-02\n", "row 2: the window 2030-01-01 00:00:00 .. 2030-01-02 00:00:00 covers no "
+                                               "step of the data; the labels do not line up with it"),
+        ("start,end\n2024-01-08,2024-01-07\n", "row 2: the window starts (2024-01-08 00:00:00) after it ends"),
+        ("start,end\n2024-01-08,soon\n", "row 2, column 'end': cannot read 'soon' as a time"),
+        ("begin,end\n2024-01-08,2024-01-09\n", "no column 'start'"),
+    ]:
+        bad.write_text(text)
+        assert main(["detect", str(data), "--label-windows", str(bad), "--out", str(out / "x"), *FAST]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {bad}: {message}"), err
+        assert not (out / "x").exists()

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="fill missing values and gaps this way (default: refuse them)")
     columns.add_argument("--label", default=None, metavar="COL",
                          help="0/1 column of known anomalies: score the detector and the baselines against it")
+    columns.add_argument("--label-windows", default=None, metavar="FILE",
+                         help="CSV of labelled windows instead of --label: columns start, end (and the id column "
+                              "for many series)")
     columns.add_argument("--normal", default=None, metavar="COL", help="0/1 column: train only where it is 1")
     columns.add_argument("--normal-until", default=None, metavar="TIME",
                          help="train only on the steps at or before TIME (default: every step)")
@@ -106,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
 def _read_options(args, bundled: bool) -> dict:
     options = dict(time=args.time, target=_columns(args.target) or None, id=args.id,
                    covariates=_columns(args.covariates) or None, freq=args.freq, fill=args.fill,
-                   label=args.label or (BUNDLED_LABEL if bundled else None), normal=args.normal)
+                   label=args.label or (BUNDLED_LABEL if bundled and not args.label_windows else None),
+                   normal=args.normal, label_windows=args.label_windows)
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -135,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     evaluation = None
     if d.labels is not None:
         _progress("scoring against the labels (VUS-PR over buffers 0..%d)" % args.max_buffer)
-        evaluation = detector.evaluate(d, label=d.label_column, detection=detection, max_buffer=args.max_buffer)
+        evaluation = detector.evaluate(d, detection=detection, max_buffer=args.max_buffer)
 
     # everything is computed: now write (each file atomically)
     _write(out, detector, d, detection, evaluation, args, bundled, time.perf_counter() - started)

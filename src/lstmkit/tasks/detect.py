@@ -145,7 +145,8 @@ class AnomalyDetector(Estimator):
         if data is None:
             if self.data is None:
                 raise InputError("give the data (this model was loaded without its training data)", param="data")
-            if read_kwargs.get("label") and self.data.label_column != read_kwargs["label"]:
+            if read_kwargs.get("label_windows") is not None or (
+                    read_kwargs.get("label") and self.data.label_column != read_kwargs["label"]):
                 raise InputError("give the data to read the labels from", param="data")
             return self.data
         if isinstance(data, DetectData):
@@ -309,23 +310,31 @@ class AnomalyDetector(Estimator):
         return Detection(pd.concat(frames, ignore_index=True), event_frame, d.ts.frame)
 
     # --------------------------------------------------------------------- evaluating
-    def evaluate(self, data: Any = None, *, label: str | None = None, detection: Detection | None = None,
-                 max_buffer: int = dm.MAX_BUFFER, **read_kwargs) -> dict[str, Any]:
-        """Score the detector and the baselines against the 0/1 ``label`` column of ``data``.
+    def evaluate(self, data: Any = None, *, label: str | None = None, label_windows: Any = None,
+                 detection: Detection | None = None, max_buffer: int = dm.MAX_BUFFER, **read_kwargs) -> dict[str, Any]:
+        """Score the detector and the baselines against the known anomalies of ``data``: its
+        0/1 ``label`` column, or ``label_windows`` (a file of start, end times; see
+        :func:`~lstmkit.tasks.detect_data.read_detect_data`). Default: the labels read with
+        the training data.
 
         Returns ``{"detector": {VUS-PR, AUC-PR, range P/R/F1, point F1, point-adjusted F1},
         "rolling_zscore": {VUS-PR, AUC-PR}, "seasonal_naive": ..., "random": ...,
         "anomaly_rate": ..., "labelled_events": ...}`` over all series laid end to end."""
         self.require_fitted()
-        label = label or (self.data.label_column if self.data is not None and data is None else None)
-        if not label:
-            raise InputError("give the label column to evaluate against", param="label")
-        d = self.read(data, label=label, **read_kwargs)
+        if isinstance(data, DetectData):
+            d = data
+        elif data is None and label is None and label_windows is None and self.data is not None:
+            d = self.data
+        else:
+            d = self.read(data, label=label, label_windows=label_windows, **read_kwargs)
+        if d.labels is None:
+            raise InputError("give the labels to evaluate against (a 0/1 label column, or label_windows)",
+                             param="label")
         detection = detection or self.detect(d)
         y = detection.scores["label"].to_numpy()
         if not y.any():
-            raise InputError(f"{d.ts.source}: column {label!r} marks no anomaly (no 1); the metrics need at "
-                             f"least one labelled anomaly", param="label")
+            raise InputError(f"{d.ts.source}: the labels ({d.label_column}) mark no anomaly (no 1); the metrics "
+                             f"need at least one labelled anomaly", param="label")
         score, flags = detection.scores["score"].to_numpy(), detection.scores["flag"].to_numpy()
         out: dict[str, Any] = {"detector": {**dm.score_metrics(y, score, max_buffer), **dm.flag_metrics(y, flags)}}
         baseline: dict[str, list[np.ndarray]] = {name: [] for name in bl.BASELINES}

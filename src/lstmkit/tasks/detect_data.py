@@ -78,15 +78,69 @@ def _check_binary(data: Any, column: str, param: str, what: str) -> None:
     src.refuse_first(bad | ~np.isin(values, (0.0, 1.0)), rows, column, got)
 
 
+def _label_windows(path: Any, ts: TimeSeriesData) -> np.ndarray:
+    """0/1 labels from a table of labelled windows: columns ``start`` and ``end`` (times,
+    inclusive) and, for data with many series, the id column. A window that is not a pair of
+    times in order, or covers no step of its series, is bad input."""
+    table, src = open_table(path, _WORDING)
+    columns = [str(c) for c in table.columns]
+    needed = ["start", "end"] + ([ts.roles.id] if ts.has_id else [])
+    for column in needed:
+        if column not in columns:
+            raise src.fail(f"no column {column!r}; a file of labelled windows needs the columns "
+                           f"{', '.join(map(repr, needed))}; the columns are: {show(columns, None)}",
+                           param="label_windows")
+    frame = ts.frame
+    labels = np.zeros(len(frame), dtype=np.int64)
+    times = pd.DatetimeIndex(frame[ts.roles.time])
+    ids = frame[ts.roles.id].to_numpy()
+    rows = np.flatnonzero(~blank_rows(table, _MISSING))
+    if len(rows) == 0:
+        raise src.fail("holds no labelled window; expected rows of start, end", param="label_windows")
+    for pos in rows:
+        where = f"{src.row(int(pos))}"
+        bounds = []
+        for column in ("start", "end"):
+            cell = str(table[column].iloc[pos]).strip()
+            try:
+                bounds.append(pd.Timestamp(cell))
+            except (ValueError, TypeError):
+                raise src.fail(f"{where}, column {column!r}: cannot read {cell!r} as a time",
+                               param="label_windows") from None
+            if bounds[-1] is pd.NaT:
+                raise src.fail(f"{where}, column {column!r}: the time is missing", param="label_windows")
+        if bounds[0] > bounds[1]:
+            raise src.fail(f"{where}: the window starts ({bounds[0]}) after it ends ({bounds[1]})",
+                           param="label_windows")
+        inside = np.asarray((times >= bounds[0]) & (times <= bounds[1]))
+        if ts.has_id:
+            uid = str(table[ts.roles.id].iloc[pos]).strip()
+            if uid not in set(ids):
+                raise src.fail(f"{where}, column {ts.roles.id!r}: no series {uid!r} in the data",
+                               param="label_windows")
+            inside &= ids == uid
+        if not inside.any():
+            raise src.fail(f"{where}: the window {bounds[0]} .. {bounds[1]} covers no step of the data; "
+                           f"the labels do not line up with it", param="label_windows")
+        labels[inside] = 1
+    return labels
+
+
 def read_detect_data(data: Any, *, time: str = "ds", target: str | Sequence[str] = "y", id: str | None = None,
                      covariates: Sequence[str] = (), freq: str | None = None, fill: str | None = None,
-                     label: str | None = None, normal: str | None = None) -> DetectData:
+                     label: str | None = None, normal: str | None = None,
+                     label_windows: Any = None) -> DetectData:
     """Read and validate ``data`` (a CSV/Parquet path or a DataFrame) for the detector.
 
     ``target``: one column or several (a multivariate series); ``label``: a 0/1 column of
-    known anomalies; ``normal``: a 0/1 column marking the steps to train on. The other
-    arguments are :func:`lstmkit.data.read_timeseries`'s.
+    known anomalies, or ``label_windows``: a CSV/Parquet file (or DataFrame) of labelled
+    windows (``start``, ``end``, and the id column for many series); ``normal``: a 0/1
+    column marking the steps to train on. The other arguments are
+    :func:`lstmkit.data.read_timeseries`'s.
     """
+    if label is not None and label_windows is not None:
+        raise InputError("give the labels as a column (label) or as a file of windows (label_windows), "
+                         "not both", param="label_windows")
     targets = (target,) if isinstance(target, str) else tuple(target)
     if not targets:
         raise InputError("give at least one target column", param="target")
@@ -99,6 +153,9 @@ def read_detect_data(data: Any, *, time: str = "ds", target: str | Sequence[str]
                          past_covariates=targets[1:] + covariates + extra, freq=freq, fill=fill)
     labels = None if label is None else np.rint(ts.frame[label].to_numpy()).astype(np.int64)
     normal_mask = None if normal is None else np.rint(ts.frame[normal].to_numpy()).astype(np.int64)
+    if label_windows is not None:
+        labels = _label_windows(label_windows, ts)
+        label = f"windows in {label_windows if not isinstance(label_windows, pd.DataFrame) else 'a DataFrame'}"
     return DetectData(ts, targets, covariates, labels, normal_mask, label)
 
 
