@@ -129,3 +129,23 @@ def test_label_windows_file(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {bad}: {message}"), err
         assert not (out / "x").exists()
+
+
+def test_step_numbers_as_time(tmp_path, capsys):
+    """UCR / TimeEval anomaly files time their steps 0, 1, 2, ...: read as steps, written back so."""
+    frame = pd.read_csv(write_series(tmp_path / "s.csv"))
+    frame = frame.assign(timestamp=np.arange(len(frame)))[["timestamp", "y", "is_anomaly"]]
+    frame.to_csv(tmp_path / "steps.csv", index=False)
+    out = tmp_path / "run"
+    assert main(["detect", str(tmp_path / "steps.csv"), "--time", "timestamp", "--label", "is_anomaly",
+                 "--normal-until", "119", "--out", str(out), *FAST]) == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert scores["time"].tolist() == list(range(240))
+    lines = (tmp_path / "steps.csv").read_text().splitlines()
+    lines[30] = "29,oops,0"
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["detect", str(tmp_path / "bad.csv"), "--time", "timestamp", "--out", str(tmp_path / "x"), *FAST]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'bad.csv'}: row 31, column 'y': expected a number, "
+                                               f"got 'oops'")
+    assert not (tmp_path / "x").exists()

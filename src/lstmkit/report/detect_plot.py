@@ -19,6 +19,13 @@ def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
+def _axis(column: pd.Series):
+    """Times, or step numbers as they are."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy()
+    return pd.DatetimeIndex(column)
+
+
 def detection_plot(values: pd.DataFrame, scores: pd.DataFrame, path: str | Path, *, time: str,
                    targets: tuple[str, ...], id: str | None) -> Path:
     """Write the figure: per series (up to :data:`MAX_SERIES`), the targets over time with
@@ -32,9 +39,9 @@ def detection_plot(values: pd.DataFrame, scores: pd.DataFrame, path: str | Path,
     for g, (uid, frame) in enumerate(groups):
         top, bottom = axes[2 * g, 0], axes[2 * g + 1, 0]
         rows = values if uid is None else values[values[id] == uid]
-        times = pd.DatetimeIndex(frame[time])
+        times = _axis(frame[time])
         for target in targets:
-            top.plot(pd.DatetimeIndex(rows[time]), rows[target].to_numpy(), lw=0.8, label=target)
+            top.plot(_axis(rows[time]), rows[target].to_numpy(), lw=0.8, label=target)
         for ax in (top, bottom):
             if "label" in frame:
                 for a, b in _spans(frame["label"].to_numpy()):

@@ -166,7 +166,7 @@ class AnomalyDetector(Estimator):
         ``normal_until`` (a time) and where the ``normal`` column (a read argument) is 1;
         every step when neither is given."""
         d = self.read(data, **read_kwargs)
-        until = parse_time(normal_until, "normal_until")
+        until = parse_time(normal_until, "normal_until", d.steps)
         p = self.params
         series = list(d.series())
         masks = {uid: normal_mask(times, until, normal) for uid, times, _, _, normal in series}
@@ -295,6 +295,7 @@ class AnomalyDetector(Estimator):
         frames, events = [], []
         for uid, times, x, labels, _ in d.series():
             score, flags, _ = self._score_series(uid, x)
+            times = d.output_times(times)
             frame = pd.DataFrame({s.time: times, "score": score, "flag": flags})
             if s.has_id:
                 frame.insert(1, s.id, uid)
@@ -307,7 +308,10 @@ class AnomalyDetector(Estimator):
         event_frame = pd.DataFrame(events, columns=["series", "start", "end", "peak_score", "steps"])
         if not s.has_id:
             event_frame = event_frame.drop(columns="series")
-        return Detection(pd.concat(frames, ignore_index=True), event_frame, d.ts.frame)
+        values = d.ts.frame
+        if d.steps:
+            values = values.assign(**{s.time: d.output_times(values[s.time])})
+        return Detection(pd.concat(frames, ignore_index=True), event_frame, values)
 
     # --------------------------------------------------------------------- evaluating
     def evaluate(self, data: Any = None, *, label: str | None = None, label_windows: Any = None,

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.data import TimeSeriesData, read_timeseries
-from lstmkit.data.tables import (MissingCells, TableWording, blank_rows, column_hint, open_table, parse_numbers,
-                                 show)
+from lstmkit.data.tables import (MissingCells, TableSource, TableWording, blank_rows, column_hint, open_table,
+                                 parse_numbers, show)
 from lstmkit.data.timeseries import MISSING_TOKENS
 from lstmkit.errors import InputError, param_ref
 
@@ -41,6 +41,11 @@ class DetectData:
     labels: np.ndarray | None = None
     normal: np.ndarray | None = None
     label_column: str | None = None
+    steps: bool = False  # the time column held plain step numbers (read as seconds after STEP_ORIGIN)
+
+    def output_times(self, times: pd.DatetimeIndex):
+        """``times`` as the input wrote them: step numbers for step data."""
+        return to_steps(times) if self.steps else times
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -58,6 +63,47 @@ class DetectData:
                    frame[list(self.channels)].iloc[rows].to_numpy(np.float64),
                    None if self.labels is None else self.labels[rows],
                    None if self.normal is None else self.normal[rows])
+
+
+#: step i of a series timed by plain step numbers is read as i seconds after this time
+STEP_ORIGIN = pd.Timestamp("1970-01-01")
+
+
+def to_steps(times) -> np.ndarray:
+    """Times read from step numbers back to the step numbers."""
+    return ((pd.DatetimeIndex(times) - STEP_ORIGIN) // pd.Timedelta(seconds=1)).to_numpy()
+
+
+def _step_table(data: Any, time: str) -> tuple[Any, TableSource | None]:
+    """When ``data``'s time column holds plain step numbers (whole numbers >= 0 that are not
+    all four-digit years, as the UCR/TimeEval anomaly files write them), the table with step i
+    written as the time i seconds after :data:`STEP_ORIGIN`, rows indexed as the file numbers
+    them, and the table's source; else ``(data, None)``."""
+    table, src = open_table(data, _WORDING)
+    if time not in [str(c) for c in table.columns]:
+        return data, None
+    use = ~blank_rows(table, _MISSING)
+    values, missing, bad, _ = parse_numbers(table[time], _MISSING)
+    if not use.any() or (bad | missing)[use].any():
+        return data, None
+    v = values[use]
+    if not np.all(v == np.round(v)) or v.min() < 0 or (v.min() >= 1000 and v.max() <= 9999):
+        return data, None
+    frame = table.copy()
+    stamps = (STEP_ORIGIN + pd.to_timedelta(np.where(use, values, 0).astype(np.int64), unit="s"))
+    frame[time] = np.where(use, pd.Series(stamps).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(), "")
+    if src.kind != "frame":
+        frame.index = pd.RangeIndex(2 if src.kind == "csv" else 1, len(frame) + (2 if src.kind == "csv" else 1))
+    return frame, src
+
+
+def _as_source(exc: InputError, src: TableSource) -> InputError:
+    """An error about the converted step table, told about the file it came from."""
+    if src.kind == "frame":
+        return exc
+    template = exc.template.replace("DataFrame: index ", f"{src.name}: row ", 1).replace(
+        "DataFrame: ", f"{src.name}: ", 1)
+    return InputError(template, param=exc.param, expected=exc.expected, got=exc.got)
 
 
 def _check_binary(data: Any, column: str, param: str, what: str) -> None:
@@ -78,7 +124,7 @@ def _check_binary(data: Any, column: str, param: str, what: str) -> None:
     src.refuse_first(bad | ~np.isin(values, (0.0, 1.0)), rows, column, got)
 
 
-def _label_windows(path: Any, ts: TimeSeriesData) -> np.ndarray:
+def _label_windows(path: Any, ts: TimeSeriesData, steps: bool = False) -> np.ndarray:
     """0/1 labels from a table of labelled windows: columns ``start`` and ``end`` (times,
     inclusive) and, for data with many series, the id column. A window that is not a pair of
     times in order, or covers no step of its series, is bad input."""
@@ -103,8 +149,8 @@ def _label_windows(path: Any, ts: TimeSeriesData) -> np.ndarray:
         for column in ("start", "end"):
             cell = str(table[column].iloc[pos]).strip()
             try:
-                bounds.append(pd.Timestamp(cell))
-            except (ValueError, TypeError):
+                bounds.append(parse_time(cell, "label_windows", steps))
+            except InputError:
                 raise src.fail(f"{where}, column {column!r}: cannot read {cell!r} as a time",
                                param="label_windows") from None
             if bounds[-1] is pd.NaT:
@@ -149,14 +195,20 @@ def read_detect_data(data: Any, *, time: str = "ds", target: str | Sequence[str]
         if column is not None:
             _check_binary(data, column, param, what)
     extra = tuple(c for c in (label, normal) if c is not None and c not in targets + covariates)
-    ts = read_timeseries(data, time=time, target=targets[0], id=id,
-                         past_covariates=targets[1:] + covariates + extra, freq=freq, fill=fill)
+    table, step_src = _step_table(data, time)
+    try:
+        ts = read_timeseries(table, time=time, target=targets[0], id=id,
+                             past_covariates=targets[1:] + covariates + extra, freq=freq, fill=fill)
+    except InputError as exc:
+        raise (_as_source(exc, step_src) if step_src is not None else exc) from None
+    if step_src is not None:
+        ts.source = step_src.name
     labels = None if label is None else np.rint(ts.frame[label].to_numpy()).astype(np.int64)
     normal_mask = None if normal is None else np.rint(ts.frame[normal].to_numpy()).astype(np.int64)
     if label_windows is not None:
-        labels = _label_windows(label_windows, ts)
+        labels = _label_windows(label_windows, ts, step_src is not None)
         label = f"windows in {label_windows if not isinstance(label_windows, pd.DataFrame) else 'a DataFrame'}"
-    return DetectData(ts, targets, covariates, labels, normal_mask, label)
+    return DetectData(ts, targets, covariates, labels, normal_mask, label, step_src is not None)
 
 
 def normal_mask(times: pd.DatetimeIndex, until: Any, column: np.ndarray | None) -> np.ndarray:
@@ -170,10 +222,18 @@ def normal_mask(times: pd.DatetimeIndex, until: Any, column: np.ndarray | None) 
     return mask
 
 
-def parse_time(value: Any, param: str) -> pd.Timestamp | None:
-    """``value`` as a time (None stays None); InputError naming ``param`` otherwise."""
+def parse_time(value: Any, param: str, steps: bool = False) -> pd.Timestamp | None:
+    """``value`` as a time (None stays None; a whole number is a step number for step data);
+    InputError naming ``param`` otherwise."""
     if value is None:
         return None
+    if steps:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            number = None
+        if number is not None and number == int(number):
+            return STEP_ORIGIN + pd.Timedelta(seconds=int(number))
     try:
         return pd.Timestamp(value)
     except (ValueError, TypeError):
@@ -181,4 +241,4 @@ def parse_time(value: Any, param: str) -> pd.Timestamp | None:
                          f"2024-01-31 13:00", param=param, got=value) from None
 
 
-__all__ = ["DetectData", "normal_mask", "parse_time", "read_detect_data"]
+__all__ = ["STEP_ORIGIN", "DetectData", "normal_mask", "parse_time", "read_detect_data", "to_steps"]
