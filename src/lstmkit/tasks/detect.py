@@ -231,7 +231,8 @@ class AnomalyDetector(Estimator):
         """The normal span's error levels and thresholds (after training)."""
         s, cfg = self.spec, self.params.threshold
         for uid, z, mask in scaled:
-            s.period[uid] = bl.estimate_period(raw[uid][mask][:, 0]) if s.season_length <= 1 else s.season_length
+            estimated = bl.estimate_period(raw[uid][mask][:, 0])  # the data's own period first
+            s.period[uid] = estimated if estimated > 1 else s.season_length
         if self.params.method == "prediction":
             s.ignore = 0
             start = self.params.warmup + 1
