@@ -8,8 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import (add_training_arguments, estimator_options, holds_run_dir, positive_float,
-                                positive_int, probability)
+from lstmkit.cli.common import (
+    add_training_arguments,
+    estimator_options,
+    holds_run_dir,
+    positive_float,
+    positive_int,
+    probability,
+)
 
 # the AnomalyDetector's defaults (DetectorParams; here so that --help need not import torch)
 LEARNING_RATE, BATCH_SIZE, PATIENCE, MAX_EPOCHS = 5e-3, 32, 8, 40
@@ -138,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
     detection = detector.detect(d)
     evaluation = None
     if d.labels is not None:
-        _progress("scoring against the labels (VUS-PR over buffers 0..%d)" % args.max_buffer)
+        _progress(f"scoring against the labels (VUS-PR over buffers 0..{args.max_buffer})")
         evaluation = detector.evaluate(d, detection=detection, max_buffer=args.max_buffer)
 
     # everything is computed: now write (each file atomically)
@@ -164,10 +170,10 @@ def _write(out: Path, detector, d, detection, evaluation, args, bundled: bool, s
         "data": str(args.data or f"bundled:{BUNDLED}"),
         "method": detector.params.method,
         "series": d.ts.n_series,
-        "steps": int(len(scores)),
+        "steps": len(scores),
         "targets": list(spec.targets),
         "lookback": spec.lookback,
-        "events": int(len(events)),
+        "events": len(events),
         "flagged_steps": int(scores["flag"].sum()),
         "backends": dict(detector.net.encoder.backend_counts),
         "seconds": round(seconds, 2),

@@ -43,10 +43,20 @@ from lstmkit.tasks import detect_baselines as bl
 from lstmkit.tasks import detect_metrics as dm
 from lstmkit.tasks import detect_threshold as th
 from lstmkit.tasks.base import EncoderView, Estimator, dataclass_from_dict
-from lstmkit.tasks.detect_data import DetectData, normal_mask, parse_time, read_detect_data
+from lstmkit.tasks.detect_data import (
+    DetectData,
+    normal_mask,
+    parse_time,
+    read_detect_data,
+)
 from lstmkit.tasks.detect_net import DetectNet, DetectNetConfig
-from lstmkit.tasks.detect_scoring import (prediction_errors, reconstruction_errors, reconstruction_score,
-                                          training_chunks, window_mask)
+from lstmkit.tasks.detect_scoring import (
+    prediction_errors,
+    reconstruction_errors,
+    reconstruction_score,
+    training_chunks,
+    window_mask,
+)
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "detect"
@@ -161,7 +171,7 @@ class AnomalyDetector(Estimator):
 
     # --------------------------------------------------------------------- fitting
     def fit(self, data: Any, *, normal_until: Any = None, run_dir: str | Path | None = None,
-            **read_kwargs) -> "AnomalyDetector":
+            **read_kwargs) -> AnomalyDetector:
         """Train on the normal span of every series of ``data``: the steps at or before
         ``normal_until`` (a time) and where the ``normal`` column (a read argument) is 1;
         every step when neither is given."""
@@ -351,7 +361,7 @@ class AnomalyDetector(Estimator):
         for name, parts in baseline.items():
             out[name] = dm.score_metrics(y, np.concatenate(parts), max_buffer)
         out["anomaly_rate"] = float(y.mean())
-        out["labelled_events"] = int(len(dm.ranges(y)))
+        out["labelled_events"] = len(dm.ranges(y))
         return out
 
     # --------------------------------------------------------------------- streaming
@@ -403,4 +413,4 @@ def _telemanom_ignore(n: int, lookback: int) -> int:
     return 2 * lookback if n >= 2500 else lookback if n >= 1800 else 0
 
 
-__all__ = ["AnomalyDetector", "Detection", "DetectorParams", "METHODS"]
+__all__ = ["METHODS", "AnomalyDetector", "Detection", "DetectorParams"]

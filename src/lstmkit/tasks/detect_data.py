@@ -10,15 +10,24 @@ that is missing, or anything but 0 or 1, is bad input naming the file, column an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lstmkit.data import TimeSeriesData, read_timeseries
-from lstmkit.data.tables import (MissingCells, TableSource, TableWording, blank_rows, column_hint, open_table,
-                                 parse_numbers, show)
+from lstmkit.data.tables import (
+    MissingCells,
+    TableSource,
+    TableWording,
+    blank_rows,
+    column_hint,
+    open_table,
+    parse_numbers,
+    show,
+)
 from lstmkit.data.timeseries import MISSING_TOKENS
 from lstmkit.errors import InputError, param_ref
 

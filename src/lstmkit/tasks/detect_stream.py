@@ -19,8 +19,8 @@ flags prune with hindsight (later errors can reclassify a sequence), so they can
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
 
 import numpy as np
 import torch
