@@ -145,3 +145,17 @@ def test_bad_normal_until_names_the_parameter():
     with pytest.raises(InputError, match="normal_until: cannot read 'soon' as a time") as info:
         AnomalyDetector(**TINY).fit(series_frame(), normal_until="soon")
     assert info.value.param == "normal_until"
+
+
+def test_stream_equals_batch_multivariate_two_layers_with_a_covariate():
+    rng = np.random.default_rng(0)
+    t = np.arange(200)
+    frame = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=200, freq="h"),
+                          "y": np.sin(t / 5) + 0.1 * rng.standard_normal(200), "z": np.cos(t / 5),
+                          "c": rng.random(200)})
+    det = AnomalyDetector(**{**TINY, "num_layers": 2, "lookback": 30}).fit(frame, target=["y", "z"], covariates=["c"])
+    batch = det.detect(frame).scores["score"].to_numpy()
+    stream = det.stream()
+    streamed = np.array([stream.update(row).score for row in frame[["y", "z", "c"]].to_numpy()])
+    np.testing.assert_allclose(streamed, batch, rtol=1e-4, atol=1e-5)
+    assert det.net.config.n_channels == 3 and det.net.config.n_targets == 2
