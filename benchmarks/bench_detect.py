@@ -121,7 +121,8 @@ def aeon_detectors(period: int) -> dict:
     return found
 
 
-def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, max_buffer: int) -> dict:
+def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, max_buffer: int,
+        only: list[str] | None = None) -> dict:
     import torch
 
     from lstmkit.tasks import detect_baselines as bl
@@ -133,6 +134,8 @@ def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, m
     seconds: dict[str, float] = {}
     notes: list[str] = []
     for name, frame, normal_until in datasets(quick, seeds):
+        if only and name not in only:
+            continue
         y = frame["is_anomaly"].to_numpy()
         values = frame["y"].to_numpy()
         normal = (frame["ds"] <= normal_until).to_numpy()
@@ -191,12 +194,13 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=None, help="override the detectors' epochs (smoke runs)")
     parser.add_argument("--max-buffer", type=int, default=500, help="VUS-PR's largest buffer (default 500)")
     parser.add_argument("--no-aeon", action="store_true", help="leave aeon's detectors out")
+    parser.add_argument("--series", default=None, help="only these series, comma-separated (e.g. kdd135,spikes-1)")
     parser.add_argument("--json", default=None, help="write the numbers to this file")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     started = time.perf_counter()
     report = run(args.quick, [int(s) for s in args.seeds.split(",")], args.max_epochs, not args.no_aeon,
-                 args.max_buffer)
+                 args.max_buffer, args.series.split(",") if args.series else None)
     print()
     print("VUS-PR (higher is better; random is the floor)")
     print(table(report))
