@@ -3,13 +3,16 @@
 #   make test       set up .venv and run the test suite
 # Both install PyTorch's CPU build where no GPU is present (scripts/setup.sh says how).
 
-.PHONY: setup forecast test
+.PHONY: setup forecast detect test
 
 setup:
 	bash scripts/setup.sh test,translate
 
 forecast: setup
 	.venv/bin/lstmkit forecast --out runs/air
+
+detect: setup
+	.venv/bin/lstmkit detect --out runs/detect
 
 test: setup
 	.venv/bin/python -m pytest

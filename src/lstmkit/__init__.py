@@ -26,6 +26,7 @@ _EXPORTS = {
     "Classifier": "lstmkit.tasks.classify",
     "LabModel": "lstmkit.tasks.lab",
     "Translator": "lstmkit.tasks.translate",
+    "AnomalyDetector": "lstmkit.tasks.detect",
     "Estimator": "lstmkit.tasks.base",
     "load_estimator": "lstmkit.tasks.base",
     "InputError": "lstmkit.errors",

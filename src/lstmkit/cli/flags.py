@@ -21,6 +21,7 @@ BY_COMMAND: dict[str, dict[str, str]] = {
     "forecast": {"windows": "--backtest-windows", "stride": "--backtest-stride"},
     "classify": {},
     "inspect": {"data": "DATA"},
+    "detect": {"data": "DATA"},
 }
 
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "generate": ("lstmkit.cli.generate", "train a character-level LSTM language model and generate text"),
     "translate": ("lstmkit.cli.translate", "train an attentional LSTM translator on sentence pairs, score it (BLEU, chrF), translate"),
     "lab": ("lstmkit.cli.lab", "vanishing gradients and long-term memory: RNN vs GRU vs LSTM on long-dependency tasks"),
+    "detect": ("lstmkit.cli.detect", "find anomalies in time series (LSTM prediction or reconstruction error), scored against labels and baselines"),
     "inspect": ("lstmkit.cli.inspect", "look inside a saved model's LSTM: gate heatmaps, cell states, gate saturation, an HTML report"),
     "bench": ("lstmkit.cli.bench", "time the fused LSTM kernels against torch.nn.LSTM and the reference path"),
     "demo": ("lstmkit.cli.demo", "train a small LSTM on generated data and compare it to a plain RNN"),

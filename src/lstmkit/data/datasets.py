@@ -41,10 +41,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MissingPackageError",
+    "KDD_TSAD_135_NORMAL_UNTIL",
     "available_datasets",
     "bundled_path",
     "load_air_passengers",
     "load_co2",
+    "load_kdd_tsad_135",
     "load_dataset",
     "load_nile",
     "load_sunspots",
@@ -84,6 +86,20 @@ def load_nile() -> pd.DataFrame:
 def load_sunspots() -> pd.DataFrame:
     """Yearly mean sunspot numbers, 1700 .. 2008: 309 rows, ``ds`` year starts (NOAA NGDC)."""
     return _read_bundled("sunspots.csv")
+
+
+#: the last step of ``kdd_tsad_135.csv``'s anomaly-free training span (its first 1200 steps)
+KDD_TSAD_135_NORMAL_UNTIL = "1970-01-01 00:19:59"
+
+
+def load_kdd_tsad_135() -> pd.DataFrame:
+    """UCR Anomaly Archive / KDD Cup 2021 series 135 (InternalBleeding16): 7501 rows, ``ds``
+    (step i as i seconds after 1970-01-01: a step counter), ``y``, ``is_anomaly`` (1 on steps
+    4187 .. 4198). The first 1200 steps (to :data:`KDD_TSAD_135_NORMAL_UNTIL`) are normal."""
+    with bundled_path("kdd_tsad_135.csv").open("r", encoding="utf-8") as fh:
+        frame = pd.read_csv(fh)
+    return pd.DataFrame({"ds": pd.to_datetime(frame["ds"], format="%Y-%m-%d %H:%M:%S"),
+                         "y": frame["y"].astype("float64"), "is_anomaly": frame["is_anomaly"].astype("int64")})
 
 
 def _statsmodels_datasets(what: str):

@@ -319,6 +319,7 @@ APPLICATIONS = (
     "lstmkit.tasks.language_model",
     "lstmkit.tasks.lab",
     "lstmkit.tasks.translate",
+    "lstmkit.tasks.detect",
 )
 
 

@@ -1,0 +1,416 @@
+r"""Anomaly detection in time series with an LSTM: ``lstmkit.AnomalyDetector``.
+
+Two methods (``method=``):
+
+* ``"prediction"`` (default; Hundman et al., KDD 2018, *Telemanom*): a stateful LSTM predicts
+  every step from the ones before it (:mod:`lstmkit.tasks.detect_net`); the one-step error
+  ``e_t = mean_k |z_{t,k} - ẑ_{t,k}|`` (z: the channels standardised with the normal span's
+  mean and standard deviation, k over the targets) is smoothed by an EWMA and judged by the
+  nonparametric dynamic threshold with pruning (:mod:`lstmkit.tasks.detect_threshold`, the
+  paper's defaults). The **score** is how far the smoothed error departs from its mean ``ē``
+  on the normal span, in units of that mean: ``|e_s,t / ē - 1|`` — upward when the model is
+  surprised, downward when the signal turns too predictable (a flat-line), the two sides
+  Telemanom's threshold judges (errors and mirrored errors). The **flags** are the threshold's.
+* ``"reconstruction"`` (Malhotra et al., 2016, *EncDec-AD*): an LSTM encoder-decoder
+  reconstructs sliding windows of ``lookback`` steps; a Gaussian ``N(μ, Σ)`` is fitted to the
+  reconstruction errors ``e_i = |x_i - x'_i|`` (one per target) on the normal span, and a
+  step's anomaly score is ``a = (e - μ)ᵀ Σ⁻¹ (e - μ)`` averaged over the windows that hold
+  it. Flags: scores above the ``threshold_quantile`` (default 0.995) of the normal span's.
+
+Training uses the normal span only: every step (unsupervised) by default, or the steps at or
+before ``normal_until`` and/or where the ``normal`` column is 1. Series are read as
+:class:`~lstmkit.tasks.forecast.Forecaster` reads them (one or many, long format), with one
+target or several (multivariate) and covariates that the network reads but nothing scores.
+
+>>> det = AnomalyDetector().fit("ecg.csv", normal_until="2024-01-02")
+>>> result = det.detect("ecg.csv")           # result.scores, result.events
+>>> det.evaluate("ecg.csv", label="is_anomaly")  # VUS-PR, AUC-PR, ... and the baselines
+>>> s = det.stream(); s.update(0.3)           # one new value, scored at once
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstmkit.errors import InputError, param_ref
+from lstmkit.tasks import detect_baselines as bl
+from lstmkit.tasks import detect_metrics as dm
+from lstmkit.tasks import detect_threshold as th
+from lstmkit.tasks.base import EncoderView, Estimator, dataclass_from_dict
+from lstmkit.tasks.detect_data import (
+    DetectData,
+    normal_mask,
+    parse_time,
+    read_detect_data,
+)
+from lstmkit.tasks.detect_net import DetectNet, DetectNetConfig
+from lstmkit.tasks.detect_scoring import (
+    prediction_errors,
+    reconstruction_errors,
+    reconstruction_score,
+    training_chunks,
+    window_mask,
+)
+from lstmkit.train import TrainingConfig, fit
+
+KIND = "detect"
+METHODS = ("prediction", "reconstruction")
+
+
+@dataclass
+class DetectorParams:
+    """The user's choices (all saved with the model). The threshold's defaults are Telemanom's."""
+
+    method: str = "prediction"
+    lookback: int | None = None  # training chunk (prediction, default 250) / window (reconstruction, 64)
+    hidden_size: int = 32
+    num_layers: int = 1
+    dropout: float = 0.0
+    backend: str = "auto"
+    warmup: int = 10  # prediction: steps of a chunk before the loss counts (the state settles)
+    smoothing: float = 0.05  # EWMA span = threshold_step * threshold_windows * smoothing (105)
+    threshold_step: int = 70  # Telemanom's batch_size
+    threshold_windows: int = 30  # Telemanom's window_size (windows of 2100 steps)
+    error_buffer: int = 100
+    prune: float = 0.13  # Telemanom's p
+    guard: float = 2.0  # prediction: errors below guard x the normal span's mean are never flagged
+    threshold_quantile: float = 0.995  # reconstruction: flags above this quantile of the normal scores
+    training: TrainingConfig = field(
+        default_factory=lambda: TrainingConfig(max_epochs=40, learning_rate=5e-3, batch_size=32, patience=8))
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {self.method!r}")
+        for name in ("lookback", "threshold_step", "threshold_windows", "error_buffer", "warmup"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or int(value) != value or value < (0 if name == "warmup" else 1)):
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if not 0.0 < self.prune < 1.0 or not 0.0 < self.smoothing <= 1.0 or not 0.0 < self.threshold_quantile < 1.0:
+            raise ValueError("prune, smoothing and threshold_quantile must lie in (0, 1)")
+
+    @property
+    def threshold(self) -> th.ThresholdConfig:
+        return th.ThresholdConfig(batch_size=self.threshold_step, window_size=self.threshold_windows,
+                                  smoothing_perc=self.smoothing, error_buffer=self.error_buffer, p=self.prune)
+
+
+@dataclass
+class _DetectSpec:
+    """What the fitted model knows of its data: columns, per-series scales, error levels."""
+
+    time: str
+    id: str
+    has_id: bool
+    targets: tuple[str, ...]
+    covariates: tuple[str, ...]
+    freq: str
+    season_length: int
+    lookback: int
+    ignore: int
+    mean: dict[str, list[float]]  # series id -> per-channel mean of the normal span
+    std: dict[str, list[float]]
+    error_level: dict[str, float]  # prediction: mean smoothed error on the normal span
+    epsilon: dict[str, float]  # prediction: the threshold of the normal span (a stream's first)
+    gauss_mean: list[float] = field(default_factory=list)  # reconstruction: μ
+    gauss_precision: list[list[float]] = field(default_factory=list)  # reconstruction: Σ⁻¹
+    cutoff: float = 0.0  # reconstruction: the flag threshold on the score
+    period: dict[str, int] = field(default_factory=dict)  # the baselines' season per series
+
+
+@dataclass
+class Detection:
+    """What :meth:`AnomalyDetector.detect` finds. ``scores``: one row per step (time, series,
+    score, flag; ``label`` when given); ``events``: one row per flagged run (series, start,
+    end, peak_score, steps); ``values``: the input rows (for plots)."""
+
+    scores: pd.DataFrame
+    events: pd.DataFrame
+    values: pd.DataFrame
+
+
+class AnomalyDetector(Estimator):
+    """Find anomalies in time series with an LSTM (see the module docstring for the maths)."""
+
+    KIND = KIND
+    Params = DetectorParams
+    NetConfig = DetectNetConfig
+    Net = DetectNet
+
+    def reset(self) -> None:
+        self.spec: _DetectSpec | None = None
+        self.data: DetectData | None = None
+
+    # --------------------------------------------------------------------- reading
+    def read(self, data: Any = None, **read_kwargs) -> DetectData:
+        """``data`` read and validated (:func:`~lstmkit.tasks.detect_data.read_detect_data`:
+        ``time``, ``target`` (one name or several), ``id``, ``covariates``, ``freq``,
+        ``fill``, ``label``, ``normal``). Once fitted, the training columns are the defaults;
+        ``data=None`` is the training data."""
+        if data is None:
+            if self.data is None:
+                raise InputError("give the data (this model was loaded without its training data)", param="data")
+            if read_kwargs.get("label_windows") is not None or (
+                    read_kwargs.get("label") and self.data.label_column != read_kwargs["label"]):
+                raise InputError("give the data to read the labels from", param="data")
+            return self.data
+        if isinstance(data, DetectData):
+            return data
+        kwargs: dict[str, Any] = {}
+        if self.spec is not None:
+            s = self.spec
+            kwargs = dict(time=s.time, target=s.targets, id=s.id if s.has_id else None, covariates=s.covariates,
+                          freq=s.freq)
+        kwargs.update({k: v for k, v in read_kwargs.items() if v is not None})
+        return read_detect_data(data, **kwargs)
+
+    # --------------------------------------------------------------------- fitting
+    def fit(self, data: Any, *, normal_until: Any = None, run_dir: str | Path | None = None,
+            **read_kwargs) -> AnomalyDetector:
+        """Train on the normal span of every series of ``data``: the steps at or before
+        ``normal_until`` (a time) and where the ``normal`` column (a read argument) is 1;
+        every step when neither is given."""
+        d = self.read(data, **read_kwargs)
+        until = parse_time(normal_until, "normal_until", d.steps)
+        p = self.params
+        series = list(d.series())
+        masks = {uid: normal_mask(times, until, normal) for uid, times, _, _, normal in series}
+        for uid, mask in masks.items():
+            if not mask.any():
+                where = f" at or before {param_ref('normal_until')}" if until is not None else ""
+                raise InputError(f"{d.ts.source}: {d.ts.label(uid)} has no normal step{where} to train on",
+                                 param="normal_until" if until is not None else "normal")
+        mean, std = {}, {}
+        for uid, _, x, _, _ in series:
+            normal_values = x[masks[uid]]
+            mean[uid] = normal_values.mean(axis=0).tolist()
+            std[uid] = np.where(normal_values.std(axis=0) > 1e-8, normal_values.std(axis=0), 1.0).tolist()
+        shortest = min(int(m.sum()) for m in masks.values())
+        default = 250 if p.method == "prediction" else 64
+        lookback = int(p.lookback or max(4, min(default, shortest // 4)))
+        if shortest < lookback + 1:
+            raise InputError(f"{d.ts.source}: the shortest normal span has {shortest} steps; needs at least "
+                             f"{lookback + 1} ({param_ref('lookback')} {lookback} + 1); use a shorter "
+                             f"{param_ref('lookback')} or a longer normal span", param="lookback")
+        ts = d.ts
+        self.data = d
+        self.spec = _DetectSpec(ts.roles.time, ts.roles.id, ts.has_id, d.targets, d.covariates, ts.freq,
+                                ts.season_length, lookback, 0, mean, std, {}, {})
+        torch.manual_seed(p.training.seed)
+        self.net = self.build_net(DetectNetConfig(p.method, len(d.channels), len(d.targets), p.hidden_size,
+                                                  p.num_layers, p.dropout, p.backend))
+        scaled = [(uid, self._standardise(uid, x), masks[uid]) for uid, _, x, _, _ in series]
+        train, val = training_chunks(scaled, lookback, p.method)
+        self.fit_result = fit(self.net, self._loss, self._loader(train, True),
+                              None if val is None else self._loader(val, False), p.training, run_dir)
+        self.net.eval()
+        self._calibrate(scaled, {uid: x for uid, _, x, _, _ in series})
+        return self
+
+    def _loss(self, net, batch):
+        (x,) = batch
+        if self.params.method == "prediction":
+            k = net.config.n_targets
+            prediction = net.predict_next(x[:, :-1])[:, self.params.warmup:]
+            return torch.mean((prediction - x[:, 1 + self.params.warmup:, :k]) ** 2)
+        reconstruction = net.reconstruct(x, teacher_forcing=True)
+        return torch.mean((reconstruction - x[..., : net.config.n_targets]) ** 2)
+
+    def _loader(self, chunks: np.ndarray, shuffle: bool):
+        from torch.utils.data import DataLoader, TensorDataset
+
+        generator = torch.Generator().manual_seed(self.params.training.seed)
+        return DataLoader(TensorDataset(torch.as_tensor(chunks, dtype=torch.float32)),
+                          batch_size=self.params.training.batch_size, shuffle=shuffle, generator=generator)
+
+    def _standardise(self, uid: str, x: np.ndarray) -> np.ndarray:
+        """``(x - μ) / σ`` with the series' normal-span scales (a series the model has not seen
+        is standardised with its own)."""
+        s = self.spec
+        if uid in s.mean:
+            return (x - np.asarray(s.mean[uid])) / np.asarray(s.std[uid])
+        std = x.std(axis=0)
+        return (x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
+
+    def _calibrate(self, scaled, raw: dict[str, np.ndarray]) -> None:
+        """The normal span's error levels and thresholds (after training)."""
+        s, cfg = self.spec, self.params.threshold
+        for uid, z, mask in scaled:
+            estimated = bl.estimate_period(raw[uid][mask][:, 0])  # the data's own period first
+            s.period[uid] = estimated if estimated > 1 else s.season_length
+        if self.params.method == "prediction":
+            s.ignore = 0
+            start = self.params.warmup + 1
+            for uid, z, mask in scaled:
+                normal = self._smoothed_errors(z)[start:][mask[start:]]
+                s.error_level[uid] = float(max(normal.mean(), 1e-8))
+                s.epsilon[uid] = float(th.find_epsilon(normal, cfg))
+            return
+        errors = [reconstruction_errors(self.net, z, s.lookback)[window_mask(mask, s.lookback)]
+                  for _, z, mask in scaled]
+        errors = np.concatenate([e.reshape(-1, e.shape[-1]) for e in errors])
+        mu = errors.mean(axis=0)
+        cov = np.atleast_2d(np.cov(errors, rowvar=False)) + 1e-6 * np.eye(errors.shape[1])
+        s.gauss_mean, s.gauss_precision = mu.tolist(), np.linalg.inv(cov).tolist()
+        normal_scores = np.concatenate([self._reconstruction_score(z)[mask] for _, z, mask in scaled])
+        s.cutoff = float(np.quantile(normal_scores, self.params.threshold_quantile))
+
+    def _smoothed_errors(self, z: np.ndarray) -> np.ndarray:
+        """The EWMA of the one-step errors, ``(T,)``; 0 for the first ``warmup + 1`` steps
+        (the state settles there, and nothing predicts step 0)."""
+        start = self.params.warmup + 1
+        errors = prediction_errors(self.net, z)
+        return np.r_[np.zeros(min(start, len(z))), th.ewma(errors[start:], self.params.threshold.span)]
+
+    def _reconstruction_score(self, z: np.ndarray) -> np.ndarray:
+        s = self.spec
+        errors = reconstruction_errors(self.net, z, s.lookback)  # (W, L, K)
+        return reconstruction_score(errors, np.asarray(s.gauss_mean), np.asarray(s.gauss_precision), len(z))
+
+    # --------------------------------------------------------------------- scoring
+    def _score_series(self, uid: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Score, flags and standardised values of one series."""
+        s, cfg = self.spec, self.params.threshold
+        z = self._standardise(uid, x)
+        if len(z) < s.lookback + 1:
+            raise InputError(f"a series has {len(z)} steps; the model needs at least {s.lookback + 1}")
+        if self.params.method == "reconstruction":
+            score = self._reconstruction_score(z)
+            return score, (score > s.cutoff).astype(np.int64), z
+        smoothed = self._smoothed_errors(z)
+        start = min(self.params.warmup + 1, len(z))  # the zeros before the EWMA starts are not judged
+        level = s.error_level.get(uid) or float(np.mean(smoothed[start:])) or 1.0
+        flags = np.zeros(len(z), dtype=np.int64)
+        flags[start:], _ = th.dynamic_flags(smoothed[start:], self.params.guard * level, cfg,
+                                            ignore=_telemanom_ignore(len(z) - start, s.lookback))
+        score = np.zeros(len(z))
+        score[start:] = np.abs(smoothed[start:] / level - 1.0)
+        return score, flags, z
+
+    def score(self, data: Any = None, **read_kwargs) -> pd.DataFrame:
+        """The anomaly score of every step (columns: time, series id when the data has one,
+        score)."""
+        return self.detect(data, **read_kwargs).scores.drop(columns=["flag"])
+
+    def detect(self, data: Any = None, **read_kwargs) -> Detection:
+        """Score every step of ``data`` (default: the training data), flag anomalies and group
+        the flags into events."""
+        self.require_fitted()
+        d = self.read(data, **read_kwargs)
+        s = self.spec
+        frames, events = [], []
+        for uid, times, x, labels, _ in d.series():
+            score, flags, _ = self._score_series(uid, x)
+            times = d.output_times(times)
+            frame = pd.DataFrame({s.time: times, "score": score, "flag": flags})
+            if s.has_id:
+                frame.insert(1, s.id, uid)
+            if labels is not None:
+                frame["label"] = labels
+            frames.append(frame)
+            for a, b, peak in th.events(flags, score):
+                events.append({"series": uid, "start": times[a], "end": times[b], "peak_score": peak,
+                               "steps": b - a + 1})
+        event_frame = pd.DataFrame(events, columns=["series", "start", "end", "peak_score", "steps"])
+        if not s.has_id:
+            event_frame = event_frame.drop(columns="series")
+        values = d.ts.frame
+        if d.steps:
+            values = values.assign(**{s.time: d.output_times(values[s.time])})
+        return Detection(pd.concat(frames, ignore_index=True), event_frame, values)
+
+    # --------------------------------------------------------------------- evaluating
+    def evaluate(self, data: Any = None, *, label: str | None = None, label_windows: Any = None,
+                 detection: Detection | None = None, max_buffer: int = dm.MAX_BUFFER, **read_kwargs) -> dict[str, Any]:
+        """Score the detector and the baselines against the known anomalies of ``data``: its
+        0/1 ``label`` column, or ``label_windows`` (a file of start, end times; see
+        :func:`~lstmkit.tasks.detect_data.read_detect_data`). Default: the labels read with
+        the training data.
+
+        Returns ``{"detector": {VUS-PR, AUC-PR, range P/R/F1, point F1, point-adjusted F1},
+        "rolling_zscore": {VUS-PR, AUC-PR}, "seasonal_naive": ..., "random": ...,
+        "anomaly_rate": ..., "labelled_events": ...}`` over all series laid end to end."""
+        self.require_fitted()
+        if isinstance(data, DetectData):
+            d = data
+        elif data is None and label is None and label_windows is None and self.data is not None:
+            d = self.data
+        else:
+            d = self.read(data, label=label, label_windows=label_windows, **read_kwargs)
+        if d.labels is None:
+            raise InputError("give the labels to evaluate against (a 0/1 label column, or label_windows)",
+                             param="label")
+        detection = detection or self.detect(d)
+        y = detection.scores["label"].to_numpy()
+        if not y.any():
+            raise InputError(f"{d.ts.source}: the labels ({d.label_column}) mark no anomaly (no 1); the metrics "
+                             f"need at least one labelled anomaly", param="label")
+        score, flags = detection.scores["score"].to_numpy(), detection.scores["flag"].to_numpy()
+        out: dict[str, Any] = {"detector": {**dm.score_metrics(y, score, max_buffer), **dm.flag_metrics(y, flags)}}
+        baseline: dict[str, list[np.ndarray]] = {name: [] for name in bl.BASELINES}
+        for i, (uid, _, x, _, _) in enumerate(d.series()):
+            z = self._standardise(uid, x)[:, : len(self.spec.targets)]
+            period = self.spec.period.get(uid) or bl.estimate_period(z[:, 0])
+            for name, values in bl.baseline_scores(z, period, seed=self.params.training.seed + i).items():
+                baseline[name].append(values)
+        for name, parts in baseline.items():
+            out[name] = dm.score_metrics(y, np.concatenate(parts), max_buffer)
+        out["anomaly_rate"] = float(y.mean())
+        out["labelled_events"] = len(dm.ranges(y))
+        return out
+
+    # --------------------------------------------------------------------- streaming
+    def stream(self, series: str | None = None):
+        """A :class:`~lstmkit.tasks.detect_stream.DetectorStream` scoring one new observation
+        per ``update(value)`` (prediction method; the compiled LSTM step, state kept inside),
+        the same scores as :meth:`detect` over the same values. ``series``: whose scales to
+        use (default: the only or first series trained on)."""
+        from lstmkit.tasks.detect_stream import DetectorStream
+
+        self.require_fitted()
+        return DetectorStream(self, series)
+
+    # --------------------------------------------------------------------- inspecting
+    def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
+        """Windows of ``lookback`` steps of ``data`` (default: the training data), standardised
+        as the encoder reads them; at most ``max_sequences``, evenly spaced."""
+        self.require_fitted()
+        d = self.read(data)
+        s = self.spec
+        xs, labels, names = [], [], []
+        series = [(uid, times, self._standardise(uid, x)) for uid, times, x, _, _ in d.series()]
+        total = sum(max(0, len(z) - s.lookback + 1) for _, _, z in series)
+        stride = max(1, -(-total // max(1, max_sequences)))
+        for uid, times, z in series:
+            for start in range(0, len(z) - s.lookback + 1, stride):
+                xs.append(z[start:start + s.lookback])
+                window = [str(t) for t in times[start:start + s.lookback]]
+                labels.append(window)
+                names.append(f"series {uid!r}, window {window[0]} .. {window[-1]}")
+        if not xs:
+            raise InputError(f"{d.ts.source}: every series is shorter than the model's lookback {s.lookback}")
+        inputs = torch.as_tensor(np.stack(xs), dtype=torch.float32)
+        source = "the training data" if data is None else str(data)
+        notes = {"lookback": s.lookback, "window_stride": stride, "series": len(series), "method": self.params.method}
+        return EncoderView(self.net.encoder, inputs, None, None, source, labels, names, notes)
+
+    # --------------------------------------------------------------------- persistence
+    def fitted_state(self) -> dict[str, Any]:
+        return {"data": asdict(self.spec)}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.spec = dataclass_from_dict(_DetectSpec, state["data"])
+
+
+def _telemanom_ignore(n: int, lookback: int) -> int:
+    """Telemanom's steps ignored at the start of the first window: 2 l_s from 2500 steps on,
+    l_s from 1800, else none (l_s: the lookback)."""
+    return 2 * lookback if n >= 2500 else lookback if n >= 1800 else 0
+
+
+__all__ = ["METHODS", "AnomalyDetector", "Detection", "DetectorParams"]

@@ -1,0 +1,151 @@
+"""``lstmkit detect`` end to end: outputs, the metrics table, --model, --follow, bad input."""
+
+import io
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmkit.cli.main import main
+
+FAST = ["--max-epochs", "2", "--hidden-size", "8", "--lookback", "24", "--threshold-step", "10",
+        "--threshold-windows", "6", "--error-buffer", "5", "--max-buffer", "10"]
+
+
+def write_series(path, n=240, label_cell=None, ids=None):
+    t = np.arange(n)
+    frames = []
+    for k, uid in enumerate(ids or [None]):
+        y = np.sin(2 * np.pi * t / 20) + 0.05 * np.random.default_rng(k).standard_normal(n)
+        label = np.zeros(n, dtype=object)
+        y[180:185] += 4.0
+        label[180:185] = 1
+        frame = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=n, freq="h").strftime("%Y-%m-%d %H:%M"),
+                              "y": np.round(y, 4), "is_anomaly": label})
+        if uid is not None:
+            frame.insert(0, "unique_id", uid)
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    if label_cell is not None:
+        frame.loc[9, "is_anomaly"] = label_cell
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_detect_writes_every_output_and_the_table(tmp_path, capsys):
+    data = write_series(tmp_path / "sensor.csv")
+    out = tmp_path / "run"
+    assert main(["detect", str(data), "--label", "is_anomaly", "--normal-until", "2024-01-06", "--out", str(out),
+                 *FAST]) == 0
+    for name in ("scores.csv", "anomalies.csv", "detection.png", "metrics.json", "config.json", "model.safetensors"):
+        assert (out / name).is_file(), name
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns) == ["time", "score", "flag", "label"] and len(scores) == 240
+    assert list(pd.read_csv(out / "anomalies.csv").columns) == ["start", "end", "peak_score", "steps"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method"] == "prediction" and metrics["label"] == "is_anomaly"
+    assert set(metrics["evaluation"]) >= {"detector", "rolling_zscore", "seasonal_naive", "random"}
+    assert "inflates" in metrics["note"]
+    printed = capsys.readouterr().out
+    for row in ("lstm (prediction)", "rolling z-score", "seasonal naive", "random (floor)", "VUS-PR", "PA-F1*",
+                "inflates"):
+        assert row in printed
+    # the saved model scores the file again without training
+    again = tmp_path / "again"
+    assert main(["detect", str(data), "--model", str(out), "--out", str(again)]) == 0
+    np.testing.assert_allclose(pd.read_csv(again / "scores.csv")["score"], scores["score"], rtol=1e-6)
+    assert not (again / "model.safetensors").exists()
+
+    # --follow reads rows from stdin and scores each as it comes
+    csv_text = (tmp_path / "sensor.csv").read_text()
+    capsys.readouterr()
+    old = sys.stdin
+    sys.stdin = io.StringIO(csv_text)
+    try:
+        assert main(["detect", "--model", str(out), "--follow", "-"]) == 0
+    finally:
+        sys.stdin = old
+    printed = capsys.readouterr().out
+    assert "240 rows scored" in printed and "latency per point" in printed
+
+
+def test_reconstruction_with_many_series(tmp_path, capsys):
+    data = write_series(tmp_path / "many.csv", n=160, ids=["a", "b"])
+    out = tmp_path / "run"
+    assert main(["detect", str(data), "--method", "reconstruction", "--out", str(out), *FAST]) == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns) == ["time", "series", "score", "flag"]
+    assert set(scores["series"]) == {"a", "b"}
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("2", "row 11, column 'is_anomaly': expected 0 or 1 (the label), got '2'"),
+    ("", "row 11, column 'is_anomaly': the label is missing; every row needs 0 or 1"),
+    ("yes", "row 11, column 'is_anomaly': expected 0 or 1 (the label), got 'yes'"),
+])
+def test_bad_labels_exit_2_and_write_nothing(tmp_path, capsys, cell, message):
+    data = write_series(tmp_path / "bad.csv", label_cell=cell)
+    out = tmp_path / "run"
+    assert main(["detect", str(data), "--label", "is_anomaly", "--out", str(out), *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {data}: {message}"
+    assert not out.exists()
+
+
+def test_other_bad_input(tmp_path, capsys):
+    data = write_series(tmp_path / "s.csv")
+    out = tmp_path / "run"
+    assert main(["detect", str(data), "--label", "nope", "--out", str(out), *FAST]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {data}: no column 'nope' (the label column)")
+    assert main(["detect", str(data), "--normal-until", "2020-01-01", "--out", str(out), *FAST]) == 2
+    assert "no normal step at or before --normal-until" in capsys.readouterr().err
+    assert main(["detect", str(data), "--follow", "-"]) == 2
+    assert "--follow needs --model" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_label_windows_file(tmp_path, capsys):
+    data = write_series(tmp_path / "s.csv")
+    windows = tmp_path / "windows.csv"
+    windows.write_text("start,end\n2024-01-08 12:00,2024-01-08 16:00\n")
+    out = tmp_path / "run"
+    assert main(["detect", str(data), "--label-windows", str(windows), "--out", str(out), *FAST]) == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert scores["label"].sum() == 5 and scores["label"].iloc[180:185].eq(1).all()  # 12:00 .. 16:00 on day 8
+    assert json.loads((out / "metrics.json").read_text())["evaluation"]["labelled_events"] == 1
+    capsys.readouterr()
+    bad = tmp_path / "bad.csv"
+    for text, message in [
+        ("start,end\n2030-01-01,2030-01-02\n", "row 2: the window 2030-01-01 00:00:00 .. 2030-01-02 00:00:00 covers no "
+                                               "step of the data; the labels do not line up with it"),
+        ("start,end\n2024-01-08,2024-01-07\n", "row 2: the window starts (2024-01-08 00:00:00) after it ends"),
+        ("start,end\n2024-01-08,soon\n", "row 2, column 'end': cannot read 'soon' as a time"),
+        ("begin,end\n2024-01-08,2024-01-09\n", "no column 'start'"),
+    ]:
+        bad.write_text(text)
+        assert main(["detect", str(data), "--label-windows", str(bad), "--out", str(out / "x"), *FAST]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {bad}: {message}"), err
+        assert not (out / "x").exists()
+
+
+def test_step_numbers_as_time(tmp_path, capsys):
+    """UCR / TimeEval anomaly files time their steps 0, 1, 2, ...: read as steps, written back so."""
+    frame = pd.read_csv(write_series(tmp_path / "s.csv"))
+    frame = frame.assign(timestamp=np.arange(len(frame)))[["timestamp", "y", "is_anomaly"]]
+    frame.to_csv(tmp_path / "steps.csv", index=False)
+    out = tmp_path / "run"
+    assert main(["detect", str(tmp_path / "steps.csv"), "--time", "timestamp", "--label", "is_anomaly",
+                 "--normal-until", "119", "--out", str(out), *FAST]) == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert scores["time"].tolist() == list(range(240))
+    lines = (tmp_path / "steps.csv").read_text().splitlines()
+    lines[30] = "29,oops,0"
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["detect", str(tmp_path / "bad.csv"), "--time", "timestamp", "--out", str(tmp_path / "x"), *FAST]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'bad.csv'}: row 31, column 'y': expected a number, "
+                                               f"got 'oops'")
+    assert not (tmp_path / "x").exists()
