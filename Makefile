@@ -3,7 +3,7 @@
 #   make test       set up .venv and run the test suite
 # Both install PyTorch's CPU build where no GPU is present (scripts/setup.sh says how).
 
-.PHONY: setup forecast detect test
+.PHONY: setup forecast detect translate test
 
 setup:
 	bash scripts/setup.sh test,translate
@@ -13,6 +13,9 @@ forecast: setup
 
 detect: setup
 	.venv/bin/lstmkit detect --out runs/detect
+
+translate: setup
+	.venv/bin/lstmkit translate --out runs/translate
 
 test: setup
 	.venv/bin/python -m pytest
