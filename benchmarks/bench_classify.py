@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                "lstmkit": lstmkit.__version__, "aeon": _version("aeon")}
     print(f"lstmkit {machine['lstmkit']}, torch {machine['torch']} ({machine['torch_threads']} threads), "
           f"aeon {machine['aeon']}, {machine['cpu']} x{machine['cores']}; seeds {seeds}", flush=True)
+    recipe = lstmkit.Classifier().get_params()
+    print("lstmkit Classifier defaults: " + ", ".join(f"{k}={v}" for k, v in recipe.items()
+                                                       if k not in ("progress", "devices", "strategy")), flush=True)
 
     results: dict[str, dict] = {}
     for name in names:
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(_table(results))
     if args.json:
-        payload = {"machine": machine, "seeds": seeds, "split_seed": args.split_seed,
+        payload = {"machine": machine, "seeds": seeds, "classifier_defaults": recipe, "split_seed": args.split_seed,
                    "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
                    "lstm_fcn_source": LSTM_FCN_SOURCE, "datasets": results, "mean": _means(results)}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

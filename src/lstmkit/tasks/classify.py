@@ -22,6 +22,7 @@ speech frames); on GunPoint this lifts test accuracy from 0.49 (k = 1) to 0.99.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -32,63 +33,11 @@ import torch
 from torch import nn
 
 from lstmkit.errors import InputError, param_ref
-from lstmkit.nn import LSTM
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
+from lstmkit.tasks.classify_net import POOLINGS, ClassifierNet, ClassifierNetConfig, ClassifierNetOptions
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "classifier"
-POOLINGS = ("last", "mean", "attention")
-
-
-@dataclass(kw_only=True)
-class ClassifierNetOptions:
-    """The network's options the user chooses (shared by the params and the net's config)."""
-
-    hidden_size: int = 64
-    num_layers: int = 1
-    bidirectional: bool = True
-    pooling: str = "mean"
-    dropout: float = 0.1
-    backend: str = "auto"
-
-
-@dataclass(kw_only=True)
-class ClassifierNetConfig(ClassifierNetOptions):
-    n_channels: int
-    n_classes: int
-
-
-class ClassifierNet(nn.Module):
-    """LSTM encoder over variable-length sequences, pooling, and a softmax head (logits out)."""
-
-    def __init__(self, config: ClassifierNetConfig) -> None:
-        super().__init__()
-        c = config
-        self.config = config
-        self.encoder = LSTM(c.n_channels, c.hidden_size, c.num_layers, batch_first=True,
-                            bidirectional=c.bidirectional, dropout=c.dropout if c.num_layers > 1 else 0.0,
-                            backend=c.backend)
-        width = c.hidden_size * (2 if c.bidirectional else 1)
-        if c.pooling == "attention":
-            self.attention = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
-        self.dropout = nn.Dropout(c.dropout)
-        self.head = nn.Linear(width, c.n_classes)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        output, (h_n, _) = self.encoder(x, lengths=lengths)  # output (N, L, D*H)
-        c = self.config
-        if c.pooling == "last":
-            top = h_n[-(2 if c.bidirectional else 1):]  # the last layer's directions
-            pooled = torch.cat(list(top), dim=-1)
-        else:
-            steps = torch.arange(x.shape[1], device=x.device)
-            mask = (steps[None, :] < lengths[:, None]).unsqueeze(-1)  # (N, L, 1)
-            if c.pooling == "mean":
-                pooled = (output * mask).sum(1) / lengths[:, None].to(output.dtype)
-            else:
-                scores = self.attention(output).masked_fill(~mask, float("-inf"))
-                pooled = (torch.softmax(scores, dim=1) * output).sum(1)
-        return self.head(self.dropout(pooled))
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
@@ -123,9 +72,11 @@ class ClassifierParams(ClassifierNetOptions):
     """The user's choices (all saved with the model)."""
 
     patch: int | None = None  # None: the median sequence becomes about 16 LSTM steps
-    val_fraction: float = 0.2
+    val_fraction: float = 0.0  # > 0: a stratified split for early stopping (else: lowest training loss)
+    max_steps: int | None = 1000  # optimizer steps: max_epochs = min(max_epochs, ceil(max_steps / batches))
     training: TrainingConfig = field(
-        default_factory=lambda: TrainingConfig(max_epochs=200, learning_rate=3e-3, batch_size=32, patience=40))
+        default_factory=lambda: TrainingConfig(max_epochs=300, learning_rate=1e-3, batch_size=16, patience=100,
+                                               lr_schedule="cosine", warmup_steps=50))
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
@@ -135,6 +86,17 @@ class ClassifierParams(ClassifierNetOptions):
         p = self.patch
         if p is not None and (isinstance(p, bool) or int(p) != p or p < 1):
             raise ValueError(f"patch must be a whole number >= 1 or None (automatic), got {p!r}")
+        m = self.max_steps
+        if m is not None and (isinstance(m, bool) or int(m) != m or m < 1):
+            raise ValueError(f"max_steps must be a whole number >= 1 or None (max_epochs alone), got {m!r}")
+        self.conv_channels = tuple(int(c) for c in self.conv_channels)
+        self.conv_kernels = tuple(int(k) for k in self.conv_kernels)
+        if len(self.conv_channels) != len(self.conv_kernels) or not self.conv_channels:
+            raise ValueError(f"conv_channels and conv_kernels must have the same (non-zero) length, "
+                             f"got {self.conv_channels} and {self.conv_kernels}")
+        if min(self.conv_channels) < 1 or min(self.conv_kernels) < 1:
+            raise ValueError(f"conv_channels and conv_kernels must be >= 1, got {self.conv_channels} "
+                             f"and {self.conv_kernels}")
 
 
 class Classifier(Estimator):
@@ -192,7 +154,7 @@ class Classifier(Estimator):
         self.patch = p.patch or max(1, int(np.median(data.lengths)) // 16)
         torch.manual_seed(training.seed)
         self.net = self.build_net(ClassifierNetConfig(
-            n_channels=data.n_channels * self.patch, n_classes=len(self.classes),
+            n_channels=data.n_channels, n_classes=len(self.classes), patch=self.patch,
             **net_options(p, ClassifierNetOptions)))
         x, lengths = self.tensors(data)
         y = torch.as_tensor(data.label_indices(self.classes), dtype=torch.long)
@@ -203,6 +165,9 @@ class Classifier(Estimator):
         else:
             train_idx = np.arange(len(data))
         train_loader = self._loader(x[train_idx], lengths[train_idx], y[train_idx], shuffle=True)
+        if p.max_steps is not None:  # the same number of optimizer steps for a small set and a large one
+            epochs = -(-p.max_steps // max(1, len(train_loader)))
+            training = dataclasses.replace(training, max_epochs=max(1, min(training.max_epochs, epochs)))
 
         def loss_fn(net, batch):
             bx, blen, by = batch
