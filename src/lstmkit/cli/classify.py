@@ -141,19 +141,22 @@ def run(args: argparse.Namespace) -> int:
 
 def _minirocket(train, test, seed: int) -> dict | None:
     """MiniRocket (aeon) fitted on the same train split and scored on the same test split,
-    printed under the model's accuracy; None, with one printed line, when it cannot run."""
+    printed under the model's accuracy; None, with one printed line, when it cannot run.
+    Unequal-length series are padded as ``benchmarks/bench_classify.py`` pads them."""
     from lstmkit.tasks.classify_baselines import BaselineSkipped, minirocket_baseline
 
-    try:
-        result = minirocket_baseline(train, test, seed=seed)
+    try:  # unequal lengths: each series padded with its last value to the longest training series
+        result = minirocket_baseline(train, test, seed=seed, pad=True)
     except BaselineSkipped as why:
         print(f"MiniRocket baseline skipped: {why}")
         return None
     except Exception as exc:  # noqa: BLE001 - a failing baseline must not lose the trained model's run
         print(f"MiniRocket baseline failed ({type(exc).__name__}: {exc}); the model's results stand")
         return None
+    padded = (f", series padded to {result['padded_to']} steps with their last value"
+              if result["padded_to"] is not None else "")
     print(f"MiniRocket (aeon) accuracy {result['accuracy']:.4f}  ({result['seconds']:.1f} s, "
-          f"same train and test split)")
+          f"same train and test split{padded})")
     return result
 
 
