@@ -177,42 +177,52 @@ def main(argv: list[str] | None = None) -> int:
                "lstmkit": lstmkit.__version__, "aeon": _version("aeon")}
     print(f"lstmkit {machine['lstmkit']}, torch {machine['torch']} ({machine['torch_threads']} threads), "
           f"aeon {machine['aeon']}, {machine['cpu']} x{machine['cores']}; seeds {seeds}", flush=True)
+    recipe = lstmkit.Classifier().get_params()
+    print("lstmkit Classifier defaults: " + ", ".join(f"{k}={v}" for k, v in recipe.items()
+                                                       if k not in ("progress", "devices", "strategy")), flush=True)
 
+    # Every lstmkit fit runs before the first MiniRocket fit: once aeon's numba kernels have
+    # run in a process, later torch training in it was measured 5-10x slower (a UnitTest fit:
+    # 205 s before, 2972 s after, under the same load), which would inflate lstmkit's seconds.
     results: dict[str, dict] = {}
+    loaded = {}
     for name in names:
         try:
             train, test = load(name, args.split_seed)
         except Unavailable as why:
             print(f"{name}: skipped, {why}", flush=True)
             continue
+        loaded[name] = (train, test)
         info = describe(train, test)
         print(f"{name}: {info['train']} train / {info['test']} test, {info['channels']} channels, "
               f"{info['classes']} classes, lengths {info['min_length']}..{info['max_length']}", flush=True)
-        entry = {"data": info, "lstmkit": None, "minirocket": None,
-                 "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}
-        lk, mr = [], []
+        lk = []
         for seed in seeds:
             r = run_lstmkit(train, test, seed)
             lk.append({"seed": seed, **r})
-            line = f"  seed {seed}: lstmkit {r['accuracy']:.4f} ({r['seconds']:.1f} s, {r['epochs']} epochs, patch {r['patch']})"
-            if not args.no_minirocket:
-                from lstmkit.tasks.classify_baselines import BaselineSkipped
+            print(f"  seed {seed}: lstmkit {r['accuracy']:.4f} ({r['seconds']:.1f} s, {r['epochs']} epochs, "
+                  f"patch {r['patch']})", flush=True)
+        results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None,
+                         "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}
+    if not args.no_minirocket:
+        from lstmkit.tasks.classify_baselines import BaselineSkipped
 
+        for name, (train, test) in loaded.items():
+            mr = []
+            for seed in seeds:
                 try:
                     m = run_minirocket(train, test, seed)
                     mr.append({"seed": seed, **m})
-                    line += f"  MiniRocket {m['accuracy']:.4f} ({m['seconds']:.1f} s)"
+                    print(f"{name} seed {seed}: MiniRocket {m['accuracy']:.4f} ({m['seconds']:.1f} s)", flush=True)
                 except BaselineSkipped as why:
-                    line += f"  MiniRocket skipped: {why}"
-            print(line, flush=True)
-        entry["lstmkit"] = summary(lk)
-        entry["minirocket"] = summary(mr) if mr else None
-        results[name] = entry
+                    print(f"{name}: MiniRocket skipped: {why}", flush=True)
+                    break
+            results[name]["minirocket"] = summary(mr) if mr else None
 
     print()
     print(_table(results))
     if args.json:
-        payload = {"machine": machine, "seeds": seeds, "split_seed": args.split_seed,
+        payload = {"machine": machine, "seeds": seeds, "classifier_defaults": recipe, "split_seed": args.split_seed,
                    "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
                    "lstm_fcn_source": LSTM_FCN_SOURCE, "datasets": results, "mean": _means(results)}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -61,12 +61,23 @@ def test_missing_aeon_is_a_skip(monkeypatch):
 
 
 def test_classify_prints_why_the_baseline_is_skipped(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(classify_baselines, "aeon_available", lambda: True)  # refused before aeon runs
+    monkeypatch.setattr(classify_baselines, "aeon_available", lambda: False)
     train, test = write_ts(tmp_path / "train.ts", waves(30)), write_ts(tmp_path / "test.ts", waves(10, seed=1))
     out = tmp_path / "run"
     assert main(["classify", str(train), str(test), "--hidden-size", "8", "--max-epochs", "2", "--out", str(out)]) == 0
-    assert "MiniRocket baseline skipped: MiniRocket takes equal-length series only" in capsys.readouterr().out
+    assert "MiniRocket baseline skipped: aeon is not installed" in capsys.readouterr().out
     assert "baselines" not in json.loads((out / "metrics.json").read_text())
+
+
+def test_classify_pads_unequal_lengths_for_minirocket(tmp_path, capsys):
+    pytest.importorskip("aeon", reason="MiniRocket comes from the optional package aeon (pip install aeon)")
+    train_data = waves(30)
+    train, test = write_ts(tmp_path / "train.ts", train_data), write_ts(tmp_path / "test.ts", waves(10, seed=1))
+    out = tmp_path / "run"
+    assert main(["classify", str(train), str(test), "--hidden-size", "8", "--max-epochs", "1", "--out", str(out)]) == 0
+    baseline = json.loads((out / "metrics.json").read_text())["baselines"]["minirocket"]
+    assert baseline["padded_to"] == int(train_data.lengths.max()) and 0.0 <= baseline["accuracy"] <= 1.0
+    assert f"series padded to {baseline['padded_to']} steps with their last value" in capsys.readouterr().out
 
 
 def test_classify_writes_the_minirocket_baseline(tmp_path, capsys):

@@ -11,7 +11,8 @@ from lstmkit.cli.common import add_training_arguments, estimator_options, holds_
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Train an LSTM sequence classifier on TRAIN and score it on TEST (or on a stratified "
+        "Train an LSTM sequence classifier (LSTM-FCN: an LSTM branch beside a convolutional "
+        "branch) on TRAIN and score it on TEST (or on a stratified "
         "split of TRAIN). Files: UCR/UEA .ts (univariate or multivariate, equal or unequal "
         "length), UCR .tsv (label first), CSV or Parquet (one row per sequence with a label "
         "column, or long format id/time/value). --dataset NAME loads a UCR/UEA data set that "
@@ -33,9 +34,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unidirectional", action="store_true", help="read forward only (default: both directions)")
     parser.add_argument("--patch", type=positive_int, default=None, metavar="K",
                         help="time steps per LSTM step (default: about 16 LSTM steps per sequence)")
+    parser.add_argument("--no-conv-branch", action="store_true",
+                        help="the LSTM branch alone (default: LSTM-FCN, a convolutional branch beside the LSTM)")
+    parser.add_argument("--no-squeeze-excite", action="store_true",
+                        help="no squeeze-and-excite gates in the convolutional branch")
+    parser.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
+                        help="optimizer steps to train for (the epochs follow from the data size; "
+                             "--max-epochs caps them; default 1000)")
+    parser.add_argument("--val-fraction", type=_val_fraction, default=0.0, metavar="F",
+                        help="hold out this stratified fraction of TRAIN for early stopping "
+                             "(default 0: keep the weights with the lowest training loss)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="do not fit MiniRocket (aeon) beside the model on the same split")
-    add_training_arguments(parser, max_epochs=200, out_help="run directory (default runs/classify-<time>)")
+    add_training_arguments(parser, max_epochs=300, out_help="run directory (default runs/classify-<time>)")
+
+
+def _val_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 0.5), got {text!r}")
+    return value
 
 
 def _read_args(args) -> dict:
@@ -87,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{test.source}: label {unseen[0]!r} does not occur in {train.source}")
 
     started = time.perf_counter()
-    classifier = Classifier(**estimator_options(Classifier, args, bidirectional=not args.unidirectional))
+    classifier = Classifier(**estimator_options(Classifier, args, bidirectional=not args.unidirectional,
+                                                conv_branch=not args.no_conv_branch,
+                                                squeeze_excite=not args.no_squeeze_excite))
     classifier.fit(train, run_dir=out, resume_from=args.resume)
     if not classifier.fit_result.is_global_zero:
         return 0
@@ -118,19 +141,22 @@ def run(args: argparse.Namespace) -> int:
 
 def _minirocket(train, test, seed: int) -> dict | None:
     """MiniRocket (aeon) fitted on the same train split and scored on the same test split,
-    printed under the model's accuracy; None, with one printed line, when it cannot run."""
+    printed under the model's accuracy; None, with one printed line, when it cannot run.
+    Unequal-length series are padded as ``benchmarks/bench_classify.py`` pads them."""
     from lstmkit.tasks.classify_baselines import BaselineSkipped, minirocket_baseline
 
-    try:
-        result = minirocket_baseline(train, test, seed=seed)
+    try:  # unequal lengths: each series padded with its last value to the longest training series
+        result = minirocket_baseline(train, test, seed=seed, pad=True)
     except BaselineSkipped as why:
         print(f"MiniRocket baseline skipped: {why}")
         return None
     except Exception as exc:  # noqa: BLE001 - a failing baseline must not lose the trained model's run
         print(f"MiniRocket baseline failed ({type(exc).__name__}: {exc}); the model's results stand")
         return None
+    padded = (f", series padded to {result['padded_to']} steps with their last value"
+              if result["padded_to"] is not None else "")
     print(f"MiniRocket (aeon) accuracy {result['accuracy']:.4f}  ({result['seconds']:.1f} s, "
-          f"same train and test split)")
+          f"same train and test split{padded})")
     return result
 
 

@@ -1,0 +1,160 @@
+r"""The classifier's network: an LSTM branch beside a fully convolutional branch (LSTM-FCN,
+Karim et al. 2017; with squeeze-and-excite blocks as in MLSTM-FCN, Karim et al. 2019).
+
+Input: a batch of standardised sequences cut into patches, ``x`` of shape ``(N, S, k*C)``
+(S patches of k time steps of C channels, the last patch filled by repeating the last step)
+and ``lengths`` ``(N,)`` counted in patches. Two branches read it::
+
+    LSTM branch   h_1..h_S = LSTM(x_1..x_S)                 (bidirectional by default)
+                  z_lstm = pool(h_1..h_S)        last: [h_S(fwd), h_1(bwd)]; mean: (1/S) Σ_s h_s;
+                                                 attention: Σ_s α_s h_s, α = softmax_s(v·tanh(W h_s))
+    conv branch   u^0 = the same values unpatched: (N, C, S*k), time steps past the end zeroed
+                  u^j = m ⊙ SE_j(ReLU(BN_j(Conv1d_j(u^{j-1}))))   j = 1..3, kernels 8/5/3,
+                                                 channels 128/256/128, 'same' padding
+                  z_conv = (1/T) Σ_{t<T} u^3_t        global average over the T = S*k real steps
+    head          p(class | x) = softmax(U [z_lstm; z_conv] + b)   (dropout before U)
+
+``m`` is the mask of real time steps (1 inside the sequence, 0 past its end), applied after
+every block, so a sequence gives the same output alone or padded in a batch (BatchNorm in eval
+mode uses its running statistics). Squeeze-and-excite (Hu et al. 2018) rescales every channel
+by a gate computed from its masked mean::
+
+    s = (1/T) Σ_t u_t;   g = sigmoid(W_2 ReLU(W_1 s));   SE(u)_t = g ⊙ u_t   (W_1: C -> C/16)
+
+The LSTM branch sees patches (a long series becomes a few LSTM steps: PatchTST, Nie et al.
+2023, in the spirit of LSTM-FCN's dimension shuffle), the conv branch every time step; with
+``conv_branch=False`` the network is the LSTM branch and its head alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lstmkit.nn import LSTM
+
+POOLINGS = ("last", "mean", "attention")
+
+
+@dataclass(kw_only=True)
+class ClassifierNetOptions:
+    """The network's options the user chooses (shared by the params and the net's config)."""
+
+    hidden_size: int = 64
+    num_layers: int = 1
+    bidirectional: bool = True
+    pooling: str = "mean"
+    dropout: float = 0.1
+    backend: str = "auto"
+    conv_branch: bool = True
+    conv_channels: tuple[int, ...] = (128, 256, 128)
+    conv_kernels: tuple[int, ...] = (8, 5, 3)
+    squeeze_excite: bool = True
+
+
+@dataclass(kw_only=True)
+class ClassifierNetConfig(ClassifierNetOptions):
+    n_channels: int  # C: channels of the series (before patching)
+    n_classes: int
+    patch: int = 1  # k: time steps per LSTM step
+
+
+class SqueezeExcite(nn.Module):
+    """Channel gates from the masked mean over time (Hu et al. 2018), reduction 16."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.gate = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels), nn.Sigmoid())
+
+    def forward(self, u: torch.Tensor, mask: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        squeezed = (u * mask).sum(-1) / steps  # (N, C)
+        return u * self.gate(squeezed).unsqueeze(-1)  # (N, C, T)
+
+
+class ConvBranch(nn.Module):
+    """Fully convolutional branch (Wang et al. 2017's FCN): Conv1d-BatchNorm-ReLU blocks,
+    optional squeeze-and-excite after all but the last, masked global average pooling."""
+
+    def __init__(self, n_channels: int, channels: tuple[int, ...], kernels: tuple[int, ...],
+                 squeeze_excite: bool) -> None:
+        super().__init__()
+        if len(channels) != len(kernels) or not channels:
+            raise ValueError(f"conv_channels and conv_kernels must have the same (non-zero) length, "
+                             f"got {len(channels)} and {len(kernels)}")
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        self.excites = nn.ModuleList()
+        width = n_channels
+        for j, (out, kernel) in enumerate(zip(channels, kernels)):
+            self.convs.append(nn.Conv1d(width, out, kernel, bias=False))
+            self.norms.append(nn.BatchNorm1d(out))
+            last = j == len(channels) - 1
+            self.excites.append(SqueezeExcite(out) if squeeze_excite and not last else nn.Identity())
+            width = out
+        self.width = width
+
+    def forward(self, u: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``u`` ``(N, C, T)`` and the real steps ``lengths`` ``(N,)`` -> ``(N, channels[-1])``."""
+        mask = (torch.arange(u.shape[-1], device=u.device)[None, :] < lengths[:, None]).unsqueeze(1)  # (N, 1, T)
+        mask = mask.to(u.dtype)
+        steps = lengths[:, None].to(u.dtype)  # (N, 1)
+        u = u * mask
+        for conv, norm, excite in zip(self.convs, self.norms, self.excites):
+            left = (conv.kernel_size[0] - 1) // 2  # 'same' padding: (k-1)//2 zeros before, the rest after
+            u = nn.functional.pad(u, (left, conv.kernel_size[0] - 1 - left))
+            u = torch.relu(norm(conv(u))) * mask
+            if isinstance(excite, SqueezeExcite):
+                u = excite(u, mask, steps)
+        return (u * mask).sum(-1) / steps  # (N, channels[-1])
+
+
+class ClassifierNet(nn.Module):
+    """LSTM branch and (optional) conv branch over variable-length sequences, concatenated
+    into a softmax head (logits out). See the module docstring for the equations."""
+
+    def __init__(self, config: ClassifierNetConfig) -> None:
+        super().__init__()
+        c = config
+        self.config = config
+        self.encoder = LSTM(c.n_channels * c.patch, c.hidden_size, c.num_layers, batch_first=True,
+                            bidirectional=c.bidirectional, dropout=c.dropout if c.num_layers > 1 else 0.0,
+                            backend=c.backend)
+        width = c.hidden_size * (2 if c.bidirectional else 1)
+        if c.pooling == "attention":
+            self.attention = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
+        self.conv = None
+        if c.conv_branch:
+            self.conv = ConvBranch(c.n_channels, tuple(c.conv_channels), tuple(c.conv_kernels), c.squeeze_excite)
+            width += self.conv.width
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(width, c.n_classes)
+
+    def lstm_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The LSTM branch's pooled vector ``(N, D*H)`` of patched ``x`` ``(N, S, k*C)``."""
+        output, (h_n, _) = self.encoder(x, lengths=lengths)  # output (N, S, D*H)
+        c = self.config
+        if c.pooling == "last":
+            top = h_n[-(2 if c.bidirectional else 1):]  # the last layer's directions
+            return torch.cat(list(top), dim=-1)
+        steps = torch.arange(x.shape[1], device=x.device)
+        mask = (steps[None, :] < lengths[:, None]).unsqueeze(-1)  # (N, S, 1)
+        if c.pooling == "mean":
+            return (output * mask).sum(1) / lengths[:, None].to(output.dtype)
+        scores = self.attention(output).masked_fill(~mask, float("-inf"))
+        return (torch.softmax(scores, dim=1) * output).sum(1)
+
+    def conv_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The conv branch's pooled vector of the same input, unpatched to every time step."""
+        n, s, _ = x.shape
+        k = self.config.patch
+        u = x.reshape(n, s * k, self.config.n_channels).transpose(1, 2)  # (N, C, S*k)
+        return self.conv(u, lengths.to(x.device) * k)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        pooled = self.lstm_features(x, lengths)
+        if self.conv is not None:
+            pooled = torch.cat([pooled, self.conv_features(x, lengths)], dim=-1)
+        return self.head(self.dropout(pooled))
