@@ -19,7 +19,7 @@ def test_every_application_is_registered_under_its_kind():
 def test_options_are_keywords_with_the_applications_defaults():
     signature = inspect.signature(lstmkit.Forecaster)
     assert signature.parameters["learning_rate"].default == 1e-2  # the forecaster's recipe
-    assert inspect.signature(lstmkit.Classifier).parameters["learning_rate"].default == 3e-3
+    assert inspect.signature(lstmkit.Classifier).parameters["learning_rate"].default == 1e-3
     f = lstmkit.Forecaster(horizon=6, learning_rate=3e-3, cell="gru")
     assert (f.params.horizon, f.params.training.learning_rate, f.params.cell) == (6, 3e-3, "gru")
     params = f.get_params()
