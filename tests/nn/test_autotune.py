@@ -27,6 +27,39 @@ def refuse(run, name):
     raise AssertionError("measured, but the decision should have come from the cache")
 
 
+@pytest.fixture(autouse=True)
+def idle_machine(monkeypatch):
+    """The tests' tuners see an idle machine unless a test says otherwise (the real load of
+    the machine running the suite must not decide what they assert)."""
+    monkeypatch.setattr(autotune, "machine_busy", lambda: False)
+
+
+def test_a_decision_measured_on_a_busy_machine_is_not_cached(tmp_path):
+    path = tmp_path / "autotune.json"
+    busy = autotune.Tuner(path, timer=fake(1.0, 0.5), busy=lambda: True)
+    decision = busy.decide(lstm_call())
+    assert decision.backend == "torch" and busy.measured == 1
+    assert busy.decide(lstm_call()) == decision and busy.measured == 1  # kept in memory
+    assert not path.exists()  # never written: a busy measurement may have picked the slower one
+    idle = autotune.Tuner(path, timer=fake(0.5, 1.0), busy=lambda: False)
+    assert idle.decide(lstm_call()).backend == "fused"  # measured again, now cached
+    assert autotune.Tuner(path, timer=refuse).decide(lstm_call()).backend == "fused"
+
+
+def test_machine_busy_reads_the_load_average(monkeypatch):
+    monkeypatch.undo()  # the real machine_busy
+    monkeypatch.setattr(autotune.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(autotune.os, "getloadavg", lambda: (3.5, 0.0, 0.0))
+    assert autotune.machine_busy() is True
+    monkeypatch.setattr(autotune.os, "getloadavg", lambda: (2.9, 9.0, 9.0))
+    assert autotune.machine_busy() is False
+
+    def unknown():
+        raise OSError("no load average here")
+    monkeypatch.setattr(autotune.os, "getloadavg", unknown)
+    assert autotune.machine_busy() is False
+
+
 @pytest.fixture
 def tuned(monkeypatch, tmp_path):
     """Measuring on, with the process's tuner replaced by ``install(timer)``'s."""

@@ -22,7 +22,11 @@ its caches), torch's build, the thread count and the shape. So the first time ``
   (:func:`lstmkit.nn.fused.build.cache_root`), one file per CPU model, instruction-set flags,
   torch version and compiled kernels (their build keys), written atomically and merged with
   what other processes wrote, so later processes reuse the decisions. A corrupt file is
-  ignored (and rewritten at the next decision).
+  ignored (and rewritten at the next decision). A decision measured while the machine is busy
+  (:func:`machine_busy`: a one-minute load average above :data:`BUSY_LOAD` times the CPU
+  count) stays in memory for this process only: other jobs slow the two backends unequally
+  (oneDNN's thread barriers suffer more than MKL's packed GEMM), so a busy measurement can
+  pick the slower backend, and a cached one would keep it for every later process.
 
 The decision enters the backend registry as a reason of the fused backend not to run
 (:meth:`lstmkit.nn.backend.FusedBackend.slower`): ``select`` stays the one chooser and a
@@ -55,7 +59,18 @@ STEPS_CAP = 64  # sequence lengths at or above this share a class, measured at m
 LAYERS_CAP = 4
 MIN_STEPS = 16  # the shortest representative sequence a long call is cut to
 MIN_REPS, MAX_REPS, WARMUP = 3, 9, 2
+BUSY_LOAD = 1.5  # load average per CPU above which a measurement is not written to the cache
 _FORMAT = 1
+
+
+def machine_busy() -> bool:
+    """Whether other work is loading the CPUs: the one-minute load average above
+    :data:`BUSY_LOAD` times the CPU count (False where the load average is unknown)."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return False
+    return load > BUSY_LOAD * (os.cpu_count() or 1)
 
 Timer = Callable[[Callable[[], object], str], float]  # (run, backend name) -> ms of one run
 
@@ -198,12 +213,16 @@ class Tuner:
     """Decisions per shape class: measured once, kept in memory and (``path``) on disk.
 
     ``timer(run, backend_name) -> ms`` times one run (tests pass fake timings; it need not
-    call ``run``); ``budget_ms`` and ``margin`` as :data:`BUDGET_MS` and :data:`MARGIN`."""
+    call ``run``); ``budget_ms`` and ``margin`` as :data:`BUDGET_MS` and :data:`MARGIN`;
+    ``busy() -> bool`` says whether the machine is too loaded for a decision to be cached on
+    disk (default :func:`machine_busy`)."""
 
     def __init__(self, path: Path | str | None = None, *, timer: Timer | None = None,
-                 budget_ms: float = BUDGET_MS, margin: float = MARGIN, header: dict | None = None) -> None:
+                 budget_ms: float = BUDGET_MS, margin: float = MARGIN, header: dict | None = None,
+                 busy: Callable[[], bool] | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self.timer = timer or _perf_timer
+        self.busy = busy or machine_busy
         self.budget_ms = budget_ms
         self.margin = margin
         self.header = header or {}
@@ -220,9 +239,10 @@ class Tuner:
             self._load()
             decision = self._memory.get(klass.key)
             if decision is None:
+                busy = self.busy()
                 decision = self.measure(klass)
                 self._memory[klass.key] = decision
-                if math.isfinite(decision.fused_ms):
+                if math.isfinite(decision.fused_ms) and not (busy or self.busy()):
                     self._save(decision)
         return decision
 
