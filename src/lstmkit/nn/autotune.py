@@ -333,8 +333,14 @@ class Tuner:
 # ----------------------------------------------------------------- this machine
 def machine() -> dict:
     """What the decisions depend on besides the class: CPU model, vector ISA flags, torch,
-    the compiled kernels' build keys (sources, flags such as ``LSTMKIT_FUSED_VW8``)."""
+    the compiled kernels' build keys (sources, flags such as ``LSTMKIT_FUSED_VW8``) and their
+    run-time GEMM path (``LSTMKIT_FUSED_BLAS``, ``LSTMKIT_FUSED_BRGEMM``, ``..._MAXK``, after
+    the per-vendor defaults of :data:`lstmkit.nn.fused.build.GEMM_DEFAULTS`)."""
     from .fused import build
+
+    build._gemm_defaults()
+    gemm = {name: os.environ[name] for name in ("LSTMKIT_FUSED_BLAS", "LSTMKIT_FUSED_BRGEMM",
+                                                  "LSTMKIT_FUSED_BRGEMM_MAXK") if name in os.environ}
 
     model, flags = "", []
     try:
@@ -351,7 +357,7 @@ def machine() -> dict:
     import platform
 
     return {"cpu": model or platform.processor() or platform.machine(), "isa": isa, "torch": torch.__version__,
-            "kernels": [build.cache_dir(e).name for e in ("lstm", "gru_rnn")]}
+            "kernels": [build.cache_dir(e).name for e in ("lstm", "gru_rnn")], "gemm": gemm}
 
 
 def cache_path(facts: dict | None = None) -> Path:
