@@ -36,7 +36,9 @@ def probability(text: str) -> float:
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, out_help: str,
-                           max_time: float | None = None, epochs_help: str | None = None) -> None:
+                           max_time: float | None = None, epochs_help: str | None = None):
+    """The training options every training command shares, in one argument group; returns the
+    group, for a command to add its own training options to."""
     group = parser.add_argument_group("training (shared by every training command)")
     group.add_argument("--out", default=None, metavar="DIR", help=out_help)
     group.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same numbers (default 0)")
@@ -55,6 +57,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, 
                        help="continue training from DIR/checkpoints/last.ckpt (same data and options)")
     group.add_argument("--backend", default="auto", choices=["auto", "fused", "reference"],
                        help="LSTM backend (default auto)")
+    return group
 
 
 def holds_run_dir(task: str, *, unless_model: bool = False):

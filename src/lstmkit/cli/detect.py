@@ -82,8 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --model: read rows appended to FILE (- for stdin) and print flags as they come")
     parser.add_argument("--idle", type=positive_float, default=None, metavar="SEC",
                         help="with --follow FILE: stop after SEC seconds without a new row (default: follow until Ctrl-C)")
-    add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/detect-<time>)")
-    group = next(g for g in parser._action_groups if g.title.startswith("training"))
+    group = add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/detect-<time>)")
     group.add_argument("--learning-rate", type=positive_float, default=LEARNING_RATE, metavar="LR",
                        help=f"Adam learning rate (default {LEARNING_RATE:g})")
     group.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, metavar="B",

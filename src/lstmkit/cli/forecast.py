@@ -66,10 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "seasonal naive are always scored)")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="forecast DATA with the model saved in DIR, without training")
-    add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/forecast-<time>)",
+    group = add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/forecast-<time>)",
                            epochs_help=f"epochs to train (default {MAX_EPOCHS}; with --early-stopping, "
                                        f"at most that many)")
-    group = next(g for g in parser._action_groups if g.title.startswith("training"))
     group.add_argument("--learning-rate", type=positive_float, default=LEARNING_RATE, metavar="LR",
                        help=f"Adam learning rate (default {LEARNING_RATE:g})")
     group.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, metavar="B",
