@@ -96,7 +96,7 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
     with the min..max range as error bars, each point labelled with the runs that solved it;
     ``gradients.png``: ‖∂L/∂h_t‖ against t, log scale, per cell at the longest length (first
     seed), at initialisation and after training."""
-    from lstmkit.tasks.lab import summarise
+    from lstmkit.tasks.lab import SPECS, summarise
 
     plt = pyplot()
     directory = Path(directory)
@@ -122,6 +122,8 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
     if results:
         r0 = results[0]
         ax.axhline(r0.baseline_metric, color="grey", ls=":", label="trivial answer")
+        if task in SPECS:
+            ax.axhline(SPECS[task].threshold, color="black", ls="--", lw=0.8, label="solved beyond this line")
         ax.set_ylabel(f"test {r0.metric} ({'lower' if r0.metric == 'mse' else 'higher'} is better)")
         if r0.metric == "mse":
             ax.set_yscale("log")
