@@ -156,6 +156,33 @@ def load_us_gdp():
     return _one(load_us_gdp(), "US GDP")
 
 
+def load_elec_equip():
+    # statsmodels' elec_equip: euro-area electrical equipment orders index, monthly 1995-01 ..
+    # 2016-05 (the 2008-09 fall in it)
+    from statsmodels.datasets.elec_equip import data
+
+    frame = data.load().data
+    return pd.DataFrame({"unique_id": "elec_equip", "ds": pd.date_range(frame.index[0], periods=len(frame), freq="MS"),
+                         "y": frame.iloc[:, 0].to_numpy(dtype=np.float64)})
+
+
+def load_co2():
+    # statsmodels' co2 (Mauna Loa, weekly 1958 .. 2001) as monthly means, the 59 missing weeks
+    # left out of the means
+    from statsmodels.datasets import co2
+
+    weekly = co2.load_pandas().data["co2"]
+    monthly = weekly.resample("MS").mean().interpolate()
+    return pd.DataFrame({"unique_id": "co2", "ds": monthly.index, "y": monthly.to_numpy(dtype=np.float64)})
+
+
+def load_pbs():
+    # aeon's PBS_dataset: monthly scripts of one Australian PBS drug, 1991-07 .. 2008-06; small
+    # counts with zeros (intermittent)
+    y = _aeon_quiet("load_PBS_dataset")
+    return pd.DataFrame({"unique_id": "PBS", "ds": pd.date_range("1991-07-01", periods=len(y), freq="MS"), "y": y})
+
+
 DATASETS = {
     d.name: d
     for d in [
@@ -169,6 +196,10 @@ DATASETS = {
         Dataset("elnino", load_elnino, (1, 12, 36), note="statsmodels elnino, monthly"),
         Dataset("m1_yearly", load_m1_yearly, (1, 6), stride=1,
                 note=f"aeon m1_yearly_dataset, the series with >= {M1_MIN_LENGTH} values"),
+        # held out: added after the default recipe was fixed, to check it on data it was not chosen on
+        Dataset("elec_equip", load_elec_equip, (1, 12, 36), note="statsmodels elec_equip, monthly (held out)"),
+        Dataset("co2", load_co2, (1, 12, 36), note="statsmodels co2, monthly means (held out)"),
+        Dataset("pbs", load_pbs, (1, 12), note="aeon PBS_dataset, monthly counts (held out)"),
     ]
 }
 QUICK = ("air_passengers", "shampoo", "nile", "lynx")
@@ -295,6 +326,7 @@ class Result:
     # dataset -> model -> horizon -> list of per-window score dicts; lstmkit per seed as "lstmkit@s"
     windows: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)  # dataset -> model -> seconds (all horizons)
+    series: dict = field(default_factory=dict)  # dataset -> number of series
 
 
 def run_dataset(ds: Dataset, horizons, origins: int, seeds, models: list[str], result: Result, log) -> None:
@@ -305,6 +337,7 @@ def run_dataset(ds: Dataset, horizons, origins: int, seeds, models: list[str], r
     sf = statsforecast_models(m) if "statsforecast" in models else {}
     store = result.windows.setdefault(ds.name, {})
     secs = result.seconds.setdefault(ds.name, {})
+    result.series[ds.name] = len(groups)
     log(f"{ds.name}: {len(groups)} series, lengths {min(map(len, groups.values()))}..{max(map(len, groups.values()))}, "
         f"season {m}, horizons {list(horizons)}, {origins} origins")
 
@@ -450,6 +483,33 @@ def available_models(requested: list[str]) -> tuple[list[str], list[str]]:
     return [m for m in requested if have[m]], [m for m in requested if not have[m]]
 
 
+def seconds_per_series(result: Result) -> dict[str, dict[str, float]]:
+    """Per data set and model: wall seconds per series, every horizon together (lstmkit and
+    Darts: one seed's fit and forecasts, the mean over seeds; statsforecast: its fits and
+    forecasts)."""
+    out: dict[str, dict[str, float]] = {}
+    for dname, by_model in result.seconds.items():
+        n = max(1, result.series.get(dname, 1))
+        row = {}
+        for model, value in by_model.items():
+            if isinstance(value, list):  # one entry per horizon and seed
+                horizons = len(next(iter(result.windows[dname].values()), {})) or 1
+                row[model.split(" ")[0]] = float(np.sum(value) / max(1, len(value) // horizons)) / n
+            else:
+                row[model] = float(value) / n
+        out[dname] = row
+    return out
+
+
+def print_seconds(per_series: dict[str, dict[str, float]]) -> None:
+    models = [m for m in ("lstmkit", "darts", "AutoARIMA", "AutoETS", "SeasonalNaive")
+              if any(m in row for row in per_series.values())]
+    print("\nwall seconds per series, every horizon (lstmkit, darts: per seed)")
+    print(f"{'data set':<16}" + "".join(f"{m:>15}" for m in models))
+    for dname, row in per_series.items():
+        print(f"{dname:<16}" + "".join(f"{row.get(m, float('nan')):>15.2f}" for m in models))
+
+
 def print_report(summary: dict, protocol: dict | None, seeds, elapsed: float) -> None:
     order = ["lstmkit", "lstm_only", "darts", "AutoARIMA", "AutoETS", "SeasonalNaive"]
     models = [m for m in order if any(m in row for row in summary["datasets"].values())]
@@ -537,11 +597,13 @@ def main(argv=None) -> int:
     protocol = None if args.no_protocol else darts_protocol(seeds, models, log, quick=args.quick)
     elapsed = time.perf_counter() - started
     print_report(summary, protocol, seeds, elapsed)
+    print_seconds(seconds_per_series(result))
     if args.json:
         payload = {"command": " ".join(sys.argv), "seeds": seeds, "origins": args.origins,
                    "datasets": {n: {"horizons": list(DATASETS[n].quick_horizons if args.quick and DATASETS[n].quick_horizons
                                                      else DATASETS[n].horizons), "note": DATASETS[n].note} for n in names},
                    "summary": summary, "darts_protocol": protocol, "seconds": result.seconds,
+                   "seconds_per_series": seconds_per_series(result),
                    "wall_seconds": elapsed, "windows": result.windows}
         Path(args.json).write_text(json.dumps(payload, indent=1, default=float))
     return 0

@@ -61,3 +61,13 @@ def test_statsforecast_forecasts_from_every_cutoff(bench):
     out = bench.run_statsforecast(make, y, [6, 8], 3)
     np.testing.assert_allclose(out[6], [4, 1, 5])  # the last season of y[:6] = 4, 1, 5, 9
     np.testing.assert_allclose(out[8], [5, 9, 2])
+
+
+def test_seconds_per_series_divides_by_series_and_seeds(bench):
+    result = bench.Result()
+    result.windows["m1"] = {"AutoARIMA": {1: [], 6: []}, "lstmkit@0": {1: [], 6: []}}
+    # lstmkit: one entry per horizon and seed (2 horizons x 2 seeds); statsforecast: its total
+    result.seconds["m1"] = {"AutoARIMA": 10.0, "lstmkit (per seed)": [3.0, 5.0, 4.0, 4.0]}
+    result.series["m1"] = 4
+    out = bench.seconds_per_series(result)
+    assert out == {"m1": {"AutoARIMA": pytest.approx(2.5), "lstmkit": pytest.approx(2.0)}}

@@ -13,7 +13,7 @@ from lstmkit.cli.common import (add_training_arguments, estimator_options, holds
 # the Forecaster's defaults (ForecasterParams; kept here so --help need not import torch; a test
 # checks they agree)
 LEARNING_RATE, BATCH_SIZE, DROPOUT, PATIENCE, MAX_EPOCHS = 1e-2, 32, 0.0, 30, 100
-ENSEMBLE, COMBINE = 5, "weights"
+ENSEMBLE, COMBINE, VALIDATION = 5, "weights", "folds"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,8 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"their median is the LSTM forecast (default {ENSEMBLE})")
     parser.add_argument("--combine", default=COMBINE, choices=["weights", "best", "none"],
                         help="combine the LSTM with in-house baselines (naive, seasonal naive, drift, Theta, "
-                             "linear) by inverse validation error (weights), take the best on validation "
+                             "linear, AR) by inverse validation error (weights), take the best on validation "
                              f"(best), or use the LSTM alone (none) (default {COMBINE})")
+    parser.add_argument("--validation", default=VALIDATION, choices=["folds", "recent"],
+                        help="what weighs the combination: folds = blocked cross-validation, each ensemble "
+                             "member holding out one block of the training windows, every window scored "
+                             "out of fold; recent = the most recent windows, held out from all members "
+                             f"(default {VALIDATION}; --early-stopping and --ensemble 1 use recent)")
     parser.add_argument("--no-baseline", "--no-statsforecast", dest="no_baseline", action="store_true",
                         help="do not fit AutoARIMA and AutoETS (statsforecast) beside the model in the backtest "
                              "(default: they are, when statsforecast is installed, on the target only; naive and "

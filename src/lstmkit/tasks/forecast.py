@@ -56,6 +56,7 @@ from lstmkit.data import (
 )
 from lstmkit.errors import InputError, bad_value, param_ref
 from lstmkit.tasks import forecast_combine as fc
+from lstmkit.tasks import forecast_folds as ff
 from lstmkit.tasks import forecast_metrics as fm
 from lstmkit.tasks import forecast_statsforecast as fsf
 from lstmkit.tasks.forecast_net import (ENCODERS, ForecastEnsemble, ForecastNet, ForecastNetConfig, baseline_season,
@@ -65,6 +66,7 @@ from lstmkit.train import TrainingConfig, fit
 
 KIND = "forecaster"
 COMBINE = ("weights", "best", "none")
+VALIDATION = ("folds", "recent")
 FORECASTER_DEFAULT_DATA = "the bundled AirPassengers series"
 
 
@@ -87,6 +89,7 @@ class ForecasterParams:
     ensemble: int = 5  # networks whose median is the LSTM forecast
     combine: str = "weights"  # with the baselines: "weights" (inverse validation MASE²), "best", "none"
     early_stopping: bool = False  # stop on the validation windows (patience); else train max_epochs
+    validation: str = "folds"  # what weighs the combination: "folds" (blocked CV) or "recent" windows
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(max_epochs=100, learning_rate=1e-2, batch_size=32,
                                                patience=30)
@@ -99,6 +102,8 @@ class ForecasterParams:
                 raise ValueError(f"quantiles must lie strictly between 0 and 1, got {q}")
         if self.transform not in ("auto", "log", "none"):
             raise ValueError(f"transform must be 'auto', 'log' or 'none', got {self.transform!r}")
+        if self.validation not in VALIDATION:
+            raise ValueError(f"validation must be one of {', '.join(map(repr, VALIDATION))}, got {self.validation!r}")
         if self.combine not in COMBINE:
             raise ValueError(f"combine must be one of {', '.join(map(repr, COMBINE))}, got {self.combine!r}")
         if isinstance(self.ensemble, bool) or int(self.ensemble) != self.ensemble or self.ensemble < 1:
@@ -157,6 +162,7 @@ class Forecaster(Estimator):
         self.members: list[ForecastNet] = []  # the ensemble; members[0] is self.net
         self.combination: dict[str, Any] | None = None  # weights and validation errors
         self.linear_coef: np.ndarray | None = None
+        self.ar_coef: np.ndarray | None = None
         self.spec: _DataSpec | None = None
         self.scaler: SeriesScaler | None = None
         self.data: TimeSeriesData | None = None
@@ -229,17 +235,26 @@ class Forecaster(Estimator):
             num_layers=self.params.num_layers, dropout=self.params.dropout,
             backend=self.params.backend, cell=self.params.cell,
         )) for lb in self._member_lookbacks(lookback, m)])
-        train, val = self._split(series, lookback, horizon, end)
+        windows = self._windows(series, lookback, horizon, end)
+        folds = self._folds(windows, len(members), horizon)
+        if folds is None:
+            train, val = self._split(windows, horizon, len(series))
+            masks = None
+        else:
+            train, val = windows, None
+            folds, masks = folds
         for net in members:
             net.season = net.config.season_length = baseline_season(train, m, net.config.lookback)
         cfg = self.params.training
         loaders = [self._loader(w, shuffle=i == 0) if w is not None else None
                    for i, w in enumerate((train, val))]
         quantiles = torch.tensor(self.quantiles)
+        trains_on = None if masks is None else torch.as_tensor(masks, dtype=torch.float32)
 
         def loss_fn(net, batch):
-            x, x_future, y = batch
-            return pinball_loss(net(x, x_future), y, quantiles)
+            x, x_future, y, index = batch
+            weight = None if trains_on is None else trains_on[:, index]
+            return pinball_loss(net(x, x_future), y, quantiles, weight)
 
         # the validation windows judge the combination; stopping early on them as well would
         # make the LSTM look better there than it is (and stops too soon on short series)
@@ -248,8 +263,10 @@ class Forecaster(Estimator):
                               resume_from=resume_from)
         self.members = [net.eval() for net in members]
         self.net = self.members[0]
-        self.linear_coef = fc.fit_linear(train.x[..., 0], train.y) if self.params.combine != "none" else None
-        self.combination = self._weigh(val, m)
+        combined = self.params.combine != "none"
+        self.linear_coef = fc.fit_linear(train.x[..., 0], train.y) if combined else None
+        self.ar_coef = fc.fit_ar(train.x[..., 0], train.y) if combined else None
+        self.combination = self._weigh(val, m) if masks is None else self._weigh_folds(windows, folds, masks, m)
 
     def _member_lookbacks(self, lookback: int, m: int) -> list[int]:
         """The members' lookbacks: L (the first, the longest) and, for every other member, a
@@ -264,26 +281,64 @@ class Forecaster(Estimator):
             return {"weights": {"lstm": 1.0}, "validation_mase": {}, "windows": 0 if val is None else len(val)}
         network, _ = self._forecasts(val)
         candidates = {"lstm": network[..., self.quantiles.index(0.5)],
-                      **fc.baselines(val.x[..., 0], val.y.shape[1], m, self.linear_coef)}
+                      **fc.baselines(val.x[..., 0], val.y.shape[1], m, self.linear_coef, self.ar_coef)}
         ids = [val.ids[i] for i in val.series_index]
         return fc.weigh(candidates, val.y, val.x[..., 0], m, self.params.combine,
                         lambda a: self.scaler.inverse_target(ids, a[..., None].astype(np.float64))[..., 0])
+
+    def _weigh_folds(self, windows, folds: np.ndarray, masks: np.ndarray, m: int) -> dict[str, Any]:
+        """The combination from every training window's out-of-fold forecasts
+        (:mod:`~lstmkit.tasks.forecast_folds`): the LSTM's by the member that held the window
+        out, the fitted baselines' refitted without its fold, the others as they are."""
+        if self.params.combine == "none":
+            return {"weights": {"lstm": 1.0}, "validation_mase": {}, "windows": len(windows), "validation": "folds"}
+        t = windows.to_torch()
+        with torch.no_grad():
+            out = ForecastEnsemble(self.members).eval()(t["x"], t["x_future"]).numpy().astype(np.float64)
+        x, y = windows.x[..., 0].astype(np.float64), windows.y.astype(np.float64)
+        candidates = {"lstm": ff.out_of_fold(out[..., self.quantiles.index(0.5)], folds),
+                      **fc.baselines(x, y.shape[1], m, None, None)}
+        for name, fit_one, apply in (("linear", fc.fit_linear, fc.linear), ("ar", fc.fit_ar, fc.ar)):
+            forecast = np.empty_like(y)
+            for k in range(len(masks)):
+                held = folds == k
+                forecast[held] = apply(x[held], fit_one(x[masks[k]], y[masks[k]]))
+            candidates[name] = forecast
+        ids = [windows.ids[i] for i in windows.series_index]
+        out = fc.weigh(candidates, y, x, m, self.params.combine,
+                       lambda a: self.scaler.inverse_target(ids, a[..., None].astype(np.float64))[..., 0])
+        return {**out, "validation": "folds"}
 
     def _loader(self, windows, shuffle: bool):
         from torch.utils.data import DataLoader, TensorDataset
 
         t = windows.to_torch()
-        dataset = TensorDataset(t["x"], t["x_future"], t["y"])
+        dataset = TensorDataset(t["x"], t["x_future"], t["y"], torch.arange(len(windows)))
         generator = torch.Generator().manual_seed(self.params.training.seed)
         return DataLoader(dataset, batch_size=self.params.training.batch_size, shuffle=shuffle,
                           generator=generator)
 
-    def _split(self, series: list[SeriesArrays], lookback: int, horizon: int, end: int | None):
-        """Training windows and the validation windows (the most recent cut-offs)."""
+    def _windows(self, series: list[SeriesArrays], lookback: int, horizon: int, end):
         windows = make_windows(series, lookback, horizon, end=end)
         if len(windows) == 0:
             raise InputError(f"{self.data.source}: no training window fits lookback {lookback} + horizon {horizon}")
-        n_per_series = max(1, len(windows) // max(1, len(series)))
+        return windows
+
+    def _folds(self, windows, k: int, horizon: int):
+        """``(folds, masks)`` for ``validation="folds"`` (:mod:`~lstmkit.tasks.forecast_folds`),
+        or None where it does not apply: one member, early stopping (which needs held-out
+        windows), or too few windows (each member must keep half of them, each fold one)."""
+        if self.params.validation != "folds" or k < 2 or self.params.early_stopping:
+            return None
+        folds = ff.time_folds(windows.series_index, windows.cutoff, k)
+        masks = ff.training_masks(windows.series_index, windows.cutoff, folds, k, horizon)
+        if np.bincount(folds, minlength=k).min() < 1 or masks.sum(axis=1).min() < len(windows) / 2:
+            return None
+        return folds, masks
+
+    def _split(self, windows, horizon: int, n_series: int):
+        """Training windows and the validation windows (the most recent cut-offs)."""
+        n_per_series = max(1, len(windows) // max(1, n_series))
         n_val = min(max(horizon, self.data.season_length, 6), n_per_series // 5)
         if n_val < 1:
             return windows, None
@@ -323,7 +378,7 @@ class Forecaster(Estimator):
             return network, network
         median = network[..., self.quantiles.index(0.5)]
         candidates = {"lstm": median, **fc.baselines(windows.x[..., 0], median.shape[1], self.spec.season_length,
-                                                     self.linear_coef)}
+                                                     self.linear_coef, self.ar_coef)}
         point = fc.combine(candidates, weights)
         return network, network + (point - median)[..., None]
 
@@ -464,7 +519,8 @@ class Forecaster(Estimator):
         return {"data": dataclasses.asdict(self.spec),
                 "members": [dataclasses.asdict(net.config) for net in self.members[1:]],
                 "combination": self.combination,
-                "linear": None if self.linear_coef is None else self.linear_coef.tolist()}
+                "linear": None if self.linear_coef is None else self.linear_coef.tolist(),
+                "ar": None if self.ar_coef is None else self.ar_coef.tolist()}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """The weights: the first member's as they are, member k's prefixed ``members.k.``."""
@@ -490,6 +546,8 @@ class Forecaster(Estimator):
         self.combination = state.get("combination")
         linear = state.get("linear")
         self.linear_coef = None if linear is None else np.asarray(linear, dtype=np.float64)
+        ar = state.get("ar")
+        self.ar_coef = None if ar is None else np.asarray(ar, dtype=np.float64)
 
 
 def _subset(windows, mask: np.ndarray):

@@ -19,6 +19,14 @@ Baselines (numpy, vectorised over windows)::
                      normalised as the network sees it, z = (x - μ)/σ:
                      ŷ_{L+h} = x_L + σ (W^T [z, 1])_h,  W = (Z^T Z + λ I)^{-1} Z^T T,
                      T_h = (y_{L+h} - x_L)/σ over the training windows
+    ar               a global direct autoregression in error-correction form (the augmented
+                     Dickey-Fuller regression), one model per horizon step:
+                     ŷ_{L+h} = x_L + (V^T [Δx, x_L, 1])_h,  Δx_t = x_t - x_{t-1},
+                     the same span as an AR(L) on the levels, but ridge regression (columns
+                     standardised, λ chosen by generalised cross-validation, Golub, Heath &
+                     Wahba 1979) shrinks it toward a random walk with drift rather than
+                     toward the mean: a trending series keeps its trend, a cycling one
+                     (Lynx) keeps the level term that pulls it back
 
 Combination: on the validation windows (the most recent windows of the training data, which
 the network did not train on) every candidate c (the LSTM ensemble ``lstm`` and the
@@ -41,7 +49,7 @@ import numpy as np
 from lstmkit.tasks import forecast_metrics as fm
 
 #: the candidates besides the LSTM ensemble, in the order they are reported
-BASELINES = ("naive", "seasonal_naive", "drift", "theta", "linear")
+BASELINES = ("naive", "seasonal_naive", "drift", "theta", "linear", "ar")
 #: a candidate keeps weight while its validation MASE is at most this many times the best
 WEIGHT_CUTOFF = 2.0
 ALPHAS = np.linspace(0.05, 1.0, 20)
@@ -131,7 +139,57 @@ def linear(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
     return x[:, -1:] + sigma[:, None] * (z @ coef)
 
 
-def baselines(x: np.ndarray, horizon: int, m: int, linear_coef: np.ndarray | None) -> dict[str, np.ndarray]:
+RIDGE_GRID = np.logspace(-6, 1, 15)  # λ for ``ar``, in units of the largest squared singular value
+
+
+def ridge_gcv(x: np.ndarray, y: np.ndarray, grid: np.ndarray = RIDGE_GRID) -> np.ndarray:
+    """``(P + 1, H)``: ridge regression of ``y`` ``(N, H)`` on ``x`` ``(N, P)`` (columns
+    standardised) with an unpenalised intercept (last row), λ = g · s_max² for the g of
+    ``grid`` that minimises the
+    generalised cross-validation score summed over outputs,
+    ``GCV(λ) = N · ||Y - Ŷ_λ||² / (N - tr H_λ)²``, computed from one SVD of the centred x."""
+    x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
+    x_scale = np.maximum(x.std(axis=0), 1e-8)
+    xc, yc = (x - x_mean) / x_scale, y - y_mean
+    u, s, vt = np.linalg.svd(xc, full_matrices=False)
+    uty = u.T @ yc  # (r, H)
+    n = len(x)
+    scale = max(float(s[0]) ** 2, 1e-12) if len(s) else 1.0
+    best, coef = np.inf, np.zeros((x.shape[1], y.shape[1]))
+    base = float((yc ** 2).sum() - (uty ** 2).sum())  # the part of y outside x's column space
+    for g in grid:
+        shrink = s ** 2 / (s ** 2 + g * scale)
+        rss = base + float((((1.0 - shrink)[:, None] * uty) ** 2).sum())
+        dof = float(shrink.sum())
+        if n - dof <= 0.5:
+            continue
+        score = n * rss / (n - dof) ** 2
+        if score < best:
+            best, coef = score, vt.T @ ((s / (s ** 2 + g * scale))[:, None] * uty)
+    coef = coef / x_scale[:, None]
+    return np.concatenate([coef, (y_mean - x_mean @ coef)[None, :]], axis=0)
+
+
+def fit_ar(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``V`` ``(L, H)`` of the ``ar`` baseline from training windows ``x`` ``(N, L)`` and
+    their targets ``y`` ``(N, H)``: :func:`ridge_gcv` of ``y - x_L`` on the window's
+    differences and its last value."""
+    return ridge_gcv(_ar_features(x), y - x[:, -1:])
+
+
+def _ar_features(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.diff(x, axis=1), x[:, -1:]], axis=1)
+
+
+def ar(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``(N, H)``: the ``ar`` baseline with coefficients from :func:`fit_ar` (read on the last
+    ``len(coef)`` steps of each window)."""
+    x = x[:, -(coef.shape[0] - 1):]
+    return x[:, -1:] + np.concatenate([_ar_features(x), np.ones((len(x), 1))], axis=1) @ coef
+
+
+def baselines(x: np.ndarray, horizon: int, m: int, linear_coef: np.ndarray | None,
+              ar_coef: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every baseline's ``(N, H)`` forecast of the windows ``x`` ``(N, L)`` (float64)."""
     x = np.asarray(x, dtype=np.float64)
     out = {"naive": naive(x, horizon)}
@@ -141,6 +199,8 @@ def baselines(x: np.ndarray, horizon: int, m: int, linear_coef: np.ndarray | Non
     out["theta"] = theta(x, horizon, m)
     if linear_coef is not None and linear_coef.shape[0] - 1 <= x.shape[1]:
         out["linear"] = linear(x, linear_coef)
+    if ar_coef is not None and ar_coef.shape[0] - 1 <= x.shape[1]:
+        out["ar"] = ar(x, ar_coef)
     return out
 
 

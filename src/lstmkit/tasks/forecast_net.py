@@ -88,11 +88,20 @@ class ForecastEnsemble(nn.ModuleList):
         return torch.stack([net(x[:, x.shape[1] - net.config.lookback:], x_future) for net in self])
 
 
-def pinball_loss(prediction: torch.Tensor, y: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
+def pinball_loss(prediction: torch.Tensor, y: torch.Tensor, quantiles: torch.Tensor,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over samples, steps and quantiles of ``max(q e, (q - 1) e)``, ``e = y - ŷ``
-    (``prediction`` ``(..., N, H, Q)``: leading dimensions, e.g. ensemble members, broadcast)."""
-    error = y.unsqueeze(-1) - prediction  # (N, H, Q)
-    return torch.maximum(quantiles * error, (quantiles - 1) * error).mean()
+    (``prediction`` ``(..., N, H, Q)``: leading dimensions, e.g. ensemble members, broadcast).
+
+    With ``weight`` ``(M, N)`` (prediction ``(M, N, H, Q)``): member k's loss is the
+    ``weight[k]``-weighted mean over its samples (a member with no weight in the batch adds 0),
+    and the result the mean over members (``weight`` 0/1 = which windows each member trains on)."""
+    error = y.unsqueeze(-1) - prediction  # (..., N, H, Q)
+    loss = torch.maximum(quantiles * error, (quantiles - 1) * error)
+    if weight is None:
+        return loss.mean()
+    per_sample = loss.mean(dim=(-1, -2))  # (M, N)
+    return ((weight * per_sample).sum(dim=1) / weight.sum(dim=1).clamp_min(1.0)).mean()
 
 
 def baseline_season(windows, season_length: int, lookback: int) -> int:

@@ -1,0 +1,90 @@
+"""Blocked cross-validation of the forecaster's ensemble and the AR baseline, by values."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.tasks import forecast_combine as fc
+from lstmkit.tasks import forecast_folds as ff
+from lstmkit.tasks.forecast_net import pinball_loss
+
+
+def test_folds_are_contiguous_blocks_of_each_series_by_cutoff():
+    series_index = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    cutoff = np.array([16, 10, 11, 12, 13, 14, 15, 5, 6, 7, 8])  # one out of order
+    folds = ff.time_folds(series_index, cutoff, 3)
+    # series 0 by cut-off: 10 11 12 | 13 14 | 15 16; series 1: 5 6 | 7 | 8
+    np.testing.assert_array_equal(folds, [2, 0, 0, 0, 1, 1, 2, 0, 0, 1, 2])
+
+
+def test_a_member_never_trains_on_a_window_sharing_a_target_step_with_its_fold():
+    series_index = np.zeros(10, dtype=int)
+    cutoff = np.arange(20, 30)
+    folds = ff.time_folds(series_index, cutoff, 2)  # 20..24 | 25..29
+    masks = ff.training_masks(series_index, cutoff, folds, 2, horizon=3)
+    # member 0 holds out 20..24 and the windows within 3 steps of them (25, 26)
+    np.testing.assert_array_equal(np.flatnonzero(masks[0]), np.arange(7, 10))
+    np.testing.assert_array_equal(np.flatnonzero(masks[1]), np.arange(0, 3))
+    # another series' windows at the same cut-offs are not near: member 0 keeps them
+    two = ff.training_masks(np.r_[series_index, np.ones(2, int)], np.r_[cutoff, 21, 22],
+                            np.r_[folds, 1, 1], 2, horizon=3)
+    assert two[0, 10] and two[0, 11] and not two[1, 10]
+
+
+def test_out_of_fold_takes_the_member_that_held_the_window_out():
+    predictions = np.arange(2 * 4 * 3, dtype=float).reshape(2, 4, 3)
+    np.testing.assert_array_equal(ff.out_of_fold(predictions, np.array([1, 0, 0, 1])),
+                                  predictions[[1, 0, 0, 1], [0, 1, 2, 3]])
+
+
+def test_weighted_pinball_loss_is_each_members_mean_over_its_own_windows():
+    torch.manual_seed(0)
+    prediction, y = torch.randn(2, 5, 3, 1), torch.randn(5, 3)
+    q = torch.tensor([0.5])
+    weight = torch.tensor([[1.0, 1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    expected = (pinball_loss(prediction[0, [0, 1, 4]], y[[0, 1, 4]], q) + 0.0) / 2
+    assert pinball_loss(prediction, y, q, weight).item() == pytest.approx(expected.item(), rel=1e-6)
+    ones = torch.ones(2, 5)
+    assert pinball_loss(prediction, y, q, ones).item() == pytest.approx(pinball_loss(prediction, y, q).item(), rel=1e-6)
+
+
+def test_ar_baseline_recovers_a_noise_free_autoregression():
+    y = [1.0, 0.5]
+    for _ in range(80):
+        y.append(0.3 + 1.2 * y[-1] - 0.5 * y[-2])  # a damped cycle around 1
+    y = np.array(y)
+    x = np.stack([y[i:i + 6] for i in range(70)])
+    target = np.stack([y[i + 6:i + 8] for i in range(70)])
+    coef = fc.fit_ar(x, target)
+    assert coef.shape == (7, 2)
+    np.testing.assert_allclose(fc.ar(x[-5:], coef), target[-5:], atol=1e-6)
+    assert "ar" in fc.baselines(x, 2, 1, None, coef) and "ar" not in fc.baselines(x[:, :3], 2, 1, None, coef)
+
+
+def air():
+    return lstmkit.data.load_air_passengers()
+
+
+def test_folds_score_every_training_window_and_recent_holds_the_last_out():
+    f = lstmkit.Forecaster(horizon=6, ensemble=3, max_epochs=1, seed=0, progress=False).fit(air())
+    n_windows = len(air()) - 36 - 6 + 1  # lookback 36, horizon 6
+    assert f.combination["validation"] == "folds" and f.combination["windows"] == n_windows
+    assert set(f.combination["validation_mase"]) == {"lstm", *fc.BASELINES}
+    assert sum(f.combination["weights"].values()) == pytest.approx(1.0)
+    g = lstmkit.Forecaster(horizon=6, ensemble=3, max_epochs=1, seed=0, validation="recent",
+                           progress=False).fit(air())
+    assert "validation" not in g.combination and g.combination["windows"] == 12
+    h = lstmkit.Forecaster(horizon=6, ensemble=1, max_epochs=1, seed=0, progress=False).fit(air())
+    assert h.combination["windows"] == 12  # one member cannot hold folds out: recent windows
+    with pytest.raises(ValueError, match="validation must be one of 'folds', 'recent', got 'x'"):
+        lstmkit.Forecaster(validation="x")
+
+
+def test_save_and_load_keep_the_ar_coefficients(tmp_path):
+    f = lstmkit.Forecaster(horizon=6, ensemble=2, max_epochs=1, progress=False).fit(air())
+    f.save(tmp_path / "m")
+    loaded = lstmkit.Forecaster.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.ar_coef, f.ar_coef)
+    pd.testing.assert_frame_equal(loaded.predict(air()), f.predict(air()))
