@@ -210,7 +210,8 @@ def _weights_line(combination: dict | None) -> str:
     weights = (combination or {}).get("weights") or {"lstm": 1.0}
     terms = " + ".join(f"{name} {w:.2f}" for name, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0)
     n = (combination or {}).get("windows", 0)
-    return f"forecast = {terms}  (weights from {n} validation windows)"
+    how = "out-of-fold training" if (combination or {}).get("validation") == "folds" else "validation"
+    return f"forecast = {terms}  (weights from {n} {how} windows)"
 
 
 def _print_table(backtest, ts) -> None:

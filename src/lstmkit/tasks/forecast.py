@@ -17,14 +17,18 @@ covariates) and forecasts the next H steps at once (a direct multi-horizon head)
   loss ``ρ_q(y - ŷ) = max(q (y - ŷ), (q - 1)(y - ŷ))``; the point forecast is the median
   (0.5 is always among the quantiles).
 
-Training runs on the shared engine (:mod:`lstmkit.train`) for ``max_epochs``; the most recent
-windows of each series are held out (validation) to weigh the combination below (and, with
-``early_stopping=True``, to stop training, which flatters the LSTM there: off by default).
+Training runs on the shared engine (:mod:`lstmkit.train`) for ``max_epochs``. The ensemble's
+members cross-validate one another (``validation="folds"``, :mod:`lstmkit.tasks.forecast_folds`):
+member k does not train on the k-th block of every series' windows (nor on the windows whose
+horizon overlaps it), so every training window gets an out-of-fold forecast that weighs the
+combination below. With ``validation="recent"``, a single member, ``early_stopping=True`` (which
+stops on held-out windows and flatters the LSTM there: off by default), or too few windows for
+the folds, the most recent windows of each series are held out from every member instead.
 
 The default recipe, one for every series: an **ensemble** of ``ensemble`` such networks trained
 together from different initial weights, alternating the lookback L and ``max(m, ⌈2L/3⌉)``,
 their forecast the median over members (N-BEATS, the M4 winners); **combined** with in-house
-baselines (naive, seasonal naive, drift, Theta, a linear model;
+baselines (naive, seasonal naive, drift, Theta, a linear model, an autoregression;
 :mod:`lstmkit.tasks.forecast_combine`) weighted by their validation MASE in the data's units,
 so that where the LSTM is unsure the forecast falls back toward the baselines that forecast
 this data best. The weights are kept with the model (``Forecaster.combination``).

@@ -28,9 +28,10 @@ Baselines (numpy, vectorised over windows)::
                      toward the mean: a trending series keeps its trend, a cycling one
                      (Lynx) keeps the level term that pulls it back
 
-Combination: on the validation windows (the most recent windows of the training data, which
-the network did not train on) every candidate c (the LSTM ensemble ``lstm`` and the
-baselines) is scored in the data's units by its MASE (:func:`window_mase`: each window's MAE
+Combination: on validation windows every candidate c (the LSTM ensemble ``lstm`` and the
+baselines) is scored — with ``validation="folds"`` (the default) every training window,
+forecast out of fold (:mod:`lstmkit.tasks.forecast_folds`), with ``"recent"`` the most
+recent windows of the training data, which no member trained on — in the data's units by its MASE (:func:`window_mase`: each window's MAE
 over the in-window MAE of the seasonal naive forecast, averaged over windows); the weights
 (inverse squared error, Bates & Granger 1969) are
 
