@@ -518,7 +518,8 @@ def print_report(summary: dict, protocol: dict | None, seeds, elapsed: float) ->
         print(f"{'data set':<16}" + "".join(f"{m:>15}" for m in models) + "   best")
         for dname, row in summary["datasets"].items():
             cells = [row.get(m, {}).get(metric, float("nan")) for m in models]
-            best = models[int(np.nanargmin(cells))]
+            # MAPE has no value on a series with zeros (PBS): no best there
+            best = models[int(np.nanargmin(cells))] if np.isfinite(cells).any() else "-"
             text = "".join(f"{v:>15.3f}" for v in cells)
             print(f"{dname:<16}{text}   {best}")
     print("\nlstmkit MASE range over seeds:")
@@ -596,9 +597,7 @@ def main(argv=None) -> int:
     summary = summarise(result, seeds)
     protocol = None if args.no_protocol else darts_protocol(seeds, models, log, quick=args.quick)
     elapsed = time.perf_counter() - started
-    print_report(summary, protocol, seeds, elapsed)
-    print_seconds(seconds_per_series(result))
-    if args.json:
+    if args.json:  # first, so that the numbers survive whatever the printing meets
         payload = {"command": " ".join(sys.argv), "seeds": seeds, "origins": args.origins,
                    "datasets": {n: {"horizons": list(DATASETS[n].quick_horizons if args.quick and DATASETS[n].quick_horizons
                                                      else DATASETS[n].horizons), "note": DATASETS[n].note} for n in names},
@@ -606,6 +605,8 @@ def main(argv=None) -> int:
                    "seconds_per_series": seconds_per_series(result),
                    "wall_seconds": elapsed, "windows": result.windows}
         Path(args.json).write_text(json.dumps(payload, indent=1, default=float))
+    print_report(summary, protocol, seeds, elapsed)
+    print_seconds(seconds_per_series(result))
     return 0
 
 

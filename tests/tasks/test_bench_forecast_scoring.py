@@ -71,3 +71,14 @@ def test_seconds_per_series_divides_by_series_and_seeds(bench):
     result.series["m1"] = 4
     out = bench.seconds_per_series(result)
     assert out == {"m1": {"AutoARIMA": pytest.approx(2.5), "lstmkit": pytest.approx(2.0)}}
+
+
+def test_the_report_prints_a_data_set_whose_mape_is_undefined(bench, capsys):
+    nan = float("nan")
+    summary = {"datasets": {"pbs": {"lstmkit": {"MASE": 0.9, "sMAPE": 50.0, "MAPE": nan, "MASE_min": 0.8, "MASE_max": 1.0},
+                                    "AutoARIMA": {"MASE": 1.0, "sMAPE": 55.0, "MAPE": nan}}},
+               "relative_mase_geomean": {"lstmkit": 0.9, "AutoARIMA": 1.0},
+               "relative_mase_geomean_seed_range": {"lstmkit": (0.8, 1.0)}}
+    bench.print_report(summary, None, [0], 1.0)
+    out = capsys.readouterr().out
+    assert "pbs" in out and "nan" in out and "0.900" in out

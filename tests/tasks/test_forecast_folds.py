@@ -50,17 +50,24 @@ def test_weighted_pinball_loss_is_each_members_mean_over_its_own_windows():
     assert pinball_loss(prediction, y, q, ones).item() == pytest.approx(pinball_loss(prediction, y, q).item(), rel=1e-6)
 
 
-def test_ar_baseline_recovers_a_noise_free_autoregression():
-    y = [1.0, 0.5]
-    for _ in range(80):
-        y.append(0.3 + 1.2 * y[-1] - 0.5 * y[-2])  # a damped cycle around 1
-    y = np.array(y)
-    x = np.stack([y[i:i + 6] for i in range(70)])
-    target = np.stack([y[i + 6:i + 8] for i in range(70)])
+def test_ar_baseline_recovers_a_noise_free_integrated_autoregression():
+    rng = np.random.default_rng(0)
+    d = list(rng.normal(size=2))
+    for _ in range(90):
+        d.append(0.1 + 0.6 * d[-1] - 0.2 * d[-2])  # the differences: an AR(2) with drift
+    d = np.array(d) + 0.01 * np.sin(np.arange(len(d)))  # keep the columns from being constant
+    y = np.cumsum(d)
+    x = np.stack([y[i:i + 6] for i in range(80)])
+    target = np.stack([y[i + 6:i + 8] for i in range(80)])
     coef = fc.fit_ar(x, target)
-    assert coef.shape == (7, 2)
-    np.testing.assert_allclose(fc.ar(x[-5:], coef), target[-5:], atol=1e-6)
-    assert "ar" in fc.baselines(x, 2, 1, None, coef) and "ar" not in fc.baselines(x[:, :3], 2, 1, None, coef)
+    assert coef.shape == (6, 2)  # 5 differences and the drift
+    np.testing.assert_allclose(fc.ar(x[-5:], coef), target[-5:], atol=0.05)
+    # an exact linear trend: the forecast continues it
+    line = 2.0 + 0.5 * np.arange(40.0)
+    xl = np.stack([line[i:i + 6] for i in range(30)])
+    yl = np.stack([line[i + 6:i + 9] for i in range(30)])
+    np.testing.assert_allclose(fc.ar(xl[:4], fc.fit_ar(xl, yl)), yl[:4], atol=1e-9)
+    assert "ar" in fc.baselines(x, 2, 1, None, coef) and "ar" not in fc.baselines(x[:, :4], 2, 1, None, coef)
 
 
 def air():

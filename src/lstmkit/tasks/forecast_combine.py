@@ -19,14 +19,15 @@ Baselines (numpy, vectorised over windows)::
                      normalised as the network sees it, z = (x - μ)/σ:
                      ŷ_{L+h} = x_L + σ (W^T [z, 1])_h,  W = (Z^T Z + λ I)^{-1} Z^T T,
                      T_h = (y_{L+h} - x_L)/σ over the training windows
-    ar               a global direct autoregression in error-correction form (the augmented
-                     Dickey-Fuller regression), one model per horizon step:
-                     ŷ_{L+h} = x_L + (V^T [Δx, x_L, 1])_h,  Δx_t = x_t - x_{t-1},
-                     the same span as an AR(L) on the levels, but ridge regression (columns
-                     standardised, λ chosen by generalised cross-validation, Golub, Heath &
-                     Wahba 1979) shrinks it toward a random walk with drift rather than
-                     toward the mean: a trending series keeps its trend, a cycling one
-                     (Lynx) keeps the level term that pulls it back
+    ar               a global direct autoregression on the window's differences, with drift
+                     (ARIMA(p, 1, 0)'s form, p = L - 1, one model per horizon step):
+                     ŷ_{L+h} = x_L + (V^T [Δx, 1])_h,  Δx_t = x_t - x_{t-1},
+                     V by ridge regression (columns standardised, λ chosen by generalised
+                     cross-validation, Golub, Heath & Wahba 1979), so it shrinks toward a
+                     random walk with drift. No level term: the series are standardised over
+                     their training span, so in-sample every series reverts to its mean by
+                     construction, and a level term learns a pull back that trending series
+                     do not have out of sample
 
 Combination: on validation windows every candidate c (the LSTM ensemble ``lstm`` and the
 baselines) is scored — with ``validation="folds"`` (the default) every training window,
@@ -174,18 +175,18 @@ def ridge_gcv(x: np.ndarray, y: np.ndarray, grid: np.ndarray = RIDGE_GRID) -> np
 def fit_ar(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``V`` ``(L, H)`` of the ``ar`` baseline from training windows ``x`` ``(N, L)`` and
     their targets ``y`` ``(N, H)``: :func:`ridge_gcv` of ``y - x_L`` on the window's
-    differences and its last value."""
+    differences."""
     return ridge_gcv(_ar_features(x), y - x[:, -1:])
 
 
 def _ar_features(x: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.diff(x, axis=1), x[:, -1:]], axis=1)
+    return np.diff(x, axis=1)
 
 
 def ar(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
     """``(N, H)``: the ``ar`` baseline with coefficients from :func:`fit_ar` (read on the last
     ``len(coef)`` steps of each window)."""
-    x = x[:, -(coef.shape[0] - 1):]
+    x = x[:, -coef.shape[0]:]
     return x[:, -1:] + np.concatenate([_ar_features(x), np.ones((len(x), 1))], axis=1) @ coef
 
 
@@ -200,7 +201,7 @@ def baselines(x: np.ndarray, horizon: int, m: int, linear_coef: np.ndarray | Non
     out["theta"] = theta(x, horizon, m)
     if linear_coef is not None and linear_coef.shape[0] - 1 <= x.shape[1]:
         out["linear"] = linear(x, linear_coef)
-    if ar_coef is not None and ar_coef.shape[0] - 1 <= x.shape[1]:
+    if ar_coef is not None and ar_coef.shape[0] <= x.shape[1]:
         out["ar"] = ar(x, ar_coef)
     return out
 
