@@ -91,11 +91,15 @@ def forecast_plot(
     return write_png(fig, path)
 
 
-def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
+LAB_TASK_NAMES = {"adding": "adding problem", "copy": "copy-memory task", "order": "temporal-order task"}
+
+
+def lab_plots(results: list, directory: str | Path, *, task: str, config=None) -> list[Path]:
     """``success.png``: the final metric against sequence length per cell, the mean over seeds
     with the min..max range as error bars, each point labelled with the runs that solved it;
     ``gradients.png``: ‖∂L/∂h_t‖ against t, log scale, per cell at the longest length (first
-    seed), at initialisation and after training."""
+    seed), at initialisation and after training. ``config`` (the :class:`LabConfig`) puts the
+    budget and the initialisation into the titles."""
     from lstmkit.tasks.lab import SPECS, summarise
 
     plt = pyplot()
@@ -129,8 +133,17 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
             ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("sequence length (steps to remember across)")
-    ax.set_title(f"{task}: test {results[0].metric if results else 'metric'} after training, mean and range over "
-                 f"{seeds} seed(s)\n(o every seed solved, x not; k/n = runs solved)", fontsize=10)
+    name = LAB_TASK_NAMES.get(task, task)
+    metric = results[0].metric if results else "metric"
+    budget = f" after at most {config.max_steps} steps" if config is not None else " after training"
+    init = ""
+    if config is not None:
+        init = "; chrono init" if config.chrono_init else "; LSTM forget-gate bias 1"
+    criterion = (f", solved: {'MSE <' if task == 'adding' else 'accuracy >='} {SPECS[task].threshold:g}"
+                 if task in SPECS else "")
+    ax.set_title(f"{name}: test {metric}{budget}, by sequence length and cell{init}\n"
+                 f"mean and min..max over {seeds} seed(s); k/n = runs solved{criterion} (o all, x not all)",
+                 fontsize=9)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -148,8 +161,8 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
                 ax.plot(range(len(values)), values, color=colours.get(r.cell), label=r.cell)
         ax.set_yscale("log")
         ax.set_xlabel("step t")
-        ax.set_title(f"how far back the gradient reaches: ‖∂L/∂h_t‖ of the loss at the last step,\n"
-                     f"L={longest}, {title} (seed {results[0].seed})", fontsize=10)
+        ax.set_title(f"{LAB_TASK_NAMES.get(task, task)}, L={longest}: how far back the gradient reaches,\n"
+                     f"‖∂L/∂h_t‖ of the loss at the last step, {title} (seed {results[0].seed})", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend()
     axes[0].set_ylabel("gradient norm (log scale)")

@@ -22,14 +22,18 @@ training.
 
 The recipe is the same for every cell: Adam with gradient clipping at 1, the same step budget,
 and a learning rate chosen per cell from a small sweep (:func:`sweep_learning_rate`: short probe
-runs at the grid's shortest length, ranked on a validation set, never the test set). The gated
-cells get *chrono initialisation* (Tallec & Ollivier 2018, "Can recurrent neural networks warp
-time?"): the LSTM's forget-gate bias ``b_f ~ log U(1, T_max - 1)`` and its input-gate bias
-``-b_f``, and, by the same argument, the GRU's update-gate bias ``b_z ~ log U(1, T_max - 1)``
-(``z`` near 1 keeps the state), so that at initialisation the gated cells remember over time
-scales up to the sequence length ``T_max``. The plain RNN has no gate to initialise.
-``chrono_init=False`` gives the LSTM the forget-gate bias of 1 of Gers et al. (2000) instead
-and leaves the GRU at its default.
+runs at a short length, ranked on a validation set, never the test set). The LSTM starts with
+the forget-gate bias of 1 that Gers et al. (2000) recommend (``b_f = 1``, so
+``f_t = sigma(W_f x_t + U_f h_{t-1} + b_f)`` starts near 0.73 rather than 0.5 and
+``c_t = f_t * c_{t-1} + i_t * g_t`` keeps more of its cell state); the GRU and the plain RNN
+keep their default initialisation. ``chrono_init=True`` gives the gated cells *chrono
+initialisation* instead (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?"):
+the LSTM's forget-gate bias ``b_f ~ log U(1, T_max - 1)`` and its input-gate bias ``-b_f``, and
+the GRU's update-gate bias ``b_z ~ log U(1, T_max - 1)``, so that at initialisation they
+remember over time scales up to the sequence's span ``T_max``.
+
+The jobs (probes, then every cell, length and seed) are independent and seeded; they run in
+worker processes (:mod:`lstmkit.tasks.lab_pool`) when a :class:`JobPool` with workers is given.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importabl
     task_metric,
     temporal_order,
 )
+from lstmkit.tasks.lab_pool import JobPool
+from lstmkit.tasks.lab_summary import LabSummary, summarise  # noqa: F401 - importable from here too
 from lstmkit.train import TrainingConfig, fit
 
 @dataclass
@@ -145,7 +151,7 @@ class LabResult:
 
 
 #: The learning rates every cell's sweep tries, and the one a lone run_cell uses by default.
-LEARNING_RATES = (1e-3, 3e-3, 1e-2)
+LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)
 DEFAULT_LEARNING_RATE = 3e-3
 
 
@@ -203,7 +209,7 @@ class LabConfig:
     learning_rates: tuple[float, ...] = LEARNING_RATES
     sweep_steps: int = 300  # steps of each probe run
     sweep_length: int | None = None  # length the probes run at (None: the shortest of lengths)
-    chrono_init: bool = True
+    chrono_init: bool = False  # False: forget-gate bias 1 for the LSTM (Gers et al.), GRU default
     seeds: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
@@ -220,16 +226,25 @@ class LabConfig:
         """The lab's defaults for ``task`` (:data:`TASK_DEFAULTS`), with ``overrides``."""
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-        return cls(task=task, **{**TASK_DEFAULTS[task], **overrides})
+        defaults = dict(TASK_DEFAULTS[task])
+        if "lengths" in overrides and "sweep_length" not in overrides:
+            defaults.pop("sweep_length", None)  # probe at the shortest of the lengths asked for
+        return cls(task=task, **{**defaults, **overrides})
 
 
-#: Each task's default grid and budget (the same for every cell). The copy task needs more
+#: Each task's default grid and budget (the same for every cell): the adding problem at 100 and
+#: 200 steps, the learning rates probed at length 25 (400 steps: long enough for a gated cell to
+#: leave the trivial answer there); the copy task (five symbols over a delay of 10) needs more
 #: units to hold its symbols and more steps to learn to recall them in order.
 TASK_DEFAULTS: dict[str, dict] = {
-    "adding": dict(lengths=(50, 100, 200), max_steps=1000, hidden_size=64, batch_size=64, seeds=(0, 1, 2)),
-    "copy": dict(lengths=(25, 50), max_steps=3000, hidden_size=128, batch_size=128, seeds=(0, 1)),
+    "adding": dict(lengths=(100, 200), max_steps=2000, hidden_size=64, batch_size=64, seeds=(0, 1, 2),
+                   sweep_length=25, sweep_steps=400),
+    "copy": dict(lengths=(10,), max_steps=2000, hidden_size=128, batch_size=128, seeds=(0, 1, 2), sweep_steps=300),
     "order": dict(lengths=(25, 50, 100), max_steps=1000, hidden_size=64, batch_size=64, seeds=(0, 1, 2)),
 }
+
+#: What ``lstmkit lab`` runs with no task named, one task after the other.
+DEFAULT_TASKS = ("adding", "copy")
 
 
 @dataclass
@@ -243,7 +258,7 @@ class LabParams:
     max_steps: int = 1500
     eval_every: int = 100
     test_size: int = 1000
-    chrono_init: bool = True  # chrono initialisation of the gates (T_max = the sequence length)
+    chrono_init: bool = False  # chrono initialisation of the gates (T_max = the sequence span); else b_f = 1
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(learning_rate=3e-3, batch_size=64, gradient_clip=1.0,
                                                progress=False))
@@ -390,14 +405,14 @@ ProbeFn = Callable[[LabConfig, str, int, float, Path], Probe]
 
 
 def sweep_learning_rate(config: LabConfig, cell: str, run_dir: str | Path,
-                        probe: ProbeFn = probe_run) -> tuple[float, list[Probe]]:
+                        probe: ProbeFn = probe_run, pool: JobPool | None = None) -> tuple[float, list[Probe]]:
     """One short probe run per learning rate of ``config.learning_rates`` at ``sweep_length``
     (default the shortest of ``lengths``), the lab's seed; returns the choice of
     :func:`choose_learning_rate` on their validation metrics, and the probes. ``probe`` runs
     one probe (injectable for tests)."""
-    length = config.sweep_length or min(config.lengths)
-    probes = [probe(config, cell, length, lr, Path(run_dir) / f"lr-{lr:g}") for lr in config.learning_rates]
-    return choose_learning_rate(probes, SPECS[config.task]), probes
+    sweeps = run_sweeps(dataclasses.replace(config, cells=(cell,), learning_rate=None), run_dir, probe=probe,
+                        pool=pool, subdir=False)
+    return sweeps[cell]["learning_rate"], [Probe(**p) for p in sweeps[cell]["probes"]]
 
 
 def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path,
@@ -457,75 +472,53 @@ class _SolvedStop:
 
 def run_sweeps(config: LabConfig, run_dir: str | Path,
                progress: Callable[[str, float, list[Probe]], None] | None = None,
-               probe: ProbeFn = probe_run) -> dict[str, dict]:
+               probe: ProbeFn = probe_run, pool: JobPool | None = None, *, subdir: bool = True) -> dict[str, dict]:
     """Each cell's learning rate: ``config.learning_rate`` for all when given, else each cell's
-    sweep (:func:`sweep_learning_rate`). Returns ``{cell: {"learning_rate": lr, "probes": [...]}}``."""
-    sweeps = {}
-    for cell in config.cells:
-        if config.learning_rate is not None:
-            lr, probes = config.learning_rate, []
-        else:
-            lr, probes = sweep_learning_rate(config, cell, Path(run_dir) / "sweep" / cell, probe=probe)
-        sweeps[cell] = {"learning_rate": lr, "probes": [asdict(p) for p in probes]}
+    sweep (one probe per learning rate at ``sweep_length``, :func:`choose_learning_rate`), the
+    probes of all cells run through ``pool`` (None: here, in order). Returns
+    ``{cell: {"learning_rate": lr, "probes": [...]}}``; ``progress(cell, lr, probes)`` per cell."""
+    if config.learning_rate is not None:
+        sweeps = {cell: {"learning_rate": config.learning_rate, "probes": []} for cell in config.cells}
         if progress is not None:
-            progress(cell, lr, probes)
+            for cell in config.cells:
+                progress(cell, config.learning_rate, [])
+        return sweeps
+    length = config.sweep_length or min(config.lengths)
+    base = Path(run_dir) / "sweep" if subdir else Path(run_dir)
+    jobs = [(config, cell, length, lr, (base / cell if subdir else base) / f"lr-{lr:g}")
+            for cell in config.cells for lr in config.learning_rates]
+    probes = (pool or JobPool(1)).map(probe, jobs)
+    sweeps = {}
+    for k, cell in enumerate(config.cells):
+        mine = probes[k * len(config.learning_rates):(k + 1) * len(config.learning_rates)]
+        lr = choose_learning_rate(mine, SPECS[config.task])
+        sweeps[cell] = {"learning_rate": lr, "probes": [asdict(p) for p in mine]}
+        if progress is not None:
+            progress(cell, lr, mine)
     return sweeps
 
 
 def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResult], None] | None = None,
-            sweeps: dict[str, dict] | None = None) -> list[LabResult]:
-    """Every (cell, length, seed) of the config, in order, each cell at its learning rate
-    (``sweeps`` from :func:`run_sweeps`; run here when None); checkpoints and logs under
-    ``run_dir``."""
+            sweeps: dict[str, dict] | None = None, pool: JobPool | None = None) -> list[LabResult]:
+    """Every (cell, length, seed) of the config, each cell at its learning rate (``sweeps``
+    from :func:`run_sweeps`; run here when None); checkpoints and logs under ``run_dir``.
+    The runs go through ``pool`` (None: here), the longest sequences first so that the
+    workers finish together; the results come back in the order lengths, cells, seeds, and
+    ``progress`` sees each as it finishes."""
     if config.task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
     if sweeps is None:
-        sweeps = run_sweeps(config, run_dir)
-    results = []
-    for length in config.lengths:
-        for cell in config.cells:
-            for seed in config.seeds:
-                result = run_cell(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}-seed{seed}",
-                                  learning_rate=sweeps[cell]["learning_rate"], seed=seed)
-                results.append(result)
-                if progress is not None:
-                    progress(result)
-    return results
-
-
-@dataclass
-class LabSummary:
-    """One (cell, length) over its seeds: how many runs solved it, the final metric's mean and
-    range, and the median number of steps among the runs that solved it."""
-
-    cell: str
-    length: int
-    learning_rate: float
-    runs: int
-    solved: int
-    metric: str
-    mean_metric: float
-    min_metric: float
-    max_metric: float
-    median_steps: float | None
-
-
-def summarise(results: list[LabResult]) -> list[LabSummary]:
-    """The seeds of each (cell, length) gathered into one :class:`LabSummary`, in first-seen order."""
-    groups: dict[tuple[str, int], list[LabResult]] = {}
-    for r in results:
-        groups.setdefault((r.cell, r.length), []).append(r)
-    rows = []
-    for (cell, length), runs in groups.items():
-        metrics = [r.final_metric for r in runs]
-        steps = sorted(r.steps for r in runs if r.solved and r.steps is not None)
-        median = None
-        if steps:
-            mid = len(steps) // 2
-            median = float(steps[mid]) if len(steps) % 2 else (steps[mid - 1] + steps[mid]) / 2
-        rows.append(LabSummary(cell, length, runs[0].learning_rate, len(runs), sum(r.solved for r in runs),
-                               runs[0].metric, sum(metrics) / len(metrics), min(metrics), max(metrics), median))
-    return rows
+        sweeps = run_sweeps(config, run_dir, pool=pool)
+    order = [(length, cell, seed) for length in config.lengths for cell in config.cells for seed in config.seeds]
+    jobs = [(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}-seed{seed}",
+             sweeps[cell]["learning_rate"], seed) for length, cell, seed in order]
+    longest_first = sorted(range(len(jobs)), key=lambda i: -order[i][0])
+    done = None if progress is None else (lambda i, result: progress(result))
+    results = (pool or JobPool(1)).map(run_cell, [jobs[i] for i in longest_first], done=done)
+    ordered: list[LabResult] = [None] * len(jobs)  # type: ignore[list-item]
+    for position, i in enumerate(longest_first):
+        ordered[i] = results[position]
+    return ordered
 
 
 def results_json(config: LabConfig, results: list[LabResult], sweeps: dict[str, dict] | None = None) -> dict:

@@ -24,6 +24,8 @@ TASKS = ("adding", "copy", "order")
 CELLS = ("rnn", "gru", "lstm")
 COPY_SYMBOLS = 5  # symbols to remember in the copy task
 COPY_ALPHABET = 8
+#: The lengths of ``lstmkit lab --quick``.
+QUICK_LENGTHS = {"adding": (10, 25), "copy": (5,), "order": (10, 25)}
 
 
 @dataclass(frozen=True)
