@@ -94,6 +94,23 @@ def forecast_plot(
 LAB_TASK_NAMES = {"adding": "adding problem", "copy": "copy-memory task", "order": "temporal-order task"}
 
 
+def lab_success_title(task: str, metric: str, seeds: int, config=None) -> str:
+    """The title of the lab's ``success.png``: the task, the metric and budget, the
+    initialisation, what the error bars and the k/n labels mean."""
+    from lstmkit.tasks.lab import SPECS
+
+    budget = f" after at most {config.max_steps} steps" if config is not None else " after training"
+    init = ""
+    if config is not None:
+        init = "; chrono init" if config.chrono_init else "; LSTM forget-gate bias 1"
+    criterion = ""
+    if task in SPECS:
+        spec = SPECS[task]
+        criterion = f", solved: {metric} {'>=' if spec.classification else '<'} {spec.threshold:g}"
+    return (f"{LAB_TASK_NAMES.get(task, task)}: test {metric}{budget}, by sequence length and cell{init}\n"
+            f"mean and min..max over {seeds} seed(s); k/n = runs solved{criterion} (o all, x not all)")
+
+
 def lab_plots(results: list, directory: str | Path, *, task: str, config=None) -> list[Path]:
     """``success.png``: the final metric against sequence length per cell, the mean over seeds
     with the min..max range as error bars, each point labelled with the runs that solved it;
@@ -133,17 +150,7 @@ def lab_plots(results: list, directory: str | Path, *, task: str, config=None) -
             ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("sequence length (steps to remember across)")
-    name = LAB_TASK_NAMES.get(task, task)
-    metric = results[0].metric if results else "metric"
-    budget = f" after at most {config.max_steps} steps" if config is not None else " after training"
-    init = ""
-    if config is not None:
-        init = "; chrono init" if config.chrono_init else "; LSTM forget-gate bias 1"
-    criterion = (f", solved: {'MSE <' if task == 'adding' else 'accuracy >='} {SPECS[task].threshold:g}"
-                 if task in SPECS else "")
-    ax.set_title(f"{name}: test {metric}{budget}, by sequence length and cell{init}\n"
-                 f"mean and min..max over {seeds} seed(s); k/n = runs solved{criterion} (o all, x not all)",
-                 fontsize=9)
+    ax.set_title(lab_success_title(task, results[0].metric if results else "metric", seeds, config), fontsize=9)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

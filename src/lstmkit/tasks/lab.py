@@ -109,10 +109,14 @@ class LabNet(nn.Module):
         self.config = config
         spec = SPECS[config.task]
         layer = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[config.cell]
-        kwargs = {"forget_bias": 1.0} if layer is LSTM and not config.chrono else {}
-        self.encoder = layer(spec.input_size, config.hidden_size, batch_first=True, **kwargs)
+        self.encoder = layer(spec.input_size, config.hidden_size, batch_first=True)
         if config.chrono and config.cell != "rnn":
             chrono_initialize(self.encoder, config.cell, config.chrono)
+        elif config.cell == "lstm":  # Gers et al.: the forget gate's bias b_f = 1 (i, f, g, o blocks)
+            h = config.hidden_size
+            with torch.no_grad():
+                self.encoder.bias_ih_l0[h:2 * h] = 1.0
+                self.encoder.bias_hh_l0[h:2 * h] = 0.0
         self.head = nn.Linear(config.hidden_size, spec.output_size)
         self.spec = spec
 
