@@ -7,9 +7,27 @@ import pytest
 import torch
 
 from lstmkit.cli.main import main
-from lstmkit.tasks.lab import (COPY_SYMBOLS, DEFAULT_TASKS, LEARNING_RATES, SPECS, TASK_DEFAULTS, LabConfig,
-                               LabModel, LabNet, LabNetConfig, LabResult, Probe, adding_problem, choose_learning_rate,
-                               copy_task, run_cell, run_lab, run_sweeps, summarise, temporal_order)
+from lstmkit.tasks.lab import (
+    COPY_SYMBOLS,
+    DEFAULT_TASKS,
+    LEARNING_RATES,
+    SPECS,
+    TASK_DEFAULTS,
+    LabConfig,
+    LabModel,
+    LabNet,
+    LabNetConfig,
+    LabResult,
+    Probe,
+    adding_problem,
+    choose_learning_rate,
+    copy_task,
+    run_cell,
+    run_lab,
+    run_sweeps,
+    summarise,
+    temporal_order,
+)
 from lstmkit.tasks.lab_pool import JobPool
 
 

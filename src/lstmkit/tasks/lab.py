@@ -4,15 +4,9 @@ The documents' central claim is that a plain RNN loses long-term dependencies to
 gradients while the LSTM's gated cell state keeps them. The lab measures it on the synthetic
 tasks of Hochreiter & Schmidhuber (1997) and later work, generated on the fly from a seed:
 
-* ``adding`` — input ``(L, 2)``: a random value in [0, 1] and a marker; exactly two steps are
-  marked, one in each half. Target: the sum of the two marked values. Always answering 1
-  scores MSE 1/6 ≈ 0.167; *solved* is test MSE < 0.01.
-* ``copy`` — five symbols from an alphabet of 8, then L blanks and a delimiter; the network
-  must then emit the five symbols in order (the copy-memory task of Arjovsky et al. 2016, who
-  use ten symbols). *Solved* is accuracy >= 0.99 on the recalled symbols.
-* ``order`` — the temporal-order task: a sequence of random distractors holds two relevant
-  symbols, each X or Y, one in [10 %, 20 %) of the sequence and one in [50 %, 60 %); the class
-  is their order (XX, XY, YX, YY). *Solved* is accuracy >= 0.99.
+the adding problem (``adding``), the copy-memory task (``copy``) and the temporal-order task
+(``order``), described with their *solved* criteria in :mod:`lstmkit.tasks.lab_tasks`.
+``lstmkit lab`` with no task runs :data:`DEFAULT_TASKS` (adding, then copy).
 
 For every (cell, length) a network is trained on a fixed budget of steps (the shared engine:
 one "epoch" is ``eval_every`` steps, followed by an evaluation on a fixed test set), and the
@@ -40,9 +34,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -50,6 +44,14 @@ from torch import nn
 from lstmkit.nn import GRU, LSTM, RNN
 from lstmkit.nn.bptt import gradient_through_time
 from lstmkit.tasks.base import EncoderView, Estimator
+from lstmkit.tasks.lab_pool import JobPool
+from lstmkit.tasks.lab_summary import (  # noqa: F401 - importable from here too
+    LabSummary,
+    Probe,
+    choose_learning_rate,
+    results_json,
+    summarise,
+)
 from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importable from here too
     CELLS,
     COPY_ALPHABET,
@@ -65,9 +67,8 @@ from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importabl
     task_metric,
     temporal_order,
 )
-from lstmkit.tasks.lab_pool import JobPool
-from lstmkit.tasks.lab_summary import LabSummary, summarise  # noqa: F401 - importable from here too
 from lstmkit.train import TrainingConfig, fit
+
 
 @dataclass
 class LabNetConfig:
@@ -160,42 +161,6 @@ DEFAULT_LEARNING_RATE = 3e-3
 
 
 @dataclass
-class Probe:
-    """One short run of a learning-rate sweep: its validation metric and loss, and when (if)
-    it solved."""
-
-    learning_rate: float
-    metric: float
-    solved_at: int | None = None
-    seconds: float = 0.0
-    loss: float | None = None  # the training loss on the validation set
-
-
-def choose_learning_rate(probes: list[Probe], spec: TaskSpec) -> float:
-    """The sweep's choice: the probe that solved the task in the fewest steps; if none solved,
-    the lowest validation loss (when every probe has one), else the best validation metric
-    (lowest MSE, highest accuracy); ties go to the smaller learning rate. Non-finite values (a
-    diverged probe) rank last.
-
-    The loss decides before the metric because short probes of a hard classification task
-    (copy) all sit near chance accuracy, where the accuracy's ranking is noise while the
-    cross-entropy already shows which rate learns."""
-    if not probes:
-        raise ValueError("choose_learning_rate needs at least one probe")
-    by_loss = all(p.loss is not None for p in probes)
-
-    def key(p: Probe):
-        if by_loss:
-            value = p.loss
-        else:
-            value = p.metric if spec.classification is False else -p.metric
-        finite = math.isfinite(value)
-        return (p.solved_at is None, p.solved_at or 0, not finite, value if finite else 0.0, p.learning_rate)
-
-    return min(probes, key=key).learning_rate
-
-
-@dataclass
 class LabConfig:
     """The grid of one lab run: a task, the lengths, the cells and the seeds, and each cell's
     budget. Every (cell, length) runs once per seed; the learning-rate sweep runs once per
@@ -226,7 +191,7 @@ class LabConfig:
         return self.seeds[0]
 
     @classmethod
-    def for_task(cls, task: str, **overrides) -> "LabConfig":
+    def for_task(cls, task: str, **overrides) -> LabConfig:
         """The lab's defaults for ``task`` (:data:`TASK_DEFAULTS`), with ``overrides``."""
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -241,10 +206,11 @@ class LabConfig:
 #: leave the trivial answer there); the copy task (five symbols over a delay of 10) needs more
 #: units to hold its symbols and more steps to learn to recall them in order.
 TASK_DEFAULTS: dict[str, dict] = {
-    "adding": dict(lengths=(100, 200), max_steps=2000, hidden_size=64, batch_size=64, seeds=(0, 1, 2),
-                   sweep_length=25, sweep_steps=400),
-    "copy": dict(lengths=(10,), max_steps=2000, hidden_size=128, batch_size=128, seeds=(0, 1, 2), sweep_steps=300),
-    "order": dict(lengths=(25, 50, 100), max_steps=1000, hidden_size=64, batch_size=64, seeds=(0, 1, 2)),
+    "adding": {"lengths": (100, 200), "max_steps": 2000, "hidden_size": 64, "batch_size": 64,
+               "seeds": (0, 1, 2), "sweep_length": 25, "sweep_steps": 400},
+    "copy": {"lengths": (10,), "max_steps": 2000, "hidden_size": 128, "batch_size": 128, "seeds": (0, 1, 2),
+             "sweep_steps": 300},
+    "order": {"lengths": (25, 50, 100), "max_steps": 1000, "hidden_size": 64, "batch_size": 64, "seeds": (0, 1, 2)},
 }
 
 #: What ``lstmkit lab`` runs with no task named, one task after the other.
@@ -324,7 +290,7 @@ class LabModel(Estimator):
 
         return gradient_through_time(net.encoder, x, loss_fn=loss_at_last_step).hidden_state[:, 0].tolist()
 
-    def build(self) -> "LabModel":
+    def build(self) -> LabModel:
         """The untrained network (seeded), ready for :meth:`gradient_curve` or :meth:`fit`."""
         p = self.params
         torch.manual_seed(p.training.seed)
@@ -333,7 +299,7 @@ class LabModel(Estimator):
         self.solved_at = None
         return self
 
-    def fit(self, data=None, *, run_dir: str | Path | None = None) -> "LabModel":
+    def fit(self, data=None, *, run_dir: str | Path | None = None) -> LabModel:
         """Train on freshly generated batches (``data`` must be None: the task makes its own),
         evaluating on the validation set every ``eval_every`` steps and stopping once solved."""
         if data is not None:
@@ -523,12 +489,3 @@ def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResul
     for position, i in enumerate(longest_first):
         ordered[i] = results[position]
     return ordered
-
-
-def results_json(config: LabConfig, results: list[LabResult], sweeps: dict[str, dict] | None = None) -> dict:
-    return {"config": {**asdict(config), "lengths": list(config.lengths), "cells": list(config.cells),
-                       "learning_rates": list(config.learning_rates), "seeds": list(config.seeds)},
-            "learning_rates": {cell: s["learning_rate"] for cell, s in (sweeps or {}).items()},
-            "sweeps": sweeps or {},
-            "summary": [asdict(row) for row in summarise(results)],
-            "results": [asdict(r) for r in results]}

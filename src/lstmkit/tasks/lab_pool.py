@@ -13,7 +13,8 @@ thread pool has already run is not safe), each limited to one torch thread.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def default_workers() -> int:
@@ -38,7 +39,7 @@ class JobPool:
         self.workers = workers
         self._executor = None
 
-    def __enter__(self) -> "JobPool":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -61,8 +62,8 @@ class JobPool:
                 if done is not None:
                     done(i, results[-1])
             return results
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         if self._executor is None:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),

@@ -14,8 +14,8 @@ each is scored (see :mod:`lstmkit.tasks.lab` for the lab itself).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
