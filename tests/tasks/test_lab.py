@@ -286,3 +286,14 @@ def test_cli_default_lr_sweep_is_the_lab_grid():
     from lstmkit.cli import lab as cli_lab
 
     assert cli_lab.LEARNING_RATES == LEARNING_RATES
+
+
+def test_solved_with_a_margin_for_stopping():
+    from lstmkit.tasks.lab import STOP_MARGIN
+    from lstmkit.tasks.lab_tasks import is_solved
+
+    adding, copy = SPECS["adding"], SPECS["copy"]
+    assert is_solved(adding, 0.009) and not is_solved(adding, 0.009, STOP_MARGIN)
+    assert is_solved(adding, 0.0049, STOP_MARGIN) and not is_solved(adding, 0.01)
+    assert is_solved(copy, 0.99) and not is_solved(copy, 0.99, STOP_MARGIN) and not is_solved(copy, 0.989)
+    assert is_solved(copy, 0.995, STOP_MARGIN) and is_solved(copy, 1.0, STOP_MARGIN)
