@@ -188,14 +188,14 @@ def test_summarise_gathers_seeds():
 def test_task_defaults_and_overrides():
     assert DEFAULT_TASKS == ("adding", "copy")  # what `lstmkit lab` runs with no task named
     adding = LabConfig.for_task("adding")
-    assert (adding.lengths, adding.max_steps, adding.seeds) == ((100, 200), 2000, (0, 1, 2))
+    assert (adding.lengths, adding.max_steps, adding.seeds) == ((100, 200), 1600, (0, 1, 2))
     assert (adding.sweep_length, adding.sweep_steps, adding.learning_rates) == (25, 400, LEARNING_RATES)
     copy = LabConfig.for_task("copy")
     assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
-        ((10,), 2000, 128, 128, (0, 1, 2))
+        ((10,), 2500, 128, 128, (0, 1, 2))
     assert copy.sweep_length is None  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
-    assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 2000)
+    assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 1600)
     assert adding.sweep_length is None  # lengths asked for: probes at the shortest of them
     assert LabConfig.for_task("adding", lengths=(100,), sweep_length=30).sweep_length == 30
     # every cell gets the same budget and the same sweep: nothing in the defaults is per cell
@@ -276,7 +276,7 @@ def test_success_plot_title_says_what_it_shows():
     from lstmkit.report.plots import lab_success_title
 
     title = lab_success_title("adding", "mse", 3, LabConfig.for_task("adding"))
-    assert "adding problem" in title and "at most 2000 steps" in title and "forget-gate bias 1" in title
+    assert "adding problem" in title and "at most 1600 steps" in title and "forget-gate bias 1" in title
     assert "over 3 seed(s)" in title and "mse < 0.01" in title and "k/n = runs solved" in title
     title = lab_success_title("copy", "accuracy", 3, LabConfig.for_task("copy", chrono_init=True))
     assert "copy-memory task" in title and "chrono init" in title and "accuracy >= 0.99" in title

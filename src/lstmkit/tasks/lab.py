@@ -206,9 +206,9 @@ class LabConfig:
 #: leave the trivial answer there); the copy task (five symbols over a delay of 10) needs more
 #: units to hold its symbols and more steps to learn to recall them in order.
 TASK_DEFAULTS: dict[str, dict] = {
-    "adding": {"lengths": (100, 200), "max_steps": 2000, "hidden_size": 64, "batch_size": 64,
+    "adding": {"lengths": (100, 200), "max_steps": 1600, "hidden_size": 64, "batch_size": 64,
                "seeds": (0, 1, 2), "sweep_length": 25, "sweep_steps": 400},
-    "copy": {"lengths": (10,), "max_steps": 2000, "hidden_size": 128, "batch_size": 128, "seeds": (0, 1, 2),
+    "copy": {"lengths": (10,), "max_steps": 2500, "hidden_size": 128, "batch_size": 128, "seeds": (0, 1, 2),
              "sweep_steps": 300},
     "order": {"lengths": (25, 50, 100), "max_steps": 1000, "hidden_size": 64, "batch_size": 64, "seeds": (0, 1, 2)},
 }
