@@ -106,9 +106,10 @@ def lab_success_title(task: str, metric: str, seeds: int, config=None) -> str:
     criterion = ""
     if task in SPECS:
         spec = SPECS[task]
-        criterion = f", solved: {metric} {'>=' if spec.classification else '<'} {spec.threshold:g}"
+        criterion = f", solved: {metric.replace('mse', 'MSE')} {'>=' if spec.classification else '<'} {spec.threshold:g}"
+    metric = metric.replace("mse", "MSE")
     return (f"{LAB_TASK_NAMES.get(task, task)}: test {metric}{budget}, by sequence length and cell{init}\n"
-            f"mean and min..max over {seeds} seed(s); k/n = runs solved{criterion} (o all, x not all)")
+            f"mean, min..max over {seeds} seed(s); k/n = runs solved{criterion} (o all, x not all)")
 
 
 def lab_plots(results: list, directory: str | Path, *, task: str, config=None) -> list[Path]:
@@ -127,31 +128,36 @@ def lab_plots(results: list, directory: str | Path, *, task: str, config=None) -
     seeds = max((r.runs for r in rows), default=1)
     paths = []
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for cell in cells:
+    all_lengths = sorted({r.length for r in rows})
+    position = {length: i for i, length in enumerate(all_lengths)}  # lengths as evenly spaced categories
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for k, cell in enumerate(cells):
+        shift = (k - (len(cells) - 1) / 2) * 0.08  # side by side, so the ranges do not hide each other
         mine = sorted((r for r in rows if r.cell == cell), key=lambda r: r.length)
-        lengths = [r.length for r in mine]
+        xs = [position[r.length] + shift for r in mine]
         lr = mine[0].learning_rate if mine else 0.0
         label = f"{cell} (lr {lr:g})" if lr else cell
         means = [r.mean_metric for r in mine]
         spread = [[m - r.min_metric for m, r in zip(means, mine)], [r.max_metric - m for m, r in zip(means, mine)]]
-        ax.errorbar(lengths, means, yerr=spread, fmt="-", color=colours.get(cell), label=label, capsize=3)
-        for r in mine:
-            ax.plot(r.length, r.mean_metric, "o" if r.solved == r.runs else "x", color=colours.get(cell), ms=8)
-            ax.annotate(f"{r.solved}/{r.runs}", (r.length, r.mean_metric), textcoords="offset points",
-                        xytext=(5, 5), fontsize=8, color=colours.get(cell))
+        ax.errorbar(xs, means, yerr=spread, fmt="-", color=colours.get(cell), label=label, capsize=3)
+        for x, r in zip(xs, mine):
+            ax.plot(x, r.mean_metric, "o" if r.solved == r.runs else "x", color=colours.get(cell), ms=8)
+            ax.annotate(f"{r.solved}/{r.runs}", (x, r.mean_metric), textcoords="offset points",
+                        xytext=(6, -3 if k % 2 else 6), fontsize=8, color=colours.get(cell))
     if results:
         r0 = results[0]
         ax.axhline(r0.baseline_metric, color="grey", ls=":", label="trivial answer")
         if task in SPECS:
             ax.axhline(SPECS[task].threshold, color="black", ls="--", lw=0.8, label="solved beyond this line")
-        ax.set_ylabel(f"test {r0.metric} ({'lower' if r0.metric == 'mse' else 'higher'} is better)")
+        ax.set_ylabel(f"test {r0.metric.replace('mse', 'MSE')} ({'lower' if r0.metric == 'mse' else 'higher'} "
+                      f"is better)")
         if r0.metric == "mse":
             ax.set_yscale("log")
-    ax.set_xscale("log")
+    ax.set_xticks(range(len(all_lengths)), [str(n) for n in all_lengths])
+    ax.set_xlim(-0.5, len(all_lengths) - 0.5)
     ax.set_xlabel("sequence length (steps to remember across)")
     ax.set_title(lab_success_title(task, results[0].metric if results else "metric", seeds, config), fontsize=9)
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     paths.append(write_png(fig, directory / "success.png"))
@@ -168,7 +174,9 @@ def lab_plots(results: list, directory: str | Path, *, task: str, config=None) -
                 ax.plot(range(len(values)), values, color=colours.get(r.cell), label=r.cell)
         ax.set_yscale("log")
         ax.set_xlabel("step t")
-        ax.set_title(f"{LAB_TASK_NAMES.get(task, task)}, L={longest}: how far back the gradient reaches,\n"
+        span = max((len(getattr(r, which)) for r in results if r.length == longest), default=longest)
+        where = f"L={longest}" + (f" ({span} steps in all)" if span != longest else "")
+        ax.set_title(f"{LAB_TASK_NAMES.get(task, task)}, {where}: how far back the gradient reaches,\n"
                      f"‖∂L/∂h_t‖ of the loss at the last step, {title} (seed {results[0].seed})", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend()
