@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from lstmkit.cli.common import holds_run_dir, positive_int
-from lstmkit.tasks.lab_tasks import QUICK_LENGTHS
 
 LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)  # the same as lstmkit.tasks.lab.LEARNING_RATES (a test checks)
 
@@ -99,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from lstmkit.runs import write_json
-    from lstmkit.tasks.lab import DEFAULT_TASKS, LabConfig
+    from lstmkit.tasks.lab import DEFAULT_TASKS, QUICK_LENGTHS, LabConfig
     from lstmkit.tasks.lab_pool import JobPool, default_workers
 
     tasks = DEFAULT_TASKS if args.task == "all" else (args.task,)

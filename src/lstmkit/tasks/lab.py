@@ -57,6 +57,7 @@ from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importabl
     COPY_ALPHABET,
     COPY_SYMBOLS,
     GENERATORS,
+    QUICK_LENGTHS,
     SPECS,
     TASKS,
     TaskSpec,
