@@ -145,7 +145,7 @@ class LabResult:
     cell: str
     length: int
     solved: bool
-    steps: int | None  # training steps until the first evaluation that met the criterion
+    steps: int | None  # steps until the first validation that met the criterion (the budget if only the test did)
     metric: str
     final_metric: float
     baseline_metric: float  # the metric of the trivial answer (mean target / majority class)
@@ -406,7 +406,8 @@ def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path,
     spec = model.spec
     return LabResult(
         task=config.task, cell=cell, length=length, solved=final["solved"],
-        steps=model.solved_at if final["solved"] else None, metric=spec.metric, final_metric=final[spec.metric], baseline_metric=baseline,
+        steps=(model.solved_at or config.max_steps) if final["solved"] else None, metric=spec.metric,
+        final_metric=final[spec.metric], baseline_metric=baseline,
         gradient_at_init=gradient_at_init, gradient_trained=model.gradient_curve(x_test[:64], y_test[:64]),
         seconds=round(time.perf_counter() - started, 2), learning_rate=lr, seed=seed,
     )
