@@ -2,14 +2,12 @@ r"""The long-term-memory lab: can a cell carry information across L steps?
 
 The documents' central claim is that a plain RNN loses long-term dependencies to vanishing
 gradients while the LSTM's gated cell state keeps them. The lab measures it on the synthetic
-tasks of Hochreiter & Schmidhuber (1997) and later work, generated on the fly from a seed:
-
-the adding problem (``adding``), the copy-memory task (``copy``) and the temporal-order task
-(``order``), described with their *solved* criteria in :mod:`lstmkit.tasks.lab_tasks`.
-``lstmkit lab`` with no task runs :data:`DEFAULT_TASKS` (adding, then copy).
+tasks of Hochreiter & Schmidhuber (1997) and later work, generated on the fly from a seed: the
+adding problem, the copy-memory task and the temporal-order task (:mod:`lstmkit.tasks.lab_tasks`
+gives their *solved* criteria). ``lstmkit lab`` runs :data:`DEFAULT_TASKS` (adding, then copy).
 
 For every (cell, length) a network is trained on a fixed budget of steps (the shared engine:
-one "epoch" is ``eval_every`` steps, followed by an evaluation on a fixed test set), and the
+one "epoch" is ``eval_every`` steps, followed by an evaluation on a validation set), and the
 lab records whether and when it was solved, the final metric, and the gradient-through-time
 curve ``‖∂L/∂h_t‖`` (:func:`lstmkit.gradient_through_time`) at initialisation and after
 training.
