@@ -7,9 +7,28 @@ import pytest
 import torch
 
 from lstmkit.cli.main import main
-from lstmkit.tasks.lab import (COPY_SYMBOLS, SPECS, LabConfig, LabModel, LabNet, LabNetConfig, LabResult, Probe,
-                               adding_problem, choose_learning_rate, copy_task, run_cell, run_sweeps, summarise,
-                               temporal_order)
+from lstmkit.tasks.lab import (
+    COPY_SYMBOLS,
+    DEFAULT_TASKS,
+    LEARNING_RATES,
+    SPECS,
+    TASK_DEFAULTS,
+    LabConfig,
+    LabModel,
+    LabNet,
+    LabNetConfig,
+    LabResult,
+    Probe,
+    adding_problem,
+    choose_learning_rate,
+    copy_task,
+    run_cell,
+    run_lab,
+    run_sweeps,
+    summarise,
+    temporal_order,
+)
+from lstmkit.tasks.lab_pool import JobPool
 
 
 def test_adding_problem_answers():
@@ -106,15 +125,25 @@ def test_chrono_initialisation_of_the_gates(cell):
     assert bool((keep >= 0).all() and (keep <= math.log(199) + 1e-6).all()) and float(keep.max()) > 3
     if cell == "lstm":  # the input gate's bias is minus the forget gate's
         torch.testing.assert_close((enc.bias_ih_l0[:h] + enc.bias_hh_l0[:h]).detach(), -keep)
-    # the model uses the sequence's span as T_max, and turns it off on request
-    assert LabModel(task="copy", cell=cell, length=30).build().net.config.chrono == 30 + 2 * COPY_SYMBOLS
-    assert LabModel(task="adding", cell=cell, length=30, chrono_init=False).build().net.config.chrono is None
+    # the model uses the sequence's span as T_max when asked; by default there is no chrono init
+    assert LabModel(task="copy", cell=cell, length=30, chrono_init=True).build().net.config.chrono == \
+        30 + 2 * COPY_SYMBOLS
+    assert LabModel(task="adding", cell=cell, length=30).build().net.config.chrono is None
+
+
+def test_lstm_forget_gate_bias_is_one_by_default():
+    enc = LabModel(task="adding", cell="lstm", length=30, hidden_size=8).build().net.encoder
+    bias = (enc.bias_ih_l0 + enc.bias_hh_l0).detach()
+    torch.testing.assert_close(bias[8:16], torch.ones(8))  # gates i, f, g, o: f is the second block
+    assert float(bias[:8].abs().max()) < 2 / 8 ** 0.5  # the other gates keep torch's U(-1/sqrt(H), 1/sqrt(H))
+    assert LabConfig().chrono_init is False and LabConfig.for_task("copy").chrono_init is False
 
 
 def test_lab_quick_end_to_end(tmp_path, capsys):
     out = tmp_path / "lab"
-    assert main(["lab", "--quick", "--steps", "100", "--sweep-steps", "20", "--lr-sweep", "1e-3,1e-2",
-                 "--seeds", "3,4", "--lengths", "10,12", "--cells", "rnn,lstm", "--out", str(out)]) == 0
+    assert main(["lab", "adding", "--quick", "--steps", "100", "--sweep-steps", "20", "--lr-sweep", "1e-3,1e-2",
+                 "--seeds", "3,4", "--lengths", "10,12", "--cells", "rnn,lstm", "--workers", "1",
+                 "--out", str(out)]) == 0
     saved = json.loads((out / "results.json").read_text())
     results = saved["results"]
     # every cell and length once per seed, in the order lengths, cells, seeds
@@ -157,11 +186,22 @@ def test_summarise_gathers_seeds():
 
 
 def test_task_defaults_and_overrides():
+    assert DEFAULT_TASKS == ("adding", "copy")  # what `lstmkit lab` runs with no task named
+    adding = LabConfig.for_task("adding")
+    assert (adding.lengths, adding.max_steps, adding.seeds) == ((100, 200), 1600, (0, 1, 2))
+    assert (adding.sweep_length, adding.sweep_steps, adding.learning_rates) == (25, 400, LEARNING_RATES)
     copy = LabConfig.for_task("copy")
-    assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.seeds) == ((25, 50), 3000, 128, (0, 1))
+    assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
+        ((10,), 2500, 128, 128, (0, 1, 2))
+    assert copy.sweep_length is None  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
-    assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 1000)
-    assert LabConfig.for_task("adding").seeds == (0, 1, 2)
+    assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 1600)
+    assert adding.sweep_length is None  # lengths asked for: probes at the shortest of them
+    assert LabConfig.for_task("adding", lengths=(100,), sweep_length=30).sweep_length == 30
+    # every cell gets the same budget and the same sweep: nothing in the defaults is per cell
+    assert all(not any(cell in str(key) for cell in ("rnn", "gru", "lstm"))
+               for defaults in TASK_DEFAULTS.values() for key in defaults)
+    assert LEARNING_RATES == (1e-3, 3e-3, 1e-2, 3e-2)
     with pytest.raises(ValueError, match="task must be one of"):
         LabConfig.for_task("sorting")
     with pytest.raises(ValueError, match="at least one seed"):
@@ -176,3 +216,84 @@ def test_lab_usage_errors(capsys):
     assert main(["lab", "--seed", "1", "--seeds", "1,2"]) == 2
     assert main(["lab", "--seeds", "one"]) == 2
     assert "--seeds" in capsys.readouterr().err
+    assert main(["lab", "--lengths", "50"]) == 2  # the default runs two tasks: lengths need one named
+    assert "name one task" in capsys.readouterr().err
+
+
+def test_default_lab_runs_adding_then_copy(tmp_path, capsys):
+    out = tmp_path / "lab"
+    assert main(["lab", "--quick", "--steps", "20", "--sweep-steps", "10", "--lr-sweep", "1e-3,1e-2",
+                 "--cells", "rnn,lstm", "--workers", "1", "--out", str(out)]) == 0
+    overview = json.loads((out / "summary.json").read_text())
+    assert list(overview) == ["adding", "copy"]
+    for task in ("adding", "copy"):
+        saved = json.loads((out / task / "results.json").read_text())
+        assert saved["config"]["task"] == task and saved["config"]["chrono_init"] is False
+        assert (out / task / "success.png").stat().st_size > 1000
+        assert {(r["cell"], r["length"]) for r in saved["results"]} == \
+            {(c, n) for c in ("rnn", "lstm") for n in saved["config"]["lengths"]}
+        assert all(r["task"] == task for r in saved["results"])
+        # the overview repeats each task's chosen learning rates and summary rows
+        assert overview[task]["learning_rates"] == saved["learning_rates"]
+        assert overview[task]["summary"] == saved["summary"]
+        for cell, lr in saved["learning_rates"].items():
+            assert lr in (1e-3, 1e-2)
+            assert all(r["learning_rate"] == lr for r in saved["results"] if r["cell"] == cell)
+        assert all(r["solved"] <= r["runs"] == 1 for r in saved["summary"])
+    assert json.loads((out / "adding" / "results.json").read_text())["config"]["lengths"] == [10, 25]
+    assert json.loads((out / "copy" / "results.json").read_text())["config"]["lengths"] == [5]
+    printed = capsys.readouterr().out
+    assert "the adding problem over 1 seed(s)" in printed and "the copy-memory task over 1 seed(s)" in printed
+    assert "forget-gate bias 1" in printed
+
+
+def test_runs_in_worker_processes_match_the_runs_here(tmp_path):
+    config = LabConfig(task="adding", lengths=(6, 8), cells=("rnn", "lstm"), max_steps=10, eval_every=10,
+                       test_size=32, seeds=(0, 1), learning_rate=1e-2)
+    here = run_lab(config, tmp_path / "here")
+    seen = []
+    with JobPool(2) as pool:
+        there = run_lab(config, tmp_path / "there", progress=lambda r: seen.append((r.cell, r.length, r.seed)),
+                        pool=pool)
+    key = [(r.length, r.cell, r.seed) for r in here]
+    assert key == [(r.length, r.cell, r.seed) for r in there] == \
+        [(n, c, s) for n in (6, 8) for c in ("rnn", "lstm") for s in (0, 1)]
+    for a, b in zip(here, there):
+        assert b.final_metric == pytest.approx(a.final_metric, rel=1e-4, abs=1e-6)
+    assert sorted(seen) == sorted((c, n, s) for n, c, s in key)
+
+
+def test_job_pool_keeps_the_order_of_the_jobs():
+    finished = []
+    with JobPool(1) as pool:
+        assert pool.map(pow, [(2, 3), (3, 2)], done=lambda i, r: finished.append((i, r))) == [8, 9]
+    assert finished == [(0, 8), (1, 9)]
+    with pytest.raises(ValueError, match="workers"):
+        JobPool(0)
+
+
+def test_success_plot_title_says_what_it_shows():
+    from lstmkit.report.plots import lab_success_title
+
+    title = lab_success_title("adding", "mse", 3, LabConfig.for_task("adding"))
+    assert "adding problem" in title and "at most 1600 steps" in title and "forget-gate bias 1" in title
+    assert "over 3 seed(s)" in title and "MSE < 0.01" in title and "k/n = runs solved" in title
+    title = lab_success_title("copy", "accuracy", 3, LabConfig.for_task("copy", chrono_init=True))
+    assert "copy-memory task" in title and "chrono init" in title and "accuracy >= 0.99" in title
+
+
+def test_cli_default_lr_sweep_is_the_lab_grid():
+    from lstmkit.cli import lab as cli_lab
+
+    assert cli_lab.LEARNING_RATES == LEARNING_RATES
+
+
+def test_solved_with_a_margin_for_stopping():
+    from lstmkit.tasks.lab import STOP_MARGIN
+    from lstmkit.tasks.lab_tasks import is_solved
+
+    adding, copy = SPECS["adding"], SPECS["copy"]
+    assert is_solved(adding, 0.009) and not is_solved(adding, 0.009, STOP_MARGIN)
+    assert is_solved(adding, 0.0049, STOP_MARGIN) and not is_solved(adding, 0.01)
+    assert is_solved(copy, 0.99) and not is_solved(copy, 0.99, STOP_MARGIN) and not is_solved(copy, 0.989)
+    assert is_solved(copy, 0.995, STOP_MARGIN) and is_solved(copy, 1.0, STOP_MARGIN)

@@ -3,44 +3,51 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from lstmkit.cli.common import holds_run_dir, positive_int
 
+LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)  # the same as lstmkit.tasks.lab.LEARNING_RATES (a test checks)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Train a plain RNN, a GRU and an LSTM on a long-term-dependency task at several "
-        "sequence lengths, report which solved it and how their gradients reach back in time."
+        "Train a plain RNN, a GRU and an LSTM on long-term-dependency tasks at several sequence "
+        "lengths, report which solved them and how their gradients reach back in time. With no "
+        "task: the adding problem and the copy-memory task, one after the other."
     )
-    parser.add_argument("task", nargs="?", default="adding", choices=["adding", "copy", "order"],
-                        help="adding problem, copy (memory) task or temporal order (default adding)")
+    parser.add_argument("task", nargs="?", default="all", choices=["all", "adding", "copy", "order"],
+                        help="all (the default: adding, then copy), the adding problem, the copy (memory) task "
+                             "or the temporal order task")
     parser.add_argument("--lengths", default=None, metavar="L,...",
-                        help="sequence lengths (default adding 50,100,200, copy 25,50, order 25,50,100; "
-                             "--quick: 10,25)")
+                        help="sequence lengths, with one task (default adding 100,200, copy 10, order 25,50,100; "
+                             "--quick: adding and order 10,25, copy 5)")
     parser.add_argument("--cells", default="rnn,gru,lstm", metavar="C,...", help="cells to compare (default rnn,gru,lstm)")
     parser.add_argument("--steps", type=positive_int, default=None, metavar="N",
-                        help="training steps per cell, length and seed (default 1000, copy 3000; --quick: 300)")
+                        help="training steps per cell, length and seed, the same for every cell (default adding "
+                             "1600, copy 2500, order 1000; --quick: 300)")
     parser.add_argument("--hidden-size", type=positive_int, default=None, metavar="H",
                         help="units (default 64, copy 128)")
     parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                         help="sequences per step (default 64, copy 128)")
-    parser.add_argument("--lr-sweep", default="1e-3,3e-3,1e-2", metavar="LR,...",
-                        help="learning rates each cell's sweep tries (short probe runs at the shortest "
-                             "length, chosen on a validation set; default 1e-3,3e-3,1e-2)")
+    parser.add_argument("--lr-sweep", default=",".join(f"{lr:g}" for lr in LEARNING_RATES), metavar="LR,...",
+                        help="learning rates each cell's sweep tries (one short probe run each, at the sweep "
+                             "length, chosen on a validation set; default %(default)s)")
     parser.add_argument("--sweep-steps", type=positive_int, default=None, metavar="N",
-                        help="steps of each probe run (default 300; --quick: 100)")
+                        help="steps of each probe run (default adding 400 at length 25, copy 300 at the shortest length; --quick: 100 at the shortest)")
     parser.add_argument("--learning-rate", type=float, default=None, metavar="LR",
                         help="one learning rate for every cell, no sweep")
-    parser.add_argument("--no-chrono", action="store_true",
-                        help="no chrono initialisation of the gates: forget-gate bias 1 for the LSTM, "
-                             "the GRU's default init")
-    parser.add_argument("--quick", action="store_true", help="a small run, under 2 minutes")
+    parser.add_argument("--chrono", action="store_true",
+                        help="chrono initialisation of the gates (Tallec & Ollivier 2018) instead of the LSTM's "
+                             "forget-gate bias 1 (Gers et al. 2000) and the GRU's default")
+    parser.add_argument("--quick", action="store_true", help="a small run, about a minute")
     parser.add_argument("--seeds", default=None, metavar="S,...",
                         help="seeds: every cell and length runs once per seed, and the table gives the "
-                             "spread (default adding and order 0,1,2, copy 0,1; --quick: 0)")
+                             "spread (default 0,1,2; --quick: 0)")
     parser.add_argument("--seed", type=int, default=None, help="one seed (the same as --seeds S)")
+    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                        help="worker processes of one thread each that run the independent jobs (default 2 "
+                             "where there are 2 cores or more)")
     parser.add_argument("--out", default=None, metavar="DIR", help="run directory (default runs/lab-<time>)")
 
 
@@ -76,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--seeds: expected at least one seed, got {args.seeds!r}")
     elif args.seed is not None:
         seeds = (args.seed,)
-    lengths = _ints(args.lengths, "--lengths") if args.lengths else ((10, 25) if args.quick else None)
+    if args.lengths and args.task == "all":
+        raise UsageError("--lengths: name one task (adding, copy or order) to set its lengths")
+    lengths = _ints(args.lengths, "--lengths") if args.lengths else None
     if args.task == "order" and lengths and min(lengths) < 10:
         raise UsageError("--lengths: the temporal-order task needs lengths of at least 10")
     try:
@@ -86,27 +95,67 @@ def run(args: argparse.Namespace) -> int:
     if not rates or min(rates) <= 0 or (args.learning_rate is not None and args.learning_rate <= 0):
         raise UsageError("--lr-sweep / --learning-rate: expected positive learning rates")
 
-    from lstmkit.report.plots import lab_plots
-    from lstmkit.runs import default_run_dir, write_json
-    from lstmkit.tasks.lab import LabConfig, results_json, run_lab, run_sweeps, summarise
+    import time
 
-    chosen = {"lengths": lengths, "hidden_size": args.hidden_size, "batch_size": args.batch_size,
-              "max_steps": args.steps or (300 if args.quick else None), "seeds": seeds or ((0,) if args.quick else None),
-              "sweep_steps": args.sweep_steps or (100 if args.quick else None)}
-    config = LabConfig.for_task(args.task, cells=cells, learning_rate=args.learning_rate, learning_rates=rates,
-                                chrono_init=not args.no_chrono,
-                                **{k: v for k, v in chosen.items() if v is not None})
-    config.eval_every = min(100, config.max_steps)
-    steps = config.max_steps
-    out = Path(args.out) if args.out else default_run_dir("lab")
-    init = "forget-gate bias 1" if args.no_chrono else "chrono init of the gates"
-    print(f"lstmkit lab {args.task}: lengths {', '.join(map(str, config.lengths))}; up to {steps} training steps "
-          f"per cell, length and seed ({config.hidden_size} units, batch {config.batch_size}), Adam, clipping 1, "
-          f"{init}, seeds {', '.join(map(str, config.seeds))}")
-    if args.learning_rate is None:
-        print(f"learning rate per cell: {len(rates)} probes of {config.sweep_steps} steps at length "
+    from lstmkit.runs import write_json
+    from lstmkit.tasks.lab import DEFAULT_TASKS, QUICK_LENGTHS, LabConfig
+    from lstmkit.tasks.lab_pool import JobPool, default_workers
+
+    tasks = DEFAULT_TASKS if args.task == "all" else (args.task,)
+    out = Path(args.out)
+    workers = args.workers or default_workers()
+    configs = {}
+    for task in tasks:
+        chosen = {"lengths": lengths or (QUICK_LENGTHS[task] if args.quick else None),
+                  "hidden_size": args.hidden_size, "batch_size": args.batch_size,
+                  "max_steps": args.steps or (300 if args.quick else None),
+                  "seeds": seeds or ((0,) if args.quick else None),
+                  "sweep_steps": args.sweep_steps or (100 if args.quick else None)}
+        config = LabConfig.for_task(task, cells=cells, learning_rate=args.learning_rate, learning_rates=rates,
+                                    chrono_init=args.chrono, **{k: v for k, v in chosen.items() if v is not None})
+        config.eval_every = min(100, config.max_steps)
+        configs[task] = config
+    overview = {}
+    with JobPool(workers) as pool:
+        for task, config in configs.items():
+            started = time.perf_counter()
+            directory = out / task if len(tasks) > 1 else out
+            summary = _run_task(config, directory, pool, workers)
+            overview[task] = {"seconds": round(time.perf_counter() - started, 1), **summary}
+    if len(tasks) > 1:
+        write_json(out / "summary.json", overview)
+        print("\n" + "; ".join(f"{task} {o['seconds']:.0f} s" for task, o in overview.items()))
+        print(f"run directory: {out}  (summary.json; " + ", ".join(f"{t}/" for t in tasks)
+              + ": results.json, success.png, gradients.png)")
+    else:
+        print(f"run directory: {out}  (results.json, success.png, gradients.png)")
+    return 0
+
+
+TITLES = {"adding": "the adding problem", "copy": "the copy-memory task", "order": "the temporal-order task"}
+
+
+def _run_task(config, out: Path, pool, workers: int) -> dict:
+    """One task of the lab: its sweeps, its runs, its table and plots under ``out``; returns
+    its summary (chosen learning rates, the rows of :func:`summarise`)."""
+    from dataclasses import asdict
+
+    from lstmkit.report.plots import lab_plots
+    from lstmkit.runs import write_json
+    from lstmkit.tasks.lab import SPECS, results_json, run_lab, run_sweeps, summarise
+
+    task, spec = config.task, SPECS[config.task]
+    metric = config_metric(task)
+    init = ("chrono init of the gates" if config.chrono_init
+            else "LSTM forget-gate bias 1 (Gers et al.), GRU and RNN default init")
+    print(f"\nlstmkit lab {task} ({TITLES[task]}): lengths {', '.join(map(str, config.lengths))}; "
+          f"{config.max_steps} training steps at most per cell, length and seed, the same for every cell "
+          f"({config.hidden_size} units, batch {config.batch_size}), Adam, clipping 1, {init}, "
+          f"seeds {', '.join(map(str, config.seeds))}; {workers} worker process(es)")
+    if config.learning_rate is None:
+        print(f"learning rate per cell: {len(config.learning_rates)} probes of {config.sweep_steps} steps at length "
               f"{config.sweep_length or min(config.lengths)}, seed {config.seed}: the fastest to solve, else the "
-              f"lowest validation loss (shown: loss / {config_metric(args.task).removeprefix('test ')})")
+              f"lowest validation loss (shown: loss / {metric.removeprefix('test ')})")
 
     def show_sweep(cell, lr, probes) -> None:
         if probes:
@@ -114,25 +163,27 @@ def run(args: argparse.Namespace) -> int:
                               + (f" (solved at {p.solved_at})" if p.solved_at else "") for p in probes)
             print(f"  {cell:<5} {tried}  -> {lr:g}", flush=True)
 
-    sweeps = run_sweeps(config, out, progress=show_sweep)
-    print(f"{'cell':<6}{'length':>7}{'seed':>6}{'lr':>8}{'solved':>8}{'steps':>7}{config_metric(args.task):>12}"
+    sweeps = run_sweeps(config, out, progress=show_sweep, pool=pool)
+    print(f"{'cell':<6}{'length':>7}{'seed':>6}{'lr':>8}{'solved':>8}{'steps':>7}{metric:>12}"
           f"{'trivial':>10}{'seconds':>9}")
 
     def show(r) -> None:
         print(f"{r.cell:<6}{r.length:>7}{r.seed:>6}{r.learning_rate:>8g}{'yes' if r.solved else 'no':>8}"
               f"{r.steps or '-':>7}{r.final_metric:>12.4f}{r.baseline_metric:>10.3f}{r.seconds:>9.1f}", flush=True)
 
-    results = run_lab(config, out, progress=show, sweeps=sweeps)
-    metric = config_metric(args.task)
-    print(f"\nover {len(config.seeds)} seed(s): runs solved, {metric} mean (min .. max), median steps to solve")
-    for row in summarise(results):
+    results = run_lab(config, out, progress=show, sweeps=sweeps, pool=pool)
+    better = "below" if not spec.classification else "at or above"
+    print(f"\n{TITLES[task]} over {len(config.seeds)} seed(s): runs solved ({metric} {better} {spec.threshold:g}), "
+          f"{metric} mean (min .. max), median steps to solve")
+    rows = summarise(results)
+    for row in rows:
         steps_text = f"{row.median_steps:g}" if row.median_steps is not None else "-"
         print(f"  {row.cell:<5}{row.length:>6}  lr {row.learning_rate:<7g} solved {row.solved}/{row.runs}  "
               f"{row.mean_metric:.4f} ({row.min_metric:.4f} .. {row.max_metric:.4f})  steps {steps_text}")
     write_json(out / "results.json", results_json(config, results, sweeps))
-    lab_plots(results, out, task=args.task)
-    print(f"run directory: {out}  (results.json, success.png, gradients.png)", file=sys.stdout)
-    return 0
+    lab_plots(results, out, task=task, config=config)
+    return {"learning_rates": {cell: s["learning_rate"] for cell, s in sweeps.items()},
+            "summary": [asdict(row) for row in rows]}
 
 
 def config_metric(task: str) -> str:

@@ -91,11 +91,33 @@ def forecast_plot(
     return write_png(fig, path)
 
 
-def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
+LAB_TASK_NAMES = {"adding": "adding problem", "copy": "copy-memory task", "order": "temporal-order task"}
+
+
+def lab_success_title(task: str, metric: str, seeds: int, config=None) -> str:
+    """The title of the lab's ``success.png``: the task, the metric and budget, the
+    initialisation, what the error bars and the k/n labels mean."""
+    from lstmkit.tasks.lab import SPECS
+
+    budget = f" after at most {config.max_steps} steps" if config is not None else " after training"
+    init = ""
+    if config is not None:
+        init = "; chrono init" if config.chrono_init else "; LSTM forget-gate bias 1"
+    criterion = ""
+    if task in SPECS:
+        spec = SPECS[task]
+        criterion = f", solved: {metric.replace('mse', 'MSE')} {'>=' if spec.classification else '<'} {spec.threshold:g}"
+    metric = metric.replace("mse", "MSE")
+    return (f"{LAB_TASK_NAMES.get(task, task)}: test {metric}{budget}, by sequence length and cell{init}\n"
+            f"mean, min..max over {seeds} seed(s); k/n = runs solved{criterion} (o all, x not all)")
+
+
+def lab_plots(results: list, directory: str | Path, *, task: str, config=None) -> list[Path]:
     """``success.png``: the final metric against sequence length per cell, the mean over seeds
     with the min..max range as error bars, each point labelled with the runs that solved it;
     ``gradients.png``: ‖∂L/∂h_t‖ against t, log scale, per cell at the longest length (first
-    seed), at initialisation and after training."""
+    seed), at initialisation and after training. ``config`` (the :class:`LabConfig`) puts the
+    budget and the initialisation into the titles."""
     from lstmkit.tasks.lab import SPECS, summarise
 
     plt = pyplot()
@@ -106,32 +128,36 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
     seeds = max((r.runs for r in rows), default=1)
     paths = []
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for cell in cells:
+    all_lengths = sorted({r.length for r in rows})
+    position = {length: i for i, length in enumerate(all_lengths)}  # lengths as evenly spaced categories
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for k, cell in enumerate(cells):
+        shift = (k - (len(cells) - 1) / 2) * 0.08  # side by side, so the ranges do not hide each other
         mine = sorted((r for r in rows if r.cell == cell), key=lambda r: r.length)
-        lengths = [r.length for r in mine]
+        xs = [position[r.length] + shift for r in mine]
         lr = mine[0].learning_rate if mine else 0.0
         label = f"{cell} (lr {lr:g})" if lr else cell
         means = [r.mean_metric for r in mine]
         spread = [[m - r.min_metric for m, r in zip(means, mine)], [r.max_metric - m for m, r in zip(means, mine)]]
-        ax.errorbar(lengths, means, yerr=spread, fmt="-", color=colours.get(cell), label=label, capsize=3)
-        for r in mine:
-            ax.plot(r.length, r.mean_metric, "o" if r.solved == r.runs else "x", color=colours.get(cell), ms=8)
-            ax.annotate(f"{r.solved}/{r.runs}", (r.length, r.mean_metric), textcoords="offset points",
-                        xytext=(5, 5), fontsize=8, color=colours.get(cell))
+        ax.errorbar(xs, means, yerr=spread, fmt="-", color=colours.get(cell), label=label, capsize=3)
+        for x, r in zip(xs, mine):
+            ax.plot(x, r.mean_metric, "o" if r.solved == r.runs else "x", color=colours.get(cell), ms=8)
+            ax.annotate(f"{r.solved}/{r.runs}", (x, r.mean_metric), textcoords="offset points",
+                        xytext=(6, -3 if k % 2 else 6), fontsize=8, color=colours.get(cell))
     if results:
         r0 = results[0]
         ax.axhline(r0.baseline_metric, color="grey", ls=":", label="trivial answer")
         if task in SPECS:
             ax.axhline(SPECS[task].threshold, color="black", ls="--", lw=0.8, label="solved beyond this line")
-        ax.set_ylabel(f"test {r0.metric} ({'lower' if r0.metric == 'mse' else 'higher'} is better)")
+        ax.set_ylabel(f"test {r0.metric.replace('mse', 'MSE')} ({'lower' if r0.metric == 'mse' else 'higher'} "
+                      f"is better)")
         if r0.metric == "mse":
             ax.set_yscale("log")
-    ax.set_xscale("log")
+    ax.set_xticks(range(len(all_lengths)), [str(n) for n in all_lengths])
+    ax.set_xlim(-0.5, len(all_lengths) - 0.5)
     ax.set_xlabel("sequence length (steps to remember across)")
-    ax.set_title(f"{task}: test {results[0].metric if results else 'metric'} after training, mean and range over "
-                 f"{seeds} seed(s)\n(o every seed solved, x not; k/n = runs solved)", fontsize=10)
-    ax.legend()
+    ax.set_title(lab_success_title(task, results[0].metric if results else "metric", seeds, config), fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     paths.append(write_png(fig, directory / "success.png"))
@@ -148,8 +174,10 @@ def lab_plots(results: list, directory: str | Path, *, task: str) -> list[Path]:
                 ax.plot(range(len(values)), values, color=colours.get(r.cell), label=r.cell)
         ax.set_yscale("log")
         ax.set_xlabel("step t")
-        ax.set_title(f"how far back the gradient reaches: ‖∂L/∂h_t‖ of the loss at the last step,\n"
-                     f"L={longest}, {title} (seed {results[0].seed})", fontsize=10)
+        span = max((len(getattr(r, which)) for r in results if r.length == longest), default=longest)
+        where = f"L={longest}" + (f" ({span} steps in all)" if span != longest else "")
+        ax.set_title(f"{LAB_TASK_NAMES.get(task, task)}, {where}: how far back the gradient reaches,\n"
+                     f"‖∂L/∂h_t‖ of the loss at the last step, {title} (seed {results[0].seed})", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend()
     axes[0].set_ylabel("gradient norm (log scale)")

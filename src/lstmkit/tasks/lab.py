@@ -2,43 +2,39 @@ r"""The long-term-memory lab: can a cell carry information across L steps?
 
 The documents' central claim is that a plain RNN loses long-term dependencies to vanishing
 gradients while the LSTM's gated cell state keeps them. The lab measures it on the synthetic
-tasks of Hochreiter & Schmidhuber (1997) and later work, generated on the fly from a seed:
-
-* ``adding`` — input ``(L, 2)``: a random value in [0, 1] and a marker; exactly two steps are
-  marked, one in each half. Target: the sum of the two marked values. Always answering 1
-  scores MSE 1/6 ≈ 0.167; *solved* is test MSE < 0.01.
-* ``copy`` — five symbols from an alphabet of 8, then L blanks and a delimiter; the network
-  must then emit the five symbols in order (the copy-memory task of Arjovsky et al. 2016, who
-  use ten symbols). *Solved* is accuracy >= 0.99 on the recalled symbols.
-* ``order`` — the temporal-order task: a sequence of random distractors holds two relevant
-  symbols, each X or Y, one in [10 %, 20 %) of the sequence and one in [50 %, 60 %); the class
-  is their order (XX, XY, YX, YY). *Solved* is accuracy >= 0.99.
+tasks of Hochreiter & Schmidhuber (1997) and later work, generated on the fly from a seed: the
+adding problem, the copy-memory task and the temporal-order task (:mod:`lstmkit.tasks.lab_tasks`
+gives their *solved* criteria). ``lstmkit lab`` runs :data:`DEFAULT_TASKS` (adding, then copy).
 
 For every (cell, length) a network is trained on a fixed budget of steps (the shared engine:
-one "epoch" is ``eval_every`` steps, followed by an evaluation on a fixed test set), and the
+one "epoch" is ``eval_every`` steps, followed by an evaluation on a validation set), and the
 lab records whether and when it was solved, the final metric, and the gradient-through-time
 curve ``‖∂L/∂h_t‖`` (:func:`lstmkit.gradient_through_time`) at initialisation and after
 training.
 
 The recipe is the same for every cell: Adam with gradient clipping at 1, the same step budget,
 and a learning rate chosen per cell from a small sweep (:func:`sweep_learning_rate`: short probe
-runs at the grid's shortest length, ranked on a validation set, never the test set). The gated
-cells get *chrono initialisation* (Tallec & Ollivier 2018, "Can recurrent neural networks warp
-time?"): the LSTM's forget-gate bias ``b_f ~ log U(1, T_max - 1)`` and its input-gate bias
-``-b_f``, and, by the same argument, the GRU's update-gate bias ``b_z ~ log U(1, T_max - 1)``
-(``z`` near 1 keeps the state), so that at initialisation the gated cells remember over time
-scales up to the sequence length ``T_max``. The plain RNN has no gate to initialise.
-``chrono_init=False`` gives the LSTM the forget-gate bias of 1 of Gers et al. (2000) instead
-and leaves the GRU at its default.
+runs at a short length, ranked on a validation set, never the test set). The LSTM starts with
+the forget-gate bias of 1 that Gers et al. (2000) recommend (``b_f = 1``, so
+``f_t = sigma(W_f x_t + U_f h_{t-1} + b_f)`` starts near 0.73 rather than 0.5 and
+``c_t = f_t * c_{t-1} + i_t * g_t`` keeps more of its cell state); the GRU and the plain RNN
+keep their default initialisation. ``chrono_init=True`` gives the gated cells *chrono
+initialisation* instead (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?"):
+the LSTM's forget-gate bias ``b_f ~ log U(1, T_max - 1)`` and its input-gate bias ``-b_f``, and
+the GRU's update-gate bias ``b_z ~ log U(1, T_max - 1)``, so that at initialisation they
+remember over time scales up to the sequence's span ``T_max``.
+
+The jobs (probes, then every cell, length and seed) are independent and seeded; they run in
+worker processes (:mod:`lstmkit.tasks.lab_pool`) when a :class:`JobPool` with workers is given.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -46,11 +42,20 @@ from torch import nn
 from lstmkit.nn import GRU, LSTM, RNN
 from lstmkit.nn.bptt import gradient_through_time
 from lstmkit.tasks.base import EncoderView, Estimator
+from lstmkit.tasks.lab_pool import JobPool
+from lstmkit.tasks.lab_summary import (  # noqa: F401 - importable from here too
+    LabSummary,
+    Probe,
+    choose_learning_rate,
+    results_json,
+    summarise,
+)
 from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importable from here too
     CELLS,
     COPY_ALPHABET,
     COPY_SYMBOLS,
     GENERATORS,
+    QUICK_LENGTHS,
     SPECS,
     TASKS,
     TaskSpec,
@@ -62,6 +67,7 @@ from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importabl
     temporal_order,
 )
 from lstmkit.train import TrainingConfig, fit
+
 
 @dataclass
 class LabNetConfig:
@@ -103,10 +109,14 @@ class LabNet(nn.Module):
         self.config = config
         spec = SPECS[config.task]
         layer = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[config.cell]
-        kwargs = {"forget_bias": 1.0} if layer is LSTM and not config.chrono else {}
-        self.encoder = layer(spec.input_size, config.hidden_size, batch_first=True, **kwargs)
+        self.encoder = layer(spec.input_size, config.hidden_size, batch_first=True)
         if config.chrono and config.cell != "rnn":
             chrono_initialize(self.encoder, config.cell, config.chrono)
+        elif config.cell == "lstm":  # Gers et al.: the forget gate's bias b_f = 1 (i, f, g, o blocks)
+            h = config.hidden_size
+            with torch.no_grad():
+                self.encoder.bias_ih_l0[h:2 * h] = 1.0
+                self.encoder.bias_hh_l0[h:2 * h] = 0.0
         self.head = nn.Linear(config.hidden_size, spec.output_size)
         self.spec = spec
 
@@ -133,7 +143,7 @@ class LabResult:
     cell: str
     length: int
     solved: bool
-    steps: int | None  # training steps until the first evaluation that met the criterion
+    steps: int | None  # steps until the first validation that met the criterion (the budget if only the test did)
     metric: str
     final_metric: float
     baseline_metric: float  # the metric of the trivial answer (mean target / majority class)
@@ -145,44 +155,8 @@ class LabResult:
 
 
 #: The learning rates every cell's sweep tries, and the one a lone run_cell uses by default.
-LEARNING_RATES = (1e-3, 3e-3, 1e-2)
+LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)
 DEFAULT_LEARNING_RATE = 3e-3
-
-
-@dataclass
-class Probe:
-    """One short run of a learning-rate sweep: its validation metric and loss, and when (if)
-    it solved."""
-
-    learning_rate: float
-    metric: float
-    solved_at: int | None = None
-    seconds: float = 0.0
-    loss: float | None = None  # the training loss on the validation set
-
-
-def choose_learning_rate(probes: list[Probe], spec: TaskSpec) -> float:
-    """The sweep's choice: the probe that solved the task in the fewest steps; if none solved,
-    the lowest validation loss (when every probe has one), else the best validation metric
-    (lowest MSE, highest accuracy); ties go to the smaller learning rate. Non-finite values (a
-    diverged probe) rank last.
-
-    The loss decides before the metric because short probes of a hard classification task
-    (copy) all sit near chance accuracy, where the accuracy's ranking is noise while the
-    cross-entropy already shows which rate learns."""
-    if not probes:
-        raise ValueError("choose_learning_rate needs at least one probe")
-    by_loss = all(p.loss is not None for p in probes)
-
-    def key(p: Probe):
-        if by_loss:
-            value = p.loss
-        else:
-            value = p.metric if spec.classification is False else -p.metric
-        finite = math.isfinite(value)
-        return (p.solved_at is None, p.solved_at or 0, not finite, value if finite else 0.0, p.learning_rate)
-
-    return min(probes, key=key).learning_rate
 
 
 @dataclass
@@ -203,7 +177,7 @@ class LabConfig:
     learning_rates: tuple[float, ...] = LEARNING_RATES
     sweep_steps: int = 300  # steps of each probe run
     sweep_length: int | None = None  # length the probes run at (None: the shortest of lengths)
-    chrono_init: bool = True
+    chrono_init: bool = False  # False: forget-gate bias 1 for the LSTM (Gers et al.), GRU default
     seeds: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
@@ -216,20 +190,30 @@ class LabConfig:
         return self.seeds[0]
 
     @classmethod
-    def for_task(cls, task: str, **overrides) -> "LabConfig":
+    def for_task(cls, task: str, **overrides) -> LabConfig:
         """The lab's defaults for ``task`` (:data:`TASK_DEFAULTS`), with ``overrides``."""
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-        return cls(task=task, **{**TASK_DEFAULTS[task], **overrides})
+        defaults = dict(TASK_DEFAULTS[task])
+        if "lengths" in overrides and "sweep_length" not in overrides:
+            defaults.pop("sweep_length", None)  # probe at the shortest of the lengths asked for
+        return cls(task=task, **{**defaults, **overrides})
 
 
-#: Each task's default grid and budget (the same for every cell). The copy task needs more
+#: Each task's default grid and budget (the same for every cell): the adding problem at 100 and
+#: 200 steps, the learning rates probed at length 25 (400 steps: long enough for a gated cell to
+#: leave the trivial answer there); the copy task (five symbols over a delay of 10) needs more
 #: units to hold its symbols and more steps to learn to recall them in order.
 TASK_DEFAULTS: dict[str, dict] = {
-    "adding": dict(lengths=(50, 100, 200), max_steps=1000, hidden_size=64, batch_size=64, seeds=(0, 1, 2)),
-    "copy": dict(lengths=(25, 50), max_steps=3000, hidden_size=128, batch_size=128, seeds=(0, 1)),
-    "order": dict(lengths=(25, 50, 100), max_steps=1000, hidden_size=64, batch_size=64, seeds=(0, 1, 2)),
+    "adding": {"lengths": (100, 200), "max_steps": 1600, "hidden_size": 64, "batch_size": 64,
+               "seeds": (0, 1, 2), "sweep_length": 25, "sweep_steps": 400},
+    "copy": {"lengths": (10,), "max_steps": 2500, "hidden_size": 128, "batch_size": 128, "seeds": (0, 1, 2),
+             "sweep_steps": 300},
+    "order": {"lengths": (25, 50, 100), "max_steps": 1000, "hidden_size": 64, "batch_size": 64, "seeds": (0, 1, 2)},
 }
+
+#: What ``lstmkit lab`` runs with no task named, one task after the other.
+DEFAULT_TASKS = ("adding", "copy")
 
 
 @dataclass
@@ -243,7 +227,7 @@ class LabParams:
     max_steps: int = 1500
     eval_every: int = 100
     test_size: int = 1000
-    chrono_init: bool = True  # chrono initialisation of the gates (T_max = the sequence length)
+    chrono_init: bool = False  # chrono initialisation of the gates (T_max = the sequence span); else b_f = 1
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(learning_rate=3e-3, batch_size=64, gradient_clip=1.0,
                                                progress=False))
@@ -305,7 +289,7 @@ class LabModel(Estimator):
 
         return gradient_through_time(net.encoder, x, loss_fn=loss_at_last_step).hidden_state[:, 0].tolist()
 
-    def build(self) -> "LabModel":
+    def build(self) -> LabModel:
         """The untrained network (seeded), ready for :meth:`gradient_curve` or :meth:`fit`."""
         p = self.params
         torch.manual_seed(p.training.seed)
@@ -314,7 +298,7 @@ class LabModel(Estimator):
         self.solved_at = None
         return self
 
-    def fit(self, data=None, *, run_dir: str | Path | None = None) -> "LabModel":
+    def fit(self, data=None, *, run_dir: str | Path | None = None) -> LabModel:
         """Train on freshly generated batches (``data`` must be None: the task makes its own),
         evaluating on the validation set every ``eval_every`` steps and stopping once solved."""
         if data is not None:
@@ -390,14 +374,14 @@ ProbeFn = Callable[[LabConfig, str, int, float, Path], Probe]
 
 
 def sweep_learning_rate(config: LabConfig, cell: str, run_dir: str | Path,
-                        probe: ProbeFn = probe_run) -> tuple[float, list[Probe]]:
+                        probe: ProbeFn = probe_run, pool: JobPool | None = None) -> tuple[float, list[Probe]]:
     """One short probe run per learning rate of ``config.learning_rates`` at ``sweep_length``
     (default the shortest of ``lengths``), the lab's seed; returns the choice of
     :func:`choose_learning_rate` on their validation metrics, and the probes. ``probe`` runs
     one probe (injectable for tests)."""
-    length = config.sweep_length or min(config.lengths)
-    probes = [probe(config, cell, length, lr, Path(run_dir) / f"lr-{lr:g}") for lr in config.learning_rates]
-    return choose_learning_rate(probes, SPECS[config.task]), probes
+    sweeps = run_sweeps(dataclasses.replace(config, cells=(cell,), learning_rate=None), run_dir, probe=probe,
+                        pool=pool, subdir=False)
+    return sweeps[cell]["learning_rate"], [Probe(**p) for p in sweeps[cell]["probes"]]
 
 
 def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path,
@@ -420,7 +404,8 @@ def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path,
     spec = model.spec
     return LabResult(
         task=config.task, cell=cell, length=length, solved=final["solved"],
-        steps=model.solved_at if final["solved"] else None, metric=spec.metric, final_metric=final[spec.metric], baseline_metric=baseline,
+        steps=(model.solved_at or config.max_steps) if final["solved"] else None, metric=spec.metric,
+        final_metric=final[spec.metric], baseline_metric=baseline,
         gradient_at_init=gradient_at_init, gradient_trained=model.gradient_curve(x_test[:64], y_test[:64]),
         seconds=round(time.perf_counter() - started, 2), learning_rate=lr, seed=seed,
     )
@@ -433,10 +418,17 @@ def _baseline_metric(spec: TaskSpec, y: torch.Tensor) -> float:
     return float(torch.bincount(y.reshape(-1)).max() / y.numel())  # the majority class
 
 
-class _SolvedStop:
-    """Evaluate on the test set every epoch; stop the run once the task is solved."""
+#: A run stops once its validation metric meets the criterion with this margin (MSE below half
+#: the threshold, half the allowed error rate); its steps to solve count from the first
+#: evaluation that met the criterion itself.
+STOP_MARGIN = 0.5
 
-    def __new__(cls, model: LabModel, x_test, y_test):
+
+class _SolvedStop:
+    """Evaluate on the validation set every epoch; note when the task is first solved there,
+    stop once it is solved with :data:`STOP_MARGIN`."""
+
+    def __new__(cls, model: LabModel, x_val, y_val):
         import lightning.pytorch as pl
 
         class SolvedStop(pl.Callback):
@@ -445,11 +437,12 @@ class _SolvedStop:
                 was_training = net.training
                 net.eval()
                 with torch.no_grad():
-                    metric = task_metric(model.spec, net(x_test), y_test)
+                    metric = task_metric(model.spec, net(x_val), y_val)
                 net.train(was_training)
-                module.log("test_metric", metric)
+                module.log("val_metric", metric)
                 if is_solved(model.spec, metric) and model.solved_at is None:
                     model.solved_at = (trainer.current_epoch + 1) * model.params.eval_every
+                if is_solved(model.spec, metric, STOP_MARGIN):
                     trainer.should_stop = True
 
         return SolvedStop()
@@ -457,81 +450,50 @@ class _SolvedStop:
 
 def run_sweeps(config: LabConfig, run_dir: str | Path,
                progress: Callable[[str, float, list[Probe]], None] | None = None,
-               probe: ProbeFn = probe_run) -> dict[str, dict]:
+               probe: ProbeFn = probe_run, pool: JobPool | None = None, *, subdir: bool = True) -> dict[str, dict]:
     """Each cell's learning rate: ``config.learning_rate`` for all when given, else each cell's
-    sweep (:func:`sweep_learning_rate`). Returns ``{cell: {"learning_rate": lr, "probes": [...]}}``."""
-    sweeps = {}
-    for cell in config.cells:
-        if config.learning_rate is not None:
-            lr, probes = config.learning_rate, []
-        else:
-            lr, probes = sweep_learning_rate(config, cell, Path(run_dir) / "sweep" / cell, probe=probe)
-        sweeps[cell] = {"learning_rate": lr, "probes": [asdict(p) for p in probes]}
+    sweep (one probe per learning rate at ``sweep_length``, :func:`choose_learning_rate`), the
+    probes of all cells run through ``pool`` (None: here, in order). Returns
+    ``{cell: {"learning_rate": lr, "probes": [...]}}``; ``progress(cell, lr, probes)`` per cell."""
+    if config.learning_rate is not None:
+        sweeps = {cell: {"learning_rate": config.learning_rate, "probes": []} for cell in config.cells}
         if progress is not None:
-            progress(cell, lr, probes)
+            for cell in config.cells:
+                progress(cell, config.learning_rate, [])
+        return sweeps
+    length = config.sweep_length or min(config.lengths)
+    base = Path(run_dir) / "sweep" if subdir else Path(run_dir)
+    jobs = [(config, cell, length, lr, (base / cell if subdir else base) / f"lr-{lr:g}")
+            for cell in config.cells for lr in config.learning_rates]
+    probes = (pool or JobPool(1)).map(probe, jobs)
+    sweeps = {}
+    for k, cell in enumerate(config.cells):
+        mine = probes[k * len(config.learning_rates):(k + 1) * len(config.learning_rates)]
+        lr = choose_learning_rate(mine, SPECS[config.task])
+        sweeps[cell] = {"learning_rate": lr, "probes": [asdict(p) for p in mine]}
+        if progress is not None:
+            progress(cell, lr, mine)
     return sweeps
 
 
 def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResult], None] | None = None,
-            sweeps: dict[str, dict] | None = None) -> list[LabResult]:
-    """Every (cell, length, seed) of the config, in order, each cell at its learning rate
-    (``sweeps`` from :func:`run_sweeps`; run here when None); checkpoints and logs under
-    ``run_dir``."""
+            sweeps: dict[str, dict] | None = None, pool: JobPool | None = None) -> list[LabResult]:
+    """Every (cell, length, seed) of the config, each cell at its learning rate (``sweeps``
+    from :func:`run_sweeps`; run here when None); checkpoints and logs under ``run_dir``.
+    The runs go through ``pool`` (None: here), the longest sequences first so that the
+    workers finish together; the results come back in the order lengths, cells, seeds, and
+    ``progress`` sees each as it finishes."""
     if config.task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
     if sweeps is None:
-        sweeps = run_sweeps(config, run_dir)
-    results = []
-    for length in config.lengths:
-        for cell in config.cells:
-            for seed in config.seeds:
-                result = run_cell(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}-seed{seed}",
-                                  learning_rate=sweeps[cell]["learning_rate"], seed=seed)
-                results.append(result)
-                if progress is not None:
-                    progress(result)
-    return results
-
-
-@dataclass
-class LabSummary:
-    """One (cell, length) over its seeds: how many runs solved it, the final metric's mean and
-    range, and the median number of steps among the runs that solved it."""
-
-    cell: str
-    length: int
-    learning_rate: float
-    runs: int
-    solved: int
-    metric: str
-    mean_metric: float
-    min_metric: float
-    max_metric: float
-    median_steps: float | None
-
-
-def summarise(results: list[LabResult]) -> list[LabSummary]:
-    """The seeds of each (cell, length) gathered into one :class:`LabSummary`, in first-seen order."""
-    groups: dict[tuple[str, int], list[LabResult]] = {}
-    for r in results:
-        groups.setdefault((r.cell, r.length), []).append(r)
-    rows = []
-    for (cell, length), runs in groups.items():
-        metrics = [r.final_metric for r in runs]
-        steps = sorted(r.steps for r in runs if r.solved and r.steps is not None)
-        median = None
-        if steps:
-            mid = len(steps) // 2
-            median = float(steps[mid]) if len(steps) % 2 else (steps[mid - 1] + steps[mid]) / 2
-        rows.append(LabSummary(cell, length, runs[0].learning_rate, len(runs), sum(r.solved for r in runs),
-                               runs[0].metric, sum(metrics) / len(metrics), min(metrics), max(metrics), median))
-    return rows
-
-
-def results_json(config: LabConfig, results: list[LabResult], sweeps: dict[str, dict] | None = None) -> dict:
-    return {"config": {**asdict(config), "lengths": list(config.lengths), "cells": list(config.cells),
-                       "learning_rates": list(config.learning_rates), "seeds": list(config.seeds)},
-            "learning_rates": {cell: s["learning_rate"] for cell, s in (sweeps or {}).items()},
-            "sweeps": sweeps or {},
-            "summary": [asdict(row) for row in summarise(results)],
-            "results": [asdict(r) for r in results]}
+        sweeps = run_sweeps(config, run_dir, pool=pool)
+    order = [(length, cell, seed) for length in config.lengths for cell in config.cells for seed in config.seeds]
+    jobs = [(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}-seed{seed}",
+             sweeps[cell]["learning_rate"], seed) for length, cell, seed in order]
+    longest_first = sorted(range(len(jobs)), key=lambda i: -order[i][0])
+    done = None if progress is None else (lambda i, result: progress(result))
+    results = (pool or JobPool(1)).map(run_cell, [jobs[i] for i in longest_first], done=done)
+    ordered: list[LabResult] = [None] * len(jobs)  # type: ignore[list-item]
+    for position, i in enumerate(longest_first):
+        ordered[i] = results[position]
+    return ordered

@@ -1,0 +1,92 @@
+"""The lab's bookkeeping: a learning-rate sweep's choice among its probes, and the runs gathered
+over seeds (runs solved, the final metric's mean and range, the median steps to solve, per
+(cell, length))."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from lstmkit.tasks.lab_tasks import TaskSpec
+
+
+@dataclass
+class Probe:
+    """One short run of a learning-rate sweep: its validation metric and loss, and when (if)
+    it solved."""
+
+    learning_rate: float
+    metric: float
+    solved_at: int | None = None
+    seconds: float = 0.0
+    loss: float | None = None  # the training loss on the validation set
+
+
+def choose_learning_rate(probes: list[Probe], spec: TaskSpec) -> float:
+    """The sweep's choice: the probe that solved the task in the fewest steps; if none solved,
+    the lowest validation loss (when every probe has one), else the best validation metric
+    (lowest MSE, highest accuracy); ties go to the smaller learning rate. Non-finite values (a
+    diverged probe) rank last.
+
+    The loss decides before the metric because short probes of a hard classification task
+    (copy) all sit near chance accuracy, where the accuracy's ranking is noise while the
+    cross-entropy already shows which rate learns."""
+    if not probes:
+        raise ValueError("choose_learning_rate needs at least one probe")
+    by_loss = all(p.loss is not None for p in probes)
+
+    def key(p: Probe):
+        if by_loss:
+            value = p.loss
+        else:
+            value = p.metric if spec.classification is False else -p.metric
+        finite = math.isfinite(value)
+        return (p.solved_at is None, p.solved_at or 0, not finite, value if finite else 0.0, p.learning_rate)
+
+    return min(probes, key=key).learning_rate
+
+
+@dataclass
+class LabSummary:
+    """One (cell, length) over its seeds: how many runs solved it, the final metric's mean and
+    range, and the median number of steps among the runs that solved it."""
+
+    cell: str
+    length: int
+    learning_rate: float
+    runs: int
+    solved: int
+    metric: str
+    mean_metric: float
+    min_metric: float
+    max_metric: float
+    median_steps: float | None
+
+
+def summarise(results: list) -> list[LabSummary]:
+    """The seeds of each (cell, length) of ``results`` (:class:`lstmkit.tasks.lab.LabResult`)
+    gathered into one :class:`LabSummary`, in first-seen order."""
+    groups: dict[tuple[str, int], list] = {}
+    for r in results:
+        groups.setdefault((r.cell, r.length), []).append(r)
+    rows = []
+    for (cell, length), runs in groups.items():
+        metrics = [r.final_metric for r in runs]
+        steps = sorted(r.steps for r in runs if r.solved and r.steps is not None)
+        median = None
+        if steps:
+            mid = len(steps) // 2
+            median = float(steps[mid]) if len(steps) % 2 else (steps[mid - 1] + steps[mid]) / 2
+        rows.append(LabSummary(cell, length, runs[0].learning_rate, len(runs), sum(r.solved for r in runs),
+                               runs[0].metric, sum(metrics) / len(metrics), min(metrics), max(metrics), median))
+    return rows
+
+
+def results_json(config, results: list, sweeps: dict[str, dict] | None = None) -> dict:
+    """What ``results.json`` holds: the config, the learning rates and sweeps, the summary and every run."""
+    return {"config": {**asdict(config), "lengths": list(config.lengths), "cells": list(config.cells),
+                       "learning_rates": list(config.learning_rates), "seeds": list(config.seeds)},
+            "learning_rates": {cell: s["learning_rate"] for cell, s in (sweeps or {}).items()},
+            "sweeps": sweeps or {},
+            "summary": [asdict(row) for row in summarise(results)],
+            "results": [asdict(r) for r in results]}
