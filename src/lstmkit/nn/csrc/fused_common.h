@@ -267,6 +267,52 @@ struct PackedB {
   }
 };
 
+// Weight-gradient products C(M,N) = A^T B + beta C, A stored (K,M) (lda), B (K,N) (ldb), both
+// row-major, K long (the T*N rows of a sequence).  With the brgemm path on, A is transposed
+// kGemmTnChunk rows at a time into `scratch` (M * kGemmTnChunk floats, owned by the caller's
+// thread; null: no brgemm) and each chunk is one brgemm accumulated into C (oneDNN's ukernel
+// runs AVX-512 on every vendor's CPU, MKL's sgemm only its AVX2 code on AMD's: 2x there);
+// otherwise one plain GEMM.  The summation order is fixed by the sizes (never by threads).
+static constexpr int kGemmTnChunk = 256;
+static inline size_t gemm_tn_scratch(int M) { return (size_t)M * kGemmTnChunk; }
+static inline void gemm_tn(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta,
+                           float* C, int ldc, float* scratch, ErrorSlot* err) {
+  if (M <= 0 || N <= 0) return;
+#ifdef LSTMKIT_WITH_BRGEMM
+  if (scratch && K > 0 && use_brgemm(kGemmTnChunk)) {
+    constexpr int KB = kGemmTnChunk;
+    if (beta != 0.f && beta != 1.f)
+      for (int r = 0; r < M; ++r)
+        for (int c = 0; c < N; ++c) C[(int64_t)r * ldc + c] *= beta;
+    for (int k0 = 0; k0 < K; k0 += KB) {
+      const int kb = std::min(KB, K - k0);
+      for (int m0 = 0; m0 < M; m0 += 16) {  // scratch(M, KB) = A[k0:k0+kb, :]^T, 16 x 16 tiles
+        const int mn = std::min(16, M - m0);
+        for (int kk0 = 0; kk0 < kb; kk0 += 16) {
+          const int kn = std::min(16, kb - kk0);
+          for (int m = 0; m < mn; ++m) {
+            float* d = scratch + (int64_t)(m0 + m) * KB + kk0;
+            const float* s = A + (int64_t)(k0 + kk0) * lda + m0 + m;
+            for (int k = 0; k < kn; ++k) d[k] = s[(int64_t)k * lda];
+          }
+        }
+      }
+      try {
+        at::native::cpublas::brgemm(M, N, kb, KB, ldb, ldc, k0 > 0 || beta != 0.f, scratch, B + (int64_t)k0 * ldb, C,
+                                    false);
+      } catch (const std::exception& e) {
+        if (err) err->record(e.what());
+        return;
+      }
+    }
+    return;
+  }
+#else
+  (void)scratch;
+#endif
+  gemm(true, false, M, N, K, A, lda, B, ldb, beta, C, ldc, err);
+}
+
 // ---------------------------------------------------------------------------------------
 // Threads.
 // ---------------------------------------------------------------------------------------

@@ -753,8 +753,9 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   const int nih = need[3] ? nw : 0, nhh = need[4] ? nw : 0;
   const int njobs = nih + nhh + nhr;
   const float* X = x.data_ptr<float>();
-  const int64_t scr_sz = (int64_t)std::max(I, P) * kc;
-  at::Tensor wscr = (nih + nhh) ? pooled_empty({chunk_threads(njobs) * scr_sz}, opt) : at::Tensor();
+  // per thread: the chunk's result (scr_sz) and gemm_tn's transposed operand (tn_sz)
+  const int64_t scr_sz = (int64_t)std::max(I, P) * kc, tn_sz = (int64_t)gemm_tn_scratch(std::max(I, P));
+  at::Tensor wscr = njobs ? pooled_empty({chunk_threads(njobs) * (scr_sz + tn_sz)}, opt) : at::Tensor();
   std::vector<int64_t> iota(GH);
   for (int j = 0; j < GH; ++j) iota[j] = j;
   parallel_chunks_tid(njobs, [&](int64_t job, int tid) {
@@ -764,14 +765,15 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
       if (!ih) k -= nih;
       const int c0 = k * kc, cols = std::min(kc, GH - c0);
       const int K2 = ih ? I : P;
-      float* C = wscr.data_ptr<float>() + tid * scr_sz;
-      gemm(true, false, K2, cols, (int)R, ih ? X : HIN, K2, (ih ? DGX : DA) + c0, GH, 0.f, C, cols, &err);
+      float* C = wscr.data_ptr<float>() + tid * (scr_sz + tn_sz);
+      gemm_tn(K2, cols, (int)R, ih ? X : HIN, K2, (ih ? DGX : DA) + c0, GH, 0.f, C, cols, C + scr_sz, &err);
       transpose_to_rows(C, cols, K2, cols, iota.data() + c0, res[ih ? 3 : 4].data_ptr<float>(), K2);
       return;
     }
     k -= nih + nhh;
     const int r0 = k * kc, rows = std::min(kc, P - r0);
-    gemm(true, false, rows, H, (int)R, DHN + r0, P, RB, H, 0.f, res[6].data_ptr<float>() + (int64_t)r0 * H, H, &err);
+    gemm_tn(rows, H, (int)R, DHN + r0, P, RB, H, 0.f, res[6].data_ptr<float>() + (int64_t)r0 * H, H,
+            wscr.data_ptr<float>() + tid * (scr_sz + tn_sz) + scr_sz, &err);
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused variant backward: ", err.msg);
   timer.lap("dw");
