@@ -67,20 +67,42 @@ def test_both_gemm_paths_match_the_reference(brgemm):
         assert diff < (5e-4 if "layer_norm" in shape else 2e-5), (shape, diff)  # LN: 70 steps of normalising
 
 
-def test_gemm_defaults_follow_the_cpu_vendor_and_leave_the_users_choice(monkeypatch):
+def test_gemm_defaults_follow_the_cpu_vendor_and_isa_and_leave_the_users_choice(monkeypatch):
     for name in ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(build, "cpu_vendor", lambda: "AuthenticAMD")
+    monkeypatch.setattr(build, "gemm_isa", lambda: "avx512")
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "2048"
     monkeypatch.setenv("LSTMKIT_FUSED_BRGEMM", "0")  # the user's setting wins
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "0"
-    monkeypatch.delenv("LSTMKIT_FUSED_BRGEMM")
-    monkeypatch.delenv("LSTMKIT_FUSED_BRGEMM_MAXK")
+    for name in ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK"):
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(build, "gemm_isa", lambda: "avx2")  # AVX2 only: brgemm for short inner dimensions
+    build._gemm_defaults()
+    assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "256"
+    for name in ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK"):
+        monkeypatch.delenv(name)
     monkeypatch.setattr(build, "cpu_vendor", lambda: "GenuineIntel")
     build._gemm_defaults()
     assert "LSTMKIT_FUSED_BRGEMM" not in os.environ
+
+
+def test_gemm_isa_follows_the_cpu_and_the_caps(monkeypatch):
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "LSTMKIT_FUSED_ISA"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(build, "_memo", {"avx512f": True})
+    assert build.gemm_isa() == "avx512"
+    for cap, isa in (("AVX2", "avx2"), ("avx512_core", "avx512"), ("ALL", "avx512"), ("AVX2_VNNI", "avx2")):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert build.gemm_isa() == isa, cap
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setenv("LSTMKIT_FUSED_ISA", "avx2")  # the emulated AVX2-only machine
+    assert build.gemm_isa() == "avx2"
+    monkeypatch.delenv("LSTMKIT_FUSED_ISA")
+    monkeypatch.setattr(build, "_memo", {"avx512f": False})  # an AVX2-only CPU (Zen 3)
+    assert build.gemm_isa() == "avx2"
 
 
 def test_cpu_vendor_reads_proc_cpuinfo():

@@ -279,7 +279,7 @@ static inline void gemm_tn(int M, int N, int K, const float* A, int lda, const f
                            float* C, int ldc, float* scratch, ErrorSlot* err) {
   if (M <= 0 || N <= 0) return;
 #ifdef LSTMKIT_WITH_BRGEMM
-  if (scratch && K > 0 && use_brgemm(kGemmTnChunk)) {
+  if (scratch && K > 0 && use_brgemm(std::max(M, kGemmTnChunk))) {  // (AVX2: MKL for M > 256, 1.5x faster)
     constexpr int KB = kGemmTnChunk;
     if (beta != 0.f && beta != 1.f)
       for (int r = 0; r < M; ++r)

@@ -575,16 +575,45 @@ def cpu_vendor() -> str:
     return _memo["vendor"]
 
 
-#: The GEMM path's defaults per CPU vendor, set in the environment (where the user has not set
-#: them) before a kernel first runs; the kernels read them once. On an AMD EPYC (Zen 4, 2
-#: threads) MKL's packed GEMM ran the LSTM kernels at 0.45-0.67x torch.nn.LSTM, and oneDNN's
-#: brgemm ukernel for every inner dimension up to 2048 at 0.61-1.24x (the variants 0.67-1.72x);
-#: on the Intel Xeon the tables were measured on, MKL's packed GEMM is the faster and stays.
-GEMM_DEFAULTS = {"AuthenticAMD": {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "2048"}}
+def gemm_isa() -> str:
+    """The widest vectors oneDNN's brgemm ukernel gets here: ``avx512`` where the CPU has
+    AVX-512 F (``/proc/cpuinfo``) and neither ``$ONEDNN_MAX_CPU_ISA`` (``DNNL_MAX_CPU_ISA``)
+    caps oneDNN below it nor ``$LSTMKIT_FUSED_ISA=avx2`` asks for an AVX2-only run; else
+    ``avx2``."""
+    if "avx512f" not in _memo:
+        flags: list[str] = []
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("flags"):
+                        flags = line.split(":", 1)[1].split()
+                        break
+        except OSError:
+            pass
+        _memo["avx512f"] = "avx512f" in flags
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    capped = bool(cap) and cap != "ALL" and not any(k in cap for k in ("AVX512", "AVX10", "AMX"))
+    if not _memo["avx512f"] or capped or os.environ.get("LSTMKIT_FUSED_ISA", "").strip().lower() == "avx2":
+        return "avx2"
+    return "avx512"
+
+
+#: The GEMM path's defaults per (CPU vendor, :func:`gemm_isa`), set in the environment (where
+#: the user has not set them) before a kernel first runs; the kernels read them once. On an AMD
+#: EPYC (Zen 4/5, AVX-512) MKL runs only its AVX2 code: its packed GEMM ran the LSTM kernels at
+#: 0.45-0.67x torch.nn.LSTM, and oneDNN's brgemm ukernel (AVX-512) for every inner dimension
+#: up to 2048 at 0.61-1.24x (the variants 0.67-1.72x); with AVX2 only (a Zen 3, or a Zen 5 run
+#: as one: README, "Speed on an AVX2-only CPU") brgemm is the faster up to inner dimension 256
+#: and MKL's packed GEMM beyond (H = 512: brgemm 0.62x torch.nn.LSTM, MKL 0.97x). On the Intel
+#: Xeon the tables were first measured on, MKL's packed GEMM is the faster and stays.
+GEMM_DEFAULTS = {
+    ("AuthenticAMD", "avx512"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "2048"},
+    ("AuthenticAMD", "avx2"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "256"},
+}
 
 
 def _gemm_defaults() -> None:
-    for name, value in GEMM_DEFAULTS.get(cpu_vendor(), {}).items():
+    for name, value in GEMM_DEFAULTS.get((cpu_vendor(), gemm_isa()), {}).items():
         os.environ.setdefault(name, value)
 
 
