@@ -4,8 +4,9 @@ The arguments and the printed table; the measuring is :mod:`lstmkit.nn.fused.ben
 
 Columns of the kernel table: torch ms, lstmkit ms, ratio (torch / lstmkit: > 1 means
 lstmkit is faster), ``%mm``: the rate lstmkit's GEMM FLOPs reach as a % of what a large
-``torch.mm`` reaches on this machine at the same thread count (the practical ceiling; the
-header also prints the assumed FP32 peak, cores x GHz x flops/cycle), the reference ms and the
+``torch.mm`` reaches on this machine at the same thread count (the practical ceiling),
+``%peak``: the same rate as a % of the assumed FP32 peak (threads x ``--ghz`` x
+``--flops-per-cycle``, or ``--peak-gflops``; printed in the header), the reference ms and the
 speed-up over it, and in brackets the most any kernel could gain over the reference:
 reference ms / (FLOPs at the ``torch.mm`` rate). Where that bound is below 5x, the reference
 is itself mostly matrix products and a 5x target cannot be reached. GRU / RNN rows end with
@@ -123,13 +124,13 @@ def _kernel_table(args, timing, out) -> list[dict]:
     out(f"same process, interleaved, medians of {args.reps} (reference: {args.reference_reps}); "
         "ratio = torch.nn.LSTM ms / lstmkit ms (plain torch.nn.LSTM for every variant)")
     hdr = (f"{'mode':5} {'T':>4} {'B':>3} {'H':>4} {'variant':>11} | {'torch ms':>9} {'lstmkit ms':>10} "
-           f"{'ratio':>6} {'%mm':>6} | {'ref ms':>9} {'vs ref':>7} {'(bound)':>8}")
+           f"{'ratio':>6} {'%mm':>6} {'%peak':>6} | {'ref ms':>9} {'vs ref':>7} {'(bound)':>8}")
     results = []
     for row in rows:
         if not results or results[-1]["mode"] != row["mode"]:
             out(hdr)
             out("-" * len(hdr))
-        out(_kernel_line(row, mm, timing))
+        out(_kernel_line(row, mm, timing, peak))
         results.append(row)
     if args.memory:
         out(f"\npeak RSS growth over two plain training steps (MiB), fresh process each, threads={threads}")
@@ -141,7 +142,7 @@ def _kernel_table(args, timing, out) -> list[dict]:
     return results
 
 
-def _kernel_line(row: dict, mm: float, timing) -> str:
+def _kernel_line(row: dict, mm: float, timing, peak: float) -> str:
     mode, T, B, H, variant, med = row["mode"], row["T"], row["B"], row["H"], row["variant"], row["median_ms"]
     flops = timing.gemm_flops(variant, T, B, H, mode == "train")
     gf = flops / (med["fused"] * 1e-3) / 1e9
@@ -157,7 +158,7 @@ def _kernel_line(row: dict, mm: float, timing) -> str:
         bar = med.get("twin", med["torch"])
         ref = f"{ref or ' ' * 28} | auto={med['auto_backend']} {med['auto']:.2f} ms: {bar / med['auto']:.2f}x"
     return (f"{mode:5} {T:4d} {B:3d} {H:4d} {variant:>11} | {med['torch']:9.2f} {med['fused']:10.2f} "
-            f"{ratio:5.2f}x {100 * gf / mm:5.1f}% | {ref}")
+            f"{ratio:5.2f}x {100 * gf / mm:5.1f}% {100 * gf / peak:5.1f}% | {ref}")
 
 
 def _step_table(args, timing, out) -> list[dict]:
