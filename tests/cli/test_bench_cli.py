@@ -65,3 +65,31 @@ def test_bench_bad_arguments_exit_2(args, message):
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not fused.available(), reason="fused kernels unavailable")
+def test_bench_cpu_clock():
+    """--clock cpu times the rows with the process's CPU time (and says so)."""
+    result = _bench("--shapes", "3,2,8", "--variants", "plain", "--reps", "1", "--reference-reps", "0",
+                    "--mode", "infer", "--threads", "1", "--clock", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "CPU time of the process" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("infer ")]
+    assert len(rows) == 1 and float(rows[0][6]) > 0 and float(rows[0][7]) > 0
+
+
+def test_bench_unknown_clock_exits_2():
+    result = _bench("--clock", "sundial")
+    assert result.returncode == 2 and "--clock" in result.stderr
+
+
+def test_set_clock_rejects_unknown_clocks():
+    from lstmkit.errors import InputError
+
+    with pytest.raises(InputError, match="clock"):
+        timing.set_clock("sundial")
+    timing.set_clock("cpu")
+    try:
+        assert timing._time(lambda: sum(range(10000))) >= 0
+    finally:
+        timing.set_clock("wall")

@@ -63,6 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ghz", type=float, default=2.6, help="clock used for the assumed peak (default 2.6)")
     p.add_argument("--flops-per-cycle", type=int, default=64,
                    help="per core; 64 = AVX-512 with two FMA units (32 for AVX2)")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall: elapsed time (default); cpu: the process's CPU time, steadier on a machine "
+                        "other jobs load (use it with --threads 1)")
     p.add_argument("--memory", action="store_true", help="also measure the peak memory of plain training steps")
     p.add_argument("--json", default=None, metavar="FILE", help="write raw results here")
 
@@ -95,6 +98,7 @@ def run(args: argparse.Namespace, out=print) -> int:
     cannot compile here print ``error: ...`` and return 1."""
     from lstmkit.nn.fused import bench as timing
 
+    timing.set_clock(getattr(args, "clock", "wall"))
     try:
         if args.mode == "step":
             results = _step_table(args, timing, out)
@@ -121,7 +125,8 @@ def _kernel_table(args, timing, out) -> list[dict]:
     mm = timing.mm_ceiling()
     out(f"assumed FP32 peak {peak:.0f} GFLOP/s ({threads} cores x {args.ghz} GHz x {args.flops_per_cycle} "
         f"flop/cycle); torch.mm 1536^3 reaches {mm:.0f} GFLOP/s")
-    out(f"same process, interleaved, medians of {args.reps} (reference: {args.reference_reps}); "
+    out(f"same process, interleaved, medians of {args.reps} (reference: {args.reference_reps}), "
+        f"{'CPU time of the process' if getattr(args, 'clock', 'wall') == 'cpu' else 'elapsed time'}; "
         "ratio = torch.nn.LSTM ms / lstmkit ms (plain torch.nn.LSTM for every variant)")
     hdr = (f"{'mode':5} {'T':>4} {'B':>3} {'H':>4} {'variant':>11} | {'torch ms':>9} {'lstmkit ms':>10} "
            f"{'ratio':>6} {'%mm':>6} {'%peak':>6} | {'ref ms':>9} {'vs ref':>7} {'(bound)':>8}")

@@ -184,9 +184,9 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
 
   const float* Whh = w_hh.data_ptr<float>();
   const float* Whr = c.proj ? w_hr->data_ptr<float>() : nullptr;
-  // with layer norm, the three biases folded into one: b_ih + b_hh + ln_ih bias + ln_hh bias
-  if (c.ln) bias += extra[4] + extra[6];
   const float* B = bias.data_ptr<float>();
+  const float* BIH = c.ln ? extra[4].data_ptr<float>() : nullptr;
+  const float* BHH = c.ln ? extra[6].data_ptr<float>() : nullptr;
   const float* WCI = (c.peep && !c.cifg) ? extra[0].data_ptr<float>() : nullptr;
   const float* WCF = c.peep ? extra[1].data_ptr<float>() : nullptr;
   const float* WCO = c.peep ? extra[2].data_ptr<float>() : nullptr;
@@ -298,8 +298,8 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
         const float* gx = gxt + (int64_t)n * GH;
         float* gt = gsave ? gsave : pre;
         // the pre-activations, computed where the gate loop needs them (no pass over the row
-        // of its own): a + gx + b, or with layer norm LN_hh(a) + LN_ih(gx) + b (b: the folded
-        // biases), saving ahat / ihat when training
+        // of its own): a + gx + b, or with layer norm LN_hh(a) + LN_ih(gx) + b, saving ahat /
+        // ihat when training
         float mu = 0.f, rs = 1.f, imu = 0.f, irs = 1.f;
         float* ah = nullptr;
         float* ih = nullptr;
@@ -317,7 +317,8 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
           vf xh = (ldn(gx + q, m) - imu) * irs;
           if (ah) stn(ah + q, v, m);
           if (ih) stn(ih + q, xh, m);
-          return ldn(GHH + q, m) * v + ldn(GIH + q, m) * xh + ldn(B + q, m);
+          vf xv = ldn(GIH + q, m) * xh + ldn(BIH + q, m);
+          return ldn(GHH + q, m) * v + ldn(BHH + q, m) + xv + ldn(B + q, m);
         };
         // gates and c_new (gt: the activated gates; only o when nothing is saved)
         const int oi = c.cifg ? -1 : 0, of = c.cifg ? 0 : H, og = c.cifg ? H : 2 * H, oo = c.cifg ? 2 * H : 3 * H;
