@@ -123,8 +123,9 @@ def _kernel_table(args, timing, out) -> list[dict]:
     peak = args.peak_gflops or threads * args.ghz * args.flops_per_cycle
     out(f"torch {env['torch']}, threads={threads}, {env['kernel']}")
     mm = timing.mm_ceiling()
-    out(f"assumed FP32 peak {peak:.0f} GFLOP/s ({threads} cores x {args.ghz} GHz x {args.flops_per_cycle} "
-        f"flop/cycle); torch.mm 1536^3 reaches {mm:.0f} GFLOP/s")
+    how = ("--peak-gflops" if args.peak_gflops else
+           f"{threads} cores x {args.ghz} GHz x {args.flops_per_cycle} flop/cycle")
+    out(f"assumed FP32 peak {peak:.0f} GFLOP/s ({how}); torch.mm 1536^3 reaches {mm:.0f} GFLOP/s")
     out(f"same process, interleaved, medians of {args.reps} (reference: {args.reference_reps}), "
         f"{'CPU time of the process' if getattr(args, 'clock', 'wall') == 'cpu' else 'elapsed time'}; "
         "ratio = torch.nn.LSTM ms / lstmkit ms (plain torch.nn.LSTM for every variant)")
