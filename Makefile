@@ -3,7 +3,7 @@
 #   make test       set up .venv and run the test suite
 # Both install PyTorch's CPU build where no GPU is present (scripts/setup.sh says how).
 
-.PHONY: setup forecast detect translate test
+.PHONY: setup forecast detect translate test test-avx2
 
 setup:
 	bash scripts/setup.sh test,translate
@@ -19,3 +19,9 @@ translate: setup
 
 test: setup
 	.venv/bin/python -m pytest
+
+# The suite as on an AVX2-only CPU (AMD Zen 3 and the like), on any x86-64 machine: the fused
+# kernels built without AVX-512, torch's own kernels (ATen, oneDNN, MKL) capped at AVX2.
+test-avx2: setup
+	LSTMKIT_FUSED_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+		.venv/bin/python -m pytest

@@ -321,8 +321,8 @@ def test_each_environment_gets_its_own_folder(fresh, tmp_path, monkeypatch):
             for name, value in changes.items():
                 if name == "CXX":
                     m.setenv("CXX", value)
-                elif name == "flags":
-                    m.setattr(build, "_CFLAGS", [*build._CFLAGS, value])
+                elif name == "flags":  # a build-flag knob of the environment
+                    m.setenv(*value)
                 elif name == "torch":
                     m.setattr(torch, "__version__", value)
                 else:
@@ -333,7 +333,8 @@ def test_each_environment_gets_its_own_folder(fresh, tmp_path, monkeypatch):
         "prefix": key(prefix=str(tmp_path / "venv2")),
         "executable": key(executable=str(tmp_path / "venv2" / "bin" / "python")),
         "compiler": key(CXX=str(tmp_path / "other-g++")),
-        "flags": key(flags="-DTINY_FLAG"),
+        "flags": key(flags=("LSTMKIT_FUSED_VW8", "1")),
+        "isa": key(flags=("LSTMKIT_FUSED_ISA", "avx2" if build.isa() != "avx2" else "avx512")),
         "torch": key(torch="0.0.1"),
     }
     assert key() == base
@@ -354,3 +355,30 @@ def test_info_shows_the_cache_and_each_family(fresh, tmp_path, monkeypatch, caps
     assert f"cache    {fresh} (LSTMKIT_CACHE)" in out
     assert "tiny: built " in out and "step: not built" in out
     assert "lstm: failed: disabled by the environment variable LSTMKIT_DISABLE_FUSED" in out
+
+
+def test_isa_knob_sets_the_target_flags_and_the_key(fresh, tmp_path, monkeypatch):
+    """$LSTMKIT_FUSED_ISA picks the -march of the build (avx2: x86-64-v3, no AVX-512, for an
+    AVX2-only run on any x86-64 machine), enters the key, and a bad name is a clear error."""
+    build.EXTENSIONS["tiny"] = ((str(_tiny(tmp_path, "isa")),), ())
+    folders, flags = {}, {}
+    for name in ("", "native", "avx2", "AVX2", "avx512"):
+        monkeypatch.setenv("LSTMKIT_FUSED_ISA", name)
+        build._memo.clear()
+        flags[name] = build.cflags()
+        folders[name] = build.cache_dir("tiny")
+        assert build.key_inputs("tiny")["cflags"] == flags[name]
+    assert "-march=native" in flags[""] and flags[""] == flags["native"] and folders[""] == folders["native"]
+    assert "-march=x86-64-v3" in flags["avx2"] and not any("native" in f and "march" in f for f in flags["avx2"])
+    assert flags["avx2"] == flags["AVX2"] and folders["avx2"] == folders["AVX2"]
+    assert "-march=x86-64-v4" in flags["avx512"]
+    assert len({folders["native"], folders["avx2"], folders["avx512"]}) == 3
+    assert all(f[0] == "-O3" and "-fopenmp" in f for f in flags.values())
+    monkeypatch.setenv("LSTMKIT_FUSED_VW8", "1")
+    assert build.cflags()[-1] == "-DLSTMKIT_VW8"
+    monkeypatch.setenv("LSTMKIT_FUSED_ISA", "sse2")
+    with pytest.raises(RuntimeError, match="LSTMKIT_FUSED_ISA must be one of native, avx2, avx512, got 'sse2'"):
+        build.cflags()
+    with pytest.raises(RuntimeError, match="LSTMKIT_FUSED_ISA"):
+        build.load("tiny")  # unavailable, with the reason; never a build with a guessed target
+    assert "LSTMKIT_FUSED_ISA" in build.unavailable_reason("tiny")

@@ -20,19 +20,34 @@ from lstmkit.nn.fused import build
 torch.manual_seed(0)
 torch.set_num_threads(1)
 out = {}
-for input_size, hidden, variant in ((300, 96, {}), (40, 64, {"layer_norm": True}), (520, 32, {"peephole": True})):
-    x = torch.randn(7, 3, input_size)
-    fused = lstmkit.LSTM(input_size, hidden, backend="fused", **variant)
-    ref = lstmkit.LSTM(input_size, hidden, backend="reference", **variant)
+# (cell, input, hidden, options): the plain kernel (with projection, ragged lengths, reverse),
+# the variants' kernel, and the GRU / RNN kernel; steps long enough (T*N > 256 rows) that the
+# weight gradients run more than one chunk of gemm_tn
+CASES = (("LSTM", 300, 96, {}), ("LSTM", 40, 64, {"layer_norm": True}), ("LSTM", 520, 32, {"peephole": True}),
+         ("LSTM", 48, 80, {"proj_size": 24}), ("LSTM", 36, 40, {"bidirectional": True, "ragged": True}),
+         ("LSTM", 36, 48, {"cifg": True, "proj_size": 16, "ragged": True}),
+         ("GRU", 200, 72, {}), ("GRU", 36, 40, {"bidirectional": True, "ragged": True}), ("RNN", 64, 48, {}))
+for cell, input_size, hidden, options in CASES:
+    options = dict(options)
+    ragged = options.pop("ragged", False)
+    T, N = (7, 3) if input_size > 100 else (70, 5)
+    x = torch.randn(T, N, input_size)
+    lengths = torch.tensor([T, 3, T - 2, 1, T - 9])[:N] if ragged else None
+    fused = getattr(lstmkit, cell)(input_size, hidden, backend="fused", **options)
+    ref = getattr(lstmkit, cell)(input_size, hidden, backend="reference", **options)
     ref.load_state_dict(fused.state_dict())
     results = []
     for model in (fused, ref):
         xi = x.clone().requires_grad_(True)
-        y, (h, c) = model(xi)
-        (y.square().sum() + c.sum()).backward()
+        y, state = model(xi, lengths=lengths) if ragged else model(xi)
+        state = state if isinstance(state, tuple) else (state,)
+        (y.square().sum() + sum(s.sum() for s in state)).backward()
         results.append([y.detach(), xi.grad] + [p.grad for p in model.parameters()])
-    out[str((input_size, hidden))] = max(float((a - b).abs().max()) for a, b in zip(*results))
-print(json.dumps({"diff": out, "info": build.load().info(32)}))
+    assert fused.last_backend == "fused", (cell, options, fused.last_backend)
+    # relative to each tensor's scale (the gradients of a 70-step sum of squares reach ~1e3)
+    out[str((cell, input_size, hidden, options, ragged))] = max(
+        float((a - b).abs().max() / (1.0 + b.abs().max())) for a, b in zip(*results))
+print(json.dumps({"diff": out, "info": build.load().info(32), "info_gru": build.load("gru_rnn").info(32)}))
 """
 
 
@@ -43,27 +58,51 @@ def test_both_gemm_paths_match_the_reference(brgemm):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     diffs = report["diff"]
-    assert len(diffs) == 3
+    assert len(diffs) == 9
     if brgemm == "0":  # brgemm runs only where asked for (and where oneDNN's ukernel works)
-        assert "brgemm=on" not in report["info"]
-    for shape, diff in diffs.items():  # outputs and every gradient, float32 through 7 steps
-        assert diff < 2e-4, (shape, diff)
+        assert "brgemm=on" not in report["info"] and "brgemm=on" not in report["info_gru"]
+    else:
+        assert ("brgemm=on" in report["info"]) == ("brgemm=on" in report["info_gru"])
+    for shape, diff in diffs.items():  # outputs and every gradient, float32
+        assert diff < (5e-4 if "layer_norm" in shape else 2e-5), (shape, diff)  # LN: 70 steps of normalising
 
 
-def test_gemm_defaults_follow_the_cpu_vendor_and_leave_the_users_choice(monkeypatch):
+def test_gemm_defaults_follow_the_cpu_vendor_and_isa_and_leave_the_users_choice(monkeypatch):
     for name in ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(build, "cpu_vendor", lambda: "AuthenticAMD")
+    monkeypatch.setattr(build, "gemm_isa", lambda: "avx512")
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "2048"
     monkeypatch.setenv("LSTMKIT_FUSED_BRGEMM", "0")  # the user's setting wins
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "0"
-    monkeypatch.delenv("LSTMKIT_FUSED_BRGEMM")
-    monkeypatch.delenv("LSTMKIT_FUSED_BRGEMM_MAXK")
+    for name in ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK"):
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(build, "gemm_isa", lambda: "avx2")  # AVX2 only: brgemm for short inner dimensions
+    build._gemm_defaults()
+    assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "256"
+    for name in ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK"):
+        monkeypatch.delenv(name)
     monkeypatch.setattr(build, "cpu_vendor", lambda: "GenuineIntel")
     build._gemm_defaults()
     assert "LSTMKIT_FUSED_BRGEMM" not in os.environ
+
+
+def test_gemm_isa_follows_the_cpu_and_the_caps(monkeypatch):
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "LSTMKIT_FUSED_ISA"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(build, "_memo", {"avx512f": True})
+    assert build.gemm_isa() == "avx512"
+    for cap, isa in (("AVX2", "avx2"), ("avx512_core", "avx512"), ("ALL", "avx512"), ("AVX2_VNNI", "avx2")):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert build.gemm_isa() == isa, cap
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setenv("LSTMKIT_FUSED_ISA", "avx2")  # the emulated AVX2-only machine
+    assert build.gemm_isa() == "avx2"
+    monkeypatch.delenv("LSTMKIT_FUSED_ISA")
+    monkeypatch.setattr(build, "_memo", {"avx512f": False})  # an AVX2-only CPU (Zen 3)
+    assert build.gemm_isa() == "avx2"
 
 
 def test_cpu_vendor_reads_proc_cpuinfo():

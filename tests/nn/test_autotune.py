@@ -246,3 +246,18 @@ def test_the_torch_twin_follows_replaced_parameters():
         expected, _ = model(x)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
     assert model.weight_hh_l1.grad is not None and model.weight_ih_l0.grad is not None
+
+
+def test_the_measuring_clock_is_cpu_time_at_one_thread():
+    """One torch thread: the process's CPU time (steady under other jobs); more: elapsed time."""
+    import time
+
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert autotune._clock() is time.process_time
+        assert autotune._perf_timer(lambda: sum(range(20000)), "fused") >= 0
+        torch.set_num_threads(2)
+        assert autotune._clock() is time.perf_counter
+    finally:
+        torch.set_num_threads(old)

@@ -4,8 +4,9 @@ The arguments and the printed table; the measuring is :mod:`lstmkit.nn.fused.ben
 
 Columns of the kernel table: torch ms, lstmkit ms, ratio (torch / lstmkit: > 1 means
 lstmkit is faster), ``%mm``: the rate lstmkit's GEMM FLOPs reach as a % of what a large
-``torch.mm`` reaches on this machine at the same thread count (the practical ceiling; the
-header also prints the assumed FP32 peak, cores x GHz x flops/cycle), the reference ms and the
+``torch.mm`` reaches on this machine at the same thread count (the practical ceiling),
+``%peak``: the same rate as a % of the assumed FP32 peak (threads x ``--ghz`` x
+``--flops-per-cycle``, or ``--peak-gflops``; printed in the header), the reference ms and the
 speed-up over it, and in brackets the most any kernel could gain over the reference:
 reference ms / (FLOPs at the ``torch.mm`` rate). Where that bound is below 5x, the reference
 is itself mostly matrix products and a 5x target cannot be reached. GRU / RNN rows end with
@@ -62,6 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ghz", type=float, default=2.6, help="clock used for the assumed peak (default 2.6)")
     p.add_argument("--flops-per-cycle", type=int, default=64,
                    help="per core; 64 = AVX-512 with two FMA units (32 for AVX2)")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall: elapsed time (default); cpu: the process's CPU time, steadier on a machine "
+                        "other jobs load (use it with --threads 1)")
     p.add_argument("--memory", action="store_true", help="also measure the peak memory of plain training steps")
     p.add_argument("--json", default=None, metavar="FILE", help="write raw results here")
 
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace, out=print) -> int:
     cannot compile here print ``error: ...`` and return 1."""
     from lstmkit.nn.fused import bench as timing
 
+    timing.set_clock(getattr(args, "clock", "wall"))
     try:
         if args.mode == "step":
             results = _step_table(args, timing, out)
@@ -118,18 +123,20 @@ def _kernel_table(args, timing, out) -> list[dict]:
     peak = args.peak_gflops or threads * args.ghz * args.flops_per_cycle
     out(f"torch {env['torch']}, threads={threads}, {env['kernel']}")
     mm = timing.mm_ceiling()
-    out(f"assumed FP32 peak {peak:.0f} GFLOP/s ({threads} cores x {args.ghz} GHz x {args.flops_per_cycle} "
-        f"flop/cycle); torch.mm 1536^3 reaches {mm:.0f} GFLOP/s")
-    out(f"same process, interleaved, medians of {args.reps} (reference: {args.reference_reps}); "
+    how = ("--peak-gflops" if args.peak_gflops else
+           f"{threads} cores x {args.ghz} GHz x {args.flops_per_cycle} flop/cycle")
+    out(f"assumed FP32 peak {peak:.0f} GFLOP/s ({how}); torch.mm 1536^3 reaches {mm:.0f} GFLOP/s")
+    out(f"same process, interleaved, medians of {args.reps} (reference: {args.reference_reps}), "
+        f"{'CPU time of the process' if getattr(args, 'clock', 'wall') == 'cpu' else 'elapsed time'}; "
         "ratio = torch.nn.LSTM ms / lstmkit ms (plain torch.nn.LSTM for every variant)")
     hdr = (f"{'mode':5} {'T':>4} {'B':>3} {'H':>4} {'variant':>11} | {'torch ms':>9} {'lstmkit ms':>10} "
-           f"{'ratio':>6} {'%mm':>6} | {'ref ms':>9} {'vs ref':>7} {'(bound)':>8}")
+           f"{'ratio':>6} {'%mm':>6} {'%peak':>6} | {'ref ms':>9} {'vs ref':>7} {'(bound)':>8}")
     results = []
     for row in rows:
         if not results or results[-1]["mode"] != row["mode"]:
             out(hdr)
             out("-" * len(hdr))
-        out(_kernel_line(row, mm, timing))
+        out(_kernel_line(row, mm, timing, peak))
         results.append(row)
     if args.memory:
         out(f"\npeak RSS growth over two plain training steps (MiB), fresh process each, threads={threads}")
@@ -141,7 +148,7 @@ def _kernel_table(args, timing, out) -> list[dict]:
     return results
 
 
-def _kernel_line(row: dict, mm: float, timing) -> str:
+def _kernel_line(row: dict, mm: float, timing, peak: float) -> str:
     mode, T, B, H, variant, med = row["mode"], row["T"], row["B"], row["H"], row["variant"], row["median_ms"]
     flops = timing.gemm_flops(variant, T, B, H, mode == "train")
     gf = flops / (med["fused"] * 1e-3) / 1e9
@@ -157,7 +164,7 @@ def _kernel_line(row: dict, mm: float, timing) -> str:
         bar = med.get("twin", med["torch"])
         ref = f"{ref or ' ' * 28} | auto={med['auto_backend']} {med['auto']:.2f} ms: {bar / med['auto']:.2f}x"
     return (f"{mode:5} {T:4d} {B:3d} {H:4d} {variant:>11} | {med['torch']:9.2f} {med['fused']:10.2f} "
-            f"{ratio:5.2f}x {100 * gf / mm:5.1f}% | {ref}")
+            f"{ratio:5.2f}x {100 * gf / mm:5.1f}% {100 * gf / peak:5.1f}% | {ref}")
 
 
 def _step_table(args, timing, out) -> list[dict]:

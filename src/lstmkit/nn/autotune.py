@@ -14,8 +14,9 @@ its caches), torch's build, the thread count and the shape. So the first time ``
   a shorter sequence where one call would be long), both backends run through the same
   ``forward`` (:func:`lstmkit.nn.backend.forcing`), interleaved, after warm-up calls, the
   best of a few repetitions (3 to 9, within a budget of about :data:`BUDGET_MS` ms per class;
-  the best, not the median: on a busy machine it is the least disturbed). The global random
-  state is left as it was;
+  the best, not the median: on a busy machine it is the least disturbed), on the process's
+  CPU time at one torch thread and the elapsed time at more. The global random state is left
+  as it was;
 * the rule: torch runs the class only when it is measurably faster, its time more than
   :data:`MARGIN` (3 %) below the fused kernel's; else the fused kernel (lower memory) stays;
 * the cache: in memory, and on disk as JSON under the kernel cache root
@@ -168,11 +169,19 @@ def choose(fused_ms: float, torch_ms: float, margin: float = MARGIN) -> str:
     return "torch" if torch_ms * (1.0 + margin) < fused_ms else "fused"
 
 
+def _clock() -> Callable[[], float]:
+    """The clock a measurement runs on: at one torch thread the process's CPU time (the time
+    the call itself ran: other jobs on the machine then barely move it), else the elapsed
+    time (which is what threads save)."""
+    return time.process_time if torch.get_num_threads() == 1 else time.perf_counter
+
+
 def _perf_timer(run: Callable[[], object], backend: str) -> float:
     del backend
-    t0 = time.perf_counter()
+    clock = _clock()
+    t0 = clock()
     run()
-    return (time.perf_counter() - t0) * 1e3
+    return (clock() - t0) * 1e3
 
 
 def _runs(klass: ShapeClass, steps: int) -> dict[str, Callable[[], None]]:
@@ -335,12 +344,19 @@ def machine() -> dict:
     """What the decisions depend on besides the class: CPU model, vector ISA flags, torch,
     the compiled kernels' build keys (sources, flags such as ``LSTMKIT_FUSED_VW8``) and their
     run-time GEMM path (``LSTMKIT_FUSED_BLAS``, ``LSTMKIT_FUSED_BRGEMM``, ``..._MAXK``, after
-    the per-vendor defaults of :data:`lstmkit.nn.fused.build.GEMM_DEFAULTS`)."""
+    the per-vendor defaults of :data:`lstmkit.nn.fused.build.GEMM_DEFAULTS`), and the
+    instruction sets torch's own kernels may use (its CPU capability; ``ONEDNN_MAX_CPU_ISA``,
+    ``MKL_ENABLE_INSTRUCTIONS``: an AVX2-only run on an AVX-512 machine decides anew)."""
     from .fused import build
 
     build._gemm_defaults()
     gemm = {name: os.environ[name] for name in ("LSTMKIT_FUSED_BLAS", "LSTMKIT_FUSED_BRGEMM",
-                                                  "LSTMKIT_FUSED_BRGEMM_MAXK") if name in os.environ}
+                                                  "LSTMKIT_FUSED_BRGEMM_MAXK", "ONEDNN_MAX_CPU_ISA",
+                                                  "MKL_ENABLE_INSTRUCTIONS") if name in os.environ}
+    try:
+        gemm["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        pass
 
     model, flags = "", []
     try:

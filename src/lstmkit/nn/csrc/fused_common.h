@@ -267,6 +267,81 @@ struct PackedB {
   }
 };
 
+// Weight-gradient products C(M,N) = A^T B + beta C, A stored (K,M) (lda), B (K,N) (ldb), both
+// row-major, K long (the T*N rows of a sequence).  With the brgemm path on, A is transposed
+// kGemmTnChunk rows at a time into `scratch` (M * kGemmTnChunk floats, owned by the caller's
+// thread; null: no brgemm) and each chunk is one brgemm accumulated into C (oneDNN's ukernel
+// runs AVX-512 on every vendor's CPU, MKL's sgemm only its AVX2 code on AMD's: 2x there);
+// otherwise one plain GEMM.  The summation order is fixed by the sizes (never by threads).
+static constexpr int kGemmTnChunk = 256;
+// d[j * ldd + i] = s[i * lds + j] for i, j < 8 (AVX: 24 shuffles instead of 64 scalar moves)
+static inline void transpose8x8(const float* s, int64_t lds, float* d, int64_t ldd) {
+#ifdef __AVX__
+  const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds), r2 = _mm256_loadu_ps(s + 2 * lds),
+               r3 = _mm256_loadu_ps(s + 3 * lds), r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds),
+               r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+               t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+               t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+               u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
+               u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
+               u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(d + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(d + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(d + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(d + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(d + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+#else
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 8; ++j) d[j * ldd + i] = s[i * lds + j];
+#endif
+}
+static inline size_t gemm_tn_scratch(int M) { return (size_t)M * kGemmTnChunk; }
+static inline void gemm_tn(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta,
+                           float* C, int ldc, float* scratch, ErrorSlot* err) {
+  if (M <= 0 || N <= 0) return;
+#ifdef LSTMKIT_WITH_BRGEMM
+  if (scratch && K > 0 && use_brgemm(std::max(M, kGemmTnChunk))) {  // (AVX2: MKL for M > 256, 1.5x faster)
+    constexpr int KB = kGemmTnChunk;
+    if (beta != 0.f && beta != 1.f)
+      for (int r = 0; r < M; ++r)
+        for (int c = 0; c < N; ++c) C[(int64_t)r * ldc + c] *= beta;
+    for (int k0 = 0; k0 < K; k0 += KB) {
+      const int kb = std::min(KB, K - k0);
+      for (int m0 = 0; m0 < M; m0 += 8) {  // scratch(M, KB) = A[k0:k0+kb, :]^T, 8 x 8 tiles
+        const int mn = std::min(8, M - m0);
+        for (int kk0 = 0; kk0 < kb; kk0 += 8) {
+          const int kn = std::min(8, kb - kk0);
+          const float* s = A + (int64_t)(k0 + kk0) * lda + m0;
+          float* d = scratch + (int64_t)m0 * KB + kk0;
+          if (mn == 8 && kn == 8) {
+            transpose8x8(s, lda, d, KB);
+            continue;
+          }
+          for (int m = 0; m < mn; ++m)
+            for (int k = 0; k < kn; ++k) d[(int64_t)m * KB + k] = s[(int64_t)k * lda + m];
+        }
+      }
+      try {
+        at::native::cpublas::brgemm(M, N, kb, KB, ldb, ldc, k0 > 0 || beta != 0.f, scratch, B + (int64_t)k0 * ldb, C,
+                                    false);
+      } catch (const std::exception& e) {
+        if (err) err->record(e.what());
+        return;
+      }
+    }
+    return;
+  }
+#else
+  (void)scratch;
+#endif
+  gemm(true, false, M, N, K, A, lda, B, ldb, beta, C, ldc, err);
+}
+
 // ---------------------------------------------------------------------------------------
 // Threads.
 // ---------------------------------------------------------------------------------------

@@ -4,13 +4,15 @@
 //   * fused_common.h (included here): BLAS binding (MKL sgemm_ / packed GEMMs via dlsym, at::mm
 //     fallback), PackedB, ThreadScope / run_threads / barrier / parallel_chunks (the fixed work
 //     partition that makes results bitwise identical whatever the number of threads), the
-//     vectorized exp / sigmoid / tanh, Blocks, PhaseTimer.  (The opt-in oneDNN brgemm path of
-//     the LSTM extension is not compiled in here.)
+//     vectorized exp / sigmoid / tanh, Blocks, PhaseTimer, and the oneDNN brgemm path
+//     (LSTMKIT_FUSED_BRGEMM=1, the default on AMD CPUs: PackedB, gemm_tn), as in the LSTM
+//     extension.
 //   * big_gemm_rows: a (T*N)-row GEMM cut into fixed row chunks.
 // Namespace lstmkit_gr keeps this extension's code apart from the other families'.
 
 #pragma once
 
+#define LSTMKIT_WITH_BRGEMM 1  // this family has the oneDNN brgemm path too (fused_common.h)
 #include "fused_common.h"
 
 namespace lstmkit_gr {

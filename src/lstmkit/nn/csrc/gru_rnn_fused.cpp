@@ -433,18 +433,20 @@ std::vector<at::Tensor> backward(int64_t cell, const at::Tensor& x, const at::Te
   const float* X = x.data_ptr<float>();
   const int nwc = (GH + kColChunk - 1) / kColChunk;
   const int nih = need[2] ? nwc : 0, nhh = need[3] ? nwc : 0;
-  const int64_t scr_sz = (int64_t)std::max(I, H) * kColChunk;
-  at::Tensor wscr = (nih + nhh) ? pooled_empty({chunk_threads(nih + nhh) * scr_sz}, opt) : at::Tensor();
+  // per thread: the chunk's result (scr_sz) and gemm_tn's transposed operand (tn_sz)
+  const int64_t scr_sz = (int64_t)std::max(I, H) * kColChunk, tn_sz = (int64_t)gemm_tn_scratch(std::max(I, H));
+  at::Tensor wscr = (nih + nhh) ? pooled_empty({chunk_threads(nih + nhh) * (scr_sz + tn_sz)}, opt) : at::Tensor();
   parallel_chunks_tid(nih + nhh, [&](int64_t job, int tid) {
     const bool ih = job < nih;
     const int c0 = (int)(ih ? job : job - nih) * kColChunk, cols = std::min(kColChunk, GH - c0);
-    float* C = wscr.data_ptr<float>() + tid * scr_sz;
+    float* C = wscr.data_ptr<float>() + tid * (scr_sz + tn_sz);
+    float* TS = C + scr_sz;
     if (ih) {
-      gemm(true, false, I, cols, (int)R, X, I, DGX + c0, GH, 0.f, C, cols, &err);
+      gemm_tn(I, cols, (int)R, X, I, DGX + c0, GH, 0.f, C, cols, TS, &err);
       transpose_to_rows(C, cols, I, cols, perm.data() + c0, dw_ih.data_ptr<float>(), I);
     } else {
-      gemm(true, false, H, cols, N, H0, H, DS + c0, GH, 0.f, C, cols, &err);
-      if (Rrest > 0) gemm(true, false, H, cols, (int)Rrest, Hrest, H, DGrest + c0, GH, 1.f, C, cols, &err);
+      gemm_tn(H, cols, N, H0, H, DS + c0, GH, 0.f, C, cols, TS, &err);
+      if (Rrest > 0) gemm_tn(H, cols, (int)Rrest, Hrest, H, DGrest + c0, GH, 1.f, C, cols, TS, &err);
       transpose_to_rows(C, cols, H, cols, perm.data() + c0, dw_hh.data_ptr<float>(), H);
     }
   }, 2.0 * R * GH * ((need[2] ? I : 0) + (need[3] ? H : 0)));
@@ -470,16 +472,27 @@ at::Tensor block_index(int64_t H, int64_t S) {
 }
 
 // Diagnostics: which GEMM path is used and how H is blocked.
-std::string info(int64_t H) { return kernel_info(H); }
+std::string info(int64_t H) {
+  Blas& b = blas();
+  return kernel_info(H, std::string(" brgemm=") + (b.brg ? "on" : (b.brg_ok ? "off" : "unavailable")));
+}
+
+// Use oneDNN brgemm for the repeated-operand GEMMs (tests); returns whether it is in effect.
+int64_t set_brgemm(bool on) {
+  Blas& b = blas();
+  b.brg = on && b.brg_ok;
+  return b.brg;
+}
 
 }  // namespace lstmkit_gr
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  lstmkit::common::blas();  // resolve the BLAS symbols once, on the importing thread
+  lstmkit::common::blas();  // resolve the BLAS symbols and probe brgemm once, on the importing thread
   m.def("gru_rnn_forward", &lstmkit_gr::forward, "fused GRU / RNN layer forward");
   m.def("gru_rnn_backward", &lstmkit_gr::backward, "fused GRU / RNN layer backward");
   m.def("block_index", &lstmkit_gr::block_index, "block-layout position of each torch-order slot");
   m.def("info", &lstmkit_gr::info, "kernel configuration", pybind11::arg("H") = 0);
   m.def("pool_stats", &lstmkit::common::pool_stats, "(bytes the buffer pool holds free, its cap)");
   m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
+  m.def("set_brgemm", &lstmkit_gr::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
 }

@@ -448,10 +448,33 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   float* DR = proj ? dr.data_ptr<float>() : nullptr;
   const int64_t NH = (int64_t)N * H, NG = (int64_t)N * G4, NP = (int64_t)N * P;
 
+  // The per-step GEMMs' right-hand operands (W_hh_p columns of a group or of the own P columns,
+  // W_hr columns of a group), prepared once per call where brgemm is on (plain GEMMs else).
+  const bool prep = use_brgemm(G4) && (!proj || use_brgemm(P));
+  std::vector<PackedB> pk_dh(ng), pk_dr(ng);
+  std::vector<size_t> boff(2 * ng + 1, 0);
+  for (int g = 0; g < ng && prep; ++g) {
+    const int u0 = blk.u[gb[g]], cols = blk.u[gb[g + 1]] - u0;
+    boff[2 * g + 1] = boff[2 * g] + (PackedB::bytes(N, proj ? pu[g + 1] - pu[g] : cols, G4) / 4 + 16) / 16 * 16;
+    boff[2 * g + 2] = boff[2 * g + 1] + (proj ? (PackedB::bytes(N, cols, P) / 4 + 16) / 16 * 16 : 0);
+  }
+  at::Tensor bstore = prep ? pooled_empty({(int64_t)std::max<size_t>(boff[2 * ng], 1)}, opt) : at::Tensor();
+  float* BS = prep ? bstore.data_ptr<float>() : nullptr;
+
   run_threads(ng, [&](int tid, int nth) {
     const int g0 = ng * tid / nth, g1 = ng * (tid + 1) / nth;
     const int b0 = gb[g0], b1 = gb[g1];
     const int p0 = pu[g0], pc = pu[g1] - pu[g0];
+    for (int gi = g0; gi < g1 && prep; ++gi) {  // (B (K,N) row-major: views, nothing copied)
+      const int u0 = blk.u[gb[gi]], cols = blk.u[gb[gi + 1]] - u0;
+      if (proj) {
+        const int q0 = pu[gi], qc = pu[gi + 1] - pu[gi];
+        pk_dh[gi].pack(N, qc, G4, Wp + q0, P, false, BS + boff[2 * gi]);
+        pk_dr[gi].pack(N, cols, P, Whr + u0, H, false, BS + boff[2 * gi + 1]);
+      } else {
+        pk_dh[gi].pack(N, cols, G4, Wp + u0, H, false, BS + boff[2 * gi]);
+      }
+    }
     for (int s = T - 1; s >= 0; --s) {
       const int t = reverse ? T - 1 - s : s;
       const int tp = reverse ? t + 1 : t - 1;
@@ -475,7 +498,8 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
         barrier(nth);
         for (int gi = g0; gi < g1; ++gi) {  // dr[:, group] = dht[t] W_hr[:, group]
           const int u0 = blk.u[gb[gi]], u1 = blk.u[gb[gi + 1]];
-          gemm(false, false, N, u1 - u0, P, D, P, Whr + u0, H, 0.f, DR + u0, H, &err);
+          if (prep) pk_dr[gi].run(D, P, 0.f, DR + u0, H, &err);
+          else gemm(false, false, N, u1 - u0, P, D, P, Whr + u0, H, 0.f, DR + u0, H, &err);
         }
       }
       for (int b = b0; b < b1; ++b) {
@@ -501,12 +525,16 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
       barrier(nth);
       // dh_{t-1}[:, cols] (+)= dG_t W_hh_p[:, cols]  (inactive rows: dG = 0, dh passes through)
       const float beta = has_len ? 1.f : 0.f;
-      if (proj) {
+      if (proj && prep) {
+        for (int gi = g0; gi < g1; ++gi)
+          if (pu[gi + 1] > pu[gi]) pk_dh[gi].run(DGt, G4, beta, DH + pu[gi], P, &err);
+      } else if (proj) {
         if (pc > 0) gemm(false, false, N, pc, G4, DGt, G4, Wp + p0, P, beta, DH + p0, P, &err);
       } else {
         for (int gi = g0; gi < g1; ++gi) {
           const int u0 = blk.u[gb[gi]], u1 = blk.u[gb[gi + 1]];
-          gemm(false, false, N, u1 - u0, G4, DGt, G4, Wp + u0, H, beta, DH + u0, H, &err);
+          if (prep) pk_dh[gi].run(DGt, G4, beta, DH + u0, H, &err);
+          else gemm(false, false, N, u1 - u0, G4, DGt, G4, Wp + u0, H, beta, DH + u0, H, &err);
         }
       }
     }
@@ -553,27 +581,28 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   const int nhr = need_hr ? (P + kColChunk - 1) / kColChunk : 0;
   const int nih = need[3] ? nwc : 0, nhh = need[4] ? nwc : 0;
   const int njobs = nih + nhh + nhr;
-  const int64_t scr_sz = (int64_t)std::max(I, P) * kColChunk;
-  at::Tensor wscr = (nih + nhh) ? pooled_empty({chunk_threads(njobs) * scr_sz}, opt) : at::Tensor();
+  // per thread: the chunk's result (scr_sz) and gemm_tn's transposed operand (tn_sz)
+  const int64_t scr_sz = (int64_t)std::max(I, P) * kColChunk, tn_sz = (int64_t)gemm_tn_scratch(std::max(I, P));
+  at::Tensor wscr = njobs ? pooled_empty({chunk_threads(njobs) * (scr_sz + tn_sz)}, opt) : at::Tensor();
   parallel_chunks_tid(njobs, [&](int64_t job, int tid) {
     int c = (int)job;
+    float* C = wscr.data_ptr<float>() + tid * (scr_sz + tn_sz);
+    float* TS = C + scr_sz;
     if (c < nih) {
       const int c0 = c * kColChunk, cols = std::min(kColChunk, G4 - c0);
-      float* C = wscr.data_ptr<float>() + tid * scr_sz;
-      gemm(true, false, I, cols, (int)R, X, I, DG + c0, G4, 0.f, C, cols, &err);
+      gemm_tn(I, cols, (int)R, X, I, DG + c0, G4, 0.f, C, cols, TS, &err);
       transpose_to_rows(C, cols, I, cols, perm.data() + c0, dw_ih.data_ptr<float>(), I);
     } else if (c < nih + nhh) {
       c -= nih;
       const int c0 = c * kColChunk, cols = std::min(kColChunk, G4 - c0);
-      float* C = wscr.data_ptr<float>() + tid * scr_sz;
-      gemm(true, false, P, cols, N, H0, P, DS + c0, G4, 0.f, C, cols, &err);
-      if (Rrest > 0) gemm(true, false, P, cols, (int)Rrest, Hrest, P, DGrest + c0, G4, 1.f, C, cols, &err);
+      gemm_tn(P, cols, N, H0, P, DS + c0, G4, 0.f, C, cols, TS, &err);
+      if (Rrest > 0) gemm_tn(P, cols, (int)Rrest, Hrest, P, DGrest + c0, G4, 1.f, C, cols, TS, &err);
       transpose_to_rows(C, cols, P, cols, perm.data() + c0, dw_hh.data_ptr<float>(), P);
     } else {
       c -= nih + nhh;
       const int r0 = c * kColChunk, rows = std::min(kColChunk, P - r0);
-      gemm(true, false, rows, H, (int)R, DHT + r0, P, rbuf.data_ptr<float>(), H, 0.f,
-           dw_hr.data_ptr<float>() + (int64_t)r0 * H, H, &err);
+      gemm_tn(rows, H, (int)R, DHT + r0, P, rbuf.data_ptr<float>(), H, 0.f, dw_hr.data_ptr<float>() + (int64_t)r0 * H,
+              H, TS, &err);
     }
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused backward: ", err.msg);

@@ -156,7 +156,6 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
   const float* X = x.data_ptr<float>();
   const float* Wih = w_ih.data_ptr<float>();
   const float* GIH = c.ln ? extra[3].data_ptr<float>() : nullptr;
-  const float* BIH = c.ln ? extra[4].data_ptr<float>() : nullptr;
   float* IH = fptr(ihat);
   float* IRS = fptr(irstd);
   timer.lap("alloc");
@@ -186,11 +185,12 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
   const float* Whh = w_hh.data_ptr<float>();
   const float* Whr = c.proj ? w_hr->data_ptr<float>() : nullptr;
   const float* B = bias.data_ptr<float>();
+  const float* BIH = c.ln ? extra[4].data_ptr<float>() : nullptr;
+  const float* BHH = c.ln ? extra[6].data_ptr<float>() : nullptr;
   const float* WCI = (c.peep && !c.cifg) ? extra[0].data_ptr<float>() : nullptr;
   const float* WCF = c.peep ? extra[1].data_ptr<float>() : nullptr;
   const float* WCO = c.peep ? extra[2].data_ptr<float>() : nullptr;
   const float* GHH = c.ln ? extra[5].data_ptr<float>() : nullptr;
-  const float* BHH = c.ln ? extra[6].data_ptr<float>() : nullptr;
   const float* GCL = c.ln ? extra[7].data_ptr<float>() : nullptr;
   const float* BCL = c.ln ? extra[8].data_ptr<float>() : nullptr;
   const float* M = c.rd ? rd_mask->data_ptr<float>() : nullptr;
@@ -297,52 +297,54 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
         const float* a = A + (int64_t)n * GH;
         const float* gx = gxt + (int64_t)n * GH;
         float* gt = gsave ? gsave : pre;
+        // the pre-activations, computed where the gate loop needs them (no pass over the row
+        // of its own): a + gx + b, or with layer norm LN_hh(a) + LN_ih(gx) + b, saving ahat /
+        // ihat when training
+        float mu = 0.f, rs = 1.f, imu = 0.f, irs = 1.f;
+        float* ah = nullptr;
+        float* ih = nullptr;
         if (c.ln) {
-          float mu, rs, imu, irs;
           row_stats(a, GH, mu, rs);
           row_stats(gx, GH, imu, irs);
-          float* ah = AH ? AH + ro * GH : nullptr;
-          float* ih = IH ? IH + ro * GH : nullptr;
+          ah = AH ? AH + ro * GH : nullptr;
+          ih = IH ? IH + ro * GH : nullptr;
           if (ARS) ARS[ro] = rs;
           if (IRS) IRS[ro] = irs;
-          for (int j = 0; j < GH; j += VW) {
-            const int m = std::min(VW, GH - j);
-            vf v = (ldn(a + j, m) - mu) * rs;
-            vf xh = (ldn(gx + j, m) - imu) * irs;
-            if (ah) stn(ah + j, v, m);
-            if (ih) stn(ih + j, xh, m);
-            vf xv = ldn(GIH + j, m) * xh + ldn(BIH + j, m);
-            stn(gt + j, ldn(GHH + j, m) * v + ldn(BHH + j, m) + xv + ldn(B + j, m), m);
-          }
-        } else {
-          for (int j = 0; j < GH; j += VW) {
-            const int m = std::min(VW, GH - j);
-            stn(gt + j, ldn(a + j, m) + ldn(gx + j, m) + ldn(B + j, m), m);
-          }
         }
-        // gates and c_new (gt: pre-activations in, activated gates out)
+        auto preact = [&](int q, int m) -> vf {
+          if (!c.ln) return ldn(a + q, m) + ldn(gx + q, m) + ldn(B + q, m);
+          vf v = (ldn(a + q, m) - mu) * rs;
+          vf xh = (ldn(gx + q, m) - imu) * irs;
+          if (ah) stn(ah + q, v, m);
+          if (ih) stn(ih + q, xh, m);
+          vf xv = ldn(GIH + q, m) * xh + ldn(BIH + q, m);
+          return ldn(GHH + q, m) * v + ldn(BHH + q, m) + xv + ldn(B + q, m);
+        };
+        // gates and c_new (gt: the activated gates; only o when nothing is saved)
         const int oi = c.cifg ? -1 : 0, of = c.cifg ? 0 : H, og = c.cifg ? H : 2 * H, oo = c.cifg ? 2 * H : 3 * H;
         for (int j = 0; j < H; j += VW) {
           const int m = std::min(VW, H - j);
           vf cpv = ldn(cs + j, m);
-          vf fp = ldn(gt + of + j, m);
+          vf fp = preact(of + j, m);
           if (WCF) fp += ldn(WCF + j, m) * cpv;
           vf fg = vsigmoid(fp);
           vf ig;
           if (c.cifg) {
             ig = 1.0f - fg;
           } else {
-            vf ip = ldn(gt + oi + j, m);
+            vf ip = preact(oi + j, m);
             if (WCI) ip += ldn(WCI + j, m) * cpv;
             ig = vsigmoid(ip);
-            stn(gt + oi + j, ig, m);
+            if (gsave) stn(gt + oi + j, ig, m);
           }
-          vf gg = vtanh(ldn(gt + og + j, m));
+          vf gg = vtanh(preact(og + j, m));
           vf cv = fg * cpv + ig * gg;
-          vf op = ldn(gt + oo + j, m);
+          vf op = preact(oo + j, m);
           if (WCO) op += ldn(WCO + j, m) * cv;
-          stn(gt + of + j, fg, m);
-          stn(gt + og + j, gg, m);
+          if (gsave) {
+            stn(gt + of + j, fg, m);
+            stn(gt + og + j, gg, m);
+          }
           stn(gt + oo + j, vsigmoid(op), m);
           stn(cnw + j, cv, m);
         }
@@ -753,8 +755,9 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   const int nih = need[3] ? nw : 0, nhh = need[4] ? nw : 0;
   const int njobs = nih + nhh + nhr;
   const float* X = x.data_ptr<float>();
-  const int64_t scr_sz = (int64_t)std::max(I, P) * kc;
-  at::Tensor wscr = (nih + nhh) ? pooled_empty({chunk_threads(njobs) * scr_sz}, opt) : at::Tensor();
+  // per thread: the chunk's result (scr_sz) and gemm_tn's transposed operand (tn_sz)
+  const int64_t scr_sz = (int64_t)std::max(I, P) * kc, tn_sz = (int64_t)gemm_tn_scratch(std::max(I, P));
+  at::Tensor wscr = njobs ? pooled_empty({chunk_threads(njobs) * (scr_sz + tn_sz)}, opt) : at::Tensor();
   std::vector<int64_t> iota(GH);
   for (int j = 0; j < GH; ++j) iota[j] = j;
   parallel_chunks_tid(njobs, [&](int64_t job, int tid) {
@@ -764,14 +767,15 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
       if (!ih) k -= nih;
       const int c0 = k * kc, cols = std::min(kc, GH - c0);
       const int K2 = ih ? I : P;
-      float* C = wscr.data_ptr<float>() + tid * scr_sz;
-      gemm(true, false, K2, cols, (int)R, ih ? X : HIN, K2, (ih ? DGX : DA) + c0, GH, 0.f, C, cols, &err);
+      float* C = wscr.data_ptr<float>() + tid * (scr_sz + tn_sz);
+      gemm_tn(K2, cols, (int)R, ih ? X : HIN, K2, (ih ? DGX : DA) + c0, GH, 0.f, C, cols, C + scr_sz, &err);
       transpose_to_rows(C, cols, K2, cols, iota.data() + c0, res[ih ? 3 : 4].data_ptr<float>(), K2);
       return;
     }
     k -= nih + nhh;
     const int r0 = k * kc, rows = std::min(kc, P - r0);
-    gemm(true, false, rows, H, (int)R, DHN + r0, P, RB, H, 0.f, res[6].data_ptr<float>() + (int64_t)r0 * H, H, &err);
+    gemm_tn(rows, H, (int)R, DHN + r0, P, RB, H, 0.f, res[6].data_ptr<float>() + (int64_t)r0 * H, H,
+            wscr.data_ptr<float>() + tid * (scr_sz + tn_sz) + scr_sz, &err);
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused variant backward: ", err.msg);
   timer.lap("dw");

@@ -1,7 +1,8 @@
 """Compile (once) and load the fused C++ kernels, in a cache that cannot wedge.
 
 The sources live in ``lstmkit/nn/csrc``; each kernel family (``EXTENSIONS``) is its own
-extension, compiled on first use with ``-O3 -march=native -fopenmp`` into the cache root
+extension, compiled on first use with ``-O3 -march=native -fopenmp`` (``$LSTMKIT_FUSED_ISA``
+picks another target: :data:`ISA_FLAGS`) into the cache root
 (``$LSTMKIT_CACHE`` if set, else ``~/.cache/lstmkit``). What holds, and why:
 
 * **One folder per build input** (``<root>/<family>-<key>``). The key hashes everything the
@@ -69,9 +70,36 @@ EXTENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "step": (("lstm_step.cpp",), ("fused_common.h",)),
     "gru_rnn": (("gru_rnn_fused.cpp",), ("fused_common.h", "gru_rnn_common.h")),
 }
-_CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-std=c++17"]
-if os.environ.get("LSTMKIT_FUSED_VW8"):  # 8-wide pointwise code even where AVX-512 exists
-    _CFLAGS.append("-DLSTMKIT_VW8")
+#: ``$LSTMKIT_FUSED_ISA`` -> the target flags of the build (:func:`cflags`).
+#: ``native`` (the default) builds for this CPU; ``avx2`` for any x86-64 with AVX2 and FMA and
+#: no AVX-512 (x86-64-v3, as an AMD Zen 3 or an Intel Haswell..Alder Lake), tuned for this CPU:
+#: on an AVX-512 machine it emulates an AVX2-only one (README: "Speed on an AVX2-only CPU");
+#: ``avx512`` for x86-64-v4 (AVX-512 F/BW/CD/DQ/VL). The flags are part of the cache key.
+ISA_FLAGS: dict[str, list[str]] = {
+    "native": ["-march=native"],
+    "avx2": ["-march=x86-64-v3", "-mtune=native"],
+    "avx512": ["-march=x86-64-v4", "-mtune=native"],
+}
+
+
+def isa() -> str:
+    """The instruction-set target of the kernel builds: ``$LSTMKIT_FUSED_ISA`` (``native`` when
+    unset). Raises RuntimeError for a name not in :data:`ISA_FLAGS`."""
+    name = os.environ.get("LSTMKIT_FUSED_ISA", "").strip().lower() or "native"
+    if name not in ISA_FLAGS:
+        raise RuntimeError(f"$LSTMKIT_FUSED_ISA must be one of {', '.join(ISA_FLAGS)}, got {name!r}")
+    return name
+
+
+def cflags() -> list[str]:
+    """The compiler flags of the kernel builds, from the environment (``$LSTMKIT_FUSED_ISA``;
+    ``$LSTMKIT_FUSED_VW8``: 8-wide pointwise code even where AVX-512 exists)."""
+    flags = ["-O3", *ISA_FLAGS[isa()], "-fopenmp", "-fno-math-errno", "-std=c++17"]
+    if os.environ.get("LSTMKIT_FUSED_VW8"):
+        flags.append("-DLSTMKIT_VW8")
+    return flags
+
+
 _LDFLAGS = ["-fopenmp"]
 _EXPECTED_SECONDS = 30
 DEFAULT_TIMEOUT = 300.0  # seconds to wait for another process's build ($LSTMKIT_BUILD_TIMEOUT)
@@ -187,7 +215,7 @@ def key_inputs(extension: str = "lstm") -> dict[str, Any]:
     return {
         "extension": extension,
         "sources": sources,
-        "cflags": list(_CFLAGS),
+        "cflags": cflags(),
         "ldflags": list(_LDFLAGS),
         "compiler": _compiler(),
         "cpu": _cpu_key(),
@@ -456,7 +484,7 @@ def _compile(extension: str, final: Path, digest: str, inputs: dict[str, Any]) -
             module = cpp_extension.load(  # its FileBaton lives in our fresh folder: never stale
                 name=name,
                 sources=[str(_source_path(s)) for s in sources],
-                extra_cflags=list(_CFLAGS),
+                extra_cflags=list(inputs["cflags"]),
                 extra_ldflags=list(_LDFLAGS),
                 build_directory=str(tmp),
                 verbose=False,
@@ -547,16 +575,45 @@ def cpu_vendor() -> str:
     return _memo["vendor"]
 
 
-#: The GEMM path's defaults per CPU vendor, set in the environment (where the user has not set
-#: them) before a kernel first runs; the kernels read them once. On an AMD EPYC (Zen 4, 2
-#: threads) MKL's packed GEMM ran the LSTM kernels at 0.45-0.67x torch.nn.LSTM, and oneDNN's
-#: brgemm ukernel for every inner dimension up to 2048 at 0.61-1.24x (the variants 0.67-1.72x);
-#: on the Intel Xeon the tables were measured on, MKL's packed GEMM is the faster and stays.
-GEMM_DEFAULTS = {"AuthenticAMD": {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "2048"}}
+def gemm_isa() -> str:
+    """The widest vectors oneDNN's brgemm ukernel gets here: ``avx512`` where the CPU has
+    AVX-512 F (``/proc/cpuinfo``) and neither ``$ONEDNN_MAX_CPU_ISA`` (``DNNL_MAX_CPU_ISA``)
+    caps oneDNN below it nor ``$LSTMKIT_FUSED_ISA=avx2`` asks for an AVX2-only run; else
+    ``avx2``."""
+    if "avx512f" not in _memo:
+        flags: list[str] = []
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("flags"):
+                        flags = line.split(":", 1)[1].split()
+                        break
+        except OSError:
+            pass
+        _memo["avx512f"] = "avx512f" in flags
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    capped = bool(cap) and cap != "ALL" and not any(k in cap for k in ("AVX512", "AVX10", "AMX"))
+    if not _memo["avx512f"] or capped or os.environ.get("LSTMKIT_FUSED_ISA", "").strip().lower() == "avx2":
+        return "avx2"
+    return "avx512"
+
+
+#: The GEMM path's defaults per (CPU vendor, :func:`gemm_isa`), set in the environment (where
+#: the user has not set them) before a kernel first runs; the kernels read them once. On an AMD
+#: EPYC (Zen 4/5, AVX-512) MKL runs only its AVX2 code: its packed GEMM ran the LSTM kernels at
+#: 0.45-0.67x torch.nn.LSTM, and oneDNN's brgemm ukernel (AVX-512) for every inner dimension
+#: up to 2048 at 0.61-1.24x (the variants 0.67-1.72x); with AVX2 only (a Zen 3, or a Zen 5 run
+#: as one: README, "Speed on an AVX2-only CPU") brgemm is the faster up to inner dimension 256
+#: and MKL's packed GEMM beyond (H = 512: brgemm 0.62x torch.nn.LSTM, MKL 0.97x). On the Intel
+#: Xeon the tables were first measured on, MKL's packed GEMM is the faster and stays.
+GEMM_DEFAULTS = {
+    ("AuthenticAMD", "avx512"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "2048"},
+    ("AuthenticAMD", "avx2"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "256"},
+}
 
 
 def _gemm_defaults() -> None:
-    for name, value in GEMM_DEFAULTS.get(cpu_vendor(), {}).items():
+    for name, value in GEMM_DEFAULTS.get((cpu_vendor(), gemm_isa()), {}).items():
         os.environ.setdefault(name, value)
 
 
