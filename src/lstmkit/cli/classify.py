@@ -8,6 +8,8 @@ from pathlib import Path
 
 from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_int
 
+ENSEMBLE = 1  # ClassifierParams.ensemble (tests check that the two agree)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
@@ -38,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the LSTM branch alone (default: LSTM-FCN, a convolutional branch beside the LSTM)")
     parser.add_argument("--no-squeeze-excite", action="store_true",
                         help="no squeeze-and-excite gates in the convolutional branch")
+    parser.add_argument("--ensemble", type=positive_int, default=ENSEMBLE, metavar="M",
+                        help="networks trained together from their own random starts and averaged in "
+                             f"probability (default {ENSEMBLE})")
     parser.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
                         help="optimizer steps to train for (the epochs follow from the data size; "
                              "--max-epochs caps them; default 1000)")

@@ -45,7 +45,7 @@ from torch import nn
 
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
-from lstmkit.tasks.classify_net import POOLINGS, ClassifierNet, ClassifierNetConfig, ClassifierNetOptions
+from lstmkit.tasks.classify_net import POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "classifier"
@@ -102,6 +102,9 @@ class ClassifierParams(ClassifierNetOptions):
             raise ValueError(f"max_steps must be a whole number >= 1 or None (max_epochs alone), got {m!r}")
         self.conv_channels = tuple(int(c) for c in self.conv_channels)
         self.conv_kernels = tuple(int(k) for k in self.conv_kernels)
+        e = self.ensemble
+        if isinstance(e, bool) or int(e) != e or e < 1:
+            raise ValueError(f"ensemble must be a whole number >= 1, got {e!r}")
         if len(self.conv_channels) != len(self.conv_kernels) or not self.conv_channels:
             raise ValueError(f"conv_channels and conv_kernels must have the same (non-zero) length, "
                              f"got {self.conv_channels} and {self.conv_kernels}")
@@ -121,7 +124,7 @@ class Classifier(Estimator):
     KIND = KIND
     Params = ClassifierParams
     NetConfig = ClassifierNetConfig
-    Net = ClassifierNet
+    Net = ClassifierEnsemble
 
     def reset(self) -> None:
         self.patch = 1
@@ -180,9 +183,10 @@ class Classifier(Estimator):
             epochs = -(-p.max_steps // max(1, len(train_loader)))
             training = dataclasses.replace(training, max_epochs=max(1, min(training.max_epochs, epochs)))
 
-        def loss_fn(net, batch):
+        def loss_fn(net, batch):  # the members' cross-entropies, summed: each member learns on its own
             bx, blen, by = batch
-            return nn.functional.cross_entropy(net(bx, blen), by)
+            logits = net.member_logits(bx, blen)  # (M, N, K)
+            return nn.functional.cross_entropy(logits.flatten(0, 1), by.repeat(len(logits)), reduction="sum") / len(by)
 
         self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, training, run_dir,
                               resume_from=resume_from)
@@ -246,6 +250,13 @@ class Classifier(Estimator):
     def fitted_state(self) -> dict[str, Any]:
         return {"classes": self.classes, "patch": self.patch,
                 "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist()}
+
+    def load_state_tensors(self, weights: dict[str, Any]) -> None:
+        """The network's weights; a model saved before ensembles (one net, no ``members.0.``
+        prefix) loads as an ensemble of one."""
+        if weights and not any(name.startswith("members.") for name in weights):
+            weights = {f"members.0.{name}": value for name, value in weights.items()}
+        self.net.load_state_dict(weights)
 
     def restore_state(self, state: dict[str, Any]) -> None:
         self.classes = list(state["classes"])

@@ -1,0 +1,102 @@
+"""The classifier's ensemble (``ensemble=M``): M LSTM-FCN members, each with its own weights,
+averaged in probability; shapes, the averaging, gradients, save/load and the CLI flag."""
+
+import numpy as np
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.cli.classify import ENSEMBLE
+from lstmkit.cli.main import main
+from lstmkit.tasks.classify import ClassifierParams
+from lstmkit.tasks.classify_net import ClassifierEnsemble, ClassifierNetConfig
+
+from test_classifier import synthetic, write_ts
+
+SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3)}
+
+
+def ensemble(m, **kw):
+    torch.manual_seed(0)
+    return ClassifierEnsemble(ClassifierNetConfig(n_channels=2, n_classes=3, patch=3, ensemble=m, **SMALL, **kw))
+
+
+def test_members_have_their_own_weights_and_the_output_is_the_mean_probability():
+    model = ensemble(3).eval()
+    assert len(model.members) == 3 and model.encoder is model.members[0].encoder
+    w = [m.head.weight for m in model.members]
+    assert not torch.equal(w[0], w[1]) and not torch.equal(w[1], w[2])  # own random starts
+    x, lengths = torch.randn(4, 5, 6), torch.tensor([5, 3, 1, 4])
+    with torch.no_grad():
+        members = model.member_logits(x, lengths)
+        out = model(x, lengths)
+    assert members.shape == (3, 4, 3) and out.shape == (4, 3)
+    by_hand = torch.stack([torch.softmax(members[m], -1) for m in range(3)]).mean(0)
+    torch.testing.assert_close(out.exp(), by_hand)
+    torch.testing.assert_close(out.exp().sum(-1), torch.ones(4))
+    single = ensemble(1).eval()
+    with torch.no_grad():  # one member: its logits unchanged
+        torch.testing.assert_close(single(x, lengths), single.members[0](x, lengths))
+
+
+def test_every_member_gets_its_own_gradient():
+    model = ensemble(2, dropout=0.0)  # no random masks: the two computations below are the same
+    x, lengths, y = torch.randn(5, 4, 6), torch.tensor([4, 2, 1, 3, 4]), torch.tensor([0, 1, 2, 0, 1])
+    logits = model.member_logits(x, lengths)
+    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.repeat(2), reduction="sum") / 5
+    loss.backward()
+    for m, member in enumerate(model.members):
+        for part in ("encoder", "conv", "head"):
+            total = sum(float(p.grad.abs().sum()) for n, p in member.named_parameters() if n.startswith(part))
+            assert total > 0, (m, part)
+    # the summed loss gives member 0 the gradient of its own cross-entropy alone
+    alone = ensemble(2, dropout=0.0)
+    torch.nn.functional.cross_entropy(alone.members[0](x, lengths), y).backward()
+    torch.testing.assert_close(alone.members[0].head.weight.grad, model.members[0].head.weight.grad)
+
+
+def test_bad_ensemble_sizes():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="ensemble"):
+            ClassifierParams(ensemble=bad)
+    with pytest.raises(ValueError, match="ensemble"):
+        ensemble(0)
+
+
+def test_fit_save_load_an_ensemble(tmp_path):
+    train, test = synthetic(30, seed=0), synthetic(12, seed=1)
+    clf = lstmkit.Classifier(**SMALL, ensemble=2, max_epochs=3, patch=4).fit(train)
+    assert len(clf.net.members) == 2 and clf.get_params()["ensemble"] == 2
+    proba = clf.predict_proba(test)
+    assert proba.shape == (12, 2)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    clf.save(tmp_path / "m")
+    loaded = lstmkit.Classifier.load(tmp_path / "m")
+    assert len(loaded.net.members) == 2
+    np.testing.assert_array_equal(loaded.predict_proba(test), proba)
+
+
+def test_a_model_saved_before_ensembles_loads(tmp_path):
+    train, test = synthetic(30, seed=0), synthetic(8, seed=1)
+    clf = lstmkit.Classifier(**SMALL, max_epochs=2).fit(train)
+    before = clf.predict_proba(test)
+    legacy = {name.removeprefix("members.0."): value.clone() for name, value in clf.net.state_dict().items()}
+    assert "encoder.weight_ih_l0" in legacy
+    fresh = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5).fit(train)
+    fresh.load_state_tensors(legacy)  # one net's names, as written before ensembles existed
+    np.testing.assert_array_equal(fresh.predict_proba(test), before)
+    clf.save(tmp_path / "m")
+    np.testing.assert_array_equal(lstmkit.Classifier.load(tmp_path / "m").predict_proba(test), clf.predict_proba(test))
+
+
+def test_the_cli_flag(tmp_path):
+    assert ENSEMBLE == ClassifierParams().ensemble  # --help's default is the Python default
+    train = write_ts(tmp_path / "train.ts", synthetic(30, seed=0))
+    out = tmp_path / "run"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "2", "--ensemble", "2",
+                 "--no-baseline", "--out", str(out)]) == 0
+    assert '"ensemble": 2' in (out / "config.json").read_text()
+    assert len(lstmkit.Classifier.load(out).net.members) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", str(train), "--ensemble", "0", "--out", str(tmp_path / "bad")])
+    assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
