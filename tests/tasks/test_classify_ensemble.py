@@ -1,15 +1,16 @@
 """The classifier's ensemble (``ensemble=M``): M LSTM-FCN members, each with its own weights,
-averaged in probability; shapes, the averaging, gradients, save/load and the CLI flag."""
+averaged in probability; shapes, the averaging, gradients, save/load and the CLI flag. And
+window slicing (``augment``), the training-time augmentation."""
 
 import numpy as np
 import pytest
 import torch
 
 import lstmkit
-from lstmkit.cli.classify import ENSEMBLE
+from lstmkit.cli.classify import AUGMENT, ENSEMBLE
 from lstmkit.cli.main import main
 from lstmkit.tasks.classify import ClassifierParams
-from lstmkit.tasks.classify_net import ClassifierEnsemble, ClassifierNetConfig
+from lstmkit.tasks.classify_net import ClassifierEnsemble, ClassifierNetConfig, slice_windows
 
 from test_classifier import synthetic, write_ts
 
@@ -100,3 +101,49 @@ def test_the_cli_flag(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", str(train), "--ensemble", "0", "--out", str(tmp_path / "bad")])
     assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
+
+
+def test_slice_windows_cuts_a_window_and_patches_it_again():
+    x = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)  # 2 sequences, 4 patches of 3 steps, C=1
+    lengths = torch.tensor([4, 2])  # 12 and 6 steps
+    for seed in range(5):
+        out, new = slice_windows(x, lengths, 3, 0.2, torch.Generator().manual_seed(seed))
+        assert new.tolist() == [4, 2]  # ceil(0.8*12)=10 steps -> 4 patches; ceil(0.8*6)=5 -> 2
+        assert out.shape == (2, 4, 3)
+        flat = out.reshape(2, 12)
+        a = int(flat[0, 0])
+        assert 0 <= a <= 2 and flat[0, :10].tolist() == list(range(a, a + 10))
+        assert flat[0, 10:].tolist() == [a + 9, a + 9]  # the last patch filled with the window's last step
+        b = int(flat[1, 0]) - 12
+        assert 0 <= b <= 1 and flat[1, :5].tolist() == [12 + b + t for t in range(5)]
+    starts = {int(slice_windows(x, lengths, 3, 0.2, torch.Generator().manual_seed(s))[0][0, 0, 0]) for s in range(20)}
+    assert starts == {0, 1, 2}  # every start is drawn
+    same, kept = slice_windows(x, lengths, 3, 0.0)
+    torch.testing.assert_close(same[0], x[0])  # fraction 0: the sequences unchanged (past the end: filler)
+    torch.testing.assert_close(same[1, :2], x[1, :2])
+    assert kept.tolist() == [4, 2]
+
+
+def test_slice_windows_keeps_the_channels_apart():
+    x = torch.randn(3, 5, 2 * 4)  # patch 2, C=4
+    out, new = slice_windows(x, torch.tensor([5, 3, 1]), 2, 0.5, torch.Generator().manual_seed(0))
+    steps_in, steps_out = x.reshape(3, 10, 4), out.reshape(3, -1, 4)
+    for i in range(3):
+        window = steps_out[i, : int(new[i]) * 2]
+        assert any(torch.equal(window[0], steps_in[i, t]) for t in range(10))
+        assert int(new[i]) == -(-max(1, int(np.ceil(0.5 * [10, 6, 2][i]))) // 2)
+
+
+def test_augment_trains_and_is_saved(tmp_path):
+    assert AUGMENT == ClassifierParams().augment
+    with pytest.raises(ValueError, match="augment"):
+        ClassifierParams(augment=1.0)
+    train, test = synthetic(30, seed=0), synthetic(8, seed=1)
+    clf = lstmkit.Classifier(**SMALL, augment=0.2, max_epochs=2, patch=2).fit(train)
+    assert clf.predict_proba(test).shape == (8, 2)
+    clf.save(tmp_path / "m")
+    assert lstmkit.Classifier.load(tmp_path / "m").params.augment == 0.2
+    train_file = write_ts(tmp_path / "train.ts", train)
+    assert main(["classify", str(train_file), "--hidden-size", "8", "--max-epochs", "1", "--augment", "0.1",
+                 "--no-baseline", "--out", str(tmp_path / "run")]) == 0
+    assert '"augment": 0.1' in (tmp_path / "run" / "config.json").read_text()

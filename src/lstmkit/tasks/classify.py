@@ -45,7 +45,8 @@ from torch import nn
 
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
-from lstmkit.tasks.classify_net import POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions
+from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
+                                       slice_windows)
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "classifier"
@@ -83,6 +84,7 @@ class ClassifierParams(ClassifierNetOptions):
     """The user's choices (all saved with the model)."""
 
     patch: int | None = None  # None: the median sequence becomes about 16 LSTM steps
+    augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     val_fraction: float = 0.0  # > 0: a stratified split for early stopping (else: lowest training loss)
     max_steps: int | None = 1000  # optimizer steps: max_epochs = min(max_epochs, ceil(max_steps / batches))
     training: TrainingConfig = field(
@@ -92,6 +94,8 @@ class ClassifierParams(ClassifierNetOptions):
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if not 0.0 <= self.augment < 1.0:
+            raise ValueError(f"augment must lie in [0, 1), got {self.augment}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must lie in [0, 0.5), got {self.val_fraction}")
         p = self.patch
@@ -185,6 +189,8 @@ class Classifier(Estimator):
 
         def loss_fn(net, batch):  # the members' cross-entropies, summed: each member learns on its own
             bx, blen, by = batch
+            if net.training and p.augment > 0:
+                bx, blen = slice_windows(bx, blen, self.patch, p.augment)
             logits = net.member_logits(bx, blen)  # (M, N, K)
             return nn.functional.cross_entropy(logits.flatten(0, 1), by.repeat(len(logits)), reduction="sum") / len(by)
 

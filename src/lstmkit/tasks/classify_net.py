@@ -197,3 +197,30 @@ class ClassifierEnsemble(nn.Module):
         if len(self.members) == 1:
             return logits[0]
         return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - math.log(len(self.members))
+
+
+def slice_windows(x: torch.Tensor, lengths: torch.Tensor, patch: int, fraction: float,
+                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Window slicing (Le Guennec et al. 2016), a training-time augmentation: every sequence of
+    ``L = lengths * patch`` time steps is cut to a window of ``W = ceil((1 - fraction) L)``
+    consecutive steps starting at a uniform random ``a ∈ {0..L-W}``, and patched again::
+
+        x'_t = x_{a+t},  t = 0..W-1;   lengths' = ceil(W / patch)
+
+    (the last patch filled by repeating the window's last step). ``x`` ``(N, S, k*C)`` ->
+    ``(N, S', k*C)`` with ``S' = max lengths'``. The network pools over time, so it reads the
+    full sequences at test time."""
+    n, s, width = x.shape
+    k = int(patch)
+    steps = x.reshape(n, s * k, width // k)  # (N, S*k, C)
+    total = lengths.to(torch.long) * k
+    keep = torch.clamp(torch.ceil((1.0 - fraction) * total.to(torch.float64)).to(torch.long), 1)
+    keep = torch.minimum(keep, total)
+    u = torch.rand(n, generator=generator, dtype=torch.float64)
+    start = torch.floor(u * (total - keep + 1).to(torch.float64)).to(torch.long)
+    new_lengths = -(-keep // k)
+    span = int(new_lengths.max()) * k
+    index = start[:, None] + torch.arange(span)[None, :]
+    index = torch.minimum(index, (start + keep - 1)[:, None])  # past the window: its last step
+    out = torch.gather(steps, 1, index.unsqueeze(-1).expand(-1, -1, steps.shape[-1]))
+    return out.reshape(n, span // k, width), new_lengths
