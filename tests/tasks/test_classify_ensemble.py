@@ -147,3 +147,41 @@ def test_augment_trains_and_is_saved(tmp_path):
     assert main(["classify", str(train_file), "--hidden-size", "8", "--max-epochs", "1", "--augment", "0.1",
                  "--no-baseline", "--out", str(tmp_path / "run")]) == 0
     assert '"augment": 0.1' in (tmp_path / "run" / "config.json").read_text()
+
+
+def test_downsample_averages_blocks():
+    from lstmkit.tasks.classify import downsample
+
+    seq = np.arange(14, dtype=np.float32).reshape(7, 2)  # 7 steps, 2 channels
+    np.testing.assert_allclose(downsample(seq, 3), [[2, 3], [8, 9], [12, 13]])  # the last block: 1 step
+    np.testing.assert_allclose(downsample(seq, 2), [[1, 2], [5, 6], [9, 10], [12, 13]])
+    assert downsample(seq, 1) is seq and downsample(seq, 10).shape == (1, 2)
+
+
+def test_the_automatic_downsampling_and_patch(tmp_path):
+    from lstmkit.data.sequences import SequenceData
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(300, 1)).astype(np.float32) for _ in range(8)]
+    labels = np.array(["a", "b"] * 4)
+    data = SequenceData(seqs, labels, ["a", "b"], ["v"], source="long", ids=np.array([str(i) for i in range(8)]))
+    clf = lstmkit.Classifier(**SMALL, max_epochs=1).fit(data)
+    assert clf.downsample == 2 and clf.patch == 150 // 16  # round(300 / 128) = 2; 150 steps / 16
+    x, lengths = clf.tensors(data)
+    assert lengths.tolist() == [-(-150 // 9)] * 8 and x.shape == (8, 17, 9)
+    first = (seqs[0][:, 0] - clf.channel_mean[0]) / clf.channel_std[0]
+    np.testing.assert_allclose(x[0].reshape(-1)[:150].numpy(), first.reshape(150, 2).mean(1), rtol=1e-5, atol=1e-6)
+    clf.save(tmp_path / "m")
+    loaded = lstmkit.Classifier.load(tmp_path / "m")
+    assert loaded.downsample == 2
+    np.testing.assert_array_equal(loaded.predict_proba(data), clf.predict_proba(data))
+    state = clf.fitted_state()
+    state.pop("downsample")  # a model saved before downsampling reads its series whole
+    clf.restore_state(state)
+    assert clf.downsample == 1
+    fixed = lstmkit.Classifier(**SMALL, max_epochs=1, downsample=1, patch=5).fit(data)
+    assert fixed.downsample == 1 and fixed.patch == 5
+    short = lstmkit.Classifier(**SMALL, max_epochs=1).fit(synthetic(20, seed=0))  # lengths 20..40
+    assert short.downsample == 1
+    with pytest.raises(ValueError, match="downsample"):
+        ClassifierParams(downsample=0)

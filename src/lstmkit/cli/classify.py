@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unidirectional", action="store_true", help="read forward only (default: both directions)")
     parser.add_argument("--patch", type=positive_int, default=None, metavar="K",
                         help="time steps per LSTM step (default: about 16 LSTM steps per sequence)")
+    parser.add_argument("--downsample", type=positive_int, default=None, metavar="D",
+                        help="average every D time steps into one before both branches read the series "
+                             "(default: D = round(median length / 128), at least 1)")
     parser.add_argument("--no-conv-branch", action="store_true",
                         help="the LSTM branch alone (default: LSTM-FCN, a convolutional branch beside the LSTM)")
     parser.add_argument("--no-squeeze-excite", action="store_true",
