@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_int
 
-ENSEMBLE = 1  # ClassifierParams.ensemble and .augment (tests check that they agree)
+ENSEMBLE = 3  # ClassifierParams.ensemble and .augment (tests check that they agree)
 AUGMENT = 0.0
 
 

@@ -62,7 +62,7 @@ class ClassifierNetOptions:
     conv_channels: tuple[int, ...] = (128, 256, 128)
     conv_kernels: tuple[int, ...] = (8, 5, 3)
     squeeze_excite: bool = True
-    ensemble: int = 1  # M: networks trained together, averaged in probability
+    ensemble: int = 3  # M: networks trained together, averaged in probability
 
 
 @dataclass(kw_only=True)
