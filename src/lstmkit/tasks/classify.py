@@ -290,6 +290,12 @@ class Classifier(Estimator):
         return {"classes": self.classes, "patch": self.patch, "downsample": self.downsample,
                 "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist()}
 
+    def build_net(self, net_config) -> Any:
+        """The ensemble; a config saved before ensembles (no ``ensemble`` key) is one network."""
+        if isinstance(net_config, dict) and "ensemble" not in net_config:
+            net_config = {**net_config, "ensemble": 1}
+        return super().build_net(net_config)
+
     def load_state_tensors(self, weights: dict[str, Any]) -> None:
         """The network's weights; a model saved before ensembles (one net, no ``members.0.``
         prefix) loads as an ensemble of one."""
@@ -301,5 +307,6 @@ class Classifier(Estimator):
         self.classes = list(state["classes"])
         self.patch = int(state["patch"])
         self.downsample = int(state.get("downsample", 1))  # models saved before downsampling: 1
+        self.params.ensemble = self.net.config.ensemble  # models saved before ensembles: 1
         self.channel_mean = np.asarray(state["channel_mean"], dtype=np.float32)
         self.channel_std = np.asarray(state["channel_std"], dtype=np.float32)
