@@ -103,11 +103,11 @@ def test_save_load_keeps_the_architecture(tmp_path):
     text = json.dumps(config)
     assert '"conv_branch": true' in text and '"conv_channels": [8, 16, 8]' in text
     loaded = lstmkit.Classifier.load(tmp_path / "m")
-    assert loaded.net.conv is not None and loaded.net.config.patch == 4
+    assert loaded.net.members[0].conv is not None and loaded.net.config.patch == 4
     np.testing.assert_array_equal(loaded.predict_proba(test), clf.predict_proba(test))
     lstm_only = lstmkit.Classifier(**SMALL, max_epochs=2, conv_branch=False).fit(train)
     lstm_only.save(tmp_path / "l")
-    assert lstmkit.Classifier.load(tmp_path / "l").net.conv is None
+    assert lstmkit.Classifier.load(tmp_path / "l").net.members[0].conv is None
 
 
 def test_max_steps_sets_the_epochs():
@@ -125,7 +125,7 @@ def test_classify_command_without_the_conv_branch(tmp_path, capsys):
                  "--no-squeeze-excite", "--no-baseline", "--out", str(out)]) == 0
     text = (out / "config.json").read_text()
     assert '"conv_branch": false' in text and '"squeeze_excite": false' in text
-    assert lstmkit.Classifier.load(out).net.conv is None
+    assert lstmkit.Classifier.load(out).net.members[0].conv is None
     with pytest.raises(SystemExit) as exit_info:  # argparse: usage and one error line, exit 2
         main(["classify", str(train), "--val-fraction", "0.7", "--out", str(tmp_path / "bad")])
     assert exit_info.value.code == 2

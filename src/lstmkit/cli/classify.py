@@ -8,6 +8,9 @@ from pathlib import Path
 
 from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_int
 
+ENSEMBLE = 3  # ClassifierParams.ensemble and .augment (tests check that they agree)
+AUGMENT = 0.0
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
@@ -34,10 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unidirectional", action="store_true", help="read forward only (default: both directions)")
     parser.add_argument("--patch", type=positive_int, default=None, metavar="K",
                         help="time steps per LSTM step (default: about 16 LSTM steps per sequence)")
+    parser.add_argument("--downsample", type=positive_int, default=None, metavar="D",
+                        help="average every D time steps into one before both branches read the series "
+                             "(default: D = round(median length / 128), at least 1)")
     parser.add_argument("--no-conv-branch", action="store_true",
                         help="the LSTM branch alone (default: LSTM-FCN, a convolutional branch beside the LSTM)")
     parser.add_argument("--no-squeeze-excite", action="store_true",
                         help="no squeeze-and-excite gates in the convolutional branch")
+    parser.add_argument("--ensemble", type=positive_int, default=ENSEMBLE, metavar="M",
+                        help="networks trained together from their own random starts and averaged in "
+                             f"probability (default {ENSEMBLE})")
+    parser.add_argument("--augment", type=_augment, default=AUGMENT, metavar="F",
+                        help="window slicing: train on random windows of (1 - F) of every sequence's "
+                             f"length, read whole sequences to predict (default {AUGMENT}: off)")
     parser.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
                         help="optimizer steps to train for (the epochs follow from the data size; "
                              "--max-epochs caps them; default 1000)")
@@ -47,6 +59,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-baseline", action="store_true",
                         help="do not fit MiniRocket (aeon) beside the model on the same split")
     add_training_arguments(parser, max_epochs=300, out_help="run directory (default runs/classify-<time>)")
+
+
+def _augment(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
 
 
 def _val_fraction(text: str) -> float:

@@ -24,10 +24,20 @@ by a gate computed from its masked mean::
 The LSTM branch sees patches (a long series becomes a few LSTM steps: PatchTST, Nie et al.
 2023, in the spirit of LSTM-FCN's dimension shuffle), the conv branch every time step; with
 ``conv_branch=False`` the network is the LSTM branch and its head alone.
+
+An ensemble (:class:`ClassifierEnsemble`, ``ensemble=M``) holds M such networks, each from its
+own random initialisation, trained together on the same batches (the loss is the sum of the
+members' cross-entropies, so each member's gradient is its own) and averaged in probability::
+
+    p(class | x) = (1/M) Σ_m softmax(U_m z_m + b_m)      (forward returns log p)
+
+(deep ensembles, Lakshminarayanan et al. 2017; for time-series classification Fawaz et al.
+2019 found ensembles of FCN/ResNet networks more accurate than any one of them).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -52,6 +62,7 @@ class ClassifierNetOptions:
     conv_channels: tuple[int, ...] = (128, 256, 128)
     conv_kernels: tuple[int, ...] = (8, 5, 3)
     squeeze_excite: bool = True
+    ensemble: int = 3  # M: networks trained together, averaged in probability
 
 
 @dataclass(kw_only=True)
@@ -158,3 +169,58 @@ class ClassifierNet(nn.Module):
         if self.conv is not None:
             pooled = torch.cat([pooled, self.conv_features(x, lengths)], dim=-1)
         return self.head(self.dropout(pooled))
+
+
+class ClassifierEnsemble(nn.Module):
+    """M :class:`ClassifierNet` members (``config.ensemble``), each with its own weights; the
+    output is the log of their mean class probabilities. ``encoder`` is the first member's LSTM
+    (the one ``lstmkit inspect`` reads)."""
+
+    def __init__(self, config: ClassifierNetConfig) -> None:
+        super().__init__()
+        if isinstance(config.ensemble, bool) or int(config.ensemble) != config.ensemble or config.ensemble < 1:
+            raise ValueError(f"ensemble must be a whole number >= 1, got {config.ensemble!r}")
+        self.config = config
+        self.members = nn.ModuleList(ClassifierNet(config) for _ in range(int(config.ensemble)))
+
+    @property
+    def encoder(self) -> LSTM:
+        return self.members[0].encoder
+
+    def member_logits(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Every member's logits, ``(M, N, n_classes)``."""
+        return torch.stack([member(x, lengths) for member in self.members])
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``log((1/M) Σ_m softmax(logits_m))``, ``(N, n_classes)``: a member's logits when M = 1."""
+        logits = self.member_logits(x, lengths)
+        if len(self.members) == 1:
+            return logits[0]
+        return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - math.log(len(self.members))
+
+
+def slice_windows(x: torch.Tensor, lengths: torch.Tensor, patch: int, fraction: float,
+                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Window slicing (Le Guennec et al. 2016), a training-time augmentation: every sequence of
+    ``L = lengths * patch`` time steps is cut to a window of ``W = ceil((1 - fraction) L)``
+    consecutive steps starting at a uniform random ``a ∈ {0..L-W}``, and patched again::
+
+        x'_t = x_{a+t},  t = 0..W-1;   lengths' = ceil(W / patch)
+
+    (the last patch filled by repeating the window's last step). ``x`` ``(N, S, k*C)`` ->
+    ``(N, S', k*C)`` with ``S' = max lengths'``. The network pools over time, so it reads the
+    full sequences at test time."""
+    n, s, width = x.shape
+    k = int(patch)
+    steps = x.reshape(n, s * k, width // k)  # (N, S*k, C)
+    total = lengths.to(torch.long) * k
+    keep = torch.clamp(torch.ceil((1.0 - fraction) * total.to(torch.float64)).to(torch.long), 1)
+    keep = torch.minimum(keep, total)
+    u = torch.rand(n, generator=generator, dtype=torch.float64)
+    start = torch.floor(u * (total - keep + 1).to(torch.float64)).to(torch.long)
+    new_lengths = -(-keep // k)
+    span = int(new_lengths.max()) * k
+    index = start[:, None] + torch.arange(span)[None, :]
+    index = torch.minimum(index, (start + keep - 1)[:, None])  # past the window: its last step
+    out = torch.gather(steps, 1, index.unsqueeze(-1).expand(-1, -1, steps.shape[-1]))
+    return out.reshape(n, span // k, width), new_lengths
