@@ -230,15 +230,19 @@ class Forecaster(Estimator):
         series = self.scaled_series(ts)
         # the initial weights come from the seed, not from whatever drew on torch's global
         # generator before (the first fit in a process and a resumed fit must start alike)
-        torch.manual_seed(self.params.training.seed)
         m = ts.season_length
-        members = ForecastEnsemble([self.build_net(ForecastNetConfig(
-            n_past=len(ts.roles.past_covariates), n_future=len(ts.roles.future_covariates),
-            lookback=lb, horizon=horizon, season_length=m,
-            quantiles=self.quantiles, hidden_size=self.params.hidden_size,
-            num_layers=self.params.num_layers, dropout=self.params.dropout,
-            backend=self.params.backend, cell=self.params.cell,
-        )) for lb in self._member_lookbacks(lookback, m)])
+
+        def new_members() -> ForecastEnsemble:
+            torch.manual_seed(self.params.training.seed)
+            return ForecastEnsemble([self.build_net(ForecastNetConfig(
+                n_past=len(ts.roles.past_covariates), n_future=len(ts.roles.future_covariates),
+                lookback=lb, horizon=horizon, season_length=m,
+                quantiles=self.quantiles, hidden_size=self.params.hidden_size,
+                num_layers=self.params.num_layers, dropout=self.params.dropout,
+                backend=self.params.backend, cell=self.params.cell,
+            )) for lb in self._member_lookbacks(lookback, m)])
+
+        members = new_members()
         windows = self._windows(series, lookback, horizon, end)
         folds = self._folds(windows, len(members), horizon)
         if folds is None:
@@ -257,8 +261,10 @@ class Forecaster(Estimator):
 
         def loss_fn(net, batch):
             x, x_future, y, index = batch
-            weight = None if trains_on is None else trains_on[:, index]
+            weight = None if trains_on is None or not net.training_on_folds else trains_on[:, index]
             return pinball_loss(net(x, x_future), y, quantiles, weight)
+
+        members.training_on_folds = True
 
         # the validation windows judge the combination; stopping early on them as well would
         # make the LSTM look better there than it is (and stops too soon on short series)
@@ -271,6 +277,17 @@ class Forecaster(Estimator):
         self.linear_coef = fc.fit_linear(train.x[..., 0], train.y) if combined else None
         self.ar_coef = fc.fit_ar(train.x[..., 0], train.y) if combined else None
         self.combination = self._weigh(val, m) if masks is None else self._weigh_folds(windows, folds, masks, m)
+        if masks is not None:
+            # the folds only weigh the combination: the forecast comes from members trained
+            # again, from the same initial weights, on every window (as cross-validation
+            # refits on all the data once it has chosen)
+            members = new_members()
+            for net, held in zip(members, self.members):
+                net.season = net.config.season_length = held.season
+            members.training_on_folds = False
+            fit(members, loss_fn, self._loader(windows, shuffle=True), None, cfg, None)
+            self.members = [net.eval() for net in members]
+            self.net = self.members[0]
 
     def _member_lookbacks(self, lookback: int, m: int) -> list[int]:
         """The members' lookbacks: L (the first, the longest) and, for every other member, a
