@@ -21,7 +21,8 @@ Training runs on the shared engine (:mod:`lstmkit.train`) for ``max_epochs``. Th
 members cross-validate one another (``validation="folds"``, :mod:`lstmkit.tasks.forecast_folds`):
 member k does not train on the k-th block of every series' windows (nor on the windows whose
 horizon overlaps it), so every training window gets an out-of-fold forecast that weighs the
-combination below. With ``validation="recent"``, a single member, ``early_stopping=True`` (which
+combination below; then the members are trained again, from the same initial weights, on every
+window, and those forecast (cross-validation's refit: twice the training time). With ``validation="recent"``, a single member, ``early_stopping=True`` (which
 stops on held-out windows and flatters the LSTM there: off by default), or too few windows for
 the folds, the most recent windows of each series are held out from every member instead.
 
@@ -257,18 +258,19 @@ class Forecaster(Estimator):
         loaders = [self._loader(w, shuffle=i == 0) if w is not None else None
                    for i, w in enumerate((train, val))]
         quantiles = torch.tensor(self.quantiles)
-        trains_on = None if masks is None else torch.as_tensor(masks, dtype=torch.float32)
 
-        def loss_fn(net, batch):
-            x, x_future, y, index = batch
-            weight = None if trains_on is None or not net.training_on_folds else trains_on[:, index]
-            return pinball_loss(net(x, x_future), y, quantiles, weight)
+        def loss_on(trains_on):
+            """The loss, each member's over the windows ``trains_on`` ``(M, N)`` gives it (all: None)."""
+            trains_on = None if trains_on is None else torch.as_tensor(trains_on, dtype=torch.float32)
 
-        members.training_on_folds = True
+            def loss_fn(net, batch):
+                x, x_future, y, index = batch
+                return pinball_loss(net(x, x_future), y, quantiles, None if trains_on is None else trains_on[:, index])
+            return loss_fn
 
         # the validation windows judge the combination; stopping early on them as well would
         # make the LSTM look better there than it is (and stops too soon on short series)
-        self.fit_result = fit(members, loss_fn, loaders[0], loaders[1] if self.params.early_stopping else None,
+        self.fit_result = fit(members, loss_on(masks), loaders[0], loaders[1] if self.params.early_stopping else None,
                               cfg, run_dir,
                               resume_from=resume_from)
         self.members = [net.eval() for net in members]
@@ -284,8 +286,7 @@ class Forecaster(Estimator):
             members = new_members()
             for net, held in zip(members, self.members):
                 net.season = net.config.season_length = held.season
-            members.training_on_folds = False
-            fit(members, loss_fn, self._loader(windows, shuffle=True), None, cfg, None)
+            fit(members, loss_on(None), self._loader(windows, shuffle=True), None, cfg, None)
             self.members = [net.eval() for net in members]
             self.net = self.members[0]
 

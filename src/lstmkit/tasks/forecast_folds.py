@@ -14,8 +14,9 @@ than on its most recent windows only. For window-to-horizon regressions this blo
 cross-validation is a sound estimate of the forecast error (Bergmeir, Hyndman & Koo 2018,
 "A note on the validity of cross-validation for evaluating autoregressive time series
 prediction"), and with every window scored the weights no longer hang on one stretch of the
-series. Every member still trains on (K-1)/K of the windows, the most recent among them
-for all members but the last, and the forecast is the median over members as before.
+series. The members that forecast are then trained again on every window (the folds only
+weigh the combination: a member on (K-1)/K of the windows, less the gaps, forecasts worse on
+short series).
 """
 
 from __future__ import annotations
