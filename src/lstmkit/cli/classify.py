@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_int
+from lstmkit.cli.common import add_training_arguments, estimator_options, fraction_below, holds_run_dir, positive_int
 
 ENSEMBLE = 3  # ClassifierParams.ensemble and .augment (tests check that they agree)
 AUGMENT = 0.0
@@ -47,38 +47,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ensemble", type=positive_int, default=ENSEMBLE, metavar="M",
                         help="networks trained together from their own random starts and averaged in "
                              f"probability (default {ENSEMBLE})")
-    parser.add_argument("--augment", type=_augment, default=AUGMENT, metavar="F",
+    parser.add_argument("--augment", type=fraction_below(1.0), default=AUGMENT, metavar="F",
                         help="window slicing: train on random windows of (1 - F) of every sequence's "
                              f"length, read whole sequences to predict (default {AUGMENT}: off)")
     parser.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
                         help="optimizer steps to train for (the epochs follow from the data size; "
                              "--max-epochs caps them; default 1000)")
-    parser.add_argument("--val-fraction", type=_val_fraction, default=0.0, metavar="F",
+    parser.add_argument("--val-fraction", type=fraction_below(0.5), default=0.0, metavar="F",
                         help="hold out this stratified fraction of TRAIN for early stopping "
                              "(default 0: keep the weights with the lowest training loss)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="do not fit MiniRocket (aeon) beside the model on the same split")
     add_training_arguments(parser, max_epochs=300, out_help="run directory (default runs/classify-<time>)")
-
-
-def _augment(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
-    return value
-
-
-def _val_fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value < 0.5:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 0.5), got {text!r}")
-    return value
 
 
 def _read_args(args) -> dict:

@@ -35,6 +35,21 @@ def probability(text: str) -> float:
     return value
 
 
+def fraction_below(high: float):
+    """An argparse type for a fraction in ``[0, high)`` (the error names the text given)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0.0 <= value < high:
+            raise argparse.ArgumentTypeError(f"expected a fraction in [0, {high:g}), got {text!r}")
+        return value
+
+    return parse
+
+
 def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, out_help: str,
                            max_time: float | None = None, epochs_help: str | None = None):
     """The training options every training command shares, in one argument group; returns the

@@ -562,17 +562,20 @@ def _build(extension: str) -> ModuleType:
 def cpu_vendor() -> str:
     """The ``vendor_id`` of /proc/cpuinfo (``GenuineIntel``, ``AuthenticAMD``), or ""."""
     if "vendor" not in _memo:
-        vendor = ""
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    if line.startswith("vendor_id"):
-                        vendor = line.split(":", 1)[1].strip()
-                        break
-        except OSError:
-            pass
-        _memo["vendor"] = vendor
+        _memo["vendor"] = _cpuinfo_field("vendor_id")
     return _memo["vendor"]
+
+
+def _cpuinfo_field(name: str) -> str:
+    """The value of the first ``name`` line of /proc/cpuinfo, or "" (no such file or line)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(name):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def gemm_isa() -> str:
@@ -581,16 +584,7 @@ def gemm_isa() -> str:
     caps oneDNN below it nor ``$LSTMKIT_FUSED_ISA=avx2`` asks for an AVX2-only run; else
     ``avx2``."""
     if "avx512f" not in _memo:
-        flags: list[str] = []
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    if line.startswith("flags"):
-                        flags = line.split(":", 1)[1].split()
-                        break
-        except OSError:
-            pass
-        _memo["avx512f"] = "avx512f" in flags
+        _memo["avx512f"] = "avx512f" in _cpuinfo_field("flags").split()
     cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
     capped = bool(cap) and cap != "ALL" and not any(k in cap for k in ("AVX512", "AVX10", "AMX"))
     if not _memo["avx512f"] or capped or os.environ.get("LSTMKIT_FUSED_ISA", "").strip().lower() == "avx2":
