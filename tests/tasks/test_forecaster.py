@@ -79,3 +79,23 @@ def test_untrained_network_is_the_seasonal_naive_forecast():
     out = net(x, torch.zeros(3, 18, 0))
     expected = torch.cat([x[:, -12:, 0], x[:, -12:-6, 0]], dim=1)
     torch.testing.assert_close(out[..., 0], expected)
+
+
+def _dying_counts(n=96, seed=0):
+    """Monthly counts that fall to zero and stay there (an intermittent series that ended)."""
+    rng = np.random.default_rng(seed)
+    y = np.where(np.arange(n) < n - 30, rng.poisson(4.0, n), 0).astype(float)
+    return pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=n, freq="MS"), "y": y})
+
+
+def test_a_series_that_never_goes_below_zero_is_never_forecast_below_it():
+    counts = _dying_counts()
+    f = lstmkit.Forecaster(horizon=12, quantiles=(0.1, 0.9), max_epochs=5, seed=0).fit(counts)
+    assert f.spec.nonnegative
+    forecast = f.predict()
+    assert (forecast[["y_hat", "y_q0.1", "y_q0.9"]].to_numpy() >= 0).all()
+    # the same data shifted below zero: the floor is gone and the forecast goes under it
+    shifted = counts.assign(y=counts["y"] - 2.0)
+    g = lstmkit.Forecaster(horizon=12, quantiles=(0.1, 0.9), max_epochs=5, seed=0).fit(shifted)
+    assert not g.spec.nonnegative
+    assert (g.predict()["y_q0.1"] < 0).any()

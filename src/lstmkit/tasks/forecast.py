@@ -135,6 +135,7 @@ class _DataSpec:
     season_length: int
     log: bool
     scale: dict[str, dict[str, list[float]]]  # series id -> {"mean": [...], "std": [...]}
+    nonnegative: bool = False  # no target value below 0: forecasts and quantiles are kept >= 0
 
 
 @dataclass
@@ -377,8 +378,11 @@ class Forecaster(Estimator):
         scales (:class:`~lstmkit.data.SeriesScaler`) fitted on the first ``end[i]`` steps."""
         r = ts.roles
         self.scaler = SeriesScaler().fit_series(ts, end=end, transform=self.params.transform)
+        # counts, sales, volumes: a series that never goes below zero is forecast so (the
+        # decision, like the log's, reads every step)
+        nonnegative = bool((ts.frame[r.target].to_numpy() >= 0).all())
         return _DataSpec(r.time, r.target, r.id, ts.has_id, r.past_covariates, r.future_covariates,
-                         ts.freq, ts.season_length, self.scaler.log, self.scaler.to_lists())
+                         ts.freq, ts.season_length, self.scaler.log, self.scaler.to_lists(), nonnegative)
 
     def scaled_series(self, ts: TimeSeriesData) -> list[SeriesArrays]:
         """Every series of ``ts`` in the model's units: the target log-transformed (when the
@@ -406,10 +410,12 @@ class Forecaster(Estimator):
 
     def _run(self, windows) -> tuple[np.ndarray, np.ndarray]:
         """The final forecast and the LSTM ensemble's alone, ``(N, H, Q)`` each, in the data's
-        units (the quantiles sorted: no crossing)."""
+        units (the quantiles sorted: no crossing; at or above 0 where the training target
+        never went below it)."""
         ids = [windows.ids[i] for i in windows.series_index]
         network, final = self._forecasts(windows)
-        return tuple(np.sort(self.scaler.inverse_target(ids, a), axis=-1) for a in (final, network))
+        floor = 0.0 if self.spec.nonnegative else -np.inf
+        return tuple(np.sort(np.maximum(self.scaler.inverse_target(ids, a), floor), axis=-1) for a in (final, network))
 
     def predict(self, data: Any = None, **read_kwargs) -> pd.DataFrame:
         """Forecast the next H steps after the end of every series of ``data`` (default: the
