@@ -271,9 +271,11 @@ class Forecaster(Estimator):
 
         # the validation windows judge the combination; stopping early on them as well would
         # make the LSTM look better there than it is (and stops too soon on short series)
+        epochs = _OutOfFoldEpochs(members, windows, folds, quantiles) if masks is not None else None
         self.fit_result = fit(members, loss_on(masks), loaders[0], loaders[1] if self.params.early_stopping else None,
-                              cfg, run_dir,
-                              resume_from=resume_from)
+                              cfg, run_dir, resume_from=resume_from, callbacks=[epochs] if epochs else None)
+        if epochs is not None and epochs.best_state is not None:
+            members.load_state_dict(epochs.best_state)  # the members as they were at the chosen epoch
         self.members = [net.eval() for net in members]
         self.net = self.members[0]
         combined = self.params.combine != "none"
@@ -281,13 +283,16 @@ class Forecaster(Estimator):
         self.ar_coef = fc.fit_ar(train.x[..., 0], train.y) if combined else None
         self.combination = self._weigh(val, m) if masks is None else self._weigh_folds(windows, folds, masks, m)
         if masks is not None:
-            # the folds only weigh the combination: the forecast comes from members trained
-            # again, from the same initial weights, on every window (as cross-validation
-            # refits on all the data once it has chosen)
+            # the folds only weigh the combination and choose the epochs: the forecast comes
+            # from members trained again, from the same initial weights, on every window for
+            # the chosen number of epochs (as cross-validation refits on all the data once it
+            # has chosen)
+            self.combination["epochs"] = epochs.best_epoch or cfg.max_epochs
             members = new_members()
             for net, held in zip(members, self.members):
                 net.season = net.config.season_length = held.season
-            fit(members, loss_on(None), self._loader(windows, shuffle=True), None, cfg, None)
+            fit(members, loss_on(None), self._loader(windows, shuffle=True), None,
+                dataclasses.replace(cfg, max_epochs=self.combination["epochs"]), None)
             self.members = [net.eval() for net in members]
             self.net = self.members[0]
 
@@ -576,6 +581,49 @@ class Forecaster(Estimator):
         self.linear_coef = None if linear is None else np.asarray(linear, dtype=np.float64)
         ar = state.get("ar")
         self.ar_coef = None if ar is None else np.asarray(ar, dtype=np.float64)
+
+
+class _OutOfFoldEpochs:
+    """A Lightning callback for the cross-validating members: after every epoch, the pinball
+    loss of each member on the fold it does not train on (its out-of-fold windows), averaged
+    over members, ``ℓ_e = (1/K) Σ_k mean_{i ∈ fold k} ρ(y_i - ŷ_{k,i})``; it keeps the epoch
+    ``e* = argmin_e ℓ_e`` and the members' weights there (``best_state``). The refit on every
+    window then trains for ``e*`` epochs: the number of epochs is chosen by cross-validation
+    (too many overfit a short series, too few underfit a long one), as the weights are.
+    Its record travels in the checkpoints, so a resumed run chooses as an uninterrupted one."""
+
+    def __new__(cls, members, windows, folds: np.ndarray, quantiles: torch.Tensor):
+        import lightning.pytorch as pl
+
+        t = windows.to_torch()
+        held_out = torch.as_tensor(folds[None, :] == np.arange(len(members))[:, None], dtype=torch.float32)
+
+        class OutOfFoldEpochs(pl.Callback):
+            def __init__(self) -> None:
+                self.losses: list[float] = []
+                self.best_epoch = 0
+                self.best_state: dict[str, torch.Tensor] | None = None
+
+            def on_train_epoch_end(self, trainer, module) -> None:
+                was_training = members.training
+                members.eval()
+                with torch.no_grad():
+                    loss = float(pinball_loss(members(t["x"], t["x_future"]), t["y"], quantiles, held_out))
+                members.train(was_training)
+                self.losses.append(loss)
+                if self.best_epoch == 0 or loss < self.losses[self.best_epoch - 1]:
+                    self.best_epoch = len(self.losses)
+                    self.best_state = {k: v.detach().clone() for k, v in members.state_dict().items()}
+
+            def state_dict(self) -> dict:
+                return {"losses": list(self.losses), "best_epoch": self.best_epoch, "best_state": self.best_state}
+
+            def load_state_dict(self, state: dict) -> None:
+                self.losses = list(state["losses"])
+                self.best_epoch = int(state["best_epoch"])
+                self.best_state = state["best_state"]
+
+        return OutOfFoldEpochs()
 
 
 def _subset(windows, mask: np.ndarray):
