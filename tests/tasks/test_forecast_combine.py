@@ -22,7 +22,7 @@ def test_naive_drift_and_seasonal_naive_values():
     np.testing.assert_allclose(fc.drift(x, 3), [[9, 11, 13], [-1, -2, -3]])
     out = fc.baselines(x, 3, 2, None)
     np.testing.assert_array_equal(out["seasonal_naive"], [[4, 7, 4], [3, 0, 3]])
-    assert set(out) == {"naive", "seasonal_naive", "drift", "theta", "damped"}
+    assert set(out) == {"naive", "seasonal_naive", "drift", "theta"}
     assert "seasonal_naive" not in fc.baselines(x, 3, 12, None)  # a window shorter than a season
 
 
@@ -35,22 +35,6 @@ def test_theta_halves_a_straight_trend_and_keeps_an_exact_season():
     seasonal = np.tile(pattern, 6)[None, :]  # no trend: the adjusted series is constant
     np.testing.assert_allclose(fc.theta(seasonal, 6, 4), [np.tile(pattern, 2)[:6]], atol=1e-9)
     np.testing.assert_allclose(fc.seasonal_indices(seasonal, 4)[0], pattern - pattern.mean(), atol=1e-9)
-
-
-def test_damped_trend_levels_off_geometrically_and_keeps_an_exact_season():
-    t = np.arange(30.0)
-    line = (1.0 + 2.0 * t)[None, :]  # x_L = 59, slope 2
-    forecast = fc.damped(line, 40, 1)[0]
-    steps = np.diff(np.r_[line[0, -1], forecast])  # φ b, φ² b, ...
-    phi = steps[1] / steps[0]
-    assert np.isclose(phi, fc.DAMPED_PHIS).any()  # one of the grid's dampings
-    np.testing.assert_allclose(steps[1:] / steps[:-1], phi, rtol=1e-9)  # each step φ times the last
-    assert 1.5 < steps[0] < 2.0  # it starts near the line's slope, and below it
-    assert forecast[-1] < line[0, -1] + 2.0 * phi / (1 - phi)  # bounded: the trend levels off
-    assert forecast[-1] < fc.drift(line, 40)[0, -1]  # where drift goes on for ever
-    pattern = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0])
-    seasonal = np.tile(pattern, 5)[None, :]
-    np.testing.assert_allclose(fc.damped(seasonal, 9, 6), [np.tile(pattern, 2)[:9]], atol=1e-9)
 
 
 def test_linear_baseline_continues_a_trend_exactly():

@@ -15,13 +15,6 @@ Baselines (numpy, vectorised over windows)::
                      s the classical decomposition's seasonal indices (m > 1),
                      ℓ_t = α a_t + (1-α) ℓ_{t-1}, α from a grid by the in-window one-step
                      squared error, b the least-squares slope of a
-    damped           Holt's linear trend with damping (Gardner & McKenzie 1985; ETS(A,Ad,N))
-                     on the same seasonally adjusted window:
-                     f_t = ℓ_{t-1} + φ b_{t-1},  e_t = a_t - f_t,
-                     ℓ_t = f_t + α e_t,  b_t = φ b_{t-1} + αβ e_t,
-                     ŷ_{L+h} = ℓ_L + (φ + φ² + ... + φ^h) b_L + s_{L+h},
-                     (α, β, φ) from a grid by the in-window one-step squared error; the trend
-                     levels off, so long horizons do not extend the last slope for ever
     linear           a global direct linear model (ridge regression) on the window
                      normalised as the network sees it, z = (x - μ)/σ:
                      ŷ_{L+h} = x_L + σ (W^T [z, 1])_h,  W = (Z^T Z + λ I)^{-1} Z^T T,
@@ -58,12 +51,10 @@ import numpy as np
 from lstmkit.tasks import forecast_metrics as fm
 
 #: the candidates besides the LSTM ensemble, in the order they are reported
-BASELINES = ("naive", "seasonal_naive", "drift", "theta", "damped", "linear", "ar")
+BASELINES = ("naive", "seasonal_naive", "drift", "theta", "linear", "ar")
 #: a candidate keeps weight while its validation MASE is at most this many times the best
 WEIGHT_CUTOFF = 2.0
 ALPHAS = np.linspace(0.05, 1.0, 20)
-DAMPED_BETAS = np.array([0.02, 0.05, 0.1, 0.2])  # β, the trend's smoothing as a share of α
-DAMPED_PHIS = np.array([0.8, 0.9, 0.95, 0.98])  # φ: the trend keeps φ^h of itself h steps on
 RIDGE = 1.0
 SIGMA_FLOOR = 1e-2  # as the network's per-window σ
 
@@ -104,18 +95,13 @@ def seasonal_indices(x: np.ndarray, m: int) -> np.ndarray:
     return index - index.mean(axis=1, keepdims=True)
 
 
-def _seasonally_adjusted(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(a, s)``: each window minus its classical seasonal indices, and those indices."""
-    s = seasonal_indices(x, m)  # (N, m')
-    positions = (np.arange(x.shape[1]) - x.shape[1]) % s.shape[1]
-    return x - s[:, positions], s
-
-
 def theta(x: np.ndarray, horizon: int, m: int) -> np.ndarray:
     """``(N, H)``: the Theta method (SES with drift b/2) on the seasonally adjusted window."""
     n, length = x.shape
-    adjusted, s = _seasonally_adjusted(x, m)
+    s = seasonal_indices(x, m)  # (N, m')
     period = s.shape[1]
+    positions = (np.arange(length) - length) % period
+    adjusted = x - s[:, positions]
     level = np.repeat(adjusted[:, :1], len(ALPHAS), axis=1)  # (N, A)
     sse = np.zeros_like(level)
     for t in range(1, length):
@@ -129,30 +115,6 @@ def theta(x: np.ndarray, horizon: int, m: int) -> np.ndarray:
     h = np.arange(1, horizon + 1, dtype=np.float64)[None, :]
     trend = b[:, None] / 2.0 * (h - 1.0 + 1.0 / alpha[:, None] - (1.0 - alpha[:, None]) ** length / alpha[:, None])
     return level[:, None] + trend + s[:, np.arange(horizon) % period]
-
-
-def damped(x: np.ndarray, horizon: int, m: int) -> np.ndarray:
-    """``(N, H)``: Holt's damped trend on the seasonally adjusted window, (α, β, φ) chosen per
-    window from the grid ``ALPHAS × DAMPED_BETAS × DAMPED_PHIS`` by one-step squared error."""
-    n, length = x.shape
-    adjusted, s = _seasonally_adjusted(x, m)
-    alpha, beta, phi = (g.ravel()[None, :] for g in np.meshgrid(ALPHAS, DAMPED_BETAS, DAMPED_PHIS, indexing="ij"))
-    start = min(length, max(2 * m, 6))
-    level = np.repeat(adjusted[:, :1], alpha.shape[1], axis=1)  # (N, G): ℓ_0 = a_0
-    trend = np.repeat(_slope(adjusted[:, :start])[:, None], alpha.shape[1], axis=1)  # b_0: the opening slope
-    sse = np.zeros_like(level)
-    for t in range(1, length):
-        forecast = level + phi * trend
-        error = adjusted[:, t:t + 1] - forecast
-        sse += error ** 2
-        level = forecast + alpha * error
-        trend = phi * trend + alpha * beta * error
-    best = np.argmin(sse, axis=1)
-    rows = np.arange(n)
-    phi_best = phi[0, best][:, None]  # (N, 1)
-    h = np.arange(1, horizon + 1, dtype=np.float64)[None, :]
-    damping = phi_best * (1.0 - phi_best ** h) / (1.0 - phi_best)  # φ + φ² + ... + φ^h
-    return level[rows, best][:, None] + trend[rows, best][:, None] * damping + s[:, np.arange(horizon) % s.shape[1]]
 
 
 def _normalised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,7 +199,6 @@ def baselines(x: np.ndarray, horizon: int, m: int, linear_coef: np.ndarray | Non
         out["seasonal_naive"] = fm.seasonal_naive(x, horizon, m)
     out["drift"] = drift(x, horizon)
     out["theta"] = theta(x, horizon, m)
-    out["damped"] = damped(x, horizon, m)
     if linear_coef is not None and linear_coef.shape[0] - 1 <= x.shape[1]:
         out["linear"] = linear(x, linear_coef)
     if ar_coef is not None and ar_coef.shape[0] <= x.shape[1]:
