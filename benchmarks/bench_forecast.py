@@ -568,7 +568,15 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a subset that finishes in a few minutes: 4 data sets, their short horizons, seeds 0,1")
     parser.add_argument("--json", default=None, metavar="OUT", help="write the numbers (and every window's scores) here")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default torch's own; 1 where several runs share the machine)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     names = args.datasets.split(",") if args.datasets else list(QUICK if args.quick else DATASETS)
     unknown = [n for n in names if n not in DATASETS]
