@@ -565,6 +565,7 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="lstmkit,statsforecast,darts",
                         help="which to run (default all installed; --quick leaves Darts to its own protocol)")
     parser.add_argument("--no-protocol", action="store_true", help="skip Darts' example protocol")
+    parser.add_argument("--protocol-only", action="store_true", help="run Darts' example protocol and no data set")
     parser.add_argument("--quick", action="store_true",
                         help="a subset that finishes in a few minutes: 4 data sets, their short horizons, seeds 0,1")
     parser.add_argument("--json", default=None, metavar="OUT", help="write the numbers (and every window's scores) here")
@@ -578,7 +579,10 @@ def main(argv=None) -> int:
 
         torch.set_num_threads(args.threads)
 
-    names = args.datasets.split(",") if args.datasets else list(QUICK if args.quick else DATASETS)
+    if args.protocol_only and (args.no_protocol or args.datasets):
+        parser.error("--protocol-only runs no data set: leave out --datasets and --no-protocol")
+    names = [] if args.protocol_only else (
+        args.datasets.split(",") if args.datasets else list(QUICK if args.quick else DATASETS))
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         parser.error(f"unknown data set(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
