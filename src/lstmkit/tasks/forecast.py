@@ -21,8 +21,10 @@ Training runs on the shared engine (:mod:`lstmkit.train`) for ``max_epochs``. Th
 members cross-validate one another (``validation="folds"``, :mod:`lstmkit.tasks.forecast_folds`):
 member k does not train on the k-th block of every series' windows (nor on the windows whose
 horizon overlaps it), so every training window gets an out-of-fold forecast that weighs the
-combination below; then the members are trained again, from the same initial weights, on every
-window, and those forecast (cross-validation's refit: twice the training time). With ``validation="recent"``, a single member, ``early_stopping=True`` (which
+combination below. The out-of-fold loss after every epoch chooses the number of epochs
+``e* = argmin_e ℓ_e`` (up to ``max_epochs``; the members' weights at ``e*`` give the out-of-fold
+forecasts); then the members are trained again, from the same initial weights, on every
+window for ``e*`` epochs, and those forecast (cross-validation's refit). With ``validation="recent"``, a single member, ``early_stopping=True`` (which
 stops on held-out windows and flatters the LSTM there: off by default), or too few windows for
 the folds, the most recent windows of each series are held out from every member instead.
 
