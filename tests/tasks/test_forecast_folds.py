@@ -95,3 +95,33 @@ def test_save_and_load_keep_the_ar_coefficients(tmp_path):
     loaded = lstmkit.Forecaster.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.ar_coef, f.ar_coef)
     pd.testing.assert_frame_equal(loaded.predict(air()), f.predict(air()))
+
+
+def test_the_out_of_fold_loss_chooses_the_epochs_the_refit_trains(monkeypatch):
+    import lstmkit.tasks.forecast as forecast
+
+    budgets = []
+    real_fit = forecast.fit
+
+    def recording_fit(net, loss_fn, train, val, config, run_dir, **kwargs):
+        budgets.append(config.max_epochs)
+        return real_fit(net, loss_fn, train, val, config, run_dir, **kwargs)
+
+    monkeypatch.setattr(forecast, "fit", recording_fit)
+    f = lstmkit.Forecaster(horizon=6, ensemble=3, max_epochs=12, learning_rate=0.05, seed=0, progress=False).fit(air())
+    losses = f.combination["out_of_fold_loss"]
+    assert len(losses) == 12  # one per epoch of the cross-validating members
+    chosen = f.combination["epochs"]
+    assert chosen == 1 + int(np.argmin(losses))  # the first epoch with the lowest loss
+    assert budgets == [12, chosen]  # the refit on every window trains exactly that many
+    assert chosen < 12  # at this learning rate the members overfit before the budget ends
+
+
+def test_one_member_or_recent_validation_trains_max_epochs_once(monkeypatch):
+    import lstmkit.tasks.forecast as forecast
+
+    budgets = []
+    real_fit = forecast.fit
+    monkeypatch.setattr(forecast, "fit", lambda *a, **k: budgets.append(a[4].max_epochs) or real_fit(*a, **k))
+    f = lstmkit.Forecaster(horizon=6, ensemble=2, validation="recent", max_epochs=3, progress=False).fit(air())
+    assert budgets == [3] and "epochs" not in f.combination

@@ -211,7 +211,9 @@ def _weights_line(combination: dict | None) -> str:
     terms = " + ".join(f"{name} {w:.2f}" for name, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0)
     n = (combination or {}).get("windows", 0)
     how = "out-of-fold training" if (combination or {}).get("validation") == "folds" else "validation"
-    return f"forecast = {terms}  (weights from {n} {how} windows)"
+    epochs = (combination or {}).get("epochs")
+    chosen = f"; {epochs} epochs chosen on them" if epochs else ""
+    return f"forecast = {terms}  (weights from {n} {how} windows{chosen})"
 
 
 def _print_table(backtest, ts) -> None:

@@ -290,6 +290,7 @@ class Forecaster(Estimator):
             # the chosen number of epochs (as cross-validation refits on all the data once it
             # has chosen)
             self.combination["epochs"] = epochs.best_epoch or cfg.max_epochs
+            self.combination["out_of_fold_loss"] = [round(v, 6) for v in epochs.losses]  # per epoch
             members = new_members()
             for net, held in zip(members, self.members):
                 net.season = net.config.season_length = held.season
