@@ -825,6 +825,21 @@ static inline std::string kernel_info(int64_t H, const std::string& extra = std:
   return s;
 }
 
+#ifdef LSTMKIT_WITH_BRGEMM
+// The extensions' info(H) and set_brgemm(on), the same for every family with the brgemm path
+// (LSTM, GRU / RNN): the info() line with the brgemm state, and switching the path (tests;
+// returns whether it is in effect).
+static inline std::string brgemm_kernel_info(int64_t H) {
+  Blas& b = blas();
+  return kernel_info(H, std::string(" brgemm=") + (b.brg ? "on" : (b.brg_ok ? "off" : "unavailable")));
+}
+static inline int64_t set_brgemm(bool on) {
+  Blas& b = blas();
+  b.brg = on && b.brg_ok;
+  return b.brg;
+}
+#endif
+
 // ---------------------------------------------------------------------------------------
 // Large-buffer pool.  Fresh memory costs a page fault per 4 KiB on its first touch (measured
 // ~1-3 us each on a busy VM, i.e. ~0.5-1 ms per MiB: 10-20% of a layer-norm training step
