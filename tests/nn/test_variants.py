@@ -259,3 +259,20 @@ def test_variant_cells_equal_one_layer_step(options, backend):
     torch.testing.assert_close(h, out[0], **tol(backend))
     torch.testing.assert_close(c, cn[0], **tol(backend))
     assert layer.last_backend == backend
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.93])
+def test_zoneout_masks_keep_each_unit_with_probability_p(p):
+    """The masks come from 16-bit slices of random words (``stack.bernoulli_mask``): each
+    element True with probability round(p * 65536) / 65536, independently of its neighbours."""
+    from lstmkit.nn.stack import bernoulli_mask
+
+    torch.manual_seed(0)
+    m = bernoulli_mask((50, 8, 67), p, "cpu")  # 26,800 elements, not a multiple of 4
+    assert m.shape == (50, 8, 67) and m.dtype == torch.bool and m.is_contiguous()
+    n = m.numel()
+    assert abs(m.float().mean().item() - p) < 4 * math.sqrt(p * (1 - p) / n)
+    pairs = m.flatten()[:-1] & m.flatten()[1:]  # neighbours (often from the same 64-bit word)
+    assert abs(pairs.float().mean().item() - p * p) < 4 * math.sqrt(p * p * (1 - p * p) / n) + 1e-3
+    assert not bernoulli_mask((3, 4), 1e-9, "cpu").any()
+    assert bernoulli_mask((0, 4), p, "cpu").shape == (0, 4)

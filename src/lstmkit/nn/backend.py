@@ -26,7 +26,8 @@ chooser:
 
 * ``backend="auto"`` asks them in the order of :data:`REGISTRY` (fused, torch, reference)
   and takes the first that can: on the CPU in float32 the fused kernel (for the plain LSTM
-  training 1.0-1.5x torch.nn.LSTM's speed, inference 1.0-1.1x, see the README; every LSTM
+  training 0.9-1.6x torch.nn.LSTM's speed, inference 0.9-1.2x, by CPU and shape, see the
+  README; every LSTM
   variant; the GRU and the RNN at 1.1-2x torch.nn.GRU / torch.nn.RNN measured at H <= 512,
   about even at H = 1024), in training and inference, and for a trace under
   ``torch.no_grad()`` (with gradients on, the trace's gates must be differentiable: the

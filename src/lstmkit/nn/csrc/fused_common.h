@@ -219,61 +219,6 @@ static inline bool use_brgemm(int K) {
 #endif
 }
 
-struct PackedB {
-  const float* src = nullptr;
-  int ld = 0, M = 0, N = 0, K = 0;
-  bool trans = false;           // B = src^T (src stored (N,K))
-  float* packed = nullptr;      // MKL packed B
-  const float* bt = nullptr;    // brgemm: B as (K,N) row-major with leading dimension ldbt
-  int ldbt = 0;
-  void pack(int M_, int N_, int K_, const float* src_, int ld_, bool trans_, float* storage) {
-    M = M_; N = N_; K = K_; src = src_; ld = ld_; trans = trans_;
-    if (M <= 0 || N <= 0 || K <= 0) return;
-    Blas& b = blas();
-    if (use_brgemm(K)) {
-      if (!trans) {
-        bt = src; ldbt = ld;
-      } else if (storage) {
-        for (int k = 0; k < K; ++k)
-          for (int n = 0; n < N; ++n) storage[(int64_t)k * N + n] = src[(int64_t)n * ld + k];
-        bt = storage; ldbt = N;
-      }
-    } else if (b.mode == 0 && storage) {
-      packed = storage;
-      b.pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, M, N, K, 1.f, src, ld, packed);
-    }
-  }
-  bool ready() const { return packed || bt; }
-  static size_t bytes(int M, int N, int K) {
-    if (M <= 0 || N <= 0 || K <= 0) return 0;
-    Blas& b = blas();
-    if (use_brgemm(K)) return sizeof(float) * (size_t)N * K;
-    return b.mode == 0 ? b.pack_size(kBMatrix, M, N, K) : 0;
-  }
-  void run(const float* A, int lda, float beta, float* C, int ldc, ErrorSlot* err) const {
-    if (bt) {
-#ifdef LSTMKIT_WITH_BRGEMM
-      try {
-        at::native::cpublas::brgemm(M, N, K, lda, ldbt, ldc, beta != 0.f, A, bt, C, false);
-      } catch (const std::exception& e) {
-        if (err) err->record(e.what());
-      }
-#endif
-    } else if (packed) {
-      blas().compute(kRowMajor, kNoTrans, kPacked, M, N, K, A, lda, packed, N, beta, C, ldc);
-    } else {
-      gemm(false, trans, M, N, K, A, lda, src, ld, beta, C, ldc, err);
-    }
-  }
-};
-
-// Weight-gradient products C(M,N) = A^T B + beta C, A stored (K,M) (lda), B (K,N) (ldb), both
-// row-major, K long (the T*N rows of a sequence).  With the brgemm path on, A is transposed
-// kGemmTnChunk rows at a time into `scratch` (M * kGemmTnChunk floats, owned by the caller's
-// thread; null: no brgemm) and each chunk is one brgemm accumulated into C (oneDNN's ukernel
-// runs AVX-512 on every vendor's CPU, MKL's sgemm only its AVX2 code on AMD's: 2x there);
-// otherwise one plain GEMM.  The summation order is fixed by the sizes (never by threads).
-static constexpr int kGemmTnChunk = 256;
 // d[j * ldd + i] = s[i * lds + j] for i, j < 8 (AVX: 24 shuffles instead of 64 scalar moves)
 static inline void transpose8x8(const float* s, int64_t lds, float* d, int64_t ldd) {
 #ifdef __AVX__
@@ -300,6 +245,93 @@ static inline void transpose8x8(const float* s, int64_t lds, float* d, int64_t l
     for (int j = 0; j < 8; ++j) d[j * ldd + i] = s[i * lds + j];
 #endif
 }
+// dst[k * ldd + n] = src[n * ld + k] for n < N, k < K: the (N, K) block src transposed into
+// the (K, N) dst, by 8 x 8 tiles within 64 x 64 ones (a plain double loop ran at ~2 GB/s
+// here: the power-of-two strides of the source rows map to a few cache sets; at H = 512 it
+// took 3 % of an inference call).
+static inline void transpose_into(const float* src, int64_t ld, int N, int K, float* dst, int64_t ldd) {
+  constexpr int TB = 64;
+  for (int n0 = 0; n0 < N; n0 += TB)
+    for (int k0 = 0; k0 < K; k0 += TB) {
+      const int n1 = std::min(N, n0 + TB), k1 = std::min(K, k0 + TB);
+      for (int n = n0; n < n1; n += 8)
+        for (int k = k0; k < k1; k += 8) {
+          const float* s = src + (int64_t)n * ld + k;
+          float* d = dst + (int64_t)k * ldd + n;
+          if (n + 8 <= n1 && k + 8 <= k1) {
+            transpose8x8(s, ld, d, ldd);
+            continue;
+          }
+          for (int i = 0; i < std::min(8, n1 - n); ++i)
+            for (int j = 0; j < std::min(8, k1 - k); ++j) d[(int64_t)j * ldd + i] = s[(int64_t)i * ld + j];
+        }
+    }
+}
+
+struct PackedB {
+  const float* src = nullptr;
+  int ld = 0, M = 0, N = 0, K = 0;
+  bool trans = false;           // B = src^T (src stored (N,K))
+  float* packed = nullptr;      // MKL packed B
+  const float* bt = nullptr;    // brgemm: B as (K,N) row-major with leading dimension ldbt
+  int ldbt = 0;
+  void pack(int M_, int N_, int K_, const float* src_, int ld_, bool trans_, float* storage) {
+    M = M_; N = N_; K = K_; src = src_; ld = ld_; trans = trans_;
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    Blas& b = blas();
+    if (use_brgemm(K)) {
+      if (!trans) {
+        bt = src; ldbt = ld;
+        if (storage && ld != padded_ld(N)) {  // a copy with the padded row stride (see padded_ld)
+          ldbt = padded_ld(N);
+          for (int k = 0; k < K; ++k) std::memcpy(storage + (int64_t)k * ldbt, src + (int64_t)k * ld, sizeof(float) * N);
+          bt = storage;
+        }
+      } else if (storage) {
+        ldbt = padded_ld(N);
+        transpose_into(src, ld, N, K, storage, ldbt);
+        bt = storage;
+      }
+    } else if (b.mode == 0 && storage) {
+      packed = storage;
+      b.pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, M, N, K, 1.f, src, ld, packed);
+    }
+  }
+  // Leading dimension of the transposed copy: N plus one cache line where N is a multiple of
+  // 16, so that the K rows the ukernel walks down a column panel do not all fall into the
+  // same few cache sets (power-of-two row strides did: 1024 columns = 4 KiB).
+  static int padded_ld(int N) { return N % 16 == 0 ? N + 16 : N; }
+  bool ready() const { return packed || bt; }
+  static size_t bytes(int M, int N, int K) {
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    Blas& b = blas();
+    if (use_brgemm(K)) return sizeof(float) * (size_t)padded_ld(N) * K;
+    return b.mode == 0 ? b.pack_size(kBMatrix, M, N, K) : 0;
+  }
+  void run(const float* A, int lda, float beta, float* C, int ldc, ErrorSlot* err) const {
+    if (bt) {
+#ifdef LSTMKIT_WITH_BRGEMM
+      try {
+        at::native::cpublas::brgemm(M, N, K, lda, ldbt, ldc, beta != 0.f, A, bt, C, false);
+      } catch (const std::exception& e) {
+        if (err) err->record(e.what());
+      }
+#endif
+    } else if (packed) {
+      blas().compute(kRowMajor, kNoTrans, kPacked, M, N, K, A, lda, packed, N, beta, C, ldc);
+    } else {
+      gemm(false, trans, M, N, K, A, lda, src, ld, beta, C, ldc, err);
+    }
+  }
+};
+
+// Weight-gradient products C(M,N) = A^T B + beta C, A stored (K,M) (lda), B (K,N) (ldb), both
+// row-major, K long (the T*N rows of a sequence).  With the brgemm path on, A is transposed
+// kGemmTnChunk rows at a time into `scratch` (M * kGemmTnChunk floats, owned by the caller's
+// thread; null: no brgemm) and each chunk is one brgemm accumulated into C (oneDNN's ukernel
+// runs AVX-512 on every vendor's CPU, MKL's sgemm only its AVX2 code on AMD's: 2x there);
+// otherwise one plain GEMM.  The summation order is fixed by the sizes (never by threads).
+static constexpr int kGemmTnChunk = 256;
 static inline size_t gemm_tn_scratch(int M) { return (size_t)M * kGemmTnChunk; }
 static inline void gemm_tn(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta,
                            float* C, int ldc, float* scratch, ErrorSlot* err) {
@@ -792,6 +824,21 @@ static inline std::string kernel_info(int64_t H, const std::string& extra = std:
   s += " threads=" + std::to_string(at::get_num_threads());
   return s;
 }
+
+#ifdef LSTMKIT_WITH_BRGEMM
+// The extensions' info(H) and set_brgemm(on), the same for every family with the brgemm path
+// (LSTM, GRU / RNN): the info() line with the brgemm state, and switching the path (tests;
+// returns whether it is in effect).
+static inline std::string brgemm_kernel_info(int64_t H) {
+  Blas& b = blas();
+  return kernel_info(H, std::string(" brgemm=") + (b.brg ? "on" : (b.brg_ok ? "off" : "unavailable")));
+}
+static inline int64_t set_brgemm(bool on) {
+  Blas& b = blas();
+  b.brg = on && b.brg_ok;
+  return b.brg;
+}
+#endif
 
 // ---------------------------------------------------------------------------------------
 // Large-buffer pool.  Fresh memory costs a page fault per 4 KiB on its first touch (measured

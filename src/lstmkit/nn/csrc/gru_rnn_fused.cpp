@@ -471,18 +471,7 @@ at::Tensor block_index(int64_t H, int64_t S) {
   return idx;
 }
 
-// Diagnostics: which GEMM path is used and how H is blocked.
-std::string info(int64_t H) {
-  Blas& b = blas();
-  return kernel_info(H, std::string(" brgemm=") + (b.brg ? "on" : (b.brg_ok ? "off" : "unavailable")));
-}
-
-// Use oneDNN brgemm for the repeated-operand GEMMs (tests); returns whether it is in effect.
-int64_t set_brgemm(bool on) {
-  Blas& b = blas();
-  b.brg = on && b.brg_ok;
-  return b.brg;
-}
+// info(H) and set_brgemm(on): fused_common.h (brgemm_kernel_info, set_brgemm).
 
 }  // namespace lstmkit_gr
 
@@ -491,8 +480,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_rnn_forward", &lstmkit_gr::forward, "fused GRU / RNN layer forward");
   m.def("gru_rnn_backward", &lstmkit_gr::backward, "fused GRU / RNN layer backward");
   m.def("block_index", &lstmkit_gr::block_index, "block-layout position of each torch-order slot");
-  m.def("info", &lstmkit_gr::info, "kernel configuration", pybind11::arg("H") = 0);
+  m.def("info", &lstmkit::common::brgemm_kernel_info, "kernel configuration", pybind11::arg("H") = 0);
   m.def("pool_stats", &lstmkit::common::pool_stats, "(bytes the buffer pool holds free, its cap)");
   m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
-  m.def("set_brgemm", &lstmkit_gr::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
+  m.def("set_brgemm", &lstmkit::common::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
 }

@@ -612,18 +612,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   return {dx, dh, dc, dw_ih, dw_hh, db, dw_hr};
 }
 
-// Diagnostics: which GEMM path is used and how H is blocked.
-std::string info(int64_t H) {
-  Blas& b = blas();
-  return kernel_info(H, std::string(" brgemm=") + (b.brg ? "on" : (b.brg_ok ? "off" : "unavailable")));
-}
-
-// Use oneDNN brgemm for the repeated-operand GEMMs (tests); returns whether it is in effect.
-int64_t set_brgemm(bool on) {
-  Blas& b = blas();
-  b.brg = on && b.brg_ok;
-  return b.brg;
-}
+// info(H) and set_brgemm(on): fused_common.h (brgemm_kernel_info, set_brgemm).
 
 // Tuning aid: milliseconds for `reps` calls of C(M,N) (+)= A(M,K) op(B) on one thread, with
 // B packed once (packed=true, MKL path) or a plain GEMM per call.
@@ -670,10 +659,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_backward", &lstmkit::lstm_backward, "fused LSTM layer backward");
   m.def("lstm_var_forward", &lstmkit::var::forward, "fused LSTM-variant layer forward");
   m.def("lstm_var_backward", &lstmkit::var::backward, "fused LSTM-variant layer backward");
-  m.def("info", &lstmkit::info, "kernel configuration", pybind11::arg("H") = 0);
+  m.def("info", &lstmkit::common::brgemm_kernel_info, "kernel configuration", pybind11::arg("H") = 0);
   m.def("pool_stats", &lstmkit::common::pool_stats, "(bytes the buffer pool holds free, its cap)");
   m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
-  m.def("set_brgemm", &lstmkit::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
+  m.def("set_brgemm", &lstmkit::common::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
   m.def("bench_gemm", &lstmkit::bench_gemm, "GEMM timing (tuning)");
   m.def("math_test", &lstmkit::math_test, "vectorized exp/sigmoid/tanh (tests)");
 }
