@@ -125,3 +125,18 @@ def test_one_member_or_recent_validation_trains_max_epochs_once(monkeypatch):
     monkeypatch.setattr(forecast, "fit", lambda *a, **k: budgets.append(a[4].max_epochs) or real_fit(*a, **k))
     f = lstmkit.Forecaster(horizon=6, ensemble=2, validation="recent", max_epochs=3, progress=False).fit(air())
     assert budgets == [3] and "epochs" not in f.combination
+
+
+def test_forecasting_every_window_in_chunks_gives_the_same_numbers(monkeypatch):
+    import lstmkit.tasks.forecast as forecast
+
+    f = lstmkit.Forecaster(horizon=6, ensemble=2, max_epochs=2, seed=0, progress=False).fit(air())
+    whole = f.backtest(air(), windows=2, baselines=False).predictions
+    monkeypatch.setattr(forecast, "CHUNK", 7)  # 97 windows: 14 chunks, the last one short
+    chunked = lstmkit.Forecaster(horizon=6, ensemble=2, max_epochs=2, seed=0, progress=False)
+    np.testing.assert_allclose(chunked.backtest(air(), windows=2, baselines=False).predictions["lstm"],
+                               whole["lstm"], rtol=1e-5)
+    t = {"x": torch.randn(20, 36, 1), "x_future": torch.zeros(20, 6, 0)}
+    members = forecast.ForecastEnsemble(f.members).eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(forecast._in_chunks(members, t), members(t["x"], t["x_future"]), rtol=1e-5, atol=1e-6)

@@ -325,7 +325,7 @@ class Forecaster(Estimator):
             return {"weights": {"lstm": 1.0}, "validation_mase": {}, "windows": len(windows), "validation": "folds"}
         t = windows.to_torch()
         with torch.no_grad():
-            out = ForecastEnsemble(self.members).eval()(t["x"], t["x_future"]).numpy().astype(np.float64)
+            out = _in_chunks(ForecastEnsemble(self.members).eval(), t).numpy().astype(np.float64)
         x, y = windows.x[..., 0].astype(np.float64), windows.y.astype(np.float64)
         candidates = {"lstm": ff.out_of_fold(out[..., self.quantiles.index(0.5)], folds),
                       **fc.baselines(x, y.shape[1], m, None, None)}
@@ -405,7 +405,7 @@ class Forecaster(Estimator):
         quantiles shifted alike)."""
         t = windows.to_torch()
         with torch.no_grad():
-            out = ForecastEnsemble(self.members).eval()(t["x"], t["x_future"]).numpy().astype(np.float64)
+            out = _in_chunks(ForecastEnsemble(self.members).eval(), t).numpy().astype(np.float64)
         network = np.median(out, axis=0)  # (N, H, Q)
         weights = (self.combination or {}).get("weights", {"lstm": 1.0})
         if set(k for k, w in weights.items() if w > 0) <= {"lstm"}:
@@ -586,6 +586,18 @@ class Forecaster(Estimator):
         self.ar_coef = None if ar is None else np.asarray(ar, dtype=np.float64)
 
 
+#: windows per forward pass where every window is forecast at once (the input projections of
+#: a chunk, ``(L, chunk, 4H)`` floats, stay a few MB whatever the number of windows)
+CHUNK = 4096
+
+
+def _in_chunks(members: ForecastEnsemble, t: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``members(x, x_future)`` ``(M, N, H, Q)`` over all N windows of ``t``, CHUNK at a time."""
+    n = t["x"].shape[0]
+    return torch.cat([members(t["x"][i:i + CHUNK], t["x_future"][i:i + CHUNK]) for i in range(0, max(n, 1), CHUNK)],
+                     dim=1)
+
+
 class _OutOfFoldEpochs:
     """A Lightning callback for the cross-validating members: after every epoch, the pinball
     loss of each member on the fold it does not train on (its out-of-fold windows), averaged
@@ -611,7 +623,7 @@ class _OutOfFoldEpochs:
                 was_training = members.training
                 members.eval()
                 with torch.no_grad():
-                    loss = float(pinball_loss(members(t["x"], t["x_future"]), t["y"], quantiles, held_out))
+                    loss = float(pinball_loss(_in_chunks(members, t), t["y"], quantiles, held_out))
                 members.train(was_training)
                 self.losses.append(loss)
                 if self.best_epoch == 0 or loss < self.losses[self.best_epoch - 1]:
