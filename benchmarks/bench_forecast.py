@@ -156,6 +156,23 @@ def load_us_gdp():
     return _one(load_us_gdp(), "US GDP")
 
 
+def _macrodata(column: str, uid: str) -> pd.DataFrame:
+    # statsmodels' macrodata: US quarterly series, 1959Q1 .. 2009Q3 (203 quarters)
+    from statsmodels.datasets import macrodata
+
+    data = macrodata.load_pandas().data
+    return pd.DataFrame({"unique_id": uid, "ds": pd.date_range("1959-01-01", periods=len(data), freq="QS"),
+                         "y": data[column].to_numpy(dtype=np.float64)})
+
+
+def load_us_unemp():
+    return _macrodata("unemp", "US unemployment rate")
+
+
+def load_us_realinv():
+    return _macrodata("realinv", "US real investment")
+
+
 def load_elec_equip():
     # statsmodels' elec_equip: euro-area electrical equipment orders index, monthly 1995-01 ..
     # 2016-05 (the 2008-09 fall in it)
@@ -200,6 +217,8 @@ DATASETS = {
         Dataset("elec_equip", load_elec_equip, (1, 12, 36), note="statsmodels elec_equip, monthly (held out)"),
         Dataset("co2", load_co2, (1, 12, 36), note="statsmodels co2, monthly means (held out)"),
         Dataset("pbs", load_pbs, (1, 12), note="aeon PBS_dataset, monthly counts (held out)"),
+        Dataset("us_unemp", load_us_unemp, (1, 4, 12), note="statsmodels macrodata unemp, quarterly (held out)"),
+        Dataset("us_realinv", load_us_realinv, (1, 4, 12), note="statsmodels macrodata realinv, quarterly (held out)"),
     ]
 }
 QUICK = ("air_passengers", "shampoo", "nile", "lynx")
