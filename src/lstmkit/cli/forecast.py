@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation", default=VALIDATION, choices=["folds", "recent"],
                         help="what weighs the combination: folds = blocked cross-validation, each ensemble "
                              "member holding out one block of the training windows, every window scored "
-                             "out of fold; recent = the most recent windows, held out from all members "
+                             "out of fold (the same out-of-fold loss chooses the epochs); recent = the most recent windows, held out from all members "
                              f"(default {VALIDATION}; --early-stopping and --ensemble 1 use recent)")
     parser.add_argument("--no-baseline", "--no-statsforecast", dest="no_baseline", action="store_true",
                         help="do not fit AutoARIMA and AutoETS (statsforecast) beside the model in the backtest "
@@ -72,8 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="forecast DATA with the model saved in DIR, without training")
     group = add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/forecast-<time>)",
-                           epochs_help=f"epochs to train (default {MAX_EPOCHS}; with --early-stopping, "
-                                       f"at most that many)")
+                           epochs_help=f"most epochs to train (default {MAX_EPOCHS}); with --validation folds the "
+                                       f"out-of-fold loss chooses how many, with --early-stopping the validation "
+                                       f"loss, with --validation recent all of them")
     group.add_argument("--learning-rate", type=positive_float, default=LEARNING_RATE, metavar="LR",
                        help=f"Adam learning rate (default {LEARNING_RATE:g})")
     group.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, metavar="B",
@@ -82,8 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"with --early-stopping: stop after N epochs without a better validation loss "
                             f"(default {PATIENCE})")
     group.add_argument("--early-stopping", action="store_true",
-                       help="stop training on the validation windows (default: train --max-epochs epochs; the "
-                            "validation windows then only weigh the combination)")
+                       help="stop training on the most recent windows (default: off; the folds choose the epochs "
+                            "and weigh the combination)")
 
 
 def _columns(text: str) -> tuple[str, ...]:
