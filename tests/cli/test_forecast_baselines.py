@@ -110,7 +110,8 @@ def test_help_states_the_flag_and_the_epochs_truthfully(capsys):
         main(["forecast", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--no-baseline, --no-statsforecast" in text and "AutoARIMA and AutoETS (statsforecast)" in text
-    assert "epochs to train (default 100; with --early-stopping, at most that many)" in text
+    assert ("most epochs to train (default 100); with --validation folds the out-of-fold loss chooses how many, "
+            "with --early-stopping the validation loss, with --validation recent all of them") in text
     assert "early stopping may end sooner" not in text
     with pytest.raises(SystemExit):
         main(["classify", "--help"])

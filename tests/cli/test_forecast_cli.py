@@ -259,6 +259,6 @@ def test_knob_defaults_in_help_are_the_forecasters():
     for flag, default in (("--learning-rate", "(default 0.01)"), ("--batch-size", "(default 32)"),
                           ("--dropout", "(default 0)"), ("--patience", "(default 30)"),
                           ("--max-time", "(default: no limit)"), ("--ensemble", "(default 5)"),
-                          ("--combine", "(default weights)"), ("--early-stopping", "(default: train")):
+                          ("--combine", "(default weights)"), ("--early-stopping", "(default: off; the folds choose the epochs")):
         assert flag in text
         assert default in " ".join(text.split()), flag
