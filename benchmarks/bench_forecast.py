@@ -29,7 +29,9 @@ lstmkit column (its final forecast) is the mean over seeds, the spread the range
 
 Darts' own example protocol (its RNN notebook, AirPassengers): fit on the series up to
 1959-01, forecast 6 months from each of the 19 origins 1959-01 .. 1960-07 (retrain=False),
-score the 6th step of each forecast with MAPE.
+score the 6th step of each forecast with MAPE. Beside it, the long-horizon protocol of issue 11:
+AirPassengers, one origin, three seasons ahead (fit on 1949-01 .. 1957-12, forecast 1958-01 ..
+1960-12), MAPE over the 36 months.
 """
 
 from __future__ import annotations
@@ -496,6 +498,40 @@ def darts_protocol(seeds, models: list[str], log, quick: bool = False) -> dict[s
     return out
 
 
+def long_horizon_protocol(seeds, models: list[str], log) -> dict[str, dict[str, float]]:
+    """AirPassengers from one origin, three seasons ahead: every model fitted on the first
+    108 months, its 36-month forecast scored with MAPE over all 36 (lstmkit: its own backtest
+    with one window, so the fit and forecast are those a user gets)."""
+    from lstmkit.data import load_air_passengers
+
+    df = load_air_passengers()
+    y = df["y"].to_numpy(np.float64)
+    h = 36
+    cut = len(y) - h
+    out: dict[str, dict[str, float]] = {}
+
+    def score(name, forecasts):
+        values = [fm.mape(y[cut:], f) for f in forecasts]
+        out[name] = {"MAPE": float(np.mean(values)), "MAPE_min": float(min(values)),
+                     "MAPE_max": float(max(values)), "seeds": len(values)}
+        log(f"  long-horizon protocol {name}: MAPE {out[name]['MAPE']:.2f} % ({', '.join(f'{v:.2f}' for v in values)})")
+
+    if "statsforecast" in models:
+        for name, make in statsforecast_models(12).items():
+            model = make()
+            model.fit(y=y[:cut])
+            score(name, [np.asarray(model.predict(h=h)["mean"])])
+    if "lstmkit" in models:
+        from lstmkit.tasks.forecast import Forecaster
+
+        runs = []
+        for seed in seeds:
+            result = Forecaster(horizon=h, seed=seed, progress=False).backtest(df, windows=1, baselines=False)
+            runs.append(result.predictions["lstm"].to_numpy(np.float64))
+        score("lstmkit", runs)
+    return out
+
+
 def available_models(requested: list[str]) -> tuple[list[str], list[str]]:
     have = {"lstmkit": True, "statsforecast": importlib.util.find_spec("statsforecast") is not None,
             "darts": importlib.util.find_spec("darts") is not None}
@@ -529,7 +565,7 @@ def print_seconds(per_series: dict[str, dict[str, float]]) -> None:
         print(f"{dname:<16}" + "".join(f"{row.get(m, float('nan')):>15.2f}" for m in models))
 
 
-def print_report(summary: dict, protocol: dict | None, seeds, elapsed: float) -> None:
+def print_report(summary: dict, protocol: dict | None, long_horizon: dict | None, seeds, elapsed: float) -> None:
     order = ["lstmkit", "lstm_only", "darts", "AutoARIMA", "AutoETS", "SeasonalNaive"]
     models = [m for m in order if any(m in row for row in summary["datasets"].values())]
     for metric in ("MASE", "sMAPE", "MAPE"):
@@ -571,6 +607,11 @@ def print_report(summary: dict, protocol: dict | None, seeds, elapsed: float) ->
         for name, row in protocol.items():
             print(f"  {name:<28}{row['MAPE']:>7.2f}   (range {row['MAPE_min']:.2f} .. {row['MAPE_max']:.2f}, "
                   f"{row['seeds']} run{'s' if row['seeds'] != 1 else ''})")
+    if long_horizon:
+        print("\nLong-horizon protocol (AirPassengers, fit to 1957-12, one origin, 36 months, MAPE %):")
+        for name, row in long_horizon.items():
+            print(f"  {name:<28}{row['MAPE']:>7.2f}   (range {row['MAPE_min']:.2f} .. {row['MAPE_max']:.2f}, "
+                  f"{row['seeds']} run{'s' if row['seeds'] != 1 else ''})")
     print(f"\nwall time {elapsed / 60:.1f} min")
 
 
@@ -583,8 +624,8 @@ def main(argv=None) -> int:
     parser.add_argument("--origins", type=int, default=3, help="rolling origins per series and horizon (default 3)")
     parser.add_argument("--models", default="lstmkit,statsforecast,darts",
                         help="which to run (default all installed; --quick leaves Darts to its own protocol)")
-    parser.add_argument("--no-protocol", action="store_true", help="skip Darts' example protocol")
-    parser.add_argument("--protocol-only", action="store_true", help="run Darts' example protocol and no data set")
+    parser.add_argument("--no-protocol", action="store_true", help="skip Darts' example protocol and the long-horizon one")
+    parser.add_argument("--protocol-only", action="store_true", help="run Darts' example protocol and the long-horizon one, no data set")
     parser.add_argument("--quick", action="store_true",
                         help="a subset that finishes in a few minutes: 4 data sets, their short horizons, seeds 0,1")
     parser.add_argument("--json", default=None, metavar="OUT", help="write the numbers (and every window's scores) here")
@@ -627,16 +668,17 @@ def main(argv=None) -> int:
         run_dataset(ds, horizons, args.origins, seeds, table_models, result, log)
     summary = summarise(result, seeds)
     protocol = None if args.no_protocol else darts_protocol(seeds, models, log, quick=args.quick)
+    long_horizon = None if args.no_protocol else long_horizon_protocol(seeds, models, log)
     elapsed = time.perf_counter() - started
     if args.json:  # first, so that the numbers survive whatever the printing meets
         payload = {"command": " ".join(sys.argv), "seeds": seeds, "origins": args.origins,
                    "datasets": {n: {"horizons": list(DATASETS[n].quick_horizons if args.quick and DATASETS[n].quick_horizons
                                                      else DATASETS[n].horizons), "note": DATASETS[n].note} for n in names},
-                   "summary": summary, "darts_protocol": protocol, "seconds": result.seconds,
+                   "summary": summary, "darts_protocol": protocol, "long_horizon_protocol": long_horizon, "seconds": result.seconds,
                    "seconds_per_series": seconds_per_series(result),
                    "wall_seconds": elapsed, "windows": result.windows}
         Path(args.json).write_text(json.dumps(payload, indent=1, default=float))
-    print_report(summary, protocol, seeds, elapsed)
+    print_report(summary, protocol, long_horizon, seeds, elapsed)
     print_seconds(seconds_per_series(result))
     return 0
 

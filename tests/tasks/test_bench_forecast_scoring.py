@@ -79,6 +79,6 @@ def test_the_report_prints_a_data_set_whose_mape_is_undefined(bench, capsys):
                                     "AutoARIMA": {"MASE": 1.0, "sMAPE": 55.0, "MAPE": nan}}},
                "relative_mase_geomean": {"lstmkit": 0.9, "AutoARIMA": 1.0},
                "relative_mase_geomean_seed_range": {"lstmkit": (0.8, 1.0)}}
-    bench.print_report(summary, None, [0], 1.0)
+    bench.print_report(summary, None, None, [0], 1.0)
     out = capsys.readouterr().out
     assert "pbs" in out and "nan" in out and "0.900" in out

@@ -117,14 +117,39 @@ def test_the_out_of_fold_loss_chooses_the_epochs_the_refit_trains(monkeypatch):
     assert chosen < 12  # at this learning rate the members overfit before the budget ends
 
 
-def test_one_member_or_recent_validation_trains_max_epochs_once(monkeypatch):
+def test_recent_validation_weighs_then_trains_again_on_every_window(monkeypatch):
     import lstmkit.tasks.forecast as forecast
 
-    budgets = []
+    calls = []
     real_fit = forecast.fit
-    monkeypatch.setattr(forecast, "fit", lambda *a, **k: budgets.append(a[4].max_epochs) or real_fit(*a, **k))
+    monkeypatch.setattr(forecast, "fit", lambda *a, **k: calls.append((a[4].max_epochs, len(a[2].dataset))) or real_fit(*a, **k))
     f = lstmkit.Forecaster(horizon=6, ensemble=2, validation="recent", max_epochs=3, progress=False).fit(air())
-    assert budgets == [3] and "epochs" not in f.combination
+    n_windows = len(air()) - 36 - 6 + 1
+    # first the members that the 12 most recent windows weigh (without those windows nor the 5
+    # whose horizon overlaps theirs), then the forecasting members on every window
+    assert calls == [(3, n_windows - 12 - 5), (3, n_windows)] and f.combination["epochs"] == 3
+    assert f.combination["windows"] == 12
+    # the fitted baselines forecast from every window as well
+    x = np.stack([np.asarray(f.scaled_series(f.data)[0].target[i:i + 36]) for i in range(n_windows)])
+    y = np.stack([np.asarray(f.scaled_series(f.data)[0].target[i + 36:i + 42]) for i in range(n_windows)])
+    np.testing.assert_allclose(f.ar_coef, fc.fit_ar(x, y), rtol=1e-4, atol=1e-6)
+
+
+def test_the_recent_split_leaves_out_the_windows_whose_horizon_overlaps_validation():
+    f = lstmkit.Forecaster(horizon=6, validation="recent", progress=False)
+    ts = f.read(air())
+    f.data = ts
+    f.spec = f._make_spec(ts, None)
+    windows = f._windows(f.scaled_series(ts), 36, 6, None)
+    train, val = f._split(windows, 6, 1)
+    assert len(val) == 12 and val.cutoff.min() == windows.cutoff.max() - 11
+    assert train.cutoff.max() == val.cutoff.min() - 6  # no target step shared
+    assert len(train) + 5 + len(val) == len(windows)
+    # 15 windows: 3 validate; of the 12 before them 5 overlap, but only 4 can go (8 must train)
+    short = f._windows(f.scaled_series(ts), 36, 6, [15 + 36 + 6 - 1])
+    train, val = f._split(short, 6, 1)
+    assert (len(short), len(val), len(train)) == (15, 3, 8)
+    assert train.cutoff.max() == val.cutoff.min() - 5
 
 
 def test_forecasting_every_window_in_chunks_gives_the_same_numbers(monkeypatch):

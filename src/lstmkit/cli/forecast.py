@@ -64,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what weighs the combination: folds = blocked cross-validation, each ensemble "
                              "member holding out one block of the training windows, every window scored "
                              "out of fold (the same out-of-fold loss chooses the epochs); recent = the most recent windows, held out from all members "
+                             "with the windows whose horizon overlaps theirs; either way the members then train again on every window "
                              f"(default {VALIDATION}; --early-stopping and --ensemble 1 use recent)")
     parser.add_argument("--no-baseline", "--no-statsforecast", dest="no_baseline", action="store_true",
                         help="do not fit AutoARIMA and AutoETS (statsforecast) beside the model in the backtest "

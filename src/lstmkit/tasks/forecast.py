@@ -26,7 +26,10 @@ combination below. The out-of-fold loss after every epoch chooses the number of 
 forecasts); then the members are trained again, from the same initial weights, on every
 window for ``e*`` epochs, and those forecast (cross-validation's refit). With ``validation="recent"``, a single member, ``early_stopping=True`` (which
 stops on held-out windows and flatters the LSTM there: off by default), or too few windows for
-the folds, the most recent windows of each series are held out from every member instead.
+the folds, the most recent windows of each series are held out from every member instead,
+with the windows whose horizon overlaps theirs (so no candidate is scored on steps it trained
+on); once they have weighed the combination, the members are trained again on every window,
+the most recent ones included, for as many epochs.
 
 The default recipe, one for every series: an **ensemble** of ``ensemble`` such networks trained
 together from different initial weights, alternating the lookback L and ``max(m, ⌈2L/3⌉)``,
@@ -75,6 +78,8 @@ KIND = "forecaster"
 COMBINE = ("weights", "best", "none")
 VALIDATION = ("folds", "recent")
 FORECASTER_DEFAULT_DATA = "the bundled AirPassengers series"
+#: the recent split keeps at least this many training windows per series before a gap
+MIN_TRAIN_WINDOWS = 8
 
 
 # ----------------------------------------------------------------------------- the estimator
@@ -285,12 +290,17 @@ class Forecaster(Estimator):
         self.ar_coef = fc.fit_ar(train.x[..., 0], train.y) if combined else None
         self.combination = self._weigh(val, m) if masks is None else self._weigh_folds(windows, folds, masks, m)
         if masks is not None:
-            # the folds only weigh the combination and choose the epochs: the forecast comes
-            # from members trained again, from the same initial weights, on every window for
-            # the chosen number of epochs (as cross-validation refits on all the data once it
-            # has chosen)
             self.combination["epochs"] = epochs.best_epoch or cfg.max_epochs
             self.combination["out_of_fold_loss"] = [round(v, 6) for v in epochs.losses]  # per epoch
+        elif val is not None:
+            # the held-out windows are the most recent ones, which a forecast needs most
+            self.combination["epochs"] = (self.fit_result.best_epoch or cfg.max_epochs) if self.params.early_stopping \
+                else cfg.max_epochs
+        if masks is not None or val is not None:
+            # the validation only weighs the combination and chooses the epochs: the forecast
+            # comes from members trained again, from the same initial weights, on every window
+            # for the chosen number of epochs (as cross-validation refits on all the data once
+            # it has chosen), and the fitted baselines likewise
             members = new_members()
             for net, held in zip(members, self.members):
                 net.season = net.config.season_length = held.season
@@ -298,6 +308,9 @@ class Forecaster(Estimator):
                 dataclasses.replace(cfg, max_epochs=self.combination["epochs"]), None)
             self.members = [net.eval() for net in members]
             self.net = self.members[0]
+            if combined and val is not None:
+                self.linear_coef = fc.fit_linear(windows.x[..., 0], windows.y)
+                self.ar_coef = fc.fit_ar(windows.x[..., 0], windows.y)
 
     def _member_lookbacks(self, lookback: int, m: int) -> list[int]:
         """The members' lookbacks: L (the first, the longest) and, for every other member, a
@@ -368,17 +381,27 @@ class Forecaster(Estimator):
         return folds, masks
 
     def _split(self, windows, horizon: int, n_series: int):
-        """Training windows and the validation windows (the most recent cut-offs)."""
+        """Training windows and the validation windows (the most recent cut-offs of every
+        series). A training window whose horizon overlaps a validation window's (cut-off less
+        than H before the series' first validation cut-off) would teach the fitted candidates
+        the very steps they are scored on, so it is left out of both, as far as at least
+        ``MIN_TRAIN_WINDOWS`` training windows per series remain (the latest ones go first)."""
         n_per_series = max(1, len(windows) // max(1, n_series))
         n_val = min(max(horizon, self.data.season_length, 6), n_per_series // 5)
         if n_val < 1:
             return windows, None
         is_val = np.zeros(len(windows), dtype=bool)
+        is_gap = np.zeros(len(windows), dtype=bool)
         for index in np.unique(windows.series_index):
             rows = np.flatnonzero(windows.series_index == index)
-            latest = rows[np.argsort(windows.cutoff[rows])][-n_val:]
-            is_val[latest] = True
-        return _subset(windows, ~is_val), _subset(windows, is_val)
+            rows = rows[np.argsort(windows.cutoff[rows], kind="stable")]
+            is_val[rows[-n_val:]] = True
+            rest = rows[:-n_val] if len(rows) > n_val else rows[:0]
+            first_val = windows.cutoff[rows[-n_val]] if len(rows) >= n_val else np.inf
+            overlapping = int((windows.cutoff[rest] > first_val - horizon).sum())
+            dropped = min(overlapping, max(0, len(rest) - MIN_TRAIN_WINDOWS))
+            is_gap[rest[len(rest) - dropped:]] = True
+        return _subset(windows, ~is_val & ~is_gap), _subset(windows, is_val)
 
     # --------------------------------------------------------------------- scaling
     def _make_spec(self, ts: TimeSeriesData, end: list[int] | None) -> _DataSpec:
