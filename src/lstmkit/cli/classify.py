@@ -10,6 +10,8 @@ from lstmkit.cli.common import add_training_arguments, estimator_options, fracti
 
 ENSEMBLE = 3  # ClassifierParams.ensemble and .augment (tests check that they agree)
 AUGMENT = 0.0
+DOWNSAMPLE_MODE = "fold"  # ClassifierParams.downsample_mode and .lstm_dropout (tests check these too)
+LSTM_DROPOUT = 0.8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,10 +40,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patch", type=positive_int, default=None, metavar="K",
                         help="time steps per LSTM step (default: about 16 LSTM steps per sequence)")
     parser.add_argument("--downsample", type=positive_int, default=None, metavar="D",
-                        help="average every D time steps into one before both branches read the series "
+                        help="make every D time steps one before both branches read the series "
                              "(default: D = round(median length / 128), at least 1)")
+    parser.add_argument("--downsample-mode", default=DOWNSAMPLE_MODE, choices=["fold", "mean"],
+                        help="fold: the D steps' values side by side in one step (D*C channels, nothing "
+                             f"lost); mean: their average (default {DOWNSAMPLE_MODE})")
     parser.add_argument("--no-conv-branch", action="store_true",
                         help="the LSTM branch alone (default: LSTM-FCN, a convolutional branch beside the LSTM)")
+    parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
+                        help="dropout on the LSTM branch's pooled vector before the head, beside the "
+                             f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
     parser.add_argument("--no-squeeze-excite", action="store_true",
                         help="no squeeze-and-excite gates in the convolutional branch")
     parser.add_argument("--ensemble", type=positive_int, default=ENSEMBLE, metavar="M",
