@@ -437,6 +437,15 @@ def summarise(result: Result, seeds) -> dict:
     return {"datasets": table, "relative_mase_geomean": relative, "relative_mase_geomean_seed_range": spread}
 
 
+def mape_over_runs(values: list[float], label: str, log) -> dict[str, float]:
+    """A protocol's row: the mean MAPE over runs (seeds), its range and the number of runs,
+    logged as ``label``."""
+    row = {"MAPE": float(np.mean(values)), "MAPE_min": float(min(values)), "MAPE_max": float(max(values)),
+           "seeds": len(values)}
+    log(f"  {label}: MAPE {row['MAPE']:.2f} % ({', '.join(f'{v:.2f}' for v in values)})")
+    return row
+
+
 def darts_protocol(seeds, models: list[str], log, quick: bool = False) -> dict[str, dict[str, float]]:
     """Darts' RNN example protocol on AirPassengers: every model fitted on 1949-01 .. 1959-01,
     6-step forecasts from the 19 origins 1959-01 .. 1960-07 (the first forecast starts at
@@ -455,9 +464,7 @@ def darts_protocol(seeds, models: list[str], log, quick: bool = False) -> dict[s
 
     def score(name, preds_by_seed):
         values = [fm.mape(actual, np.array([p[c][h - 1] for c in cuts])) for p in preds_by_seed]
-        out[name] = {"MAPE": float(np.mean(values)), "MAPE_min": float(min(values)),
-                     "MAPE_max": float(max(values)), "seeds": len(values)}
-        log(f"  darts protocol {name}: MAPE {out[name]['MAPE']:.2f} % ({', '.join(f'{v:.2f}' for v in values)})")
+        out[name] = mape_over_runs(values, f"darts protocol {name}", log)
 
     if "statsforecast" in models:
         for name, make in statsforecast_models(12).items():
@@ -511,10 +518,7 @@ def long_horizon_protocol(seeds, models: list[str], log) -> dict[str, dict[str, 
     out: dict[str, dict[str, float]] = {}
 
     def score(name, forecasts):
-        values = [fm.mape(y[cut:], f) for f in forecasts]
-        out[name] = {"MAPE": float(np.mean(values)), "MAPE_min": float(min(values)),
-                     "MAPE_max": float(max(values)), "seeds": len(values)}
-        log(f"  long-horizon protocol {name}: MAPE {out[name]['MAPE']:.2f} % ({', '.join(f'{v:.2f}' for v in values)})")
+        out[name] = mape_over_runs([fm.mape(y[cut:], f) for f in forecasts], f"long-horizon protocol {name}", log)
 
     if "statsforecast" in models:
         for name, make in statsforecast_models(12).items():
