@@ -263,3 +263,43 @@ def test_the_measuring_clock_is_cpu_time_at_one_thread():
         assert autotune._clock() is time.perf_counter
     finally:
         torch.set_num_threads(old)
+
+
+def test_a_stack_remembers_its_choice_per_call_signature(monkeypatch):
+    import lstmkit.nn.backend as backends
+
+    chosen = []
+    real = backends.select
+    monkeypatch.setattr(backends, "select", lambda call: chosen.append(call) or real(call))
+    lstm = lstmkit.LSTM(4, 8, backend="reference")
+    x = torch.randn(5, 3, 4)
+    first = lstm(x)[0]
+    second = lstm(x)[0]
+    assert len(chosen) == 1 and lstm.last_backend == "reference"  # the second call came from the memo
+    torch.testing.assert_close(first, second)
+    with torch.no_grad():
+        lstm(x)  # grad mode off: a new signature
+    lstm(torch.randn(6, 3, 4))  # another length: a new signature
+    assert [(c.grad, c.steps) for c in chosen] == [(True, 5), (False, 5), (True, 6)]
+    with backends.forcing(backends.REFERENCE):
+        lstm(x)  # while autotune measures, select decides every call
+        lstm(x)
+    assert len(chosen) == 5
+    other = lstmkit.LSTM(4, 8, backend="reference")
+    other(x)  # every module has its own memo
+    assert len(chosen) == 6
+
+
+def test_torch_from_zeros_equals_torch_from_given_zeros():
+    import lstmkit.nn.backend as backends
+
+    lstm = lstmkit.LSTM(4, 8, num_layers=2)
+    x = torch.randn(5, 3, 4)
+    zeros = (torch.zeros(2, 3, 8), torch.zeros(2, 3, 8))
+    with backends.forcing(backends.TORCH):
+        out, (h, c) = lstm(x)
+        given, (h2, c2) = lstm(x, zeros)
+    assert lstm.last_backend == "torch"
+    torch.testing.assert_close(out, given)
+    torch.testing.assert_close(h, h2)
+    torch.testing.assert_close(c, c2)

@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import os
 import warnings
 import weakref
 from collections.abc import Iterable
@@ -127,8 +128,9 @@ class Backend:
         """One layer-direction over ``x`` ``(L, N, I)`` from ``state``."""
         raise NotImplementedError(f"the {self.name} backend runs whole stacks (run_stack)")
 
-    def run_stack(self, module, x: Tensor, states: list[tuple[Tensor, ...]], lengths: Tensor | None):
-        """Every layer of ``module`` over ``x`` ``(L, N, H_in)``: ``(output, final state)``."""
+    def run_stack(self, module, x: Tensor, states: list[tuple[Tensor, ...]] | None, lengths: Tensor | None):
+        """Every layer of ``module`` over ``x`` ``(L, N, H_in)`` from ``states`` (one per
+        layer-direction; None: zeros): ``(output, final state)``."""
         raise NotImplementedError(f"the {self.name} backend runs one layer at a time (run_layer)")
 
     def step_core(self, module) -> Any | None:
@@ -183,7 +185,8 @@ class TorchBackend(Backend):
         twin = self._twin(module, params)
         if twin.training != module.training:
             twin.train(module.training)
-        hx = module.config.spec.public_state(torch.stack(column) for column in zip(*states))  # (D*layers, N, *)
+        hx = None if states is None else \
+            module.config.spec.public_state(torch.stack(column) for column in zip(*states))  # (D*layers, N, *)
         inp = x if lengths is None else pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
         if all(isinstance(p, torch.nn.Parameter) for _, p in params):
             output, final = twin(inp, hx)
@@ -320,6 +323,41 @@ def select(call: Call) -> Backend:
     if forced is not None:
         return forced
     return next(backend for backend in REGISTRY if backend.why_not(call) is None)  # the reference always can
+
+
+#: a stack's remembered choices are dropped past this many call signatures (lengths vary)
+MEMO_SIZE = 64
+
+
+#: stack module -> its remembered choices (weak: a copied or pickled module carries none)
+_MEMOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def select_for(module, config: RecurrentConfig, x: Tensor, *, keep_trace: bool = False,
+               ragged: bool = False) -> Backend:
+    """``select(sequence_call(config, x, ...))``, remembered for ``module`` per call
+    signature. The choice depends only on the config, the device and dtype, the
+    shape, the grad mode, the trace and raggedness, the thread count and, for ``auto``, on
+    the kernels' availability and the autotune record, which a signature's first call
+    settles; so a stack called again the same way skips the checks (about 0.1 ms each call
+    between large kernel calls, where Python runs cache-cold). While autotune measures (a
+    forced backend) nothing is served from or put in the memo, and a change of
+    ``$LSTMKIT_AUTOTUNE`` is a new signature."""
+    if _forced.get() is not None:
+        return select(sequence_call(config, x, keep_trace=keep_trace, ragged=ragged))
+    key = (id(config), x.device.type, x.dtype, x.shape[0], x.shape[1], torch.is_grad_enabled(), keep_trace,
+           ragged, torch.get_num_threads(), os.environ.get("LSTMKIT_AUTOTUNE"))
+    memo = _MEMOS.get(module)
+    if memo is None:
+        memo = _MEMOS[module] = {}
+    entry = memo.get(key)
+    if entry is not None and entry[0] is config:
+        return entry[1]
+    backend = select(sequence_call(config, x, keep_trace=keep_trace, ragged=ragged))
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = (config, backend)
+    return backend
 
 
 def _insist_on_fused(call: Call) -> Backend:

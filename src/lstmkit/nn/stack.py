@@ -135,12 +135,14 @@ class RecurrentStack(nn.Module):
         num_steps, batch = x.shape[0], x.shape[1]
         if lengths is not None and packed is None:
             lengths = self._check_lengths(lengths, batch, num_steps, unbatched)
-        states = self._initial_states(hx, batch, unbatched, x)
-
-        backend = backends.select(backends.sequence_call(c, x, keep_trace=return_trace,
-                                                           ragged=lengths is not None))
+        backend = backends.select_for(self, c, x, keep_trace=return_trace, ragged=lengths is not None)
         self.last_backend = backend.name
         self.backend_counts[backend.name] = self.backend_counts.get(backend.name, 0) + 1
+        if backend.runs_stack and hx is None:
+            # torch.nn's kernels start from zeros themselves
+            output, final = backend.run_stack(self, x, None, lengths)
+            return self._restore_layout(output, final, None, packed, unbatched, return_trace)
+        states = self._initial_states(hx, batch, unbatched, x)
         if backend.runs_stack:
             output, final = backend.run_stack(self, x, states, lengths)
             return self._restore_layout(output, final, None, packed, unbatched, return_trace)
