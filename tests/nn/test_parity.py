@@ -196,3 +196,29 @@ def test_float64_modules(backend):
     x = torch.randn(T, N, I, dtype=torch.float64)
     torch.testing.assert_close(ours(x)[0], theirs(x)[0], atol=1e-12, rtol=1e-12)
     assert ours.last_backend == backend
+
+
+@pytest.mark.parametrize("kind,kw", [("lstm", dict(proj_size=2)), ("gru", {}), ("rnn", dict(nonlinearity="relu"))])
+def test_torch_backend_runs_torch_nn_operator_bitwise(kind, kw):
+    """backend="torch" calls the operator torch.nn's forward ends in, with the same weights in
+    the same order: in training mode with inter-layer dropout and the same seed, outputs, final
+    states and every gradient equal torch.nn's bit for bit (dropout draws included)."""
+    theirs, ours = make_pair(kind, requested("torch"), num_layers=3, dropout=0.5, bidirectional=True, **kw)
+    theirs.train(), ours.train()
+    x = torch.randn(T, N, I)
+    results = []
+    for module in (theirs, ours):
+        xi = x.clone().requires_grad_()
+        torch.manual_seed(3)
+        with on("torch", kind):
+            out, final = module(xi)
+        finals = final if isinstance(final, tuple) else (final,)
+        loss = out.square().sum() + sum(f.sum() for f in finals)
+        results.append([out, *finals, *torch.autograd.grad(loss, [xi, *module.parameters()])])
+    assert ours.last_backend == "torch"
+    assert len(results[0]) == len(results[1])
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+    torch.manual_seed(4)
+    with on("torch", kind):
+        assert not torch.equal(ours(x)[0], results[1][0])  # the dropout draws do depend on the seed

@@ -663,20 +663,37 @@ static inline float hsum(vf v) {
 // the layer norms' statistics (LSTM variants, the step).  The tail past the last full vector
 // is summed in scalar code, after the vector lanes.
 static inline void row_stats(const float* a, int n, float& mean, float& rstd) {
-  vf s = {};
+  // Four independent accumulators per pass: a single one chains every add on the one before
+  // (the add latency, ~4 cycles, per vector), which made the layer norm's row passes
+  // latency-bound; the two-pass form (mean, then squared deviations) keeps the variance exact
+  // for rows far from zero mean.
+  vf s0 = {}, s1 = {}, s2 = {}, s3 = {};
   int j = 0;
-  for (; j + VW <= n; j += VW) s += ld(a + j);
-  float sum = hsum(s);
+  for (; j + 4 * VW <= n; j += 4 * VW) {
+    s0 += ld(a + j);
+    s1 += ld(a + j + VW);
+    s2 += ld(a + j + 2 * VW);
+    s3 += ld(a + j + 3 * VW);
+  }
+  for (; j + VW <= n; j += VW) s0 += ld(a + j);
+  float sum = hsum((s0 + s1) + (s2 + s3));
   for (; j < n; ++j) sum += a[j];
   mean = sum / (float)n;
-  vf q = {};
   const vf mu = splat(mean);
+  vf q0 = {}, q1 = {}, q2 = {}, q3 = {};
   j = 0;
+  for (; j + 4 * VW <= n; j += 4 * VW) {
+    vf d0 = ld(a + j) - mu, d1 = ld(a + j + VW) - mu, d2 = ld(a + j + 2 * VW) - mu, d3 = ld(a + j + 3 * VW) - mu;
+    q0 += d0 * d0;
+    q1 += d1 * d1;
+    q2 += d2 * d2;
+    q3 += d3 * d3;
+  }
   for (; j + VW <= n; j += VW) {
     vf d = ld(a + j) - mu;
-    q += d * d;
+    q0 += d * d;
   }
-  float sq = hsum(q);
+  float sq = hsum((q0 + q1) + (q2 + q3));
   for (; j < n; ++j) sq += (a[j] - mean) * (a[j] - mean);
   rstd = 1.0f / std::sqrt(sq / (float)n + 1e-5f);
 }

@@ -36,17 +36,25 @@ namespace var {
 
 // row_stats (a layer norm's mean and 1/std): fused_common.h.
 
-// sums of d[j] and d[j] * xh[j]
+// sums of d[j] and d[j] * xh[j] (two accumulators each, as row_stats, so the adds do not
+// wait on one another)
 static inline void row_sums2(const float* d, const float* xh, int n, float& s1, float& s2) {
-  vf a = {}, b = {};
+  vf a0 = {}, a1 = {}, b0 = {}, b1 = {};
   int j = 0;
+  for (; j + 2 * VW <= n; j += 2 * VW) {
+    vf d0 = ld(d + j), d1 = ld(d + j + VW);
+    a0 += d0;
+    a1 += d1;
+    b0 += d0 * ld(xh + j);
+    b1 += d1 * ld(xh + j + VW);
+  }
   for (; j + VW <= n; j += VW) {
     vf dv = ld(d + j);
-    a += dv;
-    b += dv * ld(xh + j);
+    a0 += dv;
+    b0 += dv * ld(xh + j);
   }
-  s1 = hsum(a);
-  s2 = hsum(b);
+  s1 = hsum(a0 + a1);
+  s2 = hsum(b0 + b1);
   for (; j < n; ++j) {
     s1 += d[j];
     s2 += d[j] * xh[j];
@@ -186,6 +194,9 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
   at::Tensor bias = at::zeros({GH}, opt);
   if (present(b_ih)) bias += *b_ih;
   if (present(b_hh)) bias += *b_hh;
+  // the layer norms' shifts are constant over the call: one bias vector b = b_ih + b_hh +
+  // beta_ih + beta_hh, so the gate loop loads one vector where it loaded three
+  if (c.ln) bias += extra[4] + extra[6];
 
   // A = hin W_hh^T (and the input projection) columns: chunks of G x clamp(H/2, 64, 256)
   // units, as the plain kernel's blocks (fixed by H only)
@@ -209,8 +220,6 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
   const float* Whh = w_hh.data_ptr<float>();
   const float* Whr = c.proj ? w_hr->data_ptr<float>() : nullptr;
   const float* B = bias.data_ptr<float>();
-  const float* BIH = c.ln ? extra[4].data_ptr<float>() : nullptr;
-  const float* BHH = c.ln ? extra[6].data_ptr<float>() : nullptr;
   const float* WCI = (c.peep && !c.cifg) ? extra[0].data_ptr<float>() : nullptr;
   const float* WCF = c.peep ? extra[1].data_ptr<float>() : nullptr;
   const float* WCO = c.peep ? extra[2].data_ptr<float>() : nullptr;
@@ -341,8 +350,7 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
           vf xh = (ldn(gx + q, m) - imu) * irs;
           if (ah) stn(ah + q, v, m);
           if (ih) stn(ih + q, xh, m);
-          vf xv = ldn(GIH + q, m) * xh + ldn(BIH + q, m);
-          return ldn(GHH + q, m) * v + ldn(BHH + q, m) + xv + ldn(B + q, m);
+          return ldn(GHH + q, m) * v + ldn(GIH + q, m) * xh + ldn(B + q, m);
         };
         // gates and c_new (gt: the activated gates; only o when nothing is saved)
         const int oi = c.cifg ? -1 : 0, of = c.cifg ? 0 : H, og = c.cifg ? H : 2 * H, oo = c.cifg ? 2 * H : 3 * H;
