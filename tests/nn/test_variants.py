@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import BACKENDS, requested
+from helpers import BACKENDS, fused_missing, requested
 
 import lstmkit
 
@@ -263,8 +263,9 @@ def test_variant_cells_equal_one_layer_step(options, backend):
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.93])
 def test_zoneout_masks_keep_each_unit_with_probability_p(p):
-    """The masks come from 16-bit slices of random words (``stack.bernoulli_mask``): each
-    element True with probability round(p * 65536) / 65536, independently of its neighbours."""
+    """The masks come from 16-bit slices of a SplitMix64 stream (``stack.bernoulli_mask``):
+    each element True with probability round(p * 65536) / 65536, independently of its
+    neighbours, and the same for the same seed."""
     from lstmkit.nn.stack import bernoulli_mask
 
     torch.manual_seed(0)
@@ -274,5 +275,38 @@ def test_zoneout_masks_keep_each_unit_with_probability_p(p):
     assert abs(m.float().mean().item() - p) < 4 * math.sqrt(p * (1 - p) / n)
     pairs = m.flatten()[:-1] & m.flatten()[1:]  # neighbours (often from the same 64-bit word)
     assert abs(pairs.float().mean().item() - p * p) < 4 * math.sqrt(p * p * (1 - p * p) / n) + 1e-3
+    torch.manual_seed(0)
+    assert torch.equal(bernoulli_mask((50, 8, 67), p, "cpu"), m)
+    assert not torch.equal(bernoulli_mask((50, 8, 67), p, "cpu"), m)
     assert not bernoulli_mask((3, 4), 1e-9, "cpu").any()
     assert bernoulli_mask((0, 4), p, "cpu").shape == (0, 4)
+
+
+def test_mask_stream_is_splitmix64():
+    """The torch version of the stream against SplitMix64's published outputs for the seed
+    1234567 (the generator's reference C code: state += gamma, then the two mixing rounds)."""
+    from lstmkit.nn.stack import splitmix_words
+
+    words = [int(v) % 2**64 for v in splitmix_words(1234567, 5, "cpu")]
+    assert words == [6457827717110365317, 3203168211198807973, 9817491932198370423,
+                     4593380528125082431, 16408922859458223821]
+
+
+@pytest.mark.parametrize("shape", [(50, 8, 67), (1,), (2,), (3,), (5,), (4, 4)])
+@pytest.mark.parametrize("threshold", [-32768, -26215, 0, 28180, 32767])  # k - 32769, 1 <= k <= 65536
+def test_compiled_mask_fill_equals_torch_stream(shape, threshold):
+    """The fused extension's fill (used where it is loaded) computes the same bits as the torch
+    version of the stream, tails of 1-3 elements included, so a seed gives one mask on every
+    backend."""
+    reason = fused_missing("lstm")
+    if reason is not None:
+        pytest.skip(reason)
+    from lstmkit.nn.fused.build import load
+    from lstmkit.nn.stack import splitmix_words
+
+    n = math.prod(shape)
+    for seed in (0, 1, -(2**63), 2**63 - 1, 987654321987):
+        expected = splitmix_words(seed, (n + 3) // 4, "cpu").view(torch.int16)[:n].view(shape) <= threshold
+        out = torch.empty(shape, dtype=torch.bool)
+        load("lstm").bernoulli_mask_fill(out, seed, threshold)
+        assert torch.equal(out, expected)

@@ -659,6 +659,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_backward", &lstmkit::lstm_backward, "fused LSTM layer backward");
   m.def("lstm_var_forward", &lstmkit::var::forward, "fused LSTM-variant layer forward");
   m.def("lstm_var_backward", &lstmkit::var::backward, "fused LSTM-variant layer backward");
+  m.def("bernoulli_mask_fill", &lstmkit::var::bernoulli_mask_fill, "zoneout keep-masks from a counter-based stream");
   m.def("info", &lstmkit::common::brgemm_kernel_info, "kernel configuration", pybind11::arg("H") = 0);
   m.def("pool_stats", &lstmkit::common::pool_stats, "(bytes the buffer pool holds free, its cap)");
   m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");

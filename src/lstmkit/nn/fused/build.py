@@ -630,6 +630,12 @@ def load(extension: str = "lstm") -> ModuleType:
     return _modules[extension]
 
 
+def loaded(extension: str = "lstm") -> ModuleType | None:
+    """The compiled ``extension`` if this process has already loaded it, else None (never
+    builds: for callers with a slower path of their own)."""
+    return _modules.get(extension)
+
+
 def available(extension: str = "lstm") -> bool:
     """True when ``extension`` is compiled and loaded (builds it lazily on first call)."""
     try:
