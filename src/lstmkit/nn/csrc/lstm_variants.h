@@ -71,17 +71,53 @@ static inline float zsel(bool z, float a, float b) {
   const uint32_t m = 0u - (uint32_t)z;  // all ones where z
   return bitsf((fbits(a) & m) | (fbits(b) & ~m));
 }
-// out[j] = z[j] ? kept[j] : fresh[j] (out may alias either)
+// VW mask bytes (bool: 0 or 1) as all-ones / all-zero 32-bit lanes
+typedef uint8_t vz __attribute__((vector_size(VW)));
+static inline vi zlanes(const bool* z) {
+  vz b;
+  std::memcpy(&b, z, VW);
+  return -__builtin_convertvector(b, vi);
+}
+static inline vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }  // m ? a : b
+// out[j] = z[j] ? kept[j] : fresh[j] (out may alias either), VW lanes at a time
 static inline void zselect(float* out, const float* kept, const float* fresh, const bool* z, int n) {
-  for (int j = 0; j < n; ++j) out[j] = zsel(z[j], kept[j], fresh[j]);
+  int j = 0;
+  for (; j + VW <= n; j += VW) st(out + j, vsel(zlanes(z + j), ld(kept + j), ld(fresh + j)));
+  for (; j < n; ++j) out[j] = zsel(z[j], kept[j], fresh[j]);
 }
 // v = dh[j] + dout[j], split by the zoneout mask: where z[j] the gradient passes to h_{t-1}
 // (dh[j] = v, fresh[j] = 0), else it enters the step (fresh[j] = v, dh[j] = 0).
 static inline void zsplit(float* fresh, float* dh, const float* dout, const bool* z, int n) {
-  for (int j = 0; j < n; ++j) {
+  int j = 0;
+  const vf zero = {};
+  for (; j + VW <= n; j += VW) {
+    const vi m = zlanes(z + j);
+    const vf v = ld(dh + j) + ld(dout + j);
+    st(fresh + j, vsel(m, zero, v));
+    st(dh + j, vsel(m, v, zero));
+  }
+  for (; j < n; ++j) {
     const float v = dh[j] + dout[j];
     fresh[j] = zsel(z[j], 0.f, v);
     dh[j] = zsel(z[j], v, 0.f);
+  }
+}
+
+// the carried gradient d (dc_t) split by the zoneout mask: where z[j] it passes on to c_{t-1}
+// (d[j] kept), else it is added to dnew[j] (d c_new) and d[j] = 0
+static inline void zkeep_split(float* dnew, float* d, const bool* z, int n) {
+  int j = 0;
+  const vf zero = {};
+  for (; j + VW <= n; j += VW) {
+    const vi m = zlanes(z + j);
+    const vf v = ld(d + j);
+    st(dnew + j, ld(dnew + j) + vsel(m, zero, v));
+    st(d + j, vsel(m, v, zero));
+  }
+  for (; j < n; ++j) {
+    const float v = d[j];
+    dnew[j] += zsel(z[j], 0.f, v);
+    d[j] = zsel(z[j], v, 0.f);
   }
 }
 
@@ -690,12 +726,7 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
         }
         // pass 2: c_new and the gates
         const bool* zc = c.zo ? ZC + (int64_t)t * NH + so : nullptr;
-        if (zc)  // zoneout on c: the carried gradient reaches c_new only where it was not kept
-          for (int j = 0; j < H; ++j) {
-            const float v = DC[so + j];
-            dcn_r[j] += zsel(zc[j], 0.f, v);
-            DC[so + j] = zsel(zc[j], v, 0.f);
-          }
+        if (zc) zkeep_split(dcn_r, DC + so, zc, H);  // the carried gradient reaches c_new only where not kept
         for (int j = 0; j < H; j += VW) {
           const int m = std::min(VW, H - j);
           vf ov = ldn(g + oo + j, m), fg = ldn(g + of + j, m), gg = ldn(g + og + j, m);
