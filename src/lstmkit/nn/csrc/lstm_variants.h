@@ -352,9 +352,11 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
       // chunk of steps [cs0, cs0 + tc) covers times [tlo, tlo + tc); ring slot = t - tlo
       const int cs0 = s / Tc * Tc, tc = std::min(Tc, T - cs0);
       const int tlo = reverse ? T - cs0 - tc : cs0;
-      const float* gxt = GC + (int64_t)(t - tlo) * NG;
+      float* gxt = GC + (int64_t)(t - tlo) * NG;
       // Phase A: (first step of a chunk) the chunk's input projection, then a = hin W_hh^T,
-      // own column chunks
+      // own column chunks.  Without layer norm the two terms are only summed, so the product
+      // is added onto the projected input in place (one buffer for the rows to read, as the
+      // plain kernel does); with it each is normalised on its own and a goes to A.
       if (s == cs0)
         for (int k = ka0; k < ka1; ++k) {
           if (tc == Tc && pki[k].ready()) pki[k].run(X + (int64_t)tlo * N * I, I, 0.f, GC + ca[k], GH, &err);
@@ -362,8 +364,10 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
                     0.f, GC + ca[k], GH, &err);
         }
       for (int k = ka0; k < ka1; ++k) {
-        if (pka[k].ready()) pka[k].run(hin_t, P, 0.f, A + ca[k], GH, &err);
-        else gemm(false, true, N, ca[k + 1] - ca[k], P, hin_t, P, Whh + (int64_t)ca[k] * P, P, 0.f, A + ca[k], GH, &err);
+        float* dst = c.ln ? A + ca[k] : gxt + ca[k];
+        const float beta = c.ln ? 0.f : 1.f;
+        if (pka[k].ready()) pka[k].run(hin_t, P, beta, dst, GH, &err);
+        else gemm(false, true, N, ca[k + 1] - ca[k], P, hin_t, P, Whh + (int64_t)ca[k] * P, P, beta, dst, GH, &err);
       }
       prof.mark(1);
       barrier(nth);
@@ -412,7 +416,7 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
           if (IRS) IRS[ro] = irs;
         }
         auto preact = [&](int q, int m) -> vf {
-          if (!c.ln) return ldn(a + q, m) + ldn(gx + q, m) + ldn(B + q, m);
+          if (!c.ln) return ldn(gx + q, m) + ldn(B + q, m);  // gx holds x W_ih^T + a
           vf v = (ldn(a + q, m) - mu) * rs;
           vf xh = (ldn(gx + q, m) - imu) * irs;
           if (ah) stn(ah + q, v, m);
