@@ -199,6 +199,29 @@ static inline void gemm(bool ta, bool tb, int M, int N, int K, const float* A, i
   }
 }
 
+// Rows of B per brgemm call.  oneDNN's ukernel walks the whole (K, N) panel of B for every
+// block of A's rows, so a panel larger than the core's L2 is fetched from L3 again for each
+// block: at H = 512 (K = 512, 1024 columns: a 2 MiB panel against 1 MiB of L2 on the Zen 5)
+// plain inference ran at 0.85x torch.nn.LSTM, and with K cut into 128-row slices accumulated
+// into C at 0.98-1.02x.  A panel that fits in 5/8 of L2 (sysconf; 1 MiB where it says
+// nothing) is one call; a larger one is cut into slices of a multiple of 64 rows (at least
+// 64) that fit.  Fixed by the shape and the machine, never by the thread count.
+static std::atomic<int64_t> g_brgemm_panel_bytes{0};  // 0: from L2 (set_brgemm_panel, tests)
+static inline int64_t brgemm_panel_bytes() {
+  const int64_t set = g_brgemm_panel_bytes.load();
+  if (set > 0) return set;
+  static const int64_t l2 = [] {
+    long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return (int64_t)(v > 0 ? v : 1 << 20);
+  }();
+  return l2 * 5 / 8;
+}
+static inline int brgemm_k_block(int K, int ldbt) {
+  const int64_t rows = brgemm_panel_bytes() / ((int64_t)std::max(ldbt, 1) * (int64_t)sizeof(float));
+  if (rows >= K) return std::max(K, 1);
+  return (int)std::min<int64_t>(K, std::max<int64_t>(64, rows / 64 * 64));
+}
+
 // A prepared right-hand operand B (K,N) for repeated C(M,N) (+)= A(M,K) B products
 // (beta 0 or 1).  Three ways, chosen once at load time:
 //  * oneDNN brgemm (at::native::cpublas::brgemm, JIT ukernel; only with LSTMKIT_WITH_BRGEMM,
@@ -275,6 +298,7 @@ struct PackedB {
   float* packed = nullptr;      // MKL packed B
   const float* bt = nullptr;    // brgemm: B as (K,N) row-major with leading dimension ldbt
   int ldbt = 0;
+  int kb = 0;                   // brgemm: rows of B per call (brgemm_k_block)
   void pack(int M_, int N_, int K_, const float* src_, int ld_, bool trans_, float* storage) {
     M = M_; N = N_; K = K_; src = src_; ld = ld_; trans = trans_;
     if (M <= 0 || N <= 0 || K <= 0) return;
@@ -292,6 +316,7 @@ struct PackedB {
         transpose_into(src, ld, N, K, storage, ldbt);
         bt = storage;
       }
+      kb = brgemm_k_block(K, ldbt);
     } else if (b.mode == 0 && storage) {
       packed = storage;
       b.pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, M, N, K, 1.f, src, ld, packed);
@@ -312,7 +337,12 @@ struct PackedB {
     if (bt) {
 #ifdef LSTMKIT_WITH_BRGEMM
       try {
-        at::native::cpublas::brgemm(M, N, K, lda, ldbt, ldc, beta != 0.f, A, bt, C, false);
+        // kb rows of B per call (brgemm_k_block), accumulated into C: a fixed order per shape
+        for (int k0 = 0; k0 < K; k0 += kb) {
+          const int kn = std::min(kb, K - k0);
+          at::native::cpublas::brgemm(M, N, kn, lda, ldbt, ldc, k0 > 0 || beta != 0.f, A + k0, bt + (int64_t)k0 * ldbt, C,
+                                      false);
+        }
       } catch (const std::exception& e) {
         if (err) err->record(e.what());
       }
@@ -855,6 +885,8 @@ static inline int64_t set_brgemm(bool on) {
   b.brg = on && b.brg_ok;
   return b.brg;
 }
+// the panel budget of brgemm_k_block in bytes (0: from L2); returns the previous setting (tests)
+static inline int64_t set_brgemm_panel(int64_t bytes) { return g_brgemm_panel_bytes.exchange(std::max<int64_t>(bytes, 0)); }
 #endif
 
 // ---------------------------------------------------------------------------------------

@@ -484,4 +484,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("pool_stats", &lstmkit::common::pool_stats, "(bytes the buffer pool holds free, its cap)");
   m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
   m.def("set_brgemm", &lstmkit::common::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
+  m.def("set_brgemm_panel", &lstmkit::common::set_brgemm_panel, "brgemm's B-panel budget in bytes, 0: from L2 (tests)");
 }
