@@ -813,7 +813,7 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
             const int m = std::min(VW, GH - j);
             vf d = ldn(dg + j, m);
             stn(da + j, (d * ldn(GHH + j, m) - mh1 - ldn(ah + j, m) * mh2) * rh, m);
-            if (dx_) stn(dx_ + j, (d * ldn(GIH + j, m) - mi1 - ldn(ih + j, m) * mi2) * ri, m);
+            if (dx_) stn_nt(dx_ + j, (d * ldn(GIH + j, m) - mi1 - ldn(ih + j, m) * mi2) * ri, m);
           }
         }
       }
@@ -840,6 +840,9 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
       prof.mark(5);
     }
     if (tid == 0) prof0b = prof;
+#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
+    _mm_sfence();  // the non-temporal dGX rows ordered before the weight-gradient products read them
+#endif
   });
   prof0b.report(timer, {"t0:pack", "t0:proj_bar", "t0:rows", "t0:bar2", "t0:dh_gemm", "t0:bar3"});
   if (err.set) TORCH_CHECK(false, "lstmkit fused variant backward: ", err.msg);
