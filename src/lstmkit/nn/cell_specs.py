@@ -131,11 +131,12 @@ class CellSpec:
     def fused_layer(self, config: RecurrentConfig, weights: LayerWeights, x: Tensor, state: State, *,
                     reverse: bool, lengths: Tensor | None, masks: StepMasks, keep_trace: bool) -> ScanResult:
         """One layer-direction over ``x`` ``(L, N, I)`` on the fused kernel, as the reference
-        :func:`~lstmkit.nn.scan.scan` returns it."""
+        :func:`~lstmkit.nn.scan.scan` returns it. The module checked the input and built the
+        weights from ``config``, so the layer skips its own argument checks (``_checked``)."""
         w = weights
         result = self.layer(
             x, *state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, reverse=reverse, lengths=lengths,
-            return_trace=keep_trace, **self.layer_options(config, w, masks),
+            return_trace=keep_trace, _checked=True, **self.layer_options(config, w, masks),
         )
         n = self.state_arity
         return ScanResult(result[0], tuple(result[1:1 + n]), result[1 + n] if keep_trace else None)

@@ -100,7 +100,15 @@ class FusedRNNFunction(torch.autograd.Function):
                 dw_hh if need[3] else None, db_ih, db_hh, None, None, None)
 
 
-def _validate(fn, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, G):
+def _validate(fn, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, G, checked=False):
+    c = lambda t: None if t is None else t.contiguous()  # noqa: E731
+    if checked:  # lstmkit's own modules: shapes, dtype and device follow from their config
+        H = weight_hh.shape[1]
+        if h0 is None:
+            h0 = x.new_zeros(x.shape[1], H)
+        lengths = checked_lengths(fn, lengths, x.shape[1], x.shape[0])
+        return c(x), c(h0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), lengths, H
+
     def check(name, t, shape, optional=False):
         check_tensor(fn, name, t, shape, optional=optional)
 
@@ -121,12 +129,11 @@ def _validate(fn, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, G):
     if T < 1:
         raise ValueError(f"{fn}: the sequence must have at least one step (T >= 1)")
     lengths = checked_lengths(fn, lengths, N, T)
-    c = lambda t: None if t is None else t.contiguous()  # noqa: E731
     return c(x), c(h0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), lengths, H
 
 
 def gru_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, reverse=False, lengths=None,
-              return_trace=False):
+              return_trace=False, _checked=False):
     """One layer, one direction of a GRU over a whole sequence, with the fused CPU kernel.
 
     Args:
@@ -147,7 +154,7 @@ def gru_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, revers
         argument except ``lengths``.
     """
     x, h0, w_ih, w_hh, b_ih, b_hh, lengths, H = _validate("gru_layer", x, h0, weight_ih, weight_hh, bias_ih,
-                                                          bias_hh, lengths, 3)
+                                                          bias_hh, lengths, 3, _checked)
     output, h_n, gates = FusedGRUFunction.apply(*graph_inputs(x, h0, w_ih, w_hh, b_ih, b_hh), bool(reverse),
                                                 lengths, bool(return_trace))
     if not return_trace:
@@ -159,7 +166,7 @@ def gru_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, revers
 
 
 def rnn_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, nonlinearity="tanh", reverse=False,
-              lengths=None, return_trace=False):
+              lengths=None, return_trace=False, _checked=False):
     """One layer, one direction of a plain (Elman) RNN over a whole sequence, fused.
 
     ``h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` with phi = ``nonlinearity``
@@ -170,7 +177,7 @@ def rnn_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, nonlin
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"rnn_layer: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     x, h0, w_ih, w_hh, b_ih, b_hh, lengths, _ = _validate("rnn_layer", x, h0, weight_ih, weight_hh, bias_ih,
-                                                          bias_hh, lengths, 1)
+                                                          bias_hh, lengths, 1, _checked)
     output, h_n = FusedRNNFunction.apply(*graph_inputs(x, h0, w_ih, w_hh, b_ih, b_hh), _CELLS[nonlinearity],
                                          bool(reverse), lengths)
     if not return_trace:

@@ -72,9 +72,44 @@ class FusedLSTMFunction(torch.autograd.Function):
                 dw_hr if flags[6] else None, None, None)
 
 
+def _validate(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, G):
+    """:func:`lstm_layer`'s argument checks; returns T, N, I, H, P and the initial states
+    (zeros where None)."""
+    _check("x", x, None)
+    if x.dim() != 3:
+        raise ValueError(f"lstm_layer: x must be 3-D (T, N, I), got shape {tuple(x.shape)}")
+    T, N, I = x.shape
+    _check("weight_hh", weight_hh, None)
+    if weight_hh.dim() != 2:
+        raise ValueError(f"lstm_layer: weight_hh must have shape (G*H, P), got {tuple(weight_hh.shape)}")
+    if weight_hh.shape[0] % G != 0:
+        raise ValueError(f"lstm_layer: weight_hh must have shape ({G}H, P), got {tuple(weight_hh.shape)}")
+    H, P = weight_hh.shape[0] // G, weight_hh.shape[1]
+    if weight_hr is None:
+        if P != H:
+            raise ValueError(f"lstm_layer: weight_hh must have shape (4H, H), got {tuple(weight_hh.shape)}")
+    else:
+        _check("weight_hr", weight_hr, (P, H))
+        if P >= H:
+            raise ValueError(f"lstm_layer: the projection size must be smaller than the hidden size "
+                             f"(torch's rule), got P={P} >= H={H}")
+    _check("weight_ih", weight_ih, (G * H, I))
+    if h0 is None:
+        h0 = x.new_zeros(N, P)
+    if c0 is None:
+        c0 = x.new_zeros(N, H)
+    _check("h0", h0, (N, P))
+    _check("c0", c0, (N, H))
+    _check("bias_ih", bias_ih, (G * H,), optional=True)
+    _check("bias_hh", bias_hh, (G * H,), optional=True)
+    if T < 1:
+        raise ValueError("lstm_layer: the sequence must have at least one step (T >= 1)")
+    return T, N, I, H, P, h0, c0
+
+
 def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, reverse=False, lengths=None,
                weight_hr=None, peephole=None, layer_norm=None, cifg=False, recurrent_mask=None,
-               zoneout_masks=None, return_trace=False):
+               zoneout_masks=None, return_trace=False, _checked=False):
     """One layer, one direction of an LSTM over a whole sequence, with the fused CPU kernel.
 
     Args:
@@ -112,36 +147,16 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
         scan's trace (0 past a sequence's end; ``cell_state``/``hidden_state`` the carried
         states after zoneout).  Its gates and ``cell_state`` are not differentiable.
     """
-    _check("x", x, None)
-    if x.dim() != 3:
-        raise ValueError(f"lstm_layer: x must be 3-D (T, N, I), got shape {tuple(x.shape)}")
-    T, N, I = x.shape
-    _check("weight_hh", weight_hh, None)
-    if weight_hh.dim() != 2:
-        raise ValueError(f"lstm_layer: weight_hh must have shape (G*H, P), got {tuple(weight_hh.shape)}")
     G = 3 if cifg else 4
-    if weight_hh.shape[0] % G != 0:
-        raise ValueError(f"lstm_layer: weight_hh must have shape ({G}H, P), got {tuple(weight_hh.shape)}")
-    H, P = weight_hh.shape[0] // G, weight_hh.shape[1]
-    if weight_hr is None:
-        if P != H:
-            raise ValueError(f"lstm_layer: weight_hh must have shape (4H, H), got {tuple(weight_hh.shape)}")
+    if _checked:  # lstmkit's own modules: shapes, dtype and device follow from their config
+        T, N, I = x.shape
+        H, P = weight_hh.shape[0] // G, weight_hh.shape[1]
+        if h0 is None:
+            h0 = x.new_zeros(N, P)
+        if c0 is None:
+            c0 = x.new_zeros(N, H)
     else:
-        _check("weight_hr", weight_hr, (P, H))
-        if P >= H:
-            raise ValueError(f"lstm_layer: the projection size must be smaller than the hidden size "
-                             f"(torch's rule), got P={P} >= H={H}")
-    _check("weight_ih", weight_ih, (G * H, I))
-    if h0 is None:
-        h0 = x.new_zeros(N, P)
-    if c0 is None:
-        c0 = x.new_zeros(N, H)
-    _check("h0", h0, (N, P))
-    _check("c0", c0, (N, H))
-    _check("bias_ih", bias_ih, (G * H,), optional=True)
-    _check("bias_hh", bias_hh, (G * H,), optional=True)
-    if T < 1:
-        raise ValueError("lstm_layer: the sequence must have at least one step (T >= 1)")
+        T, N, I, H, P, h0, c0 = _validate(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, G)
     lengths = checked_lengths("lstm_layer", lengths, N, T)
 
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
@@ -151,24 +166,28 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
         w_ci = w_cf = w_co = None
         if peephole is not None:
             w_ci, w_cf, w_co = peephole
-            if not cifg:
-                _check("w_ci", w_ci, (H,))
-            else:
+            if cifg:
                 w_ci = None
-            _check("w_cf", w_cf, (H,))
-            _check("w_co", w_co, (H,))
+            if not _checked:
+                if not cifg:
+                    _check("w_ci", w_ci, (H,))
+                _check("w_cf", w_cf, (H,))
+                _check("w_co", w_co, (H,))
         ln = [None] * 6
         if layer_norm is not None:
             ln = list(layer_norm)
             for name, t, size in zip(("ln_ih_w", "ln_ih_b", "ln_hh_w", "ln_hh_b", "ln_c_w", "ln_c_b"), ln,
                                      (G * H, G * H, G * H, G * H, H, H)):
-                _check(name, t, (size,))
-        if recurrent_mask is not None:
+                if not _checked:
+                    _check(name, t, (size,))
+        if recurrent_mask is not None and not _checked:
             _check("recurrent_mask", recurrent_mask, (N, P))
         zh = zc = None
         if zoneout_masks is not None:
             zh, zc = zoneout_masks
             for name, t, shape in (("keep_h", zh, (T, N, P)), ("keep_c", zc, (T, N, H))):
+                if _checked:
+                    break
                 if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape or t.device.type != "cpu":
                     raise ValueError(f"lstm_layer: zoneout mask {name} must be a CPU tensor of shape {shape}")
             zh, zc = zh.to(torch.bool).contiguous(), zc.to(torch.bool).contiguous()
