@@ -155,8 +155,12 @@ def gru_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, revers
     """
     x, h0, w_ih, w_hh, b_ih, b_hh, lengths, H = _validate("gru_layer", x, h0, weight_ih, weight_hh, bias_ih,
                                                           bias_hh, lengths, 3, _checked)
-    output, h_n, gates = FusedGRUFunction.apply(*graph_inputs(x, h0, w_ih, w_hh, b_ih, b_hh), bool(reverse),
-                                                lengths, bool(return_trace))
+    if torch.is_grad_enabled():
+        output, h_n, gates = FusedGRUFunction.apply(*graph_inputs(x, h0, w_ih, w_hh, b_ih, b_hh), bool(reverse),
+                                                    lengths, bool(return_trace))
+    else:  # no graph to record: the kernel alone
+        output, h_n, gates = _ext().gru_rnn_forward(0, x, h0, w_ih, w_hh, b_ih, b_hh, bool(reverse), lengths,
+                                                    bool(return_trace))
     if not return_trace:
         return output, h_n
     from ..cells import GRUStep
@@ -178,8 +182,12 @@ def rnn_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, nonlin
         raise ValueError(f"rnn_layer: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     x, h0, w_ih, w_hh, b_ih, b_hh, lengths, _ = _validate("rnn_layer", x, h0, weight_ih, weight_hh, bias_ih,
                                                           bias_hh, lengths, 1, _checked)
-    output, h_n = FusedRNNFunction.apply(*graph_inputs(x, h0, w_ih, w_hh, b_ih, b_hh), _CELLS[nonlinearity],
-                                         bool(reverse), lengths)
+    if torch.is_grad_enabled():
+        output, h_n = FusedRNNFunction.apply(*graph_inputs(x, h0, w_ih, w_hh, b_ih, b_hh), _CELLS[nonlinearity],
+                                             bool(reverse), lengths)
+    else:  # no graph to record: the kernel alone
+        output, h_n, _ = _ext().gru_rnn_forward(_CELLS[nonlinearity], x, h0, w_ih, w_hh, b_ih, b_hh, bool(reverse),
+                                                lengths, False)
     if not return_trace:
         return output, h_n
     from ..cells import RNNStep

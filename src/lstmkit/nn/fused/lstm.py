@@ -199,6 +199,10 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
         if not return_trace:
             return output, h_n, c_n
         return output, h_n, c_n, _trace(output, gates, cells, H, cifg, lengths)
+    if not torch.is_grad_enabled():  # no graph to record: the kernel alone (no autograd.Function around it)
+        output, h_n, c_n, *_ = load().lstm_forward(c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih),
+                                                   c(bias_hh), c(weight_hr), bool(reverse), lengths, False)
+        return output, h_n, c_n
     return FusedLSTMFunction.apply(
         *graph_inputs(c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr)),
         bool(reverse), lengths,
