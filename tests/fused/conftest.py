@@ -15,3 +15,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture
+def sliced_brgemm():
+    """The brgemm path on, with a 16 KiB panel budget: every product with K > 64 is cut into
+    64-row K slices (fused_common.h, brgemm_k_block). Both settings are restored after."""
+    from lstmkit.nn.fused.build import load
+
+    ext = load()
+    was_on = "brgemm=on" in ext.info(0)
+    if not ext.set_brgemm(True):
+        pytest.skip("oneDNN brgemm ukernel unavailable here")
+    before = ext.set_brgemm_panel(16 * 1024)
+    yield
+    ext.set_brgemm_panel(before)
+    ext.set_brgemm(was_on)

@@ -290,22 +290,12 @@ def test_brgemm_path():
         ext.set_brgemm(was_on)
 
 
-def test_brgemm_k_slices():
+def test_brgemm_k_slices(sliced_brgemm):
     """A right-hand panel larger than the L2 budget is multiplied in slices of K rows
     accumulated into C (brgemm_k_block): with a 16 KiB budget every product here is sliced
     (64-row slices, a last partial one), forward and backward, and still matches torch.nn."""
-    ext = load()
-    was_on = "brgemm=on" in ext.info(0)
-    if not ext.set_brgemm(True):
-        pytest.skip("oneDNN brgemm ukernel unavailable here")
-    before = ext.set_brgemm_panel(16 * 1024)
-    try:
-        _compare(5, 3, 150, 70, seed=33)                 # K = 150 (input) and 70 (recurrent)
-        _compare(4, 6, 8, 130, proj=40, reverse=True, lengths=torch.tensor([4, 1, 3, 4, 2, 4]), seed=34)
-    finally:
-        ext.set_brgemm_panel(before)
-        ext.set_brgemm(was_on)
-    assert ext.set_brgemm_panel(before) == before
+    _compare(5, 3, 150, 70, seed=33)                 # K = 150 (input) and 70 (recurrent)
+    _compare(4, 6, 8, 130, proj=40, reverse=True, lengths=torch.tensor([4, 1, 3, 4, 2, 4]), seed=34)
 
 
 def test_disabled_by_environment():

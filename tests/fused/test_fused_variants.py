@@ -259,18 +259,7 @@ def test_module_trace_fused_equals_reference():
 
 
 @pytest.mark.parametrize("variant", ["all", "all_icfo", "layer_norm"])
-def test_variant_brgemm_k_slices(variant):
+def test_variant_brgemm_k_slices(variant, sliced_brgemm):
     """The variant kernel with every brgemm product cut into 64-row K slices (a 16 KiB panel
     budget; see fused_common.h, brgemm_k_block) against the reference."""
-    from lstmkit.nn.fused.build import load
-
-    ext = load()
-    was_on = "brgemm=on" in ext.info(0)
-    if not ext.set_brgemm(True):
-        pytest.skip("oneDNN brgemm ukernel unavailable here")
-    before = ext.set_brgemm_panel(16 * 1024)
-    try:
-        _compare(5, 4, 150, 70, P=30, seed=8, **VARIANTS[variant])
-    finally:
-        ext.set_brgemm_panel(before)
-        ext.set_brgemm(was_on)
+    _compare(5, 4, 150, 70, P=30, seed=8, **VARIANTS[variant])
