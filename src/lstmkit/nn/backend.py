@@ -360,6 +360,18 @@ MEMO_SIZE = 64
 _MEMOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+_ENVIRON = getattr(os.environ, "_data", None)  # os.environ's own dict (POSIX: bytes keys)
+_AUTOTUNE_KEY = os.environ.encodekey("LSTMKIT_AUTOTUNE") if _ENVIRON is not None else None
+
+
+def _autotune_setting():
+    """``$LSTMKIT_AUTOTUNE`` as os.environ holds it (read from its dict: ``os.environ.get``
+    walks five Python frames, ~15 us between large kernel calls, where Python runs cache-cold)."""
+    if _ENVIRON is not None:
+        return _ENVIRON.get(_AUTOTUNE_KEY)
+    return os.environ.get("LSTMKIT_AUTOTUNE")
+
+
 def select_for(module, config: RecurrentConfig, x: Tensor, *, keep_trace: bool = False,
                ragged: bool = False) -> Backend:
     """``select(sequence_call(config, x, ...))``, remembered for ``module`` per call
@@ -372,8 +384,9 @@ def select_for(module, config: RecurrentConfig, x: Tensor, *, keep_trace: bool =
     ``$LSTMKIT_AUTOTUNE`` is a new signature."""
     if _forced.get() is not None:
         return select(sequence_call(config, x, keep_trace=keep_trace, ragged=ragged))
-    key = (id(config), x.device.type, x.dtype, x.shape[0], x.shape[1], torch.is_grad_enabled(), keep_trace,
-           ragged, torch.get_num_threads(), os.environ.get("LSTMKIT_AUTOTUNE"))
+    shape = x.shape
+    key = (id(config), x.device, x.dtype, shape[0], shape[1], torch.is_grad_enabled(), keep_trace, ragged,
+           torch.get_num_threads(), _autotune_setting())
     memo = _MEMOS.get(module)
     if memo is None:
         memo = _MEMOS[module] = {}
