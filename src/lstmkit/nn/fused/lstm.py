@@ -191,11 +191,18 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
                 if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape or t.device.type != "cpu":
                     raise ValueError(f"lstm_layer: zoneout mask {name} must be a CPU tensor of shape {shape}")
             zh, zc = zh.to(torch.bool).contiguous(), zc.to(torch.bool).contiguous()
-        output, h_n, c_n, gates, cells = FusedLSTMVariantFunction.apply(
-            *graph_inputs(c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr),
-                          c(w_ci), c(w_cf), c(w_co), *(c(t) for t in ln)),
-            c(recurrent_mask), zh, zc, bool(cifg), bool(reverse), lengths, bool(return_trace),
-        )
+        if torch.is_grad_enabled():
+            output, h_n, c_n, gates, cells = FusedLSTMVariantFunction.apply(
+                *graph_inputs(c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr),
+                              c(w_ci), c(w_cf), c(w_co), *(c(t) for t in ln)),
+                c(recurrent_mask), zh, zc, bool(cifg), bool(reverse), lengths, bool(return_trace),
+            )
+        else:  # no graph to record: the kernel alone (the buffers saved only for a trace)
+            e = _empty()
+            extra = [e if t is None else t.contiguous() for t in (w_ci, w_cf, w_co, *ln)]
+            output, h_n, c_n, gates, cells = load().lstm_var_forward(
+                c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr), extra,
+                c(recurrent_mask), zh, zc, bool(cifg), bool(reverse), lengths, bool(return_trace))[:5]
         if not return_trace:
             return output, h_n, c_n
         return output, h_n, c_n, _trace(output, gates, cells, H, cifg, lengths)
