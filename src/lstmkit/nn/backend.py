@@ -128,9 +128,10 @@ class Backend:
         """One layer-direction over ``x`` ``(L, N, I)`` from ``state``."""
         raise NotImplementedError(f"the {self.name} backend runs whole stacks (run_stack)")
 
-    def run_stack(self, module, x: Tensor, states: list[tuple[Tensor, ...]] | None, lengths: Tensor | None):
-        """Every layer of ``module`` over ``x`` ``(L, N, H_in)`` from ``states`` (one per
-        layer-direction; None: zeros): ``(output, final state)``."""
+    def run_stack(self, module, x: Tensor, hx, lengths: Tensor | None):
+        """Every layer of ``module`` over ``x`` ``(L, N, H_in)`` from ``hx`` as torch.nn takes it
+        (``(h_0, c_0)`` or ``h_0``, each ``(D*layers, N, *)``, checked; None: zeros):
+        ``(output, final state)``."""
         raise NotImplementedError(f"the {self.name} backend runs one layer at a time (run_layer)")
 
     def step_core(self, module) -> Any | None:
@@ -178,17 +179,15 @@ class TorchBackend(Backend):
             return "torch.nn has no LSTM variant (peephole, layer_norm, cifg, recurrent_dropout, zoneout)"
         return None
 
-    def run_stack(self, module, x, states, lengths):
+    def run_stack(self, module, x, hx, lengths):
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
         params = list(module._parameters.items())  # its own (a RecurrentStack has no submodules)
         twin, flat = self._twin(module, params)
-        if flat is not None and lengths is None and x.device.type == "cpu":
-            return self._direct(module, twin, flat, x, states)
+        if flat is not None and lengths is None and x.is_cpu:
+            return self._direct(module, twin, flat, x, hx)
         if twin.training != module.training:
             twin.train(module.training)
-        hx = None if states is None else \
-            module.config.spec.public_state(torch.stack(column) for column in zip(*states))  # (D*layers, N, *)
         inp = x if lengths is None else pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
         if flat is not None:
             output, final = twin(inp, hx)
@@ -201,18 +200,16 @@ class TorchBackend(Backend):
         return output, final
 
     @staticmethod
-    def _direct(module, twin, flat, x, states):
+    def _direct(module, twin, flat, x, hx):
         """The same ATen operator torch.nn's forward ends in (``torch.lstm``, ``torch.gru``,
         ``torch.rnn_tanh``, ``torch.rnn_relu``), called with the bound parameters in torch's
         order: the result is torch.nn's, without its ~50 us of Python checks per call (on the
         CPU, where torch.nn keeps no flattened weight copy)."""
         lstm = twin.mode == "LSTM"
-        if states is None:
+        if hx is None:
             layers = twin.num_layers * (2 if twin.bidirectional else 1)
             h0 = x.new_zeros(layers, x.shape[1], twin.proj_size or twin.hidden_size)
             hx = (h0, x.new_zeros(layers, x.shape[1], twin.hidden_size)) if lstm else h0
-        else:
-            hx = module.config.spec.public_state(torch.stack(column) for column in zip(*states))
         operator = _TORCH_OPERATORS[twin.mode]
         result = operator(x, hx, flat, twin.bias, twin.num_layers, float(twin.dropout), module.training,
                           twin.bidirectional, False)

@@ -138,14 +138,13 @@ class RecurrentStack(nn.Module):
         backend = backends.select_for(self, c, x, keep_trace=return_trace, ragged=lengths is not None)
         self.__dict__["last_backend"] = backend.name  # a plain attribute: nn.Module.__setattr__ costs ~4 us
         self.backend_counts[backend.name] = self.backend_counts.get(backend.name, 0) + 1
-        if backend.runs_stack and hx is None:
-            # torch.nn's kernels start from zeros themselves
-            output, final = backend.run_stack(self, x, None, lengths)
+        if backend.runs_stack:
+            # the whole stack from hx as torch.nn takes it, (D*layers, N, *) (None: zeros)
+            tensors = None if hx is None else self._checked_hx(hx, batch, unbatched)
+            output, final = backend.run_stack(self, x, None if tensors is None else c.spec.public_state(tensors),
+                                              lengths)
             return self._restore_layout(output, final, None, packed, unbatched, return_trace)
         states = self._initial_states(hx, batch, unbatched, x)
-        if backend.runs_stack:
-            output, final = backend.run_stack(self, x, states, lengths)
-            return self._restore_layout(output, final, None, packed, unbatched, return_trace)
         layer_input = x
         final_states: list[tuple[Tensor, ...]] = []
         trace_rows: list[list] = []
@@ -213,24 +212,31 @@ class RecurrentStack(nn.Module):
         """``hx`` checked against the expected shapes and split per layer-direction."""
         c = self.config
         stacked = c.num_layers * c.num_directions
-        shapes = [(name, (stacked, batch, units)) for name, units in c.spec.state_sizes(c)]
         if hx is None:
-            tensors = [x.new_zeros(shape) for _, shape in shapes]
+            tensors = [x.new_zeros((stacked, batch, units)) for _, units in c.spec.state_sizes(c)]
         else:
-            given = c.spec.check_state(hx, c.spec.torch_class)
-            tensors = []
-            for (name, shape), tensor in zip(shapes, given):
-                if not isinstance(tensor, Tensor):
-                    raise ValueError(f"{name} must be a Tensor, got {type(tensor).__name__}")
-                expected = (shape[0], shape[2]) if unbatched else shape
-                if tuple(tensor.shape) != expected:
-                    raise ValueError(
-                        f"{name} must have shape {expected} (D*num_layers, "
-                        f"{'' if unbatched else 'N, '}{'H_out' if name == 'h_0' else 'H'}), "
-                        f"got {tuple(tensor.shape)}"
-                    )
-                tensors.append(tensor.unsqueeze(1) if unbatched else tensor)
+            tensors = self._checked_hx(hx, batch, unbatched)
         return [tuple(t[i] for t in tensors) for i in range(stacked)]
+
+    def _checked_hx(self, hx, batch: int, unbatched: bool) -> list[Tensor]:
+        """The tensors of ``hx`` (``h_0``, and ``c_0`` for an LSTM) checked against their
+        shapes, each ``(D*num_layers, N, units)`` (a batch dimension added to unbatched ones)."""
+        c = self.config
+        stacked = c.num_layers * c.num_directions
+        given = c.spec.check_state(hx, c.spec.torch_class)
+        tensors = []
+        for (name, units), tensor in zip(c.spec.state_sizes(c), given):
+            if not isinstance(tensor, Tensor):
+                raise ValueError(f"{name} must be a Tensor, got {type(tensor).__name__}")
+            expected = (stacked, units) if unbatched else (stacked, batch, units)
+            if tuple(tensor.shape) != expected:
+                raise ValueError(
+                    f"{name} must have shape {expected} (D*num_layers, "
+                    f"{'' if unbatched else 'N, '}{'H_out' if name == 'h_0' else 'H'}), "
+                    f"got {tuple(tensor.shape)}"
+                )
+            tensors.append(tensor.unsqueeze(1) if unbatched else tensor)
+        return tensors
 
     @staticmethod
     def _check_lengths(lengths, batch: int, num_steps: int, unbatched: bool) -> Tensor:
