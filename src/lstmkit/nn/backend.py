@@ -118,6 +118,7 @@ class Backend:
 
     name = ""
     runs_stack = False  # True: run_stack runs all layers in one call; else run_layer, one layer-direction
+    zeros_itself = False  # True: run_layer takes None for a zero initial state (no tensors built for it)
 
     def why_not(self, call: Call) -> str | None:
         """Why this backend cannot run ``call``, or None when it can."""
@@ -247,6 +248,7 @@ class FusedBackend(Backend):
     """lstmkit's compiled CPU kernels (:mod:`lstmkit.nn.fused`); for a step, the compiled step."""
 
     name = "fused"
+    zeros_itself = True  # the fused layers start from zeros given None
 
     def why_not(self, call: Call) -> str | None:
         return self.mismatch(call) or self.unavailable(call) or self.slower(call)

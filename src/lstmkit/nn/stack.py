@@ -144,7 +144,10 @@ class RecurrentStack(nn.Module):
             output, final = backend.run_stack(self, x, None if tensors is None else c.spec.public_state(tensors),
                                               lengths)
             return self._restore_layout(output, final, None, packed, unbatched, return_trace)
-        states = self._initial_states(hx, batch, unbatched, x)
+        if hx is None and backend.zeros_itself:
+            states = [(None,) * c.spec.state_arity] * (c.num_layers * c.num_directions)
+        else:
+            states = self._initial_states(hx, batch, unbatched, x)
         layer_input = x
         final_states: list[tuple[Tensor, ...]] = []
         trace_rows: list[list] = []
@@ -190,21 +193,23 @@ class RecurrentStack(nn.Module):
         """One layer-direction on ``backend`` (the one :func:`backend.select` chose)."""
         return backend.run_layer(
             self.config, self.layer_weights(layer, direction), x, state, reverse=direction == 1,
-            lengths=lengths, masks=self._draw_masks(x, state), keep_trace=keep_trace,
+            lengths=lengths, masks=self._draw_masks(x), keep_trace=keep_trace,
         )
 
-    def _draw_masks(self, x: Tensor, state: tuple[Tensor, ...]) -> StepMasks:
+    def _draw_masks(self, x: Tensor) -> StepMasks:
         """Recurrent-dropout and zoneout masks for one layer-direction (training only)."""
         c = self.config
         if not self.training:
             return StepMasks()
         recurrent = zoneout = None
+        if c.recurrent_dropout > 0 or c.zoneout > 0:
+            shapes = [(x.shape[1], units) for _, units in c.spec.state_sizes(c)]  # the state's (N, units)
         if c.recurrent_dropout > 0:
             keep = 1.0 - c.recurrent_dropout
-            recurrent = torch.bernoulli(torch.full_like(state[0], keep)) / keep
+            recurrent = torch.bernoulli(x.new_full(shapes[0], keep)) / keep
         if c.zoneout > 0:
             num_steps = x.shape[0]
-            zoneout = tuple(bernoulli_mask((num_steps,) + s.shape, c.zoneout, s.device) for s in state)
+            zoneout = tuple(bernoulli_mask((num_steps,) + shape, c.zoneout, x.device) for shape in shapes)
         return StepMasks(recurrent, zoneout)
 
     # ------------------------------------------------------------- validation
