@@ -12,6 +12,19 @@ ENSEMBLE = 3  # ClassifierParams.ensemble and .augment (tests check that they ag
 AUGMENT = 0.0
 DOWNSAMPLE_MODE = "fold"  # ClassifierParams.downsample_mode and .lstm_dropout (tests check these too)
 LSTM_DROPOUT = 0.8
+FOLD_SCALES = (1.0,)  # ClassifierParams.fold_scales and .align_period (tests check that they agree)
+ALIGN_PERIOD = True
+
+
+def scales(text: str) -> tuple[float, ...]:
+    """An argparse type for comma-separated numbers > 0 (the error names the text given)."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(0.0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers > 0, e.g. 1,0.5,2, got {text!r}")
+    return values
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,10 +54,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time steps per LSTM step (default: about 16 LSTM steps per sequence)")
     parser.add_argument("--downsample", type=positive_int, default=None, metavar="D",
                         help="make every D time steps one before both branches read the series "
-                             "(default: D = round(median length / 128), at least 1)")
+                             "(default: D = round(median length / 128), at least 1, made a multiple of "
+                             "the series' dominant period when that is strong and shorter than D)")
+    parser.add_argument("--no-align-period", dest="align_period", action="store_false", default=ALIGN_PERIOD,
+                        help="the default D stays round(median length / 128), whatever the series' period")
     parser.add_argument("--downsample-mode", default=DOWNSAMPLE_MODE, choices=["fold", "mean"],
                         help="fold: the D steps' values side by side in one step (D*C channels, nothing "
                              f"lost); mean: their average (default {DOWNSAMPLE_MODE})")
+    parser.add_argument("--fold-scales", type=scales, default=FOLD_SCALES, metavar="S1,S2,..",
+                        help="a multi-resolution ensemble: member m reads blocks of max(1, round(D * S_m)) "
+                             "steps (the scales taken in turn, e.g. 1,0.5,2) when D > 1; series read whole "
+                             f"(D = 1) stay whole (default {','.join(f'{v:g}' for v in FOLD_SCALES)}: every "
+                             "member at D)")
     parser.add_argument("--no-conv-branch", action="store_true",
                         help="the LSTM branch alone (default: LSTM-FCN, a convolutional branch beside the LSTM)")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
@@ -130,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     classifier.save(out)
     write_csv(out / "predictions.csv", frame)
     metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
-               "patch": classifier.patch, "epochs": classifier.fit_result.epochs,
+               "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
+               "epochs": classifier.fit_result.epochs,
                "backends": dict(classifier.net.encoder.backend_counts),
                "seconds": round(time.perf_counter() - started, 2)}
     if report is not None:

@@ -41,10 +41,19 @@ members' cross-entropies, so each member's gradient is its own) and averaged in 
 
 (deep ensembles, Lakshminarayanan et al. 2017; for time-series classification Fawaz et al.
 2019 found ensembles of FCN/ResNet networks more accurate than any one of them).
+
+The members may read the series at different resolutions (``member_folds`` d_m and
+``member_patches`` k_m, one per member: a multi-resolution ensemble, see
+:class:`lstmkit.tasks.classify.ClassifierParams`'s ``fold_scales``); then the input is one
+tensor per member, ``x_m`` ``(N, S_m, k_m*d_m*C)`` with ``lengths_m``, and member m is an
+LSTM-FCN of input width k_m*d_m*C (conv branch d_m*C)::
+
+    p(class | x) = (1/M) Σ_m softmax(U_m z_m(x_m) + b_m)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -80,6 +89,16 @@ class ClassifierNetConfig(ClassifierNetOptions):
     n_classes: int
     patch: int = 1  # k: time steps per LSTM step
     fold: int = 1  # d: raw time steps side by side in one (downsampled) step of the input
+    member_folds: tuple[int, ...] | None = None  # d_m per member (None: every member reads at fold)
+    member_patches: tuple[int, ...] | None = None  # k_m per member (None: every member at patch)
+
+    def member_config(self, m: int) -> "ClassifierNetConfig":
+        """Member m's own config: its fold d_m and patch k_m (the shared ones without
+        ``member_folds``)."""
+        folds, patches = self.member_folds, self.member_patches
+        return dataclasses.replace(self, fold=int(folds[m]) if folds else self.fold,
+                                   patch=int(patches[m]) if patches else self.patch,
+                                   member_folds=None, member_patches=None)
 
 
 class SqueezeExcite(nn.Module):
@@ -192,18 +211,33 @@ class ClassifierEnsemble(nn.Module):
         super().__init__()
         if isinstance(config.ensemble, bool) or int(config.ensemble) != config.ensemble or config.ensemble < 1:
             raise ValueError(f"ensemble must be a whole number >= 1, got {config.ensemble!r}")
+        m = int(config.ensemble)
+        for name in ("member_folds", "member_patches"):
+            values = getattr(config, name)
+            if values is not None and (len(values) != m or any(int(v) != v or v < 1 for v in values)):
+                raise ValueError(f"{name} must hold one whole number >= 1 per member ({m}), got {values!r}")
         self.config = config
-        self.members = nn.ModuleList(ClassifierNet(config) for _ in range(int(config.ensemble)))
+        self.members = nn.ModuleList(ClassifierNet(config.member_config(i)) for i in range(m))
 
     @property
     def encoder(self) -> LSTM:
         return self.members[0].encoder
 
-    def member_logits(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Every member's logits, ``(M, N, n_classes)``."""
+    @property
+    def multiresolution(self) -> bool:
+        """True when the members read different inputs (one tensor per member)."""
+        return self.config.member_folds is not None or self.config.member_patches is not None
+
+    def member_logits(self, x, lengths) -> torch.Tensor:
+        """Every member's logits, ``(M, N, n_classes)``. ``x`` and ``lengths``: one tensor
+        every member reads, or (:attr:`multiresolution`) a sequence of one per member."""
+        if isinstance(x, (list, tuple)):
+            if len(x) != len(self.members) or len(lengths) != len(self.members):
+                raise ValueError(f"expected one input per member ({len(self.members)}), got {len(x)}")
+            return torch.stack([member(xm, lm) for member, xm, lm in zip(self.members, x, lengths)])
         return torch.stack([member(x, lengths) for member in self.members])
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x, lengths) -> torch.Tensor:
         """``log((1/M) Σ_m softmax(logits_m))``, ``(N, n_classes)``: a member's logits when M = 1."""
         logits = self.member_logits(x, lengths)
         if len(self.members) == 1:
