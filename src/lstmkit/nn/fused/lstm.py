@@ -198,8 +198,7 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
                 c(recurrent_mask), zh, zc, bool(cifg), bool(reverse), lengths, bool(return_trace),
             )
         else:  # no graph to record: the kernel alone (the buffers saved only for a trace)
-            e = _empty()
-            extra = [e if t is None else t.contiguous() for t in (w_ci, w_cf, w_co, *ln)]
+            extra = _extra(*(c(t) for t in (w_ci, w_cf, w_co, *ln)))
             output, h_n, c_n, gates, cells = load().lstm_var_forward(
                 c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr), extra,
                 c(recurrent_mask), zh, zc, bool(cifg), bool(reverse), lengths, bool(return_trace))[:5]
@@ -229,6 +228,13 @@ def _empty() -> torch.Tensor:
     return _EMPTY
 
 
+def _extra(*tensors) -> list[torch.Tensor]:
+    """The kernel's ``extra`` list (w_ci, w_cf, w_co, the six layer-norm tensors), absent
+    ones as the empty tensor."""
+    e = _empty()
+    return [e if t is None else t for t in tensors]
+
+
 class FusedLSTMVariantFunction(torch.autograd.Function):
     """Autograd wrapper of the variant kernel (``lstm_var_forward`` / ``lstm_var_backward``).
 
@@ -245,8 +251,7 @@ class FusedLSTMVariantFunction(torch.autograd.Function):
                 rd_mask, zh_mask, zc_mask, cifg, reverse, lengths, save):
         ext = load()
         training = any(ctx.needs_input_grad[:17])
-        e = _empty()
-        extra = [t if t is not None else e for t in (w_ci, w_cf, w_co, ln_ih_w, ln_ih_b, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b)]
+        extra = _extra(w_ci, w_cf, w_co, ln_ih_w, ln_ih_b, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b)
         res = ext.lstm_var_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, extra, rd_mask, zh_mask, zc_mask,
                                    bool(cifg), bool(reverse), lengths, bool(training or save))
         output, h_n, c_n, gates, cells = res[:5]
