@@ -680,13 +680,29 @@ static inline vf vtanh(vf x) {
   return x2 < 0.390625f ? small : big;  // |x| < 0.625
 }
 
-// Sum of the lanes (in lane order).
+// Sum of the lanes, as a tree in a fixed order: lane i + w added onto lane i for w = VW/2,
+// ..., 1.  A fixed order keeps results bitwise reproducible; the tree's depth (log2 VW adds)
+// rather than a chain of VW - 1 adds matters because the layer norms wait on these sums
+// (two per statistic) before a row can go on.
 static inline float hsum(vf v) {
+#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
+  __m512 x = (__m512)v;
+  __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(x), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+#elif defined(__AVX__) && (LSTMKIT_VW == 8)
+  __m256 s8 = (__m256)v;
+#endif
+#if (defined(__AVX512F__) && (LSTMKIT_VW == 16)) || (defined(__AVX__) && (LSTMKIT_VW == 8))
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+  return _mm_cvtss_f32(s1);
+#else
   float a[VW];
   std::memcpy(a, &v, sizeof(v));
-  float s = 0.f;
-  for (int i = 0; i < VW; ++i) s += a[i];
-  return s;
+  for (int w = VW / 2; w >= 1; w /= 2)
+    for (int i = 0; i < w; ++i) a[i] += a[i + w];
+  return a[0];
+#endif
 }
 
 // mean and 1/sqrt(var + eps) of a[0..n) (biased variance, eps = 1e-5 as cells.LAYER_NORM_EPS):

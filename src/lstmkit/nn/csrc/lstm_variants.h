@@ -604,10 +604,14 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   at::Tensor dHN = c.proj ? pooled_empty({T, N, P}, opt) : at::Tensor();
   at::Tensor dR = c.proj ? at::empty({N, H}, opt) : at::Tensor();
   at::Tensor Q = M ? at::empty({N, P}, opt) : at::Tensor();
-  // per-row accumulators: db | dghh | (unused) (GH each) | dgc | dbc | dwci | dwcf | dwco (H each)
-  // | dgih (GH)
-  const int64_t AW = 4 * (int64_t)GH + 5 * (int64_t)H;
-  at::Tensor acc = at::zeros({N, AW}, opt);
+  // parameter-gradient accumulators, one per group of RG consecutive rows (RG fixed by N, so
+  // the sums' order, and the result, do not depend on the thread count; a group's rows are
+  // all done by one thread, in order): db | dghh (GH each) | dgc | dbc | dwci | dwcf | dwco
+  // (H each) | dgih (GH).  Groups of up to 8 rows keep the accumulator a thread adds into
+  // in L1 for 8 rows running, where one per row streamed (N, AW) through L2 at every step.
+  const int64_t AW = 3 * (int64_t)GH + 5 * (int64_t)H;
+  const int RG = std::max(1, std::min(8, N / 4)), NRG = (N + RG - 1) / RG;
+  at::Tensor acc = at::zeros({NRG, AW}, opt);
   const std::vector<int> cq = col_chunks(P, std::min(256, std::max(64, P / 2)));  // dh columns
   const std::vector<int> cr = col_chunks(H, 128);  // dr columns (projection)
   const int ncq = (int)cq.size() - 1, ncr = c.proj ? (int)cr.size() - 1 : 0;
@@ -637,7 +641,7 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   if (T > 0 && N > 0 && H > 0)
   run_threads(nthr, [&](int tid, int nth) {
     LoopProf prof(timer, tid == 0);
-    const int r0 = (int)((int64_t)N * tid / nth), r1 = (int)((int64_t)N * (tid + 1) / nth);
+    const int r0 = std::min(N, NRG * tid / nth * RG), r1 = std::min(N, NRG * (tid + 1) / nth * RG);
     const int kq0 = ncq * tid / nth, kq1 = ncq * (tid + 1) / nth;
     const int kr0 = ncr * tid / nth, kr1 = ncr * (tid + 1) / nth;
     float* sc = SCR + (int64_t)tid * (3 * H + P + GH + 16);
@@ -706,10 +710,10 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
         const float* cnw = CN + ro * H;
         const float* cp = Cprev + so;
         const float* chs = CH ? CH + ro * H : nullptr;
-        float* a = ACC + (int64_t)n * AW;
+        float* a = ACC + (int64_t)(n / RG) * AW;
         float* a_db = a;
         float* a_dghh = a + GH;
-        float* a_dgc = a + 3 * GH;
+        float* a_dgc = a + 2 * GH;
         float* a_dbc = a_dgc + H;
         float* a_wci = a_dbc + H;
         float* a_wcf = a_wci + H;
@@ -893,27 +897,27 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
   });
   if (err.set) TORCH_CHECK(false, "lstmkit fused variant backward: ", err.msg);
   timer.lap("dw");
-  // per-row accumulators summed over rows in order
+  // the row groups' accumulators summed in order
   at::Tensor tot = at::zeros({AW}, opt);
   {
     float* S = tot.data_ptr<float>();
-    for (int n = 0; n < N; ++n)
-      for (int64_t j = 0; j < AW; ++j) S[j] += ACC[(int64_t)n * AW + j];
+    for (int g = 0; g < NRG; ++g)
+      for (int64_t j = 0; j < AW; ++j) S[j] += ACC[(int64_t)g * AW + j];
   }
   if (need[5] || need_lnih) res[5] = tot.narrow(0, 0, GH).clone();
   if (c.ln && need[8]) {
-    res[10] = tot.narrow(0, 3 * GH + 5 * H, GH).clone();  // d ln_ih gain = sum dG * ihat
+    res[10] = tot.narrow(0, 2 * GH + 5 * H, GH).clone();  // d ln_ih gain = sum dG * ihat
     res[11] = tot.narrow(0, 0, GH).clone();  // d ln_ih bias = sum dG
     res[12] = tot.narrow(0, GH, GH).clone();
     res[13] = tot.narrow(0, 0, GH).clone();  // d ln_hh bias = sum dG
-    res[14] = tot.narrow(0, 3 * GH, H).clone();
-    res[15] = tot.narrow(0, 3 * GH + H, H).clone();
+    res[14] = tot.narrow(0, 2 * GH, H).clone();
+    res[15] = tot.narrow(0, 2 * GH + H, H).clone();
   }
   timer.lap("acc_sums");
   if (c.peep && need[7]) {
-    if (!c.cifg) res[7] = tot.narrow(0, 3 * GH + 2 * H, H).clone();
-    res[8] = tot.narrow(0, 3 * GH + 3 * H, H).clone();
-    res[9] = tot.narrow(0, 3 * GH + 4 * H, H).clone();
+    if (!c.cifg) res[7] = tot.narrow(0, 2 * GH + 2 * H, H).clone();
+    res[8] = tot.narrow(0, 2 * GH + 3 * H, H).clone();
+    res[9] = tot.narrow(0, 2 * GH + 4 * H, H).clone();
   }
   return res;
 }
