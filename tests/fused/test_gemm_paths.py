@@ -67,23 +67,28 @@ def test_both_gemm_paths_match_the_reference(brgemm):
         assert diff < (5e-4 if "layer_norm" in shape else 2e-5), (shape, diff)  # LN: 70 steps of normalising
 
 
+KNOBS = ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK", "LSTMKIT_FUSED_BRGEMM_TN_MAXM")
+
+
 def test_gemm_defaults_follow_the_cpu_vendor_and_isa_and_leave_the_users_choice(monkeypatch):
-    for name in ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK"):
+    for name in KNOBS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(build, "cpu_vendor", lambda: "AuthenticAMD")
     monkeypatch.setattr(build, "gemm_isa", lambda: "avx512")
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "2048"
+    assert "LSTMKIT_FUSED_BRGEMM_TN_MAXM" not in os.environ  # AVX-512: brgemm for every weight gradient
     monkeypatch.setenv("LSTMKIT_FUSED_BRGEMM", "0")  # the user's setting wins
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "0"
-    for name in ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK"):
-        monkeypatch.delenv(name)
+    for name in KNOBS:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(build, "gemm_isa", lambda: "avx2")  # AVX2 only: brgemm for short inner dimensions
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "256"
-    for name in ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK"):
-        monkeypatch.delenv(name)
+    assert os.environ["LSTMKIT_FUSED_BRGEMM_TN_MAXM"] == "128"  # and MKL for weight gradients of M > 128
+    for name in KNOBS:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(build, "cpu_vendor", lambda: "GenuineIntel")
     build._gemm_defaults()
     assert "LSTMKIT_FUSED_BRGEMM" not in os.environ

@@ -363,11 +363,25 @@ struct PackedB {
 // otherwise one plain GEMM.  The summation order is fixed by the sizes (never by threads).
 static constexpr int kGemmTnChunk = 256;
 static inline size_t gemm_tn_scratch(int M) { return (size_t)M * kGemmTnChunk; }
+// The brgemm path of gemm_tn for M up to LSTMKIT_FUSED_BRGEMM_TN_MAXM (unset: up to use_brgemm's
+// K limit, at least 256).  With AVX2 only, oneDNN's ukernel ran M = 256 at 57 % of the FP32
+// peak where MKL's sgemm reached 85 % (dW at 100,64,256: 91 against 61 ms; cutting C into
+// blocks of 64 or 128 rows or columns did not help), and M = 128 faster than MKL (6.6
+// against 8.2 ms at 100,32,128), so the AMD AVX2 defaults set 128 (nn/fused/build.py).
+static inline bool use_brgemm_tn(int M) {
+#ifdef LSTMKIT_WITH_BRGEMM
+  static const int maxm = std::getenv("LSTMKIT_FUSED_BRGEMM_TN_MAXM") ? std::atoi(std::getenv("LSTMKIT_FUSED_BRGEMM_TN_MAXM")) : -1;
+  return maxm < 0 ? use_brgemm(std::max(M, kGemmTnChunk)) : (blas().brg && M <= maxm);
+#else
+  (void)M;
+  return false;
+#endif
+}
 static inline void gemm_tn(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta,
                            float* C, int ldc, float* scratch, ErrorSlot* err) {
   if (M <= 0 || N <= 0) return;
 #ifdef LSTMKIT_WITH_BRGEMM
-  if (scratch && K > 0 && use_brgemm(std::max(M, kGemmTnChunk))) {  // (AVX2: MKL for M > 256, 1.5x faster)
+  if (scratch && K > 0 && use_brgemm_tn(M)) {
     constexpr int KB = kGemmTnChunk;
     if (beta != 0.f && beta != 1.f)
       for (int r = 0; r < M; ++r)

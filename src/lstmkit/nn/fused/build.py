@@ -602,7 +602,8 @@ def gemm_isa() -> str:
 #: Xeon the tables were first measured on, MKL's packed GEMM is the faster and stays.
 GEMM_DEFAULTS = {
     ("AuthenticAMD", "avx512"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "2048"},
-    ("AuthenticAMD", "avx2"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "256"},
+    ("AuthenticAMD", "avx2"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "256",
+                               "LSTMKIT_FUSED_BRGEMM_TN_MAXM": "128"},
 }
 
 
