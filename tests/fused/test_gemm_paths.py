@@ -83,9 +83,9 @@ def test_gemm_defaults_follow_the_cpu_vendor_and_isa_and_leave_the_users_choice(
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "0"
     for name in KNOBS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(build, "gemm_isa", lambda: "avx2")  # AVX2 only: brgemm for short inner dimensions
+    monkeypatch.setattr(build, "gemm_isa", lambda: "avx2")  # AVX2 only: brgemm too
     build._gemm_defaults()
-    assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "256"
+    assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "2048"
     assert os.environ["LSTMKIT_FUSED_BRGEMM_TN_MAXM"] == "128"  # and MKL for weight gradients of M > 128
     for name in KNOBS:
         monkeypatch.delenv(name, raising=False)

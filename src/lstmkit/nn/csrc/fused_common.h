@@ -225,13 +225,14 @@ static inline int brgemm_k_block(int K, int ldbt) {
 // A prepared right-hand operand B (K,N) for repeated C(M,N) (+)= A(M,K) B products
 // (beta 0 or 1).  Three ways, chosen once at load time:
 //  * oneDNN brgemm (at::native::cpublas::brgemm, JIT ukernel; only with LSTMKIT_WITH_BRGEMM,
-//    opt-in, and only for K <= 256, where it measured faster): B must be (K,N) row-major;
+//    opt-in, for K up to LSTMKIT_FUSED_BRGEMM_MAXK): B must be (K,N) row-major;
 //    when given transposed (src stored (N,K)) it is transposed once into `storage`;
 //  * MKL packed format (cblas_sgemm_pack / cblas_sgemm_compute) in `storage`;
 //  * otherwise a plain GEMM per call (also for empty operands).
 // `storage` (bytes() bytes, may be null when bytes() is 0) is owned by the caller.
-// When brgemm is enabled, it is used only for short inner dimensions (K <= 256): it measured
-// faster than MKL packed there (one thread) and slower for K >= 512.
+// When brgemm is enabled, it is used for inner dimensions up to LSTMKIT_FUSED_BRGEMM_MAXK (unset:
+// 256; the AMD defaults in nn/fused/build.py set 2048: with the K slices below, brgemm
+// measured faster than MKL's packed GEMM at every K there, AVX-512 and AVX2 alike).
 static inline bool use_brgemm(int K) {
 #ifdef LSTMKIT_WITH_BRGEMM
   static const int maxk = std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK") ? std::atoi(std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK")) : 256;
@@ -367,7 +368,7 @@ static inline size_t gemm_tn_scratch(int M) { return (size_t)M * kGemmTnChunk; }
 // K limit, at least 256).  With AVX2 only, oneDNN's ukernel ran M = 256 at 57 % of the FP32
 // peak where MKL's sgemm reached 85 % (dW at 100,64,256: 91 against 61 ms; cutting C into
 // blocks of 64 or 128 rows or columns did not help), and M = 128 faster than MKL (6.6
-// against 8.2 ms at 100,32,128), so the AMD AVX2 defaults set 128 (nn/fused/build.py).
+// against 8.2 ms at 100,32,128), so the AMD AVX2 defaults set 128.
 static inline bool use_brgemm_tn(int M) {
 #ifdef LSTMKIT_WITH_BRGEMM
   static const int maxm = std::getenv("LSTMKIT_FUSED_BRGEMM_TN_MAXM") ? std::atoi(std::getenv("LSTMKIT_FUSED_BRGEMM_TN_MAXM")) : -1;

@@ -596,13 +596,16 @@ def gemm_isa() -> str:
 #: the user has not set them) before a kernel first runs; the kernels read them once. On an AMD
 #: EPYC (Zen 4/5, AVX-512) MKL runs only its AVX2 code: its packed GEMM ran the LSTM kernels at
 #: 0.45-0.67x torch.nn.LSTM, and oneDNN's brgemm ukernel (AVX-512) for every inner dimension
-#: up to 2048 at 0.61-1.24x (the variants 0.67-1.72x); with AVX2 only (a Zen 3, or a Zen 5 run
-#: as one: README, "Speed on an AVX2-only CPU") brgemm is the faster up to inner dimension 256
-#: and MKL's packed GEMM beyond (H = 512: brgemm 0.62x torch.nn.LSTM, MKL 0.97x). On the Intel
+#: up to 2048 at 0.61-1.24x (the variants 0.67-1.72x). With AVX2 only (a Zen 3, or a Zen 5 run
+#: as one: README, "Speed") brgemm is the faster for every inner dimension too, now that
+#: panels larger than L2 are cut into K slices (plain LSTM at the four default shapes, against
+#: brgemm up to 256 and MKL's packed GEMM beyond: training 1.01-1.25x -> 1.08-1.36x
+#: torch.nn.LSTM, inference at H = 512 0.90x -> 1.06x), except the weight gradients with more
+#: than 128 rows (M), which MKL runs at 85 % of the AVX2 peak and brgemm at 57 %. On the Intel
 #: Xeon the tables were first measured on, MKL's packed GEMM is the faster and stays.
 GEMM_DEFAULTS = {
     ("AuthenticAMD", "avx512"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "2048"},
-    ("AuthenticAMD", "avx2"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "256",
+    ("AuthenticAMD", "avx2"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "2048",
                                "LSTMKIT_FUSED_BRGEMM_TN_MAXM": "128"},
 }
 
