@@ -348,7 +348,8 @@ class Tuner:
 def machine() -> dict:
     """What the decisions depend on besides the class: CPU model, vector ISA flags, torch,
     the compiled kernels' build keys (sources, flags such as ``LSTMKIT_FUSED_VW8``) and their
-    run-time GEMM path (``LSTMKIT_FUSED_BLAS``, ``LSTMKIT_FUSED_BRGEMM``, ``..._MAXK``, after
+    run-time GEMM path (``LSTMKIT_FUSED_BLAS``, ``LSTMKIT_FUSED_BRGEMM``, ``..._MAXK``,
+    ``..._TN_MAXM``, after
     the per-vendor defaults of :data:`lstmkit.nn.fused.build.GEMM_DEFAULTS`), and the
     instruction sets torch's own kernels may use (its CPU capability; ``ONEDNN_MAX_CPU_ISA``,
     ``MKL_ENABLE_INSTRUCTIONS``: an AVX2-only run on an AVX-512 machine decides anew)."""
@@ -356,7 +357,8 @@ def machine() -> dict:
 
     build._gemm_defaults()
     gemm = {name: os.environ[name] for name in ("LSTMKIT_FUSED_BLAS", "LSTMKIT_FUSED_BRGEMM",
-                                                  "LSTMKIT_FUSED_BRGEMM_MAXK", "ONEDNN_MAX_CPU_ISA",
+                                                  "LSTMKIT_FUSED_BRGEMM_MAXK", "LSTMKIT_FUSED_BRGEMM_TN_MAXM",
+                                                  "ONEDNN_MAX_CPU_ISA",
                                                   "MKL_ENABLE_INSTRUCTIONS") if name in os.environ}
     try:
         gemm["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
