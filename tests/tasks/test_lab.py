@@ -272,6 +272,17 @@ def test_job_pool_keeps_the_order_of_the_jobs():
         JobPool(0)
 
 
+def test_jobs_run_here_run_at_one_thread_as_in_a_worker_and_the_count_comes_back():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with JobPool(1) as pool:
+            assert pool.map(torch.get_num_threads, [(), ()]) == [1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_success_plot_title_says_what_it_shows():
     from lstmkit.report.plots import lab_success_title
 

@@ -4,7 +4,11 @@ Every job of the lab seeds its own weights, batches and test set, so the jobs ar
 and their results do not depend on where or in which order they run. Small recurrent networks
 use a second thread poorly (the per-step work is a few small matrix products), while two
 processes of one thread each keep two cores busy: ``workers=2`` on two cores nearly halves
-the wall time. ``workers=1`` runs every job here, in order, in this process.
+the wall time. ``workers=1`` runs every job here, in order, in this process, also at one
+torch thread (restored afterwards): the same as in a worker, and on a machine whose other
+cores are busy two threads of a small recurrent network wait on each other at every step
+(a 100-step fused LSTM call, measured with one core taken: 13 ms at one thread, 700 ms at
+two; torch.nn.LSTM 13 and 549 ms).
 
 The workers are started with ``spawn`` (a fresh interpreter: forking a process whose OpenMP
 thread pool has already run is not safe), each limited to one torch thread.
@@ -56,12 +60,19 @@ class JobPool:
         called here, in this process, as each job finishes (in finishing order when the jobs
         run in workers). ``fn`` must be a module-level function (it is pickled)."""
         if self.workers == 1 or len(jobs) <= 1:
-            results = []
-            for i, job in enumerate(jobs):
-                results.append(fn(*job))
-                if done is not None:
-                    done(i, results[-1])
-            return results
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                results = []
+                for i, job in enumerate(jobs):
+                    results.append(fn(*job))
+                    if done is not None:
+                        done(i, results[-1])
+                return results
+            finally:
+                torch.set_num_threads(threads)
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
