@@ -192,7 +192,7 @@ def test_task_defaults_and_overrides():
     assert (adding.sweep_length, adding.sweep_steps, adding.learning_rates) == (25, 400, LEARNING_RATES)
     copy = LabConfig.for_task("copy")
     assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
-        ((10,), 2500, 128, 128, (0, 1, 2))
+        ((10,), 3500, 128, 128, (0, 1, 2))
     assert copy.sweep_length is None  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
     assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 1600)

@@ -203,11 +203,12 @@ class LabConfig:
 #: Each task's default grid and budget (the same for every cell): the adding problem at 100 and
 #: 200 steps, the learning rates probed at length 25 (400 steps: long enough for a gated cell to
 #: leave the trivial answer there); the copy task (five symbols over a delay of 10) needs more
-#: units to hold its symbols and more steps to learn to recall them in order.
+#: units to hold its symbols and more steps to learn to recall them in order (the LSTM's seeds
+#: solved it at 1300-2800 steps; with 2500 one seed ended at 0.958-0.983 in some runs).
 TASK_DEFAULTS: dict[str, dict] = {
     "adding": {"lengths": (100, 200), "max_steps": 1600, "hidden_size": 64, "batch_size": 64,
                "seeds": (0, 1, 2), "sweep_length": 25, "sweep_steps": 400},
-    "copy": {"lengths": (10,), "max_steps": 2500, "hidden_size": 128, "batch_size": 128, "seeds": (0, 1, 2),
+    "copy": {"lengths": (10,), "max_steps": 3500, "hidden_size": 128, "batch_size": 128, "seeds": (0, 1, 2),
              "sweep_steps": 300},
     "order": {"lengths": (25, 50, 100), "max_steps": 1000, "hidden_size": 64, "batch_size": 64, "seeds": (0, 1, 2)},
 }
