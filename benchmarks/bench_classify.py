@@ -151,7 +151,8 @@ def read_npz_split(path: Path, split: str):
         keep = ~np.isnan(row).all(axis=1)
         seqs.append(row[: len(row) - int(np.argmax(keep[::-1]))] if keep.any() else row[:0])
     names = np.array([str(v) for v in labels])
-    return SequenceData(seqs, names, [str(c) for c in sort_labels(names)], [f"channel_{c}" for c in range(values.shape[2])],
+    channels = [f"channel_{c}" for c in range(values.shape[2])]
+    return SequenceData(seqs, names, [str(c) for c in sort_labels(names)], channels,
                         source=f"{path.name} {split}", ids=np.array([str(i) for i in range(len(seqs))]))
 
 
