@@ -14,6 +14,7 @@ DOWNSAMPLE_MODE = "fold"  # ClassifierParams.downsample_mode and .lstm_dropout (
 LSTM_DROPOUT = 0.8
 FOLD_SCALES = (1.0,)  # ClassifierParams.fold_scales and .align_period (tests check that they agree)
 ALIGN_PERIOD = True
+SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
 
 
 def scales(text: str) -> tuple[float, ...]:
@@ -58,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the series' dominant period when that is strong and shorter than D)")
     parser.add_argument("--no-align-period", dest="align_period", action="store_false", default=ALIGN_PERIOD,
                         help="the default D stays round(median length / 128), whatever the series' period")
+    parser.add_argument("--scaling", default=SCALING, choices=["auto", "global", "series"],
+                        help="global: one mean and std per channel over the training set; series: every "
+                             "series by its own; auto (the default): series when the training series' "
+                             "standard deviations span more than 3 decades, else global")
     parser.add_argument("--downsample-mode", default=DOWNSAMPLE_MODE, choices=["fold", "mean"],
                         help="fold: the D steps' values side by side in one step (D*C channels, nothing "
                              f"lost); mean: their average (default {DOWNSAMPLE_MODE})")
@@ -152,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     write_csv(out / "predictions.csv", frame)
     metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
                "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
+               "per_series_scaling": classifier.per_series,
                "epochs": classifier.fit_result.epochs,
                "backends": dict(classifier.net.encoder.backend_counts),
                "seconds": round(time.perf_counter() - started, 2)}

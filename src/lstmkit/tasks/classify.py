@@ -89,6 +89,11 @@ from lstmkit.train import TrainingConfig, fit
 
 KIND = "classifier"
 DOWNSAMPLE_MODES = ("fold", "mean")
+SCALINGS = ("auto", "global", "series")
+#: ``scaling="auto"`` standardises every series by its own statistics when the training series'
+#: standard deviations span more than this many decades (max / min over the series that are
+#: not constant): one global scale would then leave most series nearly flat.
+SERIES_SCALING_DECADES = 3.0
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
@@ -125,6 +130,7 @@ class ClassifierParams(ClassifierNetOptions):
     downsample: int | None = None  # None: d = max(1, round(median length / 128)) steps made into one (aligned below)
     downsample_mode: str = "fold"  # fold: d steps of C channels become one step of d*C; mean: their average
     align_period: bool = True  # automatic d: a multiple of the series' dominant period when that is strong
+    scaling: str = "auto"  # global: one mean/std per channel; series: each series its own; auto: see fit
     fold_scales: tuple[float, ...] = (1.0,)  # member m at max(1, round(d * s_m)) (d > 1; whole periods if aligned)
     patch: int | None = None  # None: the median (downsampled) sequence becomes about 16 LSTM steps
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
@@ -143,6 +149,8 @@ class ClassifierParams(ClassifierNetOptions):
             raise ValueError(f"augment must lie in [0, 1), got {self.augment}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must lie in [0, 0.5), got {self.val_fraction}")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
         if self.downsample_mode not in DOWNSAMPLE_MODES:
             raise ValueError(f"downsample_mode must be one of {', '.join(DOWNSAMPLE_MODES)}, "
                              f"got {self.downsample_mode!r}")
@@ -244,6 +252,22 @@ def member_downsampling(d: int, scales: Sequence[float], members: int, period: i
     return [max(1, int(np.floor(w + 0.5))) for w in widths]
 
 
+def amplitude_decades(sequences: Sequence[np.ndarray]) -> float:
+    """How many decades the series' standard deviations span from their 10th to their 90th
+    percentile, over the series that are not constant (0 with fewer than two): a few odd
+    series do not count."""
+    stds = np.array([float(np.std(seq)) for seq in sequences])
+    logs = np.log10(stds[np.isfinite(stds) & (stds > 1e-8)])
+    return float(np.percentile(logs, 90) - np.percentile(logs, 10)) if len(logs) > 1 else 0.0
+
+
+def standardise_series(seq: np.ndarray) -> np.ndarray:
+    """``seq`` ``(L, C)`` less its own per-channel mean, over its own per-channel standard
+    deviation (channels constant in it: shifted only)."""
+    std = seq.std(axis=0)
+    return (seq - seq.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
+
+
 def fold(seq: np.ndarray, d: int) -> np.ndarray:
     """``seq`` ``(L, C)`` folded into blocks of ``d`` steps: ``(ceil(L / d), d*C)``, block j
     holding ``x_{jd}..x_{jd+d-1}`` side by side (the last block filled by repeating the last
@@ -278,6 +302,7 @@ class Classifier(Estimator):
         self.classes: list[str] = []
         self.channel_mean: np.ndarray | None = None
         self.channel_std: np.ndarray | None = None
+        self.per_series = False  # every series standardised by its own statistics (else the channels')
 
     # --------------------------------------------------------------------- data
     @staticmethod
@@ -296,7 +321,7 @@ class Classifier(Estimator):
         k = self.patch if k is None else k
         d = self.downsample if d is None else d
         reduce = downsample if self.downsample_mode == "mean" else fold
-        sequences = [reduce((seq - self.channel_mean) / self.channel_std, d) for seq in data.sequences]
+        sequences = [reduce(self.standardise(seq), d) for seq in data.sequences]
         width = sequences[0].shape[1]  # C, or d*C when folded
         steps = [-(-len(seq) // k) for seq in sequences]  # ceil(L / k)
         x = np.zeros((len(data), max(steps), k * width), dtype=np.float32)
@@ -304,6 +329,13 @@ class Classifier(Estimator):
             filled = np.concatenate([seq, np.repeat(seq[-1:], steps[i] * k - len(seq), axis=0)])
             x[i, : steps[i]] = filled.reshape(steps[i], k * width)  # (L/k, k*C)
         return torch.from_numpy(x), torch.as_tensor(steps, dtype=torch.long)
+
+    def standardise(self, seq: np.ndarray) -> np.ndarray:
+        """One sequence ``(L, C)`` as the networks read it: standardised by its own statistics
+        (:attr:`per_series`) or by the training set's per-channel mean and std."""
+        if self.per_series:
+            return standardise_series(seq).astype(np.float32)
+        return (seq - self.channel_mean) / self.channel_std
 
     def member_tensors(self, data):
         """The network's input: :meth:`tensors` when every member reads the same resolution,
@@ -325,11 +357,15 @@ class Classifier(Estimator):
         std = values.std(axis=0)
         self.channel_std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
         p, training = self.params, self.params.training
+        # series whose scales differ by orders of magnitude (PLAID's currents: 5.1 decades) reach
+        # the networks nearly flat under one global scale: each is then standardised alone
+        self.per_series = p.scaling == "series" or (
+            p.scaling == "auto" and amplitude_decades(data.sequences) > SERIES_SCALING_DECADES)
         median = float(np.median(data.lengths))
         if p.downsample:
             d, self.period = int(p.downsample), None
         else:
-            scaled = [(seq - self.channel_mean) / self.channel_std for seq in data.sequences]
+            scaled = [self.standardise(seq) for seq in data.sequences]
             # averaging whole periods would erase the pattern: the alignment is for folding alone
             d, self.period = automatic_downsampling(scaled, median, p.align_period and p.downsample_mode == "fold")
         self.member_downsample = member_downsampling(d, p.fold_scales, p.ensemble, self.period)
@@ -435,7 +471,7 @@ class Classifier(Estimator):
         return {"classes": self.classes, "patch": self.patch, "downsample": self.downsample,
                 "member_patch": list(self.member_patch), "member_downsample": list(self.member_downsample),
                 "period": self.period,
-                "downsample_mode": self.downsample_mode,
+                "downsample_mode": self.downsample_mode, "per_series": self.per_series,
                 "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist()}
 
     def build_net(self, net_config) -> Any:
@@ -469,3 +505,6 @@ class Classifier(Estimator):
             self.params.align_period = False
         self.channel_mean = np.asarray(state["channel_mean"], dtype=np.float32)
         self.channel_std = np.asarray(state["channel_std"], dtype=np.float32)
+        self.per_series = bool(state.get("per_series", False))  # saved before: the channels' scale
+        if "per_series" not in state:
+            self.params.scaling = "global"
