@@ -77,6 +77,19 @@ def test_classification_report_by_hand():
     assert report["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
 
 
+def saved_before(model, path, state_key, param_key):
+    """``model`` saved at ``path`` as lstmkit wrote it before an option existed (its fitted
+    ``state_key`` and its parameter ``param_key`` left out), loaded back."""
+    import lstmkit
+
+    model.save(path)
+    config = json.loads((path / "config.json").read_text())
+    config["state"].pop(state_key)
+    config["params"].pop(param_key)
+    (path / "config.json").write_text(json.dumps(config))
+    return lstmkit.Classifier.load(path)
+
+
 def write_ts(path, data):
     lines = ["@problemName synthetic", "@timeStamps false", "@missing false", "@univariate false",
              f"@dimensions {data.n_channels}", "@equalLength false", "@classLabel true sine square", "@data"]

@@ -12,7 +12,7 @@ from lstmkit.cli.main import main
 from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks.classify import ClassifierParams, automatic_downsampling, dominant_period
 
-from test_classifier import write_ts
+from test_classifier import saved_before, write_ts
 from test_classify_fold import SMALL
 
 PATTERNS = {"sine": np.array([0.0, 1.0, -1.0]), "square": np.array([1.0, 1.0, -2.0])}  # period 3
@@ -82,12 +82,7 @@ def test_aligned_blocks_hold_whole_periods_at_one_phase(tmp_path):
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["state"]["period"] == 3 and config["state"]["downsample"] == 9
     # a model as lstmkit wrote it before the alignment: no period, no align_period
-    unaligned.save(tmp_path / "old")
-    config = json.loads((tmp_path / "old" / "config.json").read_text())
-    config["state"].pop("period")
-    config["params"].pop("align_period")
-    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
-    old = lstmkit.Classifier.load(tmp_path / "old")
+    old = saved_before(unaligned, tmp_path / "old", "period", "align_period")
     assert (old.downsample, old.period, old.params.align_period) == (8, None, False)
     np.testing.assert_array_equal(old.predict_proba(data), unaligned.predict_proba(data))
 

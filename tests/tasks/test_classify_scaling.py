@@ -14,7 +14,7 @@ from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks.classify import (SERIES_SCALING_DECADES, ClassifierParams, amplitude_decades,
                                     standardise_series)
 
-from test_classifier import write_ts
+from test_classifier import saved_before, write_ts
 from test_classify_fold import SMALL
 
 
@@ -79,12 +79,7 @@ def test_save_load_and_models_saved_before_the_option(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(data), clf.predict_proba(data))
     # a model as lstmkit wrote it before the option: the channels' scale
     glob = lstmkit.Classifier(**SMALL, ensemble=1, max_epochs=2, scaling="global").fit(data)
-    glob.save(tmp_path / "old")
-    config = json.loads((tmp_path / "old" / "config.json").read_text())
-    config["state"].pop("per_series")
-    config["params"].pop("scaling")
-    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
-    old = lstmkit.Classifier.load(tmp_path / "old")
+    old = saved_before(glob, tmp_path / "old", "per_series", "scaling")
     assert old.per_series is False and old.params.scaling == "global"
     np.testing.assert_array_equal(old.predict_proba(data), glob.predict_proba(data))
 
