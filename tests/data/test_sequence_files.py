@@ -138,13 +138,28 @@ def test_ts_infinite_value(tmp_path):
     refused(write(tmp_path, "i.ts", MULTI + "1,inf:3,4:a\n"), r"line 11: dimension 1, value 2: inf is not a finite number$")
 
 
-def test_ts_missing_inside(tmp_path):
-    refused(
+def test_ts_missing_inside_refused(tmp_path):
+    message = refused(
         write(tmp_path, "h.ts", MULTI + "1,?,3:4,5,6:a\n"),
         r"h\.ts: line 11: dimension 1, value 2: missing value inside the sequence; only trailing padding",
+        missing="refuse",
     )
+    assert message.endswith("(missing='refuse'): fill it in, leave the case out, or pass missing='interpolate'")
     # trailing in one dimension only is not padding
-    refused(write(tmp_path, "h.ts", MULTI + "1,2,?:4,5,6:a\n"), r"line 11: dimension 1, value 3: missing value inside")
+    refused(write(tmp_path, "h.ts", MULTI + "1,2,?:4,5,6:a\n"), r"line 11: dimension 1, value 3: missing value inside",
+            missing="refuse")
+
+
+def test_ts_missing_inside_interpolated(tmp_path):
+    """A gap inside a case is filled linearly in time; one at a dimension's end (not every
+    dimension's: not padding) or start takes the nearest value; the trailing padding of a
+    shorter case is still cut."""
+    data = read_sequences(write(tmp_path, "h.ts", MULTI + "1,?,?,7:?,5,6,?:a\n2,?:3,?:b\n0,1,2,3:4,5,6,7:a\n"))
+    assert as_lists(data)[0] == [[1.0, 5.0], [3.0, 5.0], [5.0, 6.0], [7.0, 6.0]]
+    assert as_lists(data)[1] == [[2.0, 3.0]]  # the '?' of both dimensions: padding, cut
+    assert (data.filled, data.filled_sequences) == (4, 1)
+    refused(write(tmp_path, "e.ts", MULTI + "1,2,3:?,?,?:a\n"),
+            r"e\.ts: line 11: dimension 2 has no value at all \(every value is missing\); a missing value can be filled")
 
 
 def test_ts_all_missing(tmp_path):
@@ -213,7 +228,8 @@ def test_tsv_refusals(tmp_path):
         r"h\.tsv: line 1, column 2: 't1' is not a number \(is it a header\? UCR files have none: pass format='csv'",
     )
     refused(write(tmp_path, "b.tsv", "1\t1\t2\n2\t3\tx\n"), r"b\.tsv: line 2, column 3: 'x' is not a number$")
-    refused(write(tmp_path, "m.tsv", "1\t1.0\t\t3\n"), r"m\.tsv: line 1, column 3: missing value inside the sequence")
+    refused(write(tmp_path, "m.tsv", "1\t1.0\t\t3\n"), r"m\.tsv: line 1, column 3: missing value inside the sequence",
+            missing="refuse")
     refused(write(tmp_path, "e.tsv", "1\t1\n2\tNaN\tNaN\n"), r"e\.tsv: line 2: the sequence has no values after its label '2'")
     refused(write(tmp_path, "l.tsv", "\t1\t2\n"), r"l\.tsv: line 1, column 1: no class label")
 
@@ -280,7 +296,8 @@ def test_long_csv_refusals(tmp_path):
         write(tmp_path, "d.csv", "id,time,label,x\ns1,1,a,1\ns1,1,a,2\n"),
         r"d\.csv: row 3, column 'time': sequence 's1' has time '1' twice \(also at row 2\)",
     )
-    refused(write(tmp_path, "m.csv", "id,time,label,x\ns1,1,a,1\ns1,2,a,\n"), r"m\.csv: row 3, column 'x': missing value; in a long table")
+    refused(write(tmp_path, "m.csv", "id,time,label,x\ns1,1,a,1\ns1,2,a,\n"),
+            r"m\.csv: row 3, column 'x': missing value \(missing='refuse'\); in a long table", missing="refuse")
     refused(write(tmp_path, "b.csv", "id,time,label,x\ns1,1,a,1\ns1,2,a,zz\n"), r"b\.csv: row 3, column 'x': 'zz' is not a number$")
     refused(write(tmp_path, "t.csv", "id,time,label,x\ns1,1,a,1\ns1,xx,a,2\n"), r"t\.csv: row 3, column 'time': 'xx' is not a number, as the other times are")
     refused(write(tmp_path, "t.csv", "id,time,label,x\ns1,2020-01-01,a,1\ns1,yy,a,2\n"), r"t\.csv: row 3, column 'time': 'yy' is neither a number nor a date")
@@ -292,7 +309,8 @@ def test_table_refusals(tmp_path):
     refused(write(tmp_path, "l.csv", "id,label,t1\na,x,1\n"), r"no label column 'lable' \(did you mean 'label'\?\); the columns", label_column="lable")
     refused(write(tmp_path, "v.csv", "label,t1,t2\nx,1,abc\ny,2,3\n"), r"v\.csv: row 2, column 't2': 'abc' is not a number$")
     refused(write(tmp_path, "e.csv", "label,t1,t2\nx,1,2\ny,,\n"), r"e\.csv: row 3: the sequence has no values \(every value column is empty\)")
-    refused(write(tmp_path, "h.csv", "label,t1,t2,t3\nx,1,,3\n"), r"h\.csv: row 2, column 't2': missing value inside the sequence")
+    refused(write(tmp_path, "h.csv", "label,t1,t2,t3\nx,1,,3\n"), r"h\.csv: row 2, column 't2': missing value inside the sequence",
+            missing="refuse")
     refused(write(tmp_path, "f.csv", "label,t1,t2\nx,1,,3\n"), r"f\.csv: the data rows have 1 field more than the header \(row 1\) has column names")
     refused(write(tmp_path, "u.csv", "id,label,t1\na,x,1\na,y,2\n"), r"u\.csv: row 3, column 'id': id 'a' again \(first at row 2\); in a wide table each row is one sequence")
     refused(write(tmp_path, "m.csv", "label,t1\nx,1\n,2\n"), r"m\.csv: row 3, column 'label': missing class label")
@@ -455,3 +473,28 @@ def test_reader_matches_aeon_on_every_shipped_dataset():
     ours = read_sequences(stamped)
     assert np.array_equal(np.asarray(X, dtype=np.float32).transpose(0, 2, 1), np.stack(ours.sequences))
     assert ours.labels.tolist() == [str(v) for v in y]
+
+
+def test_tsv_and_wide_table_gaps_interpolated(tmp_path):
+    tsv = read_sequences(write(tmp_path, "m.tsv", "1\t1.0\t\t\t4\tNaN\n2\t?\t2\t2\n"))
+    assert as_lists(tsv) == [[[1.0], [2.0], [3.0], [4.0]], [[2.0], [2.0], [2.0]]]
+    assert (tsv.filled, tsv.filled_sequences) == (3, 2)
+    wide = read_sequences(write(tmp_path, "h.csv", "label,t1,t2,t3,t4\nx,1,,3,\ny,,0,2,4\n"))
+    assert as_lists(wide) == [[[1.0], [2.0], [3.0]], [[0.0], [0.0], [2.0], [4.0]]]
+    assert (wide.filled, wide.filled_sequences) == (2, 2)
+
+
+def test_long_table_gaps_interpolated_in_time_order(tmp_path):
+    """The rows of a long table are filled in the order of their time column, not the file's."""
+    text = "id,time,a,b,label\ns,3,3,,x\ns,1,1,10,x\ns,2,,,x\nr,1,5,1,y\n"
+    data = read_sequences(write(tmp_path, "l.csv", text))
+    assert as_lists(data) == [[[1.0, 10.0], [2.0, 10.0], [3.0, 10.0]], [[5.0, 1.0]]]
+    assert (data.filled, data.filled_sequences) == (3, 1)
+    refused(write(tmp_path, "l.csv", text), r"l\.csv: row 2, column 'b': missing value \(missing='refuse'\); in a long table",
+            missing="refuse")
+    refused(write(tmp_path, "e.csv", "id,time,a,b,label\ns,1,1,,x\ns,2,2,,x\nr,1,1,1,y\n"),
+            r"e\.csv: row 2, column 'b': missing value, and sequence 's' has no value in this column in any of its rows")
+
+
+def test_missing_policy_checked(tmp_path):
+    refused(write(tmp_path, "h.tsv", "1\t1\n"), r"missing must be one of interpolate, refuse, got 'drop'", missing="drop")

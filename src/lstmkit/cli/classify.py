@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-column", default=None, metavar="COL", help="CSV label column (default label/class/target)")
     parser.add_argument("--id-column", default=None, metavar="COL", help="CSV id column (long format)")
     parser.add_argument("--time-column", default=None, metavar="COL", help="CSV time column (long format)")
+    parser.add_argument("--missing", default="interpolate", choices=["interpolate", "refuse"],
+                        help="a missing value inside a sequence: fill it by linear interpolation in time "
+                             "(default) or refuse the file")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="predict TRAIN (the file to classify) with the model saved in DIR, without training")
     parser.add_argument("--pooling", default="mean", choices=["last", "mean", "attention"],
@@ -96,13 +99,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_args(args) -> dict:
-    return {"label_column": args.label_column, "id_column": args.id_column, "time_column": args.time_column}
+    return {"label_column": args.label_column, "id_column": args.id_column, "time_column": args.time_column,
+            "missing": args.missing}
+
+
+def _read(path, args):
+    """The sequences of ``path``, with one printed line when gaps inside them were filled."""
+    from lstmkit.data.sequences import read_sequences
+
+    data = read_sequences(path, **_read_args(args))
+    if data.filled:
+        print(f"{data.source}: filled {data.filled} missing value{'s' * (data.filled != 1)} inside "
+              f"{data.filled_sequences} sequence{'s' * (data.filled_sequences != 1)} by linear interpolation "
+              "in time (--missing refuse refuses them)")
+    return data
 
 
 @holds_run_dir("classify")
 def run(args: argparse.Namespace) -> int:
     from lstmkit.cli.main import UsageError
-    from lstmkit.data.sequences import load_dataset, read_sequences, stratified_split
+    from lstmkit.data.sequences import load_dataset, stratified_split
     from lstmkit.runs import default_run_dir, write_csv, write_json
     from lstmkit.tasks.classify import Classifier
 
@@ -111,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.train:
             raise UsageError("give the file to classify: lstmkit classify FILE --model DIR")
         classifier = Classifier.load(args.model)
-        data = read_sequences(args.train, **_read_args(args))
+        data = _read(args.train, args)
         frame = classifier.predictions_frame(data)
         write_csv(out / "predictions.csv", frame)
         if data.labels is not None and set(data.classes) <= set(classifier.classes):
@@ -127,11 +143,12 @@ def run(args: argparse.Namespace) -> int:
         train, test = load_dataset(args.dataset, "train"), load_dataset(args.dataset, "test")
         source = f"aeon:{args.dataset}"
     elif args.train:
-        train = read_sequences(args.train, **_read_args(args))
-        test = read_sequences(args.test, **_read_args(args)) if args.test else None
+        train = _read(args.train, args)
+        test = _read(args.test, args) if args.test else None
         source = args.train
     else:
         raise UsageError("give TRAIN [TEST] files or --dataset NAME (see lstmkit classify --help)")
+    filled = {"train": train.filled, "test": test.filled if test is not None else 0}  # per file, before a split
     if test is None:
         from lstmkit.data.sequences import check_trainable
 
@@ -158,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
                "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
                "per_series_scaling": classifier.per_series,
+               "filled_missing_values": filled,
                "epochs": classifier.fit_result.epochs,
                "backends": dict(classifier.net.encoder.backend_counts),
                "seconds": round(time.perf_counter() - started, 2)}

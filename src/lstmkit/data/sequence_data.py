@@ -41,6 +41,9 @@ class SequenceData:
             order, else None.
         columns: the columns of a table (CSV, Parquet, DataFrame), else ``()``.
         label_column: the table column the labels came from, else None.
+        filled: how many missing values inside the sequences the reader filled by linear
+            interpolation (:mod:`lstmkit.data.gaps`), in how many sequences
+            (``filled_sequences``); 0 when none was missing or they were refused.
     """
 
     sequences: list[np.ndarray]
@@ -53,6 +56,8 @@ class SequenceData:
     declared_classes: tuple[str, ...] | None = None
     columns: tuple[str, ...] = ()
     label_column: str | None = None
+    filled: int = 0
+    filled_sequences: int = 0
 
     def __len__(self) -> int:
         return len(self.sequences)

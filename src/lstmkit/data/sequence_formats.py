@@ -15,9 +15,10 @@ import re
 
 import numpy as np
 
+from lstmkit.data.gaps import check_missing_policy, fill_gaps
 from lstmkit.data.sequence_data import SequenceData, sort_labels
 from lstmkit.data.tables import clip, plural, show
-from lstmkit.errors import InputError
+from lstmkit.errors import InputError, param_ref
 
 __all__ = ["MISSING_TOKENS", "parse_tokens", "read_ts", "read_ucr", "trailing_trim", "unstorable"]
 
@@ -101,16 +102,20 @@ def _bool_tag(value: str) -> bool | None:
     return True if v == "true" else False if v == "false" else None
 
 
-def read_ts(text: str, name: str) -> SequenceData:
+def read_ts(text: str, name: str, missing: str = "interpolate") -> SequenceData:
     """The cases of a UCR/UEA ``.ts`` file (its decoded text; ``name`` for the messages).
+    A missing value inside a case is filled by linear interpolation in time
+    (:func:`lstmkit.data.gaps.fill_gaps`), or refused with ``missing="refuse"``.
 
     Raises:
         InputError: a line before ``@data`` that is not a header tag, an unknown or malformed
             tag, no ``@data``, ``@targetLabel true`` (regression), a case whose dimension count,
             length or label disagrees with the header or the first case, a value that is not a
-            number, a missing value inside a sequence, a value that is infinite or beyond
-            float32, no case at all; naming the line, dimension and value.
+            number, a missing value inside a sequence (``missing="refuse"``) or a dimension with
+            no value at all, a value that is infinite or beyond float32, no case at all; naming
+            the line, dimension and value.
     """
+    check_missing_policy(missing)
     lines = text.split("\n")
 
     def fail(line_no: int | None, message: str) -> InputError:
@@ -201,6 +206,7 @@ def read_ts(text: str, name: str) -> SequenceData:
     sequences: list[np.ndarray] = []
     labels: list[str] = []
     ids: list[str] = []
+    filled = filled_sequences = 0
     first_length: tuple[int, int] | None = None  # (length, line) for @equalLength
     for i in range(data_at + 1, len(lines)):
         s = lines[i].strip()
@@ -242,7 +248,7 @@ def read_ts(text: str, name: str) -> SequenceData:
         masks = []
         for d in range(dims):
             tokens = _ts_values(parts[d], timestamps, name, n, d)
-            values, missing, bad = parse_tokens(tokens)
+            values, absent, bad = parse_tokens(tokens)
             if bad is not None:
                 raise fail(
                     n,
@@ -255,7 +261,7 @@ def read_ts(text: str, name: str) -> SequenceData:
                     "the dimensions of a case must have the same length",
                 )
             rows.append(values)
-            masks.append(missing)
+            masks.append(absent)
         raw_length = len(rows[0])
         if equal:
             if series_length is not None and raw_length != series_length:
@@ -272,18 +278,26 @@ def read_ts(text: str, name: str) -> SequenceData:
         keep, hole = trailing_trim(np.vstack(masks))
         if keep == 0:
             raise fail(n, "the case has no values (every value is missing); a sequence needs at least one")
-        if hole is not None:
-            c, t = hole
-            raise fail(
-                n,
-                f"dimension {c + 1}, value {t + 1}: missing value inside the sequence; only trailing padding "
-                "of a shorter sequence may be missing: fill it in (e.g. interpolate) or leave the case out",
-            )
         values = values[:, :keep]
         odd = unstorable(values)
         if odd.any():
             c, t = np.argwhere(odd)[0]
             raise fail(n, f"dimension {c + 1}, value {t + 1}: {values[c, t]} {why_unstorable(values[c, t])}")
+        if hole is not None:
+            c, t = hole
+            if missing == "refuse":
+                raise fail(
+                    n,
+                    f"dimension {c + 1}, value {t + 1}: missing value inside the sequence; only trailing padding "
+                    f"of a shorter sequence may be missing ({param_ref('missing', 'refuse')}): fill it in, "
+                    f"leave the case out, or pass {param_ref('missing', 'interpolate')}",
+                )
+            values, empty = fill_gaps(values)
+            if empty is not None:
+                raise fail(n, f"dimension {empty + 1} has no value at all (every value is missing); "
+                              "a missing value can be filled only from values of its own dimension")
+            filled += int(np.vstack(masks)[:, :keep].sum())
+            filled_sequences += 1
         sequences.append(np.ascontiguousarray(values.T, dtype=np.float32))
         if has_label:
             labels.append(label)
@@ -300,6 +314,8 @@ def read_ts(text: str, name: str) -> SequenceData:
         ids=np.array(ids, dtype=str),
         problem_name=meta.get("problemname"),  # type: ignore[arg-type]
         declared_classes=tuple(declared) if declared else None,
+        filled=filled,
+        filled_sequences=filled_sequences,
     )
 
 
@@ -340,15 +356,18 @@ def _ts_values(part: str, timestamps: bool, name: str, n: int, d: int) -> list[s
 # --------------------------------------------------------------------------- UCR .tsv files
 
 
-def read_ucr(text: str, name: str) -> SequenceData:
+def read_ucr(text: str, name: str, missing: str = "interpolate") -> SequenceData:
     """The sequences of a UCR ``.tsv`` file (its decoded text): one per line, the label
     first, then the values, separated by tabs, commas or spaces (told by the first line).
+    A missing value inside a sequence is filled by linear interpolation in time
+    (:func:`lstmkit.data.gaps.fill_gaps`), or refused with ``missing="refuse"``.
 
     Raises:
         InputError: only blank lines, a missing label, a value that is not a number, no
-            value after the label, a missing value inside a sequence, a value that is infinite
-            or beyond float32; naming the line and column.
+            value after the label, a missing value inside a sequence (``missing="refuse"``), a
+            value that is infinite or beyond float32; naming the line and column.
     """
+    check_missing_policy(missing)
     lines = text.split("\n")
     first = next((ln for ln in lines if ln.strip()), None)
     if first is None:
@@ -356,6 +375,7 @@ def read_ucr(text: str, name: str) -> SequenceData:
     sep: str | None = "\t" if "\t" in first else "," if "," in first else None
     sep_name = {"\t": "tab", ",": "comma", None: "space"}[sep]
     sequences, labels, ids = [], [], []
+    filled = filled_sequences = 0
     first_line = None
     for i, raw in enumerate(lines):
         if not raw.strip():
@@ -368,7 +388,7 @@ def read_ucr(text: str, name: str) -> SequenceData:
             raise InputError(
                 f"{name}: line {n}, column 1: no class label; a UCR file has the label in the first column, then the values"
             )
-        values, missing, bad = parse_tokens(fields[1:])
+        values, absent, bad = parse_tokens(fields[1:])
         if bad is not None:
             header = (
                 " (is it a header? UCR files have none: pass format='csv' to read a table with a header)"
@@ -379,21 +399,26 @@ def read_ucr(text: str, name: str) -> SequenceData:
                 f"{name}: line {n}, column {bad + 2}: {clip(fields[bad + 1].strip())!r} is not "
                 f"{_NUMBER_OR_MISSING}{header}"
             )
-        keep, hole = trailing_trim(missing[None, :])
+        keep, hole = trailing_trim(absent[None, :])
         if keep == 0:
             raise InputError(
                 f"{name}: line {n}: the sequence has no values after its label {label!r}; "
                 f"expected {sep_name}-separated numbers after the label"
             )
-        if hole is not None:
-            raise InputError(
-                f"{name}: line {n}, column {hole[1] + 2}: missing value inside the sequence; only trailing padding "
-                "of a shorter sequence may be missing: fill it in (e.g. interpolate) or leave the line out"
-            )
         v = values[:keep]
         if unstorable(v).any():
             k = int(np.flatnonzero(unstorable(v))[0])
             raise InputError(f"{name}: line {n}, column {k + 2}: {v[k]} {why_unstorable(v[k])}")
+        if hole is not None:
+            if missing == "refuse":
+                raise InputError(
+                    f"{name}: line {n}, column {hole[1] + 2}: missing value inside the sequence; only trailing "
+                    f"padding of a shorter sequence may be missing ({param_ref('missing', 'refuse')}): fill it in, "
+                    f"leave the line out, or pass {param_ref('missing', 'interpolate')}"
+                )
+            v = fill_gaps(v[None, :])[0][0]
+            filled += int(absent[:keep].sum())
+            filled_sequences += 1
         sequences.append(v.astype(np.float32).reshape(-1, 1))
         labels.append(label)
         ids.append(str(n))
@@ -405,6 +430,8 @@ def read_ucr(text: str, name: str) -> SequenceData:
         channel_names=["value"],
         source=name,
         ids=np.array(ids, dtype=str),
+        filled=filled,
+        filled_sequences=filled_sequences,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from lstmkit.data.gaps import check_missing_policy, fill_gaps
 from lstmkit.data.sequence_data import SequenceData, sort_labels
 from lstmkit.data.sequence_formats import MISSING_TOKENS, trailing_trim, unstorable, why_unstorable
 from lstmkit.data.tables import (
@@ -54,6 +55,7 @@ def read_table(
     id_column: str | None,
     time_column: str | None,
     value_columns: Sequence[str] | None,
+    missing: str = "interpolate",
 ) -> SequenceData:
     """The sequences of a table whose columns are named by text, none twice (as
     :func:`~lstmkit.data.tables.parse_csv`, :func:`~lstmkit.data.tables.read_parquet` and
@@ -62,8 +64,10 @@ def read_table(
     Raises:
         InputError: a named column that is not there, a column named for two parts, no value
             column, a missing label or id, a cell that is not a number, a missing value inside
-            a sequence, a time twice in a sequence, a sequence with two labels.
+            a sequence (``missing="refuse"``; else it is filled by linear interpolation in time,
+            :func:`lstmkit.data.gaps.fill_gaps`), a time twice in a sequence, a sequence with two labels.
     """
+    check_missing_policy(missing)
     cols = list(frame.columns)
     # blank rows (every cell empty) are not sequences
     blank = blank_rows(frame, _MISSING)
@@ -93,8 +97,8 @@ def read_table(
                          "(for data to predict, leave the label column out)")
     common = dict(columns=tuple(cols), label_column=label, source=src.name)
     if tc is not None:
-        return _read_long(frame, src, positions, idc, tc, values, labels, common)
-    return _read_wide(frame, src, positions, idc, values, labels, common)
+        return _read_long(frame, src, positions, idc, tc, values, labels, common, missing)
+    return _read_wide(frame, src, positions, idc, values, labels, common, missing)
 
 
 def _value_columns(frame, cols, used, tc, value_columns, src: TableSource) -> list[str]:
@@ -182,7 +186,7 @@ def _value_block(frame: pd.DataFrame, src: TableSource, positions: np.ndarray, v
     return v, missing
 
 
-def _read_wide(frame, src, positions, idc, values, labels, common) -> SequenceData:
+def _read_wide(frame, src, positions, idc, values, labels, common, policy) -> SequenceData:
     v, missing = _value_block(frame, src, positions, values)
     ids = [src.row_no(int(p)) for p in positions]
     if idc is not None:
@@ -199,6 +203,7 @@ def _read_wide(frame, src, positions, idc, values, labels, common) -> SequenceDa
             seen[uid] = p
         ids = itext.tolist()
     sequences = []
+    filled = filled_sequences = 0
     for r in range(len(v)):
         keep, hole = trailing_trim(missing[r][None, :])
         if keep == 0:
@@ -206,33 +211,42 @@ def _read_wide(frame, src, positions, idc, values, labels, common) -> SequenceDa
                 f"{src.row(int(positions[r]))}: the sequence has no values (every value column is empty); "
                 "a sequence needs at least one"
             )
+        row = v[r, :keep]
         if hole is not None:
-            raise src.fail(
-                f"{src.row(int(positions[r]))}, column {values[hole[1]]!r}: missing value inside the sequence; only "
-                "the last cells of a shorter sequence may be empty: fill it in (e.g. interpolate) or leave the row out"
-            )
-        sequences.append(v[r, :keep].astype(np.float32).reshape(-1, 1))
+            if policy == "refuse":
+                raise src.fail(
+                    f"{src.row(int(positions[r]))}, column {values[hole[1]]!r}: missing value inside the sequence; "
+                    f"only the last cells of a shorter sequence may be empty ({param_ref('missing', 'refuse')}): "
+                    f"fill it in, leave the row out, or pass {param_ref('missing', 'interpolate')}"
+                )
+            row = fill_gaps(row[None, :])[0][0]
+            filled += int(missing[r, :keep].sum())
+            filled_sequences += 1
+        sequences.append(row.astype(np.float32).reshape(-1, 1))
     return SequenceData(
         sequences=sequences,
         labels=None if labels is None else np.array(labels.tolist(), dtype=str),
         classes=[] if labels is None else sort_labels(labels.tolist()),
         channel_names=["value"],
         ids=np.array(ids, dtype=str),
+        filled=filled,
+        filled_sequences=filled_sequences,
         **common,
     )
 
 
-def _read_long(frame, src, positions, idc, tc, values, labels, common) -> SequenceData:
+def _read_long(frame, src, positions, idc, tc, values, labels, common, policy) -> SequenceData:
     n = len(frame)
     itext, imiss = _cells(frame, idc)
     src.refuse_first(imiss, positions, idc, "missing id; every row needs the id of its sequence")
     times = _times(frame, src, positions, tc)
     v, missing = _value_block(frame, src, positions, values)
-    if missing.any():
+    if missing.any() and policy == "refuse":
         r, c = np.argwhere(missing)[0]
         raise src.fail(
-            f"{src.row(int(positions[r]))}, column {values[c]!r}: missing value; in a long table every row needs "
-            "every value: fill it in (e.g. interpolate) or leave the row out"
+            f"{src.row(int(positions[r]))}, column {values[c]!r}: missing value ({param_ref('missing', 'refuse')}); "
+            f"in a long table every row needs every value: fill it in, leave the row out, or pass "
+            f"{param_ref('missing', 'interpolate')}"
         )
     codes, uniques = pd.factorize(pd.Series(itext), sort=False)  # ids in order of first appearance
     order = np.lexsort((times, codes))
@@ -249,9 +263,23 @@ def _read_long(frame, src, positions, idc, tc, values, labels, common) -> Sequen
     starts = np.r_[0, np.flatnonzero(sc[1:] != sc[:-1]) + 1]
     stops = np.r_[starts[1:], n]
     sequences, seq_labels = [], []
+    filled = filled_sequences = 0
     for a, b in zip(starts, stops):
         rows = order[a:b]
-        sequences.append(np.ascontiguousarray(v[rows], dtype=np.float32))
+        block = v[rows]
+        gaps = missing[rows]
+        if gaps.any():  # filled in time order, channel by channel
+            block, empty = fill_gaps(block.T)
+            if empty is not None:
+                raise src.fail(
+                    f"{src.row(int(positions[rows.min()]))}, column {values[empty]!r}: missing value, and sequence "
+                    f"{uniques[sc[a]]!r} has no value in this column in any of its rows; a missing value can be "
+                    "filled only from values of its own column"
+                )
+            block = block.T
+            filled += int(gaps.sum())
+            filled_sequences += 1
+        sequences.append(np.ascontiguousarray(block, dtype=np.float32))
         if labels is not None:
             labs = labels[rows]
             if (labs != labs[0]).any():
@@ -270,6 +298,8 @@ def _read_long(frame, src, positions, idc, tc, values, labels, common) -> Sequen
         classes=[] if labels is None else sort_labels(seq_labels),
         channel_names=list(values),
         ids=np.array([str(u) for u in uniques], dtype=str),
+        filled=filled,
+        filled_sequences=filled_sequences,
         **common,
     )
 

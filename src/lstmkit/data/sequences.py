@@ -19,10 +19,12 @@
   (many rows per sequence: an id column, a time column, one column per channel, and a label
   that must be the same on every row of a sequence).
 
-Missing values (``?``, ``NaN``, an empty cell, ``NA``, ...) are accepted only as trailing
+Missing values (``?``, ``NaN``, an empty cell, ``NA``, ...) at the end of a sequence are the
 padding of a shorter sequence (how the UCR archive stores unequal lengths; aeon keeps the
-NaN, this reader cuts them off); a missing value inside a sequence is refused. Infinite
-values are refused.
+NaN, this reader cuts them off). A missing value inside a sequence is filled by linear
+interpolation in time (``missing="interpolate"``, the default; :mod:`lstmkit.data.gaps`), as
+the UCR archive's own adjusted versions of such sets are, or refused (``missing="refuse"``).
+Infinite values are refused.
 
 Everything that is wrong raises :class:`lstmkit.errors.InputError` with one line naming the
 file, the line or row, the column or dimension. Rows are numbered as a spreadsheet shows them:
@@ -51,6 +53,7 @@ import pandas as pd
 
 from lstmkit.data.datasets import _aeon_data_dir, _aeon_datasets, available_datasets, load_dataset  # noqa: F401
 from lstmkit.data.files import decode_utf8, read_file_bytes, sniff
+from lstmkit.data.gaps import MISSING_POLICIES, check_missing_policy
 from lstmkit.data.sequence_data import SequenceData, check_trainable, sort_labels, stratified_split
 from lstmkit.data.sequence_formats import MISSING_TOKENS, read_ts, read_ucr
 from lstmkit.data.sequence_tables import LABEL_CANDIDATES, WORDING, read_table
@@ -60,6 +63,7 @@ from lstmkit.errors import InputError, param_ref
 __all__ = [
     "FORMATS",
     "LABEL_CANDIDATES",
+    "MISSING_POLICIES",
     "MISSING_TOKENS",
     "SequenceData",
     "available_datasets",
@@ -101,6 +105,7 @@ def read_sequences(
     time_column: str | None = None,
     value_columns: Sequence[str] | None = None,
     format: str | None = None,
+    missing: str = "interpolate",
 ) -> SequenceData:
     """Read and validate labelled sequences from a file (or a DataFrame).
 
@@ -118,6 +123,11 @@ def read_sequences(
             no number at all, such as a text note, are left out).
         format: one of :data:`FORMATS` (or ``"tsv"``); default from the file name's suffix,
             or Parquet when the file starts with Parquet's magic bytes.
+        missing: what a missing value inside a sequence becomes: ``"interpolate"`` (the
+            default) fills it by linear interpolation in time within its channel
+            (:mod:`lstmkit.data.gaps`; :attr:`SequenceData.filled` counts them), ``"refuse"``
+            refuses the file naming the first. Missing values at the end of a shorter
+            sequence are its padding either way, cut off.
 
     Returns:
         A :class:`SequenceData`.
@@ -126,36 +136,37 @@ def read_sequences(
         InputError: one line naming the file, the line/row and the column/dimension.
     """
     table_args = dict(label_column=label_column, id_column=id_column, time_column=time_column, value_columns=value_columns)
+    check_missing_policy(missing)
     if isinstance(path, pd.DataFrame):
         if format not in (None, "csv", "parquet"):
             raise InputError(f"format {format!r} does not apply to a DataFrame; it is read as a table", param="format")
         frame, src = from_frame(path, WORDING)
-        return read_table(frame, src, **table_args)
+        return read_table(frame, src, missing=missing, **table_args)
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"expected a file path or a pandas DataFrame, got {type(path).__name__}")
     name = str(path)
     fmt = _choose_format(Path(path), name, format)
     if fmt == "parquet":
-        return _read_parquet(read_file_bytes(path, "a Parquet file", name), name, table_args)
+        return _read_parquet(read_file_bytes(path, "a Parquet file", name), name, table_args, missing)
     expected = {"ts": "a .ts file", "ucr": "a UCR .tsv file", "csv": "a CSV file"}[fmt]
     data = read_file_bytes(path, expected + " (UTF-8 text)", name)
     kind = sniff(data)
     if kind == "parquet":
-        return _read_parquet(data, name, table_args)
+        return _read_parquet(data, name, table_args, missing)
     if kind == "zip":
         raise InputError(f"{name}: is a ZIP archive (an Excel workbook?), not text; expected {expected}")
     text = decode_utf8(data, name, expected + " (UTF-8 text)")
     if fmt == "ts":
         _no_table_args(name, "a .ts file", table_args)
-        return read_ts(text, name)
+        return read_ts(text, name, missing)
     if fmt == "ucr":
         _no_table_args(name, "a UCR file (label first, then the values, no header)", table_args)
-        return read_ucr(text, name)
-    return read_table(parse_csv(text, name, WORDING), TableSource(name, "csv"), **table_args)
+        return read_ucr(text, name, missing)
+    return read_table(parse_csv(text, name, WORDING), TableSource(name, "csv"), missing=missing, **table_args)
 
 
-def _read_parquet(data: bytes, name: str, table_args: dict) -> SequenceData:
-    return read_table(read_parquet(data, name, WORDING), TableSource(name, "parquet"), **table_args)
+def _read_parquet(data: bytes, name: str, table_args: dict, missing: str) -> SequenceData:
+    return read_table(read_parquet(data, name, WORDING), TableSource(name, "parquet"), missing=missing, **table_args)
 
 
 def _no_table_args(name: str, what: str, args: dict) -> None:
