@@ -109,3 +109,19 @@ def test_a_failing_baseline_keeps_the_run(tmp_path, capsys, monkeypatch):
     assert "MiniRocket baseline failed (RuntimeError: aeon changed)" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert "accuracy" in metrics and "baselines" not in metrics
+
+
+def test_minirocket_leaves_torch_threads_as_it_found_them():
+    """aeon's numba kernels share torch's OpenMP runtime and reset its thread count; a
+    benchmark that set one thread must keep it for the fits after the baseline."""
+    pytest.importorskip("aeon", reason="MiniRocket comes from the optional package aeon (pip install aeon)")
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        result = minirocket_baseline(waves(30, length=32), waves(20, seed=1, length=32), seed=0)
+        assert torch.get_num_threads() == 1
+        assert 0.9 <= result["accuracy"] <= 1.0
+    finally:
+        torch.set_num_threads(before)

@@ -12,6 +12,12 @@ MiniRocket needs equal-length series. :func:`minirocket_baseline` refuses unequa
 value up to the longest training series (and cuts longer test series), a common way to
 feed unequal-length sets to it; the benchmark says when it did so.
 
+aeon's kernels run on numba's OpenMP threading layer, which shares the OpenMP runtime with torch:
+a MiniRocket fit left torch at numba's thread count (2 on a 2-core machine after
+``torch.set_num_threads(1)``), so a benchmark's later fits ran on more threads than it was told,
+40-50x slower on a machine whose other core was busy. :func:`minirocket_baseline` puts torch's
+thread count back as it found it.
+
 The first MiniRocket fit on a machine compiles aeon's numba kernels (tens of seconds, cached
 on disk by numba afterwards); the seconds reported include whatever that run paid.
 
@@ -81,10 +87,16 @@ def minirocket_baseline(train, test, *, seed: int = 0, pad: bool = False) -> dic
     x_train, x_test = to_panel(train, length), to_panel(test, length)
     from aeon.classification.convolution_based import MiniRocketClassifier
 
+    import torch
+
+    threads = torch.get_num_threads()
     started = time.perf_counter()
-    model = MiniRocketClassifier(random_state=seed)
-    model.fit(x_train, np.asarray(train.labels))
-    predicted = model.predict(x_test)
+    try:
+        model = MiniRocketClassifier(random_state=seed)
+        model.fit(x_train, np.asarray(train.labels))
+        predicted = model.predict(x_test)
+    finally:
+        torch.set_num_threads(threads)  # numba's OpenMP layer resets the shared runtime's count
     seconds = time.perf_counter() - started
     return {
         "accuracy": float(np.mean(predicted == np.asarray(test.labels))),
