@@ -1,7 +1,7 @@
 """How the classifier scales its input (``scaling``, ``"auto"`` by default): one mean and std
-per channel over the training set, or every series by its own statistics when the training
-series' scales span more than SERIES_SCALING_DECADES decades; save/load, models saved before
-the option and the CLI flag."""
+per channel over the training set, or every series by its own statistics when that global
+scale would leave more than FLAT_SERIES_SHARE of the training series nearly flat; save/load,
+models saved before the option and the CLI flag."""
 
 import json
 
@@ -11,7 +11,7 @@ import pytest
 import lstmkit
 from lstmkit.cli.main import main
 from lstmkit.data.sequences import SequenceData
-from lstmkit.tasks.classify import (SERIES_SCALING_DECADES, ClassifierParams, amplitude_decades,
+from lstmkit.tasks.classify import (FLAT_SERIES_SHARE, FLAT_STD_RATIO, ClassifierParams, flat_share,
                                     standardise_series)
 
 from test_classifier import saved_before, write_ts
@@ -34,20 +34,27 @@ def shapes(n=12, length=40, decades=5.0, seed=0):
                         ids=np.array([str(i) for i in range(n)]))
 
 
-def test_the_span_of_the_series_scales_in_decades():
-    # standard deviations 10^0 .. 10^10, one constant series (not counted): the 10th to 90th
-    # percentile of their logs spans 8 decades, whatever the two extremes
-    seqs = [np.full((5, 1), 2.0)] + [np.array([[0.0], [2.0 * 10.0 ** k]]) for k in range(11)]
-    assert amplitude_decades(seqs) == pytest.approx(8.0)
-    assert amplitude_decades(seqs[:2]) == 0.0  # fewer than two series with a scale
+def test_the_share_of_series_one_global_scale_leaves_flat():
+    # channel 0: stds 1, 1, 1 and 100 (the channel's std over all values ~ 50): three of four
+    # series are below 0.1 of it; channel 1 constant over the whole set: not counted
+    ramp = np.linspace(-1.0, 1.0, 50) * np.sqrt(3.0)  # std 1
+    seqs = [np.column_stack([s * ramp, np.full(50, 7.0)]) for s in (1.0, 1.0, 1.0, 100.0)]
+    overall = np.concatenate(seqs)[:, 0].std()
+    assert 1.0 < FLAT_STD_RATIO * overall < 100.0 * np.std(ramp)
+    assert flat_share(seqs) == pytest.approx(0.75)
+    # levels far apart flatten a series as much as scales do
+    assert flat_share([ramp[:, None] + level for level in (0.0, 100.0, 200.0, 300.0)]) == 1.0
+    assert flat_share([np.full((5, 1), 2.0)] * 3) == 0.0  # nothing varies: nothing to flatten
+    assert flat_share([ramp[:, None] * s for s in (1.0, 2.0, 3.0)]) == 0.0
     z = standardise_series(np.array([[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]]))
     np.testing.assert_allclose(z[:, 0], [-1.2247449, 0.0, 1.2247449], rtol=1e-6)
     np.testing.assert_array_equal(z[:, 1], [0.0, 0.0, 0.0])  # a constant channel is only shifted
 
 
-def test_auto_scales_each_series_alone_only_when_the_scales_span_many_decades():
+def test_auto_scales_each_series_alone_only_when_most_would_be_flat():
     assert ClassifierParams().scaling == "auto"
-    wide, narrow = shapes(decades=SERIES_SCALING_DECADES + 2), shapes(decades=1.0)
+    wide, narrow = shapes(decades=5.0), shapes(decades=1.0)
+    assert flat_share(wide.sequences) > FLAT_SERIES_SHARE > flat_share(narrow.sequences)
     assert lstmkit.Classifier(**SMALL, max_epochs=1).fit(wide).per_series is True
     assert lstmkit.Classifier(**SMALL, max_epochs=1).fit(narrow).per_series is False
     assert lstmkit.Classifier(**SMALL, max_epochs=1, scaling="global").fit(wide).per_series is False

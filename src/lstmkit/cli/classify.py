@@ -64,8 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the default D stays round(median length / 128), whatever the series' period")
     parser.add_argument("--scaling", default=SCALING, choices=["auto", "global", "series"],
                         help="global: one mean and std per channel over the training set; series: every "
-                             "series by its own; auto (the default): series when the training series' "
-                             "standard deviations span more than 3 decades, else global")
+                             "series by its own; auto (the default): series when one global scale would leave "
+                             "most training series nearly flat (std below 0.1 of the channel's), else global")
     parser.add_argument("--downsample-mode", default=DOWNSAMPLE_MODE, choices=["fold", "mean"],
                         help="fold: the D steps' values side by side in one step (D*C channels, nothing "
                              f"lost); mean: their average (default {DOWNSAMPLE_MODE})")
