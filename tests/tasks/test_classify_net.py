@@ -130,3 +130,20 @@ def test_classify_command_without_the_conv_branch(tmp_path, capsys):
         main(["classify", str(train), "--val-fraction", "0.7", "--out", str(tmp_path / "bad")])
     assert exit_info.value.code == 2
     assert "--val-fraction" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_the_conv_kernels_flag(tmp_path):
+    from lstmkit.cli.classify import CONV_KERNELS
+    from lstmkit.tasks.classify import ClassifierParams
+
+    assert CONV_KERNELS == ClassifierParams().conv_kernels
+    train = write_ts(tmp_path / "train.ts", synthetic(16))
+    out = tmp_path / "run"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
+                 "--no-baseline", "--conv-kernels", "7,4,2", "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["conv_kernels"] == [7, 4, 2]
+    loaded = lstmkit.Classifier.load(out)
+    assert [conv.kernel_size[0] for conv in loaded.net.members[0].conv.convs] == [7, 4, 2]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", str(train), "--conv-kernels", "8,0,3", "--out", str(tmp_path / "bad")])
+    assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()

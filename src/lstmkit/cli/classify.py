@@ -15,6 +15,18 @@ LSTM_DROPOUT = 0.8
 FOLD_SCALES = (1.0,)  # ClassifierParams.fold_scales and .align_period (tests check that they agree)
 ALIGN_PERIOD = True
 SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
+CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels (tests check that they agree)
+
+
+def kernel_sizes(text: str) -> tuple[int, ...]:
+    """An argparse type for comma-separated whole numbers >= 1 (the error names the text given)."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers >= 1, e.g. 8,5,3, got {text!r}")
+    return values
 
 
 def scales(text: str) -> tuple[float, ...]:
@@ -76,6 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "member at D)")
     parser.add_argument("--no-conv-branch", action="store_true",
                         help="the LSTM branch alone (default: LSTM-FCN, a convolutional branch beside the LSTM)")
+    parser.add_argument("--conv-kernels", type=kernel_sizes, default=CONV_KERNELS, metavar="K1,K2,K3",
+                        help="the convolutional branch's kernel widths, one per layer, in (downsampled) "
+                             f"time steps (default {','.join(map(str, CONV_KERNELS))}, LSTM-FCN's); wider "
+                             "kernels see longer shapes at once")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
@@ -175,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
                "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
                "per_series_scaling": classifier.per_series,
+               "conv_kernels": list(classifier.net.config.conv_kernels) if classifier.net.config.conv_branch else None,
                "filled_missing_values": filled,
                "epochs": classifier.fit_result.epochs,
                "backends": dict(classifier.net.encoder.backend_counts),
