@@ -1,0 +1,101 @@
+r"""Two UCR classification problems that are defined by a generator, made here from their
+published definitions (this machine has no network, and no installed wheel ships their files).
+Every series is z-normalised on its own, as the UCR archive stores them. Held out of the
+benchmark's mean (``bench_classify.py --datasets CBF,SyntheticControl``).
+
+**CBF** (Cylinder-Bell-Funnel, Saito 1994; UCR: 30 training and 900 test series, 128 steps,
+3 classes). With ``a ~ U{16..32}``, ``b - a ~ U{32..96}``, ``η ~ N(0, 1)`` per series and
+``ε(t) ~ N(0, 1)`` per step, ``t = 1..128`` and ``χ`` the indicator of ``[a, b]``::
+
+    cylinder(t) = (6 + η) χ(t)                      + ε(t)
+    bell(t)     = (6 + η) χ(t) (t - a) / (b - a)    + ε(t)
+    funnel(t)   = (6 + η) χ(t) (b - t) / (b - a)    + ε(t)
+
+**SyntheticControl** (Alcock & Manolopoulos 1999; UCR: 300 and 300 series, 60 steps, 6 classes
+of 50 each), control charts ``y(t) = m + r(t) s + pattern(t)`` with ``m = 30``, ``s = 2``,
+``r(t) ~ U(-3, 3)``, ``t = 1..60``::
+
+    normal      pattern = 0
+    cyclic      pattern = A sin(2π t / T),     A ~ U(10, 15), T ~ U(10, 15)
+    increasing  pattern = +g t,                g ~ U(0.2, 0.5)
+    decreasing  pattern = -g t
+    upward      pattern = +k [t >= t_3],       k ~ U(7.5, 20), t_3 ~ U(20, 40)
+    downward    pattern = -k [t >= t_3]
+
+The training and test parts are drawn from their own seeded generators (fixed: the same sets
+for every model seed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["GENERATED_SETS", "cbf", "load_generated", "synthetic_control"]
+
+CBF_CLASSES = ("cylinder", "bell", "funnel")
+CONTROL_CLASSES = ("normal", "cyclic", "increasing", "decreasing", "upward", "downward")
+
+
+def _znorm(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / x.std()
+
+
+def cbf(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` CBF series (classes in turn, then shuffled) and their labels."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, length + 1, dtype=np.float64)
+    series, labels = [], []
+    for i in range(n):
+        kind = CBF_CLASSES[i % 3]
+        a = int(rng.integers(16, 33))
+        b = a + int(rng.integers(32, 97))
+        inside = ((t >= a) & (t <= b)).astype(np.float64)
+        shape = {"cylinder": np.ones_like(t), "bell": (t - a) / (b - a), "funnel": (b - t) / (b - a)}[kind]
+        x = (6.0 + rng.normal()) * inside * shape + rng.normal(size=length)
+        series.append(_znorm(x))
+        labels.append(kind)
+    order = rng.permutation(n)
+    return [series[i] for i in order], [labels[i] for i in order]
+
+
+def synthetic_control(per_class: int, seed: int, length: int = 60) -> tuple[list[np.ndarray], list[str]]:
+    """``per_class`` series of each control-chart class (shuffled) and their labels."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, length + 1, dtype=np.float64)
+    series, labels = [], []
+    for kind in CONTROL_CLASSES:
+        for _ in range(per_class):
+            y = 30.0 + 2.0 * rng.uniform(-3.0, 3.0, length)
+            if kind == "cyclic":
+                y += rng.uniform(10.0, 15.0) * np.sin(2 * np.pi * t / rng.uniform(10.0, 15.0))
+            elif kind in ("increasing", "decreasing"):
+                y += (1.0 if kind == "increasing" else -1.0) * rng.uniform(0.2, 0.5) * t
+            elif kind in ("upward", "downward"):
+                t3 = rng.uniform(length / 3, 2 * length / 3)
+                y += (1.0 if kind == "upward" else -1.0) * rng.uniform(7.5, 20.0) * (t >= t3)
+            series.append(_znorm(y))
+            labels.append(kind)
+    order = rng.permutation(len(series))
+    return [series[i] for i in order], [labels[i] for i in order]
+
+
+#: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
+#: (SyntheticControl's per class)
+GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control, 50, 50)}
+TRAIN_SEED, TEST_SEED = 1000, 2000
+
+
+def load_generated(name: str):
+    """The training and test parts of a generated set as lstmkit ``SequenceData``."""
+    from lstmkit.data.sequences import SequenceData, sort_labels
+
+    make, n_train, n_test = GENERATED_SETS[name]
+    parts = []
+    for size, seed, split in ((n_train, TRAIN_SEED, "train"), (n_test, TEST_SEED, "test")):
+        series, labels = make(size, seed)
+        names = np.array(labels, dtype=str)
+        parts.append(SequenceData([s.astype(np.float32)[:, None] for s in series], names,
+                                  [str(c) for c in sort_labels(labels)], ["value"],
+                                  source=f"{name} (generated) {split}",
+                                  ids=np.array([str(i) for i in range(len(series))])))
+    return parts[0], parts[1]

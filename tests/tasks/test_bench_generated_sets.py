@@ -1,0 +1,64 @@
+"""The classification benchmark's generated held-out sets (benchmarks/generated_sets.py): CBF
+and SyntheticControl made from their published definitions; sizes, classes, the UCR
+z-normalisation and each class's defining shape. No benchmark runs here."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "generated_sets.py"
+
+
+@pytest.fixture(scope="module")
+def gen():
+    spec = importlib.util.spec_from_file_location("generated_sets", PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+@pytest.mark.parametrize("name, sizes, length, classes",
+                         [("CBF", (30, 900), 128, 3), ("SyntheticControl", (300, 300), 60, 6)])
+def test_sizes_classes_and_z_normalised(gen, name, sizes, length, classes):
+    train, test = gen.load_generated(name)
+    assert (len(train), len(test)) == sizes
+    assert set(train.lengths.tolist()) == {length} and train.n_channels == 1
+    assert len(train.classes) == classes and sorted(set(test.labels.tolist())) == train.classes
+    counts = np.unique(train.labels, return_counts=True)[1]
+    assert counts.min() == counts.max()  # balanced, as in the archive
+    for seq in train.sequences[:20]:
+        assert abs(float(seq.mean())) < 1e-5 and float(seq.std()) == pytest.approx(1.0, abs=1e-5)
+    again, _ = gen.load_generated(name)  # fixed seeds: the same set every time
+    np.testing.assert_array_equal(np.stack(again.sequences), np.stack(train.sequences))
+    assert not np.array_equal(train.sequences[0], test.sequences[0])
+
+
+def test_cbf_shapes(gen):
+    """The plateau of a cylinder is flat, a bell rises over it and a funnel falls (noise aside:
+    averaged over many series the first and last quarter of the event differ by the ramp)."""
+    series, labels = gen.cbf(600, seed=0)
+    rising = {"cylinder": [], "bell": [], "funnel": []}
+    for x, kind in zip(series, labels):
+        active = x > np.median(x) + 1.0  # the event, well above the noise floor
+        idx = np.flatnonzero(active)
+        if len(idx) > 20:
+            quarter = len(idx) // 4
+            rising[kind].append(x[idx[-quarter:]].mean() - x[idx[:quarter]].mean())
+    assert np.mean(rising["bell"]) > 0.5 > abs(np.mean(rising["cylinder"]))
+    assert np.mean(rising["funnel"]) < -0.5
+
+
+def test_control_chart_trends_and_shifts(gen):
+    series, labels = gen.synthetic_control(40, seed=0)
+    t = np.arange(60)
+    slope = {k: np.mean([np.polyfit(t, x, 1)[0] for x, lab in zip(series, labels) if lab == k])
+             for k in gen.CONTROL_CLASSES}
+    assert slope["increasing"] > 0.02 > abs(slope["normal"]) and slope["decreasing"] < -0.02
+    assert slope["upward"] > 0.02 and slope["downward"] < -0.02
