@@ -46,6 +46,11 @@ imported), each its own train/test split but Watch's:
   shoulder exercises, 20 recordings each; no split shipped: split once, stratified by exercise,
   70 % train / 30 % test with ``--split-seed`` (default 0; 98/42).
 
+and two UCR sets defined by a generator, made from their published definitions by
+``benchmarks/generated_sets.py`` (fixed seeds, each series z-normalised as the archive stores
+them): CBF (Cylinder-Bell-Funnel, Saito 1994; 30/900, 128 values, 3 classes) and
+SyntheticControl (Alcock & Manolopoulos 1999; 300/300, 60 values, 6 control-chart patterns).
+
 MiniRocket takes equal-length series only: on the unequal-length sets each series is padded
 to the longest training series by repeating its last value (longer test series are cut); the
 table marks these with ``(padded)``. The first MiniRocket fit on a machine compiles aeon's
@@ -104,7 +109,9 @@ DEFAULT_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions"
                 "PickupGestureWiimoteZ", "ArrowHead")
 #: Sets that were not used to choose the recipe: run on request, never in the benchmark's mean.
 HELD_OUT = ("UnitTest", "OSULeaf", "ACSF1", "Coffee", "PigCVP", "Trace", "PLAID", "Covid3Month_disc",
-            "MinimalChinatown", "Watch")
+            "MinimalChinatown", "Watch", "CBF", "SyntheticControl")
+#: Held-out sets made from their published definitions (benchmarks/generated_sets.py).
+GENERATED = ("CBF", "SyntheticControl")
 #: Held-out sets read from another package's wheel by path: name -> (package, train file,
 #: test file (None: both splits in the train file, or one file split here), format: "ucr" text,
 #: "ts", tslearn "npz" or seglearn's "watch" archive).
@@ -214,6 +221,11 @@ def load_packaged(name: str, root: Path | None = None, split_seed: int = 0):
 def load(name: str, split_seed: int):
     if name == FSDD:
         return load_fsdd(split_seed)
+    if name in GENERATED:
+        spec = importlib.util.spec_from_file_location("generated_sets", Path(__file__).with_name("generated_sets.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.load_generated(name)
     if name in PACKAGED_SETS:
         return load_packaged(name, split_seed=split_seed)
     from lstmkit.data.datasets import MissingPackageError

@@ -62,3 +62,16 @@ def test_control_chart_trends_and_shifts(gen):
              for k in gen.CONTROL_CLASSES}
     assert slope["increasing"] > 0.02 > abs(slope["normal"]) and slope["decreasing"] < -0.02
     assert slope["upward"] > 0.02 and slope["downward"] < -0.02
+
+
+def test_the_bench_loads_them_by_name():
+    spec = importlib.util.spec_from_file_location("bench_classify", PATH.with_name("bench_classify.py"))
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench
+    try:
+        spec.loader.exec_module(bench)
+        assert {"CBF", "SyntheticControl"} <= set(bench.HELD_OUT)
+        train, test = bench.load("SyntheticControl", split_seed=0)
+        assert (len(train), len(test), train.n_channels) == (300, 300, 1)
+    finally:
+        sys.modules.pop(spec.name, None)
