@@ -14,8 +14,8 @@ feed unequal-length sets to it; the benchmark says when it did so.
 
 aeon's kernels run on numba's OpenMP threading layer, which shares the OpenMP runtime with torch:
 a MiniRocket fit left torch at numba's thread count (2 on a 2-core machine after
-``torch.set_num_threads(1)``), so a benchmark's later fits ran on more threads than it was told,
-40-50x slower on a machine whose other core was busy. :func:`minirocket_baseline` puts torch's
+``torch.set_num_threads(1)``), so a script that fitted a network after it ran on more threads
+than it had set, 40-50x slower on a machine whose other core was busy. :func:`minirocket_baseline` puts torch's
 thread count back as it found it.
 
 The first MiniRocket fit on a machine compiles aeon's numba kernels (tens of seconds, cached
