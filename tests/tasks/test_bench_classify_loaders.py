@@ -5,25 +5,18 @@ each format.
 No benchmark runs here: only what every set's series and labels go through."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_classify.py"
+from benchmark_modules import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_classify", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_module("bench_classify.py") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def _place(root: Path, relative: str, text: str) -> None:

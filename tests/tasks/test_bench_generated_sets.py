@@ -2,26 +2,16 @@
 and SyntheticControl made from their published definitions; sizes, classes, the UCR
 z-normalisation and each class's defining shape. No benchmark runs here."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "generated_sets.py"
+from benchmark_modules import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def gen():
-    spec = importlib.util.spec_from_file_location("generated_sets", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_module("generated_sets.py") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.mark.parametrize("name, sizes, length, classes",
@@ -65,13 +55,7 @@ def test_control_chart_trends_and_shifts(gen):
 
 
 def test_the_bench_loads_them_by_name():
-    spec = importlib.util.spec_from_file_location("bench_classify", PATH.with_name("bench_classify.py"))
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench
-    try:
-        spec.loader.exec_module(bench)
+    with benchmark_module("bench_classify.py") as bench:
         assert {"CBF", "SyntheticControl"} <= set(bench.HELD_OUT)
         train, test = bench.load("SyntheticControl", split_seed=0)
         assert (len(train), len(test), train.n_channels) == (300, 300, 1)
-    finally:
-        sys.modules.pop(spec.name, None)
