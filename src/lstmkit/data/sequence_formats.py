@@ -275,7 +275,8 @@ def read_ts(text: str, name: str, missing: str = "interpolate") -> SequenceData:
                     f"has {first_length[0]}, and @equalLength is true; set @equalLength false if lengths differ",
                 )
         values = np.vstack(rows)
-        keep, hole = trailing_trim(np.vstack(masks))
+        absent = np.vstack(masks)
+        keep, hole = trailing_trim(absent)
         if keep == 0:
             raise fail(n, "the case has no values (every value is missing); a sequence needs at least one")
         values = values[:, :keep]
@@ -296,7 +297,7 @@ def read_ts(text: str, name: str, missing: str = "interpolate") -> SequenceData:
             if empty is not None:
                 raise fail(n, f"dimension {empty + 1} has no value at all (every value is missing); "
                               "a missing value can be filled only from values of its own dimension")
-            filled += int(np.vstack(masks)[:, :keep].sum())
+            filled += int(absent[:, :keep].sum())
             filled_sequences += 1
         sequences.append(np.ascontiguousarray(values.T, dtype=np.float32))
         if has_label:
