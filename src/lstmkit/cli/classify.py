@@ -122,12 +122,13 @@ def _read_args(args) -> dict:
 def _read(path, args):
     """The sequences of ``path``, with one printed line when gaps inside them were filled."""
     from lstmkit.data.sequences import read_sequences
+    from lstmkit.data.tables import plural
 
     data = read_sequences(path, **_read_args(args))
     if data.filled:
-        print(f"{data.source}: filled {data.filled} missing value{'s' * (data.filled != 1)} inside "
-              f"{data.filled_sequences} sequence{'s' * (data.filled_sequences != 1)} by linear interpolation "
-              "in time (--missing refuse refuses them)")
+        print(f"{data.source}: filled {plural(data.filled, 'missing value')} inside "
+              f"{plural(data.filled_sequences, 'sequence')} by linear interpolation in time "
+              "(--missing refuse refuses them)")
     return data
 
 
