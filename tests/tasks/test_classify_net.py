@@ -141,7 +141,7 @@ def test_the_conv_kernels_flag(tmp_path):
     out = tmp_path / "run"
     assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
                  "--no-baseline", "--conv-kernels", "7,4,2", "--out", str(out)]) == 0
-    assert json.loads((out / "metrics.json").read_text())["conv_kernels"] == [7, 4, 2]
+    assert json.loads((out / "metrics.json").read_text())["conv_kernels"] == [[7, 4, 2]]  # one list per member
     loaded = lstmkit.Classifier.load(out)
     assert [conv.kernel_size[0] for conv in loaded.net.members[0].conv.convs] == [7, 4, 2]
     with pytest.raises(SystemExit) as exit_info:

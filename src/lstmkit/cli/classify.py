@@ -15,7 +15,8 @@ LSTM_DROPOUT = 0.8
 FOLD_SCALES = (1.0,)  # ClassifierParams.fold_scales and .align_period (tests check that they agree)
 ALIGN_PERIOD = True
 SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
-CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels (tests check that they agree)
+CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (tests check that they agree)
+KERNEL_SCALES = (1.0,)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -92,6 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the convolutional branch's kernel widths, one per layer, in (downsampled) "
                              f"time steps (default {','.join(map(str, CONV_KERNELS))}, LSTM-FCN's); wider "
                              "kernels see longer shapes at once")
+    parser.add_argument("--kernel-scales", type=scales, default=KERNEL_SCALES, metavar="S1,S2,..",
+                        help="members with their own convolution widths: member m's kernels are "
+                             "round(K * S_m) (the scales taken in turn, e.g. 1,1.5,2; default "
+                             f"{','.join(f'{v:g}' for v in KERNEL_SCALES)}: every member at K1,K2,K3)")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
@@ -192,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
     metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
                "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
                "per_series_scaling": classifier.per_series,
-               "conv_kernels": list(classifier.net.config.conv_kernels) if classifier.net.config.conv_branch else None,
+               "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]
+                                if classifier.net.config.conv_branch else None),
                "filled_missing_values": filled,
                "epochs": classifier.fit_result.epochs,
                "backends": dict(classifier.net.encoder.backend_counts),

@@ -138,6 +138,7 @@ class ClassifierParams(ClassifierNetOptions):
     align_period: bool = True  # automatic d: a multiple of the series' dominant period when that is strong
     scaling: str = "auto"  # global: one mean/std per channel; series: each series its own; auto: see fit
     fold_scales: tuple[float, ...] = (1.0,)  # member m at max(1, round(d * s_m)) (d > 1; whole periods if aligned)
+    kernel_scales: tuple[float, ...] = (1.0,)  # member m's conv kernels max(1, round(k * s_m))
     patch: int | None = None  # None: the median (downsampled) sequence becomes about 16 LSTM steps
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     val_fraction: float = 0.0  # > 0: a stratified split for early stopping (else: lowest training loss)
@@ -160,9 +161,11 @@ class ClassifierParams(ClassifierNetOptions):
         if self.downsample_mode not in DOWNSAMPLE_MODES:
             raise ValueError(f"downsample_mode must be one of {', '.join(DOWNSAMPLE_MODES)}, "
                              f"got {self.downsample_mode!r}")
-        self.fold_scales = tuple(float(s) for s in self.fold_scales)
-        if not self.fold_scales or min(self.fold_scales) <= 0 or not all(np.isfinite(self.fold_scales)):
-            raise ValueError(f"fold_scales must be one or more numbers > 0, got {self.fold_scales!r}")
+        for name in ("fold_scales", "kernel_scales"):
+            scales = tuple(float(s) for s in getattr(self, name))
+            if not scales or min(scales) <= 0 or not all(np.isfinite(scales)):
+                raise ValueError(f"{name} must be one or more numbers > 0, got {scales!r}")
+            setattr(self, name, scales)
         for name in ("patch", "downsample"):
             p = getattr(self, name)
             if p is not None and (isinstance(p, bool) or int(p) != p or p < 1):
@@ -256,6 +259,13 @@ def member_downsampling(d: int, scales: Sequence[float], members: int, period: i
     if period:
         return [period * max(1, int(np.floor(w / period + 0.5))) for w in widths]
     return [max(1, int(np.floor(w + 0.5))) for w in widths]
+
+
+def member_kernels(kernels: Sequence[int], scales: Sequence[float], members: int) -> tuple[tuple[int, ...], ...]:
+    """Every member's convolution kernels: ``k_{m,j} = max(1, round(k_j * s_{m mod len(s)}))``
+    (half rounds up)."""
+    return tuple(tuple(max(1, int(np.floor(k * scales[m % len(scales)] + 0.5))) for k in kernels)
+                 for m in range(members))
 
 
 def flat_share(sequences: Sequence[np.ndarray]) -> float:
@@ -390,11 +400,13 @@ class Classifier(Estimator):
         self.downsample_mode = p.downsample_mode
         folds = [1 if self.downsample_mode == "mean" else dm for dm in self.member_downsample]
         multi = len(set(zip(self.member_downsample, self.member_patch))) > 1
+        kernels = member_kernels(p.conv_kernels, p.kernel_scales, p.ensemble)
         torch.manual_seed(training.seed)
         self.net = self.build_net(ClassifierNetConfig(
             n_channels=data.n_channels, fold=folds[0], n_classes=len(self.classes), patch=self.patch,
             member_folds=tuple(folds) if multi else None,
             member_patches=tuple(self.member_patch) if multi else None,
+            member_kernels=kernels if len(set(kernels)) > 1 else None,
             **net_options(p, ClassifierNetOptions)))
         x, lengths = self.member_tensors(data)
         xs, ls = (list(x), list(lengths)) if multi else ([x], [lengths])

@@ -91,14 +91,16 @@ class ClassifierNetConfig(ClassifierNetOptions):
     fold: int = 1  # d: raw time steps side by side in one (downsampled) step of the input
     member_folds: tuple[int, ...] | None = None  # d_m per member (None: every member reads at fold)
     member_patches: tuple[int, ...] | None = None  # k_m per member (None: every member at patch)
+    member_kernels: tuple[tuple[int, ...], ...] | None = None  # conv kernels per member (None: conv_kernels)
 
     def member_config(self, m: int) -> "ClassifierNetConfig":
-        """Member m's own config: its fold d_m and patch k_m (the shared ones without
-        ``member_folds``)."""
-        folds, patches = self.member_folds, self.member_patches
+        """Member m's own config: its fold d_m, patch k_m and convolution kernels (the shared
+        ones without ``member_folds`` / ``member_patches`` / ``member_kernels``)."""
+        folds, patches, kernels = self.member_folds, self.member_patches, self.member_kernels
         return dataclasses.replace(self, fold=int(folds[m]) if folds else self.fold,
                                    patch=int(patches[m]) if patches else self.patch,
-                                   member_folds=None, member_patches=None)
+                                   conv_kernels=tuple(int(k) for k in kernels[m]) if kernels else self.conv_kernels,
+                                   member_folds=None, member_patches=None, member_kernels=None)
 
 
 class SqueezeExcite(nn.Module):
@@ -216,6 +218,11 @@ class ClassifierEnsemble(nn.Module):
             values = getattr(config, name)
             if values is not None and (len(values) != m or any(int(v) != v or v < 1 for v in values)):
                 raise ValueError(f"{name} must hold one whole number >= 1 per member ({m}), got {values!r}")
+        kernels = config.member_kernels
+        if kernels is not None and (len(kernels) != m or any(len(k) != len(config.conv_channels) or min(k) < 1
+                                                             for k in kernels)):
+            raise ValueError(f"member_kernels must hold one kernel per conv layer ({len(config.conv_channels)}) "
+                             f"for each member ({m}), got {kernels!r}")
         self.config = config
         self.members = nn.ModuleList(ClassifierNet(config.member_config(i)) for i in range(m))
 
