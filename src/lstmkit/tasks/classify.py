@@ -57,7 +57,10 @@ does ``downsample_mode="mean"`` (averaging a block of whole periods would erase 
 ``fold_scales`` (off by default: ``(1.0,)``) makes the ensemble multi-resolution: member m
 reads blocks of ``d_m = max(1, round(d * s_m))`` steps (the scales taken in turn; series read
 whole stay whole; with d aligned to a period p, ``d_m = p * max(1, round(d s_m / p))``).
-``(1, 0.5, 2)`` was measured and not adopted (see benchmarks/README.md).
+``(1, 0.5, 2)`` was measured and not adopted (see benchmarks/README.md). ``kernel_scales``
+(off by default) gives member m its own convolution widths, ``k_{m,j} = max(1, round(k_j s_m))``
+(:func:`member_kernels`): wider kernels see a longer shape at once (PigCVP's pressure pulses
+gained 0.05 at 16/10/6, while ArrowHead, ACSF1, OSULeaf and Watch lost 0.01-0.03).
 
 Long sequences are then read by the LSTM in patches: with ``patch=k`` each LSTM step sees k
 consecutive time steps (k*C values, the last step repeated to fill the final patch), so a
