@@ -1,15 +1,17 @@
-"""Members with their own convolution widths (``kernel_scales``, off by default): member m's
-kernels are max(1, round(k_j * s_m)). Values, save/load, the forward pass and bad options."""
+"""Members with their own convolution widths (``kernel_scales``): member m's kernels are
+max(1, round(k_j * s_m)); by default 1, 1.5, 2 on series of 64 (downsampled) steps or more,
+else 1. Values, the automatic choice, save/load, the forward pass, bad options, the CLI flag."""
 
 import pytest
 import torch
 
 import lstmkit
-from lstmkit.tasks.classify import ClassifierParams, member_kernels
+from lstmkit.tasks.classify import (KERNEL_SCALES_MIN_STEPS, ClassifierParams, automatic_kernel_scales,
+                                    member_kernels)
 from lstmkit.tasks.classify_net import ClassifierEnsemble, ClassifierNetConfig
 
 from test_classifier import synthetic
-from test_classify_fold import SMALL
+from test_classify_fold import SMALL, long_data
 
 
 def widths(clf):
@@ -17,7 +19,9 @@ def widths(clf):
 
 
 def test_member_kernel_widths():
-    assert ClassifierParams().kernel_scales == (1.0,)  # off by default
+    assert ClassifierParams().kernel_scales is None  # automatic
+    assert automatic_kernel_scales(KERNEL_SCALES_MIN_STEPS) == (1.0, 1.5, 2.0)
+    assert automatic_kernel_scales(KERNEL_SCALES_MIN_STEPS - 1) == (1.0,)
     assert member_kernels((8, 5, 3), (1, 1.5, 2), 3) == ((8, 5, 3), (12, 8, 5), (16, 10, 6))  # 7.5, 4.5 round up
     assert member_kernels((8, 5, 3), (1, 2), 3) == ((8, 5, 3), (16, 10, 6), (8, 5, 3))  # the scales in turn
     assert member_kernels((3, 1), (0.1,), 1) == ((1, 1),)  # never below 1
@@ -27,9 +31,15 @@ def test_member_kernel_widths():
 
 
 def test_members_get_their_widths_and_keep_them_through_save_load(tmp_path):
-    data = synthetic(24)
+    data = synthetic(24)  # 20..40 steps: below the floor, every member at 8/5/3 by default
     plain = lstmkit.Classifier(**SMALL, ensemble=3, max_epochs=1, progress=False).fit(data)
     assert widths(plain) == [[8, 5, 3]] * 3 and plain.net.config.member_kernels is None
+    assert plain.params.kernel_scales is None
+    longer = long_data(n=8)  # ~300 steps folded in pairs: ~148, so the members widen by default
+    wide = lstmkit.Classifier(**SMALL, ensemble=3, max_epochs=1, progress=False).fit(longer)
+    assert widths(wide) == [[8, 5, 3], [12, 8, 5], [16, 10, 6]]
+    one = lstmkit.Classifier(**SMALL, ensemble=3, kernel_scales=(1,), max_epochs=1, progress=False).fit(longer)
+    assert widths(one) == [[8, 5, 3]] * 3
     clf = lstmkit.Classifier(**SMALL, ensemble=3, kernel_scales=(1, 1.5, 2), max_epochs=2, progress=False).fit(data)
     assert widths(clf) == [[8, 5, 3], [12, 8, 5], [16, 10, 6]]
     clf.save(tmp_path / "m")
@@ -63,7 +73,7 @@ def test_the_cli_flag(tmp_path):
     train = write_ts(tmp_path / "train.ts", synthetic(16))
     out = tmp_path / "run"
     assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "2",
-                 "--no-baseline", "--kernel-scales", "1,2", "--out", str(out)]) == 0
+                 "--no-baseline", "--kernel-scales", "1,2", "--out", str(out)]) == 0  # asked for on short series
     assert json.loads((out / "metrics.json").read_text())["conv_kernels"] == [[8, 5, 3], [16, 10, 6]]
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", str(train), "--kernel-scales", "1,0", "--out", str(tmp_path / "bad")])

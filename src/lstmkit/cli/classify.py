@@ -16,7 +16,7 @@ FOLD_SCALES = (1.0,)  # ClassifierParams.fold_scales and .align_period (tests ch
 ALIGN_PERIOD = True
 SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
 CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (tests check that they agree)
-KERNEL_SCALES = (1.0,)
+KERNEL_SCALES = None
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -95,8 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "kernels see longer shapes at once")
     parser.add_argument("--kernel-scales", type=scales, default=KERNEL_SCALES, metavar="S1,S2,..",
                         help="members with their own convolution widths: member m's kernels are "
-                             "round(K * S_m) (the scales taken in turn, e.g. 1,1.5,2; default "
-                             f"{','.join(f'{v:g}' for v in KERNEL_SCALES)}: every member at K1,K2,K3)")
+                             "round(K * S_m) (the scales taken in turn; 1 gives every member K1,K2,K3; "
+                             "default: 1,1.5,2 when the series are at least 64 (downsampled) steps long, "
+                             "else 1)")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")

@@ -58,9 +58,10 @@ does ``downsample_mode="mean"`` (averaging a block of whole periods would erase 
 reads blocks of ``d_m = max(1, round(d * s_m))`` steps (the scales taken in turn; series read
 whole stay whole; with d aligned to a period p, ``d_m = p * max(1, round(d s_m / p))``).
 ``(1, 0.5, 2)`` was measured and not adopted (see benchmarks/README.md). ``kernel_scales``
-(off by default) gives member m its own convolution widths, ``k_{m,j} = max(1, round(k_j s_m))``
-(:func:`member_kernels`): wider kernels see a longer shape at once (PigCVP's pressure pulses
-gained 0.05 at 16/10/6, while ArrowHead, ACSF1, OSULeaf and Watch lost 0.01-0.03).
+gives member m its own convolution widths, ``k_{m,j} = max(1, round(k_j s_m))``
+(:func:`member_kernels`); by default (None) the three members read 8/5/3, 12/8/5 and 16/10/6
+when the series are at least 64 (downsampled) steps long, and 8/5/3 alike below that
+(:func:`automatic_kernel_scales`).
 
 Long sequences are then read by the LSTM in patches: with ``patch=k`` each LSTM step sees k
 consecutive time steps (k*C values, the last step repeated to fill the final patch), so a
@@ -141,7 +142,7 @@ class ClassifierParams(ClassifierNetOptions):
     align_period: bool = True  # automatic d: a multiple of the series' dominant period when that is strong
     scaling: str = "auto"  # global: one mean/std per channel; series: each series its own; auto: see fit
     fold_scales: tuple[float, ...] = (1.0,)  # member m at max(1, round(d * s_m)) (d > 1; whole periods if aligned)
-    kernel_scales: tuple[float, ...] = (1.0,)  # member m's conv kernels max(1, round(k * s_m))
+    kernel_scales: tuple[float, ...] | None = None  # member m's conv kernels round(k * s_m); None: automatic_kernel_scales
     patch: int | None = None  # None: the median (downsampled) sequence becomes about 16 LSTM steps
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     val_fraction: float = 0.0  # > 0: a stratified split for early stopping (else: lowest training loss)
@@ -165,6 +166,8 @@ class ClassifierParams(ClassifierNetOptions):
             raise ValueError(f"downsample_mode must be one of {', '.join(DOWNSAMPLE_MODES)}, "
                              f"got {self.downsample_mode!r}")
         for name in ("fold_scales", "kernel_scales"):
+            if getattr(self, name) is None:  # kernel_scales: automatic
+                continue
             scales = tuple(float(s) for s in getattr(self, name))
             if not scales or min(scales) <= 0 or not all(np.isfinite(scales)):
                 raise ValueError(f"{name} must be one or more numbers > 0, got {scales!r}")
@@ -262,6 +265,29 @@ def member_downsampling(d: int, scales: Sequence[float], members: int, period: i
     if period:
         return [period * max(1, int(np.floor(w / period + 0.5))) for w in widths]
     return [max(1, int(np.floor(w + 0.5))) for w in widths]
+
+
+#: The ensemble members' convolution widths relative to ``conv_kernels`` on series long enough
+#: for them (:func:`automatic_kernel_scales`): 8/5/3, 12/8/5 and 16/10/6 with LSTM-FCN's kernels.
+KERNEL_SCALES = (1.0, 1.5, 2.0)
+#: The median length (in downsampled steps) from which the members' widths differ.
+KERNEL_SCALES_MIN_STEPS = 64
+
+
+def automatic_kernel_scales(steps: float) -> tuple[float, ...]:
+    """``kernel_scales=None``: :data:`KERNEL_SCALES` when the series' median (downsampled)
+    length is at least :data:`KERNEL_SCALES_MIN_STEPS`, else every member at the base widths.
+
+    Members whose first layers see 14, 22 and 30 steps together, averaged in probability, match
+    a short shape and a longer one alike: PigCVP's pressure pulses (2 training series per class)
+    0.875, 0.851 -> 0.933, 0.923 (seeds 0, 1), where one width of 16/10/6 for every member had
+    cost ArrowHead, ACSF1, OSULeaf and Watch 0.013-0.032 and the mixture costs them nothing
+    (ArrowHead 0.859 against 0.861 over seeds 0-2, with less spread; ACSF1, OSULeaf level at seed
+    0; Watch 0.825 both). On 24-step series the wide members see nearly the whole series (UnitTest
+    and MinimalChinatown lost one test series each), hence the floor of 64 steps: twice the widest
+    member's reach.
+    """
+    return KERNEL_SCALES if steps >= KERNEL_SCALES_MIN_STEPS else (1.0,)
 
 
 def member_kernels(kernels: Sequence[int], scales: Sequence[float], members: int) -> tuple[tuple[int, ...], ...]:
@@ -403,7 +429,8 @@ class Classifier(Estimator):
         self.downsample_mode = p.downsample_mode
         folds = [1 if self.downsample_mode == "mean" else dm for dm in self.member_downsample]
         multi = len(set(zip(self.member_downsample, self.member_patch))) > 1
-        kernels = member_kernels(p.conv_kernels, p.kernel_scales, p.ensemble)
+        scales = p.kernel_scales or automatic_kernel_scales(-(-median // self.downsample))
+        kernels = member_kernels(p.conv_kernels, scales, p.ensemble)
         torch.manual_seed(training.seed)
         self.net = self.build_net(ClassifierNetConfig(
             n_channels=data.n_channels, fold=folds[0], n_classes=len(self.classes), patch=self.patch,
@@ -539,3 +566,5 @@ class Classifier(Estimator):
         self.per_series = bool(state.get("per_series", False))  # saved before: the channels' scale
         if "per_series" not in state:
             self.params.scaling = "global"
+        if self.net.config.member_kernels is None and self.params.kernel_scales is None:
+            self.params.kernel_scales = (1.0,)  # every member at conv_kernels (also saved before the option)
