@@ -280,12 +280,12 @@ def automatic_kernel_scales(steps: float) -> tuple[float, ...]:
 
     Members whose first layers see 14, 22 and 30 steps together, averaged in probability, match
     a short shape and a longer one alike: PigCVP's pressure pulses (2 training series per class)
-    0.875, 0.851 -> 0.933, 0.923 (seeds 0, 1), where one width of 16/10/6 for every member had
-    cost ArrowHead, ACSF1, OSULeaf and Watch 0.013-0.032 and the mixture costs them nothing
-    (ArrowHead 0.859 against 0.861 over seeds 0-2, with less spread; ACSF1, OSULeaf level at seed
-    0; Watch 0.825 both). On 24-step series the wide members see nearly the whole series (UnitTest
-    and MinimalChinatown lost one test series each), hence the floor of 64 steps: twice the widest
-    member's reach.
+    0.878 -> 0.929 over seeds 0-2, where one width of 16/10/6 for every member had cost ArrowHead,
+    ACSF1, OSULeaf and Watch 0.013-0.032 and the mixture costs them at most 0.004 (means over
+    seeds 0-2: ArrowHead 0.859 against 0.861, with less spread; OSULeaf 0.952 against 0.956;
+    ACSF1 0.893 against 0.897; Watch 0.825 both). On 24-step series the wide members see nearly
+    the whole series (UnitTest and MinimalChinatown lost one test series each), hence the floor of
+    64 steps: twice the widest member's reach.
     """
     return KERNEL_SCALES if steps >= KERNEL_SCALES_MIN_STEPS else (1.0,)
 
