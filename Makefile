@@ -5,6 +5,10 @@
 
 .PHONY: setup forecast detect translate test test-avx2
 
+# The suite runs in one pytest-xdist worker per core (at most 8), each with its share of the
+# OpenMP threads (tests/conftest.py); TEST_JOBS=0 runs it in the one pytest process.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 8 ] && n=8; echo $$n)
+
 setup:
 	bash scripts/setup.sh test,translate
 
@@ -18,10 +22,10 @@ translate: setup
 	.venv/bin/lstmkit translate --out runs/translate
 
 test: setup
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n $(TEST_JOBS)
 
 # The suite as on an AVX2-only CPU (AMD Zen 3 and the like), on any x86-64 machine: the fused
 # kernels built without AVX-512, torch's own kernels (ATen, oneDNN, MKL) capped at AVX2.
 test-avx2: setup
 	LSTMKIT_FUSED_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
-		.venv/bin/python -m pytest
+		.venv/bin/python -m pytest -n $(TEST_JOBS)

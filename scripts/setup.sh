@@ -31,3 +31,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$PY" -m pip install -q -e ".[$EXTRAS]"
     touch "$stamp"
 fi
+# compile the fused kernels now, side by side (about a minute per family), rather than one
+# after another on first use; prints what this installation runs on and the cache's state
+.venv/bin/lstmkit info

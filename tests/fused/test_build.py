@@ -382,3 +382,35 @@ def test_isa_knob_sets_the_target_flags_and_the_key(fresh, tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="LSTMKIT_FUSED_ISA"):
         build.load("tiny")  # unavailable, with the reason; never a build with a guessed target
     assert "LSTMKIT_FUSED_ISA" in build.unavailable_reason("tiny")
+
+
+# ------------------------------------------------------------------------- building ahead
+
+
+def test_build_all_builds_each_family_in_its_own_process(fresh, tmp_path):
+    """build_all compiles every family given, side by side, into the cache a later load uses
+    without compiling; a family that fails to compile is reported with the compiler's reason
+    and does not stop the others."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    build.EXTENSIONS["tiny_a"] = ((str(_tiny(tmp_path / "a", "ahead-a")),), ())
+    build.EXTENSIONS["tiny_b"] = ((str(_tiny(tmp_path / "b", "ahead-b")),), ())
+    broken = tmp_path / "broken.cpp"
+    broken.write_text("this is not C++\n")
+    build.EXTENSIONS["tiny_broken"] = ((str(broken),), ())
+
+    outcome = build.build_all(["tiny_a", "tiny_b", "tiny_broken"])
+    assert outcome["tiny_a"] is None and outcome["tiny_b"] is None
+    assert outcome["tiny_broken"]  # the reason, not None
+    assert build.cache_state("tiny_a").startswith("built ") and build.cache_state("tiny_b").startswith("built ")
+    assert build.cache_state("tiny_broken").startswith("failed: ")
+    assert build.load("tiny_a").answer() == 42  # imported from the cache: nothing left to compile
+    assert build.cache_dir("tiny_a") != build.cache_dir("tiny_b")
+    assert not _temporary_dirs(fresh)
+
+
+def test_build_all_refuses_an_unknown_family_and_respects_disable(fresh, monkeypatch):
+    with pytest.raises(ValueError, match="unknown kernel family nope; choose from lstm, step, gru_rnn"):
+        build.build_all(["nope"])
+    monkeypatch.setenv("LSTMKIT_DISABLE_FUSED", "1")
+    assert build.build_all(["lstm"]) == {"lstm": "disabled by the environment variable LSTMKIT_DISABLE_FUSED"}

@@ -1,4 +1,8 @@
-"""``lstmkit info``: what this installation runs on, and the state of its kernel cache."""
+"""``lstmkit info``: what this installation runs on, and the state of its kernel cache.
+
+It builds the fused kernel families that are not built yet first, side by side
+(:func:`lstmkit.nn.fused.build.build_all`), so ``scripts/setup.sh`` runs it to have every
+kernel compiled before the first model or test needs one."""
 
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ def run(args: argparse.Namespace) -> int:
     from lstmkit.nn.backend import describe_backends
     from lstmkit.nn.fused import build
 
+    missing = [family for family in build.EXTENSIONS if not build.cache_state(family).startswith("built")]
+    if missing:
+        print(f"building the fused kernels ({', '.join(missing)}): about a minute each, side by side", flush=True)
+        build.build_all(missing)
     print(f"lstmkit  {lstmkit.__version__}")
     print(f"torch    {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"python   {platform.python_version()} on {platform.machine()}")
@@ -26,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     where = "LSTMKIT_CACHE" if os.environ.get("LSTMKIT_CACHE") else "default; set LSTMKIT_CACHE to move it"
     print(f"cache    {build.cache_root()} ({where})")
-    for family in build.EXTENSIONS:  # after describe_backends, which built (or tried) lstm and gru_rnn
+    for family in build.EXTENSIONS:  # after the builds above and describe_backends
         print(f"         {family}: {build.cache_state(family)}")
     for line in _autotune_lines():
         print(line)

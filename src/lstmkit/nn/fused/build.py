@@ -705,3 +705,37 @@ def cache_state(extension: str = "lstm") -> str:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return "not built"
+
+
+def build_all(extensions: list[str] | None = None) -> dict[str, str | None]:
+    """Build (or find built) every family in ``extensions`` (default: all of
+    :data:`EXTENSIONS`) at once, each in its own Python process, so that the compiles (one
+    compiler process per family, about a minute each) run side by side on a machine with more
+    than one core instead of one after another on first use. Returns family -> None when
+    built, else the reason it is not. Each child takes the family's lock as any other process
+    does, so running this beside a program that builds the same family is safe."""
+    import subprocess
+
+    names = list(extensions or EXTENSIONS)
+    unknown = [name for name in names if name not in EXTENSIONS]
+    if unknown:
+        raise ValueError(f"unknown kernel famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
+                         f"choose from {', '.join(EXTENSIONS)}")
+    if os.environ.get("LSTMKIT_DISABLE_FUSED", "") not in ("", "0"):
+        return {name: "disabled by the environment variable LSTMKIT_DISABLE_FUSED" for name in names}
+    # the child is told the family's files, so a family added at run time builds there too
+    code = ("import json, sys\nfrom lstmkit.nn.fused import build\n"
+            "sources, headers = json.loads(sys.argv[2])\n"
+            "build.EXTENSIONS[sys.argv[1]] = (tuple(sources), tuple(headers))\n"
+            "try:\n    build.load(sys.argv[1])\n"
+            "except RuntimeError as exc:\n    print(exc, file=sys.stderr); sys.exit(1)\n")
+    children = {name: subprocess.Popen([sys.executable, "-c", code, name, json.dumps(EXTENSIONS[name])],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                for name in names}
+    outcome: dict[str, str | None] = {}
+    for name, child in children.items():
+        _, err = child.communicate()
+        lines = [line for line in err.strip().splitlines() if line.strip()]
+        outcome[name] = None if child.returncode == 0 else (lines[-1] if lines else f"exit {child.returncode}")
+    return outcome
+
