@@ -17,10 +17,12 @@ def one_thread():
     torch.set_num_threads(old)
 
 
-@pytest.fixture
-def sliced_brgemm():
-    """The brgemm path on, with a 16 KiB panel budget: every product with K > 64 is cut into
-    64-row K slices (fused_common.h, brgemm_k_block). Both settings are restored after."""
+@pytest.fixture(params=["column_slices", "row_slices"])
+def sliced_brgemm(request):
+    """The brgemm path on, with a 16 KiB panel budget, so that every right-hand panel over it is
+    cut (fused_common.h, brgemm_slices): ``column_slices``, as on a CPU with under 1 MiB of L2,
+    into 128-column slices each multiplied in 64-row K slices; ``row_slices``, as with 1 MiB of
+    L2 or more, into 64-row K slices of the whole width. Every setting is restored after."""
     from lstmkit.nn.fused.build import load
 
     ext = load()
@@ -28,6 +30,8 @@ def sliced_brgemm():
     if not ext.set_brgemm(True):
         pytest.skip("oneDNN brgemm ukernel unavailable here")
     before = ext.set_brgemm_panel(16 * 1024)
+    columns_before = ext.set_brgemm_columns(128 if request.param == "column_slices" else 0)
     yield
+    ext.set_brgemm_columns(columns_before)
     ext.set_brgemm_panel(before)
     ext.set_brgemm(was_on)

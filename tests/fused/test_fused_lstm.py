@@ -291,11 +291,39 @@ def test_brgemm_path():
 
 
 def test_brgemm_k_slices(sliced_brgemm):
-    """A right-hand panel larger than the L2 budget is multiplied in slices of K rows
-    accumulated into C (brgemm_k_block): with a 16 KiB budget every product here is sliced
-    (64-row slices, a last partial one), forward and backward, and still matches torch.nn."""
+    """A right-hand panel larger than the L2 budget is multiplied in slices (brgemm_slices): of
+    128 columns (a last partial one) each in 64-row K slices accumulated into C, or of 64 K rows
+    of the whole width; with a 16 KiB budget every product here is sliced, forward and
+    backward, and still matches torch.nn."""
     _compare(5, 3, 150, 70, seed=33)                 # K = 150 (input) and 70 (recurrent)
     _compare(4, 6, 8, 130, proj=40, reverse=True, lengths=torch.tensor([4, 1, 3, 4, 2, 4]), seed=34)
+
+
+def test_brgemm_slices_follow_the_l2_budget():
+    """How a (K, N) panel is cut (fused_common.h, brgemm_slices), as (columns, K rows) per call:
+    whole where it fits the budget; with a budget under 640 KiB (L2 under 1 MiB, as the Zen 3's
+    512 KiB: 320 KiB) into 128-column slices, each in as few K slices of equal depth (a multiple
+    of 64 rows) as half the budget allows; with more (the Zen 5's 1 MiB: 640 KiB) into K-row
+    slices of the whole width."""
+    ext = load()
+    before = ext.set_brgemm_panel(320 * 1024)
+    try:
+        assert ext.brgemm_slices(128, 256, 272) == (256, 128)      # 136 KiB: one call
+        assert ext.brgemm_slices(512, 1024, 1040) == (128, 256)    # H = 512: 2 MiB
+        assert ext.brgemm_slices(256, 512, 528) == (128, 256)      # H = 256: 528 KiB
+        assert ext.brgemm_slices(2048, 1024, 1040) == (128, 320)   # 7 slices (6 x 320 + 128)
+        assert ext.brgemm_slices(600, 1024, 1040) == (128, 320)    # 2 slices (320 + 280)
+        ext.set_brgemm_panel(640 * 1024)
+        assert ext.brgemm_slices(512, 1024, 1040) == (1024, 128)   # 640 KiB / 4160 B = 157 rows
+        assert ext.brgemm_slices(256, 512, 528) == (512, 256)      # fits: one call
+        before_columns = ext.set_brgemm_columns(64)                # forced column slices
+        assert ext.brgemm_slices(512, 1024, 1040) == (64, 512)
+        ext.set_brgemm_columns(0)                                  # forced row slices
+        ext.set_brgemm_panel(320 * 1024)
+        assert ext.brgemm_slices(512, 1024, 1040) == (1024, 64)
+        ext.set_brgemm_columns(before_columns)
+    finally:
+        ext.set_brgemm_panel(before)
 
 
 def test_disabled_by_environment():

@@ -261,6 +261,7 @@ def test_module_trace_fused_equals_reference():
 
 @pytest.mark.parametrize("variant", ["all", "all_icfo", "layer_norm"])
 def test_variant_brgemm_k_slices(variant, sliced_brgemm):
-    """The variant kernel with every brgemm product cut into 64-row K slices (a 16 KiB panel
-    budget; see fused_common.h, brgemm_k_block) against the reference."""
+    """The variant kernel with every brgemm product over a 16 KiB panel budget cut into slices
+    (of 128 columns and 64 K rows, or of 64 K rows: fused_common.h, brgemm_slices) against the
+    reference."""
     _compare(5, 4, 150, 70, P=30, seed=8, **VARIANTS[variant])

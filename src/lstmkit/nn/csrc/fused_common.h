@@ -199,14 +199,25 @@ static inline void gemm(bool ta, bool tb, int M, int N, int K, const float* A, i
   }
 }
 
-// Rows of B per brgemm call.  oneDNN's ukernel walks the whole (K, N) panel of B for every
-// block of A's rows, so a panel larger than the core's L2 is fetched from L3 again for each
-// block: at H = 512 (K = 512, 1024 columns: a 2 MiB panel against 1 MiB of L2 on the Zen 5)
-// plain inference ran at 0.85x torch.nn.LSTM, and with K cut into 128-row slices accumulated
-// into C at 0.98-1.02x.  A panel that fits in 5/8 of L2 (sysconf; 1 MiB where it says
-// nothing) is one call; a larger one is cut into slices of a multiple of 64 rows (at least
-// 64) that fit.  Fixed by the shape and the machine, never by the thread count.
+// How a right-hand panel B (K, N) larger than the core's L2 is cut.  oneDNN's ukernel walks
+// the whole (K, N) panel of B for every block of A's rows, so a panel larger than L2 is fetched
+// from L3 again for each block: at H = 512 (K = 512, 1024 columns: a 2 MiB panel against
+// 1 MiB of L2 on the Zen 5) plain inference ran at 0.85x torch.nn.LSTM.  A panel that fits in
+// 5/8 of L2 (sysconf; 1 MiB where it says nothing) is one call.  A larger one is cut:
+//  * with 1 MiB of L2 or more (a budget of 640 KiB or more), into slices of K rows (a multiple
+//    of 64, at least 64) that fit, accumulated into C: on the Zen 5 (AVX-512 and AVX2 alike)
+//    0.85x -> 0.98-1.02x at H = 512;
+//  * with less (the Zen 3's 512 KiB), into slices of kBrgemmCols columns, each multiplied in
+//    as few K slices (of equal depth, a multiple of 64 rows) as fit in half the budget: there
+//    the row slices alone had to be
+//    64 rows deep, and C (N columns) went through L2 once per slice; the column slices took
+//    the input projection at 100,64,512 from 276 to 226 ms and the per-step products from
+//    320 to 280 ms (100,64,256: 59 -> 49 and 66 -> 52 ms; one thread, interleaved).
+// Fixed by the shape and the machine, never by the thread count.
 static std::atomic<int64_t> g_brgemm_panel_bytes{0};  // 0: from L2 (set_brgemm_panel, tests)
+static std::atomic<int> g_brgemm_cols{-1};            // -1: by the budget (set_brgemm_columns, tests)
+static constexpr int kBrgemmCols = 128;
+static constexpr int64_t kColumnSliceBelow = 640 * 1024;  // budgets below this cut columns
 static inline int64_t brgemm_panel_bytes() {
   const int64_t set = g_brgemm_panel_bytes.load();
   if (set > 0) return set;
@@ -216,10 +227,26 @@ static inline int64_t brgemm_panel_bytes() {
   }();
   return l2 * 5 / 8;
 }
-static inline int brgemm_k_block(int K, int ldbt) {
-  const int64_t rows = brgemm_panel_bytes() / ((int64_t)std::max(ldbt, 1) * (int64_t)sizeof(float));
+// rows of a slice `width` floats wide (its row stride in B) that fit in `budget` bytes
+static inline int k_rows_within(int K, int64_t width, int64_t budget) {
+  const int64_t rows = budget / (std::max<int64_t>(width, 1) * (int64_t)sizeof(float));
   if (rows >= K) return std::max(K, 1);
   return (int)std::min<int64_t>(K, std::max<int64_t>(64, rows / 64 * 64));
+}
+struct BrgemmSlices {
+  int cols, rows;  // columns and K rows of B per brgemm call
+};
+static inline BrgemmSlices brgemm_slices(int K, int N, int ldbt) {
+  const int64_t budget = brgemm_panel_bytes();
+  if ((int64_t)K * std::max(ldbt, 1) * (int64_t)sizeof(float) <= budget) return {std::max(N, 1), std::max(K, 1)};
+  int cols = g_brgemm_cols.load();
+  if (cols < 0) cols = budget < kColumnSliceBelow ? kBrgemmCols : 0;
+  if (cols <= 0 || cols >= N) return {std::max(N, 1), k_rows_within(K, ldbt, budget)};
+  // as few K slices as half the budget allows, of equal depth (a multiple of 64 rows): K = 512
+  // with room for 320 rows is two slices of 256, not 320 + 192
+  const int most = k_rows_within(K, cols, budget / 2);
+  const int slices = (K + most - 1) / most;
+  return {cols, std::min(K, ((K + slices - 1) / slices + 63) / 64 * 64)};
 }
 
 // A prepared right-hand operand B (K,N) for repeated C(M,N) (+)= A(M,K) B products
@@ -299,7 +326,7 @@ struct PackedB {
   float* packed = nullptr;      // MKL packed B
   const float* bt = nullptr;    // brgemm: B as (K,N) row-major with leading dimension ldbt
   int ldbt = 0;
-  int kb = 0;                   // brgemm: rows of B per call (brgemm_k_block)
+  int kb = 0, nc = 0;           // brgemm: K rows and columns of B per call (brgemm_slices)
   void pack(int M_, int N_, int K_, const float* src_, int ld_, bool trans_, float* storage) {
     M = M_; N = N_; K = K_; src = src_; ld = ld_; trans = trans_;
     if (M <= 0 || N <= 0 || K <= 0) return;
@@ -317,7 +344,9 @@ struct PackedB {
         transpose_into(src, ld, N, K, storage, ldbt);
         bt = storage;
       }
-      kb = brgemm_k_block(K, ldbt);
+      const BrgemmSlices sl = brgemm_slices(K, N, ldbt);
+      kb = sl.rows;
+      nc = sl.cols;
     } else if (b.mode == 0 && storage) {
       packed = storage;
       b.pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, M, N, K, 1.f, src, ld, packed);
@@ -338,11 +367,15 @@ struct PackedB {
     if (bt) {
 #ifdef LSTMKIT_WITH_BRGEMM
       try {
-        // kb rows of B per call (brgemm_k_block), accumulated into C: a fixed order per shape
-        for (int k0 = 0; k0 < K; k0 += kb) {
-          const int kn = std::min(kb, K - k0);
-          at::native::cpublas::brgemm(M, N, kn, lda, ldbt, ldc, k0 > 0 || beta != 0.f, A + k0, bt + (int64_t)k0 * ldbt, C,
-                                      false);
+        // nc columns and kb rows of B per call (brgemm_slices), the K slices accumulated into C
+        // in order: a fixed order per shape
+        for (int n0 = 0; n0 < N; n0 += nc) {
+          const int nn = std::min(nc, N - n0);
+          for (int k0 = 0; k0 < K; k0 += kb) {
+            const int kn = std::min(kb, K - k0);
+            at::native::cpublas::brgemm(M, nn, kn, lda, ldbt, ldc, k0 > 0 || beta != 0.f, A + k0,
+                                        bt + (int64_t)k0 * ldbt + n0, C + n0, false);
+          }
         }
       } catch (const std::exception& e) {
         if (err) err->record(e.what());
@@ -916,8 +949,11 @@ static inline int64_t set_brgemm(bool on) {
   b.brg = on && b.brg_ok;
   return b.brg;
 }
-// the panel budget of brgemm_k_block in bytes (0: from L2); returns the previous setting (tests)
+// the panel budget of brgemm_slices in bytes (0: from L2); returns the previous setting (tests)
 static inline int64_t set_brgemm_panel(int64_t bytes) { return g_brgemm_panel_bytes.exchange(std::max<int64_t>(bytes, 0)); }
+// columns per slice of a panel over the budget (0: row slices only; -1: by the budget); returns
+// the previous setting (tests)
+static inline int64_t set_brgemm_columns(int64_t cols) { return g_brgemm_cols.exchange((int)std::max<int64_t>(cols, -1)); }
 #endif
 
 // ---------------------------------------------------------------------------------------

@@ -485,4 +485,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
   m.def("set_brgemm", &lstmkit::common::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
   m.def("set_brgemm_panel", &lstmkit::common::set_brgemm_panel, "brgemm's B-panel budget in bytes, 0: from L2 (tests)");
+  m.def("set_brgemm_columns", &lstmkit::common::set_brgemm_columns,
+        "columns per brgemm slice of a panel over the budget, 0: K-row slices only, -1: by the budget (tests)");
 }

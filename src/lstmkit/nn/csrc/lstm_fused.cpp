@@ -665,6 +665,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("set_blas_mode", &lstmkit::common::set_blas_mode, "select GEMM path (tests)");
   m.def("set_brgemm", &lstmkit::common::set_brgemm, "use oneDNN brgemm for the repeated-operand GEMMs (tests)");
   m.def("set_brgemm_panel", &lstmkit::common::set_brgemm_panel, "brgemm's B-panel budget in bytes, 0: from L2 (tests)");
+  m.def("brgemm_slices", [](int64_t K, int64_t N, int64_t ldbt) {
+        const auto sl = lstmkit::common::brgemm_slices((int)K, (int)N, (int)ldbt);
+        return std::make_tuple((int64_t)sl.cols, (int64_t)sl.rows);
+      }, "(columns, K rows) of B per brgemm call for a (K, N) panel with row stride ldbt (tests)");
+  m.def("set_brgemm_columns", &lstmkit::common::set_brgemm_columns,
+        "columns per brgemm slice of a panel over the budget, 0: K-row slices only, -1: by the budget (tests)");
   m.def("bench_gemm", &lstmkit::bench_gemm, "GEMM timing (tuning)");
   m.def("math_test", &lstmkit::math_test, "vectorized exp/sigmoid/tanh (tests)");
 }
