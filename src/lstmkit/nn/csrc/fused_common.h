@@ -218,14 +218,18 @@ static std::atomic<int64_t> g_brgemm_panel_bytes{0};  // 0: from L2 (set_brgemm_
 static std::atomic<int> g_brgemm_cols{-1};            // -1: by the budget (set_brgemm_columns, tests)
 static constexpr int kBrgemmCols = 128;
 static constexpr int64_t kColumnSliceBelow = 640 * 1024;  // budgets below this cut columns
-static inline int64_t brgemm_panel_bytes() {
-  const int64_t set = g_brgemm_panel_bytes.load();
-  if (set > 0) return set;
+// the core's L2 in bytes (sysconf; 1 MiB where it says nothing)
+static inline int64_t l2_bytes() {
   static const int64_t l2 = [] {
     long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
     return (int64_t)(v > 0 ? v : 1 << 20);
   }();
-  return l2 * 5 / 8;
+  return l2;
+}
+static inline int64_t brgemm_panel_bytes() {
+  const int64_t set = g_brgemm_panel_bytes.load();
+  if (set > 0) return set;
+  return l2_bytes() * 5 / 8;
 }
 // rows of a slice `width` floats wide (its row stride in B) that fit in `budget` bytes
 static inline int k_rows_within(int K, int64_t width, int64_t budget) {

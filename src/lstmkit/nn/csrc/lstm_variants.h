@@ -160,12 +160,21 @@ void bernoulli_mask_fill(at::Tensor& out, int64_t seed, int64_t threshold) {
 // With 8-lane (AVX2) vectors a full, 32-byte aligned vector is streamed the same way: the
 // saved rows would otherwise evict the packed W_hh panel from L2 (AVX2 layer-norm training
 // at 100,64,256: the forward's products 58.7 ms against peephole's 49.5).
+// Both measured on the Zen 5 (1 MiB of L2).  On the Zen 3 (512 KiB of L2) the same stores made
+// layer-norm training slower (100,32,128: 0.84x -> 0.89x torch.nn.LSTM without them, 100,64,512:
+// 0.84x -> 0.95x, 500,16,128: 0.98x -> 1.05x, one thread; two threads alike; peephole and
+// zoneout level), so with under 1 MiB of L2 every store is a plain one (stream_saved).
 #if (defined(__AVX512F__) && (LSTMKIT_VW == 16)) || (defined(__AVX__) && (LSTMKIT_VW == 8))
 #define LSTMKIT_STREAM_STORES 1
 #else
 #define LSTMKIT_STREAM_STORES 0
 #endif
+static const bool stream_saved = common::l2_bytes() >= (1 << 20);
 static inline void stn_nt(float* p, vf v, int m) {
+  if (!stream_saved) {
+    stn(p, v, m);
+    return;
+  }
 #if defined(__AVX512F__) && (LSTMKIT_VW == 16)
   if (m == VW && ((uintptr_t)p & 63) == 0) { _mm512_stream_ps(p, (__m512)v); return; }
 #elif defined(__AVX__) && (LSTMKIT_VW == 8)
