@@ -209,10 +209,10 @@ static inline void gemm(bool ta, bool tb, int M, int N, int K, const float* A, i
 //    0.85x -> 0.98-1.02x at H = 512;
 //  * with less (the Zen 3's 512 KiB), into slices of kBrgemmCols columns, each multiplied in
 //    as few K slices (of equal depth, a multiple of 64 rows) as fit in half the budget: there
-//    the row slices alone had to be
-//    64 rows deep, and C (N columns) went through L2 once per slice; the column slices took
-//    the input projection at 100,64,512 from 276 to 226 ms and the per-step products from
-//    320 to 280 ms (100,64,256: 59 -> 49 and 66 -> 52 ms; one thread, interleaved).
+//    the row slices alone had to be 64 rows deep, and C (N columns) went through L2 once per
+//    slice; the column slices took the input projection at 100,64,512 from 276 to 226 ms and
+//    the per-step products from 320 to 280 ms (100,64,256: 59 -> 49 and 66 -> 52 ms; one
+//    thread, interleaved).
 // Fixed by the shape and the machine, never by the thread count.
 static std::atomic<int64_t> g_brgemm_panel_bytes{0};  // 0: from L2 (set_brgemm_panel, tests)
 static std::atomic<int> g_brgemm_cols{-1};            // -1: by the budget (set_brgemm_columns, tests)
