@@ -66,3 +66,17 @@ def test_info_lists_the_measured_decisions(capsys, monkeypatch, tmp_path):
     assert "2 shape classes measured here, 2 run torch" in out
     assert "lstm train T4 N2 H8 I8 P0 L1 uni" in out and ": torch (fused 1 ms, torch 0.5 ms)" in out
     autotune.reset()
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`lstmkit info | head -1`: the reader closes the pipe before lstmkit writes; lstmkit stops
+    with 141 (as a command killed by SIGPIPE) and no traceback or 'internal fault' line."""
+    import os
+
+    env = dict(os.environ, LSTMKIT_DISABLE_FUSED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "lstmkit", "info"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    proc.stdout.close()  # before the child has written anything (importing torch takes seconds)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "internal fault" not in err, err

@@ -115,3 +115,27 @@ def test_cpu_vendor_reads_proc_cpuinfo():
     assert isinstance(vendor, str)
     if os.path.exists("/proc/cpuinfo") and "vendor_id" in open("/proc/cpuinfo").read():
         assert vendor in open("/proc/cpuinfo").read()
+
+
+def test_cpu_description_names_the_model_family_l2_and_vectors(monkeypatch):
+    fields = {"model name": "AMD EPYC", "cpu family": "25", "model\t": "1", "flags": "fpu avx2 fma"}
+    monkeypatch.setattr(build, "_cpuinfo_field", lambda name: fields.get(name, ""))
+    monkeypatch.setattr(build, "l2_size", lambda: "512K")
+    monkeypatch.setattr(build, "_memo", {})
+    monkeypatch.delenv("LSTMKIT_FUSED_ISA", raising=False)
+    assert build.cpu_description() == "AMD EPYC, family 25 model 1, L2 512K per core, avx2 GEMMs"
+    fields.update({"flags": "fpu avx2 avx512f", "cpu family": "26", "model\t": "2"})
+    monkeypatch.setattr(build, "_memo", {})
+    monkeypatch.setattr(build, "l2_size", lambda: "")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    assert build.cpu_description() == "AMD EPYC, family 26 model 2, avx512 GEMMs"
+
+
+def test_l2_size_reads_sys_where_it_exists():
+    size = build.l2_size()
+    path = "/sys/devices/system/cpu/cpu0/cache/index2/size"
+    if os.path.exists(path) and open(path.replace("size", "level")).read().strip() == "2":
+        assert size == open(path).read().strip()
+    else:
+        assert isinstance(size, str)

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"lstmkit  {lstmkit.__version__}")
     print(f"torch    {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"python   {platform.python_version()} on {platform.machine()}")
+    print(f"cpu      {build.cpu_description()}")
     for line in describe_backends():
         print(line)
     where = "LSTMKIT_CACHE" if os.environ.get("LSTMKIT_CACHE") else "default; set LSTMKIT_CACHE to move it"

@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`lstmkit info | head`): stop quietly, as
+        _silence_stdout()    # a command killed by SIGPIPE does (exit 128 + 13)
+        return 141
     except Exception as exc:  # noqa: BLE001 - the one place faults become exit codes
         from lstmkit.errors import InputError
 
@@ -76,6 +79,19 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print(f"error: internal fault ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's flush at exit does not raise
+    BrokenPipeError again on the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is no file (captured, say): nothing left to flush into a pipe
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -578,6 +578,36 @@ def _cpuinfo_field(name: str) -> str:
     return ""
 
 
+def l2_size() -> str:
+    """The first CPU's level-2 cache size as the kernel reports it (``512K``), or "" where
+    /sys does not say. The kernels read the same figure with ``sysconf``: it decides how they
+    cut large GEMM operands (README, "Speed")."""
+    root = Path("/sys/devices/system/cpu/cpu0/cache")
+    try:
+        for index in sorted(root.glob("index*")):
+            if (index / "level").read_text().strip() == "2" and (index / "type").read_text().strip() != "Instruction":
+                return (index / "size").read_text().strip()
+    except OSError:
+        pass
+    return ""
+
+
+def cpu_description() -> str:
+    """One line on this CPU for benchmark headers and ``lstmkit info``: the model name, CPU
+    family and model (which tell a Zen 3 from a Zen 5 where the name is only ``AMD EPYC``), the
+    L2 per core and the vectors the GEMMs get (:func:`gemm_isa`)."""
+    name = _cpuinfo_field("model name") or platform.processor() or platform.machine()
+    parts = [name]
+    family, model = _cpuinfo_field("cpu family"), _cpuinfo_field("model\t")
+    if family:
+        parts.append(f"family {family} model {model or '?'}")
+    l2 = l2_size()
+    if l2:
+        parts.append(f"L2 {l2} per core")
+    parts.append(f"{gemm_isa()} GEMMs")
+    return ", ".join(parts)
+
+
 def gemm_isa() -> str:
     """The widest vectors oneDNN's brgemm ukernel gets here: ``avx512`` where the CPU has
     AVX-512 F (``/proc/cpuinfo``) and neither ``$ONEDNN_MAX_CPU_ISA`` (``DNNL_MAX_CPU_ISA``)
