@@ -53,7 +53,9 @@ print(json.dumps({"diff": out, "info": build.load().info(32), "info_gru": build.
 
 @pytest.mark.parametrize("brgemm", ["0", "1"])
 def test_both_gemm_paths_match_the_reference(brgemm):
-    env = {**os.environ, "LSTMKIT_FUSED_BRGEMM": brgemm, "LSTMKIT_FUSED_BRGEMM_MAXK": "2048"}
+    # with brgemm on, the weight gradients too (whatever this CPU's defaults leave to MKL)
+    env = {**os.environ, "LSTMKIT_FUSED_BRGEMM": brgemm, "LSTMKIT_FUSED_BRGEMM_MAXK": "2048",
+           "LSTMKIT_FUSED_BRGEMM_TN_MAXM": "4096"}
     done = subprocess.run([sys.executable, "-c", PARITY], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -86,7 +88,7 @@ def test_gemm_defaults_follow_the_cpu_vendor_and_isa_and_leave_the_users_choice(
     monkeypatch.setattr(build, "gemm_isa", lambda: "avx2")  # AVX2 only: brgemm too
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "2048"
-    assert os.environ["LSTMKIT_FUSED_BRGEMM_TN_MAXM"] == "128"  # and MKL for weight gradients of M > 128
+    assert os.environ["LSTMKIT_FUSED_BRGEMM_TN_MAXM"] == "0"  # and MKL for every weight gradient
     for name in KNOBS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(build, "cpu_vendor", lambda: "GenuineIntel")

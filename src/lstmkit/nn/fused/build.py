@@ -630,13 +630,16 @@ def gemm_isa() -> str:
 #: as one: README, "Speed") brgemm is the faster for every inner dimension too, now that
 #: panels larger than L2 are cut into K slices (plain LSTM at the four default shapes, against
 #: brgemm up to 256 and MKL's packed GEMM beyond: training 1.01-1.25x -> 1.08-1.36x
-#: torch.nn.LSTM, inference at H = 512 0.90x -> 1.06x), except the weight gradients with more
-#: than 128 rows (M), which MKL runs at 85 % of the AVX2 peak and brgemm at 57 %. On the Intel
-#: Xeon the tables were first measured on, MKL's packed GEMM is the faster and stays.
+#: torch.nn.LSTM, inference at H = 512 0.90x -> 1.06x), except the weight gradients, which MKL
+#: runs at 85 % of the AVX2 peak and brgemm at 57 % for M = 256 rows. (On the Zen 5 run as an
+#: AVX2 CPU brgemm had been the faster at M = 128, 6.6 against 8.2 ms; on a real Zen 3 MKL was:
+#: plain training at 100,32,128 0.95x -> 1.05x torch.nn.LSTM, layer norm 0.84-0.87x -> 0.93x on
+#: one thread and 0.85x -> 0.98x on two, 500,16,128 level; so MKL for every weight gradient.)
+#: On the Intel Xeon the tables were first measured on, MKL's packed GEMM is the faster and stays.
 GEMM_DEFAULTS = {
     ("AuthenticAMD", "avx512"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "2048"},
     ("AuthenticAMD", "avx2"): {"LSTMKIT_FUSED_BRGEMM": "1", "LSTMKIT_FUSED_BRGEMM_MAXK": "2048",
-                               "LSTMKIT_FUSED_BRGEMM_TN_MAXM": "128"},
+                               "LSTMKIT_FUSED_BRGEMM_TN_MAXM": "0"},
 }
 
 
