@@ -25,7 +25,7 @@ COMMANDS = {
     "inspect": ("lstmkit.cli.inspect", "look inside a saved model's LSTM: gate heatmaps, cell states, gate saturation, an HTML report"),
     "bench": ("lstmkit.cli.bench", "time the fused LSTM kernels against torch.nn.LSTM and the reference path"),
     "demo": ("lstmkit.cli.demo", "train a small LSTM on generated data and compare it to a plain RNN"),
-    "info": ("lstmkit.cli.info", "versions, threads and the backends this machine can run"),
+    "info": ("lstmkit.cli.info", "build the fused kernels if needed; versions, CPU, threads and the backends this machine can run"),
 }
 
 
