@@ -142,6 +142,7 @@ class ClassifierParams(ClassifierNetOptions):
     align_period: bool = True  # automatic d: a multiple of the series' dominant period when that is strong
     scaling: str = "auto"  # global: one mean/std per channel; series: each series its own; auto: see fit
     fold_scales: tuple[float, ...] = (1.0,)  # member m at max(1, round(d * s_m)) (d > 1; whole periods if aligned)
+    fold_offsets: int = 4  # d > 1: train on and average over this many start offsets of the blocks
     kernel_scales: tuple[float, ...] | None = None  # member m's conv kernels round(k * s_m); None: automatic_kernel_scales
     patch: int | None = None  # None: the median (downsampled) sequence becomes about 16 LSTM steps
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
@@ -176,6 +177,9 @@ class ClassifierParams(ClassifierNetOptions):
             p = getattr(self, name)
             if p is not None and (isinstance(p, bool) or int(p) != p or p < 1):
                 raise ValueError(f"{name} must be a whole number >= 1 or None (automatic), got {p!r}")
+        n = self.fold_offsets
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise ValueError(f"fold_offsets must be a whole number >= 1, got {n!r}")
         m = self.max_steps
         if m is not None and (isinstance(m, bool) or int(m) != m or m < 1):
             raise ValueError(f"max_steps must be a whole number >= 1 or None (max_epochs alone), got {m!r}")
@@ -267,6 +271,21 @@ def member_downsampling(d: int, scales: Sequence[float], members: int, period: i
     return [max(1, int(np.floor(w + 0.5))) for w in widths]
 
 
+def block_offsets(d: int, views: int, period: int | None = None) -> list[int]:
+    """The start offsets (in raw steps) at which a series is folded into blocks of ``d``:
+    ``o_j = round(j d / n)`` for j < n = min(views, d), or with d aligned to a ``period`` p, the
+    whole periods ``o_j = p round(j (d/p) / n)`` for j < n = min(views, d/p); ``[0]`` for d = 1.
+
+    Folding cuts a series at fixed places, so a convolution over the folded steps is equivariant
+    only to shifts by whole blocks: a pattern one raw step later lands in other channels. Training
+    on the n offsets (the same series with its first o_j steps dropped) and averaging the
+    predicted probabilities over them gives back some of the raw series' shift equivariance."""
+    unit = period if period and d % period == 0 else 1
+    slots = d // unit
+    n = max(1, min(int(views), slots))
+    return [unit * int(np.floor(j * slots / n + 0.5)) for j in range(n)]
+
+
 #: The ensemble members' convolution widths relative to ``conv_kernels`` on series long enough
 #: for them (:func:`automatic_kernel_scales`): 8/5/3, 12/8/5 and 16/10/6 with LSTM-FCN's kernels.
 KERNEL_SCALES = (1.0, 1.5, 2.0)
@@ -351,6 +370,7 @@ class Classifier(Estimator):
         self.patch = 1
         self.downsample = 1
         self.member_patch: list[int] = [1]  # k_m, d_m: every member's (member 0's are patch, downsample)
+        self.member_offsets: list[list[int]] = [[0]]  # every member's start offsets (block_offsets)
         self.member_downsample: list[int] = [1]
         self.downsample_mode = "mean"
         self.period: int | None = None  # the dominant period the automatic d was aligned to
@@ -366,17 +386,19 @@ class Classifier(Estimator):
 
         return data if isinstance(data, SequenceData) else read_sequences(data, **kwargs)
 
-    def tensors(self, data, d: int | None = None, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(self, data, d: int | None = None, k: int | None = None, offset: int = 0
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Standardised, downsampled, patched, zero-padded inputs ``(N, S_max, k*d*C)`` (folded;
         ``k*C`` averaged) and lengths ``(N,)`` in patches, at block width ``d`` and patch ``k``
-        (default: member 0's, :attr:`downsample` and :attr:`patch`)."""
+        (default: member 0's, :attr:`downsample` and :attr:`patch`), each series read from its
+        step ``offset`` on (a series that short keeps its last step)."""
         if data.n_channels != len(self.channel_mean):
             raise InputError(f"{data.source}: the sequences have {data.n_channels} channels; "
                              f"the model was trained on {len(self.channel_mean)}")
         k = self.patch if k is None else k
         d = self.downsample if d is None else d
         reduce = downsample if self.downsample_mode == "mean" else fold
-        sequences = [reduce(self.standardise(seq), d) for seq in data.sequences]
+        sequences = [reduce(self.standardise(seq)[min(offset, len(seq) - 1):], d) for seq in data.sequences]
         width = sequences[0].shape[1]  # C, or d*C when folded
         steps = [-(-len(seq) // k) for seq in sequences]  # ceil(L / k)
         x = np.zeros((len(data), max(steps), k * width), dtype=np.float32)
@@ -392,12 +414,20 @@ class Classifier(Estimator):
             return standardise_series(seq).astype(np.float32)
         return (seq - self.channel_mean) / self.channel_std
 
-    def member_tensors(self, data):
+    @property
+    def views(self) -> int:
+        """How many start offsets every member reads a series at (:func:`block_offsets`)."""
+        return max(len(o) for o in self.member_offsets)
+
+    def member_tensors(self, data, view: int = 0):
         """The network's input: :meth:`tensors` when every member reads the same resolution,
-        else a tuple of inputs and a tuple of lengths, one per member (at d_m, k_m)."""
+        else a tuple of inputs and a tuple of lengths, one per member (at d_m, k_m); every member
+        at its ``view``-th start offset (its offsets repeat when it has fewer)."""
+        offsets = [o[view % len(o)] for o in self.member_offsets]
         if not self.net.multiresolution:
-            return self.tensors(data)
-        pairs = [self.tensors(data, d, k) for d, k in zip(self.member_downsample, self.member_patch)]
+            return self.tensors(data, offset=offsets[0])
+        pairs = [self.tensors(data, d, k, o)
+                 for d, k, o in zip(self.member_downsample, self.member_patch, offsets)]
         return tuple(x for x, _ in pairs), tuple(lengths for _, lengths in pairs)
 
     # --------------------------------------------------------------------- training
@@ -438,15 +468,17 @@ class Classifier(Estimator):
             member_patches=tuple(self.member_patch) if multi else None,
             member_kernels=kernels if len(set(kernels)) > 1 else None,
             **net_options(p, ClassifierNetOptions)))
-        x, lengths = self.member_tensors(data)
-        xs, ls = (list(x), list(lengths)) if multi else ([x], [lengths])
-        y = torch.as_tensor(data.label_indices(self.classes), dtype=torch.long)
+        self.member_offsets = [block_offsets(dm, p.fold_offsets, self.period) for dm in self.member_downsample]
+        xs, ls = self.view_tensors(data, multi)
+        n, views = len(data), self.views
+        y = torch.as_tensor(data.label_indices(self.classes), dtype=torch.long).repeat(views)
         val_loader = None
-        if p.val_fraction > 0 and len(data) >= 10:
-            train_idx, val_idx = stratified_split(data.labels, p.val_fraction, seed=training.seed)
+        if p.val_fraction > 0 and n >= 10:  # a series' views stay on one side of the split
+            train_idx, val_idx = (np.concatenate([idx + j * n for j in range(views)])
+                                  for idx in stratified_split(data.labels, p.val_fraction, seed=training.seed))
             val_loader = self._loader([t[val_idx] for t in xs + ls], y[val_idx], shuffle=False)
         else:
-            train_idx = np.arange(len(data))
+            train_idx = np.arange(n * views)
         train_loader = self._loader([t[train_idx] for t in xs + ls], y[train_idx], shuffle=True)
         if p.max_steps is not None:  # the same number of optimizer steps for a small set and a large one
             epochs = -(-p.max_steps // max(1, len(train_loader)))
@@ -467,6 +499,19 @@ class Classifier(Estimator):
         self.net.eval()
         return self
 
+    def view_tensors(self, data, multi: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Every member's inputs and lengths over all :attr:`views`, view j's rows after view
+        j - 1's (row ``i + j N`` is series i at its j-th offset), padded to one length."""
+        per_view = [self.member_tensors(data, j) for j in range(self.views)]
+        members = len(self.member_patch) if multi else 1
+        xs, ls = [], []
+        for r in range(members):
+            x = [v[0][r] if multi else v[0] for v in per_view]
+            steps = max(t.shape[1] for t in x)
+            xs.append(torch.cat([nn.functional.pad(t, (0, 0, 0, steps - t.shape[1])) for t in x]))
+            ls.append(torch.cat([v[1][r] if multi else v[1] for v in per_view]))
+        return xs, ls
+
     def _loader(self, tensors: list[torch.Tensor], y: torch.Tensor, shuffle: bool):
         from torch.utils.data import DataLoader, TensorDataset
 
@@ -478,16 +523,17 @@ class Classifier(Estimator):
         """Class probabilities ``(N, n_classes)``, columns in the order of ``classes``."""
         self.require_fitted()
         data = self.read(data, **read_kwargs)
-        x, lengths = self.member_tensors(data)
         n = len(data)
         cut = ((lambda t, a: tuple(v[a:a + 256] for v in t)) if self.net.multiresolution
                else (lambda t, a: t[a:a + 256]))
-        chunks = []
-        with torch.no_grad():
-            for start in range(0, n, 256):
-                logits = self.net.eval()(cut(x, start), cut(lengths, start))
-                chunks.append(torch.softmax(logits, dim=-1))
-        return torch.cat(chunks).numpy()
+        proba = 0.0
+        with torch.no_grad():  # the mean over the start offsets (one view where d = 1)
+            for view in range(self.views):
+                x, lengths = self.member_tensors(data, view)
+                chunks = [torch.softmax(self.net.eval()(cut(x, start), cut(lengths, start)), dim=-1)
+                          for start in range(0, n, 256)]
+                proba = proba + torch.cat(chunks)
+        return (proba / self.views).numpy()
 
     def predict(self, data, **read_kwargs) -> np.ndarray:
         """The most probable class label of every sequence."""
@@ -528,7 +574,7 @@ class Classifier(Estimator):
     def fitted_state(self) -> dict[str, Any]:
         return {"classes": self.classes, "patch": self.patch, "downsample": self.downsample,
                 "member_patch": list(self.member_patch), "member_downsample": list(self.member_downsample),
-                "period": self.period,
+                "period": self.period, "member_offsets": [list(o) for o in self.member_offsets],
                 "downsample_mode": self.downsample_mode, "per_series": self.per_series,
                 "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist()}
 
@@ -559,6 +605,10 @@ class Classifier(Estimator):
         if "member_downsample" not in state:
             self.params.fold_scales = (1.0,)
         self.period = state.get("period")
+        # models saved before the start offsets: each member at offset 0 alone
+        self.member_offsets = [[int(o) for o in offsets] for offsets in state.get("member_offsets", [[0]] * m)]
+        if "member_offsets" not in state:
+            self.params.fold_offsets = 1
         if "period" not in state:  # saved before the period alignment: d was round(median / 128)
             self.params.align_period = False
         self.channel_mean = np.asarray(state["channel_mean"], dtype=np.float32)
