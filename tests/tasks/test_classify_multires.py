@@ -41,8 +41,7 @@ def test_member_block_widths():
 
 def test_each_member_reads_its_own_resolution_and_the_output_is_their_mean():
     data = long_data(channels=2)  # lengths 293..300: d = round(300 / 128) = 2
-    # one start offset: the mean over the members alone (the offsets: test_classify_offsets.py)
-    clf = lstmkit.Classifier(**SMALL, **MULTI, max_epochs=1, fold_offsets=1).fit(data)
+    clf = lstmkit.Classifier(**SMALL, **MULTI, max_epochs=1).fit(data)
     assert clf.member_downsample == [2, 1, 4] and (clf.downsample, clf.patch) == (2, 150 // 16)
     assert clf.member_patch == [150 // 16, 300 // 16, 75 // 16] and clf.net.multiresolution
     xs, ls = clf.member_tensors(data)

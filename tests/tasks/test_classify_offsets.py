@@ -16,9 +16,11 @@ from test_classifier import synthetic
 from test_classify_fold import SMALL, long_data
 from test_classify_multires import MULTI, long_ts
 
+VIEWS = {"fold_offsets": 4}
+
 
 def test_the_offsets():
-    assert ClassifierParams().fold_offsets == 4
+    assert ClassifierParams().fold_offsets == 1  # off by default (benchmarks/README.md)
     assert block_offsets(1, 4) == [0]  # read whole: one view
     assert block_offsets(2, 4) == [0, 1] and block_offsets(3, 4) == [0, 1, 2]  # at most d of them
     assert block_offsets(12, 4) == [0, 3, 6, 9]
@@ -33,7 +35,7 @@ def test_the_offsets():
 
 def test_every_view_is_trained_on_and_the_prediction_is_their_mean():
     data = long_data(channels=2)  # lengths 293..300: d = 2
-    clf = lstmkit.Classifier(**SMALL, max_epochs=1).fit(data)
+    clf = lstmkit.Classifier(**SMALL, **VIEWS, max_epochs=1).fit(data)
     assert clf.member_downsample == [2, 2, 2] and clf.member_offsets == [[0, 1]] * 3 and clf.views == 2
     x1, l1 = clf.member_tensors(data, 1)
     scaled = (data.sequences[0] - clf.channel_mean) / clf.channel_std  # 300 steps, read from step 1 on
@@ -53,7 +55,7 @@ def test_every_view_is_trained_on_and_the_prediction_is_their_mean():
 
 def test_members_at_their_own_widths_have_their_own_offsets():
     data = long_data()
-    clf = lstmkit.Classifier(**SMALL, **MULTI, max_epochs=1).fit(data)  # d_m = 2, 1, 4
+    clf = lstmkit.Classifier(**SMALL, **MULTI, **VIEWS, max_epochs=1).fit(data)  # d_m = 2, 1, 4
     assert clf.member_offsets == [[0, 1], [0], [0, 1, 2, 3]] and clf.views == 4
     xs, ls = clf.member_tensors(data, 3)  # member 0 at offset 1 (its offsets repeat), member 1 at 0
     for x, lengths, d, k, o in zip(xs, ls, clf.member_downsample, clf.member_patch, (1, 0, 3)):
@@ -64,7 +66,7 @@ def test_members_at_their_own_widths_have_their_own_offsets():
 
 def test_short_series_have_one_view_and_train_as_before():
     data = synthetic(n=24)  # lengths 20..40: d = 1
-    clf = lstmkit.Classifier(**SMALL, max_epochs=2).fit(data)
+    clf = lstmkit.Classifier(**SMALL, **VIEWS, max_epochs=2).fit(data)
     alone = lstmkit.Classifier(**SMALL, max_epochs=2, fold_offsets=1).fit(data)
     assert clf.member_offsets == [[0]] * 3 and clf.views == 1
     np.testing.assert_array_equal(clf.predict_proba(data), alone.predict_proba(data))
@@ -72,7 +74,7 @@ def test_short_series_have_one_view_and_train_as_before():
 
 def test_the_offsets_change_what_a_folded_model_learns():
     data = long_data(n=12)
-    views = lstmkit.Classifier(**SMALL, max_epochs=2).fit(data)
+    views = lstmkit.Classifier(**SMALL, **VIEWS, max_epochs=2).fit(data)
     alone = lstmkit.Classifier(**SMALL, max_epochs=2, fold_offsets=1).fit(data)
     assert alone.views == 1 and views.views == 2
     assert not np.allclose(views.predict_proba(data), alone.predict_proba(data))
@@ -80,7 +82,7 @@ def test_the_offsets_change_what_a_folded_model_learns():
 
 def test_save_load_and_a_model_saved_before_the_offsets(tmp_path):
     data = long_data()
-    clf = lstmkit.Classifier(**SMALL, max_epochs=1).fit(data)
+    clf = lstmkit.Classifier(**SMALL, **VIEWS, max_epochs=1).fit(data)
     clf.save(tmp_path / "model")
     loaded = lstmkit.Classifier.load(tmp_path / "model")
     assert loaded.member_offsets == [[0, 1]] * 3 and loaded.params.fold_offsets == 4
@@ -102,10 +104,10 @@ def test_the_cli_flag(tmp_path):
     assert FOLD_OFFSETS == ClassifierParams().fold_offsets
     train = long_ts(tmp_path / "train.ts", n=16)
     out = tmp_path / "run"
-    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--fold-offsets", "1",
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--fold-offsets", "3",
                  "--no-baseline", "--out", str(out)]) == 0
     saved = json.loads((out / "config.json").read_text())
-    assert saved["params"]["fold_offsets"] == 1 and saved["state"]["member_offsets"] == [[0]] * 3
+    assert saved["params"]["fold_offsets"] == 3 and saved["state"]["member_offsets"] == [[0, 1]] * 3  # d = 2
     for bad in ("0", "x", "-2"):
         with pytest.raises(SystemExit) as exit_info:
             main(["classify", str(train), "--fold-offsets", bad, "--out", str(tmp_path / "bad")])

@@ -14,7 +14,7 @@ DOWNSAMPLE_MODE = "fold"  # ClassifierParams.downsample_mode and .lstm_dropout (
 LSTM_DROPOUT = 0.8
 FOLD_SCALES = (1.0,)  # ClassifierParams.fold_scales and .align_period (tests check that they agree)
 ALIGN_PERIOD = True
-FOLD_OFFSETS = 4  # ClassifierParams.fold_offsets (tests check that they agree)
+FOLD_OFFSETS = 1  # ClassifierParams.fold_offsets (tests check that they agree)
 SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
 CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (tests check that they agree)
 KERNEL_SCALES = None
@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fold-offsets", type=positive_int, default=FOLD_OFFSETS, metavar="N",
                         help="when D > 1, train on and average the predictions over N start offsets of the "
                              "blocks (0, D/N, 2D/N, .. steps dropped; whole periods when D is aligned to one), "
-                             f"at most D of them (default {FOLD_OFFSETS}; 1: the blocks start at step 0 alone)")
+                             f"at most D of them (default {FOLD_OFFSETS}: the blocks start at step 0 alone)")
     parser.add_argument("--no-conv-branch", action="store_true",
                         help="the LSTM branch alone (default: LSTM-FCN, a convolutional branch beside the LSTM)")
     parser.add_argument("--conv-kernels", type=kernel_sizes, default=CONV_KERNELS, metavar="K1,K2,K3",

@@ -63,6 +63,15 @@ gives member m its own convolution widths, ``k_{m,j} = max(1, round(k_j s_m))``
 when the series are at least 64 (downsampled) steps long, and 8/5/3 alike below that
 (:func:`automatic_kernel_scales`).
 
+``fold_offsets=n`` (off by default: 1) also reads a folded series (d > 1) from later starts:
+view j drops the first ``o_j`` steps before folding (:func:`block_offsets`: ``o_j = round(j d / n)``,
+whole periods when d is aligned, at most d views), the networks train on every view of every
+series within the same step budget, and the predicted probabilities are averaged over the
+views. Folding cuts a series at fixed places, so the convolutions are equivariant to shifts by
+whole blocks only; the views give some of the raw steps' equivariance back. Measured and not
+adopted (benchmarks/README.md): ArrowHead (d = 2) gained on every seed, ACSF1, OSULeaf, Watch
+and PigCVP did not.
+
 Long sequences are then read by the LSTM in patches: with ``patch=k`` each LSTM step sees k
 consecutive time steps (k*C values, the last step repeated to fill the final patch), so a
 150-step series is 15 LSTM steps of 10 values (as in PatchTST, Nie et al. 2023). The default
@@ -142,7 +151,7 @@ class ClassifierParams(ClassifierNetOptions):
     align_period: bool = True  # automatic d: a multiple of the series' dominant period when that is strong
     scaling: str = "auto"  # global: one mean/std per channel; series: each series its own; auto: see fit
     fold_scales: tuple[float, ...] = (1.0,)  # member m at max(1, round(d * s_m)) (d > 1; whole periods if aligned)
-    fold_offsets: int = 4  # d > 1: train on and average over this many start offsets of the blocks
+    fold_offsets: int = 1  # d > 1: train on and average over this many start offsets of the blocks
     kernel_scales: tuple[float, ...] | None = None  # member m's conv kernels round(k * s_m); None: automatic_kernel_scales
     patch: int | None = None  # None: the median (downsampled) sequence becomes about 16 LSTM steps
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
