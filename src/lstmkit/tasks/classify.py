@@ -26,8 +26,9 @@ sets one network's test accuracy varied by up to 0.07 between seeds).
 Training (the defaults, one recipe for every data set): cross-entropy, Adam at 1e-3 with a
 linear warm-up (50 steps) and a cosine decay to 5 %, batches of 16, gradient clipping, and a
 budget of ``max_steps=1000`` optimizer steps whatever the data size (the epochs follow:
-``min(max_epochs, ceil(max_steps / batches per epoch))``), so a set of 36 series and one of
-2,400 get the same number of updates. With ``val_fraction=0`` (the default) every training
+``min(max_epochs, ceil(max_steps / batches per epoch))``), so a set of 100 series and one of
+2,400 get the same number of updates; ``max_epochs=300`` caps the smallest sets (48 series or
+fewer, 3 batches or fewer: ArrowHead's 36 stop at 900 steps, UnitTest's 20 at 600). With ``val_fraction=0`` (the default) every training
 series is used and the weights with the lowest training loss are kept (as the published
 LSTM-FCN chose its models); ``val_fraction > 0`` holds out a stratified split for early
 stopping on the validation loss instead.
