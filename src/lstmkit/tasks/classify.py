@@ -28,9 +28,9 @@ linear warm-up (50 steps) and a cosine decay to 5 %, batches of 16, gradient cli
 budget of ``max_steps=1000`` optimizer steps whatever the data size (the epochs follow:
 ``min(max_epochs, ceil(max_steps / batches per epoch))``), so a set of 100 series and one of
 2,400 get the same number of updates; ``max_epochs=300`` caps the smallest sets (48 series or
-fewer, 3 batches or fewer: ArrowHead's 36 stop at 900 steps, UnitTest's 20 at 600). With ``val_fraction=0`` (the default) every training
-series is used and the weights with the lowest training loss are kept (as the published
-LSTM-FCN chose its models); ``val_fraction > 0`` holds out a stratified split for early
+fewer, 3 batches or fewer: ArrowHead's 36 stop at 900 steps, UnitTest's 20 at 600). With
+``val_fraction=0`` (the default) every training series is used and the weights with the lowest
+training loss are kept (as the published LSTM-FCN chose its models); ``val_fraction > 0`` holds out a stratified split for early
 stopping on the validation loss instead.
 
 Long sequences are first downsampled: with ``downsample=d`` every d consecutive time steps
