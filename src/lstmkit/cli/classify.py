@@ -16,6 +16,7 @@ FOLD_SCALES = (1.0,)  # ClassifierParams.fold_scales and .align_period (tests ch
 ALIGN_PERIOD = True
 FOLD_OFFSETS = 1  # ClassifierParams.fold_offsets (tests check that they agree)
 SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
+SERIES_STATS = True  # ClassifierParams.series_stats (tests check that they agree)
 CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (tests check that they agree)
 KERNEL_SCALES = None
 
@@ -80,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="global: one mean and std per channel over the training set; series: every "
                              "series by its own; auto (the default): series when one global scale would leave "
                              "most training series nearly flat (std below 0.1 of the channel's), else global")
+    parser.add_argument("--no-series-stats", dest="series_stats", action="store_false", default=SERIES_STATS,
+                        help="series scaled by their own statistics do not also get those statistics (their "
+                             "level and scale, as constant channels; default: they do)")
     parser.add_argument("--downsample-mode", default=DOWNSAMPLE_MODE, choices=["fold", "mean"],
                         help="fold: the D steps' values side by side in one step (D*C channels, nothing "
                              f"lost); mean: their average (default {DOWNSAMPLE_MODE})")
@@ -202,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     write_csv(out / "predictions.csv", frame)
     metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
                "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
-               "per_series_scaling": classifier.per_series,
+               "per_series_scaling": classifier.per_series, "series_stats": classifier.stats_mean is not None,
                "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]
                                 if classifier.net.config.conv_branch else None),
                "filled_missing_values": filled,

@@ -3,8 +3,9 @@ r"""Sequence classification (speech features included): ``lstmkit.Classifier``.
 A sequence ``x_1..x_L`` (L may differ between sequences; C channels) is standardised per
 channel (mean and standard deviation over the training set; or by its own mean and standard
 deviation, ``scaling="auto"``, when that global scale would leave most training series nearly
-flat, :func:`flat_share`) and read by an LSTM-FCN (Karim et
-al. 2017; see :mod:`lstmkit.tasks.classify_net`): a (bidirectional) lstmkit LSTM with its
+flat, :func:`flat_share`; what that takes away, each series' level and scale, then comes back
+as 2C channels constant in time, ``series_stats=True``, :func:`series_statistics`) and read
+by an LSTM-FCN (Karim et al. 2017; see :mod:`lstmkit.tasks.classify_net`): a (bidirectional) lstmkit LSTM with its
 true length (no padded noise enters the recurrence: outputs past a sequence's end are zero and
 its final state is the one at its last real step), pooled to one vector, beside a fully
 convolutional branch (Conv1d 128/256/128, kernels 8/5/3, BatchNorm, ReLU, squeeze-and-excite,
@@ -151,6 +152,7 @@ class ClassifierParams(ClassifierNetOptions):
     downsample_mode: str = "fold"  # fold: d steps of C channels become one step of d*C; mean: their average
     align_period: bool = True  # automatic d: a multiple of the series' dominant period when that is strong
     scaling: str = "auto"  # global: one mean/std per channel; series: each series its own; auto: see fit
+    series_stats: bool = True  # series scaled alone: their level and scale as constant channels
     fold_scales: tuple[float, ...] = (1.0,)  # member m at max(1, round(d * s_m)) (d > 1; whole periods if aligned)
     fold_offsets: int = 1  # d > 1: train on and average over this many start offsets of the blocks
     kernel_scales: tuple[float, ...] | None = None  # member m's conv kernels round(k * s_m); None: automatic_kernel_scales
@@ -352,6 +354,24 @@ def standardise_series(seq: np.ndarray) -> np.ndarray:
     return (seq - seq.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
 
 
+def series_statistics(seq: np.ndarray, channel_std: np.ndarray) -> np.ndarray:
+    r"""What standardising ``seq`` ``(L, C)`` by its own statistics takes away: per channel c its
+    scale and its level, ``(2C,)``::
+
+        scale_c = log10(s_c / S_c)                  (clipped below at -6)
+        level_c = arcsinh(m_c / max(s_c, 1e-6 S_c))
+
+    with ``m_c``, ``s_c`` the series' own mean and standard deviation and ``S_c`` the channel's
+    over all training values: the amplitude in decades of the channel's, and how far the series
+    sits from zero in units of its own spread (arcsinh: linear near 0, logarithmic beyond, so
+    levels that differ by decades stay comparable)."""
+    floor = 1e-6 * channel_std
+    std = seq.std(axis=0)
+    scale = np.log10(np.maximum(std, floor) / channel_std)
+    level = np.arcsinh(seq.mean(axis=0) / np.maximum(std, floor))
+    return np.concatenate([scale, level]).astype(np.float32)
+
+
 def fold(seq: np.ndarray, d: int) -> np.ndarray:
     """``seq`` ``(L, C)`` folded into blocks of ``d`` steps: ``(ceil(L / d), d*C)``, block j
     holding ``x_{jd}..x_{jd+d-1}`` side by side (the last block filled by repeating the last
@@ -388,6 +408,10 @@ class Classifier(Estimator):
         self.channel_mean: np.ndarray | None = None
         self.channel_std: np.ndarray | None = None
         self.per_series = False  # every series standardised by its own statistics (else the channels')
+        # series_statistics' mean and std over the training series: set when per_series and
+        # series_stats, and then every series carries its standardised statistics as 2C channels
+        self.stats_mean: np.ndarray | None = None
+        self.stats_std: np.ndarray | None = None
 
     # --------------------------------------------------------------------- data
     @staticmethod
@@ -419,10 +443,21 @@ class Classifier(Estimator):
 
     def standardise(self, seq: np.ndarray) -> np.ndarray:
         """One sequence ``(L, C)`` as the networks read it: standardised by its own statistics
-        (:attr:`per_series`) or by the training set's per-channel mean and std."""
-        if self.per_series:
-            return standardise_series(seq).astype(np.float32)
-        return (seq - self.channel_mean) / self.channel_std
+        (:attr:`per_series`; then, with ``series_stats``, followed by its
+        :func:`series_statistics`, standardised over the training series, as 2C channels
+        constant in time: ``(L, 3C)``) or by the training set's per-channel mean and std."""
+        if not self.per_series:
+            return (seq - self.channel_mean) / self.channel_std
+        z = standardise_series(seq).astype(np.float32)
+        if self.stats_mean is None:
+            return z
+        stats = (series_statistics(seq, self.channel_std) - self.stats_mean) / self.stats_std
+        return np.concatenate([z, np.broadcast_to(stats, (len(z), len(stats)))], axis=1)
+
+    @property
+    def input_channels(self) -> int:
+        """The channels the networks read per (unfolded) step: C, or 3C with the series' statistics."""
+        return len(self.channel_mean) * (1 if self.stats_mean is None else 3)
 
     @property
     def views(self) -> int:
@@ -451,6 +486,7 @@ class Classifier(Estimator):
         self.channel_mean = values.mean(axis=0).astype(np.float32)
         std = values.std(axis=0)
         self.channel_std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        self.stats_mean = self.stats_std = None
         p, training = self.params, self.params.training
         # when most series would reach the networks nearly flat under one global scale (raw
         # recordings whose scales differ by orders of magnitude), each is standardised alone
@@ -463,6 +499,10 @@ class Classifier(Estimator):
             scaled = [self.standardise(seq) for seq in data.sequences]
             # averaging whole periods would erase the pattern: the alignment is for folding alone
             d, self.period = automatic_downsampling(scaled, median, p.align_period and p.downsample_mode == "fold")
+        if self.per_series and p.series_stats:  # set after d: constant channels carry no period
+            stats = np.stack([series_statistics(seq, self.channel_std) for seq in data.sequences])
+            self.stats_mean = stats.mean(axis=0)
+            self.stats_std = np.where(stats.std(axis=0) > 1e-6, stats.std(axis=0), 1.0).astype(np.float32)
         self.member_downsample = member_downsampling(d, p.fold_scales, p.ensemble, self.period)
         self.member_patch = [p.patch or max(1, int(-(-median // dm)) // 16) for dm in self.member_downsample]
         self.downsample, self.patch = self.member_downsample[0], self.member_patch[0]
@@ -473,7 +513,7 @@ class Classifier(Estimator):
         kernels = member_kernels(p.conv_kernels, scales, p.ensemble)
         torch.manual_seed(training.seed)
         self.net = self.build_net(ClassifierNetConfig(
-            n_channels=data.n_channels, fold=folds[0], n_classes=len(self.classes), patch=self.patch,
+            n_channels=self.input_channels, fold=folds[0], n_classes=len(self.classes), patch=self.patch,
             member_folds=tuple(folds) if multi else None,
             member_patches=tuple(self.member_patch) if multi else None,
             member_kernels=kernels if len(set(kernels)) > 1 else None,
@@ -586,6 +626,8 @@ class Classifier(Estimator):
                 "member_patch": list(self.member_patch), "member_downsample": list(self.member_downsample),
                 "period": self.period, "member_offsets": [list(o) for o in self.member_offsets],
                 "downsample_mode": self.downsample_mode, "per_series": self.per_series,
+                "stats_mean": None if self.stats_mean is None else self.stats_mean.tolist(),
+                "stats_std": None if self.stats_std is None else self.stats_std.tolist(),
                 "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist()}
 
     def build_net(self, net_config) -> Any:
@@ -626,5 +668,11 @@ class Classifier(Estimator):
         self.per_series = bool(state.get("per_series", False))  # saved before: the channels' scale
         if "per_series" not in state:
             self.params.scaling = "global"
+        # saved before the series' statistics: series scaled alone carried none
+        stats = [state.get("stats_mean"), state.get("stats_std")]
+        self.stats_mean, self.stats_std = (None, None) if stats[0] is None else (
+            np.asarray(stats[0], dtype=np.float32), np.asarray(stats[1], dtype=np.float32))
+        if "stats_mean" not in state:
+            self.params.series_stats = False
         if self.net.config.member_kernels is None and self.params.kernel_scales is None:
             self.params.kernel_scales = (1.0,)  # every member at conv_kernels (also saved before the option)
