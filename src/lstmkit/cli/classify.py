@@ -110,6 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
+    parser.add_argument("--masked-norm", action="store_true",
+                        help="the convolutions' BatchNorm statistics over the real steps alone, every batch "
+                             "read up to its longest series (default: padding counts, as in torch's BatchNorm)")
     parser.add_argument("--no-squeeze-excite", action="store_true",
                         help="no squeeze-and-excite gates in the convolutional branch")
     parser.add_argument("--ensemble", type=positive_int, default=ENSEMBLE, metavar="M",

@@ -24,7 +24,8 @@ is not applied.
 
 ``m`` is the mask of real time steps (1 inside the sequence, 0 past its end), applied after
 every block, so a sequence gives the same output alone or padded in a batch (BatchNorm in eval
-mode uses its running statistics). Squeeze-and-excite (Hu et al. 2018) rescales every channel
+mode uses its running statistics; in training, BatchNorm's batch statistics count the padded
+steps unless ``masked_norm``, :class:`MaskedBatchNorm1d`). Squeeze-and-excite (Hu et al. 2018) rescales every channel
 by a gate computed from its masked mean::
 
     s = (1/T) Σ_t u_t;   g = sigmoid(W_2 ReLU(W_1 s));   SE(u)_t = g ⊙ u_t   (W_1: C -> C/16)
@@ -81,6 +82,7 @@ class ClassifierNetOptions:
     conv_kernels: tuple[int, ...] = (8, 5, 3)
     squeeze_excite: bool = True
     ensemble: int = 3  # M: networks trained together, averaged in probability
+    masked_norm: bool = False  # BatchNorm statistics over the real steps alone (MaskedBatchNorm1d)
 
 
 @dataclass(kw_only=True)
@@ -116,13 +118,50 @@ class SqueezeExcite(nn.Module):
         return u * self.gate(squeezed).unsqueeze(-1)  # (N, C, T)
 
 
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    r"""BatchNorm over the real time steps alone: in training, channel c is normalised by the
+    mean and (biased) variance of its values at the positions ``mask`` marks, ``R`` of them
+    over the batch and time::
+
+        μ_c = (1/R) Σ_{n,t: m_{n,t}=1} u_{n,c,t}      σ²_c = (1/R) Σ_{n,t: m_{n,t}=1} (u_{n,c,t} - μ_c)²
+        BN(u)_{n,c,t} = γ_c (u_{n,c,t} - μ_c) / sqrt(σ²_c + ε) + β_c
+
+    and the running statistics move towards ``μ_c`` and ``R/(R-1) σ²_c`` as ``nn.BatchNorm1d``'s
+    do. ``nn.BatchNorm1d`` counts a padded step as a value (0 after the conv of zeros), so its
+    statistics shrink with the batch's padding (on PLAID, lengths 100..1344, three positions in
+    four are padding) and change with the batch's longest series; these do not. Without a mask,
+    and in eval mode (running statistics, each position alone), it is ``nn.BatchNorm1d``; its
+    parameters and buffers have the same names, so the weights of either load into the other."""
+
+    def forward(self, u: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None or not self.training:
+            return super().forward(u)
+        real = mask.sum()  # R: (N, 1, T) mask
+        mean = (u * mask).sum(dim=(0, 2)) / real  # (C,)
+        var = (((u - mean[:, None]) * mask) ** 2).sum(dim=(0, 2)) / real
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                unbiased = var * real / torch.clamp(real - 1, min=1)
+                self.running_mean.mul_(1 - factor).add_(factor * mean)
+                self.running_var.mul_(1 - factor).add_(factor * unbiased)
+        normed = (u - mean[:, None]) * torch.rsqrt(var + self.eps)[:, None]
+        return normed * self.weight[:, None] + self.bias[:, None] if self.affine else normed
+
+
 class ConvBranch(nn.Module):
     """Fully convolutional branch (Wang et al. 2017's FCN): Conv1d-BatchNorm-ReLU blocks,
-    optional squeeze-and-excite after all but the last, masked global average pooling."""
+    optional squeeze-and-excite after all but the last, masked global average pooling.
+    ``masked_norm``: :class:`MaskedBatchNorm1d` (statistics over the real steps), and then a
+    batch is read only up to its longest series, in training as in eval; without it the
+    padding counts in training's batch statistics and is read as the input gives it (in eval
+    the steps past the longest series are cut, which changes nothing: every block masks them)."""
 
     def __init__(self, n_channels: int, channels: tuple[int, ...], kernels: tuple[int, ...],
-                 squeeze_excite: bool) -> None:
+                 squeeze_excite: bool, masked_norm: bool = False) -> None:
         super().__init__()
+        self.masked_norm = masked_norm
         if len(channels) != len(kernels) or not channels:
             raise ValueError(f"conv_channels and conv_kernels must have the same (non-zero) length, "
                              f"got {len(channels)} and {len(kernels)}")
@@ -132,7 +171,7 @@ class ConvBranch(nn.Module):
         width = n_channels
         for j, (out, kernel) in enumerate(zip(channels, kernels)):
             self.convs.append(nn.Conv1d(width, out, kernel, bias=False))
-            self.norms.append(nn.BatchNorm1d(out))
+            self.norms.append(MaskedBatchNorm1d(out) if masked_norm else nn.BatchNorm1d(out))
             last = j == len(channels) - 1
             self.excites.append(SqueezeExcite(out) if squeeze_excite and not last else nn.Identity())
             width = out
@@ -140,6 +179,8 @@ class ConvBranch(nn.Module):
 
     def forward(self, u: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``u`` ``(N, C, T)`` and the real steps ``lengths`` ``(N,)`` -> ``(N, channels[-1])``."""
+        if self.masked_norm or not self.training:  # the steps past every series' end: nothing to read
+            u = u[..., : max(1, int(lengths.max()))]
         mask = (torch.arange(u.shape[-1], device=u.device)[None, :] < lengths[:, None]).unsqueeze(1)  # (N, 1, T)
         mask = mask.to(u.dtype)
         steps = lengths[:, None].to(u.dtype)  # (N, 1)
@@ -147,7 +188,8 @@ class ConvBranch(nn.Module):
         for conv, norm, excite in zip(self.convs, self.norms, self.excites):
             left = (conv.kernel_size[0] - 1) // 2  # 'same' padding: (k-1)//2 zeros before, the rest after
             u = nn.functional.pad(u, (left, conv.kernel_size[0] - 1 - left))
-            u = torch.relu(norm(conv(u))) * mask
+            u = conv(u)
+            u = torch.relu(norm(u, mask) if self.masked_norm else norm(u)) * mask
             if isinstance(excite, SqueezeExcite):
                 u = excite(u, mask, steps)
         return (u * mask).sum(-1) / steps  # (N, channels[-1])
@@ -170,7 +212,7 @@ class ClassifierNet(nn.Module):
         self.conv = None
         if c.conv_branch:
             self.conv = ConvBranch(c.n_channels * c.fold, tuple(c.conv_channels), tuple(c.conv_kernels),
-                                   c.squeeze_excite)
+                                   c.squeeze_excite, c.masked_norm)
             width += self.conv.width
         self.dropout = nn.Dropout(c.dropout)
         self.lstm_dropout = nn.Dropout(c.lstm_dropout if c.conv_branch else 0.0)  # LSTM alone: none

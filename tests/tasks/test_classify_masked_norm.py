@@ -1,0 +1,116 @@
+"""BatchNorm over the real steps alone (``masked_norm``, off by default): the statistics, the
+gradients and the running statistics against ``nn.BatchNorm1d`` on the real values, a batch's
+output that no longer depends on its padding, the classifier option, save/load and the CLI."""
+
+import json
+
+import numpy as np
+import torch
+
+import lstmkit
+from lstmkit.cli.main import main
+from lstmkit.data.sequences import SequenceData
+from lstmkit.tasks.classify_net import ConvBranch, MaskedBatchNorm1d
+
+from test_classifier import write_ts
+from test_classify_fold import SMALL
+
+
+def mask_of(lengths, steps):
+    return (torch.arange(steps)[None, :] < torch.tensor(lengths)[:, None]).unsqueeze(1).float()
+
+
+def test_without_padding_it_is_torchs_batchnorm():
+    torch.manual_seed(0)
+    u = torch.randn(4, 3, 9)
+    ours, theirs = MaskedBatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    with torch.no_grad():
+        for norm in (ours, theirs):
+            norm.weight.copy_(torch.tensor([0.5, 1.0, 2.0]))
+            norm.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    a, b = u.clone().requires_grad_(), u.clone().requires_grad_()
+    out_ours, out_theirs = ours(a, torch.ones(4, 1, 9)), theirs(b)
+    torch.testing.assert_close(out_ours, out_theirs)
+    weights = torch.randn_like(out_ours)
+    (out_ours * weights).sum().backward()
+    (out_theirs * weights).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad)
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
+    torch.testing.assert_close(ours.bias.grad, theirs.bias.grad)
+    torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+    torch.testing.assert_close(ours.running_var, theirs.running_var)
+    assert int(ours.num_batches_tracked) == 1
+    ours.eval(), theirs.eval()
+    torch.testing.assert_close(ours(u, torch.ones(4, 1, 9)), theirs(u))  # eval: running statistics
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+
+
+def test_with_padding_the_statistics_are_those_of_the_real_steps():
+    torch.manual_seed(1)
+    lengths, steps = [9, 4, 6], 9
+    u = torch.randn(3, 2, steps) + 3.0
+    u = u * mask_of(lengths, steps) + (1 - mask_of(lengths, steps)) * 50.0  # padding: anything
+    ours, theirs = MaskedBatchNorm1d(2), torch.nn.BatchNorm1d(2)
+    a = u.clone().requires_grad_()
+    out = ours(a, mask_of(lengths, steps))
+    real = torch.cat([u[i, :, :n] for i, n in enumerate(lengths)], dim=-1)[None]  # (1, C, 19): the real values
+    b = real.clone().requires_grad_()
+    by_hand = theirs(b)
+    got = torch.cat([out[i, :, :n] for i, n in enumerate(lengths)], dim=-1)[None]
+    torch.testing.assert_close(got, by_hand)
+    torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+    torch.testing.assert_close(ours.running_var, theirs.running_var)
+    weights = torch.randn_like(by_hand)
+    (got * weights).sum().backward()
+    (by_hand * weights).sum().backward()
+    grads = torch.cat([a.grad[i, :, :n] for i, n in enumerate(lengths)], dim=-1)[None]
+    torch.testing.assert_close(grads, b.grad)
+    assert float(a.grad[1, :, 4:].abs().max()) == 0.0  # the padding gets no gradient
+
+
+def test_a_batchs_output_does_not_depend_on_its_padding_in_training():
+    torch.manual_seed(2)
+    lengths = torch.tensor([7, 3])
+    u = torch.randn(2, 2, 7) * mask_of([7, 3], 7)
+    longer = torch.cat([u, torch.zeros(2, 2, 5)], dim=-1)  # five more steps past every end
+    for masked, same in ((True, True), (False, False)):
+        torch.manual_seed(3)
+        branch = ConvBranch(2, (4, 4), (3, 2), squeeze_excite=True, masked_norm=masked).train()
+        a, b = branch(u, lengths), branch(longer, lengths)
+        assert torch.allclose(a, b, atol=1e-6) is same
+    # in eval, the steps past the longest series are cut either way: the same output
+    branch.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(branch(u, lengths), branch(longer, lengths))
+
+
+def uneven(n=24, seed=0):
+    """Two classes (a rising or a falling ramp plus noise) of lengths 20..120."""
+    rng = np.random.default_rng(seed)
+    seqs, labels = [], []
+    for i in range(n):
+        label = "sine" if i % 2 == 0 else "square"
+        length = int(rng.integers(20, 121))
+        ramp = np.linspace(-1.0, 1.0, length) * (1.0 if label == "sine" else -1.0)
+        seqs.append((ramp + 0.2 * rng.normal(size=length))[:, None].astype(np.float32))
+        labels.append(label)
+    return SequenceData(seqs, np.array(labels), ["sine", "square"], ["v"], source="uneven",
+                        ids=np.array([str(i) for i in range(n)]))
+
+
+def test_the_classifier_option_save_load_and_the_cli(tmp_path):
+    data = uneven()
+    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_steps=60, masked_norm=True, seed=0).fit(data)
+    assert isinstance(clf.net.members[0].conv.norms[0], MaskedBatchNorm1d)
+    assert clf.evaluate(data)["accuracy"] == 1.0
+    clf.save(tmp_path / "m")
+    loaded = lstmkit.Classifier.load(tmp_path / "m")
+    assert loaded.params.masked_norm and isinstance(loaded.net.members[0].conv.norms[0], MaskedBatchNorm1d)
+    np.testing.assert_array_equal(loaded.predict_proba(data), clf.predict_proba(data))
+    default = lstmkit.Classifier(**SMALL, ensemble=1, max_epochs=1).fit(data)
+    assert type(default.net.members[0].conv.norms[0]) is torch.nn.BatchNorm1d
+    train = write_ts(tmp_path / "train.ts", data)
+    out = tmp_path / "run"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
+                 "--no-baseline", "--masked-norm", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["params"]["masked_norm"] is True
