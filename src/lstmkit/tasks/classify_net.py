@@ -130,11 +130,12 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     do. ``nn.BatchNorm1d`` counts a padded step as a value (0 after the conv of zeros), so its
     statistics shrink with the batch's padding (on PLAID, lengths 100..1344, three positions in
     four are padding) and change with the batch's longest series; these do not. Without a mask,
+    with one that marks every step (equal lengths: the same fit as without ``masked_norm``),
     and in eval mode (running statistics, each position alone), it is ``nn.BatchNorm1d``; its
     parameters and buffers have the same names, so the weights of either load into the other."""
 
     def forward(self, u: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if mask is None or not self.training:
+        if mask is None or not self.training or bool(mask.all()):  # no padding: torch's, bit for bit
             return super().forward(u)
         real = mask.sum()  # R: (N, 1, T) mask
         mean = (u * mask).sum(dim=(0, 2)) / real  # (C,)
