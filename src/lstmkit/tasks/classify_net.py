@@ -25,8 +25,8 @@ is not applied.
 ``m`` is the mask of real time steps (1 inside the sequence, 0 past its end), applied after
 every block, so a sequence gives the same output alone or padded in a batch (BatchNorm in eval
 mode uses its running statistics; in training, BatchNorm's batch statistics count the padded
-steps unless ``masked_norm``, :class:`MaskedBatchNorm1d`). Squeeze-and-excite (Hu et al. 2018) rescales every channel
-by a gate computed from its masked mean::
+steps unless ``masked_norm``, :class:`MaskedBatchNorm1d`). Squeeze-and-excite (Hu et al.
+2018) rescales every channel by a gate computed from its masked mean::
 
     s = (1/T) Σ_t u_t;   g = sigmoid(W_2 ReLU(W_1 s));   SE(u)_t = g ⊙ u_t   (W_1: C -> C/16)
 
