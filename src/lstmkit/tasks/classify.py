@@ -6,8 +6,9 @@ deviation, ``scaling="auto"``, when that global scale would leave most training 
 flat, :func:`flat_share`; what that takes away, each series' level and scale, then comes back
 as 2C channels constant in time, ``series_stats=True``, :func:`series_statistics`) and read
 by an LSTM-FCN (Karim et al. 2017; see :mod:`lstmkit.tasks.classify_net`): a
-(bidirectional) lstmkit LSTM with its true length (no padded noise enters the recurrence: outputs past a sequence's end are zero and
-its final state is the one at its last real step), pooled to one vector, beside a fully
+(bidirectional) lstmkit LSTM with its true length (no padded noise enters the recurrence:
+outputs past a sequence's end are zero and its final state is the one at its last real step),
+pooled to one vector, beside a fully
 convolutional branch (Conv1d 128/256/128, kernels 8/5/3, BatchNorm, ReLU, squeeze-and-excite,
 global average over the real steps); both vectors, concatenated, map to class probabilities
 by a softmax::
