@@ -1,4 +1,4 @@
-"""BatchNorm over the real steps alone (``masked_norm``, off by default): the statistics, the
+"""BatchNorm over the real steps alone (``masked_norm``, the default): the statistics, the
 gradients and the running statistics against ``nn.BatchNorm1d`` on the real values, a batch's
 output that no longer depends on its padding, the classifier option, save/load and the CLI."""
 
@@ -99,18 +99,42 @@ def uneven(n=24, seed=0):
 
 
 def test_the_classifier_option_save_load_and_the_cli(tmp_path):
+    from lstmkit.cli.classify import MASKED_NORM
+    from lstmkit.tasks.classify import ClassifierParams
+
+    assert MASKED_NORM is ClassifierParams().masked_norm is True  # the CLI's default is the library's
     data = uneven()
-    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_steps=60, masked_norm=True, seed=0).fit(data)
+    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_steps=60, seed=0).fit(data)
     assert isinstance(clf.net.members[0].conv.norms[0], MaskedBatchNorm1d)
     assert clf.evaluate(data)["accuracy"] == 1.0
     clf.save(tmp_path / "m")
     loaded = lstmkit.Classifier.load(tmp_path / "m")
     assert loaded.params.masked_norm and isinstance(loaded.net.members[0].conv.norms[0], MaskedBatchNorm1d)
     np.testing.assert_array_equal(loaded.predict_proba(data), clf.predict_proba(data))
-    default = lstmkit.Classifier(**SMALL, ensemble=1, max_epochs=1).fit(data)
-    assert type(default.net.members[0].conv.norms[0]) is torch.nn.BatchNorm1d
+    plain = lstmkit.Classifier(**SMALL, ensemble=1, max_epochs=1, masked_norm=False).fit(data)
+    assert type(plain.net.members[0].conv.norms[0]) is torch.nn.BatchNorm1d
     train = write_ts(tmp_path / "train.ts", data)
-    out = tmp_path / "run"
-    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
-                 "--no-baseline", "--masked-norm", "--out", str(out)]) == 0
-    assert json.loads((out / "config.json").read_text())["params"]["masked_norm"] is True
+    for flags, expected in (([], True), (["--no-masked-norm"], False), (["--masked-norm"], True)):
+        out = tmp_path / f"run{len(flags)}{expected}"
+        assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
+                     "--no-baseline", *flags, "--out", str(out)]) == 0
+        assert json.loads((out / "config.json").read_text())["params"]["masked_norm"] is expected
+        assert json.loads((out / "metrics.json").read_text())["masked_norm"] is expected
+
+
+def test_a_model_saved_with_torch_batchnorm_loads_and_predicts_the_same(tmp_path):
+    """A model trained with ``masked_norm=False``, or saved before the option existed (no
+    ``masked_norm`` in its params or its net config), keeps torch's BatchNorm when loaded."""
+    data = uneven()
+    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_steps=30, masked_norm=False, seed=1).fit(data)
+    clf.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["params"].pop("masked_norm")
+    config["net"].pop("masked_norm")
+    clf.save(tmp_path / "old")
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    for name in ("m", "old"):
+        loaded = lstmkit.Classifier.load(tmp_path / name)
+        assert loaded.params.masked_norm is False
+        assert type(loaded.net.members[0].conv.norms[0]) is torch.nn.BatchNorm1d
+        np.testing.assert_array_equal(loaded.predict_proba(data), clf.predict_proba(data))

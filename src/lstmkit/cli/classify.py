@@ -17,6 +17,7 @@ ALIGN_PERIOD = True
 FOLD_OFFSETS = 1  # ClassifierParams.fold_offsets (tests check that they agree)
 SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
 SERIES_STATS = True  # ClassifierParams.series_stats (tests check that they agree)
+MASKED_NORM = True  # ClassifierParams.masked_norm (tests check that they agree)
 CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (tests check that they agree)
 KERNEL_SCALES = None
 
@@ -110,9 +111,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
-    parser.add_argument("--masked-norm", action="store_true",
-                        help="the convolutions' BatchNorm statistics over the real steps alone, every batch "
-                             "read up to its longest series (default: padding counts, as in torch's BatchNorm)")
+    parser.add_argument("--no-masked-norm", dest="masked_norm", action="store_false", default=MASKED_NORM,
+                        help="the convolutions' BatchNorm statistics count the padding of unequal-length "
+                             "batches, as torch's BatchNorm does (default: over the real steps alone, every "
+                             "batch read up to its own longest series)")
+    parser.add_argument("--masked-norm", dest="masked_norm", action="store_true",
+                        help="over the real steps alone (the default; the flag is kept for scripts that give it)")
     parser.add_argument("--no-squeeze-excite", action="store_true",
                         help="no squeeze-and-excite gates in the convolutional branch")
     parser.add_argument("--ensemble", type=positive_int, default=ENSEMBLE, metavar="M",
@@ -210,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
                "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
                "per_series_scaling": classifier.per_series, "series_stats": classifier.stats_mean is not None,
+               "masked_norm": classifier.params.masked_norm,
                "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]
                                 if classifier.net.config.conv_branch else None),
                "filled_missing_values": filled,

@@ -9,7 +9,8 @@ by an LSTM-FCN (Karim et al. 2017; see :mod:`lstmkit.tasks.classify_net`): a
 (bidirectional) lstmkit LSTM with its true length (no padded noise enters the recurrence:
 outputs past a sequence's end are zero and its final state is the one at its last real step),
 pooled to one vector, beside a fully
-convolutional branch (Conv1d 128/256/128, kernels 8/5/3, BatchNorm, ReLU, squeeze-and-excite,
+convolutional branch (Conv1d 128/256/128, kernels 8/5/3, BatchNorm with its batch statistics
+over the real steps of unequal-length batches, ``masked_norm=True``, ReLU, squeeze-and-excite,
 global average over the real steps); both vectors, concatenated, map to class probabilities
 by a softmax::
 
@@ -632,9 +633,13 @@ class Classifier(Estimator):
                 "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist()}
 
     def build_net(self, net_config) -> Any:
-        """The ensemble; a config saved before ensembles (no ``ensemble`` key) is one network."""
+        """The ensemble; a config saved before ensembles (no ``ensemble`` key) is one network,
+        and one saved before ``masked_norm`` trained torch's BatchNorm (the same in eval)."""
         if isinstance(net_config, dict) and "ensemble" not in net_config:
             net_config = {**net_config, "ensemble": 1}
+        if isinstance(net_config, dict) and "masked_norm" not in net_config:
+            net_config = {**net_config, "masked_norm": False}
+            self.params.masked_norm = False
         return super().build_net(net_config)
 
     def load_state_tensors(self, weights: dict[str, Any]) -> None:

@@ -25,7 +25,8 @@ is not applied.
 ``m`` is the mask of real time steps (1 inside the sequence, 0 past its end), applied after
 every block, so a sequence gives the same output alone or padded in a batch (BatchNorm in eval
 mode uses its running statistics; in training, BatchNorm's batch statistics count the padded
-steps unless ``masked_norm``, :class:`MaskedBatchNorm1d`). Squeeze-and-excite (Hu et al.
+steps only with ``masked_norm=False``; by default they are taken over the real steps alone,
+:class:`MaskedBatchNorm1d`). Squeeze-and-excite (Hu et al.
 2018) rescales every channel by a gate computed from its masked mean::
 
     s = (1/T) Σ_t u_t;   g = sigmoid(W_2 ReLU(W_1 s));   SE(u)_t = g ⊙ u_t   (W_1: C -> C/16)
@@ -82,7 +83,7 @@ class ClassifierNetOptions:
     conv_kernels: tuple[int, ...] = (8, 5, 3)
     squeeze_excite: bool = True
     ensemble: int = 3  # M: networks trained together, averaged in probability
-    masked_norm: bool = False  # BatchNorm statistics over the real steps alone (MaskedBatchNorm1d)
+    masked_norm: bool = True  # BatchNorm statistics over the real steps alone (MaskedBatchNorm1d)
 
 
 @dataclass(kw_only=True)
@@ -154,13 +155,14 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
 class ConvBranch(nn.Module):
     """Fully convolutional branch (Wang et al. 2017's FCN): Conv1d-BatchNorm-ReLU blocks,
     optional squeeze-and-excite after all but the last, masked global average pooling.
-    ``masked_norm``: :class:`MaskedBatchNorm1d` (statistics over the real steps), and then a
-    batch is read only up to its longest series, in training as in eval; without it the
-    padding counts in training's batch statistics and is read as the input gives it (in eval
-    the steps past the longest series are cut, which changes nothing: every block masks them)."""
+    ``masked_norm`` (the default): :class:`MaskedBatchNorm1d` (statistics over the real steps),
+    and then a batch is read only up to its longest series, in training as in eval; with
+    ``masked_norm=False`` the padding counts in training's batch statistics and is read as the
+    input gives it (in eval the steps past the longest series are cut, which changes nothing:
+    every block masks them)."""
 
     def __init__(self, n_channels: int, channels: tuple[int, ...], kernels: tuple[int, ...],
-                 squeeze_excite: bool, masked_norm: bool = False) -> None:
+                 squeeze_excite: bool, masked_norm: bool = True) -> None:
         super().__init__()
         self.masked_norm = masked_norm
         if len(channels) != len(kernels) or not channels:
