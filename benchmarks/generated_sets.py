@@ -1,4 +1,4 @@
-r"""Two UCR classification problems that are defined by a generator, made here from their
+r"""Three UCR classification problems that are defined by a generator, made here from their
 published definitions (this machine has no network, and no installed wheel ships their files).
 Every series is z-normalised on its own, as the UCR archive stores them. Held out of the
 benchmark's mean (``bench_classify.py --datasets CBF,SyntheticControl``).
@@ -22,6 +22,15 @@ of 50 each), control charts ``y(t) = m + r(t) s + pattern(t)`` with ``m = 30``, 
     upward      pattern = +k [t >= t_3],       k ~ U(7.5, 20), t_3 ~ U(20, 40)
     downward    pattern = -k [t >= t_3]
 
+**TwoPatterns** (after Geurts 2001, "Pattern extraction for time series classification"; UCR:
+1000 training and 4000 test series, 128 steps, 4 classes): every series holds two step patterns
+in noise, each an up step (``-5`` for its first half, ``+5`` for its second) or a down step
+(the reverse); the class is the pair *in order* (up-up, up-down, down-up, down-down), so
+up-down and down-up hold the same two shapes and differ only in which comes first. The
+published definition draws the patterns' lengths and places at random; the draws here
+(not the archive's): lengths ``l_1, l_2 ~ U{16..32}``, start ``s_1 ~ U{0..128 - l_1 - l_2}``,
+``s_2 ~ U{s_1 + l_1 .. 128 - l_2}``, noise ``ε(t) ~ N(0, 1)`` everywhere else.
+
 The training and test parts are drawn from their own seeded generators (fixed: the same sets
 for every model seed).
 """
@@ -30,10 +39,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GENERATED_SETS", "cbf", "load_generated", "synthetic_control"]
+__all__ = ["GENERATED_SETS", "cbf", "load_generated", "synthetic_control", "two_patterns"]
 
 CBF_CLASSES = ("cylinder", "bell", "funnel")
 CONTROL_CLASSES = ("normal", "cyclic", "increasing", "decreasing", "upward", "downward")
+TWO_PATTERN_CLASSES = ("up-up", "up-down", "down-up", "down-down")
 
 
 def _znorm(x: np.ndarray) -> np.ndarray:
@@ -79,9 +89,31 @@ def synthetic_control(per_class: int, seed: int, length: int = 60) -> tuple[list
     return [series[i] for i in order], [labels[i] for i in order]
 
 
+def two_patterns(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` TwoPatterns series (classes in turn, then shuffled) and their labels."""
+    rng = np.random.default_rng(seed)
+    series, labels = [], []
+    for i in range(n):
+        kind = TWO_PATTERN_CLASSES[i % 4]
+        l1, l2 = (int(v) for v in rng.integers(16, 33, size=2))
+        s1 = int(rng.integers(0, length - l1 - l2 + 1))
+        s2 = int(rng.integers(s1 + l1, length - l2 + 1))
+        x = rng.normal(size=length)
+        for start, size, step in ((s1, l1, kind.split("-")[0]), (s2, l2, kind.split("-")[1])):
+            half = size // 2
+            sign = 1.0 if step == "up" else -1.0
+            x[start:start + half] = -5.0 * sign
+            x[start + half:start + size] = 5.0 * sign
+        series.append(_znorm(x))
+        labels.append(kind)
+    order = rng.permutation(n)
+    return [series[i] for i in order], [labels[i] for i in order]
+
+
 #: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
 #: (SyntheticControl's per class)
-GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control, 50, 50)}
+GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control, 50, 50),
+                  "TwoPatterns": (two_patterns, 1000, 4000)}
 TRAIN_SEED, TEST_SEED = 1000, 2000
 
 

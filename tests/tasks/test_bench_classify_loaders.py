@@ -172,3 +172,33 @@ def test_shipped_covid3month_disc_is_classification(bench):
     info = bench.describe(tr, te)
     assert (info["train"], info["test"], info["channels"], info["classes"]) == (140, 61, 1, 3)
     assert (info["min_length"], info["max_length"]) == (84, 84)
+
+
+def test_regression_ts_cut_at_training_tertiles(bench, tmp_path):
+    # a regression .ts (values, then ':' and the target), as sktime ships Tecator
+    _, train_file, test_file, fmt = bench.PACKAGED_SETS["Tecator_disc"]
+    assert fmt == "ts-target"
+    header = "# TECATOR\n@problemName TECATOR\n@univariate true\n@targetLabel true\n@data\n"
+    targets = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # tertile cut points 2.67 and 4.33
+    _place(tmp_path, train_file, header + "".join(f"{t},{t + 1},{-t}:{t}\n" for t in targets))
+    _place(tmp_path, test_file, header + "0.5,0.25,0:0.5\n9,9,9:4.4\n3,2,1:3.0\n")
+    train, test = bench.load_packaged("Tecator_disc", root=tmp_path)
+    assert train.classes == ["low", "medium", "high"]
+    assert list(train.labels) == ["low", "low", "medium", "medium", "high", "high"]
+    assert list(test.labels) == ["low", "high", "medium"]  # the training cut points, not the test's
+    np.testing.assert_allclose(train.sequences[2][:, 0], [3.0, 4.0, -3.0])
+    assert train.sequences[0].shape == (3, 1) and train.sequences[0].dtype == np.float32
+
+
+def test_shipped_tecator_disc(bench):
+    if importlib.util.find_spec("sktime") is None:
+        pytest.skip("sktime is not installed")
+    try:
+        tr, te = bench.load_packaged("Tecator_disc")
+    except bench.Unavailable as why:
+        pytest.skip(str(why))
+    info = bench.describe(tr, te)
+    assert (info["train"], info["test"], info["channels"], info["classes"]) == (172, 43, 1, 3)
+    assert (info["min_length"], info["max_length"]) == (100, 100)
+    counts = np.unique(tr.labels, return_counts=True)[1]
+    assert counts.max() - counts.min() <= 1  # tertiles

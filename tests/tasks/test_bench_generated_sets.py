@@ -1,5 +1,5 @@
 """The classification benchmark's generated held-out sets (benchmarks/generated_sets.py): CBF
-and SyntheticControl made from their published definitions; sizes, classes, the UCR
+, SyntheticControl and TwoPatterns made from their published definitions; sizes, classes, the UCR
 z-normalisation and each class's defining shape. No benchmark runs here."""
 
 import numpy as np
@@ -15,7 +15,8 @@ def gen():
 
 
 @pytest.mark.parametrize("name, sizes, length, classes",
-                         [("CBF", (30, 900), 128, 3), ("SyntheticControl", (300, 300), 60, 6)])
+                         [("CBF", (30, 900), 128, 3), ("SyntheticControl", (300, 300), 60, 6),
+                          ("TwoPatterns", (1000, 4000), 128, 4)])
 def test_sizes_classes_and_z_normalised(gen, name, sizes, length, classes):
     train, test = gen.load_generated(name)
     assert (len(train), len(test)) == sizes
@@ -54,8 +55,22 @@ def test_control_chart_trends_and_shifts(gen):
     assert slope["upward"] > 0.02 and slope["downward"] < -0.02
 
 
+def test_two_patterns_order_is_the_class(gen):
+    """Each series holds two steps (plateaus of 5 noise widths: an up step is a low run then a
+    high one, a down step the reverse); read in time, the plateaus' signs with repeats merged
+    spell the class: up-up -+-+, up-down -+-, down-up +-+, down-down +-+-."""
+    spelled = {"-+-+": "up-up", "-+-": "up-down", "+-+": "down-up", "+-+-": "down-down"}
+    series, labels = gen.two_patterns(200, seed=0)
+    for x, kind in zip(series, labels):
+        high, low = x > 0.9 * x.max(), x < 0.9 * x.min()  # the two plateau levels (z-normalised)
+        signs = np.where(high, 1.0, -1.0)[high | low]
+        merged = [signs[0]] + [s for p, s in zip(signs[:-1], signs[1:]) if s != p]
+        assert spelled["".join("+" if s > 0 else "-" for s in merged)] == kind
+    assert sorted(set(labels)) == sorted(gen.TWO_PATTERN_CLASSES)
+
+
 def test_the_bench_loads_them_by_name():
     with benchmark_module("bench_classify.py") as bench:
-        assert {"CBF", "SyntheticControl"} <= set(bench.HELD_OUT)
+        assert {"CBF", "SyntheticControl", "TwoPatterns"} <= set(bench.HELD_OUT)
         train, test = bench.load("SyntheticControl", split_seed=0)
         assert (len(train), len(test), train.n_channels) == (300, 300, 1)
