@@ -10,7 +10,8 @@ import torch
 
 import lstmkit
 from lstmkit.cli.main import main
-from lstmkit.tasks.classify import ClassifierParams, member_downsampling
+from lstmkit.tasks.classify import (FOLD_MIN_STEPS, KERNEL_SCALES_MIN_STEPS, WHOLE_FOLD_SCALES, ClassifierParams,
+                                    automatic_fold_scales, member_downsampling)
 from lstmkit.tasks.classify_net import ClassifierEnsemble, ClassifierNetConfig
 
 from test_classifier import synthetic, write_ts
@@ -28,15 +29,47 @@ def long_ts(path, n=8):
 
 
 def test_member_block_widths():
-    assert ClassifierParams().fold_scales == (1.0,)  # off by default
+    assert ClassifierParams().fold_scales is None  # automatic: automatic_fold_scales
     assert member_downsampling(11, (1, 0.5, 2), 3) == [11, 6, 22]  # 5.5 rounds up
     assert member_downsampling(2, (1, 0.5, 2), 3) == [2, 1, 4]
     assert member_downsampling(3, (1, 0.5, 2), 5) == [3, 2, 6, 3, 2]  # the scales taken in turn
-    assert member_downsampling(1, (1, 0.5, 2), 3) == [1, 1, 1]  # read whole: every member whole
+    assert member_downsampling(1, (1, 0.5, 2), 3) == [1, 1, 2]  # series read whole scale too
+    assert member_downsampling(1, (1, 2, 4), 3) == [1, 2, 4]
     assert member_downsampling(8, (1.0,), 3) == [8, 8, 8]
+    # the cap (median / 16 by default): never below d, never on members finer than d
+    assert member_downsampling(1, (1, 2, 4), 3, max_width=3) == [1, 2, 3]
+    assert member_downsampling(1, (1, 2, 4), 3, max_width=0) == [1, 1, 1]
+    assert member_downsampling(6, (1, 0.5, 4), 3, max_width=4) == [6, 3, 6]
+    assert member_downsampling(12, (1, 2, 4), 3, period=4, max_width=30) == [12, 24, 28]  # whole periods
     for bad in ((), (0.0,), (1.0, -1.0), (float("nan"),)):
         with pytest.raises(ValueError, match="fold_scales"):
             ClassifierParams(fold_scales=bad)
+
+
+def test_automatic_fold_scales_for_series_read_whole():
+    assert WHOLE_FOLD_SCALES == (1.0, 2.0, 4.0) and FOLD_MIN_STEPS == 16
+    assert automatic_fold_scales(1, KERNEL_SCALES_MIN_STEPS) == WHOLE_FOLD_SCALES
+    assert automatic_fold_scales(1, KERNEL_SCALES_MIN_STEPS - 1) == (1.0,)  # short series: all whole
+    assert automatic_fold_scales(2, 300) == (1.0,)  # folded already: every member at d
+
+
+@pytest.mark.parametrize("length, options, widths", [
+    (100, {}, [1, 2, 4]),  # read whole, 100 steps: blocks of 1, 2 and 4
+    (60, {}, [1, 1, 1]),  # under 64 steps: every member whole
+    (300, {}, [2, 2, 2]),  # folded by the length rule: every member at d = 2
+    (100, {"fold_scales": (1.0,)}, [1, 1, 1]),  # the user's scales win
+    (40, {"fold_scales": (1.0, 2.0, 4.0)}, [1, 2, 2]),  # at most 40 // 16 = 2 steps per block
+])
+def test_the_default_members_block_widths(length, options, widths):
+    data = long_data(length=length)
+    clf = lstmkit.Classifier(**SMALL, **options, max_epochs=1).fit(data)
+    assert clf.member_downsample == widths
+    assert clf.net.multiresolution == (len(set(widths)) > 1)
+    median = float(np.median(data.lengths))
+    assert clf.member_patch == [max(1, int(-(-median // d)) // 16) for d in widths]
+    for member, d in zip(clf.net.members, widths):
+        assert member.conv.convs[0].in_channels == d  # one channel, d steps side by side
+    assert clf.predict_proba(data).shape == (len(data), 2)
 
 
 def test_each_member_reads_its_own_resolution_and_the_output_is_their_mean():
@@ -66,7 +99,8 @@ def test_one_scale_and_short_series_are_the_single_resolution_ensemble():
     one = lstmkit.Classifier(**SMALL, max_epochs=1).fit(data)
     assert one.member_downsample == [2, 2, 2] and not one.net.multiresolution
     assert one.net.config.member_folds is None and one.net.config.member_patches is None
-    train, test = synthetic(30, seed=0), synthetic(8, seed=1)  # lengths 20..40: d = 1 for every member
+    train, test = synthetic(30, seed=2), synthetic(8, seed=1)  # lengths 20..40, d = 1
+    assert np.median(train.lengths) < 2 * 16  # no member may read them in blocks of 2 (16 blocks at least)
     multi = lstmkit.Classifier(**SMALL, **MULTI, max_epochs=2, seed=0).fit(train)
     single = lstmkit.Classifier(**SMALL, max_epochs=2, seed=0).fit(train)
     assert multi.member_downsample == [1, 1, 1] and not multi.net.multiresolution

@@ -12,7 +12,7 @@ ENSEMBLE = 3  # ClassifierParams.ensemble and .augment (tests check that they ag
 AUGMENT = 0.0
 DOWNSAMPLE_MODE = "fold"  # ClassifierParams.downsample_mode and .lstm_dropout (tests check these too)
 LSTM_DROPOUT = 0.8
-FOLD_SCALES = (1.0,)  # ClassifierParams.fold_scales and .align_period (tests check that they agree)
+FOLD_SCALES = None  # ClassifierParams.fold_scales and .align_period (tests check that they agree)
 ALIGN_PERIOD = True
 FOLD_OFFSETS = 1  # ClassifierParams.fold_offsets (tests check that they agree)
 SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
@@ -90,9 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"lost); mean: their average (default {DOWNSAMPLE_MODE})")
     parser.add_argument("--fold-scales", type=scales, default=FOLD_SCALES, metavar="S1,S2,..",
                         help="a multi-resolution ensemble: member m reads blocks of max(1, round(D * S_m)) "
-                             "steps (the scales taken in turn, e.g. 1,0.5,2) when D > 1; series read whole "
-                             f"(D = 1) stay whole (default {','.join(f'{v:g}' for v in FOLD_SCALES)}: every "
-                             "member at D)")
+                             "steps (the scales taken in turn, e.g. 1,0.5,2; no member in fewer than about 16 "
+                             "blocks; 1 keeps every member at D; default: 1,2,4 when D = 1 and the series are "
+                             "at least 64 steps long, else 1)")
     parser.add_argument("--fold-offsets", type=positive_int, default=FOLD_OFFSETS, metavar="N",
                         help="when D > 1, train on and average the predictions over N start offsets of the "
                              "blocks (0, D/N, 2D/N, .. steps dropped; whole periods when D is aligned to one), "
