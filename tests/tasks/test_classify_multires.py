@@ -20,9 +20,9 @@ from test_classify_fold import SMALL, long_data
 MULTI = {"fold_scales": (1, 0.5, 2)}
 
 
-def long_ts(path, n=8):
-    """``long_data(n)`` written as a .ts file (write_ts's class names)."""
-    data = long_data(n=n)
+def long_ts(path, n=8, length=300):
+    """``long_data(n, length)`` written as a .ts file (write_ts's class names)."""
+    data = long_data(n=n, length=length)
     data.labels = np.where(data.labels == "a", "sine", "square")
     data.classes = ["sine", "square"]
     return write_ts(path, data)
@@ -183,6 +183,18 @@ def test_the_cli_flag(tmp_path):
                  "--no-baseline", "--out", str(out)]) == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["params"]["fold_scales"] == [1.0, 0.25] and saved["state"]["member_downsample"] == [2, 1, 2]
+    # the default on series read whole (d = 1, 64 steps or more): blocks of 1, 2 and 4, in
+    # config.json (params: automatic) and metrics.json
+    whole = long_ts(tmp_path / "whole.ts", n=16, length=100)
+    assert main(["classify", str(whole), "--hidden-size", "8", "--max-epochs", "1", "--no-baseline",
+                 "--out", str(tmp_path / "whole")]) == 0
+    saved = json.loads((tmp_path / "whole" / "config.json").read_text())
+    metrics = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    assert saved["params"]["fold_scales"] is None and saved["state"]["member_downsample"] == [1, 2, 4]
+    assert metrics["member_downsample"] == [1, 2, 4] and metrics["downsample"] == 1
+    assert main(["classify", str(whole), "--hidden-size", "8", "--max-epochs", "1", "--no-baseline",
+                 "--fold-scales", "1", "--out", str(tmp_path / "one")]) == 0
+    assert json.loads((tmp_path / "one" / "metrics.json").read_text())["member_downsample"] == [1, 1, 1]
     for bad in ("0", "1,x", "", "1,-2"):
         with pytest.raises(SystemExit) as exit_info:
             main(["classify", str(train), "--fold-scales", bad, "--out", str(tmp_path / "bad")])

@@ -213,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
     write_csv(out / "predictions.csv", frame)
     metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
                "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
+               "member_downsample": list(classifier.member_downsample),
                "per_series_scaling": classifier.per_series, "series_stats": classifier.stats_mean is not None,
                "masked_norm": classifier.params.masked_norm,
                "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]
