@@ -1,7 +1,7 @@
 r"""Three UCR classification problems that are defined by a generator, made here from their
 published definitions (this machine has no network, and no installed wheel ships their files).
 Every series is z-normalised on its own, as the UCR archive stores them. Held out of the
-benchmark's mean (``bench_classify.py --datasets CBF,SyntheticControl``).
+benchmark's mean (``bench_classify.py --datasets CBF,SyntheticControl,TwoPatterns``).
 
 **CBF** (Cylinder-Bell-Funnel, Saito 1994; UCR: 30 training and 900 test series, 128 steps,
 3 classes). With ``a ~ U{16..32}``, ``b - a ~ U{32..96}``, ``η ~ N(0, 1)`` per series and

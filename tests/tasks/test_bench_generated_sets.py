@@ -1,5 +1,5 @@
-"""The classification benchmark's generated held-out sets (benchmarks/generated_sets.py): CBF
-, SyntheticControl and TwoPatterns made from their published definitions; sizes, classes, the UCR
+"""The classification benchmark's generated held-out sets (benchmarks/generated_sets.py): CBF,
+SyntheticControl and TwoPatterns made from their published definitions; sizes, classes, the UCR
 z-normalisation and each class's defining shape. No benchmark runs here."""
 
 import numpy as np
