@@ -53,12 +53,14 @@ imported), each its own train/test split but Watch's:
   content; made a classification set here as aeon's Covid3Month_disc is made from Covid3Month:
   the fat content cut at its training tertiles into low / medium / high (172/43).
 
-and three UCR sets defined by a generator, made from their published definitions by
+and four UCR sets defined by a generator, made from their published definitions by
 ``benchmarks/generated_sets.py`` (fixed seeds, each series z-normalised as the archive stores
 them): CBF (Cylinder-Bell-Funnel, Saito 1994; 30/900, 128 values, 3 classes),
 SyntheticControl (Alcock & Manolopoulos 1999; 300/300, 60 values, 6 control-chart patterns) and
 TwoPatterns (after Geurts 2001; 1000/4000, 128 values, 4 classes: two step patterns whose order
-is the class; the draws of lengths and places are this module's own).
+is the class; the draws of lengths and places are this module's own) and BME (UCR 2018; 30/150,
+128 values, 3 classes: a bell at the begin, at the end or none beside a central plate; the
+draws are this module's own).
 
 MiniRocket takes equal-length series only: on the unequal-length sets each series is padded
 to the longest training series by repeating its last value (longer test series are cut); the
@@ -126,9 +128,9 @@ DEFAULT_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions"
                 "PickupGestureWiimoteZ", "ArrowHead")
 #: Sets that were not used to choose the recipe: run on request, never in the benchmark's mean.
 HELD_OUT = ("UnitTest", "OSULeaf", "ACSF1", "Coffee", "PigCVP", "Trace", "PLAID", "Covid3Month_disc",
-            "MinimalChinatown", "UnequalMinimalChinatown", "Watch", "CBF", "SyntheticControl", "TwoPatterns", "Tecator_disc")
+            "MinimalChinatown", "UnequalMinimalChinatown", "Watch", "CBF", "SyntheticControl", "TwoPatterns", "BME", "Tecator_disc")
 #: Held-out sets made from their published definitions (benchmarks/generated_sets.py).
-GENERATED = ("CBF", "SyntheticControl", "TwoPatterns")
+GENERATED = ("CBF", "SyntheticControl", "TwoPatterns", "BME")
 #: Held-out sets read from another package's wheel by path: name -> (package, train file,
 #: test file (None: both splits in the train file, or one file split here), format: "ucr" text,
 #: "ts", tslearn "npz", seglearn's "watch" archive, or "ts-target": a regression .ts cut into classes).

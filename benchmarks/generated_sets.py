@@ -1,7 +1,7 @@
-r"""Three UCR classification problems that are defined by a generator, made here from their
+r"""Four UCR classification problems that are defined by a generator, made here from their
 published definitions (this machine has no network, and no installed wheel ships their files).
 Every series is z-normalised on its own, as the UCR archive stores them. Held out of the
-benchmark's mean (``bench_classify.py --datasets CBF,SyntheticControl,TwoPatterns``).
+benchmark's mean (``bench_classify.py --datasets CBF,SyntheticControl,TwoPatterns,BME``).
 
 **CBF** (Cylinder-Bell-Funnel, Saito 1994; UCR: 30 training and 900 test series, 128 steps,
 3 classes). With ``a ~ U{16..32}``, ``b - a ~ U{32..96}``, ``η ~ N(0, 1)`` per series and
@@ -31,6 +31,14 @@ published definition draws the patterns' lengths and places at random; the draws
 (not the archive's): lengths ``l_1, l_2 ~ U{16..32}``, start ``s_1 ~ U{0..128 - l_1 - l_2}``,
 ``s_2 ~ U{s_1 + l_1 .. 128 - l_2}``, noise ``ε(t) ~ N(0, 1)`` everywhere else.
 
+**BME** (Begin-Middle-End; UCR 2018: 30 training and 150 test series, 128 steps, 3 classes,
+described there as: every series has a central plate, positive or negative; class *begin* has
+a small positive bell early in the series, class *end* one late in it, class *middle* none).
+The draws here (the archive's generator is not published with it): the plate over steps
+43..85 at ``±U(1, 2)``, the bell ``b exp(-(t - c)^2 / (2 w^2))`` with ``b ~ U(1, 2)``,
+``w ~ U(2, 4)`` and its centre ``c`` uniform in steps 5..37 (begin) or 91..123 (end), noise
+``ε(t) ~ N(0, 0.25^2)``.
+
 The training and test parts are drawn from their own seeded generators (fixed: the same sets
 for every model seed).
 """
@@ -39,11 +47,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GENERATED_SETS", "cbf", "load_generated", "synthetic_control", "two_patterns"]
+__all__ = ["GENERATED_SETS", "bme", "cbf", "load_generated", "synthetic_control", "two_patterns"]
 
 CBF_CLASSES = ("cylinder", "bell", "funnel")
 CONTROL_CLASSES = ("normal", "cyclic", "increasing", "decreasing", "upward", "downward")
 TWO_PATTERN_CLASSES = ("up-up", "up-down", "down-up", "down-down")
+BME_CLASSES = ("begin", "middle", "end")
 
 
 def _znorm(x: np.ndarray) -> np.ndarray:
@@ -110,10 +119,30 @@ def two_patterns(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray]
     return [series[i] for i in order], [labels[i] for i in order]
 
 
+def bme(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` BME series (classes in turn, then shuffled) and their labels."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length, dtype=np.float64)
+    third = length // 3
+    series, labels = [], []
+    for i in range(n):
+        kind = BME_CLASSES[i % 3]
+        x = rng.normal(0.0, 0.25, size=length)
+        x[third:length - third] += rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 2.0)
+        if kind != "middle":
+            lo, hi = (5, third - 5) if kind == "begin" else (length - third + 5, length - 5)
+            centre, width = rng.uniform(lo, hi), rng.uniform(2.0, 4.0)
+            x += rng.uniform(1.0, 2.0) * np.exp(-((t - centre) ** 2) / (2 * width ** 2))
+        series.append(_znorm(x))
+        labels.append(kind)
+    order = rng.permutation(n)
+    return [series[i] for i in order], [labels[i] for i in order]
+
+
 #: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
 #: (SyntheticControl's per class)
 GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control, 50, 50),
-                  "TwoPatterns": (two_patterns, 1000, 4000)}
+                  "TwoPatterns": (two_patterns, 1000, 4000), "BME": (bme, 30, 150)}
 TRAIN_SEED, TEST_SEED = 1000, 2000
 
 

@@ -1,5 +1,5 @@
 """The classification benchmark's generated held-out sets (benchmarks/generated_sets.py): CBF,
-SyntheticControl and TwoPatterns made from their published definitions; sizes, classes, the UCR
+SyntheticControl, TwoPatterns and BME made from their published definitions; sizes, classes, the UCR
 z-normalisation and each class's defining shape. No benchmark runs here."""
 
 import numpy as np
@@ -16,7 +16,7 @@ def gen():
 
 @pytest.mark.parametrize("name, sizes, length, classes",
                          [("CBF", (30, 900), 128, 3), ("SyntheticControl", (300, 300), 60, 6),
-                          ("TwoPatterns", (1000, 4000), 128, 4)])
+                          ("TwoPatterns", (1000, 4000), 128, 4), ("BME", (30, 150), 128, 3)])
 def test_sizes_classes_and_z_normalised(gen, name, sizes, length, classes):
     train, test = gen.load_generated(name)
     assert (len(train), len(test)) == sizes
@@ -69,8 +69,23 @@ def test_two_patterns_order_is_the_class(gen):
     assert sorted(set(labels)) == sorted(gen.TWO_PATTERN_CLASSES)
 
 
+def test_bme_bell_at_the_begin_or_end(gen):
+    """Outside the central plate, the begin class peaks in the first third, the end class in the
+    last, the middle class nowhere (its outer thirds are noise)."""
+    series, labels = gen.bme(300, seed=0)
+    third = 128 // 3
+    for x, kind in zip(series, labels):
+        floor = np.median(np.concatenate([x[:third], x[-third:]]))  # the noise level, z-normalised
+        head, tail = x[:third].max() - floor, x[-third:].max() - floor
+        if kind == "begin":
+            assert head > tail
+        elif kind == "end":
+            assert tail > head
+    assert sorted(set(labels)) == sorted(gen.BME_CLASSES)
+
+
 def test_the_bench_loads_them_by_name():
     with benchmark_module("bench_classify.py") as bench:
-        assert {"CBF", "SyntheticControl", "TwoPatterns"} <= set(bench.HELD_OUT)
+        assert {"CBF", "SyntheticControl", "TwoPatterns", "BME"} <= set(bench.HELD_OUT)
         train, test = bench.load("SyntheticControl", split_seed=0)
         assert (len(train), len(test), train.n_channels) == (300, 300, 1)
