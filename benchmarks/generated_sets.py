@@ -55,6 +55,13 @@ TWO_PATTERN_CLASSES = ("up-up", "up-down", "down-up", "down-down")
 BME_CLASSES = ("begin", "middle", "end")
 
 
+def _shuffled(rng: np.random.Generator, series: list[np.ndarray], labels: list[str]
+              ) -> tuple[list[np.ndarray], list[str]]:
+    """The series and their labels in one random order (the generator's last draw)."""
+    order = rng.permutation(len(series))
+    return [series[i] for i in order], [labels[i] for i in order]
+
+
 def _znorm(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / x.std()
 
@@ -73,8 +80,7 @@ def cbf(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[st
         x = (6.0 + rng.normal()) * inside * shape + rng.normal(size=length)
         series.append(_znorm(x))
         labels.append(kind)
-    order = rng.permutation(n)
-    return [series[i] for i in order], [labels[i] for i in order]
+    return _shuffled(rng, series, labels)
 
 
 def synthetic_control(per_class: int, seed: int, length: int = 60) -> tuple[list[np.ndarray], list[str]]:
@@ -94,8 +100,7 @@ def synthetic_control(per_class: int, seed: int, length: int = 60) -> tuple[list
                 y += (1.0 if kind == "upward" else -1.0) * rng.uniform(7.5, 20.0) * (t >= t3)
             series.append(_znorm(y))
             labels.append(kind)
-    order = rng.permutation(len(series))
-    return [series[i] for i in order], [labels[i] for i in order]
+    return _shuffled(rng, series, labels)
 
 
 def two_patterns(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[str]]:
@@ -115,8 +120,7 @@ def two_patterns(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray]
             x[start + half:start + size] = 5.0 * sign
         series.append(_znorm(x))
         labels.append(kind)
-    order = rng.permutation(n)
-    return [series[i] for i in order], [labels[i] for i in order]
+    return _shuffled(rng, series, labels)
 
 
 def bme(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[str]]:
@@ -135,8 +139,7 @@ def bme(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[st
             x += rng.uniform(1.0, 2.0) * np.exp(-((t - centre) ** 2) / (2 * width ** 2))
         series.append(_znorm(x))
         labels.append(kind)
-    order = rng.permutation(n)
-    return [series[i] for i in order], [labels[i] for i in order]
+    return _shuffled(rng, series, labels)
 
 
 #: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
