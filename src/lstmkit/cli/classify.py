@@ -20,6 +20,7 @@ SERIES_STATS = True  # ClassifierParams.series_stats (tests check that they agre
 MASKED_NORM = True  # ClassifierParams.masked_norm (tests check that they agree)
 CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (tests check that they agree)
 KERNEL_SCALES = None
+CONV_SEGMENTS = 1  # ClassifierParams.conv_segments (tests check that they agree)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -108,6 +109,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "round(K * S_m) (the scales taken in turn; 1 gives every member K1,K2,K3; "
                              "default: 1,1.5,2 when the series are at least 64 (downsampled) steps long, "
                              "else 1)")
+    parser.add_argument("--conv-segments", type=positive_int, default=CONV_SEGMENTS, metavar="P",
+                        help="the convolutional branch also averages its features over P equal parts of "
+                             "every series (its begin, middle and end for P = 3), so the head learns where "
+                             "a shape occurs as well as whether it does "
+                             f"(default {CONV_SEGMENTS}: the average over the whole series alone)")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")

@@ -196,6 +196,9 @@ class ClassifierParams(ClassifierNetOptions):
         n = self.fold_offsets
         if isinstance(n, bool) or int(n) != n or n < 1:
             raise ValueError(f"fold_offsets must be a whole number >= 1, got {n!r}")
+        n = self.conv_segments
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise ValueError(f"conv_segments must be a whole number >= 1, got {n!r}")
         m = self.max_steps
         if m is not None and (isinstance(m, bool) or int(m) != m or m < 1):
             raise ValueError(f"max_steps must be a whole number >= 1 or None (max_epochs alone), got {m!r}")

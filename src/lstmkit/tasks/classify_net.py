@@ -84,6 +84,7 @@ class ClassifierNetOptions:
     squeeze_excite: bool = True
     ensemble: int = 3  # M: networks trained together, averaged in probability
     masked_norm: bool = True  # BatchNorm statistics over the real steps alone (MaskedBatchNorm1d)
+    conv_segments: int = 1  # P: the conv branch's average over the whole series, and over P > 1 equal parts beside it
 
 
 @dataclass(kw_only=True)
@@ -162,9 +163,12 @@ class ConvBranch(nn.Module):
     every block masks them)."""
 
     def __init__(self, n_channels: int, channels: tuple[int, ...], kernels: tuple[int, ...],
-                 squeeze_excite: bool, masked_norm: bool = True) -> None:
+                 squeeze_excite: bool, masked_norm: bool = True, segments: int = 1) -> None:
         super().__init__()
+        if isinstance(segments, bool) or int(segments) != segments or segments < 1:
+            raise ValueError(f"conv_segments must be a whole number >= 1, got {segments!r}")
         self.masked_norm = masked_norm
+        self.segments = int(segments)
         if len(channels) != len(kernels) or not channels:
             raise ValueError(f"conv_channels and conv_kernels must have the same (non-zero) length, "
                              f"got {len(channels)} and {len(kernels)}")
@@ -178,7 +182,7 @@ class ConvBranch(nn.Module):
             last = j == len(channels) - 1
             self.excites.append(SqueezeExcite(out) if squeeze_excite and not last else nn.Identity())
             width = out
-        self.width = width
+        self.width = width * (1 + (self.segments if self.segments > 1 else 0))
 
     def forward(self, u: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``u`` ``(N, C, T)`` and the real steps ``lengths`` ``(N,)`` -> ``(N, channels[-1])``."""
@@ -195,7 +199,28 @@ class ConvBranch(nn.Module):
             u = torch.relu(norm(u, mask) if self.masked_norm else norm(u)) * mask
             if isinstance(excite, SqueezeExcite):
                 u = excite(u, mask, steps)
-        return (u * mask).sum(-1) / steps  # (N, channels[-1])
+        pooled = (u * mask).sum(-1) / steps  # (N, channels[-1])
+        if self.segments == 1:
+            return pooled
+        return torch.cat([pooled, segment_means(u, lengths, self.segments)], dim=-1)
+
+
+def segment_means(u: torch.Tensor, lengths: torch.Tensor, segments: int) -> torch.Tensor:
+    r"""The means of ``u`` ``(N, C, T)`` over P = ``segments`` consecutive parts of every
+    series' real steps, ``(N, P*C)`` (part 1's C channels first)::
+
+        B_{n,p} = {t < L_n : floor(P t / L_n) = p}      z_{n,p} = (1/|B_{n,p}|) Σ_{t∈B_{n,p}} u_{n,:,t}
+
+    (a part with no step, L_n < P, is zero). Where the global average tells the head *what*
+    the convolutions found, these tell it *where*: a bell at the start and one at the end of
+    a series (BME) have the same global average."""
+    t = torch.arange(u.shape[-1], device=u.device)
+    part = torch.div(t[None, :] * segments, lengths[:, None].to(torch.long), rounding_mode="floor")  # (N, T)
+    part = part.masked_fill(t[None, :] >= lengths[:, None], segments)  # past the end: no part
+    onehot = (part[..., None] == torch.arange(segments, device=u.device)).to(u.dtype)  # (N, T, P)
+    sums = torch.bmm(u, onehot)  # (N, C, P)
+    counts = onehot.sum(1).clamp(min=1.0)  # (N, P)
+    return (sums / counts[:, None, :]).transpose(1, 2).reshape(u.shape[0], -1)
 
 
 class ClassifierNet(nn.Module):
@@ -215,7 +240,7 @@ class ClassifierNet(nn.Module):
         self.conv = None
         if c.conv_branch:
             self.conv = ConvBranch(c.n_channels * c.fold, tuple(c.conv_channels), tuple(c.conv_kernels),
-                                   c.squeeze_excite, c.masked_norm)
+                                   c.squeeze_excite, c.masked_norm, c.conv_segments)
             width += self.conv.width
         self.dropout = nn.Dropout(c.dropout)
         self.lstm_dropout = nn.Dropout(c.lstm_dropout if c.conv_branch else 0.0)  # LSTM alone: none
