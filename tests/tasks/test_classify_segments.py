@@ -97,3 +97,43 @@ def test_the_cli_flag(tmp_path):
         with pytest.raises(SystemExit) as exit_info:
             main(["classify", str(train), "--conv-segments", bad, "--out", str(tmp_path / "bad")])
         assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
+
+
+def test_segment_dropout_touches_the_parts_alone():
+    torch.manual_seed(0)
+    config = ClassifierNetConfig(n_channels=2, n_classes=3, patch=3, conv_segments=3, segment_dropout=0.5,
+                                 lstm_dropout=0.0, dropout=0.0, **SMALL)
+    model = ClassifierNet(config).train()
+    x, lengths = torch.randn(6, 7, 6), torch.tensor([7, 5, 2, 3, 7, 6])
+    for norm in model.conv.norms:  # BatchNorm in eval: the conv features alike in both passes
+        norm.eval()
+    captured = []
+    hook = model.head.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0]))
+    with torch.no_grad():
+        model(x, lengths)
+        model.eval()
+        model(x, lengths)
+    hook.remove()
+    trained, evaluated = captured
+    torch.testing.assert_close(trained[:, : 16 + 8], evaluated[:, : 16 + 8])  # LSTM and global average kept
+    parts_t, parts_e = trained[:, 16 + 8:], evaluated[:, 16 + 8:]
+    dropped = parts_t == 0
+    assert dropped.any() and not (parts_e == 0).all()
+    torch.testing.assert_close(parts_t[~dropped], 2.0 * parts_e[~dropped])  # inverted dropout: kept ones x 1/(1-p)
+    with pytest.raises(ValueError, match="segment_dropout"):
+        lstmkit.Classifier(segment_dropout=1.0)
+
+
+def test_one_number_of_parts_per_member(tmp_path):
+    train, test = synthetic(30, seed=0), synthetic(10, seed=1)
+    clf = lstmkit.Classifier(**SMALL, conv_segments=(3, 1), max_epochs=2, ensemble=2).fit(train)
+    assert [m.conv.segments for m in clf.net.members] == [3, 1]
+    assert [m.head.in_features for m in clf.net.members] == [16 + 8 * 4, 16 + 8]
+    clf.save(tmp_path / "m")
+    loaded = lstmkit.Classifier.load(tmp_path / "m")
+    assert [m.conv.segments for m in loaded.net.members] == [3, 1]
+    np.testing.assert_array_equal(loaded.predict_proba(test), clf.predict_proba(test))
+    with pytest.raises(ValueError, match="one per member"):
+        lstmkit.Classifier(**SMALL, conv_segments=(3, 1, 1), max_epochs=1, ensemble=2).fit(train)
+    with pytest.raises(ValueError, match="conv_segments"):
+        lstmkit.Classifier(conv_segments=(3, 0))

@@ -196,9 +196,14 @@ class ClassifierParams(ClassifierNetOptions):
         n = self.fold_offsets
         if isinstance(n, bool) or int(n) != n or n < 1:
             raise ValueError(f"fold_offsets must be a whole number >= 1, got {n!r}")
-        n = self.conv_segments
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"conv_segments must be a whole number >= 1, got {n!r}")
+        segments = self.conv_segments if isinstance(self.conv_segments, (tuple, list)) else (self.conv_segments,)
+        if not segments or any(isinstance(n, bool) or int(n) != n or n < 1 for n in segments):
+            raise ValueError(f"conv_segments must be a whole number >= 1 (or one per member), "
+                             f"got {self.conv_segments!r}")
+        if isinstance(self.conv_segments, (tuple, list)):
+            self.conv_segments = tuple(int(n) for n in segments)
+        if not 0.0 <= self.segment_dropout < 1.0:
+            raise ValueError(f"segment_dropout must lie in [0, 1), got {self.segment_dropout}")
         m = self.max_steps
         if m is not None and (isinstance(m, bool) or int(m) != m or m < 1):
             raise ValueError(f"max_steps must be a whole number >= 1 or None (max_epochs alone), got {m!r}")

@@ -84,7 +84,8 @@ class ClassifierNetOptions:
     squeeze_excite: bool = True
     ensemble: int = 3  # M: networks trained together, averaged in probability
     masked_norm: bool = True  # BatchNorm statistics over the real steps alone (MaskedBatchNorm1d)
-    conv_segments: int = 1  # P: the conv branch's average over the whole series, and over P > 1 equal parts beside it
+    conv_segments: int | tuple[int, ...] = 1  # P: the conv average over P > 1 equal parts beside the global one (or one P per member)
+    segment_dropout: float = 0.0  # on the parts' averages before the head (as lstm_dropout on the LSTM's vector)
 
 
 @dataclass(kw_only=True)
@@ -101,7 +102,9 @@ class ClassifierNetConfig(ClassifierNetOptions):
         """Member m's own config: its fold d_m, patch k_m and convolution kernels (the shared
         ones without ``member_folds`` / ``member_patches`` / ``member_kernels``)."""
         folds, patches, kernels = self.member_folds, self.member_patches, self.member_kernels
+        segments = self.conv_segments
         return dataclasses.replace(self, fold=int(folds[m]) if folds else self.fold,
+                                   conv_segments=int(segments[m]) if isinstance(segments, (tuple, list)) else segments,
                                    patch=int(patches[m]) if patches else self.patch,
                                    conv_kernels=tuple(int(k) for k in kernels[m]) if kernels else self.conv_kernels,
                                    member_folds=None, member_patches=None, member_kernels=None)
@@ -244,6 +247,7 @@ class ClassifierNet(nn.Module):
             width += self.conv.width
         self.dropout = nn.Dropout(c.dropout)
         self.lstm_dropout = nn.Dropout(c.lstm_dropout if c.conv_branch else 0.0)  # LSTM alone: none
+        self.segment_dropout = nn.Dropout(c.segment_dropout)
         self.head = nn.Linear(width, c.n_classes)
 
     def lstm_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -270,7 +274,11 @@ class ClassifierNet(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         pooled = self.lstm_dropout(self.lstm_features(x, lengths))
         if self.conv is not None:
-            pooled = torch.cat([pooled, self.conv_features(x, lengths)], dim=-1)
+            conv = self.conv_features(x, lengths)
+            if self.conv.segments > 1:  # [global average; the parts' averages]
+                split = self.conv.width // (1 + self.conv.segments)
+                conv = torch.cat([conv[:, :split], self.segment_dropout(conv[:, split:])], dim=-1)
+            pooled = torch.cat([pooled, conv], dim=-1)
         return self.head(self.dropout(pooled))
 
 
@@ -288,6 +296,9 @@ class ClassifierEnsemble(nn.Module):
             values = getattr(config, name)
             if values is not None and (len(values) != m or any(int(v) != v or v < 1 for v in values)):
                 raise ValueError(f"{name} must hold one whole number >= 1 per member ({m}), got {values!r}")
+        segments = config.conv_segments
+        if isinstance(segments, (tuple, list)) and len(segments) != m:
+            raise ValueError(f"conv_segments must be one whole number, or one per member ({m}), got {segments!r}")
         kernels = config.member_kernels
         if kernels is not None and (len(kernels) != m or any(len(k) != len(config.conv_channels) or min(k) < 1
                                                              for k in kernels)):
