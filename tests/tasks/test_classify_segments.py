@@ -1,14 +1,19 @@
 """The conv branch's averages over equal parts of every series (``conv_segments``): values by
-hand, masking of padded steps, gradients, shapes, save/load, and bad values."""
+hand, masking of padded steps, gradients, shapes, the default (off), save/load (and models
+saved before the option), the CLI flag and bad values."""
+
+import json
 
 import numpy as np
 import pytest
 import torch
 
 import lstmkit
+from lstmkit.tasks.classify import ClassifierParams
 from lstmkit.tasks.classify_net import ClassifierNet, ClassifierNetConfig, ConvBranch, segment_means
 
 from test_classifier import synthetic
+from test_classify_fold import long_data
 
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3)}
 
@@ -77,11 +82,8 @@ def test_save_load_and_bad_values(tmp_path):
 
 
 def test_the_cli_flag(tmp_path):
-    import json
-
     from lstmkit.cli.classify import CONV_SEGMENTS
     from lstmkit.cli.main import main
-    from lstmkit.tasks.classify import ClassifierParams
 
     from test_classifier import write_ts
 
@@ -137,3 +139,31 @@ def test_one_number_of_parts_per_member(tmp_path):
         lstmkit.Classifier(**SMALL, conv_segments=(3, 1, 1), max_epochs=1, ensemble=2).fit(train)
     with pytest.raises(ValueError, match="conv_segments"):
         lstmkit.Classifier(conv_segments=(3, 0))
+
+
+@pytest.mark.parametrize("length, options, parts", [
+    (100, {}, [1, 1, 1]),  # off by default (benchmarks/README.md)
+    (300, {}, [1, 1, 1]),
+    (100, {"conv_segments": 3}, [3, 3, 3]),
+    (300, {"conv_segments": (4, 1, 2)}, [4, 1, 2]),  # one per member
+])
+def test_the_default_and_the_users_parts(length, options, parts):
+    assert ClassifierParams().conv_segments == 1 and ClassifierParams().segment_dropout == 0.0
+    data = long_data(length=length)
+    clf = lstmkit.Classifier(**SMALL, **options, max_epochs=1).fit(data)
+    assert [m.conv.segments for m in clf.net.members] == parts
+    assert clf.predict_proba(data).shape == (len(data), 2)
+
+
+def test_a_model_saved_before_the_parts_loads_with_the_global_average_alone(tmp_path):
+    data = long_data(length=100)
+    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_epochs=1).fit(data)
+    clf.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["params"].pop("conv_segments")
+    config["net"].pop("conv_segments")
+    config["net"].pop("segment_dropout")
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    loaded = lstmkit.Classifier.load(tmp_path / "m")
+    assert loaded.params.conv_segments == 1 and loaded.net.members[0].conv.segments == 1
+    np.testing.assert_array_equal(loaded.predict_proba(data), clf.predict_proba(data))

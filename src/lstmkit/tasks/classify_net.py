@@ -14,6 +14,8 @@ Two branches read it::
                   u^j = m ⊙ SE_j(ReLU(BN_j(Conv1d_j(u^{j-1}))))   j = 1..3, kernels 8/5/3,
                                                  channels 128/256/128, 'same' padding
                   z_conv = (1/T) Σ_{t<T} u^3_t        global average over the T = S*k real steps
+                  (conv_segments P > 1: [z_conv; z_1; ..; z_P], z_p the average over the
+                   p-th of P equal parts of the real steps, :func:`segment_means`)
     head          p(class | x) = softmax(U [D_0.8(z_lstm); z_conv] + b)   (dropout 0.1 before U)
 
 ``D_0.8`` is dropout at ``lstm_dropout`` (0.8) on the LSTM branch's vector alone, as in
