@@ -82,22 +82,24 @@ def test_save_load_and_bad_values(tmp_path):
 
 
 def test_the_cli_flag(tmp_path):
-    from lstmkit.cli.classify import CONV_SEGMENTS
+    from lstmkit.cli.classify import CONV_SEGMENTS, SEGMENT_DROPOUT
     from lstmkit.cli.main import main
 
     from test_classifier import write_ts
 
-    assert CONV_SEGMENTS == ClassifierParams().conv_segments  # the CLI's default is the library's
+    assert CONV_SEGMENTS == ClassifierParams().conv_segments  # the CLI's defaults are the library's
+    assert SEGMENT_DROPOUT == ClassifierParams().segment_dropout
     train = tmp_path / "train.ts"
     write_ts(train, synthetic(24, seed=0))
     out = tmp_path / "run"
     assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
-                 "--conv-segments", "4", "--no-baseline", "--out", str(out)]) == 0
+                 "--conv-segments", "4", "--segment-dropout", "0.5", "--no-baseline", "--out", str(out)]) == 0
     saved = json.loads((out / "config.json").read_text())
-    assert saved["params"]["conv_segments"] == 4
-    for bad in ("0", "x", "1.5"):
+    assert saved["params"]["conv_segments"] == 4 and saved["net"]["segment_dropout"] == 0.5
+    for flag, bad in (("--conv-segments", "0"), ("--conv-segments", "x"), ("--conv-segments", "1.5"),
+                      ("--segment-dropout", "1"), ("--segment-dropout", "-0.1")):
         with pytest.raises(SystemExit) as exit_info:
-            main(["classify", str(train), "--conv-segments", bad, "--out", str(tmp_path / "bad")])
+            main(["classify", str(train), flag, bad, "--out", str(tmp_path / "bad")])
         assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
 
 

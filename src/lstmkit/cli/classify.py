@@ -20,7 +20,8 @@ SERIES_STATS = True  # ClassifierParams.series_stats (tests check that they agre
 MASKED_NORM = True  # ClassifierParams.masked_norm (tests check that they agree)
 CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (tests check that they agree)
 KERNEL_SCALES = None
-CONV_SEGMENTS = 1  # ClassifierParams.conv_segments (tests check that they agree)
+CONV_SEGMENTS = 1  # ClassifierParams.conv_segments and .segment_dropout (tests check that they agree)
+SEGMENT_DROPOUT = 0.0
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -114,6 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "every series (its begin, middle and end for P = 3), so the head learns where "
                              "a shape occurs as well as whether it does "
                              f"(default {CONV_SEGMENTS}: the average over the whole series alone)")
+    parser.add_argument("--segment-dropout", type=fraction_below(1.0), default=SEGMENT_DROPOUT, metavar="P",
+                        help="with --conv-segments: dropout on the parts' averages before the head, as "
+                             f"--lstm-dropout on the LSTM's vector (default {SEGMENT_DROPOUT})")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
