@@ -566,13 +566,13 @@ class Classifier(Estimator):
         multi = len(set(zip(self.member_downsample, self.member_patch))) > 1
         scales = p.kernel_scales or automatic_kernel_scales(-(-median // self.downsample))
         kernels = member_kernels(p.conv_kernels, scales, p.ensemble)
-        options = net_options(p, ClassifierNetOptions)
         torch.manual_seed(training.seed)
         self.net = self.build_net(ClassifierNetConfig(
             n_channels=self.input_channels, fold=folds[0], n_classes=len(self.classes), patch=self.patch,
             member_folds=tuple(folds) if multi else None,
             member_patches=tuple(self.member_patch) if multi else None,
-            member_kernels=kernels if len(set(kernels)) > 1 else None, **options))
+            member_kernels=kernels if len(set(kernels)) > 1 else None,
+            **net_options(p, ClassifierNetOptions)))
         self.member_offsets = [block_offsets(dm, p.fold_offsets, self.period) for dm in self.member_downsample]
         xs, ls = self.view_tensors(data, multi)
         n, views = len(data), self.views

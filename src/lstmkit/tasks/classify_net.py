@@ -187,10 +187,13 @@ class ConvBranch(nn.Module):
             last = j == len(channels) - 1
             self.excites.append(SqueezeExcite(out) if squeeze_excite and not last else nn.Identity())
             width = out
-        self.width = width * (1 + (self.segments if self.segments > 1 else 0))
+        self.channels_out = width  # C: the global average's width; the parts add P*C when P > 1
+        self.width = width * (1 + self.segments) if self.segments > 1 else width
 
     def forward(self, u: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``u`` ``(N, C, T)`` and the real steps ``lengths`` ``(N,)`` -> ``(N, channels[-1])``."""
+        """``u`` ``(N, C, T)`` and the real steps ``lengths`` ``(N,)`` -> ``(N, width)``: the global
+        average of the last block's channels, then (``segments`` P > 1) their averages over the P
+        parts (:func:`segment_means`)."""
         if self.masked_norm or not self.training:  # the steps past every series' end: nothing to read
             u = u[..., : max(1, int(lengths.max()))]
         mask = (torch.arange(u.shape[-1], device=u.device)[None, :] < lengths[:, None]).unsqueeze(1)  # (N, 1, T)
@@ -278,7 +281,7 @@ class ClassifierNet(nn.Module):
         if self.conv is not None:
             conv = self.conv_features(x, lengths)
             if self.conv.segments > 1:  # [global average; the parts' averages]
-                split = self.conv.width // (1 + self.conv.segments)
+                split = self.conv.channels_out
                 conv = torch.cat([conv[:, :split], self.segment_dropout(conv[:, split:])], dim=-1)
             pooled = torch.cat([pooled, conv], dim=-1)
         return self.head(self.dropout(pooled))
