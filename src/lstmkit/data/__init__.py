@@ -35,6 +35,7 @@ from lstmkit.data.sequences import (
     read_sequences,
     stratified_split,
 )
+from lstmkit.data.sequence_arrays import sequences_from_arrays
 from lstmkit.data.text import Vocabulary, default_corpus, read_text, split_text
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "check_trainable",
     "load_dataset",
     "read_sequences",
+    "sequences_from_arrays",
     "stratified_split",
     "Vocabulary",
     "default_corpus",

@@ -184,11 +184,14 @@ class Estimator:
     def reset(self) -> None:
         """Forget what fitting learned besides the network (subclasses add their state)."""
 
-    def get_params(self) -> dict[str, Any]:
-        """The options, flat (``training``'s fields included), as the constructor takes them."""
-        out = {k: v for k, v in dataclasses.asdict(self.params).items() if k != "training"}
-        if _training_field(type(self.params)):
-            out.update(self.params.training.to_dict())
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The options, flat (``training``'s fields included), as the constructor takes them:
+        the values themselves, not copies, as scikit-learn's ``clone`` checks (``deep`` is
+        scikit-learn's argument: no option holds an estimator, so it changes nothing)."""
+        params = self.params
+        out = {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if f.name != "training"}
+        if _training_field(type(params)):
+            out.update({f.name: getattr(params.training, f.name) for f in dataclasses.fields(params.training)})
         return out
 
     def set_params(self, **options: Any) -> "Estimator":

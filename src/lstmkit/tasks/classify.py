@@ -199,7 +199,7 @@ class ClassifierParams(ClassifierNetOptions):
             scales = tuple(float(s) for s in getattr(self, name))
             if not scales or min(scales) <= 0 or not all(np.isfinite(scales)):
                 raise ValueError(f"{name} must be one or more numbers > 0, got {scales!r}")
-            setattr(self, name, scales)
+            setattr(self, name, _as_tuple(getattr(self, name), scales))
         for name in ("patch", "downsample"):
             p = getattr(self, name)
             if p is not None and (isinstance(p, bool) or int(p) != p or p < 1):
@@ -212,14 +212,14 @@ class ClassifierParams(ClassifierNetOptions):
             raise ValueError(f"conv_segments must be a whole number >= 1 (or one per member), "
                              f"got {self.conv_segments!r}")
         if isinstance(self.conv_segments, (tuple, list)):
-            self.conv_segments = tuple(int(n) for n in segments)
+            self.conv_segments = _as_tuple(self.conv_segments, tuple(int(n) for n in segments))
         if not 0.0 <= self.segment_dropout < 1.0:
             raise ValueError(f"segment_dropout must lie in [0, 1), got {self.segment_dropout}")
         m = self.max_steps
         if m is not None and (isinstance(m, bool) or int(m) != m or m < 1):
             raise ValueError(f"max_steps must be a whole number >= 1 or None (max_epochs alone), got {m!r}")
-        self.conv_channels = tuple(int(c) for c in self.conv_channels)
-        self.conv_kernels = tuple(int(k) for k in self.conv_kernels)
+        self.conv_channels = _as_tuple(self.conv_channels, tuple(int(c) for c in self.conv_channels))
+        self.conv_kernels = _as_tuple(self.conv_kernels, tuple(int(k) for k in self.conv_kernels))
         e = self.ensemble
         if isinstance(e, bool) or int(e) != e or e < 1:
             raise ValueError(f"ensemble must be a whole number >= 1, got {e!r}")
@@ -229,6 +229,12 @@ class ClassifierParams(ClassifierNetOptions):
         if min(self.conv_channels) < 1 or min(self.conv_kernels) < 1:
             raise ValueError(f"conv_channels and conv_kernels must be >= 1, got {self.conv_channels} "
                              f"and {self.conv_kernels}")
+
+
+def _as_tuple(given: Any, normalised: tuple) -> tuple:
+    """``given`` itself when it already is the tuple ``normalised`` (scikit-learn's ``clone``
+    checks that an option comes back as the very object it set), else ``normalised``."""
+    return given if isinstance(given, tuple) and given == normalised else normalised
 
 
 def downsample(seq: np.ndarray, d: int) -> np.ndarray:
@@ -442,9 +448,16 @@ class Classifier(Estimator):
     >>> clf = Classifier().fit(train)            # SequenceData, or a path (.ts, .tsv, .csv, .parquet)
     >>> clf.predict(test); clf.predict_proba(test); clf.evaluate(test)["accuracy"]
     >>> clf.save("model/"); Classifier.load("model/")
+    >>> Classifier().fit(X, y).score(X_test, y_test)   # arrays (n, channels, steps) as aeon's, labels y
+
+    It is a scikit-learn estimator too (``get_params``/``set_params``, ``fit(X, y)``, ``predict``,
+    ``predict_proba``, ``score``, ``classes_``), so ``sklearn.base.clone``, ``cross_val_score``
+    and ``GridSearchCV`` take it: an option such as ``conv_segments`` can be chosen by
+    cross-validation on the training set.
     """
 
     KIND = KIND
+    _estimator_type = "classifier"  # scikit-learn < 1.6 reads this instead of __sklearn_tags__
     Params = ClassifierParams
     NetConfig = ClassifierNetConfig
     Net = ClassifierEnsemble
@@ -458,6 +471,7 @@ class Classifier(Estimator):
         self.downsample_mode = "mean"
         self.period: int | None = None  # the dominant period the automatic d was aligned to
         self.classes: list[str] = []
+        self.label_kind = "str"  # the type predict gives labels back in (fit's y's: label_kind)
         self.channel_mean: np.ndarray | None = None
         self.channel_std: np.ndarray | None = None
         self.per_series = False  # every series standardised by its own statistics (else the channels')
@@ -468,10 +482,19 @@ class Classifier(Estimator):
 
     # --------------------------------------------------------------------- data
     @staticmethod
-    def read(data, **kwargs):
+    def read(data, y=None, **kwargs):
+        """``data`` as :class:`SequenceData`: one already, a file (``.ts``, ``.tsv``, ``.csv``,
+        ``.parquet``) or DataFrame (:func:`read_sequences`, ``kwargs`` its options), or arrays
+        ``X`` with labels ``y`` (:func:`sequences_from_arrays`; ``kwargs``: ``layout``, ``missing``)."""
+        from lstmkit.data.sequence_arrays import sequences_from_arrays
         from lstmkit.data.sequences import SequenceData, read_sequences
 
-        return data if isinstance(data, SequenceData) else read_sequences(data, **kwargs)
+        if isinstance(data, (SequenceData, str, Path, pd.DataFrame)):
+            if y is not None:
+                raise InputError(f"{getattr(data, 'source', data)}: y is for arrays; "
+                                 "sequences read from a file or table carry their own labels")
+            return data if isinstance(data, SequenceData) else read_sequences(data, **kwargs)
+        return sequences_from_arrays(data, y, **kwargs)
 
     def tensors(self, data, d: int | None = None, k: int | None = None, offset: int = 0
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -529,12 +552,18 @@ class Classifier(Estimator):
         return tuple(x for x, _ in pairs), tuple(lengths for _, lengths in pairs)
 
     # --------------------------------------------------------------------- training
-    def fit(self, data, *, run_dir: str | Path | None = None, resume_from=None, **read_kwargs) -> "Classifier":
+    def fit(self, data, y=None, *, run_dir: str | Path | None = None, resume_from=None,
+            **read_kwargs) -> "Classifier":
+        """Train on labelled sequences: a file, a DataFrame or :class:`SequenceData`, or arrays
+        ``X`` (``(n, steps)``, ``(n, channels, steps)``, or a list of sequences) with labels ``y``
+        as scikit-learn takes them (:mod:`lstmkit.data.sequence_arrays`)."""
+        from lstmkit.data.sequence_arrays import label_kind
         from lstmkit.data.sequences import check_trainable, stratified_split
 
-        data = self.read(data, **read_kwargs)
+        data = self.read(data, y, **read_kwargs)
         check_trainable(data)
         self.classes = list(data.classes)
+        self.label_kind = label_kind(y) if y is not None else "str"
         values = np.concatenate(data.sequences, axis=0)
         self.channel_mean = values.mean(axis=0).astype(np.float32)
         std = values.std(axis=0)
@@ -640,14 +669,43 @@ class Classifier(Estimator):
                 proba = proba + torch.cat(chunks)
         return (proba / self.views).numpy()
 
-    def predict(self, data, **read_kwargs) -> np.ndarray:
-        """The most probable class label of every sequence."""
-        proba = self.predict_proba(data, **read_kwargs)
-        return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+    @property
+    def classes_(self) -> np.ndarray:
+        """The classes in the order of :meth:`predict_proba`'s columns, in the type of the labels
+        ``fit`` was given (text for files; scikit-learn's name)."""
+        from lstmkit.data.sequence_arrays import labels_as
 
-    def evaluate(self, data, **read_kwargs) -> dict[str, Any]:
-        """Accuracy, macro-F1 and per-class precision and recall on labelled ``data``."""
-        data = self.read(data, **read_kwargs)
+        self.require_fitted()
+        return labels_as(self.classes, self.label_kind)
+
+    def predict(self, data, **read_kwargs) -> np.ndarray:
+        """The most probable class label of every sequence (text, or the type of fit's ``y``)."""
+        proba = self.predict_proba(data, **read_kwargs)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def score(self, data, y=None, **read_kwargs) -> float:
+        """Accuracy on labelled sequences (a file, or arrays ``X`` and ``y``): the share whose
+        most probable class is their label (a label the model never saw counts as wrong).
+        scikit-learn's ``score``, so ``cross_val_score`` and ``GridSearchCV`` can choose options."""
+        data = self.read(data, y, **read_kwargs)
+        if data.labels is None:
+            raise InputError(f"{data.source}: has no labels to score against")
+        proba = self.predict_proba(data)
+        predicted = np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+        return float(np.mean(predicted == np.asarray(data.labels, dtype=object)))
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags (>= 1.6): a classifier that needs ``y``, so its cross-validation
+        splits are stratified."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(), input_tags=InputTags(three_d_array=True, allow_nan=True))
+
+    def evaluate(self, data, y=None, **read_kwargs) -> dict[str, Any]:
+        """Accuracy, macro-F1 and per-class precision and recall on labelled ``data`` (or arrays
+        ``X`` and labels ``y``)."""
+        data = self.read(data, y, **read_kwargs)
         if data.labels is None:
             raise InputError(f"{data.source}: has no labels to evaluate against")
         proba = self.predict_proba(data)
@@ -677,7 +735,7 @@ class Classifier(Estimator):
 
     # --------------------------------------------------------------------- persistence
     def fitted_state(self) -> dict[str, Any]:
-        return {"classes": self.classes, "patch": self.patch, "downsample": self.downsample,
+        return {"classes": self.classes, "label_kind": self.label_kind, "patch": self.patch, "downsample": self.downsample,
                 "member_patch": list(self.member_patch), "member_downsample": list(self.member_downsample),
                 "period": self.period, "member_offsets": [list(o) for o in self.member_offsets],
                 "downsample_mode": self.downsample_mode, "per_series": self.per_series,
@@ -704,6 +762,7 @@ class Classifier(Estimator):
 
     def restore_state(self, state: dict[str, Any]) -> None:
         self.classes = list(state["classes"])
+        self.label_kind = state.get("label_kind", "str")  # models saved before arrays: text
         self.patch = int(state["patch"])
         self.downsample = int(state.get("downsample", 1))  # models saved before downsampling: 1
         self.downsample_mode = state.get("downsample_mode", "mean")  # saved before folding: averages
