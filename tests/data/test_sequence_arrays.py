@@ -4,6 +4,8 @@ labels and the one-line errors."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lstmkit.data.sequence_arrays import label_kind, labels_as, sequences_from_arrays
 from lstmkit.errors import InputError
@@ -53,7 +55,8 @@ def test_nan_at_the_end_is_padding_and_a_gap_inside_is_interpolated():
 
 
 @pytest.mark.parametrize("X, message", [
-    (np.array([[1.0, 2.0, np.inf, 4.0]]), r"^X\[0\]: channel 0, step 2 is infinite \(inf\)$"),
+    (np.array([[1.0, 2.0, np.inf, 4.0]]), r"^X\[0\]: channel 0, step 2 is not a finite number \(inf\)$"),
+    (np.array([[1.0, -1e39]]), r"^X\[0\]: channel 0, step 1 is too large \(sequences are float32: .*\(-1e\+39\)$"),
     (np.full((2, 1, 3), np.nan), r"^X\[0\]: the sequence has no value"),
     (np.zeros((2, 2, 2, 2)), r"^X: a 4-D array"),
     ([np.ones((2, 5)), np.ones((3, 5))], r"^X\[1\]: 3 channels, X\[0\] has 2 \(is layout right\?"),
@@ -102,3 +105,26 @@ def test_labels_come_back_in_their_own_type(y, kind, back):
 def test_numeric_classes_sort_as_numbers():
     data = sequences_from_arrays(np.zeros((3, 2)), [10, 2, 1])
     assert data.classes == ["1", "2", "10"]
+
+
+# ----------------------------------------------------------------------------- any arrays
+
+_VALUES = st.sampled_from([0.0, 1.5, -2.0, 1e30, -1e39, np.nan, np.inf, -np.inf])
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.lists(st.lists(st.lists(_VALUES, min_size=0, max_size=6), min_size=1, max_size=3), min_size=0, max_size=5),
+       st.sampled_from(["NCL", "NLC"]), st.sampled_from(["interpolate", "refuse"]))
+def test_any_arrays_give_valid_sequences_or_one_line(X, layout, missing):
+    """Ragged lists of 2-D sequences holding NaN and infinities: a valid SequenceData (finite
+    float32 values, the channel count of every sequence alike) or one InputError line."""
+    try:
+        data = sequences_from_arrays([np.asarray(seq, dtype=float) if len({len(r) for r in seq}) == 1 else seq
+                                      for seq in X], None, layout=layout, missing=missing)
+    except InputError as e:
+        assert "\n" not in str(e) and str(e).startswith("X")
+        return
+    assert len(data) == len(X) > 0
+    for seq in data.sequences:
+        assert seq.dtype == np.float32 and seq.ndim == 2 and seq.shape[1] == data.n_channels
+        assert len(seq) >= 1 and np.isfinite(seq).all()

@@ -73,7 +73,7 @@ def test_y_with_a_file_and_bad_arrays_are_one_line_errors(tmp_path):
         clf.fit(X, y[:3])
     bad = X.copy()
     bad[4, 0, 2] = np.inf
-    with pytest.raises(InputError, match=r"^X\[4\]: channel 0, step 2 is infinite"):
+    with pytest.raises(InputError, match=r"^X\[4\]: channel 0, step 2 is not a finite number"):
         clf.fit(bad, y)
     clf.fit(X, y)
     with pytest.raises(InputError, match=r"^X: has no labels to score against$"):

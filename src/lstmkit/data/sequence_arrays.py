@@ -17,7 +17,7 @@ label becomes the text ``str(label)`` inside lstmkit (files carry their labels a
 Missing values follow the file readers' rules: NaN in every channel at the end of a sequence
 is the padding of a shorter one (aeon pads unequal lengths so) and is cut off; a NaN inside a
 sequence is filled by linear interpolation in time (:mod:`lstmkit.data.gaps`), or refused with
-``missing="refuse"``. An infinite value, a sequence with no value, or a channel count that
+``missing="refuse"``. An infinite value or one beyond float32, a sequence with no value, or a channel count that
 differs between sequences is refused: one line naming ``X[i]``, the channel and the step.
 
 This module imports numpy only.
@@ -31,7 +31,7 @@ import numpy as np
 
 from lstmkit.data.gaps import check_missing_policy, fill_gaps
 from lstmkit.data.sequence_data import SequenceData, sort_labels
-from lstmkit.data.sequence_formats import trailing_trim
+from lstmkit.data.sequence_formats import trailing_trim, unstorable, why_unstorable
 from lstmkit.errors import InputError
 
 __all__ = ["LAYOUTS", "label_kind", "labels_as", "sequences_from_arrays"]
@@ -79,9 +79,10 @@ def _sequence_arrays(X: Any, layout: str) -> list[np.ndarray]:
 def _clean(i: int, seq: np.ndarray, missing: str) -> tuple[np.ndarray, int]:
     """Sequence i ``(channels, steps)`` as ``(steps, channels)`` float32, its end padding cut
     and its gaps filled; and how many values were filled."""
-    if np.isinf(seq).any():
-        c, t = np.argwhere(np.isinf(seq))[0]
-        raise InputError(f"X[{i}]: channel {c}, step {t} is infinite ({seq[c, t]})")
+    bad = unstorable(seq)
+    if bad.any():
+        c, t = np.argwhere(bad)[0]
+        raise InputError(f"X[{i}]: channel {c}, step {t} {why_unstorable(seq[c, t])} ({seq[c, t]:g})")
     nan = np.isnan(seq)
     keep, gap = trailing_trim(nan) if nan.size else (0, None)
     if keep == 0:
