@@ -144,24 +144,30 @@ def test_one_number_of_parts_per_member(tmp_path):
 
 
 @pytest.mark.parametrize("length, options, parts", [
-    (100, {}, [1, 1, 1]),  # off by default (benchmarks/README.md)
-    (300, {}, [1, 1, 1]),
+    (100, {}, None),  # by default chosen on the training series (classify_select)
+    (100, {"conv_segments": 1}, [1, 1, 1]),
     (100, {"conv_segments": 3}, [3, 3, 3]),
     (300, {"conv_segments": (4, 1, 2)}, [4, 1, 2]),  # one per member
 ])
 def test_the_default_and_the_users_parts(length, options, parts):
-    assert ClassifierParams().conv_segments == 1 and ClassifierParams().segment_dropout == 0.0
+    assert ClassifierParams().conv_segments is None and ClassifierParams().segment_dropout == 0.0
     data = long_data(length=length)
     clf = lstmkit.Classifier(**SMALL, **options, max_epochs=1).fit(data)
+    if parts is None:
+        assert clf.segment_selection["chosen"] in (1, 3)
+        parts = [clf.segment_selection["chosen"]] * 3
+    else:
+        assert clf.segment_selection is None  # a P given: no selection
     assert [m.conv.segments for m in clf.net.members] == parts
     assert clf.predict_proba(data).shape == (len(data), 2)
 
 
 def test_a_model_saved_before_the_parts_loads_with_the_global_average_alone(tmp_path):
     data = long_data(length=100)
-    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_epochs=1).fit(data)
+    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_epochs=1, conv_segments=1).fit(data)
     clf.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["state"].pop("segment_selection")
     config["params"].pop("conv_segments")
     config["net"].pop("conv_segments")
     config["net"].pop("segment_dropout")

@@ -33,6 +33,7 @@ from lstmkit.data.sequences import (
     check_trainable,
     load_dataset,
     read_sequences,
+    stratified_folds,
     stratified_split,
 )
 from lstmkit.data.sequence_arrays import sequences_from_arrays
@@ -67,6 +68,7 @@ __all__ = [
     "load_dataset",
     "read_sequences",
     "sequences_from_arrays",
+    "stratified_folds",
     "stratified_split",
     "Vocabulary",
     "default_corpus",

@@ -181,6 +181,30 @@ def check_trainable(data: SequenceData, min_per_class: int = 2) -> None:
         )
 
 
+def stratified_folds(labels: Sequence[str] | np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+    """The fold (0..folds-1) of every sequence for a stratified ``folds``-fold cross-validation:
+    each class's sequences, in a random order (``seed``), are dealt to the folds in turn, the
+    dealing carried on from one class to the next, so every fold holds ``floor`` or ``ceil`` of
+    ``n / folds`` sequences and of each class's count over ``folds``. int64, ``(n,)``.
+
+    Raises:
+        InputError: ``folds`` is not a whole number >= 2.
+    """
+    if isinstance(folds, bool) or int(folds) != folds or folds < 2:
+        raise InputError(f"the number of folds must be a whole number >= 2, got {folds!r}",
+                         param="folds", expected="a whole number >= 2", got=folds)
+    labels = np.asarray(labels).astype(str)
+    _, inverse = np.unique(labels, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(labels), dtype=np.int64)
+    dealt = 0
+    for c in range(int(inverse.max()) + 1 if len(labels) else 0):
+        members = rng.permutation(np.flatnonzero(inverse == c))
+        out[members] = (dealt + np.arange(len(members))) % int(folds)
+        dealt += len(members)
+    return out
+
+
 def stratified_split(
     labels: Sequence[str] | np.ndarray, test_fraction: float = 0.25, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -54,7 +54,7 @@ import pandas as pd
 from lstmkit.data.datasets import _aeon_data_dir, _aeon_datasets, available_datasets, load_dataset  # noqa: F401
 from lstmkit.data.files import decode_utf8, read_file_bytes, sniff
 from lstmkit.data.gaps import MISSING_POLICIES, check_missing_policy
-from lstmkit.data.sequence_data import SequenceData, check_trainable, sort_labels, stratified_split
+from lstmkit.data.sequence_data import SequenceData, check_trainable, sort_labels, stratified_folds, stratified_split
 from lstmkit.data.sequence_formats import MISSING_TOKENS, read_ts, read_ucr
 from lstmkit.data.sequence_tables import LABEL_CANDIDATES, WORDING, read_table
 from lstmkit.data.tables import TableSource, from_frame, parse_csv, read_parquet
@@ -71,6 +71,7 @@ __all__ = [
     "load_dataset",
     "read_sequences",
     "sort_labels",
+    "stratified_folds",
     "stratified_split",
 ]
 

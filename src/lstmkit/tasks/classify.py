@@ -69,16 +69,19 @@ gives member m its own convolution widths, ``k_{m,j} = max(1, round(k_j s_m))``
 when the series are at least 64 (downsampled) steps long, and 8/5/3 alike below that
 (:func:`automatic_kernel_scales`).
 
-``conv_segments=P`` (off by default: 1) has the convolutional branch average its last block's
-features over P equal parts of every series beside the global average
+``conv_segments=P`` has the convolutional branch average its last block's features over P
+equal parts of every series beside the global average
 (:func:`lstmkit.tasks.classify_net.segment_means`), so that the head learns where a shape lies as
 well as whether it occurs: a bell at the start of a series and one at its end have the same
-global average. Measured and not adopted (benchmarks/README.md): P = 3 on the series read whole
-took the generated BME from 0.631 to 0.769 and Tecator_disc from 0.930 to 0.961, and cost
-Covid3Month_disc 0.055 and PickupGestureWiimoteZ 0.013; on PigCVP (folded, two training series
-per class) 0.933 -> 0.721. ``segment_dropout`` drops the parts' averages in training as
-``lstm_dropout`` does the LSTM's vector (0.8: BME 0.822, Covid3Month_disc level, Tecator_disc
-0.930 -> 0.884).
+global average. Whether the place matters is the data's to say: by default (None) P is 1 or 3,
+whichever a quick 3-fold cross-validation on the training series finds better in both held-out
+log-loss and accuracy, 1 on a tie (:mod:`lstmkit.tasks.classify_select`; the record is
+:attr:`Classifier.segment_selection`). P = 3 for every set was measured and not adopted
+(benchmarks/README.md): it took the generated BME from 0.631 to 0.769 and Tecator_disc from
+0.930 to 0.961, and cost Covid3Month_disc 0.055 and PickupGestureWiimoteZ 0.013; on PigCVP
+(folded, two training series per class, too few to cross-validate) 0.933 -> 0.721.
+``segment_dropout`` drops the parts' averages in training as ``lstm_dropout`` does the LSTM's
+vector (0.8: BME 0.822, Covid3Month_disc level, Tecator_disc 0.930 -> 0.884).
 
 ``fold_offsets=n`` (off by default: 1) also reads a folded series (d > 1) from later starts:
 view j drops the first ``o_j`` steps before folding (:func:`block_offsets`: ``o_j = round(j d / n)``,
@@ -115,6 +118,7 @@ from torch import nn
 
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
+from lstmkit.tasks.classify_select import select_conv_segments
 from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
                                        slice_windows)
 from lstmkit.train import TrainingConfig, fit
@@ -175,6 +179,9 @@ class ClassifierParams(ClassifierNetOptions):
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     val_fraction: float = 0.0  # > 0: a stratified split for early stopping (else: lowest training loss)
     max_steps: int | None = 1000  # optimizer steps: max_epochs = min(max_epochs, ceil(max_steps / batches))
+    # P parts of the series beside the conv branch's global average (or one P per member); None:
+    # chosen from SEGMENT_CHOICES by a quick cross-validation on the training series (classify_select)
+    conv_segments: int | tuple[int, ...] | None = None
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(max_epochs=300, learning_rate=1e-3, batch_size=16, patience=100,
                                                lr_schedule="cosine", warmup_steps=50))
@@ -208,6 +215,8 @@ class ClassifierParams(ClassifierNetOptions):
         if isinstance(n, bool) or int(n) != n or n < 1:
             raise ValueError(f"fold_offsets must be a whole number >= 1, got {n!r}")
         segments = self.conv_segments if isinstance(self.conv_segments, (tuple, list)) else (self.conv_segments,)
+        if self.conv_segments is None:  # chosen in fit
+            segments = (1,)
         if not segments or any(isinstance(n, bool) or int(n) != n or n < 1 for n in segments):
             raise ValueError(f"conv_segments must be a whole number >= 1 (or one per member), "
                              f"got {self.conv_segments!r}")
@@ -472,6 +481,7 @@ class Classifier(Estimator):
         self.period: int | None = None  # the dominant period the automatic d was aligned to
         self.classes: list[str] = []
         self.label_kind = "str"  # the type predict gives labels back in (fit's y's: label_kind)
+        self.segment_selection: dict[str, Any] | None = None  # conv_segments=None: select_conv_segments' record
         self.channel_mean: np.ndarray | None = None
         self.channel_std: np.ndarray | None = None
         self.per_series = False  # every series standardised by its own statistics (else the channels')
@@ -562,6 +572,12 @@ class Classifier(Estimator):
 
         data = self.read(data, y, **read_kwargs)
         check_trainable(data)
+        p = self.params
+        segments = p.conv_segments
+        self.segment_selection = None
+        if segments is None:  # the training series decide whether the parts' averages help
+            self.segment_selection = select_conv_segments(self, data)
+            segments = self.segment_selection["chosen"]
         self.classes = list(data.classes)
         self.label_kind = label_kind(y) if y is not None else "str"
         values = np.concatenate(data.sequences, axis=0)
@@ -601,7 +617,7 @@ class Classifier(Estimator):
             member_folds=tuple(folds) if multi else None,
             member_patches=tuple(self.member_patch) if multi else None,
             member_kernels=kernels if len(set(kernels)) > 1 else None,
-            **net_options(p, ClassifierNetOptions)))
+            **{**net_options(p, ClassifierNetOptions), "conv_segments": segments}))
         self.member_offsets = [block_offsets(dm, p.fold_offsets, self.period) for dm in self.member_downsample]
         xs, ls = self.view_tensors(data, multi)
         n, views = len(data), self.views
@@ -667,6 +683,23 @@ class Classifier(Estimator):
                 chunks = [torch.softmax(self.net.eval()(cut(x, start), cut(lengths, start)), dim=-1)
                           for start in range(0, n, 256)]
                 proba = proba + torch.cat(chunks)
+        return (proba / self.views).numpy()
+
+    def member_proba(self, data, **read_kwargs) -> np.ndarray:
+        """Every member's own class probabilities ``(M, N, n_classes)`` (their mean over the
+        members is :meth:`predict_proba`'s, up to rounding), averaged over the start offsets."""
+        self.require_fitted()
+        data = self.read(data, **read_kwargs)
+        n = len(data)
+        cut = ((lambda t, a: tuple(v[a:a + 256] for v in t)) if self.net.multiresolution
+               else (lambda t, a: t[a:a + 256]))
+        proba = 0.0
+        with torch.no_grad():
+            for view in range(self.views):
+                x, lengths = self.member_tensors(data, view)
+                chunks = [torch.softmax(self.net.eval().member_logits(cut(x, a), cut(lengths, a)), dim=-1)
+                          for a in range(0, n, 256)]
+                proba = proba + torch.cat(chunks, dim=1)
         return (proba / self.views).numpy()
 
     @property
@@ -738,6 +771,7 @@ class Classifier(Estimator):
         return {"classes": self.classes, "label_kind": self.label_kind, "patch": self.patch, "downsample": self.downsample,
                 "member_patch": list(self.member_patch), "member_downsample": list(self.member_downsample),
                 "period": self.period, "member_offsets": [list(o) for o in self.member_offsets],
+                "segment_selection": self.segment_selection,
                 "downsample_mode": self.downsample_mode, "per_series": self.per_series,
                 "stats_mean": None if self.stats_mean is None else self.stats_mean.tolist(),
                 "stats_std": None if self.stats_std is None else self.stats_std.tolist(),
@@ -763,6 +797,9 @@ class Classifier(Estimator):
     def restore_state(self, state: dict[str, Any]) -> None:
         self.classes = list(state["classes"])
         self.label_kind = state.get("label_kind", "str")  # models saved before arrays: text
+        self.segment_selection = state.get("segment_selection")
+        if "segment_selection" not in state and self.params.conv_segments is None:
+            self.params.conv_segments = self.net.config.conv_segments  # saved before the selection: P given
         self.patch = int(state["patch"])
         self.downsample = int(state.get("downsample", 1))  # models saved before downsampling: 1
         self.downsample_mode = state.get("downsample_mode", "mean")  # saved before folding: averages

@@ -1,0 +1,151 @@
+"""``conv_segments=None`` (the default): P chosen by a quick cross-validation on the training
+series (``lstmkit.tasks.classify_select``): the folds, the scores, the rule, the fit it leads to,
+save/load and the CLI's report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import lstmkit
+from lstmkit.data.sequence_data import stratified_folds
+from lstmkit.errors import InputError
+from lstmkit.tasks import classify_select
+from lstmkit.tasks.classify_select import choose, describe, held_out_scores
+
+SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3), "ensemble": 1,
+         "progress": False}
+
+
+def bumps(n: int, seed: int, length: int = 48):
+    """One bump early (step ~8) or late (step ~40) in noise: the place alone is the class, so
+    the global average of shift-equivariant features cannot tell the classes apart."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    y = rng.integers(0, 2, n)
+    x = rng.normal(0, 0.3, (n, 1, length)).astype(np.float32)
+    for i in range(n):
+        centre = (8 if y[i] == 0 else length - 8) + rng.integers(-3, 4)
+        x[i, 0] += 2 * np.exp(-0.5 * ((t - centre) / 2.0) ** 2)
+    return x, np.where(y == 0, "early", "late")
+
+
+def test_stratified_folds_deal_every_class_evenly():
+    labels = np.array(["a"] * 10 + ["b"] * 7 + ["c"] * 3)
+    folds = stratified_folds(labels, 3, seed=0)
+    assert folds.shape == (20,) and set(folds.tolist()) == {0, 1, 2}
+    sizes = np.bincount(folds, minlength=3)
+    assert sizes.max() - sizes.min() <= 1
+    for c in "abc":
+        per_class = np.bincount(folds[labels == c], minlength=3)
+        assert per_class.max() - per_class.min() <= 1, c
+    np.testing.assert_array_equal(folds, stratified_folds(labels, 3, seed=0))  # the seed decides
+    assert not np.array_equal(folds, stratified_folds(labels, 3, seed=1))
+    for bad in (1, 0, 2.5, True):
+        with pytest.raises(InputError, match="whole number >= 2"):
+            stratified_folds(labels, bad)
+
+
+def test_held_out_scores_are_log_loss_and_accuracy():
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3]])
+    loss, acc = held_out_scores(proba, np.array([0, 1, 1]))
+    assert loss == pytest.approx(-(np.log(0.9) + np.log(0.6) + np.log(0.3)) / 3)
+    assert acc == pytest.approx(2 / 3)
+    loss, _ = held_out_scores(np.array([[1.0, 0.0]]), np.array([1]))  # a zero probability: floored
+    assert loss == pytest.approx(-np.log(1e-12))
+
+
+@pytest.mark.parametrize("loss, acc, chosen", [
+    ([0.5, 0.4], [0.8, 0.9], 3),  # better on both
+    ([0.5, 0.4], [0.8, 0.8], 1),  # accuracy tied: the simpler model
+    ([0.5, 0.6], [0.8, 0.9], 1),  # the measures disagree
+    ([0.5, 0.5], [0.8, 0.9], 1),
+])
+def test_the_rule_keeps_one_part_unless_three_win_on_both(loss, acc, chosen):
+    assert choose(loss, acc, (1, 3)) == chosen
+
+
+def test_where_place_is_the_class_the_selection_takes_three_parts():
+    x, y = bumps(60, seed=0)
+    x_test, y_test = bumps(60, seed=1)
+    clf = lstmkit.Classifier(**SMALL, max_steps=100).fit(x, y)
+    record = clf.segment_selection
+    assert record["chosen"] == 3 and record["skipped"] is None and record["folds"] == 3
+    assert record["choices"] == [1, 3] and len(record["log_loss"]) == len(record["accuracy"]) == 2
+    assert record["accuracy"][1] > record["accuracy"][0] and record["log_loss"][1] < record["log_loss"][0]
+    assert [m.conv.segments for m in clf.net.members] == [3]
+    assert clf.score(x_test, y_test) >= 0.95  # measured: 1.000 (P = 1 given: 0.450, chance)
+    assert lstmkit.Classifier(**SMALL, max_steps=100, conv_segments=1).fit(x, y).score(x_test, y_test) < 0.7
+    assert describe(record).startswith("conv segments: P = 3 chosen by 3-fold cross-validation")
+
+
+@pytest.mark.parametrize("forced", [1, 3])
+def test_the_fit_after_the_selection_is_the_fit_with_that_p_given(monkeypatch, forced):
+    """The selection's networks draw their own random numbers: the model it leads to is the one
+    a user gets by giving the chosen P, bit for bit."""
+    x, y = bumps(24, seed=2)
+    monkeypatch.setattr(classify_select, "choose", lambda loss, acc, choices: forced)
+    chosen = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5).fit(x, y)
+    given = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5, conv_segments=forced).fit(x, y)
+    assert chosen.segment_selection["chosen"] == forced and given.segment_selection is None
+    np.testing.assert_array_equal(chosen.predict_proba(x), given.predict_proba(x))
+
+
+def test_too_few_series_per_class_keeps_one_part_without_fitting():
+    x, y = bumps(12, seed=3)
+    y = y.copy()
+    y[:2] = "rare"  # two series: fewer than the three folds
+    clf = lstmkit.Classifier(**SMALL, max_epochs=1).fit(x, y)
+    record = clf.segment_selection
+    assert record["chosen"] == 1 and record["log_loss"] is None and record["seconds"] == 0.0
+    assert "fewer than the 3 folds" in record["skipped"] and "P = 1 kept" in describe(record)
+    assert [m.conv.segments for m in clf.net.members] == [1]
+
+
+def test_member_proba_averages_to_predict_proba():
+    x, y = bumps(20, seed=4)
+    clf = lstmkit.Classifier(**{**SMALL, "ensemble": 2}, max_epochs=2, conv_segments=(1, 3)).fit(x, y)
+    members = clf.member_proba(x)
+    assert members.shape == (2, 20, 2) and np.allclose(members.sum(-1), 1, atol=1e-5)
+    np.testing.assert_allclose(members.mean(0), clf.predict_proba(x), atol=1e-6)
+    assert not np.allclose(members[0], members[1])  # two networks, two answers
+
+
+def test_the_record_is_saved_with_the_model(tmp_path):
+    x, y = bumps(24, seed=5)
+    clf = lstmkit.Classifier(**SMALL, max_epochs=2).fit(x, y)
+    clf.save(tmp_path / "m")
+    loaded = lstmkit.Classifier.load(tmp_path / "m")
+    assert loaded.segment_selection == json.loads(json.dumps(clf.segment_selection))
+    assert loaded.params.conv_segments is None  # the user's choice: automatic
+    assert [m.conv.segments for m in loaded.net.members] == [clf.segment_selection["chosen"]]
+    np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
+    assert lstmkit.Classifier().get_params()["conv_segments"] is None
+
+
+def test_the_cli_reports_the_choice(tmp_path, capsys):
+    from lstmkit.cli.classify import CONV_SEGMENTS, segments
+    from lstmkit.cli.main import main
+    from lstmkit.tasks.classify import ClassifierParams
+
+    from test_classifier import synthetic, write_ts
+
+    assert CONV_SEGMENTS is None is ClassifierParams().conv_segments
+    assert segments("auto") is None and segments("AUTO") is None and segments("3") == 3
+    train = write_ts(tmp_path / "train.ts", synthetic(24, seed=0))
+    out = tmp_path / "run"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
+                 "--no-baseline", "--out", str(out)]) == 0
+    assert "conv segments: P = " in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["segment_selection"]["choices"] == [1, 3]
+    assert metrics["conv_segments"] == metrics["segment_selection"]["chosen"]
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
+                 "--conv-segments", "1", "--no-baseline", "--out", str(tmp_path / "one")]) == 0
+    assert json.loads((tmp_path / "one" / "metrics.json").read_text())["segment_selection"] is None
+    for bad in ("0", "x", "1.5", ""):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["classify", str(train), "--conv-segments", bad, "--out", str(tmp_path / "bad")])
+        assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
