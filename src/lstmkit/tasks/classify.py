@@ -671,35 +671,29 @@ class Classifier(Estimator):
     # --------------------------------------------------------------------- using it
     def predict_proba(self, data, **read_kwargs) -> np.ndarray:
         """Class probabilities ``(N, n_classes)``, columns in the order of ``classes``."""
-        self.require_fitted()
-        data = self.read(data, **read_kwargs)
-        n = len(data)
-        cut = ((lambda t, a: tuple(v[a:a + 256] for v in t)) if self.net.multiresolution
-               else (lambda t, a: t[a:a + 256]))
-        proba = 0.0
-        with torch.no_grad():  # the mean over the start offsets (one view where d = 1)
-            for view in range(self.views):
-                x, lengths = self.member_tensors(data, view)
-                chunks = [torch.softmax(self.net.eval()(cut(x, start), cut(lengths, start)), dim=-1)
-                          for start in range(0, n, 256)]
-                proba = proba + torch.cat(chunks)
-        return (proba / self.views).numpy()
+        return self._over_views(data, lambda x, lengths: torch.softmax(self.net(x, lengths), dim=-1), 0,
+                                **read_kwargs)
 
     def member_proba(self, data, **read_kwargs) -> np.ndarray:
         """Every member's own class probabilities ``(M, N, n_classes)`` (their mean over the
         members is :meth:`predict_proba`'s, up to rounding), averaged over the start offsets."""
+        return self._over_views(
+            data, lambda x, lengths: torch.softmax(self.net.member_logits(x, lengths), dim=-1), 1, **read_kwargs)
+
+    def _over_views(self, data, head, axis: int, **read_kwargs) -> np.ndarray:
+        """``head(x, lengths)`` over chunks of 256 series (joined on the series' ``axis``), its
+        mean over the start offsets (one view where d = 1); the network in eval mode, no grad."""
         self.require_fitted()
         data = self.read(data, **read_kwargs)
         n = len(data)
         cut = ((lambda t, a: tuple(v[a:a + 256] for v in t)) if self.net.multiresolution
                else (lambda t, a: t[a:a + 256]))
+        self.net.eval()
         proba = 0.0
         with torch.no_grad():
             for view in range(self.views):
                 x, lengths = self.member_tensors(data, view)
-                chunks = [torch.softmax(self.net.eval().member_logits(cut(x, a), cut(lengths, a)), dim=-1)
-                          for a in range(0, n, 256)]
-                proba = proba + torch.cat(chunks, dim=1)
+                proba = proba + torch.cat([head(cut(x, a), cut(lengths, a)) for a in range(0, n, 256)], dim=axis)
         return (proba / self.views).numpy()
 
     @property
