@@ -104,7 +104,8 @@ def test_classify_command_with_ts_files(tmp_path, capsys):
     train = write_ts(tmp_path / "train.ts", synthetic(60, seed=0))
     test = write_ts(tmp_path / "test.ts", synthetic(30, seed=1))
     out = tmp_path / "run"
-    assert main(["classify", str(train), str(test), "--hidden-size", "16", "--max-epochs", "30", "--out", str(out)]) == 0
+    assert main(["classify", str(train), str(test), "--hidden-size", "16", "--max-epochs", "30", "--conv-segments", "1",
+                 "--out", str(out)]) == 0  # the default's selection: test_classify_select.py
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.8 and set(metrics["per_class"]) == {"sine", "square"}
     assert {"precision", "recall"} <= set(metrics["per_class"]["sine"])
