@@ -24,7 +24,8 @@ end"). So the training series decide, by a quick stratified cross-validation:
 
 A class with fewer than K training series (PigCVP: two per class) cannot be cross-validated:
 P = 1 is kept and the reason recorded. The selection costs 3 * 2 small networks, each trained for
-a third of the steps at half the resolution (about 0.5-0.8 of the model's own fit). Its result
+at most 300 steps at half the resolution (about 0.4-0.7 of the model's own fit on sets of 30
+series or more; more than the fit on the smallest sets, where per-step costs dominate). Its result
 is saved with the model (``Classifier.segment_selection``) and printed by ``lstmkit classify``.
 """
 
