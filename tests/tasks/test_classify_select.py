@@ -149,3 +149,24 @@ def test_the_cli_reports_the_choice(tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_info:
             main(["classify", str(train), "--conv-segments", bad, "--out", str(tmp_path / "bad")])
         assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
+
+
+def test_the_selection_networks_share_the_models_time_budget(monkeypatch):
+    """With ``max_time`` (minutes) the three folds' networks get half of it between them; every
+    other option is the model's, but for what the selection fixes."""
+    seen = []
+    real_fit = lstmkit.Classifier.fit
+
+    def spy(self, data, *args, **kwargs):
+        seen.append(self.get_params())
+        return real_fit(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(lstmkit.Classifier, "fit", spy)
+    x, y = bumps(24, seed=6)
+    lstmkit.Classifier(**SMALL, max_epochs=1, max_time=6.0, learning_rate=0.002).fit(x, y)
+    inner = seen[1:]  # the model's own fit first, then the three folds'
+    assert len(inner) == 3
+    for options in inner:
+        assert options["max_time"] == pytest.approx(1.0) and options["learning_rate"] == 0.002
+        assert options["conv_segments"] == (1, 3) and options["ensemble"] == 2
+        assert options["fold_scales"] == (2.0,) and options["max_steps"] == 300

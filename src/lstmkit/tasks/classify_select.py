@@ -27,6 +27,7 @@ P = 1 is kept and the reason recorded. The selection costs 3 * 2 small networks,
 at most 300 steps at half the resolution (about 0.4-0.7 of the model's own fit on sets of 30
 series or more; more than the fit on the smallest sets, where per-step costs dominate). Its result
 is saved with the model (``Classifier.segment_selection``) and printed by ``lstmkit classify``.
+With a time budget (``max_time``, minutes) the selection's networks take at most half of it.
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     steps = SELECTION_STEPS if params["max_steps"] is None else min(int(params["max_steps"]), SELECTION_STEPS)
     options = {**params, "conv_segments": tuple(choices), "ensemble": len(choices),
                "fold_scales": (SELECTION_FOLD_SCALE,), "kernel_scales": (1.0,), "fold_offsets": 1,
-               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto"}
+               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
+               # a time budget for the model (minutes) is shared: the selection's networks together
+               # take at most half of it
+               "max_time": None if params["max_time"] is None else params["max_time"] / (2 * SELECTION_FOLDS)}
     fold_of = stratified_folds(data.labels, SELECTION_FOLDS, seed=seed)
     truth = data.label_indices(list(data.classes))
     proba = np.zeros((len(choices), len(data), len(data.classes)))
