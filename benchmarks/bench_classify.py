@@ -312,6 +312,7 @@ def run_lstmkit(train, test, seed: int) -> dict:
     return {"accuracy": accuracy, "seconds": round(time.perf_counter() - started, 2),
             "epochs": clf.fit_result.epochs, "patch": clf.patch, "downsample": clf.downsample,
             "period": clf.period, "conv_segments": clf.net.config.conv_segments,
+            "segment_dropout": clf.net.config.segment_dropout,
             "segment_selection": clf.segment_selection}
 
 
@@ -387,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
             r = run_lstmkit(train, test, seed)
             lk.append({"seed": seed, **r})
             print(f"  seed {seed}: lstmkit {r['accuracy']:.4f} ({r['seconds']:.1f} s, {r['epochs']} epochs, "
-                  f"d {r['downsample']}, period {r['period']}, patch {r['patch']}, P {r['conv_segments']})", flush=True)
+                  f"d {r['downsample']}, period {r['period']}, patch {r['patch']}, P {r['conv_segments']}"
+                  f"{' dropout ' + format(r['segment_dropout'], 'g') if r.get('segment_dropout') else ''})", flush=True)
         results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None,
                          "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}
     if not args.no_minirocket:

@@ -97,7 +97,7 @@ def test_the_cli_flag(tmp_path):
     saved = json.loads((out / "config.json").read_text())
     assert saved["params"]["conv_segments"] == 4 and saved["net"]["segment_dropout"] == 0.5
     for flag, bad in (("--conv-segments", "0"), ("--conv-segments", "x"), ("--conv-segments", "1.5"),
-                      ("--segment-dropout", "1"), ("--segment-dropout", "-0.1")):
+                      ("--segment-dropout", "1"), ("--segment-dropout", "-0.1"), ("--segment-dropout", "x")):
         with pytest.raises(SystemExit) as exit_info:
             main(["classify", str(train), flag, bad, "--out", str(tmp_path / "bad")])
         assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
@@ -126,6 +126,17 @@ def test_segment_dropout_touches_the_parts_alone():
     torch.testing.assert_close(parts_t[~dropped], 2.0 * parts_e[~dropped])  # inverted dropout: kept ones x 1/(1-p)
     with pytest.raises(ValueError, match="segment_dropout"):
         lstmkit.Classifier(segment_dropout=1.0)
+    with pytest.raises(ValueError, match="segment_dropout"):
+        lstmkit.Classifier(segment_dropout=(0.0, 1.5))
+
+
+def test_one_parts_dropout_per_member():
+    train = synthetic(30, seed=0)
+    clf = lstmkit.Classifier(**SMALL, conv_segments=3, segment_dropout=(0.0, 0.8), max_epochs=1, ensemble=2).fit(train)
+    assert [m.segment_dropout.p for m in clf.net.members] == [0.0, 0.8]
+    with pytest.raises(ValueError, match="one per member"):
+        lstmkit.Classifier(**SMALL, conv_segments=3, segment_dropout=(0.0, 0.8, 0.5), max_epochs=1,
+                           ensemble=2).fit(train)
 
 
 def test_one_number_of_parts_per_member(tmp_path):
@@ -150,7 +161,7 @@ def test_one_number_of_parts_per_member(tmp_path):
     (300, {"conv_segments": (4, 1, 2)}, [4, 1, 2]),  # one per member
 ])
 def test_the_default_and_the_users_parts(length, options, parts):
-    assert ClassifierParams().conv_segments is None and ClassifierParams().segment_dropout == 0.0
+    assert ClassifierParams().conv_segments is None and ClassifierParams().segment_dropout is None
     data = long_data(length=length)
     clf = lstmkit.Classifier(**SMALL, **options, max_epochs=1).fit(data)
     if parts is None:

@@ -13,7 +13,7 @@ import lstmkit
 from lstmkit.data.sequence_data import stratified_folds
 from lstmkit.errors import InputError
 from lstmkit.tasks import classify_select
-from lstmkit.tasks.classify_select import choose, describe, held_out_scores
+from lstmkit.tasks.classify_select import SEGMENT_CANDIDATES, candidates_for, choose, describe, held_out_scores
 
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3), "ensemble": 1,
          "progress": False}
@@ -67,29 +67,52 @@ def test_the_rule_keeps_one_part_unless_three_win_on_both(loss, acc, chosen):
     assert choose(loss, acc, (1, 3)) == chosen
 
 
+@pytest.mark.parametrize("loss, acc, chosen", [
+    ([0.5, 0.4, 0.3], [0.8, 0.9, 0.95], 2),  # each better on both than the one before
+    ([0.5, 0.4, 0.35], [0.8, 0.9, 0.9], 1),  # the third ties the second in accuracy: the second kept
+    ([0.5, 0.4, 0.45], [0.8, 0.9, 0.95], 1),  # the third beats the first, not the second
+    ([0.5, 0.6, 0.45], [0.8, 0.9, 0.85], 2),  # the second lost (disagreement): the third beats the first
+    ([0.5, 0.6, 0.55], [0.8, 0.9, 0.95], 0),
+])
+def test_the_rule_weighs_each_candidate_against_the_one_chosen_so_far(loss, acc, chosen):
+    assert choose(loss, acc, (0, 1, 2)) == chosen
+
+
+def test_the_candidates():
+    assert SEGMENT_CANDIDATES == ((1, 0.0), (3, 0.0), (3, 0.8))
+    assert candidates_for(None) == [(1, 0.0), (3, 0.0), (3, 0.8)]  # the dropout chosen with P
+    assert candidates_for(0.5) == [(1, 0.5), (3, 0.5)]  # a dropout given: P alone
+
+
 def test_where_place_is_the_class_the_selection_takes_three_parts():
     x, y = bumps(60, seed=0)
     x_test, y_test = bumps(60, seed=1)
     clf = lstmkit.Classifier(**SMALL, max_steps=100).fit(x, y)
     record = clf.segment_selection
     assert record["chosen"] == 3 and record["skipped"] is None and record["folds"] == 3
-    assert record["choices"] == [1, 3] and len(record["log_loss"]) == len(record["accuracy"]) == 2
-    assert record["accuracy"][1] > record["accuracy"][0] and record["log_loss"][1] < record["log_loss"][0]
+    assert record["choices"] == [1, 3, 3] and record["dropouts"] == [0.0, 0.0, 0.8]
+    assert len(record["log_loss"]) == len(record["accuracy"]) == 3
+    best = [p == 3 and r == record["chosen_dropout"] for p, r in zip(record["choices"], record["dropouts"])].index(True)
+    assert record["accuracy"][best] > record["accuracy"][0] and record["log_loss"][best] < record["log_loss"][0]
     assert [m.conv.segments for m in clf.net.members] == [3]
+    assert clf.net.config.segment_dropout == record["chosen_dropout"]
     assert clf.score(x_test, y_test) >= 0.95  # measured: 1.000 (P = 1 given: 0.450, chance)
     assert lstmkit.Classifier(**SMALL, max_steps=100, conv_segments=1).fit(x, y).score(x_test, y_test) < 0.7
     assert describe(record).startswith("conv segments: P = 3 chosen by 3-fold cross-validation")
 
 
-@pytest.mark.parametrize("forced", [1, 3])
+@pytest.mark.parametrize("forced", [0, 1, 2])
 def test_the_fit_after_the_selection_is_the_fit_with_that_p_given(monkeypatch, forced):
     """The selection's networks draw their own random numbers: the model it leads to is the one
-    a user gets by giving the chosen P, bit for bit."""
+    a user gets by giving the chosen P and dropout, bit for bit."""
     x, y = bumps(24, seed=2)
     monkeypatch.setattr(classify_select, "choose", lambda loss, acc, choices: forced)
+    segments, dropout = SEGMENT_CANDIDATES[forced]
     chosen = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5).fit(x, y)
-    given = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5, conv_segments=forced).fit(x, y)
-    assert chosen.segment_selection["chosen"] == forced and given.segment_selection is None
+    given = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5, conv_segments=segments,
+                               segment_dropout=dropout).fit(x, y)
+    assert chosen.segment_selection["chosen"] == segments and given.segment_selection is None
+    assert chosen.segment_selection["chosen_dropout"] == dropout == chosen.net.config.segment_dropout
     np.testing.assert_array_equal(chosen.predict_proba(x), given.predict_proba(x))
 
 
@@ -119,7 +142,8 @@ def test_the_record_is_saved_with_the_model(tmp_path):
     clf.save(tmp_path / "m")
     loaded = lstmkit.Classifier.load(tmp_path / "m")
     assert loaded.segment_selection == json.loads(json.dumps(clf.segment_selection))
-    assert loaded.params.conv_segments is None  # the user's choice: automatic
+    assert loaded.params.conv_segments is None and loaded.params.segment_dropout is None  # automatic
+    assert loaded.net.config.segment_dropout == clf.segment_selection["chosen_dropout"]
     assert [m.conv.segments for m in loaded.net.members] == [clf.segment_selection["chosen"]]
     np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
     assert lstmkit.Classifier().get_params()["conv_segments"] is None
@@ -140,8 +164,9 @@ def test_the_cli_reports_the_choice(tmp_path, capsys):
                  "--no-baseline", "--out", str(out)]) == 0
     assert "conv segments: P = " in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["segment_selection"]["choices"] == [1, 3]
+    assert metrics["segment_selection"]["choices"] == [1, 3, 3]
     assert metrics["conv_segments"] == metrics["segment_selection"]["chosen"]
+    assert metrics["segment_dropout"] == metrics["segment_selection"]["chosen_dropout"]
     assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
                  "--conv-segments", "1", "--no-baseline", "--out", str(tmp_path / "one")]) == 0
     assert json.loads((tmp_path / "one" / "metrics.json").read_text())["segment_selection"] is None
@@ -168,5 +193,25 @@ def test_the_selection_networks_share_the_models_time_budget(monkeypatch):
     assert len(inner) == 3
     for options in inner:
         assert options["max_time"] == pytest.approx(1.0) and options["learning_rate"] == 0.002
-        assert options["conv_segments"] == (1, 3) and options["ensemble"] == 2
+        assert options["conv_segments"] == (1, 3, 3) and options["ensemble"] == 3
+        assert options["segment_dropout"] == (0.0, 0.0, 0.8)
         assert options["fold_scales"] == (2.0,) and options["max_steps"] == 300
+
+
+def test_a_dropout_given_is_kept_and_p_alone_chosen():
+    x, y = bumps(24, seed=7)
+    clf = lstmkit.Classifier(**SMALL, max_epochs=1, segment_dropout=0.5).fit(x, y)
+    record = clf.segment_selection
+    assert record["choices"] == [1, 3] and record["dropouts"] == [0.5, 0.5]
+    assert clf.net.config.segment_dropout == 0.5 and record["chosen_dropout"] == 0.5
+
+
+def test_records_saved_before_the_dropouts_choice_still_read():
+    old = {"chosen": 3, "choices": [1, 3], "folds": 3, "log_loss": [0.6, 0.4], "accuracy": [0.7, 0.9],
+           "skipped": None, "seconds": 12.0}
+    assert describe(old).startswith("conv segments: P = 3 chosen by 3-fold")
+    new = {**old, "choices": [1, 3, 3], "dropouts": [0.0, 0.0, 0.8], "chosen_dropout": 0.8,
+           "log_loss": [0.6, 0.5, 0.4], "accuracy": [0.7, 0.8, 0.9]}
+    line = describe(new)
+    assert line.startswith("conv segments: P = 3 (dropout 0.8) chosen by 3-fold")
+    assert "P = 3: log-loss 0.500" in line and "P = 3 (dropout 0.8): log-loss 0.400, accuracy 0.900" in line

@@ -21,7 +21,7 @@ MASKED_NORM = True  # ClassifierParams.masked_norm (tests check that they agree)
 CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (tests check that they agree)
 KERNEL_SCALES = None
 CONV_SEGMENTS = None  # ClassifierParams.conv_segments (None: chosen by cross-validation) and .segment_dropout (tests check that they agree)
-SEGMENT_DROPOUT = 0.0
+SEGMENT_DROPOUT = None
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -58,6 +58,14 @@ def segments(text: str) -> int | None:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected auto or a whole number >= 1, got {text!r}")
     return value
+
+
+def dropout_or_auto(text: str) -> float | None:
+    """An argparse type for ``--segment-dropout``: ``auto`` (None: chosen with P on the training
+    series) or a number in [0, 1) (the error names the text given)."""
+    if text.strip().lower() == "auto":
+        return None
+    return fraction_below(1.0)(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,12 +136,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the convolutional branch also averages its features over P equal parts of "
                              "every series (its begin, middle and end for P = 3), so the head learns where "
                              "a shape occurs as well as whether it does; 1: the average over the whole "
-                             "series alone (LSTM-FCN's); default auto: 1 or 3, whichever a quick 3-fold "
-                             "cross-validation on TRAIN finds better in both log-loss and accuracy "
-                             "(1 on a tie, or when a class has fewer than 3 training series)")
-    parser.add_argument("--segment-dropout", type=fraction_below(1.0), default=SEGMENT_DROPOUT, metavar="P",
-                        help="with --conv-segments: dropout on the parts' averages before the head, as "
-                             f"--lstm-dropout on the LSTM's vector (default {SEGMENT_DROPOUT})")
+                             "series alone (LSTM-FCN's); default auto: 1 or 3 (and with 3, the parts' dropout 0 or "
+                             "0.8), whichever a quick 3-fold cross-validation on TRAIN finds better in "
+                             "both log-loss and accuracy (1 on a tie, or when a class has fewer than 3 "
+                             "training series)")
+    parser.add_argument("--segment-dropout", type=dropout_or_auto, default=SEGMENT_DROPOUT, metavar="R|auto",
+                        help="dropout on the parts' averages before the head in training, as --lstm-dropout "
+                             "on the LSTM's vector; default auto: 0 with --conv-segments P, and with "
+                             "--conv-segments auto chosen beside P (P = 3 is tried with 0 and with 0.8)")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
@@ -246,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
                "per_series_scaling": classifier.per_series, "series_stats": classifier.stats_mean is not None,
                "masked_norm": classifier.params.masked_norm,
                "conv_segments": classifier.net.config.conv_segments,
+               "segment_dropout": classifier.net.config.segment_dropout,
                "segment_selection": classifier.segment_selection,
                "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]
                                 if classifier.net.config.conv_branch else None),

@@ -74,14 +74,16 @@ equal parts of every series beside the global average
 (:func:`lstmkit.tasks.classify_net.segment_means`), so that the head learns where a shape lies as
 well as whether it occurs: a bell at the start of a series and one at its end have the same
 global average. Whether the place matters is the data's to say: by default (None) P is 1 or 3,
-whichever a quick 3-fold cross-validation on the training series finds better in both held-out
-log-loss and accuracy, 1 on a tie (:mod:`lstmkit.tasks.classify_select`; the record is
-:attr:`Classifier.segment_selection`). P = 3 for every set was measured and not adopted
+and the parts' dropout in training (``segment_dropout``) 0 or 0.8, whichever of (1, 0), (3, 0),
+(3, 0.8) a quick 3-fold cross-validation on the training series finds better in both held-out
+log-loss and accuracy than the ones before it, 1 on a tie (:mod:`lstmkit.tasks.classify_select`;
+the record is :attr:`Classifier.segment_selection`). P = 3 for every set was measured and not adopted
 (benchmarks/README.md): it took the generated BME from 0.631 to 0.769 and Tecator_disc from
 0.930 to 0.961, and cost Covid3Month_disc 0.055 and PickupGestureWiimoteZ 0.013; on PigCVP
 (folded, two training series per class, too few to cross-validate) 0.933 -> 0.721.
 ``segment_dropout`` drops the parts' averages in training as ``lstm_dropout`` does the LSTM's
-vector (0.8: BME 0.822, Covid3Month_disc level, Tecator_disc 0.930 -> 0.884).
+vector (given with P = 3 for every set, 0.8: BME 0.769 -> 0.822, Covid3Month_disc level,
+Tecator_disc 0.961 -> 0.884; None, the default: 0 with a P given, chosen beside P otherwise).
 
 ``fold_offsets=n`` (off by default: 1) also reads a folded series (d > 1) from later starts:
 view j drops the first ``o_j`` steps before folding (:func:`block_offsets`: ``o_j = round(j d / n)``,
@@ -182,6 +184,9 @@ class ClassifierParams(ClassifierNetOptions):
     # P parts of the series beside the conv branch's global average (or one P per member); None:
     # chosen from SEGMENT_CHOICES by a quick cross-validation on the training series (classify_select)
     conv_segments: int | tuple[int, ...] | None = None
+    # dropout on the parts' averages (or one per member); None: 0 when P is given, chosen with P
+    # when it is not (classify_select)
+    segment_dropout: float | tuple[float, ...] | None = None
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(max_epochs=300, learning_rate=1e-3, batch_size=16, patience=100,
                                                lr_schedule="cosine", warmup_steps=50))
@@ -222,8 +227,13 @@ class ClassifierParams(ClassifierNetOptions):
                              f"got {self.conv_segments!r}")
         if isinstance(self.conv_segments, (tuple, list)):
             self.conv_segments = _as_tuple(self.conv_segments, tuple(int(n) for n in segments))
-        if not 0.0 <= self.segment_dropout < 1.0:
-            raise ValueError(f"segment_dropout must lie in [0, 1), got {self.segment_dropout}")
+        if self.segment_dropout is not None:
+            rates = self.segment_dropout if isinstance(self.segment_dropout, (tuple, list)) else (self.segment_dropout,)
+            if not rates or any(isinstance(r, bool) or not 0.0 <= float(r) < 1.0 for r in rates):
+                raise ValueError(f"segment_dropout must lie in [0, 1) (or one such number per member), "
+                                 f"got {self.segment_dropout!r}")
+            if isinstance(self.segment_dropout, (tuple, list)):
+                self.segment_dropout = _as_tuple(self.segment_dropout, tuple(float(r) for r in rates))
         m = self.max_steps
         if m is not None and (isinstance(m, bool) or int(m) != m or m < 1):
             raise ValueError(f"max_steps must be a whole number >= 1 or None (max_epochs alone), got {m!r}")
@@ -573,11 +583,13 @@ class Classifier(Estimator):
         data = self.read(data, y, **read_kwargs)
         check_trainable(data)
         p = self.params
-        segments = p.conv_segments
+        segments, segment_dropout = p.conv_segments, p.segment_dropout
         self.segment_selection = None
         if segments is None:  # the training series decide whether the parts' averages help
             self.segment_selection = select_conv_segments(self, data)
             segments = self.segment_selection["chosen"]
+            segment_dropout = self.segment_selection.get("chosen_dropout", segment_dropout)
+        segment_dropout = 0.0 if segment_dropout is None else segment_dropout
         self.classes = list(data.classes)
         self.label_kind = label_kind(y) if y is not None else "str"
         values = np.concatenate(data.sequences, axis=0)
@@ -617,7 +629,7 @@ class Classifier(Estimator):
             member_folds=tuple(folds) if multi else None,
             member_patches=tuple(self.member_patch) if multi else None,
             member_kernels=kernels if len(set(kernels)) > 1 else None,
-            **{**net_options(p, ClassifierNetOptions), "conv_segments": segments}))
+            **{**net_options(p, ClassifierNetOptions), "conv_segments": segments, "segment_dropout": segment_dropout}))
         self.member_offsets = [block_offsets(dm, p.fold_offsets, self.period) for dm in self.member_downsample]
         xs, ls = self.view_tensors(data, multi)
         n, views = len(data), self.views

@@ -87,7 +87,7 @@ class ClassifierNetOptions:
     ensemble: int = 3  # M: networks trained together, averaged in probability
     masked_norm: bool = True  # BatchNorm statistics over the real steps alone (MaskedBatchNorm1d)
     conv_segments: int | tuple[int, ...] = 1  # P: the conv average over P > 1 equal parts beside the global one (or one P per member)
-    segment_dropout: float = 0.0  # on the parts' averages before the head (as lstm_dropout on the LSTM's vector)
+    segment_dropout: float | tuple[float, ...] = 0.0  # on the parts' averages before the head (as lstm_dropout on the LSTM's vector; or one per member)
 
 
 @dataclass(kw_only=True)
@@ -104,9 +104,10 @@ class ClassifierNetConfig(ClassifierNetOptions):
         """Member m's own config: its fold d_m, patch k_m and convolution kernels (the shared
         ones without ``member_folds`` / ``member_patches`` / ``member_kernels``)."""
         folds, patches, kernels = self.member_folds, self.member_patches, self.member_kernels
-        segments = self.conv_segments
+        segments, dropout = self.conv_segments, self.segment_dropout
         return dataclasses.replace(self, fold=int(folds[m]) if folds else self.fold,
                                    conv_segments=int(segments[m]) if isinstance(segments, (tuple, list)) else segments,
+                                   segment_dropout=float(dropout[m]) if isinstance(dropout, (tuple, list)) else dropout,
                                    patch=int(patches[m]) if patches else self.patch,
                                    conv_kernels=tuple(int(k) for k in kernels[m]) if kernels else self.conv_kernels,
                                    member_folds=None, member_patches=None, member_kernels=None)
@@ -304,6 +305,9 @@ class ClassifierEnsemble(nn.Module):
         segments = config.conv_segments
         if isinstance(segments, (tuple, list)) and len(segments) != m:
             raise ValueError(f"conv_segments must be one whole number, or one per member ({m}), got {segments!r}")
+        dropout = config.segment_dropout
+        if isinstance(dropout, (tuple, list)) and len(dropout) != m:
+            raise ValueError(f"segment_dropout must be one number, or one per member ({m}), got {dropout!r}")
         kernels = config.member_kernels
         if kernels is not None and (len(kernels) != m or any(len(k) != len(config.conv_channels) or min(k) < 1
                                                              for k in kernels)):
