@@ -30,7 +30,7 @@ stratified cross-validation among the candidates ``(P, dropout)`` of :data:`SEGM
 
 A class with fewer than K training series (PigCVP: two per class) cannot be cross-validated:
 P = 1 is kept and the reason recorded. The selection costs 3 ensembles of 3 small networks, each
-trained for at most 300 steps at half the resolution (about 0.6-1 of the model's own fit on
+trained for at most 300 steps at half the resolution (about 0.5-1 of the model's own fit on
 sets of 30 series or more; more than the fit on the smallest sets, where per-step costs
 dominate). Its result is saved with the model (``Classifier.segment_selection``) and printed by
 ``lstmkit classify``. With a time budget (``max_time``, minutes) the selection's networks take at
