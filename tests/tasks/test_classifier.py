@@ -32,7 +32,7 @@ def synthetic(n=60, seed=0, channels=2):
 
 def test_fit_predict_and_save_load(tmp_path):
     train, test = synthetic(80, seed=0), synthetic(40, seed=1)
-    clf = lstmkit.Classifier(hidden_size=16, max_epochs=40, seed=0, conv_segments=1).fit(train)
+    clf = lstmkit.Classifier(hidden_size=16, max_epochs=40, seed=0, ensemble=1, conv_segments=1).fit(train)
     report = clf.evaluate(test)
     assert report["accuracy"] >= 0.9
     proba = clf.predict_proba(test)
@@ -104,7 +104,7 @@ def test_classify_command_with_ts_files(tmp_path, capsys):
     train = write_ts(tmp_path / "train.ts", synthetic(60, seed=0))
     test = write_ts(tmp_path / "test.ts", synthetic(30, seed=1))
     out = tmp_path / "run"
-    assert main(["classify", str(train), str(test), "--hidden-size", "16", "--max-epochs", "30", "--conv-segments", "1",
+    assert main(["classify", str(train), str(test), "--hidden-size", "16", "--max-epochs", "30", "--conv-segments", "1", "--ensemble", "1",
                  "--out", str(out)]) == 0  # the default's selection: test_classify_select.py
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.8 and set(metrics["per_class"]) == {"sine", "square"}
@@ -126,7 +126,8 @@ def test_classify_csv_with_stratified_split(tmp_path):
     path = tmp_path / "wide.csv"
     pd.DataFrame(rows, columns=["label"] + [f"t{k}" for k in range(width)]).to_csv(path, index=False)
     out = tmp_path / "run"
-    assert main(["classify", str(path), "--hidden-size", "8", "--max-epochs", "5", "--out", str(out)]) == 0
+    assert main(["classify", str(path), "--hidden-size", "8", "--max-epochs", "5", "--conv-segments", "1",
+                 "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_sequences"] == 10 and metrics["train_sequences"] == 30
 
@@ -154,17 +155,17 @@ def test_classify_bad_files_exit_2(tmp_path, content, message):
 # (the LSTM alone gave 0.90-0.96 there over seeds 0-7); each fit takes minutes on a loaded CPU.
 # With the ensemble defaults (3 networks, bench_classify.py seed 0): JapaneseVowels 0.989,
 # GunPoint 1.000, ItalyPowerDemand 0.955; about 3x the single network's seconds.
-# The suite runs the full defaults (the parts chosen by cross-validation included) on the
-# shortest set and one network of them (ensemble=1, the previous default, with the global average
-# alone) on the other two, to stay within its time budget.
-@pytest.mark.parametrize("name,target,ensemble", [("ItalyPowerDemand", 0.94, 3), ("GunPoint", 0.97, 1),
-                                                  ("JapaneseVowels", 0.97, 1)])
-def test_ucr_uea_accuracy(name, target, ensemble):
+# To stay within its time budget the suite runs one network of the defaults (ensemble=1, with the
+# global average alone: 65 s for ItalyPowerDemand at one thread, 0.965; the full defaults take
+# 230 s) on the shortest univariate set and on the multivariate, unequal-length one; GunPoint and
+# the full defaults are measured by benchmarks/bench_classify.py, the selection of the parts is
+# driven end to end by tests/tasks/test_classify_select.py.
+@pytest.mark.parametrize("name,target", [("ItalyPowerDemand", 0.94), ("JapaneseVowels", 0.97)])
+def test_ucr_uea_accuracy(name, target):
     pytest.importorskip("aeon")
     from lstmkit.data.sequences import load_dataset
 
-    options = {} if ensemble == 3 else {"ensemble": ensemble, "conv_segments": 1}
-    clf = lstmkit.Classifier(seed=0, **options).fit(load_dataset(name, "train"))
+    clf = lstmkit.Classifier(seed=0, ensemble=1, conv_segments=1).fit(load_dataset(name, "train"))
     assert clf.evaluate(load_dataset(name, "test"))["accuracy"] >= target
 
 

@@ -104,7 +104,7 @@ def test_the_classifier_option_save_load_and_the_cli(tmp_path):
 
     assert MASKED_NORM is ClassifierParams().masked_norm is True  # the CLI's default is the library's
     data = uneven()
-    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_steps=60, seed=0).fit(data)
+    clf = lstmkit.Classifier(**SMALL, ensemble=1, conv_segments=1, max_steps=60, seed=0).fit(data)
     assert isinstance(clf.net.members[0].conv.norms[0], MaskedBatchNorm1d)
     assert clf.evaluate(data)["accuracy"] == 1.0
     clf.save(tmp_path / "m")
@@ -117,7 +117,7 @@ def test_the_classifier_option_save_load_and_the_cli(tmp_path):
     for flags, expected in (([], True), (["--no-masked-norm"], False), (["--masked-norm"], True)):
         out = tmp_path / f"run{len(flags)}{expected}"
         assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
-                     "--no-baseline", *flags, "--out", str(out)]) == 0
+                     "--conv-segments", "1", "--no-baseline", *flags, "--out", str(out)]) == 0
         assert json.loads((out / "config.json").read_text())["params"]["masked_norm"] is expected
         assert json.loads((out / "metrics.json").read_text())["masked_norm"] is expected
 
@@ -126,7 +126,7 @@ def test_a_model_saved_with_torch_batchnorm_loads_and_predicts_the_same(tmp_path
     """A model trained with ``masked_norm=False``, or saved before the option existed (no
     ``masked_norm`` in its params or its net config), keeps torch's BatchNorm when loaded."""
     data = uneven()
-    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_steps=30, masked_norm=False, seed=1).fit(data)
+    clf = lstmkit.Classifier(**SMALL, ensemble=1, conv_segments=1, max_steps=30, masked_norm=False, seed=1).fit(data)
     clf.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     config["params"].pop("masked_norm")

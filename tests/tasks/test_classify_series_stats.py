@@ -64,7 +64,7 @@ def test_they_reach_the_networks_as_standardised_constant_channels():
 
 def test_classes_told_apart_by_scale_alone_are_learnt_only_with_them():
     train, test = scales(seed=0), scales(seed=1)
-    options = dict(**SMALL, ensemble=1, max_steps=120, scaling="series", seed=0)
+    options = dict(**SMALL, ensemble=1, conv_segments=1, max_steps=120, scaling="series", seed=0)
     with_stats = lstmkit.Classifier(**options).fit(train)
     without = lstmkit.Classifier(**options, series_stats=False).fit(train)
     assert with_stats.evaluate(test)["accuracy"] == 1.0

@@ -32,7 +32,7 @@ def test_the_search_picks_the_value_that_learns_and_scores_it_on_the_test_split(
     out = tmp_path / "s.json"
     select.main(["--datasets", "Tiny", "--seeds", "0", "--option", "max_epochs", "--values", "1,40",
                  "--folds", "2", "--fixed", "hidden_size=8", "--fixed", "conv_channels=[8,16,8]",
-                 "--fixed", "ensemble=1", "--fixed", "warmup_steps=5", "--json", str(out)])
+                 "--fixed", "ensemble=1", "--fixed", "conv_segments=1", "--fixed", "warmup_steps=5", "--json", str(out)])
     run = json.loads(out.read_text())["runs"][0]
     assert run["chosen"] == 40 and run["fits"] == 2 * 2 + 1
     assert set(run["cv_accuracy"]) == {"1", "40"} and run["cv_accuracy"]["40"] > run["cv_accuracy"]["1"]
