@@ -13,7 +13,8 @@ import lstmkit
 from lstmkit.data.sequence_data import stratified_folds
 from lstmkit.errors import InputError
 from lstmkit.tasks import classify_select
-from lstmkit.tasks.classify_select import SEGMENT_CANDIDATES, candidates_for, choose, describe, held_out_scores
+from lstmkit.tasks.classify_select import (SEGMENT_CANDIDATES, candidates_for, choose, describe, held_out_losses,
+                                           held_out_scores, paired_difference)
 
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3), "ensemble": 1,
          "progress": False}
@@ -57,25 +58,56 @@ def test_held_out_scores_are_log_loss_and_accuracy():
     assert loss == pytest.approx(-np.log(1e-12))
 
 
-@pytest.mark.parametrize("loss, acc, chosen", [
-    ([0.5, 0.4], [0.8, 0.9], 3),  # better on both
-    ([0.5, 0.4], [0.8, 0.8], 1),  # accuracy tied: the simpler model
-    ([0.5, 0.6], [0.8, 0.9], 1),  # the measures disagree
-    ([0.5, 0.5], [0.8, 0.9], 1),
-])
-def test_the_rule_keeps_one_part_unless_three_win_on_both(loss, acc, chosen):
-    assert choose(loss, acc, (1, 3)) == chosen
+def test_held_out_losses_are_per_series():
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3]])
+    losses, right = held_out_losses(proba, np.array([0, 1, 1]))
+    np.testing.assert_allclose(losses, -np.log([0.9, 0.6, 0.3]))
+    assert right.tolist() == [True, True, False]
 
 
-@pytest.mark.parametrize("loss, acc, chosen", [
-    ([0.5, 0.4, 0.3], [0.8, 0.9, 0.95], 2),  # each better on both than the one before
-    ([0.5, 0.4, 0.35], [0.8, 0.9, 0.9], 1),  # the third ties the second in accuracy: the second kept
-    ([0.5, 0.4, 0.45], [0.8, 0.9, 0.95], 1),  # the third beats the first, not the second
-    ([0.5, 0.6, 0.45], [0.8, 0.9, 0.85], 2),  # the second lost (disagreement): the third beats the first
-    ([0.5, 0.6, 0.55], [0.8, 0.9, 0.95], 0),
+def test_paired_difference_is_the_mean_and_its_standard_error():
+    mean, se = paired_difference(np.array([1.0, 2.0, 4.0, 1.0]), np.array([2.0, 2.0, 2.0, 2.0]))
+    delta = np.array([-1.0, 0.0, 2.0, -1.0])
+    assert mean == pytest.approx(0.0) and se == pytest.approx(delta.std(ddof=1) / 2)
+    assert paired_difference(np.array([0.2]), np.array([0.5])) == (pytest.approx(-0.3), 0.0)
+
+
+N = 20
+BASE = np.linspace(0.2, 1.0, N)  # the first candidate's per-series held-out losses
+
+
+def right(count: int) -> np.ndarray:
+    """``count`` of the N held-out series classified right."""
+    return np.arange(N) < count
+
+
+# a difference of -0.1 on every series (se 0), and one of -0.05 on the mean whose series
+# alternate -0.55 and +0.45 (se about 0.11): better on the mean, within the noise
+CLEAR, NOISY = BASE - 0.1, BASE + np.where(np.arange(N) % 2 == 0, -0.55, 0.45)
+
+
+@pytest.mark.parametrize("loss, correct, chosen", [
+    (CLEAR, 18, 3),  # better on both, beyond the noise
+    (CLEAR, 16, 1),  # accuracy tied: the simpler model
+    (BASE + 0.1, 18, 1),  # the measures disagree
+    (NOISY, 18, 1),  # better on both, but within one standard error
 ])
-def test_the_rule_weighs_each_candidate_against_the_one_chosen_so_far(loss, acc, chosen):
-    assert choose(loss, acc, (0, 1, 2)) == chosen
+def test_the_rule_keeps_one_part_unless_three_win_on_both_beyond_the_noise(loss, correct, chosen):
+    assert NOISY.mean() < BASE.mean() and paired_difference(NOISY, BASE)[1] > 0.05
+    assert choose([BASE, loss], [right(16), right(correct)], (1, 3)) == chosen
+
+
+@pytest.mark.parametrize("losses, correct, chosen", [
+    ((BASE - 0.1, BASE - 0.2), (17, 18), 2),  # each better on both than the one before
+    ((BASE - 0.1, BASE - 0.15), (17, 17), 1),  # the third ties the second in accuracy: the second kept
+    ((BASE - 0.1, BASE - 0.05), (17, 18), 1),  # the third beats the first, not the second
+    ((BASE + 0.1, BASE - 0.05), (17, 17), 2),  # the second lost (disagreement): the third beats the first
+    ((BASE + 0.1, BASE + 0.05), (17, 18), 0),
+    ((NOISY, BASE - 0.1), (18, 17), 2),  # the second within the noise: the third weighed against the first
+    ((BASE - 0.1, NOISY - 0.06), (17, 18), 1),  # the third beats the second on the mean, not the first beyond one se
+])
+def test_the_rule_weighs_each_candidate_against_the_one_chosen_so_far(losses, correct, chosen):
+    assert choose([BASE, *losses], [right(16), *(right(c) for c in correct)], (0, 1, 2)) == chosen
 
 
 def test_the_candidates():
@@ -94,11 +126,16 @@ def test_where_place_is_the_class_the_selection_takes_three_parts():
     assert len(record["log_loss"]) == len(record["accuracy"]) == 3
     best = [p == 3 and r == record["chosen_dropout"] for p, r in zip(record["choices"], record["dropouts"])].index(True)
     assert record["accuracy"][best] > record["accuracy"][0] and record["log_loss"][best] < record["log_loss"][0]
+    assert record["difference"][0] is None and len(record["difference"]) == 3
+    mean, se = record["difference"][best]  # beyond the noise of the held-out series
+    assert mean + se < 0 and mean == pytest.approx(record["log_loss"][best] - record["log_loss"][0], abs=1e-5)
     assert [m.conv.segments for m in clf.net.members] == [3]
     assert clf.net.config.segment_dropout == record["chosen_dropout"]
     assert clf.score(x_test, y_test) >= 0.95  # measured: 1.000 (P = 1 given: 0.450, chance)
     assert lstmkit.Classifier(**SMALL, max_steps=100, conv_segments=1).fit(x, y).score(x_test, y_test) < 0.7
-    assert describe(record).startswith("conv segments: P = 3 chosen by 3-fold cross-validation")
+    line = describe(record)
+    assert line.startswith("conv segments: P = 3") and "chosen by 3-fold cross-validation" in line
+    assert f"({mean:+.3f} ± {se:.3f} against P = 1)" in line
 
 
 @pytest.mark.parametrize("forced", [0, 1, 2])

@@ -76,7 +76,8 @@ well as whether it occurs: a bell at the start of a series and one at its end ha
 global average. Whether the place matters is the data's to say: by default (None) P is 1 or 3,
 and the parts' dropout in training (``segment_dropout``) 0 or 0.8, whichever of (1, 0), (3, 0),
 (3, 0.8) a quick 3-fold cross-validation on the training series finds better in both held-out
-log-loss and accuracy than the ones before it, 1 on a tie (:mod:`lstmkit.tasks.classify_select`;
+log-loss and accuracy than the ones before it and better than P = 1 by more than one standard
+error of the per-series log-loss differences, 1 on a tie (:mod:`lstmkit.tasks.classify_select`;
 the record is :attr:`Classifier.segment_selection`). P = 3 for every set was measured and not adopted
 (benchmarks/README.md): it took the generated BME from 0.631 to 0.769 and Tecator_disc from
 0.930 to 0.961, and cost Covid3Month_disc 0.055 and PickupGestureWiimoteZ 0.013; on PigCVP

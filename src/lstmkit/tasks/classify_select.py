@@ -25,8 +25,18 @@ stratified cross-validation among the candidates ``(P, dropout)`` of :data:`SEGM
       ℓ_c = -(1/N) Σ_i log p_c(y_i | x_i),     a_c = (1/N) Σ_i [argmax_k p_c(k | x_i) = y_i];
 
 * the candidates are weighed in order: the first (P = 1, the global average alone, LSTM-FCN's)
-  is kept unless a later one is better on both than the one chosen so far, ``a_c > a_best``
-  (at least one more series right) and ``ℓ_c < ℓ_best``.
+  is kept unless a later one c is better on both than the one chosen so far, ``a_c > a_best``
+  (at least one more series right) and ``ℓ_c < ℓ_best``, **and** better than the first by more
+  than the noise of the held-out series: with the paired per-series differences
+  ``δ_i = -log p_c(y_i | x_i) + log p_1(y_i | x_i)``, their mean ``δ̄`` and standard error
+  ``se(δ) = sd(δ) / √N``,
+
+      δ̄ + se(δ) < 0
+
+  (Breiman's one-standard-error rule, in favour of the simpler P = 1). Measured on the Zen 3:
+  ACSF1 seed 2 took P = 3 by two series in 100 (``δ̄ = -0.018``, ``se = 0.066``) and lost 0.050
+  on its test split; BME's P = 3 (``δ̄ ≈ -0.9``, ``se ≈ 0.25``) and Tecator_disc's (``-0.14``,
+  ``0.02``) clear it by far (benchmarks/README.md, "A margin for the selection").
 
 A class with fewer than K training series (PigCVP: two per class) cannot be cross-validated:
 P = 1 is kept and the reason recorded. The selection costs 3 ensembles of 3 small networks, each
@@ -58,25 +68,45 @@ SELECTION_STEPS = 300
 SELECTION_FOLD_SCALE = 2.0
 
 
-def held_out_scores(proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """``(log-loss, accuracy)`` of class probabilities ``(N, K)`` for class indices ``y`` ``(N,)``:
-    ``-(1/N) Σ log p(y_i)`` (probabilities floored at 1e-12) and the share whose most probable
-    class is ``y_i``."""
+def held_out_losses(proba: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per series, for class probabilities ``(N, K)`` and class indices ``y`` ``(N,)``:
+    ``-log p(y_i)`` (probabilities floored at 1e-12) and whether ``y_i`` is the most probable
+    class (bool)."""
     proba = np.asarray(proba, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
     picked = proba[np.arange(len(y)), y]
-    return float(-np.mean(np.log(np.maximum(picked, 1e-12)))), float(np.mean(proba.argmax(axis=1) == y))
+    return -np.log(np.maximum(picked, 1e-12)), proba.argmax(axis=1) == y
 
 
-def choose(log_loss: list[float], accuracy: list[float], choices=SEGMENT_CHOICES) -> int:
-    """The first of ``choices`` unless a later one has a higher accuracy *and* a lower log-loss
-    than the one chosen so far (the simpler model wins ties and disagreements); the scores are
-    listed in the order of ``choices``."""
+def held_out_scores(proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``(log-loss, accuracy)``: the means of :func:`held_out_losses`."""
+    losses, right = held_out_losses(proba, y)
+    return float(np.mean(losses)), float(np.mean(right))
+
+
+def paired_difference(losses: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """``(δ̄, se(δ))`` of the per-series differences ``δ_i = losses_i - reference_i``: their mean
+    and its standard error ``sd(δ) / √N`` (0 for a single series)."""
+    delta = np.asarray(losses, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+    if len(delta) < 2:
+        return float(delta.mean()), 0.0
+    return float(delta.mean()), float(delta.std(ddof=1) / np.sqrt(len(delta)))
+
+
+def choose(losses, right, choices=SEGMENT_CHOICES):
+    """The first of ``choices`` unless a later one has a higher held-out accuracy *and* a lower
+    log-loss than the one chosen so far, and its per-series losses beat the first's by more than
+    one standard error (``δ̄ + se(δ) < 0``, :func:`paired_difference`): the simpler model wins ties,
+    disagreements and differences within the noise. ``losses`` and ``right``: one row of
+    per-series ``-log p(y_i)`` and of correctness per candidate, in the order of ``choices``."""
+    losses = [np.asarray(row, dtype=np.float64) for row in losses]
+    accuracy = [float(np.mean(row)) for row in right]
     best = 0
     for j in range(1, len(choices)):
-        if accuracy[j] > accuracy[best] and log_loss[j] < log_loss[best]:
+        mean, se = paired_difference(losses[j], losses[0])
+        if accuracy[j] > accuracy[best] and losses[j].mean() < losses[best].mean() and mean + se < 0:
             best = j
-    return int(choices[best])
+    return choices[best]
 
 
 def candidates_for(segment_dropout) -> list[tuple[int, float]]:
@@ -92,7 +122,8 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     unfitted) on the labelled :class:`SequenceData` ``data``, by the cross-validation of the module
     docstring. Returns the record saved with the model: ``chosen`` (P) and ``chosen_dropout``,
     ``choices`` and ``dropouts`` (the candidates' P and dropout), ``folds``, ``log_loss`` and
-    ``accuracy`` (one per candidate, in the order of ``choices``; None when skipped), ``skipped``
+    ``accuracy`` (one per candidate, in the order of ``choices``; None when skipped),
+    ``difference`` (per candidate ``[δ̄, se(δ)]`` against the first, None for the first), ``skipped``
     (None, or why no cross-validation ran) and ``seconds``."""
     from lstmkit.data.sequence_data import stratified_folds
 
@@ -102,7 +133,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     choices, dropouts = [p for p, _ in candidates], [r for _, r in candidates]
     record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "choices": choices,
                               "dropouts": dropouts, "folds": SELECTION_FOLDS,
-                              "log_loss": None, "accuracy": None, "skipped": None, "seconds": 0.0}
+                              "log_loss": None, "accuracy": None, "difference": None, "skipped": None, "seconds": 0.0}
     _, counts = np.unique(np.asarray(data.labels).astype(str), return_counts=True)
     if counts.min() < SELECTION_FOLDS:
         record["skipped"] = (f"a class has {int(counts.min())} training series, fewer than the "
@@ -125,10 +156,12 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
         model = type(classifier)(**options).fit(data.subset(np.flatnonzero(fold_of != k)))
         proba[:, held] = model.member_proba(data.subset(held))  # subset keeps the class order
     torch.random.set_rng_state(rng_state)
-    scores = [held_out_scores(proba[m], truth) for m in range(len(choices))]
-    record["log_loss"] = [round(loss, 6) for loss, _ in scores]
-    record["accuracy"] = [round(acc, 6) for _, acc in scores]
-    best = choose(record["log_loss"], record["accuracy"], list(range(len(choices))))
+    losses, right = zip(*(held_out_losses(proba[m], truth) for m in range(len(choices))))
+    record["log_loss"] = [round(float(np.mean(row)), 6) for row in losses]
+    record["accuracy"] = [round(float(np.mean(row)), 6) for row in right]
+    # each candidate's paired per-series log-loss difference against the first, and its standard error
+    record["difference"] = [None] + [[round(v, 6) for v in paired_difference(row, losses[0])] for row in losses[1:]]
+    best = choose(losses, right, list(range(len(choices))))
     record["chosen"], record["chosen_dropout"] = choices[best], dropouts[best]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
@@ -139,8 +172,14 @@ def describe(record: dict[str, Any]) -> str:
     if record["skipped"]:
         return f"conv segments: P = {record['chosen']} ({record['skipped']})"
     dropouts = record.get("dropouts") or [0.0] * len(record["choices"])  # records saved before the dropout's choice
-    cells = ", ".join(f"{_candidate(p, r)}: log-loss {loss:.3f}, accuracy {acc:.3f}"
-                      for p, r, loss, acc in zip(record["choices"], dropouts, record["log_loss"], record["accuracy"]))
+    # records saved before the margin have no differences
+    differences = record.get("difference") or [None] * len(record["choices"])
+    first = _candidate(record["choices"][0], dropouts[0])
+    cells = ", ".join(f"{_candidate(p, r)}: log-loss {loss:.3f}"
+                      + ("" if diff is None else f" ({diff[0]:+.3f} ± {diff[1]:.3f} against {first})")
+                      + f", accuracy {acc:.3f}"
+                      for p, r, loss, acc, diff in zip(record["choices"], dropouts, record["log_loss"],
+                                                       record["accuracy"], differences))
     chosen = _candidate(record["chosen"], record.get("chosen_dropout", 0.0))
     return (f"conv segments: {chosen} chosen by {record['folds']}-fold cross-validation "
             f"on the training series ({cells}; {record['seconds']:.0f} s)")
