@@ -138,8 +138,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a shape occurs as well as whether it does; 1: the average over the whole "
                              "series alone (LSTM-FCN's); default auto: 1 or 3 (and with 3, the parts' dropout 0 or "
                              "0.8), whichever a quick 3-fold cross-validation on TRAIN finds better in "
-                             "both log-loss and accuracy (1 on a tie, or when a class has fewer than 3 "
-                             "training series)")
+                             "both log-loss and accuracy, and better than 1 by more than one standard error "
+                             "of the per-series log-loss differences (1 on a tie, or when a class has "
+                             "fewer than 3 training series)")
     parser.add_argument("--segment-dropout", type=dropout_or_auto, default=SEGMENT_DROPOUT, metavar="R|auto",
                         help="dropout on the parts' averages before the head in training, as --lstm-dropout "
                              "on the LSTM's vector; default auto: 0 with --conv-segments P, and with "
