@@ -1,0 +1,58 @@
+"""benchmarks/bench_select.py: the default's choice of P and the parts' dropout on the training
+split, with each candidate's margin and the choice the rule would make without it."""
+
+import json
+
+import pytest
+
+import lstmkit
+from benchmark_modules import BENCHMARKS, benchmark_module
+from lstmkit.tasks import classify_select
+from test_classifier import synthetic
+
+SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "ensemble": 1, "max_steps": 20, "progress": False}
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    with benchmark_module("bench_classify.py") as loaders:
+        monkeypatch.setattr(loaders, "load", lambda name, split_seed: (synthetic(24, seed=0, channels=1), None))
+        with benchmark_module("bench_select.py") as module:
+            yield module
+
+
+RECORD = {"choices": [1, 3, 3], "dropouts": [0.0, 0.0, 0.8]}
+
+
+@pytest.mark.parametrize("accuracy, log_loss, expected", [
+    ([0.6, 0.7, 0.8], [1.0, 0.9, 0.8], 2),  # each better on both than the one before
+    ([0.6, 0.7, 0.7], [1.0, 0.9, 0.8], 1),  # the third ties in accuracy
+    ([0.6, 0.6, 0.7], [1.0, 0.9, 1.1], 0),  # the second ties, the third disagrees
+])
+def test_the_rule_without_the_margin(bench, accuracy, log_loss, expected):
+    assert bench.without_margin({**RECORD, "accuracy": accuracy, "log_loss": log_loss}) == expected
+    assert [bench.label(RECORD, j) for j in range(3)] == ["P1", "P3", "P3+d0.8"]
+
+
+def test_one_line_and_one_record_per_set_and_seed(bench, monkeypatch, tmp_path, capsys):
+    real = classify_select.select_conv_segments
+    seen = []
+
+    def small(classifier, data):  # the default's selection, with small networks and few steps
+        seen.append(classifier.get_params()["seed"])
+        return real(lstmkit.Classifier(**SMALL, seed=classifier.get_params()["seed"]), data)
+
+    monkeypatch.setattr(classify_select, "select_conv_segments", small)
+    out = tmp_path / "sel.jsonl"
+    assert bench.main(["--datasets", "Tiny", "--seeds", "0,1", "--json", str(out)]) == 0
+    assert seen == [0, 1]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["set"], r["seed"]) for r in records] == [("Tiny", 0), ("Tiny", 1)]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Tiny")]
+    assert len(lines) == 2
+    for record, line in zip(records, lines):
+        assert len(record["difference"]) == 3 and record["difference"][0] is None
+        for mean, se in record["difference"][1:]:
+            assert f"{mean:+.3f} ± {se:.3f}" in line
+        assert f"{record['accuracy'][0]:.3f} / {record['accuracy'][1]:.3f}" in line
