@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import lstmkit
 from lstmkit.cli.main import main
@@ -195,3 +196,18 @@ def test_inspect_a_saved_classifier(tmp_path):
             assert abs(stats["right"] - float((values > 0.9).float().mean())) < 1e-9
     assert main(["inspect", "--model", str(model), "--out", str(tmp_path / "none")]) == 2
     assert not (tmp_path / "none").exists()
+
+
+def test_threads_flag_sets_torchs_threads_for_the_run_alone(tmp_path):
+    train = tmp_path / "train.ts"
+    write_ts(train, synthetic(24, seed=0))
+    before = torch.get_num_threads()
+    wanted = 2 if before == 1 else 1  # a count the process does not already have
+    out = tmp_path / "run"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
+                 "--conv-segments", "1", "--no-baseline", "--threads", str(wanted), "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["threads"] == wanted
+    assert torch.get_num_threads() == before  # the process's own count comes back
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", str(train), "--threads", "0", "--out", str(tmp_path / "bad")])
+    assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()

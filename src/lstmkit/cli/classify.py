@@ -195,6 +195,8 @@ def _read(path, args):
 def run(args: argparse.Namespace) -> int:
     from lstmkit.cli.main import UsageError
     from lstmkit.data.sequences import load_dataset, stratified_split
+    import torch
+
     from lstmkit.runs import default_run_dir, write_csv, write_json
     from lstmkit.tasks.classify import Classifier
     from lstmkit.tasks.classify_select import describe as describe_selection
@@ -264,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
                "filled_missing_values": filled,
                "epochs": classifier.fit_result.epochs,
                "backends": dict(classifier.net.encoder.backend_counts),
+               "threads": torch.get_num_threads(),
                "seconds": round(time.perf_counter() - started, 2)}
     if report is not None:
         metrics.update(report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 
 def positive_int(text: str) -> int:
@@ -72,7 +73,29 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, 
                        help="continue training from DIR/checkpoints/last.ckpt (same data and options)")
     group.add_argument("--backend", default="auto", choices=["auto", "fused", "reference"],
                        help="LSTM backend (default auto)")
+    group.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                       help="CPU threads torch uses (default: torch's, one per core; with --devices N > 1 "
+                            "on the CPU each of the N processes takes cores / N instead)")
     return group
+
+
+@contextlib.contextmanager
+def command_threads(args: argparse.Namespace):
+    """Within the block torch uses ``args.threads`` CPU threads when the command has that flag
+    and it is given (unchanged otherwise); the count before is restored afterwards, so a command
+    run inside a Python process (a test, a notebook) leaves that process's threads as they were."""
+    count = getattr(args, "threads", None)
+    if count is None or getattr(args, "command", None) == "bench":  # bench sets its own, per measurement
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def holds_run_dir(task: str, *, unless_model: bool = False):

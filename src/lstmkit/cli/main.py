@@ -57,8 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     module = importlib.import_module(COMMANDS[args.command][0])
+    from lstmkit.cli.common import command_threads
+
     try:
-        return int(module.run(args) or 0)
+        with command_threads(args):
+            return int(module.run(args) or 0)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
