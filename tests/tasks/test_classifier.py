@@ -211,3 +211,30 @@ def test_threads_flag_sets_torchs_threads_for_the_run_alone(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", str(train), "--threads", "0", "--out", str(tmp_path / "bad")])
     assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
+
+
+def test_label_smoothing_trains_towards_the_smoothed_targets(tmp_path):
+    from lstmkit.cli.classify import LABEL_SMOOTHING
+    from lstmkit.tasks.classify import ClassifierParams
+
+    assert LABEL_SMOOTHING == ClassifierParams().label_smoothing == 0.0  # the CLI and the API agree
+    with pytest.raises(ValueError, match="label_smoothing"):
+        ClassifierParams(label_smoothing=1.0)
+    train = synthetic(60, seed=0)
+    options = dict(hidden_size=16, max_epochs=40, seed=0, ensemble=1, conv_segments=1, val_fraction=0.2)
+    plain = lstmkit.Classifier(**options).fit(train)
+    smooth = lstmkit.Classifier(label_smoothing=0.4, **options).fit(train)
+    # with K = 2 classes the targets are 0.8 / 0.2: no prediction takes the smoothed cross-entropy
+    # below their entropy, while the plain one heads for 0
+    entropy = -(0.8 * np.log(0.8) + 0.2 * np.log(0.2))
+    assert smooth.fit_result.best_val_loss >= entropy - 1e-6
+    assert plain.fit_result.best_val_loss < 0.5 * entropy
+    confidence = smooth.predict_proba(train).max(axis=1)
+    assert plain.predict_proba(train).max(axis=1).mean() > 0.95 and confidence.mean() < 0.9
+    assert smooth.evaluate(train)["accuracy"] >= 0.9  # still the right class
+    assert smooth.get_params()["label_smoothing"] == 0.4
+    smooth.save(tmp_path / "m")
+    assert lstmkit.Classifier.load(tmp_path / "m").params.label_smoothing == 0.4
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", str(tmp_path / "none.ts"), "--label-smoothing", "1.5"])
+    assert exit_info.value.code == 2

@@ -22,6 +22,7 @@ CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (te
 KERNEL_SCALES = None
 CONV_SEGMENTS = None  # ClassifierParams.conv_segments (None: chosen by cross-validation) and .segment_dropout (tests check that they agree)
 SEGMENT_DROPOUT = None
+LABEL_SMOOTHING = 0.0  # ClassifierParams.label_smoothing (tests check that they agree)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -148,6 +149,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
+    parser.add_argument("--label-smoothing", type=fraction_below(1.0), default=LABEL_SMOOTHING, metavar="E",
+                        help="train against (1 - E) on the true class and E spread over all K classes "
+                             f"(default {LABEL_SMOOTHING}: the plain cross-entropy)")
     parser.add_argument("--no-masked-norm", dest="masked_norm", action="store_false", default=MASKED_NORM,
                         help="the convolutions' BatchNorm statistics count the padding of unequal-length "
                              "batches, as torch's BatchNorm does (default: over the real steps alone, every "
