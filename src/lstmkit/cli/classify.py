@@ -23,6 +23,7 @@ KERNEL_SCALES = None
 CONV_SEGMENTS = None  # ClassifierParams.conv_segments (None: chosen by cross-validation) and .segment_dropout (tests check that they agree)
 SEGMENT_DROPOUT = None
 LABEL_SMOOTHING = 0.0  # ClassifierParams.label_smoothing (tests check that they agree)
+MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -152,6 +153,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-smoothing", type=fraction_below(1.0), default=LABEL_SMOOTHING, metavar="E",
                         help="train against (1 - E) on the true class and E spread over all K classes "
                              f"(default {LABEL_SMOOTHING}: the plain cross-entropy)")
+    parser.add_argument("--mixup", type=_mixup_alpha, default=MIXUP, metavar="A",
+                        help="mixup in training: every batch mixed with a shuffled copy of itself, "
+                             "weight λ ~ Beta(A, A), the loss mixed alike (Zhang et al. 2018); "
+                             f"default {MIXUP:g}" + (": off" if MIXUP == 0 else ""))
     parser.add_argument("--no-masked-norm", dest="masked_norm", action="store_false", default=MASKED_NORM,
                         help="the convolutions' BatchNorm statistics count the padding of unequal-length "
                              "batches, as torch's BatchNorm does (default: over the real steps alone, every "
@@ -334,3 +339,14 @@ def _confusion_plot(report: dict, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
+
+
+def _mixup_alpha(text: str) -> float:
+    """``--mixup``'s α: a finite number >= 0 (0: off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0.0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 (0: off), got {text!r}")
+    return value

@@ -367,3 +367,25 @@ def slice_windows(x: torch.Tensor, lengths: torch.Tensor, patch: int, fraction: 
     index = torch.minimum(index, (start + keep - 1)[:, None])  # past the window: its last step
     out = torch.gather(steps, 1, index.unsqueeze(-1).expand(-1, -1, steps.shape[-1]))
     return out.reshape(n, span // k, width), new_lengths
+
+
+def mix_batch(xs: list[torch.Tensor], lengths: list[torch.Tensor], alpha: float
+              ) -> tuple[list[torch.Tensor], list[torch.Tensor], float, torch.Tensor]:
+    r"""Mixup (Zhang et al. 2018), a training-time augmentation: the batch mixed with a shuffled
+    copy of itself, one weight for the whole batch::
+
+        λ ~ Beta(α, α),   π a random permutation of the N rows
+        x'_i = λ x_i + (1 - λ) x_{π(i)},   lengths'_i = max(lengths_i, lengths_{π(i)})
+
+    and the loss is ``λ CE(f(x'), y) + (1 - λ) CE(f(x'), y_π)``. ``xs`` and ``lengths``: one
+    tensor per input resolution (every member's rows are the same series, so one λ and one π
+    serve them all); steps past a series' end are zeros, so a shorter series fades out where
+    the longer one goes on. Draws from torch's global generator (saved in checkpoints).
+    Returns the mixed inputs and lengths, λ and π."""
+    n = xs[0].shape[0]
+    lam = float(torch.distributions.Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha))).sample())
+    perm = torch.randperm(n)
+    mixed = []
+    for x, lens in zip(xs, lengths):
+        mixed.append(lam * x + (1.0 - lam) * x[perm])
+    return mixed, [torch.maximum(lens, lens[perm]) for lens in lengths], lam, perm
