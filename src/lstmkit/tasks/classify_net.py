@@ -385,7 +385,5 @@ def mix_batch(xs: list[torch.Tensor], lengths: list[torch.Tensor], alpha: float
     n = xs[0].shape[0]
     lam = float(torch.distributions.Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha))).sample())
     perm = torch.randperm(n)
-    mixed = []
-    for x, lens in zip(xs, lengths):
-        mixed.append(lam * x + (1.0 - lam) * x[perm])
+    mixed = [lam * x + (1.0 - lam) * x[perm] for x in xs]
     return mixed, [torch.maximum(lens, lens[perm]) for lens in lengths], lam, perm
