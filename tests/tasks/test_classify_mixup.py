@@ -7,7 +7,7 @@ import torch
 
 import lstmkit
 from lstmkit.cli.main import main
-from lstmkit.tasks.classify_net import mix_batch
+from lstmkit.tasks.classify_net import mix_batch, mix_members
 
 from test_classifier import synthetic, write_ts
 
@@ -73,6 +73,62 @@ def test_mixup_loss_is_the_mixed_cross_entropy(monkeypatch):
     lstmkit.Classifier(mixup=0.7, **options).fit(synthetic(20, seed=0))
     assert 0.0 < seen["lam"] < 1.0
     assert seen["loss"] == pytest.approx(seen["by_hand"], rel=1e-5)
+
+
+def test_mix_members_mixes_each_member_at_its_own_alpha():
+    torch.manual_seed(5)
+    xs = [torch.randn(6, 3, 2) for _ in range(4)]
+    lengths = [torch.tensor([3, 2, 1, 3, 2, 3])] * 4
+    torch.manual_seed(9)
+    mixed, out_lengths, lams, perm = mix_members(xs, lengths, (0.0, 0.4, 0.0, 0.4))
+    assert lams[0] == lams[2] == 1.0 and 0.0 < lams[1] < 1.0 and lams[1] == lams[3]  # one draw per α
+    assert mixed[0] is xs[0] and out_lengths[2] is lengths[2]  # unmixed members read the batch as it is
+    for m in (1, 3):
+        torch.testing.assert_close(mixed[m], lams[m] * xs[m] + (1 - lams[m]) * xs[m][perm])
+        assert out_lengths[m].tolist() == torch.maximum(lengths[m], lengths[m][perm]).tolist()
+    torch.manual_seed(9)  # one α for all: the same draws as mix_batch
+    _, _, lam, same_perm = mix_batch(xs[:1], lengths[:1], 0.4)
+    assert lam == lams[1] and torch.equal(same_perm, perm)
+    with pytest.raises(ValueError, match="one input per member"):
+        mix_members(xs[:3], lengths[:3], (0.0, 0.4))
+
+
+def test_per_member_mixup_loss(monkeypatch):
+    """``mixup=(0, 0.7)``: member 0 learns on the batch as it is, member 1 on the mixed batch,
+    the loss CE_0(y) + λ CE_1(y) + (1 - λ) CE_1(y_π)."""
+    import lstmkit.tasks.classify as classify_module
+
+    seen = {}
+    real_fit = classify_module.fit
+
+    def capture(net, loss_fn, train_loader, *args, **kwargs):
+        batch = next(iter(train_loader))
+        net.train()
+        state = torch.random.get_rng_state()
+        torch.manual_seed(11)
+        seen["loss"] = float(loss_fn(net, batch).detach())
+        torch.manual_seed(11)
+        *inputs, y = batch
+        (x0, x1), _, lams, perm = mix_members([inputs[0]] * 2, [inputs[1]] * 2, (0.0, 0.7))
+        torch.manual_seed(11)
+        ce = torch.nn.functional.cross_entropy
+        with torch.no_grad():
+            first = ce(net.members[0](inputs[0], inputs[1]), y)
+            logits = net.members[1](x1, torch.maximum(inputs[1], inputs[1][perm]))
+            second = lams[1] * ce(logits, y) + (1 - lams[1]) * ce(logits, y[perm])
+        seen["by_hand"] = float(first + second)
+        seen["lam"] = lams[1]
+        torch.random.set_rng_state(state)
+        return real_fit(net, loss_fn, train_loader, *args, **kwargs)
+
+    monkeypatch.setattr(classify_module, "fit", capture)
+    options = dict(hidden_size=8, conv_channels=(8, 8, 8), max_epochs=1, ensemble=2, conv_segments=1,
+                   dropout=0.0, lstm_dropout=0.0, progress=False)
+    lstmkit.Classifier(mixup=(0.0, 0.7), **options).fit(synthetic(20, seed=0))
+    assert 0.0 < seen["lam"] < 1.0
+    assert seen["loss"] == pytest.approx(seen["by_hand"], rel=1e-5)
+    with pytest.raises(ValueError, match="one per member"):
+        lstmkit.Classifier(mixup=(0.0, 0.7, 0.2), **options)
 
 
 def test_mixup_fit_learns_and_is_saved(tmp_path):

@@ -209,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
     from lstmkit.runs import default_run_dir, write_csv, write_json
     from lstmkit.tasks.classify import Classifier
     from lstmkit.tasks.classify_select import describe as describe_selection
+    from lstmkit.tasks.classify_select import describe_resolution
 
     out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("classify"))
     if args.model:
@@ -257,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if classifier.segment_selection is not None:
         print(describe_selection(classifier.segment_selection))
+    if classifier.resolution_selection is not None:
+        print(describe_resolution(classifier.resolution_selection))
     frame = classifier.predictions_frame(test)
     report = classifier.evaluate(test) if test.labels is not None else None
 
@@ -270,6 +273,7 @@ def run(args: argparse.Namespace) -> int:
                "conv_segments": classifier.net.config.conv_segments,
                "segment_dropout": classifier.net.config.segment_dropout,
                "segment_selection": classifier.segment_selection,
+               "resolution_selection": classifier.resolution_selection,
                "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]
                                 if classifier.net.config.conv_branch else None),
                "filled_missing_values": filled,

@@ -129,9 +129,9 @@ from torch import nn
 
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
-from lstmkit.tasks.classify_select import select_conv_segments
+from lstmkit.tasks.classify_select import select_conv_segments, select_fold_scales
 from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
-                                       mix_batch, slice_windows)
+                                       mix_batch, mix_members, slice_windows)
 from lstmkit.train import TrainingConfig, fit
 
 KIND = "classifier"
@@ -198,8 +198,9 @@ class ClassifierParams(ClassifierNetOptions):
     segment_dropout: float | tuple[float, ...] | None = None
     # cross-entropy against (1 - e) one-hot + e / K (Szegedy et al. 2016); 0: the plain cross-entropy
     label_smoothing: float = 0.0
-    # mixup's α (Zhang et al. 2018, :func:`lstmkit.tasks.classify_net.mix_batch`); 0: no mixing
-    mixup: float = 0.0
+    # mixup's α (Zhang et al. 2018, :func:`lstmkit.tasks.classify_net.mix_batch`), or one per
+    # member (the others read the batch unmixed); 0: no mixing
+    mixup: float | tuple[float, ...] = 0.0
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(max_epochs=300, learning_rate=1e-3, batch_size=16, patience=100,
                                                lr_schedule="cosine", warmup_steps=50))
@@ -211,8 +212,12 @@ class ClassifierParams(ClassifierNetOptions):
             raise ValueError(f"lstm_dropout must lie in [0, 1), got {self.lstm_dropout}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
-        if not (self.mixup >= 0.0 and np.isfinite(self.mixup)) or isinstance(self.mixup, bool):
-            raise ValueError(f"mixup must be a number >= 0 (0: off), got {self.mixup!r}")
+        alphas = self.mixup if isinstance(self.mixup, (tuple, list)) else (self.mixup,)
+        if not alphas or any(isinstance(a, bool) or not isinstance(a, (int, float, np.floating, np.integer))
+                             or not (a >= 0.0 and np.isfinite(a)) for a in alphas):
+            raise ValueError(f"mixup must be a number >= 0 (0: off), or one per member, got {self.mixup!r}")
+        if isinstance(self.mixup, (tuple, list)):
+            self.mixup = _as_tuple(self.mixup, tuple(float(a) for a in alphas))
         if not 0.0 <= self.augment < 1.0:
             raise ValueError(f"augment must lie in [0, 1), got {self.augment}")
         if not 0.0 <= self.val_fraction < 0.5:
@@ -259,6 +264,8 @@ class ClassifierParams(ClassifierNetOptions):
         e = self.ensemble
         if isinstance(e, bool) or int(e) != e or e < 1:
             raise ValueError(f"ensemble must be a whole number >= 1, got {e!r}")
+        if isinstance(self.mixup, tuple) and len(self.mixup) != int(e):
+            raise ValueError(f"mixup must be one number, or one per member ({int(e)}), got {self.mixup!r}")
         if len(self.conv_channels) != len(self.conv_kernels) or not self.conv_channels:
             raise ValueError(f"conv_channels and conv_kernels must have the same (non-zero) length, "
                              f"got {self.conv_channels} and {self.conv_kernels}")
@@ -509,6 +516,8 @@ class Classifier(Estimator):
         self.classes: list[str] = []
         self.label_kind = "str"  # the type predict gives labels back in (fit's y's: label_kind)
         self.segment_selection: dict[str, Any] | None = None  # conv_segments=None: select_conv_segments' record
+        # fold_scales=None on series read whole: select_fold_scales' record
+        self.resolution_selection: dict[str, Any] | None = None
         self.channel_mean: np.ndarray | None = None
         self.channel_std: np.ndarray | None = None
         self.per_series = False  # every series standardised by its own statistics (else the channels')
@@ -631,6 +640,10 @@ class Classifier(Estimator):
             self.stats_mean = stats.mean(axis=0)
             self.stats_std = np.where(stats.std(axis=0) > 1e-6, stats.std(axis=0), 1.0).astype(np.float32)
         fold_scales = p.fold_scales or automatic_fold_scales(d, median)
+        self.resolution_selection = None
+        if p.fold_scales is None and len(fold_scales) > 1 and p.ensemble > 1:  # the training series decide
+            self.resolution_selection = select_fold_scales(self, data, segments, segment_dropout, fold_scales)
+            fold_scales = tuple(self.resolution_selection["chosen"])
         self.member_downsample = member_downsampling(d, fold_scales, p.ensemble, self.period,
                                                      max_width=int(median // FOLD_MIN_STEPS))
         self.member_patch = [p.patch or max(1, int(-(-median // dm)) // 16) for dm in self.member_downsample]
@@ -670,19 +683,31 @@ class Classifier(Estimator):
             if net.training and p.augment > 0:  # each resolution its own random windows
                 for i, k in enumerate(self.member_patch if multi else [self.patch]):
                     bx[i], blen[i] = slice_windows(bx[i], blen[i], k, p.augment)
-            lam = 1.0
-            if net.training and p.mixup > 0:  # one weight and one pairing for every member's input
-                bx, blen, lam, perm = mix_batch(bx, blen, p.mixup)
-            logits = net.member_logits(bx, blen) if multi else net.member_logits(bx[0], blen[0])  # (M, N, K)
-            logits = logits.flatten(0, 1)
+            lam, lams, alphas = 1.0, None, p.mixup
+            if net.training and max(alphas if isinstance(alphas, tuple) else (alphas,)) > 0:
+                if not isinstance(alphas, tuple) or len(set(alphas)) == 1:  # one weight and pairing for all
+                    bx, blen, lam, perm = mix_batch(bx, blen, max(alphas) if isinstance(alphas, tuple) else alphas)
+                else:  # member m mixed at its own α_m (unmixed where 0), one pairing for all
+                    if not multi:
+                        bx, blen = bx * len(alphas), blen * len(alphas)
+                    bx, blen, lams, perm = mix_members(bx, blen, alphas)
+            if multi or lams is not None:
+                logits = net.member_logits(bx, blen)  # (M, N, K)
+            else:
+                logits = net.member_logits(bx[0], blen[0])
 
-            def cross_entropy(targets):
-                return nn.functional.cross_entropy(logits, targets.repeat(len(logits) // len(targets)), reduction="sum",
-                                                   label_smoothing=p.label_smoothing) / len(targets)
+            def cross_entropy(targets, reduction="sum"):
+                return nn.functional.cross_entropy(logits.flatten(0, 1), targets.repeat(len(logits)),
+                                                   reduction=reduction, label_smoothing=p.label_smoothing)
 
+            if lams is not None:  # Σ_m λ_m CE_m(y) + (1 - λ_m) CE_m(y_π), each CE_m a mean over the batch
+                own = cross_entropy(by, "none").view(len(logits), -1).mean(dim=1)
+                paired = cross_entropy(by[perm], "none").view(len(logits), -1).mean(dim=1)
+                weight = torch.tensor(lams, dtype=own.dtype)
+                return (weight * own + (1.0 - weight) * paired).sum()
             if lam == 1.0:
-                return cross_entropy(by)
-            return lam * cross_entropy(by) + (1.0 - lam) * cross_entropy(by[perm])
+                return cross_entropy(by) / len(by)
+            return lam * cross_entropy(by) / len(by) + (1.0 - lam) * cross_entropy(by[perm]) / len(by)
 
         self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, training, run_dir,
                               resume_from=resume_from)
@@ -805,7 +830,7 @@ class Classifier(Estimator):
         return {"classes": self.classes, "label_kind": self.label_kind, "patch": self.patch, "downsample": self.downsample,
                 "member_patch": list(self.member_patch), "member_downsample": list(self.member_downsample),
                 "period": self.period, "member_offsets": [list(o) for o in self.member_offsets],
-                "segment_selection": self.segment_selection,
+                "segment_selection": self.segment_selection, "resolution_selection": self.resolution_selection,
                 "downsample_mode": self.downsample_mode, "per_series": self.per_series,
                 "stats_mean": None if self.stats_mean is None else self.stats_mean.tolist(),
                 "stats_std": None if self.stats_std is None else self.stats_std.tolist(),
@@ -832,6 +857,7 @@ class Classifier(Estimator):
         self.classes = list(state["classes"])
         self.label_kind = state.get("label_kind", "str")  # models saved before arrays: text
         self.segment_selection = state.get("segment_selection")
+        self.resolution_selection = state.get("resolution_selection")  # None: saved before it, or none ran
         if "segment_selection" not in state and self.params.conv_segments is None:
             self.params.conv_segments = self.net.config.conv_segments  # saved before the selection: P given
         self.patch = int(state["patch"])

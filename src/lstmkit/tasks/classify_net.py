@@ -60,6 +60,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -387,3 +388,23 @@ def mix_batch(xs: list[torch.Tensor], lengths: list[torch.Tensor], alpha: float
     perm = torch.randperm(n)
     mixed = [lam * x + (1.0 - lam) * x[perm] for x in xs]
     return mixed, [torch.maximum(lens, lens[perm]) for lens in lengths], lam, perm
+
+
+def mix_members(xs: list[torch.Tensor], lengths: list[torch.Tensor], alphas: Sequence[float]
+                ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[float], torch.Tensor]:
+    r"""Mixup at one α per member (:func:`mix_batch`): member m's input ``xs[m]`` mixed with
+    ``λ_m ~ Beta(α_m, α_m)`` (one draw per distinct α > 0, so members at the same α share it),
+    and left as it is (``λ_m = 1``) where ``α_m = 0``; one permutation π for every member. The
+    loss is ``Σ_m λ_m CE(f_m(x'_m), y) + (1 - λ_m) CE(f_m(x'_m), y_π)``. This lets members with
+    and without mixup train on the same batches (the selection's candidates,
+    :mod:`lstmkit.tasks.classify_select`). Returns the inputs, lengths, the λ_m and π."""
+    if len(xs) != len(alphas) or len(lengths) != len(alphas):
+        raise ValueError(f"expected one input per member ({len(alphas)}), got {len(xs)}")
+    n = xs[0].shape[0]
+    draws = {a: float(torch.distributions.Beta(torch.tensor(float(a)), torch.tensor(float(a))).sample())
+             for a in sorted(set(float(a) for a in alphas)) if a > 0}
+    perm = torch.randperm(n)
+    lams = [draws.get(float(a), 1.0) for a in alphas]
+    mixed = [x if lam == 1.0 else lam * x + (1.0 - lam) * x[perm] for x, lam in zip(xs, lams)]
+    out_lengths = [lens if lam == 1.0 else torch.maximum(lens, lens[perm]) for lens, lam in zip(lengths, lams)]
+    return mixed, out_lengths, lams, perm
