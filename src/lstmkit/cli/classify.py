@@ -117,8 +117,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fold-scales", type=scales, default=FOLD_SCALES, metavar="S1,S2,..",
                         help="a multi-resolution ensemble: member m reads blocks of max(1, round(D * S_m)) "
                              "steps (the scales taken in turn, e.g. 1,0.5,2; no member in fewer than about 16 "
-                             "blocks; 1 keeps every member at D; default: 1,2,4 when D = 1 and the series are "
-                             "at least 64 steps long, else 1)")
+                             "blocks; 1 keeps every member at D; default: where D = 1 and the series are at "
+                             "least 64 steps long, 1,2,4 or 1, whichever a 3-fold cross-validation on the "
+                             "training series favours (two networks per fold, blocks of 4 against 1; 1,2,4 "
+                             "unless 1 is better on both held-out log-loss and accuracy), else 1)")
     parser.add_argument("--fold-offsets", type=positive_int, default=FOLD_OFFSETS, metavar="N",
                         help="when D > 1, train on and average the predictions over N start offsets of the "
                              "blocks (0, D/N, 2D/N, .. steps dropped; whole periods when D is aligned to one), "

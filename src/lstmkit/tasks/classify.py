@@ -64,7 +64,11 @@ does ``downsample_mode="mean"`` (averaging a block of whole periods would erase 
 ``d_m = max(1, round(d * s_m))`` steps (the scales taken in turn; with d aligned to a period p,
 ``d_m = p * max(1, round(d s_m / p))``; no member in fewer than about 16 blocks). By default
 (None, :func:`automatic_fold_scales`) the members of a series read whole (d = 1, 64 steps or
-more) read it in blocks of 1, 2 and 4 steps, and every member reads at d otherwise;
+more) read it in blocks of 1, 2 and 4 steps, unless a quick cross-validation on the training
+series finds one network reading every step better than one reading blocks of 4 on both
+held-out log-loss and accuracy, beyond one standard error (then every member reads every step:
+:func:`lstmkit.tasks.classify_select.select_fold_scales`, the record
+:attr:`Classifier.resolution_selection`); every member reads at d otherwise;
 ``(1, 0.5, 2)`` at d > 1 was measured and not adopted (see benchmarks/README.md). ``kernel_scales``
 gives member m its own convolution widths, ``k_{m,j} = max(1, round(k_j s_m))``
 (:func:`member_kernels`); by default (None) the three members read 8/5/3, 12/8/5 and 16/10/6
@@ -112,7 +116,9 @@ against 0.82 without), so it stays off.
 batch mixed with a shuffled copy of itself, ``x' = λ x_i + (1 - λ) x_π(i)`` with
 ``λ ~ Beta(α, α)``, against the same mixture of the two cross-entropies; prediction reads the
 series unmixed. It keeps a small training set's incidental cue (BME: the plate's sign) from
-deciding the class alone (benchmarks/README.md, "Mixup").
+deciding the class alone (benchmarks/README.md, "Mixup"). ``mixup=(α_1, .., α_M)`` gives every
+member its own α (:func:`lstmkit.tasks.classify_net.mix_members`: members at 0 read the batch
+unmixed, all share one pairing), so members with and without it train on the same batches.
 """
 
 from __future__ import annotations
