@@ -45,6 +45,9 @@ sets of 30 series or more; more than the fit on the smallest sets, where per-ste
 dominate). Its result is saved with the model (``Classifier.segment_selection``) and printed by
 ``lstmkit classify``. With a time budget (``max_time``, minutes) the selection's networks take at
 most half of it.
+
+The members' resolution (``fold_scales=None`` on series read whole) is chosen after P by the
+same folds and rule, two networks per fold: :func:`select_fold_scales`.
 """
 
 from __future__ import annotations
