@@ -40,9 +40,14 @@ def test_mix_batch_weights_follow_beta():
     assert abs(np.mean(even) - 0.5) < 0.06
 
 
-def test_mixup_loss_is_the_mixed_cross_entropy(monkeypatch):
-    """The fit's loss on a mixed batch is λ CE(f(x'), y) + (1 - λ) CE(f(x'), y_π), summed over the
-    members: replayed here from the generator state the training step started with."""
+TINY = dict(hidden_size=8, conv_channels=(8, 8, 8), max_epochs=1, ensemble=2, conv_segments=1,
+            dropout=0.0, lstm_dropout=0.0, progress=False)
+
+
+def first_batch_loss(monkeypatch, mixup, by_hand):
+    """Fit ``Classifier(mixup=mixup, **TINY)`` and return the training loss of its first batch
+    beside ``by_hand(net, batch)``'s (which returns the loss and λ), both from the same generator
+    state, with the λ drawn."""
     import lstmkit.tasks.classify as classify_module
 
     seen = {}
@@ -55,22 +60,29 @@ def test_mixup_loss_is_the_mixed_cross_entropy(monkeypatch):
         torch.manual_seed(11)
         seen["loss"] = float(loss_fn(net, batch).detach())
         torch.manual_seed(11)
-        *inputs, y = batch
-        (x,), (lengths,), lam, perm = mix_batch([inputs[0]], [inputs[1]], 0.7)
-        torch.manual_seed(11)
         with torch.no_grad():
-            logits = net.member_logits(x, lengths).flatten(0, 1)
-        ce = torch.nn.functional.cross_entropy
-        m = logits.shape[0] // len(y)
-        seen["by_hand"] = float(lam * m * ce(logits, y.repeat(m)) + (1 - lam) * m * ce(logits, y[perm].repeat(m)))
-        seen["lam"] = lam
+            loss, seen["lam"] = by_hand(net, batch)
+        seen["by_hand"] = float(loss)
         torch.random.set_rng_state(state)
         return real_fit(net, loss_fn, train_loader, *args, **kwargs)
 
     monkeypatch.setattr(classify_module, "fit", capture)
-    options = dict(hidden_size=8, conv_channels=(8, 8, 8), max_epochs=1, ensemble=2, conv_segments=1,
-                   dropout=0.0, lstm_dropout=0.0, progress=False)
-    lstmkit.Classifier(mixup=0.7, **options).fit(synthetic(20, seed=0))
+    lstmkit.Classifier(mixup=mixup, **TINY).fit(synthetic(20, seed=0))
+    return seen
+
+
+def test_mixup_loss_is_the_mixed_cross_entropy(monkeypatch):
+    """The fit's loss on a mixed batch is λ CE(f(x'), y) + (1 - λ) CE(f(x'), y_π), summed over the
+    members: replayed here from the generator state the training step started with."""
+    def by_hand(net, batch):
+        *inputs, y = batch
+        (x,), (lengths,), lam, perm = mix_batch([inputs[0]], [inputs[1]], 0.7)
+        logits = net.member_logits(x, lengths).flatten(0, 1)
+        ce = torch.nn.functional.cross_entropy
+        m = logits.shape[0] // len(y)
+        return lam * m * ce(logits, y.repeat(m)) + (1 - lam) * m * ce(logits, y[perm].repeat(m)), lam
+
+    seen = first_batch_loss(monkeypatch, 0.7, by_hand)
     assert 0.0 < seen["lam"] < 1.0
     assert seen["loss"] == pytest.approx(seen["by_hand"], rel=1e-5)
 
@@ -96,39 +108,19 @@ def test_mix_members_mixes_each_member_at_its_own_alpha():
 def test_per_member_mixup_loss(monkeypatch):
     """``mixup=(0, 0.7)``: member 0 learns on the batch as it is, member 1 on the mixed batch,
     the loss CE_0(y) + λ CE_1(y) + (1 - λ) CE_1(y_π)."""
-    import lstmkit.tasks.classify as classify_module
-
-    seen = {}
-    real_fit = classify_module.fit
-
-    def capture(net, loss_fn, train_loader, *args, **kwargs):
-        batch = next(iter(train_loader))
-        net.train()
-        state = torch.random.get_rng_state()
-        torch.manual_seed(11)
-        seen["loss"] = float(loss_fn(net, batch).detach())
-        torch.manual_seed(11)
+    def by_hand(net, batch):
         *inputs, y = batch
-        (x0, x1), _, lams, perm = mix_members([inputs[0]] * 2, [inputs[1]] * 2, (0.0, 0.7))
-        torch.manual_seed(11)
+        (_, x1), _, lams, perm = mix_members([inputs[0]] * 2, [inputs[1]] * 2, (0.0, 0.7))
         ce = torch.nn.functional.cross_entropy
-        with torch.no_grad():
-            first = ce(net.members[0](inputs[0], inputs[1]), y)
-            logits = net.members[1](x1, torch.maximum(inputs[1], inputs[1][perm]))
-            second = lams[1] * ce(logits, y) + (1 - lams[1]) * ce(logits, y[perm])
-        seen["by_hand"] = float(first + second)
-        seen["lam"] = lams[1]
-        torch.random.set_rng_state(state)
-        return real_fit(net, loss_fn, train_loader, *args, **kwargs)
+        first = ce(net.members[0](inputs[0], inputs[1]), y)
+        logits = net.members[1](x1, torch.maximum(inputs[1], inputs[1][perm]))
+        return first + lams[1] * ce(logits, y) + (1 - lams[1]) * ce(logits, y[perm]), lams[1]
 
-    monkeypatch.setattr(classify_module, "fit", capture)
-    options = dict(hidden_size=8, conv_channels=(8, 8, 8), max_epochs=1, ensemble=2, conv_segments=1,
-                   dropout=0.0, lstm_dropout=0.0, progress=False)
-    lstmkit.Classifier(mixup=(0.0, 0.7), **options).fit(synthetic(20, seed=0))
+    seen = first_batch_loss(monkeypatch, (0.0, 0.7), by_hand)
     assert 0.0 < seen["lam"] < 1.0
     assert seen["loss"] == pytest.approx(seen["by_hand"], rel=1e-5)
     with pytest.raises(ValueError, match="one per member"):
-        lstmkit.Classifier(mixup=(0.0, 0.7, 0.2), **options)
+        lstmkit.Classifier(mixup=(0.0, 0.7, 0.2), **TINY)
 
 
 def test_mixup_fit_learns_and_is_saved(tmp_path):

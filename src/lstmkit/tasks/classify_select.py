@@ -136,30 +136,22 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "choices": choices,
                               "dropouts": dropouts, "folds": SELECTION_FOLDS,
                               "log_loss": None, "accuracy": None, "difference": None, "skipped": None, "seconds": 0.0}
-    _, counts = np.unique(np.asarray(data.labels).astype(str), return_counts=True)
-    if counts.min() < SELECTION_FOLDS:
-        record["skipped"] = (f"a class has {int(counts.min())} training series, fewer than the "
+    fewest = _fewest_per_class(data)
+    if fewest < SELECTION_FOLDS:
+        record["skipped"] = (f"a class has {fewest} training series, fewer than the "
                              f"{SELECTION_FOLDS} folds: P = {choices[0]} kept")
         return record
     seed = int(params["seed"])
-    steps = SELECTION_STEPS if params["max_steps"] is None else min(int(params["max_steps"]), SELECTION_STEPS)
-    mixup = params["mixup"]
+    steps = _selection_steps(params)
     options = {**params, "conv_segments": tuple(choices), "segment_dropout": tuple(dropouts), "ensemble": len(choices),
-               # mixup given per member: the first member's for every candidate
-               "mixup": mixup[0] if isinstance(mixup, (tuple, list)) else mixup,
+               "mixup": _first_member(params["mixup"]),
                "fold_scales": (SELECTION_FOLD_SCALE,), "kernel_scales": (1.0,), "fold_offsets": 1,
                "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
                # a time budget for the model (minutes) is shared: the selection's networks together
                # take at most half of it
                "max_time": None if params["max_time"] is None else params["max_time"] / (2 * SELECTION_FOLDS)}
     proba = _cross_validated_proba(type(classifier), options, data, seed, len(choices))
-    truth = data.label_indices(list(data.classes))
-    losses, right = zip(*(held_out_losses(proba[m], truth) for m in range(len(choices))))
-    record["log_loss"] = [round(float(np.mean(row)), 6) for row in losses]
-    record["accuracy"] = [round(float(np.mean(row)), 6) for row in right]
-    # each candidate's paired per-series log-loss difference against the first, and its standard error
-    record["difference"] = [None] + [[round(v, 6) for v in paired_difference(row, losses[0])] for row in losses[1:]]
-    best = choose(losses, right, list(range(len(choices))))
+    best = _score(record, proba, data)
     record["chosen"], record["chosen_dropout"] = choices[best], dropouts[best]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
@@ -197,30 +189,52 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales) -> d
     record: dict[str, Any] = {"chosen": choices[0], "choices": choices, "standins": standins,
                               "folds": SELECTION_FOLDS, "log_loss": None, "accuracy": None, "difference": None,
                               "skipped": None, "seconds": 0.0}
-    _, counts = np.unique(np.asarray(data.labels).astype(str), return_counts=True)
-    if counts.min() < SELECTION_FOLDS:
-        record["skipped"] = (f"a class has {int(counts.min())} training series, fewer than the "
+    fewest = _fewest_per_class(data)
+    if fewest < SELECTION_FOLDS:
+        record["skipped"] = (f"a class has {fewest} training series, fewer than the "
                              f"{SELECTION_FOLDS} folds: fold scales {_scales(choices[0])} kept")
         return record
     seed = int(params["seed"])
-    steps = SELECTION_STEPS if params["max_steps"] is None else min(int(params["max_steps"]), SELECTION_STEPS)
-    first = (lambda v: v[0] if isinstance(v, (tuple, list)) else v)  # per-member options: the first member's
-    options = {**params, "conv_segments": int(first(segments)), "segment_dropout": float(first(segment_dropout)),
-               "mixup": first(params["mixup"]),
+    steps = _selection_steps(params)
+    options = {**params, "conv_segments": int(_first_member(segments)),
+               "segment_dropout": float(_first_member(segment_dropout)), "mixup": _first_member(params["mixup"]),
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
                "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
                "max_time": None if params["max_time"] is None else params["max_time"] / (4 * SELECTION_FOLDS)}
     proba = _cross_validated_proba(type(classifier), options, data, seed, len(standins))
+    record["chosen"] = choices[_score(record, proba, data)]
+    record["seconds"] = round(time.perf_counter() - started, 2)
+    return record
+
+
+def _fewest_per_class(data) -> int:
+    """The number of training series of the rarest class."""
+    _, counts = np.unique(np.asarray(data.labels).astype(str), return_counts=True)
+    return int(counts.min())
+
+
+def _selection_steps(params: dict[str, Any]) -> int:
+    """:data:`SELECTION_STEPS`, or the model's own ``max_steps`` when that is smaller."""
+    return SELECTION_STEPS if params["max_steps"] is None else min(int(params["max_steps"]), SELECTION_STEPS)
+
+
+def _first_member(value):
+    """A per-member option's first member's value (a tuple or list), else the value itself."""
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
+def _score(record: dict[str, Any], proba: np.ndarray, data) -> int:
+    """Every candidate's held-out log-loss and accuracy and its paired per-series log-loss
+    difference against the first (with its standard error) into ``record``, from the held-out
+    probabilities ``(candidates, N, K)``; returns the index :func:`choose` takes."""
     truth = data.label_indices(list(data.classes))
-    losses, right = zip(*(held_out_losses(proba[m], truth) for m in range(len(standins))))
+    losses, right = zip(*(held_out_losses(proba[m], truth) for m in range(len(proba))))
     record["log_loss"] = [round(float(np.mean(row)), 6) for row in losses]
     record["accuracy"] = [round(float(np.mean(row)), 6) for row in right]
     record["difference"] = [None] + [[round(v, 6) for v in paired_difference(row, losses[0])] for row in losses[1:]]
-    record["chosen"] = choices[choose(losses, right, list(range(len(choices))))]
-    record["seconds"] = round(time.perf_counter() - started, 2)
-    return record
+    return choose(losses, right, list(range(len(proba))))
 
 
 def _cross_validated_proba(estimator, options: dict[str, Any], data, seed: int, members: int) -> np.ndarray:
