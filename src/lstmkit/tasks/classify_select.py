@@ -47,7 +47,8 @@ dominate). Its result is saved with the model (``Classifier.segment_selection``)
 most half of it.
 
 The members' resolution (``fold_scales=None`` on series read whole) is chosen after P by the
-same folds and rule, two networks per fold: :func:`select_fold_scales`.
+same folds and rule, two networks per fold: :func:`select_fold_scales`; with a time budget its
+networks take at most a quarter of it, so the model's own fit keeps at least a quarter.
 """
 
 from __future__ import annotations
