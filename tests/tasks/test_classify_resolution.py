@@ -13,7 +13,7 @@ import lstmkit
 from lstmkit.tasks import classify_select
 from lstmkit.tasks.classify_select import describe_resolution
 
-from test_classify_select import bumps
+from test_classify_select import bumps, spy_on_fits
 
 # series of 80 steps: read whole (d = 1) and long enough for the multi-resolution ensemble
 TINY = {"hidden_size": 8, "conv_channels": (8, 8, 8), "conv_kernels": (8, 5, 3), "ensemble": 3,
@@ -57,14 +57,7 @@ def test_the_fit_after_the_selection_is_the_fit_with_those_scales_given(monkeypa
 def test_the_selection_networks_options(monkeypatch):
     """Two networks per fold (blocks of 4 and of 1) at the model's P, dropout and mixup, the
     selection's step budget, a quarter of a time budget among them."""
-    seen = []
-    real_fit = lstmkit.Classifier.fit
-
-    def spy(self, data, *args, **kwargs):
-        seen.append(self.get_params())
-        return real_fit(self, data, *args, **kwargs)
-
-    monkeypatch.setattr(lstmkit.Classifier, "fit", spy)
+    seen = spy_on_fits(monkeypatch)
     x, y = long_bumps(18, seed=2)
     options = {**TINY, "conv_segments": (1, 3, 3), "segment_dropout": (0.5, 0.0, 0.0), "mixup": (0.3, 0.0, 0.0)}
     lstmkit.Classifier(**options, max_epochs=1, max_time=12.0).fit(x, y)

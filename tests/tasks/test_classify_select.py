@@ -33,6 +33,20 @@ def bumps(n: int, seed: int, length: int = 48):
     return x, np.where(y == 0, "early", "late")
 
 
+def spy_on_fits(monkeypatch) -> list[dict]:
+    """Every ``Classifier.fit`` from now on appends its estimator's options to the list returned
+    (the model's own fit first, then the selection's networks)."""
+    seen = []
+    real_fit = lstmkit.Classifier.fit
+
+    def spy(self, data, *args, **kwargs):
+        seen.append(self.get_params())
+        return real_fit(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(lstmkit.Classifier, "fit", spy)
+    return seen
+
+
 def test_stratified_folds_deal_every_class_evenly():
     labels = np.array(["a"] * 10 + ["b"] * 7 + ["c"] * 3)
     folds = stratified_folds(labels, 3, seed=0)
@@ -216,14 +230,7 @@ def test_the_cli_reports_the_choice(tmp_path, capsys):
 def test_the_selection_networks_share_the_models_time_budget(monkeypatch):
     """With ``max_time`` (minutes) the three folds' networks get half of it between them; every
     other option is the model's, but for what the selection fixes."""
-    seen = []
-    real_fit = lstmkit.Classifier.fit
-
-    def spy(self, data, *args, **kwargs):
-        seen.append(self.get_params())
-        return real_fit(self, data, *args, **kwargs)
-
-    monkeypatch.setattr(lstmkit.Classifier, "fit", spy)
+    seen = spy_on_fits(monkeypatch)
     x, y = bumps(24, seed=6)
     lstmkit.Classifier(**SMALL, max_epochs=1, max_time=6.0, learning_rate=0.002).fit(x, y)
     inner = seen[1:]  # the model's own fit first, then the three folds'
