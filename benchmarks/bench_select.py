@@ -1,4 +1,5 @@
-"""The default's choice of P and the parts' dropout, on the training split alone (issue 12):
+"""The default's choice of P, the parts' dropout and the conv branch's maximum, on the training
+split alone (issue 12):
 ``lstmkit.tasks.classify_select.select_conv_segments(Classifier(seed=s), train)`` per data set
 and seed, the selection that ``Classifier().fit`` runs before its own fit.
 
@@ -37,7 +38,8 @@ def without_margin(record: dict) -> int:
 
 def label(record: dict, j: int) -> str:
     p, r = record["choices"][j], record["dropouts"][j]
-    return f"P{p}" + (f"+d{r:g}" if p > 1 and r > 0 else "")
+    maximum = (record.get("maxes") or [False] * len(record["choices"]))[j]  # records from before the maximum
+    return f"P{p}" + (f"+d{r:g}" if p > 1 and r > 0 else "") + ("+max" if maximum else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             record = select_conv_segments(lstmkit.Classifier(seed=seed, progress=False), train)
             seconds = time.perf_counter() - started
             chosen = [label(record, j) for j in range(len(record["choices"]))
-                      if (record["choices"][j], record["dropouts"][j]) == (record["chosen"], record["chosen_dropout"])][0]
+                      if (record["choices"][j], record["dropouts"][j], record["maxes"][j])
+                      == (record["chosen"], record["chosen_dropout"], record["chosen_max"])][0]
             if record["skipped"]:
                 print(f"{name:24s} {seed:4d}  skipped: {record['skipped']}")
             else:

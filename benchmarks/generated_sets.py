@@ -1,7 +1,7 @@
-r"""Four UCR classification problems that are defined by a generator, made here from their
+r"""Five UCR classification problems that are defined by a generator, made here from their
 published definitions (this machine has no network, and no installed wheel ships their files).
 Every series is z-normalised on its own, as the UCR archive stores them. Held out of the
-benchmark's mean (``bench_classify.py --datasets CBF,SyntheticControl,TwoPatterns,BME``).
+benchmark's mean (``bench_classify.py --datasets CBF,SyntheticControl,TwoPatterns,BME,ShapeletSim``).
 
 **CBF** (Cylinder-Bell-Funnel, Saito 1994; UCR: 30 training and 900 test series, 128 steps,
 3 classes). With ``a ~ U{16..32}``, ``b - a ~ U{32..96}``, ``η ~ N(0, 1)`` per series and
@@ -39,6 +39,16 @@ The draws here (the archive's generator is not published with it): the plate ove
 ``w ~ U(2, 4)`` and its centre ``c`` uniform in steps 5..37 (begin) or 91..123 (end), noise
 ``ε(t) ~ N(0, 0.25^2)``.
 
+**ShapeletSim** (after the UCR archive's set of that name for shapelet methods, Hills et al.
+2014: 20 training and 180 test series, 500 steps, 2 classes; the archive's generator is not
+published with it, so these draws are this file's own): uniform noise ``U(0, 1)`` at every step,
+and one shape of ``w = 30`` steps over it at a start ``s ~ U{0..470}``, ``τ = 0..29``::
+
+    sine  x(s + τ) = 0.5 + 0.5 sin(4π τ / w)          (two periods)
+    saw   x(s + τ) = (τ mod 15) / 14                  (two teeth)
+
+both within the noise's range: only the shape, somewhere in the series, tells the classes apart.
+
 The training and test parts are drawn from their own seeded generators (fixed: the same sets
 for every model seed).
 """
@@ -47,12 +57,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GENERATED_SETS", "bme", "cbf", "load_generated", "synthetic_control", "two_patterns"]
+__all__ = ["GENERATED_SETS", "bme", "cbf", "load_generated", "shapelet_sim", "synthetic_control", "two_patterns"]
 
 CBF_CLASSES = ("cylinder", "bell", "funnel")
 CONTROL_CLASSES = ("normal", "cyclic", "increasing", "decreasing", "upward", "downward")
 TWO_PATTERN_CLASSES = ("up-up", "up-down", "down-up", "down-down")
 BME_CLASSES = ("begin", "middle", "end")
+SHAPELET_CLASSES = ("sine", "saw")
 
 
 def _shuffled(rng: np.random.Generator, series: list[np.ndarray], labels: list[str]
@@ -142,10 +153,28 @@ def bme(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[st
     return _shuffled(rng, series, labels)
 
 
+def shapelet_sim(n: int, seed: int, length: int = 500, width: int = 30) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` ShapeletSim series (classes in turn, then shuffled) and their labels."""
+    rng = np.random.default_rng(seed)
+    tau = np.arange(width, dtype=np.float64)
+    teeth = width // 2
+    shapes = {"sine": 0.5 + 0.5 * np.sin(4 * np.pi * tau / width), "saw": (tau % teeth) / (teeth - 1)}
+    series, labels = [], []
+    for i in range(n):
+        kind = SHAPELET_CLASSES[i % 2]
+        x = rng.uniform(0.0, 1.0, size=length)
+        start = int(rng.integers(0, length - width + 1))
+        x[start:start + width] = shapes[kind]
+        series.append(_znorm(x))
+        labels.append(kind)
+    return _shuffled(rng, series, labels)
+
+
 #: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
 #: (SyntheticControl's per class)
 GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control, 50, 50),
-                  "TwoPatterns": (two_patterns, 1000, 4000), "BME": (bme, 30, 150)}
+                  "TwoPatterns": (two_patterns, 1000, 4000), "BME": (bme, 30, 150),
+                  "ShapeletSim": (shapelet_sim, 20, 180)}
 TRAIN_SEED, TEST_SEED = 1000, 2000
 
 

@@ -1,5 +1,5 @@
 """The classification benchmark's generated held-out sets (benchmarks/generated_sets.py): CBF,
-SyntheticControl, TwoPatterns and BME made from their published definitions; sizes, classes, the UCR
+SyntheticControl, TwoPatterns, BME and ShapeletSim made from their published definitions; sizes, classes, the UCR
 z-normalisation and each class's defining shape. No benchmark runs here."""
 
 import numpy as np
@@ -16,7 +16,8 @@ def gen():
 
 @pytest.mark.parametrize("name, sizes, length, classes",
                          [("CBF", (30, 900), 128, 3), ("SyntheticControl", (300, 300), 60, 6),
-                          ("TwoPatterns", (1000, 4000), 128, 4), ("BME", (30, 150), 128, 3)])
+                          ("TwoPatterns", (1000, 4000), 128, 4), ("BME", (30, 150), 128, 3),
+                          ("ShapeletSim", (20, 180), 500, 2)])
 def test_sizes_classes_and_z_normalised(gen, name, sizes, length, classes):
     train, test = gen.load_generated(name)
     assert (len(train), len(test)) == sizes
@@ -84,8 +85,24 @@ def test_bme_bell_at_the_begin_or_end(gen):
     assert sorted(set(labels)) == sorted(gen.BME_CLASSES)
 
 
+def test_shapelet_sim_holds_one_smooth_shape_of_its_class_in_noise(gen):
+    """Somewhere in every series lie 30 steps of its class's shape, exactly (up to the series'
+    z-normalisation); elsewhere the noise's steps jump (no 30-step run is that smooth)."""
+    series, labels = gen.shapelet_sim(100, seed=0)
+    tau = np.arange(30)
+    shapes = {"sine": 0.5 + 0.5 * np.sin(4 * np.pi * tau / 30), "saw": (tau % 15) / 14}
+    for x, kind in zip(series, labels):
+        windows = np.lib.stride_tricks.sliding_window_view(x, 30)
+        for name, shape in shapes.items():
+            z = (shape - shape.mean()) / shape.std()
+            wz = (windows - windows.mean(1, keepdims=True)) / windows.std(1, keepdims=True)
+            best = float((wz @ z / 30).max())  # the best correlation with the shape anywhere
+            assert (best > 0.999) == (name == kind), (kind, name, best)
+    assert sorted(set(labels)) == sorted(gen.SHAPELET_CLASSES)
+
+
 def test_the_bench_loads_them_by_name():
     with benchmark_module("bench_classify.py") as bench:
-        assert {"CBF", "SyntheticControl", "TwoPatterns", "BME"} <= set(bench.HELD_OUT)
+        assert {"CBF", "SyntheticControl", "TwoPatterns", "BME", "ShapeletSim"} <= set(bench.HELD_OUT)
         train, test = bench.load("SyntheticControl", split_seed=0)
         assert (len(train), len(test), train.n_channels) == (300, 300, 1)

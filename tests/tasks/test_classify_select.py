@@ -125,9 +125,12 @@ def test_the_rule_weighs_each_candidate_against_the_one_chosen_so_far(losses, co
 
 
 def test_the_candidates():
-    assert SEGMENT_CANDIDATES == ((1, 0.0), (3, 0.0), (3, 0.8))
-    assert candidates_for(None) == [(1, 0.0), (3, 0.0), (3, 0.8)]  # the dropout chosen with P
-    assert candidates_for(0.5) == [(1, 0.5), (3, 0.5)]  # a dropout given: P alone
+    assert SEGMENT_CANDIDATES == ((1, 0.0, False), (3, 0.0, False), (3, 0.8, False), (1, 0.0, True))
+    # the dropout and the maximum chosen with P
+    assert candidates_for(None) == [(1, 0.0, False), (3, 0.0, False), (3, 0.8, False), (1, 0.0, True)]
+    assert candidates_for(0.5) == [(1, 0.5, False), (3, 0.5, False), (1, 0.5, True)]  # a dropout given
+    assert candidates_for(None, True) == [(1, 0.0, True), (3, 0.0, True), (3, 0.8, True)]  # the maximum given
+    assert candidates_for(0.5, (False, True)) == [(1, 0.5, False), (3, 0.5, False)]  # per member: the first's
 
 
 def test_where_place_is_the_class_the_selection_takes_three_parts():
@@ -136,11 +139,12 @@ def test_where_place_is_the_class_the_selection_takes_three_parts():
     clf = lstmkit.Classifier(**SMALL, max_steps=100).fit(x, y)
     record = clf.segment_selection
     assert record["chosen"] == 3 and record["skipped"] is None and record["folds"] == 3
-    assert record["choices"] == [1, 3, 3] and record["dropouts"] == [0.0, 0.0, 0.8]
-    assert len(record["log_loss"]) == len(record["accuracy"]) == 3
+    assert record["choices"] == [1, 3, 3, 1] and record["dropouts"] == [0.0, 0.0, 0.8, 0.0]
+    assert record["maxes"] == [False, False, False, True] and record["chosen_max"] is False
+    assert len(record["log_loss"]) == len(record["accuracy"]) == 4
     best = [p == 3 and r == record["chosen_dropout"] for p, r in zip(record["choices"], record["dropouts"])].index(True)
     assert record["accuracy"][best] > record["accuracy"][0] and record["log_loss"][best] < record["log_loss"][0]
-    assert record["difference"][0] is None and len(record["difference"]) == 3
+    assert record["difference"][0] is None and len(record["difference"]) == 4
     mean, se = record["difference"][best]  # beyond the noise of the held-out series
     assert mean + se < 0 and mean == pytest.approx(record["log_loss"][best] - record["log_loss"][0], abs=1e-5)
     assert [m.conv.segments for m in clf.net.members] == [3]
@@ -152,18 +156,20 @@ def test_where_place_is_the_class_the_selection_takes_three_parts():
     assert f"({mean:+.3f} ± {se:.3f} against P = 1)" in line
 
 
-@pytest.mark.parametrize("forced", [0, 1, 2])
+@pytest.mark.parametrize("forced", [0, 1, 2, 3])
 def test_the_fit_after_the_selection_is_the_fit_with_that_p_given(monkeypatch, forced):
     """The selection's networks draw their own random numbers: the model it leads to is the one
-    a user gets by giving the chosen P and dropout, bit for bit."""
+    a user gets by giving the chosen P, dropout and maximum, bit for bit."""
     x, y = bumps(24, seed=2)
     monkeypatch.setattr(classify_select, "choose", lambda loss, acc, choices: forced)
-    segments, dropout = SEGMENT_CANDIDATES[forced]
+    segments, dropout, maximum = SEGMENT_CANDIDATES[forced]
     chosen = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5).fit(x, y)
     given = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5, conv_segments=segments,
-                               segment_dropout=dropout).fit(x, y)
+                               segment_dropout=dropout, conv_max=maximum).fit(x, y)
     assert chosen.segment_selection["chosen"] == segments and given.segment_selection is None
     assert chosen.segment_selection["chosen_dropout"] == dropout == chosen.net.config.segment_dropout
+    assert chosen.segment_selection["chosen_max"] is maximum is chosen.net.config.conv_max
+    assert [m.conv.max_pool for m in chosen.net.members] == [maximum]
     np.testing.assert_array_equal(chosen.predict_proba(x), given.predict_proba(x))
 
 
@@ -194,7 +200,9 @@ def test_the_record_is_saved_with_the_model(tmp_path):
     loaded = lstmkit.Classifier.load(tmp_path / "m")
     assert loaded.segment_selection == json.loads(json.dumps(clf.segment_selection))
     assert loaded.params.conv_segments is None and loaded.params.segment_dropout is None  # automatic
+    assert loaded.params.conv_max is None
     assert loaded.net.config.segment_dropout == clf.segment_selection["chosen_dropout"]
+    assert loaded.net.config.conv_max == clf.segment_selection["chosen_max"]
     assert [m.conv.segments for m in loaded.net.members] == [clf.segment_selection["chosen"]]
     np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
     assert lstmkit.Classifier().get_params()["conv_segments"] is None
@@ -215,7 +223,8 @@ def test_the_cli_reports_the_choice(tmp_path, capsys):
                  "--no-baseline", "--out", str(out)]) == 0
     assert "conv segments: P = " in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["segment_selection"]["choices"] == [1, 3, 3]
+    assert metrics["segment_selection"]["choices"] == [1, 3, 3, 1]
+    assert metrics["conv_max"] == metrics["segment_selection"]["chosen_max"]
     assert metrics["conv_segments"] == metrics["segment_selection"]["chosen"]
     assert metrics["segment_dropout"] == metrics["segment_selection"]["chosen_dropout"]
     assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
@@ -228,25 +237,33 @@ def test_the_cli_reports_the_choice(tmp_path, capsys):
 
 
 def test_the_selection_networks_share_the_models_time_budget(monkeypatch):
-    """With ``max_time`` (minutes) the three folds' networks get half of it between them; every
-    other option is the model's, but for what the selection fixes."""
+    """With ``max_time`` (minutes) the three folds' networks get half of it between them (each
+    group by its number of networks); every other option is the model's, but for what the
+    selection fixes."""
     seen = spy_on_fits(monkeypatch)
     x, y = bumps(24, seed=6)
     lstmkit.Classifier(**SMALL, max_epochs=1, max_time=6.0, learning_rate=0.002).fit(x, y)
-    inner = seen[1:]  # the model's own fit first, then the three folds'
-    assert len(inner) == 3
-    for options in inner:
-        assert options["max_time"] == pytest.approx(1.0) and options["learning_rate"] == 0.002
+    inner = seen[1:]  # the model's own fit first, then per fold the three candidates', then the maximum's
+    assert len(inner) == 6
+    for options in inner[0::2]:  # the three candidates together, at twice the block width
+        assert options["max_time"] == pytest.approx(0.75) and options["learning_rate"] == 0.002
         assert options["conv_segments"] == (1, 3, 3) and options["ensemble"] == 3
         assert options["segment_dropout"] == (0.0, 0.0, 0.8)
+        assert options["conv_max"] == (False, False, False)
         assert options["fold_scales"] == (2.0,) and options["max_steps"] == 300
+    for options in inner[1::2]:  # the maximum's network, at the model's own block width
+        assert options["max_time"] == pytest.approx(0.25) and options["learning_rate"] == 0.002
+        assert options["conv_segments"] == (1,) and options["segment_dropout"] == (0.0,)
+        assert options["conv_max"] == (True,) and options["ensemble"] == 1
+        assert options["fold_scales"] == (1.0,) and options["max_steps"] == 300
 
 
 def test_a_dropout_given_is_kept_and_p_alone_chosen():
     x, y = bumps(24, seed=7)
     clf = lstmkit.Classifier(**SMALL, max_epochs=1, segment_dropout=0.5).fit(x, y)
     record = clf.segment_selection
-    assert record["choices"] == [1, 3] and record["dropouts"] == [0.5, 0.5]
+    assert record["choices"] == [1, 3, 1] and record["dropouts"] == [0.5, 0.5, 0.5]
+    assert record["maxes"] == [False, False, True]
     assert clf.net.config.segment_dropout == 0.5 and record["chosen_dropout"] == 0.5
 
 
@@ -259,3 +276,9 @@ def test_records_saved_before_the_dropouts_choice_still_read():
     line = describe(new)
     assert line.startswith("conv segments: P = 3 (dropout 0.8) chosen by 3-fold")
     assert "P = 3: log-loss 0.500" in line and "P = 3 (dropout 0.8): log-loss 0.400, accuracy 0.900" in line
+    newer = {**new, "choices": [1, 3, 3, 1], "dropouts": [0.0, 0.0, 0.8, 0.0], "maxes": [False, False, False, True],
+             "chosen": 1, "chosen_dropout": 0.0, "chosen_max": True, "log_loss": [0.6, 0.5, 0.45, 0.3],
+             "accuracy": [0.7, 0.8, 0.85, 0.95], "difference": [None, [-0.1, 0.02], [-0.15, 0.03], [-0.3, 0.05]]}
+    line = describe(newer)
+    assert line.startswith("conv segments: P = 1 with the maximum chosen by 3-fold")
+    assert "P = 1 with the maximum: log-loss 0.300 (-0.300 ± 0.050 against P = 1), accuracy 0.950" in line

@@ -22,6 +22,7 @@ CONV_KERNELS = (8, 5, 3)  # ClassifierParams.conv_kernels and .kernel_scales (te
 KERNEL_SCALES = None
 CONV_SEGMENTS = None  # ClassifierParams.conv_segments (None: chosen by cross-validation) and .segment_dropout (tests check that they agree)
 SEGMENT_DROPOUT = None
+CONV_MAX = None  # ClassifierParams.conv_max (None: chosen with P; tests check that they agree)
 LABEL_SMOOTHING = 0.0  # ClassifierParams.label_smoothing (tests check that they agree)
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
 
@@ -68,6 +69,15 @@ def dropout_or_auto(text: str) -> float | None:
     if text.strip().lower() == "auto":
         return None
     return fraction_below(1.0)(text)
+
+
+def on_off_or_auto(text: str) -> bool | None:
+    """An argparse type for ``--conv-max``: ``auto`` (None: chosen with P on the training series),
+    ``on`` or ``off`` (the error names the text given)."""
+    value = {"auto": None, "on": True, "off": False}.get(text.strip().lower(), "bad")
+    if value == "bad":
+        raise argparse.ArgumentTypeError(f"expected auto, on or off, got {text!r}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,6 +159,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dropout on the parts' averages before the head in training, as --lstm-dropout "
                              "on the LSTM's vector; default auto: 0 with --conv-segments P, and with "
                              "--conv-segments auto chosen beside P (P = 3 is tried with 0 and with 0.8)")
+    parser.add_argument("--conv-max", type=on_off_or_auto, default=CONV_MAX, metavar="on|off|auto",
+                        help="the convolutional branch's global maximum over time beside its global average, "
+                             "so that a short shape anywhere in a long series weighs as much as a long one; "
+                             "default auto: with --conv-segments auto, one more candidate of its "
+                             "cross-validation (P = 1 with the maximum), else off")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
@@ -274,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
                "masked_norm": classifier.params.masked_norm,
                "conv_segments": classifier.net.config.conv_segments,
                "segment_dropout": classifier.net.config.segment_dropout,
+               "conv_max": classifier.net.config.conv_max,
                "segment_selection": classifier.segment_selection,
                "resolution_selection": classifier.resolution_selection,
                "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]

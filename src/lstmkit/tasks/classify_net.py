@@ -14,7 +14,8 @@ Two branches read it::
                   u^j = m ⊙ SE_j(ReLU(BN_j(Conv1d_j(u^{j-1}))))   j = 1..3, kernels 8/5/3,
                                                  channels 128/256/128, 'same' padding
                   z_conv = (1/T) Σ_{t<T} u^3_t        global average over the T = S*k real steps
-                  (conv_segments P > 1: [z_conv; z_1; ..; z_P], z_p the average over the
+                  (conv_max: [z_conv; max_{t<T} u^3_t], the global maximum beside it;
+                   conv_segments P > 1: [...; z_1; ..; z_P], z_p the average over the
                    p-th of P equal parts of the real steps, :func:`segment_means`)
     head          p(class | x) = softmax(U [D_0.8(z_lstm); z_conv] + b)   (dropout 0.1 before U)
 
@@ -89,6 +90,7 @@ class ClassifierNetOptions:
     masked_norm: bool = True  # BatchNorm statistics over the real steps alone (MaskedBatchNorm1d)
     conv_segments: int | tuple[int, ...] = 1  # P: the conv average over P > 1 equal parts beside the global one (or one P per member)
     segment_dropout: float | tuple[float, ...] = 0.0  # on the parts' averages before the head (as lstm_dropout on the LSTM's vector; or one per member)
+    conv_max: bool | tuple[bool, ...] = False  # the last block's global maximum beside its global average (or one per member)
 
 
 @dataclass(kw_only=True)
@@ -109,6 +111,8 @@ class ClassifierNetConfig(ClassifierNetOptions):
         return dataclasses.replace(self, fold=int(folds[m]) if folds else self.fold,
                                    conv_segments=int(segments[m]) if isinstance(segments, (tuple, list)) else segments,
                                    segment_dropout=float(dropout[m]) if isinstance(dropout, (tuple, list)) else dropout,
+                                   conv_max=bool(self.conv_max[m]) if isinstance(self.conv_max, (tuple, list))
+                                   else bool(self.conv_max),
                                    patch=int(patches[m]) if patches else self.patch,
                                    conv_kernels=tuple(int(k) for k in kernels[m]) if kernels else self.conv_kernels,
                                    member_folds=None, member_patches=None, member_kernels=None)
@@ -161,8 +165,16 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
 
 
 class ConvBranch(nn.Module):
-    """Fully convolutional branch (Wang et al. 2017's FCN): Conv1d-BatchNorm-ReLU blocks,
-    optional squeeze-and-excite after all but the last, masked global average pooling.
+    r"""Fully convolutional branch (Wang et al. 2017's FCN): Conv1d-BatchNorm-ReLU blocks,
+    optional squeeze-and-excite after all but the last, masked global average pooling, and
+    (``max_pool``) the masked global maximum beside it: with ``u_{n,c,t} >= 0`` the last block's
+    output (after its ReLU) over the real steps ``t < L_n``::
+
+        GAP(u)_{n,c} = (1/L_n) Σ_{t<L_n} u_{n,c,t}        GMP(u)_{n,c} = max_{t<L_n} u_{n,c,t}
+
+    The average says how much of a series a feature covers, the maximum whether it occurs at all:
+    a short shape somewhere in a long noisy series moves the average by little (its share of the
+    steps) and the maximum fully (ROCKET's max feature, Dempster et al. 2020).
     ``masked_norm`` (the default): :class:`MaskedBatchNorm1d` (statistics over the real steps),
     and then a batch is read only up to its longest series, in training as in eval; with
     ``masked_norm=False`` the padding counts in training's batch statistics and is read as the
@@ -170,7 +182,7 @@ class ConvBranch(nn.Module):
     every block masks them)."""
 
     def __init__(self, n_channels: int, channels: tuple[int, ...], kernels: tuple[int, ...],
-                 squeeze_excite: bool, masked_norm: bool = True, segments: int = 1) -> None:
+                 squeeze_excite: bool, masked_norm: bool = True, segments: int = 1, max_pool: bool = False) -> None:
         super().__init__()
         if isinstance(segments, bool) or int(segments) != segments or segments < 1:
             raise ValueError(f"conv_segments must be a whole number >= 1, got {segments!r}")
@@ -189,13 +201,15 @@ class ConvBranch(nn.Module):
             last = j == len(channels) - 1
             self.excites.append(SqueezeExcite(out) if squeeze_excite and not last else nn.Identity())
             width = out
+        self.max_pool = bool(max_pool)
         self.channels_out = width  # C: the global average's width; the parts add P*C when P > 1
-        self.width = width * (1 + self.segments) if self.segments > 1 else width
+        self.global_width = width * (2 if self.max_pool else 1)  # [average; maximum]: dropout never touches it
+        self.width = self.global_width + (width * self.segments if self.segments > 1 else 0)
 
     def forward(self, u: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``u`` ``(N, C, T)`` and the real steps ``lengths`` ``(N,)`` -> ``(N, width)``: the global
-        average of the last block's channels, then (``segments`` P > 1) their averages over the P
-        parts (:func:`segment_means`)."""
+        average of the last block's channels, then (``max_pool``) their global maximum, then
+        (``segments`` P > 1) their averages over the P parts (:func:`segment_means`)."""
         if self.masked_norm or not self.training:  # the steps past every series' end: nothing to read
             u = u[..., : max(1, int(lengths.max()))]
         mask = (torch.arange(u.shape[-1], device=u.device)[None, :] < lengths[:, None]).unsqueeze(1)  # (N, 1, T)
@@ -209,10 +223,12 @@ class ConvBranch(nn.Module):
             u = torch.relu(norm(u, mask) if self.masked_norm else norm(u)) * mask
             if isinstance(excite, SqueezeExcite):
                 u = excite(u, mask, steps)
-        pooled = (u * mask).sum(-1) / steps  # (N, channels[-1])
-        if self.segments == 1:
-            return pooled
-        return torch.cat([pooled, segment_means(u, lengths, self.segments)], dim=-1)
+        pooled = [(u * mask).sum(-1) / steps]  # (N, channels[-1])
+        if self.max_pool:  # u >= 0 after the ReLU and 0 past the end: the padding never wins
+            pooled.append(u.amax(-1))
+        if self.segments > 1:
+            pooled.append(segment_means(u, lengths, self.segments))
+        return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1)
 
 
 def segment_means(u: torch.Tensor, lengths: torch.Tensor, segments: int) -> torch.Tensor:
@@ -250,7 +266,7 @@ class ClassifierNet(nn.Module):
         self.conv = None
         if c.conv_branch:
             self.conv = ConvBranch(c.n_channels * c.fold, tuple(c.conv_channels), tuple(c.conv_kernels),
-                                   c.squeeze_excite, c.masked_norm, c.conv_segments)
+                                   c.squeeze_excite, c.masked_norm, c.conv_segments, bool(c.conv_max))
             width += self.conv.width
         self.dropout = nn.Dropout(c.dropout)
         self.lstm_dropout = nn.Dropout(c.lstm_dropout if c.conv_branch else 0.0)  # LSTM alone: none
@@ -282,8 +298,8 @@ class ClassifierNet(nn.Module):
         pooled = self.lstm_dropout(self.lstm_features(x, lengths))
         if self.conv is not None:
             conv = self.conv_features(x, lengths)
-            if self.conv.segments > 1:  # [global average; the parts' averages]
-                split = self.conv.channels_out
+            if self.conv.segments > 1:  # [global average (and maximum); the parts' averages]
+                split = self.conv.global_width
                 conv = torch.cat([conv[:, :split], self.segment_dropout(conv[:, split:])], dim=-1)
             pooled = torch.cat([pooled, conv], dim=-1)
         return self.head(self.dropout(pooled))
@@ -309,6 +325,8 @@ class ClassifierEnsemble(nn.Module):
         dropout = config.segment_dropout
         if isinstance(dropout, (tuple, list)) and len(dropout) != m:
             raise ValueError(f"segment_dropout must be one number, or one per member ({m}), got {dropout!r}")
+        if isinstance(config.conv_max, (tuple, list)) and len(config.conv_max) != m:
+            raise ValueError(f"conv_max must be one bool, or one per member ({m}), got {config.conv_max!r}")
         kernels = config.member_kernels
         if kernels is not None and (len(kernels) != m or any(len(k) != len(config.conv_channels) or min(k) < 1
                                                              for k in kernels)):

@@ -9,8 +9,11 @@ give the head more to memorise (measured: benchmarks/README.md, "The series' beg
 end"); where it does, with few training series the head can memorise through the parts too, and
 dropout on them in training (``segment_dropout``, as LSTM-FCN's on the LSTM's vector) helps on
 some sets (BME) and hurts on others (Tecator_disc). So the training series decide, by a quick
-stratified cross-validation among the candidates ``(P, dropout)`` of :data:`SEGMENT_CANDIDATES`,
-``(1, 0), (3, 0), (3, 0.8)`` (with ``segment_dropout`` given, P = 1 and 3 at that dropout):
+stratified cross-validation among the candidates ``(P, dropout, maximum)`` of
+:data:`SEGMENT_CANDIDATES`, ``(1, 0), (3, 0), (3, 0.8)`` and P = 1 with the conv branch's global
+maximum beside its average (``conv_max``: whether a shape occurs anywhere, which the average of a
+long noisy series hides when the shape is short; with ``segment_dropout`` given, P = 1 and 3 at
+that dropout and P = 1 with the maximum; with ``conv_max`` given, the others at it):
 
 * the training series are dealt to ``K = SELECTION_FOLDS`` (3) stratified folds
   (:func:`lstmkit.data.sequence_data.stratified_folds`, shuffled with the model's seed);
@@ -18,7 +21,10 @@ stratified cross-validation among the candidates ``(P, dropout)`` of :data:`SEGM
   (trained together on the same batches, so they differ in the candidate alone), for
   ``SELECTION_STEPS`` (300) optimizer steps (or the model's own budget if smaller), at twice the
   block width the length rule gives (``fold_scales=(2,)``), with LSTM-FCN's kernels for all and
-  one start offset, and scores the held-out fold;
+  one start offset, and scores the held-out fold; the maximum's candidate is one network of its
+  own, trained after them on the same folds at the model's own block width (``MAX_FOLD_SCALE``:
+  at twice the width the short shapes it is there to find blur), so the other three candidates'
+  fits are the same with and without it;
 * every training series is held out once; candidate c's held-out log-loss and accuracy over
   all N of them are
 
@@ -40,7 +46,8 @@ stratified cross-validation among the candidates ``(P, dropout)`` of :data:`SEGM
 
 A class with fewer than K training series (PigCVP: two per class) cannot be cross-validated:
 P = 1 is kept and the reason recorded. The selection costs 3 ensembles of 3 small networks, each
-trained for at most 300 steps at half the resolution (about 0.5-1 of the model's own fit on
+trained for at most 300 steps at half the resolution, and 3 networks at the model's resolution
+for the maximum (together about 0.8-1.6 of the model's own fit on
 sets of 30 series or more; more than the fit on the smallest sets, where per-step costs
 dominate). Its result is saved with the model (``Classifier.segment_selection``) and printed by
 ``lstmkit classify``. With a time budget (``max_time``, minutes) the selection's networks take at
@@ -59,17 +66,20 @@ from typing import Any
 import numpy as np
 import torch
 
-#: The candidates ``(P, segment_dropout)``, in the order the rule weighs them: the first is kept
-#: unless a later one is better on both measures than the one chosen so far.
-SEGMENT_CANDIDATES = ((1, 0.0), (3, 0.0), (3, 0.8))
+#: The candidates ``(P, segment_dropout, conv_max)``, in the order the rule weighs them: the first
+#: is kept unless a later one is better on both measures than the one chosen so far.
+SEGMENT_CANDIDATES = ((1, 0.0, False), (3, 0.0, False), (3, 0.8, False), (1, 0.0, True))
 #: The candidate numbers of parts, in the same order.
-SEGMENT_CHOICES = tuple(p for p, _ in SEGMENT_CANDIDATES)
+SEGMENT_CHOICES = tuple(p for p, _, _ in SEGMENT_CANDIDATES)
 #: Stratified folds of the training series.
 SELECTION_FOLDS = 3
 #: Optimizer steps per selection network (the model's own ``max_steps`` when that is smaller).
 SELECTION_STEPS = 300
 #: The selection networks read blocks this many times wider than the length rule's (cheaper).
 SELECTION_FOLD_SCALE = 2.0
+#: ... but the maximum's candidate reads the model's own blocks: a short shape it is to find
+#: blurs at twice the width (a shape in noise, 30 of 500 steps: test accuracy 0.67 at 2d, 0.99 at d).
+MAX_FOLD_SCALE = 1.0
 
 
 def held_out_losses(proba: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,12 +123,18 @@ def choose(losses, right, choices=SEGMENT_CHOICES):
     return choices[best]
 
 
-def candidates_for(segment_dropout) -> list[tuple[int, float]]:
-    """The candidates ``(P, dropout)``: :data:`SEGMENT_CANDIDATES` when the dropout is left to the
-    selection (None); with a dropout given, P = 1 and P = 3 at that dropout."""
+def candidates_for(segment_dropout, conv_max=None) -> list[tuple[int, float, bool]]:
+    """The candidates ``(P, dropout, conv_max)``: :data:`SEGMENT_CANDIDATES` when the dropout and
+    the maximum are left to the selection (None); with a dropout given, P = 1 and P = 3 at that
+    dropout (and P = 1 with the maximum); with ``conv_max`` given, every candidate at it and none
+    more."""
     if segment_dropout is None:
-        return [(int(p), float(r)) for p, r in SEGMENT_CANDIDATES]
-    return [(p, float(segment_dropout)) for p in dict.fromkeys(SEGMENT_CHOICES)]
+        pairs = [(int(p), float(r)) for p, r, m in SEGMENT_CANDIDATES if not m]
+    else:
+        pairs = [(p, float(segment_dropout)) for p in dict.fromkeys(SEGMENT_CHOICES)]
+    if conv_max is not None:
+        return [(p, r, bool(_first_member(conv_max))) for p, r in pairs]
+    return [(p, r, False) for p, r in pairs] + [(pairs[0][0], pairs[0][1], True)]
 
 
 def select_conv_segments(classifier, data) -> dict[str, Any]:
@@ -132,10 +148,11 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
 
     started = time.perf_counter()
     params = classifier.get_params()
-    candidates = candidates_for(params["segment_dropout"])
-    choices, dropouts = [p for p, _ in candidates], [r for _, r in candidates]
-    record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "choices": choices,
-                              "dropouts": dropouts, "folds": SELECTION_FOLDS,
+    candidates = candidates_for(params["segment_dropout"], params["conv_max"])
+    added = params["conv_max"] is None  # the maximum's candidate: at the model's resolution
+    choices, dropouts, maxes = ([c[j] for c in candidates] for j in range(3))
+    record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "chosen_max": maxes[0],
+                              "choices": choices, "dropouts": dropouts, "maxes": maxes, "folds": SELECTION_FOLDS,
                               "log_loss": None, "accuracy": None, "difference": None, "skipped": None, "seconds": 0.0}
     fewest = _fewest_per_class(data)
     if fewest < SELECTION_FOLDS:
@@ -144,16 +161,24 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
         return record
     seed = int(params["seed"])
     steps = _selection_steps(params)
-    options = {**params, "conv_segments": tuple(choices), "segment_dropout": tuple(dropouts), "ensemble": len(choices),
-               "mixup": _first_member(params["mixup"]),
-               "fold_scales": (SELECTION_FOLD_SCALE,), "kernel_scales": (1.0,), "fold_offsets": 1,
-               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
-               # a time budget for the model (minutes) is shared: the selection's networks together
-               # take at most half of it
-               "max_time": None if params["max_time"] is None else params["max_time"] / (2 * SELECTION_FOLDS)}
-    proba = _cross_validated_proba(type(classifier), options, data, seed, len(choices))
+    # the candidates at the block width twice the model's in one ensemble, the maximum's (added
+    # where the options leave it to the selection) apart at the model's own width
+    groups = [[j for j, m in enumerate(maxes) if not added or not m], [j for j, m in enumerate(maxes) if added and m]]
+    common = {**params, "mixup": _first_member(params["mixup"]), "kernel_scales": (1.0,), "fold_offsets": 1,
+              "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
+              # a time budget for the model (minutes) is shared: the selection's networks together
+              # take at most half of it, each group its share by its networks
+              "max_time": None if params["max_time"] is None
+              else params["max_time"] / (2 * SELECTION_FOLDS) / len(choices)}
+    options = [{**common, "conv_segments": tuple(choices[j] for j in group),
+                "segment_dropout": tuple(dropouts[j] for j in group), "conv_max": tuple(maxes[j] for j in group),
+                "ensemble": len(group), "fold_scales": (scale,),
+                "max_time": None if common["max_time"] is None else common["max_time"] * len(group)}
+               for group, scale in zip(groups, (SELECTION_FOLD_SCALE, MAX_FOLD_SCALE)) if group]
+    proba = _cross_validated_proba(type(classifier), options, data, seed)
+    proba = proba[np.argsort(groups[0] + groups[1])]  # back in the candidates' order
     best = _score(record, proba, data)
-    record["chosen"], record["chosen_dropout"] = choices[best], dropouts[best]
+    record["chosen"], record["chosen_dropout"], record["chosen_max"] = choices[best], dropouts[best], maxes[best]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
 
@@ -164,12 +189,12 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
 RESOLUTION_STANDINS = (4.0, 1.0)
 
 
-def select_fold_scales(classifier, data, segments, segment_dropout, scales) -> dict[str, Any]:
+def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv_max=False) -> dict[str, Any]:
     """``fold_scales=None`` on series read whole (:func:`lstmkit.tasks.classify.automatic_fold_scales`
     gives ``scales``, 1/2/4): keep the members at ``scales`` or read every member at full
     resolution (``(1,)``), by the same cross-validation and rule as the parts (:func:`choose`).
 
-    Two networks per fold, trained together at the chosen P and dropout: one reading blocks of
+    Two networks per fold, trained together at the chosen P, dropout and maximum: one reading blocks of
     ``max(scales)`` steps (the broad view the coarser members bring; Tecator_disc seed 0: every
     member at 4 scored 0.953 on its test split, as 1/2/4 did), one reading every step. The
     multi-resolution ensemble is kept unless the full-resolution network is better on both
@@ -198,13 +223,14 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales) -> d
     seed = int(params["seed"])
     steps = _selection_steps(params)
     options = {**params, "conv_segments": int(_first_member(segments)),
-               "segment_dropout": float(_first_member(segment_dropout)), "mixup": _first_member(params["mixup"]),
+               "segment_dropout": float(_first_member(segment_dropout)), "conv_max": bool(_first_member(conv_max)),
+               "mixup": _first_member(params["mixup"]),
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
                "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
                "max_time": None if params["max_time"] is None else params["max_time"] / (4 * SELECTION_FOLDS)}
-    proba = _cross_validated_proba(type(classifier), options, data, seed, len(standins))
+    proba = _cross_validated_proba(type(classifier), [options], data, seed)
     record["chosen"] = choices[_score(record, proba, data)]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
@@ -238,20 +264,27 @@ def _score(record: dict[str, Any], proba: np.ndarray, data) -> int:
     return choose(losses, right, list(range(len(proba))))
 
 
-def _cross_validated_proba(estimator, options: dict[str, Any], data, seed: int, members: int) -> np.ndarray:
-    """Every member's held-out class probabilities ``(members, N, K)``: for each of the
-    :data:`SELECTION_FOLDS` stratified folds, ``estimator(**options)`` fitted on the others scores
-    it. torch's global generator is left as it was, so the model's own fit starts where it would
-    have without the selection."""
+def _cross_validated_proba(estimator, options: list[dict[str, Any]], data, seed: int) -> np.ndarray:
+    """Every member's held-out class probabilities ``(members, N, K)``, the members of
+    ``estimator(**options[0])`` first, then those of ``options[1]``..: for each of the
+    :data:`SELECTION_FOLDS` stratified folds, each such estimator fitted on the others scores it
+    (in turn, so the first's fits are the same with or without the later ones). torch's global
+    generator is left as it was, so the model's own fit starts where it would have without the
+    selection."""
     from lstmkit.data.sequence_data import stratified_folds
 
     fold_of = stratified_folds(data.labels, SELECTION_FOLDS, seed=seed)
+    members = sum(int(o["ensemble"]) for o in options)
     proba = np.zeros((members, len(data), len(data.classes)))
     rng_state = torch.random.get_rng_state()
     for k in range(SELECTION_FOLDS):
         held = np.flatnonzero(fold_of == k)
-        model = estimator(**options).fit(data.subset(np.flatnonzero(fold_of != k)))
-        proba[:, held] = model.member_proba(data.subset(held))  # subset keeps the class order
+        first = 0
+        for group in options:
+            model = estimator(**group).fit(data.subset(np.flatnonzero(fold_of != k)))
+            count = int(group["ensemble"])
+            proba[first:first + count, held] = model.member_proba(data.subset(held))  # subset keeps the class order
+            first += count
     torch.random.set_rng_state(rng_state)
     return proba
 
@@ -280,18 +313,20 @@ def describe(record: dict[str, Any]) -> str:
     if record["skipped"]:
         return f"conv segments: P = {record['chosen']} ({record['skipped']})"
     dropouts = record.get("dropouts") or [0.0] * len(record["choices"])  # records saved before the dropout's choice
+    maxes = record.get("maxes") or [False] * len(record["choices"])  # records saved before the maximum's choice
     # records saved before the margin have no differences
     differences = record.get("difference") or [None] * len(record["choices"])
-    first = _candidate(record["choices"][0], dropouts[0])
-    cells = ", ".join(f"{_candidate(p, r)}: log-loss {loss:.3f}"
+    first = _candidate(record["choices"][0], dropouts[0], maxes[0])
+    cells = ", ".join(f"{_candidate(p, r, m)}: log-loss {loss:.3f}"
                       + ("" if diff is None else f" ({diff[0]:+.3f} ± {diff[1]:.3f} against {first})")
                       + f", accuracy {acc:.3f}"
-                      for p, r, loss, acc, diff in zip(record["choices"], dropouts, record["log_loss"],
-                                                       record["accuracy"], differences))
-    chosen = _candidate(record["chosen"], record.get("chosen_dropout", 0.0))
+                      for p, r, m, loss, acc, diff in zip(record["choices"], dropouts, maxes, record["log_loss"],
+                                                          record["accuracy"], differences))
+    chosen = _candidate(record["chosen"], record.get("chosen_dropout", 0.0), record.get("chosen_max", False))
     return (f"conv segments: {chosen} chosen by {record['folds']}-fold cross-validation "
             f"on the training series ({cells}; {record['seconds']:.0f} s)")
 
 
-def _candidate(segments: int, dropout: float) -> str:
-    return f"P = {segments}" + (f" (dropout {dropout:g})" if segments > 1 and dropout > 0 else "")
+def _candidate(segments: int, dropout: float, conv_max: bool = False) -> str:
+    return (f"P = {segments}" + (f" (dropout {dropout:g})" if segments > 1 and dropout > 0 else "")
+            + (" with the maximum" if conv_max else ""))
