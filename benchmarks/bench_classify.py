@@ -312,7 +312,7 @@ def run_lstmkit(train, test, seed: int) -> dict:
     return {"accuracy": accuracy, "seconds": round(time.perf_counter() - started, 2),
             "epochs": clf.fit_result.epochs, "patch": clf.patch, "downsample": clf.downsample,
             "period": clf.period, "conv_segments": clf.net.config.conv_segments,
-            "segment_dropout": clf.net.config.segment_dropout,
+            "segment_dropout": clf.net.config.segment_dropout, "conv_max": clf.net.config.conv_max,
             "segment_selection": clf.segment_selection, "member_downsample": list(clf.member_downsample),
             "resolution_selection": clf.resolution_selection}
 
@@ -390,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
             lk.append({"seed": seed, **r})
             print(f"  seed {seed}: lstmkit {r['accuracy']:.4f} ({r['seconds']:.1f} s, {r['epochs']} epochs, "
                   f"d {r['downsample']}, period {r['period']}, patch {r['patch']}, P {r['conv_segments']}"
-                  f"{' dropout ' + format(r['segment_dropout'], 'g') if r.get('segment_dropout') else ''}, "
+                  f"{' dropout ' + format(r['segment_dropout'], 'g') if r.get('segment_dropout') else ''}"
+                  f"{' with the maximum' if r.get('conv_max') else ''}, "
                   f"members' blocks {'/'.join(map(str, r['member_downsample']))})", flush=True)
         results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None,
                          "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}

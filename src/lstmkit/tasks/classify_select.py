@@ -47,9 +47,9 @@ that dropout and P = 1 with the maximum; with ``conv_max`` given, the others at 
 A class with fewer than K training series (PigCVP: two per class) cannot be cross-validated:
 P = 1 is kept and the reason recorded. The selection costs 3 ensembles of 3 small networks, each
 trained for at most 300 steps at half the resolution, and 3 networks at the model's resolution
-for the maximum (together about 0.8-1.6 of the model's own fit on
-sets of 30 series or more; more than the fit on the smallest sets, where per-step costs
-dominate). Its result is saved with the model (``Classifier.segment_selection``) and printed by
+for the maximum, which cost about as much as the other three together (measured on CBF, Zen 3:
+189-211 s, about the model's own fit; more than the fit on the smallest sets, where per-step
+costs dominate: UnitTest 251 s under load). Its result is saved with the model (``Classifier.segment_selection``) and printed by
 ``lstmkit classify``. With a time budget (``max_time``, minutes) the selection's networks take at
 most half of it.
 
