@@ -314,6 +314,7 @@ def run_lstmkit(train, test, seed: int) -> dict:
             "period": clf.period, "conv_segments": clf.net.config.conv_segments,
             "segment_dropout": clf.net.config.segment_dropout, "conv_max": clf.net.config.conv_max,
             "segment_selection": clf.segment_selection, "member_downsample": list(clf.member_downsample),
+            "member_offsets": clf.member_offsets,
             "resolution_selection": clf.resolution_selection}
 
 
@@ -392,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"d {r['downsample']}, period {r['period']}, patch {r['patch']}, P {r['conv_segments']}"
                   f"{' dropout ' + format(r['segment_dropout'], 'g') if r.get('segment_dropout') else ''}"
                   f"{' with the maximum' if r.get('conv_max') else ''}, "
-                  f"members' blocks {'/'.join(map(str, r['member_downsample']))})", flush=True)
+                  f"members' blocks {'/'.join(map(str, r['member_downsample']))}"
+                  f"{_offsets(r['member_offsets'])})", flush=True)
         results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None,
                          "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}
     if not args.no_minirocket:
@@ -419,6 +421,12 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
     return 0
+
+
+def _offsets(member_offsets: list[list[int]]) -> str:
+    """``", start offsets 0/1/2/3"`` where a member reads its blocks from more than one start."""
+    views = max(member_offsets, key=len)
+    return "" if len(views) < 2 else f", start offsets {'/'.join(map(str, views))}"
 
 
 def _means(results: dict) -> dict:

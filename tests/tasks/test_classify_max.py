@@ -123,6 +123,35 @@ def test_the_selection_tries_the_maximum_at_the_models_own_width(monkeypatch):
     assert len(seen) == 1 and given.net.config.conv_max is False
 
 
+def test_the_maximums_candidate_reads_folded_series_from_four_start_offsets(monkeypatch):
+    from lstmkit.tasks import classify_select
+    from lstmkit.tasks.classify_select import MAX_FOLD_OFFSETS
+
+    x = np.random.default_rng(1).normal(size=(12, 1, 300)).astype(np.float32)  # d = 2: folded in pairs
+    y = np.array(["a", "b"] * 6)
+    seen = spy_on_fits(monkeypatch)
+    monkeypatch.setattr(classify_select, "choose", lambda losses, right, choices: choices[-1])  # the maximum's
+    clf = lstmkit.Classifier(**SELECT_SMALL, max_steps=3).fit(x, y)
+    assert MAX_FOLD_OFFSETS == 4
+    assert [o["fold_offsets"] for o in seen[1:]] == [1, MAX_FOLD_OFFSETS] * 3  # the other candidates: one
+    record = clf.segment_selection
+    assert record["offsets"] == [1, 1, 1, MAX_FOLD_OFFSETS] and record["chosen_offsets"] == MAX_FOLD_OFFSETS
+    assert clf.downsample == 2 and clf.member_offsets == [[0, 1]] and clf.views == 2  # at most d views
+    assert clf.net.config.conv_max is True
+
+    seen.clear()  # the maximum chosen but the offsets given: every network reads them as given
+    given = lstmkit.Classifier(**SELECT_SMALL, max_steps=3, fold_offsets=1).fit(x, y)
+    assert [o["fold_offsets"] for o in seen[1:]] == [1, 1] * 3 and given.member_offsets == [[0]]
+
+    monkeypatch.setattr(classify_select, "choose", lambda losses, right, choices: choices[0])
+    plain = lstmkit.Classifier(**SELECT_SMALL, max_steps=3).fit(x, y)  # P = 1 without it: one offset
+    assert plain.segment_selection["chosen_offsets"] == 1 and plain.member_offsets == [[0]]
+
+    monkeypatch.setattr(classify_select, "choose", lambda losses, right, choices: choices[-1])
+    whole = lstmkit.Classifier(**SELECT_SMALL, max_steps=3).fit(x[..., :100], y)  # d = 1: nothing to offset
+    assert whole.downsample == 1 and whole.member_offsets == [[0]] and whole.net.config.conv_max is True
+
+
 def test_the_cli_flag(tmp_path):
     from lstmkit.cli.classify import CONV_MAX
     from lstmkit.cli.main import main
@@ -135,7 +164,8 @@ def test_the_cli_flag(tmp_path):
                  "--conv-segments", "1", "--conv-max", "on", "--no-baseline", "--out", str(out)]) == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["params"]["conv_max"] is True and saved["net"]["conv_max"] is True
-    assert json.loads((out / "metrics.json").read_text())["conv_max"] is True
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["conv_max"] is True and metrics["member_offsets"] == [[0]]  # given P: no selection, one offset
     for bad in ("1", "x", ""):
         with pytest.raises(SystemExit) as exit_info:
             main(["classify", str(train), "--conv-max", bad, "--out", str(tmp_path / "bad")])

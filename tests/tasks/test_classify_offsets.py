@@ -20,7 +20,7 @@ VIEWS = {"fold_offsets": 4}
 
 
 def test_the_offsets():
-    assert ClassifierParams().fold_offsets == 1  # off by default (benchmarks/README.md)
+    assert ClassifierParams().fold_offsets is None  # 1, or 4 with the maximum chosen (classify_select)
     assert block_offsets(1, 4) == [0]  # read whole: one view
     assert block_offsets(2, 4) == [0, 1] and block_offsets(3, 4) == [0, 1, 2]  # at most d of them
     assert block_offsets(12, 4) == [0, 3, 6, 9]
@@ -28,7 +28,7 @@ def test_the_offsets():
     assert block_offsets(12, 4, period=4) == [0, 4, 8]  # whole periods: the blocks keep their phase
     assert block_offsets(16, 4, period=4) == [0, 4, 8, 12] and block_offsets(8, 3, period=4) == [0, 4]
     assert block_offsets(12, 1) == [0] and block_offsets(12, 4, period=5) == [0, 3, 6, 9]
-    for bad in (0, -1, 1.5, True):
+    for bad in (0, -1, 1.5, True, "4"):
         with pytest.raises(ValueError, match="fold_offsets"):
             ClassifierParams(fold_offsets=bad)
 

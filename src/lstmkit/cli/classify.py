@@ -14,7 +14,7 @@ DOWNSAMPLE_MODE = "fold"  # ClassifierParams.downsample_mode and .lstm_dropout (
 LSTM_DROPOUT = 0.8
 FOLD_SCALES = None  # ClassifierParams.fold_scales and .align_period (tests check that they agree)
 ALIGN_PERIOD = True
-FOLD_OFFSETS = 1  # ClassifierParams.fold_offsets (tests check that they agree)
+FOLD_OFFSETS = None  # ClassifierParams.fold_offsets (None: 1, or 4 with the maximum chosen; tests check that they agree)
 SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
 SERIES_STATS = True  # ClassifierParams.series_stats (tests check that they agree)
 MASKED_NORM = True  # ClassifierParams.masked_norm (tests check that they agree)
@@ -134,7 +134,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fold-offsets", type=positive_int, default=FOLD_OFFSETS, metavar="N",
                         help="when D > 1, train on and average the predictions over N start offsets of the "
                              "blocks (0, D/N, 2D/N, .. steps dropped; whole periods when D is aligned to one), "
-                             f"at most D of them (default {FOLD_OFFSETS}: the blocks start at step 0 alone)")
+                             "at most D of them (default: 1, the blocks start at step 0 alone, or 4 where "
+                             "the cross-validation takes the convolutions' maximum and D > 1)")
     parser.add_argument("--no-conv-branch", action="store_true",
                         help="the LSTM branch alone (default: LSTM-FCN, a convolutional branch beside the LSTM)")
     parser.add_argument("--conv-kernels", type=kernel_sizes, default=CONV_KERNELS, metavar="K1,K2,K3",
@@ -289,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
                "masked_norm": classifier.params.masked_norm,
                "conv_segments": classifier.net.config.conv_segments,
                "segment_dropout": classifier.net.config.segment_dropout,
-               "conv_max": classifier.net.config.conv_max,
+               "conv_max": classifier.net.config.conv_max, "member_offsets": classifier.member_offsets,
                "segment_selection": classifier.segment_selection,
                "resolution_selection": classifier.resolution_selection,
                "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]

@@ -100,14 +100,19 @@ with). By default (None) it is the selection's fourth candidate, P = 1 with the 
 network reads the model's own block width (at twice the width the short shape blurs); given,
 it holds for every candidate; with P given and no selection, it is off unless given.
 
-``fold_offsets=n`` (off by default: 1) also reads a folded series (d > 1) from later starts:
+``fold_offsets=n`` also reads a folded series (d > 1) from later starts:
 view j drops the first ``o_j`` steps before folding (:func:`block_offsets`: ``o_j = round(j d / n)``,
 whole periods when d is aligned, at most d views), the networks train on every view of every
 series within the same step budget, and the predicted probabilities are averaged over the
 views. Folding cuts a series at fixed places, so the convolutions are equivariant to shifts by
-whole blocks only; the views give some of the raw steps' equivariance back. Measured and not
-adopted (benchmarks/README.md): ArrowHead (d = 2) gained on every seed, ACSF1, OSULeaf, Watch
-and PigCVP did not.
+whole blocks only; the views give some of the raw steps' equivariance back. As a default for
+every set it was measured and not adopted (benchmarks/README.md): ArrowHead (d = 2) gained on
+every seed, ACSF1, OSULeaf, Watch and PigCVP did not. By default (None) it is 1, and
+:data:`lstmkit.tasks.classify_select.MAX_FOLD_OFFSETS` (4) where the selection takes the
+maximum's candidate on folded series: a short shape anywhere must be found at every phase of
+the blocks, which 20 training series do not show the networks by themselves (ShapeletSim,
+d = 4, seed 1: 0.906 from one offset, 1.000 from four); the selection's network for that
+candidate reads the same offsets.
 
 Long sequences are then read by the LSTM in patches: with ``patch=k`` each LSTM step sees k
 consecutive time steps (k*C values, the last step repeated to fill the final patch), so a
@@ -198,7 +203,9 @@ class ClassifierParams(ClassifierNetOptions):
     scaling: str = "auto"  # global: one mean/std per channel; series: each series its own; auto: see fit
     series_stats: bool = True  # series scaled alone: their level and scale as constant channels
     fold_scales: tuple[float, ...] | None = None  # member m at max(1, round(d * s_m)); None: automatic_fold_scales
-    fold_offsets: int = 1  # d > 1: train on and average over this many start offsets of the blocks
+    # d > 1: train on and average over this many start offsets of the blocks; None: 1, or
+    # MAX_FOLD_OFFSETS where the selection takes the maximum's candidate (classify_select)
+    fold_offsets: int | None = None
     kernel_scales: tuple[float, ...] | None = None  # member m's conv kernels round(k * s_m); None: automatic_kernel_scales
     patch: int | None = None  # None: the median (downsampled) sequence becomes about 16 LSTM steps
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
@@ -256,8 +263,9 @@ class ClassifierParams(ClassifierNetOptions):
             if p is not None and (isinstance(p, bool) or int(p) != p or p < 1):
                 raise ValueError(f"{name} must be a whole number >= 1 or None (automatic), got {p!r}")
         n = self.fold_offsets
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"fold_offsets must be a whole number >= 1, got {n!r}")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating))
+                              or int(n) != n or n < 1):
+            raise ValueError(f"fold_offsets must be a whole number >= 1 or None (chosen), got {n!r}")
         segments = self.conv_segments if isinstance(self.conv_segments, (tuple, list)) else (self.conv_segments,)
         if self.conv_segments is None:  # chosen in fit
             segments = (1,)
@@ -690,7 +698,10 @@ class Classifier(Estimator):
             member_kernels=kernels if len(set(kernels)) > 1 else None,
             **{**net_options(p, ClassifierNetOptions), "conv_segments": segments, "segment_dropout": segment_dropout,
                "conv_max": conv_max}))
-        self.member_offsets = [block_offsets(dm, p.fold_offsets, self.period) for dm in self.member_downsample]
+        offsets = p.fold_offsets or 1
+        if p.fold_offsets is None and self.segment_selection is not None and d > 1:
+            offsets = self.segment_selection.get("chosen_offsets", 1)  # as the chosen candidate's network read
+        self.member_offsets = [block_offsets(dm, offsets, self.period) for dm in self.member_downsample]
         xs, ls = self.view_tensors(data, multi)
         n, views = len(data), self.views
         y = torch.as_tensor(data.label_indices(self.classes), dtype=torch.long).repeat(views)
