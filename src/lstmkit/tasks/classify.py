@@ -112,7 +112,7 @@ every seed, ACSF1, OSULeaf, Watch and PigCVP did not. By default (None) it is 1,
 maximum's candidate on folded series: a short shape anywhere must be found at every phase of
 the blocks, which 20 training series do not show the networks by themselves (ShapeletSim,
 d = 4, seed 1: 0.906 from one offset, 1.000 from four); the selection's network for that
-candidate reads the same offsets.
+candidate reads one offset (with four there it was also taken where it cost test accuracy).
 
 Long sequences are then read by the LSTM in patches: with ``patch=k`` each LSTM step sees k
 consecutive time steps (k*C values, the last step repeated to fill the final patch), so a
@@ -700,7 +700,7 @@ class Classifier(Estimator):
                "conv_max": conv_max}))
         offsets = p.fold_offsets or 1
         if p.fold_offsets is None and self.segment_selection is not None and d > 1:
-            offsets = self.segment_selection.get("chosen_offsets", 1)  # as the chosen candidate's network read
+            offsets = self.segment_selection.get("chosen_offsets", 1)  # the maximum's candidate: 4
         self.member_offsets = [block_offsets(dm, offsets, self.period) for dm in self.member_downsample]
         xs, ls = self.view_tensors(data, multi)
         n, views = len(data), self.views

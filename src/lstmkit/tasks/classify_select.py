@@ -23,10 +23,9 @@ that dropout and P = 1 with the maximum; with ``conv_max`` given, the others at 
   block width the length rule gives (``fold_scales=(2,)``), with LSTM-FCN's kernels for all and
   one start offset, and scores the held-out fold; the maximum's candidate is one network of its
   own, trained after them on the same folds at the model's own block width (``MAX_FOLD_SCALE``:
-  at twice the width the short shapes it is there to find blur) and, on folded series (d > 1),
-  from ``MAX_FOLD_OFFSETS`` (4) start offsets of the blocks, as the model reads them when it takes
-  this candidate (``fold_offsets=None``), so the other three candidates' fits are the same with
-  and without it;
+  at twice the width the short shapes it is there to find blur), so the other three candidates'
+  fits are the same with and without it (the model that takes it reads folded series, d > 1,
+  from ``MAX_FOLD_OFFSETS`` (4) start offsets of the blocks, ``fold_offsets=None``);
 * every training series is held out once; candidate c's held-out log-loss and accuracy over
   all N of them are
 
@@ -82,10 +81,12 @@ SELECTION_FOLD_SCALE = 2.0
 #: ... but the maximum's candidate reads the model's own blocks: a short shape it is to find
 #: blurs at twice the width (a shape in noise, 30 of 500 steps: test accuracy 0.67 at 2d, 0.99 at d).
 MAX_FOLD_SCALE = 1.0
-#: ... and, on series folded into blocks (d > 1), reads them from this many start offsets
-#: (``fold_offsets``, :func:`lstmkit.tasks.classify.block_offsets`), as the model then does when
-#: it is chosen: a short shape anywhere falls at any phase of the blocks, and a few training
-#: series do not show every phase (ShapeletSim, d = 4, seed 1: 0.906 from one offset, 1.000 from 4).
+#: The model that takes the maximum's candidate reads series folded into blocks (d > 1) from this
+#: many start offsets (``fold_offsets``, :func:`lstmkit.tasks.classify.block_offsets`): a short
+#: shape anywhere falls at any phase of the blocks, and a few training series do not show every
+#: phase (ShapeletSim, d = 4, seed 1: 0.906 from one offset, 1.000 from 4). The selection's network
+#: for it reads one offset: with 4 there, it was also taken on OSULeaf seed 0 and Watch seed 2 and
+#: cost them 0.017 and 0.048 on their test splits (benchmarks/README.md).
 MAX_FOLD_OFFSETS = 4
 
 
@@ -150,7 +151,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     docstring. Returns the record saved with the model: ``chosen`` (P) and ``chosen_dropout``,
     ``choices`` and ``dropouts`` (the candidates' P and dropout), ``maxes`` and ``chosen_max`` (the
     conv branch's maximum), ``offsets`` and ``chosen_offsets`` (the start offsets of the blocks the
-    candidate's network reads: more than 1 for the maximum's candidate alone), ``folds``, ``log_loss`` and
+    model reads with the candidate: more than 1 for the maximum's candidate alone), ``folds``, ``log_loss`` and
     ``accuracy`` (one per candidate, in the order of ``choices``; None when skipped),
     ``difference`` (per candidate ``[δ̄, se(δ)]`` against the first, None for the first), ``skipped``
     (None, or why no cross-validation ran) and ``seconds``."""
@@ -160,7 +161,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     candidates = candidates_for(params["segment_dropout"], params["conv_max"])
     added = params["conv_max"] is None  # the maximum's candidate: at the model's resolution
     choices, dropouts, maxes = ([c[j] for c in candidates] for j in range(3))
-    # the maximum's candidate added by the selection reads the blocks from several start offsets
+    # the model that takes the maximum's candidate added here reads the blocks from several starts
     max_offsets = int(params["fold_offsets"] or MAX_FOLD_OFFSETS)
     offsets = [max_offsets if added and m else 1 for m in maxes]
     record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "chosen_max": maxes[0],
@@ -187,8 +188,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
                 "segment_dropout": tuple(dropouts[j] for j in group), "conv_max": tuple(maxes[j] for j in group),
                 "ensemble": len(group), "fold_scales": (scale,), "fold_offsets": views,
                 "max_time": None if common["max_time"] is None else common["max_time"] * len(group)}
-               for group, scale, views in zip(groups, (SELECTION_FOLD_SCALE, MAX_FOLD_SCALE), (1, max_offsets))
-               if group]
+               for group, scale, views in zip(groups, (SELECTION_FOLD_SCALE, MAX_FOLD_SCALE), (1, 1)) if group]
     proba = _cross_validated_proba(type(classifier), options, data, seed)
     proba = proba[np.argsort(groups[0] + groups[1])]  # back in the candidates' order
     best = _score(record, proba, data)
