@@ -186,9 +186,9 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
               else params["max_time"] / (2 * SELECTION_FOLDS) / len(choices)}
     options = [{**common, "conv_segments": tuple(choices[j] for j in group),
                 "segment_dropout": tuple(dropouts[j] for j in group), "conv_max": tuple(maxes[j] for j in group),
-                "ensemble": len(group), "fold_scales": (scale,), "fold_offsets": views,
+                "ensemble": len(group), "fold_scales": (scale,),
                 "max_time": None if common["max_time"] is None else common["max_time"] * len(group)}
-               for group, scale, views in zip(groups, (SELECTION_FOLD_SCALE, MAX_FOLD_SCALE), (1, 1)) if group]
+               for group, scale in zip(groups, (SELECTION_FOLD_SCALE, MAX_FOLD_SCALE)) if group]
     proba = _cross_validated_proba(type(classifier), options, data, seed)
     proba = proba[np.argsort(groups[0] + groups[1])]  # back in the candidates' order
     best = _score(record, proba, data)
