@@ -47,6 +47,14 @@ SEQ_TS = (
     b"@equalLength false\n@classLabel true a b\n@data\n1,2,3:4,5,6:a\n7,8:9,10:b\n1,?,3:4,5,6:a\n2,3:4,5:b\n"
 )
 SEQ_TSV = b"1\t1.0\t2.0\t3.0\n2\t4.0\t5.0\tNaN\n1\t7\t8\t9\n2\t1e3\t2\t3\n"
+SEQ_ARFF = (
+    b"% comment\n@relation Toy\n@attribute t0 numeric\n@attribute t1 numeric\n@attribute t2 numeric\n"
+    b"@attribute c {a,'b b'}\n@data\n1,2,3,a\n4,?,6,'b b'\n7,8,?,a\n2,3,4,'b b'\n"
+)
+SEQ_ARFF_MULTI = (
+    b"@relation Toy\n@attribute m relational\n@attribute t0 numeric\n@attribute t1 numeric\n@end m\n"
+    b"@attribute c {a,b}\n@data\n'1,2\\n3,4',a\n\"5,?\\n7,?\",b\n'1,?\\n3,4',a\n'2,3\\n4,5',b\n"
+)
 TEXT = "Long short-term memory: the cell state carries information.\nÜber alles ✓\n".encode()
 
 GARBAGE = ["", " ", "nan", "NaN", "inf", "-inf", "1e999", "-1e999", "9" * 40, "1e-400", "?", "NA", "abc",
@@ -169,7 +177,7 @@ def _read_as_tables(path) -> None:
         _valid_sequences(seq)
 
 
-def _read_all(directory: str, data: bytes, suffixes=(".csv", ".tsv", ".ts", ".parquet", ".txt")) -> None:
+def _read_all(directory: str, data: bytes, suffixes=(".csv", ".tsv", ".ts", ".arff", ".parquet", ".txt")) -> None:
     for suffix in suffixes:
         _read_as_tables(_write(directory, "f" + suffix, data))
     text, _ = _outcome(read_text, _write(directory, "f.txt", data))
@@ -204,10 +212,10 @@ def test_mutated_tables(data):
 
 
 @FUZZ
-@given(st.one_of(mutated(SEQ_TS), mutated(SEQ_TSV)))
+@given(st.one_of(mutated(SEQ_TS), mutated(SEQ_TSV), mutated(SEQ_ARFF), mutated(SEQ_ARFF_MULTI)))
 def test_mutated_sequence_files(data):
     with tempfile.TemporaryDirectory() as d:
-        for suffix in (".ts", ".tsv"):
+        for suffix in (".ts", ".tsv", ".arff"):
             seq, _ = _outcome(read_sequences, _write(d, "s" + suffix, data))
             if seq is not None:
                 _valid_sequences(seq)
@@ -343,7 +351,7 @@ def test_forecast_command_refuses_in_one_line(data):
 
 
 @FUZZ_CLI
-@given(st.one_of(mutated(SEQ_WIDE_CSV), mutated(SEQ_TS)), st.sampled_from([".csv", ".ts"]))
+@given(st.one_of(mutated(SEQ_WIDE_CSV), mutated(SEQ_TS), mutated(SEQ_ARFF)), st.sampled_from([".csv", ".ts", ".arff"]))
 def test_classify_command_refuses_in_one_line(data, suffix):
     with tempfile.TemporaryDirectory() as d:
         path = _write(d, "in" + suffix, data)

@@ -1,4 +1,4 @@
-"""``lstmkit classify``: sequence classification from .ts, .tsv, CSV or Parquet files."""
+"""``lstmkit classify``: sequence classification from .ts, .tsv, .arff, CSV or Parquet files."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Train an LSTM sequence classifier (LSTM-FCN: an LSTM branch beside a convolutional "
         "branch) on TRAIN and score it on TEST (or on a stratified "
         "split of TRAIN). Files: UCR/UEA .ts (univariate or multivariate, equal or unequal "
-        "length), UCR .tsv (label first), CSV or Parquet (one row per sequence with a label "
+        "length), UCR .tsv (label first), ARFF (the class attribute last), CSV or Parquet (one row per sequence with a label "
         "column, or long format id/time/value). --dataset NAME loads a UCR/UEA data set that "
         "aeon ships (pip install 'lstmkit[datasets]')."
     )

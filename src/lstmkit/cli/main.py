@@ -17,7 +17,7 @@ from lstmkit import __version__
 # name -> (module, one-line help); each module has add_arguments(parser) and run(args)
 COMMANDS = {
     "forecast": ("lstmkit.cli.forecast", "train, backtest and forecast time series from a CSV or Parquet file"),
-    "classify": ("lstmkit.cli.classify", "classify sequences (.ts, .tsv, CSV, Parquet, or a bundled UCR/UEA data set)"),
+    "classify": ("lstmkit.cli.classify", "classify sequences (.ts, .tsv, .arff, CSV, Parquet, or a bundled UCR/UEA data set)"),
     "generate": ("lstmkit.cli.generate", "train a character-level LSTM language model and generate text"),
     "translate": ("lstmkit.cli.translate", "train an attentional LSTM translator on sentence pairs, score it (BLEU, chrF), translate"),
     "lab": ("lstmkit.cli.lab", "vanishing gradients and long-term memory: RNN vs GRU vs LSTM on long-dependency tasks"),

@@ -14,6 +14,9 @@
 * **UCR ``.tsv``** files (``.txt``, and ``.csv`` with ``format="ucr"``): no header, the class
   label in the first column and the values after it, separated by tabs, commas or (the old
   2015 archive) spaces.
+* **ARFF** files (``.arff``, as the archive also ships every set; :mod:`~lstmkit.data.arff`):
+  one numeric attribute per time step (univariate) or one relational attribute holding the
+  dimensions (multivariate), the class attribute last.
 * **CSV** (with a header) and **Parquet** tables, *wide* (one row per sequence: a label
   column, an optional id column, then one column per time step, univariate) or *long*
   (many rows per sequence: an id column, a time column, one column per channel, and a label
@@ -37,7 +40,7 @@ aeon (``pip install aeon``, or ``lstmkit[datasets]``) ships in its wheel, with t
 This module imports pandas and numpy, never torch.
 
 The pieces: :mod:`~lstmkit.data.sequence_data` (the container, checks and splits),
-:mod:`~lstmkit.data.sequence_formats` (``.ts`` and ``.tsv``),
+:mod:`~lstmkit.data.sequence_formats` (``.ts`` and ``.tsv``), :mod:`~lstmkit.data.arff` (``.arff``),
 :mod:`~lstmkit.data.sequence_tables` (wide and long tables), :mod:`~lstmkit.data.tables` (the
 table plumbing shared with the time-series reader) and :mod:`~lstmkit.data.datasets` (aeon's
 data sets); every public name stays importable from here.
@@ -51,6 +54,7 @@ from typing import Sequence, Union
 
 import pandas as pd
 
+from lstmkit.data.arff import read_arff
 from lstmkit.data.datasets import _aeon_data_dir, _aeon_datasets, available_datasets, load_dataset  # noqa: F401
 from lstmkit.data.files import decode_utf8, read_file_bytes, sniff
 from lstmkit.data.gaps import MISSING_POLICIES, check_missing_policy
@@ -76,12 +80,13 @@ __all__ = [
 ]
 
 #: Accepted values of ``format`` in :func:`read_sequences`.
-FORMATS = ("ts", "ucr", "csv", "parquet")
+FORMATS = ("ts", "ucr", "arff", "csv", "parquet")
 
-_FORMAT_ALIASES = {"ts": "ts", "ucr": "ucr", "tsv": "ucr", "txt": "ucr", "csv": "csv", "parquet": "parquet", "pq": "parquet"}
-_SUFFIX_FORMAT = {".ts": "ts", ".tsv": "ucr", ".txt": "ucr", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_FORMAT_ALIASES = {"ts": "ts", "ucr": "ucr", "tsv": "ucr", "txt": "ucr", "arff": "arff", "csv": "csv",
+                   "parquet": "parquet", "pq": "parquet"}
+_SUFFIX_FORMAT = {".ts": "ts", ".tsv": "ucr", ".txt": "ucr", ".arff": "arff", ".csv": "csv", ".parquet": "parquet",
+                  ".pq": "parquet"}
 _OTHER_FORMATS = {
-    ".arff": "an ARFF file (use the .ts version of the data set, or convert it)",
     ".xlsx": "an Excel workbook (save it as CSV)",
     ".xls": "an Excel workbook (save it as CSV)",
     ".json": "a JSON file",
@@ -111,7 +116,7 @@ def read_sequences(
     """Read and validate labelled sequences from a file (or a DataFrame).
 
     Args:
-        path: a ``.ts``, ``.tsv``/``.txt`` (UCR, no header), ``.csv`` or ``.parquet`` file,
+        path: a ``.ts``, ``.tsv``/``.txt`` (UCR, no header), ``.arff``, ``.csv`` or ``.parquet`` file,
             possibly gzip-compressed (``data.ts.gz``), or a pandas DataFrame (read as a table).
         label_column: the table column holding the class labels. Default: a column named
             ``label``, ``class`` or ``target`` (any case) if there is one, else no labels.
@@ -149,7 +154,7 @@ def read_sequences(
     fmt = _choose_format(Path(path), name, format)
     if fmt == "parquet":
         return _read_parquet(read_file_bytes(path, "a Parquet file", name), name, table_args, missing)
-    expected = {"ts": "a .ts file", "ucr": "a UCR .tsv file", "csv": "a CSV file"}[fmt]
+    expected = {"ts": "a .ts file", "ucr": "a UCR .tsv file", "arff": "an ARFF file", "csv": "a CSV file"}[fmt]
     data = read_file_bytes(path, expected + " (UTF-8 text)", name)
     kind = sniff(data)
     if kind == "parquet":
@@ -163,6 +168,9 @@ def read_sequences(
     if fmt == "ucr":
         _no_table_args(name, "a UCR file (label first, then the values, no header)", table_args)
         return read_ucr(text, name, missing)
+    if fmt == "arff":
+        _no_table_args(name, "an ARFF file (the class attribute comes last)", table_args)
+        return read_arff(text, name, missing)
     return read_table(parse_csv(text, name, WORDING), TableSource(name, "csv"), missing=missing, **table_args)
 
 
@@ -193,7 +201,7 @@ def _choose_format(path: Path, name: str, format: str | None) -> str:
     if suffix in _SUFFIX_FORMAT:
         return _SUFFIX_FORMAT[suffix]
     if suffix in _OTHER_FORMATS:
-        raise InputError(f"{name}: is {_OTHER_FORMATS[suffix]}; expected a .ts, .tsv, .csv or .parquet file")
+        raise InputError(f"{name}: is {_OTHER_FORMATS[suffix]}; expected a .ts, .tsv, .arff, .csv or .parquet file")
     try:
         with open(path.expanduser(), "rb") as fh:
             if fh.read(4) == b"PAR1":
@@ -201,10 +209,10 @@ def _choose_format(path: Path, name: str, format: str | None) -> str:
     except OSError:
         pass
     if not path.expanduser().exists():
-        read_file_bytes(path, "a .ts, .tsv, .csv or .parquet file", name)  # raises: no such file
+        read_file_bytes(path, "a .ts, .tsv, .arff, .csv or .parquet file", name)  # raises: no such file
     raise InputError(
         f"{name}: cannot tell the format from the name{f' ({suffix})' if suffix else ''}; "
-        "name it .ts, .tsv, .csv or .parquet, or pass the format (ts, ucr, csv or parquet)"
+        "name it .ts, .tsv, .arff, .csv or .parquet, or pass the format (ts, ucr, arff, csv or parquet)"
     )
 
 

@@ -522,7 +522,7 @@ def fold(seq: np.ndarray, d: int) -> np.ndarray:
 class Classifier(Estimator):
     """Classify sequences with an LSTM-FCN (an LSTM branch beside a convolutional branch).
 
-    >>> clf = Classifier().fit(train)            # SequenceData, or a path (.ts, .tsv, .csv, .parquet)
+    >>> clf = Classifier().fit(train)            # SequenceData, or a path (.ts, .tsv, .arff, .csv, .parquet)
     >>> clf.predict(test); clf.predict_proba(test); clf.evaluate(test)["accuracy"]
     >>> clf.save("model/"); Classifier.load("model/")
     >>> Classifier().fit(X, y).score(X_test, y_test)   # arrays (n, channels, steps) as aeon's, labels y
