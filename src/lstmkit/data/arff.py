@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lstmkit.data.gaps import check_missing_policy, fill_gaps
+from lstmkit.data.gaps import check_missing_policy
 from lstmkit.data.sequence_data import SequenceData, sort_labels
-from lstmkit.data.sequence_formats import parse_tokens, trailing_trim, unstorable, why_unstorable
+from lstmkit.data.sequence_formats import close_case, parse_tokens
 from lstmkit.data.tables import clip, plural, show
-from lstmkit.errors import InputError, param_ref
+from lstmkit.errors import InputError
 
 __all__ = ["read_arff", "split_fields"]
 
@@ -231,31 +231,11 @@ def read_arff(text: str, name: str, missing: str = "interpolate") -> SequenceDat
                               f"{len(parsed[0])}; the dimensions of a case must have the same length")
             parsed.append(values)
             masks.append(absent)
-        values = np.vstack(parsed)
-        absent = np.vstack(masks)
-        keep, hole = trailing_trim(absent)
-        if keep == 0:
-            raise fail(n, "the case has no values (every value is missing); a sequence needs at least one")
-        values = values[:, :keep]
-        odd = unstorable(values)
-        if odd.any():
-            c, t = np.argwhere(odd)[0]
-            where = f"dimension {c + 1}, value {t + 1}" if relational else f"value {t + 1}"
-            raise fail(n, f"{where}: {values[c, t]} {why_unstorable(values[c, t])}")
-        if hole is not None:
-            c, t = hole
-            where = f"dimension {c + 1}, value {t + 1}" if relational else f"value {t + 1}"
-            if missing == "refuse":
-                raise fail(n, f"{where}: missing value inside the sequence; only trailing padding of a shorter "
-                              f"sequence may be missing ({param_ref('missing', 'refuse')}): fill it in, leave the "
-                              f"case out, or pass {param_ref('missing', 'interpolate')}")
-            values, empty = fill_gaps(values)
-            if empty is not None:
-                raise fail(n, f"dimension {empty + 1} has no value at all (every value is missing); a missing "
-                              "value can be filled only from values of its own dimension")
-            filled += int(absent[:, :keep].sum())
-            filled_sequences += 1
-        sequences.append(np.ascontiguousarray(values.T, dtype=np.float32))
+        values, gaps = close_case(np.vstack(parsed), np.vstack(masks), missing, lambda m: fail(n, m),
+                                  univariate=not relational)
+        filled += gaps
+        filled_sequences += gaps > 0
+        sequences.append(values)
         labels.append(label)
         label_lines.append(n)
         ids.append(str(n))

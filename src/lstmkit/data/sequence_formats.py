@@ -20,7 +20,7 @@ from lstmkit.data.sequence_data import SequenceData, sort_labels
 from lstmkit.data.tables import clip, plural, show
 from lstmkit.errors import InputError, param_ref
 
-__all__ = ["MISSING_TOKENS", "parse_tokens", "read_ts", "read_ucr", "trailing_trim", "unstorable"]
+__all__ = ["MISSING_TOKENS", "close_case", "parse_tokens", "read_ts", "read_ucr", "trailing_trim", "unstorable"]
 
 #: Cell texts read as a missing value (compared without case and surrounding spaces).
 MISSING_TOKENS = frozenset({"", "?", "na", "n/a", "#n/a", "nan", "null", "none"})
@@ -92,6 +92,40 @@ def trailing_trim(missing: np.ndarray) -> tuple[int, tuple[int, int] | None]:
         c, t = np.argwhere(inner.T)[0][::-1]  # first by step, then channel
         return keep, (int(c), int(t))
     return keep, None
+
+
+def close_case(values: np.ndarray, absent: np.ndarray, missing: str, fail, univariate: bool = False
+               ) -> tuple[np.ndarray, int]:
+    """A case read from a text file, ``(channels, steps)`` with its missing mask, made a
+    sequence: the trailing padding cut, a missing value inside filled by linear interpolation
+    (or refused with ``missing="refuse"``). Returns the ``(steps, channels)`` float32 array and
+    the number of values filled; ``fail(message)`` makes the InputError (it names the line).
+    ``univariate`` names a value by its position alone, else by dimension and position."""
+
+    def where(c: int, t: int) -> str:
+        return f"value {t + 1}" if univariate else f"dimension {c + 1}, value {t + 1}"
+
+    keep, hole = trailing_trim(absent)
+    if keep == 0:
+        raise fail("the case has no values (every value is missing); a sequence needs at least one")
+    values = values[:, :keep]
+    odd = unstorable(values)
+    if odd.any():
+        c, t = np.argwhere(odd)[0]
+        raise fail(f"{where(c, t)}: {values[c, t]} {why_unstorable(values[c, t])}")
+    gaps = 0
+    if hole is not None:
+        c, t = hole
+        if missing == "refuse":
+            raise fail(f"{where(c, t)}: missing value inside the sequence; only trailing padding of a shorter "
+                       f"sequence may be missing ({param_ref('missing', 'refuse')}): fill it in, leave the case "
+                       f"out, or pass {param_ref('missing', 'interpolate')}")
+        values, empty = fill_gaps(values)
+        if empty is not None:
+            raise fail(f"dimension {empty + 1} has no value at all (every value is missing); a missing value "
+                       "can be filled only from values of its own dimension")
+        gaps = int(absent[:, :keep].sum())
+    return np.ascontiguousarray(values.T, dtype=np.float32), gaps
 
 
 # --------------------------------------------------------------------------- .ts files
@@ -274,32 +308,10 @@ def read_ts(text: str, name: str, missing: str = "interpolate") -> SequenceData:
                     f"the case has {plural(raw_length, 'value')} per dimension but the first case (line {first_length[1]}) "
                     f"has {first_length[0]}, and @equalLength is true; set @equalLength false if lengths differ",
                 )
-        values = np.vstack(rows)
-        absent = np.vstack(masks)
-        keep, hole = trailing_trim(absent)
-        if keep == 0:
-            raise fail(n, "the case has no values (every value is missing); a sequence needs at least one")
-        values = values[:, :keep]
-        odd = unstorable(values)
-        if odd.any():
-            c, t = np.argwhere(odd)[0]
-            raise fail(n, f"dimension {c + 1}, value {t + 1}: {values[c, t]} {why_unstorable(values[c, t])}")
-        if hole is not None:
-            c, t = hole
-            if missing == "refuse":
-                raise fail(
-                    n,
-                    f"dimension {c + 1}, value {t + 1}: missing value inside the sequence; only trailing padding "
-                    f"of a shorter sequence may be missing ({param_ref('missing', 'refuse')}): fill it in, "
-                    f"leave the case out, or pass {param_ref('missing', 'interpolate')}",
-                )
-            values, empty = fill_gaps(values)
-            if empty is not None:
-                raise fail(n, f"dimension {empty + 1} has no value at all (every value is missing); "
-                              "a missing value can be filled only from values of its own dimension")
-            filled += int(absent[:, :keep].sum())
-            filled_sequences += 1
-        sequences.append(np.ascontiguousarray(values.T, dtype=np.float32))
+        values, gaps = close_case(np.vstack(rows), np.vstack(masks), missing, lambda m: fail(n, m))
+        filled += gaps
+        filled_sequences += gaps > 0
+        sequences.append(values)
         if has_label:
             labels.append(label)
         ids.append(str(n))
