@@ -113,6 +113,9 @@ def test_split_fields_keeps_commas_and_escapes_inside_quotes():
     ("@relation x\n@attribute a string\n@attribute c {p,q}\n@data\n1,p\n",
      r"line 2: attribute 'a' is string; the time steps of a univariate ARFF file are numeric"),
     ("@relation x\nhello\n@data\n", r"line 2: 'hello' comes before the @data line"),
+    ("@relation\n@attribute\n@data\n", r"line 2: '@attribute': an @attribute line names the attribute, then its type"),
+    ("@relation x\n@attribute a {p,q\n@data\n", r"line 2: attribute 'a' has the type '\{p,q'; known types"),
+    ("@relation x\n@attribute a numeric\n@attribute c {p,q}\n@data\n'1,p\n", r"line 5: a quote \(\'\) is not closed"),
     ("@relation x\n@attribute a numeric\n@attribute c {p,q}\n@data\n1e39,p\n", r"line 5: value 1: 1e\+39 is too large"),
     ("@relation x\n@attribute a numeric\n@attribute c {p,q}\n@data\n", r"line 4: @data is followed by no cases"),
 ])

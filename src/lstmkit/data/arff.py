@@ -78,7 +78,7 @@ def split_fields(text: str) -> list[str]:
 def _name_and_rest(text: str) -> tuple[str, str]:
     """An @attribute line's name (quoted or not) and what follows it."""
     text = text.strip()
-    if text[:1] in "'\"":
+    if text and text[0] in "'\"":
         end = text.find(text[0], 1)
         if end < 0:
             return text[1:], ""
@@ -136,6 +136,9 @@ def read_arff(text: str, name: str, missing: str = "interpolate") -> SequenceDat
             raise fail(n, f"{clip(s)!r} comes before the @data line; an ARFF file has @relation and @attribute "
                           "lines, then @data, then one case per line")
         attr_name, type_text = _name_and_rest(rest)
+        if not attr_name or not type_text:
+            raise fail(n, f"{clip(s)!r}: an @attribute line names the attribute, then its type, "
+                          "e.g. '@attribute t0 numeric'")
         kind, values = _attribute_type(type_text)
         if kind is None:
             raise fail(n, f"attribute {attr_name!r} has the type {clip(type_text) or 'nothing'!r}; "
