@@ -113,3 +113,29 @@ def test_schedule_settings_are_checked(kwargs, message):
     with pytest.raises(ValueError) as err:
         TrainingConfig(**kwargs)
     assert str(err.value) == message
+
+
+def test_the_logged_losses_are_the_epochs_batch_size_weighted_means(tmp_path):
+    # learning rate 0: the weights stay put, so each epoch's losses are known beforehand; batches
+    # of 16, 16, 16 and 2 (train) and 32, 10 (validation) make a plain mean of batches differ
+    import csv
+
+    net = Net()
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(92, 10, 1, generator=g), torch.randn(92, 1, generator=g)
+    train = DataLoader(TensorDataset(x[:50], y[:50]), batch_size=16)
+    val = DataLoader(TensorDataset(x[50:], y[50:]), batch_size=32)
+    fit(net, loss_fn, train, val, TrainingConfig(max_epochs=2, learning_rate=0.0, gradient_clip=None), tmp_path)
+    with torch.no_grad():
+        expected_train = float(sum(loss_fn(net, b) * len(b[0]) for b in train) / 50)
+        expected_val = float(sum(loss_fn(net, b) * len(b[0]) for b in val) / 42)
+        batch_mean = float(sum(loss_fn(net, b) for b in train) / len(train))
+    assert abs(batch_mean - expected_train) > 1e-3  # the weighting is what is checked
+    rows = list(csv.DictReader((tmp_path / "logs" / "metrics.csv").open()))
+    train_logged = [float(r["train_loss"]) for r in rows if r.get("train_loss")]
+    val_logged = [float(r["val_loss"]) for r in rows if r.get("val_loss")]
+    assert len(train_logged) == 2 and len(val_logged) == 2
+    for value in train_logged:
+        assert value == pytest.approx(expected_train, rel=1e-5)
+    for value in val_logged:
+        assert value == pytest.approx(expected_val, rel=1e-5)

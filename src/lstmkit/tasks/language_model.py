@@ -301,7 +301,8 @@ class _SampleCallback:
         import lightning.pytorch as pl
 
         class SampleCallback(pl.Callback):
-            def on_validation_epoch_end(self, trainer, module):
+            def on_validation_end(self, trainer, module):
+                # after the module's epoch-end hook, which logs val_loss
                 if trainer.sanity_checking or not trainer.is_global_zero:
                     return
                 loss = trainer.callback_metrics.get("val_loss")
