@@ -139,3 +139,99 @@ def test_the_logged_losses_are_the_epochs_batch_size_weighted_means(tmp_path):
         assert value == pytest.approx(expected_train, rel=1e-5)
     for value in val_logged:
         assert value == pytest.approx(expected_val, rel=1e-5)
+
+
+def _fit_counting_writes(tmp_path, monkeypatch, seconds, epochs=12):
+    from lstmkit.train import engine
+
+    writes = []
+    save = torch.save
+
+    def counted(obj, f, *args, **kwargs):
+        if isinstance(obj, dict) and "state_dict" in obj:
+            writes.append(int(obj["global_step"]))
+        return save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "EPOCH_CHECKPOINT_SECONDS", seconds)
+    monkeypatch.setattr(torch, "save", counted)
+    torch.manual_seed(0)
+    net = Net()
+    train, val = loaders()
+    result = fit(net, loss_fn, train, val,
+                 TrainingConfig(max_epochs=epochs, learning_rate=0.05, checkpoint_every=None), tmp_path)
+    monkeypatch.setattr(torch, "save", save)
+    return net, result, writes
+
+
+def test_epoch_checkpoints_owed_are_written_at_the_end_as_every_epoch_saving_would_leave_them(tmp_path, monkeypatch):
+    net_a, result_a, writes_a = _fit_counting_writes(tmp_path / "every", monkeypatch, 0.0)
+    net_b, result_b, writes_b = _fit_counting_writes(tmp_path / "throttled", monkeypatch, 3600.0)
+    # every epoch wrote last and, where it improved, best; throttled: the first epoch's two,
+    # then the two owed at the end (best of the last improvement, last of the final epoch)
+    assert len(writes_a) >= 14 and writes_a[-1] == result_a.steps == 12 * 4
+    best_step = max(step for step in writes_a if writes_a.count(step) == 2)
+    assert writes_b == [4, 4, best_step, result_b.steps]
+    assert result_a.best_epoch == result_b.best_epoch and result_a.best_val_loss == result_b.best_val_loss
+    for a, b in zip(net_a.parameters(), net_b.parameters()):  # the best epoch's weights, restored
+        assert torch.equal(a, b)
+    for name in ("best.ckpt", "last.ckpt"):
+        a = torch.load(tmp_path / "every" / "checkpoints" / name, weights_only=False)
+        b = torch.load(tmp_path / "throttled" / "checkpoints" / name, weights_only=False)
+        assert (a["epoch"], a["global_step"]) == (b["epoch"], b["global_step"])
+        for key in a["state_dict"]:
+            assert torch.equal(a["state_dict"][key], b["state_dict"][key]), (name, key)
+        for sa, sb in zip(a["optimizer_states"][0]["state"].values(), b["optimizer_states"][0]["state"].values()):
+            assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    # the owed checkpoints were copies of their moment, not the live weights: those moved on
+    # after the last improvement (the file would otherwise hold the final weights)
+    assert best_step < result_b.steps
+
+
+class _StubTrainer:
+    """What the checkpoint callbacks use of a Trainer: one process, writes recorded."""
+
+    def __init__(self):
+        self.global_step = 0
+        self.written = []  # (file, global_step of the checkpoint written)
+        self.is_global_zero, self.loggers, self.world_size = True, [], 1
+        self.num_training_batches, self.should_stop = 100, False
+        trainer = self
+
+        class Strategy:
+            def broadcast(self, obj, src=0):
+                return obj
+
+            def save_checkpoint(self, checkpoint, path, storage_options=None):
+                trainer.written.append((str(path), checkpoint["global_step"]))
+
+            def barrier(self, name=None):
+                pass
+
+        class Connector:
+            def dump_checkpoint(self, weights_only=False):
+                return {"global_step": trainer.global_step, "state_dict": {"w": torch.full((2,), trainer.global_step)}}
+
+        self.strategy, self._checkpoint_connector = Strategy(), Connector()
+
+    def save_checkpoint(self, path, weights_only=False, storage_options=None):
+        self.strategy.save_checkpoint(self._checkpoint_connector.dump_checkpoint(), path)
+
+
+def test_a_timed_checkpoint_writes_the_owed_epoch_checkpoints_first(tmp_path):
+    from lstmkit.train.engine import _epoch_checkpoint_callback, _timed_checkpoint_callback
+
+    trainer = _StubTrainer()
+    epoch = _epoch_checkpoint_callback(tmp_path, "train_loss", 3600.0)
+    timed = _timed_checkpoint_callback(tmp_path / "last.ckpt", 0.0, epoch)
+    trainer.global_step = 4
+    epoch._save_checkpoint(trainer, "best.ckpt")  # the first save: written
+    epoch._save_checkpoint(trainer, "last.ckpt")  # the same epoch end: written with it
+    trainer.global_step = 8
+    epoch._save_checkpoint(trainer, "best.ckpt")  # owed
+    epoch._save_checkpoint(trainer, "last.ckpt")  # owed
+    assert trainer.written == [("best.ckpt", 4), ("last.ckpt", 4)]
+    trainer.global_step = 9
+    timed.on_train_batch_end(trainer, None, None, None, 0)
+    assert trainer.written[2:] == [("best.ckpt", 8), ("last.ckpt", 8), (str(tmp_path / "last.ckpt"), 9)]
+    epoch.on_train_end(trainer, None)  # nothing owed any more
+    assert len(trainer.written) == 5

@@ -80,7 +80,8 @@ class TrainingConfig:
     lr_schedule: str = "constant"  # or "cosine"
     warmup_steps: int = 0
     final_lr_fraction: float = 0.05  # cosine: the learning rate at the end, relative to the start
-    checkpoint_every: float | None = 5.0  # minutes between mid-epoch checkpoints (None: epoch ends only)
+    checkpoint_every: float | None = 5.0  # minutes between mid-epoch checkpoints (None: epoch ends only); epoch-end
+    # writes come at most every min(EPOCH_CHECKPOINT_SECONDS, this)
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
@@ -448,7 +449,92 @@ def _resumable_loader(loader, keeper):
     return clone
 
 
-def _timed_checkpoint_callback(path: Path, minutes: float):
+#: The least time between two epoch-end checkpoint writes (or ``checkpoint_every``, if
+#: shorter). A write of a small model and its optimizer costs some 40 ms (pickling, fsync):
+#: at every epoch of a set of 50 series that was a seventh of a classifier's fit.
+EPOCH_CHECKPOINT_SECONDS = 30.0
+
+
+def _epoch_checkpoint_callback(dirpath: Path, monitor: str, seconds: float):
+    """Lightning's ModelCheckpoint (``best.ckpt`` by ``monitor``, and ``last.ckpt`` at every
+    epoch end), writing at most once every ``seconds``: a save asked for sooner is kept in memory (a copy of the very
+    checkpoint that would have been written then) and written at the next write, when
+    training ends, or before a timed mid-epoch checkpoint. The files on disk are therefore
+    always a checkpoint of a real moment of training, never more than ``seconds`` (plus the
+    epoch under way) behind, and what training ends with is exactly what every-epoch saving
+    would have left. The decision to write is rank 0's, broadcast, so all processes of a
+    data-parallel run take part in the same writes."""
+    import copy
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    class EpochCheckpoint(ModelCheckpoint):
+        def __init__(self) -> None:
+            super().__init__(dirpath=dirpath, filename="best", monitor=monitor, mode="min", save_top_k=1,
+                             save_last=True, enable_version_counter=False)
+            self.written_at = -math.inf
+            self.write_step: int | None = None  # the global step whose saves are being written
+            self.pending: dict[str, dict] = {}  # file -> the checkpoint it is owed, in save order
+
+        @property
+        def state_key(self) -> str:
+            # ModelCheckpoint's own key, so checkpoints written before and after read alike
+            return super().state_key.replace(type(self).__qualname__, "ModelCheckpoint", 1)
+
+        def _save_checkpoint(self, trainer, filepath: str) -> None:
+            step = trainer.global_step
+            write = self.write_step == step or time.monotonic() - self.written_at >= seconds
+            if bool(trainer.strategy.broadcast(write)):
+                # the saves of one epoch end (best, then last) are written together
+                self.write_step = step
+                self.pending.pop(filepath, None)
+                self.flush(trainer)
+                super()._save_checkpoint(trainer, filepath)
+                self.written_at = time.monotonic()
+                return
+            checkpoint = trainer._checkpoint_connector.dump_checkpoint(self.save_weights_only)
+            self.pending.pop(filepath, None)
+            self.pending[filepath] = copy.deepcopy(checkpoint)  # the live weights move on
+            self._last_global_step_saved = step
+            self._last_checkpoint_saved = filepath
+
+        def flush(self, trainer) -> None:
+            """Write the checkpoints owed, oldest first."""
+            while self.pending:
+                filepath = next(iter(self.pending))
+                trainer.strategy.save_checkpoint(self.pending.pop(filepath), filepath)
+                trainer.strategy.barrier("lstmkit-epoch-checkpoint")
+            self.written_at = time.monotonic()
+
+        # last.ckpt at every epoch end, not only with a new best.ckpt (ModelCheckpoint's rule):
+        # a stop loses at most the interval, and the end of training leaves its final state
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            super().on_train_epoch_end(trainer, pl_module)
+            if self._should_save_on_train_epoch_end(trainer):
+                self._save_last_too(trainer)
+
+        def on_validation_end(self, trainer, pl_module) -> None:
+            super().on_validation_end(trainer, pl_module)
+            if not self._should_save_on_train_epoch_end(trainer):
+                self._save_last_too(trainer)
+
+        def _save_last_too(self, trainer) -> None:
+            if not self._should_skip_saving_checkpoint(trainer):
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+        def on_train_end(self, trainer, pl_module) -> None:
+            super().on_train_end(trainer, pl_module)
+            self.flush(trainer)
+
+        def on_exception(self, trainer, pl_module, exception) -> None:
+            super().on_exception(trainer, pl_module, exception)
+            if trainer.world_size == 1:  # (a collective write could wait forever on a failed rank)
+                self.flush(trainer)
+
+    return EpochCheckpoint()
+
+
+def _timed_checkpoint_callback(path: Path, minutes: float, epoch_checkpoint=None):
     import lightning.pytorch as pl
 
     class _TimedCheckpoint(pl.Callback):
@@ -470,6 +556,8 @@ def _timed_checkpoint_callback(path: Path, minutes: float):
             due = bool(trainer.strategy.broadcast(due))
             if not due or batch_idx + 1 >= trainer.num_training_batches or trainer.should_stop:
                 return
+            if epoch_checkpoint is not None:
+                epoch_checkpoint.flush(trainer)  # an owed (older) last.ckpt must not follow this one
             trainer.save_checkpoint(path)
             self.last = time.monotonic()
 
@@ -540,21 +628,21 @@ def fit(
 def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir: Path, *,
          resume_from, callbacks) -> FitResult:
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.callbacks import EarlyStopping, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
     seed_everything(config.seed)
     progress = sys.stderr.isatty() if config.progress is None else config.progress
     monitor = "val_loss" if val_loader is not None else "train_loss"
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode="min",
-        save_top_k=1, save_last=True, enable_version_counter=False,
-    )
+    seconds = EPOCH_CHECKPOINT_SECONDS
+    if config.checkpoint_every is not None:
+        seconds = min(seconds, config.checkpoint_every * 60.0)
+    checkpoint = _epoch_checkpoint_callback(run_dir / "checkpoints", monitor, seconds)
     keeper = _resume_state_callback()
     callbacks = [checkpoint, keeper, *(callbacks or [])]
     if config.checkpoint_every is not None:
         callbacks.append(_timed_checkpoint_callback(run_dir / "checkpoints" / "last.ckpt",
-                                                    config.checkpoint_every))
+                                                    config.checkpoint_every, checkpoint))
     for stale in (run_dir / "checkpoints").glob(".*.tmp"):
         stale.unlink(missing_ok=True)  # a checkpoint write cut short by a kill
     train_loader = _resumable_loader(train_loader, keeper)
