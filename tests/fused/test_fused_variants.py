@@ -192,6 +192,38 @@ def test_variant_long_sequence(variant):
              **VARIANTS[variant])
 
 
+@pytest.mark.parametrize("H", [40, 7], ids=["H40", "H7"])  # rows of whole vectors and a tail / shorter than a vector
+def test_layer_norm_rows_far_from_zero_mean(H):
+    """Pre-activation rows whose mean is ~900 times their spread: the kernel's layer-norm
+    statistics must match the float64 reference (one-pass sums of x and x^2 would lose
+    ~eps * 900^2 = 5 % of the variance to cancellation here).
+    The input and its weights are dyadic (x = 1024 + a/4, w_ih = (256 + b)/4096 with small
+    integers a, b, I = 8), so x W_ih^T is exact in float32 and the rows' spread (~0.6 around
+    ~512) is not lost before the statistics; the cell state starts near 64."""
+    T, N, I = 3, 4, 8
+    p = _params(I, H, 0, peephole=False, layer_norm=True, cifg=False, bias=True, seed=4)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        p["w_ih"].copy_((256 + torch.randint(-1, 2, p["w_ih"].shape, generator=g)) / 4096)
+    x = (1024 + torch.randint(-8, 9, (T, N, I), generator=g) / 4).requires_grad_()
+    h0 = torch.randn(N, H, generator=g).requires_grad_()
+    c0 = (64 + 0.5 * torch.randn(N, H, generator=g)).requires_grad_()
+    leaves = [x, h0, c0, *p.values()]
+    dleaves = [t.detach().double().requires_grad_() for t in leaves]
+    none = StepMasks(None, None)
+    out, h, c, _ = _reference(*dleaves[:3], dict(zip(p.keys(), dleaves[3:])), False, False, None, none, False)
+    go = torch.randn(out.shape, generator=g)
+    ref = torch.autograd.grad((out * go.double()).sum(), dleaves)
+    out2, h2, c2, _ = _fused(x, h0, c0, p, False, False, None, none, False)
+    torch.testing.assert_close(out2, out.float(), rtol=1e-4, atol=1e-4)
+    # c (~7-60, summed over the steps) carries the float32 rounding of the rows' means (~512,
+    # spacing 6e-5: ~1e-4 of the normalised pre-activations), as any float32 layer norm does
+    torch.testing.assert_close(c2, c.float(), rtol=3e-4, atol=1e-3)
+    got = torch.autograd.grad((out2 * go).sum(), leaves)
+    for name, a, b in zip(["x", "h0", "c0", *p.keys()], got, ref):
+        _close_grad(a, b.float(), name, 1e-3)
+
+
 @pytest.mark.parametrize("variant", ["all", "all_icfo", "layer_norm"])
 @pytest.mark.parametrize("proj", [0, 60], ids=["noproj", "proj"])
 @pytest.mark.parametrize("N", [12, 13])  # the backward's row groups of 3: 4 whole ones, or a short fifth
