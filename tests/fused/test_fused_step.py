@@ -28,6 +28,8 @@ VARIANTS = {
     "cifg": {"cifg": True},
     "proj": {"proj_size": -1},  # -1: H // 2 (at least 1)
     "all": {"peephole": True, "layer_norm": True, "cifg": True, "proj_size": -1},
+    "zoneout": {"zoneout": 0.3},  # its expectation: the step is the evaluation-mode cell
+    "zoneout_ln_proj": {"zoneout": 0.3, "layer_norm": True, "proj_size": -1},
 }
 
 
@@ -67,7 +69,7 @@ def _assert_state_close(a, b, **tol):
 @pytest.mark.parametrize("H", [1, 7, 33, 64])
 @pytest.mark.parametrize("batch", [1, 3, None], ids=["N1", "N3", "unbatched"])
 def test_compiled_step_equals_reference_step(variant, layers, H, batch):
-    if variant in ("proj", "all") and H == 1:
+    if VARIANTS[variant].get("proj_size") and H == 1:
         pytest.skip("proj_size must be < hidden_size")
     I = 5
     model, ref = _pair(I, H, layers, VARIANTS[variant])
@@ -102,6 +104,7 @@ def test_compiled_step_equals_reference_step(variant, layers, H, batch):
 def test_step_over_sequence_equals_forward(variant):
     I, H, N, T = 6, 24, 3, 9
     model, _ = _pair(I, H, 2, VARIANTS[variant])
+    model.eval()  # zoneout: forward's evaluation mode is what step computes
     x = _inputs(T, N, I)
     h0 = 0.5 * torch.randn(2, N, model.config.output_size)
     c0 = 0.5 * torch.randn(2, N, H)
@@ -264,7 +267,7 @@ def test_gradients_flow_through_the_reference_when_needed():
 
 
 # ------------------------------------------------------------------ threads
-@pytest.mark.parametrize("variant", ["plain", "layer_norm", "all"])
+@pytest.mark.parametrize("variant", ["plain", "layer_norm", "all", "zoneout_ln_proj"])
 @pytest.mark.parametrize("H", [128, 256])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_one_thread_equals_two_threads_bitwise(variant, H, batch):

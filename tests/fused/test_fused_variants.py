@@ -71,24 +71,26 @@ def _fused(x, h0, c0, p, cifg, reverse, lengths, masks, keep_trace):
     peep, ln = _layer_kwargs(p, cifg)
     res = lstm_layer(x, h0, c0, p["w_ih"], p["w_hh"], p.get("b_ih"), p.get("b_hh"), reverse=reverse,
                      lengths=lengths, weight_hr=p.get("w_hr"), peephole=peep, layer_norm=ln, cifg=cifg,
-                     recurrent_mask=masks.recurrent, zoneout_masks=masks.zoneout, return_trace=keep_trace)
+                     recurrent_mask=masks.recurrent, zoneout_masks=masks.zoneout,
+                     zoneout_expectation=masks.zoneout_expectation, return_trace=keep_trace)
     if keep_trace:
         return res
     return (*res, None)
 
 
-def _masks(T, N, H, P, rd, zo, seed):
+def _masks(T, N, H, P, rd, zo, seed, zx=False):
     g = torch.Generator().manual_seed(seed + 100)
     rec = zon = None
     if rd:
         rec = (torch.rand(N, P or H, generator=g) > 0.3).float() / 0.7
     if zo:
         zon = (torch.rand(T, N, P or H, generator=g) < 0.3, torch.rand(T, N, H, generator=g) < 0.3)
-    return StepMasks(rec, zon)
+    # zoneout's expectation (evaluation): h keeps 0.3 of h_{t-1}, c 0.2 of c_{t-1}
+    return StepMasks(rec, zon, (0.3, 0.2) if zx else None)
 
 
 def _compare(T, N, I, H, *, P=0, peephole=False, layer_norm=False, cifg=False, rd=False, zo=False,
-             reverse=False, lengths=None, bias=True, seed=0, trace=False, oracle64=False, fwd_tol=FWD,
+             zx=False, reverse=False, lengths=None, bias=True, seed=0, trace=False, oracle64=False, fwd_tol=FWD,
              grad_tol=1e-4):
     p = _params(I, H, P, peephole=peephole, layer_norm=layer_norm, cifg=cifg, bias=bias, seed=seed)
     torch.manual_seed(seed)
@@ -97,12 +99,13 @@ def _compare(T, N, I, H, *, P=0, peephole=False, layer_norm=False, cifg=False, r
     c0 = torch.randn(N, H, requires_grad=True)
     if lengths is not None:
         lengths = torch.as_tensor(lengths)
-    masks = _masks(T, N, H, P, rd, zo, seed)
+    masks = _masks(T, N, H, P, rd, zo, seed, zx)
     leaves = [x, h0, c0, *p.values()]
     if oracle64:  # long layer-normalised recurrences: float32 rounding of the reference grows
         dleaves = [t.detach().double().requires_grad_() for t in leaves]
         pd = dict(zip(p.keys(), dleaves[3:]))
-        m64 = StepMasks(None if masks.recurrent is None else masks.recurrent.double(), masks.zoneout)
+        m64 = StepMasks(None if masks.recurrent is None else masks.recurrent.double(), masks.zoneout,
+                        masks.zoneout_expectation)
         out, h, c, tr = _reference(*dleaves[:3], pd, cifg, reverse, lengths, m64, trace)
         go, gh, gc = (torch.randn(t.shape, dtype=torch.float32) for t in (out, h, c))
         ref = torch.autograd.grad((out * go.double()).sum() + (h * gh.double()).sum() + (c * gc.double()).sum(), dleaves)
@@ -142,6 +145,8 @@ VARIANTS = {
     "layer_norm": dict(layer_norm=True),
     "recurrent_dropout": dict(rd=True),
     "zoneout": dict(zo=True),
+    "zoneout_eval": dict(zx=True),
+    "all_eval": dict(peephole=True, layer_norm=True, cifg=True, rd=True, zx=True),
     "all": dict(peephole=True, layer_norm=True, cifg=True, rd=True, zo=True),
     "all_icfo": dict(peephole=True, layer_norm=True, rd=True, zo=True),
     "plain_trace": dict(trace=True),
@@ -178,7 +183,7 @@ def test_variant_no_bias_projection(variant):
     _compare(6, 3, 5, 33, P=7, bias=False, seed=2, **VARIANTS[variant])
 
 
-@pytest.mark.parametrize("variant", ["peephole", "layer_norm", "all_icfo", "zoneout", "cifg"])
+@pytest.mark.parametrize("variant", ["peephole", "layer_norm", "all_icfo", "zoneout", "zoneout_eval", "cifg"])
 def test_variant_long_sequence(variant):
     """T=300: against the float64 reference (the float32 reference itself drifts ~7e-5 from it
     with layer norm at H=5; the kernel stayed within ~1.3e-5 on an Intel Xeon and ~3.7e-5 on
@@ -224,7 +229,7 @@ def test_layer_norm_rows_far_from_zero_mean(H):
         _close_grad(a, b.float(), name, 1e-3)
 
 
-@pytest.mark.parametrize("variant", ["all", "all_icfo", "layer_norm"])
+@pytest.mark.parametrize("variant", ["all", "all_icfo", "layer_norm", "all_eval"])
 @pytest.mark.parametrize("proj", [0, 60], ids=["noproj", "proj"])
 @pytest.mark.parametrize("N", [12, 13])  # the backward's row groups of 3: 4 whole ones, or a short fifth
 def test_one_thread_equals_two_threads_bitwise(variant, proj, N):
@@ -297,3 +302,20 @@ def test_variant_brgemm_k_slices(variant, sliced_brgemm):
     (of 128 columns and 64 K rows, or of 64 K rows: fused_common.h, brgemm_slices) against the
     reference."""
     _compare(5, 4, 150, 70, P=30, seed=8, **VARIANTS[variant])
+
+
+def test_zoneout_expectation_arguments():
+    """(p_h, p_c) each in [0, 1), never with masks; (0, 0) is the plain LSTM."""
+    p = _params(3, 4, 0, peephole=False, layer_norm=False, cifg=False, bias=True, seed=0)
+    x, h0, c0 = torch.randn(5, 2, 3), torch.randn(2, 4), torch.randn(2, 4)
+    args = (x, h0, c0, p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
+    masks = (torch.zeros(5, 2, 4, dtype=torch.bool), torch.zeros(5, 2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="exclusive"):
+        lstm_layer(*args, zoneout_masks=masks, zoneout_expectation=(0.1, 0.1))
+    for bad in ((1.0, 0.1), (-0.1, 0.0), (0.5,)):
+        with pytest.raises(ValueError, match=r"\(p_h, p_c\)"):
+            lstm_layer(*args, zoneout_expectation=bad)
+    with torch.no_grad():
+        torch.testing.assert_close(lstm_layer(*args, zoneout_expectation=(0.0, 0.0))[0], lstm_layer(*args)[0])
+        kept = lstm_layer(*args, zoneout_expectation=(0.5, 0.5))[0]
+    assert not torch.allclose(kept, lstm_layer(*args)[0], atol=1e-3)

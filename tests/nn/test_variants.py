@@ -22,8 +22,9 @@ def tol(backend):
 T, N, I, H = 6, 3, 4, 5
 
 
-def hand_lstm(x, weights, *, peephole=None, ln=None, cifg=False, h=None, c=None, rmask=None):
-    """A deliberately naive, independent single-layer LSTM loop (the test's own oracle)."""
+def hand_lstm(x, weights, *, peephole=None, ln=None, cifg=False, h=None, c=None, rmask=None, zoneout=0.0):
+    """A deliberately naive, independent single-layer LSTM loop (the test's own oracle);
+    ``zoneout``: evaluation-mode zoneout, each state keeps that share of its previous value."""
     w_ih, w_hh, b_ih, b_hh = weights
     hidden = w_hh.shape[1]
     h = torch.zeros(x.shape[1], hidden) if h is None else h
@@ -48,12 +49,14 @@ def hand_lstm(x, weights, *, peephole=None, ln=None, cifg=False, h=None, c=None,
         f = torch.sigmoid(zf)
         i = 1 - f if cifg else torch.sigmoid(zi)
         g = torch.tanh(zg)
-        c = f * c + i * g
+        c_new = f * c + i * g
         if peephole is not None:
-            zo = zo + peephole["co"] * c
+            zo = zo + peephole["co"] * c_new
         o = torch.sigmoid(zo)
-        cc = c if ln is None else F.layer_norm(c, c.shape[-1:], ln["c_w"], ln["c_b"], eps=1e-5)
-        h = o * torch.tanh(cc)
+        cc = c_new if ln is None else F.layer_norm(c_new, c_new.shape[-1:], ln["c_w"], ln["c_b"], eps=1e-5)
+        h_new = o * torch.tanh(cc)
+        c = zoneout * c + (1 - zoneout) * c_new
+        h = zoneout * h + (1 - zoneout) * h_new
         outs.append(h)
         gates.append((i, f, g, o, c))
     return torch.stack(outs), h, c, gates
@@ -223,8 +226,10 @@ def test_zoneout_keeps_or_updates_each_unit(backend):
         c_prev, h_prev = tr.cell_state[t], tr.hidden_state[t]
     assert kept_any and updated_any
     torch.testing.assert_close(out, trace[0].hidden_state)
-    m.eval()  # identity at evaluation
-    ref, _, _, _ = hand_lstm(x, basic_weights(m))
+    m.eval()  # at evaluation zoneout's expectation (Krueger et al.): 0.5 h_{t-1} + 0.5 h_new
+    ref, _, _, _ = hand_lstm(x, basic_weights(m), zoneout=0.5)
+    plain, _, _, _ = hand_lstm(x, basic_weights(m))
+    assert not torch.allclose(ref, plain, atol=1e-3)
     torch.testing.assert_close(m(x)[0], ref, **tol(backend))
     assert m.last_backend == backend
 

@@ -161,7 +161,8 @@ def _lstm_cell_options(config, w) -> dict:
 
 def _lstm_layer_options(config, w, masks) -> dict:
     return {"weight_hr": w.weight_hr, "peephole": w.peephole, "layer_norm": w.layer_norm, "cifg": config.cifg,
-            "recurrent_mask": masks.recurrent, "zoneout_masks": masks.zoneout}
+            "recurrent_mask": masks.recurrent, "zoneout_masks": masks.zoneout,
+            "zoneout_expectation": masks.zoneout_expectation}
 
 
 def _no_options(*_) -> dict:

@@ -52,7 +52,8 @@ class LSTM(RecurrentStack):
     * ``recurrent_dropout``: one dropout mask per sequence on ``h_{t-1}`` as it enters the gates
       (Gal & Ghahramani 2016), training only;
     * ``zoneout``: each unit of h and c keeps its previous value with this probability
-      (Krueger et al. 2016), training only (identity at evaluation);
+      (Krueger et al. 2016) in training; in evaluation (and ``step``) its expectation,
+      ``h_t = p h_{t-1} + (1 - p) h_new`` and ``c_t`` alike, as the paper evaluates;
     * ``init``: ``"torch"`` (U(±1/√H), torch's) or ``"keras"`` (Glorot, orthogonal, unit forget
       bias); ``backend``: ``"auto"``, ``"fused"`` or ``"reference"``.
 

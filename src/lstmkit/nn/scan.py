@@ -28,11 +28,19 @@ class StepMasks(NamedTuple):
     ``recurrent``: ``(N, H_out)`` scaled keep-mask multiplied into h_{t-1} where it enters the
     gates, the same at every step (Gal & Ghahramani 2016). ``zoneout``: one boolean
     ``(L, N, *)`` mask per state tensor, True where a unit keeps its previous value
-    (Krueger et al. 2016).
+    (Krueger et al. 2016). ``zoneout_expectation``: in evaluation mode, the masks' mean in
+    their place, one probability ``p`` per state tensor: ``state_t = p * state_{t-1} + (1 - p)
+    * new`` (as Krueger et al. evaluate, like dropout's rescaling at test time).
     """
 
     recurrent: Tensor | None = None
     zoneout: tuple[Tensor, ...] | None = None
+    zoneout_expectation: tuple[float, ...] | None = None
+
+
+def zoneout_blend(keep: tuple[float, ...], old: State, new: State) -> State:
+    """Zoneout's expectation: ``p * old + (1 - p) * new`` per state tensor (``p`` from ``keep``)."""
+    return tuple(o * p + n * (1.0 - p) if p > 0 else n for p, o, n in zip(keep, old, new))
 
 
 def scan(
@@ -67,6 +75,8 @@ def scan(
                 torch.where(keep[t], old, new)
                 for keep, old, new in zip(masks.zoneout, state, new_state)
             )
+        elif masks.zoneout_expectation is not None:
+            new_state = zoneout_blend(masks.zoneout_expectation, state, new_state)
         if lengths is not None:
             active = (t < lengths).unsqueeze(1)  # (N, 1)
             new_state = tuple(torch.where(active, new, old) for new, old in zip(new_state, state))

@@ -27,7 +27,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from . import backend as backends
 from . import parameters
 from .config import RecurrentConfig
-from .scan import ScanResult, StepMasks
+from .scan import ScanResult, StepMasks, zoneout_blend
 from .trace import Trace
 from .validation import one_step_input
 
@@ -197,9 +197,12 @@ class RecurrentStack(nn.Module):
         )
 
     def _draw_masks(self, x: Tensor) -> StepMasks:
-        """Recurrent-dropout and zoneout masks for one layer-direction (training only)."""
+        """Recurrent-dropout and zoneout masks for one layer-direction (training), or in
+        evaluation zoneout's expectation (each state keeps ``zoneout`` of its previous value)."""
         c = self.config
         if not self.training:
+            if c.zoneout > 0:
+                return StepMasks(zoneout_expectation=(c.zoneout,) * c.spec.state_arity)
             return StepMasks()
         recurrent = zoneout = None
         if c.recurrent_dropout > 0 or c.zoneout > 0:
@@ -264,8 +267,9 @@ class RecurrentStack(nn.Module):
         ``x_t`` is ``(N, H_in)`` or ``(H_in,)``; ``state`` is what ``forward`` takes as ``hx``
         (``(h, c)`` for an LSTM, ``h`` otherwise; zeros when None) and what it returns.
         Calling ``step`` over a sequence gives ``forward``'s outputs one at a time. The
-        regularisers (dropout, recurrent dropout, zoneout) act in ``forward`` only: ``step``
-        always computes the evaluation-mode cell. Unidirectional stacks only.
+        regularisers (dropout, recurrent dropout, zoneout's masks) act in ``forward`` only:
+        ``step`` always computes the evaluation-mode cell (with zoneout, its expectation: each
+        state keeps ``zoneout`` of its previous value). Unidirectional stacks only.
 
         The backend registry picks the step once per configuration (:attr:`step_core`): an
         LSTM runs the compiled step (:mod:`lstmkit.nn.fused.step`, one C++ call for all
@@ -293,6 +297,8 @@ class RecurrentStack(nn.Module):
         for layer in range(c.num_layers):
             record = c.spec.cell_function(c, self.layer_weights(layer))(layer_input, states[layer])
             new_state = tuple(record[: c.spec.state_arity])
+            if c.zoneout > 0:  # the evaluation-mode cell: zoneout's expectation
+                new_state = zoneout_blend((c.zoneout,) * c.spec.state_arity, states[layer], new_state)
             new_states.append(new_state)
             layer_input = new_state[0]
         y_t = layer_input

@@ -170,7 +170,16 @@ struct LayerPtrs {
 struct Dims {
   int L = 0, I = 0, H = 0, P = 0, G = 4, GH = 0;
   bool cifg = false, peep = false, ln = false, proj = false, bias = false;
+  float zoneout = 0.f;  // evaluation-mode zoneout: h_t = p h_{t-1} + (1 - p) h_new, c_t alike
 };
+
+// zoneout's expectation over n values: out = p * prev + (1 - p) * out (as the variant kernel's zblend)
+static inline void blend_prev(float* out, const float* prev, float p, int n) {
+  const float q = 1.0f - p;
+  int j = 0;
+  for (; j + VW <= n; j += VW) st(out + j, ld(prev + j) * p + ld(out + j) * q);
+  for (; j < n; ++j) out[j] = prev[j] * p + out[j] * q;
+}
 
 struct AlignedBuf {
   float* p = nullptr;
@@ -422,12 +431,22 @@ static void step_all(const Dims& d, const LayerPtrs* layers, int N, const float*
                   d.proj ? Rb : ho, d.proj ? H : P};
       const int n0 = N == 1 ? (tid == 0 ? 0 : 1) : (int)((int64_t)N * tid / nth);
       const int n1 = N == 1 ? 1 : (int)((int64_t)N * (tid + 1) / nth);
-      for (int n = n0; n < n1; ++n) point_chunk(&pj, n);
+      for (int n = n0; n < n1; ++n) {
+        point_chunk(&pj, n);
+        if (d.zoneout > 0.f) {
+          blend_prev(cout + l * NH + (int64_t)n * H, cprev + l * NH + (int64_t)n * H, d.zoneout, H);
+          if (!d.proj) blend_prev(ho + (int64_t)n * P, hprev + l * NP + (int64_t)n * P, d.zoneout, P);
+        }
+      }
       if (d.proj) {
         bar.wait(nth);
         GemvJob q;
         proj_gemv(d, w, N, Rb, ho, q);
         run_phase(q, l * per_layer + 1);
+        if (d.zoneout > 0.f) {  // h_new complete (all the GEMV's chunks) before it is blended
+          bar.wait(nth);
+          for (int n = n0; n < n1; ++n) blend_prev(ho + (int64_t)n * P, hprev + l * NP + (int64_t)n * P, d.zoneout, P);
+        }
       }
       if (l + 1 < d.L) bar.wait(nth);  // the region's end is the last barrier
       in = ho;
@@ -480,8 +499,10 @@ static inline bool plain_cpu_float(const at::Tensor& t) {
 class __attribute__((visibility("hidden"))) StepCore {
  public:
   StepCore(py::dict params, std::vector<std::vector<std::string>> names, int input_size, int hidden_size,
-           int proj_size, bool cifg, bool peephole, bool layer_norm, bool bias, py::object config)
+           int proj_size, bool cifg, bool peephole, bool layer_norm, bool bias, double zoneout, py::object config)
       : params_(std::move(params)), config_(std::move(config)) {
+    TORCH_CHECK(zoneout >= 0 && zoneout < 1, "StepCore: zoneout must lie in [0, 1)");
+    d_.zoneout = (float)zoneout;
     d_.L = (int)names.size();
     TORCH_CHECK(d_.L >= 1, "StepCore: at least one layer");
     d_.I = input_size;
@@ -743,9 +764,11 @@ static void gemv_test(const at::Tensor& W, const at::Tensor& v, const at::Tensor
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   using lstmkit_step::StepCore;
   py::class_<StepCore>(m, "StepCore")
-      .def(py::init<py::dict, std::vector<std::vector<std::string>>, int, int, int, bool, bool, bool, bool, py::object>(),
+      .def(py::init<py::dict, std::vector<std::vector<std::string>>, int, int, int, bool, bool, bool, bool, double,
+                    py::object>(),
            py::arg("params"), py::arg("names"), py::arg("input_size"), py::arg("hidden_size"), py::arg("proj_size"),
-           py::arg("cifg"), py::arg("peephole"), py::arg("layer_norm"), py::arg("bias"), py::arg("config"))
+           py::arg("cifg"), py::arg("peephole"), py::arg("layer_norm"), py::arg("bias"), py::arg("zoneout"),
+           py::arg("config"))
       .def_property_readonly("config", &StepCore::config)
       .def_property_readonly("calls", &StepCore::calls)
       .def("try_step", &StepCore::try_step, py::arg("x"), py::arg("state"))

@@ -11,7 +11,9 @@
 //   f_pre += w_cf * c_{t-1};  i_pre += w_ci * c_{t-1}                (peephole)
 //   c_new = f * c_{t-1} + i * g ; o_pre += w_co * c_new ; h_new = o * tanh(LN_c(c_new))
 //   h_new = h_new W_hr^T                                             (projection)
-//   c_t = zc ? c_{t-1} : c_new ;  h_t = zh ? h_{t-1} : h_new        (zoneout)
+//   c_t = zc ? c_{t-1} : c_new ;  h_t = zh ? h_{t-1} : h_new        (zoneout, training)
+//   c_t = pc c_{t-1} + (1 - pc) c_new ; h_t = ph h_{t-1} + (1 - ph) h_new  (zoneout's expectation:
+//                                                                      evaluation, Krueger et al.)
 //   steps past a sequence's end: state frozen, output 0.
 //
 // Parallel structure (one OpenMP region for the whole sequence; bitwise identical results
@@ -121,6 +123,32 @@ static inline void zkeep_split(float* dnew, float* d, const bool* z, int n) {
   }
 }
 
+// Zoneout's expectation (evaluation mode): the mask's mean p in place of the mask.
+// out[j] = p * kept[j] + (1 - p) * fresh[j] (out may alias either)
+static inline void zblend(float* out, const float* kept, const float* fresh, float p, int n) {
+  const float q = 1.0f - p;
+  int j = 0;
+  for (; j + VW <= n; j += VW) st(out + j, ld(kept + j) * p + ld(fresh + j) * q);
+  for (; j < n; ++j) out[j] = kept[j] * p + fresh[j] * q;
+}
+// its backward: v = dh[j] + dout[j]; h_{t-1} gets p * v (dh[j]), the step (1 - p) * v (fresh[j])
+static inline void zsplit_blend(float* fresh, float* dh, const float* dout, float p, int n) {
+  const float q = 1.0f - p;
+  for (int j = 0; j < n; ++j) {
+    const float v = dh[j] + dout[j];
+    fresh[j] = v * q;
+    dh[j] = v * p;
+  }
+}
+// and of c: d (dc_t) gives (1 - p) * d to dnew (d c_new) and keeps p * d for c_{t-1}
+static inline void zkeep_split_blend(float* dnew, float* d, float p, int n) {
+  const float q = 1.0f - p;
+  for (int j = 0; j < n; ++j) {
+    dnew[j] += d[j] * q;
+    d[j] *= p;
+  }
+}
+
 // Zoneout's keep-masks (lstmkit/nn/stack.py, bernoulli_mask, whose torch version computes the
 // same bits): word w of the stream is SplitMix64's output for the counter seed + (w + 1) * gamma
 // (Steele, Lea & Flood 2014; a counter-based generator, so any word is computed on its own);
@@ -199,6 +227,9 @@ static std::vector<int> col_chunks(int n, int target) {
 struct Cfg {
   int T = 0, N = 0, I = 0, H = 0, P = 0, G = 4, GH = 0;
   bool cifg = false, peep = false, ln = false, proj = false, zo = false, rd = false, has_len = false, reverse = false;
+  // zoneout's expectation (no masks): h and c keep p of their previous value
+  bool zx = false;
+  float pzh = 0.f, pzc = 0.f;
 };
 
 static inline float* fptr(const at::Tensor& t) { return t.defined() && t.numel() ? t.data_ptr<float>() : nullptr; }
@@ -207,8 +238,8 @@ static inline bool present(const c10::optional<at::Tensor>& t) { return t.has_va
 // extra = [w_ci, w_cf, w_co, ln_ih_w, ln_ih_b, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b] (empty = absent)
 static Cfg make_cfg(const at::Tensor& x, const at::Tensor& c0, const at::Tensor& w_hh,
                     const c10::optional<at::Tensor>& w_hr, const std::vector<at::Tensor>& extra,
-                    const c10::optional<at::Tensor>& rd, const c10::optional<at::Tensor>& zh, bool cifg,
-                    bool reverse, const c10::optional<at::Tensor>& lengths) {
+                    const c10::optional<at::Tensor>& rd, const c10::optional<at::Tensor>& zh, double zoneout_h,
+                    double zoneout_c, bool cifg, bool reverse, const c10::optional<at::Tensor>& lengths) {
   Cfg c;
   c.T = (int)x.size(0); c.N = (int)x.size(1); c.I = (int)x.size(2);
   c.H = (int)c0.size(1); c.P = (int)w_hh.size(1);
@@ -218,6 +249,10 @@ static Cfg make_cfg(const at::Tensor& x, const at::Tensor& c0, const at::Tensor&
   c.ln = extra[3].numel() > 0;
   c.proj = present(w_hr);
   c.zo = present(zh);
+  TORCH_CHECK(zoneout_h >= 0 && zoneout_h < 1 && zoneout_c >= 0 && zoneout_c < 1, "zoneout expectation must lie in [0, 1)");
+  c.zx = !c.zo && (zoneout_h > 0 || zoneout_c > 0);
+  c.pzh = c.zx ? (float)zoneout_h : 0.f;
+  c.pzc = c.zx ? (float)zoneout_c : 0.f;
   c.rd = present(rd);
   c.has_len = present(lengths);
   c.reverse = reverse;
@@ -242,9 +277,9 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
                                 const c10::optional<at::Tensor>& b_ih, const c10::optional<at::Tensor>& b_hh,
                                 const c10::optional<at::Tensor>& w_hr, const std::vector<at::Tensor>& extra,
                                 const c10::optional<at::Tensor>& rd_mask, const c10::optional<at::Tensor>& zh_mask,
-                                const c10::optional<at::Tensor>& zc_mask, bool cifg, bool reverse,
-                                const c10::optional<at::Tensor>& lengths, bool save) {
-  const Cfg c = make_cfg(x, c0, w_hh, w_hr, extra, rd_mask, zh_mask, cifg, reverse, lengths);
+                                const c10::optional<at::Tensor>& zc_mask, double zoneout_h, double zoneout_c,
+                                bool cifg, bool reverse, const c10::optional<at::Tensor>& lengths, bool save) {
+  const Cfg c = make_cfg(x, c0, w_hh, w_hr, extra, rd_mask, zh_mask, zoneout_h, zoneout_c, cifg, reverse, lengths);
   const int T = c.T, N = c.N, I = c.I, H = c.H, P = c.P, GH = c.GH;
   TORCH_CHECK(x.is_contiguous() && h0.is_contiguous() && c0.is_contiguous() && w_ih.is_contiguous() && w_hh.is_contiguous(),
               "inputs must be contiguous");
@@ -258,7 +293,7 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
   // saved buffers: from the pool (see BigPool)
   auto E = [&](std::initializer_list<int64_t> s) { return save ? pooled_empty(s, opt) : at::empty({0}, opt); };
   at::Tensor gates = E({T, N, GH}), cells = E({T, N, H});
-  at::Tensor cnew = (save && c.zo) ? pooled_empty({T, N, H}, opt) : cells;
+  at::Tensor cnew = (save && (c.zo || c.zx)) ? pooled_empty({T, N, H}, opt) : cells;
   at::Tensor hin = save ? pooled_empty({T, N, P}, opt) : at::empty({2, N, P}, opt);
   at::Tensor rbuf = c.proj ? pooled_empty({save ? T : 1, N, H}, opt) : at::empty({0}, opt);
   at::Tensor ihat = (save && c.ln) ? pooled_empty({T, N, GH}, opt) : at::empty({0}, opt);
@@ -505,6 +540,8 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
         if (c.zo) {
           const bool* zc = ZC + (int64_t)t * NH + so;
           zselect(cs, cs, cnw, zc, H);
+        } else if (c.zx) {
+          zblend(cs, cs, cnw, c.pzc, H);
         } else {
           std::memcpy(cs, cnw, sizeof(float) * H);
         }
@@ -516,6 +553,8 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
           if (c.zo) {
             const bool* zh = ZH + (int64_t)t * NP + po;
             zselect(o, hp, o, zh, P);
+          } else if (c.zx) {
+            zblend(o, hp, o, c.pzh, P);
           }
           std::memcpy(hcur + po, o, sizeof(float) * P);
           if (hin_n) {
@@ -537,7 +576,9 @@ std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& h0, const
             const bool active = !len || t < len[n];
             const bool* zh = c.zo ? ZH + (int64_t)t * NP + po : nullptr;
             for (int j = 0; j < w; ++j) {
-              float v = active ? (zh ? zsel(zh[j], hprev[po + j], HNEW[po + j]) : HNEW[po + j]) : hprev[po + j];
+              float v = hprev[po + j];
+              if (active)
+                v = zh ? zsel(zh[j], v, HNEW[po + j]) : c.zx ? v * c.pzh + HNEW[po + j] * (1.0f - c.pzh) : HNEW[po + j];
               hcur[po + j] = v;
               Ot[po + j] = active ? v : 0.f;
               if (hin_n) hin_n[po + j] = M ? v * M[po + j] : v;
@@ -572,11 +613,12 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
                                  const at::Tensor& w_ih, const at::Tensor& w_hh,
                                  const c10::optional<at::Tensor>& w_hr, const std::vector<at::Tensor>& extra,
                                  const c10::optional<at::Tensor>& rd_mask, const c10::optional<at::Tensor>& zh_mask,
-                                 const c10::optional<at::Tensor>& zc_mask, bool cifg, bool reverse,
-                                 const c10::optional<at::Tensor>& lengths, const std::vector<at::Tensor>& saved,
+                                 const c10::optional<at::Tensor>& zc_mask, double zoneout_h, double zoneout_c,
+                                 bool cifg, bool reverse, const c10::optional<at::Tensor>& lengths,
+                                 const std::vector<at::Tensor>& saved,
                                  const at::Tensor& d_out_in, const at::Tensor& d_hn_in, const at::Tensor& d_cn_in,
                                  std::vector<bool> need) {
-  const Cfg c = make_cfg(x, c0, w_hh, w_hr, extra, rd_mask, zh_mask, cifg, reverse, lengths);
+  const Cfg c = make_cfg(x, c0, w_hh, w_hr, extra, rd_mask, zh_mask, zoneout_h, zoneout_c, cifg, reverse, lengths);
   const int T = c.T, N = c.N, I = c.I, H = c.H, P = c.P, GH = c.GH;
   TORCH_CHECK(saved.size() == 11 && need.size() == 9, "bad saved/need");
   const at::Tensor d_out = pooled_contiguous(d_out_in), d_hn = pooled_contiguous(d_hn_in),
@@ -690,6 +732,8 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
           if (len && t >= len[n]) { std::memset(D + po, 0, sizeof(float) * P); continue; }
           if (c.zo) {
             zsplit(D + po, DH + po, DOt + po, ZH + (int64_t)t * NP + po, P);
+          } else if (c.zx) {
+            zsplit_blend(D + po, DH + po, DOt + po, c.pzh, P);
           } else {
             for (int j = 0; j < P; ++j) { D[po + j] = DH[po + j] + DOt[po + j]; DH[po + j] = 0.f; }
           }
@@ -720,6 +764,8 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
         } else {
           if (c.zo) {
             zsplit(dhn_r, DH + po, DOt + po, ZH + (int64_t)t * NP + po, P);
+          } else if (c.zx) {
+            zsplit_blend(dhn_r, DH + po, DOt + po, c.pzh, P);
           } else {
             for (int j = 0; j < P; ++j) { dhn_r[j] = DH[po + j] + DOt[po + j]; DH[po + j] = 0.f; }
           }
@@ -769,13 +815,15 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
         // pass 2: c_new and the gates
         const bool* zc = c.zo ? ZC + (int64_t)t * NH + so : nullptr;
         if (zc) zkeep_split(dcn_r, DC + so, zc, H);  // the carried gradient reaches c_new only where not kept
+        if (c.zx) zkeep_split_blend(dcn_r, DC + so, c.pzc, H);  // (1 - p) of it reaches c_new
+        const bool split = zc || c.zx;  // DC then holds what passes straight to c_{t-1}
         for (int j = 0; j < H; j += VW) {
           const int m = std::min(VW, H - j);
           vf ov = ldn(g + oo + j, m), fg = ldn(g + of + j, m), gg = ldn(g + og + j, m);
           vf ig = c.cifg ? 1.0f - fg : ldn(g + oi + j, m);
           vf cpv = ldn(cp + j, m);
           vf dct = ldn(dcn_r + j, m);
-          if (!zc) dct += ldn(DC + so + j, m);
+          if (!split) dct += ldn(DC + so + j, m);
           vf dpo = ldn(do_r + j, m) * ov * (1.0f - ov);
           if (WCO) {
             dct += dpo * ldn(WCO + j, m);
@@ -787,7 +835,7 @@ std::vector<at::Tensor> backward(const at::Tensor& x, const at::Tensor& h0, cons
           vf dpf = df * fg * (1.0f - fg);
           vf dpg = dct * ig * (1.0f - gg * gg);
           vf dcp = dct * fg;
-          if (zc) dcp += ldn(DC + so + j, m);
+          if (split) dcp += ldn(DC + so + j, m);
           if (WCF) {
             dcp += dpf * ldn(WCF + j, m);
             stn(a_wcf + j, ldn(a_wcf + j, m) + dpf * cpv, m);

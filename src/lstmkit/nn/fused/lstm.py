@@ -109,7 +109,7 @@ def _validate(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, G):
 
 def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, reverse=False, lengths=None,
                weight_hr=None, peephole=None, layer_norm=None, cifg=False, recurrent_mask=None,
-               zoneout_masks=None, return_trace=False, _checked=False):
+               zoneout_masks=None, zoneout_expectation=None, return_trace=False, _checked=False):
     """One layer, one direction of an LSTM over a whole sequence, with the fused CPU kernel.
 
     Args:
@@ -134,6 +134,9 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
             enters the gates (recurrent dropout).
         zoneout_masks: optional ``(keep_h (T, N, P), keep_c (T, N, H))`` booleans: True where
             a unit keeps its previous value.
+        zoneout_expectation: optional ``(p_h, p_c)``, each in [0, 1): zoneout's expectation
+            in place of masks (evaluation mode): ``h_t = p_h h_{t-1} + (1 - p_h) h_new``, and
+            ``c_t`` alike with ``p_c``.  Not with ``zoneout_masks``.
         return_trace: also return the step record (see below).
 
     The variants (any of the five options above, or ``return_trace``) run on the variant
@@ -160,8 +163,15 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
     lengths = checked_lengths("lstm_layer", lengths, N, T)
 
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
+    zx = (0.0, 0.0)
+    if zoneout_expectation is not None:
+        if zoneout_masks is not None:
+            raise ValueError("lstm_layer: zoneout_masks and zoneout_expectation are exclusive (training or evaluation)")
+        zx = tuple(float(p) for p in zoneout_expectation)
+        if len(zx) != 2 or not all(0.0 <= p < 1.0 for p in zx):
+            raise ValueError(f"lstm_layer: zoneout_expectation must be (p_h, p_c), each in [0, 1), got {zoneout_expectation!r}")
     variant = (peephole is not None or layer_norm is not None or cifg or recurrent_mask is not None
-               or zoneout_masks is not None or return_trace)
+               or zoneout_masks is not None or zx != (0.0, 0.0) or return_trace)
     if variant:
         w_ci = w_cf = w_co = None
         if peephole is not None:
@@ -195,13 +205,13 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, r
             output, h_n, c_n, gates, cells = FusedLSTMVariantFunction.apply(
                 *graph_inputs(c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr),
                               c(w_ci), c(w_cf), c(w_co), *(c(t) for t in ln)),
-                c(recurrent_mask), zh, zc, bool(cifg), bool(reverse), lengths, bool(return_trace),
+                c(recurrent_mask), zh, zc, zx, bool(cifg), bool(reverse), lengths, bool(return_trace),
             )
         else:  # no graph to record: the kernel alone (the buffers saved only for a trace)
             extra = _extra(*(c(t) for t in (w_ci, w_cf, w_co, *ln)))
             output, h_n, c_n, gates, cells = load().lstm_var_forward(
                 c(x), c(h0), c(c0), c(weight_ih), c(weight_hh), c(bias_ih), c(bias_hh), c(weight_hr), extra,
-                c(recurrent_mask), zh, zc, bool(cifg), bool(reverse), lengths, bool(return_trace))[:5]
+                c(recurrent_mask), zh, zc, *zx, bool(cifg), bool(reverse), lengths, bool(return_trace))[:5]
         if not return_trace:
             return output, h_n, c_n
         return output, h_n, c_n, _trace(output, gates, cells, H, cifg, lengths)
@@ -239,7 +249,8 @@ class FusedLSTMVariantFunction(torch.autograd.Function):
     """Autograd wrapper of the variant kernel (``lstm_var_forward`` / ``lstm_var_backward``).
 
     ``apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ci, w_cf, w_co, ln_ih_w, ln_ih_b,
-    ln_hh_w, ln_hh_b, ln_c_w, ln_c_b, rd_mask, zh_mask, zc_mask, cifg, reverse, lengths, save)``
+    ln_hh_w, ln_hh_b, ln_c_w, ln_c_b, rd_mask, zh_mask, zc_mask, zoneout_expectation, cifg, reverse,
+    lengths, save)`` with ``zoneout_expectation`` ``(p_h, p_c)`` ((0, 0): none)
     with absent tensors as None.  Returns ``(output, h_n, c_n, gates, cells)``; ``gates``
     (T, N, G*H) activated, torch gate order, and ``cells`` (T, N, H) the carried c_t are
     filled only when ``save`` (or when training) and are not differentiable.
@@ -248,18 +259,18 @@ class FusedLSTMVariantFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ci, w_cf, w_co,
                 ln_ih_w, ln_ih_b, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b,
-                rd_mask, zh_mask, zc_mask, cifg, reverse, lengths, save):
+                rd_mask, zh_mask, zc_mask, zx, cifg, reverse, lengths, save):
         ext = load()
         training = any(ctx.needs_input_grad[:17])
         extra = _extra(w_ci, w_cf, w_co, ln_ih_w, ln_ih_b, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b)
-        res = ext.lstm_var_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, extra, rd_mask, zh_mask, zc_mask,
+        res = ext.lstm_var_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, extra, rd_mask, zh_mask, zc_mask, *zx,
                                    bool(cifg), bool(reverse), lengths, bool(training or save))
         output, h_n, c_n, gates, cells = res[:5]
         if training:
             ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, *extra, *res[3:14])
             ctx.set_materialize_grads(False)  # None for an unused output: see grad_or_zeros
             ctx.shapes = (output.shape, h_n.shape, c_n.shape)
-            ctx.masks = (rd_mask, zh_mask, zc_mask, lengths)
+            ctx.masks = (rd_mask, zh_mask, zc_mask, zx, lengths)
             ctx.flags = (bool(cifg), bool(reverse), b_ih is not None, b_hh is not None, w_ci is not None,
                          w_cf is not None, ln_ih_w is not None)
         ctx.mark_non_differentiable(gates, cells)
@@ -273,14 +284,14 @@ class FusedLSTMVariantFunction(torch.autograd.Function):
         x, h0, c0, w_ih, w_hh, w_hr = saved[:6]
         extra = list(saved[6:15])
         buffers = list(saved[15:26])
-        rd_mask, zh_mask, zc_mask, lengths = ctx.masks
+        rd_mask, zh_mask, zc_mask, zx, lengths = ctx.masks
         cifg, reverse, has_bih, has_bhh, has_ci, has_peep, has_ln = ctx.flags
         need = ctx.needs_input_grad
         need_bias = (need[5] and has_bih) or (need[6] and has_bhh)
         flags = [need[0], need[1], need[2], need[3], need[4], need_bias, need[7] and w_hr is not None,
                  has_peep and any(need[8:11]), has_ln and any(need[11:17])]
-        g = ext.lstm_var_backward(x, h0, c0, w_ih, w_hh, w_hr, extra, rd_mask, zh_mask, zc_mask, cifg, reverse,
-                                  lengths, buffers,
+        g = ext.lstm_var_backward(x, h0, c0, w_ih, w_hh, w_hr, extra, rd_mask, zh_mask, zc_mask, *zx, cifg,
+                                  reverse, lengths, buffers,
                                   *(grad_or_zeros(g, shape) for g, shape in zip((d_out, d_hn, d_cn), ctx.shapes)),
                                   flags)
         dx, dh0, dc0, dw_ih, dw_hh, db, dw_hr, dwci, dwcf, dwco, dlnih_w, dlnih_b, dlnhh_w, dlnhh_b, dlnc_w, dlnc_b = g
@@ -292,7 +303,7 @@ class FusedLSTMVariantFunction(torch.autograd.Function):
                 pick(8, dwci) if has_ci else None, pick(9, dwcf), pick(10, dwco),
                 pick(11, dlnih_w), pick(12, dlnih_b), pick(13, dlnhh_w), pick(14, dlnhh_b),
                 pick(15, dlnc_w), pick(16, dlnc_b),
-                None, None, None, None, None, None, None)
+                None, None, None, None, None, None, None, None)
 
 
 def _trace(output, gates, cells, H, cifg, lengths):

@@ -72,7 +72,7 @@ def make_step_core(module) -> Any:
     c = module.config
     return load("step").StepCore(
         module._parameters, _names(c), c.input_size, c.hidden_size, c.proj_size,
-        c.cifg, c.peephole, c.layer_norm, c.bias, c,
+        c.cifg, c.peephole, c.layer_norm, c.bias, c.zoneout, c,
     )
 
 
@@ -119,8 +119,8 @@ class Streamer:
     Inference only: the step computes as under ``torch.no_grad()`` whatever the grad mode,
     and its outputs never require grad (use ``module.step`` / ``module(...)`` to train).
     Like ``module.step``, it is the evaluation-mode cell (no dropout, recurrent dropout or
-    zoneout).  The weights are read from the module at every step, so updates to them are
-    seen at once; a parameter changed to another dtype, device or shape makes ``step`` raise
+    zoneout masks; zoneout as its expectation).  The weights are read from the module at every
+    step, so updates to them are seen at once; a parameter changed to another dtype, device or shape makes ``step`` raise
     ``RuntimeError`` (make a new streamer).
     """
 
