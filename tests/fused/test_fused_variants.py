@@ -261,13 +261,16 @@ def test_one_thread_equals_two_threads_bitwise(variant, proj, N):
     dict(peephole=True), dict(layer_norm=True), dict(cifg=True), dict(recurrent_dropout=0.3),
     dict(zoneout=0.2), dict(peephole=True, layer_norm=True, cifg=True, recurrent_dropout=0.2, zoneout=0.1),
 ], ids=["peephole", "layer_norm", "cifg", "recurrent_dropout", "zoneout", "all"])
-def test_module_fused_equals_reference(opts):
+@pytest.mark.parametrize("mode", ["train", "eval"])  # eval: no masks; zoneout's expectation
+def test_module_fused_equals_reference(opts, mode):
     """lstmkit.LSTM with backend='fused' against backend='reference': same masks (same seed)."""
     kw = dict(input_size=6, hidden_size=9, num_layers=2, bidirectional=True, proj_size=4, **opts)
     torch.manual_seed(5)
     ref = lstmkit.LSTM(**kw, backend="reference")
     fus = lstmkit.LSTM(**kw, backend="fused")
     fus.load_state_dict(ref.state_dict())
+    ref.train(mode == "train")
+    fus.train(mode == "train")
     x = torch.randn(7, 3, 6)
     lengths = torch.tensor([7, 2, 5])
     results = []
