@@ -23,6 +23,7 @@ from lstmkit.tasks.lab import (
     choose_learning_rate,
     copy_task,
     run_cell,
+    run_cost,
     run_lab,
     run_sweeps,
     summarise,
@@ -110,7 +111,8 @@ def test_sweep_chooses_per_cell_from_injected_metrics(tmp_path):
     assert sweeps["lstm"]["probes"][1] == {"learning_rate": 1e-2, "metric": 0.008, "solved_at": 200, "seconds": 0.0,
                                            "loss": None}
     assert seen == [("rnn", 1e-3), ("lstm", 1e-2)]
-    assert calls == [("rnn", 20, 1e-3), ("rnn", 20, 1e-2), ("lstm", 20, 1e-3), ("lstm", 20, 1e-2)]  # shortest length
+    # at the shortest length, the costlier cell's probes started first
+    assert calls == [("lstm", 20, 1e-3), ("lstm", 20, 1e-2), ("rnn", 20, 1e-3), ("rnn", 20, 1e-2)]
     # a fixed learning rate skips the sweep
     assert run_sweeps(LabConfig(cells=("gru",), learning_rate=5e-3), tmp_path, probe=probe) == \
         {"gru": {"learning_rate": 5e-3, "probes": []}}
@@ -270,6 +272,24 @@ def test_job_pool_keeps_the_order_of_the_jobs():
     assert finished == [(0, 8), (1, 9)]
     with pytest.raises(ValueError, match="workers"):
         JobPool(0)
+
+
+def test_job_pool_starts_the_costliest_jobs_first_and_returns_them_in_order():
+    started, finished = [], []
+
+    def job(name):
+        started.append(name)
+        return name.upper()
+
+    jobs = [("rnn-100",), ("lstm-100",), ("gru-200",), ("lstm-200",), ("rnn-200",)]
+    costs = [run_cost(*name.split("-")[:1], int(name.split("-")[1])) for (name,) in jobs]
+    with JobPool(1) as pool:
+        out = pool.map_costliest_first(job, jobs, costs, done=lambda i, r: finished.append((i, r)))
+    assert out == ["RNN-100", "LSTM-100", "GRU-200", "LSTM-200", "RNN-200"]
+    assert started == ["lstm-200", "gru-200", "lstm-100", "rnn-200", "rnn-100"]
+    assert finished == [(3, "LSTM-200"), (2, "GRU-200"), (1, "LSTM-100"), (4, "RNN-200"), (0, "RNN-100")]
+    with JobPool(1) as pool, pytest.raises(ValueError, match="one cost per job"):
+        pool.map_costliest_first(job, jobs, costs[:2])
 
 
 def test_jobs_run_here_run_at_one_thread_as_in_a_worker_and_the_count_comes_back():

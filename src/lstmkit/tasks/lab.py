@@ -466,7 +466,7 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
     base = Path(run_dir) / "sweep" if subdir else Path(run_dir)
     jobs = [(config, cell, length, lr, (base / cell if subdir else base) / f"lr-{lr:g}")
             for cell in config.cells for lr in config.learning_rates]
-    probes = (pool or JobPool(1)).map(probe, jobs)
+    probes = (pool or JobPool(1)).map_costliest_first(probe, jobs, [run_cost(job[1], length) for job in jobs])
     sweeps = {}
     for k, cell in enumerate(config.cells):
         mine = probes[k * len(config.learning_rates):(k + 1) * len(config.learning_rates)]
@@ -481,8 +481,8 @@ def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResul
             sweeps: dict[str, dict] | None = None, pool: JobPool | None = None) -> list[LabResult]:
     """Every (cell, length, seed) of the config, each cell at its learning rate (``sweeps``
     from :func:`run_sweeps`; run here when None); checkpoints and logs under ``run_dir``.
-    The runs go through ``pool`` (None: here), the longest sequences first so that the
-    workers finish together; the results come back in the order lengths, cells, seeds, and
+    The runs go through ``pool`` (None: here), the costliest first (:func:`run_cost`) so that
+    the workers finish together; the results come back in the order lengths, cells, seeds, and
     ``progress`` sees each as it finishes."""
     if config.task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
@@ -491,10 +491,17 @@ def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResul
     order = [(length, cell, seed) for length in config.lengths for cell in config.cells for seed in config.seeds]
     jobs = [(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}-seed{seed}",
              sweeps[cell]["learning_rate"], seed) for length, cell, seed in order]
-    longest_first = sorted(range(len(jobs)), key=lambda i: -order[i][0])
     done = None if progress is None else (lambda i, result: progress(result))
-    results = (pool or JobPool(1)).map(run_cell, [jobs[i] for i in longest_first], done=done)
-    ordered: list[LabResult] = [None] * len(jobs)  # type: ignore[list-item]
-    for position, i in enumerate(longest_first):
-        ordered[i] = results[position]
-    return ordered
+    costs = [run_cost(cell, length) for length, cell, _ in order]
+    return (pool or JobPool(1)).map_costliest_first(run_cell, jobs, costs, done=done)
+
+
+#: The relative time of one training step of each cell (copy task, 128 units, batch 128, one
+#: thread, measured on an AMD EPYC Zen 4: 7.9, 19 and 23.5 ms), to start the costliest jobs first.
+CELL_STEP_COST = {"rnn": 1.0, "gru": 2.4, "lstm": 3.0}
+
+
+def run_cost(cell: str, length: int) -> float:
+    """An estimate of a run's time, relative: its cell's step cost times the sequence length
+    (the same step budget for every cell)."""
+    return CELL_STEP_COST.get(cell, 3.0) * length

@@ -54,6 +54,23 @@ class JobPool:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
+    def map_costliest_first(self, fn: Callable[..., Any], jobs: Sequence[tuple], costs: Sequence[float],
+                            done: Callable[[int, Any], None] | None = None) -> list[Any]:
+        """:meth:`map`, the jobs started in decreasing ``costs`` (an estimate of each job's
+        time; ties keep their order), the results in the order of ``jobs`` and ``done(index,
+        result)`` with the index into ``jobs``. Started longest first, two workers end nearly
+        together (the longest-processing-time rule), instead of one finishing a long job alone
+        while the other waits."""
+        if len(costs) != len(jobs):
+            raise ValueError(f"one cost per job: {len(costs)} costs for {len(jobs)} jobs")
+        order = sorted(range(len(jobs)), key=lambda i: -costs[i])
+        relay = None if done is None else (lambda position, result: done(order[position], result))
+        results = self.map(fn, [jobs[i] for i in order], done=relay)
+        ordered: list[Any] = [None] * len(jobs)
+        for position, i in enumerate(order):
+            ordered[i] = results[position]
+        return ordered
+
     def map(self, fn: Callable[..., Any], jobs: Sequence[tuple],
             done: Callable[[int, Any], None] | None = None) -> list[Any]:
         """``[fn(*job) for job in jobs]``, in the order of ``jobs``; ``done(index, result)`` is
