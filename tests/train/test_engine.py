@@ -235,27 +235,3 @@ def test_a_timed_checkpoint_writes_the_owed_epoch_checkpoints_first(tmp_path):
     assert trainer.written[2:] == [("best.ckpt", 8), ("last.ckpt", 8), (str(tmp_path / "last.ckpt"), 9)]
     epoch.on_train_end(trainer, None)  # nothing owed any more
     assert len(trainer.written) == 5
-
-
-def test_adam_is_torchs_fused_kernel_where_it_applies_with_the_same_updates():
-    from lstmkit.train.engine import adam_implementation
-
-    torch.manual_seed(0)
-    net = lstmkit.LSTM(3, 5, peephole=True)
-    assert adam_implementation(net.parameters()) == {"fused": True}
-    assert adam_implementation([torch.nn.Parameter(torch.empty(2, device="meta"))]) == {}
-    assert adam_implementation([]) == {}
-    # the fused update is Adam's (with weight decay): 5 steps against the per-tensor loop
-    params = {name: [p.detach().clone().requires_grad_() for p in net.parameters()] for name in ("loop", "fused")}
-    opts = {"loop": torch.optim.Adam(params["loop"], lr=1e-2, weight_decay=1e-3, foreach=False),
-            "fused": torch.optim.Adam(params["fused"], lr=1e-2, weight_decay=1e-3,
-                                      **adam_implementation(params["fused"]))}
-    for step in range(5):
-        grads = [torch.randn_like(p) for p in params["loop"]]
-        for name in ("loop", "fused"):
-            for p, g in zip(params[name], grads):
-                p.grad = g.clone()
-            opts[name].step()
-    for a, b in zip(params["loop"], params["fused"]):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
-    assert not torch.equal(params["loop"][0], next(net.parameters()))  # they moved

@@ -243,9 +243,8 @@ def _lightning_module_class():
             self.val_loss.log(self, "val_loss")
 
         def configure_optimizers(self):
-            params = list(self.net.parameters())
-            return torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay,
-                                    **adam_implementation(params))
+            return torch.optim.Adam(self.net.parameters(), lr=self.learning_rate,
+                                    weight_decay=self.weight_decay)
 
         def on_save_checkpoint(self, checkpoint) -> None:
             # what the network keeps across batches outside its weights (a language model's
@@ -258,23 +257,6 @@ def _lightning_module_class():
                 self.net.restore_resume_state(checkpoint["lstmkit_net_state"])
 
     return LitTask
-
-
-#: The devices and dtypes torch's fused Adam takes (one kernel for every parameter's update).
-_FUSED_ADAM_DEVICES = ("cpu", "cuda")
-_FUSED_ADAM_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-
-
-def adam_implementation(params) -> dict:
-    """``{"fused": True}`` where torch's fused Adam applies (every parameter a float tensor on
-    the CPU or a CUDA device), else ``{}`` (torch's default). The same update rule as the
-    per-tensor loop, in one kernel over all parameters: an optimizer step on the CPU took
-    0.33 -> 0.11 ms for the lab's LSTM (73 k parameters, 6 tensors) and 1.8 -> 0.3 ms for a
-    classifier's 26 tensors (one thread, medians of 15 x 50 steps)."""
-    params = list(params)
-    if params and all(p.device.type in _FUSED_ADAM_DEVICES and p.dtype in _FUSED_ADAM_DTYPES for p in params):
-        return {"fused": True}
-    return {}
 
 
 def _schedule_callback(config: TrainingConfig):
