@@ -668,15 +668,8 @@ static inline vf vexp(vf x) {
   const vf lo = splat(-87.0f), hi = splat(88.0f);
   x = x < lo ? lo : x;
   x = x > hi ? hi : x;
-#if defined(__AVX512F__) && (LSTMKIT_VW == 16)
-  // n = round(x / ln 2) by roundscale and 2^n * y by scalef: the same values as the integer
-  // form below (n in [-126, 127] after the clamps, so 2^n is a normal float and y * 2^n is
-  // exact in both), in fewer operations
-  vf fx = (vf)_mm512_roundscale_ps((__m512)(x * 1.44269504088896341f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-#else
   const vf magic = splat(12582912.0f);  // 1.5 * 2^23: round to nearest integer
   vf fx = (x * 1.44269504088896341f + magic) - magic;
-#endif
   vf r = x - fx * 0.693359375f;
   r = r - fx * -2.12194440e-4f;
   vf p = splat(1.9875691500E-4f);
@@ -687,6 +680,9 @@ static inline vf vexp(vf x) {
   p = p * r + 5.0000001201E-1f;
   vf y = p * (r * r) + r + 1.0f;
 #if defined(__AVX512F__) && (LSTMKIT_VW == 16)
+  // y * 2^n by scalef, one instruction for the integer form's four: the same value (n in
+  // [-126, 127] after the clamps, so 2^n is an exact normal float and either form rounds the
+  // exact product y * 2^n once)
   return (vf)_mm512_scalef_ps((__m512)y, (__m512)fx);
 #else
   vi n = __builtin_convertvector(fx, vi);
