@@ -739,6 +739,15 @@ static inline vf vtanh(vf x) {
   return x2 < 0.390625f ? small : big;  // |x| < 0.625
 }
 
+// Zoneout's expectation (evaluation mode; the LSTM variant kernel and the step):
+// out[j] = p * kept[j] + (1 - p) * fresh[j] (out may alias either)
+static inline void zblend(float* out, const float* kept, const float* fresh, float p, int n) {
+  const float q = 1.0f - p;
+  int j = 0;
+  for (; j + VW <= n; j += VW) st(out + j, ld(kept + j) * p + ld(fresh + j) * q);
+  for (; j < n; ++j) out[j] = kept[j] * p + fresh[j] * q;
+}
+
 // Sum of the lanes, as a tree in a fixed order: lane i + w added onto lane i for w = VW/2,
 // ..., 1.  A fixed order keeps results bitwise reproducible; the tree's depth (log2 VW adds)
 // rather than a chain of VW - 1 adds matters because the layer norms wait on these sums

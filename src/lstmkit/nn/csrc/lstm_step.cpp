@@ -173,13 +173,6 @@ struct Dims {
   float zoneout = 0.f;  // evaluation-mode zoneout: h_t = p h_{t-1} + (1 - p) h_new, c_t alike
 };
 
-// zoneout's expectation over n values: out = p * prev + (1 - p) * out (as the variant kernel's zblend)
-static inline void blend_prev(float* out, const float* prev, float p, int n) {
-  const float q = 1.0f - p;
-  int j = 0;
-  for (; j + VW <= n; j += VW) st(out + j, ld(prev + j) * p + ld(out + j) * q);
-  for (; j < n; ++j) out[j] = prev[j] * p + out[j] * q;
-}
 
 struct AlignedBuf {
   float* p = nullptr;
@@ -434,8 +427,10 @@ static void step_all(const Dims& d, const LayerPtrs* layers, int N, const float*
       for (int n = n0; n < n1; ++n) {
         point_chunk(&pj, n);
         if (d.zoneout > 0.f) {
-          blend_prev(cout + l * NH + (int64_t)n * H, cprev + l * NH + (int64_t)n * H, d.zoneout, H);
-          if (!d.proj) blend_prev(ho + (int64_t)n * P, hprev + l * NP + (int64_t)n * P, d.zoneout, P);
+          float* cn = cout + l * NH + (int64_t)n * H;
+          zblend(cn, cprev + l * NH + (int64_t)n * H, cn, d.zoneout, H);
+          float* hn = ho + (int64_t)n * P;
+          if (!d.proj) zblend(hn, hprev + l * NP + (int64_t)n * P, hn, d.zoneout, P);
         }
       }
       if (d.proj) {
@@ -445,7 +440,10 @@ static void step_all(const Dims& d, const LayerPtrs* layers, int N, const float*
         run_phase(q, l * per_layer + 1);
         if (d.zoneout > 0.f) {  // h_new complete (all the GEMV's chunks) before it is blended
           bar.wait(nth);
-          for (int n = n0; n < n1; ++n) blend_prev(ho + (int64_t)n * P, hprev + l * NP + (int64_t)n * P, d.zoneout, P);
+          for (int n = n0; n < n1; ++n) {
+            float* hn = ho + (int64_t)n * P;
+            zblend(hn, hprev + l * NP + (int64_t)n * P, hn, d.zoneout, P);
+          }
         }
       }
       if (l + 1 < d.L) bar.wait(nth);  // the region's end is the last barrier

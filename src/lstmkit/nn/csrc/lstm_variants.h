@@ -123,15 +123,8 @@ static inline void zkeep_split(float* dnew, float* d, const bool* z, int n) {
   }
 }
 
-// Zoneout's expectation (evaluation mode): the mask's mean p in place of the mask.
-// out[j] = p * kept[j] + (1 - p) * fresh[j] (out may alias either)
-static inline void zblend(float* out, const float* kept, const float* fresh, float p, int n) {
-  const float q = 1.0f - p;
-  int j = 0;
-  for (; j + VW <= n; j += VW) st(out + j, ld(kept + j) * p + ld(fresh + j) * q);
-  for (; j < n; ++j) out[j] = kept[j] * p + fresh[j] * q;
-}
-// its backward: v = dh[j] + dout[j]; h_{t-1} gets p * v (dh[j]), the step (1 - p) * v (fresh[j])
+// Zoneout's expectation (evaluation mode): zblend (fused_common.h) in the forward; its backward:
+// v = dh[j] + dout[j]; h_{t-1} gets p * v (dh[j]), the step (1 - p) * v (fresh[j])
 static inline void zsplit_blend(float* fresh, float* dh, const float* dout, float p, int n) {
   const float q = 1.0f - p;
   for (int j = 0; j < n; ++j) {
