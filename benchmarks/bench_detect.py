@@ -18,12 +18,13 @@ Series (all offline):
 
 Detectors: lstmkit ``AnomalyDetector`` with its defaults (``method="prediction"``, Telemanom)
 and with ``method="reconstruction"`` (EncDec-AD), each trained on the anomaly-free span
-(``normal_until``); the baselines of ``lstmkit.tasks.detect_baselines`` (rolling z-score,
+(``normal_until``) with detector seeds 0, 1, 2 (``--detector-seeds``: the table gives their mean,
+a line per detector the mean over the series per seed); the baselines of ``lstmkit.tasks.detect_baselines`` (rolling z-score,
 seasonal-naive error with the period estimated on the training span, random: the floor); and,
 where aeon is installed, its STOMP (matrix-profile discords; needs stumpy), KMeansAD and
 DWT-MLEAD, run unsupervised on the whole series with the window set to the estimated period.
 
-    python benchmarks/bench_detect.py                      # every series, seeds 0,1
+    python benchmarks/bench_detect.py                      # every series, seeds 0,1; detector seeds 0,1,2
     python benchmarks/bench_detect.py --quick              # kdd135 + one series per kind, seed 0
     python benchmarks/bench_detect.py --json out.json --max-epochs 5   # a smoke run
 """
@@ -122,7 +123,7 @@ def aeon_detectors(period: int) -> dict:
 
 
 def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, max_buffer: int,
-        only: list[str] | None = None) -> dict:
+        only: list[str] | None = None, detector_seeds: tuple[int, ...] = (0,)) -> dict:
     import torch
 
     from lstmkit.tasks import detect_baselines as bl
@@ -131,6 +132,7 @@ def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, m
 
     torch.set_num_threads(1)
     results: dict[str, dict[str, float]] = {}
+    per_seed: dict[str, dict[str, list[float]]] = {}  # series -> lstmkit detector -> VUS-PR per detector seed
     seconds: dict[str, float] = {}
     notes: list[str] = []
     for name, frame, normal_until in datasets(quick, seeds):
@@ -144,15 +146,17 @@ def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, m
         period = bl.estimate_period(z[normal])
         row: dict[str, float] = {}
         for method in ("prediction", "reconstruction"):
-            options = {"method": method, "progress": False}
-            if max_epochs:
-                options["max_epochs"] = max_epochs
-            started = time.perf_counter()
-            detector = AnomalyDetector(**options).fit(frame, normal_until=normal_until)
-            score = detector.detect(frame).scores["score"].to_numpy()
             key = f"lstmkit {method}"
-            seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
-            row[key] = vus_pr(y, score, max_buffer)
+            for seed in detector_seeds:
+                options = {"method": method, "progress": False, "seed": seed}
+                if max_epochs:
+                    options["max_epochs"] = max_epochs
+                started = time.perf_counter()
+                detector = AnomalyDetector(**options).fit(frame, normal_until=normal_until)
+                score = detector.detect(frame).scores["score"].to_numpy()
+                seconds[key] = seconds.get(key, 0.0) + (time.perf_counter() - started) / len(detector_seeds)
+                per_seed.setdefault(name, {}).setdefault(key, []).append(vus_pr(y, score, max_buffer))
+            row[key] = float(np.mean(per_seed[name][key]))
         for key, score in bl.baseline_scores(z, period, seed=0).items():
             row[key] = vus_pr(y, score, max_buffer)
         if use_aeon:
@@ -169,7 +173,8 @@ def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, m
                 row[key] = vus_pr(y, score, max_buffer)
         results[name] = row
         print(f"{name:<16}" + "  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
-    return {"vus_pr": results, "seconds": seconds, "notes": notes}
+    return {"vus_pr": results, "per_seed": per_seed, "detector_seeds": list(detector_seeds), "seconds": seconds,
+            "notes": notes}
 
 
 def table(report: dict) -> str:
@@ -187,6 +192,17 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def spread(report: dict) -> str:
+    """Each lstmkit detector's mean VUS-PR over the series, per detector seed."""
+    lines = []
+    per_seed = report["per_seed"]
+    for key in next(iter(per_seed.values()), {}):
+        by_seed = np.mean([per_seed[name][key] for name in per_seed], axis=0)
+        lines.append(f"{key}: mean over the series per detector seed "
+                     + ", ".join(f"{seed}: {v:.3f}" for seed, v in zip(report["detector_seeds"], by_seed)))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="kdd135 and one generated series per kind (seed 0)")
@@ -195,15 +211,20 @@ def main() -> None:
     parser.add_argument("--max-buffer", type=int, default=500, help="VUS-PR's largest buffer (default 500)")
     parser.add_argument("--no-aeon", action="store_true", help="leave aeon's detectors out")
     parser.add_argument("--series", default=None, help="only these series, comma-separated (e.g. kdd135,spikes-1)")
+    parser.add_argument("--detector-seeds", default="0,1,2",
+                        help="seeds of lstmkit's detectors; the table gives their mean (default 0,1,2)")
     parser.add_argument("--json", default=None, help="write the numbers to this file")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     started = time.perf_counter()
     report = run(args.quick, [int(s) for s in args.seeds.split(",")], args.max_epochs, not args.no_aeon,
-                 args.max_buffer, args.series.split(",") if args.series else None)
+                 args.max_buffer, args.series.split(",") if args.series else None,
+                 tuple(int(s) for s in args.detector_seeds.split(",")))
     print()
-    print("VUS-PR (higher is better; random is the floor)")
+    print(f"VUS-PR (higher is better; random is the floor; lstmkit: the mean over detector seeds "
+          f"{args.detector_seeds})")
     print(table(report))
+    print(spread(report))
     for note in report["notes"]:
         print(f"note: {note}")
     print("seconds in total per detector: " + ", ".join(f"{k} {v:.0f}" for k, v in report["seconds"].items()))

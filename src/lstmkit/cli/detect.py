@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            help="minimum fall between event peaks kept as anomalies (default 0.13)")
     threshold.add_argument("--guard", type=positive_float, default=2.0, metavar="X",
                            help="never flag errors below X times the normal span's mean (default 2)")
+    threshold.add_argument("--score-scales", type=positive_int, default=5, metavar="N",
+                           help="prediction: the score's EWMA spans, 1 step to the smoothing span (default 5: "
+                                "1, 3, 10, 33, 105; 1: that span only)")
     threshold.add_argument("--threshold-quantile", type=probability, default=0.995, metavar="Q",
                            help="reconstruction: flag scores above this quantile of the normal span's (default 0.995)")
     parser.add_argument("--max-buffer", type=int, default=500, metavar="N",

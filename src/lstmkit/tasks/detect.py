@@ -7,10 +7,15 @@ Two methods (``method=``):
   ``e_t = mean_k |z_{t,k} - ẑ_{t,k}|`` (z: the channels standardised with the normal span's
   mean and standard deviation, k over the targets) is smoothed by an EWMA and judged by the
   nonparametric dynamic threshold with pruning (:mod:`lstmkit.tasks.detect_threshold`, the
-  paper's defaults). The **score** is how far the smoothed error departs from its mean ``ē``
-  on the normal span, in units of that mean: ``|e_s,t / ē - 1|`` — upward when the model is
-  surprised, downward when the signal turns too predictable (a flat-line), the two sides
-  Telemanom's threshold judges (errors and mirrored errors). The **flags** are the threshold's.
+  paper's defaults). The **flags** are the threshold's. The **score** looks at several time
+  scales: ``score_t = max_s |e_s,t - m_s| / d_s`` over a ladder of EWMA spans s from 1 step to
+  the threshold's span (``score_scales``, default 5: 1, 3, 10, 33, 105), where ``m_s`` and
+  ``d_s`` are the smoothed error's mean and standard deviation on the normal span — upward
+  when the model is surprised, downward when the signal turns too predictable (a flat-line),
+  the two sides Telemanom's threshold judges (errors and mirrored errors). A one-step spike
+  stands out at span 1, which the 105-step average dilutes a hundredfold; a level shift or a
+  changed rhythm at the long spans. (``score_scales=1``: the threshold's span alone, in
+  standard deviations; a model saved before the ladder keeps its ``|e_s,t / ē - 1|``.)
 * ``"reconstruction"`` (Malhotra et al., 2016, *EncDec-AD*): an LSTM encoder-decoder
   reconstructs sliding windows of ``lookback`` steps; a Gaussian ``N(μ, Σ)`` is fitted to the
   reconstruction errors ``e_i = |x_i - x'_i|`` (one per target) on the normal span, and a
@@ -80,6 +85,7 @@ class DetectorParams:
     error_buffer: int = 100
     prune: float = 0.13  # Telemanom's p
     guard: float = 2.0  # prediction: errors below guard x the normal span's mean are never flagged
+    score_scales: int = 5  # prediction: EWMA spans of the score, 1 step .. the threshold's span (1: that span only)
     threshold_quantile: float = 0.995  # reconstruction: flags above this quantile of the normal scores
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(max_epochs=40, learning_rate=5e-3, batch_size=32, patience=8))
@@ -87,7 +93,7 @@ class DetectorParams:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {self.method!r}")
-        for name in ("lookback", "threshold_step", "threshold_windows", "error_buffer", "warmup"):
+        for name in ("lookback", "threshold_step", "threshold_windows", "error_buffer", "warmup", "score_scales"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or int(value) != value or value < (0 if name == "warmup" else 1)):
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
@@ -121,6 +127,11 @@ class _DetectSpec:
     gauss_precision: list[list[float]] = field(default_factory=list)  # reconstruction: Σ⁻¹
     cutoff: float = 0.0  # reconstruction: the flag threshold on the score
     period: dict[str, int] = field(default_factory=dict)  # the baselines' season per series
+    # prediction: the score's EWMA spans, and per series the smoothed errors' normal-span mean
+    # and standard deviation at each (empty in models saved before the multi-scale score)
+    score_spans: list[int] = field(default_factory=list)
+    score_mean: dict[str, list[float]] = field(default_factory=dict)
+    score_std: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -246,10 +257,14 @@ class AnomalyDetector(Estimator):
         if self.params.method == "prediction":
             s.ignore = 0
             start = self.params.warmup + 1
+            s.score_spans = list(th.span_ladder(cfg.span, self.params.score_scales))
             for uid, z, mask in scaled:
-                normal = self._smoothed_errors(z)[start:][mask[start:]]
+                errors = prediction_errors(self.net, z)
+                normal = self._smooth(errors)[start:][mask[start:]]
                 s.error_level[uid] = float(max(normal.mean(), 1e-8))
                 s.epsilon[uid] = float(th.find_epsilon(normal, cfg))
+                s.score_mean[uid], s.score_std[uid] = th.scale_statistics(errors[start:], s.score_spans,
+                                                                          mask[start:])
             return
         errors = [reconstruction_errors(self.net, z, s.lookback)[window_mask(mask, s.lookback)]
                   for _, z, mask in scaled]
@@ -260,12 +275,25 @@ class AnomalyDetector(Estimator):
         normal_scores = np.concatenate([self._reconstruction_score(z)[mask] for _, z, mask in scaled])
         s.cutoff = float(np.quantile(normal_scores, self.params.threshold_quantile))
 
-    def _smoothed_errors(self, z: np.ndarray) -> np.ndarray:
-        """The EWMA of the one-step errors, ``(T,)``; 0 for the first ``warmup + 1`` steps
-        (the state settles there, and nothing predicts step 0)."""
+    def _smooth(self, errors: np.ndarray) -> np.ndarray:
+        """The EWMA of the one-step ``errors`` at the threshold's span, ``(T,)``; 0 for the
+        first ``warmup + 1`` steps (the state settles there, and nothing predicts step 0)."""
         start = self.params.warmup + 1
-        errors = prediction_errors(self.net, z)
-        return np.r_[np.zeros(min(start, len(z))), th.ewma(errors[start:], self.params.threshold.span)]
+        return np.r_[np.zeros(min(start, len(errors))), th.ewma(errors[start:], self.params.threshold.span)]
+
+    def scale_score(self, uid: str, errors: np.ndarray | None = None) -> th.ScaleScore | None:
+        """The multi-scale score of series ``uid`` (its normal span's statistics; a series the
+        model has not seen uses those of ``errors``, its own errors after the warmup); None for
+        a model saved before the multi-scale score (it scores the one span, as it did)."""
+        s = self.spec
+        if not s.score_spans:
+            return None
+        if uid not in s.score_mean:
+            if errors is None:
+                raise InputError(f"no series {uid!r} in this model", param="series", got=uid)
+            means, stds = th.scale_statistics(errors, s.score_spans, np.ones(len(errors), dtype=bool))
+            return th.ScaleScore(s.score_spans, means, stds)
+        return th.ScaleScore(s.score_spans, s.score_mean[uid], s.score_std[uid])
 
     def _reconstruction_score(self, z: np.ndarray) -> np.ndarray:
         s = self.spec
@@ -282,14 +310,19 @@ class AnomalyDetector(Estimator):
         if self.params.method == "reconstruction":
             score = self._reconstruction_score(z)
             return score, (score > s.cutoff).astype(np.int64), z
-        smoothed = self._smoothed_errors(z)
+        errors = prediction_errors(self.net, z)
+        smoothed = self._smooth(errors)
         start = min(self.params.warmup + 1, len(z))  # the zeros before the EWMA starts are not judged
         level = s.error_level.get(uid) or float(np.mean(smoothed[start:])) or 1.0
         flags = np.zeros(len(z), dtype=np.int64)
         flags[start:], _ = th.dynamic_flags(smoothed[start:], self.params.guard * level, cfg,
                                             ignore=_telemanom_ignore(len(z) - start, s.lookback))
         score = np.zeros(len(z))
-        score[start:] = np.abs(smoothed[start:] / level - 1.0)
+        scorer = self.scale_score(uid, errors[start:])
+        if scorer is None:
+            score[start:] = np.abs(smoothed[start:] / level - 1.0)
+        else:
+            score[start:] = th.scale_scores(errors[start:], scorer)
         return score, flags, z
 
     def score(self, data: Any = None, **read_kwargs) -> pd.DataFrame:

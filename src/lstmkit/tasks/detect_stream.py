@@ -4,7 +4,8 @@ Per ``update(value)`` (prediction method)::
 
     z_t = (x_t - μ) / σ                                    the normal span's scales
     e_t = mean_k |z_{t,k} - ẑ_{t,k}|                       ẑ_t predicted at the previous step
-    e_s,t = EWMA(e_t) from t = warmup + 1 on;  score_t = |e_s,t / ē - 1| (0 before)
+    e_s,t = EWMA(e_t) from t = warmup + 1 on (the threshold's span, and each span s of the score)
+    score_t = max_s |e_s,t - m_s| / d_s (0 before; detect_threshold.ScaleScore)
     h_t = LSTM.step(z_t) (compiled, state kept inside);  ẑ_{t+1} = z_t[:K] + W h_t + b
 
 so the scores are those of :meth:`AnomalyDetector.detect` over the same values (the batch
@@ -66,6 +67,7 @@ class DetectorStream:
         self.config = detector.params.threshold
         self.initial_epsilon = spec.epsilon[series]
         self.warmup = detector.params.warmup
+        self.detector = detector
         self.streamer = self.net.encoder.streamer()
         self.reset()
 
@@ -80,6 +82,7 @@ class DetectorStream:
         self.index = 0
         self.predicted: np.ndarray | None = None
         self.smoother = th.EWMA(self.config.span)
+        self.scorer = self.detector.scale_score(self.series)  # None: a model saved before it
         size = self.config.batch_size * self.config.window_size
         self.recent: deque[float] = deque(maxlen=size)
         self.epsilon = self.initial_epsilon
@@ -95,9 +98,10 @@ class DetectorStream:
         z64 = z[0, : self.n_targets].double().numpy()
         smoothed = score = 0.0
         if self.index > self.warmup:
-            smoothed = self.smoother.update(float(np.abs(z64 - self.predicted).mean()))
+            error = float(np.abs(z64 - self.predicted).mean())
+            smoothed = self.smoother.update(error)
             self.recent.append(smoothed)
-            score = abs(smoothed / self.level - 1.0)
+            score = abs(smoothed / self.level - 1.0) if self.scorer is None else self.scorer.update(error)
         with torch.no_grad():
             hidden_state = self.streamer.step(z)  # (1, H)
             self.predicted = (z[:, : self.n_targets] + self.net.head(hidden_state))[0].double().numpy()

@@ -87,6 +87,58 @@ def ewma(errors: np.ndarray, span: int) -> np.ndarray:
     return np.array([smoother.update(float(e)) for e in np.asarray(errors, dtype=np.float64)])
 
 
+def span_ladder(span: int, scales: int) -> tuple[int, ...]:
+    """``scales`` EWMA spans from 1 step to ``span``, evenly spaced in log
+    (``round(span^(k / (scales - 1)))``, k = 0..scales-1; equal spans once): 1, 3, 10, 33, 105
+    for the default span and 5 scales; ``(span,)`` for one scale."""
+    if scales < 1 or span < 1:
+        raise ValueError(f"scales and span must be at least 1, got {scales} and {span}")
+    if scales == 1:
+        return (int(span),)
+    return tuple(sorted({int(round(span ** (k / (scales - 1)))) for k in range(scales)}))
+
+
+class ScaleScore:
+    r"""The anomaly score over several time scales, one error at a time::
+
+        score_t = max_s |e_s,t - m_s| / d_s
+
+    where ``e_s,t`` is the EWMA of the errors with span ``s`` (one per span of the ladder),
+    and ``m_s``, ``d_s`` that smoothed error's mean and standard deviation on the normal span.
+    A one-step spike stands out at span 1, where a 105-step average dilutes it a
+    hundredfold; a level shift or a changed rhythm, small at every step but lasting, stands
+    out at the long spans, where single steps' noise averages away. Each scale is measured in
+    its own normal spread, so the scales compare, and the absolute value scores errors that
+    fall (a flat-lined signal predicted too well) as well as errors that rise."""
+
+    def __init__(self, spans, means, stds) -> None:
+        if not (len(spans) == len(means) == len(stds)) or not spans:
+            raise ValueError("one mean and one standard deviation per span")
+        self.smoothers = [EWMA(int(s)) for s in spans]
+        self.means = [float(m) for m in means]
+        self.stds = [max(float(d), 1e-12) for d in stds]
+
+    def update(self, error: float) -> float:
+        """Take the next error; return its score."""
+        return max(abs(sm.update(error) - m) / d for sm, m, d in zip(self.smoothers, self.means, self.stds))
+
+
+def scale_statistics(errors: np.ndarray, spans, normal: np.ndarray) -> tuple[list[float], list[float]]:
+    """The mean and standard deviation, over the steps where ``normal`` holds, of the EWMA of
+    ``errors`` at each span: the ``means`` and ``stds`` of :class:`ScaleScore`."""
+    means, stds = [], []
+    for span in spans:
+        smoothed = ewma(errors, int(span))[np.asarray(normal, dtype=bool)]
+        means.append(float(smoothed.mean()) if len(smoothed) else 0.0)
+        stds.append(float(smoothed.std()) if len(smoothed) > 1 else 1.0)
+    return means, stds
+
+
+def scale_scores(errors: np.ndarray, score: ScaleScore) -> np.ndarray:
+    """:meth:`ScaleScore.update` over ``errors`` (1-D), the stream's values exactly."""
+    return np.array([score.update(float(e)) for e in np.asarray(errors, dtype=np.float64)])
+
+
 # ----------------------------------------------------------------------------- thresholds
 
 
@@ -214,5 +266,5 @@ def events(flags: np.ndarray, scores: np.ndarray) -> list[tuple[int, int, float]
     return [(a, b, float(np.max(scores[a:b + 1]))) for a, b in sequences(np.flatnonzero(flags))]
 
 
-__all__ = ["EWMA", "ThresholdConfig", "dynamic_flags", "events", "ewma", "find_epsilon", "prune",
-           "sequences", "windows"]
+__all__ = ["EWMA", "ScaleScore", "ThresholdConfig", "dynamic_flags", "events", "ewma", "find_epsilon", "prune",
+           "scale_scores", "scale_statistics", "sequences", "span_ladder", "windows"]
