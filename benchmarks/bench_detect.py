@@ -14,7 +14,10 @@ Series (all offline):
   (5 spikes of 1-3 steps, 4-6 noise-free standard deviations), ``level_shift`` (2 spans of
   50-150 steps shifted by 2 standard deviations), ``seasonality`` (2 spans of 100-200 steps
   whose main period changes from 50 to 30), ``flatline`` (2 spans of 50-100 steps held at
-  one value); one series per kind and seed.
+  one value); one series per kind and seed;
+* with ``--heldout`` instead, anomaly kinds the defaults were not chosen on, on another signal
+  (a 37-step sinusoid plus a 111-step square wave and more noise; :func:`generated_heldout`):
+  ``noise``, ``drift``, ``amplitude``, ``dropout``, ``phase``.
 
 Detectors: lstmkit ``AnomalyDetector`` with its defaults (``method="prediction"``, Telemanom)
 and with ``method="reconstruction"`` (EncDec-AD), each trained on the anomaly-free span
@@ -26,6 +29,7 @@ DWT-MLEAD, run unsupervised on the whole series with the window set to the estim
 
     python benchmarks/bench_detect.py                      # every series, seeds 0,1; detector seeds 0,1,2
     python benchmarks/bench_detect.py --quick              # kdd135 + one series per kind, seed 0
+    python benchmarks/bench_detect.py --heldout --one-span # anomaly kinds not chosen on; the score before the ladder too
     python benchmarks/bench_detect.py --json out.json --max-epochs 5   # a smoke run
 """
 
@@ -84,7 +88,48 @@ def generated(kind: str, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"ds": times, "y": y, "is_anomaly": label})
 
 
-def datasets(quick: bool, seeds: list[int]) -> list[tuple[str, pd.DataFrame, pd.Timestamp]]:
+#: Anomaly kinds the detector's defaults were not chosen on (``--heldout``), on another signal.
+HELDOUT_KINDS = ("noise", "drift", "amplitude", "dropout", "phase")
+
+
+def generated_heldout(kind: str, seed: int) -> pd.DataFrame:
+    """A series of another shape than :func:`generated`'s (a 37-step sinusoid, a 111-step square
+    wave, more noise) with two spans of 60-160 steps of a ``kind`` anomaly after step
+    :data:`NORMAL`: ``noise`` (4x the noise), ``drift`` (a ramp to 1.5), ``amplitude`` (the
+    signal 1.6x), ``dropout`` (the sensor reads 0), ``phase`` (the sinusoid 15 steps ahead)."""
+    rng = np.random.default_rng(5000 + 31 * seed + HELDOUT_KINDS.index(kind))
+    t = np.arange(LENGTH)
+
+    square = 0.3 * np.sign(np.sin(2 * np.pi * t / 111))
+    y = np.sin(2 * np.pi * t / 37) + square + 0.15 * rng.standard_normal(LENGTH)
+    label = np.zeros(LENGTH, dtype=int)
+    for k in range(2):
+        a = int(rng.integers(NORMAL + 100 + k * 900, NORMAL + 700 + k * 900))
+        n = int(rng.integers(60, 160))
+        if kind == "noise":
+            y[a:a + n] += 0.45 * rng.standard_normal(n)
+        elif kind == "drift":
+            y[a:a + n] += np.linspace(0, 1.5, n)
+        elif kind == "amplitude":
+            y[a:a + n] *= 1.6
+        elif kind == "dropout":
+            y[a:a + n] = 0.0
+        elif kind == "phase":
+            y[a:a + n] = np.sin(2 * np.pi * (t[a:a + n] + 15) / 37) + square[a:a + n] + 0.15 * rng.standard_normal(n)
+        label[a:a + n] = 1
+    times = pd.date_range("2024-01-01", periods=LENGTH, freq="min")
+    return pd.DataFrame({"ds": times, "y": y, "is_anomaly": label})
+
+
+def datasets(quick: bool, seeds: list[int], heldout: bool = False) -> list[tuple[str, pd.DataFrame, pd.Timestamp]]:
+    if heldout:
+        out = []
+        for seed in seeds[:1] if quick else seeds:
+            for kind in HELDOUT_KINDS:
+                frame = generated_heldout(kind, seed)
+                out.append((f"{kind}-{seed}", frame, frame["ds"].iloc[NORMAL - 1]))
+        return out
+
     from lstmkit.data import load_kdd_tsad_135
     from lstmkit.data.datasets import KDD_TSAD_135_NORMAL_UNTIL
 
@@ -123,7 +168,8 @@ def aeon_detectors(period: int) -> dict:
 
 
 def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, max_buffer: int,
-        only: list[str] | None = None, detector_seeds: tuple[int, ...] = (0,)) -> dict:
+        only: list[str] | None = None, detector_seeds: tuple[int, ...] = (0,), heldout: bool = False,
+        one_span: bool = False) -> dict:
     import torch
 
     from lstmkit.tasks import detect_baselines as bl
@@ -135,7 +181,11 @@ def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, m
     per_seed: dict[str, dict[str, list[float]]] = {}  # series -> lstmkit detector -> VUS-PR per detector seed
     seconds: dict[str, float] = {}
     notes: list[str] = []
-    for name, frame, normal_until in datasets(quick, seeds):
+    variants = [("lstmkit prediction", {"method": "prediction"})]
+    if one_span:  # the score before the ladder: the threshold's span alone
+        variants.append(("lstmkit prediction, one span", {"method": "prediction", "score_scales": 1}))
+    variants.append(("lstmkit reconstruction", {"method": "reconstruction"}))
+    for name, frame, normal_until in datasets(quick, seeds, heldout):
         if only and name not in only:
             continue
         y = frame["is_anomaly"].to_numpy()
@@ -145,10 +195,9 @@ def run(quick: bool, seeds: list[int], max_epochs: int | None, use_aeon: bool, m
         z = (values - mean) / std
         period = bl.estimate_period(z[normal])
         row: dict[str, float] = {}
-        for method in ("prediction", "reconstruction"):
-            key = f"lstmkit {method}"
+        for key, variant in variants:
             for seed in detector_seeds:
-                options = {"method": method, "progress": False, "seed": seed}
+                options = {**variant, "progress": False, "seed": seed}
                 if max_epochs:
                     options["max_epochs"] = max_epochs
                 started = time.perf_counter()
@@ -213,13 +262,17 @@ def main() -> None:
     parser.add_argument("--series", default=None, help="only these series, comma-separated (e.g. kdd135,spikes-1)")
     parser.add_argument("--detector-seeds", default="0,1,2",
                         help="seeds of lstmkit's detectors; the table gives their mean (default 0,1,2)")
+    parser.add_argument("--heldout", action="store_true",
+                        help=f"the held-out anomaly kinds instead ({', '.join(HELDOUT_KINDS)}; another signal)")
+    parser.add_argument("--one-span", action="store_true",
+                        help="also the prediction detector scored on the smoothing span alone (score_scales=1)")
     parser.add_argument("--json", default=None, help="write the numbers to this file")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     started = time.perf_counter()
     report = run(args.quick, [int(s) for s in args.seeds.split(",")], args.max_epochs, not args.no_aeon,
                  args.max_buffer, args.series.split(",") if args.series else None,
-                 tuple(int(s) for s in args.detector_seeds.split(",")))
+                 tuple(int(s) for s in args.detector_seeds.split(",")), args.heldout, args.one_span)
     print()
     print(f"VUS-PR (higher is better; random is the floor; lstmkit: the mean over detector seeds "
           f"{args.detector_seeds})")
