@@ -30,6 +30,7 @@ _EXPORTS = {
     "Estimator": "lstmkit.tasks.base",
     "load_estimator": "lstmkit.tasks.base",
     "InputError": "lstmkit.errors",
+    "retain_freed_memory": "lstmkit.train.memory",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,5 +1,3 @@
-import sys
+from lstmkit.cli.main import entry
 
-from lstmkit.cli.main import main
-
-sys.exit(main())
+entry()

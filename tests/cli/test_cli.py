@@ -45,6 +45,7 @@ def test_info(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "backend reference: available" in out
+    assert "memory   freed memory goes back to the system" in out  # main() in this process: malloc untouched
     assert f"cache    {build.cache_root()} (" in out
     for family in build.EXTENSIONS:  # each with its state: built, building, not built, failed...
         assert f"         {family}: " in out

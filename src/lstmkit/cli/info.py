@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"torch    {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"python   {platform.python_version()} on {platform.machine()}")
     print(f"cpu      {build.cpu_description()}")
+    print(f"memory   {_memory_line()}")
     for line in describe_backends():
         print(line)
     where = "LSTMKIT_CACHE" if os.environ.get("LSTMKIT_CACHE") else "default; set LSTMKIT_CACHE to move it"
@@ -40,6 +41,17 @@ def run(args: argparse.Namespace) -> int:
     for line in _autotune_lines():
         print(line)
     return 0
+
+
+def _memory_line() -> str:
+    """Whether this process keeps freed memory for reuse (:mod:`lstmkit.train.memory`)."""
+    from lstmkit.train.memory import freed_memory_setting
+
+    setting = freed_memory_setting()
+    if setting is None:
+        return "freed memory goes back to the system (malloc's defaults: no glibc, or not the lstmkit command)"
+    return (f"freed memory kept for reuse (glibc malloc: mmap threshold {setting['mmap_threshold'] >> 20} MiB, "
+            f"trim threshold {setting['trim_threshold'] >> 20} MiB)")
 
 
 def _autotune_lines() -> list[str]:

@@ -97,5 +97,14 @@ def _silence_stdout() -> None:
         pass  # stdout is no file (captured, say): nothing left to flush into a pipe
 
 
-if __name__ == "__main__":  # pragma: no cover
+def entry() -> None:
+    """The ``lstmkit`` console script: this process is the command's own, so freed training
+    memory stays in it for the next step (:mod:`lstmkit.train.memory`), then :func:`main`."""
+    from lstmkit.train.memory import retain_freed_memory
+
+    retain_freed_memory()
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

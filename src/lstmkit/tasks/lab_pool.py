@@ -29,7 +29,10 @@ def default_workers() -> int:
 def _init_worker() -> None:
     import torch
 
+    from lstmkit.train.memory import retain_freed_memory
+
     torch.set_num_threads(1)
+    retain_freed_memory()  # the worker is the lab's own process: keep freed memory for the next step
 
 
 class JobPool:
