@@ -174,15 +174,11 @@ def unsupervised_scores(detector, z: np.ndarray) -> np.ndarray:
     numba kernels run on the OpenMP runtime torch shares, and numba's threading layer sets it to
     every core, so the lstmkit fits after the first series ran on 2 threads (2 processes: 4 busy
     threads on 2 cores, and ``auto`` choosing by the 2-thread measurements)."""
-    import torch
+    from lstmkit.train.engine import cpu_threads
 
-    threads = torch.get_num_threads()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return np.asarray(detector.fit_predict(z), dtype=np.float64)
-    finally:
-        torch.set_num_threads(threads)
+    with cpu_threads(None), warnings.catch_warnings():  # the count restored on the way out
+        warnings.simplefilter("ignore")
+        return np.asarray(detector.fit_predict(z), dtype=np.float64)
 
 
 def one_span_detector(detector):
