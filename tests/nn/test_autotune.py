@@ -13,6 +13,8 @@ from lstmkit.nn import autotune
 from lstmkit.nn.backend import FUSED, TORCH, Call, select, sequence_call
 from lstmkit.nn.config import RecurrentConfig
 
+OTHER_LOAD = autotune.OtherLoad  # the real one (the fixture below stands in for it)
+
 
 def fake(fused_ms, torch_ms, calls=None):
     """A timer that runs nothing and answers fixed times per backend."""
@@ -32,6 +34,23 @@ def idle_machine(monkeypatch):
     """The tests' tuners see an idle machine unless a test says otherwise (the real load of
     the machine running the suite must not decide what they assert)."""
     monkeypatch.setattr(autotune, "machine_busy", lambda: False)
+    monkeypatch.setattr(autotune, "OtherLoad", _Load)
+
+
+class _Load:
+    """OtherLoad's stand-in: other processes used ``cores`` during the block."""
+
+    cores = 0.0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+class _LoadedBy(_Load):
+    cores = 0.9
 
 
 def test_a_decision_measured_on_a_busy_machine_is_not_cached(tmp_path):
@@ -44,6 +63,34 @@ def test_a_decision_measured_on_a_busy_machine_is_not_cached(tmp_path):
     idle = autotune.Tuner(path, timer=fake(0.5, 1.0), busy=lambda: False)
     assert idle.decide(lstm_call()).backend == "fused"  # measured again, now cached
     assert autotune.Tuner(path, timer=refuse).decide(lstm_call()).backend == "fused"
+
+
+def test_a_decision_measured_while_other_processes_ran_is_not_cached(tmp_path):
+    path = tmp_path / "autotune.json"
+    loaded = autotune.Tuner(path, timer=fake(1.0, 0.5), other_load=_LoadedBy)
+    assert loaded.decide(lstm_call()).backend == "torch" and loaded.measured == 1
+    assert not path.exists()  # the load average was low, but another process ran during it
+    idle = autotune.Tuner(path, timer=fake(0.5, 1.0), other_load=_Load)
+    assert idle.decide(lstm_call()).backend == "fused" and path.exists()
+
+
+def test_other_load_counts_another_process():
+    import subprocess
+    import sys
+    import time
+
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    try:
+        time.sleep(0.3)  # the interpreter started and spinning
+        with OTHER_LOAD() as others:
+            time.sleep(0.6)  # this process idle, the other one spinning
+    finally:
+        spinner.kill()
+        spinner.wait()
+    if autotune._system_busy_seconds() is None:
+        assert others.cores == 0.0  # nothing to read here (not Linux)
+        return
+    assert others.cores > autotune.OTHERS_BUSY  # about one core (more if the machine is busier)
 
 
 def test_machine_busy_reads_the_load_average(monkeypatch):

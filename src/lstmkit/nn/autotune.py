@@ -29,9 +29,14 @@ its caches), torch's build, the thread count and the shape. So the first time ``
   what other processes wrote, so later processes reuse the decisions. A corrupt file is
   ignored (and rewritten at the next decision). A decision measured while the machine is busy
   (:func:`machine_busy`: a one-minute load average above :data:`BUSY_LOAD` times the CPU
-  count) stays in memory for this process only: other jobs slow the two backends unequally
-  (oneDNN's thread barriers suffer more than MKL's packed GEMM), so a busy measurement can
-  pick the slower backend, and a cached one would keep it for every later process.
+  count), or while other processes used more than :data:`OTHERS_BUSY` cores during the
+  measurement itself (:class:`OtherLoad`: the load average trails a burst by a minute), stays
+  in memory for this process only: other jobs slow the two backends unequally (oneDNN's
+  thread barriers suffer more than MKL's packed GEMM, two-thread calls more than one-thread
+  ones), so a busy measurement can pick the slower backend, and a cached one would keep it for
+  every later process. (Seen: a training class at two threads measured while a second process
+  ran beside it cached torch at fused 7.84 ms against torch 1.78 ms; measured quietly the
+  fused call takes 1.16 ms.)
 
 The decision enters the backend registry as a reason of the fused backend not to run
 (:meth:`lstmkit.nn.backend.FusedBackend.slower`): ``select`` stays the one chooser and a
@@ -65,6 +70,7 @@ LAYERS_CAP = 4
 MIN_STEPS = 16  # the shortest representative sequence a long call is cut to
 MIN_REPS, MAX_REPS, WARMUP = 3, 9, 2
 BUSY_LOAD = 1.5  # load average per CPU above which a measurement is not written to the cache
+OTHERS_BUSY = 0.5  # cores other processes used during a measurement above which it is not cached
 _FORMAT = 2  # 2: decisions under MARGIN = -0.02 (files of format 1 are measured anew)
 
 
@@ -76,6 +82,39 @@ def machine_busy() -> bool:
     except (OSError, AttributeError):
         return False
     return load > BUSY_LOAD * (os.cpu_count() or 1)
+
+def _system_busy_seconds() -> float | None:
+    """CPU seconds all CPUs have spent busy since boot (/proc/stat: user, nice, system, irq,
+    softirq and steal; idle and iowait left out), or None where /proc/stat cannot be read."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = fh.readline().split()
+        ticks = [int(v) for v in fields[1:9]]
+        if fields[0] != "cpu" or len(ticks) < 8:
+            return None
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+class OtherLoad:
+    """A context manager: ``cores`` is the CPU time other processes (and other virtual
+    machines' steal) used while its block ran, per second of the block: all CPUs' busy time
+    less this process's own CPU time. 0.0 where it cannot be read (not Linux)."""
+
+    cores: float = 0.0
+
+    def __enter__(self) -> "OtherLoad":
+        self._start = (_system_busy_seconds(), time.process_time(), time.perf_counter())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        busy0, own0, wall0 = self._start
+        busy1 = _system_busy_seconds()
+        if busy0 is not None and busy1 is not None:
+            wall = max(time.perf_counter() - wall0, 1e-9)
+            self.cores = max(0.0, (busy1 - busy0) - (time.process_time() - own0)) / wall
+
 
 Timer = Callable[[Callable[[], object], str], float]  # (run, backend name) -> ms of one run
 
@@ -229,14 +268,16 @@ class Tuner:
     ``timer(run, backend_name) -> ms`` times one run (tests pass fake timings; it need not
     call ``run``); ``budget_ms`` and ``margin`` as :data:`BUDGET_MS` and :data:`MARGIN`;
     ``busy() -> bool`` says whether the machine is too loaded for a decision to be cached on
-    disk (default :func:`machine_busy`)."""
+    disk (default :func:`machine_busy`), and ``other_load()`` gives the context manager that
+    measures the other processes' load during a measurement (default :class:`OtherLoad`)."""
 
     def __init__(self, path: Path | str | None = None, *, timer: Timer | None = None,
                  budget_ms: float = BUDGET_MS, margin: float = MARGIN, header: dict | None = None,
-                 busy: Callable[[], bool] | None = None) -> None:
+                 busy: Callable[[], bool] | None = None, other_load: Callable[[], OtherLoad] | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self.timer = timer or _perf_timer
         self.busy = busy or machine_busy
+        self.other_load = other_load or OtherLoad
         self.budget_ms = budget_ms
         self.margin = margin
         self.header = header or {}
@@ -254,9 +295,10 @@ class Tuner:
             decision = self._memory.get(klass.key)
             if decision is None:
                 busy = self.busy()
-                decision = self.measure(klass)
+                with self.other_load() as others:
+                    decision = self.measure(klass)
                 self._memory[klass.key] = decision
-                if math.isfinite(decision.fused_ms) and not (busy or self.busy()):
+                if math.isfinite(decision.fused_ms) and not (busy or self.busy() or others.cores > OTHERS_BUSY):
                     self._save(decision)
         return decision
 
