@@ -65,13 +65,21 @@ def test_a_decision_measured_on_a_busy_machine_is_not_cached(tmp_path):
     assert autotune.Tuner(path, timer=refuse).decide(lstm_call()).backend == "fused"
 
 
-def test_a_decision_measured_while_other_processes_ran_is_not_cached(tmp_path):
+def test_a_two_thread_decision_measured_while_other_processes_ran_is_not_cached(tmp_path):
     path = tmp_path / "autotune.json"
-    loaded = autotune.Tuner(path, timer=fake(1.0, 0.5), other_load=_LoadedBy)
-    assert loaded.decide(lstm_call()).backend == "torch" and loaded.measured == 1
-    assert not path.exists()  # the load average was low, but another process ran during it
-    idle = autotune.Tuner(path, timer=fake(0.5, 1.0), other_load=_Load)
-    assert idle.decide(lstm_call()).backend == "fused" and path.exists()
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # measured on elapsed time, which other processes slow
+        loaded = autotune.Tuner(path, timer=fake(1.0, 0.5), other_load=_LoadedBy)
+        assert loaded.decide(lstm_call()).backend == "torch" and loaded.measured == 1
+        assert not path.exists()  # the load average was low, but another process ran during it
+        idle = autotune.Tuner(path, timer=fake(0.5, 1.0), other_load=_Load)
+        assert idle.decide(lstm_call()).backend == "fused" and path.exists()
+        torch.set_num_threads(1)  # measured on this process's CPU time: cached under the same load
+        one = autotune.Tuner(tmp_path / "one.json", timer=fake(0.5, 1.0), other_load=_LoadedBy)
+        assert one.decide(lstm_call()).backend == "fused" and (tmp_path / "one.json").exists()
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_other_load_counts_another_process():

@@ -29,8 +29,9 @@ its caches), torch's build, the thread count and the shape. So the first time ``
   what other processes wrote, so later processes reuse the decisions. A corrupt file is
   ignored (and rewritten at the next decision). A decision measured while the machine is busy
   (:func:`machine_busy`: a one-minute load average above :data:`BUSY_LOAD` times the CPU
-  count), or while other processes used more than :data:`OTHERS_BUSY` cores during the
-  measurement itself (:class:`OtherLoad`: the load average trails a burst by a minute), stays
+  count), or, at more than one thread (measured on elapsed time), while other processes used
+  more than :data:`OTHERS_BUSY` cores during the measurement itself (:class:`OtherLoad`: the
+  load average trails a burst by a minute), stays
   in memory for this process only: other jobs slow the two backends unequally (oneDNN's
   thread barriers suffer more than MKL's packed GEMM, two-thread calls more than one-thread
   ones), so a busy measurement can pick the slower backend, and a cached one would keep it for
@@ -298,7 +299,9 @@ class Tuner:
                 with self.other_load() as others:
                     decision = self.measure(klass)
                 self._memory[klass.key] = decision
-                if math.isfinite(decision.fused_ms) and not (busy or self.busy() or others.cores > OTHERS_BUSY):
+                # at one thread the measurement is on CPU time, which other processes barely move
+                loaded = klass.threads > 1 and others.cores > OTHERS_BUSY
+                if math.isfinite(decision.fused_ms) and not (busy or self.busy() or loaded):
                     self._save(decision)
         return decision
 
