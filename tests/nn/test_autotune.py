@@ -87,14 +87,16 @@ def test_other_load_counts_another_process():
     import sys
     import time
 
-    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    spin = "import time\nprint('spinning', flush=True)\nend = time.time() + 5\nwhile time.time() < end: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.3)  # the interpreter started and spinning
+        assert spinner.stdout.readline().strip() == "spinning"  # started, now busy
         with OTHER_LOAD() as others:
             time.sleep(0.6)  # this process idle, the other one spinning
     finally:
         spinner.kill()
         spinner.wait()
+        spinner.stdout.close()
     if autotune._system_busy_seconds() is None:
         assert others.cores == 0.0  # nothing to read here (not Linux)
         return
