@@ -31,11 +31,10 @@ its caches), torch's build, the thread count and the shape. So the first time ``
   (:func:`machine_busy`: a one-minute load average above :data:`BUSY_LOAD` times the CPU
   count), or, at more than one thread (measured on elapsed time), while other processes used
   more than :data:`OTHERS_BUSY` cores during the measurement itself (:class:`OtherLoad`: the
-  load average trails a burst by a minute), stays
-  in memory for this process only: other jobs slow the two backends unequally (oneDNN's
-  thread barriers suffer more than MKL's packed GEMM, two-thread calls more than one-thread
-  ones), so a busy measurement can pick the slower backend, and a cached one would keep it for
-  every later process. (Seen: a training class at two threads measured while a second process
+  load average trails a burst by a minute), stays in memory for this process only: other
+  jobs slow the two backends unequally (oneDNN's thread barriers suffer more than MKL's packed
+  GEMM, two-thread calls more than one-thread ones), so a busy measurement can pick the slower
+  backend, and a cached one would keep it for every later process. (Seen: a training class at two threads measured while a second process
   ran beside it cached torch at fused 7.84 ms against torch 1.78 ms; measured quietly the
   fused call takes 1.16 ms.)
 
@@ -83,6 +82,7 @@ def machine_busy() -> bool:
     except (OSError, AttributeError):
         return False
     return load > BUSY_LOAD * (os.cpu_count() or 1)
+
 
 def _system_busy_seconds() -> float | None:
     """CPU seconds all CPUs have spent busy since boot (/proc/stat: user, nice, system, irq,
