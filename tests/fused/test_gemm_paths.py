@@ -51,11 +51,13 @@ print(json.dumps({"diff": out, "info": build.load().info(32), "info_gru": build.
 """
 
 
-@pytest.mark.parametrize("brgemm", ["0", "1"])
-def test_both_gemm_paths_match_the_reference(brgemm):
-    # with brgemm on, the weight gradients too (whatever this CPU's defaults leave to MKL)
+@pytest.mark.parametrize("brgemm,max_panel", [("0", "0"), ("1", "0"), ("1", "48")])
+def test_both_gemm_paths_match_the_reference(brgemm, max_panel):
+    # with brgemm on, the weight gradients too (whatever this CPU's defaults leave to MKL); with
+    # a panel cap of 48 KiB the cases' operands are split between the two paths (the input
+    # projection at input 300 or 520 goes to MKL, the recurrent 40 x 160 panel to brgemm)
     env = {**os.environ, "LSTMKIT_FUSED_BRGEMM": brgemm, "LSTMKIT_FUSED_BRGEMM_MAXK": "2048",
-           "LSTMKIT_FUSED_BRGEMM_TN_MAXM": "4096"}
+           "LSTMKIT_FUSED_BRGEMM_TN_MAXM": "4096", "LSTMKIT_FUSED_BRGEMM_MAXPANEL": max_panel}
     done = subprocess.run([sys.executable, "-c", PARITY], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -69,13 +71,15 @@ def test_both_gemm_paths_match_the_reference(brgemm):
         assert diff < (5e-4 if "layer_norm" in shape else 2e-5), (shape, diff)  # LN: 70 steps of normalising
 
 
-KNOBS = ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK", "LSTMKIT_FUSED_BRGEMM_TN_MAXM")
+KNOBS = ("LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK", "LSTMKIT_FUSED_BRGEMM_TN_MAXM",
+         "LSTMKIT_FUSED_BRGEMM_MAXPANEL")
 
 
 def test_gemm_defaults_follow_the_cpu_vendor_and_isa_and_leave_the_users_choice(monkeypatch):
     for name in KNOBS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(build, "cpu_vendor", lambda: "AuthenticAMD")
+    monkeypatch.setattr(build, "cpu_family_model", lambda: (25, 1))  # a Zen 3
     monkeypatch.setattr(build, "gemm_isa", lambda: "avx512")
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "2048"
@@ -89,11 +93,28 @@ def test_gemm_defaults_follow_the_cpu_vendor_and_isa_and_leave_the_users_choice(
     build._gemm_defaults()
     assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_MAXK"] == "2048"
     assert os.environ["LSTMKIT_FUSED_BRGEMM_TN_MAXM"] == "0"  # and MKL for every weight gradient
+    assert "LSTMKIT_FUSED_BRGEMM_MAXPANEL" not in os.environ  # on a Zen 3, brgemm for every panel
+    for (family, model), capped in (((23, 1), True), ((23, 0x18), True), ((23, 0x31), False), ((25, 0x11), False)):
+        for name in KNOBS:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(build, "cpu_family_model", lambda f=family, m=model: (f, m))
+        build._gemm_defaults()  # Zen 1 / Zen+ (family 23 below model 0x30): panels over L2 to MKL
+        assert os.environ.get("LSTMKIT_FUSED_BRGEMM_MAXPANEL") == ("512" if capped else None), (family, model)
+        assert os.environ["LSTMKIT_FUSED_BRGEMM"] == "1" and os.environ["LSTMKIT_FUSED_BRGEMM_TN_MAXM"] == "0"
     for name in KNOBS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(build, "cpu_vendor", lambda: "GenuineIntel")
+    monkeypatch.setattr(build, "cpu_family_model", lambda: (6, 0x55))
     build._gemm_defaults()
-    assert "LSTMKIT_FUSED_BRGEMM" not in os.environ
+    assert "LSTMKIT_FUSED_BRGEMM" not in os.environ and "LSTMKIT_FUSED_BRGEMM_MAXPANEL" not in os.environ
+
+
+def test_cpu_family_model_reads_numbers(monkeypatch):
+    fields = {"cpu family": "23", "model\t": "1"}
+    monkeypatch.setattr(build, "_cpuinfo_field", lambda name: fields.get(name, ""))
+    assert build.cpu_family_model() == (23, 1)
+    fields.clear()  # not an x86 /proc/cpuinfo
+    assert build.cpu_family_model() == (-1, -1)
 
 
 def test_gemm_isa_follows_the_cpu_and_the_caps(monkeypatch):

@@ -364,3 +364,22 @@ def test_torch_from_zeros_equals_torch_from_given_zeros():
     torch.testing.assert_close(out, given)
     torch.testing.assert_close(h, h2)
     torch.testing.assert_close(c, c2)
+
+
+def test_the_decisions_file_is_per_cpu_family_and_gemm_path(monkeypatch):
+    # one model name ("AMD EPYC") covers Zen 1 to Zen 5: the family and model number tell them
+    # apart, and the GEMM path's limits change which backend is faster
+    from lstmkit.nn.fused import build
+
+    monkeypatch.setenv("LSTMKIT_FUSED_BRGEMM_MAXPANEL", "0")  # (machine() applies the defaults)
+    facts = autotune.machine()
+    assert (facts["family"], facts["model"]) == build.cpu_family_model()
+    monkeypatch.setattr(build, "cpu_family_model", lambda: (23, 1))
+    zen1 = autotune.machine()
+    monkeypatch.setattr(build, "cpu_family_model", lambda: (25, 1))
+    zen3 = autotune.machine()
+    assert (zen1["family"], zen1["model"]) == (23, 1) and autotune.cache_path(zen1) != autotune.cache_path(zen3)
+    monkeypatch.setenv("LSTMKIT_FUSED_BRGEMM_MAXPANEL", "64")
+    capped = autotune.machine()
+    assert capped["gemm"]["LSTMKIT_FUSED_BRGEMM_MAXPANEL"] == "64"
+    assert autotune.cache_path(capped) != autotune.cache_path(zen3)

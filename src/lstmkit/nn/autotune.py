@@ -391,10 +391,11 @@ class Tuner:
 
 # ----------------------------------------------------------------- this machine
 def machine() -> dict:
-    """What the decisions depend on besides the class: CPU model, vector ISA flags, torch,
+    """What the decisions depend on besides the class: CPU model (name, family and model
+    number), vector ISA flags, torch,
     the compiled kernels' build keys (sources, flags such as ``LSTMKIT_FUSED_VW8``) and their
     run-time GEMM path (``LSTMKIT_FUSED_BLAS``, ``LSTMKIT_FUSED_BRGEMM``, ``..._MAXK``,
-    ``..._TN_MAXM``, after
+    ``..._TN_MAXM``, ``..._MAXPANEL``, after
     the per-vendor defaults of :data:`lstmkit.nn.fused.build.GEMM_DEFAULTS`), and the
     instruction sets torch's own kernels may use (its CPU capability; ``ONEDNN_MAX_CPU_ISA``,
     ``MKL_ENABLE_INSTRUCTIONS``: an AVX2-only run on an AVX-512 machine decides anew)."""
@@ -403,7 +404,7 @@ def machine() -> dict:
     build._gemm_defaults()
     gemm = {name: os.environ[name] for name in ("LSTMKIT_FUSED_BLAS", "LSTMKIT_FUSED_BRGEMM",
                                                   "LSTMKIT_FUSED_BRGEMM_MAXK", "LSTMKIT_FUSED_BRGEMM_TN_MAXM",
-                                                  "ONEDNN_MAX_CPU_ISA",
+                                                  "LSTMKIT_FUSED_BRGEMM_MAXPANEL", "ONEDNN_MAX_CPU_ISA",
                                                   "MKL_ENABLE_INSTRUCTIONS") if name in os.environ}
     try:
         gemm["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
@@ -424,7 +425,9 @@ def machine() -> dict:
     isa = sorted(f for f in flags if f.startswith(("avx", "fma", "amx", "f16c", "asimd", "sve")))
     import platform
 
-    return {"cpu": model or platform.processor() or platform.machine(), "isa": isa, "torch": torch.__version__,
+    family, cpu_model = build.cpu_family_model()  # the name alone ("AMD EPYC") is one for Zen 1 to Zen 5
+    return {"cpu": model or platform.processor() or platform.machine(), "family": family, "model": cpu_model,
+            "isa": isa, "torch": torch.__version__,
             "kernels": [build.cache_dir(e).name for e in ("lstm", "gru_rnn")], "gemm": gemm}
 
 

@@ -263,13 +263,21 @@ static inline BrgemmSlices brgemm_slices(int K, int N, int ldbt) {
 // `storage` (bytes() bytes, may be null when bytes() is 0) is owned by the caller.
 // When brgemm is enabled, it is used for inner dimensions up to LSTMKIT_FUSED_BRGEMM_MAXK (unset:
 // 256; the AMD defaults in nn/fused/build.py set 2048: with the K slices below, brgemm
-// measured faster than MKL's packed GEMM at every K there, AVX-512 and AVX2 alike).
-static inline bool use_brgemm(int K) {
+// measured faster than MKL's packed GEMM at every K there, AVX-512 and AVX2 alike), and, where
+// the operand's width N is known (a PackedB), for panels of K x N floats up to
+// LSTMKIT_FUSED_BRGEMM_MAXPANEL KiB (unset or 0: any size). On a Zen 1 (128-bit FMA units, 512 KiB
+// of L2) brgemm was the faster for panels that fit L2 and MKL's packed GEMM for larger ones
+// (plain inference at 100,64,512: 0.84x against 0.98x torch.nn.LSTM), so its default is 512.
+static inline bool use_brgemm(int K, int N = 0) {
 #ifdef LSTMKIT_WITH_BRGEMM
   static const int maxk = std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK") ? std::atoi(std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK")) : 256;
-  return blas().brg && K <= maxk;
+  static const int64_t max_panel = std::getenv("LSTMKIT_FUSED_BRGEMM_MAXPANEL")
+                                       ? (int64_t)std::atoll(std::getenv("LSTMKIT_FUSED_BRGEMM_MAXPANEL")) * 1024
+                                       : 0;
+  return blas().brg && K <= maxk && (N <= 0 || max_panel <= 0 || (int64_t)sizeof(float) * K * N <= max_panel);
 #else
   (void)K;
+  (void)N;
   return false;
 #endif
 }
@@ -335,7 +343,7 @@ struct PackedB {
     M = M_; N = N_; K = K_; src = src_; ld = ld_; trans = trans_;
     if (M <= 0 || N <= 0 || K <= 0) return;
     Blas& b = blas();
-    if (use_brgemm(K)) {
+    if (use_brgemm(K, N)) {
       if (!trans) {
         bt = src; ldbt = ld;
         if (storage && ld != padded_ld(N)) {  // a copy with the padded row stride (see padded_ld)
@@ -364,7 +372,7 @@ struct PackedB {
   static size_t bytes(int M, int N, int K) {
     if (M <= 0 || N <= 0 || K <= 0) return 0;
     Blas& b = blas();
-    if (use_brgemm(K)) return sizeof(float) * (size_t)padded_ld(N) * K;
+    if (use_brgemm(K, N)) return sizeof(float) * (size_t)padded_ld(N) * K;
     return b.mode == 0 ? b.pack_size(kBMatrix, M, N, K) : 0;
   }
   void run(const float* A, int lda, float beta, float* C, int ldc, ErrorSlot* err) const {

@@ -36,7 +36,8 @@
 //     can be enabled with LSTMKIT_FUSED_BRGEMM=1.  Denormals are flushed inside the kernels.
 //
 // Environment knobs (tuning/diagnostics only): LSTMKIT_FUSED_BLAS=0|1|2 (packed|sgemm|at::mm),
-// LSTMKIT_FUSED_BRGEMM=1, LSTMKIT_FUSED_BLOCK=<units per block>, LSTMKIT_FUSED_TCHUNK=<steps>,
+// LSTMKIT_FUSED_BRGEMM=1 (and its limits _MAXK, _TN_MAXM, _MAXPANEL: fused_common.h),
+// LSTMKIT_FUSED_BLOCK=<units per block>, LSTMKIT_FUSED_TCHUNK=<steps>,
 // LSTMKIT_FUSED_PROFILE=1|cpu (per-call phase times on stderr, wall or thread CPU time; inside
 // the loops thread 0's phases, prefixed t0:), LSTMKIT_FUSED_POOL_MB=<MiB kept by the buffer
 // pool, 0 = no pool; default 1024>.
@@ -449,7 +450,8 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& x, const at::Tensor& h0,
   const int64_t NH = (int64_t)N * H, NG = (int64_t)N * G4, NP = (int64_t)N * P;
 
   // The per-step GEMMs' right-hand operands (W_hh_p columns of a group or of the own P columns,
-  // W_hr columns of a group), prepared once per call where brgemm is on (plain GEMMs else).
+  // W_hr columns of a group), prepared once per call where brgemm is on (plain GEMMs else; a
+  // panel over LSTMKIT_FUSED_BRGEMM_MAXPANEL is prepared in MKL's packed format instead).
   const bool prep = use_brgemm(G4) && (!proj || use_brgemm(P));
   std::vector<PackedB> pk_dh(ng), pk_dr(ng);
   std::vector<size_t> boff(2 * ng + 1, 0);

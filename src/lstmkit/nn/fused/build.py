@@ -642,9 +642,29 @@ GEMM_DEFAULTS = {
                                "LSTMKIT_FUSED_BRGEMM_TN_MAXM": "0"},
 }
 
+#: Added on a Zen 1 / Zen+ (AMD family 23, models below 0x30: two 128-bit FMA units, 512 KiB of
+#: L2): brgemm only for right-hand panels that fit L2 (K x N floats up to 512 KiB), MKL's packed
+#: GEMM for larger ones. Measured there (one thread, in one process, the two paths interleaved):
+#: plain inference at 100,64,512 0.84x torch.nn.LSTM with brgemm for every panel against 0.98x
+#: with MKL's; at H = 128, where every panel fits, brgemm 1.40x against MKL's 1.15x. Zen 2
+#: (family 23, models 0x30 and up) was not measured and keeps the Zen 3's defaults.
+ZEN1_GEMM_DEFAULTS = {"LSTMKIT_FUSED_BRGEMM_MAXPANEL": "512"}
+
+
+def cpu_family_model() -> tuple[int, int]:
+    """The ``cpu family`` and ``model`` of /proc/cpuinfo as integers, -1 where absent."""
+    def number(name: str) -> int:
+        value = _cpuinfo_field(name)
+        return int(value) if value.isdigit() else -1
+    return number("cpu family"), number("model\t")
+
 
 def _gemm_defaults() -> None:
-    for name, value in GEMM_DEFAULTS.get((cpu_vendor(), gemm_isa()), {}).items():
+    defaults = dict(GEMM_DEFAULTS.get((cpu_vendor(), gemm_isa()), {}))
+    family, model = cpu_family_model()
+    if cpu_vendor() == "AuthenticAMD" and family == 23 and 0 <= model < 0x30:
+        defaults.update(ZEN1_GEMM_DEFAULTS)
+    for name, value in defaults.items():
         os.environ.setdefault(name, value)
 
 
