@@ -24,9 +24,10 @@ def test_bench_table_rows_and_json(tmp_path):
                     "--reference-reps", "1", "--mode", "both", "--threads", "1", "--json", str(raw),
                     "--peak-gflops", "100")
     assert result.returncode == 0, result.stderr
-    from lstmkit.nn.fused.build import cpu_description
+    from lstmkit.nn.fused.build import cpu_description, gemm_settings
 
     assert f"cpu {cpu_description()}" in result.stdout.splitlines()  # which machine the table is from
+    assert f"gemm {gemm_settings()}" in result.stdout.splitlines()  # and which GEMM path
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith(("train ", "infer "))]
     assert [(r[0], r[4]) for r in rows] == [(m, v) for m in ("train", "infer") for v in ("plain", "peephole", "gru")]
     results = json.loads(raw.read_text())

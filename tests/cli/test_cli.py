@@ -46,6 +46,7 @@ def test_info(capsys):
     out = capsys.readouterr().out
     assert "backend reference: available" in out
     assert "memory   freed memory goes back to the system" in out  # main() in this process: malloc untouched
+    assert f"gemm     {build.gemm_settings()}\n" in out
     assert f"cache    {build.cache_root()} (" in out
     for family in build.EXTENSIONS:  # each with its state: built, building, not built, failed...
         assert f"         {family}: " in out

@@ -109,6 +109,21 @@ def test_gemm_defaults_follow_the_cpu_vendor_and_isa_and_leave_the_users_choice(
     assert "LSTMKIT_FUSED_BRGEMM" not in os.environ and "LSTMKIT_FUSED_BRGEMM_MAXPANEL" not in os.environ
 
 
+def test_gemm_settings_name_the_knobs_in_effect(monkeypatch):
+    for name in build.GEMM_KNOBS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(build, "cpu_vendor", lambda: "AuthenticAMD")
+    monkeypatch.setattr(build, "gemm_isa", lambda: "avx2")
+    monkeypatch.setattr(build, "cpu_family_model", lambda: (23, 1))
+    monkeypatch.setenv("LSTMKIT_FUSED_BRGEMM_MAXK", "512")  # the user's own, kept
+    assert build.gemm_settings() == ("LSTMKIT_FUSED_BRGEMM=1 LSTMKIT_FUSED_BRGEMM_MAXK=512 "
+                                     "LSTMKIT_FUSED_BRGEMM_TN_MAXM=0 LSTMKIT_FUSED_BRGEMM_MAXPANEL=512")
+    for name in build.GEMM_KNOBS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(build, "cpu_vendor", lambda: "GenuineIntel")
+    assert build.gemm_settings() == "none set (MKL's packed GEMM)"
+
+
 def test_cpu_family_model_reads_numbers(monkeypatch):
     fields = {"cpu family": "23", "model\t": "1"}
     monkeypatch.setattr(build, "_cpuinfo_field", lambda name: fields.get(name, ""))

@@ -122,9 +122,10 @@ def _kernel_table(args, timing, out) -> list[dict]:
     threads = env["threads"]
     peak = args.peak_gflops or threads * args.ghz * args.flops_per_cycle
     out(f"torch {env['torch']}, threads={threads}, {env['kernel']}")
-    from lstmkit.nn.fused.build import cpu_description
+    from lstmkit.nn.fused.build import cpu_description, gemm_settings
 
     out(f"cpu {cpu_description()}")
+    out(f"gemm {gemm_settings()}")
     mm = timing.mm_ceiling()
     how = ("--peak-gflops" if args.peak_gflops else
            f"{threads} cores x {args.ghz} GHz x {args.flops_per_cycle} flop/cycle")

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"torch    {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"python   {platform.python_version()} on {platform.machine()}")
     print(f"cpu      {build.cpu_description()}")
+    print(f"gemm     {build.gemm_settings()}")
     print(f"memory   {_memory_line()}")
     for line in describe_backends():
         print(line)

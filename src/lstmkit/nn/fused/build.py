@@ -668,6 +668,20 @@ def _gemm_defaults() -> None:
         os.environ.setdefault(name, value)
 
 
+#: The run-time GEMM knobs the kernels read once (``fused_common.h``), in the order they apply.
+GEMM_KNOBS = ("LSTMKIT_FUSED_BLAS", "LSTMKIT_FUSED_BRGEMM", "LSTMKIT_FUSED_BRGEMM_MAXK",
+              "LSTMKIT_FUSED_BRGEMM_TN_MAXM", "LSTMKIT_FUSED_BRGEMM_MAXPANEL")
+
+
+def gemm_settings() -> str:
+    """The GEMM knobs in effect (this CPU's defaults, :data:`GEMM_DEFAULTS`, under the user's
+    own settings) as ``NAME=value`` words, for ``lstmkit info`` and benchmark headers: a table
+    is reproducible only with them. ``"none set (MKL's packed GEMM)"`` where none is."""
+    _gemm_defaults()
+    words = [f"{name}={os.environ[name]}" for name in GEMM_KNOBS if name in os.environ]
+    return " ".join(words) or "none set (MKL's packed GEMM)"
+
+
 def load(extension: str = "lstm") -> ModuleType:
     """The compiled ``extension`` module; compiles it on first use.  Raises RuntimeError with
     the reason when it cannot be built (kept for :func:`unavailable_reason`)."""
