@@ -267,7 +267,7 @@ static inline BrgemmSlices brgemm_slices(int K, int N, int ldbt) {
 // the operand's width N is known (a PackedB), for panels of K x N floats up to
 // LSTMKIT_FUSED_BRGEMM_MAXPANEL KiB (unset or 0: any size). On a Zen 1 (128-bit FMA units, 512 KiB
 // of L2) brgemm was the faster for panels that fit L2 and MKL's packed GEMM for larger ones
-// (plain inference at 100,64,512: 0.84x against 0.98x torch.nn.LSTM), so its default is 512.
+// (plain inference at 100,64,512: 0.84x against 0.98x torch's time), so its default is 512.
 static inline bool use_brgemm(int K, int N = 0) {
 #ifdef LSTMKIT_WITH_BRGEMM
   static const int maxk = std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK") ? std::atoi(std::getenv("LSTMKIT_FUSED_BRGEMM_MAXK")) : 256;

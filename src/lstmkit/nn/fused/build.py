@@ -644,9 +644,10 @@ GEMM_DEFAULTS = {
 
 #: Added on a Zen 1 / Zen+ (AMD family 23, models below 0x30: two 128-bit FMA units, 512 KiB of
 #: L2): brgemm only for right-hand panels that fit L2 (K x N floats up to 512 KiB), MKL's packed
-#: GEMM for larger ones. Measured there (one thread, in one process, the two paths interleaved):
-#: plain inference at 100,64,512 0.84x torch.nn.LSTM with brgemm for every panel against 0.98x
-#: with MKL's; at H = 128, where every panel fits, brgemm 1.40x against MKL's 1.15x. Zen 2
+#: GEMM for larger ones. Measured there (one thread, in one process, the two paths interleaved
+#: with ``backend="torch"``): plain inference at 100,64,512 0.84x torch's time with brgemm for
+#: every panel against 0.98x with MKL's; at H = 128, where every panel fits, brgemm 1.40x
+#: against MKL's 1.15x. Zen 2
 #: (family 23, models 0x30 and up) was not measured and keeps the Zen 3's defaults.
 ZEN1_GEMM_DEFAULTS = {"LSTMKIT_FUSED_BRGEMM_MAXPANEL": "512"}
 
