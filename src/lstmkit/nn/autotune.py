@@ -402,10 +402,8 @@ def machine() -> dict:
     from .fused import build
 
     build._gemm_defaults()
-    gemm = {name: os.environ[name] for name in ("LSTMKIT_FUSED_BLAS", "LSTMKIT_FUSED_BRGEMM",
-                                                  "LSTMKIT_FUSED_BRGEMM_MAXK", "LSTMKIT_FUSED_BRGEMM_TN_MAXM",
-                                                  "LSTMKIT_FUSED_BRGEMM_MAXPANEL", "ONEDNN_MAX_CPU_ISA",
-                                                  "MKL_ENABLE_INSTRUCTIONS") if name in os.environ}
+    gemm = {name: os.environ[name] for name in (*build.GEMM_KNOBS, "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+            if name in os.environ}
     try:
         gemm["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     except (AttributeError, RuntimeError):
