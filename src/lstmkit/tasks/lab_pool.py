@@ -11,7 +11,8 @@ cores are busy two threads of a small recurrent network wait on each other at ev
 two; torch.nn.LSTM 13 and 549 ms).
 
 The workers are started with ``spawn`` (a fresh interpreter: forking a process whose OpenMP
-thread pool has already run is not safe), each limited to one torch thread.
+thread pool has already run is not safe), each limited to one torch thread, and each ends
+itself once the process that started it is gone (:func:`_exit_with_parent`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,32 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _init_worker() -> None:
+#: How often a worker checks that the process that started it is still there (seconds).
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _exit_with_parent(parent: int, interval: float = PARENT_CHECK_SECONDS) -> None:
+    """In a worker: a daemon thread that ends this process once ``parent`` is gone (the worker
+    is then re-parented, and ``os.getppid()`` changes). A lab killed by SIGKILL, the OOM killer
+    or a time-out cannot shut its pool down; without this its workers would run their jobs to
+    the end and then wait for work forever, each holding a core and its memory."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)  # nothing to hand back: the results had nowhere to go
+
+    threading.Thread(target=watch, name="lstmkit-parent-watch", daemon=True).start()
+
+
+def _init_worker(parent: int) -> None:
     import torch
 
     from lstmkit.train.memory import retain_freed_memory
 
+    _exit_with_parent(parent)
     torch.set_num_threads(1)
     retain_freed_memory()  # the worker is the lab's own process: keep freed memory for the next step
 
@@ -98,7 +120,7 @@ class JobPool:
 
         if self._executor is None:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_init_worker)
+                                                 initializer=_init_worker, initargs=(os.getpid(),))
         futures = {self._executor.submit(fn, *job): i for i, job in enumerate(jobs)}
         results: list[Any] = [None] * len(jobs)
         pending = set(futures)
