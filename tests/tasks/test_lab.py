@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -194,8 +195,9 @@ def test_task_defaults_and_overrides():
     assert (adding.sweep_length, adding.sweep_steps, adding.learning_rates) == (25, 400, LEARNING_RATES)
     copy = LabConfig.for_task("copy")
     assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
-        ((10,), 3500, 128, 128, (0, 1, 2))
-    assert copy.sweep_length is None  # probes at the shortest length
+        ((20,), 3500, 128, 128, (0, 1, 2))
+    assert COPY_SYMBOLS == 3  # three symbols over a delay of 20: a plain RNN bridged 10 blanks on some seeds
+    assert copy.sweep_length is None and copy.sweep_steps == 600  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
     assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 1600)
     assert adding.sweep_length is None  # lengths asked for: probes at the shortest of them
@@ -328,3 +330,49 @@ def test_solved_with_a_margin_for_stopping():
     assert is_solved(adding, 0.0049, STOP_MARGIN) and not is_solved(adding, 0.01)
     assert is_solved(copy, 0.99) and not is_solved(copy, 0.99, STOP_MARGIN) and not is_solved(copy, 0.989)
     assert is_solved(copy, 0.995, STOP_MARGIN) and is_solved(copy, 1.0, STOP_MARGIN)
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, time
+from lstmkit.tasks.lab_pool import JobPool
+if __name__ == "__main__":
+    pool = JobPool(2)
+    pool.map(os.getpid, [(), ()])  # both workers started
+    print(" ".join(str(pid) for pid in pool._executor._processes), flush=True)
+    pool.map(time.sleep, [(120,), (120,)])
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_workers_end_when_the_lab_process_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "lab_like.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    lab = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(pid) for pid in lab.stdout.readline().split()]
+        assert len(workers) == 2 and all(_running(pid) for pid in workers)
+        time.sleep(0.5)  # both now in their long job
+        lab.send_signal(signal.SIGKILL)  # no shutdown: the pool cannot tell its workers
+        lab.wait(10)
+        deadline = time.monotonic() + 20
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_running(pid) for pid in workers), "a worker outlived the lab by 20 s"
+    finally:
+        lab.kill()
+        for pid in workers if "workers" in locals() else []:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="all (the default: adding, then copy), the adding problem, the copy (memory) task "
                              "or the temporal order task")
     parser.add_argument("--lengths", default=None, metavar="L,...",
-                        help="sequence lengths, with one task (default adding 100,200, copy 10, order 25,50,100; "
+                        help="sequence lengths, with one task (default adding 100,200, copy 20, order 25,50,100; "
                              "--quick: adding and order 10,25, copy 5)")
     parser.add_argument("--cells", default="rnn,gru,lstm", metavar="C,...", help="cells to compare (default rnn,gru,lstm)")
     parser.add_argument("--steps", type=positive_int, default=None, metavar="N",
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learning rates each cell's sweep tries (one short probe run each, at the sweep "
                              "length, chosen on a validation set; default %(default)s)")
     parser.add_argument("--sweep-steps", type=positive_int, default=None, metavar="N",
-                        help="steps of each probe run (default adding 400 at length 25, copy 300 at the shortest length; --quick: 100 at the shortest)")
+                        help="steps of each probe run (default adding 400 at length 25, copy 600 at the shortest length; --quick: 100 at the shortest)")
     parser.add_argument("--learning-rate", type=float, default=None, metavar="LR",
                         help="one learning rate for every cell, no sweep")
     parser.add_argument("--chrono", action="store_true",
