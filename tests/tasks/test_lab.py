@@ -361,6 +361,7 @@ def test_workers_end_when_the_lab_process_is_killed(tmp_path):
     script = tmp_path / "lab_like.py"
     script.write_text(_ORPHAN_SCRIPT)
     lab = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers: list[int] = []
     try:
         workers = [int(pid) for pid in lab.stdout.readline().split()]
         assert len(workers) == 2 and all(_running(pid) for pid in workers)
@@ -373,6 +374,6 @@ def test_workers_end_when_the_lab_process_is_killed(tmp_path):
         assert not any(_running(pid) for pid in workers), "a worker outlived the lab by 20 s"
     finally:
         lab.kill()
-        for pid in workers if "workers" in locals() else []:
+        for pid in workers:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
