@@ -1,5 +1,6 @@
 """The lab's task generators and a seeded comparison of the cells."""
 
+import dataclasses
 import json
 import math
 import os
@@ -119,6 +120,40 @@ def test_sweep_chooses_per_cell_from_injected_metrics(tmp_path):
         {"gru": {"learning_rate": 5e-3, "probes": []}}
 
 
+def test_the_first_seeds_run_continues_its_probe_and_equals_the_uninterrupted_run(tmp_path):
+    config = LabConfig(task="adding", lengths=(10,), cells=("lstm",), hidden_size=8, batch_size=16, max_steps=60,
+                       eval_every=10, sweep_steps=20, learning_rates=(1e-2,), seeds=(0, 1))
+    sweeps = run_sweeps(config, tmp_path / "lab")
+    assert sweeps["lstm"]["start_from"] == str(tmp_path / "lab" / "sweep" / "lstm" / "lr-0.01")
+    first, second = run_lab(config, tmp_path / "lab", sweeps=sweeps)
+    assert (first.seed, first.steps_from_probe, second.seed, second.steps_from_probe) == (0, 20, 1, 0)
+    fresh = run_cell(config, "lstm", 10, tmp_path / "fresh", learning_rate=1e-2, seed=0)
+    assert fresh.steps_from_probe == 0
+    # the same batches, weights and random states from step 20 on: the same run to the last bit
+    assert first.final_metric == fresh.final_metric and first.solved == fresh.solved
+    assert first.gradient_at_init == fresh.gradient_at_init
+    assert first.gradient_trained == fresh.gradient_trained
+    log = (tmp_path / "lab" / "train" / "lstm-10-seed0" / "logs" / "metrics.csv").read_text().splitlines()
+    assert len(log) == 1 + 6  # the probe's two epochs, then the run's four
+    # a probe only starts a run that evaluates as it did (here its epochs are 5 steps, the run's 10)
+    short = dataclasses.replace(config, sweep_steps=5)
+    first, _ = run_lab(short, tmp_path / "short", sweeps=run_sweeps(short, tmp_path / "short"))
+    assert first.steps_from_probe == 0
+
+
+def test_a_run_that_stopped_solved_stays_stopped_when_continued(tmp_path, monkeypatch):
+    # a criterion every network meets: solved, with the margin, at the first evaluation
+    monkeypatch.setitem(SPECS, "adding", dataclasses.replace(SPECS["adding"], threshold=10.0))
+    common = dict(task="adding", cell="gru", length=10, hidden_size=8, batch_size=16, eval_every=10,
+                  learning_rate=1e-2)
+    probe = LabModel(max_steps=30, **common).build().fit(run_dir=tmp_path / "probe")
+    assert (probe.solved_at, probe.fit_result.steps) == (10, 10)
+    run = LabModel(max_steps=60, **common).build().fit(run_dir=tmp_path / "run", resume_from=tmp_path / "probe")
+    assert (run.solved_at, run.fit_result.steps) == (10, 10)  # no step after the stop
+    for name, weight in probe.net.state_dict().items():
+        assert torch.equal(weight, run.net.state_dict()[name]), name
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_chrono_initialisation_of_the_gates(cell):
     torch.manual_seed(0)
@@ -195,7 +230,7 @@ def test_task_defaults_and_overrides():
     assert (adding.sweep_length, adding.sweep_steps, adding.learning_rates) == (25, 400, LEARNING_RATES)
     copy = LabConfig.for_task("copy")
     assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
-        ((20,), 3500, 128, 128, (0, 1, 2))
+        ((20,), 3500, 128, 64, (0, 1, 2))
     assert COPY_SYMBOLS == 3  # three symbols over a delay of 20: a plain RNN bridged 10 blanks on some seeds
     assert copy.sweep_length is None and copy.sweep_steps == 600  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import lstmkit
@@ -113,6 +114,32 @@ def test_schedule_settings_are_checked(kwargs, message):
     with pytest.raises(ValueError) as err:
         TrainingConfig(**kwargs)
     assert str(err.value) == message
+
+
+def test_final_weights_best_or_last(tmp_path):
+    # a loss that grows from epoch to epoch while the weight moves on: the best epoch (by the
+    # training loss, with no validation set) is the first, the last one is elsewhere
+    class Growing(torch.utils.data.IterableDataset):
+        def __init__(self):
+            self.epoch = 0
+
+        def __iter__(self):
+            self.epoch += 1
+            yield torch.tensor([10.0 ** self.epoch])
+
+    def weight_after(final_weights):
+        net = nn.Linear(1, 1, bias=False)
+        with torch.no_grad():
+            net.weight.zero_()
+        loader = torch.utils.data.DataLoader(Growing(), batch_size=None)
+        config = TrainingConfig(max_epochs=3, learning_rate=0.1, progress=False, final_weights=final_weights)
+        fit(net, lambda net, v: v * (net.weight - 3.0).pow(2).sum(), loader, None, config, tmp_path / final_weights)
+        return float(net.weight.detach())
+
+    assert weight_after("best") == pytest.approx(0.1, abs=1e-3)  # one Adam step of 0.1
+    assert weight_after("last") == pytest.approx(0.3, abs=1e-3)  # three
+    with pytest.raises(ValueError, match="final_weights must be one of best, last, got 'middle'"):
+        TrainingConfig(final_weights="middle")
 
 
 def test_the_logged_losses_are_the_epochs_batch_size_weighted_means(tmp_path):

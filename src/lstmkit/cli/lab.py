@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden-size", type=positive_int, default=None, metavar="H",
                         help="units (default 64, copy 128)")
     parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
-                        help="sequences per step (default 64, copy 128)")
+                        help="sequences per step (default 64)")
     parser.add_argument("--lr-sweep", default=",".join(f"{lr:g}" for lr in LEARNING_RATES), metavar="LR,...",
                         help="learning rates each cell's sweep tries (one short probe run each, at the sweep "
                              "length, chosen on a validation set; default %(default)s)")
@@ -142,7 +142,7 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
 
     from lstmkit.report.plots import lab_plots
     from lstmkit.runs import write_json
-    from lstmkit.tasks.lab import SPECS, results_json, run_lab, run_sweeps, summarise
+    from lstmkit.tasks.lab import SPECS, results_json, run_lab, run_sweeps, seed_run_continues_probe, summarise
 
     task, spec = config.task, SPECS[config.task]
     metric = config_metric(task)
@@ -155,7 +155,9 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
     if config.learning_rate is None:
         print(f"learning rate per cell: {len(config.learning_rates)} probes of {config.sweep_steps} steps at length "
               f"{config.sweep_length or min(config.lengths)}, seed {config.seed}: the fastest to solve, else the "
-              f"lowest validation loss (shown: loss / {metric.removeprefix('test ')})")
+              f"lowest validation loss (shown: loss / {metric.removeprefix('test ')})"
+              + (f"; each cell's seed-{config.seed} run continues its chosen probe (the same run's first steps; "
+                 "its seconds are its own)" if seed_run_continues_probe(config) else ""))
 
     def show_sweep(cell, lr, probes) -> None:
         if probes:

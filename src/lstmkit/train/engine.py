@@ -49,6 +49,9 @@ from torch import nn
 
 
 LR_SCHEDULES = ("constant", "cosine")
+#: What the network holds when fit() returns: the best epoch's weights (by the validation loss, or
+#: the training loss without a validation set), or the weights training ended with.
+FINAL_WEIGHTS = ("best", "last")
 
 
 def scheduled_learning_rate(config: "TrainingConfig", step: int, progress: float) -> float:
@@ -82,10 +85,13 @@ class TrainingConfig:
     final_lr_fraction: float = 0.05  # cosine: the learning rate at the end, relative to the start
     checkpoint_every: float | None = 5.0  # minutes between mid-epoch checkpoints (None: epoch ends only); epoch-end
     # writes come at most every min(EPOCH_CHECKPOINT_SECONDS, this)
+    final_weights: str = "best"  # "best": the best epoch's by the monitored loss; "last": the weights training ended with
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.final_weights not in FINAL_WEIGHTS:
+            raise ValueError(f"final_weights must be one of {', '.join(FINAL_WEIGHTS)}, got {self.final_weights!r}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
         if not 0.0 <= self.final_lr_fraction <= 1.0:
@@ -325,10 +331,12 @@ def _set_rng_states(states: dict[str, Any]) -> None:
 
 def _loader_generators(loader) -> list[torch.Generator]:
     """The ``torch.Generator`` objects a DataLoader draws from when an epoch's iteration starts
-    (its own, its sampler's, its batch sampler's sampler's), each once."""
+    (its own, its sampler's, its batch sampler's sampler's, its dataset's), each once."""
     found: dict[int, torch.Generator] = {}
     batch_sampler = getattr(loader, "batch_sampler", None)
-    for owner in (loader, getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None)):
+    owners = (loader, getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None),
+              getattr(loader, "dataset", None))  # an iterable dataset that draws its own batches
+    for owner in owners:
         generator = getattr(owner, "generator", None)
         if isinstance(generator, torch.Generator):
             found.setdefault(id(generator), generator)
@@ -599,10 +607,12 @@ def fit(
     resume_from: str | Path | None = None,
     callbacks: list | None = None,
 ) -> FitResult:
-    """Train ``net`` in place; at the end it holds the weights of the best validation epoch.
+    """Train ``net`` in place; at the end it holds the weights of the best epoch (by the
+    validation loss, else by the training loss), or with ``config.final_weights="last"`` the
+    weights training ended with.
 
     ``loss_fn(net, batch)`` returns the scalar loss of a batch. ``val_loader`` may be None
-    (then there is no early stopping and the last weights are kept). ``resume_from`` is a
+    (then there is no early stopping). ``resume_from`` is a
     run directory whose ``checkpoints/last.ckpt`` training continues from. ``callbacks`` are
     extra Lightning callbacks (a task's printed samples, say). ``run_dir=None`` trains in a
     temporary directory that is removed afterwards (checkpoints and logs are not kept).
@@ -698,7 +708,7 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
 
     best_path = checkpoint.best_model_path
     best_epoch = None
-    if best_path and Path(best_path).is_file():
+    if config.final_weights == "best" and best_path and Path(best_path).is_file():
         saved = torch.load(best_path, map_location="cpu", weights_only=False)
         net.load_state_dict({k.removeprefix("net."): v for k, v in saved["state_dict"].items()})
         best_epoch = int(saved["epoch"])
