@@ -45,9 +45,12 @@ def promo_frame(n=120, seed=0, future=0):
 
 
 def test_known_future_covariates_are_used():
+    # two members instead of five: what is tested is the covariate's path, not the ensemble
+    # (MAE 1.6 against 9.9 here; with five, 2.1 against 12.9, at twice the time)
     frame = promo_frame()
-    with_promo = lstmkit.Forecaster(horizon=7, seed=0).backtest(frame, future_covariates=["promo"], windows=1)
-    without = lstmkit.Forecaster(horizon=7, seed=0).backtest(frame[["ds", "y"]], windows=1)
+    with_promo = lstmkit.Forecaster(horizon=7, seed=0, ensemble=2).backtest(frame, future_covariates=["promo"],
+                                                                            windows=1)
+    without = lstmkit.Forecaster(horizon=7, seed=0, ensemble=2).backtest(frame[["ds", "y"]], windows=1)
     assert with_promo.metrics["lstm"]["MAE"] < 0.5 * without.metrics["lstm"]["MAE"]
 
 
