@@ -230,8 +230,8 @@ def test_task_defaults_and_overrides():
     assert (adding.sweep_length, adding.sweep_steps, adding.learning_rates) == (25, 400, LEARNING_RATES)
     copy = LabConfig.for_task("copy")
     assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
-        ((20,), 3500, 128, 64, (0, 1, 2))
-    assert COPY_SYMBOLS == 3  # three symbols over a delay of 20: a plain RNN bridged 10 blanks on some seeds
+        ((30,), 3500, 128, 64, (0, 1, 2))
+    assert COPY_SYMBOLS == 3  # three symbols over a delay of 30: a plain RNN bridged 10 and 20 blanks on some seeds
     assert copy.sweep_length is None and copy.sweep_steps == 600  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
     assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 1600)

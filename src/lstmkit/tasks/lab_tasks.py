@@ -9,7 +9,8 @@ each is scored (see :mod:`lstmkit.tasks.lab` for the lab itself).
   et al. 2016 use ten symbols; remembering more symbols takes several times the training steps
   without testing a longer dependency, and the lab's budget is minutes on two cores. What makes
   the task hard for a plain RNN is the delay: over 10 blanks with five symbols a plain RNN
-  solved some seeds, over 20 blanks with three it stays at chance.)
+  solved some seeds, over 20 blanks with three it reached 0.97 on one seed of six (0.73 with
+  batches of 128), over 30 it stayed at chance.)
 * ``order``: two relevant symbols (X or Y) among distractors; the class is their order.
   *Solved* is accuracy >= 0.99.
 """
