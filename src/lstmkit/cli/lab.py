@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="all (the default: adding, then copy), the adding problem, the copy (memory) task "
                              "or the temporal order task")
     parser.add_argument("--lengths", default=None, metavar="L,...",
-                        help="sequence lengths, with one task (default adding 100,200, copy 20, order 25,50,100; "
+                        help="sequence lengths, with one task (default adding 100,200, copy 30, order 25,50,100; "
                              "--quick: adding and order 10,25, copy 5)")
     parser.add_argument("--cells", default="rnn,gru,lstm", metavar="C,...", help="cells to compare (default rnn,gru,lstm)")
     parser.add_argument("--steps", type=positive_int, default=None, metavar="N",
@@ -154,7 +154,7 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
           f"seeds {', '.join(map(str, config.seeds))}; {workers} worker process(es)")
     if config.learning_rate is None:
         print(f"learning rate per cell: {len(config.learning_rates)} probes of {config.sweep_steps} steps at length "
-              f"{config.sweep_length or min(config.lengths)}, seed {config.seed}: the fastest to solve, else the "
+              f"{config.probe_length}, seed {config.seed}: the fastest to solve, else the "
               f"lowest validation loss (shown: loss / {metric.removeprefix('test ')})"
               + (f"; each cell's seed-{config.seed} run continues its chosen probe (the same run's first steps; "
                  "its seconds are its own)" if seed_run_continues_probe(config) else ""))

@@ -191,6 +191,11 @@ class LabConfig:
         """The seed of the learning-rate sweep (the first of ``seeds``)."""
         return self.seeds[0]
 
+    @property
+    def probe_length(self) -> int:
+        """The length the sweep's probes run at: ``sweep_length``, else the shortest of ``lengths``."""
+        return self.sweep_length or min(self.lengths)
+
     @classmethod
     def for_task(cls, task: str, **overrides) -> LabConfig:
         """The lab's defaults for ``task`` (:data:`TASK_DEFAULTS`), with ``overrides``."""
@@ -522,7 +527,7 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
             for cell in config.cells:
                 progress(cell, config.learning_rate, [])
         return sweeps
-    length = config.sweep_length or min(config.lengths)
+    length = config.probe_length
     base = Path(run_dir) / "sweep" if subdir else Path(run_dir)
 
     def directory(cell: str, lr: float) -> Path:
@@ -553,13 +558,12 @@ def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResul
     if sweeps is None:
         sweeps = run_sweeps(config, run_dir, pool=pool)
     order = [(length, cell, seed) for length in config.lengths for cell in config.cells for seed in config.seeds]
-    sweep_length = config.sweep_length or min(config.lengths)
     continues = seed_run_continues_probe(config)
 
     def start_from(cell: str, length: int, seed: int) -> Path | None:
         """The chosen probe, where it is this run's beginning (its length and seed) and left a checkpoint."""
         probe_dir = sweeps[cell].get("start_from")
-        if not continues or probe_dir is None or length != sweep_length or seed != config.seed:
+        if not continues or probe_dir is None or length != config.probe_length or seed != config.seed:
             return None
         return Path(probe_dir) if (Path(probe_dir) / "checkpoints" / "last.ckpt").is_file() else None
 
@@ -574,7 +578,7 @@ def seed_run_continues_probe(config: LabConfig) -> bool:
     """Whether :func:`run_lab` continues the run of the lab's seed at the sweep's length from
     its cell's chosen probe: the probe ran at one of the lengths, within the run's budget, and
     evaluates as the run does (an epoch is ``eval_every`` batches), so it is that run's start."""
-    return ((config.sweep_length or min(config.lengths)) in config.lengths
+    return (config.probe_length in config.lengths
             and config.sweep_steps <= config.max_steps
             and min(config.eval_every, config.sweep_steps) == min(config.eval_every, config.max_steps))
 
