@@ -20,6 +20,34 @@ def test_help_is_fast_and_lists_commands():
         [sys.executable, "-c", "import sys, lstmkit.cli.main as m; "
          "m.build_parser(); print('torch' in sys.modules)"], capture_output=True, text=True, timeout=120)
     assert probe.stdout.strip() == "False"
+    # nor must the console script's own start (entry() sets the memory thresholds first)
+    assert _torch_imported_by_entry(["--help"]) == (0, False)
+
+
+def _torch_imported_by_entry(argv):
+    """(exit status, whether torch was imported) of ``lstmkit ARGV`` run through the console
+    script's entry point in a fresh interpreter."""
+    code = ("import sys; import lstmkit.cli.main as m; sys.argv = ['lstmkit'] + sys.argv[1:]\n"
+            "try:\n    m.entry()\nexcept SystemExit as e:\n    rc = e.code\n"
+            "print('RESULT', rc, 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    line = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT")][-1].split()
+    return int(line[1]), line[2] == "True"
+
+
+def test_bad_input_is_reported_before_torch_loads(tmp_path):
+    # a bad file answers at once (about a second), not after torch and Lightning load (~5 s on
+    # a slow CPU): each command reads and checks its data first; nothing is written
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("date,value\n")
+    not_ts = tmp_path / "bad.ts"
+    not_ts.write_text("x\n")
+    out = tmp_path / "out"
+    for argv in (["forecast", str(header_only)], ["detect", str(header_only)],
+                 ["classify", str(not_ts), str(not_ts)], ["generate", str(tmp_path / "missing.txt")],
+                 ["translate", str(tmp_path / "missing.tsv")]):
+        assert _torch_imported_by_entry([*argv, "--out", str(out)]) == (2, False), argv
+    assert not out.exists()
 
 
 def test_bad_usage_exits_2_with_one_line():

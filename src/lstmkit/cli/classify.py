@@ -222,19 +222,16 @@ def _read(path, args):
 def run(args: argparse.Namespace) -> int:
     from lstmkit.cli.main import UsageError
     from lstmkit.data.sequences import load_dataset, stratified_split
-    import torch
-
     from lstmkit.runs import default_run_dir, write_csv, write_json
-    from lstmkit.tasks.classify import Classifier
-    from lstmkit.tasks.classify_select import describe as describe_selection
-    from lstmkit.tasks.classify_select import describe_resolution
 
     out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("classify"))
     if args.model:
         if not args.train:
             raise UsageError("give the file to classify: lstmkit classify FILE --model DIR")
+        data = _read(args.train, args)  # the data first: bad input answers before torch loads
+        from lstmkit.tasks.classify import Classifier
+
         classifier = Classifier.load(args.model)
-        data = _read(args.train, args)
         frame = classifier.predictions_frame(data)
         write_csv(out / "predictions.csv", frame)
         if data.labels is not None and set(data.classes) <= set(classifier.classes):
@@ -266,6 +263,12 @@ def run(args: argparse.Namespace) -> int:
         unseen = sorted(set(test.classes) - set(train.classes))
         if unseen:
             raise UsageError(f"{test.source}: label {unseen[0]!r} does not occur in {train.source}")
+
+    import torch
+
+    from lstmkit.tasks.classify import Classifier
+    from lstmkit.tasks.classify_select import describe as describe_selection
+    from lstmkit.tasks.classify_select import describe_resolution
 
     started = time.perf_counter()
     classifier = Classifier(**estimator_options(Classifier, args, bidirectional=not args.unidirectional,

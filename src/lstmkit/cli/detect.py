@@ -126,18 +126,22 @@ def _read_options(args, bundled: bool) -> dict:
 def _run(args: argparse.Namespace) -> int:
     from lstmkit.data import bundled_path
     from lstmkit.data.datasets import KDD_TSAD_135_NORMAL_UNTIL
-    from lstmkit.tasks.detect import AnomalyDetector
+    from lstmkit.tasks.detect_data import read_detect_data
 
     bundled = args.data is None
     data = args.data or str(bundled_path(BUNDLED))
     out = Path(args.out)
     started = time.perf_counter()
+    if not args.model:  # bad data is reported before torch is imported (a second, not five)
+        data = read_detect_data(data, **_read_options(args, bundled))
+    from lstmkit.tasks.detect import AnomalyDetector
+
     if args.model:
         detector = AnomalyDetector.load(args.model)
         d = detector.read(data, **_read_options(args, bundled))
     else:
         detector = AnomalyDetector(**estimator_options(AnomalyDetector, args))
-        d = detector.read(data, **_read_options(args, bundled))
+        d = detector.read(data)
         normal_until = args.normal_until or (KDD_TSAD_135_NORMAL_UNTIL if bundled and not args.normal else None)
         _progress(f"training the {args.method} detector")
         detector.fit(d, normal_until=normal_until, run_dir=out)

@@ -114,13 +114,18 @@ def run(args: argparse.Namespace) -> int:
     if args.backtest_windows < 0:
         raise UsageError(f"--backtest-windows must be 0 or more, got {args.backtest_windows}")
     quantiles = _quantiles(args.quantiles)
-    from lstmkit.data import bundled_path
+    from lstmkit.data import bundled_path, read_timeseries
     from lstmkit.runs import default_run_dir, write_csv, write_json
-    from lstmkit.tasks.forecast import Forecaster
 
     data = args.data or str(bundled_path("air_passengers.csv"))
     out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("forecast"))
     started = time.perf_counter()
+    if not args.model:  # bad data is reported before torch is imported (a second, not five)
+        data = read_timeseries(data, time=args.time, target=args.target, id=args.id,
+                               past_covariates=_columns(args.covariates),
+                               future_covariates=_columns(args.future_covariates), freq=args.freq,
+                               fill=args.fill)
+    from lstmkit.tasks.forecast import Forecaster
 
     if args.model:
         forecaster = Forecaster.load(args.model)
@@ -132,10 +137,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     forecaster = Forecaster(**estimator_options(Forecaster, args, quantiles=quantiles))
-    ts = forecaster.read(data, time=args.time, target=args.target, id=args.id,
-                         covariates=_columns(args.covariates),
-                         future_covariates=_columns(args.future_covariates),
-                         freq=args.freq, fill=args.fill)
+    ts = forecaster.read(data)
     backtest = None
     if args.backtest_windows > 0:
         _progress(f"backtest: training on the data before the first of {args.backtest_windows} cut-offs")

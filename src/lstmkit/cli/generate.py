@@ -45,9 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lstmkit.data.text import default_corpus, read_text
     from lstmkit.runs import default_run_dir, write_json, write_text
-    from lstmkit.tasks.language_model import LanguageModel, print_sample
 
     out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("generate"))
+    text = read_text(args.text) if args.text and not args.model else None  # before torch: bad input answers at once
+    from lstmkit.tasks.language_model import LanguageModel, print_sample
+
     if args.model:
         model = LanguageModel.load(args.model)
         text = model.sample(args.prime, args.length, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     if args.text:
-        text, source = read_text(args.text), args.text
+        source = args.text
     else:
         text, source = default_corpus(), "the Python standard library's source"
     started = time.perf_counter()

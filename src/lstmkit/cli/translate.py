@@ -107,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args) -> int:
     from lstmkit.data.pairs import bundled_pairs_path, read_pairs
-    from lstmkit.tasks.translate import Translator
 
     out = Path(args.out)
     if args.inputs:
@@ -119,6 +118,8 @@ def _train(args) -> int:
             raise UsageError("--target-file needs PAIRS, the file of source sentences")
         pairs, source = read_pairs(bundled_pairs_path()), "bundled English -> German number sentences"
     train, test = pairs.split(args.test_fraction, seed=args.seed, max_held_out=args.max_test)
+    from lstmkit.tasks.translate import Translator  # after the data: bad input answers before torch loads
+
     started = time.perf_counter()
     options = estimator_options(Translator, args)
     translator = Translator(**options)
