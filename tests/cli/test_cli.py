@@ -31,7 +31,9 @@ def _torch_imported_by_entry(argv):
             "try:\n    m.entry()\nexcept SystemExit as e:\n    rc = e.code\n"
             "print('RESULT', rc, 'torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
-    line = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT")][-1].split()
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT")]
+    assert lines, result.stderr
+    line = lines[-1].split()
     return int(line[1]), line[2] == "True"
 
 

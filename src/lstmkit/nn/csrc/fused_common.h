@@ -705,7 +705,8 @@ static inline vf vexp(vf x) {
 // step (rcp14 + 1 step: ~1e-8 relative), cheaper than a division there. With AVX2 alone (AMD
 // Zen 1-3): a true division, correctly rounded: the 12-bit estimate needs two Newton steps,
 // four multiply-adds on the two FMA pipes that the pointwise passes keep busy, while the
-// divider is a unit of its own (on a Zen 1 the forward pointwise pass took a fifth less time).
+// divider is a unit of its own (on a Zen 1 the forward pointwise pass, timed alone, took a fifth
+// less time).
 static inline vf vrcp(vf d) {
 #if defined(__AVX512F__) && (LSTMKIT_VW == 16)
   vf r = (vf)_mm512_rcp14_ps((__m512)d);
