@@ -148,4 +148,11 @@ def test_step_numbers_as_time(tmp_path, capsys):
     assert main(["detect", str(tmp_path / "bad.csv"), "--time", "timestamp", "--out", str(tmp_path / "x"), *FAST]) == 2
     assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'bad.csv'}: row 31, column 'y': expected a number, "
                                                f"got 'oops'")
+    lines[30] = "29,0.5,0"
+    del lines[151]  # step 150 (row 152)
+    (tmp_path / "gap.csv").write_text("\n".join(lines) + "\n")
+    assert main(["detect", str(tmp_path / "gap.csv"), "--time", "timestamp", "--out", str(tmp_path / "x"), *FAST]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'gap.csv'}: the series has no row for step 150 (between rows 151 and 152, frequency "
+        f"1 step); add the rows or pass --fill ffill, bfill, interpolate or zero")
     assert not (tmp_path / "x").exists()

@@ -265,3 +265,31 @@ def test_knob_defaults_in_help_are_the_forecasters():
                           ("--combine", "(default weights)"), ("--early-stopping", "(default: off; the folds choose the epochs")):
         assert flag in text
         assert default in " ".join(text.split()), flag
+
+
+def test_a_time_column_of_step_numbers_forecasts_the_next_steps(tmp_path, capsys):
+    """statsforecast's long format for M4 (integer ds, the season given): the outputs write
+    step numbers where a dated series has times, and a saved model reads new step data."""
+    t = np.arange(1, 121)
+    rows = [pd.DataFrame({"unique_id": uid, "ds": t, "y": np.round(20 + 5 * k + np.sin(2 * np.pi * t / 24), 4)})
+            for k, uid in enumerate(("H1", "H2"))]
+    data = tmp_path / "hourly.csv"
+    pd.concat(rows).to_csv(data, index=False)
+    out = tmp_path / "run"
+    assert main(["forecast", str(data), "--season-length", "24", "--max-epochs", "2", "--backtest-windows", "2",
+                 "--ensemble", "1", "--out", str(out)]) == 0
+    assert "season length 24" in capsys.readouterr().out
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert forecast["ds"].tolist() == list(range(121, 145)) * 2  # the horizon is one season
+    backtest = pd.read_csv(out / "backtest.csv")
+    assert sorted(backtest["cutoff"].unique().tolist()) == [72, 96]
+    assert backtest.loc[backtest["cutoff"] == 72, "ds"].tolist()[:2] == [73, 74]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["time_steps"] is True and metrics["season_length"] == 24
+    assert metrics["backtest"]["cutoffs"] == [72, 96]
+    again = tmp_path / "again"
+    shorter = pd.read_csv(data)
+    shorter = shorter[shorter["ds"] <= 100]
+    shorter.to_csv(tmp_path / "shorter.csv", index=False)
+    assert main(["forecast", str(tmp_path / "shorter.csv"), "--model", str(out), "--out", str(again)]) == 0
+    assert pd.read_csv(again / "forecast.csv")["ds"].tolist() == list(range(101, 125)) * 2

@@ -377,6 +377,39 @@ def test_gzip_csv_is_read(tmp_path):
     assert read_timeseries(path).frame["y"].tolist() == [1.0, 2.0, 3.0]
 
 
-def test_step_numbers_are_not_dates():
-    frame = pd.DataFrame({"ds": ["1", "2", "3"], "y": [1, 2, 3]})
-    refused(frame, r"index 0, column 'ds': cannot read '1' as a date; .*; plain step numbers are not dates: write dates or four-digit years$")
+def test_step_numbers_are_read_as_steps_and_other_whole_numbers_as_dates_or_refused():
+    from lstmkit.data.tables import STEP_ORIGIN, to_steps
+
+    ts = read_timeseries(pd.DataFrame({"ds": ["1", "2", "3", "4"], "y": [1, 2, 3, 4]}))
+    assert ts.steps and ts.freq == "s" and ts.season_length == 1
+    assert ts.frame["ds"].iloc[0] == STEP_ORIGIN + pd.Timedelta(seconds=1)
+    assert to_steps(ts.frame["ds"]).tolist() == [1, 2, 3, 4]
+    every_fifth = read_timeseries(pd.DataFrame({"ds": [0, 5, 10, 15], "y": [1.0, 2, 3, 4]}), season_length=24)
+    assert every_fifth.steps and every_fifth.freq == "5s" and every_fifth.season_length == 24
+    years = read_timeseries(pd.DataFrame({"ds": [1990, 1991, 1992], "y": [1.0, 2, 3]}))
+    assert not years.steps and years.frame["ds"].iloc[0] == pd.Timestamp("1990-01-01")
+    for before_any_datetime in ([1500, 1501, 1502], ["1000", "1001", "1002"]):  # pandas holds no such year
+        ts = read_timeseries(pd.DataFrame({"ds": before_any_datetime, "y": [1.0, 2, 3]}))
+        assert ts.steps and to_steps(ts.frame["ds"]).tolist() == [int(v) for v in before_any_datetime]
+    compact = read_timeseries(pd.DataFrame({"ds": ["20240131", "20240201", "20240202"], "y": [1, 2, 3]}))
+    assert not compact.steps and compact.frame["ds"].iloc[1] == pd.Timestamp("2024-02-01")
+    refused(pd.DataFrame({"ds": ["1700000000", "1700000060", "1700000120"], "y": [1, 2, 3]}),
+            r"index 0, column 'ds': cannot read '1700000000' as a date; .*; whole numbers are read as step numbers "
+            r"\(0, 1, 2, ...\) only below 10000000 .*: write dates$")
+    refused(pd.DataFrame({"ds": ["-1", "0", "1"], "y": [1, 2, 3]}), r"index 0, column 'ds': cannot read '-1' as a date")
+
+
+def test_step_numbers_are_worded_as_steps_in_the_messages(tmp_path):
+    path = tmp_path / "steps.csv"
+    path.write_text("unique_id,ds,y\n" + "".join(f"A,{t},{t}\n" for t in range(1, 9) if t != 5))
+    refused(path, r"/steps.csv: series 'A' has no row for step 5 \(between rows 5 and 6, frequency 1 step\); add")
+    path.write_text("ds,y\n1,1\n2,2\n2,3\n")
+    refused(path, r"row 4: the series has time step 2 twice \(also at row 3\)")
+    path.write_text("ds,y\n0,1\n2,2\n4,3\n5,4\n")
+    refused(path, r"the series has no row for step 1 \(between rows 2 and 3, frequency 1 step\); 2 steps are missing")
+    refused(path, r"^freq: .* holds step numbers \(0, 1, 2, ...\), which have no calendar frequency; leave freq "
+            r"out \(season_length gives the season\)$", cli=r"^--freq: \S*steps.csv's time column .*leave --freq out \(--season-length gives the season\)$", freq="D")
+    assert read_timeseries(path, fill="ffill").frame["y"].tolist() == [1, 1, 2, 2, 3, 4]
+    path.write_text("unique_id,ds,y\n" + "".join(f"A,{t},1\n" for t in range(0, 12, 2))
+                    + "".join(f"B,{t},1\n" for t in range(0, 12, 3)))
+    refused(path, r"series 'A' has frequency 2 steps but series 'B' has 3 steps; all series must share one")

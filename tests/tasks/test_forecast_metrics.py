@@ -17,6 +17,7 @@ from lstmkit.tasks.forecast_metrics import (
     naive,
     rmse,
     rolling_origin,
+    score_backtest,
     seasonal_naive,
     smape,
 )
@@ -101,3 +102,19 @@ def test_rolling_origin_too_short():
         rolling_origin(5, 6, windows=1)
     with pytest.raises(InputError, match=r"^windows: expected a whole number >= 1; got 0$"):
         rolling_origin(20, 4, windows=0)
+
+
+def test_backtest_mase_averages_the_series_where_it_is_defined_and_warns_of_nothing():
+    import warnings
+
+    import pandas as pd
+
+    predictions = pd.DataFrame({"_id": ["a", "a", "b", "b"], "y": [5.0, 5.0, 3.0, 5.0],
+                                "lstm": [5.0, 5.0, 4.0, 4.0]})
+    histories = {"a": np.array([5.0, 5.0, 5.0]), "b": np.array([1.0, 2.0, 3.0])}  # a: constant, no scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics = score_backtest(predictions, histories, 1, ["lstm"])
+        assert metrics["lstm"]["MASE"] == pytest.approx(1.0)  # b's alone: MAE 1 over its naive error 1
+        only_constant = score_backtest(predictions[predictions["_id"] == "a"], histories, 1, ["lstm"])
+    assert math.isnan(only_constant["lstm"]["MASE"]) and only_constant["lstm"]["MAE"] == 0.0

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookback", type=positive_int, default=None, metavar="N",
                         help="steps the model reads (default: 3 seasons or 3 horizons, fitted to the data)")
     parser.add_argument("--freq", default=None, metavar="F", help="pandas frequency, e.g. MS, D, h (default: inferred)")
+    parser.add_argument("--season-length", type=positive_int, default=None, metavar="M",
+                        help="steps in one season, for the seasonal baselines and the defaults above (default: "
+                             "from the frequency, e.g. 12 for monthly data; 1 for a time column of step numbers)")
     parser.add_argument("--covariates", default="", metavar="COLS", help="past covariate columns, comma-separated")
     parser.add_argument("--future-covariates", default="", metavar="COLS",
                         help="known-future covariate columns, comma-separated (their future values "
@@ -124,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         data = read_timeseries(data, time=args.time, target=args.target, id=args.id,
                                past_covariates=_columns(args.covariates),
                                future_covariates=_columns(args.future_covariates), freq=args.freq,
-                               fill=args.fill)
+                               fill=args.fill, season_length=args.season_length)
     from lstmkit.tasks.forecast import Forecaster
 
     if args.model:
@@ -155,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         "data": str(args.data or "bundled:air_passengers.csv"),
         "series": ts.n_series,
         "freq": ts.freq,
+        "time_steps": ts.steps,  # the time column held step numbers (freq "s": one step a second)
         "season_length": ts.season_length,
         "horizon": forecaster.net.config.horizon,
         "lookback": forecaster.net.config.lookback,
@@ -171,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         metrics["backtest"] = {
             "windows": args.backtest_windows,
             "stride": args.backtest_stride or forecaster.net.config.horizon,
-            "cutoffs": [str(c) for c in backtest.cutoffs],
+            "cutoffs": [int(c) if forecaster.spec.steps else str(c) for c in backtest.cutoffs],
             "seconds": round(backtest.seconds, 2),
         }
         metrics.update(backtest.metrics)
@@ -204,6 +208,8 @@ def _write_forecast_outputs(forecaster, ts, forecast, backtest, out: Path) -> No
     write_csv(out / "forecast.csv", forecast)
     spec = forecaster.spec
     history = ts.frame[[c for c in (spec.id if spec.has_id else None, spec.time, spec.target) if c]]
+    if spec.steps:  # the plot's axis in the file's step numbers, as forecast.csv writes them
+        history = history.assign(**{spec.time: forecaster.output_times(history[spec.time])})
     bt = None if backtest is None else backtest.predictions
     forecast_plot(history, forecast, bt, out / "forecast.png", time=spec.time, target=spec.target,
                   id=spec.id if spec.has_id else None)

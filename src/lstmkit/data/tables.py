@@ -25,6 +25,9 @@ from __future__ import annotations
 import difflib
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence, Union
@@ -45,7 +48,11 @@ __all__ = [
     "check_whole",
     "clip",
     "column_hint",
+    "fmt_freq",
     "fmt_time",
+    "STEP_ORIGIN",
+    "step_times",
+    "to_steps",
     "from_frame",
     "missing_mask",
     "open_table",
@@ -430,10 +437,45 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+#: A series timed by plain step numbers (0, 1, 2, ...) is held with step i at the time i
+#: seconds after this origin, so that the date-based checks and windows apply unchanged;
+#: :func:`to_steps` gives the numbers back for output.
+STEP_ORIGIN = pd.Timestamp("1970-01-01")
+
+_STEP_TIMES: ContextVar[bool] = ContextVar("lstmkit_step_times", default=False)
+
+
+def to_steps(times) -> np.ndarray:
+    """Times held as seconds after :data:`STEP_ORIGIN` back to the step numbers (int64)."""
+    return ((pd.DatetimeIndex(times) - STEP_ORIGIN) // pd.Timedelta(seconds=1)).to_numpy()
+
+
+@contextmanager
+def step_times(on: bool = True) -> Iterator[None]:
+    """Within it, :func:`fmt_time` and :func:`fmt_freq` word times as step numbers
+    (``step 42``, ``every 2 steps``): the messages about a series timed by steps."""
+    token = _STEP_TIMES.set(on)
+    try:
+        yield
+    finally:
+        _STEP_TIMES.reset(token)
+
+
+def fmt_freq(freq: str) -> str:
+    """A frequency as messages word it: the pandas alias (``MS``, ``15min``), or within
+    :func:`step_times` the step (``s`` -> ``1 step``, ``5s`` -> ``5 steps``)."""
+    if _STEP_TIMES.get():
+        n = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) // pd.Timedelta(seconds=1)
+        return plural(int(n), "step")
+    return str(freq)
+
+
 def fmt_time(t) -> str:
     """A time as a person writes it: ``2024-01-31``, or ``2024-01-31 13:00:00`` with a time
-    of day."""
+    of day; within :func:`step_times` the step number (``step 42``)."""
     t = pd.Timestamp(t)
+    if _STEP_TIMES.get():
+        return f"step {int(to_steps([t])[0])}"
     if t == t.normalize():
         return t.strftime("%Y-%m-%d")
     return t.isoformat(sep=" ")

@@ -33,6 +33,7 @@ This module imports pandas and numpy, never torch.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.frequency import normalize_freq, season_length_for
+from lstmkit.data.frequency import normalize_freq, season_length_for, to_offset
 from lstmkit.data.tables import (
     MissingCells,
     TableSource,
@@ -53,8 +54,10 @@ from lstmkit.data.tables import (
     column_hint,
     missing_mask,
     open_table,
+    STEP_ORIGIN,
     parse_numbers,
     show,
+    step_times,
 )
 from lstmkit.data.timeseries_checks import (
     check_duplicates,
@@ -163,6 +166,10 @@ class TimeSeriesData:
         future: rows past the last target of each series holding the known-future covariates
             (columns ``[id, time, *future_covariates]``), or None when there are none.
         n_filled: how many values ``fill`` supplied (gaps and empty cells).
+        steps: the time column held plain step numbers (0, 1, 2, ...); step i is held as the
+            time i seconds after :data:`~lstmkit.data.tables.STEP_ORIGIN` (``freq`` ``s``, or
+            ``5s`` for every fifth step), and output gives the numbers back
+            (:func:`~lstmkit.data.tables.to_steps`).
     """
 
     frame: pd.DataFrame
@@ -173,6 +180,7 @@ class TimeSeriesData:
     has_id: bool = True
     future: pd.DataFrame | None = None
     n_filled: int = 0
+    steps: bool = False
 
     @property
     def ids(self) -> list[str]:
@@ -254,6 +262,29 @@ def _number_hint(text: str) -> str:
     return ""
 
 
+#: Whole numbers from here on are not read as step numbers: compact dates (20240131) and Unix
+#: times are left to the date reader.
+_MAX_STEP = 10_000_000
+#: A time column of whole numbers all within these years (those pandas can hold) reads as years.
+YEARS = (1678, 2261)
+
+
+def _step_numbers(col: pd.Series) -> np.ndarray | None:
+    """The time column's values when it holds plain step numbers (0, 1, 2, ..., as M4 in
+    statsforecast's long format and the UCR/TimeEval files write them): every cell a whole
+    number from 0 to below :data:`_MAX_STEP`, not all of them within :data:`YEARS` (those read
+    as years). None otherwise, also when a cell is missing or not a number: the date reader
+    then names it."""
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_bool_dtype(col) or len(col) == 0:
+        return None
+    values, missing, bad, _ = parse_numbers(col, _MISSING)
+    if (missing | bad).any() or not np.isfinite(values).all() or not (values == np.round(values)).all():
+        return None
+    if values.min() < 0 or values.max() >= _MAX_STEP or (values.min() >= YEARS[0] and values.max() <= YEARS[1]):
+        return None
+    return values.astype(np.int64)
+
+
 def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.Series:
     """Datetime values of the time column; refuses missing and unreadable ones."""
     text = None
@@ -268,7 +299,7 @@ def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.
         return col.reset_index(drop=True)
     if numeric:
         values = col.to_numpy(np.float64)
-        year = (values == np.round(values)) & (values >= 1) & (values <= 9999)
+        year = (values == np.round(values)) & (values >= YEARS[0]) & (values <= YEARS[1])
         src.refuse_first(~year, rows, name, lambda i: f"expected a date or a year, got the number {col.iloc[i]}; "
                          "write dates such as 2024-01-31")
         return pd.to_datetime(pd.Series([f"{y:04d}" for y in values.astype(np.int64).tolist()]), format="%Y")
@@ -290,7 +321,8 @@ def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.
 
     def unreadable(i: int) -> str:
         got = text.iloc[i]
-        steps = "; plain step numbers are not dates: write dates or four-digit years" if got.isdigit() else ""
+        steps = (f"; whole numbers are read as step numbers (0, 1, 2, ...) only below {_MAX_STEP} and as "
+                 "dates when they are written as 20240131: write dates" if got.isdigit() else "")
         return (f"cannot read {got!r} as a date; expected a date such as 2024-01-31 or 2024-01-31 13:00, "
                 f"in one format for the whole column{steps}")
 
@@ -411,12 +443,30 @@ def read_timeseries(
     else:
         id_values = np.full(len(table), SINGLE_SERIES_ID, dtype=object)
 
+    step_values = _step_numbers(table[roles.time])
+    steps = step_values is not None
+    if steps and freq is not None and not isinstance(to_offset(freq), pd.offsets.Second):
+        raise InputError(
+            f"{param_ref('freq')}: {src.name}'s time column {roles.time!r} holds step numbers (0, 1, 2, ...), "
+            f"which have no calendar frequency; leave {param_ref('freq')} out "
+            f"({param_ref('season_length')} gives the season)",
+            param="freq", expected="no frequency for step numbers", got=freq,
+        )
     frame = pd.DataFrame(
         {
             roles.id: pd.Series(id_values, dtype=object).astype(str),
-            roles.time: _times(table[roles.time], roles.time, src, rows),
+            roles.time: (pd.Series(STEP_ORIGIN + pd.to_timedelta(step_values, unit="s")) if steps
+                         else _times(table[roles.time], roles.time, src, rows)),
         }
     )
+    with step_times() if steps else contextlib.nullcontext():  # (a caller's step_times holds otherwise)
+        return _validated(frame, table, roles, src, rows, has_id, freq, fill, season_length, steps)
+
+
+def _validated(frame: pd.DataFrame, table: pd.DataFrame, roles: ColumnRoles, src: TableSource, rows: np.ndarray,
+               has_id: bool, freq: str | None, fill: str | None, season_length: int | None,
+               steps: bool) -> TimeSeriesData:
+    """The rest of :func:`read_timeseries`: the values, then one row per time on one grid."""
     for c in roles.values:
         frame[c] = _numbers(table[c], c, src, rows)
     frame["_row"] = rows
@@ -455,7 +505,10 @@ def read_timeseries(
         future = future[[roles.id, roles.time, *roles.future_covariates]].reset_index(drop=True)
 
     frame = frame[[roles.id, roles.time, *roles.values]].reset_index(drop=True)
-    season = int(season_length) if season_length is not None else season_length_for(freq)
+    if season_length is not None:
+        season = int(season_length)
+    else:  # step numbers carry no calendar: no season unless the user names one
+        season = 1 if steps else season_length_for(freq)
     return TimeSeriesData(
         frame=frame,
         roles=roles,
@@ -465,6 +518,7 @@ def read_timeseries(
         has_id=has_id,
         future=future,
         n_filled=n_filled,
+        steps=steps,
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.data.frequency import infer_freq, normalize_freq, time_grid, to_offset
-from lstmkit.data.tables import TableSource, fmt_time, show
+from lstmkit.data.tables import TableSource, fmt_freq, fmt_time, show
 from lstmkit.errors import InputError, param_ref
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,6 +32,12 @@ Label = Callable[[str], str]
 
 def _fill_hint() -> str:
     return f"pass {param_ref('fill', 'ffill')}, bfill, interpolate or zero"
+
+
+def _step_size(freq: str) -> str:
+    """``MS steps``, ``15min steps``; ``2 steps`` for a series timed by step numbers."""
+    shown = fmt_freq(freq)
+    return shown if shown != str(freq) else f"{freq} steps"
 
 
 def check_duplicates(frame: pd.DataFrame, roles: ColumnRoles, src: TableSource, label) -> None:
@@ -106,7 +112,7 @@ def common_freq(frame: pd.DataFrame, roles: ColumnRoles, src: TableSource, label
             chosen = (uid, f)
         else:
             raise src.fail(
-                f"{label(chosen[0])} has frequency {chosen[1]} but {label(uid)} has {f}; "
+                f"{label(chosen[0])} has frequency {fmt_freq(chosen[1])} but {label(uid)} has {fmt_freq(f)}; "
                 f"all series must share one frequency: resample them, or pass {param_ref('freq')} "
                 f"(with {param_ref('fill')} for the gaps)",
                 param="freq",
@@ -153,7 +159,7 @@ def check_grid(frame: pd.DataFrame, roles: ColumnRoles, freq: str, src: TableSou
             base = start if after is None else start - off
             raise src.fail(
                 f"{src.row(int(all_rows[a + bad]))}, column {roles.time!r}: time {fmt_time(times[bad])} of {label(uid)} "
-                f"is not a whole number of {freq} steps after {fmt_time(base)}; check the times or pass the right {param_ref('freq')}"
+                f"is not a whole number of {_step_size(freq)} after {fmt_time(base)}; check the times or pass the right {param_ref('freq')}"
             )
 
 
@@ -190,7 +196,7 @@ def fill_missing(
             more = f"; {len(missing)} steps are missing in all" if len(missing) > 1 else ""
             kind = "future row" if after is not None else "row"
             raise src.fail(
-                f"{label(uid)} has no {kind} for {fmt_time(first)} ({between}, frequency {freq}){more}; "
+                f"{label(uid)} has no {kind} for {fmt_time(first)} ({between}, frequency {fmt_freq(freq)}){more}; "
                 f"add the rows or {_fill_hint()}"
             )
         grids.append(grid)

@@ -10,6 +10,8 @@ that is missing, or anything but 0 or 1, is bad input naming the file, column an
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.data import TimeSeriesData, read_timeseries
-from lstmkit.data.tables import (
+from lstmkit.data.tables import (  # noqa: F401 - STEP_ORIGIN, to_steps: importable from here too
+    STEP_ORIGIN,
     MissingCells,
     TableSource,
     TableWording,
@@ -27,8 +30,10 @@ from lstmkit.data.tables import (
     open_table,
     parse_numbers,
     show,
+    step_times,
+    to_steps,
 )
-from lstmkit.data.timeseries import MISSING_TOKENS
+from lstmkit.data.timeseries import MISSING_TOKENS, YEARS
 from lstmkit.errors import InputError, param_ref
 
 _MISSING = MissingCells(MISSING_TOKENS)
@@ -74,18 +79,10 @@ class DetectData:
                    None if self.normal is None else self.normal[rows])
 
 
-#: step i of a series timed by plain step numbers is read as i seconds after this time
-STEP_ORIGIN = pd.Timestamp("1970-01-01")
-
-
-def to_steps(times) -> np.ndarray:
-    """Times read from step numbers back to the step numbers."""
-    return ((pd.DatetimeIndex(times) - STEP_ORIGIN) // pd.Timedelta(seconds=1)).to_numpy()
-
-
 def _step_table(data: Any, time: str) -> tuple[Any, TableSource | None]:
     """When ``data``'s time column holds plain step numbers (whole numbers >= 0 that are not
-    all four-digit years, as the UCR/TimeEval anomaly files write them), the table with step i
+    all years within :data:`~lstmkit.data.timeseries.YEARS`, as the UCR/TimeEval anomaly files
+    write them), the table with step i
     written as the time i seconds after :data:`STEP_ORIGIN`, rows indexed as the file numbers
     them, and the table's source; else ``(data, None)``."""
     table, src = open_table(data, _WORDING)
@@ -96,7 +93,7 @@ def _step_table(data: Any, time: str) -> tuple[Any, TableSource | None]:
     if not use.any() or (bad | missing)[use].any():
         return data, None
     v = values[use]
-    if not np.all(v == np.round(v)) or v.min() < 0 or (v.min() >= 1000 and v.max() <= 9999):
+    if not np.all(v == np.round(v)) or v.min() < 0 or (v.min() >= YEARS[0] and v.max() <= YEARS[1]):
         return data, None
     frame = table.copy()
     stamps = (STEP_ORIGIN + pd.to_timedelta(np.where(use, values, 0).astype(np.int64), unit="s"))
@@ -110,8 +107,10 @@ def _as_source(exc: InputError, src: TableSource) -> InputError:
     """An error about the converted step table, told about the file it came from."""
     if src.kind == "frame":
         return exc
-    template = exc.template.replace("DataFrame: index ", f"{src.name}: row ", 1).replace(
-        "DataFrame: ", f"{src.name}: ", 1)
+    template = exc.template.replace("DataFrame: ", f"{src.name}: ", 1)
+    # the converted table is indexed by the file's row numbers: "index 4 to 9" names rows 4 to 9
+    template = re.sub(r"\bindex (\S+) (to|and) ", r"rows \1 \2 ", template)
+    template = re.sub(r"\bindex (\S+)", r"row \1", template)
     return InputError(template, param=exc.param, expected=exc.expected, got=exc.got)
 
 
@@ -206,8 +205,9 @@ def read_detect_data(data: Any, *, time: str = "ds", target: str | Sequence[str]
     extra = tuple(c for c in (label, normal) if c is not None and c not in targets + covariates)
     table, step_src = _step_table(data, time)
     try:
-        ts = read_timeseries(table, time=time, target=targets[0], id=id,
-                             past_covariates=targets[1:] + covariates + extra, freq=freq, fill=fill)
+        with step_times(step_src is not None):  # its messages name steps, not the times they are held as
+            ts = read_timeseries(table, time=time, target=targets[0], id=id,
+                                 past_covariates=targets[1:] + covariates + extra, freq=freq, fill=fill)
     except InputError as exc:
         raise (_as_source(exc, step_src) if step_src is not None else exc) from None
     if step_src is not None:

@@ -64,6 +64,7 @@ from lstmkit.data import (
     read_timeseries,
     windows_at,
 )
+from lstmkit.data.tables import to_steps
 from lstmkit.errors import InputError, bad_value, param_ref
 from lstmkit.tasks import forecast_combine as fc
 from lstmkit.tasks import forecast_folds as ff
@@ -143,6 +144,7 @@ class _DataSpec:
     log: bool
     scale: dict[str, dict[str, list[float]]]  # series id -> {"mean": [...], "std": [...]}
     nonnegative: bool = False  # no target value below 0: forecasts and quantiles are kept >= 0
+    steps: bool = False  # the time column held step numbers: output gives step numbers, not times
 
 
 @dataclass
@@ -198,7 +200,7 @@ class Forecaster(Estimator):
             spec = self.spec
             kwargs = dict(time=spec.time, target=spec.target, id=spec.id if spec.has_id else None,
                           past_covariates=spec.past_covariates, future_covariates=spec.future_covariates,
-                          freq=spec.freq)
+                          freq=spec.freq, season_length=spec.season_length)
         kwargs.update(read_kwargs)
         if "covariates" in kwargs:  # the short name the CLI and README use
             kwargs["past_covariates"] = kwargs.pop("covariates")
@@ -413,7 +415,8 @@ class Forecaster(Estimator):
         # decision, like the log's, reads every step)
         nonnegative = bool((ts.frame[r.target].to_numpy() >= 0).all())
         return _DataSpec(r.time, r.target, r.id, ts.has_id, r.past_covariates, r.future_covariates,
-                         ts.freq, ts.season_length, self.scaler.log, self.scaler.to_lists(), nonnegative)
+                         ts.freq, ts.season_length, self.scaler.log, self.scaler.to_lists(), nonnegative,
+                         ts.steps)
 
     def scaled_series(self, ts: TimeSeriesData) -> list[SeriesArrays]:
         """Every series of ``ts`` in the model's units: the target log-transformed (when the
@@ -466,9 +469,14 @@ class Forecaster(Estimator):
             rows.append(self._frame(s.id, times, forecast))
         return pd.concat(rows, ignore_index=True)
 
+    def output_times(self, times):
+        """``times`` as output writes them: the times, or the step numbers where the training
+        data was timed by steps (:func:`lstmkit.data.tables.to_steps`)."""
+        return to_steps(times) if self.spec.steps else times
+
     def _frame(self, uid: str, times, forecast: np.ndarray) -> pd.DataFrame:
         spec = self.spec
-        frame = pd.DataFrame({spec.time: times})
+        frame = pd.DataFrame({spec.time: self.output_times(times)})
         if spec.has_id:
             frame.insert(0, spec.id, uid)
         median = self.quantiles.index(0.5)
@@ -522,7 +530,7 @@ class Forecaster(Estimator):
             history = raw[uid].target[:cut]
             frame = self._frame(uid, raw[uid].times[cut:cut + horizon], forecasts[i])
             frame = frame.rename(columns={"y_hat": "lstm"})
-            frame.insert(1 if self.spec.has_id else 0, "cutoff", raw[uid].times[cut - 1])
+            frame.insert(1 if self.spec.has_id else 0, "cutoff", self.output_times(raw[uid].times[cut - 1:cut])[0])
             frame["y"] = raw[uid].target[cut:cut + horizon]
             frame["lstm_only"] = network[i][:, self.quantiles.index(0.5)]
             frame["naive"] = fm.naive(history, horizon)
@@ -537,8 +545,8 @@ class Forecaster(Estimator):
                                     self.params.quantiles)
         scored = fm.score_backtest(predictions, histories, m, list(sf)) if sf else {}
         predictions = predictions.drop(columns="_id")
-        return BacktestResult(metrics, predictions, sorted({raw[u].times[c - 1] for u, cs in
-                                                            zip(ts.ids, cutoffs) for c in cs}),
+        cut_times = sorted({raw[u].times[c - 1] for u, cs in zip(ts.ids, cutoffs) for c in cs})
+        return BacktestResult(metrics, predictions, list(self.output_times(cut_times)),
                               {k: {**v, "seconds": sf_seconds[k]} for k, v in scored.items()}, skipped, seconds)
 
     # --------------------------------------------------------------------- inspecting

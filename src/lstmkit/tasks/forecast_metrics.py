@@ -207,6 +207,14 @@ def rolling_origin(
     return [int(n - horizon - stride * (windows - 1 - k)) for k in range(int(windows))]
 
 
+def _mean_defined(values) -> float:
+    """The mean of the defined (not NaN) values; NaN when none is (MASE of constant series,
+    whose in-sample naive error is 0), without numpy's empty-slice warning."""
+    values = np.asarray(values, dtype=float)
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if defined.size else float("nan")
+
+
 def score_backtest(predictions, histories: dict, m: int, models, quantiles=()) -> dict[str, dict[str, float]]:
     """A backtest's metrics per model column of ``predictions`` (a DataFrame with ``y``, the
     model columns, ``_id`` and, with ``quantiles``, ``y_q<q>``): MAE, RMSE, MAPE and sMAPE over
@@ -217,7 +225,7 @@ def score_backtest(predictions, histories: dict, m: int, models, quantiles=()) -
         y, f = predictions["y"].to_numpy(), predictions[model].to_numpy()
         scaled = [mase(g["y"], g[model], histories[uid], m) for uid, g in predictions.groupby("_id", sort=False)]
         metrics[model] = {"MAE": mae(y, f), "RMSE": rmse(y, f), "MAPE": mape(y, f), "sMAPE": smape(y, f),
-                          "MASE": float(np.nanmean(scaled))}
+                          "MASE": _mean_defined(scaled)}
     if quantiles and min(quantiles) < 0.5 < max(quantiles):
         q_low, q_high = min(quantiles), max(quantiles)
         lo, hi = predictions[f"y_q{q_low:g}"], predictions[f"y_q{q_high:g}"]
