@@ -139,6 +139,23 @@ def test_semicolon_separator_and_bom(tmp_path):
     assert ts.frame["y"].tolist() == [1, 2, 3]
 
 
+def test_utf16_with_its_byte_order_mark_as_excel_saves_unicode_text(tmp_path):
+    text = "ds\ty\r\n2020-01-01\t1\r\n2020-01-02\t2\r\n2020-01-03\t3\r\n"
+    for encoding in ("utf-16-le", "utf-16-be"):
+        path = tmp_path / f"{encoding}.txt"
+        bom = b"\xff\xfe" if encoding.endswith("le") else b"\xfe\xff"
+        path.write_bytes(bom + text.encode(encoding))
+        assert read_timeseries(path).frame["y"].tolist() == [1, 2, 3]
+    path = tmp_path / "no_bom.csv"  # without the mark its NUL bytes are a binary file's
+    path.write_bytes(text.encode("utf-16-le"))
+    with pytest.raises(InputError, match=r"no_bom.csv: is a binary file, not CSV text \(a NUL byte on line 1"):
+        read_timeseries(path)
+    path = tmp_path / "broken.csv"  # a lone high surrogate
+    path.write_bytes(b"\xff\xfe" + "ds".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(InputError, match=r"broken.csv: is not UTF-16 text from offset 6 on, though it starts with"):
+        read_timeseries(path)
+
+
 def test_years_as_numbers_and_text(tmp_path):
     ts = read_timeseries(write(tmp_path, "y.csv", "ds,y\n1871,1120\n1872,1160\n1873,963\n"))
     assert ts.freq == normalize_freq("YS") and ts.season_length == 1

@@ -4,7 +4,8 @@ shares.
 * :func:`read_file_bytes` refuses a missing, unreadable or empty file and a directory, and
   gunzips a gzip-compressed file (``data.csv.gz``);
 * :func:`decode_utf8` refuses a binary file (a NUL byte) and text that is not UTF-8, naming
-  the line and the byte offset, and gives the text with ``\\n`` newlines;
+  the line and the byte offset, and gives the text with ``\\n`` newlines (UTF-16 with its
+  byte-order mark is read too);
 * :func:`sniff` names the format the first bytes announce (Parquet, a ZIP archive).
 
 Every refusal is an :class:`lstmkit.errors.InputError` whose one line starts with the file as
@@ -31,6 +32,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 ZIP_MAGIC = b"PK\x03\x04"
+UTF16_LE_BOM, UTF16_BE_BOM = b"\xff\xfe", b"\xfe\xff"
 
 
 def read_file_bytes(path: PathLike, expected: str, name: str | None = None, *, empty: str | None = None) -> bytes:
@@ -79,7 +81,9 @@ def decode_utf8(
     offset: bool = True,
     fix: str = "save the file as UTF-8",
 ) -> str:
-    """Decode UTF-8 (a leading byte-order mark is dropped, CRLF and CR become LF).
+    """Decode UTF-8 (a leading byte-order mark is dropped, CRLF and CR become LF), and UTF-16
+    that starts with its byte-order mark (what Excel's "Unicode Text" and Windows' Notepad save
+    as "Unicode"): its NUL bytes are halves of characters, not a binary file's.
 
     Args:
         data: the bytes of the file.
@@ -94,6 +98,13 @@ def decode_utf8(
             the line and the byte offset (both counted in the file, lines from 1, offsets
             from 0).
     """
+    if data.startswith((UTF16_LE_BOM, UTF16_BE_BOM)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: is not UTF-16 text from offset {exc.start} on, though it starts with "
+                             f"UTF-16's byte-order mark; {fix}") from None
+        return _newlines(text)
     nul = data.find(b"\x00")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
@@ -107,8 +118,11 @@ def decode_utf8(
         raise InputError(
             f"{name}: line {line} is not UTF-8 text (byte 0x{data[pos]:02x} at offset {pos}); {fix}"
         ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    return _newlines(text[1:] if text.startswith("\ufeff") else text)
+
+
+def _newlines(text: str) -> str:
+    """CRLF and CR as LF."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
