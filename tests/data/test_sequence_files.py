@@ -421,6 +421,17 @@ def test_stratified_split(fraction, seed):
     assert np.array_equal(again[1], test)
 
 
+def test_stratified_split_keeps_min_train_of_every_class_for_training():
+    labels = ["a"] * 2 + ["b"] * 3 + ["c"] * 12
+    for seed in range(5):
+        train, test = stratified_split(labels, 0.5, seed=seed, min_train=2)
+        arr = np.array(labels)
+        kept = {c: int((arr[train] == c).sum()) for c in "abc"}
+        assert kept["a"] == 2 and kept["b"] == 2 and 2 <= kept["c"] <= 11  # a: none to spare; b: one
+    assert len(stratified_split(["a", "a", "b", "b"], 0.25, min_train=2)[1]) == 0
+    assert len(stratified_split(["a", "a", "b", "b"], 0.25)[1]) == 2  # the default keeps one of each
+
+
 def test_stratified_split_bad_fraction():
     with pytest.raises(InputError, match=r"the test fraction must be between 0 and 1"):
         stratified_split(["a", "b"], 1.0)

@@ -170,6 +170,17 @@ def test_ucr_uea_accuracy(name, target):
     assert clf.evaluate(load_dataset(name, "test"))["accuracy"] >= target
 
 
+def test_the_split_of_train_keeps_two_of_every_class_for_training(tmp_path):
+    path = tmp_path / "four.csv"  # two of each class: none to spare for a test split
+    path.write_text("label,t0,t1,t2\na,1,2,3\nb,3,2,1\na,1,2,4\nb,4,2,1\n")
+    result = subprocess.run([sys.executable, "-m", "lstmkit", "classify", str(path), "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"error: {path}: no class has more than 2 sequences, so none can be held out for a "
+                             "test split (training needs 2 of each); give a TEST file or more sequences\n")
+    assert not (tmp_path / "o").exists()
+
+
 def test_inspect_a_saved_classifier(tmp_path):
     train = write_ts(tmp_path / "train.ts", synthetic(30, seed=0))
     model = tmp_path / "model"

@@ -222,6 +222,7 @@ def _read(path, args):
 def run(args: argparse.Namespace) -> int:
     from lstmkit.cli.main import UsageError
     from lstmkit.data.sequences import load_dataset, stratified_split
+    from lstmkit.errors import InputError
     from lstmkit.runs import default_run_dir, write_csv, write_json
 
     out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("classify"))
@@ -257,7 +258,11 @@ def run(args: argparse.Namespace) -> int:
         from lstmkit.data.sequences import check_trainable
 
         check_trainable(train, min_per_class=2)
-        train_idx, test_idx = stratified_split(train.labels, 0.25, seed=args.seed)
+        # every class keeps the two sequences training needs (to learn it, to validate on it)
+        train_idx, test_idx = stratified_split(train.labels, 0.25, seed=args.seed, min_train=2)
+        if len(test_idx) == 0:
+            raise InputError(f"{train.source}: no class has more than 2 sequences, so none can be held out for "
+                             "a test split (training needs 2 of each); give a TEST file or more sequences")
         train, test = train.subset(train_idx), train.subset(test_idx)
     elif test.labels is not None:
         unseen = sorted(set(test.classes) - set(train.classes))

@@ -206,13 +206,14 @@ def stratified_folds(labels: Sequence[str] | np.ndarray, folds: int, seed: int =
 
 
 def stratified_split(
-    labels: Sequence[str] | np.ndarray, test_fraction: float = 0.25, seed: int = 0
+    labels: Sequence[str] | np.ndarray, test_fraction: float = 0.25, seed: int = 0, min_train: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into ``(train_idx, test_idx)``, keeping the class proportions.
 
     About ``test_fraction`` of each class goes to the test part (rounded so the total is
-    ``round(n * test_fraction)`` where the classes allow it); a class with at least 2
-    sequences has at least one in each part; a class with one sequence goes to training.
+    ``round(n * test_fraction)`` where the classes allow it); every class keeps at least
+    ``min_train`` sequences for training, and a class with more has at least one in each part;
+    a class with ``min_train`` or fewer goes wholly to training.
     The same labels and seed give the same split. Both arrays are sorted int64.
 
     Raises:
@@ -225,8 +226,9 @@ def stratified_split(
     n = len(labels)
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     ideal = counts * float(test_fraction)
-    lo = np.where(counts >= 2, 1, 0)
-    hi = np.where(counts >= 2, counts - 1, 0)
+    spare = counts > max(int(min_train), 1)
+    lo = np.where(spare, 1, 0)
+    hi = np.where(spare, counts - max(int(min_train), 1), 0)
     take = np.clip(np.floor(ideal).astype(np.int64), lo, hi)
     target = int(round(n * float(test_fraction)))
     # largest remainders first, then smallest classes' shortfall: reach the target total
