@@ -46,6 +46,17 @@ def test_training_lowers_bits_per_character_and_samples_are_repeatable(tmp_path)
     assert loaded.bits_per_character(TEXT[:500]) == pytest.approx(lm.bits_per_character(TEXT[:500]))
 
 
+def test_sampling_never_writes_the_unknown_character():
+    import torch
+
+    lm = tiny(max_epochs=1).fit(TEXT)
+    with torch.no_grad():
+        lm.net.decoder.bias[0] += 50.0  # index 0, U+FFFD, now by far the likeliest
+    for kwargs in ({}, {"temperature": 2.0}, {"top_k": 1}, {"top_k": 3}):
+        text = lm.sample("the ", 200, **kwargs)
+        assert len(text) == 204 and "\ufffd" not in text, kwargs
+
+
 def test_argument_errors():
     lm = tiny(max_epochs=1).fit(TEXT)
     with pytest.raises(ValueError, match="temperature must be > 0"):

@@ -30,6 +30,7 @@ from lstmkit.errors import InputError
 __all__ = [
     "DEFAULT_CORPUS_MODULES",
     "UNKNOWN",
+    "UNKNOWN_ID",
     "Vocabulary",
     "decode_utf8",
     "default_corpus",
@@ -42,6 +43,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: The character that stands for anything not in the vocabulary; it always has index 0.
 UNKNOWN = "\ufffd"
+UNKNOWN_ID = 0
 
 #: The standard-library modules whose source makes :func:`default_corpus`, in this order.
 #: All are pure Python in CPython 3.10 to 3.13, and most of their text is prose: module and

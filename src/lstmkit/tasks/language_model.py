@@ -15,7 +15,9 @@ cross-entropy in nats; validation reports bits per character, ``bpc = loss / ln 
 perplexity ``2^bpc``.
 
 Sampling draws one character at a time with :meth:`lstmkit.LSTM.step`, from
-``softmax(logits / temperature)`` restricted to the ``top_k`` most likely characters.
+``softmax(logits / temperature)`` restricted to the ``top_k`` most likely characters, never
+the vocabulary's unknown character (index 0, U+FFFD: no character of the text; an untrained
+or briefly trained model would otherwise write it).
 """
 
 from __future__ import annotations
@@ -235,6 +237,8 @@ class LanguageModel(Estimator):
             raise ValueError(f"temperature must be > 0, got {temperature}")
         if top_k is not None and top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
+        from lstmkit.data.text import UNKNOWN_ID
+
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         net = self.net.eval()
         vocab = self.vocabulary
@@ -249,6 +253,8 @@ class LanguageModel(Estimator):
             for _ in range(length):
                 h, state = net.encoder.step(net.embedding(token.view(1)), state)
                 logits = net.decoder(h)[0] / temperature
+                if len(logits) > 1:  # never the unknown character (lstmkit.data.text.UNKNOWN_ID): it stands for no character of the text
+                    logits[0] = float("-inf")
                 if top_k is not None and top_k < logits.shape[0]:
                     cutoff = torch.topk(logits, top_k).values[-1]
                     logits = logits.masked_fill(logits < cutoff, float("-inf"))
