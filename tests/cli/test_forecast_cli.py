@@ -293,3 +293,11 @@ def test_a_time_column_of_step_numbers_forecasts_the_next_steps(tmp_path, capsys
     shorter.to_csv(tmp_path / "shorter.csv", index=False)
     assert main(["forecast", str(tmp_path / "shorter.csv"), "--model", str(out), "--out", str(again)]) == 0
     assert pd.read_csv(again / "forecast.csv")["ds"].tolist() == list(range(101, 125)) * 2
+    capsys.readouterr()
+    read = tmp_path / "read"  # no --season-length: read from the autocorrelation
+    assert main(["forecast", str(data), "--max-epochs", "1", "--backtest-windows", "0", "--ensemble", "1",
+                 "--out", str(read)]) == 0
+    assert "season length 24: read from the series' autocorrelation" in capsys.readouterr().out
+    metrics = json.loads((read / "metrics.json").read_text())
+    assert metrics["season_length"] == 24 and metrics["season_detected"] is True
+    assert pd.read_csv(read / "forecast.csv")["ds"].tolist() == list(range(121, 145)) * 2

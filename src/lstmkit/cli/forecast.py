@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freq", default=None, metavar="F", help="pandas frequency, e.g. MS, D, h (default: inferred)")
     parser.add_argument("--season-length", type=positive_int, default=None, metavar="M",
                         help="steps in one season, for the seasonal baselines and the defaults above (default: "
-                             "from the frequency, e.g. 12 for monthly data; 1 for a time column of step numbers)")
+                             "from the frequency, e.g. 12 for monthly data; for a time column of step numbers, "
+                             "read from the series' autocorrelation)")
     parser.add_argument("--covariates", default="", metavar="COLS", help="past covariate columns, comma-separated")
     parser.add_argument("--future-covariates", default="", metavar="COLS",
                         help="known-future covariate columns, comma-separated (their future values "
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         "series": ts.n_series,
         "freq": ts.freq,
         "time_steps": ts.steps,  # the time column held step numbers (freq "s": one step a second)
+        "season_detected": ts.season_detected,  # the season was read from the autocorrelation
         "season_length": ts.season_length,
         "horizon": forecaster.net.config.horizon,
         "lookback": forecaster.net.config.lookback,
@@ -188,6 +190,10 @@ def run(args: argparse.Namespace) -> int:
     _write_forecast_outputs(forecaster, ts, forecast, backtest, out)
     if backtest is not None:
         _print_table(backtest, ts)
+    if ts.season_detected:
+        print(f"season length {ts.season_length}" + (" (none)" if ts.season_length == 1 else "")
+              + ": read from the series' autocorrelation (their time column holds step numbers); "
+              "--season-length sets it")
     print(_weights_line(forecaster.combination))
     print(f"forecast: {len(forecast)} rows for {ts.n_series} series -> {out}/forecast.csv")
     print(f"run directory: {out}  (metrics.json, forecast.csv, forecast.png, model)")

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.data.frequency import normalize_freq, season_length_for, to_offset
+from lstmkit.data.seasonality import detect_season
 from lstmkit.data.tables import (
     MissingCells,
     TableSource,
@@ -159,7 +160,7 @@ class TimeSeriesData:
         roles: the column names.
         freq: the pandas offset alias of the time step, e.g. ``"MS"``, ``"D"``, ``"W-SUN"``.
         season_length: the number of steps in a season (1: no season), see
-            :func:`season_length_for`.
+            :func:`season_length_for`; for step numbers, read from the values.
         source: the file as the user named it, or ``"DataFrame"``.
         has_id: False when the input was one series with no id column (the frame then has an
             id column all ``"series"``, which output should leave out).
@@ -170,6 +171,8 @@ class TimeSeriesData:
             time i seconds after :data:`~lstmkit.data.tables.STEP_ORIGIN` (``freq`` ``s``, or
             ``5s`` for every fifth step), and output gives the numbers back
             (:func:`~lstmkit.data.tables.to_steps`).
+        season_detected: the season length was read from the series' autocorrelation
+            (:func:`~lstmkit.data.seasonality.detect_season`: step numbers, no season given).
     """
 
     frame: pd.DataFrame
@@ -181,6 +184,7 @@ class TimeSeriesData:
     future: pd.DataFrame | None = None
     n_filled: int = 0
     steps: bool = False
+    season_detected: bool = False
 
     @property
     def ids(self) -> list[str]:
@@ -404,7 +408,8 @@ def read_timeseries(
         fill: how to fill missing values and gaps: ``"ffill"`` (then ``bfill`` for leading
             ones), ``"bfill"`` (then ``ffill`` for trailing ones), ``"interpolate"`` (linear;
             the edges take the nearest value) or ``"zero"``. None refuses them.
-        season_length: override the season length derived from the frequency.
+        season_length: override the season length derived from the frequency (or, for a time
+            column of step numbers, read from the values' autocorrelation).
 
     Raises:
         InputError: one line naming the file, column and row, for anything wrong.
@@ -505,10 +510,13 @@ def _validated(frame: pd.DataFrame, table: pd.DataFrame, roles: ColumnRoles, src
         future = future[[roles.id, roles.time, *roles.future_covariates]].reset_index(drop=True)
 
     frame = frame[[roles.id, roles.time, *roles.values]].reset_index(drop=True)
+    detected = season_length is None and steps
     if season_length is not None:
         season = int(season_length)
-    else:  # step numbers carry no calendar: no season unless the user names one
-        season = 1 if steps else season_length_for(freq)
+    elif steps:  # step numbers carry no calendar: the season is read from the values
+        season = detect_season([g.to_numpy(np.float64) for _, g in frame.groupby(roles.id, sort=True)[roles.target]])
+    else:
+        season = season_length_for(freq)
     return TimeSeriesData(
         frame=frame,
         roles=roles,
@@ -519,6 +527,7 @@ def _validated(frame: pd.DataFrame, table: pd.DataFrame, roles: ColumnRoles, src
         future=future,
         n_filled=n_filled,
         steps=steps,
+        season_detected=detected,
     )
 
 
