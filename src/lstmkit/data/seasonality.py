@@ -35,7 +35,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["MAX_SEASON", "MIN_AUTOCORRELATION", "STRONG", "Z", "autocorrelation", "detect_season"]
+__all__ = ["MAX_SEASON", "MIN_AUTOCORRELATION", "STRONG", "Z", "autocorrelation", "detect_season", "lag_sums"]
 
 #: Standard errors a seasonal peak must stand above chance.
 Z = 3.0
@@ -46,6 +46,16 @@ MIN_AUTOCORRELATION = 0.1
 STRONG = 0.5
 #: The longest season looked for by default (a week of 10-minute steps is 1008).
 MAX_SEASON = 1008
+
+
+def lag_sums(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """``Σ_t x_t x_{t+k}`` for ``k = 0..min(max_lag, len(x) - 1)``, every lag at once: the
+    inverse transform of ``|FFT(x)|²``, zero-padded to a power of two at least ``2 len(x)``
+    so that the sums do not wrap around."""
+    x = np.asarray(x, dtype=np.float64)
+    size = 1 << int(np.ceil(np.log2(2 * len(x))))
+    spectrum = np.fft.rfft(x, size)
+    return np.fft.irfft(spectrum * np.conj(spectrum), size)[: min(int(max_lag), len(x) - 1) + 1]
 
 
 def autocorrelation(series: Sequence[np.ndarray], max_lag: int) -> tuple[np.ndarray, int]:
@@ -65,11 +75,7 @@ def autocorrelation(series: Sequence[np.ndarray], max_lag: int) -> tuple[np.ndar
         e = y - (intercept + slope * t)
         denominator += float(e @ e)
         n += len(e)
-        # Σ_t e_t e_{t+k} for every lag at once: the inverse transform of |FFT|² (zero-padded,
-        # so that the sums do not wrap around)
-        size = 1 << int(2 * len(e) - 1).bit_length()
-        spectrum = np.fft.rfft(e, size)
-        sums = np.fft.irfft(spectrum * np.conj(spectrum), size)[: min(max_lag, len(e) - 1) + 1]
+        sums = lag_sums(e, max_lag)
         numerator[: len(sums)] += sums
     if denominator <= 1e-12 * max(n, 1):
         return np.r_[1.0, np.zeros(max_lag)], n

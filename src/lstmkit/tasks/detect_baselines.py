@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lstmkit.data.seasonality import lag_sums
+
 
 def _as_2d(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
@@ -51,9 +53,7 @@ def estimate_period(x, max_period: int = 1000) -> int:
     n = len(x)
     if n < 8 or not np.any(x):
         return 1
-    size = 1 << int(np.ceil(np.log2(2 * n)))
-    spectrum = np.fft.rfft(x, size)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum), size)[: min(n // 2, max_period) + 1]
+    acf = lag_sums(x, min(n // 2, max_period))
     acf = acf / acf[0]
     peaks = [lag for lag in range(2, len(acf) - 1) if acf[lag] > acf[lag - 1] and acf[lag] >= acf[lag + 1]]
     peaks = [lag for lag in peaks if acf[lag] > 0]
