@@ -273,7 +273,7 @@ _MAX_STEP = 10_000_000
 YEARS = (1678, 2261)
 
 
-def _step_numbers(col: pd.Series) -> np.ndarray | None:
+def step_numbers(col: pd.Series) -> np.ndarray | None:
     """The time column's values when it holds plain step numbers (0, 1, 2, ..., as M4 in
     statsforecast's long format and the UCR/TimeEval files write them): every cell a whole
     number from 0 to below :data:`_MAX_STEP`, not all of them within :data:`YEARS` (those read
@@ -448,7 +448,7 @@ def read_timeseries(
     else:
         id_values = np.full(len(table), SINGLE_SERIES_ID, dtype=object)
 
-    step_values = _step_numbers(table[roles.time])
+    step_values = step_numbers(table[roles.time])
     steps = step_values is not None
     if steps and freq is not None and not isinstance(to_offset(freq), pd.offsets.Second):
         raise InputError(

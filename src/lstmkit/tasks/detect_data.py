@@ -33,7 +33,7 @@ from lstmkit.data.tables import (  # noqa: F401 - STEP_ORIGIN, to_steps: importa
     step_times,
     to_steps,
 )
-from lstmkit.data.timeseries import MISSING_TOKENS, YEARS
+from lstmkit.data.timeseries import MISSING_TOKENS, step_numbers
 from lstmkit.errors import InputError, param_ref
 
 _MISSING = MissingCells(MISSING_TOKENS)
@@ -80,21 +80,17 @@ class DetectData:
 
 
 def _step_table(data: Any, time: str) -> tuple[Any, TableSource | None]:
-    """When ``data``'s time column holds plain step numbers (whole numbers >= 0 that are not
-    all years within :data:`~lstmkit.data.timeseries.YEARS`, as the UCR/TimeEval anomaly files
-    write them), the table with step i
-    written as the time i seconds after :data:`STEP_ORIGIN`, rows indexed as the file numbers
-    them, and the table's source; else ``(data, None)``."""
+    """When ``data``'s time column holds plain step numbers
+    (:func:`~lstmkit.data.timeseries.step_numbers`, as the UCR/TimeEval anomaly files write
+    them), the table with step i written as the time i seconds after :data:`STEP_ORIGIN`,
+    rows indexed as the file numbers them, and the table's source; else ``(data, None)``."""
     table, src = open_table(data, _WORDING)
     if time not in [str(c) for c in table.columns]:
         return data, None
     use = ~blank_rows(table, _MISSING)
-    values, missing, bad, _ = parse_numbers(table[time], _MISSING)
-    if not use.any() or (bad | missing)[use].any():
+    if step_numbers(table[time][use]) is None:
         return data, None
-    v = values[use]
-    if not np.all(v == np.round(v)) or v.min() < 0 or (v.min() >= YEARS[0] and v.max() <= YEARS[1]):
-        return data, None
+    values, _, _, _ = parse_numbers(table[time], _MISSING)
     frame = table.copy()
     stamps = (STEP_ORIGIN + pd.to_timedelta(np.where(use, values, 0).astype(np.int64), unit="s"))
     frame[time] = np.where(use, pd.Series(stamps).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(), "")

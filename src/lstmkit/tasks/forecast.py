@@ -151,7 +151,7 @@ class _DataSpec:
 class BacktestResult:
     metrics: dict[str, dict[str, float]]  # model -> metric -> value
     predictions: pd.DataFrame  # unique_id, ds, cutoff, y, lstm, naive, seasonal_naive, quantiles (+ AutoARIMA..)
-    cutoffs: list[pd.Timestamp]
+    cutoffs: list  # the last time before each window (step numbers for step-numbered data)
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # AutoARIMA, AutoETS: metrics, seconds
     baselines_skipped: list[str] = field(default_factory=list)  # one line per statsforecast model not run
     seconds: float = 0.0  # the forecaster's training and forecasts

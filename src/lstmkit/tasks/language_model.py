@@ -253,8 +253,8 @@ class LanguageModel(Estimator):
             for _ in range(length):
                 h, state = net.encoder.step(net.embedding(token.view(1)), state)
                 logits = net.decoder(h)[0] / temperature
-                if len(logits) > 1:  # never the unknown character (lstmkit.data.text.UNKNOWN_ID): it stands for no character of the text
-                    logits[0] = float("-inf")
+                if len(logits) > 1:  # never the unknown character: it stands for no character of the text
+                    logits[UNKNOWN_ID] = float("-inf")
                 if top_k is not None and top_k < logits.shape[0]:
                     cutoff = torch.topk(logits, top_k).values[-1]
                     logits = logits.masked_fill(logits < cutoff, float("-inf"))
