@@ -20,8 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Train an LSTM forecaster on DATA (one series, or many in long format), score it in a "
         "rolling-origin backtest against naive and seasonal-naive forecasts (and AutoARIMA and "
-        "AutoETS when statsforecast is installed), and forecast the next --horizon steps. With no "
-        "DATA it runs on the bundled AirPassengers series (monthly, 1949-1960)."
+        "AutoETS when statsforecast is installed), and forecast the next --horizon steps. The time "
+        "column holds dates, years or step numbers (0, 1, 2, ...: the season is then read from the "
+        "data unless --season-length gives it). With no DATA it runs on the bundled AirPassengers "
+        "series (monthly, 1949-1960)."
     )
     parser.add_argument("data", nargs="?", metavar="DATA", help="CSV or Parquet file (default: bundled AirPassengers)")
     parser.add_argument("--time", default="ds", metavar="COL", help="time column (default ds)")
