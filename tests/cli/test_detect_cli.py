@@ -106,6 +106,18 @@ def test_other_bad_input(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("fill,message", [(0, "mark no anomaly (no 1); the metrics need at least one labelled anomaly"),
+                                          (1, "mark every step as an anomaly (no 0); the metrics need normal steps too")])
+def test_labels_the_metrics_cannot_use_stop_it_before_training(tmp_path, capsys, fill, message):
+    frame = pd.read_csv(write_series(tmp_path / "s.csv"))
+    frame["is_anomaly"] = fill
+    frame.to_csv(tmp_path / "labels.csv", index=False)
+    out = tmp_path / "run"
+    assert main(["detect", str(tmp_path / "labels.csv"), "--label", "is_anomaly", "--out", str(out), *FAST]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'labels.csv'}: the labels (is_anomaly) {message}"
+    assert not out.exists()  # no training started, no checkpoint left
+
+
 def test_label_windows_file(tmp_path, capsys):
     data = write_series(tmp_path / "s.csv")
     windows = tmp_path / "windows.csv"

@@ -126,7 +126,7 @@ def _read_options(args, bundled: bool) -> dict:
 def _run(args: argparse.Namespace) -> int:
     from lstmkit.data import bundled_path
     from lstmkit.data.datasets import KDD_TSAD_135_NORMAL_UNTIL
-    from lstmkit.tasks.detect_data import read_detect_data
+    from lstmkit.tasks.detect_data import check_labels, read_detect_data
 
     bundled = args.data is None
     data = args.data or str(bundled_path(BUNDLED))
@@ -134,11 +134,13 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if not args.model:  # bad data is reported before torch is imported (a second, not five)
         data = read_detect_data(data, **_read_options(args, bundled))
+        check_labels(data)  # before training: labels the metrics cannot use would waste it
     from lstmkit.tasks.detect import AnomalyDetector
 
     if args.model:
         detector = AnomalyDetector.load(args.model)
         d = detector.read(data, **_read_options(args, bundled))
+        check_labels(d)
     else:
         detector = AnomalyDetector(**estimator_options(AnomalyDetector, args))
         d = detector.read(data)

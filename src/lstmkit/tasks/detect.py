@@ -50,6 +50,7 @@ from lstmkit.tasks import detect_threshold as th
 from lstmkit.tasks.base import EncoderView, Estimator, dataclass_from_dict
 from lstmkit.tasks.detect_data import (
     DetectData,
+    check_labels,
     normal_mask,
     parse_time,
     read_detect_data,
@@ -378,11 +379,9 @@ class AnomalyDetector(Estimator):
         if d.labels is None:
             raise InputError("give the labels to evaluate against (a 0/1 label column, or label_windows)",
                              param="label")
+        check_labels(d)
         detection = detection or self.detect(d)
         y = detection.scores["label"].to_numpy()
-        if not y.any():
-            raise InputError(f"{d.ts.source}: the labels ({d.label_column}) mark no anomaly (no 1); the metrics "
-                             f"need at least one labelled anomaly", param="label")
         score, flags = detection.scores["score"].to_numpy(), detection.scores["flag"].to_numpy()
         out: dict[str, Any] = {"detector": {**dm.score_metrics(y, score, max_buffer), **dm.flag_metrics(y, flags)}}
         baseline: dict[str, list[np.ndarray]] = {name: [] for name in bl.BASELINES}

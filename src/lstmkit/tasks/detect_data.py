@@ -216,6 +216,19 @@ def read_detect_data(data: Any, *, time: str = "ds", target: str | Sequence[str]
     return DetectData(ts, targets, covariates, labels, normal_mask, label, step_src is not None)
 
 
+def check_labels(d: DetectData) -> None:
+    """Refuse labels the metrics cannot score against: no labelled anomaly (no 1), or every
+    step labelled anomalous (no 0: any score would be perfect)."""
+    if d.labels is None:
+        return
+    if not d.labels.any():
+        raise InputError(f"{d.ts.source}: the labels ({d.label_column}) mark no anomaly (no 1); the metrics "
+                         f"need at least one labelled anomaly", param="label")
+    if d.labels.all():
+        raise InputError(f"{d.ts.source}: the labels ({d.label_column}) mark every step as an anomaly (no 0); "
+                         f"the metrics need normal steps too", param="label")
+
+
 def normal_mask(times: pd.DatetimeIndex, until: Any, column: np.ndarray | None) -> np.ndarray:
     """Which steps of one series train the model: those at or before ``until`` (a time), and
     where ``column`` is 1; every step when neither is given."""
