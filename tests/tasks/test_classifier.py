@@ -118,6 +118,14 @@ def test_classify_command_with_ts_files(tmp_path, capsys):
     again = tmp_path / "again"
     assert main(["classify", str(test), "--model", str(out), "--out", str(again)]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(again / "predictions.csv"), predictions)
+    assert "accuracy" in capsys.readouterr().out and (again / "metrics.json").is_file()
+    renamed = tmp_path / "renamed.ts"  # labels the model never learnt: predictions, no accuracy
+    renamed.write_text(test.read_text().replace("sine", "wave"))
+    other = tmp_path / "other"
+    assert main(["classify", str(renamed), "--model", str(out), "--out", str(other)]) == 0
+    assert (f"no accuracy: the labels of {renamed} include 'wave', not among the model's classes "
+            "('sine', 'square')") in capsys.readouterr().out
+    assert (other / "predictions.csv").is_file() and not (other / "metrics.json").exists()
 
 
 def test_classify_csv_with_stratified_split(tmp_path):

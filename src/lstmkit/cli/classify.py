@@ -235,10 +235,15 @@ def run(args: argparse.Namespace) -> int:
         classifier = Classifier.load(args.model)
         frame = classifier.predictions_frame(data)
         write_csv(out / "predictions.csv", frame)
-        if data.labels is not None and set(data.classes) <= set(classifier.classes):
+        unknown = [] if data.labels is None else sorted(set(data.classes) - set(classifier.classes))
+        if data.labels is not None and not unknown:
             report = classifier.evaluate(data)
             write_json(out / "metrics.json", report)
             print(f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}")
+        elif unknown:
+            shown = ", ".join(repr(str(c)) for c in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            print(f"no accuracy: the labels of {args.train} include {shown}, not among the model's classes "
+                  f"({', '.join(repr(str(c)) for c in classifier.classes)})")
         print(f"predicted {len(frame)} sequences -> {out}/predictions.csv")
         return 0
 
