@@ -38,6 +38,10 @@ TS_CSV = (
     + "".join(f"A,2020-01-{d:02d},{d * 1.5},{d % 3}\n" for d in range(1, 9))
     + "".join(f"B,2020-01-{d:02d},{100 - d},{d % 2}\n" for d in range(1, 9))
 ).encode()
+TS_STEPS_CSV = (  # the time as step numbers (statsforecast's long format for M4)
+    "unique_id,ds,y\n" + "".join(f"H1,{t},{(t % 4) * 1.5}\n" for t in range(1, 13))
+    + "".join(f"H2,{t},{10 - t % 3}\n" for t in range(5, 17))
+).encode()
 SEQ_WIDE_CSV = b"id,label,t1,t2,t3\n1,a,1,2,3\n2,b,4,5,\n3,a,7,8,9\n4,b,1.5,2.5,3.5\n"
 SEQ_LONG_CSV = (
     "id,time,label,x,z\n" + "".join(f"{i},{t},{'ab'[i % 2]},{i + t},{t * 0.5}\n" for i in range(4) for t in range(3))
@@ -148,6 +152,12 @@ def _valid_timeseries(ts) -> None:
     assert ts.frame[ts.roles.time].notna().all()
     assert not ts.frame.duplicated([ts.roles.id, ts.roles.time]).any()
     assert ts.season_length >= 1 and ts.freq
+    if ts.steps:
+        from lstmkit.data.tables import to_steps
+
+        _note("step numbers")
+        steps = to_steps(ts.frame[ts.roles.time])
+        assert (steps >= 0).all() and steps.dtype == np.int64
 
 
 def _valid_sequences(data) -> None:
@@ -195,7 +205,7 @@ def test_random_bytes(data):
 
 
 @FUZZ
-@given(st.one_of(mutated(TS_CSV), mutated(SEQ_WIDE_CSV), mutated(SEQ_LONG_CSV)))
+@given(st.one_of(mutated(TS_CSV), mutated(TS_STEPS_CSV), mutated(SEQ_WIDE_CSV), mutated(SEQ_LONG_CSV)))
 def test_mutated_tables(data):
     with tempfile.TemporaryDirectory() as d:
         _read_all(d, data, suffixes=(".csv",))
