@@ -9,6 +9,7 @@ piece. A model directory holds ``config.json`` (everything needed to rebuild the
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -103,8 +104,29 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+def write_json(path: str | Path, data: Any, *, exact: bool = False) -> None:
+    """``data`` as strict JSON, atomically: a NaN or infinite number (an undefined metric, such
+    as the MASE of a constant series) is written as ``null``, which every JSON reader takes
+    (``NaN`` is Python's extension, refused by ``jq`` and JavaScript). ``exact``: keep them as
+    Python writes them (``NaN``, ``Infinity``), for state that only lstmkit reads back (a saved
+    model's ``config.json``), where a number must come back a number."""
+    if exact:
+        write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+        return
+    write_text(path, json.dumps(_finite(data), indent=2, sort_keys=False, default=_jsonable, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float (numpy's included) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:  # a numpy scalar
+        return _finite(value.item())
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -130,7 +152,7 @@ def save_model(directory: str | Path, config: dict, state_dict: dict) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     with atomic_path(directory / "model.safetensors") as tmp:
         save_file(tensors, str(tmp))
-    write_json(directory / "config.json", config)
+    write_json(directory / "config.json", config, exact=True)
 
 
 def load_model(directory: str | Path, kind: str) -> tuple[dict, dict]:

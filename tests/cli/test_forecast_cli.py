@@ -301,3 +301,17 @@ def test_a_time_column_of_step_numbers_forecasts_the_next_steps(tmp_path, capsys
     metrics = json.loads((read / "metrics.json").read_text())
     assert metrics["season_length"] == 24 and metrics["season_detected"] is True
     assert pd.read_csv(read / "forecast.csv")["ds"].tolist() == list(range(121, 145)) * 2
+
+
+def test_a_constant_series_scores_and_says_why_mase_is_nan(tmp_path, capsys):
+    data = tmp_path / "flat.csv"
+    pd.DataFrame({"ds": pd.date_range("2015-01-01", periods=48, freq="MS"), "y": 5.0}).to_csv(data, index=False)
+    assert main(["forecast", str(data), "--max-epochs", "1", "--backtest-windows", "1", "--ensemble", "1",
+                 "--no-baseline", "--out", str(tmp_path / "run")]) == 0
+    captured = capsys.readouterr()
+    assert "MASE nan: undefined when every series' history before its first cut-off repeats itself" in captured.out
+    assert "RuntimeWarning" not in captured.err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["lstm"]["MAE"] < 1e-6 and metrics["naive"]["MAE"] == 0.0
+    assert metrics["lstm"]["MASE"] is None  # strict JSON: null, not NaN
+    assert "NaN" not in (tmp_path / "run" / "metrics.json").read_text()

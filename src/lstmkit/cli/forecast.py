@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -246,6 +247,9 @@ def _print_table(backtest, ts) -> None:
     for model, row, seconds in rows:
         print(f"{model:<16}" + "".join(f"{row[n]:>10.3f}" for n in names)
               + (f"{seconds:>10.1f}" if seconds is not None else ""))
+    if any(math.isnan(row["MASE"]) for _, row, _ in rows):
+        print("MASE nan: undefined when every series' history before its first cut-off repeats itself season "
+              "after season (MASE divides by the seasonal naive forecast's mean error there, 0)")
     if "coverage" in metrics["lstm"]:
         print(f"interval coverage {metrics['lstm']['coverage']:.3f} "
               f"(nominal {metrics['lstm']['nominal_coverage']:.2f})")
