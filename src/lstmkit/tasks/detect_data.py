@@ -88,11 +88,13 @@ def _step_table(data: Any, time: str) -> tuple[Any, TableSource | None]:
     if time not in [str(c) for c in table.columns]:
         return data, None
     use = ~blank_rows(table, _MISSING)
-    if step_numbers(table[time][use]) is None:
+    steps = step_numbers(table[time][use])
+    if steps is None:
         return data, None
-    values, _, _, _ = parse_numbers(table[time], _MISSING)
+    values = np.zeros(len(table), dtype=np.int64)
+    values[use] = steps
     frame = table.copy()
-    stamps = (STEP_ORIGIN + pd.to_timedelta(np.where(use, values, 0).astype(np.int64), unit="s"))
+    stamps = STEP_ORIGIN + pd.to_timedelta(values, unit="s")
     frame[time] = np.where(use, pd.Series(stamps).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(), "")
     if src.kind != "frame":
         frame.index = pd.RangeIndex(2 if src.kind == "csv" else 1, len(frame) + (2 if src.kind == "csv" else 1))
