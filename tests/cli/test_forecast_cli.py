@@ -120,19 +120,6 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert result.returncode == 2 and "no checkpoint to resume from" in result.stderr
 
 
-def test_two_process_data_parallel_run(tmp_path):
-    data = write_series(tmp_path / "s.csv")
-    out = tmp_path / "ddp"
-    result = cli(str(data), "--devices", "2", "--strategy", "ddp", "--max-epochs", "3",
-                 "--backtest-windows", "1", "--horizon", "6", "--out", str(out))
-    assert result.returncode == 0, result.stderr[-2000:]
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["processes"] == 2
-    forecast = pd.read_csv(out / "forecast.csv")
-    assert len(forecast) == 12 and np.isfinite(forecast["y_hat"]).all()
-    assert metrics["lstm"]["MAPE"] < 50
-
-
 # Runs the CLI with every read of a checkpoint logged, and the read of a temporary one shifted
 # so that the old race always shows: rank 1 reads late, rank 0 would return (removing its
 # temporary folder) meanwhile.
@@ -157,23 +144,31 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_every_rank_restores_the_best_weights_of_a_temporary_run(tmp_path):
-    """The backtest trains with ``run_dir=None`` (a temporary folder per process), and
-    Lightning points every rank at rank 0's checkpoint folder: rank 0 must not remove it before
-    the other rank has read its best weights. (It did: the other rank then failed with
-    FileNotFoundError, or, a few ms late, silently kept its last weights; the flaky
-    ``test_two_process_data_parallel_run``.)"""
+def test_two_process_data_parallel_run(tmp_path):
+    """Two processes (``--devices 2 --strategy ddp``), with every read of a checkpoint logged.
+
+    The backtest trains with ``run_dir=None`` (a temporary folder per process), and Lightning
+    points every rank at rank 0's checkpoint folder: rank 0 must not remove it before the other
+    rank has read its best weights. (It did: the other rank then failed with
+    FileNotFoundError, or, a few ms late, silently kept its last weights; this test was flaky
+    then.)"""
     import os
 
     data = write_series(tmp_path / "s.csv")
     wrapper = tmp_path / "logged_loads.py"
     wrapper.write_text(_LOGGED_LOADS)
     log = tmp_path / "loads.log"
+    out = tmp_path / "ddp"
     result = subprocess.run(
         [sys.executable, str(wrapper), "forecast", str(data), "--devices", "2", "--strategy", "ddp",
-         "--max-epochs", "2", "--backtest-windows", "1", "--horizon", "6", "--out", str(tmp_path / "ddp")],
+         "--max-epochs", "3", "--backtest-windows", "1", "--horizon", "6", "--out", str(out)],
         capture_output=True, text=True, timeout=600, env=dict(os.environ, LOADS_LOG=str(log)))
     assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["processes"] == 2
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert len(forecast) == 12 and np.isfinite(forecast["y_hat"]).all()
+    assert metrics["lstm"]["MAPE"] < 50
     loads = sorted(line.split(" ", 1) for line in log.read_text().splitlines())
     temporary: dict[str, list[str]] = {}
     for rank, path in loads:
