@@ -26,6 +26,7 @@ def _checkpoint():
         "loops": OrderedDict(epoch=3, progress={"total": {"ready": 7}}, name="fit"),
         "empty": torch.empty(0, 5),
         "grad": torch.ones(2, requires_grad=True),
+        "conjugate": torch.tensor([1 + 2j, 3 - 1j]).conj(),  # a lazy view: left to deepcopy
     }
 
 

@@ -14,7 +14,8 @@ storage, with the same offsets, sizes and strides, so ``torch.save`` writes the 
 dicts, ``OrderedDict``s (with their attributes: a ``state_dict``'s ``_metadata``), lists and
 tuples are rebuilt with their keys in order; any other
 object (an ``AttributeDict`` of hyper-parameters, a ``Parameter``, a tensor that requires
-grad) goes to ``copy.deepcopy`` with one memo, so objects met twice are copied once.
+grad, a sparse, quantized or conjugate-view tensor) goes to ``copy.deepcopy`` with one memo,
+so objects met twice are copied once.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _copy(obj: Any, memo: dict, storages: dict) -> Any:
     key = id(obj)
     if key in memo:
         return memo[key]
-    if kind is torch.Tensor and not obj.requires_grad and obj.layout is torch.strided:
+    if (kind is torch.Tensor and not obj.requires_grad and obj.layout is torch.strided
+            and not (obj.is_quantized or obj.is_conj() or obj.is_neg())):
         out = _copy_tensor(obj, storages)
     elif kind is dict or kind is OrderedDict:
         out = kind()
