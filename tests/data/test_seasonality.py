@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lstmkit.data import load_air_passengers, read_timeseries
-from lstmkit.data.seasonality import autocorrelation, detect_season
+from lstmkit.data.seasonality import autocorrelation, detect_season, dominant_season
 
 
 def test_autocorrelation_is_the_pooled_sums_of_the_series_less_their_lines():
@@ -77,3 +77,16 @@ def test_statsmodels_series_read_as_step_numbers():
     assert detect_season([data.elnino.load_pandas().data.iloc[:, 1:].to_numpy().ravel()]) == 12  # monthly
     assert detect_season([data.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy()]) == 11  # the solar cycle
     assert detect_season([data.nile.load_pandas().data["volume"].to_numpy()]) == 1
+
+
+def test_the_dominant_season_is_the_highest_peak_and_the_detected_one_the_first():
+    rng = np.random.default_rng(3)
+    t = np.arange(1000)
+    y = np.sin(2 * np.pi * t / 37) + 0.3 * np.sign(np.sin(2 * np.pi * t / 111)) + rng.normal(0, 0.15, len(t))
+    assert detect_season([y]) == 37  # the shorter cycle comes first
+    assert dominant_season([y]) == 111  # 3 x 37: the whole pattern repeats, the lag of the least seasonal-naive error
+    r, _ = autocorrelation([y], 112)
+    assert r[111] > r[37]
+    for x in (rng.normal(size=500), np.cumsum(rng.normal(size=500))):
+        assert dominant_season([x]) == 1
+    assert dominant_season([np.sin(2 * np.pi * t / 24)]) == 24 and dominant_season([np.ones(10)]) == 1

@@ -74,6 +74,10 @@ def test_baselines():
     t = np.arange(200)
     x = np.sin(2 * np.pi * t / 20)
     assert bl.estimate_period(x) == 20
+    rng = np.random.default_rng(0)
+    for n in (300, 2000):  # no season: noise, a random walk, a trend (a local peak of noise is no season)
+        e = rng.normal(size=n)
+        assert bl.estimate_period(e) == bl.estimate_period(np.cumsum(e)) == bl.estimate_period(0.05 * np.arange(n) + e) == 1
     assert bl.seasonal_naive_error(x, 20)[20:].max() < 1e-9
     z = bl.rolling_zscore(np.r_[np.zeros(10) + np.arange(10) % 2, 50.0], window=10)
     assert z[-1] > 50 and z[0] == 0

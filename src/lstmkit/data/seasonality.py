@@ -26,6 +26,11 @@ lag within a quarter of it whose multiples have the highest mean autocorrelation
 peak can crest a lag or two off); none gives 1. Measured on white noise, random walks and
 AR(1) series of 40-5000 steps (200 each): 0-4 % found a season.
 
+:func:`dominant_season` takes, among the same lags, the one of the highest autocorrelation
+instead of the first: the lag ``m`` whose seasonal-naive error ``y_t - y_{t-m}`` is smallest
+(``E (e_t - e_{t-m})² = 2 (1 - r_m) σ²``), the whole pattern of two cycles (a 37-step wave
+on a 111-step square wave: 111) rather than the shorter of them.
+
 This module imports numpy only.
 """
 
@@ -35,7 +40,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["MAX_SEASON", "MIN_AUTOCORRELATION", "STRONG", "Z", "autocorrelation", "detect_season", "lag_sums"]
+__all__ = ["MAX_SEASON", "MIN_AUTOCORRELATION", "STRONG", "Z", "autocorrelation", "detect_season", "dominant_season",
+           "lag_sums", "seasonal_peaks"]
 
 #: Standard errors a seasonal peak must stand above chance.
 Z = 3.0
@@ -82,29 +88,57 @@ def autocorrelation(series: Sequence[np.ndarray], max_lag: int) -> tuple[np.ndar
     return numerator / denominator, n
 
 
-def detect_season(series: Sequence[np.ndarray], max_season: int | None = None) -> int:
-    """The season of ``series`` (one or many arrays of values at consecutive steps) from
-    their pooled autocorrelation, as the module says; 1 when no lag stands out. Lags run
-    from 2 to ``max_season`` (default: a third of the shortest series, so that three seasons
-    fit in each, at most :data:`MAX_SEASON`)."""
-    lengths = [len(s) for s in series]
-    if not lengths:
-        return 1
-    longest = int(max_season) if max_season is not None else min(min(lengths) // 3, MAX_SEASON)
-    if longest < 2:
-        return 1
-    reach = max(longest + 1, min(min(lengths) - 1, 3 * longest))  # up to three seasons, to place the peak
-    r, n = autocorrelation(series, reach)
-    if n == 0:
-        return 1
+def seasonal_peaks(r: np.ndarray, n: int, longest: int) -> list[int]:
+    """The lags ``2..longest`` (ascending) at which the autocorrelation ``r`` of ``n`` pooled
+    steps (``r`` must reach lag ``longest + 1``) peaks as a season does: a local maximum above
+    chance by Bartlett's error, risen as far from the trough before it (the module's test)."""
     cumulative = np.cumsum(np.r_[0.0, r[1:] ** 2])  # cumulative[m - 1] = Σ_{0<k<m} r_k²
+    peaks = []
     for m in range(2, longest + 1):
         if not (r[m - 1] < r[m] >= r[m + 1]):
             continue
         least = min(max(Z * np.sqrt((1.0 + 2.0 * cumulative[m - 1]) / n), MIN_AUTOCORRELATION), STRONG)
         if r[m] > least and r[m] - r[1:m].min() > least:
-            return _place(r, m, longest)
-    return 1
+            peaks.append(m)
+    return peaks
+
+
+def _longest(series: Sequence[np.ndarray], max_season: int | None) -> int:
+    lengths = [len(s) for s in series]
+    if not lengths:
+        return 0
+    return int(max_season) if max_season is not None else min(min(lengths) // 3, MAX_SEASON)
+
+
+def detect_season(series: Sequence[np.ndarray], max_season: int | None = None) -> int:
+    """The season of ``series`` (one or many arrays of values at consecutive steps) from
+    their pooled autocorrelation, as the module says; 1 when no lag stands out. Lags run
+    from 2 to ``max_season`` (default: a third of the shortest series, so that three seasons
+    fit in each, at most :data:`MAX_SEASON`)."""
+    longest = _longest(series, max_season)
+    if longest < 2:
+        return 1
+    shortest = min(len(s) for s in series)
+    reach = max(longest + 1, min(shortest - 1, 3 * longest))  # up to three seasons, to place the peak
+    r, n = autocorrelation(series, reach)
+    if n == 0:
+        return 1
+    peaks = seasonal_peaks(r, n, longest)
+    return _place(r, peaks[0], longest) if peaks else 1
+
+
+def dominant_season(series: Sequence[np.ndarray], max_season: int | None = None) -> int:
+    """The season lag of the highest autocorrelation among those :func:`seasonal_peaks`
+    admits (the best lag for a seasonal-naive forecast); 1 when none stands out. Lags as in
+    :func:`detect_season`."""
+    longest = _longest(series, max_season)
+    if longest < 2:
+        return 1
+    r, n = autocorrelation(series, longest + 1)
+    if n == 0:
+        return 1
+    peaks = seasonal_peaks(r, n, longest)
+    return max(peaks, key=lambda m: r[m]) if peaks else 1
 
 
 def _place(r: np.ndarray, m: int, longest: int) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.seasonality import lag_sums
+from lstmkit.data.seasonality import dominant_season
 
 
 def _as_2d(x) -> np.ndarray:
@@ -46,18 +46,14 @@ def random_score(n: int, seed: int = 0) -> np.ndarray:
 
 
 def estimate_period(x, max_period: int = 1000) -> int:
-    """The lag (2..max_period) of the highest autocorrelation peak of ``x`` (1-D), or 1 when
-    the autocorrelation has no positive peak."""
+    """The season of ``x`` (1-D) for the seasonal-naive baseline: among the lags 2..min(n/2,
+    ``max_period``) whose autocorrelation (less the series' line) peaks above chance, the
+    highest (:func:`lstmkit.data.seasonality.dominant_season`); 1 when none does (noise, a
+    random walk, a trend)."""
     x = np.asarray(x, dtype=np.float64).ravel()
-    x = x - x.mean()
-    n = len(x)
-    if n < 8 or not np.any(x):
+    if len(x) < 8:
         return 1
-    acf = lag_sums(x, min(n // 2, max_period))
-    acf = acf / acf[0]
-    peaks = [lag for lag in range(2, len(acf) - 1) if acf[lag] > acf[lag - 1] and acf[lag] >= acf[lag + 1]]
-    peaks = [lag for lag in peaks if acf[lag] > 0]
-    return int(max(peaks, key=lambda lag: acf[lag])) if peaks else 1
+    return dominant_season([x], max_season=min(len(x) // 2, int(max_period)))
 
 
 BASELINES = ("rolling_zscore", "seasonal_naive", "random")
