@@ -18,6 +18,7 @@ def _bench(*args):
 
 
 @pytest.mark.skipif(not fused.available(), reason="fused kernels unavailable")
+@pytest.mark.slow
 def test_bench_table_rows_and_json(tmp_path):
     raw = tmp_path / "raw.json"
     result = _bench("--shapes", "3,2,8", "--variants", "plain,peephole,gru", "--reps", "1",

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from lstmkit.cli.main import main
 
 
@@ -37,6 +39,7 @@ def _torch_imported_by_entry(argv):
     return int(line[1]), line[2] == "True"
 
 
+@pytest.mark.slow
 def test_bad_input_is_reported_before_torch_loads(tmp_path):
     # a bad file answers at once (about a second), not after torch and Lightning load (~5 s on
     # a slow CPU): each command reads and checks its data first; nothing is written
@@ -60,6 +63,7 @@ def test_bad_usage_exits_2_with_one_line():
     assert result.returncode == 2
 
 
+@pytest.mark.slow
 def test_demo_trains_and_beats_naive(capsys):
     assert main(["demo", "--steps", "60", "--seed", "1"]) == 0
     out = capsys.readouterr().out

@@ -27,6 +27,7 @@ def write_series(path, n=60, ids=("a", "b")):
     return path
 
 
+@pytest.mark.slow
 def test_statsforecast_rows_equal_a_direct_fit_on_the_same_cutoff(tmp_path, capsys):
     models = pytest.importorskip("statsforecast.models")
     data = write_series(tmp_path / "s.csv")

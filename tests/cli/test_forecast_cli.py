@@ -54,6 +54,7 @@ def test_forecast_writes_every_output(tmp_path, capsys):
     assert "seasonal_naive" in table and "MASE" in table
 
 
+@pytest.mark.slow
 def test_default_run_on_air_passengers_beats_seasonal_naive(tmp_path):
     out = tmp_path / "air"
     assert main(["forecast", "--out", str(out)]) == 0
@@ -106,6 +107,7 @@ def test_saved_model_forecasts_new_data_without_training(tmp_path):
     assert "not an lstmkit model directory" in result.stderr
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(tmp_path):
     data = write_series(tmp_path / "s.csv", ids=("a",))
     out = tmp_path / "run"
@@ -144,6 +146,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_two_process_data_parallel_run(tmp_path):
     """Two processes (``--devices 2 --strategy ddp``), with every read of a checkpoint logged.
 
@@ -219,6 +222,7 @@ def test_missing_file_and_fill(tmp_path):
     assert (out / "forecast.csv").is_file()
 
 
+@pytest.mark.slow
 def test_parquet_input(tmp_path):
     csv = write_series(tmp_path / "s.csv", n=400, ids=("a", "b", "c"))
     parquet = tmp_path / "s.parquet"

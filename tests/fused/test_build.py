@@ -107,6 +107,7 @@ exec c++ "$@"
 """
 
 
+@pytest.mark.slow
 def test_sigkill_mid_compile_blocks_nothing_and_leaves_nothing_used(fresh, tmp_path, monkeypatch):
     """kill -9 of a process while its compiler runs: the next process builds and loads at once
     (the OS dropped the dead builder's flock), from the final folder; the dead one's temporary
@@ -186,6 +187,7 @@ WAIT_THEN_RUN = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_live_holder_ends_in_one_warning_and_the_reference(fresh, tmp_path):
     """Another live process holds the lstm family's build lock: the wait ends after
     LSTMKIT_BUILD_TIMEOUT with one warning naming the holder, available() is False and a
@@ -387,6 +389,7 @@ def test_isa_knob_sets_the_target_flags_and_the_key(fresh, tmp_path, monkeypatch
 # ------------------------------------------------------------------------- building ahead
 
 
+@pytest.mark.slow
 def test_build_all_builds_each_family_in_its_own_process(fresh, tmp_path):
     """build_all compiles every family given, side by side, into the cache a later load uses
     without compiling; a family that fails to compile is reported with the compiler's reason

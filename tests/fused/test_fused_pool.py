@@ -117,6 +117,7 @@ print("ok", peak, taken)
 """
 
 
+@pytest.mark.slow
 def test_pool_stays_under_its_cap(tmp_path):
     """LSTMKIT_FUSED_POOL_MB=4: whatever the sizes asked, the pool never keeps more than 4 MiB
     (the blocks released longest ago go back to the system first), a new size is served from

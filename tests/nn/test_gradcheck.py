@@ -61,6 +61,7 @@ def test_lstm_variant_gradcheck(variant):
     lambda: lstmkit.RNN(I, H, nonlinearity="tanh"),
     lambda: lstmkit.RNN(I, H, nonlinearity="relu", bidirectional=True),
 ], ids=["gru", "rnn_tanh", "rnn_relu"])
+@pytest.mark.slow
 def test_gru_and_rnn_gradcheck(factory):
     gradcheck_module(factory())
 

@@ -37,6 +37,7 @@ def test_the_rule_without_the_margin(bench, accuracy, log_loss, expected):
     assert [bench.label(old, j) for j in range(3)] == ["P1", "P3", "P3+d0.8"]
 
 
+@pytest.mark.slow
 def test_one_line_and_one_record_per_set_and_seed(bench, monkeypatch, tmp_path, capsys):
     real = classify_select.select_conv_segments
     seen = []

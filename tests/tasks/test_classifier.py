@@ -31,6 +31,7 @@ def synthetic(n=60, seed=0, channels=2):
                         source="synthetic", ids=np.array([str(i) for i in range(n)]))
 
 
+@pytest.mark.slow
 def test_fit_predict_and_save_load(tmp_path):
     train, test = synthetic(80, seed=0), synthetic(40, seed=1)
     clf = lstmkit.Classifier(hidden_size=16, max_epochs=40, seed=0, ensemble=1, conv_segments=1).fit(train)
@@ -101,6 +102,7 @@ def write_ts(path, data):
     return path
 
 
+@pytest.mark.slow
 def test_classify_command_with_ts_files(tmp_path, capsys):
     train = write_ts(tmp_path / "train.ts", synthetic(60, seed=0))
     test = write_ts(tmp_path / "test.ts", synthetic(30, seed=1))
@@ -170,6 +172,7 @@ def test_classify_bad_files_exit_2(tmp_path, content, message):
 # the full defaults are measured by benchmarks/bench_classify.py, the selection of the parts is
 # driven end to end by tests/tasks/test_classify_select.py.
 @pytest.mark.parametrize("name,target", [("ItalyPowerDemand", 0.94), ("JapaneseVowels", 0.97)])
+@pytest.mark.slow
 def test_ucr_uea_accuracy(name, target):
     pytest.importorskip("aeon")
     from lstmkit.data.sequences import load_dataset
@@ -189,6 +192,7 @@ def test_the_split_of_train_keeps_two_of_every_class_for_training(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_inspect_a_saved_classifier(tmp_path):
     train = write_ts(tmp_path / "train.ts", synthetic(30, seed=0))
     model = tmp_path / "model"
@@ -232,6 +236,7 @@ def test_threads_flag_sets_torchs_threads_for_the_run_alone(tmp_path):
     assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow
 def test_label_smoothing_trains_towards_the_smoothed_targets(tmp_path):
     from lstmkit.cli.classify import LABEL_SMOOTHING
     from lstmkit.tasks.classify import ClassifierParams

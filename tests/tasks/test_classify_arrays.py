@@ -100,6 +100,7 @@ def test_clone_keeps_every_option():
     assert base.is_classifier(clf)
 
 
+@pytest.mark.slow
 def test_cross_validation_and_grid_search_choose_an_option():
     model_selection = pytest.importorskip("sklearn.model_selection")
     X, y = bumps(n=24)

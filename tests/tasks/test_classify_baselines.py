@@ -80,6 +80,7 @@ def test_classify_pads_unequal_lengths_for_minirocket(tmp_path, capsys):
     assert f"series padded to {baseline['padded_to']} steps with their last value" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_classify_writes_the_minirocket_baseline(tmp_path, capsys):
     # The first MiniRocket fit in a fresh environment compiles aeon's numba kernels (about a
     # minute on 2 cores; numba caches them on disk for every later run).

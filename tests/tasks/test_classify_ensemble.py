@@ -144,6 +144,7 @@ def test_slice_windows_keeps_the_channels_apart():
         assert int(new[i]) == -(-max(1, int(np.ceil(0.5 * [10, 6, 2][i]))) // 2)
 
 
+@pytest.mark.slow
 def test_augment_trains_and_is_saved(tmp_path):
     assert AUGMENT == ClassifierParams().augment
     with pytest.raises(ValueError, match="augment"):
@@ -168,6 +169,7 @@ def test_downsample_averages_blocks():
     assert downsample(seq, 1) is seq and downsample(seq, 10).shape == (1, 2)
 
 
+@pytest.mark.slow
 def test_the_automatic_downsampling_and_patch(tmp_path):
     from lstmkit.data.sequences import SequenceData
 

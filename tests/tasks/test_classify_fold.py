@@ -69,6 +69,7 @@ def test_folded_nets_have_gradients_everywhere_and_ignore_padding():
         torch.testing.assert_close(net(noisy, lengths), net(x, lengths))
 
 
+@pytest.mark.slow
 def test_d_1_is_unchanged_and_mean_averages():
     train, test = synthetic(30, seed=0), synthetic(8, seed=1)  # lengths 20..40: d = 1
     folded = lstmkit.Classifier(**SMALL, max_epochs=2, seed=0).fit(train)

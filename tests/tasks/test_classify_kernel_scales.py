@@ -30,6 +30,7 @@ def test_member_kernel_widths():
             ClassifierParams(kernel_scales=bad)
 
 
+@pytest.mark.slow
 def test_members_get_their_widths_and_keep_them_through_save_load(tmp_path):
     data = synthetic(24)  # 20..40 steps: below the floor, every member at 8/5/3 by default
     plain = lstmkit.Classifier(**SMALL, ensemble=3, max_epochs=1, progress=False).fit(data)

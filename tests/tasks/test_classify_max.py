@@ -105,6 +105,7 @@ def test_save_load_and_models_saved_before_the_option(tmp_path):
     np.testing.assert_array_equal(before.predict_proba(test), old.predict_proba(test))
 
 
+@pytest.mark.slow
 def test_the_selection_tries_the_maximum_at_the_models_own_width(monkeypatch):
     seen = spy_on_fits(monkeypatch)
     x = np.random.default_rng(0).normal(size=(24, 1, 48)).astype(np.float32)
@@ -123,6 +124,7 @@ def test_the_selection_tries_the_maximum_at_the_models_own_width(monkeypatch):
     assert len(seen) == 1 and given.net.config.conv_max is False
 
 
+@pytest.mark.slow
 def test_the_maximums_candidate_reads_folded_series_from_four_start_offsets(monkeypatch):
     from lstmkit.tasks import classify_select
     from lstmkit.tasks.classify_select import MAX_FOLD_OFFSETS

@@ -123,6 +123,7 @@ def test_per_member_mixup_loss(monkeypatch):
         lstmkit.Classifier(mixup=(0.0, 0.7, 0.2), **TINY)
 
 
+@pytest.mark.slow
 def test_mixup_fit_learns_and_is_saved(tmp_path):
     from lstmkit.cli.classify import MIXUP
     from lstmkit.tasks.classify import ClassifierParams

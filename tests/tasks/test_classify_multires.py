@@ -94,6 +94,7 @@ def test_each_member_reads_its_own_resolution_and_the_output_is_their_mean():
     torch.testing.assert_close(x0, xs[0]) and torch.testing.assert_close(l0, ls[0])
 
 
+@pytest.mark.slow
 def test_one_scale_and_short_series_are_the_single_resolution_ensemble():
     data = long_data()
     one = lstmkit.Classifier(**SMALL, max_epochs=1).fit(data)
@@ -173,6 +174,7 @@ def test_inspect_reads_member_0(tmp_path):
     assert (tmp_path / "inside" / "inspect.json").is_file()
 
 
+@pytest.mark.slow
 def test_the_cli_flag(tmp_path):
     from lstmkit.cli.classify import FOLD_SCALES
 

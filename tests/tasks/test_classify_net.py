@@ -110,6 +110,7 @@ def test_save_load_keeps_the_architecture(tmp_path):
     assert lstmkit.Classifier.load(tmp_path / "l").net.members[0].conv is None
 
 
+@pytest.mark.slow
 def test_max_steps_sets_the_epochs():
     train = synthetic(40, seed=0)  # 40 sequences in batches of 16: 3 per epoch
     clf = lstmkit.Classifier(**SMALL, max_steps=7, max_epochs=50).fit(train)

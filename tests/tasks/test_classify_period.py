@@ -60,6 +60,7 @@ def test_the_automatic_block_width():
     assert member_downsampling(12, (1, 0.5, 2), 3) == [12, 6, 24]
 
 
+@pytest.mark.slow
 def test_aligned_blocks_hold_whole_periods_at_one_phase(tmp_path):
     data = periodic(noise=0.0)
     clf = lstmkit.Classifier(**SMALL, max_epochs=1).fit(data)
@@ -87,6 +88,7 @@ def test_aligned_blocks_hold_whole_periods_at_one_phase(tmp_path):
     np.testing.assert_array_equal(old.predict_proba(data), unaligned.predict_proba(data))
 
 
+@pytest.mark.slow
 def test_the_cli_flag(tmp_path):
     from lstmkit.cli.classify import ALIGN_PERIOD
 

@@ -51,6 +51,7 @@ def test_the_share_of_series_one_global_scale_leaves_flat():
     np.testing.assert_array_equal(z[:, 1], [0.0, 0.0, 0.0])  # a constant channel is only shifted
 
 
+@pytest.mark.slow
 def test_auto_scales_each_series_alone_only_when_most_would_be_flat():
     assert ClassifierParams().scaling == "auto"
     wide, narrow = shapes(decades=5.0), shapes(decades=1.0)

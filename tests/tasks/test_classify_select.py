@@ -133,6 +133,7 @@ def test_the_candidates():
     assert candidates_for(0.5, (False, True)) == [(1, 0.5, False), (3, 0.5, False)]  # per member: the first's
 
 
+@pytest.mark.slow
 def test_where_place_is_the_class_the_selection_takes_three_parts():
     x, y = bumps(60, seed=0)
     x_test, y_test = bumps(60, seed=1)

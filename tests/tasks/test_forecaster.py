@@ -14,6 +14,7 @@ from lstmkit.errors import InputError
     (load_nile, "naive"),  # yearly, no season
     (load_sunspots, "naive"),  # yearly, an ~11-year cycle the frequency does not name
 ])
+@pytest.mark.slow
 def test_backtest_beats_the_baseline_on_real_series(loader, baseline):
     result = lstmkit.Forecaster(seed=0).backtest(loader(), windows=3)
     assert result.metrics["lstm"]["MAPE"] < result.metrics[baseline]["MAPE"]
@@ -44,6 +45,7 @@ def promo_frame(n=120, seed=0, future=0):
     return frame
 
 
+@pytest.mark.slow
 def test_known_future_covariates_are_used():
     # two members instead of five: what is tested is the covariate's path, not the ensemble
     # (MAE 1.6 against 9.9 here; with five, 2.1 against 12.9, at twice the time)

@@ -69,6 +69,7 @@ def test_temporal_order_answers():
     assert bool((tokens[:, 0] == 6).all() and (tokens[:, -1] == 7).all())
 
 
+@pytest.mark.slow
 def test_lstm_reaches_a_lower_loss_than_the_plain_rnn(tmp_path):
     config = LabConfig(task="adding", lengths=(30,), max_steps=600, seeds=(0,))
     rnn = run_cell(config, "rnn", 30, tmp_path / "rnn", learning_rate=1e-3)  # each cell's sweep choice
@@ -177,6 +178,7 @@ def test_lstm_forget_gate_bias_is_one_by_default():
     assert LabConfig().chrono_init is False and LabConfig.for_task("copy").chrono_init is False
 
 
+@pytest.mark.slow
 def test_lab_quick_end_to_end(tmp_path, capsys):
     out = tmp_path / "lab"
     assert main(["lab", "adding", "--quick", "--steps", "100", "--sweep-steps", "20", "--lr-sweep", "1e-3,1e-2",
@@ -259,6 +261,7 @@ def test_lab_usage_errors(capsys):
     assert "name one task" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_default_lab_runs_adding_then_copy(tmp_path, capsys):
     out = tmp_path / "lab"
     assert main(["lab", "--quick", "--steps", "20", "--sweep-steps", "10", "--lr-sweep", "1e-3,1e-2",
@@ -286,6 +289,7 @@ def test_default_lab_runs_adding_then_copy(tmp_path, capsys):
     assert "forget-gate bias 1" in printed
 
 
+@pytest.mark.slow
 def test_runs_in_worker_processes_match_the_runs_here(tmp_path):
     config = LabConfig(task="adding", lengths=(6, 8), cells=("rnn", "lstm"), max_steps=10, eval_every=10,
                        test_size=32, seeds=(0, 1), learning_rate=1e-2)
@@ -387,6 +391,7 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+@pytest.mark.slow
 def test_workers_end_when_the_lab_process_is_killed(tmp_path):
     import signal
     import subprocess

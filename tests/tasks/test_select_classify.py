@@ -28,6 +28,7 @@ def test_values_are_read_as_json_or_text(select):
     assert select.parse_values("true,0.5,mean") == [True, 0.5, "mean"]
 
 
+@pytest.mark.slow
 def test_the_search_picks_the_value_that_learns_and_scores_it_on_the_test_split(select, tmp_path, capsys):
     out = tmp_path / "s.json"
     select.main(["--datasets", "Tiny", "--seeds", "0", "--option", "max_epochs", "--values", "1,40",

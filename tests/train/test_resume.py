@@ -219,6 +219,7 @@ def kill_and_resume(tmp_path: Path, args: list[str]) -> tuple[Path, Path, bool]:
     return whole, cut, was_mid_epoch
 
 
+@pytest.mark.slow
 def test_generate_killed_and_resumed_reaches_the_uninterrupted_numbers(tmp_path):
     text = tmp_path / "text.txt"
     text.write_text("the cat sat on the mat. the dog sat on the log. a bird flew over the hill and sang. " * 70)
@@ -238,6 +239,7 @@ def test_generate_killed_and_resumed_reaches_the_uninterrupted_numbers(tmp_path)
     assert (cut / "samples.txt").read_text() == (whole / "samples.txt").read_text()
 
 
+@pytest.mark.slow
 def test_forecast_killed_and_resumed_reaches_the_uninterrupted_numbers(tmp_path):
     import pandas as pd
 
