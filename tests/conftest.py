@@ -8,10 +8,9 @@ for its OpenMP threads (``OMP_NUM_THREADS``, which the CLI tests' subprocesses i
 unless the caller set it: two workers each running two OpenMP threads on two cores spin in
 each other's barriers and run many times slower.
 
-Tests marked ``slow`` (each 6 s or more on a 2-core machine: training runs, subprocesses) run
-first, so that under xdist the workers share them out early instead of one worker finishing
-the last long test alone; ``pytest -m "not slow"`` leaves them out (the 50 of them took 470 of
-the suite's 850 CPU seconds on an AMD EPYC Zen 1)."""
+Tests marked ``slow`` (each 6 s or more on a 2-core machine: training runs, subprocesses)
+are left out by ``pytest -m "not slow"`` for a quicker pass (the 50 of them took 470 of the
+suite's 850 CPU seconds on an AMD EPYC Zen 1)."""
 
 import os
 
@@ -22,8 +21,3 @@ if _workers > 1 and "OMP_NUM_THREADS" not in os.environ:
     _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     os.environ["OMP_NUM_THREADS"] = str(max(1, _cores // _workers))
 
-
-def pytest_collection_modifyitems(config, items):
-    # a stable sort: the slow tests first, each group in its collection order (every xdist
-    # worker collects the same order, as the scheduler requires)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
