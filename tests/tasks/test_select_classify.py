@@ -2,9 +2,7 @@
 a small set where the choice is plain (one epoch has not learnt it; forty have)."""
 
 import json
-import sys
 
-import numpy as np
 import pytest
 
 from benchmark_modules import BENCHMARKS, benchmark_module
