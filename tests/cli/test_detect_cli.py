@@ -47,9 +47,11 @@ def test_detect_writes_every_output_and_the_table(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method"] == "prediction" and metrics["label"] == "is_anomaly"
     assert set(metrics["evaluation"]) >= {"detector", "rolling_zscore", "seasonal_naive", "random"}
+    # the 20-step wave's own period, not the hourly calendar's 24
+    assert list(metrics["evaluation"]["seasonal_naive_period"].values()) == [20]
     assert "inflates" in metrics["note"]
     printed = capsys.readouterr().out
-    for row in ("lstm (prediction)", "rolling z-score", "seasonal naive", "random (floor)", "VUS-PR", "PA-F1*",
+    for row in ("lstm (prediction)", "rolling z-score", "seasonal naive, m=20", "random (floor)", "VUS-PR", "PA-F1*",
                 "inflates"):
         assert row in printed
     # the saved model scores the file again without training

@@ -213,8 +213,10 @@ def _print_events(detection, has_id: bool, limit: int = 20) -> None:
 
 def print_metrics(evaluation: dict, method: str) -> None:
     """The table: the detector's metrics, the baselines' beside them."""
+    periods = set(evaluation.get("seasonal_naive_period", {}).values())
+    seasonal = f"seasonal naive, m={periods.pop()}" if len(periods) == 1 else "seasonal naive"  # one lag: name it
     rows = [(f"lstm ({method})", evaluation["detector"]), ("rolling z-score", evaluation["rolling_zscore"]),
-            ("seasonal naive", evaluation["seasonal_naive"]), ("random (floor)", evaluation["random"])]
+            (seasonal, evaluation["seasonal_naive"]), ("random (floor)", evaluation["random"])]
     names = [("VUS-PR", "VUS-PR"), ("AUC-PR", "AUC-PR"), ("range_F1", "range-F1"), ("point_F1", "point-F1"),
              ("point_adjusted_F1", "PA-F1*")]
     print(f"{'':<22}" + "".join(f"{label:>10}" for _, label in names))

@@ -368,7 +368,8 @@ class AnomalyDetector(Estimator):
 
         Returns ``{"detector": {VUS-PR, AUC-PR, range P/R/F1, point F1, point-adjusted F1},
         "rolling_zscore": {VUS-PR, AUC-PR}, "seasonal_naive": ..., "random": ...,
-        "anomaly_rate": ..., "labelled_events": ...}`` over all series laid end to end."""
+        "anomaly_rate": ..., "labelled_events": ..., "seasonal_naive_period": {series: m}}`` over
+        all series laid end to end (``m``: the seasonal-naive baseline's lag in that series)."""
         self.require_fitted()
         if isinstance(data, DetectData):
             d = data
@@ -385,15 +386,17 @@ class AnomalyDetector(Estimator):
         score, flags = detection.scores["score"].to_numpy(), detection.scores["flag"].to_numpy()
         out: dict[str, Any] = {"detector": {**dm.score_metrics(y, score, max_buffer), **dm.flag_metrics(y, flags)}}
         baseline: dict[str, list[np.ndarray]] = {name: [] for name in bl.BASELINES}
+        periods: dict[str, int] = {}
         for i, (uid, _, x, _, _) in enumerate(d.series()):
             z = self._standardise(uid, x)[:, : len(self.spec.targets)]
-            period = self.spec.period.get(uid) or bl.estimate_period(z[:, 0])
+            period = periods[uid] = int(self.spec.period.get(uid) or bl.estimate_period(z[:, 0]))
             for name, values in bl.baseline_scores(z, period, seed=self.params.training.seed + i).items():
                 baseline[name].append(values)
         for name, parts in baseline.items():
             out[name] = dm.score_metrics(y, np.concatenate(parts), max_buffer)
         out["anomaly_rate"] = float(y.mean())
         out["labelled_events"] = len(dm.ranges(y))
+        out["seasonal_naive_period"] = periods
         return out
 
     # --------------------------------------------------------------------- streaming
