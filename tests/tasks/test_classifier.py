@@ -159,6 +159,44 @@ def test_classify_bad_files_exit_2(tmp_path, content, message):
     assert not (tmp_path / "o").exists()
 
 
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "lstmkit", "classify", *map(str, args)], capture_output=True, text=True)
+
+
+def test_a_test_file_the_model_could_not_score_is_refused_before_training(tmp_path):
+    """Other channels, or a label no training sequence has: exit 2 and one line naming the
+    sequence and column, before any training (nothing written); a spelling of a training label
+    is pointed out."""
+    train = write_ts(tmp_path / "train.ts", synthetic(12, seed=0, channels=2))
+    test = write_ts(tmp_path / "test.ts", synthetic(6, seed=1, channels=1))
+    result = run_cli(train, test, "--out", tmp_path / "o")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"error: {test}: the sequences have 1 channel; those of {train} have 2: "
+                             "give a test file with the same channels\n")
+    assert not (tmp_path / "o").exists()
+
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text("kind,t0,t1,t2\n1.0,1,2,3\n2.0,3,2,1\n1.0,1,2,4\n2.0,4,2,1\n")
+    test.write_text("kind,t0,t1,t2\n1.0,1,2,3\n2,3,2,1\n3,1,2,4\n")
+    result = run_cli(train, test, "--label-column", "kind", "--out", tmp_path / "o")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"error: {test}: sequence 3, column 'kind': label '2' (1 more such label) does not "
+                             f"occur in {train} (its classes: '1.0', '2.0'); did you mean '2.0'?; a test label must "
+                             "be one the model can predict (to classify new data without scoring it, train first, "
+                             "then --model DIR)\n")
+    assert not (tmp_path / "o").exists()
+
+
+def test_one_training_sequence_per_class_trains_when_nothing_validates():
+    """With a test set of its own and no validation split (``val_fraction=0``, the default), a
+    class needs one training sequence; a validation split needs two."""
+    data = synthetic(2, seed=0)
+    clf = lstmkit.Classifier(hidden_size=8, ensemble=1, conv_segments=1, conv_max=False, max_steps=5).fit(data)
+    assert clf.predict_proba(synthetic(4, seed=1)).shape == (4, 2)
+    with pytest.raises(lstmkit.errors.InputError, match="class 'sine' has only 1 sequence"):
+        lstmkit.Classifier(hidden_size=8, ensemble=1, conv_segments=1, val_fraction=0.2, max_steps=5).fit(data)
+
+
 
 
 # The LSTM-FCN defaults (1000 optimizer steps on every training series) as measured on
@@ -262,3 +300,21 @@ def test_label_smoothing_trains_towards_the_smoothed_targets(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", str(tmp_path / "none.ts"), "--label-smoothing", "1.5"])
     assert exit_info.value.code == 2
+
+
+def test_a_test_file_without_labels_gets_predictions_and_no_stale_matrix(tmp_path, capsys):
+    train = write_ts(tmp_path / "train.ts", synthetic(8, seed=0, channels=1))
+    test = tmp_path / "test.csv"  # wide, no label column
+    test.write_text("t0,t1,t2,t3\n" + "".join(",".join(f"{v:.3f}" for v in s[:4, 0]) + "\n"
+                                               for s in synthetic(3, seed=1, channels=1).sequences))
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "confusion_matrix.png").write_bytes(b"an earlier run's")
+    assert main(["classify", str(train), str(test), "--hidden-size", "8",
+                 "--max-steps", "5", "--ensemble", "1", "--conv-segments", "1", "--conv-max", "off",
+                 "--no-baseline", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "predicted 3 sequences (the test file has no labels: no accuracy)" in printed
+    assert printed.rstrip().endswith(f"run directory: {out}  (metrics.json, predictions.csv, model)")
+    assert not (out / "confusion_matrix.png").exists()
+    assert len(pd.read_csv(out / "predictions.csv")) == 3

@@ -138,3 +138,43 @@ def test_a_model_saved_with_torch_batchnorm_loads_and_predicts_the_same(tmp_path
         assert loaded.params.masked_norm is False
         assert type(loaded.net.members[0].conv.norms[0]) is torch.nn.BatchNorm1d
         np.testing.assert_array_equal(loaded.predict_proba(data), clf.predict_proba(data))
+
+
+def test_a_training_batch_of_one_single_step_series_uses_the_running_statistics():
+    """One series of one step holds one value per channel: torch's BatchNorm refuses it in
+    training, so the branch normalises it by the running statistics and leaves them alone."""
+    for masked in (True, False):
+        torch.manual_seed(4)
+        branch = ConvBranch(2, (4, 4), (3, 2), squeeze_excite=True, masked_norm=masked).train()
+        with torch.no_grad():
+            for norm in branch.norms:
+                norm.running_mean.uniform_(-1.0, 1.0)
+                norm.running_var.uniform_(0.5, 2.0)
+        before = [(n.running_mean.clone(), n.running_var.clone(), int(n.num_batches_tracked)) for n in branch.norms]
+        u = torch.randn(1, 2, 1, requires_grad=True)
+        out = branch(u, torch.tensor([1]))
+        out.sum().backward()
+        assert torch.isfinite(out).all() and torch.isfinite(u.grad).all() and u.grad.abs().sum() > 0
+        for norm, (mean, var, tracked) in zip(branch.norms, before):
+            assert torch.equal(norm.running_mean, mean) and torch.equal(norm.running_var, var)
+            assert int(norm.num_batches_tracked) == tracked
+        expected = branch.eval()(u, torch.tensor([1]))  # what eval mode (the running statistics) gives
+        torch.testing.assert_close(out, expected)
+        two = branch.train()(torch.randn(2, 2, 1), torch.tensor([1, 1]))  # two values: batch statistics
+        assert [int(n.num_batches_tracked) for n in branch.norms] == [t + 1 for *_, t in before]
+        assert torch.isfinite(two).all()
+
+
+def test_the_cli_trains_on_single_step_series_whatever_the_batches(tmp_path):
+    """17 training series of one step: the last batch of 16 holds one (it once crashed)."""
+    rng = np.random.default_rng(0)
+    labels = np.array(["lo", "hi"] * 9)[:17]
+    values = np.where(labels == "hi", 1.0, -1.0) + 0.1 * rng.normal(size=17)
+    train = tmp_path / "train.csv"
+    train.write_text("label,t0\n" + "".join(f"{c},{v:.4f}\n" for c, v in zip(labels, values)))
+    out = tmp_path / "run"
+    assert main(["classify", str(train), str(train), "--max-steps", "100", "--hidden-size", "8",
+                 "--ensemble", "1", "--conv-segments", "1", "--conv-max", "off", "--no-baseline",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] == 1.0

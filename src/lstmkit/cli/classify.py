@@ -269,10 +269,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{train.source}: no class has more than 2 sequences, so none can be held out for "
                              "a test split (training needs 2 of each); give a TEST file or more sequences")
         train, test = train.subset(train_idx), train.subset(test_idx)
-    elif test.labels is not None:
-        unseen = sorted(set(test.classes) - set(train.classes))
-        if unseen:
-            raise UsageError(f"{test.source}: label {unseen[0]!r} does not occur in {train.source}")
+    else:
+        _check_test_fits(train, test)  # before training: a mismatch costs no training run
 
     import torch
 
@@ -324,9 +322,55 @@ def run(args: argparse.Namespace) -> int:
         baseline = None if args.no_baseline else _minirocket(train, test, args.seed)
         if baseline is not None:
             metrics["baselines"] = {"minirocket": baseline}
+    else:  # an earlier run's matrix in this directory would not be this data's
+        (out / "confusion_matrix.png").unlink(missing_ok=True)
+        print(f"predicted {len(test)} sequences (the test file has no labels: no accuracy)")
     write_json(out / "metrics.json", metrics)
-    print(f"run directory: {out}  (metrics.json, predictions.csv, confusion_matrix.png, model)")
+    plot = "confusion_matrix.png, " if report is not None else ""
+    print(f"run directory: {out}  (metrics.json, predictions.csv, {plot}model)")
     return 0
+
+
+def _check_test_fits(train, test) -> None:
+    """Refuse a test file the trained model could not score: other channels than the training
+    file's, or a label that no training sequence has (named with its sequence and column, and
+    a training label it may be a spelling of: '1.0' for '1', 'Walking' for 'walking')."""
+    from lstmkit.errors import InputError
+
+    if test.n_channels != train.n_channels:
+        raise InputError(f"{test.source}: the sequences have {test.n_channels} channel"
+                         f"{'s' if test.n_channels != 1 else ''}; those of {train.source} have "
+                         f"{train.n_channels}: give a test file with the same channels")
+    if test.labels is None:
+        return
+    known = set(train.classes)
+    unseen = [k for k, label in enumerate(test.labels.tolist()) if label not in known]
+    if not unseen:
+        return
+    k = unseen[0]
+    label = str(test.labels[k])
+    column = f", column {test.label_column!r}" if test.label_column else ""
+    others = len({str(test.labels[i]) for i in unseen}) - 1
+    more = f" ({others} more such label{'s' if others != 1 else ''})" if others else ""
+    classes = ", ".join(repr(str(c)) for c in train.classes[:12]) + (", ..." if len(train.classes) > 12 else "")
+    raise InputError(f"{test.source}: sequence {test.ids[k]}{column}: label {label!r}{more} does not occur in "
+                     f"{train.source} (its classes: {classes}){_spelling_hint(label, train.classes)}; "
+                     "a test label must be one the model can predict (to classify new data without "
+                     "scoring it, train first, then --model DIR)")
+
+
+def _spelling_hint(label: str, classes) -> str:
+    """'; did you mean X?' where a training class is the same number or the same text but for case."""
+    for cls in classes:
+        cls = str(cls)
+        if cls.casefold() == label.casefold().strip():
+            return f"; did you mean {cls!r}?"
+        try:
+            if float(cls) == float(label):
+                return f"; did you mean {cls!r}?"
+        except ValueError:
+            pass
+    return ""
 
 
 def _minirocket(train, test, seed: int) -> dict | None:

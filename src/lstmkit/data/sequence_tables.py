@@ -164,10 +164,19 @@ def _cells(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _value_block(frame: pd.DataFrame, src: TableSource, positions: np.ndarray, values: list[str]):
-    blocks = [parse_numbers(frame[c], _MISSING) for c in values]
-    v = np.column_stack([b[0] for b in blocks])
-    missing = np.column_stack([b[1] for b in blocks])
-    bad = np.column_stack([b[2] for b in blocks])
+    block = frame[values]
+    if len(values) > 1 and all(dtype == object for dtype in block.dtypes):
+        # cells of text (a CSV's): parsed as one column, row by row, then laid back out: the same
+        # numbers as column by column, without pandas' per-column cost (a wide CSV of 20,000
+        # steps took 35 s that way)
+        cells = pd.Series(block.to_numpy(dtype=object).ravel(), dtype=object)
+        shape = (len(block), len(values))
+        v, missing, bad = (a.reshape(shape) for a in parse_numbers(cells, _MISSING)[:3])
+    else:
+        blocks = [parse_numbers(frame[c], _MISSING) for c in values]
+        v = np.column_stack([b[0] for b in blocks])
+        missing = np.column_stack([b[1] for b in blocks])
+        bad = np.column_stack([b[2] for b in blocks])
     if bad.any():
         r, c = np.argwhere(bad)[0]  # row-major: the first bad cell in file order
         col = values[c]

@@ -641,8 +641,8 @@ class Classifier(Estimator):
         from lstmkit.data.sequences import check_trainable, stratified_split
 
         data = self.read(data, y, **read_kwargs)
-        check_trainable(data)
         p = self.params
+        check_trainable(data, min_per_class=2 if p.val_fraction > 0 else 1)  # one to learn (and one to validate)
         segments, segment_dropout, conv_max = p.conv_segments, p.segment_dropout, p.conv_max
         self.segment_selection = None
         if segments is None:  # the training series decide whether the parts' averages help

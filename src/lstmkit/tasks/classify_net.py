@@ -220,7 +220,7 @@ class ConvBranch(nn.Module):
             left = (conv.kernel_size[0] - 1) // 2  # 'same' padding: (k-1)//2 zeros before, the rest after
             u = nn.functional.pad(u, (left, conv.kernel_size[0] - 1 - left))
             u = conv(u)
-            u = torch.relu(norm(u, mask) if self.masked_norm else norm(u)) * mask
+            u = torch.relu(self._normalise(norm, u, mask)) * mask
             if isinstance(excite, SqueezeExcite):
                 u = excite(u, mask, steps)
         pooled = [(u * mask).sum(-1) / steps]  # (N, channels[-1])
@@ -229,6 +229,16 @@ class ConvBranch(nn.Module):
         if self.segments > 1:
             pooled.append(segment_means(u, lengths, self.segments))
         return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1)
+
+
+    def _normalise(self, norm: nn.BatchNorm1d, u: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Block j's BatchNorm. A training batch of one series of one step holds one value per
+        channel: it has no batch variance (torch's BatchNorm refuses it), so that batch is
+        normalised by the running statistics, which it leaves as they are."""
+        if self.training and u.shape[0] * u.shape[-1] < 2:
+            return nn.functional.batch_norm(u, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                                            training=False, eps=norm.eps)
+        return norm(u, mask) if self.masked_norm else norm(u)
 
 
 def segment_means(u: torch.Tensor, lengths: torch.Tensor, segments: int) -> torch.Tensor:
