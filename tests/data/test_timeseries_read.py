@@ -176,17 +176,17 @@ def test_mixed_iso_formats(tmp_path):
 
 # --------------------------------------------------------------------------- fill
 
-GAPPY = "ds,y,t\n2020-01-01,,1\n2020-01-02,2,\n2020-01-04,6,4\n2020-01-05,,5\n"
-# grid 01..05: y = [nan, 2, (gap), 6, nan], t = [1, nan, (gap), 4, 5]
+GAPPY = "ds,y,t\n2020-01-01,0,\n2020-01-02,,2\n2020-01-04,6,\n2020-01-05,8,5\n"
+# grid 01..05: y = [0, nan, (gap), 6, 8], t = [nan, 2, (gap), nan, 5]
 
 
 @pytest.mark.parametrize(
     "fill, y, t",
     [
-        ("ffill", [2, 2, 2, 6, 6], [1, 1, 1, 4, 5]),
-        ("bfill", [2, 2, 6, 6, 6], [1, 4, 4, 4, 5]),
-        ("interpolate", [2, 2, 4, 6, 6], [1, 2, 3, 4, 5]),
-        ("zero", [0, 2, 0, 6, 0], [1, 0, 0, 4, 5]),
+        ("ffill", [0, 0, 0, 6, 8], [2, 2, 2, 2, 5]),
+        ("bfill", [0, 6, 6, 6, 8], [2, 2, 5, 5, 5]),
+        ("interpolate", [0, 2, 4, 6, 8], [2, 2, 3, 4, 5]),
+        ("zero", [0, 0, 0, 6, 8], [0, 2, 0, 0, 5]),
     ],
 )
 def test_fill_methods(tmp_path, fill, y, t):
@@ -194,7 +194,23 @@ def test_fill_methods(tmp_path, fill, y, t):
     assert ts.frame["ds"].dt.day.tolist() == [1, 2, 3, 4, 5]
     assert ts.frame["y"].tolist() == y
     assert ts.frame["t"].tolist() == t
-    assert ts.n_filled == 5  # y: 01, 03, 05; t: 02, 03
+    assert ts.n_filled == 5 and ts.n_trimmed == 0  # y: 02, 03; t: 01, 03, 04
+
+
+def test_fill_leaves_out_the_rows_outside_a_series_observed_span(tmp_path):
+    """Before a series' first target value and after its last nothing was observed: a table
+    padded to a common date range, or rows meant for the future, are left out, never filled."""
+    path = write(tmp_path, "g.csv", "ds,y,t\n2020-01-01,,1\n2020-01-02,2,\n2020-01-04,6,4\n2020-01-05,,5\n")
+    for fill in ("ffill", "bfill", "interpolate", "zero"):
+        ts = read_timeseries(path, past_covariates=["t"], fill=fill, freq="D")
+        assert ts.frame["ds"].dt.day.tolist() == [2, 3, 4] and ts.n_trimmed == 2
+        assert ts.frame["y"].iloc[[0, 2]].tolist() == [2, 6]
+    padded = write(tmp_path, "p.csv", "unique_id,ds,y\n" + "".join(
+        f"{uid},2020-01-0{d},{v}\n" for uid, vals in (("A", ["", "", 3, 4, 5]), ("B", [1, "", 3, "", ""]))
+        for d, v in zip(range(1, 6), vals)))
+    ts = read_timeseries(padded, fill="interpolate")
+    assert ts.series("A")["y"].tolist() == [3, 4, 5] and ts.series("A")["ds"].dt.day.tolist() == [3, 4, 5]
+    assert ts.series("B")["y"].tolist() == [1, 2, 3] and ts.n_trimmed == 4 and ts.n_filled == 1
 
 
 def test_fill_per_series_and_infers_freq_despite_gaps(tmp_path):
@@ -284,3 +300,28 @@ def test_bad_season_length():
     assert (info.value.param, info.value.got) == ("season_length", 0)
     with pytest.raises(InputError, match=r"^season_length: expected a whole number >= 1; got 'x'$"):
         read_timeseries(frame, freq="D", season_length="x")
+
+
+def test_local_times_whose_utc_offset_changes(tmp_path):
+    """What ``DataFrame.to_csv`` writes for local times across a daylight-saving change: hourly
+    data is read in UTC (regular there: the wall clock skips an hour), daily midnights keep their
+    local dates (in UTC they would fall an hour apart either side of the change)."""
+    hours = pd.date_range("2022-03-26 20:00", periods=12, freq="h", tz="UTC").tz_convert("Europe/Berlin")
+    frame = pd.DataFrame({"ds": hours, "y": np.arange(12.0)})
+    path = tmp_path / "berlin.csv"
+    frame.to_csv(path, index=False)
+    assert "+01:00" in path.read_text() and "+02:00" in path.read_text()
+    ts = read_timeseries(path)
+    assert ts.freq == "h" and ts.frame["y"].tolist() == list(range(12))
+    assert ts.frame["ds"].tolist() == list(pd.date_range("2022-03-26 20:00", periods=12, freq="h", tz="UTC"))
+    days = pd.date_range("2021-03-10", periods=10, freq="D", tz="America/New_York")
+    path = tmp_path / "ny.csv"
+    pd.DataFrame({"ds": days, "y": np.arange(10.0)}).to_csv(path, index=False)
+    ts = read_timeseries(path)
+    assert ts.freq == "D" and ts.frame["ds"].tolist() == list(pd.date_range("2021-03-10", periods=10, freq="D"))
+    two = tmp_path / "two.csv"  # series in two zones, each with its own fixed offset
+    two.write_text("unique_id,ds,y\n" + "".join(
+        f"{uid},2022-01-0{d} {h:02d}:00:00{off},{d}\n" for uid, off in (("a", "+01:00"), ("b", "-05:00"))
+        for d in range(1, 4) for h in range(0, 24, 6)))
+    ts = read_timeseries(two)
+    assert ts.freq == "6h" and ts.lengths() == {"a": 12, "b": 12}

@@ -137,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         forecaster = Forecaster.load(args.model)
         ts = forecaster.read(data, **_read_overrides(args))
+        _print_fill(ts, args.fill)
         forecast = forecaster.predict(ts)
         _write_forecast_outputs(forecaster, ts, forecast, None, out)
         print(f"forecast of {ts.n_series} series, {forecaster.net.config.horizon} steps, with the model in {args.model}")
@@ -145,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
     forecaster = Forecaster(**estimator_options(Forecaster, args, quantiles=quantiles))
     ts = forecaster.read(data)
+    _print_fill(ts, args.fill)
     backtest = None
     if args.backtest_windows > 0:
         _progress(f"backtest: training on the data before the first of {args.backtest_windows} cut-offs")
@@ -201,6 +203,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"forecast: {len(forecast)} rows for {ts.n_series} series -> {out}/forecast.csv")
     print(f"run directory: {out}  (metrics.json, forecast.csv, forecast.png, model)")
     return 0
+
+
+def _print_fill(ts, fill: str | None) -> None:
+    """What ``--fill`` did, in one line (nothing when it did nothing)."""
+    if not fill or not (ts.n_filled or ts.n_trimmed):
+        return
+    parts = []
+    if ts.n_filled:
+        parts.append(f"filled {ts.n_filled} missing value{'s' if ts.n_filled != 1 else ''} ({fill})")
+    if ts.n_trimmed:
+        parts.append(f"left out {ts.n_trimmed} row{'s' if ts.n_trimmed != 1 else ''} before a series' first "
+                     f"or after its last {ts.roles.target!r} value (nothing observed there to fill from)")
+    print(f"{ts.source}: " + "; ".join(parts))
 
 
 def _read_overrides(args) -> dict:

@@ -69,6 +69,7 @@ from lstmkit.data.timeseries_checks import (
     fill_missing,
     refuse_missing_cells,
     split_future,
+    trim_target_edges,
 )
 from lstmkit.errors import InputError, bad_value, param_ref
 
@@ -167,6 +168,8 @@ class TimeSeriesData:
         future: rows past the last target of each series holding the known-future covariates
             (columns ``[id, time, *future_covariates]``), or None when there are none.
         n_filled: how many values ``fill`` supplied (gaps and empty cells).
+        n_trimmed: how many rows ``fill`` left out, before a series' first target value or
+            after its last (nothing observed there to fill from).
         steps: the time column held plain step numbers (0, 1, 2, ...); step i is held as the
             time i seconds after :data:`~lstmkit.data.tables.STEP_ORIGIN` (``freq`` ``s``, or
             ``5s`` for every fifth step), and output gives the numbers back
@@ -183,6 +186,7 @@ class TimeSeriesData:
     has_id: bool = True
     future: pd.DataFrame | None = None
     n_filled: int = 0
+    n_trimmed: int = 0
     steps: bool = False
     season_detected: bool = False
 
@@ -294,6 +298,22 @@ def step_numbers(col: pd.Series) -> np.ndarray | None:
     return values.astype(np.int64)
 
 
+_UTC_OFFSET = r"\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
+
+
+def _wall_clock_days(text: pd.Series, utc: pd.Series) -> pd.Series:
+    """Times written with UTC offsets that change within the column (daylight saving time,
+    or series in several zones), read in UTC: hourly local times are regular there (a wall clock
+    skips or repeats an hour). Where every local time is a midnight (daily or coarser data)
+    the local dates are kept instead, without the offsets: in UTC those midnights would fall
+    an hour apart either side of a change."""
+    try:
+        wall = pd.to_datetime(text.str.replace(_UTC_OFFSET, "", regex=True), format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        return utc
+    return wall if (wall == wall.dt.normalize()).all() else utc
+
+
 def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.Series:
     """Datetime values of the time column; refuses missing and unreadable ones."""
     text = None
@@ -317,9 +337,11 @@ def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.
         warnings.simplefilter("ignore")
         for kwargs in ({}, {"format": "ISO8601"}, {"utc": True}, {"format": "ISO8601", "utc": True}):
             try:
-                return pd.to_datetime(text, **kwargs)
+                parsed = pd.to_datetime(text, **kwargs)
             except (ValueError, TypeError, OverflowError):
                 continue
+            if pd.api.types.is_datetime64_any_dtype(parsed):  # not pandas' objects of mixed UTC offsets
+                return _wall_clock_days(text, parsed) if kwargs.get("utc") else parsed
         bad = np.zeros(len(text), dtype=bool)
         try:
             bad = pd.to_datetime(text, errors="coerce").isna().to_numpy()
@@ -493,10 +515,13 @@ def _validated(frame: pd.DataFrame, table: pd.DataFrame, roles: ColumnRoles, src
         if lost:
             raise src.fail(f"{label(lost[0])} has no values in column {roles.target!r}; expected numbers in it")
 
+    n_trimmed = 0
     if fill is None:  # empty cells first: they have a row to name
         refuse_missing_cells(frame, roles, list(roles.values), src, label)
         if future is not None:
             refuse_missing_cells(future, roles, list(roles.future_covariates), src, label, future=True)
+    else:  # fill only between a series' first and last target values
+        frame, n_trimmed = trim_target_edges(frame, roles)
     if freq is None:
         freq = common_freq(frame, roles, src, label)
     check_grid(frame, roles, freq, src, label)
@@ -531,6 +556,7 @@ def _validated(frame: pd.DataFrame, table: pd.DataFrame, roles: ColumnRoles, src
         has_id=has_id,
         future=future,
         n_filled=n_filled,
+        n_trimmed=n_trimmed,
         steps=steps,
         season_detected=detected,
     )

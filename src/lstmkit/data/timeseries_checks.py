@@ -67,6 +67,22 @@ def split_future(frame: pd.DataFrame, roles: ColumnRoles) -> tuple[pd.DataFrame,
     return frame.loc[~tail].reset_index(drop=True), frame.loc[tail].reset_index(drop=True)
 
 
+def trim_target_edges(frame: pd.DataFrame, roles: ColumnRoles) -> tuple[pd.DataFrame, int]:
+    """The rows of every series from its first target value to its last (``fill`` fills the
+    gaps between them; before and after them nothing was observed: a table padded to a common
+    date range, or rows left for the future, would be filled with made-up history), and how many
+    rows were dropped. A series without any target value is kept whole for its error."""
+    has_y = frame[roles.target].notna()
+    keys = frame[roles.id]
+    since_first = has_y.groupby(keys, sort=False).cummax()
+    until_last = has_y[::-1].groupby(keys[::-1], sort=False).cummax()[::-1]
+    empty = ~has_y.groupby(keys, sort=False).transform("any")
+    keep = ((since_first & until_last) | empty).to_numpy()
+    if keep.all():
+        return frame, 0
+    return frame.loc[keep].reset_index(drop=True), int((~keep).sum())
+
+
 def _spans(frame: pd.DataFrame, roles: ColumnRoles) -> list[tuple[str, int, int]]:
     """``(id, start, stop)`` of each series in a frame sorted by id."""
     ids = frame[roles.id].to_numpy(dtype=object)
