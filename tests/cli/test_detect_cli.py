@@ -170,3 +170,40 @@ def test_step_numbers_as_time(tmp_path, capsys):
         f"error: {tmp_path / 'gap.csv'}: the series has no row for step 150 (between rows 151 and 152, frequency "
         f"1 step); add the rows or pass --fill ffill, bfill, interpolate or zero")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_one_series_model_scores_each_series_of_a_file_as_it_would_alone(tmp_path):
+    """A model trained on one series (no id column), given a file of several: every series is
+    scored with that series' normal-span statistics (the one that is the training series gets
+    its scores to the last digit), and scores.csv and anomalies.csv name the series."""
+    single = write_series(tmp_path / "one.csv")
+    many = write_series(tmp_path / "many.csv", ids=["m0", "m1"])  # m0 holds one.csv's values
+    model = tmp_path / "model"
+    assert main(["detect", str(single), "--normal-until", "2024-01-06", "--out", str(model), *FAST]) == 0
+    alone, both = tmp_path / "alone", tmp_path / "both"
+    assert main(["detect", str(single), "--model", str(model), "--out", str(alone)]) == 0
+    assert main(["detect", str(many), "--model", str(model), "--out", str(both)]) == 0
+    scores = pd.read_csv(both / "scores.csv")
+    assert list(scores.columns) == ["time", "series", "score", "flag"] and sorted(set(scores["series"])) == ["m0", "m1"]
+    m0 = scores[scores["series"] == "m0"].reset_index(drop=True)
+    reference = pd.read_csv(alone / "scores.csv")
+    np.testing.assert_array_equal(m0["score"], reference["score"])
+    np.testing.assert_array_equal(m0["flag"], reference["flag"])
+    assert "series" in pd.read_csv(both / "anomalies.csv").columns
+
+
+def test_step_numbers_without_a_period_give_the_seasonal_baseline_no_calendar_lag(tmp_path, capsys):
+    """Step numbers are held as seconds; their 'calendar' season (3600) is no lag for white
+    noise: the seasonal-naive baseline falls back to m = 1."""
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(600)
+    label = np.zeros(600, dtype=int)
+    y[400:405] += 6.0
+    label[400:405] = 1
+    path = tmp_path / "noise.csv"
+    pd.DataFrame({"ds": np.arange(600), "y": np.round(y, 4), "is_anomaly": label}).to_csv(path, index=False)
+    out = tmp_path / "run"
+    assert main(["detect", str(path), "--label", "is_anomaly", "--normal-until", "300", "--out", str(out), *FAST]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["evaluation"]["seasonal_naive_period"].values()) == [1]
+    assert "seasonal naive, m=1 " in capsys.readouterr().out

@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
 
     # everything is computed: now write (each file atomically)
     _write(out, detector, d, detection, evaluation, args, bundled, time.perf_counter() - started)
-    _print_events(detection, detector.spec.has_id)
+    _print_events(detection, "series" in detection.events.columns)
     if evaluation is not None:
         print_metrics(evaluation, detector.params.method)
     print(f"run directory: {out}  (scores.csv, anomalies.csv, detection.png, metrics.json"
@@ -170,7 +170,7 @@ def _write(out: Path, detector, d, detection, evaluation, args, bundled: bool, s
     from lstmkit.runs import write_csv, write_json
 
     spec = detector.spec
-    scores = detection.scores.rename(columns={spec.time: "time", spec.id: "series"})
+    scores = detection.scores.rename(columns={spec.time: "time", d.ts.roles.id: "series"})
     events = detection.events
     if not args.model:
         detector.save(out)
@@ -197,7 +197,7 @@ def _write(out: Path, detector, d, detection, evaluation, args, bundled: bool, s
     write_csv(out / "anomalies.csv", events)
     write_json(out / "metrics.json", metrics)
     detection_plot(detection.values, detection.scores, out / "detection.png", time=spec.time, targets=spec.targets,
-                   id=spec.id if spec.has_id else None)
+                   id=d.ts.roles.id if (spec.has_id or d.ts.has_id) else None)
 
 
 def _print_events(detection, has_id: bool, limit: int = 20) -> None:

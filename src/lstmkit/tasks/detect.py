@@ -211,8 +211,9 @@ class AnomalyDetector(Estimator):
                              f"{param_ref('lookback')} or a longer normal span", param="lookback")
         ts = d.ts
         self.data = d
+        season = 1 if d.steps else ts.season_length  # step numbers (held as seconds) have no calendar
         self.spec = _DetectSpec(ts.roles.time, ts.roles.id, ts.has_id, d.targets, d.covariates, ts.freq,
-                                ts.season_length, lookback, 0, mean, std, {}, {})
+                                season, lookback, 0, mean, std, {}, {})
         torch.manual_seed(p.training.seed)
         self.net = self.build_net(DetectNetConfig(p.method, len(d.channels), len(d.targets), p.hidden_size,
                                                   p.num_layers, p.dropout, p.backend))
@@ -244,10 +245,23 @@ class AnomalyDetector(Estimator):
         """``(x - μ) / σ`` with the series' normal-span scales (a series the model has not seen
         is standardised with its own)."""
         s = self.spec
-        if uid in s.mean:
-            return (x - np.asarray(s.mean[uid])) / np.asarray(s.std[uid])
+        key = self._known(uid)
+        if key is not None:
+            return (x - np.asarray(s.mean[key])) / np.asarray(s.std[key])
         std = x.std(axis=0)
         return (x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
+
+    def _known(self, uid: str) -> str | None:
+        """The series whose normal-span statistics (scales, error level, thresholds) score
+        series ``uid``: itself when the model trained on it; for a model trained on one series
+        (no id column), that series, for every series of a file given to it, so that each is
+        scored as it would be alone; else None (a series the model has not seen: its own)."""
+        s = self.spec
+        if uid in s.mean:
+            return uid
+        if not s.has_id and len(s.mean) == 1:
+            return next(iter(s.mean))
+        return None
 
     def _calibrate(self, scaled, raw: dict[str, np.ndarray]) -> None:
         """The normal span's error levels and thresholds (after training)."""
@@ -314,12 +328,13 @@ class AnomalyDetector(Estimator):
         errors = prediction_errors(self.net, z)
         smoothed = self._smooth(errors)
         start = min(self.params.warmup + 1, len(z))  # the zeros before the EWMA starts are not judged
-        level = s.error_level.get(uid) or float(np.mean(smoothed[start:])) or 1.0
+        key = self._known(uid) or uid
+        level = s.error_level.get(key) or float(np.mean(smoothed[start:])) or 1.0
         flags = np.zeros(len(z), dtype=np.int64)
         flags[start:], _ = th.dynamic_flags(smoothed[start:], self.params.guard * level, cfg,
                                             ignore=_telemanom_ignore(len(z) - start, s.lookback))
         score = np.zeros(len(z))
-        scorer = self.scale_score(uid, errors[start:])
+        scorer = self.scale_score(key, errors[start:])
         if scorer is None:
             score[start:] = np.abs(smoothed[start:] / level - 1.0)
         else:
@@ -338,12 +353,13 @@ class AnomalyDetector(Estimator):
         d = self.read(data, **read_kwargs)
         s = self.spec
         frames, events = [], []
+        with_id = s.has_id or d.ts.has_id  # the data's series named, whatever the model was trained on
         for uid, times, x, labels, _ in d.series():
             score, flags, _ = self._score_series(uid, x)
             times = d.output_times(times)
             frame = pd.DataFrame({s.time: times, "score": score, "flag": flags})
-            if s.has_id:
-                frame.insert(1, s.id, uid)
+            if with_id:
+                frame.insert(1, s.id if s.has_id else d.ts.roles.id, uid)
             if labels is not None:
                 frame["label"] = labels
             frames.append(frame)
@@ -351,7 +367,7 @@ class AnomalyDetector(Estimator):
                 events.append({"series": uid, "start": times[a], "end": times[b], "peak_score": peak,
                                "steps": b - a + 1})
         event_frame = pd.DataFrame(events, columns=["series", "start", "end", "peak_score", "steps"])
-        if not s.has_id:
+        if not with_id:
             event_frame = event_frame.drop(columns="series")
         values = d.ts.frame
         if d.steps:
