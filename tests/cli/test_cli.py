@@ -63,6 +63,18 @@ def test_bad_usage_exits_2_with_one_line():
     assert result.returncode == 2
 
 
+def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path, capsys):
+    taken = tmp_path / "results.csv"
+    taken.write_text("a user's file\n")
+    for argv in (["forecast"], ["classify", "x.ts", "--model", "m"], ["detect"], ["lab", "adding"],
+                 ["generate"], ["forecast", "--resume", str(taken)]):
+        out = ["--out", str(taken)] if "--resume" not in argv else []
+        assert main([*argv, *out]) == 2, argv
+        assert capsys.readouterr().err == (f"error: {taken}: is a file; the run's files go into a directory: "
+                                           "name a directory (a new one, or a run's) with --out\n")
+    assert taken.read_text() == "a user's file\n"
+
+
 @pytest.mark.slow
 def test_demo_trains_and_beats_naive(capsys):
     assert main(["demo", "--steps", "60", "--seed", "1"]) == 0

@@ -11,6 +11,7 @@ import torch
 
 import lstmkit
 from lstmkit.cli.main import main
+from lstmkit.errors import InputError
 from lstmkit.tasks.classify import classification_report
 
 
@@ -193,7 +194,7 @@ def test_one_training_sequence_per_class_trains_when_nothing_validates():
     data = synthetic(2, seed=0)
     clf = lstmkit.Classifier(hidden_size=8, ensemble=1, conv_segments=1, conv_max=False, max_steps=5).fit(data)
     assert clf.predict_proba(synthetic(4, seed=1)).shape == (4, 2)
-    with pytest.raises(lstmkit.errors.InputError, match="class 'sine' has only 1 sequence"):
+    with pytest.raises(InputError, match="class 'sine' has only 1 sequence"):
         lstmkit.Classifier(hidden_size=8, ensemble=1, conv_segments=1, val_fraction=0.2, max_steps=5).fit(data)
 
 

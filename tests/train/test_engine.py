@@ -6,6 +6,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import lstmkit
+from lstmkit.errors import InputError
 from lstmkit.train import TrainingConfig, fit
 
 
@@ -262,3 +263,17 @@ def test_a_timed_checkpoint_writes_the_owed_epoch_checkpoints_first(tmp_path):
     assert trainer.written[2:] == [("best.ckpt", 8), ("last.ckpt", 8), (str(tmp_path / "last.ckpt"), 9)]
     epoch.on_train_end(trainer, None)  # nothing owed any more
     assert len(trainer.written) == 5
+
+
+def test_resuming_another_networks_checkpoint_is_refused_by_name(tmp_path):
+    train, val = loaders()
+    fit(Net(), loss_fn, train, val, TrainingConfig(max_epochs=1), tmp_path / "a")
+    wider = Net()
+    wider.head = torch.nn.Linear(8, 3)  # another horizon: the head's shape differs
+    with pytest.raises(InputError, match=r"its checkpoint is of another network \('head.weight' is "
+                       r"\(1, 8\) there and \(3, 8\) here\)"):
+        fit(wider, loss_fn, train, val, TrainingConfig(max_epochs=2), tmp_path / "b", resume_from=tmp_path / "a")
+    extra = Net()
+    extra.more = torch.nn.Linear(2, 2)
+    with pytest.raises(InputError, match=r"it has no 'more.weight'"):
+        fit(extra, loss_fn, train, val, TrainingConfig(max_epochs=2), tmp_path / "c", resume_from=tmp_path / "a")

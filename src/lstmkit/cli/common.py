@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from pathlib import Path
 
 
 def positive_int(text: str) -> int:
@@ -109,8 +110,13 @@ def holds_run_dir(task: str, *, unless_model: bool = False):
     def decorate(run):
         @functools.wraps(run)
         def wrapper(args: argparse.Namespace) -> int:
+            from lstmkit.errors import InputError
             from lstmkit.runs import default_run_dir, run_dir_lock
 
+            for given in (getattr(args, "out", None), getattr(args, "resume", None)):
+                if given and Path(given).exists() and not Path(given).is_dir():
+                    raise InputError(f"{given}: is a file; the run's files go into a directory: "
+                                     "name a directory (a new one, or a run's) with --out")
             if unless_model and getattr(args, "model", None):
                 return run(args)
             args.out = str(args.out or getattr(args, "resume", None) or default_run_dir(task))

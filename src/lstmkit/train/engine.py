@@ -703,6 +703,7 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
             from lstmkit.errors import InputError
 
             raise InputError(f"{resume_from}: no checkpoint to resume from (expected {ckpt_path})")
+        _check_resumable(ckpt_path, lit, resume_from)
     log_path = run_dir / "logs" / "metrics.csv"
     earlier_log = log_path.read_text(encoding="utf-8") if ckpt_path and log_path.is_file() else None
     trainer.fit(lit, train_loader, val_loader, ckpt_path=str(ckpt_path) if ckpt_path else None)
@@ -731,6 +732,32 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
         world_size=trainer.world_size,
         steps=int(trainer.global_step),
     )
+
+
+def _check_resumable(ckpt_path: Path, lit, resume_from) -> None:
+    """Refuse a checkpoint whose weights are not this network's (another data set's channels
+    or horizon, other options), naming the first that differs, before Lightning fails on it."""
+    from lstmkit.errors import InputError
+
+    try:
+        saved = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the user's file, named
+        raise InputError(f"{ckpt_path}: cannot be read as a checkpoint ({type(exc).__name__}: {exc})") from None
+    ours = lit.state_dict()
+    why = None
+    for name, tensor in ours.items():
+        if name not in saved:
+            why = f"it has no {name.removeprefix('net.')!r}"
+        elif tuple(saved[name].shape) != tuple(tensor.shape):
+            why = (f"{name.removeprefix('net.')!r} is {tuple(saved[name].shape)} there and "
+                   f"{tuple(tensor.shape)} here")
+        if why:
+            break
+    if why is None and set(saved) - set(ours):
+        why = f"it has {sorted(set(saved) - set(ours))[0].removeprefix('net.')!r}, which this network has not"
+    if why is not None:
+        raise InputError(f"{resume_from}: its checkpoint is of another network ({why}); resume with the data "
+                         "and options that run was started with, or train anew without --resume")
 
 
 def _merge_logs(earlier: str, path: Path) -> None:
