@@ -105,6 +105,14 @@ def test_saved_model_forecasts_new_data_without_training(tmp_path):
     result = cli(str(data), "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x"))
     assert result.returncode == 2
     assert "not an lstmkit model directory" in result.stderr
+    # what the trained network cannot give is refused, not ignored; what it has is accepted
+    assert main(["forecast", str(data), "--model", str(out), "--horizon", "12", "--out", str(again)]) == 0
+    for flag, value, trained in (("--horizon", "24", "12"), ("--quantiles", "0.1,0.9", "0.5"),
+                                 ("--transform", "log", "auto")):
+        result = cli(str(data), "--model", str(out), flag, value, "--out", str(tmp_path / "y"))
+        assert result.returncode == 2 and result.stderr == (
+            f"error: {flag}: the model in {out} was trained with {trained}, and a trained network cannot change "
+            f"it; leave {flag} out, or train a new model with it\n")
 
 
 @pytest.mark.slow
@@ -209,7 +217,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, name):
     assert not out.exists()
 
 
-def test_missing_file_and_fill(tmp_path):
+def test_missing_file_and_fill(tmp_path, capsys):
     result = cli(str(tmp_path / "nope.csv"))
     assert result.returncode == 2 and "no such file" in result.stderr
     path = tmp_path / "gappy.csv"
@@ -217,9 +225,26 @@ def test_missing_file_and_fill(tmp_path):
     rows += [f"2020-{m:02d}-01,{m + 12}" for m in range(1, 13)] + [f"2021-{m:02d}-01,{m + 24}" for m in range(1, 13)]
     path.write_text("ds,y\n" + "\n".join(r.replace("nan", "") for r in rows) + "\n")
     out = tmp_path / "filled"
+    path.write_text(path.read_text() + "2022-01-01,\n2022-02-01,\n")  # two empty rows after the last value
     assert main(["forecast", str(path), "--fill", "interpolate", "--max-epochs", "2",
                  "--backtest-windows", "0", "--horizon", "3", "--out", str(out)]) == 0
     assert (out / "forecast.csv").is_file()
+    assert pd.read_csv(out / "forecast.csv")["ds"].iloc[0] == "2022-01-01"  # from the last value on, not after the empties
+    assert (f"{path}: filled 1 missing value (interpolate); left out 2 rows before a series' first or after "
+            "its last 'y' value (nothing observed there to fill from)") in capsys.readouterr().out
+
+
+def test_too_few_future_covariate_rows_are_refused_before_training(tmp_path):
+    path = tmp_path / "promo.csv"
+    months = pd.date_range("2020-01-01", periods=33, freq="MS").strftime("%Y-%m-%d")
+    rows = [f"{d},{'' if i >= 30 else 10 + i % 12},{i % 2}" for i, d in enumerate(months)]
+    path.write_text("ds,y,promo\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    result = cli(str(path), "--future-covariates", "promo", "--horizon", "6", "--out", str(out))
+    assert result.returncode == 2
+    assert result.stderr == (f"error: {path}: the series has 3 future rows after 2022-06-01; the forecast needs "
+                             "the future covariates (promo) for 6 steps: add 3 more rows with an empty 'y'\n")
+    assert not out.exists()  # refused before any training: nothing written
 
 
 @pytest.mark.slow

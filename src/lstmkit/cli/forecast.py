@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if args.backtest_windows < 0:
         raise UsageError(f"--backtest-windows must be 0 or more, got {args.backtest_windows}")
     quantiles = _quantiles(args.quantiles)
-    from lstmkit.data import bundled_path, read_timeseries
+    from lstmkit.data import bundled_path, check_future_covariates, read_timeseries
     from lstmkit.runs import default_run_dir, write_csv, write_json
 
     data = args.data or str(bundled_path("air_passengers.csv"))
@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model:
         forecaster = Forecaster.load(args.model)
+        _refuse_other_settings(args, forecaster, quantiles)
         ts = forecaster.read(data, **_read_overrides(args))
         _print_fill(ts, args.fill)
         forecast = forecaster.predict(ts)
@@ -147,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     forecaster = Forecaster(**estimator_options(Forecaster, args, quantiles=quantiles))
     ts = forecaster.read(data)
     _print_fill(ts, args.fill)
+    check_future_covariates(ts, forecaster.horizon_for(ts))  # the forecast's rows, before any training
     backtest = None
     if args.backtest_windows > 0:
         _progress(f"backtest: training on the data before the first of {args.backtest_windows} cut-offs")
@@ -203,6 +205,23 @@ def run(args: argparse.Namespace) -> int:
     print(f"forecast: {len(forecast)} rows for {ts.n_series} series -> {out}/forecast.csv")
     print(f"run directory: {out}  (metrics.json, forecast.csv, forecast.png, model)")
     return 0
+
+
+def _refuse_other_settings(args, forecaster, quantiles: tuple[float, ...]) -> None:
+    """With ``--model``, a flag that asks for what the trained network cannot give (another
+    horizon, lookback, quantiles, transform or season) is refused, not silently ignored."""
+    from lstmkit.cli.main import UsageError
+
+    c, spec = forecaster.net.config, forecaster.spec
+    given = {"--horizon": (args.horizon, c.horizon), "--lookback": (args.lookback, c.lookback),
+             "--season-length": (args.season_length, spec.season_length),
+             "--transform": (None if args.transform == "auto" else args.transform, forecaster.params.transform),
+             "--quantiles": (tuple(sorted(set(quantiles) | {0.5})) if quantiles else None, forecaster.quantiles)}
+    for flag, (asked, trained) in given.items():
+        if asked is not None and asked != trained:
+            shown = ",".join(f"{q:g}" for q in trained) if flag == "--quantiles" else trained
+            raise UsageError(f"{flag}: the model in {args.model} was trained with {shown}, and a trained network "
+                             f"cannot change it; leave {flag} out, or train a new model with it")
 
 
 def _print_fill(ts, fill: str | None) -> None:

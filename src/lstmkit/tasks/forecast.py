@@ -211,10 +211,15 @@ class Forecaster(Estimator):
         """The head's quantiles: the user's, with the median always among them."""
         return tuple(sorted(set(self.params.quantiles) | {0.5}))
 
+    def horizon_for(self, ts: TimeSeriesData) -> int:
+        """The steps forecast for ``ts``: ``horizon``, else one season (6 without one)."""
+        m = ts.season_length
+        return int(self.params.horizon or (m if m > 1 else 6))
+
     def _sizes(self, ts: TimeSeriesData, usable: int) -> tuple[int, int]:
         """Horizon and lookback for ``ts`` when only ``usable`` steps of each may train."""
         m = ts.season_length
-        horizon = self.params.horizon or (m if m > 1 else 6)
+        horizon = self.horizon_for(ts)
         lookback = self.params.lookback
         if lookback is None:
             lookback = max(3 * m if m > 1 else 0, 3 * horizon, 8)
@@ -500,7 +505,7 @@ class Forecaster(Estimator):
         if isinstance(windows, bool) or int(windows) != windows or windows < 1:
             raise bad_value("windows", "a whole number >= 1", windows)
         shortest = min(ts.lengths().values())
-        horizon = self.params.horizon or (ts.season_length if ts.season_length > 1 else 6)
+        horizon = self.horizon_for(ts)
         stride = stride or horizon
         first_cut = shortest - horizon - (windows - 1) * stride
         _, lookback = self._sizes(ts, first_cut)
