@@ -132,9 +132,10 @@ def test_label_windows_file(tmp_path, capsys):
     capsys.readouterr()
     bad = tmp_path / "bad.csv"
     for text, message in [
-        ("start,end\n2030-01-01,2030-01-02\n", "row 2: the window 2030-01-01 00:00:00 .. 2030-01-02 00:00:00 covers no "
+        ("start,end\n2030-01-01,2030-01-02\n", "row 2: the window 2030-01-01 .. 2030-01-02 covers no "
                                                "step of the data; the labels do not line up with it"),
-        ("start,end\n2024-01-08,2024-01-07\n", "row 2: the window starts (2024-01-08 00:00:00) after it ends"),
+        ("start,end\n2024-01-08,2024-01-07 12:00\n", "row 2: the window starts (2024-01-08) after it ends "
+                                                     "(2024-01-07 12:00:00)"),
         ("start,end\n2024-01-08,soon\n", "row 2, column 'end': cannot read 'soon' as a time"),
         ("begin,end\n2024-01-08,2024-01-09\n", "no column 'start'"),
     ]:
@@ -169,6 +170,19 @@ def test_step_numbers_as_time(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         f"error: {tmp_path / 'gap.csv'}: the series has no row for step 150 (between rows 151 and 152, frequency "
         f"1 step); add the rows or pass --fill ffill, bfill, interpolate or zero")
+    assert not (tmp_path / "x").exists()
+    # windows and a model's needs worded in steps and named by file
+    windows = tmp_path / "windows.csv"
+    windows.write_text("start,end\n200,190\n")
+    assert main(["detect", str(tmp_path / "steps.csv"), "--time", "timestamp", "--label-windows", str(windows),
+                 "--out", str(tmp_path / "x"), *FAST]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {windows}: row 2: the window starts (step 200) after it "
+                                               "ends (step 190)")
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join((tmp_path / "steps.csv").read_text().splitlines()[:21]) + "\n")
+    assert main(["detect", str(short), "--time", "timestamp", "--model", str(out), "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {short}: the series has 20 steps; the model needs at least 25 "
+                                               "(its lookback 24 + 1): give a longer stretch of it")
     assert not (tmp_path / "x").exists()
 
 

@@ -80,8 +80,22 @@ def test_forecaster_default_data_is_air_passengers(models, tmp_path, capsys):
     from lstmkit.tasks.forecast import Forecaster
 
     out = tmp_path / "out"
-    code, stdout, _ = inspect(capsys, "--model", models / "fc", "--out", out)
-    assert code == 0
+    threads = torch.get_num_threads()
+    seen = []
+    import lstmkit.report.inspect as report_module
+
+    real = report_module.inspect_model
+
+    def counting(*args, **kwargs):  # the run's threads, as --threads sets them
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    report_module.inspect_model = counting
+    try:
+        code, stdout, _ = inspect(capsys, "--model", models / "fc", "--out", out, "--threads", 1)
+    finally:
+        report_module.inspect_model = real
+    assert code == 0 and seen == [1] and torch.get_num_threads() == threads
     assert "forget gate" in stdout and str(out) in stdout
     report, page = check_outputs(out)
     assert report["kind"] == "forecaster" and report["data"] == ins.FORECASTER_DEFAULT_DATA

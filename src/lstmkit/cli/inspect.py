@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", nargs="?", metavar="DATA", help="data to run through the model (default: see above)")
     parser.add_argument("--model", required=True, metavar="DIR", help="directory of a saved lstmkit model")
     parser.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/inspect-<time>)")
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help="torch's CPU threads for this run (default: one per core)")
     parser.add_argument("--sample", type=int, default=None, metavar="K",
                         help="the sequence shown in the heatmaps, from 0 (default: the last window; "
                              "the text for a language model)")

@@ -316,12 +316,16 @@ class AnomalyDetector(Estimator):
         return reconstruction_score(errors, np.asarray(s.gauss_mean), np.asarray(s.gauss_precision), len(z))
 
     # --------------------------------------------------------------------- scoring
-    def _score_series(self, uid: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Score, flags and standardised values of one series."""
+    def _score_series(self, uid: str, x: np.ndarray, source: str = "the data", single: bool = True
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Score, flags and standardised values of one series (``source`` and ``single``: how a
+        message names it)."""
         s, cfg = self.spec, self.params.threshold
         z = self._standardise(uid, x)
         if len(z) < s.lookback + 1:
-            raise InputError(f"a series has {len(z)} steps; the model needs at least {s.lookback + 1}")
+            who = "the series" if single else f"series {uid!r}"
+            raise InputError(f"{source}: {who} has {len(z)} steps; the model needs at least {s.lookback + 1} "
+                             f"(its lookback {s.lookback} + 1): give a longer stretch of it")
         if self.params.method == "reconstruction":
             score = self._reconstruction_score(z)
             return score, (score > s.cutoff).astype(np.int64), z
@@ -355,7 +359,7 @@ class AnomalyDetector(Estimator):
         frames, events = [], []
         with_id = s.has_id or d.ts.has_id  # the data's series named, whatever the model was trained on
         for uid, times, x, labels, _ in d.series():
-            score, flags, _ = self._score_series(uid, x)
+            score, flags, _ = self._score_series(uid, x, d.ts.source, not d.ts.has_id)
             times = d.output_times(times)
             frame = pd.DataFrame({s.time: times, "score": score, "flag": flags})
             if with_id:

@@ -27,6 +27,7 @@ from lstmkit.data.tables import (  # noqa: F401 - STEP_ORIGIN, to_steps: importa
     TableWording,
     blank_rows,
     column_hint,
+    fmt_time,
     open_table,
     parse_numbers,
     show,
@@ -161,8 +162,10 @@ def _label_windows(path: Any, ts: TimeSeriesData, steps: bool = False) -> np.nda
                                param="label_windows") from None
             if bounds[-1] is pd.NaT:
                 raise src.fail(f"{where}, column {column!r}: the time is missing", param="label_windows")
+        with step_times(steps):  # a window of step numbers is named by them
+            first, last = fmt_time(bounds[0]), fmt_time(bounds[1])
         if bounds[0] > bounds[1]:
-            raise src.fail(f"{where}: the window starts ({bounds[0]}) after it ends ({bounds[1]})",
+            raise src.fail(f"{where}: the window starts ({first}) after it ends ({last})",
                            param="label_windows")
         inside = np.asarray((times >= bounds[0]) & (times <= bounds[1]))
         if ts.has_id:
@@ -172,7 +175,7 @@ def _label_windows(path: Any, ts: TimeSeriesData, steps: bool = False) -> np.nda
                                param="label_windows")
             inside &= ids == uid
         if not inside.any():
-            raise src.fail(f"{where}: the window {bounds[0]} .. {bounds[1]} covers no step of the data; "
+            raise src.fail(f"{where}: the window {first} .. {last} covers no step of the data; "
                            f"the labels do not line up with it", param="label_windows")
         labels[inside] = 1
     return labels
