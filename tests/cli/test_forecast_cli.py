@@ -234,6 +234,19 @@ def test_missing_file_and_fill(tmp_path, capsys):
             "its last 'y' value (nothing observed there to fill from)") in capsys.readouterr().out
 
 
+def test_too_short_for_the_backtest_says_what_fits(tmp_path, capsys):
+    for months, fix in ((60, "use --backtest-windows 2 (the most that fit)"),
+                        (36, "use a shorter --horizon, or --backtest-windows 0 to forecast without a backtest")):
+        path = tmp_path / f"m{months}.csv"
+        days = pd.date_range("2015-01-01", periods=months, freq="MS").strftime("%Y-%m-%d")
+        path.write_text("ds,y\n" + "".join(f"{d},{10 + i % 12}\n" for i, d in enumerate(days)))
+        assert main(["forecast", str(path), "--out", str(tmp_path / "out")]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {path}: the series has {months} steps, too few for 3 backtest windows of horizon 12 (stride 12) "
+            f"after lookback 12 + horizon 12 + 1 steps of training; {fix}\n")
+    assert not (tmp_path / "out").exists()
+
+
 def test_too_few_future_covariate_rows_are_refused_before_training(tmp_path):
     path = tmp_path / "promo.csv"
     months = pd.date_range("2020-01-01", periods=33, freq="MS").strftime("%Y-%m-%d")

@@ -510,10 +510,24 @@ class Forecaster(Estimator):
         first_cut = shortest - horizon - (windows - 1) * stride
         _, lookback = self._sizes(ts, first_cut)
         if first_cut < lookback + horizon + 1:
+            fits = 0  # the most windows this series allows, with this horizon and stride
+            for k in range(windows - 1, 0, -1):
+                cut = shortest - horizon - (k - 1) * stride
+                if cut >= self._sizes(ts, cut)[1] + horizon + 1:
+                    fits = k
+                    break
+            lengths = ts.lengths()
+            who = ("the series" if len(lengths) == 1 else
+                   f"series {min(lengths, key=lambda u: (lengths[u], u))!r} (the shortest)")
+            if fits:
+                fix = f"use {param_ref('windows', fits)} (the most that fit)"
+            else:
+                fix = (f"use a shorter {param_ref('horizon')}, or {param_ref('windows', 0)} to forecast "
+                       "without a backtest")
             raise InputError(
-                f"{ts.source}: the shortest series has {shortest} steps, too few for {windows} "
-                f"backtest windows of horizon {horizon} (stride {stride}) after lookback {lookback} "
-                f"+ horizon {horizon} + 1 steps of training; use fewer {param_ref('windows')}"
+                f"{ts.source}: {who} has {shortest} steps, too few for {windows} "
+                f"backtest window{'s' if windows != 1 else ''} of horizon {horizon} (stride {stride}) after lookback "
+                f"{lookback} + horizon {horizon} + 1 steps of training; {fix}", param="windows"
             )
         lengths = ts.lengths()
         ends = [lengths[uid] - horizon - (windows - 1) * stride for uid in ts.ids]
