@@ -226,9 +226,12 @@ def test_missing_file_and_fill(tmp_path, capsys):
     path.write_text("ds,y\n" + "\n".join(r.replace("nan", "") for r in rows) + "\n")
     out = tmp_path / "filled"
     path.write_text(path.read_text() + "2022-01-01,\n2022-02-01,\n")  # two empty rows after the last value
+    out.mkdir()
+    (out / "backtest.csv").write_text("an earlier run's\n")  # this run has none: not left to be read as its own
     assert main(["forecast", str(path), "--fill", "interpolate", "--max-epochs", "2",
                  "--backtest-windows", "0", "--horizon", "3", "--out", str(out)]) == 0
     assert (out / "forecast.csv").is_file()
+    assert not (out / "backtest.csv").exists()
     assert pd.read_csv(out / "forecast.csv")["ds"].iloc[0] == "2022-01-01"  # from the last value on, not after the empties
     assert (f"{path}: filled 1 missing value (interpolate); left out 2 rows before a series' first or after "
             "its last 'y' value (nothing observed there to fill from)") in capsys.readouterr().out

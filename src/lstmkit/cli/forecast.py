@@ -152,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     backtest = None
     if args.backtest_windows > 0:
         _progress(f"backtest: training on the data before the first of {args.backtest_windows} cut-offs")
+        if not args.no_baseline and ts.season_length >= 52:
+            _progress(f"then statsforecast's AutoARIMA and AutoETS with season length {ts.season_length}: that "
+                      "can take minutes (--no-baseline leaves them out)")
         backtest = forecaster.backtest(ts, windows=args.backtest_windows, stride=args.backtest_stride,
                                        baselines=not args.no_baseline)
     _progress("training on all the data")
@@ -193,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
             if backtest.baselines_skipped:
                 metrics["baselines_skipped"] = backtest.baselines_skipped
         write_csv(out / "backtest.csv", backtest.predictions)
+    else:  # an earlier run's backtest in this directory is not this run's
+        (out / "backtest.csv").unlink(missing_ok=True)
     write_json(out / "metrics.json", metrics)
     _write_forecast_outputs(forecaster, ts, forecast, backtest, out)
     if backtest is not None:
