@@ -161,6 +161,12 @@ def test_years_as_numbers_and_text(tmp_path):
     assert ts.freq == normalize_freq("YS") and ts.season_length == 1
     frame = pd.DataFrame({"ds": [1990, 1991, 1992], "y": [1.0, 2.0, 3.0]})
     assert read_timeseries(frame).frame["ds"].iloc[2] == pd.Timestamp("1992-01-01")
+    # statsmodels keeps years as floats, and to_csv writes them so
+    ts = read_timeseries(write(tmp_path, "f.csv", "YEAR,SUNACTIVITY\n1700.0,5.0\n1701.0,11.0\n1702.0,16.0\n"),
+                         time="YEAR", target="SUNACTIVITY")
+    assert ts.freq == normalize_freq("YS") and ts.frame["YEAR"].dt.year.tolist() == [1700, 1701, 1702]
+    with pytest.raises(InputError, match=r"column 'ds': cannot read '1871.0' as a date"):  # not all whole years
+        read_timeseries(write(tmp_path, "h.csv", "ds,y\n1871.0,1\n1871.5,2\n1872.0,3\n"))
 
 
 def test_whitespace_in_cells_and_names(tmp_path):

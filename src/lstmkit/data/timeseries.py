@@ -314,6 +314,22 @@ def _wall_clock_days(text: pd.Series, utc: pd.Series) -> pd.Series:
     return wall if (wall == wall.dt.normalize()).all() else utc
 
 
+def _text_years(text: pd.Series) -> pd.Series | None:
+    """Years written as numbers with a decimal point (``1700.0``, as pandas writes a float
+    column of years): their dates, else None. Only a column whose first cell is a number is
+    parsed as numbers (dates are not)."""
+    try:
+        float(str(text.iloc[0]))
+    except ValueError:
+        return None
+    values, missing, bad, _ = parse_numbers(text, _MISSING)
+    if (missing | bad).any() or not np.isfinite(values).all() or not (values == np.round(values)).all():
+        return None
+    if values.min() < YEARS[0] or values.max() > YEARS[1]:
+        return None
+    return pd.to_datetime(pd.Series([f"{y:04d}" for y in values.astype(np.int64).tolist()]), format="%Y")
+
+
 def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.Series:
     """Datetime values of the time column; refuses missing and unreadable ones."""
     text = None
@@ -333,6 +349,9 @@ def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.
                          "write dates such as 2024-01-31")
         return pd.to_datetime(pd.Series([f"{y:04d}" for y in values.astype(np.int64).tolist()]), format="%Y")
     assert text is not None
+    years = _text_years(text)
+    if years is not None:
+        return years
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for kwargs in ({}, {"format": "ISO8601"}, {"utc": True}, {"format": "ISO8601", "utc": True}):
