@@ -355,3 +355,11 @@ def test_a_constant_series_scores_and_says_why_mase_is_nan(tmp_path, capsys):
     assert metrics["lstm"]["MAE"] < 1e-6 and metrics["naive"]["MAE"] == 0.0
     assert metrics["lstm"]["MASE"] is None  # strict JSON: null, not NaN
     assert "NaN" not in (tmp_path / "run" / "metrics.json").read_text()
+
+
+def test_scores_print_in_columns_at_any_scale():
+    from lstmkit.cli.forecast import _score_cell
+
+    cells = [_score_cell(v) for v in (18.3432, 2.0417e10, 2.0417e-7, 0.0, float("nan"), 99999.0)]
+    assert cells == ["    18.343", " 2.042e+10", " 2.042e-07", "     0.000", "       nan", " 99999.000"]
+    assert all(len(c) == 10 and c[0] == " " for c in cells)

@@ -284,8 +284,10 @@ def _print_table(backtest, ts) -> None:
             for model in ("lstm", "lstm_only", "naive", "seasonal_naive")]
     rows += [(model, row, row["seconds"]) for model, row in backtest.baselines.items()]
     for model, row, seconds in rows:
-        print(f"{model:<16}" + "".join(f"{row[n]:>10.3f}" for n in names)
+        print(f"{model:<16}" + "".join(_score_cell(row[n]) for n in names)
               + (f"{seconds:>10.1f}" if seconds is not None else ""))
+    if any(math.isnan(row["MAPE"]) for _, row, _ in rows):
+        print("MAPE nan: undefined where the actual values are 0 (MAPE divides by them): read sMAPE or MASE")
     if any(math.isnan(row["MASE"]) for _, row, _ in rows):
         print("MASE nan: undefined when every series' history before its first cut-off repeats itself season "
               "after season (MASE divides by the seasonal naive forecast's mean error there, 0)")
@@ -299,6 +301,15 @@ def _print_table(backtest, ts) -> None:
         print("  fitted once on the span the LSTM trained on, forecasting from each cut-off without refitting")
     for line in backtest.baselines_skipped:
         print(line)
+
+
+def _score_cell(value: float) -> str:
+    """One score, right-aligned in 10 characters with a space before it: 3 decimals, or 4
+    significant digits where those would not fit or would show 0.000 (data in the billions or
+    millionths)."""
+    if math.isfinite(value) and value != 0.0 and not 1e-2 <= abs(value) < 1e5:
+        return f"{value:>10.4g}"
+    return f"{value:>10.3f}"
 
 
 def _progress(message: str) -> None:
