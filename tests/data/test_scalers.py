@@ -155,7 +155,8 @@ def test_fit_series_refusals():
     from lstmkit.data import read_timeseries
 
     ts = read_timeseries(_series_frame(positive=False), past_covariates=["temp"], future_covariates=["promo"])
-    with pytest.raises(InputError, match=r"^DataFrame: column 'y' has a value <= 0 \(-?\d.*\), which has no logarithm; use transform='none'$") as info:
+    with pytest.raises(InputError, match=r"^DataFrame: column 'y' of series 'A' has a value <= 0 \(-\d.*\) at 2020-01-\d\d, which has no "
+                       r"logarithm; use transform='none'$") as info:
         SeriesScaler().fit_series(ts, transform="log")
     assert info.value.render(flag_for("forecast")).endswith("; use --transform none") and info.value.param == "transform"
     with pytest.raises(InputError, match=r"^transform: expected one of auto, log, none; got 'sqrt'$"):

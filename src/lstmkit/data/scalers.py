@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.tables import show
+from lstmkit.data.tables import fmt_time, show
 from lstmkit.data.windows import SeriesArrays
 from lstmkit.errors import InputError, param_ref
 
@@ -215,8 +215,11 @@ class SeriesScaler:
         target = np.concatenate([s.target for s in series]) if series else np.zeros(0)
         log = transform == "log" or (transform == "auto" and bool((target > 0).all()))
         if log and not (target > 0).all():
-            row = int(np.argmax(target <= 0))
-            raise InputError(f"{where}column {names[0]!r} has a value <= 0 ({target[row]}), "
+            s = next(s for s in series if not (s.target > 0).all())
+            k = int(np.argmax(s.target <= 0))
+            at = f" at {fmt_time(s.times[k])}" if s.times is not None and len(s.times) > k else f" at step {k}"
+            who = "" if len(series) == 1 else f" of series {s.id!r}"
+            raise InputError(f"{where}column {names[0]!r}{who} has a value <= 0 ({s.target[k]:g}){at}, "
                              f"which has no logarithm; use {param_ref('transform', 'none')}", param="transform")
         ends = _per_series(end, len(series))
         n_past = series[0].n_past if series else 0
