@@ -196,6 +196,10 @@ BAD_INPUTS = {
     "columns.csv": ("date,value\n2020-01-01,1\n", "no column 'ds'"),
     "number.csv": ("ds,y\n2020-01-01,1\n2020-02-01,abc\n", "row 3, column 'y': expected a number, got 'abc'"),
     "date.csv": ("ds,y\n2020-01-01,1\n2020-13-45,2\n", "row 3, column 'ds': cannot read '2020-13-45' as a date"),
+    "dayfirst.csv": ("ds,y\n12/01/2021,1\n13/01/2021,2\n", "row 3, column 'ds': cannot read '13/01/2021' as a date; "
+                     "expected a date such as 2024-01-31 or 2024-01-31 13:00, in one format for the whole column; "
+                     "day-first dates are not read (is 01/02/2021 the 1st of February or the 2nd of January?): "
+                     "write them year first, as 2021-01-13"),
     "duplicate.csv": ("ds,y\n2020-01-01,1\n2020-01-01,2\n", "row 3: the series has time 2020-01-01 twice"),
     "missing.csv": ("ds,y\n2020-01-01,1\n2020-02-01,\n2020-03-01,3\n", "row 3, column 'y': missing value"),
     "short.csv": ("ds,y\n" + "".join(f"2020-{m:02d}-01,{m}\n" for m in range(1, 11)), "has 10 time steps; needs at least"),

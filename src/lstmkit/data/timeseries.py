@@ -373,6 +373,11 @@ def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.
         got = text.iloc[i]
         steps = (f"; whole numbers are read as step numbers (0, 1, 2, ...) only below {_MAX_STEP} and as "
                  "dates when they are written as 20240131: write dates" if got.isdigit() else "")
+        day_first = re.fullmatch(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b.*", got)
+        if day_first and int(day_first.group(1)) > 12:  # 13/01/2021: the column's earlier rows read month first
+            d, m, y = day_first.groups()
+            steps = (f"; day-first dates are not read (is 01/02/{y} the 1st of February or the 2nd of January?): "
+                     f"write them year first, as {y}-{int(m):02d}-{int(d):02d}")
         return (f"cannot read {got!r} as a date; expected a date such as 2024-01-31 or 2024-01-31 13:00, "
                 f"in one format for the whole column{steps}")
 
