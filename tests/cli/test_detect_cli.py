@@ -183,6 +183,11 @@ def test_step_numbers_as_time(tmp_path, capsys):
     assert main(["detect", str(short), "--time", "timestamp", "--model", str(out), "--out", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.strip() == (f"error: {short}: the series has 20 steps; the model needs at least 25 "
                                                "(its lookback 24 + 1): give a longer stretch of it")
+    dated = tmp_path / "dated.csv"  # the same values timed by hours: not the model's grid of steps
+    pd.read_csv(write_series(tmp_path / "h.csv")).rename(columns={"ds": "timestamp"}).to_csv(dated, index=False)
+    assert main(["detect", str(dated), "--model", str(out), "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {dated}: its time column 'timestamp' holds times; the model "
+                                               "was trained on data timed by step numbers: give it data timed alike")
     assert not (tmp_path / "x").exists()
 
 

@@ -54,6 +54,7 @@ from lstmkit.tasks.detect_data import (
     normal_mask,
     parse_time,
     read_detect_data,
+    time_column_kind,
 )
 from lstmkit.tasks.detect_net import DetectNet, DetectNetConfig
 from lstmkit.tasks.detect_scoring import (
@@ -133,6 +134,7 @@ class _DetectSpec:
     score_spans: list[int] = field(default_factory=list)
     score_mean: dict[str, list[float]] = field(default_factory=dict)
     score_std: dict[str, list[float]] = field(default_factory=dict)
+    steps: bool | None = None  # the time column held step numbers (None: a model saved before this was kept)
 
 
 @dataclass
@@ -179,7 +181,23 @@ class AnomalyDetector(Estimator):
             kwargs = dict(time=s.time, target=s.targets, id=s.id if s.has_id else None, covariates=s.covariates,
                           freq=s.freq)
         kwargs.update({k: v for k, v in read_kwargs.items() if v is not None})
-        return read_detect_data(data, **kwargs)
+        if self.spec is None or self.spec.steps is None:
+            return read_detect_data(data, **kwargs)
+        trained = "step numbers" if self.spec.steps else "times"
+        try:
+            d = read_detect_data(data, **kwargs)
+        except InputError as exc:  # read on the model's time grid: a file timed the other way fails it
+            given = time_column_kind(data, self.spec.time)
+            if given is not None and given != trained:
+                where = data if isinstance(data, (str, Path)) else "DataFrame"
+                raise InputError(f"{where}: its time column {self.spec.time!r} holds {given}; the model "
+                                 f"was trained on data timed by {trained}: give it data timed alike") from None
+            raise
+        if d.steps != self.spec.steps:
+            given = "step numbers" if d.steps else "times"
+            raise InputError(f"{d.ts.source}: its time column {self.spec.time!r} holds {given}; the model was "
+                             f"trained on data timed by {trained}: give it data timed alike")
+        return d
 
     # --------------------------------------------------------------------- fitting
     def fit(self, data: Any, *, normal_until: Any = None, run_dir: str | Path | None = None,
@@ -213,7 +231,7 @@ class AnomalyDetector(Estimator):
         self.data = d
         season = 1 if d.steps else ts.season_length  # step numbers (held as seconds) have no calendar
         self.spec = _DetectSpec(ts.roles.time, ts.roles.id, ts.has_id, d.targets, d.covariates, ts.freq,
-                                season, lookback, 0, mean, std, {}, {})
+                                season, lookback, 0, mean, std, {}, {}, steps=d.steps)
         torch.manual_seed(p.training.seed)
         self.net = self.build_net(DetectNetConfig(p.method, len(d.channels), len(d.targets), p.hidden_size,
                                                   p.num_layers, p.dropout, p.backend))

@@ -102,6 +102,19 @@ def _step_table(data: Any, time: str) -> tuple[Any, TableSource | None]:
     return frame, src
 
 
+def time_column_kind(data: Any, time: str) -> str | None:
+    """``"step numbers"`` or ``"times"``: what ``data``'s ``time`` column holds; None when
+    the table cannot be opened or has no such column."""
+    try:
+        table, _ = open_table(data, _WORDING)
+    except InputError:
+        return None
+    if time not in [str(c) for c in table.columns]:
+        return None
+    use = ~blank_rows(table, _MISSING)
+    return "step numbers" if step_numbers(table[time][use]) is not None else "times"
+
+
 def _as_source(exc: InputError, src: TableSource) -> InputError:
     """An error about the converted step table, told about the file it came from."""
     if src.kind == "frame":
