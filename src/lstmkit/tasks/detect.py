@@ -186,7 +186,7 @@ class AnomalyDetector(Estimator):
         trained = "step numbers" if self.spec.steps else "times"
         try:
             d = read_detect_data(data, **kwargs)
-        except InputError as exc:  # read on the model's time grid: a file timed the other way fails it
+        except InputError:  # read on the model's time grid: a file timed the other way fails it
             given = time_column_kind(data, self.spec.time)
             if given is not None and given != trained:
                 where = data if isinstance(data, (str, Path)) else "DataFrame"
