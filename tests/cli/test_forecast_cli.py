@@ -367,3 +367,15 @@ def test_scores_print_in_columns_at_any_scale():
     cells = [_score_cell(v) for v in (18.3432, 2.0417e10, 2.0417e-7, 0.0, float("nan"), 99999.0)]
     assert cells == ["    18.343", " 2.042e+10", " 2.042e-07", "     0.000", "       nan", " 99999.000"]
     assert all(len(c) == 10 and c[0] == " " for c in cells)
+
+
+def test_years_as_numbers_come_back_as_years(tmp_path):
+    path = tmp_path / "yearly.csv"
+    path.write_text("year,y\n" + "".join(f"{1960 + i},{100 + 5 * i + (i % 3)}\n" for i in range(60)))
+    out = tmp_path / "run"
+    assert main(["forecast", str(path), "--time", "year", "--horizon", "3", "--max-epochs", "2", "--ensemble", "1",
+                 "--backtest-windows", "1", "--no-baseline", "--out", str(out)]) == 0
+    assert pd.read_csv(out / "forecast.csv")["year"].tolist() == [2020, 2021, 2022]
+    backtest = pd.read_csv(out / "backtest.csv")
+    assert backtest["cutoff"].tolist() == [2016] * 3 and backtest["year"].tolist() == [2017, 2018, 2019]
+    assert json.loads((out / "metrics.json").read_text())["backtest"]["cutoffs"] == [2016]

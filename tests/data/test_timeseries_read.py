@@ -165,6 +165,8 @@ def test_years_as_numbers_and_text(tmp_path):
     ts = read_timeseries(write(tmp_path, "f.csv", "YEAR,SUNACTIVITY\n1700.0,5.0\n1701.0,11.0\n1702.0,16.0\n"),
                          time="YEAR", target="SUNACTIVITY")
     assert ts.freq == normalize_freq("YS") and ts.frame["YEAR"].dt.year.tolist() == [1700, 1701, 1702]
+    assert ts.years and read_timeseries(frame).years  # output writes them back as years
+    assert not read_timeseries(write(tmp_path, "d.csv", "ds,y\n1871-01-01,1\n1872-01-01,2\n1873-01-01,3\n")).years
     with pytest.raises(InputError, match=r"column 'ds': cannot read '1871.0' as a date"):  # not all whole years
         read_timeseries(write(tmp_path, "h.csv", "ds,y\n1871.0,1\n1871.5,2\n1872.0,3\n"))
 

@@ -187,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
         metrics["backtest"] = {
             "windows": args.backtest_windows,
             "stride": args.backtest_stride or forecaster.net.config.horizon,
-            "cutoffs": [int(c) if forecaster.spec.steps else str(c) for c in backtest.cutoffs],
+            "cutoffs": [int(c) if forecaster.spec.steps or forecaster.spec.years else str(c)
+                        for c in backtest.cutoffs],
             "seconds": round(backtest.seconds, 2),
         }
         metrics.update(backtest.metrics)
@@ -256,7 +257,7 @@ def _write_forecast_outputs(forecaster, ts, forecast, backtest, out: Path) -> No
     write_csv(out / "forecast.csv", forecast)
     spec = forecaster.spec
     history = ts.frame[[c for c in (spec.id if spec.has_id else None, spec.time, spec.target) if c]]
-    if spec.steps:  # the plot's axis in the file's step numbers, as forecast.csv writes them
+    if spec.steps or spec.years:  # the plot's axis in the file's step numbers or years, as forecast.csv writes them
         history = history.assign(**{spec.time: forecaster.output_times(history[spec.time])})
     bt = None if backtest is None else backtest.predictions
     forecast_plot(history, forecast, bt, out / "forecast.png", time=spec.time, target=spec.target,

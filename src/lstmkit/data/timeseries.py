@@ -174,6 +174,7 @@ class TimeSeriesData:
             time i seconds after :data:`~lstmkit.data.tables.STEP_ORIGIN` (``freq`` ``s``, or
             ``5s`` for every fifth step), and output gives the numbers back
             (:func:`~lstmkit.data.tables.to_steps`).
+        years: the time column held years as numbers (``1949``): output writes years back.
         season_detected: the season length was read from the series' autocorrelation
             (:func:`~lstmkit.data.seasonality.detect_season`: step numbers, no season given).
     """
@@ -188,6 +189,7 @@ class TimeSeriesData:
     n_filled: int = 0
     n_trimmed: int = 0
     steps: bool = False
+    years: bool = False
     season_detected: bool = False
 
     @property
@@ -516,7 +518,24 @@ def read_timeseries(
         }
     )
     with step_times() if steps else contextlib.nullcontext():  # (a caller's step_times holds otherwise)
-        return _validated(frame, table, roles, src, rows, has_id, freq, fill, season_length, steps)
+        ts = _validated(frame, table, roles, src, rows, has_id, freq, fill, season_length, steps)
+    ts.years = not steps and _whole_years(table[roles.time])
+    return ts
+
+
+def _whole_years(col: pd.Series) -> bool:
+    """Whether the time column holds years as numbers (1949, or 1949.0), which output then
+    writes back as years."""
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_bool_dtype(col) or len(col) == 0:
+        return False
+    if not pd.api.types.is_numeric_dtype(col):
+        try:
+            float(str(col.iloc[0]))
+        except ValueError:
+            return False
+    values, missing, bad, _ = parse_numbers(col, _MISSING)
+    return bool(not (missing | bad).any() and np.isfinite(values).all() and (values == np.round(values)).all()
+                and values.min() >= YEARS[0] and values.max() <= YEARS[1])
 
 
 def _validated(frame: pd.DataFrame, table: pd.DataFrame, roles: ColumnRoles, src: TableSource, rows: np.ndarray,

@@ -145,6 +145,7 @@ class _DataSpec:
     scale: dict[str, dict[str, list[float]]]  # series id -> {"mean": [...], "std": [...]}
     nonnegative: bool = False  # no target value below 0: forecasts and quantiles are kept >= 0
     steps: bool = False  # the time column held step numbers: output gives step numbers, not times
+    years: bool = False  # the time column held years as numbers: output gives years
 
 
 @dataclass
@@ -421,7 +422,7 @@ class Forecaster(Estimator):
         nonnegative = bool((ts.frame[r.target].to_numpy() >= 0).all())
         return _DataSpec(r.time, r.target, r.id, ts.has_id, r.past_covariates, r.future_covariates,
                          ts.freq, ts.season_length, self.scaler.log, self.scaler.to_lists(), nonnegative,
-                         ts.steps)
+                         ts.steps, ts.years)
 
     def scaled_series(self, ts: TimeSeriesData) -> list[SeriesArrays]:
         """Every series of ``ts`` in the model's units: the target log-transformed (when the
@@ -475,9 +476,14 @@ class Forecaster(Estimator):
         return pd.concat(rows, ignore_index=True)
 
     def output_times(self, times):
-        """``times`` as output writes them: the times, or the step numbers where the training
-        data was timed by steps (:func:`lstmkit.data.tables.to_steps`)."""
-        return to_steps(times) if self.spec.steps else times
+        """``times`` as output writes them: the times, the step numbers where the training
+        data was timed by steps (:func:`lstmkit.data.tables.to_steps`), or the years where it
+        was timed by years written as numbers."""
+        if self.spec.steps:
+            return to_steps(times)
+        if self.spec.years:
+            return np.asarray(pd.DatetimeIndex(times).year, dtype=np.int64)
+        return times
 
     def _frame(self, uid: str, times, forecast: np.ndarray) -> pd.DataFrame:
         spec = self.spec
