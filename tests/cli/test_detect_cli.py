@@ -86,6 +86,7 @@ def test_reconstruction_with_many_series(tmp_path, capsys):
     ("2", "row 11, column 'is_anomaly': expected 0 or 1 (the label), got '2'"),
     ("", "row 11, column 'is_anomaly': the label is missing; every row needs 0 or 1"),
     ("yes", "row 11, column 'is_anomaly': expected 0 or 1 (the label), got 'yes'"),
+    ("maybe", "row 11, column 'is_anomaly': expected 0 or 1 (the label), got 'maybe'"),
 ])
 def test_bad_labels_exit_2_and_write_nothing(tmp_path, capsys, cell, message):
     data = write_series(tmp_path / "bad.csv", label_cell=cell)
@@ -94,6 +95,23 @@ def test_bad_labels_exit_2_and_write_nothing(tmp_path, capsys, cell, message):
     err = capsys.readouterr().err.strip()
     assert err == f"error: {data}: {message}"
     assert not out.exists()
+
+
+def test_labels_written_as_true_and_false(tmp_path):
+    """A boolean label column as pandas writes it (True/False) reads as 1/0, to the same scores."""
+    data = write_series(tmp_path / "s.csv")
+    frame = pd.read_csv(data)
+    words = tmp_path / "words.csv"
+    frame.assign(is_anomaly=frame["is_anomaly"].astype(bool)).to_csv(words, index=False)
+    assert "True" in words.read_text()
+    runs = {}
+    for name, path in (("numbers", data), ("words", words)):
+        runs[name] = tmp_path / name
+        assert main(["detect", str(path), "--label", "is_anomaly", "--normal-until", "2024-01-06",
+                     "--out", str(runs[name]), *FAST]) == 0
+    a, b = (pd.read_csv(runs[n] / "scores.csv") for n in ("numbers", "words"))
+    assert b["label"].tolist() == a["label"].tolist() and b["label"].sum() == 5
+    np.testing.assert_array_equal(a["score"], b["score"])
 
 
 def test_other_bad_input(tmp_path, capsys):

@@ -80,26 +80,50 @@ class DetectData:
                    None if self.normal is None else self.normal[rows])
 
 
-def _step_table(data: Any, time: str) -> tuple[Any, TableSource | None]:
-    """When ``data``'s time column holds plain step numbers
+#: A 0/1 column may also say so in words (a boolean column as pandas writes it).
+_TRUTH = {"true": "1", "false": "0"}
+
+
+def _truth_words(col: pd.Series) -> pd.Series | None:
+    """``col`` with ``true`` / ``false`` (any case) written as 1 / 0, when it holds such words
+    among 0s, 1s and empty cells; None when it holds none (or anything else)."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return None
+    text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
+    lower = text.str.lower()
+    words = lower.isin(list(_TRUTH))
+    if not words.any() or not (words | lower.isin(["0", "1", "0.0", "1.0", ""])).all():
+        return None
+    return text.where(~words, lower.map(_TRUTH))
+
+
+def _step_table(data: Any, time: str, binary: Sequence[str] = ()) -> tuple[Any, TableSource | None, bool]:
+    """``data`` made ready for the reader, its source when it was rewritten (for messages),
+    and whether the time column holds plain step numbers. When it holds them
     (:func:`~lstmkit.data.timeseries.step_numbers`, as the UCR/TimeEval anomaly files write
-    them), the table with step i written as the time i seconds after :data:`STEP_ORIGIN`,
-    rows indexed as the file numbers them, and the table's source; else ``(data, None)``."""
+    them), step i is written as the time i seconds after :data:`STEP_ORIGIN`; a ``binary``
+    column (labels) of true/false words is written as 1/0; the rows keep the file's numbers."""
     table, src = open_table(data, _WORDING)
-    if time not in [str(c) for c in table.columns]:
-        return data, None
+    columns = [str(c) for c in table.columns]
+    frame = None
     use = ~blank_rows(table, _MISSING)
-    steps = step_numbers(table[time][use])
-    if steps is None:
-        return data, None
-    values = np.zeros(len(table), dtype=np.int64)
-    values[use] = steps
-    frame = table.copy()
-    stamps = STEP_ORIGIN + pd.to_timedelta(values, unit="s")
-    frame[time] = np.where(use, pd.Series(stamps).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(), "")
+    steps = step_numbers(table[time][use]) if time in columns else None
+    if steps is not None:
+        values = np.zeros(len(table), dtype=np.int64)
+        values[use] = steps
+        frame = table.copy()
+        stamps = STEP_ORIGIN + pd.to_timedelta(values, unit="s")
+        frame[time] = np.where(use, pd.Series(stamps).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(), "")
+    for column in binary:
+        words = _truth_words(table[column]) if column in columns else None
+        if words is not None:
+            frame = table.copy() if frame is None else frame
+            frame[column] = words.to_numpy()
+    if frame is None:
+        return data, None, False
     if src.kind != "frame":
         frame.index = pd.RangeIndex(2 if src.kind == "csv" else 1, len(frame) + (2 if src.kind == "csv" else 1))
-    return frame, src
+    return frame, src, steps is not None
 
 
 def time_column_kind(data: Any, time: str) -> str | None:
@@ -135,7 +159,8 @@ def _check_binary(data: Any, column: str, param: str, what: str) -> None:
                        f"the columns are: {show(columns, None)}", param=param, got=column)
     rows = np.flatnonzero(~blank_rows(table, _MISSING))
     col = table[column].iloc[rows].reset_index(drop=True)
-    values, missing, bad, text = parse_numbers(col, _MISSING)
+    words = _truth_words(col)
+    values, missing, bad, text = parse_numbers(col if words is None else words, _MISSING)
     src.refuse_first(missing, rows, column, f"the {what} is missing; every row needs 0 or 1")
 
     def got(i: int) -> str:
@@ -217,9 +242,9 @@ def read_detect_data(data: Any, *, time: str = "ds", target: str | Sequence[str]
         if column is not None:
             _check_binary(data, column, param, what)
     extra = tuple(c for c in (label, normal) if c is not None and c not in targets + covariates)
-    table, step_src = _step_table(data, time)
+    table, step_src, steps = _step_table(data, time, [c for c in (label, normal) if c is not None])
     try:
-        with step_times(step_src is not None):  # its messages name steps, not the times they are held as
+        with step_times(steps):  # its messages name steps, not the times they are held as
             ts = read_timeseries(table, time=time, target=targets[0], id=id,
                                  past_covariates=targets[1:] + covariates + extra, freq=freq, fill=fill)
     except InputError as exc:
@@ -229,9 +254,9 @@ def read_detect_data(data: Any, *, time: str = "ds", target: str | Sequence[str]
     labels = None if label is None else np.rint(ts.frame[label].to_numpy()).astype(np.int64)
     normal_mask = None if normal is None else np.rint(ts.frame[normal].to_numpy()).astype(np.int64)
     if label_windows is not None:
-        labels = _label_windows(label_windows, ts, step_src is not None)
+        labels = _label_windows(label_windows, ts, steps)
         label = f"windows in {label_windows if not isinstance(label_windows, pd.DataFrame) else 'a DataFrame'}"
-    return DetectData(ts, targets, covariates, labels, normal_mask, label, step_src is not None)
+    return DetectData(ts, targets, covariates, labels, normal_mask, label, steps)
 
 
 def check_labels(d: DetectData) -> None:
