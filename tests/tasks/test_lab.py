@@ -259,6 +259,13 @@ def test_lab_usage_errors(capsys):
     assert "--seeds" in capsys.readouterr().err
     assert main(["lab", "--lengths", "50"]) == 2  # the default runs two tasks: lengths need one named
     assert "name one task" in capsys.readouterr().err
+    for flags in (["--learning-rate", "nan"], ["--learning-rate", "inf"], ["--lr-sweep", "1e-3,inf"]):
+        assert main(["lab", "order", "--quick", *flags]) == 2
+        assert capsys.readouterr().err == "error: --lr-sweep / --learning-rate: expected positive (finite) learning rates\n"
+    for flags, bad in ((["--seed", "-1"], "-1"), (["--seeds", "0,99999999999"], "99999999999")):
+        assert main(["lab", "order", "--quick", *flags]) == 2
+        assert capsys.readouterr().err.startswith(f"error: {flags[0]}: expected seeds from 0 to 4294967295 "
+                                                  f"(numpy's range), got {bad}")
 
 
 @pytest.mark.slow

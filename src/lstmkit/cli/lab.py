@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from lstmkit.cli.common import holds_run_dir, positive_int
@@ -83,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--seeds: expected at least one seed, got {args.seeds!r}")
     elif args.seed is not None:
         seeds = (args.seed,)
+    if seeds is not None and not all(0 <= s < 2 ** 32 for s in seeds):
+        bad = next(s for s in seeds if not 0 <= s < 2 ** 32)
+        raise UsageError(f"--seed{'s' if args.seeds is not None else ''}: expected seeds from 0 to {2 ** 32 - 1} "
+                         f"(numpy's range), got {bad}")
     if args.lengths and args.task == "all":
         raise UsageError("--lengths: name one task (adding, copy or order) to set its lengths")
     lengths = _ints(args.lengths, "--lengths") if args.lengths else None
@@ -92,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
         rates = tuple(float(v) for v in args.lr_sweep.split(",") if v.strip())
     except ValueError:
         raise UsageError(f"--lr-sweep: expected numbers separated by commas, got {args.lr_sweep!r}") from None
-    if not rates or min(rates) <= 0 or (args.learning_rate is not None and args.learning_rate <= 0):
-        raise UsageError("--lr-sweep / --learning-rate: expected positive learning rates")
+    given = rates + ((args.learning_rate,) if args.learning_rate is not None else ())
+    if not rates or not all(math.isfinite(r) and r > 0 for r in given):
+        raise UsageError("--lr-sweep / --learning-rate: expected positive (finite) learning rates")
 
     import time
 
