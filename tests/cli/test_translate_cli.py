@@ -54,6 +54,10 @@ def test_translate_sentences_and_files_with_the_saved_model(trained, tmp_path, c
     assert main(["translate", "--model", str(trained), "--input", str(source), "--output", str(target),
                  "--beam", "1"]) == 0
     assert target.read_text(encoding="utf-8").split("\n") == [printed[0], "", printed[1], ""]
+    capsys.readouterr()
+    assert main(["translate", "--model", str(trained), "--input", str(source), "--output", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: --output {tmp_path}: is a directory; name the file to write the "
+                                       "translations to\n")
 
 
 @pytest.mark.parametrize("content, message", [

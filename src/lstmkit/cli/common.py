@@ -7,6 +7,17 @@ import contextlib
 from pathlib import Path
 
 
+def seed_int(text: str) -> int:
+    """``--seed``: a whole number from 0 to 2**32 - 1 (the seeds numpy, and so Lightning, take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {2 ** 32 - 1}, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -58,7 +69,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, 
     group, for a command to add its own training options to."""
     group = parser.add_argument_group("training (shared by every training command)")
     group.add_argument("--out", default=None, metavar="DIR", help=out_help)
-    group.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same numbers (default 0)")
+    group.add_argument("--seed", type=seed_int, default=0, help="random seed: the same seed gives the same numbers (default 0)")
     group.add_argument("--max-epochs", type=positive_int, default=max_epochs, metavar="N",
                        help=epochs_help or f"most epochs to train (default {max_epochs}; early stopping may end sooner)")
     group.add_argument("--max-time", type=positive_float, default=max_time, metavar="MIN",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lstmkit.cli.common import seed_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
     parser.add_argument("--steps", type=int, default=300, help="training steps per model (default 300)")
 
 

@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from lstmkit.cli.common import holds_run_dir, positive_int
+from lstmkit.cli.common import holds_run_dir, positive_int, seed_int
 
 LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)  # the same as lstmkit.tasks.lab.LEARNING_RATES (a test checks)
 
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default=None, metavar="S,...",
                         help="seeds: every cell and length runs once per seed, and the table gives the "
                              "spread (default 0,1,2; --quick: 0)")
-    parser.add_argument("--seed", type=int, default=None, help="one seed (the same as --seeds S)")
+    parser.add_argument("--seed", type=seed_int, default=None, help="one seed (the same as --seeds S)")
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help="worker processes of one thread each that run the independent jobs (default 2 "
                              "where there are 2 cores or more)")

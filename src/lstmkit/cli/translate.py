@@ -67,6 +67,8 @@ def _translate_with(args) -> int:
 
     if args.input and args.inputs:
         raise UsageError("give sentences or --input FILE, not both")
+    if args.output and Path(args.output).is_dir():  # before translating: the translations are not lost
+        raise UsageError(f"--output {args.output}: is a directory; name the file to write the translations to")
     if args.input:
         expected = "a UTF-8 text file, one sentence a line"
         text = decode_utf8(read_file_bytes(args.input, expected), args.input, expected)
@@ -86,7 +88,7 @@ def _translate_with(args) -> int:
         out[i] = translation
     if args.output:
         write_text(args.output, "\n".join(out) + "\n")
-        print(f"translated {len(kept)} sentences -> {args.output}", file=sys.stderr)
+        print(f"translated {len(kept)} sentence{'s' if len(kept) != 1 else ''} -> {args.output}", file=sys.stderr)
     else:
         print("\n".join(out))
     return 0
