@@ -85,7 +85,11 @@ def test_generate_command(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "--- epoch 0" in printed and "bits per character" in printed
     assert main(["generate", "--model", str(out), "--prime", "the ", "--length", "30", "--seed", "1"]) == 0
-    assert capsys.readouterr().out.startswith("the ")
+    captured = capsys.readouterr()
+    assert captured.out.startswith("the ") and captured.err == ""
+    assert main(["generate", "--model", str(out), "--prime", "the \u00d8\u00d8\u4e2d", "--length", "5"]) == 0
+    assert capsys.readouterr().err == ("--prime: 3 of its 7 characters are not in the model's vocabulary "
+                                       "('\u00d8', '\u4e2d'); it reads them as one unknown character\n")
 
 
 @pytest.mark.parametrize("content,message", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -52,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model:
         model = LanguageModel.load(args.model)
+        unknown = sorted({ch for ch in args.prime if model.vocabulary.count_unknown(ch)})
+        if unknown:  # the model reads them as its unknown character: say so, the sample is theirs
+            shown = ", ".join(repr(ch) for ch in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+            print(f"--prime: {model.vocabulary.count_unknown(args.prime)} of its {len(args.prime)} characters are not "
+                  f"in the model's vocabulary ({shown}); it reads them as one unknown character", file=sys.stderr)
         text = model.sample(args.prime, args.length, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
         print(text)
         return 0
