@@ -152,6 +152,9 @@ def test_language_model_text_view(models, tmp_path, capsys):
     assert report["text_view"]["unit"] == 3 and report["text_view"]["value"] == "tanh(c_t)"
 
     lm = LanguageModel.load(models / "lm")
+    unknown = lm.vocabulary.count_unknown(text)  # '\n', '&', '<', 'b', '>': not in the training text
+    assert unknown > 0 and (f"{unknown} of the 200 characters read are not in the model's vocabulary; the model "
+                            "reads each as its one unknown character") in stdout
     ids = torch.as_tensor(lm.vocabulary.encode(text), dtype=torch.long).unsqueeze(0)
     with torch.no_grad():
         _, _, trace = lm.net.lstm(lm.net.embedding(ids), return_trace=True)

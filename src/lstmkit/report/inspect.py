@@ -220,4 +220,8 @@ def summary_lines(result: InspectResult) -> list[str]:
     view = result.report.get("text_view")
     if view:
         lines.append(f"text coloured by unit {view['unit']} of layer {view['layer']} ({view['value']})")
+    notes = result.report.get("notes") or {}
+    if notes.get("unknown_characters"):  # read as one unknown character: the gates seen are not the text's
+        lines.append(f"{notes['unknown_characters']} of the {notes.get('characters', '?')} characters read are not in "
+                     "the model's vocabulary; the model reads each as its one unknown character")
     return lines
