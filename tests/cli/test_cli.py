@@ -61,6 +61,12 @@ def test_bad_usage_exits_2_with_one_line():
     assert result.stderr.strip() == "error: --steps must be at least 1, got 0"
     result = run_cli("nosuchcommand")
     assert result.returncode == 2
+    assert result.stderr.startswith("error: argument COMMAND: invalid choice: 'nosuchcommand'")
+    # argparse's own errors too: one line, naming the flag and where the options are listed
+    result = run_cli("forecast", "--horizon", "0")
+    assert result.returncode == 2
+    assert result.stderr == ("error: argument --horizon: expected a whole number >= 1, got 0 "
+                             "(see lstmkit forecast --help)\n")
 
 
 def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path, capsys):

@@ -127,7 +127,7 @@ def test_classify_command_without_the_conv_branch(tmp_path, capsys):
     text = (out / "config.json").read_text()
     assert '"conv_branch": false' in text and '"squeeze_excite": false' in text
     assert lstmkit.Classifier.load(out).net.members[0].conv is None
-    with pytest.raises(SystemExit) as exit_info:  # argparse: usage and one error line, exit 2
+    with pytest.raises(SystemExit) as exit_info:  # argparse: one error line, exit 2
         main(["classify", str(train), "--val-fraction", "0.7", "--out", str(tmp_path / "bad")])
     assert exit_info.value.code == 2
     assert "--val-fraction" in capsys.readouterr().err and not (tmp_path / "bad").exists()

@@ -33,8 +33,17 @@ class UsageError(Exception):
     """Bad command-line usage found after parsing (exit 2)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with its errors worded as every other: one line ``error: ...`` and
+    exit 2 (argparse prints the whole usage block first). Subcommands' parsers are of this
+    class too (``add_subparsers`` takes the parent's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lstmkit",
         description="The LSTM recurrent network written out gate by gate, with applications.",
     )
