@@ -90,6 +90,9 @@ def test_generate_command(tmp_path, capsys):
     assert main(["generate", "--model", str(out), "--prime", "the \u00d8\u00d8\u4e2d", "--length", "5"]) == 0
     assert capsys.readouterr().err == ("--prime: 3 of its 7 characters are not in the model's vocabulary "
                                        "('\u00d8', '\u4e2d'); it reads them as one unknown character\n")
+    assert main(["generate", str(text), "--model", str(out)]) == 2  # a text would train nothing
+    assert capsys.readouterr().err == (f"error: {text}: with --model DIR nothing trains on a text; leave it out "
+                                       "(--prime gives the text to start from)\n")
 
 
 @pytest.mark.parametrize("content,message", [

@@ -48,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
     from lstmkit.runs import default_run_dir, write_json, write_text
 
     out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("generate"))
+    if args.model and args.text:
+        from lstmkit.cli.main import UsageError
+
+        raise UsageError(f"{args.text}: with --model DIR nothing trains on a text; leave it out (--prime "
+                         "gives the text to start from)")
     text = read_text(args.text) if args.text and not args.model else None  # before torch: bad input answers at once
     from lstmkit.tasks.language_model import LanguageModel, print_sample
 
