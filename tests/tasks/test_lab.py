@@ -262,6 +262,12 @@ def test_lab_usage_errors(capsys):
     for flags in (["--learning-rate", "nan"], ["--learning-rate", "inf"], ["--lr-sweep", "1e-3,inf"]):
         assert main(["lab", "order", "--quick", *flags]) == 2
         assert capsys.readouterr().err == "error: --lr-sweep / --learning-rate: expected positive (finite) learning rates\n"
+    for flag, values, twice in (("--cells", "lstm,rnn,lstm", "lstm"), ("--lengths", "10,12,10", "10"),
+                                ("--seeds", "1,1", "1")):
+        assert main(["lab", "order", "--quick", flag, values]) == 2
+        assert capsys.readouterr().err == f"error: {flag}: {twice} is named twice; name each once\n"
+    assert main(["lab", "adding", "--lengths", ""]) == 2  # not the defaults
+    assert capsys.readouterr().err == "error: --lengths: expected lengths of at least 2, got ''\n"
     assert main(["lab", "order", "--quick", "--seeds", "0,99999999999"]) == 2
     assert capsys.readouterr().err == ("error: --seeds: expected seeds from 0 to 4294967295 (numpy's range), "
                                        "got 99999999999\n")

@@ -88,9 +88,13 @@ def run(args: argparse.Namespace) -> int:
         bad = next(s for s in seeds if not 0 <= s < 2 ** 32)
         raise UsageError(f"--seed{'s' if args.seeds is not None else ''}: expected seeds from 0 to {2 ** 32 - 1} "
                          f"(numpy's range), got {bad}")
-    if args.lengths and args.task == "all":
+    if args.lengths is not None and args.task == "all":
         raise UsageError("--lengths: name one task (adding, copy or order) to set its lengths")
-    lengths = _ints(args.lengths, "--lengths") if args.lengths else None
+    lengths = _ints(args.lengths, "--lengths") if args.lengths is not None else None
+    for flag, values in (("--cells", cells), ("--lengths", lengths), ("--seeds", seeds)):
+        twice = [v for i, v in enumerate(values or ()) if v in (values or ())[:i]]
+        if twice:  # each would run, and count, once more
+            raise UsageError(f"{flag}: {twice[0]} is named twice; name each once")
     if args.task == "order" and lengths and min(lengths) < 10:
         raise UsageError("--lengths: the temporal-order task needs lengths of at least 10")
     try:
