@@ -67,6 +67,10 @@ def test_bad_usage_exits_2_with_one_line():
     assert result.returncode == 2
     assert result.stderr == ("error: argument --horizon: expected a whole number >= 1, got 0 "
                              "(see lstmkit forecast --help)\n")
+    for command, flag in (("generate", "--temperature"), ("translate", "--learning-rate")):
+        result = run_cli(command, flag, "inf")
+        assert result.returncode == 2 and result.stderr == (
+            f"error: argument {flag}: expected a positive finite number, got inf (see lstmkit {command} --help)\n")
 
 
 def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path, capsys):

@@ -38,6 +38,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def finite_positive_float(text: str) -> float:
+    """A positive number short of infinity (a learning rate, a temperature)."""
+    value = positive_float(text)
+    if value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
 def probability(text: str) -> float:
     try:
         value = float(text)

@@ -11,6 +11,7 @@ from pathlib import Path
 from lstmkit.cli.common import (
     add_training_arguments,
     estimator_options,
+    finite_positive_float,
     holds_run_dir,
     positive_float,
     positive_int,
@@ -86,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle", type=positive_float, default=None, metavar="SEC",
                         help="with --follow FILE: stop after SEC seconds without a new row (default: follow until Ctrl-C)")
     group = add_training_arguments(parser, max_epochs=MAX_EPOCHS, out_help="run directory (default runs/detect-<time>)")
-    group.add_argument("--learning-rate", type=positive_float, default=LEARNING_RATE, metavar="LR",
+    group.add_argument("--learning-rate", type=finite_positive_float, default=LEARNING_RATE, metavar="LR",
                        help=f"Adam learning rate (default {LEARNING_RATE:g})")
     group.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, metavar="B",
                        help=f"training chunks per batch (default {BATCH_SIZE})")

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import (add_training_arguments, estimator_options, holds_run_dir, positive_float,
+from lstmkit.cli.common import (add_training_arguments, estimator_options, finite_positive_float, holds_run_dir,
                                 positive_int, probability)
 
 # the Forecaster's defaults (ForecasterParams; kept here so --help need not import torch; a test
@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            epochs_help=f"most epochs to train (default {MAX_EPOCHS}); with --validation folds the "
                                        f"out-of-fold loss chooses how many, with --early-stopping the validation "
                                        f"loss, with --validation recent all of them")
-    group.add_argument("--learning-rate", type=positive_float, default=LEARNING_RATE, metavar="LR",
+    group.add_argument("--learning-rate", type=finite_positive_float, default=LEARNING_RATE, metavar="LR",
                        help=f"Adam learning rate (default {LEARNING_RATE:g})")
     group.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, metavar="B",
                        help=f"training windows per batch (default {BATCH_SIZE})")

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_float, positive_int, probability
+from lstmkit.cli.common import (add_training_arguments, estimator_options, finite_positive_float, holds_run_dir,
+                                positive_int, probability)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, metavar="DIR", help="generate with the model saved in DIR, without training")
     parser.add_argument("--prime", default="", metavar="STR", help="text to start generating from")
     parser.add_argument("--length", type=positive_int, default=500, metavar="N", help="characters to generate (default 500)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8, metavar="T",
+    parser.add_argument("--temperature", type=finite_positive_float, default=0.8, metavar="T",
                         help="sampling temperature: lower is safer, higher is wilder (default 0.8)")
     parser.add_argument("--top-k", type=positive_int, default=None, metavar="K",
                         help="sample only among the K most likely characters (default: all)")
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--streams", type=positive_int, default=32, metavar="B", help="parallel text streams per batch (default 32)")
     parser.add_argument("--dropout", type=probability, default=0.25, metavar="P",
                         help="dropout between LSTM layers (default 0.25)")
-    parser.add_argument("--learning-rate", type=positive_float, default=6e-3, metavar="LR",
+    parser.add_argument("--learning-rate", type=finite_positive_float, default=6e-3, metavar="LR",
                         help="peak Adam learning rate (default 6e-3)")
     parser.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
                         help="cosine: warm up, then anneal to 5%% of the peak by the end of --max-time "

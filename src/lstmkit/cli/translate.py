@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, estimator_options, holds_run_dir, positive_float, positive_int, probability
+from lstmkit.cli.common import (add_training_arguments, estimator_options, finite_positive_float, holds_run_dir,
+                                positive_int, probability)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedding-size", type=positive_int, default=128, metavar="E", help="token embedding size (default 128)")
     parser.add_argument("--num-layers", type=positive_int, default=1, metavar="N", help="LSTM layers (default 1)")
     parser.add_argument("--dropout", type=probability, default=0.2, metavar="P", help="dropout (default 0.2)")
-    parser.add_argument("--learning-rate", type=positive_float, default=3e-3, metavar="LR", help="peak Adam learning rate (default 3e-3)")
+    parser.add_argument("--learning-rate", type=finite_positive_float, default=3e-3, metavar="LR", help="peak Adam learning rate (default 3e-3)")
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="B", help="sentence pairs per batch (default 64)")
     parser.add_argument("--test-fraction", type=probability, default=0.1, metavar="F",
                         help="fraction of the distinct source sentences held out for scoring (default 0.1)")
