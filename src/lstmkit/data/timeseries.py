@@ -316,20 +316,23 @@ def _wall_clock_days(text: pd.Series, utc: pd.Series) -> pd.Series:
     return wall if (wall == wall.dt.normalize()).all() else utc
 
 
-def _text_years(text: pd.Series) -> pd.Series | None:
-    """Years written as numbers with a decimal point (``1700.0``, as pandas writes a float
-    column of years): their dates, else None. Only a column whose first cell is a number is
-    parsed as numbers (dates are not)."""
-    try:
-        float(str(text.iloc[0]))
-    except ValueError:
+def _year_numbers(col: pd.Series) -> np.ndarray | None:
+    """The time column's years when it holds them as numbers (``1949``, or ``1700.0`` as pandas
+    writes a float column of years), every one within :data:`YEARS`; else None. A text column
+    is parsed as numbers only when its first cell is one (dates are not)."""
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_bool_dtype(col) or len(col) == 0:
         return None
-    values, missing, bad, _ = parse_numbers(text, _MISSING)
+    if not pd.api.types.is_numeric_dtype(col):
+        try:
+            float(str(col.iloc[0]))
+        except ValueError:
+            return None
+    values, missing, bad, _ = parse_numbers(col, _MISSING)
     if (missing | bad).any() or not np.isfinite(values).all() or not (values == np.round(values)).all():
         return None
     if values.min() < YEARS[0] or values.max() > YEARS[1]:
         return None
-    return pd.to_datetime(pd.Series([f"{y:04d}" for y in values.astype(np.int64).tolist()]), format="%Y")
+    return values.astype(np.int64)
 
 
 def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.Series:
@@ -351,9 +354,9 @@ def _times(col: pd.Series, name: str, src: TableSource, rows: np.ndarray) -> pd.
                          "write dates such as 2024-01-31")
         return pd.to_datetime(pd.Series([f"{y:04d}" for y in values.astype(np.int64).tolist()]), format="%Y")
     assert text is not None
-    years = _text_years(text)
+    years = _year_numbers(text)  # 1700.0: years written with a decimal point
     if years is not None:
-        return years
+        return pd.to_datetime(pd.Series([f"{y:04d}" for y in years.tolist()]), format="%Y")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for kwargs in ({}, {"format": "ISO8601"}, {"utc": True}, {"format": "ISO8601", "utc": True}):
@@ -519,23 +522,8 @@ def read_timeseries(
     )
     with step_times() if steps else contextlib.nullcontext():  # (a caller's step_times holds otherwise)
         ts = _validated(frame, table, roles, src, rows, has_id, freq, fill, season_length, steps)
-    ts.years = not steps and _whole_years(table[roles.time])
+    ts.years = not steps and _year_numbers(table[roles.time]) is not None  # output writes years back
     return ts
-
-
-def _whole_years(col: pd.Series) -> bool:
-    """Whether the time column holds years as numbers (1949, or 1949.0), which output then
-    writes back as years."""
-    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_bool_dtype(col) or len(col) == 0:
-        return False
-    if not pd.api.types.is_numeric_dtype(col):
-        try:
-            float(str(col.iloc[0]))
-        except ValueError:
-            return False
-    values, missing, bad, _ = parse_numbers(col, _MISSING)
-    return bool(not (missing | bad).any() and np.isfinite(values).all() and (values == np.round(values)).all()
-                and values.min() >= YEARS[0] and values.max() <= YEARS[1])
 
 
 def _validated(frame: pd.DataFrame, table: pd.DataFrame, roles: ColumnRoles, src: TableSource, rows: np.ndarray,
