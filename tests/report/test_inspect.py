@@ -264,6 +264,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(models, tmp_path, ca
         ([tmp_path / "missing.txt", "--model", models / "lm"], "missing.txt: no such file"),
         ([binary, "--model", models / "lm"], "binary file"),
         ([other_columns, "--model", models / "fc"], "other.csv"),
+        # the forecaster's hint names a training flag, and says that inspect lacks it
+        ([other_columns, "--model", models / "fc"], "with --time (when training; lstmkit inspect has no such flag)"),
         (["--model", models / "fc", "--sample", "999"], "--sample"),
         (["--model", models / "lm", "--unit", "16"], "--unit"),
         (["--model", models / "lm", "--layer", "1"], "error: --layer: 1 is out of range; the model has 1 layer(s)"),

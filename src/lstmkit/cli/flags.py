@@ -7,6 +7,7 @@ flag is ``--`` + its name with ``_`` as ``-`` needs no entry.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Callable
 
 # parameter -> flag, for every command
@@ -25,11 +26,16 @@ BY_COMMAND: dict[str, dict[str, str]] = {
 }
 
 
-def flag_for(command: str | None) -> Callable[[str], str]:
-    """The function naming a parameter as ``command``'s flag."""
+def flag_for(command: str | None, known: Collection[str] | None = None) -> Callable[[str], str]:
+    """The function naming a parameter as ``command``'s flag. ``known``: the command's own
+    option strings; a flag outside them (a training setting named by a message that
+    ``inspect`` prints on a model's data) is written as belonging to the training command."""
     table = {**COMMON, **BY_COMMAND.get(command or "", {})}
 
     def flag(param: str) -> str:
-        return table.get(param, "--" + param.replace("_", "-"))
+        name = table.get(param, "--" + param.replace("_", "-"))
+        if known is not None and name.startswith("--") and name not in known:
+            return f"{name} (when training; lstmkit {command} has no such flag)"
+        return name
 
     return flag

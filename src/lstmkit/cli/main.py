@@ -86,11 +86,23 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, InputError):
             from lstmkit.cli.flags import flag_for
 
-            print(f"error: {exc.render(flag_for(args.command))}", file=sys.stderr)
+            # inspect reads data through the messages of the command that trained the model,
+            # whose hints may name that command's flags: they are said to be training's
+            known = _option_strings(parser, args.command) if args.command == "inspect" else None
+            print(f"error: {exc.render(flag_for(args.command, known))}", file=sys.stderr)
             return 2
         traceback.print_exc()
         print(f"error: internal fault ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
         return 1
+
+
+def _option_strings(parser: argparse.ArgumentParser, command: str) -> set[str] | None:
+    """Every option string of ``command``'s sub-parser (None where it cannot be found)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        sub = getattr(action, "choices", {}).get(command) if isinstance(action.choices, dict) else None
+        if sub is not None:
+            return {option for a in sub._actions for option in a.option_strings}
+    return None
 
 
 def _silence_stdout() -> None:
