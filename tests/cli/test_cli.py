@@ -85,6 +85,25 @@ def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path, capsys):
     assert taken.read_text() == "a user's file\n"
 
 
+def test_an_out_holding_a_model_is_said_to_be_replaced(tmp_path, capsys):
+    import argparse
+
+    from lstmkit.cli.common import holds_run_dir
+
+    seen = []
+    run = holds_run_dir("forecast")(lambda args: seen.append(args.out) or 0)
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "config.json").write_text("{}")
+    assert run(argparse.Namespace(out=str(earlier), resume=None)) == 0
+    assert capsys.readouterr().out == (f"note: {earlier} holds an earlier run's model; this run replaces it "
+                                       "(another --out keeps it)\n")
+    # a fresh directory, or resuming the run that wrote the model: nothing to say
+    assert run(argparse.Namespace(out=str(tmp_path / "fresh"), resume=None)) == 0
+    assert run(argparse.Namespace(out=None, resume=str(earlier))) == 0
+    assert capsys.readouterr().out == "" and seen == [str(earlier), str(tmp_path / "fresh"), str(earlier)]
+
+
 @pytest.mark.slow
 def test_demo_trains_and_beats_naive(capsys):
     assert main(["demo", "--steps", "60", "--seed", "1"]) == 0
