@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cells", default="rnn,gru,lstm", metavar="C,...", help="cells to compare (default rnn,gru,lstm)")
     parser.add_argument("--steps", type=positive_int, default=None, metavar="N",
                         help="training steps per cell, length and seed, the same for every cell (default adding "
-                             "1600, copy 3500, order 1000; --quick: 300)")
+                             "2000, copy 3500, order 1000; --quick: 300)")
     parser.add_argument("--hidden-size", type=positive_int, default=None, metavar="H",
-                        help="units (default 64, copy 128)")
+                        help="units (default adding 32, copy 96, order 64)")
     parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                         help="sequences per step (default 64)")
     parser.add_argument("--lr-sweep", default=",".join(f"{lr:g}" for lr in LEARNING_RATES), metavar="LR,...",

@@ -207,21 +207,25 @@ class LabConfig:
         return cls(task=task, **{**defaults, **overrides})
 
 
-#: Each task's default grid and budget (the same for every cell): the adding problem at 100 and
-#: 200 steps, the learning rates probed at length 25 (400 steps: long enough for a gated cell to
-#: leave the trivial answer there); the copy task (three symbols over a delay of 30) needs more
-#: units to hold its symbols and more steps to learn to recall them in order (the LSTM at 1e-2
-#: solved it at 1600-2300 steps; over a delay of 20 at 1200-1800, with batch 64 as with 128, at
-#: two thirds of the cost; with 64 units it took 2500-3500 steps, and seed 0 missed). A plain RNN
-#: bridged shorter delays: over 10 blanks with five symbols it solved one seed of three, over 20
-#: it reached 0.97 on seed 3 (0.73 with batches of 128); over 30 it stayed at chance. Its
-#: probes run 600 steps: at 300 the LSTM's 3e-2 led on validation loss (seeds 0-2), but from
-#: about step 500 1e-2 learned faster (seed 0: accuracy 0.54 against 0.36 at step 600; solved
-#: at 1400 against 2300), and the lab's 3e-2 left seed 2 at 0.91 after 3500 steps.
+#: Each task's default grid and budget (the same for every cell). The adding problem at 100 and
+#: 200 steps with 32 units, the learning rates probed at length 25 (400 steps: long enough for a
+#: gated cell to leave the trivial answer there). 32 units cost 0.37x of 64 per step (the LSTM at
+#: length 200, one thread of a Zen 1: 28 ms against 75) and the LSTM needed 900-1400 steps at
+#: 200 (64 units: 800-1100), hence a budget of 2000. The copy task (three symbols over a delay
+#: of 30) needs more units to hold its symbols and more steps to learn to recall them in order:
+#: the LSTM at 1e-2 solved seeds 0-4 at 1800-3000 steps with 96 units as with 128 (0.66x the
+#: cost per step), and seed 5 with neither in 3500 steps (128 units: at 4700; 96: 0.72 after
+#: 5000); with 64 units it took 2500-4200 steps and missed seed 1; in batches of 32 the LSTM
+#: missed every seed of three and the plain RNN reached 0.52 on one. A plain RNN bridged
+#: shorter delays: over 10 blanks with five symbols it solved one seed of three, over 20 it
+#: reached 0.97 on seed 3 (0.73 with batches of 128); over 30 it stayed at chance. Its probes run
+#: 600 steps: at 300 the LSTM's 3e-2 led on validation loss (seeds 0-2), but from about step 500
+#: 1e-2 learned faster (seed 0: accuracy 0.54 against 0.36 at step 600; solved at 1400 against
+#: 2300), and the lab's 3e-2 left seed 2 at 0.91 after 3500 steps.
 TASK_DEFAULTS: dict[str, dict] = {
-    "adding": {"lengths": (100, 200), "max_steps": 1600, "hidden_size": 64, "batch_size": 64,
+    "adding": {"lengths": (100, 200), "max_steps": 2000, "hidden_size": 32, "batch_size": 64,
                "seeds": (0, 1, 2), "sweep_length": 25, "sweep_steps": 400},
-    "copy": {"lengths": (30,), "max_steps": 3500, "hidden_size": 128, "batch_size": 64, "seeds": (0, 1, 2),
+    "copy": {"lengths": (30,), "max_steps": 3500, "hidden_size": 96, "batch_size": 64, "seeds": (0, 1, 2),
              "sweep_steps": 600},
     "order": {"lengths": (25, 50, 100), "max_steps": 1000, "hidden_size": 64, "batch_size": 64, "seeds": (0, 1, 2)},
 }
