@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from lstmkit.data.pairs import BUNDLED_PAIRS, SentencePairs, bundled_pairs_path, pairs_from_frame, read_pairs
-from lstmkit.data.tokenize import EOS, PAD, SPACE, UNK, TextCodec, Tokenizer, TokenVocabulary
+from lstmkit.data.tokenize import EOS, PAD, SPACE, SPECIALS, UNK, TextCodec, Tokenizer, TokenVocabulary
 from lstmkit.errors import InputError
 
 
@@ -130,5 +130,9 @@ def test_word_and_char_tokens():
     assert vocab.itos[4:] == ["b", "a", "c"]  # most frequent first, ties in order of appearance
     assert vocab.encode(["a", "zzz"]) == [5, UNK]
     assert vocab.decode([4, PAD, 5, EOS, 6]) == ["b", "a"]
+    # an unknown word is written as a word of its own: "<unk> <unk>", not "<unk><unk>"
+    words = Tokenizer("word")
+    assert words.join([SPACE + "Hello", SPECIALS[UNK], SPECIALS[UNK], ",", SPACE + "you"]) == "Hello <unk> <unk>, you"
+    assert Tokenizer("char").join(["a", SPECIALS[UNK], SPACE, "c"]) == "a<unk> c"
     with pytest.raises(InputError, match="tokens: expected one of subword, word, char; got 'bpe'"):
         Tokenizer("bpe")

@@ -107,6 +107,8 @@ class Tokenizer:
         tokens = list(tokens)
         if self.kind == "subword":
             return self._processor.decode_pieces(tokens)
+        if self.kind == "word":  # an unknown token stands for a word: written apart, never run together
+            tokens = [SPACE + t if t == SPECIALS[UNK] else t for t in tokens]
         return " ".join("".join(tokens).replace(SPACE, " ").split())
 
     def to_dict(self) -> dict:
