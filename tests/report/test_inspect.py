@@ -136,6 +136,20 @@ def test_forecaster_reads_a_data_file_and_a_chosen_sample(models, tmp_path, caps
     assert len(report["layers"][0]["cell_state"]["most_active_units"]) == 3
 
 
+def test_forecaster_of_other_columns_without_data_says_what_it_reads(tmp_path, capsys):
+    from lstmkit.data import load_air_passengers
+    from lstmkit.tasks.forecast import Forecaster
+
+    frame = load_air_passengers().rename(columns={"ds": "month", "y": "passengers"})
+    Forecaster(max_epochs=1, hidden_size=8, progress=False).fit(frame, time="month", target="passengers").save(
+        tmp_path / "fc")
+    code, _, stderr = inspect(capsys, "--model", tmp_path / "fc", "--out", tmp_path / "out")
+    assert code == 2 and not (tmp_path / "out").exists()
+    assert stderr == (f"error: {tmp_path / 'fc'}: without DATA, the bundled AirPassengers series (columns ds, y) "
+                      "is read, which does not fit this forecaster (it reads the time column 'month' and the "
+                      "target 'passengers'); give the data it was trained on\n")
+
+
 def test_language_model_text_view(models, tmp_path, capsys):
     from lstmkit.tasks.language_model import LanguageModel
 

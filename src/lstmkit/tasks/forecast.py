@@ -585,11 +585,14 @@ class Forecaster(Estimator):
         if data is None:
             try:
                 ts = self.read(load_air_passengers())
-            except InputError as exc:
+            except InputError:
+                spec = self.spec
+                trained = (f" (it reads the time column {spec.time!r} and the target {spec.target!r})"
+                           if spec is not None else "")
                 raise InputError(
-                    f"without {param_ref('data')}, the bundled AirPassengers series is read, which "
-                    f"does not fit this forecaster ({exc}); give the data it was trained on"
-                ) from None
+                    f"without {param_ref('data')}, the bundled AirPassengers series (columns ds, y) is read, "
+                    f"which does not fit this forecaster{trained}; give the data it was trained on",
+                    param="data") from None
             source = FORECASTER_DEFAULT_DATA
         else:
             ts = self.read(data)
