@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="torch's CPU threads for this run (default: one per core)")
     parser.add_argument("--sample", type=int, default=None, metavar="K",
-                        help="the sequence shown in the heatmaps, from 0 (default: the last window; "
+                        help="the sequence shown in the heatmaps, from 0 (-1 the last; default: the last window; "
                              "the text for a language model)")
     parser.add_argument("--unit", type=int, default=None, metavar="K",
                         help="language model: the unit colouring the text (default: the one whose "
