@@ -67,6 +67,10 @@ def test_bad_usage_exits_2_with_one_line():
     assert result.returncode == 2
     assert result.stderr == ("error: argument --horizon: expected a whole number >= 1, got 0 "
                              "(see lstmkit forecast --help)\n")
+    result = run_cli("classify", "--strategy", "fsdp")  # refused before any data is read
+    assert result.returncode == 2 and result.stderr == (
+        "error: argument --strategy: invalid choice: 'fsdp' (choose from 'auto', 'ddp', 'ddp_spawn', 'ddp_fork') "
+        "(see lstmkit classify --help)\n")
     for command, flag in (("generate", "--temperature"), ("translate", "--learning-rate")):
         result = run_cli(command, flag, "inf")
         assert result.returncode == 2 and result.stderr == (

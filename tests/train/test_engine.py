@@ -277,3 +277,25 @@ def test_resuming_another_networks_checkpoint_is_refused_by_name(tmp_path):
     extra.more = torch.nn.Linear(2, 2)
     with pytest.raises(InputError, match=r"it has no 'more.weight'"):
         fit(extra, loss_fn, train, val, TrainingConfig(max_epochs=2), tmp_path / "c", resume_from=tmp_path / "a")
+
+
+def test_ctrl_c_in_training_is_a_keyboard_interrupt_and_its_checkpoint_resumes(tmp_path):
+    """Lightning answers Ctrl-C with sys.exit(1) and SIGINT ignored; the engine raises
+    KeyboardInterrupt again (the command's exit 130) and gives SIGINT its handler back."""
+    import signal
+
+    from lightning.pytorch.callbacks import Callback
+
+    class CtrlC(Callback):
+        def on_train_epoch_end(self, trainer, module):
+            if trainer.current_epoch == 1:
+                raise KeyboardInterrupt
+
+    train, val = loaders()
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        fit(Net(), loss_fn, train, val, TrainingConfig(max_epochs=4), tmp_path, callbacks=[CtrlC()])
+    assert signal.getsignal(signal.SIGINT) is before
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    result = fit(Net(), loss_fn, train, val, TrainingConfig(max_epochs=4), tmp_path, resume_from=tmp_path)
+    assert result.epochs == 4

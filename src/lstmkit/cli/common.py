@@ -71,6 +71,12 @@ def fraction_below(high: float):
     return parse
 
 
+#: The Lightning strategies that run on the CPU as on GPUs (ddp: one process per device, gloo or
+#: nccl); others (fsdp, deepspeed) need GPUs and their own packages, and Lightning refuses
+#: them only after the data is read, with a traceback.
+STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork")
+
+
 def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, out_help: str,
                            max_time: float | None = None, epochs_help: str | None = None):
     """The training options every training command shares, in one argument group; returns the
@@ -88,7 +94,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, max_epochs: int, 
                             "(default 5; checkpoints also come at every epoch end and when --max-time ends)")
     group.add_argument("--devices", type=positive_int, default=1, metavar="N",
                        help="processes (CPU) or GPUs to train on (default 1)")
-    group.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (default auto)")
+    group.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                       help="Lightning strategy for --devices N > 1 (default auto: ddp)")
     group.add_argument("--resume", default=None, metavar="DIR",
                        help="continue training from DIR/checkpoints/last.ckpt (same data and options)")
     group.add_argument("--backend", default="auto", choices=["auto", "fused", "reference"],

@@ -706,7 +706,7 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
         _check_resumable(ckpt_path, lit, resume_from)
     log_path = run_dir / "logs" / "metrics.csv"
     earlier_log = log_path.read_text(encoding="utf-8") if ckpt_path and log_path.is_file() else None
-    trainer.fit(lit, train_loader, val_loader, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    _fit_interruptible(trainer, lit, train_loader, val_loader, ckpt_path)
     if earlier_log is not None and trainer.is_global_zero:
         _merge_logs(earlier_log, log_path)
 
@@ -732,6 +732,26 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
         world_size=trainer.world_size,
         steps=int(trainer.global_step),
     )
+
+
+def _fit_interruptible(trainer, lit, train_loader, val_loader, ckpt_path) -> None:
+    """``trainer.fit``, with Ctrl-C raised again as KeyboardInterrupt: Lightning answers it by
+    writing nothing and calling ``sys.exit(1)`` (the exit status of a fault), with SIGINT left
+    ignored. The checkpoints written before it stay, for ``--resume``."""
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGINT) if main_thread else None
+    try:
+        trainer.fit(lit, train_loader, val_loader, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    except SystemExit:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if main_thread and before is not None and signal.getsignal(signal.SIGINT) is not before:
+            signal.signal(signal.SIGINT, before)
 
 
 def _check_resumable(ckpt_path: Path, lit, resume_from) -> None:
