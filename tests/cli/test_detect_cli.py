@@ -244,3 +244,19 @@ def test_step_numbers_without_a_period_give_the_seasonal_baseline_no_calendar_la
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["evaluation"]["seasonal_naive_period"].values()) == [1]
     assert "seasonal naive, m=1 " in capsys.readouterr().out
+
+
+def test_resume_continues_the_training_to_the_uninterrupted_runs_scores(tmp_path, capsys):
+    data = write_series(tmp_path / "one.csv")
+    fast = [a for a in FAST if a not in ("--max-epochs", "2")]
+    assert main(["detect", str(data), "--out", str(tmp_path / "whole"), "--max-epochs", "2", *fast]) == 0
+    assert main(["detect", str(data), "--out", str(tmp_path / "cut"), "--max-epochs", "1", *fast]) == 0
+    assert main(["detect", str(data), "--resume", str(tmp_path / "cut"), "--max-epochs", "2", *fast]) == 0
+    whole, resumed = (pd.read_csv(tmp_path / run / "scores.csv") for run in ("whole", "cut"))
+    np.testing.assert_allclose(resumed["score"], whole["score"], rtol=1e-5, atol=1e-6)
+    assert len(pd.read_csv(tmp_path / "cut" / "logs" / "metrics.csv").dropna(subset=["val_loss"])) == 2
+    (tmp_path / "cut" / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    assert main(["detect", str(data), "--resume", str(tmp_path / "cut"), "--max-epochs", "3", *fast]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "last.ckpt" in err

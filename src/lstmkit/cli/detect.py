@@ -147,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
         d = detector.read(data)
         normal_until = args.normal_until or (KDD_TSAD_135_NORMAL_UNTIL if bundled and not args.normal else None)
         _progress(f"training the {args.method} detector")
-        detector.fit(d, normal_until=normal_until, run_dir=out)
+        detector.fit(d, normal_until=normal_until, run_dir=out, resume_from=args.resume)
         if not detector.fit_result.is_global_zero:
             return 0
     detection = detector.detect(d)

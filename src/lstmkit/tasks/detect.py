@@ -201,7 +201,7 @@ class AnomalyDetector(Estimator):
 
     # --------------------------------------------------------------------- fitting
     def fit(self, data: Any, *, normal_until: Any = None, run_dir: str | Path | None = None,
-            **read_kwargs) -> AnomalyDetector:
+            resume_from: str | Path | None = None, **read_kwargs) -> AnomalyDetector:
         """Train on the normal span of every series of ``data``: the steps at or before
         ``normal_until`` (a time) and where the ``normal`` column (a read argument) is 1;
         every step when neither is given."""
@@ -238,7 +238,8 @@ class AnomalyDetector(Estimator):
         scaled = [(uid, self._standardise(uid, x), masks[uid]) for uid, _, x, _, _ in series]
         train, val = training_chunks(scaled, lookback, p.method)
         self.fit_result = fit(self.net, self._loss, self._loader(train, True),
-                              None if val is None else self._loader(val, False), p.training, run_dir)
+                              None if val is None else self._loader(val, False), p.training, run_dir,
+                              resume_from=resume_from)
         self.net.eval()
         self._calibrate(scaled, {uid: x for uid, _, x, _, _ in series})
         return self
