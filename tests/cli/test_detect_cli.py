@@ -260,3 +260,94 @@ def test_resume_continues_the_training_to_the_uninterrupted_runs_scores(tmp_path
     assert main(["detect", str(data), "--resume", str(tmp_path / "cut"), "--max-epochs", "3", *fast]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "last.ckpt" in err
+
+
+@pytest.fixture(scope="module")
+def follow_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("follow")
+    data = write_series(root / "one.csv")
+    assert main(["detect", str(data), "--normal-until", "2024-01-06", "--out", str(root / "model"), *FAST]) == 0
+    return root
+
+
+def follow(capsys, model, path, *more):
+    capsys.readouterr()
+    code = main(["detect", "--model", str(model), "--follow", str(path), "--idle", "0.3", *more])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_follow_refuses_what_it_would_score_wrongly_in_one_line(follow_model, tmp_path, capsys):
+    model = follow_model / "model"
+    lines = (follow_model / "one.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+
+    def case(name, text):
+        path = tmp_path / name
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        code, _, err = follow(capsys, model, path)
+        assert code == 2 and err.startswith(f"error: {path}: row ") and err.count("\n") == 1, err
+        return err
+
+    body = "\n".join([header, *rows[:20]]) + "\n"
+    assert "row 6: not UTF-8 text (byte 0xff" in case("latin.csv", body.encode().replace(b"\n2024-01-01 04", b"\n\xff024-01-01 04", 1))
+    assert "row 1: the header names column 'y' twice" in case("twice.csv", "ds,y,y\n2024-01-01 00:00,1,1\n")
+    gap = "\n".join([header, *rows[:5], *rows[8:12]]) + "\n"
+    assert "row 7, column 'ds': 2024-01-01 08:00 skips steps after 2024-01-01 04:00:00 (the next step is " \
+           "2024-01-01 05:00:00)" in case("gap.csv", gap)
+    repeat = "\n".join([header, *rows[:5], rows[4], *rows[5:9]]) + "\n"
+    assert "row 7, column 'ds': 2024-01-01 04:00 is not after the previous row" in case("repeat.csv", repeat)
+    assert "row 3, column 'ds': not a time: 'noon'" in case("word.csv", "\n".join(
+        [header, rows[0], "noon," + rows[1].split(",", 1)[1]]) + "\n")
+    assert "row 2, column 'ds': a step number ('0') where the model was trained on times" in case(
+        "steps.csv", "ds,y,is_anomaly\n0,1.0,0\n1,1.1,0\n")
+    # a byte-order mark before the header is not part of the column name
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + (follow_model / "one.csv").read_bytes())
+    code, out, _ = follow(capsys, model, bom)
+    assert code == 0 and "240 rows scored" in out
+    # options it would not hear are refused
+    for more, flag in ((["--out", str(tmp_path / "o")], "--out"), (["--target", "z"], "--target")):
+        code, _, err = follow(capsys, model, bom, *more)
+        assert code == 2 and err == (f"error: {flag} does not go with --follow, which reads the model's columns from "
+                                     "the followed rows and writes nothing (name the file to follow with --follow "
+                                     "FILE)\n")
+    assert not (tmp_path / "o").exists()
+    assert main(["detect", "--model", str(model), "--follow", "-", "--idle", "1"]) == 2
+    assert "--idle goes with --follow FILE" in capsys.readouterr().err
+
+
+def test_follow_gives_each_series_of_a_file_its_own_state(follow_model, tmp_path, capsys):
+    """A one-series model following a file of two series scores each as it would alone."""
+    model = follow_model / "model"
+    many = write_series(tmp_path / "many.csv", ids=["m0", "m1"])  # m0 holds one.csv's values
+    code, alone, _ = follow(capsys, model, follow_model / "one.csv")
+    assert code == 0
+    code, both, _ = follow(capsys, model, many)
+    assert code == 0 and "480 rows scored" in both
+    events = [line for line in alone.splitlines() if line.startswith(("anomaly", "  ended", "  still"))]
+    assert events
+    m0 = [line.replace("series m0  ", "") for line in both.splitlines() if "series m0  " in line]
+    assert m0 == events
+
+
+def test_follow_refuses_a_file_truncated_under_it(follow_model, tmp_path, capsys):
+    import threading
+    import time
+
+    path = tmp_path / "live.csv"
+    path.write_text((follow_model / "one.csv").read_text())
+
+    def truncate():
+        time.sleep(0.5)
+        with open(path, "w") as fh:
+            fh.write("")
+
+    worker = threading.Thread(target=truncate)
+    worker.start()
+    capsys.readouterr()
+    code = main(["detect", "--model", str(follow_model / "model"), "--follow", str(path), "--idle", "5"])
+    worker.join()
+    err = capsys.readouterr().err
+    assert code == 2 and err == (f"error: {path}: the file was truncated while followed, after row 241; the rows "
+                                 "written to it since are not read: run detect --follow on it again\n")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,38 +24,132 @@ import numpy as np
 from lstmkit.errors import InputError
 
 
+def _text(raw: bytes, source: str, number: int) -> str:
+    """Row ``number``'s bytes as text (UTF-8; a byte-order mark before the header dropped)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: row {number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                         f"{exc.start + 1} of the line); write the file as UTF-8") from None
+    return text.removeprefix("\ufeff") if number == 1 else text
+
+
 def _lines(source: str, idle: float | None):
-    """Yield ``(line_number, text)``: stdin to its end, or a file followed as it grows."""
+    """Yield ``(line_number, text)``: stdin to its end, or a file followed as it grows. A file
+    truncated or replaced while followed (log rotation) is an error: the rows written to it
+    since would be lost without a word."""
+    name = "stdin" if source == "-" else source
     if source == "-":
-        for number, line in enumerate(sys.stdin, start=1):
-            yield number, line
+        stream = getattr(sys.stdin, "buffer", None)
+        for number, line in enumerate(stream if stream is not None else sys.stdin, start=1):
+            yield number, _text(line, name, number) if isinstance(line, bytes) else line.removeprefix("\ufeff")
         return
     path = Path(source)
     if not path.is_file():
         raise InputError(f"{source}: no such file; give the CSV file to follow, or - for stdin", param="follow")
-    with path.open("r", encoding="utf-8", newline="") as fh:
-        number, pending, last_seen = 0, "", time.monotonic()
+    with path.open("rb") as fh:
+        inode = os.fstat(fh.fileno()).st_ino
+        number, pending, last_seen = 0, b"", time.monotonic()
         while True:
             chunk = fh.readline()
             if chunk:
                 pending += chunk
-                if pending.endswith("\n"):
+                if pending.endswith(b"\n"):
                     number += 1
-                    yield number, pending
-                    pending = ""
+                    yield number, _text(pending, name, number)
+                    pending = b""
                 last_seen = time.monotonic()
                 continue
+            try:
+                now = os.stat(path)
+            except FileNotFoundError:
+                now = None
+            if now is None or now.st_ino != inode or now.st_size < fh.tell():
+                what = "replaced (or removed)" if now is None or now.st_ino != inode else "truncated"
+                raise InputError(f"{source}: the file was {what} while followed, after row {number}; the rows "
+                                 f"written to it since are not read: run detect --follow on it again")
             if idle is not None and time.monotonic() - last_seen >= idle:
                 if pending:
                     number += 1
-                    yield number, pending
+                    yield number, _text(pending, name, number)
                 return
             time.sleep(0.05)
+
+
+class _Clock:
+    """Each series' rows must come one step after the other, as the model was trained: the
+    time column read as the training data's was (step numbers or times), every row one step
+    (the training frequency) after its series' previous one. The stream's state assumes it;
+    a gap, a repeat or a row out of order would be scored as the next step."""
+
+    def __init__(self, spec, source: str) -> None:
+        import pandas as pd
+
+        self.spec, self.source, self.last = spec, source, {}
+        self.step = None  # one step: an offset of times, or a stride of step numbers
+        if spec.steps is not None and spec.freq:
+            try:
+                offset = pd.tseries.frequencies.to_offset(spec.freq)
+                # step numbers were read as seconds: the training data's stride
+                self.step = round(pd.Timedelta(offset).total_seconds()) if spec.steps else offset
+            except (ValueError, TypeError):
+                self.step = None
+
+    def check(self, uid: str, stamp: str, number: int) -> None:
+        import pandas as pd
+
+        spec, where = self.spec, f"{self.source}: row {number}, column {self.spec.time!r}"
+        if spec.steps is None:  # a model saved before its timing was kept: not checked
+            return
+        number_like = _STEP.fullmatch(stamp) is not None
+        if spec.steps:
+            if not number_like:
+                raise InputError(f"{where}: expected a step number, as the model was trained on, got {stamp!r}")
+            now = int(float(stamp))
+        else:
+            if number_like:
+                raise InputError(f"{where}: a step number ({stamp!r}) where the model was trained on times")
+            try:
+                now = pd.Timestamp(stamp)
+            except (ValueError, TypeError, OverflowError):
+                raise InputError(f"{where}: not a time: {stamp!r}") from None
+        last = self.last.get(uid)
+        if last is not None:
+            expected = last + self.step if self.step is not None else None
+            series = f" of series {uid!r}" if spec.has_id or len(self.last) > 1 else ""
+            if now <= last:
+                raise InputError(f"{where}: {stamp} is not after the previous row{series} ({last}); rows must come "
+                                 f"in time order, one step apart")
+            if expected is not None and now != expected:
+                raise InputError(f"{where}: {stamp} skips steps after {last}{series} (the next step is {expected}); "
+                                 f"the stream scores regular steps: fill the gap in the rows it reads")
+        self.last[uid] = now
+
+
+_STEP = re.compile(r"[+-]?\d+(\.0*)?")
+
+
+def _refuse_unused(args: argparse.Namespace) -> None:
+    """--follow reads the model's own columns from FILE or stdin, and writes nothing: the
+    options that would go unheard are refused."""
+    from lstmkit.cli.main import UsageError
+
+    given = [flag for flag, value in (
+        ("DATA", args.data), ("--out", args.out), ("--resume", args.resume), ("--label", args.label),
+        ("--label-windows", args.label_windows), ("--normal", args.normal), ("--normal-until", args.normal_until),
+        ("--time", args.time), ("--target", args.target), ("--id", args.id), ("--covariates", args.covariates),
+        ("--freq", args.freq), ("--fill", args.fill)) if value]
+    if given:
+        raise UsageError(f"{given[0]} does not go with --follow, which reads the model's columns from the followed "
+                         f"rows and writes nothing (name the file to follow with --follow FILE)")
+    if args.follow == "-" and args.idle is not None:
+        raise UsageError("--idle goes with --follow FILE; --follow - reads stdin until its writer closes it")
 
 
 def follow(args: argparse.Namespace) -> int:
     from lstmkit.tasks.detect import AnomalyDetector
 
+    _refuse_unused(args)
     detector = AnomalyDetector.load(args.model)
     spec = detector.spec
     if detector.params.method != "prediction":
@@ -65,6 +161,8 @@ def follow(args: argparse.Namespace) -> int:
     latencies: list[float] = []
     rows = flagged = 0
     open_runs: dict[str, list] = {}  # series -> [first time, last time, steps, peak score] of its open event
+    clock = _Clock(spec, name)
+    by_id = spec.has_id
     try:
         for number, text in _lines(args.follow, args.idle):
             if not text.strip():
@@ -72,7 +170,13 @@ def follow(args: argparse.Namespace) -> int:
             cells = next(csv.reader(io.StringIO(text)))
             if header is None:
                 header = [c.strip() for c in cells]
-                needed = [spec.time, *spec.targets, *spec.covariates] + ([spec.id] if spec.has_id else [])
+                twice = next((c for c in header if header.count(c) > 1), None)
+                if twice is not None:
+                    raise InputError(f"{name}: row {number}: the header names column {twice!r} twice")
+                # a one-series model reads a file of several series each with its own state,
+                # each scored as it would be alone (as detect DATA --model does)
+                by_id = spec.has_id or spec.id in header
+                needed = [spec.time, *spec.targets, *spec.covariates] + ([spec.id] if by_id else [])
                 missing = [c for c in needed if c not in header]
                 if missing:
                     raise InputError(f"{name}: row {number}: the header has no column {missing[0]!r}; the model reads "
@@ -81,7 +185,7 @@ def follow(args: argparse.Namespace) -> int:
                 continue
             if len(cells) != len(header):
                 raise InputError(f"{name}: row {number}: expected {len(header)} cells as in the header, got {len(cells)}")
-            uid = cells[index[spec.id]].strip() if spec.has_id else next(iter(spec.mean))
+            uid = cells[index[spec.id]].strip() if by_id else next(iter(spec.mean))
             values = []
             for column in (*spec.targets, *spec.covariates):
                 cell = cells[index[column]].strip()
@@ -92,17 +196,19 @@ def follow(args: argparse.Namespace) -> int:
                 if not np.isfinite(value):
                     raise InputError(f"{name}: row {number}, column {column!r}: expected a finite number, got {cell!r}")
                 values.append(value)
+            clock.check(uid, cells[index[spec.time]].strip(), number)
             if uid not in streams:
-                if uid not in spec.mean:
+                known = uid if uid in spec.mean else (next(iter(spec.mean)) if not spec.has_id else None)
+                if known is None:
                     raise InputError(f"{name}: row {number}, column {spec.id!r}: series {uid!r} is not one the model "
                                      f"was trained on")
-                streams[uid] = detector.stream(uid)
+                streams[uid] = detector.stream(known)
             started = time.perf_counter()
             point = streams[uid].update(values)
             latencies.append(time.perf_counter() - started)
             rows += 1
             stamp = cells[index[spec.time]].strip()
-            who = f"series {uid}  " if spec.has_id else ""
+            who = f"series {uid}  " if by_id else ""
             run = open_runs.get(uid)
             if point.flag:
                 flagged += 1
@@ -117,7 +223,7 @@ def follow(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     for uid, run in open_runs.items():
-        who = f"series {uid}  " if spec.has_id else ""
+        who = f"series {uid}  " if by_id else ""
         print(f"  still open  {who}{run[1]}  ({run[2]} steps from {run[0]}, peak score {run[3]:.2f})")
     _summary(rows, flagged, latencies, streams)
     return 0
