@@ -299,3 +299,16 @@ def test_ctrl_c_in_training_is_a_keyboard_interrupt_and_its_checkpoint_resumes(t
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     result = fit(Net(), loss_fn, train, val, TrainingConfig(max_epochs=4), tmp_path, resume_from=tmp_path)
     assert result.epochs == 4
+
+
+def test_a_finished_run_continued_elsewhere_can_be_continued_again(tmp_path, recwarn):
+    train, val = loaders()
+    fit(Net(), loss_fn, train, val, TrainingConfig(max_epochs=2), tmp_path / "a")
+    # nothing left to train at 2 epochs: the new directory still starts with the checkpoint
+    result = fit(Net(), loss_fn, train, val, TrainingConfig(max_epochs=2), tmp_path / "b", resume_from=tmp_path / "a")
+    assert result.epochs == 2
+    assert (tmp_path / "b" / "checkpoints" / "last.ckpt").read_bytes() == \
+        (tmp_path / "a" / "checkpoints" / "last.ckpt").read_bytes()
+    result = fit(Net(), loss_fn, train, val, TrainingConfig(max_epochs=3), tmp_path / "c", resume_from=tmp_path / "b")
+    assert result.epochs == 3
+    assert not [w for w in recwarn if "dirpath" in str(w.message)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         text, source = default_corpus(), "the Python standard library's source"
     started = time.perf_counter()
     model = LanguageModel(**estimator_options(LanguageModel, args, layer_norm=not args.no_layer_norm))
-    print(f"training on {len(text):,} characters of {source} for up to {args.max_time:g} min")
+    if os.environ.get("LOCAL_RANK", "0") == "0":  # a data-parallel worker re-runs the command: one line
+        print(f"training on {len(text):,} characters of {source} for up to {args.max_time:g} min")
     model.fit(text, run_dir=out, resume_from=args.resume, source=source,
               on_epoch=lambda m, epoch, bpc: print_sample(m, epoch, bpc, prime=args.prime, length=200,
                                                          temperature=args.temperature))

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -340,12 +339,8 @@ class LabModel(Estimator):
                                        final_weights="last")
         train = torch.utils.data.DataLoader(
             _Batches(p.task, p.length, training.batch_size, p.eval_every, training.seed), batch_size=None)
-        with warnings.catch_warnings():
-            # continued in another directory (a probe's run), Lightning's best-checkpoint
-            # bookkeeping starts afresh there: nothing the lab uses (it keeps the last weights)
-            warnings.filterwarnings("ignore", message=".*dirpath has changed.*")
-            self.fit_result = fit(self.net, loss_fn, train, None, training, run_dir, resume_from=resume_from,
-                                  callbacks=[callback])
+        self.fit_result = fit(self.net, loss_fn, train, None, training, run_dir, resume_from=resume_from,
+                              callbacks=[callback])
         self.net.eval()
         return self
 

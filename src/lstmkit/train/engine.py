@@ -704,9 +704,24 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
 
             raise InputError(f"{resume_from}: no checkpoint to resume from (expected {ckpt_path})")
         _check_resumable(ckpt_path, lit, resume_from)
+        own = run_dir / "checkpoints" / "last.ckpt"
+        if ckpt_path.resolve() != own.resolve():
+            # continued in another directory: it starts with the checkpoint it continues, so
+            # that it can be resumed in turn even when nothing is left to train (a finished run)
+            import shutil
+
+            from lstmkit.runs import atomic_path
+
+            own.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(own) as tmp:
+                shutil.copyfile(ckpt_path, tmp)
     log_path = run_dir / "logs" / "metrics.csv"
     earlier_log = log_path.read_text(encoding="utf-8") if ckpt_path and log_path.is_file() else None
-    _fit_interruptible(trainer, lit, train_loader, val_loader, ckpt_path)
+    with warnings.catch_warnings():
+        # continued in another directory, Lightning's best-checkpoint bookkeeping starts afresh
+        # there (and says so in a warning the user cannot act on)
+        warnings.filterwarnings("ignore", message=".*dirpath has changed.*")
+        _fit_interruptible(trainer, lit, train_loader, val_loader, ckpt_path)
     if earlier_log is not None and trainer.is_global_zero:
         _merge_logs(earlier_log, log_path)
 
