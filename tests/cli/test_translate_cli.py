@@ -107,3 +107,22 @@ def test_runs_without_sacrebleu(tmp_path, capsys, monkeypatch):
     assert "BLEU and chrF skipped: sacrebleu is not installed" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["scores"] == {} and (out / "translations.csv").is_file() and (out / "model.safetensors").is_file()
+
+
+def test_beam_1_is_one_row_and_a_reference_given_twice_is_shown_once(tmp_path, capsys):
+    pytest.importorskip("sacrebleu")
+    pairs = write_pairs(tmp_path / "pairs.tsv")
+    twice = [line for line in pairs.read_text(encoding="utf-8").splitlines()]
+    pairs.write_text("\n".join(twice + twice) + "\n", encoding="utf-8")  # every pair twice
+    out = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["translate", str(pairs), *TINY, "--beam", "1", "--no-baseline", "--out", str(out),
+                 "--samples", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "lstmkit, greedy" in printed and "lstmkit, beam" not in printed and "more)" not in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["scores"]["lstmkit, beam"] == metrics["scores"]["lstmkit, greedy"]
+    import pandas as pd
+
+    references = pd.read_csv(out / "translations.csv")["references"]
+    assert all(" ||| " not in r for r in references)  # one distinct reference each

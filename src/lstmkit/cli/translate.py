@@ -159,7 +159,9 @@ def _scores(translator, train, test, args, options):
         plain = Translator(**{**options, "attention": "none"}).fit(train)
         hypotheses["seq2seq, no attention"] = plain.translate(sources)
     hypotheses["lstmkit, greedy"] = translator.translate(sources, beam=1)
-    hypotheses["lstmkit, beam"] = translator.translate(sources, beam=args.beam)
+    # a beam of 1 is greedy decoding: the same translations, one row in the table
+    hypotheses["lstmkit, beam"] = (hypotheses["lstmkit, greedy"] if args.beam == 1
+                                   else translator.translate(sources, beam=args.beam))
     try:
         import sacrebleu  # noqa: F401
     except ImportError:
@@ -170,6 +172,8 @@ def _scores(translator, train, test, args, options):
     for name, hyps in hypotheses.items():
         row = score_translations(hyps, references)
         scores[name] = {"bleu": row["bleu"], "chrf": row["chrf"]}
+        if name == "lstmkit, beam" and args.beam == 1:
+            continue  # the greedy row above
         label = f"{name} {args.beam}" if name == "lstmkit, beam" else name
         print(f"{label:<34}{row['bleu']:>7.1f}{row['chrf']:>7.1f}")
     return sources, references, hypotheses, scores
@@ -181,6 +185,9 @@ def _write_run(out: Path, translator, sources, references, hypotheses, metrics: 
     from lstmkit.report.attention import attention_heatmap
     from lstmkit.runs import atomic_path, write_csv, write_json
 
+    # a reference the file gives twice for one source is shown once (BLEU and chrF take the
+    # best match among the references, so the scores are the same either way)
+    references = [list(dict.fromkeys(r)) for r in references]
     frame = pd.DataFrame({"source": sources, "translation": hypotheses,
                           "references": [" ||| ".join(r) for r in references]})
     if samples > 0:
