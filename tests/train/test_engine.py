@@ -312,3 +312,21 @@ def test_a_finished_run_continued_elsewhere_can_be_continued_again(tmp_path, rec
     result = fit(Net(), loss_fn, train, val, TrainingConfig(max_epochs=3), tmp_path / "c", resume_from=tmp_path / "b")
     assert result.epochs == 3
     assert not [w for w in recwarn if "dirpath" in str(w.message)]
+
+
+def test_more_training_processes_than_cores_are_noted(tmp_path, monkeypatch, capsys):
+    import os
+
+    import lstmkit.train.engine as engine
+
+    if torch.cuda.is_available():
+        pytest.skip("the devices are GPUs here")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(engine, "_fit", lambda *args, **kwargs: "trained")
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    train, val = loaders()
+    assert fit(Net(), loss_fn, train, val, TrainingConfig(devices=3), tmp_path) == "trained"
+    assert capsys.readouterr().err == ("note: 3 training processes on 2 core(s): they share the cores, and each step "
+                                       "waits for the slowest (fewer devices train faster here)\n")
+    assert fit(Net(), loss_fn, train, val, TrainingConfig(devices=2), tmp_path) == "trained"
+    assert capsys.readouterr().err == ""

@@ -632,7 +632,11 @@ def fit(
         # thread barrier spin (oneDNN's and the fused kernel's alike) and training crawls
         import os
 
-        threads = max(1, (os.cpu_count() or 1) // config.devices)
+        cores = os.cpu_count() or 1
+        threads = max(1, cores // config.devices)
+        if config.devices > cores and os.environ.get("LOCAL_RANK", "0") == "0":
+            print(f"note: {config.devices} training processes on {cores} core(s): they share the cores, and "
+                  f"each step waits for the slowest (fewer devices train faster here)", file=sys.stderr)
     with quiet_lightning(), cpu_threads(threads):
         return _fit(net, loss_fn, train_loader, val_loader, config, Path(run_dir),
                     resume_from=resume_from, callbacks=callbacks)
