@@ -351,3 +351,20 @@ def test_follow_refuses_a_file_truncated_under_it(follow_model, tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 2 and err == (f"error: {path}: the file was truncated while followed, after row 241; the rows "
                                  "written to it since are not read: run detect --follow on it again\n")
+
+
+def test_a_value_off_every_scale_is_one_event_not_nan_scores(follow_model, tmp_path, capsys):
+    """1e308 (a broken sensor) standardises to infinity in float32: clipped to Z_LIMIT, the
+    scores stay finite, it is flagged, and the stream's event ends after it."""
+    frame = pd.read_csv(follow_model / "one.csv")
+    frame.loc[200, "y"] = 1e308
+    spike = tmp_path / "spike.csv"
+    frame.to_csv(spike, index=False)
+    out = tmp_path / "scored"
+    assert main(["detect", str(spike), "--model", str(follow_model / "model"), "--out", str(out)]) == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert np.isfinite(scores["score"]).all() and scores["flag"][200] == 1
+    assert scores["flag"][230:].sum() == 0  # over once the spike has passed
+    code, printed, _ = follow(capsys, follow_model / "model", spike)
+    assert code == 0 and "still open" not in printed
+    assert "anomaly  2024-01-09 08:00" in printed  # row 200's time

@@ -58,6 +58,7 @@ from lstmkit.tasks.detect_data import (
 )
 from lstmkit.tasks.detect_net import DetectNet, DetectNetConfig
 from lstmkit.tasks.detect_scoring import (
+    clip_standardised,
     prediction_errors,
     reconstruction_errors,
     reconstruction_score,
@@ -266,9 +267,9 @@ class AnomalyDetector(Estimator):
         s = self.spec
         key = self._known(uid)
         if key is not None:
-            return (x - np.asarray(s.mean[key])) / np.asarray(s.std[key])
+            return clip_standardised((x - np.asarray(s.mean[key])) / np.asarray(s.std[key]))
         std = x.std(axis=0)
-        return (x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
+        return clip_standardised((x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0))
 
     def _known(self, uid: str) -> str | None:
         """The series whose normal-span statistics (scales, error level, thresholds) score

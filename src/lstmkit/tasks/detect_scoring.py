@@ -11,6 +11,17 @@ from lstmkit.errors import InputError, param_ref
 #: windows scored per forward when reconstructing
 _BATCH = 1024
 
+#: The largest standardised value the network reads, in normal-span standard deviations: a
+#: value beyond it (1e308 from a broken sensor) is read as +-Z_LIMIT, off the scale yet finite,
+#: so the float32 network's state and the scores stay finite (an infinity made every later
+#: prediction NaN: no event found, or a stream flagged for good). Values within it are unchanged.
+Z_LIMIT = 1e4
+
+
+def clip_standardised(z: np.ndarray) -> np.ndarray:
+    """``z`` clipped to ``[-Z_LIMIT, Z_LIMIT]``."""
+    return np.clip(z, -Z_LIMIT, Z_LIMIT)
+
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``[start, end)`` of each run of True in ``mask``."""
@@ -83,5 +94,5 @@ def reconstruction_score(errors: np.ndarray, mean: np.ndarray, precision: np.nda
     return total / count
 
 
-__all__ = ["prediction_errors", "reconstruction_errors", "reconstruction_score", "training_chunks",
+__all__ = ["Z_LIMIT", "clip_standardised", "prediction_errors", "reconstruction_errors", "reconstruction_score", "training_chunks",
            "window_mask"]

@@ -28,6 +28,7 @@ import torch
 
 from lstmkit.errors import InputError
 from lstmkit.tasks import detect_threshold as th
+from lstmkit.tasks.detect_scoring import clip_standardised
 
 
 @dataclass
@@ -94,7 +95,8 @@ class DetectorStream:
         if x.shape[0] != self.n_channels or not np.isfinite(x).all():
             raise InputError(f"expected {self.n_channels} finite value(s) per observation, got {value!r}",
                              param="value", got=value)
-        z = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32).unsqueeze(0)  # (1, C)
+        z = torch.as_tensor(clip_standardised((x - self.mean) / self.std), dtype=torch.float32)
+        z = z.unsqueeze(0)  # (1, C)
         z64 = z[0, : self.n_targets].double().numpy()
         smoothed = score = 0.0
         if self.index > self.warmup:
