@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import lstmkit
 from lstmkit.cli.main import main
@@ -28,6 +29,29 @@ def test_stream_batches_carry_on_where_the_last_batch_ended():
     assert x0[0].tolist() == list(range(10)) and x1[0].tolist() == list(range(10, 20))
     assert x0[1, 0] == 25  # stream 1 starts a quarter of the way in
     assert (y0 == x0 + 1).all()
+
+
+def test_stream_batches_deal_whole_streams_to_the_ranks_of_a_data_parallel_run():
+    """Dealt as the distributed sampler deals items (rank r: r, r + W, ...), every rank reads
+    its own rows' chunks in order, each chunk continuing the last, and together the ranks read
+    what one process reads."""
+    import numpy as np
+    from torch.utils.data import DistributedSampler
+
+    one = StreamBatches(np.arange(401), streams=4, steps=10)
+    two = StreamBatches(np.arange(401), streams=4, steps=10, ranks=2)
+    assert len(two) == 2 * len(one)
+    for rank in (0, 1):
+        items = list(DistributedSampler(two, num_replicas=2, rank=rank, shuffle=False))
+        assert items == list(range(rank, len(two), 2))  # no padding: every item once
+        read = [two[i] for i in items]
+        assert [bool(first) for _, _, first in read] == [True] + [False] * (len(read) - 1)
+        for (x, y, _), (whole, _, _) in zip(read, (one[k] for k in range(len(one)))):
+            assert torch.equal(x, whole[rank::2]) and (y == x + 1).all()
+    with pytest.raises(ValueError, match="ranks must lie in 1 .. streams"):
+        StreamBatches(np.arange(401), streams=4, steps=10, ranks=5)
+    with pytest.raises(lstmkit.errors.InputError, match="devices 8 is more than streams 4"):
+        LanguageModel(streams=4, devices=8)
 
 
 def test_training_lowers_bits_per_character_and_samples_are_repeatable(tmp_path):

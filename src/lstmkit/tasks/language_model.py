@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lstmkit.errors import InputError
+from lstmkit.errors import InputError, param_ref
 from lstmkit.nn import LSTM
 from lstmkit.nn.bptt import detach_state
 from lstmkit.tasks.base import EncoderView, Estimator, capture_encoder_input, net_options
@@ -111,23 +111,35 @@ def stateful_loss(net: CharLM, batch) -> torch.Tensor:
 
 
 class StreamBatches(torch.utils.data.Dataset):
-    """A token array as ``streams`` parallel rows, served ``steps`` columns at a time, in order."""
+    """A token array as ``streams`` parallel rows, served ``steps`` columns at a time, in order.
 
-    def __init__(self, ids: np.ndarray, streams: int, steps: int) -> None:
+    ``ranks`` > 1 (data-parallel training): the rows are dealt to the ranks (rank r reads rows
+    r, r + ranks, ...), and item ``k * ranks + r`` is rank r's k-th chunk. The distributed
+    sampler deals items the same way (rank r: items r, r + ranks, ...; shuffle off), so every
+    rank reads its own streams' chunks in order and the state carried from one chunk to the
+    next continues its text, as with one process (dealt by time instead, a rank would carry
+    the state of chunk k into chunk k + ranks)."""
+
+    def __init__(self, ids: np.ndarray, streams: int, steps: int, ranks: int = 1) -> None:
         usable = (len(ids) - 1) // streams * streams
         if usable < streams * 2:
             raise ValueError("text too short for the batch")
+        if not 1 <= ranks <= streams:
+            raise ValueError(f"ranks must lie in 1 .. streams ({streams}), got {ranks}")
         data = torch.as_tensor(ids[: usable + 1], dtype=torch.long)
         self.x = data[:-1].view(streams, -1)  # (B, T)
         self.y = data[1:].view(streams, -1)
         self.steps = steps
+        self.ranks = ranks
 
     def __len__(self) -> int:
-        return math.ceil(self.x.shape[1] / self.steps)
+        return math.ceil(self.x.shape[1] / self.steps) * self.ranks
 
     def __getitem__(self, i: int):
-        sl = slice(i * self.steps, (i + 1) * self.steps)
-        return self.x[:, sl], self.y[:, sl], torch.tensor(i == 0)
+        chunk, rank = divmod(i, self.ranks)
+        sl = slice(chunk * self.steps, (chunk + 1) * self.steps)
+        rows = slice(rank, None, self.ranks)
+        return self.x[rows, sl], self.y[rows, sl], torch.tensor(chunk == 0)
 
 
 @dataclass(kw_only=True)
@@ -146,6 +158,10 @@ class LanguageModelParams(CharLMOptions):
     def __post_init__(self) -> None:
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must lie in (0, 0.5), got {self.val_fraction}")
+        if self.training.devices > self.streams:
+            raise InputError(f"{param_ref('devices')} {self.training.devices} is more than "
+                             f"{param_ref('streams')} {self.streams}: every process reads streams of its own",
+                             param="devices")
 
 
 class LanguageModel(Estimator):
@@ -189,9 +205,10 @@ class LanguageModel(Estimator):
             _compile_kernels()  # before the clock of max_time starts, not inside the first epoch
         torch.manual_seed(p.training.seed)
         self.net = self.build_net(CharLMConfig(vocab_size=len(self.vocabulary), **net_options(p, CharLMOptions)))
-        train = torch.utils.data.DataLoader(StreamBatches(train_ids, p.streams, p.steps), batch_size=None)
-        val_streams = max(1, min(p.streams, (len(val_ids) - 1) // (2 * p.steps) or 1))
-        val = torch.utils.data.DataLoader(StreamBatches(val_ids, val_streams, p.steps), batch_size=None)
+        ranks = p.training.devices  # data-parallel: every process reads its own streams
+        train = torch.utils.data.DataLoader(StreamBatches(train_ids, p.streams, p.steps, ranks), batch_size=None)
+        val_streams = max(ranks, min(p.streams, (len(val_ids) - 1) // (2 * p.steps) or 1))
+        val = torch.utils.data.DataLoader(StreamBatches(val_ids, val_streams, p.steps, ranks), batch_size=None)
         callbacks = [_SampleCallback(self, on_epoch)] if on_epoch is not None else []
         kwargs = {"callbacks": callbacks} if callbacks else {}
         self.fit_result = fit(self.net, stateful_loss, train, val, p.training, run_dir,
