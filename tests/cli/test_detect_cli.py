@@ -297,6 +297,8 @@ def test_follow_refuses_what_it_would_score_wrongly_in_one_line(follow_model, tm
            "2024-01-01 05:00:00)" in case("gap.csv", gap)
     repeat = "\n".join([header, *rows[:5], rows[4], *rows[5:9]]) + "\n"
     assert "row 7, column 'ds': 2024-01-01 04:00 is not after the previous row" in case("repeat.csv", repeat)
+    assert "are not both with or both without a UTC offset" in case("zones.csv", "\n".join(
+        [header, rows[0], rows[1].replace(",", "+00:00,", 1)]) + "\n")
     assert "row 3, column 'ds': not a time: 'noon'" in case("word.csv", "\n".join(
         [header, rows[0], "noon," + rows[1].split(",", 1)[1]]) + "\n")
     assert "row 2, column 'ds': a step number ('0') where the model was trained on times" in case(

@@ -117,7 +117,12 @@ class _Clock:
         if last is not None:
             expected = last + self.step if self.step is not None else None
             series = f" of series {uid!r}" if spec.has_id or len(self.last) > 1 else ""
-            if now <= last:
+            try:
+                earlier = now <= last
+            except TypeError:  # a time with a UTC offset after one without, or the reverse
+                raise InputError(f"{where}: {stamp} and the previous row's time{series} ({last}) are not both "
+                                 f"with or both without a UTC offset") from None
+            if earlier:
                 raise InputError(f"{where}: {stamp} is not after the previous row{series} ({last}); rows must come "
                                  f"in time order, one step apart")
             if expected is not None and now != expected:
