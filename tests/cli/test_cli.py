@@ -105,7 +105,8 @@ def test_an_out_holding_a_model_is_said_to_be_replaced(tmp_path, capsys):
     # a fresh directory, or resuming the run that wrote the model: nothing to say
     assert run(argparse.Namespace(out=str(tmp_path / "fresh"), resume=None)) == 0
     assert run(argparse.Namespace(out=None, resume=str(earlier))) == 0
-    assert capsys.readouterr().out == "" and seen == [str(earlier), str(tmp_path / "fresh"), str(earlier)]
+    assert run(argparse.Namespace(out=str(earlier), resume=None, model="elsewhere")) == 0  # scores, no model
+    assert capsys.readouterr().out == "" and seen == [str(earlier), str(tmp_path / "fresh"), str(earlier), str(earlier)]
 
 
 @pytest.mark.slow

@@ -146,7 +146,8 @@ def holds_run_dir(task: str, *, unless_model: bool = False):
             if unless_model and getattr(args, "model", None):
                 return run(args)
             args.out = str(args.out or getattr(args, "resume", None) or default_run_dir(task))
-            if (Path(args.out) / "config.json").is_file() and not getattr(args, "resume", None):
+            if ((Path(args.out) / "config.json").is_file() and not getattr(args, "resume", None)
+                    and not getattr(args, "model", None)):  # with --model no model is written
                 print(f"note: {args.out} holds an earlier run's model; this run replaces it "
                       "(another --out keeps it)")
             with run_dir_lock(args.out):
