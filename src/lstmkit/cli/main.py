@@ -98,10 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _option_strings(parser: argparse.ArgumentParser, command: str) -> set[str] | None:
     """Every option string of ``command``'s sub-parser (None where it cannot be found)."""
-    for action in parser._subparsers._group_actions if parser._subparsers else ():
-        sub = getattr(action, "choices", {}).get(command) if isinstance(action.choices, dict) else None
-        if sub is not None:
-            return {option for a in sub._actions for option in a.option_strings}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return {option for a in action.choices[command]._actions for option in a.option_strings}
     return None
 
 
