@@ -232,7 +232,7 @@ def test_task_defaults_and_overrides():
     assert (adding.sweep_length, adding.sweep_steps, adding.learning_rates) == (25, 400, LEARNING_RATES)
     copy = LabConfig.for_task("copy")
     assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
-        ((30,), 3500, 96, 64, (0, 1, 2))
+        ((30,), 8000, 96, 64, (0, 1, 2))
     assert COPY_SYMBOLS == 3  # three symbols over a delay of 30: a plain RNN bridged 10 and 20 blanks on some seeds
     assert copy.sweep_length is None and copy.sweep_steps == 600  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
@@ -242,7 +242,7 @@ def test_task_defaults_and_overrides():
     # every cell gets the same budget and the same sweep: nothing in the defaults is per cell
     assert all(not any(cell in str(key) for cell in ("rnn", "gru", "lstm"))
                for defaults in TASK_DEFAULTS.values() for key in defaults)
-    assert LEARNING_RATES == (1e-3, 3e-3, 1e-2, 3e-2)
+    assert LEARNING_RATES == (1e-3, 3e-3, 1e-2)  # 3e-2 stalled the LSTM short of solving copy
     with pytest.raises(ValueError, match="task must be one of"):
         LabConfig.for_task("sorting")
     with pytest.raises(ValueError, match="at least one seed"):
