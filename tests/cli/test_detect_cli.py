@@ -293,8 +293,8 @@ def test_follow_refuses_what_it_would_score_wrongly_in_one_line(follow_model, tm
     assert "row 6: not UTF-8 text (byte 0xff" in case("latin.csv", body.encode().replace(b"\n2024-01-01 04", b"\n\xff024-01-01 04", 1))
     assert "row 1: the header names column 'y' twice" in case("twice.csv", "ds,y,y\n2024-01-01 00:00,1,1\n")
     gap = "\n".join([header, *rows[:5], *rows[8:12]]) + "\n"
-    assert "row 7, column 'ds': 2024-01-01 08:00 skips steps after 2024-01-01 04:00:00 (the next step is " \
-           "2024-01-01 05:00:00)" in case("gap.csv", gap)
+    assert "row 7, column 'ds': 2024-01-01 08:00 skips steps after 2024-01-01 04:00 (the next step is " \
+           "2024-01-01 05:00)" in case("gap.csv", gap)  # the times as the file writes them
     repeat = "\n".join([header, *rows[:5], rows[4], *rows[5:9]]) + "\n"
     assert "row 7, column 'ds': 2024-01-01 04:00 is not after the previous row" in case("repeat.csv", repeat)
     assert "are not both with or both without a UTC offset" in case("zones.csv", "\n".join(
@@ -371,3 +371,26 @@ def test_a_value_off_every_scale_is_one_event_not_nan_scores(follow_model, tmp_p
     code, printed, _ = follow(capsys, follow_model / "model", spike)
     assert code == 0 and "still open" not in printed
     assert "anomaly  2024-01-09 08:00" in printed  # row 200's time
+
+
+def test_follow_refuses_a_file_truncated_and_rewritten_between_two_reads(tmp_path):
+    """Truncated and written again past the point read (faster than one poll): the size never
+    shrinks under the reader, but the row it read last is no longer where it was."""
+    from lstmkit.cli.detect_follow import _lines
+    from lstmkit.errors import InputError
+
+    path = tmp_path / "live.csv"
+    path.write_text("ds,y\n" + "".join(f"2024-01-01 {h:02d}:00,{h}.0\n" for h in range(3)))
+    lines = _lines(str(path), idle=0.2)
+    assert [next(lines) for _ in range(4)][-1] == (4, "2024-01-01 02:00,2.0\n")
+    path.write_text("ds,y\n" + "".join(f"2024-02-01 {h:02d}:00,{h}.5\n" for h in range(9)))  # longer than before
+    with pytest.raises(InputError, match=r"live.csv: the file was truncated and written again while followed, "
+                                         r"after row 4; the rows written to it since are not read"):
+        next(lines)
+    # a file only appended to reads to its end
+    path.write_text("ds,y\n1,1.0\n")
+    lines = _lines(str(path), idle=0.2)
+    assert next(lines) == (1, "ds,y\n") and next(lines) == (2, "1,1.0\n")
+    with path.open("a") as fh:
+        fh.write("2,2.0\n3,3.0\n")
+    assert list(lines) == [(3, "2,2.0\n"), (4, "3,3.0\n")]

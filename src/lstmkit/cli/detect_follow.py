@@ -37,7 +37,9 @@ def _text(raw: bytes, source: str, number: int) -> str:
 def _lines(source: str, idle: float | None):
     """Yield ``(line_number, text)``: stdin to its end, or a file followed as it grows. A file
     truncated or replaced while followed (log rotation) is an error: the rows written to it
-    since would be lost without a word."""
+    since would be lost without a word. So is one truncated and written again past the point
+    read between two reads (the size alone cannot show it): before each line the previous one
+    is read back from its place in the file, and a file only appended to still holds it there."""
     name = "stdin" if source == "-" else source
     if source == "-":
         stream = getattr(sys.stdin, "buffer", None)
@@ -50,13 +52,19 @@ def _lines(source: str, idle: float | None):
     with path.open("rb") as fh:
         inode = os.fstat(fh.fileno()).st_ino
         number, pending, last_seen = 0, b"", time.monotonic()
+        previous, previous_at = b"", 0  # the last whole line yielded, and its offset
         while True:
             chunk = fh.readline()
             if chunk:
                 pending += chunk
                 if pending.endswith(b"\n"):
+                    if previous and os.pread(fh.fileno(), len(previous), previous_at) != previous:
+                        raise InputError(f"{source}: the file was truncated and written again while followed, "
+                                         f"after row {number}; the rows written to it since are not read: run "
+                                         f"detect --follow on it again")
                     number += 1
                     yield number, _text(pending, name, number)
+                    previous, previous_at = pending, fh.tell() - len(pending)
                     pending = b""
                 last_seen = time.monotonic()
                 continue
@@ -74,6 +82,14 @@ def _lines(source: str, idle: float | None):
                     yield number, _text(pending, name, number)
                 return
             time.sleep(0.05)
+
+
+def _as_written(value, like, like_text: str) -> str:
+    """``value`` written as the file wrote ``like`` (``like_text``): the zeros the file left
+    off (seconds, a midnight time) left off here too."""
+    full, text = str(like), str(value)
+    suffix = full[len(like_text):] if full.startswith(like_text) else ""
+    return text[:-len(suffix)] if suffix and text.endswith(suffix) else text
 
 
 class _Clock:
@@ -113,22 +129,23 @@ class _Clock:
                 now = pd.Timestamp(stamp)
             except (ValueError, TypeError, OverflowError):
                 raise InputError(f"{where}: not a time: {stamp!r}") from None
-        last = self.last.get(uid)
+        last, last_text = self.last.get(uid, (None, None))  # the previous row's time, and as the file wrote it
         if last is not None:
             expected = last + self.step if self.step is not None else None
             series = f" of series {uid!r}" if spec.has_id or len(self.last) > 1 else ""
             try:
                 earlier = now <= last
             except TypeError:  # a time with a UTC offset after one without, or the reverse
-                raise InputError(f"{where}: {stamp} and the previous row's time{series} ({last}) are not both "
+                raise InputError(f"{where}: {stamp} and the previous row's time{series} ({last_text}) are not both "
                                  f"with or both without a UTC offset") from None
             if earlier:
-                raise InputError(f"{where}: {stamp} is not after the previous row{series} ({last}); rows must come "
+                raise InputError(f"{where}: {stamp} is not after the previous row{series} ({last_text}); rows must come "
                                  f"in time order, one step apart")
             if expected is not None and now != expected:
-                raise InputError(f"{where}: {stamp} skips steps after {last}{series} (the next step is {expected}); "
+                raise InputError(f"{where}: {stamp} skips steps after {last_text}{series} (the next step is "
+                                 f"{_as_written(expected, last, last_text)}); "
                                  f"the stream scores regular steps: fill the gap in the rows it reads")
-        self.last[uid] = now
+        self.last[uid] = (now, stamp)
 
 
 _STEP = re.compile(r"[+-]?\d+(\.0*)?")
