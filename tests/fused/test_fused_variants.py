@@ -101,6 +101,7 @@ def _compare(T, N, I, H, *, P=0, peephole=False, layer_norm=False, cifg=False, r
         lengths = torch.as_tensor(lengths)
     masks = _masks(T, N, H, P, rd, zo, seed, zx)
     leaves = [x, h0, c0, *p.values()]
+    grad_tols = {}
     if oracle64:  # long layer-normalised recurrences: float32 rounding of the reference grows
         dleaves = [t.detach().double().requires_grad_() for t in leaves]
         pd = dict(zip(p.keys(), dleaves[3:]))
@@ -110,6 +111,13 @@ def _compare(T, N, I, H, *, P=0, peephole=False, layer_norm=False, cifg=False, r
         go, gh, gc = (torch.randn(t.shape, dtype=torch.float32) for t in (out, h, c))
         ref = torch.autograd.grad((out * go.double()).sum() + (h * gh.double()).sum() + (c * gc.double()).sum(), dleaves)
         out, h, c = out.float(), h.float(), c.float()
+        # where the problem is ill-conditioned the float32 reference itself is off from float64
+        # by more than grad_tol (layer norm over 5 units for 300 steps: 1.9e-3 on one seed); the
+        # kernel may be off by as much as twice the reference's own error, never more
+        o32, h32, c32, _ = _reference(x, h0, c0, p, cifg, reverse, lengths, masks, False)
+        ref32 = torch.autograd.grad((o32 * go).sum() + (h32 * gh).sum() + (c32 * gc).sum(), leaves)
+        for name, r32, r64 in zip(["x", "h0", "c0", *p.keys()], ref32, ref):
+            grad_tols[name] = max(grad_tol, 2 * _scaled_error(r32, r64))
         ref = [r.float() for r in ref]
     else:
         out, h, c, tr = _reference(x, h0, c0, p, cifg, reverse, lengths, masks, trace)
@@ -122,12 +130,18 @@ def _compare(T, N, I, H, *, P=0, peephole=False, layer_norm=False, cifg=False, r
     got = torch.autograd.grad((out2 * go).sum() + (h2 * gh).sum() + (c2 * gc).sum(), leaves)
     names = ["x", "h0", "c0", *p.keys()]
     for name, a, b in zip(names, got, ref):
-        _close_grad(a, b, name, grad_tol)
+        _close_grad(a, b, name, grad_tols.get(name, grad_tol))
     if trace:
         assert type(tr2) is type(tr)
         for field in tr._fields:
             torch.testing.assert_close(getattr(tr2, field), getattr(tr, field), **FWD,
                                        msg=lambda m, field=field: f"trace {field}: {m}")
+
+
+def _scaled_error(a, b) -> float:
+    """The largest difference between gradients ``a`` and ``b`` over ``b``'s scale (at least 1)."""
+    scale = max(1.0, float(b.detach().abs().max())) if b.numel() else 1.0
+    return float((a.detach().double() - b.detach().double()).abs().max()) / scale if b.numel() else 0.0
 
 
 def _close_grad(a, b, name, tol=1e-4):
@@ -188,9 +202,10 @@ def test_variant_long_sequence(variant):
     """T=300: against the float64 reference (the float32 reference itself drifts ~7e-5 from it
     with layer norm at H=5; the kernel stayed within ~1.3e-5 on an Intel Xeon and ~3.7e-5 on
     an AMD EPYC)."""
-    # gradients: 300 steps of layer norm over 5 units are ill-conditioned; measured scaled
-    # errors against float64: float32 reference 2.4e-3 (layer_norm) / 1.2e-4 (all_icfo),
-    # kernel 2.3e-5 / 3.6e-4
+    # gradients: 300 steps of layer norm over 5 units are ill-conditioned; scaled errors against
+    # float64 (seed 3, layer_norm): the float32 reference 1.9e-3, the kernel 7.7e-4 with oneDNN's
+    # brgemm and 2.4e-3 with MKL's GEMMs (Intel's default path) on an AMD Zen 4: the tolerance
+    # is the larger of 1e-3 and twice the float32 reference's own error (_compare)
     tol = 1e-3 if "layer_norm" in VARIANTS[variant] else 1e-4
     fwd_atol = 1e-4 if "layer_norm" in VARIANTS[variant] else 3e-5  # within the fp32 reference's drift
     _compare(300, 2, 3, 5, seed=3, oracle64=True, fwd_tol=dict(rtol=1e-5, atol=fwd_atol), grad_tol=tol,
