@@ -3,7 +3,7 @@
 #   make test       set up .venv and run the test suite
 # Both install PyTorch's CPU build where no GPU is present (scripts/setup.sh says how).
 
-.PHONY: setup setup-bench forecast detect translate lab bench-classify test test-avx2
+.PHONY: setup setup-bench forecast detect translate lab bench-classify test test-avx2 test-mkl
 
 # bench-classify's options (the default: the 7 benchmark sets, seeds 0-2, torch's threads)
 BENCH_CLASSIFY ?= --seeds 0,1,2
@@ -45,3 +45,8 @@ test: setup
 test-avx2: setup
 	LSTMKIT_FUSED_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
 		.venv/bin/python -m pytest -n $(TEST_JOBS)
+
+# The suite with MKL's GEMMs inside the fused kernels instead of oneDNN's brgemm: what an Intel
+# CPU runs by default (build.GEMM_DEFAULTS sets brgemm on AMD only), on any machine.
+test-mkl: setup
+	LSTMKIT_FUSED_BRGEMM=0 .venv/bin/python -m pytest -n $(TEST_JOBS)
