@@ -183,8 +183,9 @@ def test_lab_quick_end_to_end(tmp_path, capsys):
     out = tmp_path / "lab"
     assert main(["lab", "adding", "--quick", "--steps", "100", "--sweep-steps", "20", "--lr-sweep", "1e-3,1e-2",
                  "--seeds", "3,4", "--lengths", "10,12", "--cells", "rnn,lstm", "--workers", "1",
-                 "--out", str(out)]) == 0
+                 "--warmup", "30", "--out", str(out)]) == 0
     saved = json.loads((out / "results.json").read_text())
+    assert saved["config"]["warmup_steps"] == 30
     results = saved["results"]
     # every cell and length once per seed, in the order lengths, cells, seeds
     assert [(r["length"], r["cell"], r["seed"]) for r in results] == \
@@ -209,6 +210,7 @@ def test_lab_quick_end_to_end(tmp_path, capsys):
     assert (out / "success.png").stat().st_size > 1000 and (out / "gradients.png").stat().st_size > 1000
     printed = capsys.readouterr().out
     assert "solved" in printed and "over 2 seed(s)" in printed
+    assert "Adam (its rate reached linearly over the first 30 steps), clipping 1" in printed
 
 
 def test_summarise_gathers_seeds():
@@ -232,9 +234,10 @@ def test_task_defaults_and_overrides():
     assert (adding.sweep_length, adding.sweep_steps, adding.learning_rates) == (25, 400, LEARNING_RATES)
     copy = LabConfig.for_task("copy")
     assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
-        ((30,), 8000, 96, 64, (0, 1, 2))
+        ((30,), 6000, 96, 64, (0, 1, 2))
+    assert (copy.warmup_steps, adding.warmup_steps) == (500, 0)  # the copy task's LSTM needs the warm-up
     assert COPY_SYMBOLS == 3  # three symbols over a delay of 30: a plain RNN bridged 10 and 20 blanks on some seeds
-    assert copy.sweep_length is None and copy.sweep_steps == 600  # probes at the shortest length
+    assert copy.sweep_length is None and copy.sweep_steps == 1000  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
     assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 2000)
     assert adding.sweep_length is None  # lengths asked for: probes at the shortest of them
@@ -433,3 +436,46 @@ def test_workers_end_when_the_lab_process_is_killed(tmp_path):
         for pid in workers:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_copy_loss_is_the_mean_cross_entropy_over_every_step():
+    """The copy task's loss, taken in torch's (N, C, L) layout, is the plain mean over all
+    N * L steps' cross-entropies, in value and in gradient."""
+    from lstmkit.tasks.lab_tasks import SPECS, task_loss
+
+    x, y = copy_task(5, 7, torch.Generator().manual_seed(0))
+    logits = torch.randn(*y.shape, SPECS["copy"].output_size, dtype=torch.float64, requires_grad=True)
+    loss = task_loss(SPECS["copy"], logits, y)
+    log_p = torch.log_softmax(logits, dim=-1).gather(-1, y[..., None]).squeeze(-1)
+    expected = -log_p.mean()
+    torch.testing.assert_close(loss, expected)
+    (got,) = torch.autograd.grad(loss, logits)
+    (want,) = torch.autograd.grad(expected, logits)
+    torch.testing.assert_close(got, want)
+    assert y.shape == (5, 2 * 3 + 7) and x.shape == (5, 13, 10)
+
+
+def test_warmup_reaches_every_run_and_probe(tmp_path):
+    """The config's warm-up is each model's: its learning rate climbs linearly to the cell's
+    rate over those steps, the same for every cell."""
+    from lstmkit.tasks.lab import _model
+    from lstmkit.train.engine import scheduled_learning_rate
+
+    config = LabConfig.for_task("copy")
+    for cell in ("rnn", "gru", "lstm"):
+        training = _model(config, cell, 30, 1e-2, 100, 0).params.training
+        assert training.warmup_steps == 500
+        assert scheduled_learning_rate(training, 0, 0.0) == pytest.approx(1e-2 / 500)
+        assert scheduled_learning_rate(training, 249, 0.0) == pytest.approx(1e-2 / 2)
+        assert scheduled_learning_rate(training, 499, 0.0) == pytest.approx(1e-2)
+    assert _model(LabConfig.for_task("adding"), "lstm", 100, 1e-2, 100, 0).params.training.warmup_steps == 0
+    with pytest.raises(ValueError, match="warmup_steps must be 0 or more"):
+        LabConfig(warmup_steps=-1)
+
+
+def test_cli_warmup_flag(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["lab", "copy", "--warmup", "-1", "--out", str(tmp_path / "w")])
+    assert info.value.code == 2
+    assert "--warmup: expected a whole number >= 0, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()

@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from lstmkit.cli.common import holds_run_dir, positive_int, seed_int
+from lstmkit.cli.common import holds_run_dir, nonnegative_int, positive_int, seed_int
 
 LEARNING_RATES = (1e-3, 3e-3, 1e-2)  # the same as lstmkit.tasks.lab.LEARNING_RATES (a test checks)
 
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cells", default="rnn,gru,lstm", metavar="C,...", help="cells to compare (default rnn,gru,lstm)")
     parser.add_argument("--steps", type=positive_int, default=None, metavar="N",
                         help="training steps per cell, length and seed, the same for every cell (default adding "
-                             "2000, copy 8000, order 1000; --quick: 300)")
+                             "2000, copy 6000, order 1000; --quick: 300)")
     parser.add_argument("--hidden-size", type=positive_int, default=None, metavar="H",
                         help="units (default adding 32, copy 96, order 64)")
     parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
@@ -35,9 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learning rates each cell's sweep tries (one short probe run each, at the sweep "
                              "length, chosen on a validation set; default %(default)s)")
     parser.add_argument("--sweep-steps", type=positive_int, default=None, metavar="N",
-                        help="steps of each probe run (default adding 400 at length 25, copy 600 at the shortest length; --quick: 100 at the shortest)")
+                        help="steps of each probe run (default adding 400 at length 25, copy 1000 at the shortest length; --quick: 100 at the shortest)")
     parser.add_argument("--learning-rate", type=float, default=None, metavar="LR",
                         help="one learning rate for every cell, no sweep")
+    parser.add_argument("--warmup", type=nonnegative_int, default=None, metavar="N",
+                        help="steps over which every cell's learning rate rises linearly to its value (default "
+                             "copy 500, adding and order 0; --quick: none)")
     parser.add_argument("--chrono", action="store_true",
                         help="chrono initialisation of the gates (Tallec & Ollivier 2018) instead of the LSTM's "
                              "forget-gate bias 1 (Gers et al. 2000) and the GRU's default")
@@ -120,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
                   "hidden_size": args.hidden_size, "batch_size": args.batch_size,
                   "max_steps": args.steps or (300 if args.quick else None),
                   "seeds": seeds or ((0,) if args.quick else None),
-                  "sweep_steps": args.sweep_steps or (100 if args.quick else None)}
+                  "sweep_steps": args.sweep_steps or (100 if args.quick else None),
+                  "warmup_steps": args.warmup if args.warmup is not None else (0 if args.quick else None)}
         config = LabConfig.for_task(task, cells=cells, learning_rate=args.learning_rate, learning_rates=rates,
                                     chrono_init=args.chrono, **{k: v for k, v in chosen.items() if v is not None})
         config.eval_every = min(100, config.max_steps)
@@ -156,11 +160,12 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
 
     task, spec = config.task, SPECS[config.task]
     metric = config_metric(task)
+    warmup = f" (its rate reached linearly over the first {config.warmup_steps} steps)" if config.warmup_steps else ""
     init = ("chrono init of the gates" if config.chrono_init
             else "LSTM forget-gate bias 1 (Gers et al.), GRU and RNN default init")
     print(f"\nlstmkit lab {task} ({TITLES[task]}): lengths {', '.join(map(str, config.lengths))}; "
           f"{config.max_steps} training steps at most per cell, length and seed, the same for every cell "
-          f"({config.hidden_size} units, batch {config.batch_size}), Adam, clipping 1, {init}, "
+          f"({config.hidden_size} units, batch {config.batch_size}), Adam{warmup}, clipping 1, {init}, "
           f"seeds {', '.join(map(str, config.seeds))}; {workers} worker process(es)")
     if config.learning_rate is None:
         print(f"learning rate per cell: {len(config.learning_rates)} probes of {config.sweep_steps} steps at length "
