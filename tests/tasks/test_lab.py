@@ -230,7 +230,7 @@ def test_summarise_gathers_seeds():
 def test_task_defaults_and_overrides():
     assert DEFAULT_TASKS == ("adding", "copy")  # what `lstmkit lab` runs with no task named
     adding = LabConfig.for_task("adding")
-    assert (adding.lengths, adding.max_steps, adding.hidden_size, adding.seeds) == ((100, 200), 2000, 32, (0, 1, 2))
+    assert (adding.lengths, adding.max_steps, adding.hidden_size, adding.seeds) == ((100, 200), 3000, 32, (0, 1, 2))
     assert (adding.sweep_length, adding.sweep_steps, adding.learning_rates) == (25, 400, LEARNING_RATES)
     copy = LabConfig.for_task("copy")
     assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
@@ -239,7 +239,7 @@ def test_task_defaults_and_overrides():
     assert COPY_SYMBOLS == 3  # three symbols over a delay of 30: a plain RNN bridged 10 and 20 blanks on some seeds
     assert copy.sweep_length is None and copy.sweep_steps == 1000  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
-    assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 2000)
+    assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 3000)
     assert adding.sweep_length is None  # lengths asked for: probes at the shortest of them
     assert LabConfig.for_task("adding", lengths=(100,), sweep_length=30).sweep_length == 30
     # every cell gets the same budget and the same sweep: nothing in the defaults is per cell
@@ -367,10 +367,11 @@ def test_success_plot_title_says_what_it_shows():
     from lstmkit.report.plots import lab_success_title
 
     title = lab_success_title("adding", "mse", 3, LabConfig.for_task("adding"))
-    assert "adding problem" in title and "at most 2000 steps" in title and "forget-gate bias 1" in title
+    assert "adding problem" in title and "at most 3000 steps by" in title and "forget-gate bias 1" in title
     assert "over 3 seed(s)" in title and "MSE < 0.01" in title and "k/n = runs solved" in title
     title = lab_success_title("copy", "accuracy", 3, LabConfig.for_task("copy", chrono_init=True))
     assert "copy-memory task" in title and "chrono init" in title and "accuracy >= 0.99" in title
+    assert "at most 6000 steps (500 of warm-up)" in title
 
 
 def test_cli_default_lr_sweep_is_the_lab_grid():

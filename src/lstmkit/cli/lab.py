@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cells", default="rnn,gru,lstm", metavar="C,...", help="cells to compare (default rnn,gru,lstm)")
     parser.add_argument("--steps", type=positive_int, default=None, metavar="N",
                         help="training steps per cell, length and seed, the same for every cell (default adding "
-                             "2000, copy 6000, order 1000; --quick: 300)")
+                             "3000, copy 6000, order 1000; --quick: 300)")
     parser.add_argument("--hidden-size", type=positive_int, default=None, metavar="H",
                         help="units (default adding 32, copy 96, order 64)")
     parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N",

@@ -100,6 +100,8 @@ def lab_success_title(task: str, metric: str, seeds: int, config=None) -> str:
     from lstmkit.tasks.lab import SPECS
 
     budget = f" after at most {config.max_steps} steps" if config is not None else " after training"
+    if config is not None and getattr(config, "warmup_steps", 0):
+        budget += f" ({config.warmup_steps} of warm-up)"
     init = ""
     if config is not None:
         init = "; chrono init" if config.chrono_init else "; LSTM forget-gate bias 1"
