@@ -367,7 +367,7 @@ def test_success_plot_title_says_what_it_shows():
     from lstmkit.report.plots import lab_success_title
 
     title = lab_success_title("adding", "mse", 3, LabConfig.for_task("adding"))
-    assert "adding problem" in title and "at most 3000 steps by" in title and "forget-gate bias 1" in title
+    assert "adding problem" in title and "at most 3000 steps, by" in title and "forget-gate bias 1" in title
     assert "over 3 seed(s)" in title and "MSE < 0.01" in title and "k/n = runs solved" in title
     title = lab_success_title("copy", "accuracy", 3, LabConfig.for_task("copy", chrono_init=True))
     assert "copy-memory task" in title and "chrono init" in title and "accuracy >= 0.99" in title
