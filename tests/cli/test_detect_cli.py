@@ -355,7 +355,7 @@ def test_follow_refuses_a_file_truncated_under_it(follow_model, tmp_path, capsys
                                  "written to it since are not read: run detect --follow on it again\n")
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # matplotlib's ticks on a 1e308 axis
+@pytest.mark.filterwarnings("error:overflow encountered:RuntimeWarning")  # matplotlib's ticks on a 1e308 axis: silenced
 def test_a_value_off_every_scale_is_one_event_not_nan_scores(follow_model, tmp_path, capsys):
     """1e308 (a broken sensor) standardises to infinity in float32: clipped to Z_LIMIT, the
     scores stay finite, it is flagged, and the stream's event ends after it."""

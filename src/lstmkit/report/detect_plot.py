@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lstmkit.report.plots import pyplot, write_png
+from lstmkit.report.plots import pyplot, quiet_ticks, write_png
 
 #: at most this many series are drawn (the first ones)
 MAX_SERIES = 6
@@ -57,7 +57,8 @@ def detection_plot(values: pd.DataFrame, scores: pd.DataFrame, path: str | Path,
         top.set_title(f"series {uid}" if uid is not None else "series", fontsize=10)
         top.legend(loc="upper right", fontsize=8)
         bottom.set_xlim(top.get_xlim())
-    fig.tight_layout()
+    with quiet_ticks():
+        fig.tight_layout()
     return write_png(fig, path)
 
 

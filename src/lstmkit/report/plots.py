@@ -28,10 +28,24 @@ def pyplot():
     return plt
 
 
+def quiet_ticks():
+    """A context without numpy's overflow warnings, for laying out and drawing a figure: an
+    axis spanning values near the float limit (a sensor's 1e308) overflows in matplotlib's tick
+    arithmetic, harmlessly (the figure is drawn)."""
+    import numpy as np
+
+    return np.errstate(over="ignore", invalid="ignore")
+
+
+def _savefig(fig, target) -> None:
+    with quiet_ticks():
+        fig.savefig(target, format="png", dpi=DPI)
+
+
 def png_bytes(fig) -> bytes:
     """``fig`` as PNG bytes; the figure is closed."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
+    _savefig(fig, buffer)
     pyplot().close(fig)
     return buffer.getvalue()
 
@@ -42,7 +56,7 @@ def write_png(fig, path: str | Path) -> Path:
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI)
+        _savefig(fig, tmp)
     pyplot().close(fig)
     return path
 
