@@ -125,7 +125,7 @@ def test_the_first_seeds_run_continues_its_probe_and_equals_the_uninterrupted_ru
     config = LabConfig(task="adding", lengths=(10,), cells=("lstm",), hidden_size=8, batch_size=16, max_steps=60,
                        eval_every=10, sweep_steps=20, learning_rates=(1e-2,), seeds=(0, 1))
     sweeps = run_sweeps(config, tmp_path / "lab")
-    assert sweeps["lstm"]["start_from"] == str(tmp_path / "lab" / "sweep" / "lstm" / "lr-0.01")
+    assert sweeps["lstm"]["start_from"] == {"0": str(tmp_path / "lab" / "sweep" / "lstm" / "lr-0.01")}
     first, second = run_lab(config, tmp_path / "lab", sweeps=sweeps)
     assert (first.seed, first.steps_from_probe, second.seed, second.steps_from_probe) == (0, 20, 1, 0)
     fresh = run_cell(config, "lstm", 10, tmp_path / "fresh", learning_rate=1e-2, seed=0)
@@ -236,6 +236,7 @@ def test_task_defaults_and_overrides():
     assert (copy.lengths, copy.max_steps, copy.hidden_size, copy.batch_size, copy.seeds) == \
         ((30,), 6000, 96, 64, (0, 1, 2))
     assert (copy.warmup_steps, adding.warmup_steps) == (500, 0)  # the copy task's LSTM needs the warm-up
+    assert (copy.sweep_seeds, adding.sweep_seeds) == (3, 1)  # the copy probes: every seed, by their mean
     assert COPY_SYMBOLS == 3  # three symbols over a delay of 30: a plain RNN bridged 10 and 20 blanks on some seeds
     assert copy.sweep_length is None and copy.sweep_steps == 1000  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
@@ -480,3 +481,38 @@ def test_cli_warmup_flag(tmp_path, capsys):
     assert info.value.code == 2
     assert "--warmup: expected a whole number >= 0, got -1" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
+
+
+def test_a_sweep_over_several_seeds_chooses_by_their_mean_and_every_probed_seed_continues(tmp_path):
+    """sweep_seeds=2: each rate is probed on seeds 0 and 1; the choice is on the mean of the
+    two, and both seeds' runs continue their own probe of the chosen rate, bit for bit the
+    runs they would have been."""
+    from lstmkit.tasks.lab import mean_probe
+
+    # the choice: seed 0 alone would take 1e-3, the mean of the two takes 1e-2
+    losses = {(1e-3, 0): 0.10, (1e-3, 1): 0.30, (1e-2, 0): 0.12, (1e-2, 1): 0.14}
+
+    def probe(config, cell, length, lr, run_dir):
+        return Probe(lr, 0.5, None, 1.0, losses[(lr, config.seed)])
+
+    config = LabConfig(task="adding", lengths=(10,), cells=("lstm",), learning_rates=(1e-3, 1e-2),
+                       seeds=(0, 1, 2), sweep_seeds=2)
+    assert config.probe_seeds == (0, 1)
+    sweeps = run_sweeps(config, tmp_path / "fake", probe=probe)
+    assert sweeps["lstm"]["learning_rate"] == 1e-2
+    assert [p["loss"] for p in sweeps["lstm"]["probes"]] == [pytest.approx(0.20), pytest.approx(0.13)]
+    assert sweeps["lstm"]["probes_by_seed"]["1"][0]["loss"] == 0.30
+    assert set(sweeps["lstm"]["start_from"]) == {"0", "1"}
+    assert sweeps["lstm"]["start_from"]["1"].endswith("lr-0.01/seed1")
+    # solved only when every seed solved, at the slowest seed's step
+    assert mean_probe([Probe(1e-2, 1.0, 200), Probe(1e-2, 0.9, 400)]).solved_at == 400
+    assert mean_probe([Probe(1e-2, 1.0, 200), Probe(1e-2, 0.9, None)]).solved_at is None
+    with pytest.raises(ValueError, match="sweep_seeds must be 1 or more"):
+        LabConfig(sweep_seeds=0)
+    # real probes: both probed seeds' runs continue them, the third starts afresh
+    config = LabConfig(task="adding", lengths=(10,), cells=("lstm",), hidden_size=8, batch_size=16, max_steps=40,
+                       eval_every=10, sweep_steps=20, learning_rates=(1e-2,), seeds=(0, 1, 2), sweep_seeds=2)
+    runs = run_lab(config, tmp_path / "lab", sweeps=run_sweeps(config, tmp_path / "lab"))
+    assert [(r.seed, r.steps_from_probe) for r in runs] == [(0, 20), (1, 20), (2, 0)]
+    fresh = run_cell(config, "lstm", 10, tmp_path / "fresh", learning_rate=1e-2, seed=1)
+    assert runs[1].final_metric == fresh.final_metric and runs[1].gradient_trained == fresh.gradient_trained

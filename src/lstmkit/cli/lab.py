@@ -168,10 +168,14 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
           f"({config.hidden_size} units, batch {config.batch_size}), Adam{warmup}, clipping 1, {init}, "
           f"seeds {', '.join(map(str, config.seeds))}; {workers} worker process(es)")
     if config.learning_rate is None:
+        seeds = config.probe_seeds
+        where = (f"seed {seeds[0]}" if len(seeds) == 1
+                 else f"on each of seeds {', '.join(map(str, seeds))}, by their mean")
+        runs = f"each cell's seed-{seeds[0]} run" if len(seeds) == 1 else "each cell's run of a probed seed"
         print(f"learning rate per cell: {len(config.learning_rates)} probes of {config.sweep_steps} steps at length "
-              f"{config.probe_length}, seed {config.seed}: the fastest to solve, else the "
+              f"{config.probe_length}, {where}: the fastest to solve, else the "
               f"lowest validation loss (shown: loss / {metric.removeprefix('test ')})"
-              + (f"; each cell's seed-{config.seed} run continues its chosen probe (the same run's first steps; "
+              + (f"; {runs} continues its chosen probe (the same run's first steps; "
                  "its seconds are its own)" if seed_run_continues_probe(config) else ""))
 
     def show_sweep(cell, lr, probes) -> None:
