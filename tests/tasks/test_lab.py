@@ -4,6 +4,7 @@ import dataclasses
 import json
 import math
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -112,7 +113,7 @@ def test_sweep_chooses_per_cell_from_injected_metrics(tmp_path):
     sweeps = run_sweeps(config, tmp_path, progress=lambda cell, lr, probes: seen.append((cell, lr)), probe=probe)
     assert {c: s["learning_rate"] for c, s in sweeps.items()} == {"rnn": 1e-3, "lstm": 1e-2}
     assert sweeps["lstm"]["probes"][1] == {"learning_rate": 1e-2, "metric": 0.008, "solved_at": 200, "seconds": 0.0,
-                                           "loss": None}
+                                           "loss": None, "steps": None}
     assert seen == [("rnn", 1e-3), ("lstm", 1e-2)]
     # at the shortest length, the costlier cell's probes started first
     assert calls == [("lstm", 20, 1e-3), ("lstm", 20, 1e-2), ("rnn", 20, 1e-3), ("rnn", 20, 1e-2)]
@@ -489,10 +490,12 @@ def test_a_sweep_over_several_seeds_chooses_by_their_mean_and_every_probed_seed_
     runs they would have been."""
     from lstmkit.tasks.lab import mean_probe
 
-    # the choice: seed 0 alone would take 1e-3, the mean of the two takes 1e-2
-    losses = {(1e-3, 0): 0.10, (1e-3, 1): 0.30, (1e-2, 0): 0.12, (1e-2, 1): 0.14}
+    # the choice: seed 0 alone would take 1e-3, the mean of the two takes 1e-2 (1e-2 leads on
+    # both seeds: no second round)
+    losses = {(1e-3, 0): 0.13, (1e-3, 1): 0.30, (1e-2, 0): 0.12, (1e-2, 1): 0.14}
 
-    def probe(config, cell, length, lr, run_dir):
+    def probe(config, cell, length, lr, run_dir, start_from=None):
+        assert start_from is None
         return Probe(lr, 0.5, None, 1.0, losses[(lr, config.seed)])
 
     config = LabConfig(task="adding", lengths=(10,), cells=("lstm",), learning_rates=(1e-3, 1e-2),
@@ -500,7 +503,8 @@ def test_a_sweep_over_several_seeds_chooses_by_their_mean_and_every_probed_seed_
     assert config.probe_seeds == (0, 1)
     sweeps = run_sweeps(config, tmp_path / "fake", probe=probe)
     assert sweeps["lstm"]["learning_rate"] == 1e-2
-    assert [p["loss"] for p in sweeps["lstm"]["probes"]] == [pytest.approx(0.20), pytest.approx(0.13)]
+    assert [p["loss"] for p in sweeps["lstm"]["probes"]] == [pytest.approx(0.215), pytest.approx(0.13)]
+    assert "second_round" not in sweeps["lstm"]
     assert sweeps["lstm"]["probes_by_seed"]["1"][0]["loss"] == 0.30
     assert set(sweeps["lstm"]["start_from"]) == {"0", "1"}
     assert sweeps["lstm"]["start_from"]["1"].endswith("lr-0.01/seed1")
@@ -516,3 +520,95 @@ def test_a_sweep_over_several_seeds_chooses_by_their_mean_and_every_probed_seed_
     assert [(r.seed, r.steps_from_probe) for r in runs] == [(0, 20), (1, 20), (2, 0)]
     fresh = run_cell(config, "lstm", 10, tmp_path / "fresh", learning_rate=1e-2, seed=1)
     assert runs[1].final_metric == fresh.final_metric and runs[1].gradient_trained == fresh.gradient_trained
+
+
+def test_not_told_apart_is_a_paired_t_of_at_most_one():
+    from lstmkit.tasks.lab import not_told_apart, ranked
+
+    copy, adding = SPECS["copy"], SPECS["adding"]
+
+    def probes(lr, losses, solved=None):
+        return [Probe(lr, 0.2, solved, loss=v) for v in losses]
+
+    # the AVX2 build's LSTM at step 1000: 1e-2 left chance on one seed of three
+    lead, runner = probes(1e-2, [0.1738, 0.1236, 0.1735]), probes(3e-3, [0.1557, 0.1536, 0.1629])
+    assert not_told_apart(lead, runner, copy)
+    # the native build's: 1e-2 lower on every seed (d = 0.050, 0.003, 0.058: t = 2.2)
+    assert not not_told_apart(probes(1e-2, [0.1079, 0.1505, 0.1058]), probes(3e-3, [0.1583, 0.1531, 0.1638]), copy)
+    # d = 0.0117, 0.0528, -0.0048: t = 1.18, told apart
+    assert not not_told_apart(probes(1e-2, [0.1371, 0.0981, 0.1474]), probes(3e-3, [0.1488, 0.1509, 0.1426]), copy)
+    # a tie is not told apart; one seed is never a question; a leader solved on every seed is ahead
+    assert not_told_apart(probes(1e-2, [0.1, 0.1]), probes(3e-3, [0.1, 0.1]), copy)
+    assert not not_told_apart(probes(1e-2, [0.1]), probes(3e-3, [0.1]), copy)
+    assert not not_told_apart(probes(1e-2, [0.1, 0.2], solved=300), probes(3e-3, [0.1, 0.2]), copy)
+    # a diverged runner-up is behind; without losses the metric decides (accuracy: higher is better)
+    assert not not_told_apart(probes(1e-2, [0.1, 0.2]), probes(3e-3, [0.1, math.nan]), copy)
+    assert not_told_apart([Probe(1e-2, 0.40), Probe(1e-2, 0.20)], [Probe(3e-3, 0.30), Probe(3e-3, 0.28)], copy)
+    assert not not_told_apart([Probe(1e-2, 0.40), Probe(1e-2, 0.35)], [Probe(3e-3, 0.30), Probe(3e-3, 0.28)], copy)
+    assert not not_told_apart([Probe(1e-2, 0.01), Probe(1e-2, 0.02)], [Probe(3e-3, 0.05), Probe(3e-3, 0.06)], adding)
+    assert ranked([Probe(1e-3, 0.3, loss=0.3), Probe(3e-3, 0.2, loss=0.2), Probe(1e-2, 0.9, 400, loss=0.4)],
+                  copy) == [1e-2, 3e-3, 1e-3]
+
+
+def test_a_second_round_decides_between_two_rates_not_told_apart(tmp_path):
+    """The two best rates' probes not told apart on the probed seeds: both continue to twice
+    the steps, each seed from its own probe, and the second round's means choose; the runs then
+    continue the longer probes. The third rate and the cells already decided get no second round."""
+    first = {(1e-3, 0): 0.19, (1e-3, 1): 0.19, (1e-3, 2): 0.19,
+             (3e-3, 0): 0.156, (3e-3, 1): 0.154, (3e-3, 2): 0.163,
+             (1e-2, 0): 0.174, (1e-2, 1): 0.128, (1e-2, 2): 0.173}
+    second = {(3e-3, 0): 0.12, (3e-3, 1): 0.10, (3e-3, 2): 0.12, (1e-2, 0): 0.09, (1e-2, 1): 0.02, (1e-2, 2): 0.08}
+    calls = []
+
+    def probe(config, cell, length, lr, run_dir, start_from=None):
+        calls.append((cell, lr, config.seed, config.sweep_steps, Path(run_dir).name,
+                      None if start_from is None else Path(start_from).name))
+        if cell == "gru":
+            return Probe(lr, 0.9, None, 1.0, {1e-3: 0.3, 3e-3: 0.2, 1e-2: 0.05}[lr] + 0.01 * config.seed)
+        table = first if start_from is None else second
+        return Probe(lr, 0.2, None, 1.0, table[(lr, config.seed)], config.sweep_steps)
+
+    config = LabConfig(task="copy", lengths=(30,), cells=("gru", "lstm"), seeds=(0, 1, 2), sweep_seeds=3,
+                       sweep_steps=1000, max_steps=6000)
+    shown = []
+    sweeps = run_sweeps(config, tmp_path, probe=probe, progress=lambda cell, lr, probes: shown.append((cell, lr, probes)))
+    assert sweeps["lstm"]["learning_rate"] == 1e-2 and sweeps["gru"]["learning_rate"] == 1e-2
+    assert "second_round" not in sweeps["gru"]
+    rounds = sweeps["lstm"]["second_round"]
+    assert rounds["steps"] == 2000
+    assert [p["learning_rate"] for p in rounds["probes"]] == [3e-3, 1e-2]
+    assert rounds["probes"][1]["loss"] == pytest.approx(0.19 / 3)
+    assert rounds["probes_by_seed"]["1"][1]["loss"] == 0.02
+    # the first round's mean, kept (it chose 3e-3 by a hair)
+    assert sweeps["lstm"]["probes"][1]["loss"] == pytest.approx(0.473 / 3)
+    # each seed's second-round probe continued its own first-round probe, and the runs continue the longer ones
+    longer = [c for c in calls if c[3] == 2000]
+    assert sorted(longer) == sorted(("lstm", lr, seed, 2000, f"seed{seed}-to2000", f"seed{seed}")
+                                    for lr in (3e-3, 1e-2) for seed in (0, 1, 2))
+    assert all(c[0] == "lstm" for c in longer)
+    assert sweeps["lstm"]["start_from"]["2"].endswith("lstm/lr-0.01/seed2-to2000")
+    # progress shows the first round's three probes, then the second round's two
+    assert [(cell, lr, len(probes)) for cell, lr, probes in shown] == [("gru", 1e-2, 3), ("lstm", 1e-2, 5)]
+    # no second round where it would pass the run's budget
+    calls.clear()
+    sweeps = run_sweeps(dataclasses.replace(config, max_steps=1500), tmp_path / "short", probe=probe)
+    assert sweeps["lstm"]["learning_rate"] == 3e-3 and "second_round" not in sweeps["lstm"]
+    assert all(c[3] == 1000 for c in calls)
+
+
+def test_a_longer_probe_continued_from_a_shorter_one_is_the_longer_probe(tmp_path):
+    """probe_run with start_from: the same validation loss and metric as a probe run for all
+    the steps at once, and the run continuing from it starts at its step."""
+    from lstmkit.tasks.lab import probe_run
+
+    config = LabConfig(task="copy", lengths=(4,), cells=("lstm",), hidden_size=8, batch_size=16, max_steps=60,
+                       eval_every=10, sweep_steps=20, seeds=(1,), warmup_steps=10)
+    short = probe_run(config, "lstm", 4, 1e-2, tmp_path / "short")
+    longer = dataclasses.replace(config, sweep_steps=40)
+    continued = probe_run(longer, "lstm", 4, 1e-2, tmp_path / "continued", start_from=tmp_path / "short")
+    whole = probe_run(longer, "lstm", 4, 1e-2, tmp_path / "whole")
+    assert (short.steps, continued.steps) == (20, 40)
+    assert continued.loss == whole.loss and continued.metric == whole.metric
+    assert continued.loss != short.loss
+    run = run_cell(config, "lstm", 4, tmp_path / "run", learning_rate=1e-2, seed=1, start_from=tmp_path / "continued")
+    assert run.steps_from_probe == 40

@@ -156,7 +156,8 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
 
     from lstmkit.report.plots import lab_plots
     from lstmkit.runs import write_json
-    from lstmkit.tasks.lab import SPECS, results_json, run_lab, run_sweeps, seed_run_continues_probe, summarise
+    from lstmkit.tasks.lab import (SECOND_ROUND, SPECS, results_json, run_lab, run_sweeps, seed_run_continues_probe,
+                                   summarise)
 
     task, spec = config.task, SPECS[config.task]
     metric = config_metric(task)
@@ -175,14 +176,23 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
         print(f"learning rate per cell: {len(config.learning_rates)} probes of {config.sweep_steps} steps at length "
               f"{config.probe_length}, {where}: the fastest to solve, else the "
               f"lowest validation loss (shown: loss / {metric.removeprefix('test ')})"
+              + (f"; where the two best are not told apart (the difference seed by seed within its "
+                 f"standard error), both go on to {SECOND_ROUND * config.sweep_steps} steps"
+                 if len(seeds) > 1 and SECOND_ROUND * config.sweep_steps <= config.max_steps else "")
               + (f"; {runs} continues its chosen probe (the same run's first steps; "
                  "its seconds are its own)" if seed_run_continues_probe(config) else ""))
 
     def show_sweep(cell, lr, probes) -> None:
         if probes:
-            tried = "  ".join(f"{p.learning_rate:g}: {p.loss:.4f} / {p.metric:.4f}"
-                              + (f" (solved at {p.solved_at})" if p.solved_at else "") for p in probes)
-            print(f"  {cell:<5} {tried}  -> {lr:g}", flush=True)
+            def shown(ps):
+                return "  ".join(f"{p.learning_rate:g}: {p.loss:.4f} / {p.metric:.4f}"
+                                 + (f" (solved at {p.solved_at})" if p.solved_at else "") for p in ps)
+            first, second = probes[:len(config.learning_rates)], probes[len(config.learning_rates):]
+            line = f"  {cell:<5} {shown(first)}"
+            if second:
+                line += (f"; the two best not told apart, on to {SECOND_ROUND * config.sweep_steps} steps: "
+                         f"{shown(second)}")
+            print(f"{line}  -> {lr:g}", flush=True)
 
     sweeps = run_sweeps(config, out, progress=show_sweep, pool=pool)
     print(f"{'cell':<6}{'length':>7}{'seed':>6}{'lr':>8}{'solved':>8}{'steps':>7}{metric:>12}"

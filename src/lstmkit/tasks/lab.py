@@ -47,6 +47,8 @@ from lstmkit.tasks.lab_summary import (  # noqa: F401 - importable from here too
     LabSummary,
     Probe,
     choose_learning_rate,
+    not_told_apart,
+    ranked,
     results_json,
     summarise,
 )
@@ -405,24 +407,29 @@ def _model(config: LabConfig, cell: str, length: int, learning_rate: float, max_
                     seed=seed, warmup_steps=config.warmup_steps)
 
 
-def probe_run(config: LabConfig, cell: str, length: int, learning_rate: float, run_dir: str | Path) -> Probe:
+def probe_run(config: LabConfig, cell: str, length: int, learning_rate: float, run_dir: str | Path,
+              start_from: str | Path | None = None) -> Probe:
     """One probe of a sweep: ``config.sweep_steps`` steps at ``length`` with ``learning_rate``
     and the lab's seed, scored on the validation set (never the test set). Its checkpoint stays
     in ``run_dir``: the first steps of the lab seed's run at this length and rate, which
-    :func:`run_lab` continues from."""
+    :func:`run_lab` continues from. ``start_from``: an earlier probe of the same run (a shorter
+    one), which this one continues instead of repeating its steps."""
     import time
 
     started = time.perf_counter()
     model = _model(config, cell, length, learning_rate, config.sweep_steps, config.seed).build()
-    model.fit(run_dir=run_dir)
+    if start_from is not None:
+        _take_over_log(Path(start_from), Path(run_dir))
+    model.fit(run_dir=run_dir, resume_from=start_from)
     x_val, y_val = model.validation_set()
     prediction = model.predict(x_val)
     metric = task_metric(model.spec, prediction, y_val)
     loss = float(task_loss(model.spec, prediction, y_val))
-    return Probe(learning_rate, metric, model.solved_at, round(time.perf_counter() - started, 2), loss)
+    return Probe(learning_rate, metric, model.solved_at, round(time.perf_counter() - started, 2), loss,
+                 config.sweep_steps)
 
 
-ProbeFn = Callable[[LabConfig, str, int, float, Path], Probe]
+ProbeFn = Callable[..., Probe]  # (config, cell, length, learning_rate, run_dir, start_from=None)
 
 
 def sweep_learning_rate(config: LabConfig, cell: str, run_dir: str | Path,
@@ -541,12 +548,19 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
     ``{cell: {"learning_rate": lr, "probes": [...], "start_from": {seed: dir}}}`` (``probes``:
     one per rate, the mean over ``config.probe_seeds``; ``start_from``: the chosen rate's probe
     directory per probed seed, whose checkpoint that seed's run at ``sweep_length`` continues
-    from); ``progress(cell, lr, probes)`` per cell.
+    from); ``progress(cell, lr, probes)`` per cell, ``probes`` with the second round's after
+    the first's.
 
     Every probe runs all ``sweep_steps``: the adding problem and the copy task hold their
     trivial answer for a while, and a ranking halfway is noise there (the LSTM's probes on the
     adding problem at 64 units, step 200: validation MSE 0.158-0.163 for all four rates of an
-    earlier grid; at 400 only 3e-2 had solved it)."""
+    earlier grid; at 400 only 3e-2 had solved it).
+
+    A second round, where the probes ran on several seeds: when a cell's two best rates are
+    not told apart (:func:`not_told_apart`), both go on, every seed continuing its own probe,
+    to :data:`SECOND_ROUND` times ``sweep_steps`` (within the run's budget), and the better of
+    the two there is chosen (``"second_round"``: its steps, probes and probes per seed; the
+    runs then continue those longer probes)."""
     if config.learning_rate is not None:
         sweeps = {cell: {"learning_rate": config.learning_rate, "probes": []} for cell in config.cells}
         if progress is not None:
@@ -554,30 +568,64 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
                 progress(cell, config.learning_rate, [])
         return sweeps
     length = config.probe_length
+    spec = SPECS[config.task]
     base = Path(run_dir) / "sweep" if subdir else Path(run_dir)
     seeds = config.probe_seeds
+    pool = pool or JobPool(1)
 
-    def directory(cell: str, lr: float, seed: int) -> Path:
+    def directory(cell: str, lr: float, seed: int, steps: int | None = None) -> Path:
         here = (base / cell if subdir else base) / f"lr-{lr:g}"
-        return here if len(seeds) == 1 else here / f"seed{seed}"
+        here = here if len(seeds) == 1 else here / f"seed{seed}"
+        return here if steps is None else here.with_name(f"{here.name}-to{steps}")
+
+    def run_probes(jobs: list[tuple]) -> list[Probe]:
+        return pool.map_costliest_first(probe, jobs, [run_cost(job[1], length) for job in jobs])
 
     jobs = [(dataclasses.replace(config, seeds=(seed,)), cell, length, lr, directory(cell, lr, seed))
             for cell in config.cells for lr in config.learning_rates for seed in seeds]
-    probes = (pool or JobPool(1)).map_costliest_first(probe, jobs, [run_cost(job[1], length) for job in jobs])
+    probes = run_probes(jobs)
+    per_seed = {(job[1], job[3], job[0].seed): p for job, p in zip(jobs, probes)}
+    by_rate = {cell: [mean_probe([per_seed[cell, lr, seed] for seed in seeds]) for lr in config.learning_rates]
+               for cell in config.cells}
+    chosen = {cell: choose_learning_rate(by_rate[cell], spec) for cell in config.cells}
+
+    longer = SECOND_ROUND * config.sweep_steps
+    pairs = {}
+    if len(seeds) > 1 and len(config.learning_rates) > 1 and longer <= config.max_steps:
+        for cell in config.cells:
+            pair = ranked(by_rate[cell], spec)[:2]
+            if not_told_apart(*[[per_seed[cell, lr, seed] for seed in seeds] for lr in pair], spec):
+                pairs[cell] = pair
+    jobs = [(dataclasses.replace(config, seeds=(seed,), sweep_steps=longer), cell, length, lr,
+             directory(cell, lr, seed, longer), directory(cell, lr, seed))
+            for cell, pair in pairs.items() for lr in pair for seed in seeds]
+    second = {(job[1], job[3], job[0].seed): p for job, p in zip(jobs, run_probes(jobs))}
+
     sweeps = {}
-    per_cell = len(config.learning_rates) * len(seeds)
-    for k, cell in enumerate(config.cells):
-        mine = probes[k * per_cell:(k + 1) * per_cell]
-        by_rate = [mean_probe(mine[i * len(seeds):(i + 1) * len(seeds)]) for i in range(len(config.learning_rates))]
-        lr = choose_learning_rate(by_rate, SPECS[config.task])
-        sweeps[cell] = {"learning_rate": lr, "probes": [asdict(p) for p in by_rate],
+    for cell in config.cells:
+        lr = chosen[cell]
+        sweeps[cell] = {"learning_rate": lr, "probes": [asdict(p) for p in by_rate[cell]],
                         "start_from": {str(seed): str(directory(cell, lr, seed)) for seed in seeds}}
         if len(seeds) > 1:
-            sweeps[cell]["probes_by_seed"] = {str(seed): [asdict(p) for p in mine[i::len(seeds)]]
-                                              for i, seed in enumerate(seeds)}
+            sweeps[cell]["probes_by_seed"] = {str(seed): [asdict(per_seed[cell, rate, seed])
+                                                          for rate in config.learning_rates] for seed in seeds}
+        shown = list(by_rate[cell])
+        if cell in pairs:
+            longer_by_rate = [mean_probe([second[cell, rate, seed] for seed in seeds]) for rate in pairs[cell]]
+            lr = choose_learning_rate(longer_by_rate, spec)
+            shown += longer_by_rate
+            sweeps[cell].update(
+                learning_rate=lr, start_from={str(seed): str(directory(cell, lr, seed, longer)) for seed in seeds},
+                second_round={"steps": longer, "probes": [asdict(p) for p in longer_by_rate],
+                              "probes_by_seed": {str(seed): [asdict(second[cell, rate, seed]) for rate in pairs[cell]]
+                                                 for seed in seeds}})
         if progress is not None:
-            progress(cell, lr, by_rate)
+            progress(cell, lr, shown)
     return sweeps
+
+
+#: Where a sweep's two best rates are not told apart, both go on to this many times the probes' steps.
+SECOND_ROUND = 2
 
 
 def mean_probe(probes: list[Probe]) -> Probe:
@@ -590,7 +638,8 @@ def mean_probe(probes: list[Probe]) -> Probe:
     return Probe(probes[0].learning_rate, sum(p.metric for p in probes) / len(probes),
                  max(solved) if all(step is not None for step in solved) else None,
                  round(sum(p.seconds for p in probes), 2),
-                 sum(losses) / len(losses) if all(loss is not None for loss in losses) else None)
+                 sum(losses) / len(losses) if all(loss is not None for loss in losses) else None,
+                 probes[0].steps)
 
 
 def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResult], None] | None = None,
