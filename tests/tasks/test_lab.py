@@ -369,11 +369,43 @@ def test_success_plot_title_says_what_it_shows():
     from lstmkit.report.plots import lab_success_title
 
     title = lab_success_title("adding", "mse", 3, LabConfig.for_task("adding"))
-    assert "adding problem" in title and "at most 3000 steps, by" in title and "forget-gate bias 1" in title
+    assert "adding problem" in title and "at most 3000 steps\nby sequence length" in title
+    assert "forget-gate bias 1" in title
     assert "over 3 seed(s)" in title and "MSE < 0.01" in title and "k/n = runs solved" in title
     title = lab_success_title("copy", "accuracy", 3, LabConfig.for_task("copy", chrono_init=True))
     assert "copy-memory task" in title and "chrono init" in title and "accuracy >= 0.99" in title
     assert "at most 6000 steps (500 of warm-up)" in title
+
+
+def test_lab_plot_titles_lie_inside_their_figures(tmp_path, monkeypatch):
+    """Every title of the lab's plots, drawn, lies within its figure (a long title centred on
+    axes narrowed by the legend once ran off the figure's left edge)."""
+    import matplotlib.figure
+
+    from lstmkit.report.plots import lab_plots
+    from lstmkit.tasks.lab import LabResult
+
+    drawn = []
+    save = matplotlib.figure.Figure.savefig
+
+    def savefig(fig, *args, **kwargs):
+        save(fig, *args, **kwargs)
+        renderer = fig.canvas.get_renderer()
+        box = fig.bbox
+        for ax in fig.axes:
+            extent = ax.title.get_window_extent(renderer)
+            drawn.append(ax.get_title())
+            assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, ax.get_title()
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    for task, metric in (("copy", "accuracy"), ("adding", "mse")):
+        config = LabConfig.for_task(task)
+        results = [LabResult(task=task, cell=cell, length=length, solved=cell != "rnn", steps=None, metric=metric,
+                             final_metric=0.5, baseline_metric=0.2, gradient_at_init=[1e-3] * length,
+                             gradient_trained=[1e-2] * length, seconds=1.0, learning_rate=1e-2, seed=seed)
+                   for cell in ("rnn", "gru", "lstm") for length in config.lengths for seed in (0, 1, 2)]
+        lab_plots(results, tmp_path / task, task=task, config=config)
+    assert len(drawn) == 6 and any("warm-up" in title for title in drawn)
 
 
 def test_cli_default_lr_sweep_is_the_lab_grid():
