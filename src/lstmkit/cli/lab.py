@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learning rates each cell's sweep tries (one short probe run each, at the sweep "
                              "length, chosen on a validation set; default %(default)s)")
     parser.add_argument("--sweep-steps", type=positive_int, default=None, metavar="N",
-                        help="steps of each probe run (default adding 400 at length 25, copy 1000 at the shortest length; --quick: 100 at the shortest)")
+                        help="steps of each probe run (default adding 400 at length 25, copy 1000 at the shortest length; "
+                             "--quick: 100 at the shortest); where the probes ran on several seeds (copy: three) and "
+                             "the two best rates are not told apart, both go on to twice that")
     parser.add_argument("--learning-rate", type=float, default=None, metavar="LR",
                         help="one learning rate for every cell, no sweep")
     parser.add_argument("--warmup", type=nonnegative_int, default=None, metavar="N",
