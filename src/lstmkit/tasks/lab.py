@@ -249,7 +249,7 @@ class LabConfig:
 #: for AVX2, and the LSTM at 3e-3 solved 1-2 seeds of 3 in 6000 steps). Even the mean of three
 #: can be a coin toss (that build: 0.1570 at 1e-2 against 0.1574 at 3e-3, 1e-2 having left
 #: chance on one seed), so two rates not told apart go on to 2000 steps (:func:`run_sweeps`;
-#: there 1e-2 led on every seed, 0.098 against 0.120). Each seed's run continues
+#: there 1e-2 led, 0.098 against 0.120, and in accuracy on every seed). Each seed's run continues
 #: its own probe of the chosen rate, so only the other rates' probes cost extra. At a delay of 10
 #: every gated cell's fastest rate is the highest, which is not the one that solves a delay of 30.
 TASK_DEFAULTS: dict[str, dict] = {

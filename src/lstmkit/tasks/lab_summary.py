@@ -68,7 +68,7 @@ def not_told_apart(leader: list[Probe], runner_up: list[Probe], spec: TaskSpec) 
     differs by hundreds from seed to seed (and with the float rounding); the mean of three
     probes then mixes runs that have left with runs that have not (with the kernels built for
     AVX2 the LSTM's 1e-2 had left on one seed of three at step 1000: mean loss 0.1570 against
-    0.1574 at 3e-3, d_s = -0.018, +0.030, -0.011, while at step 2000 it led on every seed)."""
+    0.1574 at 3e-3, d_s = -0.018, +0.030, -0.011; at step 2000 it led, 0.098 against 0.120)."""
     if len(leader) < 2 or len(leader) != len(runner_up):
         return False
     if all(p.solved_at is not None for p in leader):
