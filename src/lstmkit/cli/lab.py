@@ -158,8 +158,7 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
 
     from lstmkit.report.plots import lab_plots
     from lstmkit.runs import write_json
-    from lstmkit.tasks.lab import (SECOND_ROUND, SPECS, results_json, run_lab, run_sweeps, seed_run_continues_probe,
-                                   summarise)
+    from lstmkit.tasks.lab import SPECS, results_json, run_lab, run_sweeps, seed_run_continues_probe, summarise
 
     task, spec = config.task, SPECS[config.task]
     metric = config_metric(task)
@@ -179,8 +178,8 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
               f"{config.probe_length}, {where}: the fastest to solve, else the "
               f"lowest validation loss (shown: loss / {metric.removeprefix('test ')})"
               + (f"; where the two best are not told apart (the difference seed by seed within its "
-                 f"standard error), both go on to {SECOND_ROUND * config.sweep_steps} steps"
-                 if len(seeds) > 1 and SECOND_ROUND * config.sweep_steps <= config.max_steps else "")
+                 f"standard error), both go on to {config.second_round_steps} steps"
+                 if config.second_round_steps is not None else "")
               + (f"; {runs} continues its chosen probe (the same run's first steps; "
                  "its seconds are its own)" if seed_run_continues_probe(config) else ""))
 
@@ -192,7 +191,7 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
             first, second = probes[:len(config.learning_rates)], probes[len(config.learning_rates):]
             line = f"  {cell:<5} {shown(first)}"
             if second:
-                line += (f"; the two best not told apart, on to {SECOND_ROUND * config.sweep_steps} steps: "
+                line += (f"; the two best not told apart, on to {config.second_round_steps} steps: "
                          f"{shown(second)}")
             print(f"{line}  -> {lr:g}", flush=True)
 

@@ -169,6 +169,10 @@ LEARNING_RATES = (1e-3, 3e-3, 1e-2)
 DEFAULT_LEARNING_RATE = 3e-3
 
 
+#: Where a sweep's two best rates are not told apart, both go on to this many times the probes' steps.
+SECOND_ROUND = 2
+
+
 @dataclass
 class LabConfig:
     """The grid of one lab run: a task, the lengths, the cells and the seeds, and each cell's
@@ -209,6 +213,15 @@ class LabConfig:
     def probe_seeds(self) -> tuple[int, ...]:
         """The seeds the sweep probes each learning rate on: the first ``sweep_seeds`` of ``seeds``."""
         return self.seeds[:self.sweep_seeds]
+
+    @property
+    def second_round_steps(self) -> int | None:
+        """The steps a sweep's second round runs its two best rates to (:func:`run_sweeps`), or
+        None where there is none: one probed seed, one rate, or past the run's budget."""
+        steps = SECOND_ROUND * self.sweep_steps
+        if len(self.probe_seeds) > 1 and len(self.learning_rates) > 1 and steps <= self.max_steps:
+            return steps
+        return None
 
     @property
     def probe_length(self) -> int:
@@ -595,9 +608,9 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
                for cell in config.cells}
     chosen = {cell: choose_learning_rate(by_rate[cell], spec) for cell in config.cells}
 
-    longer = SECOND_ROUND * config.sweep_steps
+    longer = config.second_round_steps
     pairs = {}
-    if len(seeds) > 1 and len(config.learning_rates) > 1 and longer <= config.max_steps:
+    if longer is not None:
         for cell in config.cells:
             pair = ranked(by_rate[cell], spec)[:2]
             if not_told_apart(*[[per_seed[cell, lr, seed] for seed in seeds] for lr in pair], spec):
@@ -628,10 +641,6 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
         if progress is not None:
             progress(cell, lr, shown)
     return sweeps
-
-
-#: Where a sweep's two best rates are not told apart, both go on to this many times the probes' steps.
-SECOND_ROUND = 2
 
 
 def mean_probe(probes: list[Probe]) -> Probe:
