@@ -113,7 +113,7 @@ def test_sweep_chooses_per_cell_from_injected_metrics(tmp_path):
     sweeps = run_sweeps(config, tmp_path, progress=lambda cell, lr, probes: seen.append((cell, lr)), probe=probe)
     assert {c: s["learning_rate"] for c, s in sweeps.items()} == {"rnn": 1e-3, "lstm": 1e-2}
     assert sweeps["lstm"]["probes"][1] == {"learning_rate": 1e-2, "metric": 0.008, "solved_at": 200, "seconds": 0.0,
-                                           "loss": None, "steps": None}
+                                           "loss": None, "steps": None, "seeds": 1}
     assert seen == [("rnn", 1e-3), ("lstm", 1e-2)]
     # at the shortest length, the costlier cell's probes started first
     assert calls == [("lstm", 20, 1e-3), ("lstm", 20, 1e-2), ("rnn", 20, 1e-3), ("rnn", 20, 1e-2)]
@@ -238,6 +238,7 @@ def test_task_defaults_and_overrides():
         ((30,), 6000, 96, 64, (0, 1, 2))
     assert (copy.warmup_steps, adding.warmup_steps) == (500, 0)  # the copy task's LSTM needs the warm-up
     assert (copy.sweep_seeds, adding.sweep_seeds) == (3, 1)  # the copy probes: every seed, by their mean
+    assert (copy.rates_past_first_seed, adding.rates_past_first_seed) == (2, 3)  # past seed 0, its best two
     assert COPY_SYMBOLS == 3  # three symbols over a delay of 30: a plain RNN bridged 10 and 20 blanks on some seeds
     assert copy.sweep_length is None and copy.sweep_steps == 1000  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
@@ -644,3 +645,43 @@ def test_a_longer_probe_continued_from_a_shorter_one_is_the_longer_probe(tmp_pat
     assert continued.loss != short.loss
     run = run_cell(config, "lstm", 4, tmp_path / "run", learning_rate=1e-2, seed=1, start_from=tmp_path / "continued")
     assert run.steps_from_probe == 40
+
+
+def test_past_the_first_seed_only_its_best_rates_are_probed(tmp_path):
+    """Three rates, three probed seeds: every rate on seed 0, its best two on seeds 1 and 2, the
+    choice among those two by their mean (even where seed 0 alone would have chosen the other),
+    the third rate reported with its one probe; ``sweep_keep=None`` probes every rate everywhere."""
+    losses = {(1e-3, 0): 0.19, (3e-3, 0): 0.15, (1e-2, 0): 0.16,
+              (3e-3, 1): 0.17, (1e-2, 1): 0.10, (3e-3, 2): 0.16, (1e-2, 2): 0.11,
+              (1e-3, 1): 0.01, (1e-3, 2): 0.01}  # 1e-3 would lead on seeds 1 and 2: never asked
+    calls = []
+
+    def probe(config, cell, length, lr, run_dir, start_from=None):
+        calls.append((lr, config.seed))
+        return Probe(lr, 0.2, None, 1.0, losses[(lr, config.seed)], config.sweep_steps)
+
+    config = LabConfig(task="copy", lengths=(30,), cells=("lstm",), seeds=(0, 1, 2), sweep_seeds=3,
+                       sweep_steps=1000, max_steps=6000)
+    assert config.rates_past_first_seed == 2
+    shown = []
+    sweeps = run_sweeps(config, tmp_path, probe=probe, progress=lambda cell, lr, probes: shown.append(probes))
+    assert sorted(calls) == sorted([(1e-3, 0), (3e-3, 0), (1e-2, 0)] + [(lr, s) for lr in (3e-3, 1e-2) for s in (1, 2)])
+    assert calls[:3] == [(1e-3, 0), (3e-3, 0), (1e-2, 0)]  # the first seed's probes all ran before the others
+    lstm = sweeps["lstm"]
+    assert lstm["learning_rate"] == 1e-2 and lstm["rates_past_first_seed"] == [3e-3, 1e-2]
+    assert [(p["learning_rate"], p["seeds"]) for p in lstm["probes"]] == [(1e-3, 1), (3e-3, 3), (1e-2, 3)]
+    assert lstm["probes"][0]["loss"] == 0.19 and lstm["probes"][2]["loss"] == pytest.approx(0.37 / 3)
+    assert [p["learning_rate"] for p in lstm["probes_by_seed"]["1"]] == [3e-3, 1e-2]
+    assert "second_round" not in lstm  # d = 0.01, 0.07, 0.05: told apart
+    assert set(lstm["start_from"]) == {"0", "1", "2"} and lstm["start_from"]["2"].endswith("lr-0.01/seed2")
+    assert [p.seeds for p in shown[0]] == [1, 3, 3]
+    # every rate on every seed: 1e-3's mean (0.07) wins
+    calls.clear()
+    sweeps = run_sweeps(dataclasses.replace(config, sweep_keep=None), tmp_path / "all", probe=probe)
+    assert len(calls) == 9 and sweeps["lstm"]["learning_rate"] == 1e-3
+    assert "rates_past_first_seed" not in sweeps["lstm"]
+    # one probed seed, or no more rates than kept: every rate is probed
+    assert dataclasses.replace(config, sweep_seeds=1).rates_past_first_seed == 3
+    assert dataclasses.replace(config, learning_rates=(1e-3, 1e-2)).rates_past_first_seed == 2
+    with pytest.raises(ValueError, match="sweep_keep must be 2 or more"):
+        LabConfig(sweep_keep=1)

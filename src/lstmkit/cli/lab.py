@@ -171,8 +171,12 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
           f"seeds {', '.join(map(str, config.seeds))}; {workers} worker process(es)")
     if config.learning_rate is None:
         seeds = config.probe_seeds
+        keep = config.rates_past_first_seed
         where = (f"seed {seeds[0]}" if len(seeds) == 1
-                 else f"on each of seeds {', '.join(map(str, seeds))}, by their mean")
+                 else f"on each of seeds {', '.join(map(str, seeds))}, by their mean"
+                 if keep == len(config.learning_rates)
+                 else f"on seed {seeds[0]}, its best {keep} also on seed(s) {', '.join(map(str, seeds[1:]))}, "
+                      f"by their mean over the {len(seeds)}")
         runs = f"each cell's seed-{seeds[0]} run" if len(seeds) == 1 else "each cell's run of a probed seed"
         print(f"learning rate per cell: {len(config.learning_rates)} probes of {config.sweep_steps} steps at length "
               f"{config.probe_length}, {where}: the fastest to solve, else the "
@@ -186,8 +190,10 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
     def show_sweep(cell, lr, probes) -> None:
         if probes:
             def shown(ps):
+                most = max(p.seeds for p in ps)
                 return "  ".join(f"{p.learning_rate:g}: {p.loss:.4f} / {p.metric:.4f}"
-                                 + (f" (solved at {p.solved_at})" if p.solved_at else "") for p in ps)
+                                 + (f" (solved at {p.solved_at})" if p.solved_at else "")
+                                 + (f" (seed {config.probe_seeds[0]} only)" if p.seeds < most else "") for p in ps)
             first, second = probes[:len(config.learning_rates)], probes[len(config.learning_rates):]
             line = f"  {cell:<5} {shown(first)}"
             if second:

@@ -21,6 +21,7 @@ class Probe:
     seconds: float = 0.0
     loss: float | None = None  # the training loss on the validation set
     steps: int | None = None  # the probe's budget (the second round's is longer)
+    seeds: int = 1  # the seeds whose probes these figures are the mean of
 
 
 def choose_learning_rate(probes: list[Probe], spec: TaskSpec) -> float:
