@@ -685,3 +685,28 @@ def test_past_the_first_seed_only_its_best_rates_are_probed(tmp_path):
     assert dataclasses.replace(config, learning_rates=(1e-3, 1e-2)).rates_past_first_seed == 2
     with pytest.raises(ValueError, match="sweep_keep must be 2 or more"):
         LabConfig(sweep_keep=1)
+
+
+def test_cli_sweep_keep(tmp_path, capsys):
+    """--sweep-keep: the copy task's probes on two seeds, every rate on seed 0 and its best two on
+    seed 1 by default, every rate on both with ``all``; anything below 2 is a usage error."""
+    def sweep(*flags):
+        out = tmp_path / "-".join(flags or ("default",))
+        assert main(["lab", "copy", "--quick", "--steps", "20", "--sweep-steps", "10", "--seeds", "0,1",
+                     "--cells", "rnn", "--workers", "1", *flags, "--out", str(out)]) == 0
+        return json.loads((out / "results.json").read_text())["sweeps"]["rnn"], capsys.readouterr().out
+
+    pruned, printed = sweep()
+    assert sorted(p["seeds"] for p in pruned["probes"]) == [1, 2, 2]  # which rate seed 0 ranked last: the data's
+    assert len(pruned["probes_by_seed"]["0"]) == 3 and len(pruned["probes_by_seed"]["1"]) == 2
+    assert len(pruned["rates_past_first_seed"]) == 2 and "(seed 0 only)" in printed
+    assert "on seed 0, its best 2 also on seed(s) 1, by their mean over the 2" in printed
+    every, printed = sweep("--sweep-keep", "all")
+    assert [p["seeds"] for p in every["probes"]] == [2, 2, 2] and "rates_past_first_seed" not in every
+    assert "on each of seeds 0, 1, by their mean" in printed and "only)" not in printed
+    for bad in ("1", "none", "-2"):
+        with pytest.raises(SystemExit) as info:
+            main(["lab", "copy", "--quick", "--sweep-keep", bad])
+        assert info.value.code == 2
+        assert f"argument --sweep-keep: expected a whole number of at least 2, or all, got '{bad}'" in \
+            capsys.readouterr().err

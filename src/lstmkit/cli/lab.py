@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="steps of each probe run (default adding 400 at length 25, copy 1000 at the shortest length; "
                              "--quick: 100 at the shortest); where the probes ran on several seeds (copy: three) and "
                              "the two best rates are not told apart, both go on to twice that")
+    parser.add_argument("--sweep-keep", type=_sweep_keep, default=None, metavar="N|all",
+                        help="where the probes run on several seeds (copy: three), every rate runs on the first "
+                             "and only its best N on the others (default 2; all: every rate on every seed)")
     parser.add_argument("--learning-rate", type=float, default=None, metavar="LR",
                         help="one learning rate for every cell, no sweep")
     parser.add_argument("--warmup", type=nonnegative_int, default=None, metavar="N",
@@ -55,6 +58,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes of one thread each that run the independent jobs (default 2 "
                              "where there are 2 cores or more)")
     parser.add_argument("--out", default=None, metavar="DIR", help="run directory (default runs/lab-<time>)")
+
+
+def _sweep_keep(text: str) -> int:
+    """``--sweep-keep``: a whole number of at least 2, or ``all`` (0 here: every rate)."""
+    if text.strip().lower() == "all":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 2, or all, got {text!r}")
+    return value
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:
@@ -127,8 +143,11 @@ def run(args: argparse.Namespace) -> int:
                   "seeds": seeds or ((0,) if args.quick else None),
                   "sweep_steps": args.sweep_steps or (100 if args.quick else None),
                   "warmup_steps": args.warmup if args.warmup is not None else (0 if args.quick else None)}
+        given = {k: v for k, v in chosen.items() if v is not None}
+        if args.sweep_keep is not None:
+            given["sweep_keep"] = args.sweep_keep or None  # all (0): None, every rate on every seed
         config = LabConfig.for_task(task, cells=cells, learning_rate=args.learning_rate, learning_rates=rates,
-                                    chrono_init=args.chrono, **{k: v for k, v in chosen.items() if v is not None})
+                                    chrono_init=args.chrono, **given)
         config.eval_every = min(100, config.max_steps)
         configs[task] = config
     overview = {}
