@@ -710,3 +710,51 @@ def test_cli_sweep_keep(tmp_path, capsys):
         assert info.value.code == 2
         assert f"argument --sweep-keep: expected a whole number of at least 2, or all, got '{bad}'" in \
             capsys.readouterr().err
+
+
+def test_every_run_saves_its_model_and_inspect_reads_the_lstms(tmp_path, capsys):
+    """Each run's directory holds its model (config.json, model.safetensors): loaded, it scores
+    the run's test metric again; ``lstmkit inspect`` traces the LSTM's gates on the task's test
+    set, naming the sequence it draws; a DATA file is refused (exit 2, nothing written), and a
+    GRU's encoder too."""
+    from lstmkit.tasks.lab_tasks import describe
+
+    config = LabConfig(task="copy", lengths=(4,), cells=("gru", "lstm"), hidden_size=8, batch_size=16,
+                       max_steps=20, eval_every=10, test_size=32, seeds=(0,), learning_rate=1e-2)
+    results = run_lab(config, tmp_path / "lab")
+    for r in results:
+        directory = tmp_path / "lab" / "train" / f"{r.cell}-4-seed0"
+        assert (directory / "config.json").is_file() and (directory / "model.safetensors").is_file()
+        loaded = LabModel.load(directory)
+        assert loaded.evaluate()["accuracy"] == pytest.approx(r.final_metric)
+    lstm = tmp_path / "lab" / "train" / "lstm-4-seed0"
+    assert main(["inspect", "--model", str(lstm), "--out", str(tmp_path / "insp"), "--sample", "1"]) == 0
+    report = json.loads((tmp_path / "insp" / "inspect.json").read_text())
+    x, y = LabModel.load(lstm).test_set()
+    name = describe("copy", x[1:2], y[1:2])[0]
+    assert name.startswith("symbols ") and name.endswith("recalled from step 7")
+    assert name in json.dumps(report)
+    capsys.readouterr()
+    assert main(["inspect", "--model", str(lstm), "some.csv", "--out", str(tmp_path / "bad")]) == 2
+    assert capsys.readouterr().err == (f"error: {lstm}: some.csv: a lab model reads its task's own generated "
+                                       "sequences; inspect it without DATA (its test set)\n")
+    assert not (tmp_path / "bad").exists()
+    assert main(["inspect", "--model", str(tmp_path / "lab" / "train" / "gru-4-seed0")]) == 2
+    assert "inspect reads LSTM encoders" in capsys.readouterr().err
+
+
+def test_describe_names_what_each_sequence_asks():
+    from lstmkit.tasks.lab_tasks import describe
+
+    x, y = adding_problem(1, 10, torch.Generator().manual_seed(0))
+    marked = torch.nonzero(x[0, :, 1]).flatten().tolist()
+    assert describe("adding", x, y) == [f"marked steps {marked[0]} ({float(x[0, marked[0], 0]):.2f}) and "
+                                        f"{marked[1]} ({float(x[0, marked[1], 0]):.2f}), sum {float(y[0, 0]):.2f}"]
+    x, y = copy_task(1, 5, torch.Generator().manual_seed(0))
+    letters = " ".join("abcdefgh"[int(v) - 1] for v in y[0, -3:])
+    assert describe("copy", x, y) == [f"symbols {letters} at steps 0-2, recalled from step 8"]
+    x, y = temporal_order(1, 20, torch.Generator().manual_seed(0))
+    first, second = divmod(int(y[0]), 2)
+    text = describe("order", x, y)[0]
+    assert text.startswith(f"{'XY'[first]} at step ") and f", {'XY'[second]} at step " in text
+    assert text.endswith(f": class {'XY'[first]}{'XY'[second]}")

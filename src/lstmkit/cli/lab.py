@@ -161,9 +161,14 @@ def run(args: argparse.Namespace) -> int:
         write_json(out / "summary.json", overview)
         print("\n" + "; ".join(f"{task} {o['seconds']:.0f} s" for task, o in overview.items()))
         print(f"run directory: {out}  (summary.json; " + ", ".join(f"{t}/" for t in tasks)
-              + ": results.json, success.png, gradients.png)")
+              + ": results.json, success.png, gradients.png, train/<cell>-<length>-seed<s>/: each run's model)")
     else:
-        print(f"run directory: {out}  (results.json, success.png, gradients.png)")
+        print(f"run directory: {out}  (results.json, success.png, gradients.png, "
+              "train/<cell>-<length>-seed<s>/: each run's model)")
+    if "lstm" in cells:
+        last = configs[tasks[-1]]
+        model = (out / last.task if len(tasks) > 1 else out) / "train" / f"lstm-{last.lengths[-1]}-seed{last.seeds[0]}"
+        print(f"the gates of a trained LSTM: lstmkit inspect --model {model}")
     return 0
 
 

@@ -61,6 +61,7 @@ from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importabl
     SPECS,
     TASKS,
     TaskSpec,
+    describe,
     adding_problem,
     copy_task,
     is_solved,
@@ -68,6 +69,7 @@ from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importabl
     task_metric,
     temporal_order,
 )
+from lstmkit.errors import InputError
 from lstmkit.train import TrainingConfig, fit
 
 
@@ -419,12 +421,18 @@ class LabModel(Estimator):
         return {self.spec.metric: metric, "solved": is_solved(self.spec, metric)}
 
     def encoder_view(self, data=None, *, max_sequences: int = 512, max_chars: int = 2000) -> EncoderView:
-        """The first ``max_sequences`` sequences of the test set, as the encoder reads them."""
+        """The first ``max_sequences`` sequences of the test set (or of ``data = (x, y)``), as
+        the encoder reads them, each named by what it asks (:func:`describe`)."""
         self.require_fitted()
-        x, _ = self.test_set() if data is None else data
-        x = x[:max_sequences]
+        if data is not None and not (isinstance(data, tuple) and len(data) == 2):
+            raise InputError(f"{data}: a lab model reads its task's own generated sequences; "
+                             "inspect it without DATA (its test set)")
+        x, y = self.test_set() if data is None else data
+        x, y = x[:max_sequences], y[:max_sequences]
         return EncoderView(self.net.encoder, x, source=f"the {self.params.task} task's test set "
-                           f"(length {self.params.length})", notes={"task": self.params.task})
+                           f"(length {self.params.length})", sequence_names=describe(self.params.task, x, y),
+                           notes={"task": self.params.task, "cell": self.params.cell,
+                                  "solved_at": self.solved_at})
 
     def fitted_state(self) -> dict:
         return {"solved_at": self.solved_at}
@@ -502,6 +510,7 @@ def run_cell(config: LabConfig, cell: str, length: int, run_dir: str | Path,
                                           weights_only=False)["global_step"])
         _take_over_log(Path(start_from), Path(run_dir))
     model.fit(run_dir=run_dir, resume_from=start_from)
+    model.save(run_dir)  # config.json and model.safetensors: `lstmkit inspect --model run_dir`
     final = model.evaluate((x_test, y_test))
     spec = model.spec
     return LabResult(

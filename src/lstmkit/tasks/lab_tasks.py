@@ -101,6 +101,29 @@ def temporal_order(batch: int, length: int, generator: torch.Generator):
 GENERATORS: dict[str, Callable] = {"adding": adding_problem, "copy": copy_task, "order": temporal_order}
 
 
+def describe(task: str, x: torch.Tensor, y: torch.Tensor) -> list[str]:
+    """What each sequence of a task's ``(x, y)`` asks, in words (``lstmkit inspect`` names the
+    sequence it draws with it): the adding problem's marked steps and their sum, the copy
+    task's symbols and where they are recalled, the temporal order's two symbols and their steps."""
+    names = []
+    for i in range(x.shape[0]):
+        if task == "adding":
+            marked = torch.nonzero(x[i, :, 1]).flatten().tolist()
+            names.append("marked steps " + " and ".join(f"{t} ({float(x[i, t, 0]):.2f})" for t in marked)
+                         + f", sum {float(y[i, 0]):.2f}")
+        elif task == "copy":
+            tokens = x[i].argmax(-1)
+            letters = " ".join("abcdefgh"[int(v) - 1] for v in tokens[:COPY_SYMBOLS])
+            recall = int(torch.nonzero(tokens == COPY_ALPHABET + 1).flatten()[0]) + 1
+            names.append(f"symbols {letters} at steps 0-{COPY_SYMBOLS - 1}, recalled from step {recall}")
+        else:
+            tokens = x[i].argmax(-1)
+            relevant = torch.nonzero((tokens == 4) | (tokens == 5)).flatten().tolist()
+            names.append(", ".join(f"{'XY'[int(tokens[t]) - 4]} at step {t}" for t in relevant)
+                         + f": class {['XX', 'XY', 'YX', 'YY'][int(y[i])]}")
+    return names
+
+
 def task_loss(spec: TaskSpec, prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """MSE, or the cross-entropy averaged over every scored step. Outputs at every step
     ``(N, L, C)`` go in as ``(N, C, L)``: the same mean, and with the copy task's 9 classes
