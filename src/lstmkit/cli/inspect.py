@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "self-contained report.html. DATA: for a forecaster a CSV or Parquet file with the "
         "training columns (default: the bundled AirPassengers series, right for a model "
         "trained on it); for a language model a UTF-8 text file (default: the start of the "
-        "Python standard library's source)."
+        "Python standard library's source); for a model of `lstmkit lab` none (its task's test set)."
     )
     parser.add_argument("data", nargs="?", metavar="DATA", help="data to run through the model (default: see above)")
     parser.add_argument("--model", required=True, metavar="DIR", help="directory of a saved lstmkit model")
