@@ -715,11 +715,11 @@ def test_cli_sweep_keep(tmp_path, capsys):
 def test_every_run_saves_its_model_and_inspect_reads_the_lstms(tmp_path, capsys):
     """Each run's directory holds its model (config.json, model.safetensors): loaded, it scores
     the run's test metric again; ``lstmkit inspect`` traces the LSTM's gates on the task's test
-    set, naming the sequence it draws; a DATA file is refused (exit 2, nothing written), and a
-    GRU's encoder too."""
+    set, naming the sequence it draws, and the GRU's update and reset gates and hidden state; a
+    DATA file is refused (exit 2, nothing written), and a plain RNN, which has no gates."""
     from lstmkit.tasks.lab_tasks import describe
 
-    config = LabConfig(task="copy", lengths=(4,), cells=("gru", "lstm"), hidden_size=8, batch_size=16,
+    config = LabConfig(task="copy", lengths=(4,), cells=("rnn", "gru", "lstm"), hidden_size=8, batch_size=16,
                        max_steps=20, eval_every=10, test_size=32, seeds=(0,), learning_rate=1e-2)
     results = run_lab(config, tmp_path / "lab")
     for r in results:
@@ -739,8 +739,18 @@ def test_every_run_saves_its_model_and_inspect_reads_the_lstms(tmp_path, capsys)
     assert capsys.readouterr().err == (f"error: {lstm}: some.csv: a lab model reads its task's own generated "
                                        "sequences; inspect it without DATA (its test set)\n")
     assert not (tmp_path / "bad").exists()
-    assert main(["inspect", "--model", str(tmp_path / "lab" / "train" / "gru-4-seed0")]) == 2
-    assert "inspect reads LSTM encoders" in capsys.readouterr().err
+    assert main(["inspect", "--model", str(tmp_path / "lab" / "train" / "gru-4-seed0"),
+                 "--out", str(tmp_path / "gru")]) == 0
+    gru = json.loads((tmp_path / "gru" / "inspect.json").read_text())["layers"][0]
+    assert list(gru["saturation"]) == ["update_gate", "reset_gate"] and gru["memory"] == "hidden_state"
+    assert len(gru["hidden_state"]["mean_abs"]) == 8
+    printed = capsys.readouterr().out
+    assert "update gate" in printed and "reset gate" in printed and "forget gate" not in printed
+    page = (tmp_path / "gru" / "report.html").read_text()
+    assert "Hidden states of the most active units" in page and "GRU(10, 8, num_layers=1)" in page
+    assert main(["inspect", "--model", str(tmp_path / "lab" / "train" / "rnn-4-seed0")]) == 2
+    assert capsys.readouterr().err.startswith("error: inspect reads the gates of LSTM and GRU encoders; "
+                                              "this model's encoder is a RNN, which has none")
 
 
 def test_describe_names_what_each_sequence_asks():

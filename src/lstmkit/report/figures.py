@@ -5,8 +5,9 @@ They draw what :mod:`lstmkit.report.numbers` computed: a :class:`~lstmkit.report
 :func:`~lstmkit.report.numbers.analyse`. One sequence (``sample``) and its first ``steps``
 steps are drawn; ``labels`` (L names, e.g. dates) name the time axis when given.
 
-* :func:`gate_heatmap`: forget, input and output gate of one layer-direction, unit by time;
-* :func:`cell_trajectories`: c_t of the most active units, one panel per layer-direction;
+* :func:`gate_heatmap`: forget, input and output gate (a GRU's update and reset gate) of one
+  layer-direction, unit by time;
+* :func:`cell_trajectories`: c_t (a GRU's h_t) of the most active units, one panel per layer-direction;
 * :func:`saturation_plot`: per unit, the fraction left- against right-saturated, one panel
   per gate (Karpathy, Johnson & Fei-Fei 2015).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstmkit.report.numbers import GATES, LEFT, RIGHT, LayerTrace
+from lstmkit.report.numbers import LEFT, RIGHT, LayerTrace
 from lstmkit.report.plots import png_bytes, pyplot
 
 __all__ = ["cell_trajectories", "gate_heatmap", "saturation_plot"]
@@ -37,15 +38,17 @@ def _unit_ticks(ax, units: int) -> None:
 
 
 def gate_heatmap(lt: LayerTrace, sample: int, steps: int, labels: list[str] | None, what: str) -> bytes:
-    """Forget, input and output gate of sequence ``sample``'s first ``steps`` steps, one panel
-    each: unit on y, time on x, activation from 0 (dark, shut) to 1 (yellow, open)."""
+    """The gates (forget, input and output; a GRU's update and reset) of sequence ``sample``'s
+    first ``steps`` steps, one panel each: unit on y, time on x, activation from 0 (dark, shut)
+    to 1 (yellow, open)."""
     plt = pyplot()
-    units = lt.fields["forget_gate"].shape[-1]
+    gates = lt.gates
+    units = lt.fields[gates[0]].shape[-1]
     panel = min(6.0, max(1.8, 1.0 + units / 40))
-    fig, axes = plt.subplots(len(GATES), 1, figsize=(11, panel * len(GATES) + 1.0), sharex=True,
+    fig, axes = plt.subplots(len(gates), 1, figsize=(11, panel * len(gates) + 1.0), sharex=True,
                              squeeze=False, layout="constrained")
     image = None
-    for ax, gate in zip(axes[:, 0], GATES):
+    for ax, gate in zip(axes[:, 0], gates):
         values = lt.fields[gate][sample, :steps].T  # (H, steps)
         image = ax.imshow(values, aspect="auto", origin="lower", vmin=0.0, vmax=1.0, cmap="viridis",
                           interpolation="nearest", extent=(-0.5, steps - 0.5, -0.5, units - 0.5))
@@ -60,25 +63,28 @@ def gate_heatmap(lt: LayerTrace, sample: int, steps: int, labels: list[str] | No
 
 def cell_trajectories(layers: list[LayerTrace], analysis: list[dict], sample: int, steps: int,
                       labels: list[str] | None, what: str) -> bytes:
-    """c_t of the most active units (``analysis[k]["cell_state"]["most_active_units"]``) along
-    sequence ``sample``'s first ``steps`` steps, one panel per layer-direction."""
+    """c_t (a GRU's h_t, the state its update gate keeps) of the most active units
+    (``analysis[k][memory]["most_active_units"]``) along sequence ``sample``'s first ``steps``
+    steps, one panel per layer-direction."""
     plt = pyplot()
     fig, axes = plt.subplots(len(layers), 1, figsize=(11, 3.2 * len(layers) + 0.6), squeeze=False,
                              layout="constrained")
     for ax, lt, info in zip(axes[:, 0], layers, analysis):
-        c = lt.fields["cell_state"][sample, :steps]  # (steps, H)
-        for unit in info["cell_state"]["most_active_units"]:
+        memory = info[lt.memory]
+        symbol = "c" if lt.memory == "cell_state" else "h"
+        c = lt.fields[lt.memory][sample, :steps]  # (steps, H)
+        for unit in memory["most_active_units"]:
             ax.plot(np.arange(steps), c[:, unit], lw=1.0,
-                    label=f"unit {unit} (mean |c| {info['cell_state']['mean_abs'][unit]:.2f})")
+                    label=f"unit {unit} (mean |{symbol}| {memory['mean_abs'][unit]:.2f})")
         ax.axhline(0.0, color="grey", lw=0.6)
-        ax.set_title(f"{lt.name}: cell state c_t of the most active units", fontsize=10)
-        ax.set_ylabel("c_t")
+        ax.set_title(f"{lt.name}: {lt.memory.replace('_', ' ')} {symbol}_t of the most active units", fontsize=10)
+        ax.set_ylabel(f"{symbol}_t")
         ax.set_xlim(0, max(steps - 1, 1))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
         _time_ticks(ax, labels, steps)
     axes[-1, 0].set_xlabel("time" if labels else "time step")
-    fig.suptitle(f"cell-state trajectories of {what}", fontsize=11)
+    fig.suptitle(f"{layers[0].memory.split('_')[0]}-state trajectories of {what}", fontsize=11)
     return png_bytes(fig)
 
 
@@ -86,9 +92,10 @@ def saturation_plot(analysis: list[dict]) -> bytes:
     """One panel per gate: a point per unit at (fraction left-saturated, fraction
     right-saturated), one colour per layer-direction; the dotted diagonal is left + right = 1."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(GATES), figsize=(12, 4.6), squeeze=False, layout="constrained")
+    gates = list(analysis[0]["saturation"])
+    fig, axes = plt.subplots(1, len(gates), figsize=(4 * len(gates), 4.6), squeeze=False, layout="constrained")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, gate in zip(axes[0], GATES):
+    for ax, gate in zip(axes[0], gates):
         ax.plot([0, 1], [1, 0], color="grey", ls=":", lw=0.8)
         for k, info in enumerate(analysis):
             s = info["saturation"][gate]

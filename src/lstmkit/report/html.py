@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import html
 
-from lstmkit.report.numbers import GATES, LEFT, RIGHT
+from lstmkit.report.numbers import LEFT, RIGHT
 
 __all__ = ["colour", "report_files", "report_page"]
 
@@ -74,16 +74,17 @@ def report_page(summary: dict, analysis: list[dict], images: dict[str, bytes], v
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in summary.items())
     sat_rows = []
     for info in analysis:
-        for gate in GATES:
-            s = info["saturation"][gate]
+        for gate, s in info["saturation"].items():
             sat_rows.append(
                 f"<tr><td>{e(info['name'])}</td><td>{e(gate.replace('_', ' '))}</td>"
                 f"<td class=num>{s['left']:.1%}</td><td class=num>{s['right']:.1%}</td>"
                 f"<td class=num>{1 - s['left'] - s['right']:.1%}</td></tr>")
     active_rows = "".join(
         f"<tr><td>{e(info['name'])}</td><td>"
-        + ", ".join(f"{u} ({info['cell_state']['mean_abs'][u]:.2f})" for u in info["cell_state"]["most_active_units"])
+        + ", ".join(f"{u} ({info[info['memory']]['mean_abs'][u]:.2f})"
+                    for u in info[info["memory"]]["most_active_units"])
         + "</td></tr>" for info in analysis)
+    cell = analysis[0]["memory"] == "cell_state"
     body = [
         f"<h1>lstmkit inspect</h1><p class=note>{e(summary['model'])}</p>",
         f"<table>{rows}</table>",
@@ -103,8 +104,10 @@ def report_page(summary: dict, analysis: list[dict], images: dict[str, bytes], v
         if name.startswith("gates_"):
             body.append(_img(png, name))
     body += [
-        "<h2>Cell states of the most active units</h2>",
-        "<p>The units with the largest mean |c_t| over all the data (mean in brackets):</p>",
+        "<h2>Cell states of the most active units</h2>" if cell
+        else "<h2>Hidden states of the most active units</h2><p>A GRU's memory is its hidden state "
+             "h_t = (1 - z_t) n_t + z_t h_{t-1}: where the update gate z_t is open, h_t is kept.</p>",
+        f"<p>The units with the largest mean |{'c' if cell else 'h'}_t| over all the data (mean in brackets):</p>",
         f"<table><tr><th>layer</th><th>units</th></tr>{active_rows}</table>",
         _img(images["cell_states.png"], "cell-state trajectories"),
     ]

@@ -1,5 +1,8 @@
 r"""Look inside a saved model's LSTM: gates, cell states and saturation (``lstmkit inspect``).
 
+A GRU encoder is read the same way: its update and reset gates in place of the LSTM's three,
+its hidden state (the memory its update gate keeps) in place of the cell state.
+
 Data is run through the model's LSTM encoder with ``return_trace=True`` (evaluation mode, no
 gradients), and the trace gives, per layer and direction, every gate and state at every step.
 From it :func:`inspect_model` writes:
@@ -117,7 +120,7 @@ def _summary(model_dir, kind: str, encoded: EncoderView, what: str) -> dict:
         "sequences traced": int(n),
         "steps per sequence": int(steps_total),
         "sequence shown": what,
-        "encoder": f"LSTM({enc.input_size}, {enc.hidden_size}, num_layers={enc.num_layers}"
+        "encoder": f"{enc.mode}({enc.input_size}, {enc.hidden_size}, num_layers={enc.num_layers}"
                    + (", bidirectional" if enc.bidirectional else "") + ")",
     }
     for key, value in (encoded.notes or {}).items():
@@ -214,8 +217,7 @@ def summary_lines(result: InspectResult) -> list[str]:
     """The saturation table the command prints."""
     lines = [f"{'layer':<18}{'gate':<13}{'left <0.1':>10}{'right >0.9':>12}"]
     for info in result.report["layers"]:
-        for gate in GATES:
-            s = info["saturation"][gate]
+        for gate, s in info["saturation"].items():
             lines.append(f"{info['name']:<18}{gate.replace('_', ' '):<13}{s['left']:>10.1%}{s['right']:>12.1%}")
     view = result.report.get("text_view")
     if view:

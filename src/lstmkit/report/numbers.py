@@ -32,6 +32,7 @@ from lstmkit.errors import InputError, param_ref
 
 __all__ = [
     "GATES",
+    "GRU_GATES",
     "LEFT",
     "RIGHT",
     "STATES",
@@ -48,8 +49,9 @@ __all__ = [
 #: An activation below LEFT is left-saturated, above RIGHT right-saturated (Karpathy et al. 2015).
 LEFT = 0.1
 RIGHT = 0.9
-#: The gates whose activations are plotted and counted, in the order shown.
+#: The gates whose activations are plotted and counted, in the order shown: an LSTM's, a GRU's.
 GATES = ("forget_gate", "input_gate", "output_gate")
+GRU_GATES = ("update_gate", "reset_gate")
 #: The states the text view can show: "cell" (tanh c_t) or "hidden" (h_t).
 STATES = ("cell", "hidden")
 
@@ -67,19 +69,31 @@ class LayerTrace:
         return f"layer {self.layer}" + (" reverse" if self.direction == 1 else "")
 
     @property
+    def gates(self) -> tuple[str, ...]:
+        """The gates traced: an LSTM's forget, input and output gate, or a GRU's update and reset gate."""
+        return GATES if "forget_gate" in self.fields else GRU_GATES
+
+    @property
+    def memory(self) -> str:
+        """The state that carries the memory: an LSTM's ``cell_state`` c_t, a GRU's
+        ``hidden_state`` h_t (its update gate z_t keeps it: h_t = (1 - z_t) n_t + z_t h_{t-1})."""
+        return "cell_state" if "cell_state" in self.fields else "hidden_state"
+
+    @property
     def file_stem(self) -> str:
         return f"gates_layer{self.layer}" + ("_reverse" if self.direction == 1 else "")
 
 
 def run_trace(encoder, inputs, lengths=None) -> list[LayerTrace]:
-    """Run ``inputs`` ``(N, L, I)`` (batch first) through ``encoder``, an lstmkit LSTM, with
+    """Run ``inputs`` ``(N, L, I)`` (batch first) through ``encoder``, an lstmkit LSTM or GRU, with
     the trace on (evaluation mode, no gradients; the encoder's mode is restored after); the
     trace per layer-direction, layer by layer, forward before reverse, as float64 numpy arrays
     ``(N, L, H)``. ``lengths`` ``(N,)`` for padded input."""
     import torch
 
-    if not hasattr(encoder, "forward") or getattr(encoder, "mode", None) != "LSTM":
-        raise InputError(f"inspect reads LSTM encoders; this model's encoder is a {type(encoder).__name__}")
+    if not hasattr(encoder, "forward") or getattr(encoder, "mode", None) not in ("LSTM", "GRU"):
+        raise InputError("inspect reads the gates of LSTM and GRU encoders; this model's encoder is "
+                         f"a {type(encoder).__name__}" + (", which has none" if type(encoder).__name__ == "RNN" else ""))
     was_training = encoder.training
     encoder.eval()
     try:
@@ -99,8 +113,8 @@ def run_trace(encoder, inputs, lengths=None) -> list[LayerTrace]:
                     t = t.transpose(0, 1)
                 fields[name] = t.detach().cpu().double().numpy()
             layers.append(LayerTrace(layer, direction, fields))
-    if "forget_gate" not in layers[0].fields:
-        raise InputError("inspect reads LSTM encoders; this one's trace has no forget gate")
+    if not all(g in layers[0].fields for g in layers[0].gates):
+        raise InputError("inspect reads the gates of LSTM and GRU encoders; this one's trace has none")
     return layers
 
 
@@ -153,12 +167,14 @@ def check_state(state: str) -> None:
 
 
 def analyse(layers: list[LayerTrace], mask: np.ndarray, top_units: int) -> list[dict]:
-    """Per layer-direction: its names, ``hidden_size``, the :func:`saturation` of each gate in
-    :data:`GATES`, and ``cell_state``: ``mean_abs`` (mean |c_t| per unit over the real steps,
-    H values) and ``most_active_units`` (the ``top_units`` largest, largest first)."""
+    """Per layer-direction: its names, ``hidden_size``, the :func:`saturation` of each of its
+    gates (:attr:`LayerTrace.gates`), ``memory`` (the name of the state that carries it:
+    ``cell_state``, a GRU's ``hidden_state``) and under that name ``mean_abs`` (mean |c_t| or
+    |h_t| per unit over the real steps, H values) and ``most_active_units`` (the ``top_units``
+    largest, largest first)."""
     out = []
     for lt in layers:
-        c = lt.fields["cell_state"]  # (N, L, H)
+        c = lt.fields[lt.memory]  # (N, L, H)
         mean_abs = np.abs(c[mask]).mean(axis=0)  # (H,)
         top = np.argsort(-mean_abs, kind="stable")[:top_units]
         out.append({
@@ -166,8 +182,9 @@ def analyse(layers: list[LayerTrace], mask: np.ndarray, top_units: int) -> list[
             "direction": lt.direction,
             "name": lt.name,
             "hidden_size": int(c.shape[-1]),
-            "saturation": {g: saturation(lt.fields[g], mask) for g in GATES},
-            "cell_state": {
+            "saturation": {g: saturation(lt.fields[g], mask) for g in lt.gates},
+            "memory": lt.memory,
+            lt.memory: {
                 "mean_abs": mean_abs.tolist(),
                 "most_active_units": [int(u) for u in top],
             },
@@ -191,7 +208,8 @@ def text_view(layers: list[LayerTrace], chars: list[str], steps: int, *, layer: 
                          got=chosen_layer)
     chosen_layer %= num_layers
     lt = next(t for t in layers if t.layer == chosen_layer and t.direction == 0)
-    raw = lt.fields["cell_state" if state == "cell" else "hidden_state"][0]  # (L, H)
+    raw = lt.fields["cell_state" if state == "cell" and "cell_state" in lt.fields else "hidden_state"][0]  # (L, H)
+    state = state if "cell_state" in lt.fields else "hidden"  # a GRU's one state
     series = np.tanh(raw) if state == "cell" else raw
     label = "tanh(c_t)" if state == "cell" else "h_t"
     units = series.shape[-1]
