@@ -9,14 +9,15 @@ from lstmkit.cli.common import positive_int
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Run DATA through the LSTM of the model saved in DIR with every gate recorded, and write "
-        "heatmaps of the forget, input and output gates over time (a GRU's update and reset "
-        "gates), the cell states of the most active units (a GRU's hidden states), gate saturation statistics (inspect.json, as in Karpathy, Johnson & "
-        "Fei-Fei 2015) and, for a language model, the text coloured by one unit; all in one "
-        "self-contained report.html. DATA: for a forecaster a CSV or Parquet file with the "
+        "Run DATA through the LSTM (or GRU) of the model saved in DIR with every gate recorded, "
+        "and write heatmaps of the forget, input and output gates over time (a GRU's update and "
+        "reset gates), the cell states of the most active units (a GRU's hidden states), gate "
+        "saturation statistics (inspect.json, as in Karpathy, Johnson & Fei-Fei 2015) and, for a "
+        "language model, the text coloured by one unit; all in one self-contained report.html. DATA: for a forecaster a CSV or Parquet file with the "
         "training columns (default: the bundled AirPassengers series, right for a model "
         "trained on it); for a language model a UTF-8 text file (default: the start of the "
-        "Python standard library's source); for a model of `lstmkit lab` none (its task's test set)."
+        "Python standard library's source); for a model of `lstmkit lab` none (its task's "
+        "test set)."
     )
     parser.add_argument("data", nargs="?", metavar="DATA", help="data to run through the model (default: see above)")
     parser.add_argument("--model", required=True, metavar="DIR", help="directory of a saved lstmkit model")

@@ -91,9 +91,10 @@ def run_trace(encoder, inputs, lengths=None) -> list[LayerTrace]:
     ``(N, L, H)``. ``lengths`` ``(N,)`` for padded input."""
     import torch
 
-    if not hasattr(encoder, "forward") or getattr(encoder, "mode", None) not in ("LSTM", "GRU"):
+    mode = str(getattr(encoder, "mode", ""))
+    if not hasattr(encoder, "forward") or mode not in ("LSTM", "GRU"):
         raise InputError("inspect reads the gates of LSTM and GRU encoders; this model's encoder is "
-                         f"a {type(encoder).__name__}" + (", which has none" if type(encoder).__name__ == "RNN" else ""))
+                         f"a {type(encoder).__name__}" + (", which has none" if mode.startswith("RNN") else ""))
     was_training = encoder.training
     encoder.eval()
     try:
@@ -208,8 +209,8 @@ def text_view(layers: list[LayerTrace], chars: list[str], steps: int, *, layer: 
                          got=chosen_layer)
     chosen_layer %= num_layers
     lt = next(t for t in layers if t.layer == chosen_layer and t.direction == 0)
-    raw = lt.fields["cell_state" if state == "cell" and "cell_state" in lt.fields else "hidden_state"][0]  # (L, H)
     state = state if "cell_state" in lt.fields else "hidden"  # a GRU's one state
+    raw = lt.fields["cell_state" if state == "cell" else "hidden_state"][0]  # (L, H)
     series = np.tanh(raw) if state == "cell" else raw
     label = "tanh(c_t)" if state == "cell" else "h_t"
     units = series.shape[-1]
