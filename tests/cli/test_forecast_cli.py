@@ -379,3 +379,21 @@ def test_years_as_numbers_come_back_as_years(tmp_path):
     backtest = pd.read_csv(out / "backtest.csv")
     assert backtest["cutoff"].tolist() == [2016] * 3 and backtest["year"].tolist() == [2017, 2018, 2019]
     assert json.loads((out / "metrics.json").read_text())["backtest"]["cutoffs"] == [2016]
+
+
+def test_a_gru_forecasters_rows_are_named_by_its_cell(tmp_path, capsys):
+    """--cell gru: the console names the network's rows and weight gru / gru_only (metrics.json
+    keeps the keys lstm / lstm_only whatever the cell), and the encoder saved is a GRU."""
+    from lstmkit.tasks.forecast import Forecaster
+
+    data = write_series(tmp_path / "s.csv", ids=("a",))
+    out = tmp_path / "run"
+    assert main(["forecast", str(data), "--horizon", "6", "--max-epochs", "2", "--backtest-windows", "2",
+                 "--cell", "gru", "--combine", "none", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = [line.split()[0] for line in printed.splitlines() if line[:1].isalpha()]
+    assert "gru" in rows and "gru_only" in rows and "lstm" not in rows and "lstm_only" not in rows
+    assert "forecast = gru 1.00  (weights from" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"lstm", "lstm_only"} <= set(metrics)
+    assert Forecaster.load(out).get_params()["cell"] == "gru"

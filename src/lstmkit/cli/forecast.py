@@ -202,12 +202,12 @@ def run(args: argparse.Namespace) -> int:
     write_json(out / "metrics.json", metrics)
     _write_forecast_outputs(forecaster, ts, forecast, backtest, out)
     if backtest is not None:
-        _print_table(backtest, ts)
+        _print_table(backtest, ts, forecaster.params.cell)
     if ts.season_detected:
         print(f"season length {ts.season_length}" + (" (none)" if ts.season_length == 1 else "")
               + ": read from the series' autocorrelation (their time column holds step numbers); "
               "--season-length sets it")
-    print(_weights_line(forecaster.combination))
+    print(_weights_line(forecaster.combination, forecaster.params.cell))
     print(f"forecast: {len(forecast)} rows for {ts.n_series} series -> {out}/forecast.csv")
     print(f"run directory: {out}  (metrics.json, forecast.csv, forecast.png, model)")
     return 0
@@ -264,10 +264,16 @@ def _write_forecast_outputs(forecaster, ts, forecast, backtest, out: Path) -> No
                   id=spec.id if spec.has_id else None)
 
 
-def _weights_line(combination: dict | None) -> str:
+def _shown(name: str, cell: str) -> str:
+    """A model's name on the console: the network's rows (``lstm``, ``lstm_only``: their keys in
+    metrics.json whatever the cell) under the cell that ran (``gru``, ``gru_only``)."""
+    return cell + name[len("lstm"):] if name in ("lstm", "lstm_only") else name
+
+
+def _weights_line(combination: dict | None, cell: str = "lstm") -> str:
     """The final model's forecast as a weighted sum, e.g. ``lstm 0.53 + theta 0.47``."""
     weights = (combination or {}).get("weights") or {"lstm": 1.0}
-    terms = " + ".join(f"{name} {w:.2f}" for name, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0)
+    terms = " + ".join(f"{_shown(name, cell)} {w:.2f}" for name, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0)
     n = (combination or {}).get("windows", 0)
     how = "out-of-fold training" if (combination or {}).get("validation") == "folds" else "validation"
     epochs = (combination or {}).get("epochs")
@@ -275,9 +281,10 @@ def _weights_line(combination: dict | None) -> str:
     return f"forecast = {terms}  (weights from {n} {how} windows{chosen})"
 
 
-def _print_table(backtest, ts) -> None:
-    """The backtest's scores, one row per model: the forecaster (``lstm``, with its time),
-    its LSTM ensemble alone, naive, seasonal naive and statsforecast's models (with theirs)."""
+def _print_table(backtest, ts, cell: str = "lstm") -> None:
+    """The backtest's scores, one row per model: the forecaster (``lstm``, with its time; named
+    by its ``cell``), its network ensemble alone, naive, seasonal naive and statsforecast's
+    models (with theirs)."""
     metrics = backtest.metrics
     names = ["MAE", "RMSE", "MAPE", "sMAPE", "MASE"]
     print(f"{'model':<16}" + "".join(f"{n:>10}" for n in names) + f"{'seconds':>10}")
@@ -285,7 +292,7 @@ def _print_table(backtest, ts) -> None:
             for model in ("lstm", "lstm_only", "naive", "seasonal_naive")]
     rows += [(model, row, row["seconds"]) for model, row in backtest.baselines.items()]
     for model, row, seconds in rows:
-        print(f"{model:<16}" + "".join(_score_cell(row[n]) for n in names)
+        print(f"{_shown(model, cell):<16}" + "".join(_score_cell(row[n]) for n in names)
               + (f"{seconds:>10.1f}" if seconds is not None else ""))
     if any(math.isnan(row["MAPE"]) for _, row, _ in rows):
         print("MAPE nan: undefined where the actual values are 0 (MAPE divides by them): read sMAPE or MASE")
@@ -299,7 +306,8 @@ def _print_table(backtest, ts) -> None:
         covariates = ts.roles.past_covariates + ts.roles.future_covariates
         print(f"{' and '.join(backtest.baselines)} (statsforecast, season length {ts.season_length}): the target "
               f"only" + (f", not the covariates {', '.join(covariates)}" if covariates else "") + ",")
-        print("  fitted once on the span the LSTM trained on, forecasting from each cut-off without refitting")
+        print(f"  fitted once on the span the {cell.upper()} trained on, forecasting from each cut-off without "
+              "refitting")
     for line in backtest.baselines_skipped:
         print(line)
 
