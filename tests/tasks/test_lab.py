@@ -768,3 +768,16 @@ def test_describe_names_what_each_sequence_asks():
     text = describe("order", x, y)[0]
     assert text.startswith(f"{'XY'[first]} at step ") and f", {'XY'[second]} at step " in text
     assert text.endswith(f": class {'XY'[first]}{'XY'[second]}")
+
+
+def test_an_lstm_that_missed_gets_the_chrono_hint(tmp_path, capsys):
+    """Ten steps cannot solve the order task: the table is followed by the hint to --chrono,
+    which a chrono-initialised run does not repeat."""
+    for flags in ([], ["--chrono"]):
+        out = tmp_path / ("chrono" if flags else "bias")
+        assert main(["lab", "order", "--quick", "--steps", "10", "--cells", "lstm", "--lengths", "12",
+                     "--learning-rate", "1e-3", "--workers", "1", *flags, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "solved 0/1" in printed
+        hint = "the LSTM (forget-gate bias 1) missed runs at length 12: --chrono initialises its forget gates"
+        assert (hint in printed) == (not flags)

@@ -242,6 +242,10 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
         steps_text = f"{row.median_steps:g}" if row.median_steps is not None else "-"
         print(f"  {row.cell:<5}{row.length:>6}  lr {row.learning_rate:<7g} solved {row.solved}/{row.runs}  "
               f"{row.mean_metric:.4f} ({row.min_metric:.4f} .. {row.max_metric:.4f})  steps {steps_text}")
+    missed = sorted({row.length for row in rows if row.cell == "lstm" and row.solved < row.runs})
+    if missed and not config.chrono_init:
+        print(f"  the LSTM (forget-gate bias 1) missed runs at length {', '.join(map(str, missed))}: --chrono "
+              "initialises its forget gates for the sequence's span instead (Tallec & Ollivier 2018)")
     write_json(out / "results.json", results_json(config, results, sweeps))
     lab_plots(results, out, task=task, config=config)
     return {"learning_rates": {cell: s["learning_rate"] for cell, s in sweeps.items()},
