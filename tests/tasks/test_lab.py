@@ -272,6 +272,8 @@ def test_lab_usage_errors(capsys):
                                 ("--seeds", "1,1", "1")):
         assert main(["lab", "order", "--quick", flag, values]) == 2
         assert capsys.readouterr().err == f"error: {flag}: {twice} is named twice; name each once\n"
+    assert main(["lab", "order", "--quick", "--lr-sweep", "1e-2,3e-3,0.01"]) == 2
+    assert capsys.readouterr().err == "error: --lr-sweep: 0.01 is named twice; name each once\n"
     assert main(["lab", "adding", "--lengths", ""]) == 2  # not the defaults
     assert capsys.readouterr().err == "error: --lengths: expected lengths of at least 2, got ''\n"
     assert main(["lab", "order", "--quick", "--seeds", "0,99999999999"]) == 2
@@ -668,18 +670,18 @@ def test_past_the_first_seed_only_its_best_rates_are_probed(tmp_path):
     assert sorted(calls) == sorted([(1e-3, 0), (3e-3, 0), (1e-2, 0)] + [(lr, s) for lr in (3e-3, 1e-2) for s in (1, 2)])
     assert calls[:3] == [(1e-3, 0), (3e-3, 0), (1e-2, 0)]  # the first seed's probes all ran before the others
     lstm = sweeps["lstm"]
-    assert lstm["learning_rate"] == 1e-2 and lstm["rates_past_first_seed"] == [3e-3, 1e-2]
+    assert lstm["learning_rate"] == 1e-2 and lstm["kept_rates"] == [3e-3, 1e-2]
     assert [(p["learning_rate"], p["seeds"]) for p in lstm["probes"]] == [(1e-3, 1), (3e-3, 3), (1e-2, 3)]
     assert lstm["probes"][0]["loss"] == 0.19 and lstm["probes"][2]["loss"] == pytest.approx(0.37 / 3)
     assert [p["learning_rate"] for p in lstm["probes_by_seed"]["1"]] == [3e-3, 1e-2]
-    assert "second_round" not in lstm  # d = 0.01, 0.07, 0.05: told apart
+    assert "second_round" not in lstm  # d = -0.01, 0.07, 0.05: told apart (t = 1.9)
     assert set(lstm["start_from"]) == {"0", "1", "2"} and lstm["start_from"]["2"].endswith("lr-0.01/seed2")
     assert [p.seeds for p in shown[0]] == [1, 3, 3]
     # every rate on every seed: 1e-3's mean (0.07) wins
     calls.clear()
     sweeps = run_sweeps(dataclasses.replace(config, sweep_keep=None), tmp_path / "all", probe=probe)
     assert len(calls) == 9 and sweeps["lstm"]["learning_rate"] == 1e-3
-    assert "rates_past_first_seed" not in sweeps["lstm"]
+    assert "kept_rates" not in sweeps["lstm"]
     # one probed seed, or no more rates than kept: every rate is probed
     assert dataclasses.replace(config, sweep_seeds=1).rates_past_first_seed == 3
     assert dataclasses.replace(config, learning_rates=(1e-3, 1e-2)).rates_past_first_seed == 2
@@ -699,10 +701,10 @@ def test_cli_sweep_keep(tmp_path, capsys):
     pruned, printed = sweep()
     assert sorted(p["seeds"] for p in pruned["probes"]) == [1, 2, 2]  # which rate seed 0 ranked last: the data's
     assert len(pruned["probes_by_seed"]["0"]) == 3 and len(pruned["probes_by_seed"]["1"]) == 2
-    assert len(pruned["rates_past_first_seed"]) == 2 and "(seed 0 only)" in printed
+    assert len(pruned["kept_rates"]) == 2 and "(seed 0 only)" in printed
     assert "on seed 0, its best 2 also on seed(s) 1, by their mean over the 2" in printed
     every, printed = sweep("--sweep-keep", "all")
-    assert [p["seeds"] for p in every["probes"]] == [2, 2, 2] and "rates_past_first_seed" not in every
+    assert [p["seeds"] for p in every["probes"]] == [2, 2, 2] and "kept_rates" not in every
     assert "on each of seeds 0, 1, by their mean" in printed and "only)" not in printed
     for bad in ("1", "none", "-2"):
         with pytest.raises(SystemExit) as info:
@@ -750,7 +752,7 @@ def test_every_run_saves_its_model_and_inspect_reads_the_lstms(tmp_path, capsys)
     assert "Hidden states of the most active units" in page and "GRU(10, 8, num_layers=1)" in page
     assert main(["inspect", "--model", str(tmp_path / "lab" / "train" / "rnn-4-seed0")]) == 2
     assert capsys.readouterr().err.startswith("error: inspect reads the gates of LSTM and GRU encoders; "
-                                              "this model's encoder is a RNN, which has none")
+                                              "this model's encoder is an RNN, which has none")
 
 
 def test_describe_names_what_each_sequence_asks():
@@ -779,5 +781,32 @@ def test_an_lstm_that_missed_gets_the_chrono_hint(tmp_path, capsys):
                      "--learning-rate", "1e-3", "--workers", "1", *flags, "--out", str(out)]) == 0
         printed = capsys.readouterr().out
         assert "solved 0/1" in printed
-        hint = "the LSTM (forget-gate bias 1) missed runs at length 12: --chrono initialises its forget gates"
+        hint = ("the LSTM (forget-gate bias 1) missed runs at length 12 in 10 steps: more steps (--steps) may "
+                "solve them, or --chrono, which initialises its forget gates")
         assert (hint in printed) == (not flags)
+
+
+def test_a_pruned_sweep_goes_to_a_second_round_with_the_kept_rates_only(tmp_path):
+    """Seed 0 ranks 1e-3 last; on seeds 1 and 2 the kept 3e-3 and 1e-2 are not told apart, so
+    both (never the dropped 1e-3, whose seed-0 loss is below their means) go on to 2000 steps,
+    every seed from its own probe, and the second round chooses."""
+    first = {(1e-3, 0): 0.175, (3e-3, 0): 0.16, (1e-2, 0): 0.17,
+             (3e-3, 1): 0.18, (1e-2, 1): 0.20, (3e-3, 2): 0.19, (1e-2, 2): 0.17}
+    second = {(3e-3, 0): 0.12, (3e-3, 1): 0.13, (3e-3, 2): 0.12, (1e-2, 0): 0.05, (1e-2, 1): 0.06, (1e-2, 2): 0.04}
+    calls = []
+
+    def probe(config, cell, length, lr, run_dir, start_from=None):
+        calls.append((lr, config.seed, config.sweep_steps, None if start_from is None else Path(start_from).name))
+        table = first if start_from is None else second
+        return Probe(lr, 0.2, None, 1.0, table[(lr, config.seed)], config.sweep_steps)
+
+    config = LabConfig(task="copy", lengths=(30,), cells=("lstm",), seeds=(0, 1, 2), sweep_seeds=3,
+                       sweep_steps=1000, max_steps=6000)
+    lstm = run_sweeps(config, tmp_path, probe=probe)["lstm"]
+    assert lstm["kept_rates"] == [3e-3, 1e-2]
+    assert lstm["probes"][0]["loss"] == 0.175 and lstm["probes"][0]["seeds"] == 1  # below the kept means
+    assert [p["learning_rate"] for p in lstm["second_round"]["probes"]] == [3e-3, 1e-2]
+    assert sorted(c for c in calls if c[2] == 2000) == sorted((lr, s, 2000, f"seed{s}") for lr in (3e-3, 1e-2)
+                                                             for s in (0, 1, 2))
+    assert all(c[0] != 1e-3 for c in calls if c[1] != 0 or c[2] == 2000)
+    assert lstm["learning_rate"] == 1e-2

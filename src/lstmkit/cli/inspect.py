@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-windows", type=positive_int, default=512, metavar="N",
                         help="forecaster: most lookback windows to read, evenly spaced (default 512)")
     parser.add_argument("--top-units", type=positive_int, default=8, metavar="N",
-                        help="cell-state trajectories of this many most active units (default 8)")
+                        help="cell-state (a GRU's hidden-state) trajectories of this many most active units "
+                             "(default 8)")
     parser.add_argument("--heatmap-steps", type=positive_int, default=200, metavar="N",
                         help="heatmaps show at most the first N steps of the sequence (default 200)")
 

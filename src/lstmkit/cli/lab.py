@@ -122,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
         rates = tuple(float(v) for v in args.lr_sweep.split(",") if v.strip())
     except ValueError:
         raise UsageError(f"--lr-sweep: expected numbers separated by commas, got {args.lr_sweep!r}") from None
+    twice = [r for i, r in enumerate(rates) if r in rates[:i]]
+    if twice:  # two probes of one rate would share a directory
+        raise UsageError(f"--lr-sweep: {twice[0]:g} is named twice; name each once")
     given = rates + ((args.learning_rate,) if args.learning_rate is not None else ())
     if not rates or not all(math.isfinite(r) and r > 0 for r in given):
         raise UsageError("--lr-sweep / --learning-rate: expected positive (finite) learning rates")
@@ -129,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from lstmkit.runs import write_json
-    from lstmkit.tasks.lab import DEFAULT_TASKS, QUICK_LENGTHS, LabConfig
+    from lstmkit.tasks.lab import DEFAULT_TASKS, QUICK_LENGTHS, LabConfig, run_directory
     from lstmkit.tasks.lab_pool import JobPool, default_workers
 
     tasks = DEFAULT_TASKS if args.task == "all" else (args.task,)
@@ -160,14 +163,14 @@ def run(args: argparse.Namespace) -> int:
     if len(tasks) > 1:
         write_json(out / "summary.json", overview)
         print("\n" + "; ".join(f"{task} {o['seconds']:.0f} s" for task, o in overview.items()))
-        print(f"run directory: {out}  (summary.json; " + ", ".join(f"{t}/" for t in tasks)
-              + ": results.json, success.png, gradients.png, train/<cell>-<length>-seed<s>/: each run's model)")
+    files = "results.json, success.png, gradients.png, train/<cell>-<length>-seed<s>/: each run's model"
+    if len(tasks) > 1:
+        print(f"run directory: {out}  (summary.json; " + ", ".join(f"{t}/" for t in tasks) + f": {files})")
     else:
-        print(f"run directory: {out}  (results.json, success.png, gradients.png, "
-              "train/<cell>-<length>-seed<s>/: each run's model)")
+        print(f"run directory: {out}  ({files})")
     if "lstm" in cells:
         last = configs[tasks[-1]]
-        model = (out / last.task if len(tasks) > 1 else out) / "train" / f"lstm-{last.lengths[-1]}-seed{last.seeds[0]}"
+        model = run_directory(out / last.task if len(tasks) > 1 else out, "lstm", last.lengths[-1], last.seeds[0])
         print(f"the gates of a trained LSTM: lstmkit inspect --model {model}")
     return 0
 
@@ -244,8 +247,9 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
               f"{row.mean_metric:.4f} ({row.min_metric:.4f} .. {row.max_metric:.4f})  steps {steps_text}")
     missed = sorted({row.length for row in rows if row.cell == "lstm" and row.solved < row.runs})
     if missed and not config.chrono_init:
-        print(f"  the LSTM (forget-gate bias 1) missed runs at length {', '.join(map(str, missed))}: --chrono "
-              "initialises its forget gates for the sequence's span instead (Tallec & Ollivier 2018)")
+        print(f"  the LSTM (forget-gate bias 1) missed runs at length {', '.join(map(str, missed))} in "
+              f"{config.max_steps} steps: more steps (--steps) may solve them, or --chrono, which initialises "
+              "its forget gates for the sequence's span (Tallec & Ollivier 2018)")
     write_json(out / "results.json", results_json(config, results, sweeps))
     lab_plots(results, out, task=task, config=config)
     return {"learning_rates": {cell: s["learning_rate"] for cell, s in sweeps.items()},

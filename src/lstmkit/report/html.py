@@ -109,7 +109,7 @@ def report_page(summary: dict, analysis: list[dict], images: dict[str, bytes], v
              "h_t = (1 - z_t) n_t + z_t h_{t-1}: where the update gate z_t is open, h_t is kept.</p>",
         f"<p>The units with the largest mean |{'c' if cell else 'h'}_t| over all the data (mean in brackets):</p>",
         f"<table><tr><th>layer</th><th>units</th></tr>{active_rows}</table>",
-        _img(images["cell_states.png"], "cell-state trajectories"),
+        _img(images["cell_states.png"], "cell-state trajectories" if cell else "hidden-state trajectories"),
     ]
     if view is not None:
         low, high = colour(-1.0), colour(1.0)

@@ -8,9 +8,10 @@ gradients), and the trace gives, per layer and direction, every gate and state a
 From it :func:`inspect_model` writes:
 
 * ``gates_layer<k>.png`` (``gates_layer<k>_reverse.png`` for a reverse direction): heatmaps of
-  the forget, input and output gate activations of one sequence, time on x, unit on y;
-* ``cell_states.png``: the cell-state trajectories c_t of the most active units (largest
-  mean |c_t| over all the data) along that sequence, one panel per layer and direction;
+  the forget, input and output gate activations (a GRU's update and reset gate) of one
+  sequence, time on x, unit on y;
+* ``cell_states.png``: the cell-state trajectories c_t (a GRU's h_t) of the most active units
+  (largest mean |c_t| over all the data) along that sequence, one panel per layer and direction;
 * ``saturation.png`` and ``inspect.json``: gate saturation as in Karpathy, Johnson & Fei-Fei
   (2015), "Visualizing and understanding recurrent networks" (arXiv:1506.02078): a gate
   activation is *left-saturated* when < 0.1 and *right-saturated* when > 0.9; the JSON holds

@@ -93,8 +93,9 @@ def run_trace(encoder, inputs, lengths=None) -> list[LayerTrace]:
 
     mode = str(getattr(encoder, "mode", ""))
     if not hasattr(encoder, "forward") or mode not in ("LSTM", "GRU"):
+        name = type(encoder).__name__
         raise InputError("inspect reads the gates of LSTM and GRU encoders; this model's encoder is "
-                         f"a {type(encoder).__name__}" + (", which has none" if mode.startswith("RNN") else ""))
+                         + (f"an {name}, which has none" if mode.startswith("RNN") else f"a {name}"))
     was_training = encoder.training
     encoder.eval()
     try:

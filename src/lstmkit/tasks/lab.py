@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lstmkit.errors import InputError
 from lstmkit.nn import GRU, LSTM, RNN
 from lstmkit.nn.bptt import gradient_through_time
 from lstmkit.tasks.base import EncoderView, Estimator
@@ -61,15 +62,14 @@ from lstmkit.tasks.lab_tasks import (  # noqa: F401 - the lab's tasks, importabl
     SPECS,
     TASKS,
     TaskSpec,
-    describe,
     adding_problem,
     copy_task,
+    describe,
     is_solved,
     task_loss,
     task_metric,
     temporal_order,
 )
-from lstmkit.errors import InputError
 from lstmkit.train import TrainingConfig, fit
 
 
@@ -429,10 +429,10 @@ class LabModel(Estimator):
                              "inspect it without DATA (its test set)")
         x, y = self.test_set() if data is None else data
         x, y = x[:max_sequences], y[:max_sequences]
+        solved = f"at step {self.solved_at}" if self.solved_at is not None else "no"
         return EncoderView(self.net.encoder, x, source=f"the {self.params.task} task's test set "
                            f"(length {self.params.length})", sequence_names=describe(self.params.task, x, y),
-                           notes={"task": self.params.task, "cell": self.params.cell,
-                                  "solved_at": self.solved_at})
+                           notes={"task": self.params.task, "cell": self.params.cell, "solved": solved})
 
     def fitted_state(self) -> dict:
         return {"solved_at": self.solved_at}
@@ -476,10 +476,11 @@ ProbeFn = Callable[..., Probe]  # (config, cell, length, learning_rate, run_dir,
 
 def sweep_learning_rate(config: LabConfig, cell: str, run_dir: str | Path,
                         probe: ProbeFn = probe_run, pool: JobPool | None = None) -> tuple[float, list[Probe]]:
-    """One short probe run per learning rate of ``config.learning_rates`` at ``sweep_length``
-    (default the shortest of ``lengths``), the lab's seed; returns the choice of
-    :func:`choose_learning_rate` on their validation metrics, and the probes. ``probe`` runs
-    one probe (injectable for tests)."""
+    """One cell's sweep (:func:`run_sweeps`): short probe runs per learning rate of
+    ``config.learning_rates`` at ``sweep_length`` (default the shortest of ``lengths``); returns
+    the rate chosen and the probes, one per rate (a rate dropped after the first probed seed
+    with that seed's figures alone, ``Probe.seeds`` 1: the choice is among the others, so it
+    may show a lower loss than the rate chosen). ``probe`` runs one probe (injectable for tests)."""
     sweeps = run_sweeps(dataclasses.replace(config, cells=(cell,), learning_rate=None), run_dir, probe=probe,
                         pool=pool, subdir=False)
     return sweeps[cell]["learning_rate"], [Probe(**p) for p in sweeps[cell]["probes"]]
@@ -600,8 +601,9 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
     earlier grid; at 400 only 3e-2 had solved it).
 
     Over several seeds, every rate is probed on the first, and only that seed's best
-    ``config.sweep_keep`` on the others (``"rates_past_first_seed"``), among which the mean
-    chooses: on the copy task the rate the first seed ranked last was never the one the mean of
+    ``config.sweep_keep`` on the others (``"kept_rates"``), among which the mean chooses (and
+    the second round's pair comes; a dropped rate stays in ``probes`` with its first seed's
+    figures, ``Probe.seeds`` 1): on the copy task the rate the first seed ranked last was never the one the mean of
     three seeds chose (30 sweeps, seeds 0-8, natively and with the kernels built for AVX2: the
     LSTM's and GRU's 1e-3 always last, the plain RNN's three rates within 0.003 of each other
     at chance), and the probes are most of the copy task's time (the LSTM's nine 100 CPU-s of
@@ -673,7 +675,7 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
             sweeps[cell]["probes_by_seed"] = {str(seed): [asdict(per_seed[cell, rate, seed]) for rate in rates
                                                           if (cell, rate, seed) in per_seed] for seed in seeds}
         if len(kept[cell]) < len(rates):
-            sweeps[cell]["rates_past_first_seed"] = kept[cell]
+            sweeps[cell]["kept_rates"] = kept[cell]
         shown = list(by_rate[cell])
         if cell in pairs:
             longer_by_rate = [mean_probe([second[cell, rate, seed] for seed in seeds]) for rate in pairs[cell]]
@@ -726,11 +728,16 @@ def run_lab(config: LabConfig, run_dir: str | Path, progress: Callable[[LabResul
             return None
         return Path(probe_dir) if (Path(probe_dir) / "checkpoints" / "last.ckpt").is_file() else None
 
-    jobs = [(config, cell, length, Path(run_dir) / "train" / f"{cell}-{length}-seed{seed}",
+    jobs = [(config, cell, length, run_directory(run_dir, cell, length, seed),
              sweeps[cell]["learning_rate"], seed, start_from(cell, length, seed)) for length, cell, seed in order]
     done = None if progress is None else (lambda i, result: progress(result))
     costs = [run_cost(cell, length) for length, cell, _ in order]
     return (pool or JobPool(1)).map_costliest_first(run_cell, jobs, costs, done=done)
+
+
+def run_directory(run_dir: str | Path, cell: str, length: int, seed: int) -> Path:
+    """Where :func:`run_lab` trains (cell, length, seed): its checkpoints, metrics log and model."""
+    return Path(run_dir) / "train" / f"{cell}-{length}-seed{seed}"
 
 
 def seed_run_continues_probe(config: LabConfig) -> bool:
