@@ -210,7 +210,7 @@ def text_view(layers: list[LayerTrace], chars: list[str], steps: int, *, layer: 
                          got=chosen_layer)
     chosen_layer %= num_layers
     lt = next(t for t in layers if t.layer == chosen_layer and t.direction == 0)
-    state = state if "cell_state" in lt.fields else "hidden"  # a GRU's one state
+    state = state if lt.memory == "cell_state" else "hidden"  # a GRU's one state
     raw = lt.fields["cell_state" if state == "cell" else "hidden_state"][0]  # (L, H)
     series = np.tanh(raw) if state == "cell" else raw
     label = "tanh(c_t)" if state == "cell" else "h_t"
