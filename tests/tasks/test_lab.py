@@ -243,8 +243,10 @@ def test_task_defaults_and_overrides():
     assert copy.sweep_length is None and copy.sweep_steps == 1000  # probes at the shortest length
     adding = LabConfig.for_task("adding", seeds=(5,), lengths=(100,))
     assert (adding.lengths, adding.seeds, adding.seed, adding.max_steps) == ((100,), (5,), 5, 3000)
-    assert adding.sweep_length is None  # lengths asked for: probes at the shortest of them
+    assert adding.sweep_length == 25 and adding.probe_length == 25  # longer lengths: the task's probes
+    assert LabConfig.for_task("adding", lengths=(400, 12)).probe_length == 12  # or the shortest asked for
     assert LabConfig.for_task("adding", lengths=(100,), sweep_length=30).sweep_length == 30
+    assert LabConfig.for_task("copy", lengths=(50, 40)).probe_length == 40  # the copy task: its own length
     # every cell gets the same budget and the same sweep: nothing in the defaults is per cell
     assert all(not any(cell in str(key) for cell in ("rnn", "gru", "lstm"))
                for defaults in TASK_DEFAULTS.values() for key in defaults)
