@@ -812,3 +812,20 @@ def test_a_pruned_sweep_goes_to_a_second_round_with_the_kept_rates_only(tmp_path
                                                              for s in (0, 1, 2))
     assert all(c[0] != 1e-3 for c in calls if c[1] != 0 or c[2] == 2000)
     assert lstm["learning_rate"] == 1e-2
+
+
+def test_a_sweep_whose_probes_cannot_be_told_apart_says_so(tmp_path, capsys):
+    from lstmkit.tasks.lab_summary import close_call
+
+    def probes(*losses, seeds=(1, 1, 1), solved=None):
+        return [Probe(lr, 0.2, solved, loss=v, seeds=n) for lr, v, n in zip((1e-3, 3e-3, 1e-2), losses, seeds)]
+
+    assert close_call(probes(0.1578, 0.1578, 0.1579))  # the adding problem's LSTM probed at length 400
+    assert not close_call(probes(0.1667, 0.1612, 0.1611))  # its RNN at length 25: 3.4 % apart
+    assert not close_call(probes(0.1578, 0.1578, 0.1579, solved=300))
+    assert close_call(probes(0.30, 0.1578, 0.1579, seeds=(1, 3, 3)))  # the kept rates decide
+    assert not close_call(probes(0.1578)[:1]) and not close_call([])
+    # a grid of rates too small to move the weights in 5 steps
+    assert main(["lab", "adding", "--quick", "--steps", "10", "--sweep-steps", "5", "--lr-sweep", "1e-9,2e-9",
+                 "--cells", "lstm", "--lengths", "10", "--workers", "1", "--out", str(tmp_path / "lab")]) == 0
+    assert "(the probes within 1% of each other, none solved: chosen by a hair)" in capsys.readouterr().out

@@ -187,6 +187,7 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
     from lstmkit.report.plots import lab_plots
     from lstmkit.runs import write_json
     from lstmkit.tasks.lab import SPECS, results_json, run_lab, run_sweeps, seed_run_continues_probe, summarise
+    from lstmkit.tasks.lab_summary import CLOSE_CALL, close_call
 
     task, spec = config.task, SPECS[config.task]
     metric = config_metric(task)
@@ -227,7 +228,9 @@ def _run_task(config, out: Path, pool, workers: int) -> dict:
             if second:
                 line += (f"; the two best not told apart, on to {config.second_round_steps} steps: "
                          f"{shown(second)}")
-            print(f"{line}  -> {lr:g}", flush=True)
+            close = (f"  (the probes within {CLOSE_CALL:.0%} of each other, none solved: chosen by a hair)"
+                     if close_call(second or first) else "")
+            print(f"{line}  -> {lr:g}{close}", flush=True)
 
     sweeps = run_sweeps(config, out, progress=show_sweep, pool=pool)
     print(f"{'cell':<6}{'length':>7}{'seed':>6}{'lr':>8}{'solved':>8}{'steps':>7}{metric:>12}"

@@ -89,6 +89,26 @@ def not_told_apart(leader: list[Probe], runner_up: list[Probe], spec: TaskSpec) 
     return mean <= sd / math.sqrt(n)
 
 
+#: Probes whose validation losses all lie within this fraction of the lowest were chosen between
+#: by a hair (:func:`close_call`).
+CLOSE_CALL = 0.01
+
+
+def close_call(probes: list[Probe]) -> bool:
+    """Whether a sweep's deciding probes (the rates compared on the most seeds) could not be
+    told apart at all: none solved, and their losses lie within :data:`CLOSE_CALL` of the lowest
+    (probed at length 400, the adding problem's LSTM probes read 0.1578-0.1579, all at the
+    trivial answer: the rate chosen among them is a coin toss)."""
+    most = max((p.seeds for p in probes), default=0)
+    deciding = [p for p in probes if p.seeds == most]
+    losses = [p.loss for p in deciding]
+    if len(deciding) < 2 or any(p.solved_at is not None for p in deciding):
+        return False
+    if not all(loss is not None and math.isfinite(loss) for loss in losses) or min(losses) <= 0:
+        return False
+    return (max(losses) - min(losses)) / min(losses) <= CLOSE_CALL
+
+
 @dataclass
 class LabSummary:
     """One (cell, length) over its seeds: how many runs solved it, the final metric's mean and
