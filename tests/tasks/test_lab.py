@@ -247,6 +247,7 @@ def test_task_defaults_and_overrides():
     assert LabConfig.for_task("adding", lengths=(400, 12)).probe_length == 12  # or the shortest asked for
     assert LabConfig.for_task("adding", lengths=(100,), sweep_length=30).sweep_length == 30
     assert LabConfig.for_task("copy", lengths=(50, 40)).probe_length == 40  # the copy task: its own length
+    assert LabConfig.for_task("order", lengths=(100,)).probe_length == 25  # as the adding problem
     # every cell gets the same budget and the same sweep: nothing in the defaults is per cell
     assert all(not any(cell in str(key) for cell in ("rnn", "gru", "lstm"))
                for defaults in TASK_DEFAULTS.values() for key in defaults)

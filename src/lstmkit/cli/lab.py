@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learning rates each cell's sweep tries (one short probe run each, at the sweep "
                              "length, chosen on a validation set; default %(default)s)")
     parser.add_argument("--sweep-steps", type=positive_int, default=None, metavar="N",
-                        help="steps of each probe run (default adding 400 at length 25, or at a shorter length asked for; copy "
-                             "1000 at the shortest length; "
+                        help="steps of each probe run (default adding 400 and order 300 at length 25, or at a shorter "
+                             "length asked for; copy 1000 at the shortest length; "
                              "--quick: 100 at the shortest); where the probes ran on several seeds (copy: three) and "
                              "the two best rates are not told apart, both go on to twice that")
     parser.add_argument("--sweep-keep", type=_sweep_keep, default=None, metavar="N|all",

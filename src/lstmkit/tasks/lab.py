@@ -294,7 +294,8 @@ TASK_DEFAULTS: dict[str, dict] = {
                "seeds": (0, 1, 2), "sweep_length": 25, "sweep_steps": 400},
     "copy": {"lengths": (30,), "max_steps": 6000, "hidden_size": 96, "batch_size": 64, "seeds": (0, 1, 2),
              "sweep_steps": 1000, "warmup_steps": 500, "sweep_seeds": 3},
-    "order": {"lengths": (25, 50, 100), "max_steps": 1000, "hidden_size": 64, "batch_size": 64, "seeds": (0, 1, 2)},
+    "order": {"lengths": (25, 50, 100), "max_steps": 1000, "hidden_size": 64, "batch_size": 64, "seeds": (0, 1, 2),
+              "sweep_length": 25},
 }
 
 #: What ``lstmkit lab`` runs with no task named, one task after the other.
