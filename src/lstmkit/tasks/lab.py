@@ -259,7 +259,8 @@ class LabConfig:
 #: gated cell to leave the trivial answer there), also where longer lengths are asked for: probed
 #: at length 400 every LSTM probe sat at the trivial answer (validation MSE 0.1578-0.1579), the
 #: sweep chose 3e-3 by 0.0001 and the LSTM solved 0 runs of 3 at length 400, where at 1e-2 (the
-#: rate chosen at 25) it solved all three in 2400-2700 of its 3000 steps (seeds 0-2). 32 units cost 0.37x of 64 per step (the LSTM at
+#: rate chosen at 25) it solved all three in 2400-2700 of its 3000 steps (seeds 0-2). 32 units
+#: cost 0.37x of 64 per step (the LSTM at
 #: length 200, one thread of a Zen 1: 28 ms against 75) and the LSTM at 1e-2 needed 1300-1900
 #: steps at 200 (seeds 0-5 on a Zen 4), hence a budget of 3000 (a warm-up of 200 or 500 steps
 #: made it slower there: 1600-2300, 1900-2300). The copy task (three symbols over a delay
@@ -595,7 +596,8 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
     sweep (one probe per learning rate at ``sweep_length``, :func:`choose_learning_rate`), the
     probes of all cells run through ``pool`` (None: here, in order). Returns
     ``{cell: {"learning_rate": lr, "probes": [...], "start_from": {seed: dir}}}`` (``probes``:
-    one per rate, the mean over the seeds of ``config.probe_seeds`` it ran on; ``start_from``: the chosen rate's probe
+    one per rate, the mean over the seeds of ``config.probe_seeds`` it ran on; ``start_from``:
+    the chosen rate's probe
     directory per probed seed, whose checkpoint that seed's run at ``sweep_length`` continues
     from); ``progress(cell, lr, probes)`` per cell, ``probes`` with the second round's after
     the first's.
@@ -608,8 +610,8 @@ def run_sweeps(config: LabConfig, run_dir: str | Path,
     Over several seeds, every rate is probed on the first, and only that seed's best
     ``config.sweep_keep`` on the others (``"kept_rates"``), among which the mean chooses (and
     the second round's pair comes; a dropped rate stays in ``probes`` with its first seed's
-    figures, ``Probe.seeds`` 1): on the copy task the rate the first seed ranked last was never the one the mean of
-    three seeds chose (30 sweeps, seeds 0-8, natively and with the kernels built for AVX2: the
+    figures, ``Probe.seeds`` 1): on the copy task the rate the first seed ranked last was never
+    the one the mean of three seeds chose (30 sweeps, seeds 0-8, natively and with the kernels built for AVX2: the
     LSTM's and GRU's 1e-3 always last, the plain RNN's three rates within 0.003 of each other
     at chance), and the probes are most of the copy task's time (the LSTM's nine 100 CPU-s of
     its 160, the GRU's 88 of 90: its 1e-2 solves within the probe).
