@@ -222,3 +222,30 @@ def test_torch_backend_runs_torch_nn_operator_bitwise(kind, kw):
     torch.manual_seed(4)
     with on("torch", kind):
         assert not torch.equal(ours(x)[0], results[1][0])  # the dropout draws do depend on the seed
+
+
+@pytest.mark.parametrize("kind,kw", [
+    ("lstm", dict(num_layers=2, bidirectional=True, batch_first=True)),
+    ("lstm", dict(proj_size=3, bias=False)),
+    ("gru", dict(num_layers=2, dropout=0.5)),
+    ("rnn", dict(nonlinearity="relu", bidirectional=True)),
+])
+def test_from_torch_gives_the_same_outputs_and_gradients(kind, kw):
+    torch.manual_seed(0)
+    theirs = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](I, H, **kw).eval()
+    ours = lstmkit.from_torch(theirs)
+    assert type(ours) is {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind]
+    assert not ours.training and ours.batch_first == theirs.batch_first and ours.num_layers == theirs.num_layers
+    if kind == "rnn":
+        assert ours.nonlinearity == "relu"
+    assert ours.weight_ih_l0 is not theirs.weight_ih_l0  # a copy: training one leaves the other
+    x = torch.randn((N, T, I) if theirs.batch_first else (T, N, I))
+    (a, _), (b, _) = theirs(x), ours(x)
+    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    a.sum().backward()
+    b.sum().backward()
+    for name, p in theirs.named_parameters():
+        torch.testing.assert_close(getattr(ours, name).grad, p.grad, atol=1e-5, rtol=1e-5)
+    assert lstmkit.from_torch(ours) is ours
+    with pytest.raises(TypeError, match="from_torch takes a torch.nn.LSTM, GRU or RNN, got Linear"):
+        lstmkit.from_torch(torch.nn.Linear(2, 2))

@@ -310,3 +310,25 @@ def test_library_errors_name_the_python_parameter(models, tmp_path):
         assert info.value.param == param
         assert "--" not in str(info.value)
         assert not out.exists()
+
+
+def test_run_trace_reads_a_torch_nn_lstm_and_gru_through_their_twins():
+    from lstmkit.errors import InputError
+    from lstmkit.report.numbers import run_trace
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 7, 3)
+    theirs = torch.nn.LSTM(3, 5, num_layers=2, batch_first=True).train()
+    layers = run_trace(theirs, x)
+    assert [(t.layer, t.direction) for t in layers] == [(0, 0), (1, 0)]
+    assert theirs.training  # its mode is left as it was
+    # the trace's last hidden state is torch's own output
+    torch.testing.assert_close(torch.as_tensor(layers[1].fields["hidden_state"]).float(), theirs.eval()(x)[0])
+    forget = layers[0].fields["forget_gate"]
+    assert forget.shape == (2, 7, 5) and ((forget > 0) & (forget < 1)).all()
+    gru = torch.nn.GRU(3, 4)  # sequence first: the trace comes back batch first all the same
+    (trace,) = run_trace(gru, x)
+    torch.testing.assert_close(torch.as_tensor(trace.fields["hidden_state"]).float(),
+                               gru(x.transpose(0, 1))[0].transpose(0, 1).detach(), atol=1e-6, rtol=1e-5)
+    with pytest.raises(InputError, match="an RNN, which has none"):
+        run_trace(torch.nn.RNN(3, 4), x)

@@ -175,3 +175,37 @@ class RNN(RecurrentStack):
     @property
     def nonlinearity(self) -> str:
         return self.config.spec.nonlinearity
+
+
+def from_torch(module, *, backend: str = "auto") -> RecurrentStack:
+    """The lstmkit twin of a ``torch.nn.LSTM``, ``GRU`` or ``RNN``: the same options, device and
+    dtype, a copy of its weights under the same names, so both give the same outputs and
+    gradients, and the twin's gates can be read (``return_trace=True``, ``lstmkit inspect``'s
+    :func:`~lstmkit.report.numbers.run_trace`). An lstmkit module comes back as it is.
+
+    >>> import torch, lstmkit
+    >>> theirs = torch.nn.LSTM(3, 8, batch_first=True)
+    >>> ours = lstmkit.from_torch(theirs)
+    >>> x = torch.randn(2, 5, 3)
+    >>> torch.allclose(ours(x)[0], theirs(x)[0], atol=1e-6)
+    True
+    """
+    import torch
+
+    if isinstance(module, RecurrentStack):
+        return module
+    if not isinstance(module, torch.nn.RNNBase) or module.mode not in ("LSTM", "GRU", "RNN_TANH", "RNN_RELU"):
+        raise TypeError(f"from_torch takes a torch.nn.LSTM, GRU or RNN, got {type(module).__name__}")
+    weight = next(iter(module.parameters()))
+    common = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
+                  dropout=module.dropout, bidirectional=module.bidirectional, device=weight.device,
+                  dtype=weight.dtype, backend=backend)
+    if module.mode == "LSTM":
+        twin = LSTM(module.input_size, module.hidden_size, proj_size=module.proj_size, **common)
+    elif module.mode == "GRU":
+        twin = GRU(module.input_size, module.hidden_size, **common)
+    else:
+        twin = RNN(module.input_size, module.hidden_size, nonlinearity=module.nonlinearity, **common)
+    twin.load_state_dict(module.state_dict())
+    twin.train(module.training)
+    return twin

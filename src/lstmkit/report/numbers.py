@@ -85,12 +85,17 @@ class LayerTrace:
 
 
 def run_trace(encoder, inputs, lengths=None) -> list[LayerTrace]:
-    """Run ``inputs`` ``(N, L, I)`` (batch first) through ``encoder``, an lstmkit LSTM or GRU, with
+    """Run ``inputs`` ``(N, L, I)`` (batch first) through ``encoder``, an lstmkit LSTM or GRU (or a
+    torch.nn one: its lstmkit twin, :func:`lstmkit.nn.from_torch`, the same weights), with
     the trace on (evaluation mode, no gradients; the encoder's mode is restored after); the
     trace per layer-direction, layer by layer, forward before reverse, as float64 numpy arrays
     ``(N, L, H)``. ``lengths`` ``(N,)`` for padded input."""
     import torch
 
+    from lstmkit.nn import from_torch
+
+    if isinstance(encoder, torch.nn.RNNBase):
+        encoder = from_torch(encoder)
     mode = str(getattr(encoder, "mode", ""))
     if not hasattr(encoder, "forward") or mode not in ("LSTM", "GRU"):
         name = type(encoder).__name__
