@@ -1,7 +1,8 @@
 r"""Five UCR classification problems that are defined by a generator, made here from their
-published definitions (this machine has no network, and no installed wheel ships their files).
-Every series is z-normalised on its own, as the UCR archive stores them. Held out of the
-benchmark's mean (``bench_classify.py --datasets CBF,SyntheticControl,TwoPatterns,BME,ShapeletSim``).
+published definitions (this machine has no network, and no installed wheel ships their files),
+and a large, noisier variant of one of them. Every series is z-normalised on its own, as the UCR archive stores them. Held out of the
+benchmark's mean (``bench_classify.py --datasets
+CBF,SyntheticControl,TwoPatterns,BME,ShapeletSim,NoisyTwoPatterns``).
 
 **CBF** (Cylinder-Bell-Funnel, Saito 1994; UCR: 30 training and 900 test series, 128 steps,
 3 classes). With ``a ~ U{16..32}``, ``b - a ~ U{32..96}``, ``η ~ N(0, 1)`` per series and
@@ -49,6 +50,11 @@ and one shape of ``w = 30`` steps over it at a start ``s ~ U{0..470}``, ``τ = 0
 
 both within the noise's range: only the shape, somewhere in the series, tells the classes apart.
 
+**NoisyTwoPatterns** (this project's own, a large hard set: 3000 training and 2000 test series,
+128 steps, 4 classes): TwoPatterns with its steps at ``±1.5`` *added to* the noise
+``ε(t) ~ N(0, 1)`` rather than at ``±5`` in its place, so a step is about as tall as the noise
+around it and many series are needed to learn the classes.
+
 The training and test parts are drawn from their own seeded generators (fixed: the same sets
 for every model seed).
 """
@@ -57,7 +63,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GENERATED_SETS", "bme", "cbf", "load_generated", "shapelet_sim", "synthetic_control", "two_patterns"]
+__all__ = ["GENERATED_SETS", "bme", "cbf", "load_generated", "noisy_two_patterns", "shapelet_sim", "synthetic_control",
+           "two_patterns"]
 
 CBF_CLASSES = ("cylinder", "bell", "funnel")
 CONTROL_CLASSES = ("normal", "cyclic", "increasing", "decreasing", "upward", "downward")
@@ -114,8 +121,10 @@ def synthetic_control(per_class: int, seed: int, length: int = 60) -> tuple[list
     return _shuffled(rng, series, labels)
 
 
-def two_patterns(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[str]]:
-    """``n`` TwoPatterns series (classes in turn, then shuffled) and their labels."""
+def two_patterns(n: int, seed: int, length: int = 128, added: float | None = None
+                 ) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` TwoPatterns series (classes in turn, then shuffled) and their labels; ``added``:
+    the steps at ``±added`` on top of the noise instead of ``±5`` in its place (NoisyTwoPatterns)."""
     rng = np.random.default_rng(seed)
     series, labels = [], []
     for i in range(n):
@@ -127,8 +136,12 @@ def two_patterns(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray]
         for start, size, step in ((s1, l1, kind.split("-")[0]), (s2, l2, kind.split("-")[1])):
             half = size // 2
             sign = 1.0 if step == "up" else -1.0
-            x[start:start + half] = -5.0 * sign
-            x[start + half:start + size] = 5.0 * sign
+            if added is None:
+                x[start:start + half] = -5.0 * sign
+                x[start + half:start + size] = 5.0 * sign
+            else:
+                x[start:start + half] += -added * sign
+                x[start + half:start + size] += added * sign
         series.append(_znorm(x))
         labels.append(kind)
     return _shuffled(rng, series, labels)
@@ -172,9 +185,16 @@ def shapelet_sim(n: int, seed: int, length: int = 500, width: int = 30) -> tuple
 
 #: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
 #: (SyntheticControl's per class)
+def noisy_two_patterns(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` NoisyTwoPatterns series: TwoPatterns' steps at ±1.5 added to the noise."""
+    return two_patterns(n, seed, length, added=NOISY_STEP)
+
+
+NOISY_STEP = 1.5
 GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control, 50, 50),
                   "TwoPatterns": (two_patterns, 1000, 4000), "BME": (bme, 30, 150),
-                  "ShapeletSim": (shapelet_sim, 20, 180)}
+                  "ShapeletSim": (shapelet_sim, 20, 180),
+                  "NoisyTwoPatterns": (noisy_two_patterns, 3000, 2000)}
 TRAIN_SEED, TEST_SEED = 1000, 2000
 
 

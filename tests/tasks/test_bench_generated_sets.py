@@ -17,7 +17,7 @@ def gen():
 @pytest.mark.parametrize("name, sizes, length, classes",
                          [("CBF", (30, 900), 128, 3), ("SyntheticControl", (300, 300), 60, 6),
                           ("TwoPatterns", (1000, 4000), 128, 4), ("BME", (30, 150), 128, 3),
-                          ("ShapeletSim", (20, 180), 500, 2)])
+                          ("ShapeletSim", (20, 180), 500, 2), ("NoisyTwoPatterns", (3000, 2000), 128, 4)])
 def test_sizes_classes_and_z_normalised(gen, name, sizes, length, classes):
     train, test = gen.load_generated(name)
     assert (len(train), len(test)) == sizes
@@ -106,3 +106,19 @@ def test_the_bench_loads_them_by_name():
         assert {"CBF", "SyntheticControl", "TwoPatterns", "BME", "ShapeletSim"} <= set(bench.HELD_OUT)
         train, test = bench.load("SyntheticControl", split_seed=0)
         assert (len(train), len(test), train.n_channels) == (300, 300, 1)
+
+
+def test_noisy_two_patterns_adds_the_steps_to_the_noise(gen):
+    """The same draws as TwoPatterns, the steps at ±1.5 on top of the noise N(0, 1) instead of ±5
+    in its place: the two versions of a series share their noise outside the steps, and on the
+    steps the noisy one has the step's sign only as often as N(1.5, 1) is positive (0.93)."""
+    clean, labels = gen.two_patterns(100, seed=3)
+    noisy, noisy_labels = gen.noisy_two_patterns(100, seed=3)
+    assert noisy_labels == labels
+    agree = []
+    for c, x in zip(clean, noisy):
+        values, counts = np.unique(c, return_counts=True)
+        steps = np.isin(c, values[counts > 4])  # the clean version's plateaus: runs of one value
+        assert np.corrcoef(c[~steps], x[~steps])[0, 1] > 0.9
+        agree.append(np.mean(np.sign(x[steps] - x.mean()) == np.sign(c[steps])))
+    assert 0.85 < np.mean(agree) < 0.98
