@@ -19,6 +19,7 @@ _EXPORTS = {
     "RecurrentConfig": "lstmkit.nn",
     "Trace": "lstmkit.nn",
     "from_torch": "lstmkit.nn",
+    "to_torch": "lstmkit.nn",
     "clip_grad_norm": "lstmkit.nn.bptt",
     "truncated_bptt": "lstmkit.nn.bptt",
     "gradient_through_time": "lstmkit.nn.bptt",

@@ -249,3 +249,37 @@ def test_from_torch_gives_the_same_outputs_and_gradients(kind, kw):
     assert lstmkit.from_torch(ours) is ours
     with pytest.raises(TypeError, match="from_torch takes a torch.nn.LSTM, GRU or RNN, got Linear"):
         lstmkit.from_torch(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("kind,kw", [
+    ("lstm", dict(num_layers=2, bidirectional=True, batch_first=True, forget_bias=1.0, init="keras")),
+    ("lstm", dict(proj_size=3)),
+    ("gru", dict(bias=False)),
+    ("rnn", dict(nonlinearity="relu", num_layers=2)),
+])
+def test_to_torch_gives_the_same_outputs_and_gradients_and_round_trips(kind, kw):
+    torch.manual_seed(0)
+    ours = {"lstm": lstmkit.LSTM, "gru": lstmkit.GRU, "rnn": lstmkit.RNN}[kind](I, H, **kw)
+    theirs = lstmkit.to_torch(ours)
+    assert type(theirs) is {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind]
+    assert theirs.training and theirs.batch_first == ours.batch_first
+    x = torch.randn((N, T, I) if ours.batch_first else (T, N, I))
+    (a, _), (b, _) = ours(x), theirs(x)
+    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    a.sum().backward()
+    b.sum().backward()
+    for name, p in theirs.named_parameters():
+        torch.testing.assert_close(p.grad, getattr(ours, name).grad, atol=1e-5, rtol=1e-5)
+    again = lstmkit.from_torch(theirs)
+    torch.testing.assert_close(again(x)[0], a, atol=1e-5, rtol=1e-5)
+
+
+def test_to_torch_refuses_the_variants_and_other_modules():
+    with pytest.raises(ValueError, match="torch.nn has no LSTM with peephole, zoneout: only a plain"):
+        lstmkit.to_torch(lstmkit.LSTM(I, H, peephole=True, zoneout=0.1))
+    with pytest.raises(ValueError, match="torch.nn has no LSTM with layer_norm"):
+        lstmkit.to_torch(lstmkit.LSTM(I, H, layer_norm=True))
+    with pytest.raises(TypeError, match="to_torch takes an lstmkit LSTM, GRU or RNN; this is a torch.nn.GRU already"):
+        lstmkit.to_torch(torch.nn.GRU(I, H))
+    with pytest.raises(TypeError, match="to_torch takes an lstmkit LSTM, GRU or RNN, got Linear"):
+        lstmkit.to_torch(torch.nn.Linear(I, H))

@@ -209,3 +209,45 @@ def from_torch(module, *, backend: str = "auto") -> RecurrentStack:
     twin.load_state_dict(module.state_dict())
     twin.train(module.training)
     return twin
+
+
+def to_torch(module: RecurrentStack):
+    """The ``torch.nn.LSTM``, ``GRU`` or ``RNN`` twin of a plain lstmkit module (no variant): the
+    same options, device and dtype, a copy of its weights under the same names, so both give
+    the same outputs and gradients. For running a model trained here where only torch is, on
+    cuDNN, or through ``torch.onnx.export`` and ``torch.jit``. The variants (peephole, layer
+    norm, CIFG, recurrent dropout, zoneout) have no torch.nn twin and are refused (ValueError).
+
+    >>> import torch, lstmkit
+    >>> ours = lstmkit.LSTM(3, 8, num_layers=2, batch_first=True)
+    >>> theirs = lstmkit.to_torch(ours)
+    >>> x = torch.randn(2, 5, 3)
+    >>> torch.allclose(ours(x)[0], theirs(x)[0], atol=1e-6)
+    True
+    """
+    import torch
+
+    if isinstance(module, torch.nn.RNNBase):
+        raise TypeError(f"to_torch takes an lstmkit LSTM, GRU or RNN; this is a "
+                        f"torch.nn.{type(module).__name__} already")
+    if not isinstance(module, RecurrentStack):
+        raise TypeError(f"to_torch takes an lstmkit LSTM, GRU or RNN, got {type(module).__name__}")
+    config = module.config
+    if not config.is_plain:
+        on = [name for name in ("peephole", "layer_norm", "cifg", "recurrent_dropout", "zoneout")
+              if getattr(config, name)]
+        raise ValueError(f"torch.nn has no LSTM with {', '.join(on)}: only a plain lstmkit module has a "
+                         "torch.nn twin")
+    weight = next(iter(module.parameters()))
+    common = dict(num_layers=config.num_layers, bias=config.bias, batch_first=config.batch_first,
+                  dropout=config.dropout, bidirectional=config.bidirectional, device=weight.device,
+                  dtype=weight.dtype)
+    if isinstance(module, LSTM):
+        twin = torch.nn.LSTM(config.input_size, config.hidden_size, proj_size=config.proj_size, **common)
+    elif isinstance(module, GRU):
+        twin = torch.nn.GRU(config.input_size, config.hidden_size, **common)
+    else:
+        twin = torch.nn.RNN(config.input_size, config.hidden_size, nonlinearity=module.nonlinearity, **common)
+    twin.load_state_dict(module.state_dict())
+    twin.train(module.training)
+    return twin
