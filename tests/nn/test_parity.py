@@ -283,3 +283,11 @@ def test_to_torch_refuses_the_variants_and_other_modules():
         lstmkit.to_torch(torch.nn.GRU(I, H))
     with pytest.raises(TypeError, match="to_torch takes an lstmkit LSTM, GRU or RNN, got Linear"):
         lstmkit.to_torch(torch.nn.Linear(I, H))
+
+
+def test_to_torch_twin_scripts_with_torch_jit():
+    ours = lstmkit.LSTM(I, H, batch_first=True).eval()
+    scripted = torch.jit.script(lstmkit.to_torch(ours))
+    x = torch.randn(N, T, I)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x)[0], ours(x)[0], atol=1e-5, rtol=1e-5)
