@@ -215,8 +215,8 @@ def to_torch(module: RecurrentStack):
     """The ``torch.nn.LSTM``, ``GRU`` or ``RNN`` twin of a plain lstmkit module (no variant): the
     same options, device and dtype, a copy of its weights under the same names, so both give
     the same outputs and gradients. For running a model trained here where only torch is, on
-    cuDNN, or through ``torch.jit.script`` (``torch.onnx.export`` needs the onnx package, which
-    lstmkit does not install: not tried). The variants (peephole, layer
+    cuDNN, or through ``torch.export.export`` or ``torch.jit.trace`` (``torch.onnx.export`` needs
+    the onnx package, which lstmkit does not install: not tried). The variants (peephole, layer
     norm, CIFG, recurrent dropout, zoneout) have no torch.nn twin and are refused (ValueError).
 
     >>> import torch, lstmkit
