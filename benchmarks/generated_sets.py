@@ -1,8 +1,9 @@
 r"""Five UCR classification problems that are defined by a generator, made here from their
 published definitions (this machine has no network, and no installed wheel ships their files),
-and a large, noisier variant of one of them. Every series is z-normalised on its own, as the UCR archive stores them. Held out of the
-benchmark's mean (``bench_classify.py --datasets
-CBF,SyntheticControl,TwoPatterns,BME,ShapeletSim,NoisyTwoPatterns``).
+and two sets of this project's own: a large, noisier variant of one of them and long sines over
+a random walk. Every series is z-normalised on its own, as the UCR archive stores them. Held out
+of the benchmark's mean (``bench_classify.py --datasets
+CBF,SyntheticControl,TwoPatterns,BME,ShapeletSim,NoisyTwoPatterns,WanderingSines``).
 
 **CBF** (Cylinder-Bell-Funnel, Saito 1994; UCR: 30 training and 900 test series, 128 steps,
 3 classes). With ``a ~ U{16..32}``, ``b - a ~ U{32..96}``, ``η ~ N(0, 1)`` per series and
@@ -50,6 +51,12 @@ and one shape of ``w = 30`` steps over it at a start ``s ~ U{0..470}``, ``τ = 0
 
 both within the noise's range: only the shape, somewhere in the series, tells the classes apart.
 
+**WanderingSines** (this project's own, an EigenWorms-shaped set: 128 training and 131 test series
+of 4,000 steps, 6 channels, 5 classes): in channel c of a class-k series a sine of frequency
+``(3 + k + 0.3 c) / 1000`` cycles a step (jittered by 5 %, random phase) over a random walk
+(steps ``N(0, 0.05^2)``, which wanders several times the sine's height over the series) and
+white noise ``N(0, 0.5^2)``; the frequency is the class, the walk is the same for every class.
+
 **NoisyTwoPatterns** (this project's own, a large hard set: 3000 training and 2000 test series,
 128 steps, 4 classes): TwoPatterns with its steps at ``±1.5`` *added to* the noise
 ``ε(t) ~ N(0, 1)`` rather than at ``±5`` in its place, so a step is about as tall as the noise
@@ -64,7 +71,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["GENERATED_SETS", "bme", "cbf", "load_generated", "noisy_two_patterns", "shapelet_sim", "synthetic_control",
-           "two_patterns"]
+           "two_patterns", "wandering_sines"]
 
 CBF_CLASSES = ("cylinder", "bell", "funnel")
 CONTROL_CLASSES = ("normal", "cyclic", "increasing", "decreasing", "upward", "downward")
@@ -183,18 +190,43 @@ def shapelet_sim(n: int, seed: int, length: int = 500, width: int = 30) -> tuple
     return _shuffled(rng, series, labels)
 
 
-#: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
-#: (SyntheticControl's per class)
 def noisy_two_patterns(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[str]]:
     """``n`` NoisyTwoPatterns series: TwoPatterns' steps at ±1.5 added to the noise."""
     return two_patterns(n, seed, length, added=NOISY_STEP)
 
 
 NOISY_STEP = 1.5
+
+
+def wandering_sines(n: int, seed: int, length: int = 4000, channels: int = 6
+                    ) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` WanderingSines series ``(length, channels)`` (classes in turn, then shuffled) and
+    their labels: in channel c of a class-k series a sine of frequency (3 + k + 0.3 c) / 1000
+    cycles a step (times 1 + N(0, 0.05^2), a random phase) over a random walk of N(0, 0.05^2)
+    steps and white noise N(0, 0.5^2); each channel z-normalised."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    series, labels = [], []
+    for i in range(n):
+        k = i % len(WANDERING_CLASSES)
+        x = np.empty((length, channels))
+        for c in range(channels):
+            f = (3 + k + 0.3 * c) / 1000 * (1 + 0.05 * rng.normal())
+            x[:, c] = _znorm(np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+                             + np.cumsum(rng.normal(0, 0.05, length)) + rng.normal(0, 0.5, length))
+        series.append(x)
+        labels.append(WANDERING_CLASSES[k])
+    return _shuffled(rng, series, labels)
+
+
+WANDERING_CLASSES = ("f3", "f4", "f5", "f6", "f7")
+#: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
+#: (SyntheticControl's per class; WanderingSines as UEA's EigenWorms, 128 and 131)
 GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control, 50, 50),
                   "TwoPatterns": (two_patterns, 1000, 4000), "BME": (bme, 30, 150),
                   "ShapeletSim": (shapelet_sim, 20, 180),
-                  "NoisyTwoPatterns": (noisy_two_patterns, 3000, 2000)}
+                  "NoisyTwoPatterns": (noisy_two_patterns, 3000, 2000),
+                  "WanderingSines": (wandering_sines, 128, 131)}
 TRAIN_SEED, TEST_SEED = 1000, 2000
 
 
@@ -207,8 +239,10 @@ def load_generated(name: str):
     for size, seed, split in ((n_train, TRAIN_SEED, "train"), (n_test, TEST_SEED, "test")):
         series, labels = make(size, seed)
         names = np.array(labels, dtype=str)
-        parts.append(SequenceData([s.astype(np.float32)[:, None] for s in series], names,
-                                  [str(c) for c in sort_labels(labels)], ["value"],
+        channels = 1 if series[0].ndim == 1 else series[0].shape[1]
+        parts.append(SequenceData([s.astype(np.float32).reshape(len(s), channels) for s in series], names,
+                                  [str(c) for c in sort_labels(labels)],
+                                  ["value"] if channels == 1 else [f"channel{c}" for c in range(channels)],
                                   source=f"{name} (generated) {split}",
                                   ids=np.array([str(i) for i in range(len(series))])))
     return parts[0], parts[1]

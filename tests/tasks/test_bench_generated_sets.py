@@ -122,3 +122,21 @@ def test_noisy_two_patterns_adds_the_steps_to_the_noise(gen):
         assert np.corrcoef(c[~steps], x[~steps])[0, 1] > 0.9
         agree.append(np.mean(np.sign(x[steps] - x.mean()) == np.sign(c[steps])))
     assert 0.85 < np.mean(agree) < 0.98
+
+
+def test_wandering_sines_frequency_is_the_class(gen):
+    """Six channels of 4,000 steps, each z-normalised; each channel's sine stands out of the walk and
+    the noise as its spectrum's peak above the walk's low frequencies, at the class's frequency
+    (3 + k + 0.3 c) / 1000 cycles a step, within four times the 5 % jitter and a bin."""
+    series, labels = gen.wandering_sines(20, seed=0)
+    assert len(series) == 20 and series[0].shape == (4000, 6)
+    for x, kind in zip(series, labels):
+        assert np.allclose(x.mean(axis=0), 0, atol=1e-6) and np.allclose(x.std(axis=0), 1, atol=1e-6)
+        k = gen.WANDERING_CLASSES.index(kind)
+        spectrum = np.abs(np.fft.rfft(x, axis=0))
+        for c in range(6):
+            peak = 10 + int(np.argmax(spectrum[10:60, c]))  # above the walk's lowest bins
+            assert abs(peak / 4000 - (3 + k + 0.3 * c) / 1000) <= 0.2 * (3 + k + 0.3 * c) / 1000 + 1 / 4000
+        # the walk: its lowest frequencies hold a large share beside the sine's peak (white noise
+        # alone would put about 0.01 of it there)
+        assert (spectrum[1:6].max(axis=0) > 0.1 * spectrum[10:60].max(axis=0)).mean() > 0.8
