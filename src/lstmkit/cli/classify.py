@@ -6,7 +6,14 @@ import argparse
 import time
 from pathlib import Path
 
-from lstmkit.cli.common import add_training_arguments, estimator_options, fraction_below, holds_run_dir, positive_int
+from lstmkit.cli.common import (
+    add_training_arguments,
+    at_least_two,
+    estimator_options,
+    fraction_below,
+    holds_run_dir,
+    positive_int,
+)
 
 ENSEMBLE = 3  # ClassifierParams.ensemble and .augment (tests check that they agree)
 AUGMENT = 0.0
@@ -189,6 +196,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", type=fraction_below(1.0), default=AUGMENT, metavar="F",
                         help="window slicing: train on random windows of (1 - F) of every sequence's "
                              f"length, read whole sequences to predict (default {AUGMENT}: off)")
+    parser.add_argument("--trend-window", type=at_least_two, default=None, metavar="W",
+                        help="read every channel as two: its detail around a centred moving average of W "
+                             "time steps, and that average (a slow wander, such as a random walk, apart "
+                             "from faster shapes; default: off)")
     parser.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
                         help="optimizer steps to train for (the epochs follow from the data size; "
                              "--max-epochs caps them; default 1000)")

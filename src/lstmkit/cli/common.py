@@ -32,6 +32,10 @@ def positive_int(text: str) -> int:
     return _int_at_least(text, 1)
 
 
+def at_least_two(text: str) -> int:
+    return _int_at_least(text, 2)
+
+
 def nonnegative_int(text: str) -> int:
     return _int_at_least(text, 0)
 

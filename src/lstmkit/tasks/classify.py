@@ -209,6 +209,9 @@ class ClassifierParams(ClassifierNetOptions):
     kernel_scales: tuple[float, ...] | None = None  # member m's conv kernels round(k * s_m); None: automatic_kernel_scales
     patch: int | None = None  # None: the median (downsampled) sequence becomes about 16 LSTM steps
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
+    # W >= 2: every channel read as two, its detail around a centred moving average of W steps and
+    # that average (trend_split: a slow wander apart from the faster shapes); None: off
+    trend_window: int | None = None
     val_fraction: float = 0.0  # > 0: a stratified split for early stopping (else: lowest training loss)
     max_steps: int | None = 1000  # optimizer steps: max_epochs = min(max_epochs, ceil(max_steps / batches))
     # P parts of the series beside the conv branch's global average (or one P per member); None:
@@ -244,6 +247,9 @@ class ClassifierParams(ClassifierNetOptions):
             self.mixup = _as_tuple(self.mixup, tuple(float(a) for a in alphas))
         if not 0.0 <= self.augment < 1.0:
             raise ValueError(f"augment must lie in [0, 1), got {self.augment}")
+        w = self.trend_window
+        if w is not None and (isinstance(w, bool) or int(w) != w or w < 2):
+            raise ValueError(f"trend_window must be a whole number of steps >= 2, or None (off), got {w!r}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must lie in [0, 0.5), got {self.val_fraction}")
         if self.scaling not in SCALINGS:
@@ -483,6 +489,22 @@ def flat_share(sequences: Sequence[np.ndarray]) -> float:
     return float(np.mean(own < FLAT_STD_RATIO * overall[varying]))
 
 
+def trend_split(seq: np.ndarray, window: int) -> np.ndarray:
+    r"""``seq`` ``(L, C)`` as ``(L, 2C)``: per channel its detail and its trend,
+
+        trend_t = (1/W) Σ_{|s - t| <= W/2} x_s,     detail_t = x_t - trend_t
+
+    (a centred moving average of W steps, W odd: W + 1 when even, the ends padded with the first
+    and last values). The two sum to the series, so nothing is lost; read apart, a slow wander
+    (a random walk under a faster oscillation) no longer dominates the channel the convolutions
+    look for shapes in. Measured: benchmarks/README.md, "Long series over a random walk"."""
+    half = int(window) // 2
+    padded = np.concatenate([np.repeat(seq[:1], half, axis=0), seq, np.repeat(seq[-1:], half, axis=0)])
+    sums = np.concatenate([np.zeros((1, seq.shape[1])), np.cumsum(padded, axis=0, dtype=np.float64)])
+    trend = ((sums[2 * half + 1:] - sums[:len(seq)]) / (2 * half + 1)).astype(seq.dtype)
+    return np.concatenate([seq - trend, trend], axis=1)
+
+
 def standardise_series(seq: np.ndarray) -> np.ndarray:
     """``seq`` ``(L, C)`` less its own per-channel mean, over its own per-channel standard
     deviation (channels constant in it: shifted only)."""
@@ -601,10 +623,15 @@ class Classifier(Estimator):
         """One sequence ``(L, C)`` as the networks read it: standardised by its own statistics
         (:attr:`per_series`; then, with ``series_stats``, followed by its
         :func:`series_statistics`, standardised over the training series, as 2C channels
-        constant in time: ``(L, 3C)``) or by the training set's per-channel mean and std."""
+        constant in time: ``(L, 3C)``) or by the training set's per-channel mean and std; with
+        ``trend_window`` each standardised channel split by :func:`trend_split` first (2C, or 4C
+        with the statistics)."""
+        window = self.params.trend_window
         if not self.per_series:
-            return (seq - self.channel_mean) / self.channel_std
+            z = (seq - self.channel_mean) / self.channel_std
+            return z if window is None else trend_split(z, window)
         z = standardise_series(seq).astype(np.float32)
+        z = z if window is None else trend_split(z, window)
         if self.stats_mean is None:
             return z
         stats = (series_statistics(seq, self.channel_std) - self.stats_mean) / self.stats_std
@@ -612,8 +639,10 @@ class Classifier(Estimator):
 
     @property
     def input_channels(self) -> int:
-        """The channels the networks read per (unfolded) step: C, or 3C with the series' statistics."""
-        return len(self.channel_mean) * (1 if self.stats_mean is None else 3)
+        """The channels the networks read per (unfolded) step: C, or 2C split by ``trend_window``;
+        2C more with the series' statistics."""
+        c = len(self.channel_mean)
+        return c * (1 if self.params.trend_window is None else 2) + (0 if self.stats_mean is None else 2 * c)
 
     @property
     def views(self) -> int:
