@@ -125,6 +125,14 @@ speech frames). The convolutional branch reads every (downsampled) time step.
 sequences. On ArrowHead it lowered the test accuracy (seed 0: 0.76 at F=0.1, 0.58 at F=0.2,
 against 0.82 without), so it stays off.
 
+``trend_window=W`` (off by default) reads every standardised channel as two, its trend (a centred
+moving average of W steps) and its detail around it (:func:`trend_split`): where the class lies
+in a faster oscillation over a slow wander, such as a random walk several times its height
+(benchmarks/generated_sets.py's WanderingSines), the networks otherwise fit the wander of each
+training series and learn nothing that carries to new ones; MiniRocket's kernels, whose weights
+sum to zero, never see a level. Off by default: it is not chosen by the training series yet,
+and it was measured on that one set alone (benchmarks/README.md, "Long series over a random walk").
+
 ``mixup=α`` (:func:`lstmkit.tasks.classify_net.mix_batch`, Zhang et al. 2018) trains on every
 batch mixed with a shuffled copy of itself, ``x' = λ x_i + (1 - λ) x_π(i)`` with
 ``λ ~ Beta(α, α)``, against the same mixture of the two cross-entropies; prediction reads the
