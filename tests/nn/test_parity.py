@@ -224,6 +224,19 @@ def test_torch_backend_runs_torch_nn_operator_bitwise(kind, kw):
         assert not torch.equal(ours(x)[0], results[1][0])  # the dropout draws do depend on the seed
 
 
+def assert_twins(first, second):
+    """``second``, made from ``first``, gives the same outputs and weight gradients on one input
+    (returned)."""
+    x = torch.randn((N, T, I) if first.batch_first else (T, N, I))
+    (a, _), (b, _) = first(x), second(x)
+    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    a.sum().backward()
+    b.sum().backward()
+    for name, p in first.named_parameters():
+        torch.testing.assert_close(getattr(second, name).grad, p.grad, atol=1e-5, rtol=1e-5)
+    return x
+
+
 @pytest.mark.parametrize("kind,kw", [
     ("lstm", dict(num_layers=2, bidirectional=True, batch_first=True)),
     ("lstm", dict(proj_size=3, bias=False)),
@@ -239,13 +252,7 @@ def test_from_torch_gives_the_same_outputs_and_gradients(kind, kw):
     if kind == "rnn":
         assert ours.nonlinearity == "relu"
     assert ours.weight_ih_l0 is not theirs.weight_ih_l0  # a copy: training one leaves the other
-    x = torch.randn((N, T, I) if theirs.batch_first else (T, N, I))
-    (a, _), (b, _) = theirs(x), ours(x)
-    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
-    a.sum().backward()
-    b.sum().backward()
-    for name, p in theirs.named_parameters():
-        torch.testing.assert_close(getattr(ours, name).grad, p.grad, atol=1e-5, rtol=1e-5)
+    assert_twins(theirs, ours)
     assert lstmkit.from_torch(ours) is ours
     with pytest.raises(TypeError, match="from_torch takes a torch.nn.LSTM, GRU or RNN, got Linear"):
         lstmkit.from_torch(torch.nn.Linear(2, 2))
@@ -263,15 +270,8 @@ def test_to_torch_gives_the_same_outputs_and_gradients_and_round_trips(kind, kw)
     theirs = lstmkit.to_torch(ours)
     assert type(theirs) is {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind]
     assert theirs.training and theirs.batch_first == ours.batch_first
-    x = torch.randn((N, T, I) if ours.batch_first else (T, N, I))
-    (a, _), (b, _) = ours(x), theirs(x)
-    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
-    a.sum().backward()
-    b.sum().backward()
-    for name, p in theirs.named_parameters():
-        torch.testing.assert_close(p.grad, getattr(ours, name).grad, atol=1e-5, rtol=1e-5)
-    again = lstmkit.from_torch(theirs)
-    torch.testing.assert_close(again(x)[0], a, atol=1e-5, rtol=1e-5)
+    x = assert_twins(ours, theirs)
+    torch.testing.assert_close(lstmkit.from_torch(theirs)(x)[0], ours(x)[0], atol=1e-5, rtol=1e-5)
 
 
 def test_to_torch_refuses_the_variants_and_other_modules():
