@@ -1,4 +1,4 @@
-"""The default's choice of P, the parts' dropout and the conv branch's maximum, on the training
+"""The default's choice of P, the parts' dropout, the conv branch's maximum and the trend split, on the training
 split alone (issue 12):
 ``lstmkit.tasks.classify_select.select_conv_segments(Classifier(seed=s), train)`` per data set
 and seed, the selection that ``Classifier().fit`` runs before its own fit.
@@ -39,7 +39,8 @@ def without_margin(record: dict) -> int:
 def label(record: dict, j: int) -> str:
     p, r = record["choices"][j], record["dropouts"][j]
     maximum = (record.get("maxes") or [False] * len(record["choices"]))[j]  # records from before the maximum
-    return f"P{p}" + (f"+d{r:g}" if p > 1 and r > 0 else "") + ("+max" if maximum else "")
+    trend = (record.get("trends") or [None] * len(record["choices"]))[j]  # records from before the trend
+    return f"P{p}" + (f"+d{r:g}" if p > 1 and r > 0 else "") + ("+max" if maximum else "") + (f"+t{trend}" if trend else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(f"{'data set':24s} seed  {'held-out accuracy':22s} {'log-loss':22s} {'δ̄ ± se against P1':34s} chosen  no margin   s")
+    print(f"{'data set':24s} seed  {'held-out accuracy':36s} {'log-loss':36s} {'δ̄ ± se against P1':60s} chosen  no margin   s")
     for name in args.datasets.split(","):
         train, _ = load(name, 0)
         for seed in seeds:
@@ -68,15 +69,16 @@ def main(argv: list[str] | None = None) -> int:
             record = select_conv_segments(lstmkit.Classifier(seed=seed, progress=False), train)
             seconds = time.perf_counter() - started
             chosen = [label(record, j) for j in range(len(record["choices"]))
-                      if (record["choices"][j], record["dropouts"][j], record["maxes"][j])
-                      == (record["chosen"], record["chosen_dropout"], record["chosen_max"])][0]
+                      if (record["choices"][j], record["dropouts"][j], record["maxes"][j], record["trends"][j])
+                      == (record["chosen"], record["chosen_dropout"], record["chosen_max"],
+                          record["chosen_trend"])][0]
             if record["skipped"]:
                 print(f"{name:24s} {seed:4d}  skipped: {record['skipped']}")
             else:
                 accuracy = " / ".join(f"{a:.3f}" for a in record["accuracy"])
                 loss = " / ".join(f"{v:.3f}" for v in record["log_loss"])
                 diffs = " / ".join(f"{d[0]:+.3f} ± {d[1]:.3f}" for d in record["difference"][1:])
-                print(f"{name:24s} {seed:4d}  {accuracy:22s} {loss:22s} {diffs:34s} {chosen:7s} "
+                print(f"{name:24s} {seed:4d}  {accuracy:36s} {loss:36s} {diffs:60s} {chosen:7s} "
                       f"{label(record, without_margin(record)):9s} {seconds:5.0f}", flush=True)
             if args.json:
                 with open(args.json, "a") as out:

@@ -22,17 +22,19 @@ def bench(monkeypatch):
             yield module
 
 
-RECORD = {"choices": [1, 3, 3, 1], "dropouts": [0.0, 0.0, 0.8, 0.0], "maxes": [False, False, False, True]}
+RECORD = {"choices": [1, 3, 3, 1, 1], "dropouts": [0.0, 0.0, 0.8, 0.0, 0.0], "maxes": [False, False, False, True, False],
+          "trends": [None, None, None, None, 300]}
 
 
 @pytest.mark.parametrize("accuracy, log_loss, expected", [
-    ([0.6, 0.7, 0.8, 0.7], [1.0, 0.9, 0.8, 0.7], 2),  # each better on both than the one before; the fourth ties
-    ([0.6, 0.7, 0.7, 0.8], [1.0, 0.9, 0.8, 0.7], 3),  # the third ties in accuracy, the fourth beats the second
-    ([0.6, 0.6, 0.7, 0.6], [1.0, 0.9, 1.1, 0.5], 0),  # the second ties, the third disagrees, the fourth ties
+    ([0.6, 0.7, 0.8, 0.7, 0.5], [1.0, 0.9, 0.8, 0.7, 0.6], 2),  # each better on both than the one before; the fourth ties
+    ([0.6, 0.7, 0.7, 0.8, 0.8], [1.0, 0.9, 0.8, 0.7, 0.6], 3),  # the third ties in accuracy, the fourth beats the second
+    ([0.6, 0.6, 0.7, 0.6, 0.6], [1.0, 0.9, 1.1, 0.5, 0.4], 0),  # the second ties, the third disagrees, the fourth ties
+    ([0.6, 0.6, 0.7, 0.6, 0.9], [1.0, 0.9, 1.1, 0.5, 0.4], 4),  # the trend's beats the first on both
 ])
 def test_the_rule_without_the_margin(bench, accuracy, log_loss, expected):
     assert bench.without_margin({**RECORD, "accuracy": accuracy, "log_loss": log_loss}) == expected
-    assert [bench.label(RECORD, j) for j in range(4)] == ["P1", "P3", "P3+d0.8", "P1+max"]
+    assert [bench.label(RECORD, j) for j in range(5)] == ["P1", "P3", "P3+d0.8", "P1+max", "P1+t300"]
     old = {key: RECORD[key][:3] for key in ("choices", "dropouts")}  # a record from before the maximum
     assert [bench.label(old, j) for j in range(3)] == ["P1", "P3", "P3+d0.8"]
 
@@ -55,7 +57,7 @@ def test_one_line_and_one_record_per_set_and_seed(bench, monkeypatch, tmp_path, 
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Tiny")]
     assert len(lines) == 2
     for record, line in zip(records, lines):
-        assert len(record["difference"]) == 4 and record["difference"][0] is None
+        assert len(record["difference"]) == 5 and record["difference"][0] is None
         for mean, se in record["difference"][1:]:
             assert f"{mean:+.3f} ± {se:.3f}" in line
         assert f"{record['accuracy'][0]:.3f} / {record['accuracy'][1]:.3f}" in line

@@ -111,14 +111,14 @@ def test_the_selection_tries_the_maximum_at_the_models_own_width(monkeypatch):
     x = np.random.default_rng(0).normal(size=(24, 1, 48)).astype(np.float32)
     y = np.array(["a", "b"] * 12)
     clf = lstmkit.Classifier(**SELECT_SMALL, max_steps=5).fit(x, y)
-    assert [o["conv_max"] for o in seen[1:]] == [(False, False, False), (True,)] * 3
-    assert [o["fold_scales"] for o in seen[1:]] == [(2.0,), (1.0,)] * 3
+    assert [o["conv_max"] for o in seen[1:]] == [(False, False, False), (True,), (False,)] * 3  # the last: the trend's
+    assert [o["fold_scales"] for o in seen[1:]] == [(2.0,), (1.0,), (2.0,)] * 3
     record = clf.segment_selection
-    assert record["maxes"] == [False, False, False, True] and len(record["log_loss"]) == 4
+    assert record["maxes"] == [False, False, False, True, False] and len(record["log_loss"]) == 5
     assert clf.net.config.conv_max is record["chosen_max"]
     seen.clear()
     lstmkit.Classifier(**SELECT_SMALL, max_steps=5, conv_max=False).fit(x, y)  # given: no fourth candidate
-    assert [o["conv_max"] for o in seen[1:]] == [(False, False, False)] * 3
+    assert [o["conv_max"] for o in seen[1:]] == [(False, False, False), (False,)] * 3
     seen.clear()
     given = lstmkit.Classifier(**SELECT_SMALL, max_steps=5, conv_segments=1).fit(x, y)  # no selection: off
     assert len(seen) == 1 and given.net.config.conv_max is False
@@ -132,24 +132,24 @@ def test_the_maximums_candidate_reads_folded_series_from_four_start_offsets(monk
     x = np.random.default_rng(1).normal(size=(12, 1, 300)).astype(np.float32)  # d = 2: folded in pairs
     y = np.array(["a", "b"] * 6)
     seen = spy_on_fits(monkeypatch)
-    monkeypatch.setattr(classify_select, "choose", lambda losses, right, choices: choices[-1])  # the maximum's
+    monkeypatch.setattr(classify_select, "choose", lambda losses, right, choices: choices[3])  # the maximum's
     clf = lstmkit.Classifier(**SELECT_SMALL, max_steps=3).fit(x, y)
     assert MAX_FOLD_OFFSETS == 4
-    assert [o["fold_offsets"] for o in seen[1:]] == [1, 1] * 3  # the selection's networks: one offset
+    assert [o["fold_offsets"] for o in seen[1:]] == [1, 1, 1] * 3  # the selection's networks: one offset
     record = clf.segment_selection
-    assert record["offsets"] == [1, 1, 1, MAX_FOLD_OFFSETS] and record["chosen_offsets"] == MAX_FOLD_OFFSETS
+    assert record["offsets"] == [1, 1, 1, MAX_FOLD_OFFSETS, 1] and record["chosen_offsets"] == MAX_FOLD_OFFSETS
     assert clf.downsample == 2 and clf.member_offsets == [[0, 1]] and clf.views == 2  # at most d views
     assert clf.net.config.conv_max is True
 
     seen.clear()  # the maximum chosen but the offsets given: every network reads them as given
     given = lstmkit.Classifier(**SELECT_SMALL, max_steps=3, fold_offsets=1).fit(x, y)
-    assert [o["fold_offsets"] for o in seen[1:]] == [1, 1] * 3 and given.member_offsets == [[0]]
+    assert [o["fold_offsets"] for o in seen[1:]] == [1, 1, 1] * 3 and given.member_offsets == [[0]]
 
     monkeypatch.setattr(classify_select, "choose", lambda losses, right, choices: choices[0])
     plain = lstmkit.Classifier(**SELECT_SMALL, max_steps=3).fit(x, y)  # P = 1 without it: one offset
     assert plain.segment_selection["chosen_offsets"] == 1 and plain.member_offsets == [[0]]
 
-    monkeypatch.setattr(classify_select, "choose", lambda losses, right, choices: choices[-1])
+    monkeypatch.setattr(classify_select, "choose", lambda losses, right, choices: choices[3])
     whole = lstmkit.Classifier(**SELECT_SMALL, max_steps=3).fit(x[..., :100], y)  # d = 1: nothing to offset
     assert whole.downsample == 1 and whole.member_offsets == [[0]] and whole.net.config.conv_max is True
 

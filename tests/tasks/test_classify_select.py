@@ -140,12 +140,13 @@ def test_where_place_is_the_class_the_selection_takes_three_parts():
     clf = lstmkit.Classifier(**SMALL, max_steps=100).fit(x, y)
     record = clf.segment_selection
     assert record["chosen"] == 3 and record["skipped"] is None and record["folds"] == 3
-    assert record["choices"] == [1, 3, 3, 1] and record["dropouts"] == [0.0, 0.0, 0.8, 0.0]
-    assert record["maxes"] == [False, False, False, True] and record["chosen_max"] is False
-    assert len(record["log_loss"]) == len(record["accuracy"]) == 4
+    assert record["choices"] == [1, 3, 3, 1, 1] and record["dropouts"] == [0.0, 0.0, 0.8, 0.0, 0.0]
+    assert record["maxes"] == [False, False, False, True, False] and record["chosen_max"] is False
+    assert record["trends"] == [None] * 4 + [3] and record["chosen_trend"] is None  # 48 steps / 16
+    assert len(record["log_loss"]) == len(record["accuracy"]) == 5
     best = [p == 3 and r == record["chosen_dropout"] for p, r in zip(record["choices"], record["dropouts"])].index(True)
     assert record["accuracy"][best] > record["accuracy"][0] and record["log_loss"][best] < record["log_loss"][0]
-    assert record["difference"][0] is None and len(record["difference"]) == 4
+    assert record["difference"][0] is None and len(record["difference"]) == 5
     mean, se = record["difference"][best]  # beyond the noise of the held-out series
     assert mean + se < 0 and mean == pytest.approx(record["log_loss"][best] - record["log_loss"][0], abs=1e-5)
     assert [m.conv.segments for m in clf.net.members] == [3]
@@ -157,19 +158,23 @@ def test_where_place_is_the_class_the_selection_takes_three_parts():
     assert f"({mean:+.3f} ± {se:.3f} against P = 1)" in line
 
 
-@pytest.mark.parametrize("forced", [0, 1, 2, 3])
+@pytest.mark.parametrize("forced", [0, 1, 2, 3, 4])
 def test_the_fit_after_the_selection_is_the_fit_with_that_p_given(monkeypatch, forced):
     """The selection's networks draw their own random numbers: the model it leads to is the one
-    a user gets by giving the chosen P, dropout and maximum, bit for bit."""
+    a user gets by giving the chosen P, dropout, maximum and trend window, bit for bit."""
     x, y = bumps(24, seed=2)
     monkeypatch.setattr(classify_select, "choose", lambda loss, acc, choices: forced)
-    segments, dropout, maximum = SEGMENT_CANDIDATES[forced]
+    # the fifth candidate: the first read split at a trend of 48 / 16 = 3 steps
+    segments, dropout, maximum, trend = [(*c, None) for c in SEGMENT_CANDIDATES][forced] if forced < 4 else (
+        1, 0.0, False, 3)
     chosen = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5).fit(x, y)
     given = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5, conv_segments=segments,
-                               segment_dropout=dropout, conv_max=maximum).fit(x, y)
+                               segment_dropout=dropout, conv_max=maximum, trend_window=trend or 0).fit(x, y)
     assert chosen.segment_selection["chosen"] == segments and given.segment_selection is None
     assert chosen.segment_selection["chosen_dropout"] == dropout == chosen.net.config.segment_dropout
     assert chosen.segment_selection["chosen_max"] is maximum is chosen.net.config.conv_max
+    assert chosen.segment_selection["chosen_trend"] == trend == chosen.trend_window == given.trend_window
+    assert chosen.input_channels == (2 if trend else 1)
     assert [m.conv.max_pool for m in chosen.net.members] == [maximum]
     np.testing.assert_array_equal(chosen.predict_proba(x), given.predict_proba(x))
 
@@ -224,7 +229,8 @@ def test_the_cli_reports_the_choice(tmp_path, capsys):
                  "--no-baseline", "--out", str(out)]) == 0
     assert "conv segments: P = " in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["segment_selection"]["choices"] == [1, 3, 3, 1]
+    assert metrics["segment_selection"]["choices"] == [1, 3, 3, 1, 1]
+    assert metrics["trend_window"] == metrics["segment_selection"]["chosen_trend"]
     assert metrics["conv_max"] == metrics["segment_selection"]["chosen_max"]
     assert metrics["conv_segments"] == metrics["segment_selection"]["chosen"]
     assert metrics["segment_dropout"] == metrics["segment_selection"]["chosen_dropout"]
@@ -243,28 +249,34 @@ def test_the_selection_networks_share_the_models_time_budget(monkeypatch):
     selection fixes."""
     seen = spy_on_fits(monkeypatch)
     x, y = bumps(24, seed=6)
-    lstmkit.Classifier(**SMALL, max_epochs=1, max_time=6.0, learning_rate=0.002).fit(x, y)
-    inner = seen[1:]  # the model's own fit first, then per fold the three candidates', then the maximum's
-    assert len(inner) == 6
-    for options in inner[0::2]:  # the three candidates together, at twice the block width
+    lstmkit.Classifier(**SMALL, max_epochs=1, max_time=7.5, learning_rate=0.002).fit(x, y)
+    # the model's own fit first, then per fold the three candidates', the maximum's, the trend's
+    inner = seen[1:]
+    assert len(inner) == 9
+    for options in inner[0::3]:  # the three candidates together, at twice the block width
         assert options["max_time"] == pytest.approx(0.75) and options["learning_rate"] == 0.002
         assert options["conv_segments"] == (1, 3, 3) and options["ensemble"] == 3
         assert options["segment_dropout"] == (0.0, 0.0, 0.8)
-        assert options["conv_max"] == (False, False, False)
+        assert options["conv_max"] == (False, False, False) and options["trend_window"] == 0
         assert options["fold_scales"] == (2.0,) and options["max_steps"] == 300
-    for options in inner[1::2]:  # the maximum's network, at the model's own block width
+    for options in inner[1::3]:  # the maximum's network, at the model's own block width
         assert options["max_time"] == pytest.approx(0.25) and options["learning_rate"] == 0.002
         assert options["conv_segments"] == (1,) and options["segment_dropout"] == (0.0,)
-        assert options["conv_max"] == (True,) and options["ensemble"] == 1
+        assert options["conv_max"] == (True,) and options["ensemble"] == 1 and options["trend_window"] == 0
         assert options["fold_scales"] == (1.0,) and options["max_steps"] == 300
+    for options in inner[2::3]:  # the trend's network: P = 1 read split, at twice the block width
+        assert options["max_time"] == pytest.approx(0.25) and options["learning_rate"] == 0.002
+        assert options["conv_segments"] == (1,) and options["segment_dropout"] == (0.0,)
+        assert options["conv_max"] == (False,) and options["ensemble"] == 1 and options["trend_window"] == 3
+        assert options["fold_scales"] == (2.0,) and options["max_steps"] == 300
 
 
 def test_a_dropout_given_is_kept_and_p_alone_chosen():
     x, y = bumps(24, seed=7)
     clf = lstmkit.Classifier(**SMALL, max_epochs=1, segment_dropout=0.5).fit(x, y)
     record = clf.segment_selection
-    assert record["choices"] == [1, 3, 1] and record["dropouts"] == [0.5, 0.5, 0.5]
-    assert record["maxes"] == [False, False, True]
+    assert record["choices"] == [1, 3, 1, 1] and record["dropouts"] == [0.5, 0.5, 0.5, 0.5]
+    assert record["maxes"] == [False, False, True, False] and record["trends"] == [None, None, None, 3]
     assert clf.net.config.segment_dropout == 0.5 and record["chosen_dropout"] == 0.5
 
 

@@ -1,7 +1,8 @@
 """``trend_window``: every channel read as its detail around a centred moving average and that
 average (:func:`lstmkit.tasks.classify.trend_split`): the values against a plain loop, the
-channels the networks read, save/load, the parameter's and the flag's errors, and a series
-whose class is a sine's frequency over a random walk, which the split lets the network learn."""
+channels the networks read, save/load, the parameter's and the flag's errors, a series whose
+class is a sine's frequency over a random walk, which the split lets the network learn, and the
+split as a candidate of the selection (``trend_window=None``)."""
 
 import json
 
@@ -12,6 +13,7 @@ import lstmkit
 from lstmkit.cli.main import main
 from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks.classify import trend_split
+from lstmkit.tasks.classify_select import TREND_SHARE, describe, trend_candidate_window
 
 from test_classifier import write_ts
 from test_classify_fold import SMALL
@@ -62,8 +64,15 @@ def test_the_network_reads_both_parts_and_the_model_saves_them(tmp_path):
     loaded = lstmkit.Classifier.load(tmp_path / "m")
     assert loaded.params.trend_window == 61
     np.testing.assert_array_equal(loaded.predict_proba(data), clf.predict_proba(data))
-    with pytest.raises(ValueError, match="trend_window must be a whole number of steps >= 2, or None"):
-        lstmkit.Classifier(trend_window=1)
+    for bad in (1, -2, 2.5, "3", True):
+        with pytest.raises(ValueError, match=r"trend_window must be a whole number of steps >= 2, 0 \(off\) or None"):
+            lstmkit.Classifier(trend_window=bad)
+    old = json.loads((tmp_path / "m" / "config.json").read_text())  # a model saved before the trend's choice
+    del old["state"]["trend_window"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(old))
+    before = lstmkit.Classifier.load(tmp_path / "m")
+    assert before.trend_window == 61 and before.input_channels == 4
+    np.testing.assert_array_equal(before.predict_proba(data), clf.predict_proba(data))
 
 
 def test_a_sine_over_a_random_walk_is_learned_with_the_split():
@@ -82,4 +91,54 @@ def test_the_cli_flag(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", str(train), "--trend-window", "1"])
     assert exit_info.value.code == 2
-    assert "--trend-window: expected a whole number >= 2, got 1" in capsys.readouterr().err
+    assert "--trend-window: expected 0 (off) or a whole number >= 2, got 1" in capsys.readouterr().err
+    off = tmp_path / "off"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1",
+                 "--no-baseline", "--trend-window", "0", "--out", str(off)]) == 0
+    metrics = json.loads((off / "metrics.json").read_text())
+    assert metrics["trend_window"] is None and metrics["segment_selection"]["trends"] == [None] * 4
+
+
+def test_the_candidates_window_is_a_sixteenth_of_the_median_length():
+    assert TREND_SHARE == 16
+    assert [trend_candidate_window(m) for m in (18000, 600, 48, 40, 24, 20, 1)] == [1125, 38, 3, 3, 2, 2, 2]
+
+
+@pytest.mark.slow
+def test_the_trend_candidate_is_a_model_of_its_own(monkeypatch):
+    """Added where the options leave it (None): one network per fold reading the split at twice
+    the block width after the others, whose fits stay as they are without it; 0 keeps it out, a
+    window given is read by every candidate and none is added."""
+    from test_classify_select import spy_on_fits
+
+    data = wandering(12, 3, length=160)
+    options = dict(**SMALL, ensemble=1, max_steps=4, seed=1)
+    seen = spy_on_fits(monkeypatch)
+    chosen = lstmkit.Classifier(**options).fit(data).segment_selection
+    assert [o["trend_window"] for o in seen[1:]] == [0, 0, 10] * 3  # 160 steps / 16
+    assert [o["fold_scales"] for o in seen[1:]] == [(2.0,), (1.0,), (2.0,)] * 3
+    assert chosen["trends"] == [None] * 4 + [10] and len(chosen["log_loss"]) == 5
+    seen.clear()
+    off = lstmkit.Classifier(**options, trend_window=0).fit(data)
+    assert [o["trend_window"] for o in seen[1:]] == [0, 0] * 3 and off.trend_window is None
+    assert off.segment_selection["log_loss"] == chosen["log_loss"][:4]  # the other candidates' fits, bit for bit
+    assert off.segment_selection["trends"] == [None] * 4
+    seen.clear()
+    given = lstmkit.Classifier(**options, trend_window=21).fit(data)
+    assert [o["trend_window"] for o in seen[1:]] == [21, 21] * 3
+    assert given.segment_selection["trends"] == [21] * 4 and given.trend_window == 21
+    seen.clear()
+    lstmkit.Classifier(**options, conv_segments=1).fit(data)  # no selection: off unless given
+    assert len(seen) == 1 and seen[0]["trend_window"] is None
+
+
+@pytest.mark.slow
+def test_the_selection_takes_the_split_where_a_random_walk_hides_the_class():
+    train, test = wandering(40, 1), wandering(40, 2)
+    clf = lstmkit.Classifier(**SMALL, ensemble=1, max_steps=150, seed=0).fit(train)
+    record = clf.segment_selection
+    assert record["chosen_trend"] == 38 == clf.trend_window and clf.input_channels == 2
+    mean, se = record["difference"][-1]
+    assert mean + se < 0 and record["accuracy"][-1] > record["accuracy"][0]
+    assert "P = 1 split at a trend of 38 chosen by 3-fold" in describe(record)
+    assert clf.evaluate(test)["accuracy"] >= 0.9

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from lstmkit.cli.common import (
     add_training_arguments,
-    at_least_two,
     estimator_options,
     fraction_below,
     holds_run_dir,
     positive_int,
+    trend_window,
 )
 
 ENSEMBLE = 3  # ClassifierParams.ensemble and .augment (tests check that they agree)
@@ -196,10 +196,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", type=fraction_below(1.0), default=AUGMENT, metavar="F",
                         help="window slicing: train on random windows of (1 - F) of every sequence's "
                              f"length, read whole sequences to predict (default {AUGMENT}: off)")
-    parser.add_argument("--trend-window", type=at_least_two, default=None, metavar="W",
+    parser.add_argument("--trend-window", type=trend_window, default=None, metavar="W",
                         help="read every channel as two: its detail around a centred moving average of W "
                              "time steps, and that average (a slow wander, such as a random walk, apart "
-                             "from faster shapes; default: off)")
+                             "from faster shapes); 0: never; default: a candidate of the selection of P, "
+                             "W = median length / 16")
     parser.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
                         help="optimizer steps to train for (the epochs follow from the data size; "
                              "--max-epochs caps them; default 1000)")
@@ -312,7 +313,8 @@ def run(args: argparse.Namespace) -> int:
                "masked_norm": classifier.params.masked_norm,
                "conv_segments": classifier.net.config.conv_segments,
                "segment_dropout": classifier.net.config.segment_dropout,
-               "conv_max": classifier.net.config.conv_max, "member_offsets": classifier.member_offsets,
+               "conv_max": classifier.net.config.conv_max, "trend_window": classifier.trend_window,
+               "member_offsets": classifier.member_offsets,
                "segment_selection": classifier.segment_selection,
                "resolution_selection": classifier.resolution_selection,
                "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]

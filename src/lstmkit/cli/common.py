@@ -32,8 +32,12 @@ def positive_int(text: str) -> int:
     return _int_at_least(text, 1)
 
 
-def at_least_two(text: str) -> int:
-    return _int_at_least(text, 2)
+def trend_window(text: str) -> int:
+    """A window of at least two steps, or 0 (off)."""
+    value = _int_at_least(text, 0)
+    if value == 1:
+        raise argparse.ArgumentTypeError(f"expected 0 (off) or a whole number >= 2, got {value}")
+    return value
 
 
 def nonnegative_int(text: str) -> int:

@@ -130,8 +130,11 @@ moving average of W steps) and its detail around it (:func:`trend_split`): where
 in a faster oscillation over a slow wander, such as a random walk several times its height
 (benchmarks/generated_sets.py's WanderingSines), the networks otherwise fit the wander of each
 training series and learn nothing that carries to new ones; MiniRocket's kernels, whose weights
-sum to zero, never see a level. Off by default: it is not chosen by the training series yet,
-and it was measured on that one set alone (benchmarks/README.md, "Long series over a random walk").
+sum to zero, never see a level. By default (None) it is a candidate of the selection of P
+(:mod:`lstmkit.tasks.classify_select`): P = 1 read split at ``W = round(median length / 16)``,
+a model of its own in the cross-validation, taken only where it beats the others on the
+training series' held-out folds beyond one standard error; 0 keeps it off, W gives it
+(benchmarks/README.md, "Long series over a random walk").
 
 ``mixup=α`` (:func:`lstmkit.tasks.classify_net.mix_batch`, Zhang et al. 2018) trains on every
 batch mixed with a shuffled copy of itself, ``x' = λ x_i + (1 - λ) x_π(i)`` with
@@ -218,7 +221,8 @@ class ClassifierParams(ClassifierNetOptions):
     patch: int | None = None  # None: the median (downsampled) sequence becomes about 16 LSTM steps
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     # W >= 2: every channel read as two, its detail around a centred moving average of W steps and
-    # that average (trend_split: a slow wander apart from the faster shapes); None: off
+    # that average (trend_split: a slow wander apart from the faster shapes); 0: off; None: a
+    # candidate of the selection when P is chosen (classify_select), else off
     trend_window: int | None = None
     val_fraction: float = 0.0  # > 0: a stratified split for early stopping (else: lowest training loss)
     max_steps: int | None = 1000  # optimizer steps: max_epochs = min(max_epochs, ceil(max_steps / batches))
@@ -256,8 +260,10 @@ class ClassifierParams(ClassifierNetOptions):
         if not 0.0 <= self.augment < 1.0:
             raise ValueError(f"augment must lie in [0, 1), got {self.augment}")
         w = self.trend_window
-        if w is not None and (isinstance(w, bool) or int(w) != w or w < 2):
-            raise ValueError(f"trend_window must be a whole number of steps >= 2, or None (off), got {w!r}")
+        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating))
+                              or int(w) != w or w == 1 or w < 0):
+            raise ValueError(f"trend_window must be a whole number of steps >= 2, 0 (off) or None (chosen), "
+                             f"got {w!r}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must lie in [0, 0.5), got {self.val_fraction}")
         if self.scaling not in SCALINGS:
@@ -580,6 +586,7 @@ class Classifier(Estimator):
         self.classes: list[str] = []
         self.label_kind = "str"  # the type predict gives labels back in (fit's y's: label_kind)
         self.segment_selection: dict[str, Any] | None = None  # conv_segments=None: select_conv_segments' record
+        self.trend_window: int | None = None  # the window the fitted model splits channels at (None: not split)
         # fold_scales=None on series read whole: select_fold_scales' record
         self.resolution_selection: dict[str, Any] | None = None
         self.channel_mean: np.ndarray | None = None
@@ -634,7 +641,7 @@ class Classifier(Estimator):
         constant in time: ``(L, 3C)``) or by the training set's per-channel mean and std; with
         ``trend_window`` each standardised channel split by :func:`trend_split` first (2C, or 4C
         with the statistics)."""
-        window = self.params.trend_window
+        window = self.trend_window
         if not self.per_series:
             z = (seq - self.channel_mean) / self.channel_std
             return z if window is None else trend_split(z, window)
@@ -650,7 +657,7 @@ class Classifier(Estimator):
         """The channels the networks read per (unfolded) step: C, or 2C split by ``trend_window``;
         2C more with the series' statistics."""
         c = len(self.channel_mean)
-        return c * (1 if self.params.trend_window is None else 2) + (0 if self.stats_mean is None else 2 * c)
+        return c * (1 if self.trend_window is None else 2) + (0 if self.stats_mean is None else 2 * c)
 
     @property
     def views(self) -> int:
@@ -681,12 +688,15 @@ class Classifier(Estimator):
         p = self.params
         check_trainable(data, min_per_class=2 if p.val_fraction > 0 else 1)  # one to learn (and one to validate)
         segments, segment_dropout, conv_max = p.conv_segments, p.segment_dropout, p.conv_max
+        trend = int(p.trend_window) if p.trend_window else None  # None (not chosen) and 0: off
         self.segment_selection = None
         if segments is None:  # the training series decide whether the parts' averages help
             self.segment_selection = select_conv_segments(self, data)
             segments = self.segment_selection["chosen"]
             segment_dropout = self.segment_selection.get("chosen_dropout", segment_dropout)
             conv_max = self.segment_selection.get("chosen_max", conv_max)
+            trend = self.segment_selection.get("chosen_trend", trend)
+        self.trend_window = trend
         segment_dropout = 0.0 if segment_dropout is None else segment_dropout
         conv_max = False if conv_max is None else conv_max
         self.classes = list(data.classes)
@@ -716,7 +726,7 @@ class Classifier(Estimator):
         self.resolution_selection = None
         if p.fold_scales is None and len(fold_scales) > 1 and p.ensemble > 1:  # the training series decide
             self.resolution_selection = select_fold_scales(self, data, segments, segment_dropout, fold_scales,
-                                                           conv_max)
+                                                           conv_max, self.trend_window)
             fold_scales = tuple(self.resolution_selection["chosen"])
         self.member_downsample = member_downsampling(d, fold_scales, p.ensemble, self.period,
                                                      max_width=int(median // FOLD_MIN_STEPS))
@@ -908,7 +918,7 @@ class Classifier(Estimator):
         return {"classes": self.classes, "label_kind": self.label_kind, "patch": self.patch, "downsample": self.downsample,
                 "member_patch": list(self.member_patch), "member_downsample": list(self.member_downsample),
                 "period": self.period, "member_offsets": [list(o) for o in self.member_offsets],
-                "segment_selection": self.segment_selection, "resolution_selection": self.resolution_selection,
+                "trend_window": self.trend_window, "segment_selection": self.segment_selection, "resolution_selection": self.resolution_selection,
                 "downsample_mode": self.downsample_mode, "per_series": self.per_series,
                 "stats_mean": None if self.stats_mean is None else self.stats_mean.tolist(),
                 "stats_std": None if self.stats_std is None else self.stats_std.tolist(),
@@ -936,6 +946,8 @@ class Classifier(Estimator):
         self.label_kind = state.get("label_kind", "str")  # models saved before arrays: text
         self.segment_selection = state.get("segment_selection")
         self.resolution_selection = state.get("resolution_selection")  # None: saved before it, or none ran
+        # saved before the trend's choice: the window given, if any
+        self.trend_window = state.get("trend_window", self.params.trend_window or None)
         if "segment_selection" not in state and self.params.conv_segments is None:
             self.params.conv_segments = self.net.config.conv_segments  # saved before the selection: P given
         self.patch = int(state["patch"])

@@ -88,6 +88,16 @@ MAX_FOLD_SCALE = 1.0
 #: for it reads one offset: with 4 there, it was also taken on OSULeaf seed 0 and Watch seed 2 and
 #: cost them 0.017 and 0.048 on their test splits (benchmarks/README.md).
 MAX_FOLD_OFFSETS = 4
+#: The trend candidate (``trend_window=None``, left to the selection): P = 1 (or the first
+#: candidate's P, dropout and maximum) with every channel read as its detail around a centred
+#: moving average and that average (:func:`lstmkit.tasks.classify.trend_split`), the window a
+#: sixteenth of the median length (8 blocks of the length rule's d = median / 128).
+TREND_SHARE = 16
+
+
+def trend_candidate_window(median: float) -> int:
+    """The trend candidate's window: ``W = max(2, round(median / TREND_SHARE))`` steps."""
+    return max(2, int(np.floor(float(median) / TREND_SHARE + 0.5)))
 
 
 def held_out_losses(proba: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,14 +170,22 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     params = classifier.get_params()
     candidates = candidates_for(params["segment_dropout"], params["conv_max"])
     added = params["conv_max"] is None  # the maximum's candidate: at the model's resolution
+    # the trend candidate, where the options leave it to the selection: the first one read split
+    given_trend = params["trend_window"] or None  # 0: off
+    added_trend = params["trend_window"] is None
+    trends = [given_trend] * len(candidates)
+    if added_trend:
+        candidates.append(candidates[0])
+        trends.append(trend_candidate_window(np.median(data.lengths)))
     choices, dropouts, maxes = ([c[j] for c in candidates] for j in range(3))
     # the model that takes the maximum's candidate added here reads the blocks from several starts
     max_offsets = int(params["fold_offsets"] or MAX_FOLD_OFFSETS)
-    offsets = [max_offsets if added and m else 1 for m in maxes]
+    offsets = [max_offsets if added and m and not t else 1 for m, t in zip(maxes, trends)]
     record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "chosen_max": maxes[0],
-                              "chosen_offsets": offsets[0], "choices": choices, "dropouts": dropouts,
-                              "maxes": maxes, "offsets": offsets, "folds": SELECTION_FOLDS,
-                              "log_loss": None, "accuracy": None, "difference": None, "skipped": None, "seconds": 0.0}
+                              "chosen_offsets": offsets[0], "chosen_trend": trends[0], "choices": choices,
+                              "dropouts": dropouts, "maxes": maxes, "offsets": offsets, "trends": trends,
+                              "folds": SELECTION_FOLDS, "log_loss": None, "accuracy": None, "difference": None,
+                              "skipped": None, "seconds": 0.0}
     fewest = _fewest_per_class(data)
     if fewest < SELECTION_FOLDS:
         record["skipped"] = (f"a class has {fewest} training series, fewer than the "
@@ -176,8 +194,13 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     seed = int(params["seed"])
     steps = _selection_steps(params)
     # the candidates at the block width twice the model's in one ensemble, the maximum's (added
-    # where the options leave it to the selection) apart at the model's own width
-    groups = [[j for j, m in enumerate(maxes) if not added or not m], [j for j, m in enumerate(maxes) if added and m]]
+    # where the options leave it to the selection) apart at the model's own width, the trend's
+    # (added likewise) apart at twice it: it reads other inputs, so it is a model of its own, and
+    # the others' fits are the same with and without it
+    split = [added_trend and j == len(candidates) - 1 for j in range(len(candidates))]
+    groups = [[j for j, m in enumerate(maxes) if not split[j] and (not added or not m)],
+              [j for j, m in enumerate(maxes) if not split[j] and added and m],
+              [j for j in range(len(candidates)) if split[j]]]
     common = {**params, "mixup": _first_member(params["mixup"]), "kernel_scales": (1.0,), "fold_offsets": 1,
               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
               # a time budget for the model (minutes) is shared: the selection's networks together
@@ -186,14 +209,15 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
               else params["max_time"] / (2 * SELECTION_FOLDS) / len(choices)}
     options = [{**common, "conv_segments": tuple(choices[j] for j in group),
                 "segment_dropout": tuple(dropouts[j] for j in group), "conv_max": tuple(maxes[j] for j in group),
-                "ensemble": len(group), "fold_scales": (scale,),
+                "ensemble": len(group), "fold_scales": (scale,), "trend_window": trends[group[0]] or 0,
                 "max_time": None if common["max_time"] is None else common["max_time"] * len(group)}
-               for group, scale in zip(groups, (SELECTION_FOLD_SCALE, MAX_FOLD_SCALE)) if group]
+               for group, scale in zip(groups, (SELECTION_FOLD_SCALE, MAX_FOLD_SCALE, SELECTION_FOLD_SCALE))
+               if group]
     proba = _cross_validated_proba(type(classifier), options, data, seed)
-    proba = proba[np.argsort(groups[0] + groups[1])]  # back in the candidates' order
+    proba = proba[np.argsort(groups[0] + groups[1] + groups[2])]  # back in the candidates' order
     best = _score(record, proba, data)
     record["chosen"], record["chosen_dropout"], record["chosen_max"] = choices[best], dropouts[best], maxes[best]
-    record["chosen_offsets"] = offsets[best]
+    record["chosen_offsets"], record["chosen_trend"] = offsets[best], trends[best]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
 
@@ -204,12 +228,14 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
 RESOLUTION_STANDINS = (4.0, 1.0)
 
 
-def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv_max=False) -> dict[str, Any]:
+def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv_max=False,
+                       trend_window=None) -> dict[str, Any]:
     """``fold_scales=None`` on series read whole (:func:`lstmkit.tasks.classify.automatic_fold_scales`
     gives ``scales``, 1/2/4): keep the members at ``scales`` or read every member at full
     resolution (``(1,)``), by the same cross-validation and rule as the parts (:func:`choose`).
 
-    Two networks per fold, trained together at the chosen P, dropout and maximum: one reading blocks of
+    Two networks per fold, trained together at the chosen P, dropout, maximum and trend window
+    (``trend_window``, None: off): one reading blocks of
     ``max(scales)`` steps (the broad view the coarser members bring; Tecator_disc seed 0: every
     member at 4 scored 0.953 on its test split, as 1/2/4 did), one reading every step. The
     multi-resolution ensemble is kept unless the full-resolution network is better on both
@@ -239,7 +265,7 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
     steps = _selection_steps(params)
     options = {**params, "conv_segments": int(_first_member(segments)),
                "segment_dropout": float(_first_member(segment_dropout)), "conv_max": bool(_first_member(conv_max)),
-               "mixup": _first_member(params["mixup"]),
+               "trend_window": trend_window or 0, "mixup": _first_member(params["mixup"]),
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
                "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
@@ -327,21 +353,24 @@ def describe(record: dict[str, Any]) -> str:
     """One line for the report: what was chosen and on what evidence."""
     if record["skipped"]:
         return f"conv segments: P = {record['chosen']} ({record['skipped']})"
-    dropouts = record.get("dropouts") or [0.0] * len(record["choices"])  # records saved before the dropout's choice
-    maxes = record.get("maxes") or [False] * len(record["choices"])  # records saved before the maximum's choice
+    n = len(record["choices"])
+    dropouts = record.get("dropouts") or [0.0] * n  # records saved before the dropout's choice
+    maxes = record.get("maxes") or [False] * n  # records saved before the maximum's choice
+    trends = record.get("trends") or [None] * n  # records saved before the trend's choice
     # records saved before the margin have no differences
-    differences = record.get("difference") or [None] * len(record["choices"])
-    first = _candidate(record["choices"][0], dropouts[0], maxes[0])
-    cells = ", ".join(f"{_candidate(p, r, m)}: log-loss {loss:.3f}"
+    differences = record.get("difference") or [None] * n
+    first = _candidate(record["choices"][0], dropouts[0], maxes[0], trends[0])
+    cells = ", ".join(f"{_candidate(p, r, m, t)}: log-loss {loss:.3f}"
                       + ("" if diff is None else f" ({diff[0]:+.3f} ± {diff[1]:.3f} against {first})")
                       + f", accuracy {acc:.3f}"
-                      for p, r, m, loss, acc, diff in zip(record["choices"], dropouts, maxes, record["log_loss"],
-                                                          record["accuracy"], differences))
-    chosen = _candidate(record["chosen"], record.get("chosen_dropout", 0.0), record.get("chosen_max", False))
+                      for p, r, m, t, loss, acc, diff in zip(record["choices"], dropouts, maxes, trends,
+                                                             record["log_loss"], record["accuracy"], differences))
+    chosen = _candidate(record["chosen"], record.get("chosen_dropout", 0.0), record.get("chosen_max", False),
+                        record.get("chosen_trend"))
     return (f"conv segments: {chosen} chosen by {record['folds']}-fold cross-validation "
             f"on the training series ({cells}; {record['seconds']:.0f} s)")
 
 
-def _candidate(segments: int, dropout: float, conv_max: bool = False) -> str:
+def _candidate(segments: int, dropout: float, conv_max: bool = False, trend: int | None = None) -> str:
     return (f"P = {segments}" + (f" (dropout {dropout:g})" if segments > 1 and dropout > 0 else "")
-            + (" with the maximum" if conv_max else ""))
+            + (" with the maximum" if conv_max else "") + (f" split at a trend of {trend}" if trend else ""))
