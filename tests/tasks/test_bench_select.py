@@ -61,3 +61,36 @@ def test_one_line_and_one_record_per_set_and_seed(bench, monkeypatch, tmp_path, 
         for mean, se in record["difference"][1:]:
             assert f"{mean:+.3f} ± {se:.3f}" in line
         assert f"{record['accuracy'][0]:.3f} / {record['accuracy'][1]:.3f}" in line
+
+
+@pytest.fixture
+def screen(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    with benchmark_module("bench_classify.py") as loaders:
+        monkeypatch.setattr(loaders, "load", lambda name, split_seed: (synthetic(24, seed=0, channels=1), None))
+        with benchmark_module("screen_trend.py") as module:
+            yield module
+
+
+@pytest.mark.slow
+def test_the_trend_screen_is_the_selections_first_and_last_candidate(screen, monkeypatch, tmp_path, capsys):
+    """benchmarks/screen_trend.py: P = 1 and the split, single networks on the selection's folds;
+    the split's network is the selection's own (a model of its own there too), bit for bit."""
+    import numpy as np
+
+    train = synthetic(24, seed=0, channels=1)
+    record = screen.screen(train, 0, **SMALL)
+    selection = classify_select.select_conv_segments(lstmkit.Classifier(**SMALL, seed=0), train)
+    window = classify_select.trend_candidate_window(np.median(train.lengths))
+    assert record["window"] == selection["trends"][-1] == window >= 2
+    assert record["accuracy"][1] == pytest.approx(selection["accuracy"][-1], abs=1e-6)
+    assert record["log_loss"][1] == pytest.approx(selection["log_loss"][-1], abs=1e-6)
+    assert record["difference"][0] == pytest.approx(record["log_loss"][1] - record["log_loss"][0], abs=1e-9)
+    real = screen.screen
+    monkeypatch.setattr(screen, "screen", lambda data, seed: real(data, seed, **SMALL))
+    out = tmp_path / "screen.jsonl"
+    assert screen.main(["--datasets", "Tiny", "--seeds", "0", "--json", str(out)]) == 0
+    (written,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert written == {"set": "Tiny", "seed": 0, **record}
+    line = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Tiny")][0]
+    assert f"{record['difference'][0]:+.3f} ± {record['difference'][1]:.3f}" in line

@@ -13,7 +13,12 @@ stratified cross-validation among the candidates ``(P, dropout, maximum)`` of
 :data:`SEGMENT_CANDIDATES`, ``(1, 0), (3, 0), (3, 0.8)`` and P = 1 with the conv branch's global
 maximum beside its average (``conv_max``: whether a shape occurs anywhere, which the average of a
 long noisy series hides when the shape is short; with ``segment_dropout`` given, P = 1 and 3 at
-that dropout and P = 1 with the maximum; with ``conv_max`` given, the others at it):
+that dropout and P = 1 with the maximum; with ``conv_max`` given, the others at it), and last
+the first candidate with every channel read as its detail around a centred moving average of
+``W = round(median length / 16)`` steps and that average (``trend_window``,
+:func:`lstmkit.tasks.classify.trend_split`: a slow wander such as a random walk, which the
+networks otherwise fit series by series, apart from the faster shapes; with ``trend_window``
+given, every candidate reads it and none is added):
 
 * the training series are dealt to ``K = SELECTION_FOLDS`` (3) stratified folds
   (:func:`lstmkit.data.sequence_data.stratified_folds`, shuffled with the model's seed);
@@ -25,7 +30,9 @@ that dropout and P = 1 with the maximum; with ``conv_max`` given, the others at 
   own, trained after them on the same folds at the model's own block width (``MAX_FOLD_SCALE``:
   at twice the width the short shapes it is there to find blur), so the other three candidates'
   fits are the same with and without it (the model that takes it reads folded series, d > 1,
-  from ``MAX_FOLD_OFFSETS`` (4) start offsets of the blocks, ``fold_offsets=None``);
+  from ``MAX_FOLD_OFFSETS`` (4) start offsets of the blocks, ``fold_offsets=None``); the trend's
+  candidate reads other inputs, so it too is one network of its own, trained last on the same
+  folds at twice the block width;
 * every training series is held out once; candidate c's held-out log-loss and accuracy over
   all N of them are
 
