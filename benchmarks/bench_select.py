@@ -43,13 +43,18 @@ def label(record: dict, j: int) -> str:
     return f"P{p}" + (f"+d{r:g}" if p > 1 and r > 0 else "") + ("+max" if maximum else "") + (f"+t{trend}" if trend else "")
 
 
+def add_arguments(parser: argparse.ArgumentParser, seeds: str = "0,1,2") -> None:
+    """The data sets, seeds, threads and JSON output, as this script and screen_trend.py take them."""
+    parser.add_argument("--datasets", required=True, help="comma-separated, bench_classify.py's names")
+    parser.add_argument("--seeds", default=seeds, help=f"model seeds (default {seeds})")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--json", default=None, metavar="OUT", help="append one JSON line per set and seed here")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", required=True, help="comma-separated, bench_classify.py's names")
-    parser.add_argument("--seeds", default="0,1,2", help="model seeds (default 0,1,2)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--json", default=None, metavar="OUT", help="append one JSON line per selection here")
+    add_arguments(parser)
     args = parser.parse_args(argv)
 
     import torch

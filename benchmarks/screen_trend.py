@@ -26,6 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_select import add_arguments  # noqa: E402
+
 
 def screen(train, seed: int, **options) -> dict | None:
     """The record for one set and seed (None: a class has fewer series than the folds);
@@ -54,10 +56,7 @@ def screen(train, seed: int, **options) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", required=True, help="comma-separated, bench_classify.py's names")
-    parser.add_argument("--seeds", default="0", help="model seeds (default 0)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--json", default=None, metavar="OUT", help="append one JSON line per set and seed here")
+    add_arguments(parser, seeds="0")
     args = parser.parse_args(argv)
 
     import torch

@@ -13,13 +13,18 @@ from test_classifier import synthetic
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "ensemble": 1, "max_steps": 20, "progress": False}
 
 
-@pytest.fixture
-def bench(monkeypatch):
+def on_a_tiny_set(monkeypatch, script: str):
+    """The benchmark script ``script`` with bench_classify's loader giving one small synthetic set."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     with benchmark_module("bench_classify.py") as loaders:
         monkeypatch.setattr(loaders, "load", lambda name, split_seed: (synthetic(24, seed=0, channels=1), None))
-        with benchmark_module("bench_select.py") as module:
+        with benchmark_module(script) as module:
             yield module
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    yield from on_a_tiny_set(monkeypatch, "bench_select.py")
 
 
 RECORD = {"choices": [1, 3, 3, 1, 1], "dropouts": [0.0, 0.0, 0.8, 0.0, 0.0], "maxes": [False, False, False, True, False],
@@ -65,11 +70,7 @@ def test_one_line_and_one_record_per_set_and_seed(bench, monkeypatch, tmp_path, 
 
 @pytest.fixture
 def screen(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    with benchmark_module("bench_classify.py") as loaders:
-        monkeypatch.setattr(loaders, "load", lambda name, split_seed: (synthetic(24, seed=0, channels=1), None))
-        with benchmark_module("screen_trend.py") as module:
-            yield module
+    yield from on_a_tiny_set(monkeypatch, "screen_trend.py")
 
 
 @pytest.mark.slow
