@@ -125,7 +125,7 @@ speech frames). The convolutional branch reads every (downsampled) time step.
 sequences. On ArrowHead it lowered the test accuracy (seed 0: 0.76 at F=0.1, 0.58 at F=0.2,
 against 0.82 without), so it stays off.
 
-``trend_window=W`` (off by default) reads every standardised channel as two, its trend (a centred
+``trend_window=W`` reads every standardised channel as two, its trend (a centred
 moving average of W steps) and its detail around it (:func:`trend_split`): where the class lies
 in a faster oscillation over a slow wander, such as a random walk several times its height
 (benchmarks/generated_sets.py's WanderingSines), the networks otherwise fit the wander of each
@@ -918,7 +918,8 @@ class Classifier(Estimator):
         return {"classes": self.classes, "label_kind": self.label_kind, "patch": self.patch, "downsample": self.downsample,
                 "member_patch": list(self.member_patch), "member_downsample": list(self.member_downsample),
                 "period": self.period, "member_offsets": [list(o) for o in self.member_offsets],
-                "trend_window": self.trend_window, "segment_selection": self.segment_selection, "resolution_selection": self.resolution_selection,
+                "trend_window": self.trend_window, "segment_selection": self.segment_selection,
+                "resolution_selection": self.resolution_selection,
                 "downsample_mode": self.downsample_mode, "per_series": self.per_series,
                 "stats_mean": None if self.stats_mean is None else self.stats_mean.tolist(),
                 "stats_std": None if self.stats_std is None else self.stats_std.tolist(),
