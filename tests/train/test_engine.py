@@ -330,3 +330,28 @@ def test_more_training_processes_than_cores_are_noted(tmp_path, monkeypatch, cap
                                        "waits for the slowest (fewer devices train faster here)\n")
     assert fit(Net(), loss_fn, train, val, TrainingConfig(devices=2), tmp_path) == "trained"
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("with_validation", [True, False])
+def test_a_run_without_a_directory_keeps_the_best_weights_in_memory(tmp_path, monkeypatch, with_validation):
+    """``run_dir=None``: nothing can resume from it, so no checkpoint is written; the net ends
+    with the same best epoch's weights, and the same result, as a run with a directory."""
+    runs = []
+    for run_dir in (tmp_path / "kept", None):
+        torch.manual_seed(0)
+        net = Net()
+        train, val = loaders()
+        saves = []
+        real_save = torch.save
+        monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: (saves.append(f), real_save(obj, f, *a, **k)))
+        config = TrainingConfig(max_epochs=8, learning_rate=0.5, seed=3, progress=False)  # it overshoots
+        result = fit(net, loss_fn, train, val if with_validation else None, config, run_dir)
+        monkeypatch.setattr(torch, "save", real_save)
+        runs.append((result, [p.detach().clone() for p in net.parameters()], saves))
+    (kept, kept_weights, kept_saves), (memory, memory_weights, memory_saves) = runs
+    assert kept_saves and memory_saves == []  # the kept run wrote its checkpoints; the other none
+    assert memory.best_epoch == kept.best_epoch is not None and memory.epochs == kept.epochs == 8
+    assert memory.best_val_loss == kept.best_val_loss and memory.steps == kept.steps
+    for a, b in zip(kept_weights, memory_weights):
+        assert torch.equal(a, b)
+    assert kept.best_epoch < 7 or not with_validation  # by the validation loss not the last epoch

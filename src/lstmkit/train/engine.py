@@ -466,7 +466,7 @@ def _resumable_loader(loader, keeper):
 EPOCH_CHECKPOINT_SECONDS = 30.0
 
 
-def _epoch_checkpoint_callback(dirpath: Path, monitor: str, seconds: float):
+def _epoch_checkpoint_callback(dirpath: Path, monitor: str, seconds: float, in_memory: bool = False):
     """Lightning's ModelCheckpoint (``best.ckpt`` by ``monitor``, and ``last.ckpt`` at every
     epoch end), writing at most once every ``seconds``: a save asked for sooner is kept in
     memory (a copy of the very checkpoint that would have been written then) and written at
@@ -474,7 +474,12 @@ def _epoch_checkpoint_callback(dirpath: Path, monitor: str, seconds: float):
     disk are therefore always a checkpoint of a real moment of training, never more than
     ``seconds`` (plus the epoch under way) behind, and what training ends with is exactly what
     every-epoch saving would have left. The decision to write is rank 0's, broadcast, so all
-    processes of a data-parallel run take part in the same writes."""
+    processes of a data-parallel run take part in the same writes.
+
+    ``in_memory`` (a run in a temporary directory, one process: nothing can resume from it)
+    writes nothing: the best epoch's weights are kept as a copy (``best_weights``,
+    ``best_epoch``) and ``last.ckpt`` is skipped, the same choices without the copies of the
+    optimizer's state and the disk (a WanderingSines fit wrote 47 GB of checkpoints so)."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from lstmkit.train.snapshot import snapshot
@@ -486,6 +491,8 @@ def _epoch_checkpoint_callback(dirpath: Path, monitor: str, seconds: float):
             self.written_at = -math.inf
             self.write_step: int | None = None  # the global step whose saves are being written
             self.pending: dict[str, dict] = {}  # file -> the checkpoint it is owed, in save order
+            self.best_weights: dict[str, torch.Tensor] | None = None  # in_memory: the best epoch's
+            self.best_epoch: int | None = None
 
         @property
         def state_key(self) -> str:
@@ -494,6 +501,14 @@ def _epoch_checkpoint_callback(dirpath: Path, monitor: str, seconds: float):
 
         def _save_checkpoint(self, trainer, filepath: str) -> None:
             step = trainer.global_step
+            if in_memory:
+                if Path(filepath).name == "best.ckpt":  # a copy: the live weights move on
+                    self.best_weights = {k: v.detach().clone()
+                                         for k, v in trainer.lightning_module.state_dict().items()}
+                    self.best_epoch = int(trainer.current_epoch)
+                self._last_global_step_saved = step
+                self._last_checkpoint_saved = filepath
+                return
             write = self.write_step == step or time.monotonic() - self.written_at >= seconds
             if bool(trainer.strategy.broadcast(write)):
                 # the saves of one epoch end (best, then last) are written together
@@ -624,6 +639,10 @@ def fit(
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="lstmkit-run-") as tmp:
+            if config.devices == 1:  # nothing can resume from it: the best weights stay in memory
+                with quiet_lightning():
+                    return _fit(net, loss_fn, train_loader, val_loader, config, Path(tmp),
+                                resume_from=resume_from, callbacks=callbacks, in_memory=True)
             return fit(net, loss_fn, train_loader, val_loader, config, tmp,
                        resume_from=resume_from, callbacks=callbacks)
     threads = None
@@ -643,7 +662,7 @@ def fit(
 
 
 def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir: Path, *,
-         resume_from, callbacks) -> FitResult:
+         resume_from, callbacks, in_memory: bool = False) -> FitResult:
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
@@ -654,10 +673,10 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
     seconds = EPOCH_CHECKPOINT_SECONDS
     if config.checkpoint_every is not None:
         seconds = min(seconds, config.checkpoint_every * 60.0)
-    checkpoint = _epoch_checkpoint_callback(run_dir / "checkpoints", monitor, seconds)
+    checkpoint = _epoch_checkpoint_callback(run_dir / "checkpoints", monitor, seconds, in_memory)
     keeper = _resume_state_callback()
     callbacks = [checkpoint, keeper, *(callbacks or [])]
-    if config.checkpoint_every is not None:
+    if config.checkpoint_every is not None and not in_memory:
         callbacks.append(_timed_checkpoint_callback(run_dir / "checkpoints" / "last.ckpt",
                                                     config.checkpoint_every, checkpoint))
     for stale in (run_dir / "checkpoints").glob(".*.tmp"):
@@ -731,7 +750,10 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
 
     best_path = checkpoint.best_model_path
     best_epoch = None
-    if config.final_weights == "best" and best_path and Path(best_path).is_file():
+    if config.final_weights == "best" and checkpoint.best_weights is not None:
+        net.load_state_dict({k.removeprefix("net."): v for k, v in checkpoint.best_weights.items()})
+        best_epoch = checkpoint.best_epoch
+    elif config.final_weights == "best" and best_path and Path(best_path).is_file():
         saved = torch.load(best_path, map_location="cpu", weights_only=False)
         net.load_state_dict({k.removeprefix("net."): v for k, v in saved["state_dict"].items()})
         best_epoch = int(saved["epoch"])
