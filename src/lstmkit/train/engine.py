@@ -633,7 +633,8 @@ def fit(
     (then there is no early stopping). ``resume_from`` is a
     run directory whose ``checkpoints/last.ckpt`` training continues from. ``callbacks`` are
     extra Lightning callbacks (a task's printed samples, say). ``run_dir=None`` trains in a
-    temporary directory that is removed afterwards (checkpoints and logs are not kept).
+    temporary directory that is removed afterwards (logs are not kept; with one process no
+    checkpoint is written, the best epoch's weights are kept in memory).
     """
     if run_dir is None:
         import tempfile
