@@ -127,6 +127,7 @@ def test_the_trend_candidate_is_a_model_of_its_own(monkeypatch):
     given = lstmkit.Classifier(**options, trend_window=21).fit(data)
     assert [o["trend_window"] for o in seen[1:]] == [21, 21] * 3
     assert given.segment_selection["trends"] == [21] * 4 and given.trend_window == 21
+    assert given.segment_selection["offsets"] == [1, 1, 1, 4]  # the maximum's start offsets, as without it
     seen.clear()
     lstmkit.Classifier(**options, conv_segments=1).fit(data)  # no selection: off unless given
     assert len(seen) == 1 and seen[0]["trend_window"] is None

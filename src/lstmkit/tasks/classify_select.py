@@ -187,7 +187,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     choices, dropouts, maxes = ([c[j] for c in candidates] for j in range(3))
     # the model that takes the maximum's candidate added here reads the blocks from several starts
     max_offsets = int(params["fold_offsets"] or MAX_FOLD_OFFSETS)
-    offsets = [max_offsets if added and m and not t else 1 for m, t in zip(maxes, trends)]
+    offsets = [max_offsets if added and m else 1 for m in maxes]  # (the trend's candidate: no maximum)
     record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "chosen_max": maxes[0],
                               "chosen_offsets": offsets[0], "chosen_trend": trends[0], "choices": choices,
                               "dropouts": dropouts, "maxes": maxes, "offsets": offsets, "trends": trends,
