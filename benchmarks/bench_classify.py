@@ -389,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    lstmkit.retain_freed_memory()  # as the lstmkit command does: freed memory reused, not faulted in again
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",") if s.strip()]
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     machine = {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),

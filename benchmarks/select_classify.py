@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    import lstmkit
+
+    lstmkit.retain_freed_memory()  # as the lstmkit command does: freed memory reused, not faulted in again
     values = parse_values(args.values)
     fixed = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.fixed)}
     runs = []

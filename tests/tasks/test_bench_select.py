@@ -14,11 +14,16 @@ SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "ensemble": 1, "max_step
 
 
 def on_a_tiny_set(monkeypatch, script: str):
-    """The benchmark script ``script`` with bench_classify's loader giving one small synthetic set."""
+    """The benchmark script ``script`` with bench_classify's loader giving one small synthetic set;
+    its calls to ``lstmkit.retain_freed_memory`` recorded in ``module.malloc_calls`` instead of
+    made (the setting is process-wide: not in the test's process)."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
+    calls = []
+    monkeypatch.setattr(lstmkit, "retain_freed_memory", lambda *args, **kwargs: calls.append((args, kwargs)))
     with benchmark_module("bench_classify.py") as loaders:
         monkeypatch.setattr(loaders, "load", lambda name, split_seed: (synthetic(24, seed=0, channels=1), None))
         with benchmark_module(script) as module:
+            module.malloc_calls = calls
             yield module
 
 
@@ -57,6 +62,7 @@ def test_one_line_and_one_record_per_set_and_seed(bench, monkeypatch, tmp_path, 
     out = tmp_path / "sel.jsonl"
     assert bench.main(["--datasets", "Tiny", "--seeds", "0,1", "--json", str(out)]) == 0
     assert seen == [0, 1]
+    assert bench.malloc_calls == [((), {})]  # as the lstmkit command: freed memory kept for reuse
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["set"], r["seed"]) for r in records] == [("Tiny", 0), ("Tiny", 1)]
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Tiny")]
@@ -91,6 +97,7 @@ def test_the_trend_screen_is_the_selections_first_and_last_candidate(screen, mon
     monkeypatch.setattr(screen, "screen", lambda data, seed: real(data, seed, **SMALL))
     out = tmp_path / "screen.jsonl"
     assert screen.main(["--datasets", "Tiny", "--seeds", "0", "--json", str(out)]) == 0
+    assert screen.malloc_calls == [((), {})]
     (written,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert written == {"set": "Tiny", "seed": 0, **record}
     line = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Tiny")][0]

@@ -51,8 +51,9 @@ def _memory_line() -> str:
     setting = freed_memory_setting()
     if setting is None:
         return "freed memory goes back to the system (malloc's defaults: no glibc, or not the lstmkit command)"
-    return (f"freed memory kept for reuse (glibc malloc: mmap threshold {setting['mmap_threshold'] >> 20} MiB, "
-            f"trim threshold {setting['trim_threshold'] >> 20} MiB)")
+    blocks = (f"mmap threshold {setting['mmap_threshold'] >> 20} MiB" if setting["map_large_blocks"]
+              else "every block from the heap")
+    return f"freed memory kept for reuse (glibc malloc: {blocks}, trim threshold {setting['trim_threshold'] >> 20} MiB)"
 
 
 def _autotune_lines() -> list[str]:
