@@ -22,7 +22,8 @@ resident size stays near its peak until it exits.
 
 The setting is process-wide and cannot be undone, so lstmkit applies it only in processes it
 owns: the ``lstmkit`` command, the lab's worker processes and the classification benchmark
-scripts. A script may call :func:`retain_freed_memory` itself. Elsewhere than Linux with glibc it does nothing.
+scripts. A script may call :func:`retain_freed_memory` itself. Elsewhere than Linux with glibc
+it does nothing.
 """
 
 from __future__ import annotations
