@@ -42,7 +42,7 @@ MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's own ceiling for its dynamic thresho
 TRIM_THRESHOLD = 1024 * 1024 * 1024  # mallopt takes an int: at most 2 GiB - 1
 MMAP_MAX = 65536  # glibc's default number of blocks mapped at once, restored by map_large_blocks=True
 
-_applied: dict[str, int] | None = None
+_applied: dict[str, int | bool] | None = None
 
 
 def _glibc():
