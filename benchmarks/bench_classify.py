@@ -6,7 +6,10 @@ fitted on the training split and scored on the test split, once per seed; MiniRo
 (``aeon.classification.convolution_based.MiniRocketClassifier``, 10,000 kernels, ridge) is
 fitted on the same split with the same seeds as ``random_state``. Printed per set: test
 accuracy (mean ± sample standard deviation over the seeds, and the range), wall seconds per fit
-(fit + predict), the published LSTM-FCN figure where there is one; then the mean over the sets.
+(fit + predict), the published LSTM-FCN figure where there is one, and the simple baseline
+``lstmkit classify`` prints (each channel's summary statistics with a logistic regression,
+``stats+LR``: deterministic, one fit per set; the majority class in the JSON); then the means
+over the sets.
 
 Data (all offline):
 
@@ -348,6 +351,16 @@ def run_lstmkit(train, test, seed: int) -> dict:
             "resolution_selection": clf.resolution_selection}
 
 
+def run_summary_statistics(train, test) -> dict:
+    """The simple baseline ``lstmkit classify`` prints: each channel's summary statistics with a
+    logistic regression (deterministic: one fit per set), and the majority class."""
+    from lstmkit.tasks.classify_baselines import majority_baseline, summary_statistics_baseline
+
+    result = summary_statistics_baseline(train, test)
+    return {"accuracy": result["accuracy"], "seconds": result["seconds"],
+            "majority_class": majority_baseline(train, test)["accuracy"]}
+
+
 def run_minirocket(train, test, seed: int) -> dict:
     from lstmkit.tasks.classify_baselines import minirocket_baseline
 
@@ -426,7 +439,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{' with the maximum' if r.get('conv_max') else ''}, "
                   f"members' blocks {'/'.join(map(str, r['member_downsample']))}"
                   f"{_offsets(r['member_offsets'])})", flush=True)
-        results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None,
+        simple = run_summary_statistics(train, test)
+        print(f"  summary statistics + logistic regression {simple['accuracy']:.4f} "
+              f"({simple['seconds']:.1f} s; majority class {simple['majority_class']:.4f})", flush=True)
+        results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None, "summary_statistics": simple,
                          "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}
     if not args.no_minirocket:
         from lstmkit.tasks.classify_baselines import BaselineSkipped
@@ -476,6 +492,8 @@ def _set_means(results: dict) -> dict:
         out["lstmkit"] = float(np.mean([e["lstmkit"]["mean"] for e in results.values()]))
         mr = [e["minirocket"]["mean"] for e in results.values() if e["minirocket"]]
         out["minirocket"] = float(np.mean(mr)) if len(mr) == len(results) else None
+        simple = [e["summary_statistics"]["accuracy"] for e in results.values() if e.get("summary_statistics")]
+        out["summary_statistics"] = float(np.mean(simple)) if len(simple) == len(results) else None
         published = [n for n, e in results.items() if e["lstm_fcn_published"] is not None]
         if published:
             out["published_sets"] = published
@@ -487,7 +505,8 @@ def _set_means(results: dict) -> dict:
 
 
 def _table(results: dict) -> str:
-    head = f"{'data set':<32}{'lstmkit':>16}{'min..max':>13}{'s/fit':>8}{'MiniRocket':>16}{'s/fit':>7}{'LSTM-FCN':>10}"
+    head = (f"{'data set':<32}{'lstmkit':>16}{'min..max':>13}{'s/fit':>8}{'MiniRocket':>16}{'s/fit':>7}"
+            f"{'LSTM-FCN':>10}{'stats+LR':>10}")
     lines = [head, "-" * len(head)]
     ordered = [n for n in results if n not in HELD_OUT] + [n for n in results if n in HELD_OUT]
     for name in ordered:
@@ -499,14 +518,16 @@ def _table(results: dict) -> str:
         pub = e["lstm_fcn_published"]
         lines.append(f"{label:<32}{fmt(lk):>16}{lk['min']:>7.3f}..{lk['max']:.3f}{lk['seconds_mean']:>8.1f}"
                      f"{fmt(mr):>16}{(mr['seconds_mean'] if mr else float('nan')):>7.1f}"
-                     f"{(f'{pub:.3f}' if pub is not None else '-'):>10}")
+                     f"{(f'{pub:.3f}' if pub is not None else '-'):>10}"
+                     f"{(format(e['summary_statistics']['accuracy'], '.3f') if e.get('summary_statistics') else '-'):>10}")
     means = _means(results)
     for m, what in ((means, ""), (means.get("held_out"), "held-out ")):
         if not m or not m["sets"]:
             continue
         mr_mean = f"{m['minirocket']:.3f}" if m.get("minirocket") is not None else "-"
+        simple = f"{m['summary_statistics']:.3f}" if m.get("summary_statistics") is not None else "-"
         lines.append(f"{'mean over ' + str(m['sets']) + ' ' + what + 'sets':<32}{m['lstmkit']:>16.3f}{'':>21}"
-                     f"{mr_mean:>16}")
+                     f"{mr_mean:>16}{'':>17}{simple:>10}")
         if m.get("published_sets"):
             mr_on = f"{m['minirocket_on_those']:.3f}" if "minirocket_on_those" in m else "-"
             lines.append(f"{'mean, ' + what + 'LSTM-FCN sets':<32}{m['lstmkit_on_those']:>16.3f}{'':>21}"

@@ -129,6 +129,22 @@ def test_held_out_sets_stay_out_of_the_mean(bench):
     assert means["sets"] == 2 and means["lstmkit"] == pytest.approx(0.9)
     assert means["minirocket"] == pytest.approx(0.8)
     assert means["held_out"]["sets"] == 2 and means["held_out"]["lstmkit"] == pytest.approx(0.3)
+    assert means["summary_statistics"] is None  # not run on these entries: no mean of it
+
+
+def test_the_summary_baseline_in_the_means_and_the_table(bench):
+    def entry(acc, simple):
+        return {"lstmkit": {"mean": acc, "min": acc, "max": acc, "seconds_mean": 1.0, "std": 0.0, "runs": [{}]},
+                "minirocket": None, "lstm_fcn_published": None, "data": {"equal_length": True},
+                "summary_statistics": {"accuracy": simple, "seconds": 0.1, "majority_class": 0.5}}
+
+    results = {"GunPoint": entry(1.0, 0.7), "ItalyPowerDemand": entry(0.9, 0.6), "Coffee": entry(1.0, 0.875)}
+    means = bench._means(results)
+    assert means["summary_statistics"] == pytest.approx(0.65)
+    assert means["held_out"]["summary_statistics"] == pytest.approx(0.875)
+    table = bench._table(results)
+    assert "stats+LR" in table.splitlines()[0]
+    assert table.splitlines()[2].rstrip().endswith("0.700") and "0.650" in table and "0.875" in table
 
 
 # the real files, where their packages are installed: the sizes the UCR/UEA archive gives

@@ -1,5 +1,7 @@
-"""MiniRocket beside the classifier: the panel conversion, and ``lstmkit classify`` writing
-``baselines.minirocket`` to metrics.json (or saying in one line why it did not)."""
+"""The baselines beside the classifier: the summary-statistics logistic regression and the
+majority class (values, and against scikit-learn's LogisticRegression), MiniRocket's panel
+conversion, and ``lstmkit classify`` printing them and writing ``baselines`` to metrics.json
+(or saying in one line why one did not run)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import pytest
 from lstmkit.cli.main import main
 from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks import classify_baselines
-from lstmkit.tasks.classify_baselines import BaselineSkipped, minirocket_baseline, to_panel
+from lstmkit.tasks.classify_baselines import (SUMMARY_STATISTICS, BaselineSkipped, majority_baseline,
+                                              minirocket_baseline, summary_statistics,
+                                              summary_statistics_baseline, to_panel)
 
 
 def waves(n=40, seed=0, length=None):
@@ -66,7 +70,7 @@ def test_classify_prints_why_the_baseline_is_skipped(tmp_path, capsys, monkeypat
     out = tmp_path / "run"
     assert main(["classify", str(train), str(test), "--hidden-size", "8", "--max-epochs", "2", "--out", str(out)]) == 0
     assert "MiniRocket baseline skipped: aeon is not installed" in capsys.readouterr().out
-    assert "baselines" not in json.loads((out / "metrics.json").read_text())
+    assert "minirocket" not in json.loads((out / "metrics.json").read_text())["baselines"]
 
 
 def test_classify_pads_unequal_lengths_for_minirocket(tmp_path, capsys):
@@ -96,7 +100,7 @@ def test_classify_writes_the_minirocket_baseline(tmp_path, capsys):
     again = tmp_path / "again"
     assert main(["classify", str(train), str(test), "--hidden-size", "8", "--max-epochs", "1",
                  "--no-baseline", "--out", str(again)]) == 0
-    assert "baselines" not in json.loads((again / "metrics.json").read_text())
+    assert "baselines" not in json.loads((again / "metrics.json").read_text())  # --no-baseline: none at all
 
 
 def test_a_failing_baseline_keeps_the_run(tmp_path, capsys, monkeypatch):
@@ -109,7 +113,7 @@ def test_a_failing_baseline_keeps_the_run(tmp_path, capsys, monkeypatch):
     assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--out", str(out)]) == 0
     assert "MiniRocket baseline failed (RuntimeError: aeon changed)" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
-    assert "accuracy" in metrics and "baselines" not in metrics
+    assert "accuracy" in metrics and "minirocket" not in metrics["baselines"]
 
 
 def test_minirocket_leaves_torch_threads_as_it_found_them():
@@ -126,3 +130,88 @@ def test_minirocket_leaves_torch_threads_as_it_found_them():
         assert 0.9 <= result["accuracy"] <= 1.0
     finally:
         torch.set_num_threads(before)
+
+
+def labelled(seqs, labels, classes=None):
+    classes = classes or sorted(set(labels))
+    return SequenceData([np.asarray(s, np.float32).reshape(len(s), -1) for s in seqs], np.array(labels), classes,
+                        [f"c{j}" for j in range(np.asarray(seqs[0]).reshape(len(seqs[0]), -1).shape[1])],
+                        source="made", ids=np.array([str(i) for i in range(len(seqs))]))
+
+
+def test_summary_statistics_values_channel_by_channel():
+    first = np.array([[1.0, 10.0], [2.0, np.nan], [4.0, 30.0], [8.0, 50.0]])
+    data = labelled([first, np.array([[5.0, np.nan]])], ["a", "b"])
+    rows = summary_statistics(data)
+    assert rows.shape == (2, 2 * len(SUMMARY_STATISTICS))
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    np.testing.assert_allclose(rows[0, :6], [3.75, x.std(), *np.percentile(x, [10, 50, 90]), np.diff(x).std()])
+    # NaNs left out: the second channel is 10, 30, 50
+    np.testing.assert_allclose(rows[0, 6:], [30.0, np.std([10, 30, 50]), 14.0, 30.0, 46.0, 0.0])
+    # one step: no spread; a channel with no observed value: zeros
+    np.testing.assert_allclose(rows[1], [5, 0, 5, 5, 5, 0, 0, 0, 0, 0, 0, 0])
+
+
+def spread_classes(n, seed):
+    """'calm' and 'busy' differ in their spread alone: the same mean, no shape."""
+    rng = np.random.default_rng(seed)
+    seqs = [rng.normal(0, 1.0 if i % 2 else 3.0, size=int(rng.integers(30, 60))) for i in range(n)]
+    return labelled(seqs, ["calm" if i % 2 else "busy" for i in range(n)], ["busy", "calm"])
+
+
+def test_summary_baseline_separates_what_the_spread_separates():
+    result = summary_statistics_baseline(spread_classes(40, 0), spread_classes(40, 1))
+    assert result["accuracy"] == 1.0 and result["features"] == list(SUMMARY_STATISTICS) and result["C"] == 1.0
+    # a deterministic fit: the same figure again
+    assert summary_statistics_baseline(spread_classes(40, 0), spread_classes(40, 1))["accuracy"] == 1.0
+
+
+def test_summary_baseline_is_scikit_learns_logistic_regression():
+    pytest.importorskip("sklearn", reason="the comparison needs scikit-learn (the test extra)")
+    from sklearn.linear_model import LogisticRegression
+
+    # three overlapping classes by level and spread: some test rows fall on the wrong side
+    def draw(n, seed):
+        r = np.random.default_rng(seed)
+        k = np.arange(n) % 3
+        seqs = [r.normal(0.4 * c, 1 + 0.3 * c, size=40) for c in k]
+        return labelled(seqs, [f"k{c}" for c in k], ["k0", "k1", "k2"])
+
+    train, test = draw(60, 1), draw(90, 2)
+    ours = summary_statistics_baseline(train, test, C=0.5)
+    x_train, x_test = summary_statistics(train), summary_statistics(test)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    theirs = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit((x_train - mean) / std, train.labels)
+    expected = float(np.mean(theirs.predict((x_test - mean) / std) == test.labels))
+    assert 0.4 < expected < 1.0 and ours["accuracy"] == pytest.approx(expected)
+
+
+def test_majority_baseline_takes_the_commonest_training_class():
+    train = labelled([[0.0]] * 5, ["x", "y", "y", "z", "y"], ["x", "y", "z"])
+    test = labelled([[0.0]] * 4, ["y", "x", "y", "z"], ["x", "y", "z"])
+    assert majority_baseline(train, test) == {"accuracy": 0.5, "class": "y"}
+    tie = labelled([[0.0]] * 2, ["z", "x"], ["x", "z"])
+    assert majority_baseline(tie, test)["class"] == "x"  # a tie: the first class
+
+
+def test_classify_prints_the_simple_baselines_and_says_when_one_wins(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(classify_baselines, "aeon_available", lambda: False)
+    def write(path, data):
+        lines = ["@problemName spread", "@univariate true", "@classLabel true busy calm", "@data"]
+        lines += [",".join(f"{v:.5f}" for v in seq[:, 0]) + ":" + label for seq, label in zip(data.sequences, data.labels)]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    train, test = write(tmp_path / "train.ts", spread_classes(30, 0)), write(tmp_path / "test.ts", spread_classes(20, 1))
+    out = tmp_path / "run"
+    # one epoch of a tiny network: the spread baseline (1.0) is level with it or above
+    assert main(["classify", str(train), str(test), "--hidden-size", "8", "--max-epochs", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    baselines = json.loads((out / "metrics.json").read_text())["baselines"]
+    assert baselines["summary_statistics"]["accuracy"] == 1.0
+    assert baselines["majority_class"] == {"accuracy": 0.5, "class": "busy"}
+    assert "simple baselines: majority class (busy) accuracy 0.5000;" in printed
+    assert "logistic regression 1.0000" in printed
+    accuracy = json.loads((out / "metrics.json").read_text())["accuracy"]
+    verdict = "level with" if accuracy == 1.0 else "above"
+    assert f"note: the summary-statistics baseline is {verdict} the model here (1.0000 against {accuracy:.4f})" in printed

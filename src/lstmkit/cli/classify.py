@@ -208,7 +208,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hold out this stratified fraction of TRAIN for early stopping "
                              "(default 0: keep the weights with the lowest training loss)")
     parser.add_argument("--no-baseline", action="store_true",
-                        help="do not fit MiniRocket (aeon) beside the model on the same split")
+                        help="do not fit the baselines (the majority class, a logistic regression on summary "
+                             "statistics, MiniRocket when aeon is installed) beside the model on the same split")
     add_training_arguments(parser, max_epochs=300, out_help="run directory (default runs/classify-<time>)")
 
 
@@ -332,9 +333,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['support']:>9}")
         print(f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  "
               f"({len(test)} test sequences, {metrics['seconds']:.1f} s)")
-        baseline = None if args.no_baseline else _minirocket(train, test, args.seed)
-        if baseline is not None:
-            metrics["baselines"] = {"minirocket": baseline}
+        if not args.no_baseline:
+            metrics["baselines"] = _simple_baselines(train, test, report["accuracy"])
+            baseline = _minirocket(train, test, args.seed)
+            if baseline is not None:
+                metrics["baselines"]["minirocket"] = baseline
     else:  # an earlier run's matrix in this directory would not be this data's
         (out / "confusion_matrix.png").unlink(missing_ok=True)
         print(f"predicted {len(test)} sequences (the test file has no labels: no accuracy)")
@@ -384,6 +387,29 @@ def _spelling_hint(label: str, classes) -> str:
         except ValueError:
             pass
     return ""
+
+
+def _simple_baselines(train, test, accuracy: float) -> dict:
+    """The majority class and the summary-statistics logistic regression on the same split,
+    printed under the model's accuracy, with a line saying so where one is level with it or
+    above (the shapes in time then add nothing the model has learnt to use)."""
+    from lstmkit.tasks.classify_baselines import majority_baseline, summary_statistics_baseline
+
+    try:
+        majority = majority_baseline(train, test)
+        summary = summary_statistics_baseline(train, test)
+    except Exception as exc:  # noqa: BLE001 - a failing baseline must not lose the trained model's run
+        print(f"simple baselines failed ({type(exc).__name__}: {exc}); the model's results stand")
+        return {}
+    print(f"simple baselines: majority class ({majority['class']}) accuracy {majority['accuracy']:.4f}; "
+          f"each channel's mean, std, 10/50/90th percentiles and step std with a logistic regression "
+          f"{summary['accuracy']:.4f}  ({summary['seconds']:.1f} s)")
+    best = max((majority, "the majority class"), (summary, "the summary-statistics baseline"),
+               key=lambda pair: pair[0]["accuracy"])
+    if best[0]["accuracy"] >= accuracy:
+        print(f"note: {best[1]} is {'level with' if best[0]['accuracy'] == accuracy else 'above'} the model "
+              f"here ({best[0]['accuracy']:.4f} against {accuracy:.4f})")
+    return {"majority_class": majority, "summary_statistics": summary}
 
 
 def _minirocket(train, test, seed: int) -> dict | None:

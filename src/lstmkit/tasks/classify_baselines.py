@@ -1,6 +1,10 @@
 """Baselines for sequence classification, run beside :class:`~lstmkit.tasks.classify.Classifier`
 on the same train and test split: MiniRocket (Dempster, Schmidt & Webb 2021), from the optional
-package aeon (``pip install aeon``, or ``lstmkit[datasets]``).
+package aeon (``pip install aeon``, or ``lstmkit[datasets]``), and two simple ones that need
+nothing beyond torch: the majority class, and a logistic regression on each channel's summary
+statistics (:func:`summary_statistics_baseline`), which is what a series' shape adds to
+its distribution of values: where it is level with the model, the order of the values is
+not what the model has learnt to use.
 
 MiniRocket turns every series into about 10,000 features of random (but fixed) dilated
 convolutions and fits a ridge classifier on them; it takes about a second on small UCR/UEA
@@ -32,7 +36,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BaselineSkipped", "aeon_available", "minirocket_baseline", "to_panel"]
+__all__ = ["BaselineSkipped", "aeon_available", "majority_baseline", "minirocket_baseline",
+           "summary_statistics", "summary_statistics_baseline", "to_panel"]
+
+SUMMARY_STATISTICS = ("mean", "std", "p10", "median", "p90", "step_std")
+"""Per channel, in this order: the mean, standard deviation, 10th, 50th and 90th percentiles of
+the values and the standard deviation of the differences between consecutive steps."""
+
+SUMMARY_C = 1.0
+"""The inverse L2 strength of the summary baseline's logistic regression (scikit-learn's ``C``)."""
 
 
 class BaselineSkipped(Exception):
@@ -105,3 +117,74 @@ def minirocket_baseline(train, test, *, seed: int = 0, pad: bool = False) -> dic
         "n_kernels": int(model.n_kernels),
         "random_state": seed,
     }
+
+
+def summary_statistics(data) -> np.ndarray:
+    """``(n, 6C)`` float64: for every sequence of ``data`` and channel c the
+    :data:`SUMMARY_STATISTICS` of its observed values (NaNs left out; a channel with no observed
+    value gives 0, one with a single step a step_std of 0), channel by channel."""
+    rows = []
+    for seq in data.sequences:
+        seq = np.asarray(seq, dtype=np.float64)
+        row = []
+        for c in range(seq.shape[1]):
+            x = seq[:, c][np.isfinite(seq[:, c])]
+            if len(x) == 0:
+                row.extend([0.0] * len(SUMMARY_STATISTICS))
+                continue
+            p10, p50, p90 = np.percentile(x, [10, 50, 90])
+            steps = np.diff(x)
+            row.extend([x.mean(), x.std(), p10, p50, p90, steps.std() if len(steps) else 0.0])
+        rows.append(row)
+    return np.asarray(rows, dtype=np.float64)
+
+
+def majority_baseline(train, test) -> dict[str, Any]:
+    """Every test sequence given the training set's most frequent class (the first in
+    ``train.classes`` order on a tie): ``{"accuracy", "class"}``."""
+    labels = np.asarray(train.labels)
+    counts = [int(np.sum(labels == c)) for c in train.classes]
+    majority = train.classes[int(np.argmax(counts))]
+    return {"accuracy": float(np.mean(np.asarray(test.labels) == majority)), "class": str(majority)}
+
+
+def summary_statistics_baseline(train, test, *, C: float = SUMMARY_C) -> dict[str, Any]:
+    r"""A multinomial logistic regression on :func:`summary_statistics`, standardised by the
+    training rows' mean and std, fitted on ``train`` and scored on ``test``:
+
+        p(k | s) = softmax_k(W_k . z(s) + b_k)
+        minimise   (1/n) sum_i -log p(y_i | s_i) + ||W||^2 / (2 C n)
+
+    (scikit-learn's ``LogisticRegression(C=C)`` objective divided by ``C n``: the bias is not
+    penalised), by L-BFGS in float64 from zero weights: deterministic, no seed.
+    Returns ``{"accuracy", "seconds", "features", "C"}``."""
+    import torch
+
+    started = time.perf_counter()
+    classes = list(train.classes)
+    index = {c: k for k, c in enumerate(classes)}
+    x_train, x_test = summary_statistics(train), summary_statistics(test)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    z_train = torch.from_numpy((x_train - mean) / std)
+    y = torch.as_tensor([index[v] for v in np.asarray(train.labels).tolist()], dtype=torch.long)
+    weight = torch.zeros(z_train.shape[1], len(classes), dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(len(classes), dtype=torch.float64, requires_grad=True)
+    penalty = 1.0 / (2.0 * C * len(y))
+    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=1000, tolerance_grad=1e-9,
+                                  tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(z_train @ weight + bias, y) + penalty * (weight ** 2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        z_test = torch.from_numpy((x_test - mean) / std)
+        predicted = (z_test @ weight + bias).argmax(dim=1).numpy()
+    truth = np.asarray(test.labels)
+    accuracy = float(np.mean(np.asarray(classes, dtype=object)[predicted] == truth))
+    return {"accuracy": accuracy, "seconds": round(time.perf_counter() - started, 3),
+            "features": [f"{name}" for name in SUMMARY_STATISTICS], "C": C}
