@@ -644,9 +644,10 @@ class Classifier(Estimator):
         window = self.trend_window
         if not self.per_series:
             z = (seq - self.channel_mean) / self.channel_std
-            return z if window is None else trend_split(z, window)
-        z = standardise_series(seq).astype(np.float32)
-        z = z if window is None else trend_split(z, window)
+            z = z if window is None else trend_split(z, window)
+        else:
+            z = standardise_series(seq).astype(np.float32)
+            z = z if window is None else trend_split(z, window)
         if self.stats_mean is None:
             return z
         stats = (series_statistics(seq, self.channel_std) - self.stats_mean) / self.stats_std
@@ -718,7 +719,8 @@ class Classifier(Estimator):
             scaled = [self.standardise(seq) for seq in data.sequences]
             # averaging whole periods would erase the pattern: the alignment is for folding alone
             d, self.period = automatic_downsampling(scaled, median, p.align_period and p.downsample_mode == "fold")
-        if self.per_series and p.series_stats:  # set after d: constant channels carry no period
+        # set after d: constant channels carry no period
+        if p.series_stats and (self.per_series or p.series_stats == "always"):
             stats = np.stack([series_statistics(seq, self.channel_std) for seq in data.sequences])
             self.stats_mean = stats.mean(axis=0)
             self.stats_std = np.where(stats.std(axis=0) > 1e-6, stats.std(axis=0), 1.0).astype(np.float32)

@@ -126,6 +126,11 @@ def summary_statistics(data) -> np.ndarray:
     rows = []
     for seq in data.sequences:
         seq = np.asarray(seq, dtype=np.float64)
+        if np.isfinite(seq).all():  # every channel at once: (6, C), then channel by channel
+            steps = np.diff(seq, axis=0).std(axis=0) if len(seq) > 1 else np.zeros(seq.shape[1])
+            stats = np.vstack([seq.mean(axis=0), seq.std(axis=0), np.percentile(seq, [10, 50, 90], axis=0), steps])
+            rows.append(stats.T.ravel())
+            continue
         row = []
         for c in range(seq.shape[1]):
             x = seq[:, c][np.isfinite(seq[:, c])]
@@ -171,8 +176,8 @@ def summary_statistics_baseline(train, test, *, C: float = SUMMARY_C) -> dict[st
     weight = torch.zeros(z_train.shape[1], len(classes), dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(len(classes), dtype=torch.float64, requires_grad=True)
     penalty = 1.0 / (2.0 * C * len(y))
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=1000, tolerance_grad=1e-9,
-                                  tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=500, tolerance_grad=1e-7,
+                                  tolerance_change=1e-10, history_size=20, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
