@@ -34,6 +34,17 @@ LABEL_SMOOTHING = 0.0  # ClassifierParams.label_smoothing (tests check that they
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
 
 
+def unit_fraction(text: str) -> float:
+    """An argparse type for a weight in ``[0, 1]`` (the error names the text given)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a weight in [0, 1], got {text!r}")
+    return value
+
+
 def kernel_sizes(text: str) -> tuple[int, ...]:
     """An argparse type for comma-separated whole numbers >= 1 (the error names the text given)."""
     try:
@@ -201,6 +212,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "time steps, and that average (a slow wander, such as a random walk, apart "
                              "from faster shapes); 0: never; default: a candidate of the selection of P, "
                              "W = median length / 16")
+    parser.add_argument("--summary-mix", type=unit_fraction, default=None, metavar="W",
+                        help="mix the summary statistics' logistic regression into the prediction at weight W "
+                             "in [0, 1] ((1 - W) networks + W statistics); 0: never; default: chosen on the "
+                             "folds of the selection of P (0, 0.25 or 0.5)")
     parser.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
                         help="optimizer steps to train for (the epochs follow from the data size; "
                              "--max-epochs caps them; default 1000)")
@@ -289,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lstmkit.tasks.classify import Classifier
     from lstmkit.tasks.classify_select import describe as describe_selection
-    from lstmkit.tasks.classify_select import describe_resolution
+    from lstmkit.tasks.classify_select import describe_resolution, describe_summary_mix
 
     started = time.perf_counter()
     classifier = Classifier(**estimator_options(Classifier, args, bidirectional=not args.unidirectional,
@@ -302,6 +317,8 @@ def run(args: argparse.Namespace) -> int:
         print(describe_selection(classifier.segment_selection))
     if classifier.resolution_selection is not None:
         print(describe_resolution(classifier.resolution_selection))
+    if classifier.segment_selection is not None and classifier.segment_selection.get("summary_mix"):
+        print(describe_summary_mix(classifier.segment_selection["summary_mix"]))
     frame = classifier.predictions_frame(test)
     report = classifier.evaluate(test) if test.labels is not None else None
 
@@ -315,6 +332,7 @@ def run(args: argparse.Namespace) -> int:
                "conv_segments": classifier.net.config.conv_segments,
                "segment_dropout": classifier.net.config.segment_dropout,
                "conv_max": classifier.net.config.conv_max, "trend_window": classifier.trend_window,
+               "summary_mix": classifier.summary_mix,
                "member_offsets": classifier.member_offsets,
                "segment_selection": classifier.segment_selection,
                "resolution_selection": classifier.resolution_selection,

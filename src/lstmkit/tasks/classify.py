@@ -26,6 +26,17 @@ default three such networks (``ensemble=3``), each from its own random start, ar
 together on the same batches and averaged in probability (a deep ensemble; on the small UCR
 sets one network's test accuracy varied by up to 0.07 between seeds).
 
+Where the training series' cross-validation (the selection of P, :mod:`lstmkit.tasks.classify_select`)
+shows that each channel's summary statistics (mean, std, percentiles, step std: the values'
+distribution, no order in time) separate the classes better than the networks learn from few
+series, the prediction mixes in their logistic regression
+(:class:`lstmkit.tasks.classify_baselines.SummaryStatisticsModel`)::
+
+    p(class | x) = (1 - w) p_networks(class | x) + w p_statistics(class | x),   w in {0, 0.25, 0.5}
+
+(``summary_mix``; w = 0, the networks alone, unless a mixture wins on the held-out series by the
+selection's rule).
+
 Training (the defaults, one recipe for every data set): cross-entropy (``label_smoothing=e``:
 against (1 - e) on the true class plus e / K on every class; 0 by default: 0.1 was measured and
 not adopted, benchmarks/README.md), Adam at 1e-3 with a
@@ -159,6 +170,7 @@ from torch import nn
 
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
+from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
 from lstmkit.tasks.classify_select import select_conv_segments, select_fold_scales
 from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
                                        mix_batch, mix_members, slice_windows)
@@ -224,6 +236,11 @@ class ClassifierParams(ClassifierNetOptions):
     # that average (trend_split: a slow wander apart from the faster shapes); 0: off; None: a
     # candidate of the selection when P is chosen (classify_select), else off
     trend_window: int | None = None
+    # the weight w of the summary statistics' logistic regression in the prediction, (1 - w)
+    # p_networks + w p_statistics (classify_baselines.SummaryStatisticsModel); 0: the networks
+    # alone; None: chosen from classify_select.SUMMARY_MIX_CHOICES on the selection's folds when P
+    # is chosen, else 0
+    summary_mix: float | None = None
     val_fraction: float = 0.0  # > 0: a stratified split for early stopping (else: lowest training loss)
     max_steps: int | None = 1000  # optimizer steps: max_epochs = min(max_epochs, ceil(max_steps / batches))
     # P parts of the series beside the conv branch's global average (or one P per member); None:
@@ -310,6 +327,12 @@ class ClassifierParams(ClassifierNetOptions):
                 self.conv_max = _as_tuple(self.conv_max, tuple(bool(f) for f in flags))
             else:
                 self.conv_max = bool(self.conv_max)
+        w = self.summary_mix
+        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating))
+                              or not 0.0 <= float(w) <= 1.0):
+            raise ValueError(f"summary_mix must lie in [0, 1] or be None (chosen), got {w!r}")
+        if w is not None:
+            self.summary_mix = float(w)
         m = self.max_steps
         if m is not None and (isinstance(m, bool) or int(m) != m or m < 1):
             raise ValueError(f"max_steps must be a whole number >= 1 or None (max_epochs alone), got {m!r}")
@@ -587,6 +610,8 @@ class Classifier(Estimator):
         self.label_kind = "str"  # the type predict gives labels back in (fit's y's: label_kind)
         self.segment_selection: dict[str, Any] | None = None  # conv_segments=None: select_conv_segments' record
         self.trend_window: int | None = None  # the window the fitted model splits channels at (None: not split)
+        self.summary_mix = 0.0  # the summary statistics' weight in predict_proba (0: the networks alone)
+        self.summary_model: SummaryStatisticsModel | None = None  # fitted where summary_mix > 0
         # fold_scales=None on series read whole: select_fold_scales' record
         self.resolution_selection: dict[str, Any] | None = None
         self.channel_mean: np.ndarray | None = None
@@ -644,10 +669,9 @@ class Classifier(Estimator):
         window = self.trend_window
         if not self.per_series:
             z = (seq - self.channel_mean) / self.channel_std
-            z = z if window is None else trend_split(z, window)
-        else:
-            z = standardise_series(seq).astype(np.float32)
-            z = z if window is None else trend_split(z, window)
+            return z if window is None else trend_split(z, window)
+        z = standardise_series(seq).astype(np.float32)
+        z = z if window is None else trend_split(z, window)
         if self.stats_mean is None:
             return z
         stats = (series_statistics(seq, self.channel_std) - self.stats_mean) / self.stats_std
@@ -698,6 +722,10 @@ class Classifier(Estimator):
             conv_max = self.segment_selection.get("chosen_max", conv_max)
             trend = self.segment_selection.get("chosen_trend", trend)
         self.trend_window = trend
+        self.summary_mix = float(p.summary_mix or 0.0)
+        if p.summary_mix is None and self.segment_selection and self.segment_selection.get("summary_mix"):
+            self.summary_mix = float(self.segment_selection["summary_mix"]["chosen"])
+        self.summary_model = None
         segment_dropout = 0.0 if segment_dropout is None else segment_dropout
         conv_max = False if conv_max is None else conv_max
         self.classes = list(data.classes)
@@ -719,8 +747,7 @@ class Classifier(Estimator):
             scaled = [self.standardise(seq) for seq in data.sequences]
             # averaging whole periods would erase the pattern: the alignment is for folding alone
             d, self.period = automatic_downsampling(scaled, median, p.align_period and p.downsample_mode == "fold")
-        # set after d: constant channels carry no period
-        if p.series_stats and (self.per_series or p.series_stats == "always"):
+        if self.per_series and p.series_stats:  # set after d: constant channels carry no period
             stats = np.stack([series_statistics(seq, self.channel_std) for seq in data.sequences])
             self.stats_mean = stats.mean(axis=0)
             self.stats_std = np.where(stats.std(axis=0) > 1e-6, stats.std(axis=0), 1.0).astype(np.float32)
@@ -802,6 +829,8 @@ class Classifier(Estimator):
         self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, training, run_dir,
                               resume_from=resume_from)
         self.net.eval()
+        if self.summary_mix > 0:  # deterministic, no random draw: the networks' fit is the same either way
+            self.summary_model = SummaryStatisticsModel().fit(data, classes=self.classes)
         return self
 
     def view_tensors(self, data, multi: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -825,9 +854,16 @@ class Classifier(Estimator):
 
     # --------------------------------------------------------------------- using it
     def predict_proba(self, data, **read_kwargs) -> np.ndarray:
-        """Class probabilities ``(N, n_classes)``, columns in the order of ``classes``."""
-        return self._over_views(data, lambda x, lengths: torch.softmax(self.net(x, lengths), dim=-1), 0,
-                                **read_kwargs)
+        """Class probabilities ``(N, n_classes)``, columns in the order of ``classes``: the
+        networks' mean, and with :attr:`summary_mix` w > 0 ``(1 - w) p_networks + w p_statistics``
+        (the summary statistics' logistic regression, :attr:`summary_model`)."""
+        self.require_fitted()
+        data = self.read(data, **read_kwargs)
+        proba = self._over_views(data, lambda x, lengths: torch.softmax(self.net(x, lengths), dim=-1), 0)
+        if not self.summary_mix:
+            return proba
+        w = self.summary_mix
+        return ((1.0 - w) * proba.astype(np.float64) + w * self.summary_model.predict_proba(data)).astype(proba.dtype)
 
     def member_proba(self, data, **read_kwargs) -> np.ndarray:
         """Every member's own class probabilities ``(M, N, n_classes)`` (their mean over the
@@ -925,7 +961,9 @@ class Classifier(Estimator):
                 "downsample_mode": self.downsample_mode, "per_series": self.per_series,
                 "stats_mean": None if self.stats_mean is None else self.stats_mean.tolist(),
                 "stats_std": None if self.stats_std is None else self.stats_std.tolist(),
-                "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist()}
+                "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist(),
+                "summary_mix": self.summary_mix,
+                "summary_model": None if self.summary_model is None else self.summary_model.state()}
 
     def build_net(self, net_config) -> Any:
         """The ensemble; a config saved before ensembles (no ``ensemble`` key) is one network,
@@ -949,6 +987,9 @@ class Classifier(Estimator):
         self.label_kind = state.get("label_kind", "str")  # models saved before arrays: text
         self.segment_selection = state.get("segment_selection")
         self.resolution_selection = state.get("resolution_selection")  # None: saved before it, or none ran
+        self.summary_mix = float(state.get("summary_mix", 0.0))  # saved before the mixture: the networks alone
+        summary = state.get("summary_model")
+        self.summary_model = None if summary is None else SummaryStatisticsModel.from_state(summary)
         # saved before the trend's choice: the window given, if any
         self.trend_window = state.get("trend_window", self.params.trend_window or None)
         if "segment_selection" not in state and self.params.conv_segments is None:

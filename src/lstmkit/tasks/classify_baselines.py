@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BaselineSkipped", "aeon_available", "majority_baseline", "minirocket_baseline",
-           "summary_statistics", "summary_statistics_baseline", "to_panel"]
+__all__ = ["BaselineSkipped", "SummaryStatisticsModel", "aeon_available", "majority_baseline",
+           "minirocket_baseline", "summary_statistics", "summary_statistics_baseline", "to_panel"]
 
 SUMMARY_STATISTICS = ("mean", "std", "p10", "median", "p90", "step_std")
 """Per channel, in this order: the mean, standard deviation, 10th, 50th and 90th percentiles of
@@ -153,43 +153,77 @@ def majority_baseline(train, test) -> dict[str, Any]:
     return {"accuracy": float(np.mean(np.asarray(test.labels) == majority)), "class": str(majority)}
 
 
-def summary_statistics_baseline(train, test, *, C: float = SUMMARY_C) -> dict[str, Any]:
+class SummaryStatisticsModel:
     r"""A multinomial logistic regression on :func:`summary_statistics`, standardised by the
-    training rows' mean and std, fitted on ``train`` and scored on ``test``:
+    training rows' mean and std:
 
-        p(k | s) = softmax_k(W_k . z(s) + b_k)
+        p(k | s) = softmax_k(W_k . z(s) + b_k),    z(s) = (f(s) - μ) / σ
         minimise   (1/n) sum_i -log p(y_i | s_i) + ||W||^2 / (2 C n)
 
     (scikit-learn's ``LogisticRegression(C=C)`` objective divided by ``C n``: the bias is not
-    penalised), by L-BFGS in float64 from zero weights: deterministic, no seed.
+    penalised), by L-BFGS in float64 from zero weights: deterministic, no seed. ``classes``
+    fixes the order of the probabilities' columns (default: the training data's)."""
+
+    def __init__(self, C: float = SUMMARY_C):
+        self.C = float(C)
+        self.classes: list = []
+        self.mean = self.std = self.weight = self.bias = None
+
+    def fit(self, data, classes=None) -> "SummaryStatisticsModel":
+        import torch
+
+        self.classes = list(data.classes if classes is None else classes)
+        index = {c: k for k, c in enumerate(self.classes)}
+        x = summary_statistics(data)
+        self.mean, std = x.mean(axis=0), x.std(axis=0)
+        self.std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(self.mean)), std, 1.0)
+        z = torch.from_numpy((x - self.mean) / self.std)
+        y = torch.as_tensor([index[v] for v in np.asarray(data.labels).tolist()], dtype=torch.long)
+        weight = torch.zeros(z.shape[1], len(self.classes), dtype=torch.float64, requires_grad=True)
+        bias = torch.zeros(len(self.classes), dtype=torch.float64, requires_grad=True)
+        penalty = 1.0 / (2.0 * self.C * len(y))
+        optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=500, tolerance_grad=1e-7,
+                                      tolerance_change=1e-10, history_size=20, line_search_fn="strong_wolfe")
+
+        def closure():
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(z @ weight + bias, y) + penalty * (weight ** 2).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        self.weight, self.bias = weight.detach().numpy(), bias.detach().numpy()
+        return self
+
+    def state(self) -> dict[str, Any]:
+        """Everything :meth:`predict_proba` needs, as JSON-ready lists (saved with a model)."""
+        return {"C": self.C, "classes": [str(c) for c in self.classes], "mean": self.mean.tolist(),
+                "std": self.std.tolist(), "weight": self.weight.tolist(), "bias": self.bias.tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "SummaryStatisticsModel":
+        model = cls(state["C"])
+        model.classes = list(state["classes"])
+        model.mean, model.std, model.weight, model.bias = (np.asarray(state[k], dtype=np.float64)
+                                                           for k in ("mean", "std", "weight", "bias"))
+        return model
+
+    def predict_proba(self, data) -> np.ndarray:
+        """``(N, K)`` class probabilities, columns in :attr:`classes` order."""
+        logits = ((summary_statistics(data) - self.mean) / self.std) @ self.weight + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, data) -> np.ndarray:
+        return np.asarray(self.classes, dtype=object)[self.predict_proba(data).argmax(axis=1)]
+
+
+def summary_statistics_baseline(train, test, *, C: float = SUMMARY_C) -> dict[str, Any]:
+    """:class:`SummaryStatisticsModel` fitted on ``train`` and scored on ``test``.
     Returns ``{"accuracy", "seconds", "features", "C"}``."""
-    import torch
-
     started = time.perf_counter()
-    classes = list(train.classes)
-    index = {c: k for k, c in enumerate(classes)}
-    x_train, x_test = summary_statistics(train), summary_statistics(test)
-    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
-    std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-    z_train = torch.from_numpy((x_train - mean) / std)
-    y = torch.as_tensor([index[v] for v in np.asarray(train.labels).tolist()], dtype=torch.long)
-    weight = torch.zeros(z_train.shape[1], len(classes), dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(len(classes), dtype=torch.float64, requires_grad=True)
-    penalty = 1.0 / (2.0 * C * len(y))
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=500, tolerance_grad=1e-7,
-                                  tolerance_change=1e-10, history_size=20, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(z_train @ weight + bias, y) + penalty * (weight ** 2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    with torch.no_grad():
-        z_test = torch.from_numpy((x_test - mean) / std)
-        predicted = (z_test @ weight + bias).argmax(dim=1).numpy()
-    truth = np.asarray(test.labels)
-    accuracy = float(np.mean(np.asarray(classes, dtype=object)[predicted] == truth))
+    predicted = SummaryStatisticsModel(C).fit(train).predict(test)
+    accuracy = float(np.mean(predicted == np.asarray(test.labels)))
     return {"accuracy": accuracy, "seconds": round(time.perf_counter() - started, 3),
-            "features": [f"{name}" for name in SUMMARY_STATISTICS], "C": C}
+            "features": list(SUMMARY_STATISTICS), "C": C}
