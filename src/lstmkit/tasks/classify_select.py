@@ -153,14 +153,20 @@ def choose(losses, right, choices=SEGMENT_CHOICES):
     one standard error (``δ̄ + se(δ) < 0``, :func:`paired_difference`): the simpler model wins ties,
     disagreements and differences within the noise. ``losses`` and ``right``: one row of
     per-series ``-log p(y_i)`` and of correctness per candidate, in the order of ``choices``."""
+    return choices[first_unless_beaten(losses, right)]
+
+
+def first_unless_beaten(losses, right) -> int:
+    """:func:`choose`'s rule as the index of the candidate it takes (the summary statistics'
+    weight uses it too, so that forcing :func:`choose` forces the parts alone)."""
     losses = [np.asarray(row, dtype=np.float64) for row in losses]
     accuracy = [float(np.mean(row)) for row in right]
     best = 0
-    for j in range(1, len(choices)):
+    for j in range(1, len(losses)):
         mean, se = paired_difference(losses[j], losses[0])
         if accuracy[j] > accuracy[best] and losses[j].mean() < losses[best].mean() and mean + se < 0:
             best = j
-    return choices[best]
+    return best
 
 
 def candidates_for(segment_dropout, conv_max=None) -> list[tuple[int, float, bool]]:
@@ -265,7 +271,7 @@ def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_C
     truth = data.label_indices(classes)
     mixes = [(1.0 - w) * np.asarray(proba, dtype=np.float64) + w * stats for w in choices]
     losses, right = zip(*(held_out_losses(m, truth) for m in mixes))
-    return {"chosen": float(choose(losses, right, [float(w) for w in choices])),
+    return {"chosen": float(choices[first_unless_beaten(losses, right)]),
             "choices": [float(w) for w in choices],
             "log_loss": [round(float(np.mean(row)), 6) for row in losses],
             "accuracy": [round(float(np.mean(row)), 6) for row in right],
