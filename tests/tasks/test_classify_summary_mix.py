@@ -16,7 +16,8 @@ from lstmkit.data.sequence_data import stratified_folds
 from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks.classify import ClassifierParams
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
-from lstmkit.tasks.classify_select import SUMMARY_MIX_CHOICES, held_out_losses, select_summary_mix
+from lstmkit.tasks.classify_select import (SUMMARY_MIX_CHOICES, describe_summary_mix, held_out_losses,
+                                           select_summary_mix)
 
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3), "ensemble": 1,
          "max_steps": 30, "progress": False}
@@ -48,7 +49,10 @@ def test_the_weight_is_chosen_by_the_rule_from_the_folds_held_out_probabilities(
         assert loss == pytest.approx(losses.mean(), abs=1e-6) and acc == pytest.approx(right.mean(), abs=1e-6)
     # networks that are right and sure: no mixture beats them, w = 0 is kept
     sure = np.eye(2)[truth] * 0.998 + 0.001
-    assert select_summary_mix(data, sure, seed=0)["chosen"] == 0.0
+    kept = select_summary_mix(data, sure, seed=0)
+    assert kept["chosen"] == 0.0
+    assert describe_summary_mix(kept).startswith("summary statistics: not mixed into the prediction (w = 0")
+    assert describe_summary_mix(record).startswith(f"summary statistics: w = {record['chosen']:g} of their")
 
 
 def test_the_fit_takes_the_chosen_weight_and_mixes_the_probabilities():

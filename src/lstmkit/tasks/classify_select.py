@@ -284,9 +284,10 @@ def describe_summary_mix(record: dict[str, Any]) -> str:
     cells = ", ".join(f"w = {w:g}: log-loss {loss:.3f}, accuracy {acc:.3f}"
                       for w, loss, acc in zip(record["choices"], record["log_loss"], record["accuracy"]))
     alone = record["summary_alone"]
-    return (f"summary statistics: w = {record['chosen']:g} of their logistic regression mixed into the "
-            f"prediction, chosen on the same folds ({cells}; the statistics alone: log-loss {alone[0]:.3f}, "
-            f"accuracy {alone[1]:.3f})")
+    what = (f"w = {record['chosen']:g} of their logistic regression mixed into the prediction" if record["chosen"]
+            else "not mixed into the prediction (w = 0: the networks alone)")
+    return (f"summary statistics: {what}, chosen on the same folds ({cells}; the statistics alone: "
+            f"log-loss {alone[0]:.3f}, accuracy {alone[1]:.3f})")
 
 
 #: The resolution candidates' stand-ins, in the order the rule weighs them: the multi-resolution
