@@ -57,7 +57,9 @@ def test_the_weight_is_chosen_by_the_rule_from_the_folds_held_out_probabilities(
 
 def test_the_fit_takes_the_chosen_weight_and_mixes_the_probabilities():
     train, test = spread(30, 0), spread(20, 1)
-    clf = lstmkit.Classifier(**SMALL).fit(train)
+    # 3 steps: networks at chance on the folds (held out 0.5), so on any CPU the statistics
+    # (held out 0.97) win by the rule's margin
+    clf = lstmkit.Classifier(**{**SMALL, "max_steps": 3}).fit(train)
     record = clf.segment_selection["summary_mix"]
     assert clf.summary_mix == record["chosen"] > 0 and clf.summary_model is not None
     w, mixed = clf.summary_mix, clf.predict_proba(test)
@@ -119,8 +121,8 @@ def write_ts(path, data):
 def test_the_cli_reports_the_weight(tmp_path, capsys):
     train, test = write_ts(tmp_path / "train.ts", spread(30, 0)), write_ts(tmp_path / "test.ts", spread(20, 1))
     out = tmp_path / "run"
-    assert main(["classify", str(train), str(test), "--hidden-size", "8", "--ensemble", "1", "--max-steps", "30",
-                 "--no-baseline", "--out", str(out)]) == 0
+    assert main(["classify", str(train), str(test), "--hidden-size", "8", "--ensemble", "1", "--max-steps", "3",
+                 "--no-baseline", "--out", str(out)]) == 0  # networks at chance: the statistics win
     printed = capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["summary_mix"] == metrics["segment_selection"]["summary_mix"]["chosen"] > 0

@@ -13,6 +13,7 @@ from lstmkit.cli.common import (
     holds_run_dir,
     positive_int,
     trend_window,
+    unit_fraction,
 )
 
 ENSEMBLE = 3  # ClassifierParams.ensemble and .augment (tests check that they agree)
@@ -32,17 +33,6 @@ SEGMENT_DROPOUT = None
 CONV_MAX = None  # ClassifierParams.conv_max (None: chosen with P; tests check that they agree)
 LABEL_SMOOTHING = 0.0  # ClassifierParams.label_smoothing (tests check that they agree)
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
-
-
-def unit_fraction(text: str) -> float:
-    """An argparse type for a weight in ``[0, 1]`` (the error names the text given)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a weight in [0, 1], got {text!r}")
-    return value
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:

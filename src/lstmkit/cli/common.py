@@ -72,6 +72,17 @@ def probability(text: str) -> float:
     return value
 
 
+def unit_fraction(text: str) -> float:
+    """An argparse type for a weight in ``[0, 1]`` (the error names the text given)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a weight in [0, 1], got {text!r}")
+    return value
+
+
 def fraction_below(high: float):
     """An argparse type for a fraction in ``[0, high)`` (the error names the text given)."""
 
