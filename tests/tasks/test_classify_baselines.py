@@ -13,9 +13,10 @@ import pytest
 from lstmkit.cli.main import main
 from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks import classify_baselines
-from lstmkit.tasks.classify_baselines import (SUMMARY_STATISTICS, BaselineSkipped, majority_baseline,
-                                              minirocket_baseline, summary_statistics,
-                                              summary_statistics_baseline, to_panel)
+from lstmkit.tasks.classify_baselines import (SERIES_FEATURE_BANDS, SERIES_FEATURE_LAGS, SERIES_FEATURES,
+                                              SUMMARY_STATISTICS, BaselineSkipped, SummaryStatisticsModel,
+                                              majority_baseline, minirocket_baseline, series_features,
+                                              summary_statistics, summary_statistics_baseline, to_panel)
 
 
 def waves(n=40, seed=0, length=None):
@@ -212,6 +213,76 @@ def test_classify_prints_the_simple_baselines_and_says_when_one_wins(tmp_path, c
     assert baselines["majority_class"] == {"accuracy": 0.5, "class": "busy"}
     assert "simple baselines: majority class (busy) accuracy 0.5000;" in printed
     assert "logistic regression 1.0000" in printed
+    # the 30 series features hold the summary statistics: they separate the spread too
+    assert baselines["series_features"]["accuracy"] == 1.0 and len(baselines["series_features"]["features"]) == 30
+    assert "spectrum and thirds as well (30 series features) 1.0000" in printed
     accuracy = json.loads((out / "metrics.json").read_text())["accuracy"]
     verdict = "level with" if accuracy == 1.0 else "above"
     assert f"note: the summary-statistics baseline is {verdict} the model here (1.0000 against {accuracy:.4f})" in printed
+
+
+def test_series_features_of_a_sine_by_hand():
+    """A sine of period 16 over 256 steps (half a step off zero, so no value sits on the mean):
+    every feature against its closed form."""
+    t = np.arange(256) + 0.5
+    x = np.sin(2 * np.pi * t / 16)
+    row = series_features(labelled([x], ["a"]))[0]
+    assert row.shape == (len(SERIES_FEATURES),) == (30,)
+    f = dict(zip(SERIES_FEATURES, row))
+    assert f["mean"] == pytest.approx(0, abs=1e-6) and f["std"] == pytest.approx(np.sqrt(0.5), rel=1e-5)
+    assert f["skewness"] == pytest.approx(0, abs=1e-5) and f["kurtosis"] == pytest.approx(1.5, rel=1e-4)
+    assert f["mean_abs_step"] == pytest.approx(np.abs(np.diff(x)).mean(), rel=1e-5)
+    assert f["crossing_rate"] == pytest.approx(31 / 255)  # two crossings a period, 16 periods
+    for lag in SERIES_FEATURE_LAGS:  # (1/T) sum z_t z_t+l = cos(2 pi l / 16) (T - l) / T, exact where
+        # T - l is whole half periods (l = 8, 16, 32), else within the leftover terms (< 8) / T
+        exact = (256 - lag) % 8 == 0
+        assert f[f"acf_{lag}"] == pytest.approx(np.cos(2 * np.pi * lag / 16) * (256 - lag) / 256,
+                                                abs=1e-4 if exact else 8 / 256)
+    assert f["acf_8"] == pytest.approx(-248 / 256, abs=1e-4) and f["acf_16"] == pytest.approx(240 / 256, abs=1e-4)
+    # all the power at bin 16 of 128 (the mean's bin left out: index 15), in one log-spaced band
+    edges = np.round(np.geomspace(1, 129, SERIES_FEATURE_BANDS + 1)).astype(int) - 1
+    band = int(np.searchsorted(edges, 15, side="right")) - 1
+    bands = np.array([f[f"band_{b}"] for b in range(SERIES_FEATURE_BANDS)])
+    assert bands[band] == pytest.approx(np.log(1 + 1e-6), abs=1e-4)
+    assert np.all(np.delete(bands, band) < np.log(1e-5))
+    for k, part in enumerate(("first", "middle", "last")):
+        piece = np.array_split(x, 3)[k]
+        assert f[f"{part}_mean"] == pytest.approx(piece.mean(), abs=1e-6)
+        assert f[f"{part}_std"] == pytest.approx(piece.std(), rel=1e-5)
+
+
+def test_series_features_constant_short_and_missing_channels_stay_finite():
+    constant = np.column_stack([np.full(10, 3.0), np.arange(10.0)])
+    gaps = np.column_stack([np.array([1.0, np.nan, 2.0, 4.0, np.nan, 8.0]), np.full(6, np.nan)])
+    rows = series_features(labelled([constant, constant[:1], gaps[:6]], ["a", "a", "b"]))
+    assert rows.shape == (3, 60) and np.isfinite(rows).all()
+    f = dict(zip(SERIES_FEATURES, rows[0, :30]))  # the constant channel: z = 0, no power
+    assert f["mean"] == 3 and f["std"] == 0 and f["skewness"] == 0 and f["acf_1"] == 0
+    assert all(f[f"band_{b}"] == pytest.approx(np.log(1e-6)) for b in range(SERIES_FEATURE_BANDS))
+    # NaNs left out: the channel is the series 1, 2, 4, 8 read in order; an empty channel: zeros
+    np.testing.assert_allclose(rows[2, :30], series_features(labelled([[1.0, 2.0, 4.0, 8.0]], ["b"]))[0])
+    np.testing.assert_array_equal(rows[2, 30:], 0.0)
+
+
+def test_the_series_features_model_reads_the_order_the_summary_cannot_see():
+    """Two classes with the same values in another order (a sorted ramp, shuffled): the summary
+    statistics but for the step's spread are equal; the series features separate them."""
+    def draw(n, seed):
+        rng = np.random.default_rng(seed)
+        seqs, labels = [], []
+        for i in range(n):
+            x = np.sort(rng.normal(size=64))
+            seqs.append(x if i % 2 else rng.permutation(x))
+            labels.append("ramp" if i % 2 else "noise")
+        return labelled(seqs, labels, ["noise", "ramp"])
+
+    train, test = draw(40, 0), draw(40, 1)
+    model = SummaryStatisticsModel(features="series").fit(train)
+    assert np.mean(model.predict(test) == test.labels) == 1.0
+    again = SummaryStatisticsModel.from_state(json.loads(json.dumps(model.state())))
+    assert again.features == "series"
+    np.testing.assert_allclose(again.predict_proba(test), model.predict_proba(test), rtol=1e-12)
+    old = {k: v for k, v in SummaryStatisticsModel().fit(train).state().items() if k != "features"}
+    assert SummaryStatisticsModel.from_state(old).features == "summary"  # saved before the choice
+    with pytest.raises(ValueError, match="features must be one of summary, series"):
+        SummaryStatisticsModel(features="shape")

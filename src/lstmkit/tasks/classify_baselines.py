@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BaselineSkipped", "SummaryStatisticsModel", "aeon_available", "majority_baseline",
-           "minirocket_baseline", "summary_statistics", "summary_statistics_baseline", "to_panel"]
+           "minirocket_baseline", "series_features", "summary_statistics", "summary_statistics_baseline", "to_panel"]
 
 SUMMARY_STATISTICS = ("mean", "std", "p10", "median", "p90", "step_std")
 """Per channel, in this order: the mean, standard deviation, 10th, 50th and 90th percentiles of
@@ -144,6 +144,81 @@ def summary_statistics(data) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
+SERIES_FEATURE_LAGS = (1, 2, 4, 8, 16, 32)
+"""The autocorrelation lags (in steps) of :func:`series_features`."""
+
+SERIES_FEATURE_BANDS = 8
+"""The spectrum's bands in :func:`series_features`: log-spaced over the periodogram's bins."""
+
+SERIES_FEATURES = (SUMMARY_STATISTICS + ("skewness", "kurtosis", "mean_abs_step", "crossing_rate")
+                   + tuple(f"acf_{lag}" for lag in SERIES_FEATURE_LAGS)
+                   + tuple(f"band_{b}" for b in range(SERIES_FEATURE_BANDS))
+                   + tuple(f"{part}_{what}" for part in ("first", "middle", "last") for what in ("mean", "std")))
+"""Per channel, in this order (30): the :data:`SUMMARY_STATISTICS`; the standardised values'
+third and fourth moments; the mean absolute step; the share of steps that cross the mean; the
+autocorrelation at :data:`SERIES_FEATURE_LAGS`; the log share of the spectrum's power in each of
+:data:`SERIES_FEATURE_BANDS` log-spaced frequency bands; the mean and std of the series' first,
+middle and last thirds. Unlike the summary statistics, all but the first ten depend on the
+values' order."""
+
+
+def _series_features_one(x: np.ndarray) -> np.ndarray:
+    """:data:`SERIES_FEATURES` of the series ``x`` ``(T, C)`` (finite values): ``(30, C)``.
+
+    With z = (x - mean) / std (0 where a channel is constant) and T steps::
+
+        skewness = mean(z^3),  kurtosis = mean(z^4),  mean_abs_step = mean |x_t+1 - x_t|
+        crossing_rate = mean [sign z_t+1 != sign z_t],   acf_l = (1/T) sum_t z_t z_t+l (0 if l >= T)
+        band_b = log(1e-6 + sum_{f in band b} |Z_f|^2 / sum_{f >= 1} |Z_f|^2)   (Z = rfft(z))
+    """
+    steps_count, channels = x.shape
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    z = np.where(std > 0, (x - mean) / np.where(std > 0, std, 1.0), 0.0)
+    steps = np.diff(x, axis=0) if steps_count > 1 else np.zeros((1, channels))
+    rows = [mean, std, *np.percentile(x, [10, 50, 90], axis=0), steps.std(axis=0),
+            (z ** 3).mean(axis=0), (z ** 4).mean(axis=0), np.abs(steps).mean(axis=0),
+            ((z[1:] > 0) != (z[:-1] > 0)).mean(axis=0) if steps_count > 1 else np.zeros(channels)]
+    rows += [(z[lag:] * z[:-lag]).sum(axis=0) / steps_count if lag < steps_count else np.zeros(channels)
+             for lag in SERIES_FEATURE_LAGS]
+    power = np.abs(np.fft.rfft(z, axis=0)[1:]) ** 2  # the mean's bin left out: z has none
+    bins = len(power)
+    total = power.sum(axis=0)
+    edges = np.round(np.geomspace(1, bins + 1, SERIES_FEATURE_BANDS + 1)).astype(int) - 1 if bins else None
+    for b in range(SERIES_FEATURE_BANDS):
+        if bins == 0 or edges[b + 1] <= edges[b]:  # a band narrower than one bin: no power of its own
+            rows.append(np.full(channels, np.log(1e-6)))
+            continue
+        share = power[edges[b]:edges[b + 1]].sum(axis=0) / np.where(total > 0, total, 1.0)
+        rows.append(np.log(1e-6 + share))
+    for part in np.array_split(x, 3):
+        rows += ([part.mean(axis=0), part.std(axis=0)] if len(part) else [mean, np.zeros(channels)])
+    return np.vstack(rows)
+
+
+def series_features(data) -> np.ndarray:
+    """``(n, 30C)`` float64: for every sequence of ``data`` and channel c the
+    :data:`SERIES_FEATURES` of its observed values (NaNs left out, the observed values read in
+    order; a channel with no observed value gives 0), channel by channel."""
+    width = len(SERIES_FEATURES)
+    rows = []
+    for seq in data.sequences:
+        seq = np.asarray(seq, dtype=np.float64)
+        if np.isfinite(seq).all():
+            rows.append(_series_features_one(seq).T.ravel())
+            continue
+        row = np.zeros((seq.shape[1], width))
+        for c in range(seq.shape[1]):
+            x = seq[:, c][np.isfinite(seq[:, c])]
+            if len(x):
+                row[c] = _series_features_one(x[:, None])[:, 0]
+        rows.append(row.ravel())
+    return np.asarray(rows, dtype=np.float64)
+
+
+FEATURE_SETS = {"summary": summary_statistics, "series": series_features}
+"""The feature sets a :class:`SummaryStatisticsModel` reads, by name."""
+
+
 def majority_baseline(train, test) -> dict[str, Any]:
     """Every test sequence given the training set's most frequent class (the first in
     ``train.classes`` order on a tie): ``{"accuracy", "class"}``."""
@@ -162,10 +237,15 @@ class SummaryStatisticsModel:
 
     (scikit-learn's ``LogisticRegression(C=C)`` objective divided by ``C n``: the bias is not
     penalised), by L-BFGS in float64 from zero weights: deterministic, no seed. ``classes``
-    fixes the order of the probabilities' columns (default: the training data's)."""
+    fixes the order of the probabilities' columns (default: the training data's). ``features``
+    names f: ``"summary"`` (:func:`summary_statistics`, 6 per channel) or ``"series"``
+    (:func:`series_features`, 30 per channel)."""
 
-    def __init__(self, C: float = SUMMARY_C):
+    def __init__(self, C: float = SUMMARY_C, features: str = "summary"):
+        if features not in FEATURE_SETS:
+            raise ValueError(f"features must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
         self.C = float(C)
+        self.features = features
         self.classes: list = []
         self.mean = self.std = self.weight = self.bias = None
 
@@ -174,7 +254,7 @@ class SummaryStatisticsModel:
 
         self.classes = list(data.classes if classes is None else classes)
         index = {c: k for k, c in enumerate(self.classes)}
-        x = summary_statistics(data)
+        x = FEATURE_SETS[self.features](data)
         self.mean, std = x.mean(axis=0), x.std(axis=0)
         self.std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(self.mean)), std, 1.0)
         z = torch.from_numpy((x - self.mean) / self.std)
@@ -197,12 +277,12 @@ class SummaryStatisticsModel:
 
     def state(self) -> dict[str, Any]:
         """Everything :meth:`predict_proba` needs, as JSON-ready lists (saved with a model)."""
-        return {"C": self.C, "classes": [str(c) for c in self.classes], "mean": self.mean.tolist(),
+        return {"C": self.C, "features": self.features, "classes": [str(c) for c in self.classes], "mean": self.mean.tolist(),
                 "std": self.std.tolist(), "weight": self.weight.tolist(), "bias": self.bias.tolist()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "SummaryStatisticsModel":
-        model = cls(state["C"])
+        model = cls(state["C"], state.get("features", "summary"))  # saved before the choice: summary
         model.classes = list(state["classes"])
         model.mean, model.std, model.weight, model.bias = (np.asarray(state[k], dtype=np.float64)
                                                            for k in ("mean", "std", "weight", "bias"))
@@ -210,7 +290,7 @@ class SummaryStatisticsModel:
 
     def predict_proba(self, data) -> np.ndarray:
         """``(N, K)`` class probabilities, columns in :attr:`classes` order."""
-        logits = ((summary_statistics(data) - self.mean) / self.std) @ self.weight + self.bias
+        logits = ((FEATURE_SETS[self.features](data) - self.mean) / self.std) @ self.weight + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
@@ -219,11 +299,13 @@ class SummaryStatisticsModel:
         return np.asarray(self.classes, dtype=object)[self.predict_proba(data).argmax(axis=1)]
 
 
-def summary_statistics_baseline(train, test, *, C: float = SUMMARY_C) -> dict[str, Any]:
-    """:class:`SummaryStatisticsModel` fitted on ``train`` and scored on ``test``.
-    Returns ``{"accuracy", "seconds", "features", "C"}``."""
+def summary_statistics_baseline(train, test, *, C: float = SUMMARY_C, features: str = "summary") -> dict[str, Any]:
+    """:class:`SummaryStatisticsModel` on ``features`` (``"summary"`` or ``"series"``) fitted on
+    ``train`` and scored on ``test``. Returns ``{"accuracy", "seconds", "features", "C"}``
+    (``features``: the per-channel names)."""
     started = time.perf_counter()
-    predicted = SummaryStatisticsModel(C).fit(train).predict(test)
+    predicted = SummaryStatisticsModel(C, features).fit(train).predict(test)
     accuracy = float(np.mean(predicted == np.asarray(test.labels)))
+    names = SUMMARY_STATISTICS if features == "summary" else SERIES_FEATURES
     return {"accuracy": accuracy, "seconds": round(time.perf_counter() - started, 3),
-            "features": list(SUMMARY_STATISTICS), "C": C}
+            "features": list(names), "C": C}
