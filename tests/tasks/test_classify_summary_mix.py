@@ -16,8 +16,8 @@ from lstmkit.data.sequence_data import stratified_folds
 from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks.classify import ClassifierParams
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
-from lstmkit.tasks.classify_select import (SUMMARY_MIX_CHOICES, describe_summary_mix, held_out_losses,
-                                           select_summary_mix)
+from lstmkit.tasks.classify_select import (SUMMARY_MIX_CHOICES, SUMMARY_MIX_FEATURES, describe_summary_mix,
+                                           held_out_losses, select_summary_mix)
 
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3), "ensemble": 1,
          "max_steps": 30, "progress": False}
@@ -37,13 +37,14 @@ def test_the_weight_is_chosen_by_the_rule_from_the_folds_held_out_probabilities(
     coin = np.full((30, 2), 0.5)  # networks that learnt nothing: every mixture is better
     record = select_summary_mix(data, coin, seed=0)
     assert record["choices"] == list(SUMMARY_MIX_CHOICES) and record["chosen"] > 0
+    assert SUMMARY_MIX_FEATURES == record["features"] == "series"
     # the statistics' held-out probabilities, fold by fold, as the record scores them
     folds = stratified_folds(data.labels, 3, seed=0)
     stats = np.zeros((30, 2))
     for k in range(3):
         held = np.flatnonzero(folds == k)
-        stats[held] = SummaryStatisticsModel().fit(data.subset(np.flatnonzero(folds != k)),
-                                                   classes=data.classes).predict_proba(data.subset(held))
+        stats[held] = SummaryStatisticsModel(features="series").fit(
+            data.subset(np.flatnonzero(folds != k)), classes=data.classes).predict_proba(data.subset(held))
     for w, loss, acc in zip(record["choices"], record["log_loss"], record["accuracy"]):
         losses, right = held_out_losses((1 - w) * coin + w * stats, truth)
         assert loss == pytest.approx(losses.mean(), abs=1e-6) and acc == pytest.approx(right.mean(), abs=1e-6)
@@ -51,8 +52,12 @@ def test_the_weight_is_chosen_by_the_rule_from_the_folds_held_out_probabilities(
     sure = np.eye(2)[truth] * 0.998 + 0.001
     kept = select_summary_mix(data, sure, seed=0)
     assert kept["chosen"] == 0.0
-    assert describe_summary_mix(kept).startswith("summary statistics: not mixed into the prediction (w = 0")
-    assert describe_summary_mix(record).startswith(f"summary statistics: w = {record['chosen']:g} of their")
+    assert describe_summary_mix(kept).startswith("series features: not mixed into the prediction (w = 0")
+    assert describe_summary_mix(record).startswith(f"series features: w = {record['chosen']:g} of their")
+    assert "; the series features alone: log-loss" in describe_summary_mix(record)
+    # a record saved before the series features (no "features"): the summary statistics
+    older = {k: v for k, v in record.items() if k != "features"}
+    assert describe_summary_mix(older).startswith(f"summary statistics: w = {record['chosen']:g} of their")
 
 
 def test_the_fit_takes_the_chosen_weight_and_mixes_the_probabilities():
@@ -65,7 +70,8 @@ def test_the_fit_takes_the_chosen_weight_and_mixes_the_probabilities():
     w, mixed = clf.summary_mix, clf.predict_proba(test)
     clf.summary_mix = 0.0
     networks = clf.predict_proba(test)
-    statistics = SummaryStatisticsModel().fit(train, classes=clf.classes).predict_proba(test)
+    assert clf.summary_model.features == "series"
+    statistics = SummaryStatisticsModel(features="series").fit(train, classes=clf.classes).predict_proba(test)
     np.testing.assert_allclose(mixed, (1 - w) * networks + w * statistics, atol=1e-6)
     np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-6)
 
@@ -126,7 +132,7 @@ def test_the_cli_reports_the_weight(tmp_path, capsys):
     printed = capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["summary_mix"] == metrics["segment_selection"]["summary_mix"]["chosen"] > 0
-    assert f"summary statistics: w = {metrics['summary_mix']:g} of their logistic regression mixed" in printed
+    assert f"series features: w = {metrics['summary_mix']:g} of their logistic regression mixed" in printed
     given = tmp_path / "given"
     assert main(["classify", str(train), str(test), "--hidden-size", "8", "--ensemble", "1", "--max-steps", "30",
                  "--conv-segments", "1", "--summary-mix", "0.5", "--no-baseline", "--out", str(given)]) == 0

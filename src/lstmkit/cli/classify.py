@@ -203,9 +203,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "from faster shapes); 0: never; default: a candidate of the selection of P, "
                              "W = median length / 16")
     parser.add_argument("--summary-mix", type=unit_fraction, default=None, metavar="W",
-                        help="mix the summary statistics' logistic regression into the prediction at weight W "
-                             "in [0, 1] ((1 - W) networks + W statistics); 0: never; default: chosen on the "
-                             "folds of the selection of P (0, 0.25 or 0.5)")
+                        help="mix the logistic regression on the 30 series features per channel (the "
+                             "simple baseline's) into the prediction at weight W in [0, 1] ((1 - W) networks "
+                             "+ W features); 0: never; default: chosen on the folds of the selection of P "
+                             "(0, 0.25 or 0.5)")
     parser.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
                         help="optimizer steps to train for (the epochs follow from the data size; "
                              "--max-epochs caps them; default 1000)")

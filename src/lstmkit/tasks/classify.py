@@ -27,12 +27,12 @@ together on the same batches and averaged in probability (a deep ensemble; on th
 sets one network's test accuracy varied by up to 0.07 between seeds).
 
 Where the training series' cross-validation (the selection of P, :mod:`lstmkit.tasks.classify_select`)
-shows that each channel's summary statistics (mean, std, percentiles, step std: the values'
-distribution, no order in time) separate the classes better than the networks learn from few
-series, the prediction mixes in their logistic regression
+shows that each channel's 30 series features (the values' distribution, moments, autocorrelation,
+spectrum and thirds: :func:`lstmkit.tasks.classify_baselines.series_features`) separate the classes
+better than the networks learn from few series, the prediction mixes in their logistic regression
 (:class:`lstmkit.tasks.classify_baselines.SummaryStatisticsModel`)::
 
-    p(class | x) = (1 - w) p_networks(class | x) + w p_statistics(class | x),   w in {0, 0.25, 0.5}
+    p(class | x) = (1 - w) p_networks(class | x) + w p_features(class | x),   w in {0, 0.25, 0.5}
 
 (``summary_mix``; w = 0, the networks alone, unless a mixture wins on the held-out series by the
 selection's rule).
@@ -171,7 +171,7 @@ from torch import nn
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
-from lstmkit.tasks.classify_select import select_conv_segments, select_fold_scales
+from lstmkit.tasks.classify_select import SUMMARY_MIX_FEATURES, select_conv_segments, select_fold_scales
 from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
                                        mix_batch, mix_members, slice_windows)
 from lstmkit.train import TrainingConfig, fit
@@ -236,8 +236,8 @@ class ClassifierParams(ClassifierNetOptions):
     # that average (trend_split: a slow wander apart from the faster shapes); 0: off; None: a
     # candidate of the selection when P is chosen (classify_select), else off
     trend_window: int | None = None
-    # the weight w of the summary statistics' logistic regression in the prediction, (1 - w)
-    # p_networks + w p_statistics (classify_baselines.SummaryStatisticsModel); 0: the networks
+    # the weight w of the series features' logistic regression in the prediction, (1 - w)
+    # p_networks + w p_features (classify_baselines.SummaryStatisticsModel); 0: the networks
     # alone; None: chosen from classify_select.SUMMARY_MIX_CHOICES on the selection's folds when P
     # is chosen, else 0
     summary_mix: float | None = None
@@ -610,7 +610,7 @@ class Classifier(Estimator):
         self.label_kind = "str"  # the type predict gives labels back in (fit's y's: label_kind)
         self.segment_selection: dict[str, Any] | None = None  # conv_segments=None: select_conv_segments' record
         self.trend_window: int | None = None  # the window the fitted model splits channels at (None: not split)
-        self.summary_mix = 0.0  # the summary statistics' weight in predict_proba (0: the networks alone)
+        self.summary_mix = 0.0  # the series features' weight in predict_proba (0: the networks alone)
         self.summary_model: SummaryStatisticsModel | None = None  # fitted where summary_mix > 0
         # fold_scales=None on series read whole: select_fold_scales' record
         self.resolution_selection: dict[str, Any] | None = None
@@ -830,7 +830,7 @@ class Classifier(Estimator):
                               resume_from=resume_from)
         self.net.eval()
         if self.summary_mix > 0:  # deterministic, no random draw: the networks' fit is the same either way
-            self.summary_model = SummaryStatisticsModel().fit(data, classes=self.classes)
+            self.summary_model = SummaryStatisticsModel(features=SUMMARY_MIX_FEATURES).fit(data, classes=self.classes)
         return self
 
     def view_tensors(self, data, multi: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -856,7 +856,8 @@ class Classifier(Estimator):
     def predict_proba(self, data, **read_kwargs) -> np.ndarray:
         """Class probabilities ``(N, n_classes)``, columns in the order of ``classes``: the
         networks' mean, and with :attr:`summary_mix` w > 0 ``(1 - w) p_networks + w p_statistics``
-        (the summary statistics' logistic regression, :attr:`summary_model`)."""
+        (the series features' logistic regression, :attr:`summary_model`; the summary
+        statistics' in a model saved before them)."""
         self.require_fitted()
         data = self.read(data, **read_kwargs)
         proba = self._over_views(data, lambda x, lengths: torch.softmax(self.net(x, lengths), dim=-1), 0)

@@ -1,10 +1,13 @@
 """Baselines for sequence classification, run beside :class:`~lstmkit.tasks.classify.Classifier`
 on the same train and test split: MiniRocket (Dempster, Schmidt & Webb 2021), from the optional
-package aeon (``pip install aeon``, or ``lstmkit[datasets]``), and two simple ones that need
-nothing beyond torch: the majority class, and a logistic regression on each channel's summary
+package aeon (``pip install aeon``, or ``lstmkit[datasets]``), and three simple ones that need
+nothing beyond torch: the majority class, a logistic regression on each channel's summary
 statistics (:func:`summary_statistics_baseline`), which is what a series' shape adds to
 its distribution of values: where it is level with the model, the order of the values is
-not what the model has learnt to use.
+not what the model has learnt to use; and the same regression on 30 series features per
+channel (:func:`series_features`: those statistics, moments, autocorrelation, spectrum and
+thirds), the hand-made features a user would try first. The classifier mixes the last into its
+prediction where its cross-validation shows it helps (``summary_mix``).
 
 MiniRocket turns every series into about 10,000 features of random (but fixed) dilated
 convolutions and fits a ridge classifier on them; it takes about a second on small UCR/UEA
@@ -249,12 +252,14 @@ class SummaryStatisticsModel:
         self.classes: list = []
         self.mean = self.std = self.weight = self.bias = None
 
-    def fit(self, data, classes=None) -> "SummaryStatisticsModel":
+    def fit(self, data, classes=None, rows: np.ndarray | None = None) -> "SummaryStatisticsModel":
+        """Fit on ``data``'s labelled sequences; ``rows``: their features, where the caller has
+        them already (:meth:`feature_rows` of the same data: a cross-validation computes them once)."""
         import torch
 
         self.classes = list(data.classes if classes is None else classes)
         index = {c: k for k, c in enumerate(self.classes)}
-        x = FEATURE_SETS[self.features](data)
+        x = self.feature_rows(data) if rows is None else np.asarray(rows, dtype=np.float64)
         self.mean, std = x.mean(axis=0), x.std(axis=0)
         self.std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(self.mean)), std, 1.0)
         z = torch.from_numpy((x - self.mean) / self.std)
@@ -288,9 +293,16 @@ class SummaryStatisticsModel:
                                                            for k in ("mean", "std", "weight", "bias"))
         return model
 
-    def predict_proba(self, data) -> np.ndarray:
-        """``(N, K)`` class probabilities, columns in :attr:`classes` order."""
-        logits = ((FEATURE_SETS[self.features](data) - self.mean) / self.std) @ self.weight + self.bias
+    def feature_rows(self, data) -> np.ndarray:
+        """``(N, F)``: :attr:`features`' rows of ``data`` (what :meth:`fit` and
+        :meth:`predict_proba` read)."""
+        return FEATURE_SETS[self.features](data)
+
+    def predict_proba(self, data, rows: np.ndarray | None = None) -> np.ndarray:
+        """``(N, K)`` class probabilities, columns in :attr:`classes` order (``rows``: the
+        features of ``data``, where the caller has them)."""
+        x = self.feature_rows(data) if rows is None else np.asarray(rows, dtype=np.float64)
+        logits = ((x - self.mean) / self.std) @ self.weight + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)

@@ -62,15 +62,16 @@ costs dominate: UnitTest 251 s under load). Its result is saved with the model (
 most half of it.
 
 ``summary_mix=None`` (the default): last, on the same folds, the chosen candidate's held-out
-probabilities p_net are weighed against mixtures with those of the summary statistics' logistic
-regression (:class:`lstmkit.tasks.classify_baselines.SummaryStatisticsModel`: each channel's
-mean, std, percentiles and step std, no order in time; fitted on the other folds, a fraction of
-a second each), ``(1 - w) p_net + w p_stats`` for w in :data:`SUMMARY_MIX_CHOICES`, by the same
-rule with w = 0 first: where the distribution of the values separates the classes better than
-the few training series let the networks learn (seglearn's Watch, 14 series per exercise: the
-statistics alone 0.881 on its test split against the networks' 0.810-0.833), the model's
-prediction mixes them in at the chosen w (``Classifier.summary_mix``); elsewhere w = 0 and the
-model is the networks alone, the same fit as without it.
+probabilities p_net are weighed against mixtures with those of a logistic regression on each
+channel's 30 series features (:class:`lstmkit.tasks.classify_baselines.SummaryStatisticsModel`
+on :func:`lstmkit.tasks.classify_baselines.series_features`: the summary statistics, moments,
+autocorrelation, spectrum and thirds; computed once, fitted on the other folds),
+``(1 - w) p_net + w p_features`` for w in :data:`SUMMARY_MIX_CHOICES`, by the same rule with
+w = 0 first: where such features separate the classes better than the few training series let
+the networks learn (seglearn's Watch, 14 series per exercise: the features alone 0.929 on its
+test split against the networks' 0.810-0.833), the model's prediction mixes them in at the
+chosen w (``Classifier.summary_mix``); elsewhere w = 0 and the model is the networks alone, the
+same fit as without it.
 
 The members' resolution (``fold_scales=None`` on series read whole) is chosen after P by the
 same folds and rule, two networks per fold: :func:`select_fold_scales`; with a time budget its
@@ -111,10 +112,14 @@ MAX_FOLD_OFFSETS = 4
 #: moving average and that average (:func:`lstmkit.tasks.classify.trend_split`), the window a
 #: sixteenth of the median length (8 blocks of the length rule's d = median / 128).
 TREND_SHARE = 16
-#: The weights of the summary statistics' probabilities in the model's prediction, in the order
+#: The weights of the series features' probabilities in the model's prediction, in the order
 #: the rule weighs them (``summary_mix=None``): 0 (the networks alone) is kept unless a mixture is
 #: better on both measures and beyond one standard error.
 SUMMARY_MIX_CHOICES = (0.0, 0.25, 0.5)
+#: The features of the logistic regression mixed in (``classify_baselines.FEATURE_SETS``): the 30
+#: series features per channel (the summary statistics, moments, autocorrelation, spectrum and
+#: thirds).
+SUMMARY_MIX_FEATURES = "series"
 
 
 def trend_candidate_window(median: float) -> int:
@@ -253,26 +258,29 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
 
 
 def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_CHOICES) -> dict[str, Any]:
-    """The weight w of the summary statistics' probabilities (module docstring): ``proba``
-    ``(N, K)``, the networks' held-out probabilities on the folds of ``seed``; the statistics'
+    """The weight w of the series features' probabilities (module docstring): ``proba``
+    ``(N, K)``, the networks' held-out probabilities on the folds of ``seed``; the features'
     logistic regression fitted on each fold's complement scores that fold. Returns ``chosen``,
-    ``choices``, ``log_loss``, ``accuracy`` and ``difference`` (per w, as :func:`_score`'s) and
-    ``summary_alone`` (the statistics' own held-out ``[log-loss, accuracy]``)."""
+    ``features`` (:data:`SUMMARY_MIX_FEATURES`), ``choices``, ``log_loss``, ``accuracy`` and
+    ``difference`` (per w, as :func:`_score`'s) and ``summary_alone`` (the features' own
+    held-out ``[log-loss, accuracy]``)."""
     from lstmkit.data.sequence_data import stratified_folds
     from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
 
     classes = list(data.classes)
     fold_of = stratified_folds(data.labels, SELECTION_FOLDS, seed=seed)
     stats = np.zeros_like(np.asarray(proba, dtype=np.float64))
+    rows = SummaryStatisticsModel(features=SUMMARY_MIX_FEATURES).feature_rows(data)  # per series: once for the folds
     for k in range(SELECTION_FOLDS):
-        held = np.flatnonzero(fold_of == k)
-        model = SummaryStatisticsModel().fit(data.subset(np.flatnonzero(fold_of != k)), classes=classes)
-        stats[held] = model.predict_proba(data.subset(held))
+        held, rest = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
+        model = SummaryStatisticsModel(features=SUMMARY_MIX_FEATURES).fit(data.subset(rest), classes=classes,
+                                                                         rows=rows[rest])
+        stats[held] = model.predict_proba(None, rows=rows[held])
     truth = data.label_indices(classes)
     mixes = [(1.0 - w) * np.asarray(proba, dtype=np.float64) + w * stats for w in choices]
     losses, right = zip(*(held_out_losses(m, truth) for m in mixes))
     return {"chosen": float(choices[first_unless_beaten(losses, right)]),
-            "choices": [float(w) for w in choices],
+            "features": SUMMARY_MIX_FEATURES, "choices": [float(w) for w in choices],
             "log_loss": [round(float(np.mean(row)), 6) for row in losses],
             "accuracy": [round(float(np.mean(row)), 6) for row in right],
             "difference": [None] + [[round(v, 6) for v in paired_difference(row, losses[0])] for row in losses[1:]],
@@ -280,13 +288,15 @@ def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_C
 
 
 def describe_summary_mix(record: dict[str, Any]) -> str:
-    """One line for the report: the summary statistics' weight and its evidence."""
+    """One line for the report: the series features' (or, in a record saved before them, the
+    summary statistics') weight and its evidence."""
+    name = "series features" if record.get("features") == "series" else "summary statistics"
     cells = ", ".join(f"w = {w:g}: log-loss {loss:.3f}, accuracy {acc:.3f}"
                       for w, loss, acc in zip(record["choices"], record["log_loss"], record["accuracy"]))
     alone = record["summary_alone"]
     what = (f"w = {record['chosen']:g} of their logistic regression mixed into the prediction" if record["chosen"]
             else "not mixed into the prediction (w = 0: the networks alone)")
-    return (f"summary statistics: {what}, chosen on the same folds ({cells}; the statistics alone: "
+    return (f"{name}: {what}, chosen on the same folds ({cells}; the {name} alone: "
             f"log-loss {alone[0]:.3f}, accuracy {alone[1]:.3f})")
 
 
