@@ -214,8 +214,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hold out this stratified fraction of TRAIN for early stopping "
                              "(default 0: keep the weights with the lowest training loss)")
     parser.add_argument("--no-baseline", action="store_true",
-                        help="do not fit the baselines (the majority class, a logistic regression on summary "
-                             "statistics, MiniRocket when aeon is installed) beside the model on the same split")
+                        help="do not fit the baselines (the majority class, logistic regressions on summary "
+                             "statistics and on 30 series features, MiniRocket when aeon is installed) beside the "
+                             "model on the same split")
     add_training_arguments(parser, max_epochs=300, out_help="run directory (default runs/classify-<time>)")
 
 
