@@ -161,7 +161,7 @@ SERIES_FEATURES = (SUMMARY_STATISTICS + ("skewness", "kurtosis", "mean_abs_step"
 third and fourth moments; the mean absolute step; the share of steps that cross the mean; the
 autocorrelation at :data:`SERIES_FEATURE_LAGS`; the log share of the spectrum's power in each of
 :data:`SERIES_FEATURE_BANDS` log-spaced frequency bands; the mean and std of the series' first,
-middle and last thirds. Unlike the summary statistics, all but the first ten depend on the
+middle and last thirds. All but the mean, std, percentiles, skewness and kurtosis depend on the
 values' order."""
 
 
