@@ -260,6 +260,58 @@ def test_inspect_a_saved_classifier(tmp_path):
     assert not (tmp_path / "none").exists()
 
 
+def test_a_saved_classifier_reads_an_aeon_sets_test_split_with_dataset(tmp_path, monkeypatch, capsys):
+    """`classify --model DIR --dataset NAME` and `inspect --model DIR --dataset NAME` read NAME's
+    test split (aeon's loader stands in here: a written file, so the test needs no aeon)."""
+    import lstmkit.data.sequences as sequences
+
+    train = write_ts(tmp_path / "train.ts", synthetic(24, seed=0))
+    test = write_ts(tmp_path / "toy_TEST.ts", synthetic(10, seed=1))
+    asked = []
+
+    def load_dataset(name, split="train"):
+        asked.append((name, split))
+        return sequences.read_sequences(test)
+
+    monkeypatch.setattr(sequences, "load_dataset", load_dataset)
+    model = tmp_path / "model"
+    clf = lstmkit.Classifier(hidden_size=8, max_epochs=1, ensemble=1, conv_segments=1, summary_mix=0,
+                             fold_scales=(1,), trend_window=0).fit(str(train))
+    clf.save(model)
+    assert main(["classify", "--model", str(model), "--dataset", "Toy", "--out", str(tmp_path / "pred")]) == 0
+    frame = pd.read_csv(tmp_path / "pred" / "predictions.csv", dtype={"predicted": str})
+    assert list(frame["predicted"]) == [str(c) for c in clf.predict(str(test))]
+    metrics = json.loads((tmp_path / "pred" / "metrics.json").read_text())
+    assert metrics["accuracy"] == clf.evaluate(str(test))["accuracy"]
+    assert main(["inspect", "--model", str(model), "--dataset", "Toy", "--out", str(tmp_path / "ins")]) == 0
+    report = json.loads((tmp_path / "ins" / "inspect.json").read_text())
+    assert report["data"] == str(test) and report["sequences"] == 10
+    assert asked == [("Toy", "test"), ("Toy", "test")]
+    capsys.readouterr()
+
+    forecaster = tmp_path / "forecaster"  # a known kind that reads no sequences
+    forecaster.mkdir()
+    (forecaster / "config.json").write_text('{"kind": "forecaster"}')
+    (forecaster / "model.safetensors").write_bytes(b"x")
+    for argv, message in (
+            (["inspect", "--model", str(model), str(test), "--dataset", "Toy"], "give either DATA or --dataset NAME, not both"),
+            (["inspect", "--model", str(forecaster), "--dataset", "Toy"],
+             f"--dataset is for a classifier; {forecaster} holds a forecaster model"),
+            (["classify", "--model", str(model), str(test), "--dataset", "Toy"],
+             "give either the file to classify or --dataset NAME, not both"),
+            (["classify", "--model", str(model)],
+             "give the file to classify: lstmkit classify FILE --model DIR (or --dataset NAME for the test "
+             "split of an aeon set)"),
+            (["inspect", "--model", str(model)],
+             f"{model}: a classifier needs DATA to inspect (a file of sequences, or --dataset NAME for the "
+             "test split of an aeon set)")):
+        out = tmp_path / "never"
+        assert main(argv + ["--out", str(out)]) == 2, argv
+        assert capsys.readouterr().err == f"error: {message}\n", argv
+        assert not out.exists()
+    assert len(asked) == 2  # refused before any data was read
+
+
 def test_threads_flag_sets_torchs_threads_for_the_run_alone(tmp_path):
     train = tmp_path / "train.ts"
     write_ts(train, synthetic(24, seed=0))

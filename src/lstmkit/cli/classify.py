@@ -108,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a missing value inside a sequence: fill it by linear interpolation in time "
                              "(default) or refuse the file")
     parser.add_argument("--model", default=None, metavar="DIR",
-                        help="predict TRAIN (the file to classify) with the model saved in DIR, without training")
+                        help="predict TRAIN (the file to classify; or with --dataset NAME, that set's test split) with the model saved in DIR, without training")
     parser.add_argument("--pooling", default="mean", choices=["last", "mean", "attention"],
                         help="how the LSTM's outputs become one vector (default mean)")
     parser.add_argument("--hidden-size", type=positive_int, default=64, metavar="H", help="LSTM units (default 64)")
@@ -247,9 +247,13 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("classify"))
     if args.model:
-        if not args.train:
-            raise UsageError("give the file to classify: lstmkit classify FILE --model DIR")
-        data = _read(args.train, args)  # the data first: bad input answers before torch loads
+        if args.dataset and args.train:
+            raise UsageError("give either the file to classify or --dataset NAME, not both")
+        if not args.train and not args.dataset:
+            raise UsageError("give the file to classify: lstmkit classify FILE --model DIR "
+                             "(or --dataset NAME for the test split of an aeon set)")
+        # the data first: bad input answers before torch loads
+        data = load_dataset(args.dataset, "test") if args.dataset else _read(args.train, args)
         from lstmkit.tasks.classify import Classifier
 
         classifier = Classifier.load(args.model)
@@ -262,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}")
         elif unknown:
             shown = ", ".join(repr(str(c)) for c in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-            print(f"no accuracy: the labels of {args.train} include {shown}, not among the model's classes "
+            print(f"no accuracy: the labels of {data.source} include {shown}, not among the model's classes "
                   f"({', '.join(repr(str(c)) for c in classifier.classes)})")
         print(f"predicted {len(frame)} sequences -> {out}/predictions.csv")
         return 0

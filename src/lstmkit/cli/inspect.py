@@ -16,11 +16,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "language model, the text coloured by one unit; all in one self-contained report.html. DATA: for a forecaster a CSV or Parquet file with the "
         "training columns (default: the bundled AirPassengers series, right for a model "
         "trained on it); for a language model a UTF-8 text file (default: the start of the "
-        "Python standard library's source); for a model of `lstmkit lab` none (its task's "
-        "test set)."
+        "Python standard library's source); for a classifier a file of sequences in any format "
+        "`lstmkit classify` reads, or --dataset NAME; for an anomaly detector a CSV or Parquet "
+        "file with the training columns (default: its training data); for a translation model a "
+        "file of sentence pairs; for a model of `lstmkit lab` none (its task's test set)."
     )
     parser.add_argument("data", nargs="?", metavar="DATA", help="data to run through the model (default: see above)")
     parser.add_argument("--model", required=True, metavar="DIR", help="directory of a saved lstmkit model")
+    parser.add_argument("--dataset", default=None, metavar="NAME",
+                        help="a classifier: read the test split of this UCR/UEA data set that aeon ships "
+                             "(as `lstmkit classify --dataset NAME`) instead of DATA")
     parser.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/inspect-<time>)")
     parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="torch's CPU threads for this run (default: one per core)")
@@ -53,7 +58,21 @@ def run(args: argparse.Namespace) -> int:
         max_chars=args.max_chars, max_windows=args.max_windows, top_units=args.top_units,
         heatmap_steps=args.heatmap_steps,
     )
-    result = inspect_model(args.model, args.data, args.out, options)
+    data = args.data
+    if args.dataset is not None:
+        from lstmkit.cli.main import UsageError
+
+        if data is not None:
+            raise UsageError("give either DATA or --dataset NAME, not both")
+        from lstmkit.data.sequences import load_dataset
+        from lstmkit.tasks.base import model_kind
+
+        kind = model_kind(args.model)
+        if kind != "classifier":
+            raise UsageError(f"--dataset is for a classifier; {args.model} holds a {kind} model")
+
+        data = load_dataset(args.dataset, "test")
+    result = inspect_model(args.model, data, args.out, options)
     report = result.report
     print(f"lstmkit inspect: {report['kind']} {report['model']}, {report['sequences']} sequence(s) "
           f"of {report['steps']} steps from {report['data']}")

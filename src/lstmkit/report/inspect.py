@@ -179,7 +179,7 @@ def inspect_model(model_dir: str | Path, data: str | None = None, out: str | Pat
     kind, encoded = encoder_view(model_dir, data, options)
     inputs = encoded.inputs  # (N, L, I)
     if inputs.dim() != 3 or inputs.shape[0] == 0 or inputs.shape[1] == 0:
-        raise InputError(f"{data or 'the data'}: gives no sequence to trace (input shape {tuple(inputs.shape)})")
+        raise InputError(f"{encoded.source or 'the data'}: gives no sequence to trace (input shape {tuple(inputs.shape)})")
     n, steps_total = int(inputs.shape[0]), int(inputs.shape[1])
     sample = numbers.resolve_sample(options.sample, n)
     if encoded.chars is not None:

@@ -946,9 +946,11 @@ class Classifier(Estimator):
         the classifier reads them, with their lengths."""
         self.require_fitted()
         if data is None:
-            raise InputError(f"a classifier needs {param_ref('data')} to inspect (a file of sequences)")
-        padded, lengths = self.tensors(self.read(data))  # member 0's input: its encoder is the one shown
-        return EncoderView(self.net.encoder, padded, None, lengths, str(data), None, None,
+            raise InputError(f"a classifier needs {param_ref('data')} to inspect (a file of sequences, or "
+                             "--dataset NAME for the test split of an aeon set)")
+        data = self.read(data)
+        padded, lengths = self.tensors(data)  # member 0's input: its encoder is the one shown
+        return EncoderView(self.net.encoder, padded, None, lengths, str(data.source), None, None,
                            {"sequences": int(padded.shape[0]), "patch": self.patch,
                             "downsample": self.downsample})
 
