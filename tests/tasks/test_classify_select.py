@@ -14,7 +14,7 @@ from lstmkit.data.sequence_data import stratified_folds
 from lstmkit.errors import InputError
 from lstmkit.tasks import classify_select
 from lstmkit.tasks.classify_select import (SEGMENT_CANDIDATES, candidates_for, choose, describe, held_out_losses,
-                                           held_out_scores, paired_difference)
+                                           held_out_scores, lowest_loss_beyond_noise, paired_difference)
 
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3), "ensemble": 1,
          "progress": False}
@@ -122,6 +122,21 @@ def test_the_rule_keeps_one_part_unless_three_win_on_both_beyond_the_noise(loss,
 ])
 def test_the_rule_weighs_each_candidate_against_the_one_chosen_so_far(losses, correct, chosen):
     assert choose([BASE, *losses], [right(16), *(right(c) for c in correct)], (0, 1, 2)) == chosen
+
+
+@pytest.mark.parametrize("losses, chosen", [
+    ((BASE - 0.1, BASE - 0.2), 2),  # each beyond the noise of the one before
+    ((BASE - 0.1, BASE - 0.1 + np.where(np.arange(N) % 2 == 0, -0.55, 0.45)), 1),  # the third within the second's noise
+    ((NOISY, BASE - 0.1), 2),  # the second within the noise: the third weighed against the first
+    ((BASE + 0.1, BASE + 0.05), 0),  # a mixture that only costs
+    ((BASE - 0.1, BASE - 0.05), 1),  # the third beats the first, not the second
+])
+def test_the_weights_rule_reads_the_log_loss_alone(losses, chosen):
+    assert lowest_loss_beyond_noise([BASE, *losses]) == chosen
+    # accuracy does not vote: the same losses whatever was counted right
+    accuracy_would_refuse = [right(16), *(right(10) for _ in losses)]
+    if chosen:
+        assert choose([BASE, *losses], accuracy_would_refuse, (0, 1, 2)) == 0
 
 
 def test_the_candidates():

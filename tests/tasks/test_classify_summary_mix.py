@@ -1,6 +1,6 @@
 """``summary_mix``: the summary statistics' logistic regression mixed into the classifier's
 prediction, ``(1 - w) p_networks + w p_statistics``: the weight chosen on the selection's folds
-by the selection's rule, the mixture's values, save/load, models saved before it, the option's
+by the log-loss alone, the mixture's values, save/load, models saved before it, the option's
 checks and the CLI's report."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks.classify import ClassifierParams
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
 from lstmkit.tasks.classify_select import (SUMMARY_MIX_CHOICES, SUMMARY_MIX_FEATURES, describe_summary_mix,
-                                           held_out_losses, select_summary_mix)
+                                           held_out_losses, lowest_loss_beyond_noise, select_summary_mix)
 
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3), "ensemble": 1,
          "max_steps": 30, "progress": False}
@@ -45,9 +45,13 @@ def test_the_weight_is_chosen_by_the_rule_from_the_folds_held_out_probabilities(
         held = np.flatnonzero(folds == k)
         stats[held] = SummaryStatisticsModel(features="series").fit(
             data.subset(np.flatnonzero(folds != k)), classes=data.classes).predict_proba(data.subset(held))
+    per_weight = []
     for w, loss, acc in zip(record["choices"], record["log_loss"], record["accuracy"]):
         losses, right = held_out_losses((1 - w) * coin + w * stats, truth)
         assert loss == pytest.approx(losses.mean(), abs=1e-6) and acc == pytest.approx(right.mean(), abs=1e-6)
+        per_weight.append(losses)
+    # the weight by the per-series log-losses alone, each step beyond one standard error
+    assert record["chosen"] == record["choices"][lowest_loss_beyond_noise(per_weight)]
     # networks that are right and sure: no mixture beats them, w = 0 is kept
     sure = np.eye(2)[truth] * 0.998 + 0.001
     kept = select_summary_mix(data, sure, seed=0)

@@ -34,8 +34,8 @@ better than the networks learn from few series, the prediction mixes in their lo
 
     p(class | x) = (1 - w) p_networks(class | x) + w p_features(class | x),   w in {0, 0.25, 0.5}
 
-(``summary_mix``; w = 0, the networks alone, unless a mixture wins on the held-out series by the
-selection's rule).
+(``summary_mix``; w = 0, the networks alone, unless a mixture's per-series held-out log-losses
+beat the networks' beyond one standard error: ``classify_select.lowest_loss_beyond_noise``).
 
 Training (the defaults, one recipe for every data set): cross-entropy (``label_smoothing=e``:
 against (1 - e) on the true class plus e / K on every class; 0 by default: 0.1 was measured and
