@@ -59,6 +59,14 @@ def test_the_weight_is_chosen_by_the_rule_from_the_folds_held_out_probabilities(
     assert describe_summary_mix(kept).startswith("series features: not mixed into the prediction (w = 0")
     assert describe_summary_mix(record).startswith(f"series features: w = {record['chosen']:g} of their")
     assert "; the series features alone: log-loss" in describe_summary_mix(record)
+    assert record["rule"] == "log_loss" and ", chosen by the held-out log-loss on the same folds (w = 0: log-loss" in \
+        describe_summary_mix(record)
+    delta, se = record["difference"][2]  # w = 0.5 against w = 0, as the line writes it
+    assert delta == pytest.approx(per_weight[2].mean() - per_weight[0].mean(), abs=1e-5)
+    assert (f"w = 0.5: log-loss {record['log_loss'][2]:.3f} ({delta:+.3f} ± {se:.3f} against w = 0), accuracy "
+            in describe_summary_mix(record))
+    # a record saved before the log-loss rule says only where w was chosen
+    assert ", chosen on the same folds (w = 0" in describe_summary_mix({k: v for k, v in record.items() if k != "rule"})
     # a record saved before the series features (no "features"): the summary statistics
     older = {k: v for k, v in record.items() if k != "features"}
     assert describe_summary_mix(older).startswith(f"summary statistics: w = {record['chosen']:g} of their")

@@ -280,7 +280,9 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
 def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_CHOICES) -> dict[str, Any]:
     """The weight w of the series features' probabilities (module docstring): ``proba``
     ``(N, K)``, the networks' held-out probabilities on the folds of ``seed``; the features'
-    logistic regression fitted on each fold's complement scores that fold. Returns ``chosen``,
+    logistic regression fitted on each fold's complement scores that fold; w by
+    :func:`lowest_loss_beyond_noise` (``rule``: ``"log_loss"``; records saved before it have no
+    ``rule``: there w was chosen by :func:`choose`'s). Returns ``chosen``, ``rule``,
     ``features`` (:data:`SUMMARY_MIX_FEATURES`), ``choices``, ``log_loss``, ``accuracy`` and
     ``difference`` (per w, as :func:`_score`'s) and ``summary_alone`` (the features' own
     held-out ``[log-loss, accuracy]``)."""
@@ -299,7 +301,7 @@ def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_C
     truth = data.label_indices(classes)
     mixes = [(1.0 - w) * np.asarray(proba, dtype=np.float64) + w * stats for w in choices]
     losses, right = zip(*(held_out_losses(m, truth) for m in mixes))
-    return {"chosen": float(choices[lowest_loss_beyond_noise(losses)]),
+    return {"chosen": float(choices[lowest_loss_beyond_noise(losses)]), "rule": "log_loss",
             "features": SUMMARY_MIX_FEATURES, "choices": [float(w) for w in choices],
             "log_loss": [round(float(np.mean(row)), 6) for row in losses],
             "accuracy": [round(float(np.mean(row)), 6) for row in right],
@@ -309,14 +311,20 @@ def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_C
 
 def describe_summary_mix(record: dict[str, Any]) -> str:
     """One line for the report: the series features' (or, in a record saved before them, the
-    summary statistics') weight and its evidence."""
+    summary statistics') weight and its evidence, each w's paired log-loss difference against
+    w = 0 with its standard error."""
     name = "series features" if record.get("features") == "series" else "summary statistics"
-    cells = ", ".join(f"w = {w:g}: log-loss {loss:.3f}, accuracy {acc:.3f}"
-                      for w, loss, acc in zip(record["choices"], record["log_loss"], record["accuracy"]))
+    differences = record.get("difference") or [None] * len(record["choices"])
+    cells = ", ".join(f"w = {w:g}: log-loss {loss:.3f}"
+                      + ("" if d is None else f" ({d[0]:+.3f} ± {d[1]:.3f} against w = {record['choices'][0]:g})")
+                      + f", accuracy {acc:.3f}"
+                      for w, loss, acc, d in zip(record["choices"], record["log_loss"], record["accuracy"],
+                                                 differences))
     alone = record["summary_alone"]
     what = (f"w = {record['chosen']:g} of their logistic regression mixed into the prediction" if record["chosen"]
             else "not mixed into the prediction (w = 0: the networks alone)")
-    return (f"{name}: {what}, chosen on the same folds ({cells}; the {name} alone: "
+    how = "by the held-out log-loss on the same folds" if record.get("rule") == "log_loss" else "on the same folds"
+    return (f"{name}: {what}, chosen {how} ({cells}; the {name} alone: "
             f"log-loss {alone[0]:.3f}, accuracy {alone[1]:.3f})")
 
 
