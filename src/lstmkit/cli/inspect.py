@@ -70,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
         kind = model_kind(args.model)
         if kind != "classifier":
             raise UsageError(f"--dataset is for a classifier; {args.model} holds a {kind} model")
-
         data = load_dataset(args.dataset, "test")
     result = inspect_model(args.model, data, args.out, options)
     report = result.report
