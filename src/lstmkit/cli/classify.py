@@ -22,6 +22,7 @@ DOWNSAMPLE_MODE = "fold"  # ClassifierParams.downsample_mode and .lstm_dropout (
 LSTM_DROPOUT = 0.8
 FOLD_SCALES = None  # ClassifierParams.fold_scales and .align_period (tests check that they agree)
 ALIGN_PERIOD = True
+PHASE_MEMBER = True  # ClassifierParams.phase_member (tests check that they agree)
 FOLD_OFFSETS = None  # ClassifierParams.fold_offsets (None: 1, or 4 with the maximum chosen; tests check that they agree)
 SCALING = "auto"  # ClassifierParams.scaling (tests check that they agree)
 SERIES_STATS = True  # ClassifierParams.series_stats (tests check that they agree)
@@ -122,6 +123,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the series' dominant period when that is strong and shorter than D)")
     parser.add_argument("--no-align-period", dest="align_period", action="store_false", default=ALIGN_PERIOD,
                         help="the default D stays round(median length / 128), whatever the series' period")
+    parser.add_argument("--no-phase-member", dest="phase_member", action="store_false", default=PHASE_MEMBER,
+                        help="where D is aligned to the series' period p, every member reads the folded series "
+                             "(by default the last one reads the p phases of the period as channels of their "
+                             "own, each standardised within its series)")
     parser.add_argument("--scaling", default=SCALING, choices=["auto", "global", "series"],
                         help="global: one mean and std per channel over the training set; series: every "
                              "series by its own; auto (the default): series when one global scale would leave "
@@ -322,6 +327,7 @@ def run(args: argparse.Namespace) -> int:
     write_csv(out / "predictions.csv", frame)
     metrics = {"data": source, "train_sequences": len(train), "test_sequences": len(test),
                "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
+               "phase_member": classifier.phase_member,
                "member_downsample": list(classifier.member_downsample),
                "per_series_scaling": classifier.per_series, "series_stats": classifier.stats_mean is not None,
                "masked_norm": classifier.params.masked_norm,

@@ -102,11 +102,14 @@ class ClassifierNetConfig(ClassifierNetOptions):
     member_folds: tuple[int, ...] | None = None  # d_m per member (None: every member reads at fold)
     member_patches: tuple[int, ...] | None = None  # k_m per member (None: every member at patch)
     member_kernels: tuple[tuple[int, ...], ...] | None = None  # conv kernels per member (None: conv_kernels)
+    member_channels: tuple[int, ...] | None = None  # C_m per member (None: every member reads n_channels)
 
     def member_config(self, m: int) -> "ClassifierNetConfig":
-        """Member m's own config: its fold d_m, patch k_m and convolution kernels (the shared
-        ones without ``member_folds`` / ``member_patches`` / ``member_kernels``)."""
+        """Member m's own config: its fold d_m, patch k_m, input channels C_m and convolution
+        kernels (the shared ones without ``member_folds`` / ``member_patches`` /
+        ``member_channels`` / ``member_kernels``)."""
         folds, patches, kernels = self.member_folds, self.member_patches, self.member_kernels
+        channels = self.member_channels
         segments, dropout = self.conv_segments, self.segment_dropout
         return dataclasses.replace(self, fold=int(folds[m]) if folds else self.fold,
                                    conv_segments=int(segments[m]) if isinstance(segments, (tuple, list)) else segments,
@@ -115,7 +118,9 @@ class ClassifierNetConfig(ClassifierNetOptions):
                                    else bool(self.conv_max),
                                    patch=int(patches[m]) if patches else self.patch,
                                    conv_kernels=tuple(int(k) for k in kernels[m]) if kernels else self.conv_kernels,
-                                   member_folds=None, member_patches=None, member_kernels=None)
+                                   n_channels=int(channels[m]) if channels else self.n_channels,
+                                   member_folds=None, member_patches=None, member_kernels=None,
+                                   member_channels=None)
 
 
 class SqueezeExcite(nn.Module):
@@ -325,7 +330,7 @@ class ClassifierEnsemble(nn.Module):
         if isinstance(config.ensemble, bool) or int(config.ensemble) != config.ensemble or config.ensemble < 1:
             raise ValueError(f"ensemble must be a whole number >= 1, got {config.ensemble!r}")
         m = int(config.ensemble)
-        for name in ("member_folds", "member_patches"):
+        for name in ("member_folds", "member_patches", "member_channels"):
             values = getattr(config, name)
             if values is not None and (len(values) != m or any(int(v) != v or v < 1 for v in values)):
                 raise ValueError(f"{name} must hold one whole number >= 1 per member ({m}), got {values!r}")
@@ -352,7 +357,8 @@ class ClassifierEnsemble(nn.Module):
     @property
     def multiresolution(self) -> bool:
         """True when the members read different inputs (one tensor per member)."""
-        return self.config.member_folds is not None or self.config.member_patches is not None
+        c = self.config
+        return c.member_folds is not None or c.member_patches is not None or c.member_channels is not None
 
     def member_logits(self, x, lengths) -> torch.Tensor:
         """Every member's logits, ``(M, N, n_classes)``. ``x`` and ``lengths``: one tensor
