@@ -148,9 +148,52 @@ def test_the_selections_candidates_never_read_phases(monkeypatch):
 
     monkeypatch.setattr(classify_select, "_cross_validated_proba", record)
     data = interleaved(n=12)
-    clf = lstmkit.Classifier(**{**QUICK, "conv_segments": None, "summary_mix": None}).fit(data)
+    clf = lstmkit.Classifier(**{**QUICK, "conv_segments": None}).fit(data)  # w given: no mixture to weigh
     assert seen and all(o["phase_member"] is False for o in seen)
     assert clf.phase_member  # the model's own last member does
+
+
+def test_the_mixtures_weight_is_weighed_against_both_readings(monkeypatch):
+    calls, weighed = [], []
+
+    def fake(estimator, options, data, seed):  # every network's held-out probabilities: its call's index
+        calls.append(options)
+        members = sum(int(o["ensemble"]) for o in options)
+        out = np.zeros((members, len(data), len(data.classes)))
+        for m in range(members):
+            out[m, :, 0] = 0.1 * (len(calls) + m)
+            out[m, :, 1] = 1.0 - out[m, :, 0]
+        return out
+
+    def weigh(data, proba, seed, *args):
+        weighed.append(np.array(proba))
+        return {"chosen": 0.0, "choices": [0.0]}
+
+    monkeypatch.setattr(classify_select, "_cross_validated_proba", fake)
+    monkeypatch.setattr(classify_select, "select_summary_mix", weigh)
+    data = interleaved(n=12)
+    clf = lstmkit.Classifier(**{**QUICK, "conv_segments": None, "summary_mix": None, "trend_window": 0})
+    assert clf.reads_phases(data)
+    record = classify_select.select_conv_segments(clf, data)
+    assert record["chosen"] == 1 and record["summary_mix"]["phase_member"] is True
+    phased = calls[-1]
+    assert len(phased) == 1 and phased[0]["phase_member"] is True and phased[0]["ensemble"] == 2
+    assert phased[0]["conv_segments"] == 1 and all(o["phase_member"] is False for c in calls[:-1] for o in c)
+    # the chosen candidate (the first network of the first call: 0.1) twice, the phase reader (the
+    # second network of the last call) once, as the model's three members average
+    reader = 0.1 * (len(calls) + 1)
+    np.testing.assert_allclose(weighed[0][:, 0], (2 * 0.1 + reader) / 3)
+    # without a phase member the chosen candidate's probabilities alone, and no extra networks
+    calls.clear(), weighed.clear()
+    record = classify_select.select_conv_segments(lstmkit.Classifier(**{**QUICK, "conv_segments": None,
+                                                                         "summary_mix": None, "trend_window": 0,
+                                                                         "phase_member": False}), data)
+    assert len(calls) == 1 and record["summary_mix"]["phase_member"] is False
+    np.testing.assert_allclose(weighed[0][:, 0], 0.1)
+    assert "phase-reading" in classify_select.describe_summary_mix(
+        {"chosen": 0.0, "choices": [0.0, 0.25], "log_loss": [1.0, 0.9], "accuracy": [0.5, 0.6],
+         "difference": None, "summary_alone": [1.2, 0.4], "rule": "log_loss", "features": "series",
+         "phase_member": True})
 
 
 @pytest.mark.slow

@@ -781,23 +781,9 @@ class Classifier(Estimator):
         conv_max = False if conv_max is None else conv_max
         self.classes = list(data.classes)
         self.label_kind = label_kind(y) if y is not None else "str"
-        values = np.concatenate(data.sequences, axis=0)
-        self.channel_mean = values.mean(axis=0).astype(np.float32)
-        std = values.std(axis=0)
-        self.channel_std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
-        self.stats_mean = self.stats_std = None
         p, training = self.params, self.params.training
-        # when most series would reach the networks nearly flat under one global scale (raw
-        # recordings whose scales differ by orders of magnitude), each is standardised alone
-        self.per_series = p.scaling == "series" or (
-            p.scaling == "auto" and flat_share(data.sequences) > FLAT_SERIES_SHARE)
         median = float(np.median(data.lengths))
-        if p.downsample:
-            d, self.period = int(p.downsample), None
-        else:
-            scaled = [self.standardise(seq) for seq in data.sequences]
-            # averaging whole periods would erase the pattern: the alignment is for folding alone
-            d, self.period = automatic_downsampling(scaled, median, p.align_period and p.downsample_mode == "fold")
+        d, self.period = self.block_width(data)
         if self.per_series and p.series_stats:  # set after d: constant channels carry no period
             stats = np.stack([series_statistics(seq, self.channel_std) for seq in data.sequences])
             self.stats_mean = stats.mean(axis=0)
@@ -897,6 +883,37 @@ class Classifier(Estimator):
         if self.summary_mix > 0:  # deterministic, no random draw: the networks' fit is the same either way
             self.summary_model = SummaryStatisticsModel(features=SUMMARY_MIX_FEATURES).fit(data, classes=self.classes)
         return self
+
+    def block_width(self, data) -> tuple[int, int | None]:
+        """Set the channels' statistics and the scaling from the training ``data`` and return the
+        block width d and the period it is aligned to (None: not aligned), as :meth:`fit` finds
+        them (:func:`automatic_downsampling`, unless ``downsample`` is given)."""
+        p = self.params
+        values = np.concatenate(data.sequences, axis=0)
+        self.channel_mean = values.mean(axis=0).astype(np.float32)
+        std = values.std(axis=0)
+        self.channel_std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        self.stats_mean = self.stats_std = None
+        # when most series would reach the networks nearly flat under one global scale (raw
+        # recordings whose scales differ by orders of magnitude), each is standardised alone
+        self.per_series = p.scaling == "series" or (
+            p.scaling == "auto" and flat_share(data.sequences) > FLAT_SERIES_SHARE)
+        if p.downsample:
+            return int(p.downsample), None
+        scaled = [self.standardise(seq) for seq in data.sequences]
+        # averaging whole periods would erase the pattern: the alignment is for folding alone
+        return automatic_downsampling(scaled, float(np.median(data.lengths)),
+                                      p.align_period and p.downsample_mode == "fold")
+
+    def reads_phases(self, data) -> bool:
+        """Whether a fit of these options on ``data`` gives its last member the period's phases
+        (``phase_member``, more than one member, the blocks aligned to a period; read without a
+        trend split). Sets the channels' statistics as :meth:`block_width` does."""
+        p = self.params
+        if not (p.phase_member and p.ensemble > 1 and p.downsample_mode == "fold"):
+            return False
+        self.trend_window = None
+        return self.block_width(data)[1] is not None
 
     def view_tensors(self, data, multi: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Every member's inputs and lengths over all :attr:`views`, view j's rows after view

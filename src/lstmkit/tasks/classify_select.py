@@ -74,6 +74,12 @@ the networks learn (seglearn's Watch, 14 series per exercise: the features alone
 test split against the networks' 0.810-0.833), the model's prediction mixes them in at the
 chosen w (``Classifier.summary_mix``); elsewhere w = 0 and the model is the networks alone, the
 same fit as without it.
+Where the model's last member will read the period's phases (``phase_member``,
+``Classifier.reads_phases``), p_net is ``((M - 1) p_chosen + p_phases) / M``, p_phases a
+phase-reading network's held-out probabilities (one more two-network ensemble per fold, the
+chosen candidate's beside it), so w is weighed against what the model's M members average:
+the folded networks alone are weaker than that ensemble, and a weight taken against them is too
+large for it (ACSF1: w = 0.25 cost a test series on five seeds of six).
 
 The members' resolution (``fold_scales=None`` on series read whole) is chosen after P by the
 same folds and rule, two networks per fold: :func:`select_fold_scales`; with a time budget its
@@ -272,7 +278,18 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     proba = proba[np.argsort(groups[0] + groups[1] + groups[2])]  # back in the candidates' order
     best = _score(record, proba, data)
     if params.get("summary_mix", 0.0) is None:  # left to the training series: weighed on the same folds
-        record["summary_mix"] = select_summary_mix(data, proba[best], seed)
+        networks, phases = proba[best], type(classifier)(**params).reads_phases(data)
+        if phases:  # the model's last member reads the period's phases: weighed against both readings,
+            # the chosen candidate's network and a phase-reading one, averaged as the model's members
+            members = int(params["ensemble"])
+            option = {**common, "conv_segments": choices[best], "segment_dropout": dropouts[best],
+                      "conv_max": maxes[best], "ensemble": 2, "phase_member": True,
+                      "fold_scales": (MAX_FOLD_SCALE if added and maxes[best] else SELECTION_FOLD_SCALE,),
+                      "trend_window": trends[best] or 0,
+                      "max_time": None if common["max_time"] is None else common["max_time"] * 2}
+            reader = _cross_validated_proba(type(classifier), [option], data, seed)[1]
+            networks = ((members - 1) * networks + reader) / members
+        record["summary_mix"] = {**select_summary_mix(data, networks, seed), "phase_member": bool(phases)}
     record["chosen"], record["chosen_dropout"], record["chosen_max"] = choices[best], dropouts[best], maxes[best]
     record["chosen_offsets"], record["chosen_trend"] = offsets[best], trends[best]
     record["seconds"] = round(time.perf_counter() - started, 2)
@@ -326,6 +343,8 @@ def describe_summary_mix(record: dict[str, Any]) -> str:
     what = (f"w = {record['chosen']:g} of their logistic regression mixed into the prediction" if record["chosen"]
             else "not mixed into the prediction (w = 0: the networks alone)")
     how = "by the held-out log-loss on the same folds" if record.get("rule") == "log_loss" else "on the same folds"
+    if record.get("phase_member"):
+        how += " (the networks' probabilities there with a phase-reading network's, averaged as the model's members)"
     return (f"{name}: {what}, chosen {how} ({cells}; the {name} alone: "
             f"log-loss {alone[0]:.3f}, accuracy {alone[1]:.3f})")
 
