@@ -344,7 +344,7 @@ def describe_summary_mix(record: dict[str, Any]) -> str:
             else "not mixed into the prediction (w = 0: the networks alone)")
     how = "by the held-out log-loss on the same folds" if record.get("rule") == "log_loss" else "on the same folds"
     if record.get("phase_member"):
-        how += " (the networks' probabilities there with a phase-reading network's, averaged as the model's members)"
+        how += ", against the networks' probabilities there with a phase-reading network's, averaged as the model's members"
     return (f"{name}: {what}, chosen {how} ({cells}; the {name} alone: "
             f"log-loss {alone[0]:.3f}, accuracy {alone[1]:.3f})")
 
