@@ -191,6 +191,95 @@ def shapelet_sim(n: int, seed: int, length: int = 500, width: int = 30) -> tuple
     return _shuffled(rng, series, labels)
 
 
+def warped_shapes(n: int, seed: int, length: int = 200) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` WarpedShapes series (classes in turn, then shuffled) and their labels: class k's
+    prototype (:func:`warped_shape_prototypes`) read along a smooth random time warp, scaled by
+    U(0.8, 1.2), with N(0, 0.4^2) noise added."""
+    rng = np.random.default_rng(seed)
+    prototypes = warped_shape_prototypes(length)
+    grid = np.arange(length, dtype=np.float64)
+    knots = np.linspace(0.0, length - 1.0, WARP_KNOTS)
+    series, labels = [], []
+    for i in range(n):
+        k = i % len(prototypes)
+        speed = np.exp(WARP_SCALE * np.interp(grid, knots, rng.normal(size=WARP_KNOTS)))
+        position = np.cumsum(speed)
+        position = (position - position[0]) / (position[-1] - position[0]) * (length - 1)
+        x = np.interp(position, grid, prototypes[k]) * rng.uniform(0.8, 1.2) + rng.normal(0.0, 0.4, size=length)
+        series.append(_znorm(x))
+        labels.append(f"shape{k:02d}")
+    return _shuffled(rng, series, labels)
+
+
+def warped_shape_prototypes(length: int = 200) -> list[np.ndarray]:
+    """WarpedShapes' 30 class prototypes, the same for both parts (their own fixed seed): each
+    the sum of 6 bumps ``h exp(-(t - c)^2 / (2 w^2))`` over ``t`` in [0, 1), ``c ~ U(0.05, 0.95)``,
+    ``w ~ U(0.02, 0.10)``, ``h ~ N(0, 1)``."""
+    rng = np.random.default_rng(PROTOTYPE_SEED)
+    t = np.arange(length, dtype=np.float64) / length
+    prototypes = []
+    for _ in range(WARPED_CLASSES):
+        x = np.zeros(length)
+        for _ in range(6):
+            centre, width, height = rng.uniform(0.05, 0.95), rng.uniform(0.02, 0.10), rng.normal()
+            x += height * np.exp(-((t - centre) ** 2) / (2 * width ** 2))
+        prototypes.append(x)
+    return prototypes
+
+
+WARPED_CLASSES, WARP_KNOTS, WARP_SCALE, PROTOTYPE_SEED = 30, 8, 0.6, 3000
+
+
+def gestures(n: int, seed: int, length: int = 51, channels: int = 24) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` Gestures series ``(length, channels)`` (classes in turn, then shuffled) and their
+    labels: class k's prototype (:func:`gesture_prototypes`) read along a smooth random time
+    warp (the same for every channel), each channel scaled by U(0.8, 1.2) and shifted by
+    N(0, 0.3^2), with N(0, 0.8^2) noise added; not normalised (as UEA's sets are stored)."""
+    rng = np.random.default_rng(seed)
+    prototypes = gesture_prototypes(length, channels)
+    grid = np.arange(length, dtype=np.float64)
+    knots = np.linspace(0.0, length - 1.0, 5)
+    series, labels = [], []
+    for i in range(n):
+        k = i % len(prototypes)
+        speed = np.exp(0.7 * np.interp(grid, knots, rng.normal(size=5)))
+        position = np.cumsum(speed)
+        position = (position - position[0]) / (position[-1] - position[0]) * (length - 1)
+        x = np.stack([np.interp(position, grid, prototypes[k][:, c]) for c in range(channels)], axis=1)
+        x = (x * rng.uniform(0.8, 1.2, size=channels) + rng.normal(0.0, 0.3, size=channels)
+             + rng.normal(0.0, 0.8, size=x.shape))
+        series.append(x)
+        labels.append(f"gesture{k}")
+    return _shuffled(rng, series, labels)
+
+
+def gesture_prototypes(length: int = 51, channels: int = 24) -> list[np.ndarray]:
+    """Gestures' 6 class prototypes ``(length, channels)``, the same for both parts (their own
+    fixed seed): a movement every class shares (3 bumps ``h exp(-(t - c)^2 / (2 w^2))`` per
+    channel, ``h ~ N(0, 1)``, ``c ~ U(0.1, 0.9)``, ``w ~ U(0.05, 0.2)``, ``t`` in [0, 1)), and
+    in the first 6 channels 2 bumps of the class's own (``h ~ N(0, 0.7^2)``,
+    ``w ~ U(0.05, 0.15)``)."""
+    rng = np.random.default_rng(PROTOTYPE_SEED + 1)
+    t = np.arange(length, dtype=np.float64) / length
+
+    def bump(scale: float, widest: float) -> np.ndarray:
+        height = scale * rng.normal()
+        centre, width = rng.uniform(0.1, 0.9), rng.uniform(0.05, widest)
+        return height * np.exp(-((t - centre) ** 2) / (2 * width ** 2))
+
+    shared = np.stack([sum(bump(1.0, 0.2) for _ in range(3)) for _ in range(channels)], axis=1)
+    prototypes = []
+    for _ in range(GESTURE_CLASSES):
+        x = shared.copy()
+        for c in range(GESTURE_MOVING):
+            x[:, c] += bump(0.7, 0.15) + bump(0.7, 0.15)
+        prototypes.append(x)
+    return prototypes
+
+
+GESTURE_CLASSES, GESTURE_MOVING = 6, 6
+
+
 def noisy_two_patterns(n: int, seed: int, length: int = 128) -> tuple[list[np.ndarray], list[str]]:
     """``n`` NoisyTwoPatterns series: TwoPatterns' steps at ±1.5 added to the noise."""
     return two_patterns(n, seed, length, added=NOISY_STEP)
@@ -235,7 +324,8 @@ GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control,
                   "TwoPatterns": (two_patterns, 1000, 4000), "BME": (bme, 30, 150),
                   "ShapeletSim": (shapelet_sim, 20, 180),
                   "NoisyTwoPatterns": (noisy_two_patterns, 3000, 2000),
-                  "WanderingSines": (wandering_sines_long, 128, 131)}
+                  "WanderingSines": (wandering_sines_long, 128, 131),
+                  "WarpedShapes": (warped_shapes, 240, 480), "Gestures": (gestures, 180, 180)}
 TRAIN_SEED, TEST_SEED = 1000, 2000
 
 

@@ -140,3 +140,33 @@ def test_wandering_sines_frequency_is_the_class(gen):
         # the walk: its lowest frequencies hold a large share beside the sine's peak (white noise
         # alone would put about 0.01 of it there)
         assert (spectrum[1:6].max(axis=0) > 0.1 * spectrum[10:60].max(axis=0)).mean() > 0.8
+
+
+def test_warped_shapes_classes_share_their_prototypes_across_parts(gen):
+    """WarpedShapes: 30 classes of 200 steps, 8 training series each; every series is its class's
+    prototype read along a warp, so it lies nearer (in correlation) to its own prototype than the
+    average other class's, in the training and the test part alike."""
+    train, test = gen.load_generated("WarpedShapes")
+    assert (len(train), len(test)) == (240, 480) and len(train.classes) == 30
+    assert set(train.lengths.tolist()) == {200}
+    prototypes = np.stack(gen.warped_shape_prototypes())
+    z = (prototypes - prototypes.mean(1, keepdims=True)) / prototypes.std(1, keepdims=True)
+    for part in (train, test):
+        x = np.stack(part.sequences)[:, :, 0]
+        corr = x @ z.T / x.shape[1]
+        own = np.array([int(label[-2:]) for label in part.labels.tolist()])
+        assert np.mean(corr[np.arange(len(x)), own]) > np.mean(corr) + 0.3
+        for seq in part.sequences[:10]:
+            assert abs(float(seq.mean())) < 1e-5 and float(seq.std()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_gestures_classes_differ_in_their_first_channels_alone(gen):
+    """Gestures: 24 channels, 51 steps, 6 classes; the class prototypes differ only in the first
+    6 channels (the rest is the movement every class shares), and the series are not normalised."""
+    train, test = gen.load_generated("Gestures")
+    assert (len(train), len(test)) == (180, 180) and train.n_channels == 24 and len(train.classes) == 6
+    prototypes = np.stack(gen.gesture_prototypes())  # (classes, length, channels)
+    spread = prototypes.std(axis=0).mean(axis=0)  # per channel: how much the classes differ
+    assert np.all(spread[:6] > 0.05) and np.allclose(spread[6:], 0.0)
+    x = np.stack(train.sequences)
+    assert np.abs(x.mean(axis=1)).mean() > 0.1  # per-channel offsets kept, not z-normalised
