@@ -14,7 +14,8 @@ code, with torch.nn's LSTM, not lstmkit's):
       h = LSTM(x^T)[-1],   v_lstm = Dropout_0.8(h)
 
   with ``cells`` hidden units (8, 64 or 128 in the paper; Keras' initialisation: Glorot-uniform
-  input weights, orthogonal recurrent weights, forget-gate bias 1);
+  input weights, orthogonal recurrent weights, forget-gate bias 1; ``cells = 0``: no LSTM
+  branch, the FCN of Wang et al. 2017 that the paper compares with);
 * the **fully convolutional branch** on the series read in time: three blocks of a
   same-padded convolution, batch normalisation (momentum 0.01 in torch's sense, eps 1e-3) and
   ReLU, with 128, 256 and 128 filters of widths 8, 5 and 3 (He-uniform initialisation), then
@@ -65,8 +66,7 @@ def _model_class():
 
         def __init__(self, channels: int, length: int, classes: int, cells: int):
             super().__init__()
-            self.lstm = nn.LSTM(length, cells, batch_first=True)
-            self.lstm_dropout = nn.Dropout(LSTM_DROPOUT)
+            self.cells = cells
             blocks = []
             widths = (channels, 128, 256, 128)
             for (c_in, c_out), k in zip(zip(widths[:-1], widths[1:]), (8, 5, 3)):
@@ -78,6 +78,10 @@ def _model_class():
             self.head = nn.Linear(cells + 128, classes)
             nn.init.xavier_uniform_(self.head.weight)
             nn.init.zeros_(self.head.bias)
+            if cells == 0:  # FCN alone (Wang et al. 2017), the LSTM-FCN paper's own baseline
+                return
+            self.lstm = nn.LSTM(length, cells, batch_first=True)
+            self.lstm_dropout = nn.Dropout(LSTM_DROPOUT)
             with torch.no_grad():  # Keras' LSTM: Glorot-uniform kernel, orthogonal recurrent kernel, forget bias 1
                 for g in range(4):
                     nn.init.xavier_uniform_(self.lstm.weight_ih_l0[g * cells:(g + 1) * cells])
@@ -87,9 +91,11 @@ def _model_class():
                 self.lstm.bias_ih_l0[cells:2 * cells] = 1.0  # torch's gate order: input, forget, cell, output
 
         def forward(self, x):
+            v_fcn = self.fcn(x).mean(dim=2)
+            if self.cells == 0:
+                return self.head(v_fcn)
             _, (h, _) = self.lstm(x)  # the dimension shuffle: C steps of T features
             v_lstm = self.lstm_dropout(h[-1])
-            v_fcn = self.fcn(x).mean(dim=2)
             return self.head(torch.cat([v_lstm, v_fcn], dim=1))
 
     return _LSTMFCN

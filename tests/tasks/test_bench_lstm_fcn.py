@@ -104,3 +104,9 @@ def test_the_benchmark_reports_each_size_the_best_per_seed_and_their_mean():
     assert [r["accuracy"] for r in out["best_of_sizes"]["runs"]] == [0.90, 0.70]
     assert out["best_of_sizes"]["mean"] == pytest.approx(0.80)
     assert out["mean_over_sizes"]["mean"] == pytest.approx(0.75)
+
+
+def test_no_cells_is_the_fcn_alone(lf):
+    model = lf.LSTMFCN(channels=2, length=20, classes=3, cells=0)
+    assert not hasattr(model, "lstm") and model.head.in_features == 128
+    assert model(torch.randn(4, 2, 20)).shape == (4, 3)

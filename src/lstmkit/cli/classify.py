@@ -11,6 +11,7 @@ from lstmkit.cli.common import (
     estimator_options,
     fraction_below,
     holds_run_dir,
+    patch_steps,
     positive_int,
     trend_window,
     unit_fraction,
@@ -115,8 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden-size", type=positive_int, default=64, metavar="H", help="LSTM units (default 64)")
     parser.add_argument("--num-layers", type=positive_int, default=1, metavar="N", help="LSTM layers (default 1)")
     parser.add_argument("--unidirectional", action="store_true", help="read forward only (default: both directions)")
-    parser.add_argument("--patch", type=positive_int, default=None, metavar="K",
-                        help="time steps per LSTM step (default: about 16 LSTM steps per sequence)")
+    parser.add_argument("--patch", type=patch_steps, default=None, metavar="K",
+                        help="time steps per LSTM step, or 'series': the whole series one LSTM step "
+                             "(LSTM-FCN's dimension shuffle; default: about 16 LSTM steps per sequence)")
     parser.add_argument("--downsample", type=positive_int, default=None, metavar="D",
                         help="make every D time steps one before both branches read the series "
                              "(default: D = round(median length / 128), at least 1, made a multiple of "

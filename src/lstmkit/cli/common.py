@@ -32,6 +32,16 @@ def positive_int(text: str) -> int:
     return _int_at_least(text, 1)
 
 
+def patch_steps(text: str) -> int | str:
+    """A whole number >= 1 of time steps per LSTM step, or ``series`` (the whole series one step)."""
+    if text.strip().lower() == "series":
+        return "series"
+    try:
+        return _int_at_least(text, 1)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or 'series', got {text!r}") from None
+
+
 def trend_window(text: str) -> int:
     """A window of at least two steps, or 0 (off)."""
     value = _int_at_least(text, 0)

@@ -243,7 +243,9 @@ class ClassifierParams(ClassifierNetOptions):
     # MAX_FOLD_OFFSETS where the selection takes the maximum's candidate (classify_select)
     fold_offsets: int | None = None
     kernel_scales: tuple[float, ...] | None = None  # member m's conv kernels round(k * s_m); None: automatic_kernel_scales
-    patch: int | None = None  # None: the median (downsampled) sequence becomes about 16 LSTM steps
+    # None: the median (downsampled) sequence becomes about 16 LSTM steps; "series": the longest
+    # training series is one LSTM step (LSTM-FCN's dimension shuffle: the gates read every value)
+    patch: int | str | None = None
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     # W >= 2: every channel read as two, its detail around a centred moving average of W steps and
     # that average (trend_split: a slow wander apart from the faster shapes); 0: off; None: a
@@ -310,8 +312,11 @@ class ClassifierParams(ClassifierNetOptions):
             setattr(self, name, _as_tuple(getattr(self, name), scales))
         for name in ("patch", "downsample"):
             p = getattr(self, name)
-            if p is not None and (isinstance(p, bool) or int(p) != p or p < 1):
-                raise ValueError(f"{name} must be a whole number >= 1 or None (automatic), got {p!r}")
+            if name == "patch" and p == SERIES_PATCH:
+                continue
+            if p is not None and (isinstance(p, bool) or isinstance(p, str) or int(p) != p or p < 1):
+                also = ", 'series'" if name == "patch" else ""
+                raise ValueError(f"{name} must be a whole number >= 1{also} or None (automatic), got {p!r}")
         n = self.fold_offsets
         if n is not None and (isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating))
                               or int(n) != n or n < 1):
@@ -495,6 +500,23 @@ def block_offsets(d: int, views: int, period: int | None = None) -> list[int]:
 KERNEL_SCALES = (1.0, 1.5, 2.0)
 #: The median length (in downsampled steps) from which the members' widths differ.
 KERNEL_SCALES_MIN_STEPS = 64
+
+
+SERIES_PATCH = "series"  # patch="series": the whole series one LSTM step (the dimension shuffle)
+PATCH_STEPS = 16  # patch=None: the median series becomes about this many LSTM steps
+
+
+def member_patch(patch: int | str | None, median: float, longest: int, d: int) -> int:
+    """k, the time steps (of d raw steps each) per LSTM step for a member reading blocks of d:
+    ``patch`` where given; ``"series"``: ``ceil(longest / d)``, the longest training series one
+    LSTM step, so the LSTM's gates read every value of a series at once (LSTM-FCN's dimension
+    shuffle, Karim et al. 2017; a longer test series takes a second step); None: about
+    :data:`PATCH_STEPS` LSTM steps for the median series, ``max(1, ceil(median / d) // 16)``."""
+    if patch == SERIES_PATCH:
+        return max(1, -(-int(longest) // d))
+    if patch is not None:
+        return int(patch)
+    return max(1, int(-(-median // d)) // PATCH_STEPS)
 
 
 def automatic_kernel_scales(steps: float) -> tuple[float, ...]:
@@ -796,7 +818,7 @@ class Classifier(Estimator):
             fold_scales = tuple(self.resolution_selection["chosen"])
         self.member_downsample = member_downsampling(d, fold_scales, p.ensemble, self.period,
                                                      max_width=int(median // FOLD_MIN_STEPS))
-        self.member_patch = [p.patch or max(1, int(-(-median // dm)) // 16) for dm in self.member_downsample]
+        self.member_patch = [member_patch(p.patch, median, int(data.lengths.max()), dm) for dm in self.member_downsample]
         self.downsample, self.patch = self.member_downsample[0], self.member_patch[0]
         self.downsample_mode = p.downsample_mode
         folds = [1 if self.downsample_mode == "mean" else dm for dm in self.member_downsample]

@@ -1,0 +1,85 @@
+"""``patch="series"`` (``--patch series``): the whole series one LSTM step, LSTM-FCN's dimension
+shuffle, so the LSTM's gates read every value of a series at once. The patch it gives each
+member, the network's shapes, gradients, save/load, the validation and the CLI flag."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.cli.main import main
+from lstmkit.tasks.classify import ClassifierParams, member_patch
+
+from test_classifier import write_ts
+from test_classify_fold import SMALL, long_data
+
+QUICK = {**SMALL, "max_epochs": 1, "conv_segments": 1, "summary_mix": 0, "trend_window": 0, "conv_max": False,
+         "segment_dropout": 0.0, "fold_scales": (1.0,), "ensemble": 2}
+
+
+def test_member_patch():
+    assert member_patch("series", median=250.0, longest=251, d=2) == 126  # ceil(251 / 2): one step
+    assert member_patch("series", median=10.0, longest=10, d=1) == 10
+    assert member_patch(None, median=251.0, longest=251, d=2) == 7  # about 16 steps: ceil(251/2) // 16
+    assert member_patch(None, median=20.0, longest=30, d=1) == 1
+    assert member_patch(5, median=251.0, longest=251, d=2) == 5
+
+
+def test_validation():
+    assert ClassifierParams(patch="series").patch == "series"
+    for bad in ("whole", 0, 2.5, True):
+        with pytest.raises(ValueError, match="patch must be a whole number >= 1, 'series' or None"):
+            ClassifierParams(patch=bad)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data = long_data(n=8, length=300)  # lengths 293..300, folded at d = 2 (median / 128)
+    return data, lstmkit.Classifier(patch="series", **QUICK).fit(data)
+
+
+def test_one_lstm_step_reads_the_whole_series(fitted):
+    data, clf = fitted
+    d = clf.downsample
+    assert d == 2 and clf.patch == 150 == -(-300 // d)
+    x, lengths = clf.tensors(data)
+    assert x.shape == (8, 1, 150 * d * clf.input_channels) and lengths.tolist() == [1] * 8
+    member = clf.net.members[0]
+    assert member.encoder.input_size == 150 * d * clf.input_channels
+
+
+def test_gradients_reach_the_lstm_from_every_value(fitted):
+    data, clf = fitted
+    x, lengths = clf.tensors(data)
+    x = x.clone().requires_grad_(True)
+    member = clf.net.members[0]
+    member.eval()
+    member(x, lengths).logsumexp(dim=1).sum().backward()
+    grad = x.grad[0, 0].reshape(-1, clf.input_channels)
+    assert torch.all(grad[: len(data.sequences[0]) // clf.downsample].abs().sum(dim=1) > 0)
+
+
+def test_save_and_load_predict_the_same(fitted, tmp_path):
+    data, clf = fitted
+    clf.save(tmp_path / "model")
+    again = lstmkit.Classifier.load(tmp_path / "model")
+    assert again.patch == clf.patch and again.params.patch == "series"
+    np.testing.assert_allclose(again.predict_proba(data), clf.predict_proba(data), rtol=1e-5, atol=1e-6)
+
+
+def test_the_cli_flag(tmp_path, capsys):
+    data = long_data(n=8, length=300)
+    data = dataclasses.replace(data, labels=np.where(data.labels == "a", "sine", "square"), classes=["sine", "square"])
+    train = write_ts(tmp_path / "train.ts", data)
+    out = tmp_path / "run"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "2",
+                 "--conv-segments", "1", "--no-baseline", "--patch", "series", "--out", str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["params"]["patch"] == "series" and saved["state"]["patch"] == 150
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", str(train), "--patch", "whole", "--out", str(tmp_path / "bad")])
+    assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
+    assert "expected a whole number >= 1 or 'series', got 'whole'" in capsys.readouterr().err
