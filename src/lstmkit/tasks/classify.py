@@ -140,6 +140,13 @@ consecutive time steps (k*C values, the last step repeated to fill the final pat
 150-step series is 15 LSTM steps of 10 values (as in PatchTST, Nie et al. 2023). The default
 picks k so that the median sequence becomes about 16 steps (k = 1 for short sequences such as
 speech frames). The convolutional branch reads every (downsampled) time step.
+``patch="series"`` makes the longest training series one LSTM step (LSTM-FCN's dimension
+shuffle, Karim et al. 2017: the gates read every value of a series at once, ``h =
+LSTM(x_1..x_T as one input)``); re-running LSTM-FCN showed that view to carry its ArrowHead
+figure (the FCN alone 0.771, with the one-step LSTM 0.823-0.886, seed 0), and in lstmkit it gains
+ArrowHead 0.842 -> 0.872 (seeds 0-2) but costs OSULeaf 0.033, Tecator_disc 0.047 and PigCVP
+0.933 -> 0.798 (2,000 values in one step from two series per class), so it is not the default (benchmarks/README.md, "LSTM-FCN re-run
+here").
 
 ``augment=F`` (off by default) trains on random windows of ``(1 - F)`` of every sequence
 (window slicing, :func:`lstmkit.tasks.classify_net.slice_windows`); prediction reads whole
