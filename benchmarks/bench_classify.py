@@ -314,16 +314,22 @@ def load_packaged(name: str, root: Path | None = None, split_seed: int = 0):
     return tuple(read_sequences(path, format=fmt) for path in paths)
 
 
+def _sibling(stem: str):
+    """The script ``benchmarks/<stem>.py`` beside this one, imported by path (benchmarks/ is not
+    a package)."""
+    spec = importlib.util.spec_from_file_location(stem, Path(__file__).with_name(f"{stem}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load(name: str, split_seed: int):
     if name == FSDD:
         return load_fsdd(split_seed)
     if name == PIXEL_DIGITS:
         return load_pixel_digits(split_seed)
     if name in GENERATED:
-        spec = importlib.util.spec_from_file_location("generated_sets", Path(__file__).with_name("generated_sets.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.load_generated(name)
+        return _sibling("generated_sets").load_generated(name)
     if name in PACKAGED_SETS:
         return load_packaged(name, split_seed=split_seed)
     from lstmkit.data.datasets import MissingPackageError
@@ -364,10 +370,7 @@ def run_lstm_fcn(train, test, seeds: list[int], sizes: list[int], fit=None) -> d
     mean (what a size picked without the test split scores on average). ``fit``: the training
     function (default :func:`lstm_fcn.fit_lstm_fcn`)."""
     if fit is None:
-        spec = importlib.util.spec_from_file_location("lstm_fcn", Path(__file__).with_name("lstm_fcn.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        fit = module.fit_lstm_fcn
+        fit = _sibling("lstm_fcn").fit_lstm_fcn
     runs = {c: [] for c in sizes}
     for seed in seeds:
         for cells in sizes:
