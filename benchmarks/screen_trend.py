@@ -1,4 +1,5 @@
-"""A quick screen for the selection's trend candidate (issue 12): where would the split be taken?
+"""A quick screen for the selection's trend and whole-series candidates (issue 12): where would
+each be taken?
 
 For every data set (``bench_classify.py``'s loaders) and seed, on the training split alone, the
 selection's first candidate (P = 1) and its trend candidate (P = 1 with every channel split at
@@ -11,7 +12,12 @@ sufficient (it must also beat the choice so far among P = 3, its dropout and the
 ``bench_select.py`` says), and about a third of a selection's cost. The selection's own P = 1
 is a member of a three-network ensemble, so its figures differ a little from these.
 
+``--candidate series`` screens the whole-series candidate in the same way: P = 1 with the longest
+training series one LSTM step (``patch="series"``, LSTM-FCN's dimension shuffle) against P = 1
+read in the length rule's patches; its lines and records say ``series`` where the trend's give W.
+
     python benchmarks/screen_trend.py --datasets GunPoint,ItalyPowerDemand --seeds 0 --threads 1 [--json OUT]
+    python benchmarks/screen_trend.py --candidate series --datasets ArrowHead --seeds 0,1,2 --threads 1
 """
 
 from __future__ import annotations
@@ -29,8 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_select import add_arguments  # noqa: E402
 
 
-def screen(train, seed: int, **options) -> dict | None:
+CANDIDATES = ("trend", "series")
+
+
+def screen(train, seed: int, candidate: str = "trend", **options) -> dict | None:
     """The record for one set and seed (None: a class has fewer series than the folds);
+    ``candidate``: ``"trend"`` (the split at W) or ``"series"`` (``patch="series"``) against P = 1;
     ``options``: the Classifier's, beside its defaults."""
     import lstmkit
     from lstmkit.tasks import classify_select as cs
@@ -41,15 +51,16 @@ def screen(train, seed: int, **options) -> dict | None:
     window = cs.trend_candidate_window(np.median(train.lengths))
     common = {**params, "mixup": cs._first_member(params["mixup"]), "kernel_scales": (1.0,), "fold_offsets": 1,
               "max_steps": cs._selection_steps(params), "val_fraction": 0.0, "progress": False, "devices": 1,
-              "strategy": "auto", "max_time": None, "conv_segments": (1,), "segment_dropout": (0.0,),
+              "strategy": "auto", "max_time": None, "series_member": False, "conv_segments": (1,), "segment_dropout": (0.0,),
               "conv_max": (False,), "ensemble": 1, "fold_scales": (cs.SELECTION_FOLD_SCALE,)}
+    other = {"trend_window": window} if candidate == "trend" else {"trend_window": 0, "patch": "series"}
     proba = cs._cross_validated_proba(lstmkit.Classifier, [{**common, "trend_window": 0},
-                                                                   {**common, "trend_window": window}], train, seed)
+                                                                   {**common, **other}], train, seed)
     truth = train.label_indices(list(train.classes))
     (plain, plain_right), (split, split_right) = (cs.held_out_losses(p, truth) for p in proba)
     mean, se = cs.paired_difference(split, plain)
     beyond = bool(split_right.mean() > plain_right.mean() and split.mean() < plain.mean() and mean + se < 0)
-    return {"window": window, "accuracy": [float(plain_right.mean()), float(split_right.mean())],
+    return {"window": window if candidate == "trend" else "series", "accuracy": [float(plain_right.mean()), float(split_right.mean())],
             "log_loss": [float(plain.mean()), float(split.mean())], "difference": [mean, se], "beyond": beyond}
 
 
@@ -57,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser, seeds="0")
+    parser.add_argument("--candidate", choices=CANDIDATES, default="trend",
+                        help="trend: the split at W (default); series: the longest series one LSTM step")
     args = parser.parse_args(argv)
 
     import torch
@@ -72,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         train, _ = load(name, 0)
         for seed in (int(s) for s in args.seeds.split(",")):
             started = time.perf_counter()
-            record = screen(train, seed)
+            record = screen(train, seed, args.candidate)
             if record is None:
                 print(f"{name:24s} {seed:4d}  skipped: a class has fewer training series than the folds")
                 continue
             (a0, a1), (l0, l1), (mean, se) = record["accuracy"], record["log_loss"], record["difference"]
-            print(f"{name:24s} {seed:4d} {record['window']:6d}  {a0:.3f} -> {a1:.3f}        {l0:.3f} -> {l1:.3f}"
+            print(f"{name:24s} {seed:4d} {record['window']:>6}  {a0:.3f} -> {a1:.3f}        {l0:.3f} -> {l1:.3f}"
                   f"        {mean:+.3f} ± {se:.3f}  {'beyond' if record['beyond'] else '-':6s}"
                   f" {time.perf_counter() - started:5.0f}", flush=True)
             if args.json:

@@ -94,7 +94,7 @@ def test_the_trend_screen_is_the_selections_first_and_last_candidate(screen, mon
     assert record["log_loss"][1] == pytest.approx(selection["log_loss"][-1], abs=1e-6)
     assert record["difference"][0] == pytest.approx(record["log_loss"][1] - record["log_loss"][0], abs=1e-9)
     real = screen.screen
-    monkeypatch.setattr(screen, "screen", lambda data, seed: real(data, seed, **SMALL))
+    monkeypatch.setattr(screen, "screen", lambda data, seed, candidate: real(data, seed, candidate, **SMALL))
     out = tmp_path / "screen.jsonl"
     assert screen.main(["--datasets", "Tiny", "--seeds", "0", "--json", str(out)]) == 0
     assert screen.malloc_calls == [((), {})]
@@ -102,3 +102,15 @@ def test_the_trend_screen_is_the_selections_first_and_last_candidate(screen, mon
     assert written == {"set": "Tiny", "seed": 0, **record}
     line = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Tiny")][0]
     assert f"{record['difference'][0]:+.3f} ± {record['difference'][1]:.3f}" in line
+
+
+@pytest.mark.slow
+def test_the_series_screen_reads_the_whole_series_beside_the_same_first_network(screen):
+    """``--candidate series``: the same P = 1 network on the same folds as the trend's screen, beside
+    one reading the longest series as one LSTM step (a different fit, so different figures)."""
+    train = synthetic(24, seed=0, channels=1)
+    trend, series = (screen.screen(train, 0, candidate, **SMALL) for candidate in ("trend", "series"))
+    assert series["window"] == "series"
+    assert series["accuracy"][0] == trend["accuracy"][0] and series["log_loss"][0] == trend["log_loss"][0]
+    assert series["log_loss"][1] != pytest.approx(series["log_loss"][0], abs=1e-6)
+    assert series["difference"][0] == pytest.approx(series["log_loss"][1] - series["log_loss"][0], abs=1e-9)

@@ -11,7 +11,7 @@ import torch
 
 import lstmkit
 from lstmkit.cli.main import main
-from lstmkit.tasks.classify import ClassifierParams, member_patch
+from lstmkit.tasks.classify import ClassifierParams, member_patch, series_member_index
 
 from test_classifier import write_ts
 from test_classify_fold import SMALL, long_data
@@ -83,3 +83,36 @@ def test_the_cli_flag(tmp_path, capsys):
         main(["classify", str(train), "--patch", "whole", "--out", str(tmp_path / "bad")])
     assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
     assert "expected a whole number >= 1 or 'series', got 'whole'" in capsys.readouterr().err
+    member = tmp_path / "member"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "2",
+                 "--conv-segments", "1", "--no-baseline", "--series-member", "--out", str(member)]) == 0
+    saved = json.loads((member / "config.json").read_text())
+    assert saved["params"]["series_member"] is True and saved["params"]["patch"] is None
+    assert saved["state"]["member_patch"][1] == 150 > saved["state"]["member_patch"][0]
+
+
+def test_series_member_index():
+    assert series_member_index(False, 3, False) is None
+    assert series_member_index(True, 3, False) == 2  # the last member
+    assert series_member_index(True, 3, True) == 1  # the last one not reading the phases
+    assert series_member_index(True, 2, True) is None  # no member before it would read patches
+    assert series_member_index(True, 1, False) is None
+
+
+def test_series_member_reads_the_whole_series_and_the_others_patches(tmp_path):
+    """``series_member=True``: the last member alone reads the longest training series as one
+    LSTM step; the members before it keep the length rule's patches; saved and loaded alike."""
+    data = long_data(n=8, length=300)
+    clf = lstmkit.Classifier(series_member=True, **QUICK).fit(data)
+    d = clf.member_downsample
+    assert d == [2, 2] and clf.member_patch == [member_patch(None, 296.5, 300, 2), 150]
+    assert clf.patch == clf.member_patch[0] < 150  # member 0 (the one inspect shows) reads patches
+    xs, lengths = clf.view_tensors(data, True)
+    assert lengths[1].tolist() == [1] * 8 and int(lengths[0].max()) > 1
+    assert clf.net.members[1].encoder.input_size == 150 * 2 * clf.input_channels
+    clf.save(tmp_path / "model")
+    again = lstmkit.Classifier.load(tmp_path / "model")
+    assert again.member_patch == clf.member_patch and again.params.series_member
+    np.testing.assert_allclose(again.predict_proba(data), clf.predict_proba(data), rtol=1e-5, atol=1e-6)
+    given = lstmkit.Classifier(series_member=True, patch=5, **QUICK).fit(data)
+    assert given.member_patch == [5, 5]  # a patch given holds for every member

@@ -119,6 +119,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patch", type=patch_steps, default=None, metavar="K",
                         help="time steps per LSTM step, or 'series': the whole series one LSTM step "
                              "(LSTM-FCN's dimension shuffle; default: about 16 LSTM steps per sequence)")
+    parser.add_argument("--series-member", action="store_true",
+                        help="the ensemble's last member (the last not reading the period's phases) reads the "
+                             "whole series as one LSTM step, the others in patches (default: every member in "
+                             "patches)")
     parser.add_argument("--downsample", type=positive_int, default=None, metavar="D",
                         help="make every D time steps one before both branches read the series "
                              "(default: D = round(median length / 128), at least 1, made a multiple of "

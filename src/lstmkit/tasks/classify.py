@@ -146,7 +146,9 @@ LSTM(x_1..x_T as one input)``); re-running LSTM-FCN showed that view to carry it
 figure (the FCN alone 0.771, with the one-step LSTM 0.823-0.886, seed 0), and in lstmkit it gains
 ArrowHead 0.842 -> 0.872 (seeds 0-2) but costs OSULeaf 0.033, Tecator_disc 0.047 and PigCVP
 0.933 -> 0.798 (2,000 values in one step from two series per class), so it is not the default (benchmarks/README.md, "LSTM-FCN re-run
-here").
+here"). ``series_member=True`` gives that view to one member alone (the last not reading the
+period's phases, :func:`series_member_index`; a patch given holds for all): ArrowHead +0.011
+over seeds 0-2, PigCVP -0.012 and OSULeaf -0.021, so it is off too.
 
 ``augment=F`` (off by default) trains on random windows of ``(1 - F)`` of every sequence
 (window slicing, :func:`lstmkit.tasks.classify_net.slice_windows`); prediction reads whole
@@ -253,6 +255,9 @@ class ClassifierParams(ClassifierNetOptions):
     # None: the median (downsampled) sequence becomes about 16 LSTM steps; "series": the longest
     # training series is one LSTM step (LSTM-FCN's dimension shuffle: the gates read every value)
     patch: int | str | None = None
+    # patch=None and more than one member: the last member not reading the period's phases reads
+    # the longest training series as one LSTM step (patch="series" for that member alone)
+    series_member: bool = False
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     # W >= 2: every channel read as two, its detail around a centred moving average of W steps and
     # that average (trend_split: a slow wander apart from the faster shapes); 0: off; None: a
@@ -524,6 +529,16 @@ def member_patch(patch: int | str | None, median: float, longest: int, d: int) -
     if patch is not None:
         return int(patch)
     return max(1, int(-(-median // d)) // PATCH_STEPS)
+
+
+def series_member_index(series_member: bool, members: int, phase_member: bool) -> int | None:
+    """The member that reads the longest training series as one LSTM step (``series_member``):
+    the last one not reading the period's phases, so long as another member before it reads the
+    series in patches (None otherwise)."""
+    if not series_member:
+        return None
+    index = members - 1 - int(phase_member)
+    return index if index >= 1 else None
 
 
 def automatic_kernel_scales(steps: float) -> tuple[float, ...]:
@@ -825,12 +840,16 @@ class Classifier(Estimator):
             fold_scales = tuple(self.resolution_selection["chosen"])
         self.member_downsample = member_downsampling(d, fold_scales, p.ensemble, self.period,
                                                      max_width=int(median // FOLD_MIN_STEPS))
-        self.member_patch = [member_patch(p.patch, median, int(data.lengths.max()), dm) for dm in self.member_downsample]
-        self.downsample, self.patch = self.member_downsample[0], self.member_patch[0]
         self.downsample_mode = p.downsample_mode
         folds = [1 if self.downsample_mode == "mean" else dm for dm in self.member_downsample]
         self.phase_member = bool(p.phase_member and self.period and p.ensemble > 1 and self.downsample_mode == "fold"
                                  and all(dm % self.period == 0 for dm in self.member_downsample))
+        longest = int(data.lengths.max())
+        self.member_patch = [member_patch(p.patch, median, longest, dm) for dm in self.member_downsample]
+        whole = series_member_index(p.series_member and p.patch is None, p.ensemble, self.phase_member)
+        if whole is not None:
+            self.member_patch[whole] = member_patch(SERIES_PATCH, median, longest, self.member_downsample[whole])
+        self.downsample, self.patch = self.member_downsample[0], self.member_patch[0]
         self.phase_std = self.phase_stats_mean = self.phase_stats_std = None
         channels = None
         if self.phase_member:  # the last member reads phase_channels, folded at d_m / p

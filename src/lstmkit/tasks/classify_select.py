@@ -262,7 +262,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
               [j for j in range(len(candidates)) if split[j]]]
     # every candidate reads the series as the model's first members do (phase_member: off)
     common = {**params, "mixup": _first_member(params["mixup"]), "kernel_scales": (1.0,), "fold_offsets": 1,
-              "phase_member": False,
+              "phase_member": False, "series_member": False,
               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
               # a time budget for the model (minutes) is shared: the selection's networks together
               # take at most half of it, each group its share by its networks
@@ -394,7 +394,7 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
                "segment_dropout": float(_first_member(segment_dropout)), "conv_max": bool(_first_member(conv_max)),
                "trend_window": trend_window or 0, "mixup": _first_member(params["mixup"]),
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
-               "phase_member": False,
+               "phase_member": False, "series_member": False,
                "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
