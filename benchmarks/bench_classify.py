@@ -138,9 +138,11 @@ DEFAULT_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions"
 #: Sets that were not used to choose the recipe: run on request, never in the benchmark's mean.
 HELD_OUT = ("UnitTest", "OSULeaf", "ACSF1", "Coffee", "PigCVP", "Trace", "PLAID", "Covid3Month_disc",
             "MinimalChinatown", "UnequalMinimalChinatown", "Watch", "CBF", "SyntheticControl", "TwoPatterns", "BME", "Tecator_disc", "ShapeletSim",
-            "PixelDigits", "NoisyTwoPatterns", "WanderingSines", "WarpedShapes", "Gestures")
+            "PixelDigits", "NoisyTwoPatterns", "WanderingSines", "WarpedShapes", "Gestures", "ARTextures",
+            "LeadLag")
 #: Held-out sets made from their published definitions (benchmarks/generated_sets.py).
-GENERATED = ("CBF", "SyntheticControl", "TwoPatterns", "BME", "ShapeletSim", "NoisyTwoPatterns", "WanderingSines", "WarpedShapes", "Gestures")
+GENERATED = ("CBF", "SyntheticControl", "TwoPatterns", "BME", "ShapeletSim", "NoisyTwoPatterns", "WanderingSines", "WarpedShapes", "Gestures",
+             "ARTextures", "LeadLag")
 #: Held-out sets read from another package's wheel by path: name -> (package, train file,
 #: test file (None: both splits in the train file, or one file split here), format: "ucr" text,
 #: "ts", tslearn "npz", seglearn's "watch" archive, or "ts-target": a regression .ts cut into classes).

@@ -1,10 +1,10 @@
 r"""Five UCR classification problems that are defined by a generator, made here from their
 published definitions (this machine has no network, and no installed wheel ships their files),
-and four sets of this project's own: a large, noisier variant of one of them, long sines over
-a random walk, many classes with few series each, and many channels of which few tell the
-classes apart. Every univariate series is z-normalised on its own, as the UCR archive stores
+and six sets of this project's own: a large, noisier variant of one of them, long sines over
+a random walk, many classes with few series each, many channels of which few tell the classes
+apart, textures of noise with no shape to find, and a relation between two channels. Every univariate series is z-normalised on its own, as the UCR archive stores
 them. Held out of the benchmark's mean (``bench_classify.py --datasets
-CBF,SyntheticControl,TwoPatterns,BME,ShapeletSim,NoisyTwoPatterns,WanderingSines,WarpedShapes,Gestures``).
+CBF,SyntheticControl,TwoPatterns,BME,ShapeletSim,NoisyTwoPatterns,WanderingSines,WarpedShapes,Gestures,ARTextures,LeadLag``).
 
 **CBF** (Cylinder-Bell-Funnel, Saito 1994; UCR: 30 training and 900 test series, 128 steps,
 3 classes). With ``a ~ U{16..32}``, ``b - a ~ U{32..96}``, ``η ~ N(0, 1)`` per series and
@@ -80,6 +80,28 @@ one smooth random time warp for all channels, each channel scaled by ``U(0.8, 1.
 ``N(0, 0.3^2)``, with noise ``N(0, 0.8^2)``; not normalised. Set as WarpedShapes was (MiniRocket
 0.87 on the calibration's prototypes, another seed; 0.81-0.83 on these) before lstmkit was run on it.
 
+**ARTextures** (this project's own, shaped as UCR's FordA or Earthquakes, where the class is the
+texture of a noisy signal and no shape: 100 training and 400 test series of 300 steps, 4
+classes): each series is an AR(2) process ``x_t = a_1 x_{t-1} + a_2 x_{t-2} + e_t``,
+``e_t ~ N(0, 1)``, with poles ``r exp(±iπθ)`` (``a_1 = 2 r cos(πθ)``, ``a_2 = -r^2``): the class
+sets ``θ`` (0.30 or 0.45: where its spectrum peaks) and ``r`` (0.95 or 0.85: how narrow the peak
+is), each series jittered by ``N(0, 0.02^2)`` and ``N(0, 0.015^2)`` (``r`` at most 0.985); the
+process scaled to unit std, then by a slow random envelope ``exp(0.5 g(t))`` (g the linear
+interpolation of 6 standard normal knots: the loudness wanders), white noise ``N(0, 0.5^2)``
+added. Set as WarpedShapes was: its noise, jitter and envelope chosen by MiniRocket's accuracy
+(0.835; the series features' logistic regression 0.818, 1-NN Euclidean 0.51) before lstmkit was
+run on it.
+
+**LeadLag** (this project's own: 120 training and 400 test series of 200 steps, 2 channels, 4
+classes): the class is a relation between the channels and in neither alone. A smooth signal
+``s_t = 0.9 s_{t-1} + e_t`` (unit std) is channel a; channel b is the same signal shifted by
+``τ ~ U{2..6}`` steps, ahead (*leads*: ``s_{t+τ}``) or behind (*lags*: ``s_{t-τ}``), and negated
+in the *inverted* classes; ``N(0, 0.5^2)`` noise on both, each channel z-normalised. Every
+channel on its own is the same process in every class (the series features' logistic regression:
+0.27, chance 0.25); MiniRocket, whose multivariate kernels sum the channels before they
+convolve, tells the sign and not the direction (0.51 with 60 training series, 0.53 with 200):
+made to find out whether lstmkit reads the channels together, before it was run on it.
+
 The training and test parts are drawn from their own seeded generators (fixed: the same sets
 for every model seed).
 """
@@ -88,7 +110,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GENERATED_SETS", "bme", "cbf", "load_generated", "noisy_two_patterns", "shapelet_sim", "synthetic_control",
+__all__ = ["GENERATED_SETS", "ar_textures", "bme", "cbf", "lead_lag", "load_generated", "noisy_two_patterns", "shapelet_sim", "synthetic_control",
            "two_patterns", "wandering_sines", "wandering_sines_long"]
 
 CBF_CLASSES = ("cylinder", "bell", "funnel")
@@ -335,6 +357,66 @@ WANDERING_LENGTH = 18000
 def wandering_sines_long(n: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
     """:func:`wandering_sines` at :data:`WANDERING_LENGTH` steps (the benchmark's set)."""
     return wandering_sines(n, seed, length=WANDERING_LENGTH)
+#: ARTextures' classes: (θ, r) of the AR(2) poles r exp(±iπθ)
+AR_CLASSES = {"low-narrow": (0.30, 0.95), "low-broad": (0.30, 0.85), "high-narrow": (0.45, 0.95),
+              "high-broad": (0.45, 0.85)}
+AR_BURN_IN = 100  # steps run before the series starts, so it starts in the process' steady state
+
+
+def ar_textures(n: int, seed: int, length: int = 300) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` ARTextures series (classes in turn, then shuffled) and their labels: an AR(2) process
+    with the class's poles (:data:`AR_CLASSES`, θ jittered by N(0, 0.02^2), r by N(0, 0.015^2),
+    r at most 0.985) at unit std, times a slow envelope exp(0.5 g(t)) (6 knots), plus N(0, 0.5^2)
+    noise, z-normalised."""
+    rng = np.random.default_rng(seed)
+    names = list(AR_CLASSES)
+    grid, knots = np.arange(length), np.linspace(0.0, length - 1.0, 6)
+    series, labels = [], []
+    for i in range(n):
+        k = names[i % len(names)]
+        theta, radius = AR_CLASSES[k]
+        theta, radius = theta + 0.02 * rng.normal(), min(0.985, radius + 0.015 * rng.normal())
+        a1, a2 = 2 * radius * np.cos(np.pi * theta), -radius * radius
+        e = rng.normal(size=length + AR_BURN_IN)
+        x = np.zeros(length + AR_BURN_IN)
+        for t in range(2, len(x)):
+            x[t] = a1 * x[t - 1] + a2 * x[t - 2] + e[t]
+        x = x[AR_BURN_IN:] / x[AR_BURN_IN:].std()
+        x = x * np.exp(0.5 * np.interp(grid, knots, rng.normal(size=len(knots)))) + rng.normal(0.0, 0.5, length)
+        series.append(_znorm(x))
+        labels.append(k)
+    return _shuffled(rng, series, labels)
+
+
+LEAD_LAG_CLASSES = ("leads", "lags", "inverted-leads", "inverted-lags")
+LEAD_LAG_SHIFTS = (2, 6)  # τ ~ U{2..6} steps
+
+
+def lead_lag(n: int, seed: int, length: int = 200) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` LeadLag series ``(length, 2)`` (classes in turn, then shuffled) and their labels:
+    channel a a smooth AR(1) signal s (coefficient 0.9, unit std), channel b the same signal
+    ``τ ~ U{2..6}`` steps ahead (leads) or behind (lags), negated in the inverted classes,
+    N(0, 0.5^2) noise on both, each channel z-normalised."""
+    rng = np.random.default_rng(seed)
+    lo, hi = LEAD_LAG_SHIFTS
+    series, labels = [], []
+    for i in range(n):
+        k = i % len(LEAD_LAG_CLASSES)
+        tau = int(rng.integers(lo, hi + 1))
+        e = rng.normal(size=length + 2 * hi + AR_BURN_IN)
+        signal = np.zeros_like(e)
+        for t in range(1, len(e)):
+            signal[t] = 0.9 * signal[t - 1] + e[t]
+        signal = signal[AR_BURN_IN:] / signal[AR_BURN_IN:].std()
+        a = signal[hi:hi + length]
+        shift = tau if k % 2 == 0 else -tau  # leads: b_t = s_{t+τ}; lags: b_t = s_{t-τ}
+        b = signal[hi + shift:hi + shift + length] * (-1.0 if k >= 2 else 1.0)
+        x = np.stack([a, b], axis=1) + rng.normal(0.0, 0.5, size=(length, 2))
+        series.append((x - x.mean(axis=0)) / x.std(axis=0))
+        labels.append(LEAD_LAG_CLASSES[k])
+    return _shuffled(rng, series, labels)
+
+
 #: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
 #: (SyntheticControl's per class; WanderingSines as UEA's EigenWorms, 128 and 131)
 GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control, 50, 50),
@@ -342,7 +424,8 @@ GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control,
                   "ShapeletSim": (shapelet_sim, 20, 180),
                   "NoisyTwoPatterns": (noisy_two_patterns, 3000, 2000),
                   "WanderingSines": (wandering_sines_long, 128, 131),
-                  "WarpedShapes": (warped_shapes, 240, 480), "Gestures": (gestures, 180, 180)}
+                  "WarpedShapes": (warped_shapes, 240, 480), "Gestures": (gestures, 180, 180),
+                  "ARTextures": (ar_textures, 100, 400), "LeadLag": (lead_lag, 120, 400)}
 TRAIN_SEED, TEST_SEED = 1000, 2000
 
 

@@ -170,3 +170,52 @@ def test_gestures_classes_differ_in_their_first_channels_alone(gen):
     assert np.all(spread[:6] > 0.05) and np.allclose(spread[6:], 0.0)
     x = np.stack(train.sequences)
     assert np.abs(x.mean(axis=1)).mean() > 0.1  # per-channel offsets kept, not z-normalised
+
+
+def test_ar_textures_classes_are_their_spectra(gen):
+    """ARTextures: 4 classes of 300 steps, 100/400 series, z-normalised; the class sets where the
+    AR(2) spectrum peaks (θ) and how narrow the peak is (r): the lag-1 autocorrelation of the
+    high-θ classes lies below the low-θ ones', and the narrow peaks ring longer (lag-10
+    autocorrelation further from 0) than the broad ones at the same θ."""
+    train, test = gen.load_generated("ARTextures")
+    assert (len(train), len(test)) == (100, 400) and set(train.lengths.tolist()) == {300}
+    assert sorted(train.classes) == sorted(gen.AR_CLASSES)
+    x = np.stack(test.sequences)[:, :, 0]
+    np.testing.assert_allclose(x.mean(axis=1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(x.std(axis=1), 1.0, atol=1e-4)
+
+    def acf(lag):
+        return (x[:, lag:] * x[:, :-lag]).mean(axis=1)
+
+    by = {k: test.labels == k for k in gen.AR_CLASSES}
+    lag1 = {k: acf(1)[m].mean() for k, m in by.items()}
+    assert max(lag1["high-narrow"], lag1["high-broad"]) < min(lag1["low-narrow"], lag1["low-broad"])
+    lag10 = {k: np.abs(acf(10)[m]).mean() for k, m in by.items()}
+    assert lag10["low-narrow"] > lag10["low-broad"] and lag10["high-narrow"] > lag10["high-broad"]
+    # the process itself, before the envelope and noise: a1 = 2 r cos(πθ), a2 = -r²
+    theta, r = gen.AR_CLASSES["low-narrow"]
+    assert 2 * r * np.cos(np.pi * theta) == pytest.approx(1.1167, abs=1e-4)
+
+
+def test_lead_lag_classes_are_the_channels_relation(gen):
+    """LeadLag: 2 channels, 200 steps, 4 classes; channel b is channel a's signal shifted by 2..6
+    steps, ahead or behind, negated in the inverted classes: the lagged cross-correlation of a
+    class peaks at the sign and side its name says, while each channel alone is the same process."""
+    train, test = gen.load_generated("LeadLag")
+    assert (len(train), len(test)) == (120, 400) and train.n_channels == 2
+    x = np.stack(test.sequences)  # (n, 200, 2)
+    np.testing.assert_allclose(x.std(axis=1), 1.0, atol=1e-4)
+
+    def behind(lag):  # per series: corr(a_t, b_{t - lag}); leads (b_t = s_{t + τ}): b_{t - τ} = a_t
+        return (x[:, lag:, 0] * x[:, : x.shape[1] - lag, 1]).mean(axis=1)
+
+    def ahead(lag):  # per series: corr(a_t, b_{t + lag}); lags (b_t = s_{t - τ}): b_{t + τ} = a_t
+        return (x[:, : x.shape[1] - lag, 0] * x[:, lag:, 1]).mean(axis=1)
+
+    for name, sign, matched, other in (("leads", 1, behind, ahead), ("lags", 1, ahead, behind),
+                                       ("inverted-leads", -1, behind, ahead), ("inverted-lags", -1, ahead, behind)):
+        m = test.labels == name
+        near, far = (np.mean([sign * f(lag)[m].mean() for lag in range(2, 7)]) for f in (matched, other))
+        assert near > 0.3 and near > far + 0.1
+    lag1 = [(x[test.labels == k, 1:, 0] * x[test.labels == k, :-1, 0]).mean() for k in gen.LEAD_LAG_CLASSES]
+    assert max(lag1) - min(lag1) < 0.05  # channel a alone: the same process in every class
