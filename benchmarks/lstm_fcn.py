@@ -70,10 +70,12 @@ def _model_class():
             blocks = []
             widths = (channels, 128, 256, 128)
             for (c_in, c_out), k in zip(zip(widths[:-1], widths[1:]), (8, 5, 3)):
-                conv = nn.Conv1d(c_in, c_out, k, padding="same")
+                conv = nn.Conv1d(c_in, c_out, k)
                 nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")  # He-uniform, as Keras' he_uniform
                 nn.init.zeros_(conv.bias)
-                blocks += [conv, nn.BatchNorm1d(c_out, eps=1e-3, momentum=0.01), nn.ReLU()]
+                # Keras' padding="same": k - 1 zeros, the extra one of an even k after the series
+                blocks += [nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0), conv,
+                           nn.BatchNorm1d(c_out, eps=1e-3, momentum=0.01), nn.ReLU()]
             self.fcn = nn.Sequential(*blocks)
             self.head = nn.Linear(cells + 128, classes)
             nn.init.xavier_uniform_(self.head.weight)

@@ -47,7 +47,7 @@ def test_both_branches_reach_the_loss(lf):
     model.eval()  # no dropout: the LSTM's vector reaches the head whole
     model(torch.randn(6, 1, 30)).logsumexp(dim=1).sum().backward()
     assert model.lstm.weight_ih_l0.grad.abs().sum() > 0
-    assert model.fcn[0].weight.grad.abs().sum() > 0
+    assert model.fcn[1].weight.grad.abs().sum() > 0
 
 
 def test_padded_array_zero_pads_and_cuts(lf):
@@ -110,3 +110,26 @@ def test_no_cells_is_the_fcn_alone(lf):
     model = lf.LSTMFCN(channels=2, length=20, classes=3, cells=0)
     assert not hasattr(model, "lstm") and model.head.in_features == 128
     assert model(torch.randn(4, 2, 20)).shape == (4, 3)
+
+
+def test_convolutions_pad_as_keras_same(lf):
+    """Each block keeps the length and pads k - 1 zeros, (k - 1) // 2 before the series and the
+    rest after (Keras' and torch's ``padding="same"``): the same output as torch's own."""
+    import warnings
+
+    import torch
+
+    torch.manual_seed(0)
+    model = lf.LSTMFCN(channels=2, length=11, classes=3, cells=0)
+    x = torch.randn(4, 2, 11)
+    for block in range(3):
+        pad, conv = model.fcn[4 * block], model.fcn[4 * block + 1]
+        k = conv.kernel_size[0]
+        assert pad.padding == ((k - 1) // 2, k // 2) and conv.padding == (0,)
+        with warnings.catch_warnings():  # torch's note that an even k copies the input: the reference alone
+            warnings.simplefilter("ignore", UserWarning)
+            same = torch.nn.functional.conv1d(x, conv.weight, conv.bias, padding="same")
+        out = conv(pad(x))
+        assert out.shape == same.shape == (4, conv.out_channels, 11)
+        torch.testing.assert_close(out, same)
+        x = torch.relu(out)

@@ -89,6 +89,8 @@ def test_the_cli_flag(tmp_path, capsys):
     saved = json.loads((member / "config.json").read_text())
     assert saved["params"]["series_member"] is True and saved["params"]["patch"] is None
     assert saved["state"]["member_patch"][1] == 150 > saved["state"]["member_patch"][0]
+    metrics = json.loads((member / "metrics.json").read_text())
+    assert metrics["member_patch"] == saved["state"]["member_patch"] and metrics["patch"] == metrics["member_patch"][0]
 
 
 def test_series_member_index():

@@ -335,6 +335,7 @@ def run(args: argparse.Namespace) -> int:
                "patch": classifier.patch, "downsample": classifier.downsample, "period": classifier.period,
                "phase_member": classifier.phase_member,
                "member_downsample": list(classifier.member_downsample),
+               "member_patch": list(classifier.member_patch),
                "per_series_scaling": classifier.per_series, "series_stats": classifier.stats_mean is not None,
                "masked_norm": classifier.params.masked_norm,
                "conv_segments": classifier.net.config.conv_segments,
