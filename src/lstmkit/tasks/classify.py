@@ -148,7 +148,7 @@ ArrowHead 0.842 -> 0.872 (seeds 0-2) but costs OSULeaf 0.033, Tecator_disc 0.047
 0.933 -> 0.798 (2,000 values in one step from two series per class), so it is not the default (benchmarks/README.md, "LSTM-FCN re-run
 here"). ``series_member=True`` gives that view to one member alone (the last not reading the
 period's phases, :func:`series_member_index`; a patch given holds for all): ArrowHead +0.011
-over seeds 0-2, PigCVP -0.012 and OSULeaf -0.021, so it is off too.
+over seeds 0-2, PigCVP -0.005 and OSULeaf -0.021 (seed 0), so it is off too.
 
 ``augment=F`` (off by default) trains on random windows of ``(1 - F)`` of every sequence
 (window slicing, :func:`lstmkit.tasks.classify_net.slice_windows`); prediction reads whole
