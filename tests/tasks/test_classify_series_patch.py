@@ -91,6 +91,13 @@ def test_the_cli_flag(tmp_path, capsys):
     assert saved["state"]["member_patch"][1] == 150 > saved["state"]["member_patch"][0]
     metrics = json.loads((member / "metrics.json").read_text())
     assert metrics["member_patch"] == saved["state"]["member_patch"] and metrics["patch"] == metrics["member_patch"][0]
+    capsys.readouterr()
+    for bad, shown in ((["--ensemble", "1"], "(got --ensemble 1)"), (["--patch", "4"], "(got --ensemble 3, --patch 4)")):
+        assert main(["classify", str(train), "--series-member", *bad, "--out", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: --series-member needs --ensemble 2 or more and no --patch: the other members read "
+                       f"the length rule's patches {shown}"]
+        assert not (tmp_path / "bad").exists()
 
 
 def test_series_member_index():
@@ -116,5 +123,6 @@ def test_series_member_reads_the_whole_series_and_the_others_patches(tmp_path):
     again = lstmkit.Classifier.load(tmp_path / "model")
     assert again.member_patch == clf.member_patch and again.params.series_member
     np.testing.assert_allclose(again.predict_proba(data), clf.predict_proba(data), rtol=1e-5, atol=1e-6)
-    given = lstmkit.Classifier(series_member=True, patch=5, **QUICK).fit(data)
-    assert given.member_patch == [5, 5]  # a patch given holds for every member
+    for bad in ({"ensemble": 1}, {"patch": 5}, {"patch": "series"}):
+        with pytest.raises(ValueError, match="series_member needs two or more members reading the length rule's"):
+            ClassifierParams(series_member=True, **bad)

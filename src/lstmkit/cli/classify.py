@@ -257,6 +257,10 @@ def run(args: argparse.Namespace) -> int:
     from lstmkit.runs import default_run_dir, write_csv, write_json
 
     out = Path(args.out) if args.out else (Path(args.resume) if args.resume else default_run_dir("classify"))
+    if args.series_member and not args.model and (args.ensemble < 2 or args.patch is not None):
+        raise UsageError("--series-member needs --ensemble 2 or more and no --patch: the other members read "
+                         f"the length rule's patches (got --ensemble {args.ensemble}"
+                         + (f", --patch {args.patch})" if args.patch is not None else ")"))
     if args.model:
         if args.dataset and args.train:
             raise UsageError("give either the file to classify or --dataset NAME, not both")

@@ -147,7 +147,7 @@ figure (the FCN alone 0.771, with the one-step LSTM 0.823-0.886, seed 0), and in
 ArrowHead 0.842 -> 0.872 (seeds 0-2) but costs OSULeaf 0.033, Tecator_disc 0.047 and PigCVP
 0.933 -> 0.798 (2,000 values in one step from two series per class), so it is not the default (benchmarks/README.md, "LSTM-FCN re-run
 here"). ``series_member=True`` gives that view to one member alone (the last not reading the
-period's phases, :func:`series_member_index`; a patch given holds for all): ArrowHead +0.011
+period's phases, :func:`series_member_index`; it needs patch=None and two or more members): ArrowHead +0.011
 over seeds 0-2, PigCVP -0.005 and OSULeaf -0.021 (seed 0), so it is off too.
 
 ``augment=F`` (off by default) trains on random windows of ``(1 - F)`` of every sequence
@@ -301,6 +301,9 @@ class ClassifierParams(ClassifierNetOptions):
             raise ValueError(f"mixup must be a number >= 0 (0: off), or one per member, got {self.mixup!r}")
         if isinstance(self.mixup, (tuple, list)):
             self.mixup = _as_tuple(self.mixup, tuple(float(a) for a in alphas))
+        if self.series_member and (self.ensemble < 2 or self.patch is not None):
+            raise ValueError("series_member needs two or more members reading the length rule's patches "
+                             f"(ensemble >= 2, patch None), got ensemble={self.ensemble}, patch={self.patch!r}")
         if not 0.0 <= self.augment < 1.0:
             raise ValueError(f"augment must lie in [0, 1), got {self.augment}")
         w = self.trend_window
