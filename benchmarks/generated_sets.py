@@ -363,6 +363,16 @@ AR_CLASSES = {"low-narrow": (0.30, 0.95), "low-broad": (0.30, 0.85), "high-narro
 AR_BURN_IN = 100  # steps run before the series starts, so it starts in the process' steady state
 
 
+def _autoregression(coefficients: tuple[float, ...], length: int, rng: np.random.Generator) -> np.ndarray:
+    """``length`` steps of ``x_t = Σ_j a_j x_{t-j} + e_t``, ``e_t ~ N(0, 1)``, after
+    :data:`AR_BURN_IN` steps from rest, scaled to unit std."""
+    e = rng.normal(size=length + AR_BURN_IN)
+    x = np.zeros(length + AR_BURN_IN)
+    for t in range(len(coefficients), len(x)):
+        x[t] = sum(a * x[t - 1 - j] for j, a in enumerate(coefficients)) + e[t]
+    return x[AR_BURN_IN:] / x[AR_BURN_IN:].std()
+
+
 def ar_textures(n: int, seed: int, length: int = 300) -> tuple[list[np.ndarray], list[str]]:
     """``n`` ARTextures series (classes in turn, then shuffled) and their labels: an AR(2) process
     with the class's poles (:data:`AR_CLASSES`, θ jittered by N(0, 0.02^2), r by N(0, 0.015^2),
@@ -376,12 +386,7 @@ def ar_textures(n: int, seed: int, length: int = 300) -> tuple[list[np.ndarray],
         k = names[i % len(names)]
         theta, radius = AR_CLASSES[k]
         theta, radius = theta + 0.02 * rng.normal(), min(0.985, radius + 0.015 * rng.normal())
-        a1, a2 = 2 * radius * np.cos(np.pi * theta), -radius * radius
-        e = rng.normal(size=length + AR_BURN_IN)
-        x = np.zeros(length + AR_BURN_IN)
-        for t in range(2, len(x)):
-            x[t] = a1 * x[t - 1] + a2 * x[t - 2] + e[t]
-        x = x[AR_BURN_IN:] / x[AR_BURN_IN:].std()
+        x = _autoregression((2 * radius * np.cos(np.pi * theta), -radius * radius), length, rng)
         x = x * np.exp(0.5 * np.interp(grid, knots, rng.normal(size=len(knots)))) + rng.normal(0.0, 0.5, length)
         series.append(_znorm(x))
         labels.append(k)
@@ -403,11 +408,7 @@ def lead_lag(n: int, seed: int, length: int = 200) -> tuple[list[np.ndarray], li
     for i in range(n):
         k = i % len(LEAD_LAG_CLASSES)
         tau = int(rng.integers(lo, hi + 1))
-        e = rng.normal(size=length + 2 * hi + AR_BURN_IN)
-        signal = np.zeros_like(e)
-        for t in range(1, len(e)):
-            signal[t] = 0.9 * signal[t - 1] + e[t]
-        signal = signal[AR_BURN_IN:] / signal[AR_BURN_IN:].std()
+        signal = _autoregression((0.9,), length + 2 * hi, rng)
         a = signal[hi:hi + length]
         shift = tau if k % 2 == 0 else -tau  # leads: b_t = s_{t+τ}; lags: b_t = s_{t-τ}
         b = signal[hi + shift:hi + shift + length] * (-1.0 if k >= 2 else 1.0)
