@@ -126,3 +126,40 @@ def test_series_member_reads_the_whole_series_and_the_others_patches(tmp_path):
     for bad in ({"ensemble": 1}, {"patch": 5}, {"patch": "series"}):
         with pytest.raises(ValueError, match="series_member needs two or more members reading the length rule's"):
             ClassifierParams(series_member=True, **bad)
+
+
+def test_patch_steps_sets_the_length_rule():
+    """``patch_steps=S``: without a patch given, the median (downsampled) series becomes about S
+    LSTM steps, ``max(1, ceil(median / d) // S)``; 16 by default, the CLI's default the same."""
+    from lstmkit.cli.classify import PATCH_STEPS
+
+    assert ClassifierParams().patch_steps == PATCH_STEPS == 16
+    assert member_patch(None, median=251.0, longest=251, d=2, steps=4) == 31  # ceil(251 / 2) // 4
+    assert member_patch(None, median=251.0, longest=251, d=2, steps=16) == member_patch(None, 251.0, 251, 2)
+    assert member_patch(None, median=3.0, longest=5, d=1, steps=4) == 1  # never below one step
+    assert member_patch(5, median=251.0, longest=251, d=2, steps=4) == 5  # a patch given wins
+    for bad in (0, 2.5, True, "4"):
+        with pytest.raises(ValueError, match="patch_steps must be a whole number >= 1"):
+            ClassifierParams(patch_steps=bad)
+
+
+def test_patch_steps_fit_save_and_cli(tmp_path, capsys):
+    data = long_data(n=8, length=300)  # median 296.5, d = 2: 149 folded steps
+    clf = lstmkit.Classifier(patch_steps=4, **QUICK).fit(data)
+    assert clf.member_patch == [37, 37]  # 149 // 4: four LSTM steps (the last partly filled)
+    x, lengths = clf.tensors(data)
+    assert x.shape[1] == 5 and int(lengths.max()) == 5 and int(lengths.min()) == 4  # ceil(150 / 37), ceil(147 / 37)
+    clf.save(tmp_path / "model")
+    again = lstmkit.Classifier.load(tmp_path / "model")
+    assert again.params.patch_steps == 4 and again.member_patch == [37, 37]
+    np.testing.assert_allclose(again.predict_proba(data), clf.predict_proba(data), rtol=1e-5, atol=1e-6)
+    data = dataclasses.replace(data, labels=np.where(data.labels == "a", "sine", "square"), classes=["sine", "square"])
+    train = write_ts(tmp_path / "train.ts", data)
+    out = tmp_path / "run"
+    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "2",
+                 "--conv-segments", "1", "--no-baseline", "--patch-steps", "4", "--out", str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["params"]["patch_steps"] == 4 and saved["state"]["patch"] == 37
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", str(train), "--patch-steps", "0", "--out", str(tmp_path / "bad")])
+    assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()

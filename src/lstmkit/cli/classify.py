@@ -35,6 +35,7 @@ SEGMENT_DROPOUT = None
 CONV_MAX = None  # ClassifierParams.conv_max (None: chosen with P; tests check that they agree)
 LABEL_SMOOTHING = 0.0  # ClassifierParams.label_smoothing (tests check that they agree)
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
+PATCH_STEPS = 16  # ClassifierParams.patch_steps (tests check that they agree)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -119,6 +120,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patch", type=patch_steps, default=None, metavar="K",
                         help="time steps per LSTM step, or 'series': the whole series one LSTM step "
                              "(LSTM-FCN's dimension shuffle; default: about 16 LSTM steps per sequence)")
+    parser.add_argument("--patch-steps", type=positive_int, default=PATCH_STEPS, metavar="S",
+                        help=f"without --patch: cut the median sequence into about S LSTM steps (default "
+                             f"{PATCH_STEPS})")
     parser.add_argument("--series-member", action="store_true",
                         help="the ensemble's last member (the last not reading the period's phases) reads the "
                              "whole series as one LSTM step, the others in patches (default: every member in "

@@ -138,8 +138,8 @@ candidate reads one offset (with four there it was also taken where it cost test
 Long sequences are then read by the LSTM in patches: with ``patch=k`` each LSTM step sees k
 consecutive time steps (k*C values, the last step repeated to fill the final patch), so a
 150-step series is 15 LSTM steps of 10 values (as in PatchTST, Nie et al. 2023). The default
-picks k so that the median sequence becomes about 16 steps (k = 1 for short sequences such as
-speech frames). The convolutional branch reads every (downsampled) time step.
+picks k so that the median sequence becomes about 16 steps (``patch_steps=16``; k = 1 for
+short sequences such as speech frames). The convolutional branch reads every (downsampled) time step.
 ``patch="series"`` makes the longest training series one LSTM step (LSTM-FCN's dimension
 shuffle, Karim et al. 2017: the gates read every value of a series at once, ``h =
 LSTM(x_1..x_T as one input)``); re-running LSTM-FCN showed that view to carry its ArrowHead
@@ -208,6 +208,9 @@ FLAT_STD_RATIO = 0.1
 #: of the training series (and channels) would be nearly flat under one global scale
 #: (:func:`flat_share`).
 FLAT_SERIES_SHARE = 0.5
+#: ``patch=None``: the median (downsampled) series becomes about this many LSTM steps
+#: (``patch_steps``; 4 measured, not adopted: benchmarks/README.md, "The LSTM's number of steps").
+PATCH_STEPS = 16
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
@@ -257,6 +260,7 @@ class ClassifierParams(ClassifierNetOptions):
     # None: the median (downsampled) sequence becomes about 16 LSTM steps; "series": the longest
     # training series is one LSTM step (LSTM-FCN's dimension shuffle: the gates read every value)
     patch: int | str | None = None
+    patch_steps: int = PATCH_STEPS  # patch=None: the median series becomes about this many LSTM steps
     # patch=None and more than one member: the last member not reading the period's phases reads
     # the longest training series as one LSTM step (patch="series" for that member alone)
     series_member: bool = False
@@ -334,6 +338,10 @@ class ClassifierParams(ClassifierNetOptions):
             if p is not None and (isinstance(p, bool) or isinstance(p, str) or int(p) != p or p < 1):
                 also = ", 'series'" if name == "patch" else ""
                 raise ValueError(f"{name} must be a whole number >= 1{also} or None (automatic), got {p!r}")
+        k = self.patch_steps
+        if isinstance(k, bool) or not isinstance(k, (int, float, np.integer, np.floating)) or int(k) != k or k < 1:
+            raise ValueError(f"patch_steps must be a whole number >= 1, got {k!r}")
+        self.patch_steps = int(k)
         n = self.fold_offsets
         if n is not None and (isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating))
                               or int(n) != n or n < 1):
@@ -520,20 +528,20 @@ KERNEL_SCALES_MIN_STEPS = 64
 
 
 SERIES_PATCH = "series"  # patch="series": the whole series one LSTM step (the dimension shuffle)
-PATCH_STEPS = 16  # patch=None: the median series becomes about this many LSTM steps
 
 
-def member_patch(patch: int | str | None, median: float, longest: int, d: int) -> int:
+def member_patch(patch: int | str | None, median: float, longest: int, d: int, steps: int = PATCH_STEPS) -> int:
     """k, the time steps (of d raw steps each) per LSTM step for a member reading blocks of d:
     ``patch`` where given; ``"series"``: ``ceil(longest / d)``, the longest training series one
     LSTM step, so the LSTM's gates read every value of a series at once (LSTM-FCN's dimension
     shuffle, Karim et al. 2017; a longer test series takes a second step); None: about
-    :data:`PATCH_STEPS` LSTM steps for the median series, ``max(1, ceil(median / d) // 16)``."""
+    ``steps`` (``patch_steps``, :data:`PATCH_STEPS` = 16) LSTM steps for the median series,
+    ``max(1, ceil(median / d) // steps)``."""
     if patch == SERIES_PATCH:
         return max(1, -(-int(longest) // d))
     if patch is not None:
         return int(patch)
-    return max(1, int(-(-median // d)) // PATCH_STEPS)
+    return max(1, int(-(-median // d)) // int(steps))
 
 
 def series_member_index(series_member: bool, members: int, phase_member: bool) -> int | None:
@@ -850,7 +858,7 @@ class Classifier(Estimator):
         self.phase_member = bool(p.phase_member and self.period and p.ensemble > 1 and self.downsample_mode == "fold"
                                  and all(dm % self.period == 0 for dm in self.member_downsample))
         longest = int(data.lengths.max())
-        self.member_patch = [member_patch(p.patch, median, longest, dm) for dm in self.member_downsample]
+        self.member_patch = [member_patch(p.patch, median, longest, dm, p.patch_steps) for dm in self.member_downsample]
         whole = series_member_index(p.series_member and p.patch is None, p.ensemble, self.phase_member)
         if whole is not None:
             self.member_patch[whole] = member_patch(SERIES_PATCH, median, longest, self.member_downsample[whole])
