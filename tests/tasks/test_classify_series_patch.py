@@ -70,14 +70,19 @@ def test_save_and_load_predict_the_same(fitted, tmp_path):
     np.testing.assert_allclose(again.predict_proba(data), clf.predict_proba(data), rtol=1e-5, atol=1e-6)
 
 
-def test_the_cli_flag(tmp_path, capsys):
-    data = long_data(n=8, length=300)
+def quick_cli_run(tmp_path, data, *flags) -> tuple:
+    """``lstmkit classify`` on ``data`` written as a .ts file (labels sine and square), one epoch of
+    two small members, with ``flags``; returns the training file and the saved config."""
     data = dataclasses.replace(data, labels=np.where(data.labels == "a", "sine", "square"), classes=["sine", "square"])
     train = write_ts(tmp_path / "train.ts", data)
     out = tmp_path / "run"
     assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "2",
-                 "--conv-segments", "1", "--no-baseline", "--patch", "series", "--out", str(out)]) == 0
-    saved = json.loads((out / "config.json").read_text())
+                 "--conv-segments", "1", "--no-baseline", *flags, "--out", str(out)]) == 0
+    return train, json.loads((out / "config.json").read_text())
+
+
+def test_the_cli_flag(tmp_path, capsys):
+    train, saved = quick_cli_run(tmp_path, long_data(n=8, length=300), "--patch", "series")
     assert saved["params"]["patch"] == "series" and saved["state"]["patch"] == 150
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", str(train), "--patch", "whole", "--out", str(tmp_path / "bad")])
@@ -153,12 +158,7 @@ def test_patch_steps_fit_save_and_cli(tmp_path, capsys):
     again = lstmkit.Classifier.load(tmp_path / "model")
     assert again.params.patch_steps == 4 and again.member_patch == [37, 37]
     np.testing.assert_allclose(again.predict_proba(data), clf.predict_proba(data), rtol=1e-5, atol=1e-6)
-    data = dataclasses.replace(data, labels=np.where(data.labels == "a", "sine", "square"), classes=["sine", "square"])
-    train = write_ts(tmp_path / "train.ts", data)
-    out = tmp_path / "run"
-    assert main(["classify", str(train), "--hidden-size", "8", "--max-epochs", "1", "--ensemble", "2",
-                 "--conv-segments", "1", "--no-baseline", "--patch-steps", "4", "--out", str(out)]) == 0
-    saved = json.loads((out / "config.json").read_text())
+    train, saved = quick_cli_run(tmp_path, data, "--patch-steps", "4")
     assert saved["params"]["patch_steps"] == 4 and saved["state"]["patch"] == 37
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", str(train), "--patch-steps", "0", "--out", str(tmp_path / "bad")])
