@@ -119,7 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unidirectional", action="store_true", help="read forward only (default: both directions)")
     parser.add_argument("--patch", type=patch_steps, default=None, metavar="K",
                         help="time steps per LSTM step, or 'series': the whole series one LSTM step "
-                             "(LSTM-FCN's dimension shuffle; default: about 16 LSTM steps per sequence)")
+                             "(LSTM-FCN's dimension shuffle; default: about --patch-steps LSTM steps per sequence)")
     parser.add_argument("--patch-steps", type=positive_int, default=PATCH_STEPS, metavar="S",
                         help=f"without --patch: cut the median sequence into about S LSTM steps (default "
                              f"{PATCH_STEPS})")

@@ -257,7 +257,7 @@ class ClassifierParams(ClassifierNetOptions):
     # MAX_FOLD_OFFSETS where the selection takes the maximum's candidate (classify_select)
     fold_offsets: int | None = None
     kernel_scales: tuple[float, ...] | None = None  # member m's conv kernels round(k * s_m); None: automatic_kernel_scales
-    # None: the median (downsampled) sequence becomes about 16 LSTM steps; "series": the longest
+    # None: the median (downsampled) sequence becomes about patch_steps LSTM steps; "series": the longest
     # training series is one LSTM step (LSTM-FCN's dimension shuffle: the gates read every value)
     patch: int | str | None = None
     patch_steps: int = PATCH_STEPS  # patch=None: the median series becomes about this many LSTM steps
