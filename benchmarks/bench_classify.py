@@ -394,13 +394,16 @@ def run_lstm_fcn(train, test, seeds: list[int], sizes: list[int], fit=None) -> d
 def run_summary_statistics(train, test) -> dict:
     """The simple baselines ``lstmkit classify`` prints: each channel's summary statistics with a
     logistic regression (deterministic: one fit per set), the same on the 30 series features
-    (``series_features``), and the majority class."""
+    (``series_features``) and on each channel's standardised values at fixed places
+    (``series_values``), and the majority class."""
     from lstmkit.tasks.classify_baselines import majority_baseline, summary_statistics_baseline
 
     result = summary_statistics_baseline(train, test)
     series = summary_statistics_baseline(train, test, features="series")
+    values = summary_statistics_baseline(train, test, features="values")
     return {"accuracy": result["accuracy"], "seconds": result["seconds"],
             "series_features": series["accuracy"], "series_seconds": series["seconds"],
+            "series_values": values["accuracy"], "values_seconds": values["seconds"],
             "majority_class": majority_baseline(train, test)["accuracy"]}
 
 
@@ -490,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         simple = run_summary_statistics(train, test)
         print(f"  summary statistics + logistic regression {simple['accuracy']:.4f} "
               f"({simple['seconds']:.1f} s; the 30 series features {simple['series_features']:.4f}, "
-              f"{simple['series_seconds']:.1f} s; majority class {simple['majority_class']:.4f})", flush=True)
+              f"{simple['series_seconds']:.1f} s; the values at fixed places {simple['series_values']:.4f}, "
+              f"{simple['values_seconds']:.1f} s; majority class {simple['majority_class']:.4f})", flush=True)
         results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None, "summary_statistics": simple,
                          "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}
         if args.lstm_fcn:
@@ -546,9 +550,10 @@ def _set_means(results: dict) -> dict:
         out["minirocket"] = float(np.mean(mr)) if len(mr) == len(results) else None
         simple = [e["summary_statistics"]["accuracy"] for e in results.values() if e.get("summary_statistics")]
         out["summary_statistics"] = float(np.mean(simple)) if len(simple) == len(results) else None
-        series = [e["summary_statistics"].get("series_features") for e in results.values() if e.get("summary_statistics")]
-        series = [v for v in series if v is not None]
-        out["series_features"] = float(np.mean(series)) if len(series) == len(results) else None
+        for key in ("series_features", "series_values"):  # absent from results saved before them
+            rows = [e["summary_statistics"].get(key) for e in results.values() if e.get("summary_statistics")]
+            rows = [v for v in rows if v is not None]
+            out[key] = float(np.mean(rows)) if len(rows) == len(results) else None
         rerun = [n for n, e in results.items() if e.get("lstm_fcn_rerun")]
         if rerun:
             out["lstm_fcn_rerun_sets"] = rerun
@@ -569,7 +574,7 @@ def _set_means(results: dict) -> dict:
 
 def _table(results: dict) -> str:
     head = (f"{'data set':<32}{'lstmkit':>16}{'min..max':>13}{'s/fit':>8}{'MiniRocket':>16}{'s/fit':>7}"
-            f"{'LSTM-FCN':>10}{'stats+LR':>10}{'feat+LR':>9}")
+            f"{'LSTM-FCN':>10}{'stats+LR':>10}{'feat+LR':>9}{'val+LR':>8}")
     lines = [head, "-" * len(head)]
     ordered = [n for n in results if n not in HELD_OUT] + [n for n in results if n in HELD_OUT]
     for name in ordered:
@@ -583,7 +588,7 @@ def _table(results: dict) -> str:
                      f"{fmt(mr):>16}{(mr['seconds_mean'] if mr else float('nan')):>7.1f}"
                      f"{(f'{pub:.3f}' if pub is not None else '-'):>10}"
                      f"{(format(e['summary_statistics']['accuracy'], '.3f') if e.get('summary_statistics') else '-'):>10}"
-                     f"{_series_cell(e):>9}")
+                     f"{_series_cell(e):>9}{_series_cell(e, 'series_values'):>8}")
     means = _means(results)
     for m, what in ((means, ""), (means.get("held_out"), "held-out ")):
         if not m or not m["sets"]:
@@ -591,8 +596,9 @@ def _table(results: dict) -> str:
         mr_mean = f"{m['minirocket']:.3f}" if m.get("minirocket") is not None else "-"
         simple = f"{m['summary_statistics']:.3f}" if m.get("summary_statistics") is not None else "-"
         series = f"{m['series_features']:.3f}" if m.get("series_features") is not None else "-"
+        values = f"{m['series_values']:.3f}" if m.get("series_values") is not None else "-"
         lines.append(f"{'mean over ' + str(m['sets']) + ' ' + what + 'sets':<32}{m['lstmkit']:>16.3f}{'':>21}"
-                     f"{mr_mean:>16}{'':>17}{simple:>10}{series:>9}")
+                     f"{mr_mean:>16}{'':>17}{simple:>10}{series:>9}{values:>8}")
         if m.get("published_sets"):
             mr_on = f"{m['minirocket_on_those']:.3f}" if "minirocket_on_those" in m else "-"
             lines.append(f"{'mean, ' + what + 'LSTM-FCN sets':<32}{m['lstmkit_on_those']:>16.3f}{'':>21}"
@@ -604,8 +610,8 @@ def _table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def _series_cell(entry: dict) -> str:
-    value = (entry.get("summary_statistics") or {}).get("series_features")
+def _series_cell(entry: dict, key: str = "series_features") -> str:
+    value = (entry.get("summary_statistics") or {}).get(key)
     return "-" if value is None else f"{value:.3f}"
 
 

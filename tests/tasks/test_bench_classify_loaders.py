@@ -137,21 +137,24 @@ def test_the_summary_baseline_in_the_means_and_the_table(bench):
         return {"lstmkit": {"mean": acc, "min": acc, "max": acc, "seconds_mean": 1.0, "std": 0.0, "runs": [{}]},
                 "minirocket": None, "lstm_fcn_published": None, "data": {"equal_length": True},
                 "summary_statistics": {"accuracy": simple, "seconds": 0.1, "majority_class": 0.5,
-                                       "series_features": simple + 0.125}}
+                                       "series_features": simple + 0.125, "series_values": simple - 0.25}}
 
     results = {"GunPoint": entry(1.0, 0.7), "ItalyPowerDemand": entry(0.9, 0.6), "Coffee": entry(1.0, 0.875)}
     means = bench._means(results)
     assert means["summary_statistics"] == pytest.approx(0.65) and means["series_features"] == pytest.approx(0.775)
     assert means["held_out"]["summary_statistics"] == pytest.approx(0.875)
     assert means["held_out"]["series_features"] == pytest.approx(1.0)
+    assert means["series_values"] == pytest.approx(0.4) and means["held_out"]["series_values"] == pytest.approx(0.625)
     table = bench._table(results)
-    assert table.splitlines()[0].split()[-2:] == ["stats+LR", "feat+LR"]
-    assert table.splitlines()[2].split()[-2:] == ["0.700", "0.825"] and "0.650" in table and "0.875" in table
-    assert "0.775" in table
+    assert table.splitlines()[0].split()[-3:] == ["stats+LR", "feat+LR", "val+LR"]
+    assert table.splitlines()[2].split()[-3:] == ["0.700", "0.825", "0.450"] and "0.650" in table and "0.875" in table
+    assert "0.775" in table and table.splitlines()[6].split()[-3:] == ["0.650", "0.775", "0.400"]
     # entries written before the series features: a dash, and no mean of them
     del results["Coffee"]["summary_statistics"]["series_features"]
+    del results["Coffee"]["summary_statistics"]["series_values"]
     assert bench._means(results)["held_out"]["series_features"] is None
-    assert bench._table(results).splitlines()[-1].split()[-1] == "-"
+    assert bench._means(results)["held_out"]["series_values"] is None
+    assert bench._table(results).splitlines()[-1].split()[-2:] == ["-", "-"]
 
 
 # the real files, where their packages are installed: the sizes the UCR/UEA archive gives

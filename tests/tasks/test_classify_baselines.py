@@ -15,8 +15,9 @@ from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks import classify_baselines
 from lstmkit.tasks.classify_baselines import (SERIES_FEATURE_BANDS, SERIES_FEATURE_LAGS, SERIES_FEATURES,
                                               SUMMARY_STATISTICS, BaselineSkipped, SummaryStatisticsModel,
-                                              majority_baseline, minirocket_baseline, series_features,
-                                              summary_statistics, summary_statistics_baseline, to_panel)
+                                              VALUES_POINTS, majority_baseline, minirocket_baseline,
+                                              series_features, series_values, summary_statistics,
+                                              summary_statistics_baseline, to_panel, values_points)
 
 
 def waves(n=40, seed=0, length=None):
@@ -216,6 +217,11 @@ def test_classify_prints_the_simple_baselines_and_says_when_one_wins(tmp_path, c
     # the 30 series features hold the summary statistics: they separate the spread too
     assert baselines["series_features"]["accuracy"] == 1.0 and len(baselines["series_features"]["features"]) == 30
     assert "spectrum and thirds as well (30 series features) 1.0000" in printed
+    # the values at fixed places: noise without a shape, about chance; its points the median length
+    points = baselines["series_values"]["points"]
+    assert points == int(np.median([len(s) for s in spread_classes(30, 0).sequences]))
+    assert f"on each channel's standardised values at {points} places of the series " \
+           f"{baselines['series_values']['accuracy']:.4f}" in printed
     accuracy = json.loads((out / "metrics.json").read_text())["accuracy"]
     verdict = "level with" if accuracy == 1.0 else "above"
     assert f"note: the summary-statistics baseline is {verdict} the model here (1.0000 against {accuracy:.4f})" in printed
@@ -286,3 +292,53 @@ def test_the_series_features_model_reads_the_order_the_summary_cannot_see():
     assert SummaryStatisticsModel.from_state(old).features == "summary"  # saved before the choice
     with pytest.raises(ValueError, match="features must be one of summary, series"):
         SummaryStatisticsModel(features="shape")
+
+
+def test_series_values_by_hand():
+    """The values at evenly spaced places of each series' own span, linear between steps,
+    standardised per channel; NaNs left out; constant, single-value and empty channels: zeros."""
+    ramp = np.column_stack([np.arange(5.0), np.full(5, 2.0)])          # 0 1 2 3 4 | constant
+    gaps = np.column_stack([np.array([0.0, np.nan, 4.0]), np.full(3, np.nan)])
+    rows = series_values(labelled([ramp, gaps, ramp[:1]], ["a", "b", "b"]), 3)
+    assert rows.shape == (3, 6)
+    z = np.array([-1.0, 0.0, 1.0]) * np.sqrt(1.5)  # 0, 2, 4 standardised
+    np.testing.assert_allclose(rows[0], [*z, 0, 0, 0])
+    np.testing.assert_allclose(rows[1], [*z, 0, 0, 0])  # 0 and 4 at its ends, 2 between them
+    np.testing.assert_array_equal(rows[2], 0.0)
+    # another length is stretched to the same places: 9 steps of a ramp give the same row
+    np.testing.assert_allclose(series_values(labelled([np.arange(9.0)], ["a"]), 3)[0], z)
+    with pytest.raises(ValueError, match="points must be a whole number >= 1"):
+        series_values(labelled([ramp], ["a"]), 0)
+
+
+def test_values_points_is_the_median_length_capped():
+    assert values_points(labelled([np.zeros(10), np.zeros(30), np.zeros(20)], ["a", "b", "a"])) == 20
+    assert values_points(labelled([np.zeros(2 * VALUES_POINTS)], ["a"])) == VALUES_POINTS
+
+
+def test_the_values_model_reads_where_a_shape_lies():
+    """A bump early or late in the series: the same distribution of values and the same series
+    features but for the thirds; the values at fixed places separate them, read as they are
+    (no column scaling), and the model comes back from its state with its points."""
+    def draw(n, seed, length):
+        rng = np.random.default_rng(seed)
+        seqs, labels = [], []
+        for i in range(n):
+            x = rng.normal(0, 0.3, size=length)
+            at = int(length * (0.35 if i % 2 else 0.6))
+            x[at:at + length // 8] += 2.0
+            seqs.append(x)
+            labels.append("late" if not i % 2 else "early")
+        return labelled(seqs, labels, ["early", "late"])
+
+    train, test = draw(30, 0, 64), draw(30, 1, 80)  # test series longer: read at the same places
+    model = SummaryStatisticsModel(features="values").fit(train)
+    assert model.points == 64
+    np.testing.assert_array_equal(model.mean, 0.0)
+    np.testing.assert_array_equal(model.std, 1.0)
+    assert np.mean(model.predict(test) == test.labels) == 1.0
+    again = SummaryStatisticsModel.from_state(json.loads(json.dumps(model.state())))
+    assert again.features == "values" and again.points == 64
+    np.testing.assert_allclose(again.predict_proba(test), model.predict_proba(test), rtol=1e-12)
+    result = summary_statistics_baseline(train, test, features="values")
+    assert result["accuracy"] == 1.0 and result["points"] == 64 and result["features"] == ["value"]

@@ -425,29 +425,35 @@ def _spelling_hint(label: str, classes) -> str:
 
 
 def _simple_baselines(train, test, accuracy: float) -> dict:
-    """The majority class and two logistic regressions on the same split, one on each channel's
-    summary statistics (the values' distribution alone) and one on its 30 series features (their
-    order too: moments, autocorrelation, spectrum, thirds), printed under the model's accuracy,
-    with a line saying so where one is level with it or above."""
+    """The majority class and three logistic regressions on the same split, one on each channel's
+    summary statistics (the values' distribution alone), one on its 30 series features (their
+    order too: moments, autocorrelation, spectrum, thirds) and one on its standardised values at
+    fixed places of the series (where a shape lies: ``classify_baselines.series_values``), printed
+    under the model's accuracy, with a line saying so where one is level with it or above."""
     from lstmkit.tasks.classify_baselines import majority_baseline, summary_statistics_baseline
 
     try:
         majority = majority_baseline(train, test)
         summary = summary_statistics_baseline(train, test)
         series = summary_statistics_baseline(train, test, features="series")
+        values = summary_statistics_baseline(train, test, features="values")
     except Exception as exc:  # noqa: BLE001 - a failing baseline must not lose the trained model's run
         print(f"simple baselines failed ({type(exc).__name__}: {exc}); the model's results stand")
         return {}
     print(f"simple baselines: majority class ({majority['class']}) accuracy {majority['accuracy']:.4f}; "
           f"each channel's mean, std, 10/50/90th percentiles and step std with a logistic regression "
           f"{summary['accuracy']:.4f}  ({summary['seconds']:.1f} s); with its moments, autocorrelation, "
-          f"spectrum and thirds as well (30 series features) {series['accuracy']:.4f}  ({series['seconds']:.1f} s)")
+          f"spectrum and thirds as well (30 series features) {series['accuracy']:.4f}  ({series['seconds']:.1f} s); "
+          f"on each channel's standardised values at {values['points']} places of the series "
+          f"{values['accuracy']:.4f}  ({values['seconds']:.1f} s)")
     best = max((majority, "the majority class"), (summary, "the summary-statistics baseline"),
-               (series, "the series-features baseline"), key=lambda pair: pair[0]["accuracy"])
+               (series, "the series-features baseline"), (values, "the values baseline"),
+               key=lambda pair: pair[0]["accuracy"])
     if best[0]["accuracy"] >= accuracy:
         print(f"note: {best[1]} is {'level with' if best[0]['accuracy'] == accuracy else 'above'} the model "
               f"here ({best[0]['accuracy']:.4f} against {accuracy:.4f})")
-    return {"majority_class": majority, "summary_statistics": summary, "series_features": series}
+    return {"majority_class": majority, "summary_statistics": summary, "series_features": series,
+            "series_values": values}
 
 
 def _minirocket(train, test, seed: int) -> dict | None:
