@@ -230,8 +230,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 0: keep the weights with the lowest training loss)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="do not fit the baselines (the majority class, logistic regressions on summary "
-                             "statistics and on 30 series features, MiniRocket when aeon is installed) beside the "
-                             "model on the same split")
+                             "statistics, on 30 series features and on the values at fixed places, MiniRocket when aeon "
+                             "is installed) beside the model on the same split")
     add_training_arguments(parser, max_epochs=300, out_help="run directory (default runs/classify-<time>)")
 
 

@@ -1,13 +1,15 @@
 """Baselines for sequence classification, run beside :class:`~lstmkit.tasks.classify.Classifier`
 on the same train and test split: MiniRocket (Dempster, Schmidt & Webb 2021), from the optional
-package aeon (``pip install aeon``, or ``lstmkit[datasets]``), and three simple ones that need
+package aeon (``pip install aeon``, or ``lstmkit[datasets]``), and four simple ones that need
 nothing beyond torch: the majority class, a logistic regression on each channel's summary
 statistics (:func:`summary_statistics_baseline`), which is what a series' shape adds to
 its distribution of values: where it is level with the model, the order of the values is
-not what the model has learnt to use; and the same regression on 30 series features per
+not what the model has learnt to use; the same regression on 30 series features per
 channel (:func:`series_features`: those statistics, moments, autocorrelation, spectrum and
-thirds), the hand-made features a user would try first. The classifier mixes the last into its
-prediction where its cross-validation shows it helps (``summary_mix``).
+thirds), the hand-made features a user would try first; and the same regression on the values
+themselves at fixed places of the series (:func:`series_values`), which keeps where a shape lies.
+The classifier mixes the series features into its prediction where its cross-validation shows
+it helps (``summary_mix``).
 
 MiniRocket turns every series into about 10,000 features of random (but fixed) dilated
 convolutions and fits a ridge classifier on them; it takes about a second on small UCR/UEA
