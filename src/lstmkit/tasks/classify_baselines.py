@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BaselineSkipped", "SummaryStatisticsModel", "aeon_available", "majority_baseline",
-           "minirocket_baseline", "series_features", "series_values", "summary_statistics", "summary_statistics_baseline", "to_panel",
-           "values_points"]
+           "minirocket_baseline", "series_features", "series_values", "summary_statistics",
+           "summary_statistics_baseline", "to_panel", "values_points"]
 
 SUMMARY_STATISTICS = ("mean", "std", "p10", "median", "p90", "step_std")
 """Per channel, in this order: the mean, standard deviation, 10th, 50th and 90th percentiles of
@@ -230,9 +230,10 @@ def series_values(data, points: int) -> np.ndarray:
     r"""``(n, C * points)`` float64: every sequence of ``data`` read at ``points`` evenly spaced
     places of its own span, channel by channel, each channel standardised within its series::
 
-        v_c(j) = (x_c(t_j) - mean_c) / std_c,   t_j = j (T - 1) / (points - 1),  j = 0 .. points - 1
+        v_c(j) = (x_c(t_j) - m_c) / s_c,   t_j = j (T - 1) / (points - 1),  j = 0 .. points - 1
 
-    with x_c(t) linear between the observed steps (NaNs left out; a sequence of another length
+    (m_c and s_c: the mean and std of x_c(t_0) .. x_c(t_{points-1})), with x_c(t) linear between
+    the observed steps (NaNs left out; a sequence of another length
     is stretched or squeezed to the same points, so the j-th value of every series lies at the
     same share of its length). A constant channel, one with a single observed value, or none,
     gives zeros. These are the series' values themselves at fixed places: what a shape's
@@ -311,11 +312,10 @@ class SummaryStatisticsModel:
 
         self.classes = list(data.classes if classes is None else classes)
         index = {c: k for k, c in enumerate(self.classes)}
-        if self.features == "values" and rows is None:
-            self.points = values_points(data)
+        if self.features == "values":  # the points read: the training data's, or the rows' own
+            self.points = values_points(data) if rows is None else np.shape(rows)[1] // data.n_channels
         x = self.feature_rows(data) if rows is None else np.asarray(rows, dtype=np.float64)
         if self.features == "values":
-            self.points = self.points or x.shape[1] // data.n_channels
             self.mean, self.std = np.zeros(x.shape[1]), np.ones(x.shape[1])
         else:
             self.mean, std = x.mean(axis=0), x.std(axis=0)
