@@ -340,5 +340,9 @@ def test_the_values_model_reads_where_a_shape_lies():
     again = SummaryStatisticsModel.from_state(json.loads(json.dumps(model.state())))
     assert again.features == "values" and again.points == 64
     np.testing.assert_allclose(again.predict_proba(test), model.predict_proba(test), rtol=1e-12)
+    # rows given (a cross-validation computes them once): the same points and the same model
+    given = SummaryStatisticsModel(features="values").fit(train, rows=series_values(train, 64))
+    assert given.points == 64
+    np.testing.assert_allclose(given.predict_proba(test), model.predict_proba(test), rtol=1e-12)
     result = summary_statistics_baseline(train, test, features="values")
     assert result["accuracy"] == 1.0 and result["points"] == 64 and result["features"] == ["value"]
