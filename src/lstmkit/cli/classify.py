@@ -222,6 +222,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "simple baseline's) into the prediction at weight W in [0, 1] ((1 - W) networks "
                              "+ W features); 0: never; default: chosen on the folds of the selection of P "
                              "(0, 0.25 or 0.5)")
+    parser.add_argument("--values-mix", type=unit_fraction, default=None, metavar="V",
+                        help="then mix the logistic regression on each channel's standardised values at "
+                             "fixed places of the series (the val+LR baseline's) in at weight V in [0, 1] "
+                             "((1 - V) model + V values); 0: never; default: chosen on the same folds "
+                             "(0, 0.25 or 0.5)")
     parser.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
                         help="optimizer steps to train for (the epochs follow from the data size; "
                              "--max-epochs caps them; default 1000)")
@@ -334,6 +339,8 @@ def run(args: argparse.Namespace) -> int:
         print(describe_resolution(classifier.resolution_selection))
     if classifier.segment_selection is not None and classifier.segment_selection.get("summary_mix"):
         print(describe_summary_mix(classifier.segment_selection["summary_mix"]))
+    if classifier.segment_selection is not None and classifier.segment_selection.get("values_mix"):
+        print(describe_summary_mix(classifier.segment_selection["values_mix"]))
     frame = classifier.predictions_frame(test)
     report = classifier.evaluate(test) if test.labels is not None else None
 
@@ -350,6 +357,7 @@ def run(args: argparse.Namespace) -> int:
                "segment_dropout": classifier.net.config.segment_dropout,
                "conv_max": classifier.net.config.conv_max, "trend_window": classifier.trend_window,
                "summary_mix": classifier.summary_mix,
+               "values_mix": classifier.values_mix,
                "member_offsets": classifier.member_offsets,
                "segment_selection": classifier.segment_selection,
                "resolution_selection": classifier.resolution_selection,

@@ -36,6 +36,13 @@ better than the networks learn from few series, the prediction mixes in their lo
 
 (``summary_mix``; w = 0, the networks alone, unless a mixture's per-series held-out log-losses
 beat the networks' beyond one standard error: ``classify_select.lowest_loss_beyond_noise``).
+After w, by the same folds and rule, the logistic regression on each channel's standardised
+values at fixed places of the series (:func:`lstmkit.tasks.classify_baselines.series_values`:
+where a shape lies, in aligned series) may be mixed in too::
+
+    p(class | x) = (1 - v) p_w(class | x) + v p_values(class | x),   v in {0, 0.25, 0.5}
+
+(``values_mix``; v = 0 unless the folds show the mixture beyond one standard error).
 
 Training (the defaults, one recipe for every data set): cross-entropy (``label_smoothing=e``:
 against (1 - e) on the true class plus e / K on every class; 0 by default: 0.1 was measured and
@@ -192,7 +199,8 @@ from torch import nn
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
-from lstmkit.tasks.classify_select import SUMMARY_MIX_FEATURES, select_conv_segments, select_fold_scales
+from lstmkit.tasks.classify_select import (SUMMARY_MIX_FEATURES, VALUES_MIX_FEATURES, select_conv_segments,
+                                           select_fold_scales)
 from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
                                        mix_batch, mix_members, slice_windows)
 from lstmkit.train import TrainingConfig, fit
@@ -274,6 +282,11 @@ class ClassifierParams(ClassifierNetOptions):
     # alone; None: chosen from classify_select.SUMMARY_MIX_CHOICES on the selection's folds when P
     # is chosen, else 0
     summary_mix: float | None = None
+    # the weight v of the values' logistic regression (each channel's standardised values at fixed
+    # places, classify_baselines.series_values), mixed in after w: (1 - v) p_w + v p_values; 0:
+    # never; None: chosen from classify_select.VALUES_MIX_CHOICES on the selection's folds when P
+    # is chosen, else 0
+    values_mix: float | None = None
     val_fraction: float = 0.0  # > 0: a stratified split for early stopping (else: lowest training loss)
     max_steps: int | None = 1000  # optimizer steps: max_epochs = min(max_epochs, ceil(max_steps / batches))
     # P parts of the series beside the conv branch's global average (or one P per member); None:
@@ -370,12 +383,13 @@ class ClassifierParams(ClassifierNetOptions):
                 self.conv_max = _as_tuple(self.conv_max, tuple(bool(f) for f in flags))
             else:
                 self.conv_max = bool(self.conv_max)
-        w = self.summary_mix
-        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating))
-                              or not 0.0 <= float(w) <= 1.0):
-            raise ValueError(f"summary_mix must lie in [0, 1] or be None (chosen), got {w!r}")
-        if w is not None:
-            self.summary_mix = float(w)
+        for name in ("summary_mix", "values_mix"):
+            w = getattr(self, name)
+            if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating))
+                                  or not 0.0 <= float(w) <= 1.0):
+                raise ValueError(f"{name} must lie in [0, 1] or be None (chosen), got {w!r}")
+            if w is not None:
+                setattr(self, name, float(w))
         m = self.max_steps
         if m is not None and (isinstance(m, bool) or int(m) != m or m < 1):
             raise ValueError(f"max_steps must be a whole number >= 1 or None (max_epochs alone), got {m!r}")
@@ -686,6 +700,8 @@ class Classifier(Estimator):
         self.trend_window: int | None = None  # the window the fitted model splits channels at (None: not split)
         self.summary_mix = 0.0  # the series features' weight in predict_proba (0: the networks alone)
         self.summary_model: SummaryStatisticsModel | None = None  # fitted where summary_mix > 0
+        self.values_mix = 0.0  # the values' weight in predict_proba, after the features' (0: none)
+        self.values_model: SummaryStatisticsModel | None = None  # fitted where values_mix > 0
         # fold_scales=None on series read whole: select_fold_scales' record
         self.resolution_selection: dict[str, Any] | None = None
         self.channel_mean: np.ndarray | None = None
@@ -834,6 +850,10 @@ class Classifier(Estimator):
         if p.summary_mix is None and self.segment_selection and self.segment_selection.get("summary_mix"):
             self.summary_mix = float(self.segment_selection["summary_mix"]["chosen"])
         self.summary_model = None
+        self.values_mix = float(p.values_mix or 0.0)
+        if p.values_mix is None and self.segment_selection and self.segment_selection.get("values_mix"):
+            self.values_mix = float(self.segment_selection["values_mix"]["chosen"])
+        self.values_model = None
         segment_dropout = 0.0 if segment_dropout is None else segment_dropout
         conv_max = False if conv_max is None else conv_max
         self.classes = list(data.classes)
@@ -943,6 +963,8 @@ class Classifier(Estimator):
         self.net.eval()
         if self.summary_mix > 0:  # deterministic, no random draw: the networks' fit is the same either way
             self.summary_model = SummaryStatisticsModel(features=SUMMARY_MIX_FEATURES).fit(data, classes=self.classes)
+        if self.values_mix > 0:  # likewise deterministic
+            self.values_model = SummaryStatisticsModel(features=VALUES_MIX_FEATURES).fit(data, classes=self.classes)
         return self
 
     def block_width(self, data) -> tuple[int, int | None]:
@@ -1000,14 +1022,21 @@ class Classifier(Estimator):
         """Class probabilities ``(N, n_classes)``, columns in the order of ``classes``: the
         networks' mean, and with :attr:`summary_mix` w > 0 ``(1 - w) p_networks + w p_statistics``
         (the series features' logistic regression, :attr:`summary_model`; the summary
-        statistics' in a model saved before them)."""
+        statistics' in a model saved before them), then with :attr:`values_mix` v > 0
+        ``(1 - v) p + v p_values`` (the values' logistic regression, :attr:`values_model`)."""
         self.require_fitted()
         data = self.read(data, **read_kwargs)
         proba = self._over_views(data, lambda x, lengths: torch.softmax(self.net(x, lengths), dim=-1), 0)
-        if not self.summary_mix:
+        if not self.summary_mix and not self.values_mix:
             return proba
-        w = self.summary_mix
-        return ((1.0 - w) * proba.astype(np.float64) + w * self.summary_model.predict_proba(data)).astype(proba.dtype)
+        mixed = proba.astype(np.float64)
+        if self.summary_mix:
+            w = self.summary_mix
+            mixed = (1.0 - w) * mixed + w * self.summary_model.predict_proba(data)
+        if self.values_mix:
+            v = self.values_mix
+            mixed = (1.0 - v) * mixed + v * self.values_model.predict_proba(data)
+        return mixed.astype(proba.dtype)
 
     def member_proba(self, data, **read_kwargs) -> np.ndarray:
         """Every member's own class probabilities ``(M, N, n_classes)`` (their mean over the
@@ -1112,7 +1141,9 @@ class Classifier(Estimator):
                 "stats_std": None if self.stats_std is None else self.stats_std.tolist(),
                 "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist(),
                 "summary_mix": self.summary_mix,
-                "summary_model": None if self.summary_model is None else self.summary_model.state()}
+                "summary_model": None if self.summary_model is None else self.summary_model.state(),
+                "values_mix": self.values_mix,
+                "values_model": None if self.values_model is None else self.values_model.state()}
 
     def build_net(self, net_config) -> Any:
         """The ensemble; a config saved before ensembles (no ``ensemble`` key) is one network,
@@ -1139,6 +1170,9 @@ class Classifier(Estimator):
         self.summary_mix = float(state.get("summary_mix", 0.0))  # saved before the mixture: the networks alone
         summary = state.get("summary_model")
         self.summary_model = None if summary is None else SummaryStatisticsModel.from_state(summary)
+        self.values_mix = float(state.get("values_mix", 0.0))  # saved before it: none
+        values = state.get("values_model")
+        self.values_model = None if values is None else SummaryStatisticsModel.from_state(values)
         # saved before the trend's choice: the window given, if any
         self.trend_window = state.get("trend_window", self.params.trend_window or None)
         if "segment_selection" not in state and self.params.conv_segments is None:

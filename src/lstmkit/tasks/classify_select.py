@@ -81,6 +81,17 @@ chosen candidate's beside it), so w is weighed against what the model's M member
 the folded networks alone are weaker than that ensemble, and a weight taken against them is too
 large for it (ACSF1: w = 0.25 cost a test series on five seeds of six).
 
+``values_mix=None`` (the default): after w, on the same folds and by the same rule, that model's
+held-out probabilities p_model = (1 - w) p_net + w p_features are weighed against mixtures
+``(1 - v) p_model + v p_values`` for v in :data:`VALUES_MIX_CHOICES`, p_values a logistic
+regression on each channel's standardised values at P fixed places of the series
+(:func:`lstmkit.tasks.classify_baselines.series_values`, P the median length, at most 256):
+where a shape's *position* in aligned series tells the classes apart, which the networks' and
+the features' averages over time mostly do not (ArrowHead, 36 training series: the values alone
+0.789 on its test split; taken on seeds 1, 2 and 4 of five, 0.840 -> 0.857, 0.846, 0.869), the
+prediction mixes them in at v (``Classifier.values_mix``); elsewhere v = 0 and the model's
+prediction is the same as without it (benchmarks/README.md, "The values at fixed places").
+
 The members' resolution (``fold_scales=None`` on series read whole) is chosen after P by the
 same folds and rule, two networks per fold: :func:`select_fold_scales`; with a time budget its
 networks take at most a quarter of it, so the model's own fit keeps at least a quarter.
@@ -128,6 +139,13 @@ SUMMARY_MIX_CHOICES = (0.0, 0.25, 0.5)
 #: series features per channel (the summary statistics, moments, autocorrelation, spectrum and
 #: thirds).
 SUMMARY_MIX_FEATURES = "series"
+#: The weights of the values' probabilities in the model's prediction (``values_mix=None``), in
+#: the order the rule weighs them, after the series features' w: 0 (the model without them) is
+#: kept unless a mixture's log-losses beat it beyond one standard error.
+VALUES_MIX_CHOICES = (0.0, 0.25, 0.5)
+#: The features of the second logistic regression mixed in: each channel's standardised values
+#: at fixed places of the series (``classify_baselines.series_values``).
+VALUES_MIX_FEATURES = "values"
 
 
 def trend_candidate_window(median: float) -> int:
@@ -277,7 +295,8 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     proba = _cross_validated_proba(type(classifier), options, data, seed)
     proba = proba[np.argsort(groups[0] + groups[1] + groups[2])]  # back in the candidates' order
     best = _score(record, proba, data)
-    if params.get("summary_mix", 0.0) is None:  # left to the training series: weighed on the same folds
+    summary_choice, values_choice = params.get("summary_mix", 0.0), params.get("values_mix", 0.0)
+    if summary_choice is None or values_choice is None:  # left to the training series: weighed on the same folds
         networks, phases = proba[best], type(classifier)(**params).reads_phases(data)
         if phases:  # the model's last member reads the period's phases: weighed against both readings,
             # the chosen candidate's network and a phase-reading one, averaged as the model's members
@@ -289,7 +308,15 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
                       "max_time": None if common["max_time"] is None else common["max_time"] * 2}
             reader = _cross_validated_proba(type(classifier), [option], data, seed)[1]
             networks = ((members - 1) * networks + reader) / members
-        record["summary_mix"] = {**select_summary_mix(data, networks, seed), "phase_member": bool(phases)}
+        w, model = summary_choice, networks
+        if summary_choice is None:
+            record["summary_mix"] = {**select_summary_mix(data, networks, seed), "phase_member": bool(phases)}
+            w = record["summary_mix"]["chosen"]
+        if values_choice is None and w > 0:  # the values are weighed against the networks with the features at w
+            model = (1.0 - w) * networks + w * held_out_model_proba(data, SUMMARY_MIX_FEATURES, seed)
+        if values_choice is None:
+            record["values_mix"] = {**select_values_mix(data, model, seed), "summary_mix": float(w),
+                                    "phase_member": bool(phases)}
     record["chosen"], record["chosen_dropout"], record["chosen_max"] = choices[best], dropouts[best], maxes[best]
     record["chosen_offsets"], record["chosen_trend"] = offsets[best], trends[best]
     record["seconds"] = round(time.perf_counter() - started, 2)
@@ -305,46 +332,84 @@ def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_C
     ``features`` (:data:`SUMMARY_MIX_FEATURES`), ``choices``, ``log_loss``, ``accuracy`` and
     ``difference`` (per w, as :func:`_score`'s) and ``summary_alone`` (the features' own
     held-out ``[log-loss, accuracy]``)."""
+    return select_mix(data, proba, held_out_model_proba(data, SUMMARY_MIX_FEATURES, seed), SUMMARY_MIX_FEATURES,
+                      choices)
+
+
+def select_values_mix(data, proba: np.ndarray, seed: int, choices=VALUES_MIX_CHOICES) -> dict[str, Any]:
+    """The weight v of the values' probabilities (module docstring): ``proba`` ``(N, K)``, the
+    model's held-out probabilities on the folds of ``seed`` with the series features mixed in at
+    the w already chosen; the logistic regression on each channel's standardised values at fixed
+    places (:func:`lstmkit.tasks.classify_baselines.series_values`, at the points the whole
+    training data gives) fitted on each fold's complement scores that fold; v by
+    :func:`lowest_loss_beyond_noise`. The record has :func:`select_summary_mix`'s keys
+    (``features``: :data:`VALUES_MIX_FEATURES`; ``summary_alone``: the values' own held-out
+    ``[log-loss, accuracy]``)."""
+    return select_mix(data, proba, held_out_model_proba(data, VALUES_MIX_FEATURES, seed), VALUES_MIX_FEATURES,
+                      choices)
+
+
+def held_out_model_proba(data, features: str, seed: int) -> np.ndarray:
+    """``(N, K)`` float64, columns in ``data.classes`` order: every training series' probabilities
+    from a :class:`lstmkit.tasks.classify_baselines.SummaryStatisticsModel` on ``features``
+    fitted on the other folds of the selection's stratified folds of ``seed`` (the rows are
+    computed once, at the whole data's points where ``features`` is ``"values"``)."""
     from lstmkit.data.sequence_data import stratified_folds
     from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
 
     classes = list(data.classes)
     fold_of = stratified_folds(data.labels, SELECTION_FOLDS, seed=seed)
-    stats = np.zeros_like(np.asarray(proba, dtype=np.float64))
-    rows = SummaryStatisticsModel(features=SUMMARY_MIX_FEATURES).feature_rows(data)  # per series: once for the folds
+    held_out = np.zeros((len(data), len(classes)), dtype=np.float64)
+    rows = SummaryStatisticsModel(features=features).feature_rows(data)  # per series: once for the folds
     for k in range(SELECTION_FOLDS):
         held, rest = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
-        model = SummaryStatisticsModel(features=SUMMARY_MIX_FEATURES).fit(data.subset(rest), classes=classes,
-                                                                         rows=rows[rest])
-        stats[held] = model.predict_proba(None, rows=rows[held])
-    truth = data.label_indices(classes)
-    mixes = [(1.0 - w) * np.asarray(proba, dtype=np.float64) + w * stats for w in choices]
+        model = SummaryStatisticsModel(features=features).fit(data.subset(rest), classes=classes, rows=rows[rest])
+        held_out[held] = model.predict_proba(None, rows=rows[held])
+    return held_out
+
+
+def select_mix(data, proba: np.ndarray, held_out: np.ndarray, features: str, choices) -> dict[str, Any]:
+    """The weight of ``held_out`` (a logistic regression's held-out probabilities on
+    ``features``) in ``(1 - w) proba + w held_out``, w from ``choices`` (the first kept) by
+    :func:`lowest_loss_beyond_noise` on the per-series log-losses; the record of
+    :func:`select_summary_mix`."""
+    truth = data.label_indices(list(data.classes))
+    mixes = [(1.0 - w) * np.asarray(proba, dtype=np.float64) + w * held_out for w in choices]
     losses, right = zip(*(held_out_losses(m, truth) for m in mixes))
     return {"chosen": float(choices[lowest_loss_beyond_noise(losses)]), "rule": "log_loss",
-            "features": SUMMARY_MIX_FEATURES, "choices": [float(w) for w in choices],
+            "features": features, "choices": [float(w) for w in choices],
             "log_loss": [round(float(np.mean(row)), 6) for row in losses],
             "accuracy": [round(float(np.mean(row)), 6) for row in right],
             "difference": [None] + [[round(v, 6) for v in paired_difference(row, losses[0])] for row in losses[1:]],
-            "summary_alone": [round(v, 6) for v in held_out_scores(stats, truth)]}
+            "summary_alone": [round(v, 6) for v in held_out_scores(held_out, truth)]}
 
 
 def describe_summary_mix(record: dict[str, Any]) -> str:
     """One line for the report: the series features' (or, in a record saved before them, the
-    summary statistics') weight and its evidence, each w's paired log-loss difference against
-    w = 0 with its standard error."""
-    name = "series features" if record.get("features") == "series" else "summary statistics"
+    summary statistics'; or the values', :func:`select_values_mix`'s record) weight and its
+    evidence, each weight's paired log-loss difference against 0 with its standard error."""
+    values = record.get("features") == VALUES_MIX_FEATURES
+    name = ("values at fixed places" if values else
+            "series features" if record.get("features") == "series" else "summary statistics")
+    symbol = "v" if values else "w"
     differences = record.get("difference") or [None] * len(record["choices"])
-    cells = ", ".join(f"w = {w:g}: log-loss {loss:.3f}"
-                      + ("" if d is None else f" ({d[0]:+.3f} ± {d[1]:.3f} against w = {record['choices'][0]:g})")
+    cells = ", ".join(f"{symbol} = {w:g}: log-loss {loss:.3f}"
+                      + ("" if d is None else
+                         f" ({d[0]:+.3f} ± {d[1]:.3f} against {symbol} = {record['choices'][0]:g})")
                       + f", accuracy {acc:.3f}"
                       for w, loss, acc, d in zip(record["choices"], record["log_loss"], record["accuracy"],
                                                  differences))
     alone = record["summary_alone"]
-    what = (f"w = {record['chosen']:g} of their logistic regression mixed into the prediction" if record["chosen"]
-            else "not mixed into the prediction (w = 0: the networks alone)")
+    before = "the networks alone" if not values else (
+        "the model without them" + (f", the series features at w = {record['summary_mix']:g}"
+                                    if record.get("summary_mix") else ""))
+    what = (f"{symbol} = {record['chosen']:g} of their logistic regression mixed into the prediction"
+            if record["chosen"] else f"not mixed into the prediction ({symbol} = 0: {before})")
     how = "by the held-out log-loss on the same folds" if record.get("rule") == "log_loss" else "on the same folds"
     if record.get("phase_member"):
         how += ", against the networks' probabilities there with a phase-reading network's, averaged as the model's members"
+    if values and record.get("summary_mix"):
+        how += f", mixed with the series features' at w = {record['summary_mix']:g}"
     return (f"{name}: {what}, chosen {how} ({cells}; the {name} alone: "
             f"log-loss {alone[0]:.3f}, accuracy {alone[1]:.3f})")
 
