@@ -15,7 +15,7 @@ from lstmkit.data.sequences import SequenceData
 from lstmkit.tasks import classify_baselines
 from lstmkit.tasks.classify_baselines import (SERIES_FEATURE_BANDS, SERIES_FEATURE_LAGS, SERIES_FEATURES,
                                               SUMMARY_STATISTICS, BaselineSkipped, SummaryStatisticsModel,
-                                              VALUES_POINTS, majority_baseline, minirocket_baseline,
+                                              VALUES_COLUMNS, VALUES_POINTS, majority_baseline, minirocket_baseline,
                                               series_features, series_values, summary_statistics,
                                               summary_statistics_baseline, to_panel, values_points)
 
@@ -314,6 +314,11 @@ def test_series_values_by_hand():
 def test_values_points_is_the_median_length_capped():
     assert values_points(labelled([np.zeros(10), np.zeros(30), np.zeros(20)], ["a", "b", "a"])) == 20
     assert values_points(labelled([np.zeros(2 * VALUES_POINTS)], ["a"])) == VALUES_POINTS
+    # many channels: fewer places, at most VALUES_COLUMNS values per series in all (at least 2 places)
+    wide = labelled([np.zeros((300, 64))], ["a"])
+    assert values_points(wide) == VALUES_COLUMNS // 64 == 64 and series_values(wide, 64).shape == (1, VALUES_COLUMNS)
+    assert values_points(labelled([np.zeros((300, VALUES_COLUMNS))], ["a"])) == 2
+    assert values_points(labelled([np.zeros((300, 12))], ["a"])) == VALUES_POINTS  # 12 x 256 <= 4096
 
 
 def test_the_values_model_reads_where_a_shape_lies():

@@ -259,10 +259,18 @@ def series_values(data, points: int) -> np.ndarray:
     return rows.reshape(len(data), -1)
 
 
+VALUES_COLUMNS = 4096
+"""The most values per series :func:`values_points` lets all channels together be read at
+(points * channels): a series of many channels is read at fewer places, so the rows of a large
+multivariate set stay a few tens of kB per series (1,000 channels at 256 points would be 2 MB)."""
+
+
 def values_points(data) -> int:
     """The number of points per channel :func:`series_values` reads ``data``'s series at for a
-    model fitted on it: the median length, at most :data:`VALUES_POINTS`."""
-    return int(max(2, min(VALUES_POINTS, int(np.median(data.lengths)))))
+    model fitted on it: the median length, at most :data:`VALUES_POINTS` and at most
+    :data:`VALUES_COLUMNS` / channels (at least 2)."""
+    most = min(VALUES_POINTS, VALUES_COLUMNS // max(1, int(data.n_channels)))
+    return int(max(2, min(most, int(np.median(data.lengths)))))
 
 
 FEATURE_SETS = {"summary": summary_statistics, "series": series_features, "values": series_values}
