@@ -85,7 +85,7 @@ large for it (ACSF1: w = 0.25 cost a test series on five seeds of six).
 held-out probabilities p_model = (1 - w) p_net + w p_features are weighed against mixtures
 ``(1 - v) p_model + v p_values`` for v in :data:`VALUES_MIX_CHOICES`, p_values a logistic
 regression on each channel's standardised values at P fixed places of the series
-(:func:`lstmkit.tasks.classify_baselines.series_values`, P the median length, at most 256):
+(:func:`lstmkit.tasks.classify_baselines.series_values`, P the median length, at most 256 and 4096 / channels):
 where a shape's *position* in aligned series tells the classes apart, which the networks' and
 the features' averages over time mostly do not (ArrowHead, 36 training series: the values alone
 0.789 on its test split; taken on seeds 1, 2 and 4 of five, 0.840 -> 0.857, 0.846, 0.869), the
