@@ -130,7 +130,8 @@ def test_the_weight_is_checked(bad):
 
 
 def write_ts(path, data):
-    lines = ["@problemName spread", "@univariate true", "@classLabel true busy calm", "@data"]
+    """``data`` (one channel) as a .ts file: its source as the problem's name, its classes."""
+    lines = [f"@problemName {data.source}", "@univariate true", "@classLabel true " + " ".join(data.classes), "@data"]
     lines += [",".join(f"{v:.5f}" for v in seq[:, 0]) + ":" + label for seq, label in zip(data.sequences, data.labels)]
     path.write_text("\n".join(lines) + "\n")
     return path

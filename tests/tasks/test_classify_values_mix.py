@@ -20,6 +20,7 @@ from lstmkit.tasks.classify_baselines import SummaryStatisticsModel, series_valu
 from lstmkit.tasks.classify_select import (VALUES_MIX_CHOICES, VALUES_MIX_FEATURES, describe_summary_mix,
                                            held_out_losses, held_out_model_proba, lowest_loss_beyond_noise,
                                            select_values_mix)
+from test_classify_summary_mix import write_ts  # the tests' folder is on the path (no __init__.py)
 
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3), "ensemble": 1,
          "max_steps": 30, "progress": False}
@@ -178,13 +179,6 @@ def test_models_saved_before_the_mixture_have_none(tmp_path):
 def test_the_weight_is_checked(bad):
     with pytest.raises(ValueError, match="values_mix must lie in \\[0, 1\\] or be None"):
         ClassifierParams(values_mix=bad)
-
-
-def write_ts(path, data):
-    lines = ["@problemName place", "@univariate true", "@classLabel true early late", "@data"]
-    lines += [",".join(f"{v:.5f}" for v in seq[:, 0]) + ":" + label for seq, label in zip(data.sequences, data.labels)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def test_the_cli_reports_the_weight(tmp_path, capsys):
