@@ -127,6 +127,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the ensemble's last member (the last not reading the period's phases) reads the "
                              "whole series as one LSTM step, the others in patches (default: every member in "
                              "patches)")
+    parser.add_argument("--values-branch", action="store_true",
+                        help="beside the LSTM and convolutional branches, a one-step LSTM reading each series' "
+                             "values at fixed places (LSTM-FCN's dimension shuffle; default: off)")
     parser.add_argument("--downsample", type=positive_int, default=None, metavar="D",
                         help="make every D time steps one before both branches read the series "
                              "(default: D = round(median length / 128), at least 1, made a multiple of "

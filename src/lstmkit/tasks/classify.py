@@ -272,6 +272,9 @@ class ClassifierParams(ClassifierNetOptions):
     # patch=None and more than one member: the last member not reading the period's phases reads
     # the longest training series as one LSTM step (patch="series" for that member alone)
     series_member: bool = False
+    # beside both branches, a one-step LSTM reading each series' steps at fixed places
+    # (values_places: at most VALUES_BRANCH_COLUMNS values), LSTM-FCN's dimension shuffle
+    values_branch: bool = False
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     # W >= 2: every channel read as two, its detail around a centred moving average of W steps and
     # that average (trend_split: a slow wander apart from the faster shapes); 0: off; None: a
@@ -542,6 +545,16 @@ KERNEL_SCALES_MIN_STEPS = 64
 
 
 SERIES_PATCH = "series"  # patch="series": the whole series one LSTM step (the dimension shuffle)
+VALUES_BRANCH_COLUMNS = 512  # values_branch: at most this many values per series in its one step
+
+
+def values_places(median: float, downsample: Sequence[int], folds: Sequence[int], channels: Sequence[int],
+                  columns: int = VALUES_BRANCH_COLUMNS) -> tuple[int, ...]:
+    """Q_m, member m's values branch's fixed places: the median series' steps at its block width
+    d_m (every step of a median series), at most ``columns // (fold_m * C_m)`` so that one step
+    holds at most ``columns`` values, and at least 1."""
+    return tuple(max(1, min(int(-(-median // dm)), columns // max(1, int(f) * int(c))))
+                 for dm, f, c in zip(downsample, folds, channels))
 
 
 def member_patch(patch: int | str | None, median: float, longest: int, d: int, steps: int = PATCH_STEPS) -> int:
@@ -896,6 +909,8 @@ class Classifier(Estimator):
             folds[-1] //= self.period
             channels = tuple([self.input_channels] * (p.ensemble - 1) + [self.phase_width])
         multi = len(set(zip(self.member_downsample, self.member_patch))) > 1 or self.phase_member
+        places = values_places(median, self.member_downsample, folds,
+                               channels or [self.input_channels] * p.ensemble) if p.values_branch else 0
         scales = p.kernel_scales or automatic_kernel_scales(-(-median // self.downsample))
         kernels = member_kernels(p.conv_kernels, scales, p.ensemble)
         torch.manual_seed(training.seed)
@@ -904,6 +919,7 @@ class Classifier(Estimator):
             member_folds=tuple(folds) if multi else None,
             member_patches=tuple(self.member_patch) if multi else None,
             member_kernels=kernels if len(set(kernels)) > 1 else None, member_channels=channels,
+            values_places=places,
             **{**net_options(p, ClassifierNetOptions), "conv_segments": segments, "segment_dropout": segment_dropout,
                "conv_max": conv_max}))
         offsets = p.fold_offsets or 1

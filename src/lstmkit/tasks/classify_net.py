@@ -17,7 +17,10 @@ Two branches read it::
                   (conv_max: [z_conv; max_{t<T} u^3_t], the global maximum beside it;
                    conv_segments P > 1: [...; z_1; ..; z_P], z_p the average over the
                    p-th of P equal parts of the real steps, :func:`segment_means`)
-    head          p(class | x) = softmax(U [D_0.8(z_lstm); z_conv] + b)   (dropout 0.1 before U)
+    values branch (values_branch, an option) z_values = LSTM(v) for ONE step v: the series' steps
+                  at Q fixed places side by side (LSTM-FCN's dimension shuffle,
+                  :meth:`ClassifierNet.values_features`)
+    head          p(class | x) = softmax(U [D_0.8(z_lstm); D_0.8(z_values); z_conv] + b)   (dropout 0.1 before U)
 
 ``D_0.8`` is dropout at ``lstm_dropout`` (0.8) on the LSTM branch's vector alone, as in
 LSTM-FCN (Karim et al. 2017 put dropout 0.8 after the LSTM block): the head cannot lean on the
@@ -91,6 +94,7 @@ class ClassifierNetOptions:
     conv_segments: int | tuple[int, ...] = 1  # P: the conv average over P > 1 equal parts beside the global one (or one P per member)
     segment_dropout: float | tuple[float, ...] = 0.0  # on the parts' averages before the head (as lstm_dropout on the LSTM's vector; or one per member)
     conv_max: bool | tuple[bool, ...] = False  # the last block's global maximum beside its global average (or one per member)
+    values_branch: bool = False  # a one-step LSTM reading the series' values at fixed places, beside both branches
 
 
 @dataclass(kw_only=True)
@@ -103,6 +107,7 @@ class ClassifierNetConfig(ClassifierNetOptions):
     member_patches: tuple[int, ...] | None = None  # k_m per member (None: every member at patch)
     member_kernels: tuple[tuple[int, ...], ...] | None = None  # conv kernels per member (None: conv_kernels)
     member_channels: tuple[int, ...] | None = None  # C_m per member (None: every member reads n_channels)
+    values_places: int | tuple[int, ...] = 0  # Q: the values branch's fixed places (or one Q per member); 0: no branch
 
     def member_config(self, m: int) -> "ClassifierNetConfig":
         """Member m's own config: its fold d_m, patch k_m, input channels C_m and convolution
@@ -119,6 +124,8 @@ class ClassifierNetConfig(ClassifierNetOptions):
                                    patch=int(patches[m]) if patches else self.patch,
                                    conv_kernels=tuple(int(k) for k in kernels[m]) if kernels else self.conv_kernels,
                                    n_channels=int(channels[m]) if channels else self.n_channels,
+                                   values_places=int(self.values_places[m])
+                                   if isinstance(self.values_places, (tuple, list)) else int(self.values_places),
                                    member_folds=None, member_patches=None, member_kernels=None,
                                    member_channels=None)
 
@@ -283,6 +290,12 @@ class ClassifierNet(nn.Module):
             self.conv = ConvBranch(c.n_channels * c.fold, tuple(c.conv_channels), tuple(c.conv_kernels),
                                    c.squeeze_excite, c.masked_norm, c.conv_segments, bool(c.conv_max))
             width += self.conv.width
+        self.values_encoder = None
+        if c.values_branch and c.values_places:  # one step of Q*d*C values: D*H cells, as the LSTM branch's width
+            cells = c.hidden_size * (2 if c.bidirectional else 1)
+            self.values_encoder = LSTM(c.n_channels * c.fold * c.values_places, cells, 1, batch_first=True,
+                                       backend=c.backend)
+            width += cells
         self.dropout = nn.Dropout(c.dropout)
         self.lstm_dropout = nn.Dropout(c.lstm_dropout if c.conv_branch else 0.0)  # LSTM alone: none
         self.segment_dropout = nn.Dropout(c.segment_dropout)
@@ -309,8 +322,33 @@ class ClassifierNet(nn.Module):
         u = x.reshape(n, s * c.patch, c.n_channels * c.fold).transpose(1, 2)  # (N, d*C, S*k)
         return self.conv(u, lengths.to(x.device) * c.patch)
 
+    def values_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        r"""The values branch's vector ``(N, D*H)``: the series' steps at Q fixed places, read by
+        an LSTM as **one** step (LSTM-FCN's dimension shuffle, Karim et al. 2017, where the gates
+        see every value at once)::
+
+            t_q = floor((2q + 1) L_n / (2Q)),  q = 0..Q-1     (the centres of Q equal parts of the L_n real steps)
+            v = [x_{t_0}; ..; x_{t_{Q-1}}]                     (Q*d*C values)
+            i = σ(W_i v + b_i),  o = σ(W_o v + b_o),  g = tanh(W_g v + b_g)
+            cell_state = i ⊙ g,  hidden_state = o ⊙ tanh(cell_state)   (c_0 = 0: the forget gate reads nothing)
+
+        Where the LSTM branch reads the series in time and the convolutions find shapes wherever
+        they lie, this is a gated view of *where* along the series its values lie, for every
+        length alike (a series of any length is read at the same Q places)."""
+        n, s, _ = x.shape
+        c = self.config
+        u = x.reshape(n, s * c.patch, c.n_channels * c.fold)  # (N, T, d*C)
+        steps = (lengths.to(x.device).to(torch.long) * c.patch).clamp(min=1)
+        q = torch.arange(c.values_places, device=x.device)
+        places = torch.div((2 * q[None, :] + 1) * steps[:, None], 2 * c.values_places, rounding_mode="floor")
+        values = torch.gather(u, 1, places.unsqueeze(-1).expand(-1, -1, u.shape[-1]))  # (N, Q, d*C)
+        output, _ = self.values_encoder(values.reshape(n, 1, -1))
+        return output[:, 0]
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         pooled = self.lstm_dropout(self.lstm_features(x, lengths))
+        if self.values_encoder is not None:  # LSTM-FCN's dropout on it as on the LSTM branch
+            pooled = torch.cat([pooled, self.lstm_dropout(self.values_features(x, lengths))], dim=-1)
         if self.conv is not None:
             conv = self.conv_features(x, lengths)
             if self.conv.segments > 1:  # [global average (and maximum); the parts' averages]

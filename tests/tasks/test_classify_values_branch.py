@@ -1,0 +1,126 @@
+"""``values_branch=True`` (``--values-branch``): beside the LSTM and convolutional branches, a
+one-step LSTM reading each series' steps at Q fixed places (LSTM-FCN's dimension shuffle). The
+places, the branch's values against a hand computation, shapes, gradients, padding, Q per member,
+save/load and the CLI flag."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.cli.main import main
+from lstmkit.tasks.classify import values_places
+from lstmkit.tasks.classify_net import ClassifierEnsemble, ClassifierNet, ClassifierNetConfig
+
+from test_classify_fold import SMALL, long_data
+from test_classify_series_patch import QUICK, quick_cli_run
+
+
+def net(**kw):
+    torch.manual_seed(0)
+    options = {"n_channels": 2, "n_classes": 3, "patch": 3, **SMALL, "values_branch": True, "values_places": 4, **kw}
+    return ClassifierNet(ClassifierNetConfig(**options))
+
+
+def test_values_places():
+    # every step of the median series, at most 512 values per series, at least one place
+    assert values_places(251.0, [1, 2], [1, 2], [1, 1]) == (251, 126)
+    assert values_places(2000.0, [16], [16], [1]) == (32,)  # 125 steps of 16 values: 512 // 16
+    assert values_places(24.0, [1], [1], [3]) == (24,)
+    assert values_places(100.0, [1], [1], [600]) == (1,)
+    assert values_places(300.0, [4], [1], [2], columns=40) == (20,)  # mode "mean": fold 1
+
+
+def test_shapes_and_the_head_width():
+    model = net()
+    x, lengths = torch.randn(4, 7, 6), torch.tensor([7, 5, 1, 3])
+    assert model.values_encoder.input_size == 4 * 2 and model.values_encoder.hidden_size == 16
+    assert model.values_features(x, lengths).shape == (4, 16)
+    assert model.head.in_features == 16 + 16 + 8  # LSTM, values, conv
+    assert model(x, lengths).shape == (4, 3)
+    assert net(values_branch=False).values_encoder is None and net(values_branch=False).head.in_features == 24
+    assert net(values_places=0).values_encoder is None  # no places: no branch
+
+
+def test_the_branch_reads_the_values_at_the_centres_of_q_equal_parts():
+    model = net(values_places=4, patch=1, n_channels=1).eval()
+    x = torch.arange(10, dtype=torch.float32).reshape(1, 10, 1)  # step t holds the value t
+    seen = []
+    model.values_encoder.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    with torch.no_grad():
+        model.values_features(x, torch.tensor([10]))
+        model.values_features(x, torch.tensor([5]))
+    # L = 10: floor((2q + 1) * 10 / 8) = 1, 3, 6, 8; L = 5: floor((2q + 1) * 5 / 8) = 0, 1, 3, 4
+    assert seen[0].shape == (1, 1, 4)
+    assert seen[0].flatten().tolist() == [1.0, 3.0, 6.0, 8.0]
+    assert seen[1].flatten().tolist() == [0.0, 1.0, 3.0, 4.0]
+    # one LSTM step from zero state: hidden_state = o * tanh(i * g)
+    enc = model.values_encoder
+    w, b = enc.weight_ih_l0, enc.bias_ih_l0 + enc.bias_hh_l0
+    gates = seen[0].reshape(1, 4) @ w.T + b
+    i, f, g, o = gates.chunk(4, dim=1)
+    by_hand = torch.sigmoid(o) * torch.tanh(torch.sigmoid(i) * torch.tanh(g))
+    with torch.no_grad():
+        torch.testing.assert_close(model.values_features(x, torch.tensor([10])), by_hand)
+
+
+def test_padding_does_not_change_a_shorter_sequence():
+    model = net().eval()
+    short, long = torch.randn(1, 3, 6), torch.randn(1, 8, 6)
+    batch = torch.cat([torch.cat([short, torch.full((1, 5, 6), 100.0)], dim=1), long])
+    with torch.no_grad():
+        torch.testing.assert_close(model.values_features(batch, torch.tensor([3, 8]))[:1],
+                                   model.values_features(short, torch.tensor([3])))
+        torch.testing.assert_close(model(batch, torch.tensor([3, 8]))[:1], model(short, torch.tensor([3])))
+
+
+def test_gradients_reach_the_branch_and_every_read_place():
+    model = net(patch=1, n_channels=1, values_places=5)
+    x = torch.randn(3, 10, 1, requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(model(x, torch.tensor([10, 10, 10])), torch.tensor([0, 1, 2]))
+    loss.backward()
+    assert float(model.values_encoder.weight_ih_l0.grad.abs().sum()) > 0
+    model.zero_grad()
+    x.grad = None
+    model.eval()
+    model.values_features(x, torch.tensor([10, 10, 10])).sum().backward()
+    read = x.grad[0, :, 0].abs() > 0  # the branch alone reads steps 1, 3, 5, 7, 9
+    assert read.tolist() == [False, True, False, True, False, True, False, True, False, True]
+
+
+def test_one_q_per_member():
+    config = ClassifierNetConfig(n_channels=1, n_classes=2, ensemble=2, member_folds=(1, 2), member_patches=(1, 1),
+                                 values_branch=True, values_places=(10, 5), **SMALL)
+    ensemble = ClassifierEnsemble(config)
+    assert [m.values_encoder.input_size for m in ensemble.members] == [10, 10]  # 10 x 1, 5 x 2
+    assert [m.config.values_places for m in ensemble.members] == [10, 5]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data = long_data(n=8, length=300)  # lengths 293..300, median 296.5, folded at d = 2
+    return data, lstmkit.Classifier(values_branch=True, **QUICK).fit(data)
+
+
+def test_fit_gives_every_member_its_places(fitted):
+    data, clf = fitted
+    assert clf.member_downsample == [2, 2]
+    assert clf.net.config.values_places == (149, 149)  # ceil(296.5 / 2) steps, 149 * 2 * C <= 512 values
+    assert all(m.values_encoder.input_size == 149 * 2 * clf.input_channels for m in clf.net.members)
+    assert lstmkit.Classifier(**QUICK).fit(data).net.members[0].values_encoder is None  # off by default
+
+
+def test_save_and_load_predict_the_same(fitted, tmp_path):
+    data, clf = fitted
+    clf.save(tmp_path / "model")
+    again = lstmkit.Classifier.load(tmp_path / "model")
+    assert again.params.values_branch and again.net.config.values_places == (149, 149)
+    np.testing.assert_allclose(again.predict_proba(data), clf.predict_proba(data), rtol=1e-5, atol=1e-6)
+
+
+def test_the_cli_flag(tmp_path):
+    _, saved = quick_cli_run(tmp_path, long_data(n=8, length=300), "--values-branch")
+    assert saved["params"]["values_branch"] is True
+    assert saved["net"]["values_branch"] is True and saved["net"]["values_places"] == [149, 149]
