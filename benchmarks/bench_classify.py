@@ -362,7 +362,7 @@ def run_lstmkit(train, test, seed: int) -> dict:
             "segment_dropout": clf.net.config.segment_dropout, "conv_max": clf.net.config.conv_max,
             "segment_selection": clf.segment_selection, "member_downsample": list(clf.member_downsample),
             "member_offsets": clf.member_offsets, "summary_mix": clf.summary_mix, "values_mix": clf.values_mix,
-            "resolution_selection": clf.resolution_selection}
+            "values_branch": clf.values_branch, "resolution_selection": clf.resolution_selection}
 
 
 def run_lstm_fcn(train, test, seeds: list[int], sizes: list[int], fit=None) -> dict:
@@ -489,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"members' blocks {'/'.join(map(str, r['member_downsample']))}"
                   f"{_offsets(r['member_offsets'])}"
                   f"{', series features mixed in at w ' + format(r['summary_mix'], 'g') if r.get('summary_mix') else ''}"
-                  f"{', values at v ' + format(r['values_mix'], 'g') if r.get('values_mix') else ''})",
+                  f"{', values at v ' + format(r['values_mix'], 'g') if r.get('values_mix') else ''}"
+                  f"{', the values branch' if r.get('values_branch') else ''})",
                   flush=True)
         simple = run_summary_statistics(train, test)
         print(f"  summary statistics + logistic regression {simple['accuracy']:.4f} "

@@ -148,7 +148,7 @@ def test_the_selections_candidates_never_read_phases(monkeypatch):
 
     monkeypatch.setattr(classify_select, "_cross_validated_proba", record)
     data = interleaved(n=12)
-    clf = lstmkit.Classifier(**{**QUICK, "conv_segments": None, "values_mix": 0}).fit(data)  # w, v given: no mixture to weigh
+    clf = lstmkit.Classifier(**{**QUICK, "conv_segments": None, "values_mix": 0, "values_branch": False}).fit(data)  # w, v given: no mixture to weigh
     assert seen and all(o["phase_member"] is False for o in seen)
     assert clf.phase_member  # the model's own last member does
 

@@ -184,7 +184,8 @@ def test_the_fit_after_the_selection_is_the_fit_with_that_p_given(monkeypatch, f
         1, 0.0, False, 3)
     # the mixtures' weights off: with them chosen, weak networks could take a mixture that
     # the model with P given (no selection, so no mixture) does not have
-    chosen = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5, summary_mix=0.0, values_mix=0.0).fit(x, y)
+    chosen = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5, summary_mix=0.0, values_mix=0.0,
+                                 values_branch=False).fit(x, y)
     given = lstmkit.Classifier(**SMALL, max_epochs=2, seed=5, conv_segments=segments,
                                segment_dropout=dropout, conv_max=maximum, trend_window=trend or 0).fit(x, y)
     assert chosen.segment_selection["chosen"] == segments and given.segment_selection is None

@@ -22,8 +22,9 @@ from lstmkit.tasks.classify_select import (VALUES_MIX_CHOICES, VALUES_MIX_FEATUR
                                            select_values_mix)
 from test_classify_summary_mix import write_ts  # the tests' folder is on the path (no __init__.py)
 
+# the values branch off: these tests weigh the late mixture (test_classify_values_branch: the branch)
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (8, 5, 3), "ensemble": 1,
-         "max_steps": 30, "progress": False}
+         "max_steps": 30, "progress": False, "values_branch": False}
 
 
 def place(n: int, seed: int, length: int = 40) -> SequenceData:
@@ -185,7 +186,7 @@ def test_the_cli_reports_the_weight(tmp_path, capsys):
     train, test = write_ts(tmp_path / "train.ts", place(30, 0)), write_ts(tmp_path / "test.ts", place(20, 1))
     out = tmp_path / "run"
     assert main(["classify", str(train), str(test), "--hidden-size", "8", "--ensemble", "1", "--max-steps", "3",
-                 "--summary-mix", "0", "--no-baseline", "--out", str(out)]) == 0
+                 "--summary-mix", "0", "--no-values-branch", "--no-baseline", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["values_mix"] == metrics["segment_selection"]["values_mix"]["chosen"] > 0

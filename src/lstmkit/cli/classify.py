@@ -127,9 +127,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the ensemble's last member (the last not reading the period's phases) reads the "
                              "whole series as one LSTM step, the others in patches (default: every member in "
                              "patches)")
-    parser.add_argument("--values-branch", action="store_true",
+    parser.add_argument("--values-branch", action=argparse.BooleanOptionalAction, default=None,
                         help="beside the LSTM and convolutional branches, a one-step LSTM reading each series' "
-                             "values at fixed places (LSTM-FCN's dimension shuffle; default: off)")
+                             "values at fixed places (LSTM-FCN's dimension shuffle); default: on where the "
+                             "cross-validation on the training series finds the values lowering the held-out "
+                             "log-loss, else off")
     parser.add_argument("--downsample", type=positive_int, default=None, metavar="D",
                         help="make every D time steps one before both branches read the series "
                              "(default: D = round(median length / 128), at least 1, made a multiple of "
@@ -261,6 +263,12 @@ def _read(path, args):
     return data
 
 
+def _places(places) -> str:
+    """The values branch's places per member, one number where they agree."""
+    places = list(places) if isinstance(places, (tuple, list)) else [places]
+    return str(places[0]) if len(set(places)) == 1 else "/".join(str(q) for q in places)
+
+
 @holds_run_dir("classify")
 def run(args: argparse.Namespace) -> int:
     from lstmkit.cli.main import UsageError
@@ -344,6 +352,9 @@ def run(args: argparse.Namespace) -> int:
         print(describe_summary_mix(classifier.segment_selection["summary_mix"]))
     if classifier.segment_selection is not None and classifier.segment_selection.get("values_mix"):
         print(describe_summary_mix(classifier.segment_selection["values_mix"]))
+    if args.values_branch:
+        print(f"values branch: every network also reads each series' values at "
+              f"{_places(classifier.net.config.values_places)} fixed places as one LSTM step (--values-branch)")
     frame = classifier.predictions_frame(test)
     report = classifier.evaluate(test) if test.labels is not None else None
 
@@ -360,7 +371,7 @@ def run(args: argparse.Namespace) -> int:
                "segment_dropout": classifier.net.config.segment_dropout,
                "conv_max": classifier.net.config.conv_max, "trend_window": classifier.trend_window,
                "summary_mix": classifier.summary_mix,
-               "values_mix": classifier.values_mix,
+               "values_mix": classifier.values_mix, "values_branch": classifier.values_branch,
                "member_offsets": classifier.member_offsets,
                "segment_selection": classifier.segment_selection,
                "resolution_selection": classifier.resolution_selection,

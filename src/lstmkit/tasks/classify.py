@@ -200,7 +200,7 @@ from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
 from lstmkit.tasks.classify_select import (SUMMARY_MIX_FEATURES, VALUES_MIX_FEATURES, select_conv_segments,
-                                           select_fold_scales)
+                                           select_fold_scales, wants_values_branch)
 from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
                                        mix_batch, mix_members, slice_windows)
 from lstmkit.train import TrainingConfig, fit
@@ -272,9 +272,11 @@ class ClassifierParams(ClassifierNetOptions):
     # patch=None and more than one member: the last member not reading the period's phases reads
     # the longest training series as one LSTM step (patch="series" for that member alone)
     series_member: bool = False
-    # beside both branches, a one-step LSTM reading each series' steps at fixed places
-    # (values_places: at most VALUES_BRANCH_COLUMNS values), LSTM-FCN's dimension shuffle
-    values_branch: bool = False
+    # beside both branches, a one-step LSTM reading each series' steps at fixed places (values_places:
+    # at most VALUES_BRANCH_COLUMNS values), LSTM-FCN's dimension shuffle; None: on where the
+    # selection's weighing of the values finds them lowering the held-out log-loss
+    # (classify_select.wants_values_branch), and then values_mix 0, else off
+    values_branch: bool | None = None
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     # W >= 2: every channel read as two, its detail around a centred moving average of W steps and
     # that average (trend_split: a slow wander apart from the faster shapes); 0: off; None: a
@@ -326,6 +328,8 @@ class ClassifierParams(ClassifierNetOptions):
         if self.series_member and (self.ensemble < 2 or self.patch is not None):
             raise ValueError("series_member needs two or more members reading the length rule's patches "
                              f"(ensemble >= 2, patch None), got ensemble={self.ensemble}, patch={self.patch!r}")
+        if self.values_branch is not None and not isinstance(self.values_branch, (bool, np.bool_)):
+            raise ValueError(f"values_branch must be True, False or None (chosen), got {self.values_branch!r}")
         if not 0.0 <= self.augment < 1.0:
             raise ValueError(f"augment must lie in [0, 1), got {self.augment}")
         w = self.trend_window
@@ -867,6 +871,13 @@ class Classifier(Estimator):
         if p.values_mix is None and self.segment_selection and self.segment_selection.get("values_mix"):
             self.values_mix = float(self.segment_selection["values_mix"]["chosen"])
         self.values_model = None
+        self.values_branch = bool(p.values_branch)
+        if p.values_branch is None:
+            self.values_branch = wants_values_branch(self.segment_selection)
+            if self.values_branch:
+                self.segment_selection["values_mix"]["branch"] = True  # the report says why
+            if self.values_branch and p.values_mix is None:  # the networks read the values: weighed once
+                self.values_mix = 0.0
         segment_dropout = 0.0 if segment_dropout is None else segment_dropout
         conv_max = False if conv_max is None else conv_max
         self.classes = list(data.classes)
@@ -910,7 +921,7 @@ class Classifier(Estimator):
             channels = tuple([self.input_channels] * (p.ensemble - 1) + [self.phase_width])
         multi = len(set(zip(self.member_downsample, self.member_patch))) > 1 or self.phase_member
         places = values_places(median, self.member_downsample, folds,
-                               channels or [self.input_channels] * p.ensemble) if p.values_branch else 0
+                               channels or [self.input_channels] * p.ensemble) if self.values_branch else 0
         scales = p.kernel_scales or automatic_kernel_scales(-(-median // self.downsample))
         kernels = member_kernels(p.conv_kernels, scales, p.ensemble)
         torch.manual_seed(training.seed)
@@ -921,7 +932,7 @@ class Classifier(Estimator):
             member_kernels=kernels if len(set(kernels)) > 1 else None, member_channels=channels,
             values_places=places,
             **{**net_options(p, ClassifierNetOptions), "conv_segments": segments, "segment_dropout": segment_dropout,
-               "conv_max": conv_max}))
+               "conv_max": conv_max, "values_branch": self.values_branch}))
         offsets = p.fold_offsets or 1
         if p.fold_offsets is None and self.segment_selection is not None and d > 1:
             offsets = self.segment_selection.get("chosen_offsets", 1)  # the maximum's candidate: 4
@@ -1158,7 +1169,7 @@ class Classifier(Estimator):
                 "channel_mean": self.channel_mean.tolist(), "channel_std": self.channel_std.tolist(),
                 "summary_mix": self.summary_mix,
                 "summary_model": None if self.summary_model is None else self.summary_model.state(),
-                "values_mix": self.values_mix,
+                "values_mix": self.values_mix, "values_branch": self.values_branch,
                 "values_model": None if self.values_model is None else self.values_model.state()}
 
     def build_net(self, net_config) -> Any:
@@ -1187,6 +1198,7 @@ class Classifier(Estimator):
         summary = state.get("summary_model")
         self.summary_model = None if summary is None else SummaryStatisticsModel.from_state(summary)
         self.values_mix = float(state.get("values_mix", 0.0))  # saved before it: none
+        self.values_branch = bool(state.get("values_branch", False))  # saved before it: none
         values = state.get("values_model")
         self.values_model = None if values is None else SummaryStatisticsModel.from_state(values)
         # saved before the trend's choice: the window given, if any

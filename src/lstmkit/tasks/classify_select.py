@@ -92,6 +92,16 @@ the features' averages over time mostly do not (ArrowHead, 36 training series: t
 prediction mixes them in at v (``Classifier.values_mix``); elsewhere v = 0 and the model's
 prediction is the same as without it (benchmarks/README.md, "The values at fixed places").
 
+``values_branch=None`` (the default): the same weighing of the values decides whether the model's
+networks read them themselves, a one-step LSTM on each series' values at fixed places beside the
+LSTM and convolutional branches (LSTM-FCN's dimension shuffle,
+:meth:`lstmkit.tasks.classify_net.ClassifierNet.values_features`): on where the first mixture,
+v = 0.25, lowers the held-out log-loss at all (δ̄ < 0 against v = 0, :func:`wants_values_branch`:
+the values carry something the networks miss), and then v = 0, the values read once; off
+elsewhere. Where the values do not help (OSULeaf: the branch always on cost 0.037 on seed 0's
+test split, PigCVP 0.13, where two training series per class leave no selection and so no
+branch), the networks stay as they were.
+
 The members' resolution (``fold_scales=None`` on series read whole) is chosen after P by the
 same folds and rule, two networks per fold: :func:`select_fold_scales`; with a time budget its
 networks take at most a quarter of it, so the model's own fit keeps at least a quarter.
@@ -146,6 +156,19 @@ VALUES_MIX_CHOICES = (0.0, 0.25, 0.5)
 #: The features of the second logistic regression mixed in: each channel's standardised values
 #: at fixed places of the series (``classify_baselines.series_values``).
 VALUES_MIX_FEATURES = "values"
+
+
+def wants_values_branch(record: dict[str, Any] | None) -> bool:
+    """``values_branch=None``'s rule on a selection's record: True where its weighing of the values
+    (``record["values_mix"]``, :func:`select_values_mix`) found the first mixture's held-out
+    per-series log-losses lower on average than the model's without them (``δ̄ < 0``, no margin:
+    evidence that the values at fixed places carry what the networks miss, not that a late
+    mixture should be taken); False where no weighing ran (no selection, or a class with too few
+    series for its folds)."""
+    mix = (record or {}).get("values_mix")
+    if not mix or not mix.get("difference") or len(mix["difference"]) < 2 or mix["difference"][1] is None:
+        return False
+    return float(mix["difference"][1][0]) < 0.0
 
 
 def trend_candidate_window(median: float) -> int:
@@ -280,7 +303,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
               [j for j in range(len(candidates)) if split[j]]]
     # every candidate reads the series as the model's first members do (phase_member: off)
     common = {**params, "mixup": _first_member(params["mixup"]), "kernel_scales": (1.0,), "fold_offsets": 1,
-              "phase_member": False, "series_member": False,
+              "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
               # a time budget for the model (minutes) is shared: the selection's networks together
               # take at most half of it, each group its share by its networks
@@ -296,7 +319,8 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     proba = proba[np.argsort(groups[0] + groups[1] + groups[2])]  # back in the candidates' order
     best = _score(record, proba, data)
     summary_choice, values_choice = params.get("summary_mix", 0.0), params.get("values_mix", 0.0)
-    if summary_choice is None or values_choice is None:  # left to the training series: weighed on the same folds
+    weigh_values = values_choice is None or params.get("values_branch", False) is None  # the branch's rule reads it
+    if summary_choice is None or weigh_values:  # left to the training series: weighed on the same folds
         networks, phases = proba[best], type(classifier)(**params).reads_phases(data)
         if phases:  # the model's last member reads the period's phases: weighed against both readings,
             # the chosen candidate's network and a phase-reading one, averaged as the model's members
@@ -312,9 +336,9 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
         if summary_choice is None:
             record["summary_mix"] = {**select_summary_mix(data, networks, seed), "phase_member": bool(phases)}
             w = record["summary_mix"]["chosen"]
-        if values_choice is None and w > 0:  # the values are weighed against the networks with the features at w
+        if weigh_values and w > 0:  # the values are weighed against the networks with the features at w
             model = (1.0 - w) * networks + w * held_out_model_proba(data, SUMMARY_MIX_FEATURES, seed)
-        if values_choice is None:
+        if weigh_values:
             record["values_mix"] = {**select_values_mix(data, model, seed), "summary_mix": float(w),
                                     "phase_member": bool(phases)}
     record["chosen"], record["chosen_dropout"], record["chosen_max"] = choices[best], dropouts[best], maxes[best]
@@ -405,6 +429,9 @@ def describe_summary_mix(record: dict[str, Any]) -> str:
                                     if record.get("summary_mix") else ""))
     what = (f"{symbol} = {record['chosen']:g} of their logistic regression mixed into the prediction"
             if record["chosen"] else f"not mixed into the prediction ({symbol} = 0: {before})")
+    if record.get("branch"):  # values_branch=None took the branch (wants_values_branch)
+        what = (f"read by every network's values branch, not mixed in ({symbol} = 0; the mixture at "
+                f"{symbol} = {record['choices'][1]:g} lowered the held-out log-loss)")
     how = "by the held-out log-loss on the same folds" if record.get("rule") == "log_loss" else "on the same folds"
     if record.get("phase_member"):
         how += ", against the networks' probabilities there with a phase-reading network's, averaged as the model's members"
@@ -459,7 +486,7 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
                "segment_dropout": float(_first_member(segment_dropout)), "conv_max": bool(_first_member(conv_max)),
                "trend_window": trend_window or 0, "mixup": _first_member(params["mixup"]),
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
-               "phase_member": False, "series_member": False,
+               "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
                "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
