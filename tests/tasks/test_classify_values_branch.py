@@ -129,12 +129,12 @@ def test_the_cli_flag(tmp_path):
 def test_the_rule_reads_the_values_weighing():
     from lstmkit.tasks.classify_select import wants_values_branch
 
-    def record(delta):
-        return {"values_mix": {"choices": [0.0, 0.25, 0.5], "chosen": 0.0,
-                               "difference": [None, [delta, 0.05], [delta - 0.01, 0.06]]}}
+    def record(chosen):
+        return {"values_mix": {"choices": [0.0, 0.25, 0.5], "chosen": chosen,
+                               "difference": [None, [-0.1, 0.05], [-0.12, 0.06]]}}
 
-    assert wants_values_branch(record(-0.001)) is True  # lower on average: no margin asked
-    assert wants_values_branch(record(0.0)) is False and wants_values_branch(record(0.03)) is False
+    assert wants_values_branch(record(0.25)) is True and wants_values_branch(record(0.5)) is True
+    assert wants_values_branch(record(0.0)) is False  # lower, but not beyond the noise: no mixture, no branch
     assert wants_values_branch(None) is False  # no selection ran
     assert wants_values_branch({"chosen": 1, "skipped": "a class has 2 training series"}) is False
     with pytest.raises(ValueError, match="values_branch must be True, False or None"):
@@ -148,16 +148,16 @@ def place_data(n, seed):
 
 
 def test_the_fit_takes_the_branch_where_the_values_help_and_reads_them_once(tmp_path, capsys):
-    """On series whose class is the place of a bump, the selection's weighing finds the values
-    lowering the held-out log-loss: the model (``values_branch=None``) gets the branch and v = 0;
-    with the rule's record changed to no help it does not; the CLI says which and why."""
+    """On series whose class is the place of a bump, the selection's weighing takes the values'
+    mixture: the model (``values_branch=None``) gets the branch instead and v = 0; with the branch
+    off it mixes them in; the CLI says which and why."""
     from test_classify_summary_mix import write_ts
 
     train, test = place_data(30, 0), place_data(20, 1)
     options = {**SMALL, "ensemble": 1, "max_steps": 30, "progress": False, "summary_mix": 0.0}
     clf = lstmkit.Classifier(**options).fit(train)
     mix = clf.segment_selection["values_mix"]
-    assert mix["difference"][1][0] < 0 and mix["branch"] is True
+    assert mix["chosen"] > 0 and mix["branch"] is True
     assert clf.values_branch is True and clf.values_mix == 0.0 and clf.values_model is None
     assert clf.net.members[0].values_encoder is not None and clf.net.config.values_places == (40,)
     off = lstmkit.Classifier(**options, values_branch=False).fit(train)
@@ -173,7 +173,7 @@ def test_the_fit_takes_the_branch_where_the_values_help_and_reads_them_once(tmp_
     printed = capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["values_branch"] is True and metrics["values_mix"] == 0.0
-    assert "values at fixed places: read by every network's values branch, not mixed in (v = 0" in printed
+    assert "values at fixed places: read by every network's values branch instead of mixed in (v = 0; the rule took v = " in printed
     given = tmp_path / "given"
     assert main(["classify", *map(str, files), "--hidden-size", "8", "--ensemble", "1", "--max-steps", "3",
                  "--conv-segments", "1", "--values-branch", "--no-baseline", "--out", str(given)]) == 0

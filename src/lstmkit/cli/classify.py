@@ -130,8 +130,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--values-branch", action=argparse.BooleanOptionalAction, default=None,
                         help="beside the LSTM and convolutional branches, a one-step LSTM reading each series' "
                              "values at fixed places (LSTM-FCN's dimension shuffle); default: on where the "
-                             "cross-validation on the training series finds the values lowering the held-out "
-                             "log-loss, else off")
+                             "cross-validation on the training series would mix the values in (see --values-mix), "
+                             "which they then replace, else off")
     parser.add_argument("--downsample", type=positive_int, default=None, metavar="D",
                         help="make every D time steps one before both branches read the series "
                              "(default: D = round(median length / 128), at least 1, made a multiple of "

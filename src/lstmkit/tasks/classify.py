@@ -274,8 +274,8 @@ class ClassifierParams(ClassifierNetOptions):
     series_member: bool = False
     # beside both branches, a one-step LSTM reading each series' steps at fixed places (values_places:
     # at most VALUES_BRANCH_COLUMNS values), LSTM-FCN's dimension shuffle; None: on where the
-    # selection's weighing of the values finds them lowering the held-out log-loss
-    # (classify_select.wants_values_branch), and then values_mix 0, else off
+    # selection's weighing of the values takes a mixture (classify_select.wants_values_branch),
+    # and then values_mix 0, else off
     values_branch: bool | None = None
     augment: float = 0.0  # window slicing: train on random windows of (1 - augment) of each sequence
     # W >= 2: every channel read as two, its detail around a centred moving average of W steps and

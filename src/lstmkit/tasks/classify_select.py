@@ -95,10 +95,9 @@ prediction is the same as without it (benchmarks/README.md, "The values at fixed
 ``values_branch=None`` (the default): the same weighing of the values decides whether the model's
 networks read them themselves, a one-step LSTM on each series' values at fixed places beside the
 LSTM and convolutional branches (LSTM-FCN's dimension shuffle,
-:meth:`lstmkit.tasks.classify_net.ClassifierNet.values_features`): on where the first mixture,
-v = 0.25, lowers the held-out log-loss at all (δ̄ < 0 against v = 0, :func:`wants_values_branch`:
-the values carry something the networks miss), and then v = 0, the values read once; off
-elsewhere. Where the values do not help (OSULeaf: the branch always on cost 0.037 on seed 0's
+:meth:`lstmkit.tasks.classify_net.ClassifierNet.values_features`): on where that weighing takes
+a mixture, v > 0 (:func:`wants_values_branch`), and then v = 0, the values read once, by the
+networks; off elsewhere. Where the values do not help (OSULeaf: the branch always on cost 0.037 on seed 0's
 test split, PigCVP 0.13, where two training series per class leave no selection and so no
 branch), the networks stay as they were.
 
@@ -160,15 +159,12 @@ VALUES_MIX_FEATURES = "values"
 
 def wants_values_branch(record: dict[str, Any] | None) -> bool:
     """``values_branch=None``'s rule on a selection's record: True where its weighing of the values
-    (``record["values_mix"]``, :func:`select_values_mix`) found the first mixture's held-out
-    per-series log-losses lower on average than the model's without them (``δ̄ < 0``, no margin:
-    evidence that the values at fixed places carry what the networks miss, not that a late
-    mixture should be taken); False where no weighing ran (no selection, or a class with too few
-    series for its folds)."""
+    (``record["values_mix"]``, :func:`select_values_mix`) takes a mixture, v > 0, by
+    :func:`lowest_loss_beyond_noise` (the values at fixed places carry, beyond the noise of the
+    held-out log-loss, what the model misses): there the networks read the values themselves and
+    v = 0. False where no weighing ran (no selection, or a class with too few series for its folds)."""
     mix = (record or {}).get("values_mix")
-    if not mix or not mix.get("difference") or len(mix["difference"]) < 2 or mix["difference"][1] is None:
-        return False
-    return float(mix["difference"][1][0]) < 0.0
+    return bool(mix) and float(mix.get("chosen", 0.0)) > 0.0
 
 
 def trend_candidate_window(median: float) -> int:
@@ -430,8 +426,8 @@ def describe_summary_mix(record: dict[str, Any]) -> str:
     what = (f"{symbol} = {record['chosen']:g} of their logistic regression mixed into the prediction"
             if record["chosen"] else f"not mixed into the prediction ({symbol} = 0: {before})")
     if record.get("branch"):  # values_branch=None took the branch (wants_values_branch)
-        what = (f"read by every network's values branch, not mixed in ({symbol} = 0; the mixture at "
-                f"{symbol} = {record['choices'][1]:g} lowered the held-out log-loss)")
+        what = (f"read by every network's values branch instead of mixed in ({symbol} = 0; the rule took "
+                f"{symbol} = {record['chosen']:g})")
     how = "by the held-out log-loss on the same folds" if record.get("rule") == "log_loss" else "on the same folds"
     if record.get("phase_member"):
         how += ", against the networks' probabilities there with a phase-reading network's, averaged as the model's members"
