@@ -157,6 +157,16 @@ here"). ``series_member=True`` gives that view to one member alone (the last not
 period's phases, :func:`series_member_index`; it needs patch=None and two or more members): ArrowHead +0.011
 over seeds 0-2, PigCVP -0.005 and OSULeaf -0.021 (seed 0), so it is off too.
 
+``values_branch`` puts that view *beside* both branches instead: every network gets a one-step
+LSTM on the series' steps at Q fixed places (:func:`values_places`,
+:meth:`lstmkit.tasks.classify_net.ClassifierNet.values_features`). Always on it gains ArrowHead
+(0.874-0.891 on seeds 0-2) and costs OSULeaf 0.037 and PigCVP 0.13 (seed 0), where the values at
+fixed places tell little; by default (None) each network gets it only where the selection's
+weighing of the values' logistic regression takes a mixture (:mod:`lstmkit.tasks.classify_select`,
+``wants_values_branch``), and then the values are not mixed in as well (``values_mix`` 0):
+ArrowHead seeds 1, 2 and 4 (0.840 -> 0.874, 0.874, 0.880) and ItalyPowerDemand seed 2
+(benchmarks/README.md, "The values branch").
+
 ``augment=F`` (off by default) trains on random windows of ``(1 - F)`` of every sequence
 (window slicing, :func:`lstmkit.tasks.classify_net.slice_windows`); prediction reads whole
 sequences. Where the place of a shape is the class a window drops the evidence: with the
