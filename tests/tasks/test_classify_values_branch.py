@@ -179,3 +179,24 @@ def test_the_fit_takes_the_branch_where_the_values_help_and_reads_them_once(tmp_
                  "--conv-segments", "1", "--values-branch", "--no-baseline", "--out", str(given)]) == 0
     assert "every network also reads each series' values at 40 fixed places as one LSTM step" in capsys.readouterr().out
     assert json.loads((given / "metrics.json").read_text())["values_branch"] is True
+
+
+def test_the_phase_member_and_several_offsets_read_their_own_places(tmp_path):
+    """With d aligned to a period the last member reads the phases as channels of their own (its
+    places count its own steps and channels), and with several block offsets every view is read
+    at the same places of its own blocks; saved and loaded alike."""
+    from test_classify_phase import QUICK as PHASE_QUICK
+    from test_classify_phase import interleaved
+
+    data = interleaved()  # period 4, length ~1000: d = 8, the last member reads 4 phases
+    clf = lstmkit.Classifier(**{**PHASE_QUICK, "values_branch": True, "fold_offsets": 2}).fit(data)
+    assert clf.phase_member and clf.views == 2
+    widths = [m.config.n_channels * m.config.fold for m in clf.net.members]
+    places = clf.net.config.values_places
+    assert [m.values_encoder.input_size for m in clf.net.members] == [q * w for q, w in zip(places, widths)]
+    assert all(q * w <= 512 for q, w in zip(places, widths))
+    proba = clf.predict_proba(data)
+    assert proba.shape == (8, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    clf.save(tmp_path / "m")
+    np.testing.assert_allclose(lstmkit.Classifier.load(tmp_path / "m").predict_proba(data), proba,
+                               rtol=1e-5, atol=1e-6)
