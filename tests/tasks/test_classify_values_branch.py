@@ -200,3 +200,15 @@ def test_the_phase_member_and_several_offsets_read_their_own_places(tmp_path):
     clf.save(tmp_path / "m")
     np.testing.assert_allclose(lstmkit.Classifier.load(tmp_path / "m").predict_proba(data), proba,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_the_report_names_the_weight_the_model_mixes_in():
+    from lstmkit.tasks.classify_select import describe_summary_mix
+
+    record = {"features": "values", "choices": [0.0, 0.25, 0.5], "chosen": 0.25, "rule": "log_loss",
+              "log_loss": [0.5, 0.4, 0.45], "accuracy": [0.8, 0.85, 0.83],
+              "difference": [None, [-0.1, 0.03], [-0.05, 0.04]], "summary_alone": [0.6, 0.8], "branch": True}
+    line = describe_summary_mix({**record, "applied": 0.0})
+    assert "read by every network's values branch instead of mixed in (v = 0; the rule took v = 0.25)" in line
+    line = describe_summary_mix({**record, "applied": 0.5})  # values_mix=0.5 given, the branch left to the rule
+    assert "read by every network's values branch and mixed in at the v given (v = 0.5; the rule took v = 0.25)" in line

@@ -884,10 +884,10 @@ class Classifier(Estimator):
         self.values_branch = bool(p.values_branch)
         if p.values_branch is None:
             self.values_branch = wants_values_branch(self.segment_selection)
-            if self.values_branch:
-                self.segment_selection["values_mix"]["branch"] = True  # the report says why
             if self.values_branch and p.values_mix is None:  # the networks read the values: weighed once
                 self.values_mix = 0.0
+            if self.values_branch:  # the report says why, and the weight the model mixes in
+                self.segment_selection["values_mix"].update(branch=True, applied=self.values_mix)
         segment_dropout = 0.0 if segment_dropout is None else segment_dropout
         conv_max = False if conv_max is None else conv_max
         self.classes = list(data.classes)

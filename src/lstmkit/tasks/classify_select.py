@@ -426,7 +426,9 @@ def describe_summary_mix(record: dict[str, Any]) -> str:
     what = (f"{symbol} = {record['chosen']:g} of their logistic regression mixed into the prediction"
             if record["chosen"] else f"not mixed into the prediction ({symbol} = 0: {before})")
     if record.get("branch"):  # values_branch=None took the branch (wants_values_branch)
-        what = (f"read by every network's values branch instead of mixed in ({symbol} = 0; the rule took "
+        applied = float(record.get("applied", 0.0))  # a weight given beside the branch (--values-mix)
+        what = (f"read by every network's values branch " + ("instead of mixed in" if not applied else
+                f"and mixed in at the {symbol} given") + f" ({symbol} = {applied:g}; the rule took "
                 f"{symbol} = {record['chosen']:g})")
     how = "by the held-out log-loss on the same folds" if record.get("rule") == "log_loss" else "on the same folds"
     if record.get("phase_member"):
