@@ -313,3 +313,36 @@ def test_records_saved_before_the_dropouts_choice_still_read():
     line = describe(newer)
     assert line.startswith("conv segments: P = 1 with the maximum chosen by 3-fold")
     assert "P = 1 with the maximum: log-loss 0.300 (-0.300 ± 0.050 against P = 1), accuracy 0.950" in line
+
+
+def test_the_selection_says_what_it_does_where_progress_shows(capsys):
+    """The selection's networks train without a bar: with the progress shown (``progress=True``,
+    or the default on a terminal) each cross-validation names itself and each fold's end on
+    stderr, then the model's own training; with ``progress=False`` nothing is printed."""
+    x, y = bumps(24, seed=6)
+    options = {**SMALL, "max_steps": 4, "summary_mix": 0.0, "values_mix": 0.0, "values_branch": False}
+    lstmkit.Classifier(**{**options, "progress": True}).fit(x, y)
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if line.startswith(("choosing", "  fold", "training the model"))]
+    assert lines[0] == ("choosing the model on the training series: 3-fold cross-validation of "
+                        f"{len(SEGMENT_CANDIDATES) + 1} candidate networks, 4 steps each")
+    assert [line.split(":")[0] for line in lines[1:4]] == ["  fold 1/3", "  fold 2/3", "  fold 3/3"]
+    assert lines[4].startswith("training the model: 1 network, ") and len(lines) == 5
+    lstmkit.Classifier(**options).fit(x, y)  # SMALL: progress=False
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_follows_the_terminal_unless_given(monkeypatch):
+    class Terminal:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    for tty in (True, False):
+        monkeypatch.setattr(classify_select.sys, "stderr", Terminal(tty))
+        assert classify_select.shows_progress({"progress": None}) is tty
+        assert classify_select.shows_progress({"progress": True}) is True
+        assert classify_select.shows_progress({"progress": False}) is False
+        assert (classify_select.progress_printer({"progress": None}) is None) is not tty

@@ -210,7 +210,7 @@ from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
 from lstmkit.tasks.classify_select import (SUMMARY_MIX_FEATURES, VALUES_MIX_FEATURES, select_conv_segments,
-                                           select_fold_scales, wants_values_branch)
+                                           progress_printer, select_fold_scales, wants_values_branch)
 from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
                                        mix_batch, mix_members, slice_windows)
 from lstmkit.train import TrainingConfig, fit
@@ -995,6 +995,10 @@ class Classifier(Estimator):
                 return cross_entropy(by) / len(by)
             return lam * cross_entropy(by) / len(by) + (1.0 - lam) * cross_entropy(by[perm]) / len(by)
 
+        say = progress_printer(self.get_params())
+        if say and (self.segment_selection or self.resolution_selection):  # after the choices' lines
+            say(f"training the model: {p.ensemble} network{'s' if p.ensemble > 1 else ''}, "
+                f"{training.max_epochs} epoch{'s' if training.max_epochs > 1 else ''} of {len(train_loader)} batches")
         self.fit_result = fit(self.net, loss_fn, train_loader, val_loader, training, run_dir,
                               resume_from=resume_from)
         self.net.eval()

@@ -108,8 +108,9 @@ networks take at most a quarter of it, so the model's own fit keeps at least a q
 
 from __future__ import annotations
 
+import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -165,6 +166,21 @@ def wants_values_branch(record: dict[str, Any] | None) -> bool:
     v = 0. False where no weighing ran (no selection, or a class with too few series for its folds)."""
     mix = (record or {}).get("values_mix")
     return bool(mix) and float(mix.get("chosen", 0.0)) > 0.0
+
+
+def shows_progress(params: dict[str, Any]) -> bool:
+    """Whether a fit with these options shows its progress: ``progress=True``, or ``None`` (the
+    default) with stderr a terminal, as the training's bar (:class:`lstmkit.train.TrainingConfig`)."""
+    progress = params.get("progress")
+    return bool(progress) if progress is not None else sys.stderr.isatty()
+
+
+def progress_printer(params: dict[str, Any]) -> Callable[[str], None] | None:
+    """A function printing one line to stderr where :func:`shows_progress`, else None: the
+    selections' networks run without a bar (minutes on long series), so they say what they do."""
+    if not shows_progress(params):
+        return None
+    return lambda line: print(line, file=sys.stderr, flush=True)
 
 
 def trend_candidate_window(median: float) -> int:
@@ -311,7 +327,11 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
                 "max_time": None if common["max_time"] is None else common["max_time"] * len(group)}
                for group, scale in zip(groups, (SELECTION_FOLD_SCALE, MAX_FOLD_SCALE, SELECTION_FOLD_SCALE))
                if group]
-    proba = _cross_validated_proba(type(classifier), options, data, seed)
+    say = progress_printer(params)
+    if say:
+        say(f"choosing the model on the training series: {SELECTION_FOLDS}-fold cross-validation of "
+            f"{len(choices)} candidate networks, {steps} steps each")
+    proba = _cross_validated_proba(type(classifier), options, data, seed, say=say)
     proba = proba[np.argsort(groups[0] + groups[1] + groups[2])]  # back in the candidates' order
     best = _score(record, proba, data)
     summary_choice, values_choice = params.get("summary_mix", 0.0), params.get("values_mix", 0.0)
@@ -326,7 +346,9 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
                       "fold_scales": (MAX_FOLD_SCALE if added and maxes[best] else SELECTION_FOLD_SCALE,),
                       "trend_window": trends[best] or 0,
                       "max_time": None if common["max_time"] is None else common["max_time"] * 2}
-            reader = _cross_validated_proba(type(classifier), [option], data, seed)[1]
+            if say:
+                say("and a network reading the period's phases beside the chosen one, on the same folds")
+            reader = _cross_validated_proba(type(classifier), [option], data, seed, say=say)[1]
             networks = ((members - 1) * networks + reader) / members
         w, model = summary_choice, networks
         if summary_choice is None:
@@ -489,7 +511,11 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
                "max_time": None if params["max_time"] is None else params["max_time"] / (4 * SELECTION_FOLDS)}
-    proba = _cross_validated_proba(type(classifier), [options], data, seed)
+    say = progress_printer(params)
+    if say:
+        say(f"choosing the members' resolution: {SELECTION_FOLDS}-fold cross-validation of "
+            f"{len(standins)} networks, {steps} steps each")
+    proba = _cross_validated_proba(type(classifier), [options], data, seed, say=say)
     record["chosen"] = choices[_score(record, proba, data)]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
@@ -523,19 +549,21 @@ def _score(record: dict[str, Any], proba: np.ndarray, data) -> int:
     return choose(losses, right, list(range(len(proba))))
 
 
-def _cross_validated_proba(estimator, options: list[dict[str, Any]], data, seed: int) -> np.ndarray:
+def _cross_validated_proba(estimator, options: list[dict[str, Any]], data, seed: int,
+                           say: Callable[[str], None] | None = None) -> np.ndarray:
     """Every member's held-out class probabilities ``(members, N, K)``, the members of
     ``estimator(**options[0])`` first, then those of ``options[1]``..: for each of the
     :data:`SELECTION_FOLDS` stratified folds, each such estimator fitted on the others scores it
     (in turn, so the first's fits are the same with or without the later ones). torch's global
     generator is left as it was, so the model's own fit starts where it would have without the
-    selection."""
+    selection. ``say``, where given, is told each fold's end (``fold k/K: N s``)."""
     from lstmkit.data.sequence_data import stratified_folds
 
     fold_of = stratified_folds(data.labels, SELECTION_FOLDS, seed=seed)
     members = sum(int(o["ensemble"]) for o in options)
     proba = np.zeros((members, len(data), len(data.classes)))
     rng_state = torch.random.get_rng_state()
+    started = time.perf_counter()
     for k in range(SELECTION_FOLDS):
         held = np.flatnonzero(fold_of == k)
         first = 0
@@ -544,6 +572,8 @@ def _cross_validated_proba(estimator, options: list[dict[str, Any]], data, seed:
             count = int(group["ensemble"])
             proba[first:first + count, held] = model.member_proba(data.subset(held))  # subset keeps the class order
             first += count
+        if say:
+            say(f"  fold {k + 1}/{SELECTION_FOLDS}: {time.perf_counter() - started:.0f} s")
     torch.random.set_rng_state(rng_state)
     return proba
 
