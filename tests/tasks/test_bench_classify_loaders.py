@@ -254,3 +254,23 @@ def test_pixel_digits_are_the_images_pixels_in_row_major_order(bench):
     other, _ = bench.load("PixelDigits", split_seed=1)
     assert list(again.ids) == list(train.ids) and list(other.ids) != list(train.ids)
     assert "PixelDigits" in bench.HELD_OUT
+
+
+def test_few_shots_keeps_k_series_per_class_drawn_by_the_split_seed(bench):
+    """``--shots K``: K training series of each class (all of a rarer one), in the training
+    split's order, the same draw for the same seed and another for another seed."""
+    from lstmkit.data.sequences import SequenceData
+
+    labels = np.array(["a"] * 6 + ["b"] * 5 + ["c"] * 1)
+    data = SequenceData([np.full((3, 1), i, dtype=np.float32) for i in range(12)], labels, ["a", "b", "c"],
+                        ["value"], source="toy", ids=np.array([str(i) for i in range(12)]))
+    kept = bench.few_shots(data, 2, split_seed=0)
+    values = [int(s[0, 0]) for s in kept.sequences]
+    assert sorted(np.asarray(kept.labels).tolist()) == ["a", "a", "b", "b", "c"]
+    assert values == sorted(values) and list(kept.classes) == ["a", "b", "c"]
+    assert [int(s[0, 0]) for s in bench.few_shots(data, 2, split_seed=0).sequences] == values
+    draws = {tuple(int(s[0, 0]) for s in bench.few_shots(data, 2, split_seed=seed).sequences) for seed in range(6)}
+    assert len(draws) > 1  # the seed draws which series
+    assert len(bench.few_shots(data, 9, split_seed=0)) == 12
+    with pytest.raises(SystemExit, match="--shots needs a whole number >= 1"):
+        bench.few_shots(data, 0, split_seed=0)
