@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Classifier keyword arguments, a JSON object (default {}: the defaults)")
     parser.add_argument("--folds", type=int, default=None, metavar="K",
                         help="the selection's stratified folds (default: classify_select.SELECTION_FOLDS, 3)")
+    parser.add_argument("--shots", type=int, default=None, metavar="K",
+                        help="train on K series per class (bench_classify.py's few-shot protocol, split seed 0)")
     parser.add_argument("--mix-grid", type=grid_argument, default=None, metavar="W1,W2,..",
                         help="also weigh the series features' mixture over these weights, and score every one")
     args = parser.parse_args(argv)
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import lstmkit
-    from bench_classify import load
+    from bench_classify import few_shots, load
     from lstmkit.tasks import classify_select
 
     try:  # an unknown or invalid option: refused before any data is read or fitted
@@ -131,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
         print(f"options {json.dumps(args.options)}, selection folds {classify_select.SELECTION_FOLDS}"
+              + (f", {args.shots} training series per class" if args.shots else "")
               + (f", mixture grid {list(args.mix_grid)}" if args.mix_grid else ""))
         for name in args.datasets.split(","):
             train, test = load(name, 0)
+            if args.shots:
+                train = few_shots(train, args.shots, 0)
             for seed in seeds:
                 record = screen(train, test, seed, args.options, args.mix_grid)
                 chosen = (f"skipped ({record['skipped']})" if record["skipped"] else
@@ -146,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(line, flush=True)
                 if args.json:
                     with open(args.json, "a") as out:
-                        out.write(json.dumps({"set": name, "seed": seed, "options": args.options, **record}) + "\n")
+                        out.write(json.dumps({"set": name, "seed": seed, "options": args.options,
+                                              "shots": args.shots, **record}) + "\n")
     finally:
         classify_select.SELECTION_FOLDS = folds
     return 0

@@ -332,7 +332,7 @@ def test_label_smoothing_trains_towards_the_smoothed_targets(tmp_path):
     from lstmkit.cli.classify import LABEL_SMOOTHING
     from lstmkit.tasks.classify import ClassifierParams
 
-    assert LABEL_SMOOTHING == ClassifierParams().label_smoothing == 0.0  # the CLI and the API agree
+    assert LABEL_SMOOTHING is ClassifierParams().label_smoothing is None  # the CLI and the API agree (chosen)
     with pytest.raises(ValueError, match="label_smoothing"):
         ClassifierParams(label_smoothing=1.0)
     train = synthetic(60, seed=0)
@@ -347,9 +347,11 @@ def test_label_smoothing_trains_towards_the_smoothed_targets(tmp_path):
     confidence = smooth.predict_proba(train).max(axis=1)
     assert plain.predict_proba(train).max(axis=1).mean() > 0.95 and confidence.mean() < 0.9
     assert smooth.evaluate(train)["accuracy"] >= 0.9  # still the right class
-    assert smooth.get_params()["label_smoothing"] == 0.4
+    assert smooth.get_params()["label_smoothing"] == 0.4 == smooth.label_smoothing
+    assert plain.label_smoothing == 0.0  # None: 0 with many series per class
     smooth.save(tmp_path / "m")
-    assert lstmkit.Classifier.load(tmp_path / "m").params.label_smoothing == 0.4
+    loaded = lstmkit.Classifier.load(tmp_path / "m")
+    assert loaded.params.label_smoothing == 0.4 == loaded.label_smoothing
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", str(tmp_path / "none.ts"), "--label-smoothing", "1.5"])
     assert exit_info.value.code == 2

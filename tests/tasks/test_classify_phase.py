@@ -141,7 +141,7 @@ def test_where_no_member_reads_phases():
 def test_the_selections_candidates_never_read_phases(monkeypatch):
     seen = []
 
-    def record(estimator, options, data, seed):
+    def record(estimator, options, data, seed, say=None):
         seen.extend(options)
         members = sum(int(o["ensemble"]) for o in options)
         return np.full((members, len(data), len(data.classes)), 1.0 / len(data.classes))
@@ -156,7 +156,7 @@ def test_the_selections_candidates_never_read_phases(monkeypatch):
 def test_the_mixtures_weight_is_weighed_against_both_readings(monkeypatch):
     calls, weighed = [], []
 
-    def fake(estimator, options, data, seed):  # every network's held-out probabilities: its call's index
+    def fake(estimator, options, data, seed, say=None):  # every network's held-out probabilities: its call's index
         calls.append(options)
         members = sum(int(o["ensemble"]) for o in options)
         out = np.zeros((members, len(data), len(data.classes)))

@@ -197,15 +197,41 @@ def test_the_fit_after_the_selection_is_the_fit_with_that_p_given(monkeypatch, f
     np.testing.assert_array_equal(chosen.predict_proba(x), given.predict_proba(x))
 
 
-def test_too_few_series_per_class_keeps_one_part_without_fitting():
+def test_too_few_series_per_class_keeps_one_part_and_smooths_the_labels(monkeypatch):
+    """A class with fewer series than the folds: no cross-validation (not one selection network
+    is fitted), P = 1 kept, and the networks train with label smoothing 0.1: the same fit as with
+    those given, and another than with ``label_smoothing=0``."""
     x, y = bumps(12, seed=3)
     y = y.copy()
     y[:2] = "rare"  # two series: fewer than the three folds
-    clf = lstmkit.Classifier(**SMALL, max_epochs=1).fit(x, y)
+    seen = spy_on_fits(monkeypatch)
+    clf = lstmkit.Classifier(**SMALL, max_epochs=300, max_steps=60, seed=1).fit(x, y)
+    assert len(seen) == 1  # the model's own fit alone
     record = clf.segment_selection
     assert record["chosen"] == 1 and record["log_loss"] is None and record["seconds"] == 0.0
-    assert "fewer than the 3 folds" in record["skipped"] and "P = 1 kept" in describe(record)
+    assert record["chosen_max"] is False and record["chosen_offsets"] == 1
+    assert describe(record) == ("conv segments: P = 1 (a class has 2 training series, fewer than the 3 folds: "
+                                "P = 1 kept)")
     assert [m.conv.segments for m in clf.net.members] == [1]
+    assert clf.label_smoothing == classify_select.FEW_SERIES_LABEL_SMOOTHING == 0.1
+    given = lstmkit.Classifier(**SMALL, max_epochs=300, max_steps=60, seed=1, conv_segments=1, label_smoothing=0.1).fit(x, y)
+    np.testing.assert_array_equal(clf.predict_proba(x), given.predict_proba(x))
+    plain = lstmkit.Classifier(**SMALL, max_epochs=300, max_steps=60, seed=1, label_smoothing=0.0).fit(x, y)
+    assert plain.label_smoothing == 0.0  # the same networks, batches and steps: the targets alone differ
+    assert np.abs(plain.predict_proba(x) - clf.predict_proba(x)).max() > 1e-5  # (the fits are deterministic)
+
+
+def test_label_smoothing_none_is_zero_where_the_folds_run(monkeypatch):
+    """With three or more series per class the selection runs, its networks and the model train
+    the plain cross-entropy: the model is the one ``label_smoothing=0`` gives, bit for bit."""
+    x, y = bumps(24, seed=7)
+    seen = spy_on_fits(monkeypatch)
+    options = {**SMALL, "max_steps": 4, "summary_mix": 0.0, "values_mix": 0.0, "values_branch": False, "seed": 2}
+    chosen = lstmkit.Classifier(**options).fit(x, y)
+    assert chosen.label_smoothing == 0.0 and chosen.segment_selection["skipped"] is None
+    assert all(params["label_smoothing"] == 0.0 for params in seen[1:])  # the selection's networks
+    given = lstmkit.Classifier(**options, label_smoothing=0.0).fit(x, y)
+    np.testing.assert_array_equal(chosen.predict_proba(x), given.predict_proba(x))
 
 
 def test_member_proba_averages_to_predict_proba():
@@ -259,6 +285,30 @@ def test_the_cli_reports_the_choice(tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_info:
             main(["classify", str(train), "--conv-segments", bad, "--out", str(tmp_path / "bad")])
         assert exit_info.value.code == 2 and not (tmp_path / "bad").exists()
+
+
+def test_the_cli_says_when_few_series_set_the_model(tmp_path, capsys):
+    """Two training series per class (a TEST file given): the report says why the networks train
+    with label smoothing 0.1 and metrics.json records it; ``--label-smoothing 0`` keeps the plain
+    cross-entropy, and no line claims otherwise."""
+    from lstmkit.cli.main import main
+
+    from test_classifier import synthetic, write_ts
+
+    train = write_ts(tmp_path / "train.ts", synthetic(4, seed=0))
+    test = write_ts(tmp_path / "test.ts", synthetic(10, seed=1))
+    common = ["--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1", "--no-baseline"]
+    assert main(["classify", str(train), str(test), *common, "--out", str(tmp_path / "few")]) == 0
+    printed = capsys.readouterr().out
+    assert "(a class has 2 training series, fewer than the 3 folds: P = 1 kept)" in printed
+    assert ("label smoothing 0.1: a class has fewer than 3 training series, too few for the cross-validations, "
+            "and the networks would learn them by heart (--label-smoothing 0: off)") in printed
+    metrics = json.loads((tmp_path / "few" / "metrics.json").read_text())
+    assert metrics["label_smoothing"] == 0.1 and metrics["conv_max"] is False
+    assert main(["classify", str(train), str(test), *common, "--label-smoothing", "0",
+                 "--out", str(tmp_path / "plain")]) == 0
+    assert "label smoothing" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["label_smoothing"] == 0.0
 
 
 def test_the_selection_networks_share_the_models_time_budget(monkeypatch):

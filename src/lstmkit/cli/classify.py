@@ -33,7 +33,7 @@ KERNEL_SCALES = None
 CONV_SEGMENTS = None  # ClassifierParams.conv_segments (None: chosen by cross-validation) and .segment_dropout (tests check that they agree)
 SEGMENT_DROPOUT = None
 CONV_MAX = None  # ClassifierParams.conv_max (None: chosen with P; tests check that they agree)
-LABEL_SMOOTHING = 0.0  # ClassifierParams.label_smoothing (tests check that they agree)
+LABEL_SMOOTHING = None  # ClassifierParams.label_smoothing (None: 0.1 with few series per class; tests check that they agree)
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
 PATCH_STEPS = 16  # ClassifierParams.patch_steps (tests check that they agree)
 
@@ -198,7 +198,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
     parser.add_argument("--label-smoothing", type=fraction_below(1.0), default=LABEL_SMOOTHING, metavar="E",
                         help="train against (1 - E) on the true class and E spread over all K classes "
-                             f"(default {LABEL_SMOOTHING}: the plain cross-entropy)")
+                             "(default: 0, the plain cross-entropy, but 0.1 where a class has fewer than 3 "
+                             "training series, too few for the cross-validations)")
     parser.add_argument("--mixup", type=_mixup_alpha, default=MIXUP, metavar="A",
                         help="mixup in training: every batch mixed with a shuffled copy of itself, "
                              "weight λ ~ Beta(A, A), the loss mixed alike (Zhang et al. 2018); "
@@ -352,6 +353,9 @@ def run(args: argparse.Namespace) -> int:
         print(describe_summary_mix(classifier.segment_selection["summary_mix"]))
     if classifier.segment_selection is not None and classifier.segment_selection.get("values_mix"):
         print(describe_summary_mix(classifier.segment_selection["values_mix"]))
+    if args.label_smoothing is None and classifier.label_smoothing > 0:
+        print(f"label smoothing {classifier.label_smoothing:g}: a class has fewer than 3 training series, too few "
+              f"for the cross-validations, and the networks would learn them by heart (--label-smoothing 0: off)")
     if args.values_branch:
         print(f"values branch: every network also reads each series' values at "
               f"{_places(classifier.net.config.values_places)} fixed places as one LSTM step (--values-branch)")
@@ -370,6 +374,7 @@ def run(args: argparse.Namespace) -> int:
                "conv_segments": classifier.net.config.conv_segments,
                "segment_dropout": classifier.net.config.segment_dropout,
                "conv_max": classifier.net.config.conv_max, "trend_window": classifier.trend_window,
+               "label_smoothing": classifier.label_smoothing,
                "summary_mix": classifier.summary_mix,
                "values_mix": classifier.values_mix, "values_branch": classifier.values_branch,
                "member_offsets": classifier.member_offsets,

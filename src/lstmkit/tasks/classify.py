@@ -45,8 +45,11 @@ where a shape lies, in aligned series) may be mixed in too::
 (``values_mix``; v = 0 unless the folds show the mixture beyond one standard error).
 
 Training (the defaults, one recipe for every data set): cross-entropy (``label_smoothing=e``:
-against (1 - e) on the true class plus e / K on every class; 0 by default: 0.1 was measured and
-not adopted, benchmarks/README.md), Adam at 1e-3 with a
+against (1 - e) on the true class plus e / K on every class; ``None``, the default: 0, but 0.1
+where a class has fewer training series than the selection's 3 folds, where no cross-validation
+can choose anything and the networks otherwise learn a class's one or two series by heart with
+full confidence (:data:`lstmkit.tasks.classify_select.FEW_SERIES_LABEL_SMOOTHING`; with many
+series per class 0.1 cost ArrowHead 0.044, benchmarks/README.md), Adam at 1e-3 with a
 linear warm-up (50 steps) and a cosine decay to 5 %, batches of 16, gradient clipping, and a
 budget of ``max_steps=1000`` optimizer steps whatever the data size (the epochs follow:
 ``min(max_epochs, ceil(max_steps / batches per epoch))``), so a set of 100 series and one of
@@ -209,8 +212,9 @@ from torch import nn
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
-from lstmkit.tasks.classify_select import (SUMMARY_MIX_FEATURES, VALUES_MIX_FEATURES, select_conv_segments,
-                                           progress_printer, select_fold_scales, wants_values_branch)
+from lstmkit.tasks.classify_select import (FEW_SERIES_LABEL_SMOOTHING, SUMMARY_MIX_FEATURES, VALUES_MIX_FEATURES,
+                                           few_series, progress_printer, select_conv_segments, select_fold_scales,
+                                           wants_values_branch)
 from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
                                        mix_batch, mix_members, slice_windows)
 from lstmkit.train import TrainingConfig, fit
@@ -314,7 +318,7 @@ class ClassifierParams(ClassifierNetOptions):
     # by the same cross-validation when P is (classify_select), else off
     conv_max: bool | tuple[bool, ...] | None = None
     # cross-entropy against (1 - e) one-hot + e / K (Szegedy et al. 2016); 0: the plain cross-entropy
-    label_smoothing: float = 0.0
+    label_smoothing: float | None = None  # None: FEW_SERIES_LABEL_SMOOTHING where a class has < 3 series, else 0
     # mixup's α (Zhang et al. 2018, :func:`lstmkit.tasks.classify_net.mix_batch`), or one per
     # member (the others read the batch unmixed); 0: no mixing
     mixup: float | tuple[float, ...] = 0.0
@@ -327,7 +331,7 @@ class ClassifierParams(ClassifierNetOptions):
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if not 0.0 <= self.lstm_dropout < 1.0:
             raise ValueError(f"lstm_dropout must lie in [0, 1), got {self.lstm_dropout}")
-        if not 0.0 <= self.label_smoothing < 1.0:
+        if self.label_smoothing is not None and not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
         alphas = self.mixup if isinstance(self.mixup, (tuple, list)) else (self.mixup,)
         if not alphas or any(isinstance(a, bool) or not isinstance(a, (int, float, np.floating, np.integer))
@@ -729,6 +733,7 @@ class Classifier(Estimator):
         self.summary_model: SummaryStatisticsModel | None = None  # fitted where summary_mix > 0
         self.values_mix = 0.0  # the values' weight in predict_proba, after the features' (0: none)
         self.values_model: SummaryStatisticsModel | None = None  # fitted where values_mix > 0
+        self.label_smoothing = 0.0  # the e the networks trained with (label_smoothing, or None's choice)
         # fold_scales=None on series read whole: select_fold_scales' record
         self.resolution_selection: dict[str, Any] | None = None
         self.channel_mean: np.ndarray | None = None
@@ -873,6 +878,8 @@ class Classifier(Estimator):
             conv_max = self.segment_selection.get("chosen_max", conv_max)
             trend = self.segment_selection.get("chosen_trend", trend)
         self.trend_window = trend
+        self.label_smoothing = float(p.label_smoothing) if p.label_smoothing is not None else (
+            FEW_SERIES_LABEL_SMOOTHING if few_series(data) else 0.0)
         self.summary_mix = float(p.summary_mix or 0.0)
         if p.summary_mix is None and self.segment_selection and self.segment_selection.get("summary_mix"):
             self.summary_mix = float(self.segment_selection["summary_mix"]["chosen"])
@@ -984,7 +991,7 @@ class Classifier(Estimator):
 
             def cross_entropy(targets, reduction="sum"):
                 return nn.functional.cross_entropy(logits.flatten(0, 1), targets.repeat(len(logits)),
-                                                   reduction=reduction, label_smoothing=p.label_smoothing)
+                                                   reduction=reduction, label_smoothing=self.label_smoothing)
 
             if lams is not None:  # Σ_m λ_m CE_m(y) + (1 - λ_m) CE_m(y_π), each CE_m a mean over the batch
                 own = cross_entropy(by, "none").view(len(logits), -1).mean(dim=1)
@@ -1184,6 +1191,7 @@ class Classifier(Estimator):
                 "summary_mix": self.summary_mix,
                 "summary_model": None if self.summary_model is None else self.summary_model.state(),
                 "values_mix": self.values_mix, "values_branch": self.values_branch,
+                "label_smoothing": self.label_smoothing,
                 "values_model": None if self.values_model is None else self.values_model.state()}
 
     def build_net(self, net_config) -> Any:
@@ -1213,6 +1221,7 @@ class Classifier(Estimator):
         self.summary_model = None if summary is None else SummaryStatisticsModel.from_state(summary)
         self.values_mix = float(state.get("values_mix", 0.0))  # saved before it: none
         self.values_branch = bool(state.get("values_branch", False))  # saved before it: none
+        self.label_smoothing = float(state.get("label_smoothing", self.params.label_smoothing or 0.0))
         values = state.get("values_model")
         self.values_model = None if values is None else SummaryStatisticsModel.from_state(values)
         # saved before the trend's choice: the window given, if any

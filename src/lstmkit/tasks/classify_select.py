@@ -158,6 +158,20 @@ VALUES_MIX_CHOICES = (0.0, 0.25, 0.5)
 VALUES_MIX_FEATURES = "values"
 
 
+#: Where a class has fewer training series than :data:`SELECTION_FOLDS` no cross-validation can
+#: choose, and the networks train with label smoothing at this e (where ``label_smoothing`` is left
+#: None): with one or two series per class they otherwise learn each by heart with full
+#: confidence (measured with two per class, ``bench_classify.py --shots 2`` on 12 sets, and on
+#: PigCVP: benchmarks/README.md, "Few training series per class").
+FEW_SERIES_LABEL_SMOOTHING = 0.1
+
+
+def few_series(data) -> bool:
+    """Whether a class of ``data`` has fewer training series than the selection's folds (so no
+    cross-validation runs, and the networks train with :data:`FEW_SERIES_LABEL_SMOOTHING`)."""
+    return _fewest_per_class(data) < SELECTION_FOLDS
+
+
 def wants_values_branch(record: dict[str, Any] | None) -> bool:
     """``values_branch=None``'s rule on a selection's record: True where its weighing of the values
     (``record["values_mix"]``, :func:`select_values_mix`) takes a mixture, v > 0, by
@@ -316,6 +330,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     # every candidate reads the series as the model's first members do (phase_member: off)
     common = {**params, "mixup": _first_member(params["mixup"]), "kernel_scales": (1.0,), "fold_offsets": 1,
               "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
+              "label_smoothing": float(params.get("label_smoothing") or 0.0),  # None: 0 where the folds run
               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
               # a time budget for the model (minutes) is shared: the selection's networks together
               # take at most half of it, each group its share by its networks
@@ -507,7 +522,7 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
                "trend_window": trend_window or 0, "mixup": _first_member(params["mixup"]),
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
                "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
-               "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
+               "label_smoothing": float(params.get("label_smoothing") or 0.0), "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
                "max_time": None if params["max_time"] is None else params["max_time"] / (4 * SELECTION_FOLDS)}
