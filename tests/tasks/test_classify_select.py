@@ -221,6 +221,20 @@ def test_too_few_series_per_class_keeps_one_part_and_smooths_the_labels(monkeypa
     assert np.abs(plain.predict_proba(x) - clf.predict_proba(x)).max() > 1e-5  # (the fits are deterministic)
 
 
+def test_label_smoothing_none_is_zero_with_a_single_series_in_a_class():
+    """One series in a class: no folds either, but no smoothing (one series per class lost with
+    it); the fit is the one ``label_smoothing=0`` gives."""
+    x, y = bumps(12, seed=3)
+    y = y.copy()
+    y[:1] = "single"
+    options = {**SMALL, "max_epochs": 2, "seed": 1}
+    clf = lstmkit.Classifier(**options).fit(x, y)
+    assert clf.segment_selection["skipped"].startswith("a class has 1 training series")
+    assert clf.label_smoothing == 0.0
+    given = lstmkit.Classifier(**options, label_smoothing=0.0).fit(x, y)
+    np.testing.assert_array_equal(clf.predict_proba(x), given.predict_proba(x))
+
+
 def test_label_smoothing_none_is_zero_where_the_folds_run(monkeypatch):
     """With three or more series per class the selection runs, its networks and the model train
     the plain cross-entropy: the model is the one ``label_smoothing=0`` gives, bit for bit."""
@@ -301,7 +315,7 @@ def test_the_cli_says_when_few_series_set_the_model(tmp_path, capsys):
     assert main(["classify", str(train), str(test), *common, "--out", str(tmp_path / "few")]) == 0
     printed = capsys.readouterr().out
     assert "(a class has 2 training series, fewer than the 3 folds: P = 1 kept)" in printed
-    assert ("label smoothing 0.1: a class has fewer than 3 training series, too few for the cross-validations, "
+    assert ("label smoothing 0.1: a class has 2 training series, too few for the cross-validations, "
             "and the networks would learn them by heart (--label-smoothing 0: off)") in printed
     metrics = json.loads((tmp_path / "few" / "metrics.json").read_text())
     assert metrics["label_smoothing"] == 0.1 and metrics["conv_max"] is False

@@ -46,9 +46,9 @@ where a shape lies, in aligned series) may be mixed in too::
 
 Training (the defaults, one recipe for every data set): cross-entropy (``label_smoothing=e``:
 against (1 - e) on the true class plus e / K on every class; ``None``, the default: 0, but 0.1
-where a class has fewer training series than the selection's 3 folds, where no cross-validation
-can choose anything and the networks otherwise learn a class's one or two series by heart with
-full confidence (:data:`lstmkit.tasks.classify_select.FEW_SERIES_LABEL_SMOOTHING`; with many
+where the rarest class has 2 training series, fewer than the selection's 3 folds, where no
+cross-validation can choose anything and the networks otherwise learn a class's two series by
+heart with full confidence (:data:`lstmkit.tasks.classify_select.FEW_SERIES_LABEL_SMOOTHING`; with many
 series per class 0.1 cost ArrowHead 0.044, benchmarks/README.md), Adam at 1e-3 with a
 linear warm-up (50 steps) and a cosine decay to 5 %, batches of 16, gradient clipping, and a
 budget of ``max_steps=1000`` optimizer steps whatever the data size (the epochs follow:
@@ -318,7 +318,7 @@ class ClassifierParams(ClassifierNetOptions):
     # by the same cross-validation when P is (classify_select), else off
     conv_max: bool | tuple[bool, ...] | None = None
     # cross-entropy against (1 - e) one-hot + e / K (Szegedy et al. 2016); 0: the plain cross-entropy
-    label_smoothing: float | None = None  # None: FEW_SERIES_LABEL_SMOOTHING where a class has < 3 series, else 0
+    label_smoothing: float | None = None  # None: FEW_SERIES_LABEL_SMOOTHING where the rarest class has 2 series, else 0
     # mixup's α (Zhang et al. 2018, :func:`lstmkit.tasks.classify_net.mix_batch`), or one per
     # member (the others read the batch unmixed); 0: no mixing
     mixup: float | tuple[float, ...] = 0.0

@@ -158,18 +158,21 @@ VALUES_MIX_CHOICES = (0.0, 0.25, 0.5)
 VALUES_MIX_FEATURES = "values"
 
 
-#: Where a class has fewer training series than :data:`SELECTION_FOLDS` no cross-validation can
-#: choose, and the networks train with label smoothing at this e (where ``label_smoothing`` is left
-#: None): with one or two series per class they otherwise learn each by heart with full
-#: confidence (measured with two per class, ``bench_classify.py --shots 2`` on 12 sets, and on
-#: PigCVP: benchmarks/README.md, "Few training series per class").
+#: Where the rarest class has 2 training series, fewer than :data:`SELECTION_FOLDS`, no
+#: cross-validation can choose, and the networks train with label smoothing at this e (where
+#: ``label_smoothing`` is left None): with two series per class they otherwise learn each by heart
+#: with full confidence (measured with two per class, ``bench_classify.py --shots 2`` on 12 sets,
+#: and on PigCVP). With a single series in a class it is not taken: one series per class
+#: (WarpedShapes' 30 classes) lost 0.05 with it on both seeds tried (benchmarks/README.md, "Few
+#: training series per class").
 FEW_SERIES_LABEL_SMOOTHING = 0.1
 
 
 def few_series(data) -> bool:
-    """Whether a class of ``data`` has fewer training series than the selection's folds (so no
-    cross-validation runs, and the networks train with :data:`FEW_SERIES_LABEL_SMOOTHING`)."""
-    return _fewest_per_class(data) < SELECTION_FOLDS
+    """Whether the rarest class of ``data`` has more than one training series but fewer than the
+    selection's folds (so no cross-validation runs, and the networks train with
+    :data:`FEW_SERIES_LABEL_SMOOTHING`)."""
+    return 1 < _fewest_per_class(data) < SELECTION_FOLDS
 
 
 def wants_values_branch(record: dict[str, Any] | None) -> bool:
