@@ -351,3 +351,19 @@ def test_the_values_model_reads_where_a_shape_lies():
     np.testing.assert_allclose(given.predict_proba(test), model.predict_proba(test), rtol=1e-12)
     result = summary_statistics_baseline(train, test, features="values")
     assert result["accuracy"] == 1.0 and result["points"] == 64 and result["features"] == ["value"]
+
+
+def test_the_report_notes_minirocket_above_the_model(capsys, monkeypatch):
+    """MiniRocket's line is followed by a note where it is above the model's accuracy, and by
+    none where the model is level or above."""
+    from lstmkit.cli import classify as cli
+
+    result = {"accuracy": 0.75, "seconds": 0.2, "padded_to": None, "random_state": 0}
+    monkeypatch.setattr(classify_baselines, "minirocket_baseline", lambda *args, **kwargs: result)
+    assert cli._minirocket(None, None, 0, 0.7) is result
+    assert capsys.readouterr().out.splitlines() == [
+        "MiniRocket (aeon) accuracy 0.7500  (0.2 s, same train and test split)",
+        "note: MiniRocket is above the model here (0.7500 against 0.7000)"]
+    for level_or_above in (0.75, 0.8):
+        cli._minirocket(None, None, 0, level_or_above)
+        assert "note" not in capsys.readouterr().out
