@@ -188,8 +188,9 @@ def wants_values_branch(record: dict[str, Any] | None) -> bool:
 def shows_progress(params: dict[str, Any]) -> bool:
     """Whether a fit with these options shows its progress: ``progress=True``, or ``None`` (the
     default) with stderr a terminal, as the training's bar (:class:`lstmkit.train.TrainingConfig`)."""
-    progress = params.get("progress")
-    return bool(progress) if progress is not None else sys.stderr.isatty()
+    from lstmkit.train.engine import shows_progress as training_shows_progress
+
+    return training_shows_progress(params.get("progress"))
 
 
 def progress_printer(params: dict[str, Any]) -> Callable[[str], None] | None:

@@ -662,6 +662,12 @@ def fit(
                     resume_from=resume_from, callbacks=callbacks)
 
 
+def shows_progress(progress: bool | None) -> bool:
+    """Whether a training run shows its progress: ``progress`` where given, else (None) whether
+    stderr is a terminal."""
+    return sys.stderr.isatty() if progress is None else bool(progress)
+
+
 def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir: Path, *,
          resume_from, callbacks, in_memory: bool = False) -> FitResult:
     import lightning.pytorch as pl
@@ -669,7 +675,7 @@ def _fit(net, loss_fn, train_loader, val_loader, config: TrainingConfig, run_dir
     from lightning.pytorch.loggers import CSVLogger
 
     seed_everything(config.seed)
-    progress = sys.stderr.isatty() if config.progress is None else config.progress
+    progress = shows_progress(config.progress)
     monitor = "val_loss" if val_loader is not None else "train_loss"
     seconds = EPOCH_CHECKPOINT_SECONDS
     if config.checkpoint_every is not None:
