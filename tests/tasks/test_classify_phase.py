@@ -141,7 +141,7 @@ def test_where_no_member_reads_phases():
 def test_the_selections_candidates_never_read_phases(monkeypatch):
     seen = []
 
-    def record(estimator, options, data, seed, say=None):
+    def record(estimator, options, data, seed, say=None, folds=3):
         seen.extend(options)
         members = sum(int(o["ensemble"]) for o in options)
         return np.full((members, len(data), len(data.classes)), 1.0 / len(data.classes))
@@ -156,7 +156,7 @@ def test_the_selections_candidates_never_read_phases(monkeypatch):
 def test_the_mixtures_weight_is_weighed_against_both_readings(monkeypatch):
     calls, weighed = [], []
 
-    def fake(estimator, options, data, seed, say=None):  # every network's held-out probabilities: its call's index
+    def fake(estimator, options, data, seed, say=None, folds=3):  # every network's held-out probabilities: its call's index
         calls.append(options)
         members = sum(int(o["ensemble"]) for o in options)
         out = np.zeros((members, len(data), len(data.classes)))
@@ -165,7 +165,7 @@ def test_the_mixtures_weight_is_weighed_against_both_readings(monkeypatch):
             out[m, :, 1] = 1.0 - out[m, :, 0]
         return out
 
-    def weigh(data, proba, seed, *args):
+    def weigh(data, proba, seed, *args, **kwargs):
         weighed.append(np.array(proba))
         return {"chosen": 0.0, "choices": [0.0]}
 

@@ -197,27 +197,54 @@ def test_the_fit_after_the_selection_is_the_fit_with_that_p_given(monkeypatch, f
     np.testing.assert_array_equal(chosen.predict_proba(x), given.predict_proba(x))
 
 
-def test_too_few_series_per_class_keeps_one_part_and_smooths_the_labels(monkeypatch):
-    """A class with fewer series than the folds: no cross-validation (not one selection network
-    is fitted), P = 1 kept, and the networks train with label smoothing 0.1: the same fit as with
-    those given, and another than with ``label_smoothing=0``."""
+def test_the_folds_follow_the_rarest_class():
+    """3 folds from three series per class up, as many as the rarest class has below (2), none with
+    a class of one series; label smoothing 0.1 exactly where the folds are 2, unless given."""
+    from lstmkit.data.sequence_data import SequenceData
+
+    def data(counts):
+        labels = np.concatenate([[f"c{k}"] * n for k, n in enumerate(counts)])
+        return SequenceData([np.zeros((5, 1), np.float32)] * len(labels), labels=labels,
+                            classes=sorted(set(labels)), channel_names=["value"])
+
+    for counts, folds, e in (([3, 3], 3, 0.0), ([9, 4], 3, 0.0), ([2, 2], 2, 0.1), ([7, 2], 2, 0.1),
+                             ([2, 1], 0, 0.0), ([1, 1], 0, 0.0)):
+        assert classify_select.selection_folds(data(counts)) == folds, counts
+        assert classify_select.label_smoothing_for(None, data(counts)) == e, counts
+        assert classify_select.label_smoothing_for(0.3, data(counts)) == 0.3
+
+
+def test_two_series_in_a_class_run_a_two_fold_selection_with_smoothed_labels(monkeypatch):
+    """The rarest class has 2 series, fewer than the 3 folds: the selection runs on 2 folds, each
+    fold network learning that class from its other series; its networks and the model's train
+    with label smoothing 0.1 (a candidate judged as the model trains it), and with
+    ``label_smoothing=0`` given all of them train the plain cross-entropy."""
     x, y = bumps(12, seed=3)
     y = y.copy()
-    y[:2] = "rare"  # two series: fewer than the three folds
-    seen = spy_on_fits(monkeypatch)
-    clf = lstmkit.Classifier(**SMALL, max_epochs=300, max_steps=60, seed=1).fit(x, y)
-    assert len(seen) == 1  # the model's own fit alone
+    y[:2] = "rare"
+    seen = []
+    real_fit = lstmkit.Classifier.fit
+
+    def spy(self, data, *args, **kwargs):
+        labels = np.asarray(data.labels if hasattr(data, "labels") else args[0]).astype(str)
+        seen.append((self.get_params()["label_smoothing"], int((labels == "rare").sum())))
+        return real_fit(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(lstmkit.Classifier, "fit", spy)
+    options = {**SMALL, "max_epochs": 300, "max_steps": 40, "seed": 1}
+    clf = lstmkit.Classifier(**options).fit(x, y)
     record = clf.segment_selection
-    assert record["chosen"] == 1 and record["log_loss"] is None and record["seconds"] == 0.0
-    assert record["chosen_max"] is False and record["chosen_offsets"] == 1
-    assert describe(record) == ("conv segments: P = 1 (a class has 2 training series, fewer than the 3 folds: "
-                                "P = 1 kept)")
-    assert [m.conv.segments for m in clf.net.members] == [1]
-    assert clf.label_smoothing == classify_select.FEW_SERIES_LABEL_SMOOTHING == 0.1
-    given = lstmkit.Classifier(**SMALL, max_epochs=300, max_steps=60, seed=1, conv_segments=1, label_smoothing=0.1).fit(x, y)
-    np.testing.assert_array_equal(clf.predict_proba(x), given.predict_proba(x))
-    plain = lstmkit.Classifier(**SMALL, max_epochs=300, max_steps=60, seed=1, label_smoothing=0.0).fit(x, y)
-    assert plain.label_smoothing == 0.0  # the same networks, batches and steps: the targets alone differ
+    assert classify_select.selection_folds(clf.read(x, y)) == 2 == record["folds"]
+    assert record["skipped"] is None and len(record["log_loss"]) == len(record["choices"])
+    assert "chosen by 2-fold cross-validation on the training series" in describe(record)
+    # the model's own fit (both rare series), then per fold its networks (one rare series each)
+    assert seen[0] == (None, 2) and len(seen) > 2 and all(rare == 1 for _, rare in seen[1:])
+    assert {e for e, _ in seen[1:]} == {classify_select.FEW_SERIES_LABEL_SMOOTHING} == {0.1}
+    assert clf.label_smoothing == 0.1
+    seen.clear()
+    plain = lstmkit.Classifier(**options, label_smoothing=0.0).fit(x, y)
+    assert plain.label_smoothing == 0.0 and {e for e, _ in seen} == {0.0}
+    assert plain.segment_selection["log_loss"] != record["log_loss"]  # the candidates trained otherwise
     assert np.abs(plain.predict_proba(x) - clf.predict_proba(x)).max() > 1e-5  # (the fits are deterministic)
 
 
@@ -230,6 +257,8 @@ def test_label_smoothing_none_is_zero_with_a_single_series_in_a_class():
     options = {**SMALL, "max_epochs": 2, "seed": 1}
     clf = lstmkit.Classifier(**options).fit(x, y)
     assert clf.segment_selection["skipped"].startswith("a class has 1 training series")
+    assert describe(clf.segment_selection).endswith("(a class has 1 training series, too few to hold one out: "
+                                                    "P = 1 kept)")
     assert clf.label_smoothing == 0.0
     given = lstmkit.Classifier(**options, label_smoothing=0.0).fit(x, y)
     np.testing.assert_array_equal(clf.predict_proba(x), given.predict_proba(x))
@@ -314,9 +343,9 @@ def test_the_cli_says_when_few_series_set_the_model(tmp_path, capsys):
     common = ["--hidden-size", "8", "--max-epochs", "1", "--ensemble", "1", "--no-baseline"]
     assert main(["classify", str(train), str(test), *common, "--out", str(tmp_path / "few")]) == 0
     printed = capsys.readouterr().out
-    assert "(a class has 2 training series, fewer than the 3 folds: P = 1 kept)" in printed
-    assert ("label smoothing 0.1: a class has 2 training series, too few for the cross-validations, "
-            "and the networks would learn them by heart (--label-smoothing 0: off)") in printed
+    assert "chosen by 2-fold cross-validation on the training series" in printed
+    assert ("label smoothing 0.1: a class has 2 training series, which the networks would learn by heart "
+            "(--label-smoothing 0: off)") in printed
     metrics = json.loads((tmp_path / "few" / "metrics.json").read_text())
     assert metrics["label_smoothing"] == 0.1 and metrics["conv_max"] is False
     assert main(["classify", str(train), str(test), *common, "--label-smoothing", "0",

@@ -83,7 +83,7 @@ def test_the_weight_is_chosen_by_the_rule_from_the_folds_held_out_probabilities(
 
 
 def fake_networks(calls):
-    def fake(estimator, options, data, seed, say=None):  # networks at chance on every fold, no training
+    def fake(estimator, options, data, seed, say=None, folds=3):  # networks at chance on every fold, no training
         calls.append(options)
         members = sum(int(o["ensemble"]) for o in options)
         return np.full((members, len(data), len(data.classes)), 1.0 / len(data.classes))

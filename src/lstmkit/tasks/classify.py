@@ -46,8 +46,8 @@ where a shape lies, in aligned series) may be mixed in too::
 
 Training (the defaults, one recipe for every data set): cross-entropy (``label_smoothing=e``:
 against (1 - e) on the true class plus e / K on every class; ``None``, the default: 0, but 0.1
-where the rarest class has 2 training series, fewer than the selection's 3 folds, where no
-cross-validation can choose anything and the networks otherwise learn a class's two series by
+where the rarest class has 2 training series, fewer than the selection's 3 folds (it runs on 2
+then, its networks at the same e), where the networks otherwise learn a class's two series by
 heart with full confidence (:data:`lstmkit.tasks.classify_select.FEW_SERIES_LABEL_SMOOTHING`; with many
 series per class 0.1 cost ArrowHead 0.044, benchmarks/README.md), Adam at 1e-3 with a
 linear warm-up (50 steps) and a cosine decay to 5 %, batches of 16, gradient clipping, and a
@@ -212,8 +212,8 @@ from torch import nn
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
-from lstmkit.tasks.classify_select import (FEW_SERIES_LABEL_SMOOTHING, SUMMARY_MIX_FEATURES, VALUES_MIX_FEATURES,
-                                           few_series, progress_printer, select_conv_segments, select_fold_scales,
+from lstmkit.tasks.classify_select import (SUMMARY_MIX_FEATURES, VALUES_MIX_FEATURES, label_smoothing_for,
+                                           progress_printer, select_conv_segments, select_fold_scales,
                                            wants_values_branch)
 from lstmkit.tasks.classify_net import (POOLINGS, ClassifierEnsemble, ClassifierNetConfig, ClassifierNetOptions,
                                        mix_batch, mix_members, slice_windows)
@@ -878,8 +878,7 @@ class Classifier(Estimator):
             conv_max = self.segment_selection.get("chosen_max", conv_max)
             trend = self.segment_selection.get("chosen_trend", trend)
         self.trend_window = trend
-        self.label_smoothing = float(p.label_smoothing) if p.label_smoothing is not None else (
-            FEW_SERIES_LABEL_SMOOTHING if few_series(data) else 0.0)
+        self.label_smoothing = label_smoothing_for(p.label_smoothing, data)
         self.summary_mix = float(p.summary_mix or 0.0)
         if p.summary_mix is None and self.segment_selection and self.segment_selection.get("summary_mix"):
             self.summary_mix = float(self.segment_selection["summary_mix"]["chosen"])

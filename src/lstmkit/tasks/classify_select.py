@@ -52,8 +52,13 @@ given, every candidate reads it and none is added):
   on its test split (0.830 against 0.870); BME's P = 3 (``δ̄ ≈ -0.9``, ``se ≈ 0.25``) and Tecator_disc's (``-0.14``,
   ``0.02``) clear it by far (benchmarks/README.md, "A margin for the selection").
 
-A class with fewer than K training series (PigCVP: two per class) cannot be cross-validated:
-P = 1 is kept and the reason recorded. The selection costs 3 ensembles of 3 small networks, each
+Where the rarest class has 2 training series (PigCVP; any set cut to two per class), the folds
+are 2 (:func:`selection_folds`): each fold network learns that class from its other series and
+scores the held-out one, and every network, the selection's and the model's, trains with label
+smoothing (:data:`FEW_SERIES_LABEL_SMOOTHING`), so the candidates and the mixtures are judged on
+the probabilities the model will give (measured: ``bench_classify.py --shots 2``, benchmarks/README.md,
+"Few training series per class"). A class of one series cannot be held out at all: P = 1 is
+kept and the reason recorded. The selection costs 3 ensembles of 3 small networks, each
 trained for at most 300 steps at half the resolution, and 3 networks at the model's resolution
 for the maximum, which cost about as much as the other three together (measured on CBF, Zen 3:
 189-211 s, about the model's own fit; more than the fit on the smallest sets, where per-step
@@ -158,14 +163,25 @@ VALUES_MIX_CHOICES = (0.0, 0.25, 0.5)
 VALUES_MIX_FEATURES = "values"
 
 
-#: Where the rarest class has 2 training series, fewer than :data:`SELECTION_FOLDS`, no
-#: cross-validation can choose, and the networks train with label smoothing at this e (where
-#: ``label_smoothing`` is left None): with two series per class they otherwise learn each by heart
-#: with full confidence (measured with two per class, ``bench_classify.py --shots 2`` on 12 sets,
-#: and on PigCVP). With a single series in a class it is not taken: one series per class
+#: Where the rarest class has 2 training series, fewer than :data:`SELECTION_FOLDS` (the selection
+#: then runs on 2 folds, each network learning that class from one series), the networks, the
+#: selection's and the model's, train with label smoothing at this e (where ``label_smoothing`` is
+#: left None): with so few series per class they otherwise learn each by heart with full
+#: confidence, and a selection network's held-out log-loss then makes any mixture look better
+#: (measured with two per class, ``bench_classify.py --shots 2`` on 12 sets, and on PigCVP). With
+#: a single series in a class it is not taken: one series per class
 #: (WarpedShapes' 30 classes) lost 0.05 with it on both seeds tried (benchmarks/README.md, "Few
 #: training series per class").
 FEW_SERIES_LABEL_SMOOTHING = 0.1
+
+
+def selection_folds(data) -> int:
+    """The stratified folds a selection on ``data`` uses: :data:`SELECTION_FOLDS`, or as many as
+    the rarest class has training series where that is fewer (2: each fold network learns every
+    class from the other series of it); 0 where a class has a single series (none can be held out
+    while the class stays in the training folds), and no selection runs."""
+    fewest = _fewest_per_class(data)
+    return min(SELECTION_FOLDS, fewest) if fewest >= 2 else 0
 
 
 def few_series(data) -> bool:
@@ -173,6 +189,15 @@ def few_series(data) -> bool:
     selection's folds (so no cross-validation runs, and the networks train with
     :data:`FEW_SERIES_LABEL_SMOOTHING`)."""
     return 1 < _fewest_per_class(data) < SELECTION_FOLDS
+
+
+def label_smoothing_for(label_smoothing: float | None, data) -> float:
+    """The e the networks train with on ``data``: ``label_smoothing`` where given, else
+    :data:`FEW_SERIES_LABEL_SMOOTHING` where :func:`few_series`, else 0. The model's networks and
+    the selection's train with the same e, so a candidate is judged as the model would train it."""
+    if label_smoothing is not None:
+        return float(label_smoothing)
+    return FEW_SERIES_LABEL_SMOOTHING if few_series(data) else 0.0
 
 
 def wants_values_branch(record: dict[str, Any] | None) -> bool:
@@ -314,12 +339,12 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "chosen_max": maxes[0],
                               "chosen_offsets": offsets[0], "chosen_trend": trends[0], "choices": choices,
                               "dropouts": dropouts, "maxes": maxes, "offsets": offsets, "trends": trends,
-                              "folds": SELECTION_FOLDS, "log_loss": None, "accuracy": None, "difference": None,
-                              "skipped": None, "seconds": 0.0}
-    fewest = _fewest_per_class(data)
-    if fewest < SELECTION_FOLDS:
-        record["skipped"] = (f"a class has {fewest} training series, fewer than the "
-                             f"{SELECTION_FOLDS} folds: P = {choices[0]} kept")
+                              "folds": selection_folds(data), "log_loss": None, "accuracy": None,
+                              "difference": None, "skipped": None, "seconds": 0.0}
+    folds = record["folds"]
+    if not folds:
+        record["skipped"] = (f"a class has {_fewest_per_class(data)} training series, too few to hold one "
+                             f"out: P = {choices[0]} kept")
         return record
     seed = int(params["seed"])
     steps = _selection_steps(params)
@@ -334,12 +359,12 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     # every candidate reads the series as the model's first members do (phase_member: off)
     common = {**params, "mixup": _first_member(params["mixup"]), "kernel_scales": (1.0,), "fold_offsets": 1,
               "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
-              "label_smoothing": float(params.get("label_smoothing") or 0.0),  # None: 0 where the folds run
+              "label_smoothing": label_smoothing_for(params.get("label_smoothing"), data),  # as the model's
               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
               # a time budget for the model (minutes) is shared: the selection's networks together
               # take at most half of it, each group its share by its networks
               "max_time": None if params["max_time"] is None
-              else params["max_time"] / (2 * SELECTION_FOLDS) / len(choices)}
+              else params["max_time"] / (2 * folds) / len(choices)}
     options = [{**common, "conv_segments": tuple(choices[j] for j in group),
                 "segment_dropout": tuple(dropouts[j] for j in group), "conv_max": tuple(maxes[j] for j in group),
                 "ensemble": len(group), "fold_scales": (scale,), "trend_window": trends[group[0]] or 0,
@@ -348,9 +373,9 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
                if group]
     say = progress_printer(params)
     if say:
-        say(f"choosing the model on the training series: {SELECTION_FOLDS}-fold cross-validation of "
+        say(f"choosing the model on the training series: {folds}-fold cross-validation of "
             f"{len(choices)} candidate networks, {steps} steps each")
-    proba = _cross_validated_proba(type(classifier), options, data, seed, say=say)
+    proba = _cross_validated_proba(type(classifier), options, data, seed, say=say, folds=folds)
     proba = proba[np.argsort(groups[0] + groups[1] + groups[2])]  # back in the candidates' order
     best = _score(record, proba, data)
     summary_choice, values_choice = params.get("summary_mix", 0.0), params.get("values_mix", 0.0)
@@ -367,16 +392,17 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
                       "max_time": None if common["max_time"] is None else common["max_time"] * 2}
             if say:
                 say("and a network reading the period's phases beside the chosen one, on the same folds")
-            reader = _cross_validated_proba(type(classifier), [option], data, seed, say=say)[1]
+            reader = _cross_validated_proba(type(classifier), [option], data, seed, say=say, folds=folds)[1]
             networks = ((members - 1) * networks + reader) / members
         w, model = summary_choice, networks
         if summary_choice is None:
-            record["summary_mix"] = {**select_summary_mix(data, networks, seed), "phase_member": bool(phases)}
+            record["summary_mix"] = {**select_summary_mix(data, networks, seed, folds=folds),
+                                     "phase_member": bool(phases)}
             w = record["summary_mix"]["chosen"]
         if weigh_values and w > 0:  # the values are weighed against the networks with the features at w
-            model = (1.0 - w) * networks + w * held_out_model_proba(data, SUMMARY_MIX_FEATURES, seed)
+            model = (1.0 - w) * networks + w * held_out_model_proba(data, SUMMARY_MIX_FEATURES, seed, folds)
         if weigh_values:
-            record["values_mix"] = {**select_values_mix(data, model, seed), "summary_mix": float(w),
+            record["values_mix"] = {**select_values_mix(data, model, seed, folds=folds), "summary_mix": float(w),
                                     "phase_member": bool(phases)}
     record["chosen"], record["chosen_dropout"], record["chosen_max"] = choices[best], dropouts[best], maxes[best]
     record["chosen_offsets"], record["chosen_trend"] = offsets[best], trends[best]
@@ -384,7 +410,8 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     return record
 
 
-def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_CHOICES) -> dict[str, Any]:
+def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_CHOICES,
+                       folds: int = SELECTION_FOLDS) -> dict[str, Any]:
     """The weight w of the series features' probabilities (module docstring): ``proba``
     ``(N, K)``, the networks' held-out probabilities on the folds of ``seed``; the features'
     logistic regression fitted on each fold's complement scores that fold; w by
@@ -393,11 +420,12 @@ def select_summary_mix(data, proba: np.ndarray, seed: int, choices=SUMMARY_MIX_C
     ``features`` (:data:`SUMMARY_MIX_FEATURES`), ``choices``, ``log_loss``, ``accuracy`` and
     ``difference`` (per w, as :func:`_score`'s) and ``summary_alone`` (the features' own
     held-out ``[log-loss, accuracy]``)."""
-    return select_mix(data, proba, held_out_model_proba(data, SUMMARY_MIX_FEATURES, seed), SUMMARY_MIX_FEATURES,
-                      choices)
+    return select_mix(data, proba, held_out_model_proba(data, SUMMARY_MIX_FEATURES, seed, folds),
+                      SUMMARY_MIX_FEATURES, choices)
 
 
-def select_values_mix(data, proba: np.ndarray, seed: int, choices=VALUES_MIX_CHOICES) -> dict[str, Any]:
+def select_values_mix(data, proba: np.ndarray, seed: int, choices=VALUES_MIX_CHOICES,
+                      folds: int = SELECTION_FOLDS) -> dict[str, Any]:
     """The weight v of the values' probabilities (module docstring): ``proba`` ``(N, K)``, the
     model's held-out probabilities on the folds of ``seed`` with the series features mixed in at
     the w already chosen; the logistic regression on each channel's standardised values at fixed
@@ -406,23 +434,23 @@ def select_values_mix(data, proba: np.ndarray, seed: int, choices=VALUES_MIX_CHO
     :func:`lowest_loss_beyond_noise`. The record has :func:`select_summary_mix`'s keys
     (``features``: :data:`VALUES_MIX_FEATURES`; ``summary_alone``: the values' own held-out
     ``[log-loss, accuracy]``)."""
-    return select_mix(data, proba, held_out_model_proba(data, VALUES_MIX_FEATURES, seed), VALUES_MIX_FEATURES,
-                      choices)
+    return select_mix(data, proba, held_out_model_proba(data, VALUES_MIX_FEATURES, seed, folds),
+                      VALUES_MIX_FEATURES, choices)
 
 
-def held_out_model_proba(data, features: str, seed: int) -> np.ndarray:
+def held_out_model_proba(data, features: str, seed: int, folds: int = SELECTION_FOLDS) -> np.ndarray:
     """``(N, K)`` float64, columns in ``data.classes`` order: every training series' probabilities
     from a :class:`lstmkit.tasks.classify_baselines.SummaryStatisticsModel` on ``features``
-    fitted on the other folds of the selection's stratified folds of ``seed`` (the rows are
+    fitted on the other folds of the selection's ``folds`` stratified folds of ``seed`` (the rows are
     computed once, at the whole data's points where ``features`` is ``"values"``)."""
     from lstmkit.data.sequence_data import stratified_folds
     from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
 
     classes = list(data.classes)
-    fold_of = stratified_folds(data.labels, SELECTION_FOLDS, seed=seed)
+    fold_of = stratified_folds(data.labels, folds, seed=seed)
     held_out = np.zeros((len(data), len(classes)), dtype=np.float64)
     rows = SummaryStatisticsModel(features=features).feature_rows(data)  # per series: once for the folds
-    for k in range(SELECTION_FOLDS):
+    for k in range(folds):
         held, rest = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
         model = SummaryStatisticsModel(features=features).fit(data.subset(rest), classes=classes, rows=rows[rest])
         held_out[held] = model.predict_proba(None, rows=rows[held])
@@ -512,12 +540,12 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
     choices = [tuple(float(s) for s in scales), (1.0,)]
     standins = [float(max(scales)), 1.0]
     record: dict[str, Any] = {"chosen": choices[0], "choices": choices, "standins": standins,
-                              "folds": SELECTION_FOLDS, "log_loss": None, "accuracy": None, "difference": None,
-                              "skipped": None, "seconds": 0.0}
-    fewest = _fewest_per_class(data)
-    if fewest < SELECTION_FOLDS:
-        record["skipped"] = (f"a class has {fewest} training series, fewer than the "
-                             f"{SELECTION_FOLDS} folds: fold scales {_scales(choices[0])} kept")
+                              "folds": selection_folds(data), "log_loss": None, "accuracy": None,
+                              "difference": None, "skipped": None, "seconds": 0.0}
+    folds = record["folds"]
+    if not folds:
+        record["skipped"] = (f"a class has {_fewest_per_class(data)} training series, too few to hold one "
+                             f"out: fold scales {_scales(choices[0])} kept")
         return record
     seed = int(params["seed"])
     steps = _selection_steps(params)
@@ -526,15 +554,15 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
                "trend_window": trend_window or 0, "mixup": _first_member(params["mixup"]),
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
                "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
-               "label_smoothing": float(params.get("label_smoothing") or 0.0), "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
+               "label_smoothing": label_smoothing_for(params.get("label_smoothing"), data), "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
-               "max_time": None if params["max_time"] is None else params["max_time"] / (4 * SELECTION_FOLDS)}
+               "max_time": None if params["max_time"] is None else params["max_time"] / (4 * folds)}
     say = progress_printer(params)
     if say:
-        say(f"choosing the members' resolution: {SELECTION_FOLDS}-fold cross-validation of "
+        say(f"choosing the members' resolution: {folds}-fold cross-validation of "
             f"{len(standins)} networks, {steps} steps each")
-    proba = _cross_validated_proba(type(classifier), [options], data, seed, say=say)
+    proba = _cross_validated_proba(type(classifier), [options], data, seed, say=say, folds=folds)
     record["chosen"] = choices[_score(record, proba, data)]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
@@ -569,21 +597,21 @@ def _score(record: dict[str, Any], proba: np.ndarray, data) -> int:
 
 
 def _cross_validated_proba(estimator, options: list[dict[str, Any]], data, seed: int,
-                           say: Callable[[str], None] | None = None) -> np.ndarray:
+                           say: Callable[[str], None] | None = None, folds: int = SELECTION_FOLDS) -> np.ndarray:
     """Every member's held-out class probabilities ``(members, N, K)``, the members of
     ``estimator(**options[0])`` first, then those of ``options[1]``..: for each of the
-    :data:`SELECTION_FOLDS` stratified folds, each such estimator fitted on the others scores it
+    ``folds`` stratified folds (:data:`SELECTION_FOLDS` unless given), each such estimator fitted on the others scores it
     (in turn, so the first's fits are the same with or without the later ones). torch's global
     generator is left as it was, so the model's own fit starts where it would have without the
     selection. ``say``, where given, is told each fold's end (``fold k/K: N s``)."""
     from lstmkit.data.sequence_data import stratified_folds
 
-    fold_of = stratified_folds(data.labels, SELECTION_FOLDS, seed=seed)
+    fold_of = stratified_folds(data.labels, folds, seed=seed)
     members = sum(int(o["ensemble"]) for o in options)
     proba = np.zeros((members, len(data), len(data.classes)))
     rng_state = torch.random.get_rng_state()
     started = time.perf_counter()
-    for k in range(SELECTION_FOLDS):
+    for k in range(folds):
         held = np.flatnonzero(fold_of == k)
         first = 0
         for group in options:
@@ -592,7 +620,7 @@ def _cross_validated_proba(estimator, options: list[dict[str, Any]], data, seed:
             proba[first:first + count, held] = model.member_proba(data.subset(held))  # subset keeps the class order
             first += count
         if say:
-            say(f"  fold {k + 1}/{SELECTION_FOLDS}: {time.perf_counter() - started:.0f} s")
+            say(f"  fold {k + 1}/{folds}: {time.perf_counter() - started:.0f} s")
     torch.random.set_rng_state(rng_state)
     return proba
 
