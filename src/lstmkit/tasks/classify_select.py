@@ -103,8 +103,7 @@ LSTM and convolutional branches (LSTM-FCN's dimension shuffle,
 :meth:`lstmkit.tasks.classify_net.ClassifierNet.values_features`): on where that weighing takes
 a mixture, v > 0 (:func:`wants_values_branch`), and then v = 0, the values read once, by the
 networks; off elsewhere. Where the values do not help (OSULeaf: the branch always on cost 0.037 on seed 0's
-test split, PigCVP 0.13, where two training series per class leave no selection and so no
-branch), the networks stay as they were.
+test split, PigCVP 0.13 when on without the weighing), the networks stay as they were.
 
 The members' resolution (``fold_scales=None`` on series read whole) is chosen after P by the
 same folds and rule, two networks per fold: :func:`select_fold_scales`; with a time budget its
@@ -185,8 +184,8 @@ def selection_folds(data) -> int:
 
 
 def few_series(data) -> bool:
-    """Whether the rarest class of ``data`` has more than one training series but fewer than the
-    selection's folds (so no cross-validation runs, and the networks train with
+    """Whether the rarest class of ``data`` has more than one training series but fewer than
+    :data:`SELECTION_FOLDS` (so the selection runs on fewer folds, and every network trains with
     :data:`FEW_SERIES_LABEL_SMOOTHING`)."""
     return 1 < _fewest_per_class(data) < SELECTION_FOLDS
 
@@ -205,7 +204,7 @@ def wants_values_branch(record: dict[str, Any] | None) -> bool:
     (``record["values_mix"]``, :func:`select_values_mix`) takes a mixture, v > 0, by
     :func:`lowest_loss_beyond_noise` (the values at fixed places carry, beyond the noise of the
     held-out log-loss, what the model misses): there the networks read the values themselves and
-    v = 0. False where no weighing ran (no selection, or a class with too few series for its folds)."""
+    v = 0. False where no weighing ran (no selection, or a class of a single training series)."""
     mix = (record or {}).get("values_mix")
     return bool(mix) and float(mix.get("chosen", 0.0)) > 0.0
 
