@@ -68,9 +68,11 @@ def screen(train, test, seed: int, options: dict, grid: tuple[float, ...] | None
     weighed: dict = {}
     real = classify_select.select_summary_mix
     if grid is not None:
-        def both(data, proba, seed_, choices=classify_select.SUMMARY_MIX_CHOICES):
-            weighed.update(real(data, proba, seed_, choices=grid))
-            return real(data, proba, seed_, choices=choices)  # the model's own weight, as without the screen
+        def both(data, proba, seed_, choices=classify_select.SUMMARY_MIX_CHOICES,
+                 folds=classify_select.SELECTION_FOLDS):
+            weighed.update(real(data, proba, seed_, choices=grid, folds=folds))
+            # the model's own weight, as without the screen
+            return real(data, proba, seed_, choices=choices, folds=folds)
         classify_select.select_summary_mix = both
     try:
         started = time.perf_counter()

@@ -553,7 +553,8 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
                "trend_window": trend_window or 0, "mixup": _first_member(params["mixup"]),
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
                "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
-               "label_smoothing": label_smoothing_for(params.get("label_smoothing"), data), "fold_offsets": 1, "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
+               "label_smoothing": label_smoothing_for(params.get("label_smoothing"), data), "fold_offsets": 1,
+               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
                "max_time": None if params["max_time"] is None else params["max_time"] / (4 * folds)}
@@ -599,7 +600,8 @@ def _cross_validated_proba(estimator, options: list[dict[str, Any]], data, seed:
                            say: Callable[[str], None] | None = None, folds: int = SELECTION_FOLDS) -> np.ndarray:
     """Every member's held-out class probabilities ``(members, N, K)``, the members of
     ``estimator(**options[0])`` first, then those of ``options[1]``..: for each of the
-    ``folds`` stratified folds (:data:`SELECTION_FOLDS` unless given), each such estimator fitted on the others scores it
+    ``folds`` stratified folds (:data:`SELECTION_FOLDS` unless given), each such estimator fitted
+    on the others scores it
     (in turn, so the first's fits are the same with or without the later ones). torch's global
     generator is left as it was, so the model's own fit starts where it would have without the
     selection. ``say``, where given, is told each fold's end (``fold k/K: N s``)."""
