@@ -342,8 +342,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
                               "difference": None, "skipped": None, "seconds": 0.0}
     folds = record["folds"]
     if not folds:
-        record["skipped"] = (f"a class has {_fewest_per_class(data)} training series, too few to hold one "
-                             f"out: P = {choices[0]} kept")
+        record["skipped"] = _no_folds(data, f"P = {choices[0]} kept")
         return record
     seed = int(params["seed"])
     steps = _selection_steps(params)
@@ -543,8 +542,7 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
                               "difference": None, "skipped": None, "seconds": 0.0}
     folds = record["folds"]
     if not folds:
-        record["skipped"] = (f"a class has {_fewest_per_class(data)} training series, too few to hold one "
-                             f"out: fold scales {_scales(choices[0])} kept")
+        record["skipped"] = _no_folds(data, f"fold scales {_scales(choices[0])} kept")
         return record
     seed = int(params["seed"])
     steps = _selection_steps(params)
@@ -566,6 +564,11 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
     record["chosen"] = choices[_score(record, proba, data)]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
+
+
+def _no_folds(data, kept: str) -> str:
+    """Why a selection on ``data`` ran no folds (:func:`selection_folds` 0), and what it kept."""
+    return f"a class has {_fewest_per_class(data)} training series, too few to hold one out: {kept}"
 
 
 def _fewest_per_class(data) -> int:
