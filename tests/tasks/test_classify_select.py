@@ -197,31 +197,81 @@ def test_the_fit_after_the_selection_is_the_fit_with_that_p_given(monkeypatch, f
     np.testing.assert_array_equal(chosen.predict_proba(x), given.predict_proba(x))
 
 
-def test_the_folds_follow_the_rarest_class():
-    """3 folds from three series per class up, as many as the rarest class has below (2), none with
-    a class of one series; label smoothing 0.1 exactly where the folds are 2, unless given."""
+def counted(counts):
+    """Empty series, ``counts[k]`` of class ``c{k}``."""
     from lstmkit.data.sequence_data import SequenceData
 
-    def data(counts):
-        labels = np.concatenate([[f"c{k}"] * n for k, n in enumerate(counts)])
-        return SequenceData([np.zeros((5, 1), np.float32)] * len(labels), labels=labels,
-                            classes=sorted(set(labels)), channel_names=["value"])
-
-    for counts, folds, e in (([3, 3], 3, 0.0), ([9, 4], 3, 0.0), ([2, 2], 2, 0.1), ([7, 2], 2, 0.1),
-                             ([2, 1], 0, 0.0), ([1, 1], 0, 0.0)):
-        assert classify_select.selection_folds(data(counts)) == folds, counts
-        assert classify_select.label_smoothing_for(None, data(counts)) == e, counts
-        assert classify_select.label_smoothing_for(0.3, data(counts)) == 0.3
+    labels = np.concatenate([[f"c{k}"] * n for k, n in enumerate(counts)])
+    return SequenceData([np.zeros((5, 1), np.float32)] * len(labels), labels=labels,
+                        classes=sorted(set(labels)), channel_names=["value"])
 
 
-def test_two_series_in_a_class_run_a_two_fold_selection_with_smoothed_labels(monkeypatch):
-    """The rarest class has 2 series, fewer than the 3 folds: the selection runs on 2 folds, each
-    fold network learning that class from its other series; its networks and the model's train
-    with label smoothing 0.1 (a candidate judged as the model trains it), and with
+def test_the_folds_follow_the_largest_class_and_the_smoothing_the_median_one():
+    """3 folds where a class has three series, 2 where the largest has two, none where fewer than
+    two classes have series to hold out; label smoothing 0.1 exactly where folds run and the
+    median class has two series, unless given. One rare class changes neither."""
+    for counts, folds, e in (([3, 3], 3, 0.0), ([9, 4], 3, 0.0), ([2, 2], 2, 0.1), ([7, 2], 3, 0.0),
+                             ([2, 2, 3], 3, 0.1), ([2, 2, 1], 2, 0.1), ([5, 5, 1], 3, 0.0), ([2, 1], 0, 0.0),
+                             ([9, 1, 1], 0, 0.0), ([1, 1], 0, 0.0)):
+        assert classify_select.selection_folds(counted(counts)) == folds, counts
+        assert classify_select.label_smoothing_for(None, counted(counts)) == e, counts
+        assert classify_select.label_smoothing_for(0.3, counted(counts)) == 0.3
+
+
+def test_a_class_of_one_series_is_in_every_fold_and_never_held_out():
+    """The selection's folds: the others stratified as before, the single series in none (-1)."""
+    from lstmkit.data.sequence_data import stratified_folds
+
+    data = counted([5, 1, 4])
+    held = classify_select.held_out_series(data)
+    assert held.tolist() == [True] * 5 + [False] + [True] * 4
+    fold_of = classify_select._fold_of(data, 3, seed=4)
+    plain = stratified_folds(data.labels, 3, seed=4)
+    assert fold_of[5] == -1 and np.array_equal(fold_of[held], plain[held])
+    for k in range(3):  # every fold holds series of both large classes out
+        assert {data.labels[i] for i in np.flatnonzero(fold_of == k)} == {"c0", "c2"}
+    assert np.array_equal(classify_select._fold_of(counted([3, 3]), 3, 1), stratified_folds(counted([3, 3]).labels, 3, 1))
+
+
+def test_a_class_of_one_series_trains_every_fold_network_and_is_not_scored(monkeypatch):
+    """One class of a single series beside larger ones: the selection runs on 3 folds, every fold
+    network trains on that series, the held-out scores are over the other N - 1 series (an
+    accuracy in steps of 1 / (N - 1)), the report says so, and the labels are not smoothed."""
+    x, y = bumps(16, seed=3)
+    y = y.copy()
+    y[0] = "solo"
+    seen = []
+    real_fit = lstmkit.Classifier.fit
+
+    def spy(self, data, *args, **kwargs):
+        labels = np.asarray(data.labels if hasattr(data, "labels") else args[0]).astype(str)
+        seen.append((self.get_params()["label_smoothing"], int((labels == "solo").sum()), len(labels)))
+        return real_fit(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(lstmkit.Classifier, "fit", spy)
+    clf = lstmkit.Classifier(**{**SMALL, "max_steps": 20, "seed": 1, "summary_mix": 0.0, "values_mix": 0.0,
+                                "values_branch": False}).fit(x, y)
+    record = clf.segment_selection
+    assert record["folds"] == 3 and record["unscored"] == 1 and record["skipped"] is None
+    assert all(np.isfinite(record["log_loss"]))
+    for accuracy in record["accuracy"]:
+        assert abs(accuracy * 15 - round(accuracy * 15)) < 1e-4  # over the 15 held-out series
+    assert "by 3-fold cross-validation on the training series, 1 class of a single series trained on in " \
+           "every fold and not held out (" in describe(record)
+    assert seen[0][:2] == (None, 1) and len(seen) > 3
+    assert all(single == 1 and n < 16 for _, single, n in seen[1:])  # every fold network has it
+    assert clf.label_smoothing == 0.0 and {e for e, _, _ in seen[1:]} == {0.0}
+
+
+def test_every_class_of_two_series_runs_a_two_fold_selection_with_smoothed_labels(monkeypatch):
+    """Two series per class, fewer than the 3 folds: the selection runs on 2 folds, each fold
+    network learning every class from its other series; its networks and the model's train with
+    label smoothing 0.1 (a candidate judged as the model trains it), and with
     ``label_smoothing=0`` given all of them train the plain cross-entropy."""
     x, y = bumps(12, seed=3)
-    y = y.copy()
-    y[:2] = "rare"
+    keep = np.concatenate([np.flatnonzero(y == c)[:2] for c in np.unique(y)])
+    x, y = x[keep], y[keep].copy()
+    y[:2] = "rare"  # three classes of two series each
     seen = []
     real_fit = lstmkit.Classifier.fit
 
@@ -248,17 +298,17 @@ def test_two_series_in_a_class_run_a_two_fold_selection_with_smoothed_labels(mon
     assert np.abs(plain.predict_proba(x) - clf.predict_proba(x)).max() > 1e-5  # (the fits are deterministic)
 
 
-def test_label_smoothing_none_is_zero_with_a_single_series_in_a_class():
-    """One series in a class: no folds either, but no smoothing (one series per class lost with
-    it); the fit is the one ``label_smoothing=0`` gives."""
-    x, y = bumps(12, seed=3)
-    y = y.copy()
-    y[:1] = "single"
+def test_label_smoothing_none_is_zero_where_no_selection_runs():
+    """Fewer than two classes with series to hold out: no folds, no smoothing (one series per
+    class lost with it); the fit is the one ``label_smoothing=0`` gives."""
+    x, _ = bumps(12, seed=3)
+    y = np.array(["many"] * 11 + ["single"])
     options = {**SMALL, "max_epochs": 2, "seed": 1}
     clf = lstmkit.Classifier(**options).fit(x, y)
-    assert clf.segment_selection["skipped"].startswith("a class has 1 training series")
-    assert describe(clf.segment_selection).endswith("(a class has 1 training series, too few to hold one out: "
+    assert clf.segment_selection["skipped"] == "only 1 class has two or more training series to hold out: P = 1 kept"
+    assert describe(clf.segment_selection).endswith("(only 1 class has two or more training series to hold out: "
                                                     "P = 1 kept)")
+    assert classify_select._no_folds(counted([1, 1]), "kept") == "no class has two or more training series to hold out: kept"
     assert clf.label_smoothing == 0.0
     given = lstmkit.Classifier(**options, label_smoothing=0.0).fit(x, y)
     np.testing.assert_array_equal(clf.predict_proba(x), given.predict_proba(x))
@@ -344,7 +394,7 @@ def test_the_cli_says_when_few_series_set_the_model(tmp_path, capsys):
     assert main(["classify", str(train), str(test), *common, "--out", str(tmp_path / "few")]) == 0
     printed = capsys.readouterr().out
     assert "chosen by 2-fold cross-validation on the training series" in printed
-    assert ("label smoothing 0.1: a class has 2 training series, which the networks would learn by heart "
+    assert ("label smoothing 0.1: the median class has 2 training series, which the networks would learn by heart "
             "(--label-smoothing 0: off)") in printed
     metrics = json.loads((tmp_path / "few" / "metrics.json").read_text())
     assert metrics["label_smoothing"] == 0.1 and metrics["conv_max"] is False

@@ -198,7 +198,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
     parser.add_argument("--label-smoothing", type=fraction_below(1.0), default=LABEL_SMOOTHING, metavar="E",
                         help="train against (1 - E) on the true class and E spread over all K classes "
-                             "(default: 0, the plain cross-entropy, but 0.1 where the rarest class has 2 "
+                             "(default: 0, the plain cross-entropy, but 0.1 where the median class has 2 "
                              "training series, which the networks would learn by heart)")
     parser.add_argument("--mixup", type=_mixup_alpha, default=MIXUP, metavar="A",
                         help="mixup in training: every batch mixed with a shuffled copy of itself, "
@@ -354,8 +354,8 @@ def run(args: argparse.Namespace) -> int:
     if classifier.segment_selection is not None and classifier.segment_selection.get("values_mix"):
         print(describe_summary_mix(classifier.segment_selection["values_mix"]))
     if args.label_smoothing is None and classifier.label_smoothing > 0:
-        print(f"label smoothing {classifier.label_smoothing:g}: a class has 2 training series, which the "
-              f"networks would learn by heart (--label-smoothing 0: off)")
+        print(f"label smoothing {classifier.label_smoothing:g}: the median class has 2 training series, which "
+              f"the networks would learn by heart (--label-smoothing 0: off)")
     if args.values_branch:
         print(f"values branch: every network also reads each series' values at "
               f"{_places(classifier.net.config.values_places)} fixed places as one LSTM step (--values-branch)")

@@ -46,7 +46,7 @@ where a shape lies, in aligned series) may be mixed in too::
 
 Training (the defaults, one recipe for every data set): cross-entropy (``label_smoothing=e``:
 against (1 - e) on the true class plus e / K on every class; ``None``, the default: 0, but 0.1
-where the rarest class has 2 training series, fewer than the selection's 3 folds (it runs on 2
+where the median class has 2 training series, fewer than the selection's 3 folds (it runs on 2
 then, its networks at the same e), where the networks otherwise learn a class's two series by
 heart with full confidence (:data:`lstmkit.tasks.classify_select.FEW_SERIES_LABEL_SMOOTHING`; with many
 series per class 0.1 cost ArrowHead 0.044, benchmarks/README.md), Adam at 1e-3 with a
@@ -318,7 +318,7 @@ class ClassifierParams(ClassifierNetOptions):
     # by the same cross-validation when P is (classify_select), else off
     conv_max: bool | tuple[bool, ...] | None = None
     # cross-entropy against (1 - e) one-hot + e / K (Szegedy et al. 2016); 0: the plain cross-entropy
-    label_smoothing: float | None = None  # None: FEW_SERIES_LABEL_SMOOTHING where the rarest class has 2 series, else 0
+    label_smoothing: float | None = None  # None: FEW_SERIES_LABEL_SMOOTHING where the median class has 2 series, else 0
     # mixup's α (Zhang et al. 2018, :func:`lstmkit.tasks.classify_net.mix_batch`), or one per
     # member (the others read the batch unmixed); 0: no mixing
     mixup: float | tuple[float, ...] = 0.0

@@ -21,7 +21,9 @@ networks otherwise fit series by series, apart from the faster shapes; with ``tr
 given, every candidate reads it and none is added):
 
 * the training series are dealt to ``K = SELECTION_FOLDS`` (3) stratified folds
-  (:func:`lstmkit.data.sequence_data.stratified_folds`, shuffled with the model's seed);
+  (:func:`lstmkit.data.sequence_data.stratified_folds`, shuffled with the model's seed); a class
+  of a single series (the rarest of FiftyWords', WordSynonyms') is in every fold's training
+  series and held out of none (:func:`held_out_series`);
 * for each fold k, one ensemble with one network per candidate is trained on the other folds
   (trained together on the same batches, so they differ in the candidate alone), for
   ``SELECTION_STEPS`` (300) optimizer steps (or the model's own budget if smaller), at twice the
@@ -33,8 +35,8 @@ given, every candidate reads it and none is added):
   from ``MAX_FOLD_OFFSETS`` (4) start offsets of the blocks, ``fold_offsets=None``); the trend's
   candidate reads other inputs, so it too is one network of its own, trained last on the same
   folds at twice the block width;
-* every training series is held out once; candidate c's held-out log-loss and accuracy over
-  all N of them are
+* every other training series is held out once; candidate c's held-out log-loss and accuracy
+  over those N are
 
       ℓ_c = -(1/N) Σ_i log p_c(y_i | x_i),     a_c = (1/N) Σ_i [argmax_k p_c(k | x_i) = y_i];
 
@@ -52,14 +54,19 @@ given, every candidate reads it and none is added):
   on its test split (0.830 against 0.870); BME's P = 3 (``δ̄ ≈ -0.9``, ``se ≈ 0.25``) and Tecator_disc's (``-0.14``,
   ``0.02``) clear it by far (benchmarks/README.md, "A margin for the selection").
 
-Where the rarest class has 2 training series (PigCVP; any set cut to two per class), the folds
-are 2 (:func:`selection_folds`): each fold network learns that class from its other series and
-scores the held-out one, and every network, the selection's and the model's, trains with label
-smoothing (:data:`FEW_SERIES_LABEL_SMOOTHING`), so the candidates and the mixtures are judged on
-the probabilities the model will give (measured: ``bench_classify.py --shots 2``, benchmarks/README.md,
-"A 2-fold selection where the rarest class has two series": 12 sets at two series per class
-0.731 -> 0.760, MiniRocket 0.774; PigCVP 0.934 -> 0.941). A class of one series cannot be held out at all: P = 1 is
-kept and the reason recorded. The selection costs 3 ensembles of 3 small networks, each
+Where every class has 2 training series (PigCVP; any set cut to two per class), the folds
+are 2 (:func:`selection_folds`: the largest class's count where that is below 3): each fold
+network learns every class from its other series and scores the held-out one, and where the
+median class has 2 (:func:`few_series`) every network, the selection's and the model's, trains
+with label smoothing (:data:`FEW_SERIES_LABEL_SMOOTHING`), so the candidates and the mixtures are
+judged on the probabilities the model will give (measured: ``bench_classify.py --shots 2``,
+benchmarks/README.md, "A 2-fold selection where the rarest class has two series": 12 sets at two
+series per class 0.731 -> 0.760, MiniRocket 0.774; PigCVP 0.934 -> 0.941). One rare class among
+larger ones changes neither the folds nor the smoothing: its series are held out where it has
+two, and where it has one they train every fold network and are not scored (``--rare-class``,
+benchmarks/README.md, "A class of one training series"). Where fewer than two classes have two
+series (one per class), the held-out scores would be one class's alone: P = 1 is kept
+and the reason recorded. The selection costs 3 ensembles of 3 small networks, each
 trained for at most 300 steps at half the resolution, and 3 networks at the model's resolution
 for the maximum, which cost about as much as the other three together (measured on CBF, Zen 3:
 189-211 s, about the model's own fit; more than the fit on the smallest sets, where per-step
@@ -163,13 +170,13 @@ VALUES_MIX_CHOICES = (0.0, 0.25, 0.5)
 VALUES_MIX_FEATURES = "values"
 
 
-#: Where the rarest class has 2 training series, fewer than :data:`SELECTION_FOLDS` (the selection
-#: then runs on 2 folds, each network learning that class from one series), the networks, the
+#: Where the median class has 2 training series, fewer than :data:`SELECTION_FOLDS` (the selection
+#: then runs on 2 or 3 folds, each network learning such a class from one series), the networks, the
 #: selection's and the model's, train with label smoothing at this e (where ``label_smoothing`` is
 #: left None): with so few series per class they otherwise learn each by heart with full
 #: confidence, and a selection network's held-out log-loss then makes any mixture look better
 #: (measured with two per class, ``bench_classify.py --shots 2`` on 12 sets, and on PigCVP). With
-#: a single series in a class it is not taken: one series per class
+#: a single series per class (no selection runs) it is not taken: one series per class
 #: (WarpedShapes' 30 classes) lost 0.05 with it on both seeds tried (benchmarks/README.md, "Few
 #: training series per class").
 FEW_SERIES_LABEL_SMOOTHING = 0.1
@@ -177,18 +184,32 @@ FEW_SERIES_LABEL_SMOOTHING = 0.1
 
 def selection_folds(data) -> int:
     """The stratified folds a selection on ``data`` uses: :data:`SELECTION_FOLDS`, or as many as
-    the rarest class has training series where that is fewer (2: each fold network learns every
-    class from the other series of it); 0 where a class has a single series (none can be held out
-    while the class stays in the training folds), and no selection runs."""
-    fewest = _fewest_per_class(data)
-    return min(SELECTION_FOLDS, fewest) if fewest >= 2 else 0
+    the largest class has training series where that is fewer (2 at two series per class: each
+    fold network learns every class from the other series of it). A class of a single series is
+    trained on in every fold and never held out (:func:`held_out_series`); 0, and no selection
+    runs, where fewer than two classes have series to hold out (one class's held-out series alone
+    would judge the candidates on how sure they are of that class)."""
+    counts = _class_counts(data)
+    if int(np.sum(counts >= 2)) < 2:
+        return 0
+    return min(SELECTION_FOLDS, int(counts.max()))
+
+
+def held_out_series(data) -> np.ndarray:
+    """Whether the selection holds each training series of ``data`` out (and scores it): those of
+    classes with two or more series; a class of one is in every fold's training series instead
+    (held out, it would be a class its fold network never saw). bool, ``(N,)``."""
+    labels = np.asarray(data.labels).astype(str)
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    return counts[inverse] >= 2
 
 
 def few_series(data) -> bool:
-    """Whether the rarest class of ``data`` has more than one training series but fewer than
-    :data:`SELECTION_FOLDS` (so the selection runs on fewer folds, and every network trains with
-    :data:`FEW_SERIES_LABEL_SMOOTHING`)."""
-    return 1 < _fewest_per_class(data) < SELECTION_FOLDS
+    """Whether a selection runs on ``data`` and its typical class (the median count) has fewer
+    training series than :data:`SELECTION_FOLDS`: the fold networks then learn most classes from
+    one or two series, and every network trains with :data:`FEW_SERIES_LABEL_SMOOTHING`. One rare
+    class among larger ones does not make the set few-series."""
+    return selection_folds(data) > 0 and float(np.median(_class_counts(data))) < SELECTION_FOLDS
 
 
 def label_smoothing_for(label_smoothing: float | None, data) -> float:
@@ -339,7 +360,8 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "chosen_max": maxes[0],
                               "chosen_offsets": offsets[0], "chosen_trend": trends[0], "choices": choices,
                               "dropouts": dropouts, "maxes": maxes, "offsets": offsets, "trends": trends,
-                              "folds": selection_folds(data), "log_loss": None, "accuracy": None,
+                              "folds": selection_folds(data), "unscored": _single_series_classes(data),
+                              "log_loss": None, "accuracy": None,
                               "difference": None, "skipped": None, "seconds": 0.0}
     folds = record["folds"]
     if not folds:
@@ -442,11 +464,10 @@ def held_out_model_proba(data, features: str, seed: int, folds: int = SELECTION_
     from a :class:`lstmkit.tasks.classify_baselines.SummaryStatisticsModel` on ``features``
     fitted on the other folds of the selection's ``folds`` stratified folds of ``seed`` (the rows are
     computed once, at the whole data's points where ``features`` is ``"values"``)."""
-    from lstmkit.data.sequence_data import stratified_folds
     from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
 
     classes = list(data.classes)
-    fold_of = stratified_folds(data.labels, folds, seed=seed)
+    fold_of = _fold_of(data, folds, seed)
     held_out = np.zeros((len(data), len(classes)), dtype=np.float64)
     rows = SummaryStatisticsModel(features=features).feature_rows(data)  # per series: once for the folds
     for k in range(folds):
@@ -461,8 +482,10 @@ def select_mix(data, proba: np.ndarray, held_out: np.ndarray, features: str, cho
     ``features``) in ``(1 - w) proba + w held_out``, w from ``choices`` (the first kept) by
     :func:`lowest_loss_beyond_noise` on the per-series log-losses; the record of
     :func:`select_summary_mix`."""
-    truth = data.label_indices(list(data.classes))
-    mixes = [(1.0 - w) * np.asarray(proba, dtype=np.float64) + w * held_out for w in choices]
+    scored = held_out_series(data)  # a class of one series: trained on in every fold, never scored
+    truth = data.label_indices(list(data.classes))[scored]
+    held_out = np.asarray(held_out, dtype=np.float64)[scored]
+    mixes = [(1.0 - w) * np.asarray(proba, dtype=np.float64)[scored] + w * held_out for w in choices]
     losses, right = zip(*(held_out_losses(m, truth) for m in mixes))
     return {"chosen": float(choices[lowest_loss_beyond_noise(losses)]), "rule": "log_loss",
             "features": features, "choices": [float(w) for w in choices],
@@ -539,7 +562,8 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
     choices = [tuple(float(s) for s in scales), (1.0,)]
     standins = [float(max(scales)), 1.0]
     record: dict[str, Any] = {"chosen": choices[0], "choices": choices, "standins": standins,
-                              "folds": selection_folds(data), "log_loss": None, "accuracy": None,
+                              "folds": selection_folds(data), "unscored": _single_series_classes(data),
+                              "log_loss": None, "accuracy": None,
                               "difference": None, "skipped": None, "seconds": 0.0}
     folds = record["folds"]
     if not folds:
@@ -569,13 +593,46 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
 
 def _no_folds(data, kept: str) -> str:
     """Why a selection on ``data`` ran no folds (:func:`selection_folds` 0), and what it kept."""
-    return f"a class has {_fewest_per_class(data)} training series, too few to hold one out: {kept}"
+    held = int(np.sum(_class_counts(data) >= 2))
+    return f"{'no class has' if held == 0 else 'only 1 class has'} two or more training series to hold out: {kept}"
+
+
+def _class_counts(data) -> np.ndarray:
+    """The number of training series of each class present in ``data``."""
+    _, counts = np.unique(np.asarray(data.labels).astype(str), return_counts=True)
+    return counts
 
 
 def _fewest_per_class(data) -> int:
     """The number of training series of the rarest class."""
-    _, counts = np.unique(np.asarray(data.labels).astype(str), return_counts=True)
-    return int(counts.min())
+    return int(_class_counts(data).min())
+
+
+def _single_series_classes(data) -> int:
+    """The number of classes of ``data`` with a single training series."""
+    return int(np.sum(_class_counts(data) < 2))
+
+
+def _fold_of(data, folds: int, seed: int) -> np.ndarray:
+    """Every training series' fold for the selection: the stratified folds of ``seed``
+    (:func:`lstmkit.data.sequence_data.stratified_folds`), -1 (in every fold's training series,
+    never held out) for a class of one series (:func:`held_out_series`)."""
+    from lstmkit.data.sequence_data import stratified_folds
+
+    fold_of = stratified_folds(data.labels, folds, seed=seed)
+    fold_of[~held_out_series(data)] = -1
+    return fold_of
+
+
+def _unscored_note(record: dict[str, Any]) -> str:
+    """``", k classes of a single series trained on in every fold and not held out"`` for a record
+    whose selection left such classes out of its scores; ``""`` otherwise (records saved before
+    have no ``unscored``)."""
+    unscored = int(record.get("unscored") or 0)
+    if not unscored:
+        return ""
+    return (f", {unscored} {'class' if unscored == 1 else 'classes'} of a single series trained on "
+            f"in every fold and not held out")
 
 
 def _selection_steps(params: dict[str, Any]) -> int:
@@ -592,8 +649,9 @@ def _score(record: dict[str, Any], proba: np.ndarray, data) -> int:
     """Every candidate's held-out log-loss and accuracy and its paired per-series log-loss
     difference against the first (with its standard error) into ``record``, from the held-out
     probabilities ``(candidates, N, K)``; returns the index :func:`choose` takes."""
-    truth = data.label_indices(list(data.classes))
-    losses, right = zip(*(held_out_losses(proba[m], truth) for m in range(len(proba))))
+    scored = held_out_series(data)  # a class of one series: trained on in every fold, never scored
+    truth = data.label_indices(list(data.classes))[scored]
+    losses, right = zip(*(held_out_losses(proba[m][scored], truth) for m in range(len(proba))))
     record["log_loss"] = [round(float(np.mean(row)), 6) for row in losses]
     record["accuracy"] = [round(float(np.mean(row)), 6) for row in right]
     record["difference"] = [None] + [[round(v, 6) for v in paired_difference(row, losses[0])] for row in losses[1:]]
@@ -609,9 +667,7 @@ def _cross_validated_proba(estimator, options: list[dict[str, Any]], data, seed:
     (in turn, so the first's fits are the same with or without the later ones). torch's global
     generator is left as it was, so the model's own fit starts where it would have without the
     selection. ``say``, where given, is told each fold's end (``fold k/K: N s``)."""
-    from lstmkit.data.sequence_data import stratified_folds
-
-    fold_of = stratified_folds(data.labels, folds, seed=seed)
+    fold_of = _fold_of(data, folds, seed)
     members = sum(int(o["ensemble"]) for o in options)
     proba = np.zeros((members, len(data), len(data.classes)))
     rng_state = torch.random.get_rng_state()
@@ -641,8 +697,8 @@ def describe_resolution(record: dict[str, Any]) -> str:
                       + f", accuracy {acc:.3f}"
                       for s, loss, acc, diff in zip(record["standins"], record["log_loss"], record["accuracy"],
                                                      record["difference"]))
-    return (f"fold scales: {chosen} chosen by {record['folds']}-fold cross-validation on the training series "
-            f"({cells}; {record['seconds']:.0f} s)")
+    return (f"fold scales: {chosen} chosen by {record['folds']}-fold cross-validation on the training series"
+            f"{_unscored_note(record)} ({cells}; {record['seconds']:.0f} s)")
 
 
 def _scales(scales) -> str:
@@ -668,7 +724,7 @@ def describe(record: dict[str, Any]) -> str:
     chosen = _candidate(record["chosen"], record.get("chosen_dropout", 0.0), record.get("chosen_max", False),
                         record.get("chosen_trend"))
     return (f"conv segments: {chosen} chosen by {record['folds']}-fold cross-validation "
-            f"on the training series ({cells}; {record['seconds']:.0f} s)")
+            f"on the training series{_unscored_note(record)} ({cells}; {record['seconds']:.0f} s)")
 
 
 def _candidate(segments: int, dropout: float, conv_max: bool = False, trend: int | None = None) -> str:
