@@ -252,7 +252,7 @@ def test_a_class_of_one_series_trains_every_fold_network_and_is_not_scored(monke
     clf = lstmkit.Classifier(**{**SMALL, "max_steps": 20, "seed": 1, "summary_mix": 0.0, "values_mix": 0.0,
                                 "values_branch": False}).fit(x, y)
     record = clf.segment_selection
-    assert record["folds"] == 3 and record["unscored"] == 1 and record["skipped"] is None
+    assert record["folds"] == 3 and record["unscored_classes"] == 1 and record["skipped"] is None
     assert all(np.isfinite(record["log_loss"]))
     for accuracy in record["accuracy"]:
         assert abs(accuracy * 15 - round(accuracy * 15)) < 1e-4  # over the 15 held-out series

@@ -200,7 +200,7 @@ def held_out_series(data) -> np.ndarray:
     classes with two or more series; a class of one is in every fold's training series instead
     (held out, it would be a class its fold network never saw). bool, ``(N,)``."""
     labels = np.asarray(data.labels).astype(str)
-    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     return counts[inverse] >= 2
 
 
@@ -337,8 +337,9 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     docstring. Returns the record saved with the model: ``chosen`` (P) and ``chosen_dropout``,
     ``choices`` and ``dropouts`` (the candidates' P and dropout), ``maxes`` and ``chosen_max`` (the
     conv branch's maximum), ``offsets`` and ``chosen_offsets`` (the start offsets of the blocks the
-    model reads with the candidate: more than 1 for the maximum's candidate alone), ``folds``, ``log_loss`` and
-    ``accuracy`` (one per candidate, in the order of ``choices``; None when skipped),
+    model reads with the candidate: more than 1 for the maximum's candidate alone), ``folds``,
+    ``unscored_classes`` (the classes of one series, trained on in every fold and not scored),
+    ``log_loss`` and ``accuracy`` (one per candidate, in the order of ``choices``; None when skipped),
     ``difference`` (per candidate ``[δ̄, se(δ)]`` against the first, None for the first), ``skipped``
     (None, or why no cross-validation ran) and ``seconds``."""
 
@@ -360,7 +361,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "chosen_max": maxes[0],
                               "chosen_offsets": offsets[0], "chosen_trend": trends[0], "choices": choices,
                               "dropouts": dropouts, "maxes": maxes, "offsets": offsets, "trends": trends,
-                              "folds": selection_folds(data), "unscored": _single_series_classes(data),
+                              "folds": selection_folds(data), "unscored_classes": _single_series_classes(data),
                               "log_loss": None, "accuracy": None,
                               "difference": None, "skipped": None, "seconds": 0.0}
     folds = record["folds"]
@@ -554,7 +555,7 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
     and CBF keep 1/2/4 (benchmarks/README.md, "One resolution or three").
 
     Returns the record saved with the model (:attr:`Classifier.resolution_selection`):
-    ``chosen`` (the fold scales), ``choices``, ``standins``, ``folds``, ``log_loss``,
+    ``chosen`` (the fold scales), ``choices``, ``standins``, ``folds``, ``unscored_classes``, ``log_loss``,
     ``accuracy``, ``difference``, ``skipped`` and ``seconds`` as :func:`select_conv_segments`'."""
 
     started = time.perf_counter()
@@ -562,7 +563,7 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
     choices = [tuple(float(s) for s in scales), (1.0,)]
     standins = [float(max(scales)), 1.0]
     record: dict[str, Any] = {"chosen": choices[0], "choices": choices, "standins": standins,
-                              "folds": selection_folds(data), "unscored": _single_series_classes(data),
+                              "folds": selection_folds(data), "unscored_classes": _single_series_classes(data),
                               "log_loss": None, "accuracy": None,
                               "difference": None, "skipped": None, "seconds": 0.0}
     folds = record["folds"]
@@ -627,8 +628,8 @@ def _fold_of(data, folds: int, seed: int) -> np.ndarray:
 def _unscored_note(record: dict[str, Any]) -> str:
     """``", k classes of a single series trained on in every fold and not held out"`` for a record
     whose selection left such classes out of its scores; ``""`` otherwise (records saved before
-    have no ``unscored``)."""
-    unscored = int(record.get("unscored") or 0)
+    have no ``unscored_classes``)."""
+    unscored = int(record.get("unscored_classes") or 0)
     if not unscored:
         return ""
     return (f", {unscored} {'class' if unscored == 1 else 'classes'} of a single series trained on "
