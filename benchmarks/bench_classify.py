@@ -92,8 +92,8 @@ published 0.897 is LSTM-FCN's level there, not a lucky draw; benchmarks/README.m
 
 ``--shots K``, a few-shot protocol: every model (lstmkit, MiniRocket, the simple baselines) trains
 on K series of each class drawn from the training split with ``--split-seed``, and is scored on
-the whole test split (with K < 3 lstmkit's selection has too few series per class for its folds
-and is skipped; no published figure applies). ``--rare-class``: one class, drawn with
+the whole test split (with K = 2 lstmkit's selection runs on 2 folds, with K = 1 it has no series
+to hold out and is skipped; no published figure applies). ``--rare-class``: one class, drawn with
 ``--split-seed``, keeps a single training series and the others stay whole (as FiftyWords'
 rarest classes); scored on the whole test split, no published figure applies.
 
