@@ -361,12 +361,9 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     record: dict[str, Any] = {"chosen": choices[0], "chosen_dropout": dropouts[0], "chosen_max": maxes[0],
                               "chosen_offsets": offsets[0], "chosen_trend": trends[0], "choices": choices,
                               "dropouts": dropouts, "maxes": maxes, "offsets": offsets, "trends": trends,
-                              "folds": selection_folds(data), "unscored_classes": _single_series_classes(data),
-                              "log_loss": None, "accuracy": None,
-                              "difference": None, "skipped": None, "seconds": 0.0}
+                              **_unscored_record(data, f"P = {choices[0]} kept")}
     folds = record["folds"]
     if not folds:
-        record["skipped"] = _no_folds(data, f"P = {choices[0]} kept")
         return record
     seed = int(params["seed"])
     steps = _selection_steps(params)
@@ -563,12 +560,9 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
     choices = [tuple(float(s) for s in scales), (1.0,)]
     standins = [float(max(scales)), 1.0]
     record: dict[str, Any] = {"chosen": choices[0], "choices": choices, "standins": standins,
-                              "folds": selection_folds(data), "unscored_classes": _single_series_classes(data),
-                              "log_loss": None, "accuracy": None,
-                              "difference": None, "skipped": None, "seconds": 0.0}
+                              **_unscored_record(data, f"fold scales {_scales(choices[0])} kept")}
     folds = record["folds"]
     if not folds:
-        record["skipped"] = _no_folds(data, f"fold scales {_scales(choices[0])} kept")
         return record
     seed = int(params["seed"])
     steps = _selection_steps(params)
@@ -590,6 +584,15 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
     record["chosen"] = choices[_score(record, proba, data)]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
+
+
+def _unscored_record(data, kept: str) -> dict[str, Any]:
+    """A selection record's folds and scores before any fold ran: ``folds``, ``unscored_classes``,
+    ``log_loss``, ``accuracy``, ``difference`` (None), ``skipped`` (None, or why no folds run on
+    ``data`` and ``kept``, what is kept then) and ``seconds`` (0)."""
+    folds = selection_folds(data)
+    return {"folds": folds, "unscored_classes": _single_series_classes(data), "log_loss": None, "accuracy": None,
+            "difference": None, "skipped": None if folds else _no_folds(data, kept), "seconds": 0.0}
 
 
 def _no_folds(data, kept: str) -> str:
