@@ -122,6 +122,13 @@ def test_the_selection_tries_the_maximum_at_the_models_own_width(monkeypatch):
     seen.clear()
     given = lstmkit.Classifier(**SELECT_SMALL, max_steps=5, conv_segments=1).fit(x, y)  # no selection: off
     assert len(seen) == 1 and given.net.config.conv_max is False
+    seen.clear()
+    members = lstmkit.Classifier(**{**SELECT_SMALL, "ensemble": 3}, max_steps=5, conv_max=(False, True, True),
+                                 fold_scales=(1.0,)).fit(x, y)
+    assert [o["conv_max"] for o in seen[1:]] == [(False, False, False), (False,)] * 3  # the first member's flag
+    assert members.segment_selection["chosen_max"] is False  # the candidates' flag ...
+    assert members.net.config.conv_max == (False, True, True)  # ... but the model's members keep theirs
+    assert [m.conv.max_pool for m in members.net.members] == [False, True, True]
 
 
 @pytest.mark.slow

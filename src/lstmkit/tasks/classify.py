@@ -875,7 +875,8 @@ class Classifier(Estimator):
             self.segment_selection = select_conv_segments(self, data)
             segments = self.segment_selection["chosen"]
             segment_dropout = self.segment_selection.get("chosen_dropout", segment_dropout)
-            conv_max = self.segment_selection.get("chosen_max", conv_max)
+            if conv_max is None:  # given (one flag per member, say), it stays as given
+                conv_max = self.segment_selection.get("chosen_max", conv_max)
             trend = self.segment_selection.get("chosen_trend", trend)
         self.trend_window = trend
         self.label_smoothing = label_smoothing_for(p.label_smoothing, data)
