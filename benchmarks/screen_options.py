@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=None, metavar="K",
                         help="the selection's stratified folds (default: classify_select.SELECTION_FOLDS, 3)")
     parser.add_argument("--shots", type=int, default=None, metavar="K",
-                        help="train on K series per class (bench_classify.py's few-shot protocol, split seed 0)")
+                        help="train on K series per class (bench_classify.py's few-shot protocol)")
+    parser.add_argument("--split-seed", type=int, default=0, metavar="S",
+                        help="with --shots: the seed that draws the K series of each class (default 0)")
     parser.add_argument("--mix-grid", type=grid_argument, default=None, metavar="W1,W2,..",
                         help="also weigh the series features' mixture over these weights, and score every one")
     args = parser.parse_args(argv)
@@ -135,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
         print(f"options {json.dumps(args.options)}, selection folds {classify_select.SELECTION_FOLDS}"
-              + (f", {args.shots} training series per class" if args.shots else "")
+              + (f", {args.shots} training series per class (split seed {args.split_seed})" if args.shots else "")
               + (f", mixture grid {list(args.mix_grid)}" if args.mix_grid else ""))
         for name in args.datasets.split(","):
             train, test = load(name, 0)
             if args.shots:
-                train = few_shots(train, args.shots, 0)
+                train = few_shots(train, args.shots, args.split_seed)
             for seed in seeds:
                 record = screen(train, test, seed, args.options, args.mix_grid)
                 chosen = (f"skipped ({record['skipped']})" if record["skipped"] else
@@ -154,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.json:
                     with open(args.json, "a") as out:
                         out.write(json.dumps({"set": name, "seed": seed, "options": args.options,
-                                              "shots": args.shots, **record}) + "\n")
+                                              "shots": args.shots, "split_seed": args.split_seed,
+                                              **record}) + "\n")
     finally:
         classify_select.SELECTION_FOLDS = folds
     return 0
