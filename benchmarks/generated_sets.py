@@ -418,6 +418,36 @@ def lead_lag(n: int, seed: int, length: int = 200) -> tuple[list[np.ndarray], li
     return _shuffled(rng, series, labels)
 
 
+SENSOR_CLASSES = ("source1", "source2", "source3", "source4")
+SENSOR_CHANNELS = 480  # a wide array: more values per step than the first convolution has filters
+SENSOR_ARRAY_SEED = 7  # the array's mixing matrix: one for the train and test parts alike
+
+
+def sensor_array(n: int, seed: int, length: int = 150, channels: int = SENSOR_CHANNELS
+                 ) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` SensorArray series ``(length, channels)`` (classes in turn, then shuffled) and their
+    labels: four latent sources, each a smooth AR(1) signal (coefficient 0.9, unit std); in a
+    class-k series source k also carries a burst, ``sin(2π t / 12) exp(-(t - t_0)^2 / (2 · 8^2))``
+    times 2.5 at a centre ``t_0 ~ U[20, length - 20)``; the channels are ``x = A s + N(0, 1)``, A
+    ``(channels, 4)`` N(0, 1) entries drawn once with :data:`SENSOR_ARRAY_SEED` (the same array
+    for every series, as a sensor array's geometry), each channel z-normalised. Which source
+    bursts, seen through the array's mixture, is the class (as MEG or EEG classes that differ by
+    where the activity is)."""
+    rng = np.random.default_rng(seed)
+    mixing = np.random.default_rng(SENSOR_ARRAY_SEED).normal(size=(channels, len(SENSOR_CLASSES)))
+    t = np.arange(length)
+    series, labels = [], []
+    for i in range(n):
+        k = i % len(SENSOR_CLASSES)
+        sources = np.stack([_autoregression((0.9,), length, rng) for _ in SENSOR_CLASSES], axis=1)
+        centre = rng.uniform(20, length - 20)
+        sources[:, k] += 2.5 * np.sin(2 * np.pi * t / 12) * np.exp(-(t - centre) ** 2 / (2 * 8.0 ** 2))
+        x = sources @ mixing.T + rng.normal(size=(length, channels))
+        series.append((x - x.mean(axis=0)) / x.std(axis=0))
+        labels.append(SENSOR_CLASSES[k])
+    return _shuffled(rng, series, labels)
+
+
 #: name -> (generator, training size argument, test size argument): sizes as in the UCR archive
 #: (SyntheticControl's per class; WanderingSines as UEA's EigenWorms, 128 and 131)
 GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control, 50, 50),
@@ -426,7 +456,8 @@ GENERATED_SETS = {"CBF": (cbf, 30, 900), "SyntheticControl": (synthetic_control,
                   "NoisyTwoPatterns": (noisy_two_patterns, 3000, 2000),
                   "WanderingSines": (wandering_sines_long, 128, 131),
                   "WarpedShapes": (warped_shapes, 240, 480), "Gestures": (gestures, 180, 180),
-                  "ARTextures": (ar_textures, 100, 400), "LeadLag": (lead_lag, 120, 400)}
+                  "ARTextures": (ar_textures, 100, 400), "LeadLag": (lead_lag, 120, 400),
+                  "SensorArray": (sensor_array, 120, 200)}
 TRAIN_SEED, TEST_SEED = 1000, 2000
 
 

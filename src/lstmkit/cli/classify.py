@@ -11,6 +11,7 @@ from lstmkit.cli.common import (
     estimator_options,
     fraction_below,
     holds_run_dir,
+    nonnegative_int,
     patch_steps,
     positive_int,
     trend_window,
@@ -36,6 +37,7 @@ CONV_MAX = None  # ClassifierParams.conv_max (None: chosen with P; tests check t
 LABEL_SMOOTHING = None  # ClassifierParams.label_smoothing (None: 0.1 with few series per class; tests check that they agree)
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
 PATCH_STEPS = 16  # ClassifierParams.patch_steps (tests check that they agree)
+CHANNEL_BOTTLENECK = 0  # ClassifierParams.channel_bottleneck (tests check that they agree)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -193,6 +195,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "so that a short shape anywhere in a long series weighs as much as a long one; "
                              "default auto: with --conv-segments auto, one more candidate of its "
                              "cross-validation (P = 1 with the maximum), else off")
+    parser.add_argument("--channel-bottleneck", type=nonnegative_int, default=CHANNEL_BOTTLENECK, metavar="B",
+                        help="where a step holds more than B values (C channels, times d folded steps), both "
+                             "branches read them through a learned map to B (InceptionTime's bottleneck): "
+                             "the first convolution and the LSTM's input weights then cost B per step, not "
+                             f"d*C; 0: never (default {CHANNEL_BOTTLENECK})")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")

@@ -131,6 +131,12 @@ with). By default (None) it is the selection's fourth candidate, P = 1 with the 
 network reads the model's own block width (at twice the width the short shape blurs); given,
 it holds for every candidate; with P given and no selection, it is off unless given.
 
+``channel_bottleneck=B`` (0, never, by default) maps every step's d*C input values to B by one
+learned matrix before both branches where d*C > B (:meth:`lstmkit.tasks.classify_net.ClassifierNet.project`,
+InceptionTime's bottleneck): a wide input, many channels or a long multivariate series folded
+into d*C values per step (6 channels of 18,000 steps: d = 141, 846 values), costs the first
+convolution and the LSTM's input weights B per step instead of d*C.
+
 ``fold_offsets=n`` also reads a folded series (d > 1) from later starts:
 view j drops the first ``o_j`` steps before folding (:func:`block_offsets`: ``o_j = round(j d / n)``,
 whole periods when d is aligned, at most d views), the networks train on every view of every
@@ -395,6 +401,10 @@ class ClassifierParams(ClassifierNetOptions):
                                  f"got {self.segment_dropout!r}")
             if isinstance(self.segment_dropout, (tuple, list)):
                 self.segment_dropout = _as_tuple(self.segment_dropout, tuple(float(r) for r in rates))
+        if (isinstance(self.channel_bottleneck, bool) or not isinstance(self.channel_bottleneck, (int, np.integer))
+                or self.channel_bottleneck < 0):
+            raise ValueError(f"channel_bottleneck must be a whole number >= 0 (0: none), got {self.channel_bottleneck!r}")
+        self.channel_bottleneck = int(self.channel_bottleneck)
         if self.conv_max is not None:
             flags = self.conv_max if isinstance(self.conv_max, (tuple, list)) else (self.conv_max,)
             if not flags or any(not isinstance(f, (bool, np.bool_)) for f in flags):
@@ -1170,6 +1180,8 @@ class Classifier(Estimator):
                              "--dataset NAME for the test split of an aeon set)")
         data = self.read(data)
         padded, lengths = self.tensors(data)  # member 0's input: its encoder is the one shown
+        with torch.no_grad():  # as the encoder reads it: through the channel bottleneck, where there is one
+            padded = self.net.members[0].project(padded)
         return EncoderView(self.net.encoder, padded, None, lengths, str(data.source), None, None,
                            {"sequences": int(padded.shape[0]), "patch": self.patch,
                             "downsample": self.downsample})

@@ -5,7 +5,9 @@ Input: a batch of standardised sequences cut into patches, ``x`` of shape ``(N, 
 (S patches of k steps, each step d raw time steps of C channels side by side: a series
 folded by ``fold=d``, see :func:`lstmkit.tasks.classify.fold`; d = 1 for short series; the
 last patch filled by repeating the last step) and ``lengths`` ``(N,)`` counted in patches.
-Two branches read it::
+With ``channel_bottleneck=B`` below d*C, every step's d*C values are first mapped to B by one
+learned matrix, ``x'_t = W_b x_t`` (:meth:`ClassifierNet.project`), and the branches read B
+channels where d*C stands below. Two branches read it::
 
     LSTM branch   h_1..h_S = LSTM(x_1..x_S)                 (bidirectional by default)
                   z_lstm = pool(h_1..h_S)        last: [h_S(fwd), h_1(bwd)]; mean: (1/S) Σ_s h_s;
@@ -95,6 +97,7 @@ class ClassifierNetOptions:
     segment_dropout: float | tuple[float, ...] = 0.0  # on the parts' averages before the head (as lstm_dropout on the LSTM's vector; or one per member)
     conv_max: bool | tuple[bool, ...] = False  # the last block's global maximum beside its global average (or one per member)
     values_branch: bool = False  # a one-step LSTM reading the series' values at fixed places, beside both branches
+    channel_bottleneck: int = 0  # B > 0: a step's d*C input values wider than B are first mapped to B (0: never)
 
 
 @dataclass(kw_only=True)
@@ -279,7 +282,12 @@ class ClassifierNet(nn.Module):
         super().__init__()
         c = config
         self.config = config
-        self.encoder = LSTM(c.n_channels * c.fold * c.patch, c.hidden_size, c.num_layers, batch_first=True,
+        self.bottleneck = None
+        self.input_width = c.n_channels * c.fold  # the values of one (folded) step the branches read
+        if c.channel_bottleneck and self.input_width > c.channel_bottleneck:
+            self.bottleneck = nn.Linear(self.input_width, int(c.channel_bottleneck), bias=False)
+            self.input_width = int(c.channel_bottleneck)
+        self.encoder = LSTM(self.input_width * c.patch, c.hidden_size, c.num_layers, batch_first=True,
                             bidirectional=c.bidirectional, dropout=c.dropout if c.num_layers > 1 else 0.0,
                             backend=c.backend)
         width = c.hidden_size * (2 if c.bidirectional else 1)
@@ -287,13 +295,13 @@ class ClassifierNet(nn.Module):
             self.attention = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
         self.conv = None
         if c.conv_branch:
-            self.conv = ConvBranch(c.n_channels * c.fold, tuple(c.conv_channels), tuple(c.conv_kernels),
+            self.conv = ConvBranch(self.input_width, tuple(c.conv_channels), tuple(c.conv_kernels),
                                    c.squeeze_excite, c.masked_norm, c.conv_segments, bool(c.conv_max))
             width += self.conv.width
         self.values_encoder = None
         if c.values_branch and c.values_places:  # one step of Q*d*C values: D*H cells, as the LSTM branch's width
             cells = c.hidden_size * (2 if c.bidirectional else 1)
-            self.values_encoder = LSTM(c.n_channels * c.fold * c.values_places, cells, 1, batch_first=True,
+            self.values_encoder = LSTM(self.input_width * c.values_places, cells, 1, batch_first=True,
                                        backend=c.backend)
             width += cells
         self.dropout = nn.Dropout(c.dropout)
@@ -301,8 +309,26 @@ class ClassifierNet(nn.Module):
         self.segment_dropout = nn.Dropout(c.segment_dropout)
         self.head = nn.Linear(width, c.n_classes)
 
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        r"""Patched ``x`` ``(N, S, k*d*C)`` as the branches read it: unchanged, or with a
+        ``channel_bottleneck`` B below d*C every step's d*C values mapped to B by one learned
+        matrix (InceptionTime's bottleneck, Ismail Fawaz et al. 2020), ``(N, S, k*B)``::
+
+            x'_t = W_b x_t,   W_b: (B, d*C), no bias (a zero step stays zero, so padding stays padding)
+
+        The first convolution then costs B instead of d*C input channels per filter tap, and
+        the LSTM's input weights k*B instead of k*d*C columns: a wide input (many channels, or
+        a long multivariate series folded into d*C values per step) is read at a fraction of
+        the cost, by a map learned with the rest."""
+        if self.bottleneck is None:
+            return x
+        n, s, _ = x.shape
+        c = self.config
+        return self.bottleneck(x.reshape(n, s, c.patch, c.n_channels * c.fold)).reshape(n, s, -1)
+
     def lstm_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The LSTM branch's pooled vector ``(N, D*H)`` of patched ``x`` ``(N, S, k*C)``."""
+        """The LSTM branch's pooled vector ``(N, D*H)`` of patched (and :meth:`project`-ed) ``x``
+        ``(N, S, k*C)``."""
         output, (h_n, _) = self.encoder(x, lengths=lengths)  # output (N, S, D*H)
         c = self.config
         if c.pooling == "last":
@@ -319,7 +345,7 @@ class ClassifierNet(nn.Module):
         """The conv branch's pooled vector of the same input, unpatched to every time step."""
         n, s, _ = x.shape
         c = self.config
-        u = x.reshape(n, s * c.patch, c.n_channels * c.fold).transpose(1, 2)  # (N, d*C, S*k)
+        u = x.reshape(n, s * c.patch, self.input_width).transpose(1, 2)  # (N, d*C or B, S*k)
         return self.conv(u, lengths.to(x.device) * c.patch)
 
     def values_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -337,7 +363,7 @@ class ClassifierNet(nn.Module):
         length alike (a series of any length is read at the same Q places)."""
         n, s, _ = x.shape
         c = self.config
-        u = x.reshape(n, s * c.patch, c.n_channels * c.fold)  # (N, T, d*C)
+        u = x.reshape(n, s * c.patch, self.input_width)  # (N, T, d*C or B)
         steps = (lengths.to(x.device).to(torch.long) * c.patch).clamp(min=1)
         q = torch.arange(c.values_places, device=x.device)
         places = torch.div((2 * q[None, :] + 1) * steps[:, None], 2 * c.values_places, rounding_mode="floor")
@@ -346,6 +372,7 @@ class ClassifierNet(nn.Module):
         return output[:, 0]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.project(x)
         pooled = self.lstm_dropout(self.lstm_features(x, lengths))
         if self.values_encoder is not None:  # LSTM-FCN's dropout on it as on the LSTM branch
             pooled = torch.cat([pooled, self.lstm_dropout(self.values_features(x, lengths))], dim=-1)
@@ -378,6 +405,9 @@ class ClassifierEnsemble(nn.Module):
         dropout = config.segment_dropout
         if isinstance(dropout, (tuple, list)) and len(dropout) != m:
             raise ValueError(f"segment_dropout must be one number, or one per member ({m}), got {dropout!r}")
+        bottleneck = config.channel_bottleneck
+        if isinstance(bottleneck, bool) or int(bottleneck) != bottleneck or bottleneck < 0:
+            raise ValueError(f"channel_bottleneck must be a whole number >= 0 (0: none), got {bottleneck!r}")
         if isinstance(config.conv_max, (tuple, list)) and len(config.conv_max) != m:
             raise ValueError(f"conv_max must be one bool, or one per member ({m}), got {config.conv_max!r}")
         kernels = config.member_kernels
