@@ -130,7 +130,8 @@ def test_the_cli_flag(tmp_path, capsys):
                  "--conv-segments", "1", "--channel-bottleneck", "2", "--no-baseline", "--out", str(out)]) == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["params"]["channel_bottleneck"] == 2 and saved["net"]["channel_bottleneck"] == 2
-    capsys.readouterr()
+    assert "channel bottleneck: 1 of 1 networks read a step's 3 values through a learned map to 2" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["channel_bottleneck"] == [2]
     with pytest.raises(SystemExit) as stopped:  # argparse: usage and one error line, exit 2
         main(["classify", str(train), "--channel-bottleneck", "-3", "--out", str(tmp_path / "bad")])
     assert stopped.value.code == 2

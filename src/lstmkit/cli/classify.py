@@ -366,6 +366,12 @@ def run(args: argparse.Namespace) -> int:
     if args.values_branch:
         print(f"values branch: every network also reads each series' values at "
               f"{_places(classifier.net.config.values_places)} fixed places as one LSTM step (--values-branch)")
+    mapped = [(m.bottleneck.in_features, m.bottleneck.out_features) for m in classifier.net.members
+              if m.bottleneck is not None]
+    if mapped:
+        widths = "/".join(sorted({str(w) for w, _ in mapped}, key=int))
+        print(f"channel bottleneck: {len(mapped)} of {len(classifier.net.members)} networks read a step's "
+              f"{widths} values through a learned map to {mapped[0][1]} (--channel-bottleneck)")
     frame = classifier.predictions_frame(test)
     report = classifier.evaluate(test) if test.labels is not None else None
 
@@ -384,6 +390,8 @@ def run(args: argparse.Namespace) -> int:
                "label_smoothing": classifier.label_smoothing,
                "summary_mix": classifier.summary_mix,
                "values_mix": classifier.values_mix, "values_branch": classifier.values_branch,
+               "channel_bottleneck": [None if m.bottleneck is None else m.bottleneck.out_features
+                                      for m in classifier.net.members],
                "member_offsets": classifier.member_offsets,
                "segment_selection": classifier.segment_selection,
                "resolution_selection": classifier.resolution_selection,
