@@ -1,5 +1,5 @@
-"""The channel bottleneck (``channel_bottleneck=B``): a step's d*C input values wider than B are
-read by both branches through one learned map to B. Values against a network fed the mapped
+"""The channel bottleneck (``channel_bottleneck=B``): more than B channels are read by both
+branches through one learned map to B at every raw time step, the folded steps left apart. Values against a network fed the mapped
 input by hand, padding, gradients, where it applies, save/load (and models saved before the
 option), inspect, the CLI flag and bad values."""
 
@@ -19,21 +19,21 @@ SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (5, 3, 3
 
 
 def _config(**kwargs) -> ClassifierNetConfig:
-    return ClassifierNetConfig(n_channels=5, fold=4, n_classes=3, patch=2, **SMALL, **kwargs)
+    return ClassifierNetConfig(n_channels=10, fold=2, n_classes=3, patch=2, **SMALL, **kwargs)
 
 
 def test_the_branches_read_the_mapped_steps():
     torch.manual_seed(0)
-    net = ClassifierNet(_config(channel_bottleneck=6, values_branch=True, values_places=3)).eval()
-    assert net.bottleneck.weight.shape == (6, 20) and net.bottleneck.bias is None  # d*C = 20 -> B = 6
-    assert net.input_width == 6 and net.conv.convs[0].in_channels == 6
-    plain = ClassifierNet(ClassifierNetConfig(n_channels=6, fold=1, n_classes=3, patch=2, **SMALL,
+    net = ClassifierNet(_config(channel_bottleneck=4, values_branch=True, values_places=3)).eval()
+    assert net.bottleneck.weight.shape == (4, 10) and net.bottleneck.bias is None  # C = 10 -> B = 4
+    assert net.input_width == 8 and net.conv.convs[0].in_channels == 8  # d*B: the folded steps apart
+    plain = ClassifierNet(ClassifierNetConfig(n_channels=4, fold=2, n_classes=3, patch=2, **SMALL,
                                               values_branch=True, values_places=3)).eval()
     plain.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("bottleneck.")})
-    x, lengths = torch.randn(4, 7, 2 * 20), torch.tensor([7, 6, 4, 2])
-    # by hand: every one of the k = 2 steps of a patch mapped by W_b alone
+    x, lengths = torch.randn(4, 7, 2 * 2 * 10), torch.tensor([7, 6, 4, 2])
+    # by hand: each of the k*d = 4 raw steps of a patch, C = 10 values each, mapped by W_b alone
     w = net.bottleneck.weight.detach()
-    mapped = torch.cat([x[..., :20] @ w.T, x[..., 20:] @ w.T], dim=-1)  # (4, 7, 2*6)
+    mapped = torch.cat([x[..., 10 * j:10 * (j + 1)] @ w.T for j in range(4)], dim=-1)  # (4, 7, 4*4)
     torch.testing.assert_close(net.project(x), mapped)
     with torch.no_grad():
         torch.testing.assert_close(net(x, lengths), plain(mapped, lengths))
@@ -41,7 +41,7 @@ def test_the_branches_read_the_mapped_steps():
 
 def test_a_padded_sequence_gives_what_it_gives_alone():
     torch.manual_seed(1)
-    net = ClassifierNet(_config(channel_bottleneck=6)).eval()
+    net = ClassifierNet(_config(channel_bottleneck=4)).eval()
     x = torch.randn(1, 4, 40)
     padded = torch.cat([x, torch.zeros(1, 3, 40)], dim=1)
     with torch.no_grad():
@@ -50,7 +50,7 @@ def test_a_padded_sequence_gives_what_it_gives_alone():
 
 def test_gradients_reach_the_map():
     torch.manual_seed(2)
-    net = ClassifierNet(_config(channel_bottleneck=6))
+    net = ClassifierNet(_config(channel_bottleneck=4))
     loss = torch.nn.functional.cross_entropy(net(torch.randn(5, 3, 40), torch.tensor([3, 3, 2, 1, 3])),
                                              torch.tensor([0, 1, 2, 0, 1]))
     loss.backward()
@@ -58,14 +58,14 @@ def test_gradients_reach_the_map():
 
 
 def test_no_map_where_the_steps_are_not_wider_than_b():
-    for b in (0, 20, 64):  # 0: never; d*C = 20 is not wider than 20 or 64
+    for b in (0, 10, 16):  # 0: never; C = 10 channels are not more than 10, nor than 16 (though d*C = 20 is)
         torch.manual_seed(3)
         net = ClassifierNet(_config(channel_bottleneck=b))
         assert net.bottleneck is None and net.input_width == 20 and net.conv.convs[0].in_channels == 20
     torch.manual_seed(3)
     same = ClassifierNet(_config())
     torch.manual_seed(3)
-    at_20 = ClassifierNet(_config(channel_bottleneck=20))
+    at_20 = ClassifierNet(_config(channel_bottleneck=16))
     x = torch.randn(2, 3, 40)
     with torch.no_grad():
         torch.testing.assert_close(same.eval()(x, torch.tensor([3, 2])), at_20.eval()(x, torch.tensor([3, 2])))
@@ -130,7 +130,8 @@ def test_the_cli_flag(tmp_path, capsys):
                  "--conv-segments", "1", "--channel-bottleneck", "2", "--no-baseline", "--out", str(out)]) == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["params"]["channel_bottleneck"] == 2 and saved["net"]["channel_bottleneck"] == 2
-    assert "channel bottleneck: 1 of 1 networks read a step's 3 values through a learned map to 2" in capsys.readouterr().out
+    assert ("channel bottleneck: 1 of 1 networks read the 3 channels of every step through a learned map to 2"
+            in capsys.readouterr().out)
     assert json.loads((out / "metrics.json").read_text())["channel_bottleneck"] == [2]
     with pytest.raises(SystemExit) as stopped:  # argparse: usage and one error line, exit 2
         main(["classify", str(train), "--channel-bottleneck", "-3", "--out", str(tmp_path / "bad")])

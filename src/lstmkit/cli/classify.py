@@ -196,10 +196,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default auto: with --conv-segments auto, one more candidate of its "
                              "cross-validation (P = 1 with the maximum), else off")
     parser.add_argument("--channel-bottleneck", type=nonnegative_int, default=CHANNEL_BOTTLENECK, metavar="B",
-                        help="where a step holds more than B values (C channels, times d folded steps), both "
-                             "branches read them through a learned map to B (InceptionTime's bottleneck): "
-                             "the first convolution and the LSTM's input weights then cost B per step, not "
-                             f"d*C; 0: never (default {CHANNEL_BOTTLENECK})")
+                        help="where the series have more than B channels, both branches read every time "
+                             "step's channels through a learned map to B (InceptionTime's bottleneck, a "
+                             "spatial filter): the first convolution and the LSTM's input weights then cost "
+                             f"B per step, not C; 0: never (default {CHANNEL_BOTTLENECK})")
     parser.add_argument("--lstm-dropout", type=fraction_below(1.0), default=LSTM_DROPOUT, metavar="P",
                         help="dropout on the LSTM branch's pooled vector before the head, beside the "
                              f"convolutional branch (LSTM-FCN's; default {LSTM_DROPOUT})")
@@ -370,8 +370,8 @@ def run(args: argparse.Namespace) -> int:
               if m.bottleneck is not None]
     if mapped:
         widths = "/".join(sorted({str(w) for w, _ in mapped}, key=int))
-        print(f"channel bottleneck: {len(mapped)} of {len(classifier.net.members)} networks read a step's "
-              f"{widths} values through a learned map to {mapped[0][1]} (--channel-bottleneck)")
+        print(f"channel bottleneck: {len(mapped)} of {len(classifier.net.members)} networks read the "
+              f"{widths} channels of every step through a learned map to {mapped[0][1]} (--channel-bottleneck)")
     frame = classifier.predictions_frame(test)
     report = classifier.evaluate(test) if test.labels is not None else None
 

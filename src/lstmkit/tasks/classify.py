@@ -131,11 +131,13 @@ with). By default (None) it is the selection's fourth candidate, P = 1 with the 
 network reads the model's own block width (at twice the width the short shape blurs); given,
 it holds for every candidate; with P given and no selection, it is off unless given.
 
-``channel_bottleneck=B`` (0, never, by default) maps every step's d*C input values to B by one
-learned matrix before both branches where d*C > B (:meth:`lstmkit.tasks.classify_net.ClassifierNet.project`,
-InceptionTime's bottleneck): a wide input, many channels or a long multivariate series folded
-into d*C values per step (6 channels of 18,000 steps: d = 141, 846 values), costs the first
-convolution and the LSTM's input weights B per step instead of d*C.
+``channel_bottleneck=B`` (0, never, by default) maps the C channels of every raw time step to B
+by one learned matrix before both branches where C > B
+(:meth:`lstmkit.tasks.classify_net.ClassifierNet.project`, InceptionTime's bottleneck, a spatial
+filter as for a sensor array): many channels (480 in the generated SensorArray, up to 1,345 in
+UEA's sets) then cost the first convolution and the LSTM's input weights B per step instead of
+C. The time steps folded into a block are left apart (mapping the folded d*C values jointly lost
+WanderingSines' trend split: benchmarks/README.md, "A channel bottleneck").
 
 ``fold_offsets=n`` also reads a folded series (d > 1) from later starts:
 view j drops the first ``o_j`` steps before folding (:func:`block_offsets`: ``o_j = round(j d / n)``,

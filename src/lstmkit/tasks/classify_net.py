@@ -5,9 +5,9 @@ Input: a batch of standardised sequences cut into patches, ``x`` of shape ``(N, 
 (S patches of k steps, each step d raw time steps of C channels side by side: a series
 folded by ``fold=d``, see :func:`lstmkit.tasks.classify.fold`; d = 1 for short series; the
 last patch filled by repeating the last step) and ``lengths`` ``(N,)`` counted in patches.
-With ``channel_bottleneck=B`` below d*C, every step's d*C values are first mapped to B by one
-learned matrix, ``x'_t = W_b x_t`` (:meth:`ClassifierNet.project`), and the branches read B
-channels where d*C stands below. Two branches read it::
+With ``channel_bottleneck=B`` below C, the C channels of every raw step are first mapped to B by
+one learned matrix, ``x'_t = W_b x_t`` (:meth:`ClassifierNet.project`), and the branches read B
+channels where C stands below. Two branches read it::
 
     LSTM branch   h_1..h_S = LSTM(x_1..x_S)                 (bidirectional by default)
                   z_lstm = pool(h_1..h_S)        last: [h_S(fwd), h_1(bwd)]; mean: (1/S) Σ_s h_s;
@@ -97,7 +97,7 @@ class ClassifierNetOptions:
     segment_dropout: float | tuple[float, ...] = 0.0  # on the parts' averages before the head (as lstm_dropout on the LSTM's vector; or one per member)
     conv_max: bool | tuple[bool, ...] = False  # the last block's global maximum beside its global average (or one per member)
     values_branch: bool = False  # a one-step LSTM reading the series' values at fixed places, beside both branches
-    channel_bottleneck: int = 0  # B > 0: a step's d*C input values wider than B are first mapped to B (0: never)
+    channel_bottleneck: int = 0  # B > 0: more than B channels are first mapped to B at every step (0: never)
 
 
 @dataclass(kw_only=True)
@@ -284,9 +284,9 @@ class ClassifierNet(nn.Module):
         self.config = config
         self.bottleneck = None
         self.input_width = c.n_channels * c.fold  # the values of one (folded) step the branches read
-        if c.channel_bottleneck and self.input_width > c.channel_bottleneck:
-            self.bottleneck = nn.Linear(self.input_width, int(c.channel_bottleneck), bias=False)
-            self.input_width = int(c.channel_bottleneck)
+        if c.channel_bottleneck and c.n_channels > c.channel_bottleneck:
+            self.bottleneck = nn.Linear(c.n_channels, int(c.channel_bottleneck), bias=False)
+            self.input_width = int(c.channel_bottleneck) * c.fold
         self.encoder = LSTM(self.input_width * c.patch, c.hidden_size, c.num_layers, batch_first=True,
                             bidirectional=c.bidirectional, dropout=c.dropout if c.num_layers > 1 else 0.0,
                             backend=c.backend)
@@ -311,20 +311,22 @@ class ClassifierNet(nn.Module):
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         r"""Patched ``x`` ``(N, S, k*d*C)`` as the branches read it: unchanged, or with a
-        ``channel_bottleneck`` B below d*C every step's d*C values mapped to B by one learned
-        matrix (InceptionTime's bottleneck, Ismail Fawaz et al. 2020), ``(N, S, k*B)``::
+        ``channel_bottleneck`` B below C the C channels of every raw time step (each of the k*d
+        steps side by side in a patch) mapped to B by one learned matrix (InceptionTime's
+        bottleneck, Ismail Fawaz et al. 2020; a spatial filter, as for a sensor array),
+        ``(N, S, k*d*B)``::
 
-            x'_t = W_b x_t,   W_b: (B, d*C), no bias (a zero step stays zero, so padding stays padding)
+            x'_t = W_b x_t,   W_b: (B, C), no bias (a zero step stays zero, so padding stays padding)
 
-        The first convolution then costs B instead of d*C input channels per filter tap, and
-        the LSTM's input weights k*B instead of k*d*C columns: a wide input (many channels, or
-        a long multivariate series folded into d*C values per step) is read at a fraction of
-        the cost, by a map learned with the rest."""
+        The first convolution then costs d*B instead of d*C input channels per filter tap, and
+        the LSTM's input weights k*d*B instead of k*d*C columns: many channels are read at a
+        fraction of the cost, by a map learned with the rest. The d steps folded into one block
+        are left as they are: the map mixes channels, never time."""
         if self.bottleneck is None:
             return x
         n, s, _ = x.shape
         c = self.config
-        return self.bottleneck(x.reshape(n, s, c.patch, c.n_channels * c.fold)).reshape(n, s, -1)
+        return self.bottleneck(x.reshape(n, s, c.patch * c.fold, c.n_channels)).reshape(n, s, -1)
 
     def lstm_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The LSTM branch's pooled vector ``(N, D*H)`` of patched (and :meth:`project`-ed) ``x``
