@@ -77,7 +77,7 @@ def test_bad_values_are_refused():
             lstmkit.Classifier(channel_bottleneck=bad)
         with pytest.raises(ValueError, match="channel_bottleneck must be a whole number >= 0"):
             ClassifierEnsemble(_config(channel_bottleneck=bad))
-    assert ClassifierParams().channel_bottleneck == 0  # the default: never
+    assert ClassifierParams().channel_bottleneck == 128  # the default: more than 128 channels mapped to 128
 
 
 def _wide(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,3 +138,15 @@ def test_the_cli_flag(tmp_path, capsys):
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "--channel-bottleneck" in err and "-3" in err and not (tmp_path / "bad").exists()
+
+
+def test_by_default_more_than_128_channels_are_mapped_to_128():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(8, 130, 20)).astype(np.float32), np.array(["a", "b"] * 4)
+    options = {**SMALL, "ensemble": 1, "conv_segments": 1, "conv_max": False, "fold_scales": (1.0,),
+               "values_branch": False, "summary_mix": 0.0, "values_mix": 0.0, "trend_window": 0, "max_steps": 2}
+    wide = lstmkit.Classifier(**options).fit(x, y)
+    assert wide.net.members[0].bottleneck.weight.shape == (128, 130)
+    assert wide.net.members[0].conv.convs[0].in_channels == 128
+    narrow = lstmkit.Classifier(**options).fit(x[:, :128], y)  # 128 channels: read as they are
+    assert narrow.net.members[0].bottleneck is None and narrow.net.members[0].conv.convs[0].in_channels == 128

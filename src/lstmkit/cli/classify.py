@@ -37,7 +37,7 @@ CONV_MAX = None  # ClassifierParams.conv_max (None: chosen with P; tests check t
 LABEL_SMOOTHING = None  # ClassifierParams.label_smoothing (None: 0.1 with few series per class; tests check that they agree)
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
 PATCH_STEPS = 16  # ClassifierParams.patch_steps (tests check that they agree)
-CHANNEL_BOTTLENECK = 0  # ClassifierParams.channel_bottleneck (tests check that they agree)
+CHANNEL_BOTTLENECK = 128  # ClassifierParams.channel_bottleneck (tests check that they agree)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:

@@ -97,7 +97,7 @@ class ClassifierNetOptions:
     segment_dropout: float | tuple[float, ...] = 0.0  # on the parts' averages before the head (as lstm_dropout on the LSTM's vector; or one per member)
     conv_max: bool | tuple[bool, ...] = False  # the last block's global maximum beside its global average (or one per member)
     values_branch: bool = False  # a one-step LSTM reading the series' values at fixed places, beside both branches
-    channel_bottleneck: int = 0  # B > 0: more than B channels are first mapped to B at every step (0: never)
+    channel_bottleneck: int = 128  # B > 0: more than B channels are first mapped to B at every step (0: never)
 
 
 @dataclass(kw_only=True)
