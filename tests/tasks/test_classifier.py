@@ -93,6 +93,17 @@ def saved_before(model, path, state_key, param_key):
     return lstmkit.Classifier.load(path)
 
 
+def saved_before(model_dir, *options):
+    """Rewrite the config of the model saved in ``model_dir`` as a version before ``options``
+    saved it: the keys gone from its params and its net's config."""
+    path = model_dir / "config.json"
+    config = json.loads(path.read_text())
+    for part in ("params", "net"):
+        for name in options:
+            config[part].pop(name)
+    path.write_text(json.dumps(config))
+
+
 def write_ts(path, data):
     lines = ["@problemName synthetic", "@timeStamps false", "@missing false", "@univariate false",
              f"@dimensions {data.n_channels}", "@equalLength false", "@classLabel true sine square", "@data"]
