@@ -93,7 +93,7 @@ def saved_before(model, path, state_key, param_key):
     return lstmkit.Classifier.load(path)
 
 
-def saved_before(model_dir, *options):
+def saved_without(model_dir, *options):
     """Rewrite the config of the model saved in ``model_dir`` as a version before ``options``
     saved it: the keys gone from its params and its net's config."""
     path = model_dir / "config.json"

@@ -13,7 +13,7 @@ import lstmkit
 from lstmkit.tasks.classify import ClassifierParams
 from lstmkit.tasks.classify_net import ClassifierEnsemble, ClassifierNet, ClassifierNetConfig
 
-from test_classifier import saved_before, synthetic, write_ts
+from test_classifier import saved_without, synthetic, write_ts
 
 SMALL = {"hidden_size": 8, "conv_channels": (8, 16, 8), "conv_kernels": (5, 3, 3)}
 
@@ -109,7 +109,7 @@ def test_fit_save_load_and_inspect(tmp_path):
 
     old = lstmkit.Classifier(**options, max_epochs=1).fit(x, y)
     old.save(tmp_path / "old")
-    saved_before(tmp_path / "old", "channel_bottleneck")
+    saved_without(tmp_path / "old", "channel_bottleneck")
     before = lstmkit.Classifier.load(tmp_path / "old")
     assert before.net.config.channel_bottleneck == 0 and before.net.members[0].bottleneck is None
     np.testing.assert_array_equal(before.predict_proba(xt), old.predict_proba(xt))

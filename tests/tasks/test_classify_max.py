@@ -13,7 +13,7 @@ import lstmkit
 from lstmkit.tasks.classify import ClassifierParams
 from lstmkit.tasks.classify_net import ClassifierEnsemble, ClassifierNet, ClassifierNetConfig, ConvBranch
 
-from test_classifier import saved_before, synthetic, write_ts
+from test_classifier import saved_without, synthetic, write_ts
 from test_classify_select import SMALL as SELECT_SMALL
 from test_classify_select import spy_on_fits
 
@@ -96,7 +96,7 @@ def test_save_load_and_models_saved_before_the_option(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(test), clf.predict_proba(test))
     old = lstmkit.Classifier(**SMALL, conv_segments=1, conv_max=False, max_epochs=1, ensemble=1).fit(train)
     old.save(tmp_path / "old")
-    saved_before(tmp_path / "old", "conv_max")
+    saved_without(tmp_path / "old", "conv_max")
     before = lstmkit.Classifier.load(tmp_path / "old")
     assert before.net.config.conv_max is False and not before.net.members[0].conv.max_pool
     np.testing.assert_array_equal(before.predict_proba(test), old.predict_proba(test))
