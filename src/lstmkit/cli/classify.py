@@ -196,7 +196,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default auto: with --conv-segments auto, one more candidate of its "
                              "cross-validation (P = 1 with the maximum), else off")
     parser.add_argument("--channel-bottleneck", type=nonnegative_int, default=CHANNEL_BOTTLENECK, metavar="B",
-                        help="where the series have more than B channels, both branches read every time "
+                        help="where the networks read more than B channels (C; 2C with the trend split, 3C "
+                             "with the series' statistics), both branches read every time "
                              "step's channels through a learned map to B (InceptionTime's bottleneck, a "
                              "spatial filter): the first convolution and the LSTM's input weights then cost "
                              f"B per step, not C; 0: never (default {CHANNEL_BOTTLENECK})")

@@ -347,7 +347,7 @@ class ClassifierNet(nn.Module):
         """The conv branch's pooled vector of the same input, unpatched to every time step."""
         n, s, _ = x.shape
         c = self.config
-        u = x.reshape(n, s * c.patch, self.input_width).transpose(1, 2)  # (N, d*C or B, S*k)
+        u = x.reshape(n, s * c.patch, self.input_width).transpose(1, 2)  # (N, d*C or d*B, S*k)
         return self.conv(u, lengths.to(x.device) * c.patch)
 
     def values_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -365,7 +365,7 @@ class ClassifierNet(nn.Module):
         length alike (a series of any length is read at the same Q places)."""
         n, s, _ = x.shape
         c = self.config
-        u = x.reshape(n, s * c.patch, self.input_width)  # (N, T, d*C or B)
+        u = x.reshape(n, s * c.patch, self.input_width)  # (N, T, d*C or d*B)
         steps = (lengths.to(x.device).to(torch.long) * c.patch).clamp(min=1)
         q = torch.arange(c.values_places, device=x.device)
         places = torch.div((2 * q[None, :] + 1) * steps[:, None], 2 * c.values_places, rounding_mode="floor")
