@@ -38,6 +38,7 @@ LABEL_SMOOTHING = None  # ClassifierParams.label_smoothing (None: 0.1 with few s
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
 PATCH_STEPS = 16  # ClassifierParams.patch_steps (tests check that they agree)
 CHANNEL_BOTTLENECK = 128  # ClassifierParams.channel_bottleneck (tests check that they agree)
+WARP_COPIES = 0  # ClassifierParams.warp_copies (None: 9 or 4 at 1 or 2 series per class; tests check that they agree)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -82,6 +83,21 @@ def dropout_or_auto(text: str) -> float | None:
     if text.strip().lower() == "auto":
         return None
     return fraction_below(1.0)(text)
+
+
+def copies_or_auto(text: str) -> int | None:
+    """An argparse type for ``--warp-copies``: ``auto`` (None: by the median class's series,
+    :func:`lstmkit.tasks.classify_augment.warp_copies_for`) or a whole number >= 0 (the error
+    names the text given)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number >= 0, got {text!r}")
+    return value
 
 
 def on_off_or_auto(text: str) -> bool | None:
@@ -208,6 +224,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train against (1 - E) on the true class and E spread over all K classes "
                              "(default: 0, the plain cross-entropy, but 0.1 where the median class has 2 "
                              "training series, which the networks would learn by heart)")
+    parser.add_argument("--warp-copies", type=copies_or_auto, default=WARP_COPIES, metavar="W",
+                        help="train the networks on every series and W copies of it read along smooth random "
+                             "time warps (the same shape, its parts a little earlier or later); auto: 9 where "
+                             "the median class has one training series, 4 where it has two, else none "
+                             f"(default {'auto' if WARP_COPIES is None else WARP_COPIES})")
     parser.add_argument("--mixup", type=_mixup_alpha, default=MIXUP, metavar="A",
                         help="mixup in training: every batch mixed with a shuffled copy of itself, "
                              "weight λ ~ Beta(A, A), the loss mixed alike (Zhang et al. 2018); "
@@ -364,6 +385,10 @@ def run(args: argparse.Namespace) -> int:
     if args.label_smoothing is None and classifier.label_smoothing > 0:
         print(f"label smoothing {classifier.label_smoothing:g}: the median class has 2 training series, which "
               f"the networks would learn by heart (--label-smoothing 0: off)")
+    if classifier.warp_copies > 0:
+        print(f"warped copies: the networks trained on every series and {classifier.warp_copies} time-warped "
+              f"cop{'ies' if classifier.warp_copies > 1 else 'y'} of it ({len(train) * (1 + classifier.warp_copies)} "
+              f"series; --warp-copies)")
     if args.values_branch:
         print(f"values branch: every network also reads each series' values at "
               f"{_places(classifier.net.config.values_places)} fixed places as one LSTM step (--values-branch)")
@@ -388,7 +413,7 @@ def run(args: argparse.Namespace) -> int:
                "conv_segments": classifier.net.config.conv_segments,
                "segment_dropout": classifier.net.config.segment_dropout,
                "conv_max": classifier.net.config.conv_max, "trend_window": classifier.trend_window,
-               "label_smoothing": classifier.label_smoothing,
+               "label_smoothing": classifier.label_smoothing, "warp_copies": classifier.warp_copies,
                "summary_mix": classifier.summary_mix,
                "values_mix": classifier.values_mix, "values_branch": classifier.values_branch,
                "channel_bottleneck": [None if m.bottleneck is None else m.bottleneck.out_features

@@ -222,6 +222,7 @@ from torch import nn
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
+from lstmkit.tasks.classify_augment import warp_copies_for, warped_copies
 from lstmkit.tasks.classify_select import (SUMMARY_MIX_FEATURES, VALUES_MIX_FEATURES, label_smoothing_for,
                                            progress_printer, select_conv_segments, select_fold_scales,
                                            wants_values_branch)
@@ -332,6 +333,9 @@ class ClassifierParams(ClassifierNetOptions):
     # mixup's α (Zhang et al. 2018, :func:`lstmkit.tasks.classify_net.mix_batch`), or one per
     # member (the others read the batch unmixed); 0: no mixing
     mixup: float | tuple[float, ...] = 0.0
+    # W > 0: the networks train on every series and W time-warped copies of it
+    # (:mod:`lstmkit.tasks.classify_augment`); the selection and the scaling read the series alone
+    warp_copies: int | None = 0  # None: classify_augment.warp_copies_for (9 or 4 copies at 1 or 2 series per class)
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(max_epochs=300, learning_rate=1e-3, batch_size=16, patience=100,
                                                lr_schedule="cosine", warmup_steps=50))
@@ -354,6 +358,9 @@ class ClassifierParams(ClassifierNetOptions):
                              f"(ensemble >= 2, patch None), got ensemble={self.ensemble}, patch={self.patch!r}")
         if self.values_branch is not None and not isinstance(self.values_branch, (bool, np.bool_)):
             raise ValueError(f"values_branch must be True, False or None (chosen), got {self.values_branch!r}")
+        if self.warp_copies is not None and (isinstance(self.warp_copies, bool) or not isinstance(
+                self.warp_copies, (int, np.integer)) or self.warp_copies < 0):
+            raise ValueError(f"warp_copies must be a whole number >= 0, got {self.warp_copies!r}")
         if not 0.0 <= self.augment < 1.0:
             raise ValueError(f"augment must lie in [0, 1), got {self.augment}")
         w = self.trend_window
@@ -747,6 +754,7 @@ class Classifier(Estimator):
         self.summary_model: SummaryStatisticsModel | None = None  # fitted where summary_mix > 0
         self.values_mix = 0.0  # the values' weight in predict_proba, after the features' (0: none)
         self.values_model: SummaryStatisticsModel | None = None  # fitted where values_mix > 0
+        self.warp_copies = 0  # the W time-warped copies of every series the networks trained on
         self.label_smoothing = 0.0  # the e the networks trained with (label_smoothing, or None's choice)
         # fold_scales=None on series read whole: select_fold_scales' record
         self.resolution_selection: dict[str, Any] | None = None
@@ -968,13 +976,15 @@ class Classifier(Estimator):
         if p.fold_offsets is None and self.segment_selection is not None and d > 1:
             offsets = self.segment_selection.get("chosen_offsets", 1)  # the maximum's candidate: 4
         self.member_offsets = [block_offsets(dm, offsets, self.period) for dm in self.member_downsample]
-        xs, ls = self.view_tensors(data, multi)
-        n, views = len(data), self.views
-        y = torch.as_tensor(data.label_indices(self.classes), dtype=torch.long).repeat(views)
+        self.warp_copies = warp_copies_for(p.warp_copies, data)
+        seen = warped_copies(data, self.warp_copies, seed=training.seed)  # what the networks train on
+        xs, ls = self.view_tensors(seen, multi)
+        n, views = len(seen), self.views
+        y = torch.as_tensor(seen.label_indices(self.classes), dtype=torch.long).repeat(views)
         val_loader = None
         if p.val_fraction > 0 and n >= 10:  # a series' views stay on one side of the split
             train_idx, val_idx = (np.concatenate([idx + j * n for j in range(views)])
-                                  for idx in stratified_split(data.labels, p.val_fraction, seed=training.seed))
+                                  for idx in stratified_split(seen.labels, p.val_fraction, seed=training.seed))
             val_loader = self._loader([t[val_idx] for t in xs + ls], y[val_idx], shuffle=False)
         else:
             train_idx = np.arange(n * views)
@@ -1207,7 +1217,7 @@ class Classifier(Estimator):
                 "summary_mix": self.summary_mix,
                 "summary_model": None if self.summary_model is None else self.summary_model.state(),
                 "values_mix": self.values_mix, "values_branch": self.values_branch,
-                "label_smoothing": self.label_smoothing,
+                "label_smoothing": self.label_smoothing, "warp_copies": self.warp_copies,
                 "values_model": None if self.values_model is None else self.values_model.state()}
 
     def build_net(self, net_config) -> Any:
@@ -1242,6 +1252,7 @@ class Classifier(Estimator):
         self.values_mix = float(state.get("values_mix", 0.0))  # saved before it: none
         self.values_branch = bool(state.get("values_branch", False))  # saved before it: none
         self.label_smoothing = float(state.get("label_smoothing", self.params.label_smoothing or 0.0))
+        self.warp_copies = int(state.get("warp_copies", 0))  # saved before the copies: none
         values = state.get("values_model")
         self.values_model = None if values is None else SummaryStatisticsModel.from_state(values)
         # saved before the trend's choice: the window given, if any
