@@ -105,9 +105,10 @@ def test_the_automatic_count_follows_the_median_class():
     data = synthetic(12, seed=0)  # 6 per class
     assert warp_copies_for(None, data) == 0 and warp_copies_for(5, data) == 5
     assert warp_copies_for(None, data.subset([0, 1])) == 9  # one series per class
-    assert warp_copies_for(None, data.subset([0, 1, 2, 3])) == 4  # two
-    assert warp_copies_for(None, data.subset([0, 1, 2, 3, 4, 5])) == 0  # three: held-out series exist
+    assert warp_copies_for(None, data.subset([0, 1, 2])) == 6  # 2 and 1: the median class has 1.5
+    assert warp_copies_for(None, data.subset([0, 1, 2, 3])) == 0  # two: the 2-fold selection runs
     assert warp_copies_for(None, data.subset([0, 2, 4, 6, 8, 1])) == 0  # 5 and 1: the median class has 3
+    assert warp_copies_for(4, data.subset([0, 1, 2, 3])) == 4
 
 
 def test_the_cli_flag(tmp_path, capsys):
@@ -119,18 +120,39 @@ def test_the_cli_flag(tmp_path, capsys):
 
     assert WARP_COPIES == ClassifierParams().warp_copies  # the CLI's default is the library's
     train = tmp_path / "train.ts"
-    write_ts(train, synthetic(4, seed=0))  # two series per class
+    write_ts(train, synthetic(2, seed=0))  # one series per class
     test = write_ts(tmp_path / "test.ts", synthetic(6, seed=1))
     out = tmp_path / "run"
     assert main(["classify", str(train), str(test), "--hidden-size", "8", "--max-steps", "4", "--ensemble", "1",
                  "--conv-segments", "1", "--warp-copies", "auto", "--no-baseline", "--out", str(out)]) == 0
-    assert ("warped copies: the networks trained on every series and 4 time-warped copies of it (20 series"
+    assert ("warped copies: the networks trained on every series and 9 time-warped copies of it (20 series"
             in capsys.readouterr().out)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["warp_copies"] == 4
+    assert metrics["warp_copies"] == 9
     assert json.loads((out / "config.json").read_text())["params"]["warp_copies"] is None
     with pytest.raises(SystemExit) as stopped:  # argparse: usage and one error line, exit 2
         main(["classify", str(train), "--warp-copies", "-2", "--out", str(tmp_path / "bad")])
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "--warp-copies" in err and "-2" in err and not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("bad", [-0.1, 2.5])
+def test_bad_strengths_are_refused(bad):
+    with pytest.raises(ValueError, match="warp_strength must lie in"):
+        ClassifierParams(warp_strength=bad)
+
+
+def test_the_strength_reaches_the_copies(monkeypatch):
+    from lstmkit.tasks import classify_augment
+
+    got = []
+    original = classify_augment.warp_positions
+
+    def spy(length, rng, strength=classify_augment.WARP_STRENGTH, knots=classify_augment.WARP_KNOTS):
+        got.append(strength)
+        return original(length, rng, strength, knots)
+
+    monkeypatch.setattr(classify_augment, "warp_positions", spy)
+    lstmkit.Classifier(**SMALL, warp_copies=1, warp_strength=0.15, seed=0).fit(synthetic(6, seed=0))
+    assert got == [0.15] * 6

@@ -38,7 +38,7 @@ LABEL_SMOOTHING = None  # ClassifierParams.label_smoothing (None: 0.1 with few s
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
 PATCH_STEPS = 16  # ClassifierParams.patch_steps (tests check that they agree)
 CHANNEL_BOTTLENECK = 128  # ClassifierParams.channel_bottleneck (tests check that they agree)
-WARP_COPIES = 0  # ClassifierParams.warp_copies (None: 9 or 4 at 1 or 2 series per class; tests check that they agree)
+WARP_COPIES = None  # ClassifierParams.warp_copies (None: 9 where the median class has 1 series; tests check that they agree)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -227,7 +227,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warp-copies", type=copies_or_auto, default=WARP_COPIES, metavar="W",
                         help="train the networks on every series and W copies of it read along smooth random "
                              "time warps (the same shape, its parts a little earlier or later); auto: 9 where "
-                             "the median class has one training series, 4 where it has two, else none "
+                             "the median class has one training series (nothing to hold out), else none "
                              f"(default {'auto' if WARP_COPIES is None else WARP_COPIES})")
     parser.add_argument("--mixup", type=_mixup_alpha, default=MIXUP, metavar="A",
                         help="mixup in training: every batch mixed with a shuffled copy of itself, "

@@ -222,7 +222,7 @@ from torch import nn
 from lstmkit.errors import InputError, param_ref
 from lstmkit.tasks.base import EncoderView, Estimator, net_options
 from lstmkit.tasks.classify_baselines import SummaryStatisticsModel
-from lstmkit.tasks.classify_augment import warp_copies_for, warped_copies
+from lstmkit.tasks.classify_augment import WARP_STRENGTH, warp_copies_for, warped_copies
 from lstmkit.tasks.classify_select import (SUMMARY_MIX_FEATURES, VALUES_MIX_FEATURES, label_smoothing_for,
                                            progress_printer, select_conv_segments, select_fold_scales,
                                            wants_values_branch)
@@ -335,7 +335,8 @@ class ClassifierParams(ClassifierNetOptions):
     mixup: float | tuple[float, ...] = 0.0
     # W > 0: the networks train on every series and W time-warped copies of it
     # (:mod:`lstmkit.tasks.classify_augment`); the selection and the scaling read the series alone
-    warp_copies: int | None = 0  # None: classify_augment.warp_copies_for (9 or 4 copies at 1 or 2 series per class)
+    warp_copies: int | None = None  # None: classify_augment.warp_copies_for (9 where the median class has 1 series, else 0)
+    warp_strength: float = WARP_STRENGTH  # s: the copies' log-speed scale (classify_augment.warp_positions)
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(max_epochs=300, learning_rate=1e-3, batch_size=16, patience=100,
                                                lr_schedule="cosine", warmup_steps=50))
@@ -361,6 +362,8 @@ class ClassifierParams(ClassifierNetOptions):
         if self.warp_copies is not None and (isinstance(self.warp_copies, bool) or not isinstance(
                 self.warp_copies, (int, np.integer)) or self.warp_copies < 0):
             raise ValueError(f"warp_copies must be a whole number >= 0, got {self.warp_copies!r}")
+        if not 0.0 <= self.warp_strength <= 2.0:
+            raise ValueError(f"warp_strength must lie in [0, 2], got {self.warp_strength}")
         if not 0.0 <= self.augment < 1.0:
             raise ValueError(f"augment must lie in [0, 1), got {self.augment}")
         w = self.trend_window
@@ -977,7 +980,7 @@ class Classifier(Estimator):
             offsets = self.segment_selection.get("chosen_offsets", 1)  # the maximum's candidate: 4
         self.member_offsets = [block_offsets(dm, offsets, self.period) for dm in self.member_downsample]
         self.warp_copies = warp_copies_for(p.warp_copies, data)
-        seen = warped_copies(data, self.warp_copies, seed=training.seed)  # what the networks train on
+        seen = warped_copies(data, self.warp_copies, seed=training.seed, strength=p.warp_strength)  # what the networks train on
         xs, ls = self.view_tensors(seen, multi)
         n, views = len(seen), self.views
         y = torch.as_tensor(seen.label_indices(self.classes), dtype=torch.long).repeat(views)
