@@ -278,11 +278,17 @@ def test_every_class_of_two_series_runs_a_two_fold_selection_with_smoothed_label
     def spy(self, data, *args, **kwargs):
         labels = np.asarray(data.labels if hasattr(data, "labels") else args[0]).astype(str)
         seen.append((self.get_params()["label_smoothing"], int((labels == "rare").sum())))
-        return real_fit(self, data, *args, **kwargs)
+        fitted = real_fit(self, data, *args, **kwargs)
+        copies.append(fitted.warp_copies)
+        return fitted
 
+    copies = []
     monkeypatch.setattr(lstmkit.Classifier, "fit", spy)
     options = {**SMALL, "max_epochs": 300, "max_steps": 40, "seed": 1}
     clf = lstmkit.Classifier(**options).fit(x, y)
+    # warped copies: at two series per class none, for the model and for the fold networks, whose
+    # one series per class would otherwise call for them (they train as the model does)
+    assert len(copies) == len(seen) and set(copies) == {0}
     record = clf.segment_selection
     assert classify_select.selection_folds(clf.read(x, y)) == 2 == record["folds"]
     assert record["skipped"] is None and len(record["log_loss"]) == len(record["choices"])

@@ -127,6 +127,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from lstmkit.tasks.classify_augment import warp_copies_for
+
 #: The candidates ``(P, segment_dropout, conv_max)``, in the order the rule weighs them: the first
 #: is kept unless a later one is better on both measures than the one chosen so far.
 SEGMENT_CANDIDATES = ((1, 0.0, False), (3, 0.0, False), (3, 0.8, False), (1, 0.0, True))
@@ -379,6 +381,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     common = {**params, "mixup": _first_member(params["mixup"]), "kernel_scales": (1.0,), "fold_offsets": 1,
               "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
               "label_smoothing": label_smoothing_for(params.get("label_smoothing"), data),  # as the model's
+              "warp_copies": warp_copies_for(params.get("warp_copies", 0), data),  # as the model's, not the fold's
               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
               # a time budget for the model (minutes) is shared: the selection's networks together
               # take at most half of it, each group its share by its networks
@@ -572,6 +575,7 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
                "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
                "label_smoothing": label_smoothing_for(params.get("label_smoothing"), data), "fold_offsets": 1,
+               "warp_copies": warp_copies_for(params.get("warp_copies", 0), data),  # as the model's
                "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
