@@ -58,8 +58,8 @@ fewer, 3 batches or fewer: ArrowHead's 36 stop at 900 steps, UnitTest's 20 at 60
 median class has a single training series (``warp_copies=None``), the networks train on every
 series and 9 copies of it read along smooth random time warps of strength 0.1
 (:mod:`lstmkit.tasks.classify_augment`): one series shows a class at one timing only, and
-nothing can be held out to choose otherwise (ten sets at one series per class: 0.611 -> 0.693,
-MiniRocket 0.683; benchmarks/README.md, "Time-warped copies"). With
+nothing can be held out to choose otherwise (ten sets at one series per class, seeds 0-2: 0.603 ->
+0.684, MiniRocket 0.680; benchmarks/README.md, "Time-warped copies"). With
 ``val_fraction=0`` (the default) every training series is used and the weights with the lowest
 training loss are kept (as the published LSTM-FCN chose its models); ``val_fraction > 0`` holds out a stratified split for early
 stopping on the validation loss instead.
