@@ -114,9 +114,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --shots: the seed that draws the K series of each class (default 0)")
     parser.add_argument("--mix-grid", type=grid_argument, default=None, metavar="W1,W2,..",
                         help="also weigh the series features' mixture over these weights, and score every one")
+    parser.add_argument("--selection-warp-copies", type=int, default=None, metavar="W",
+                        help="the selection's networks train with W warped copies whatever the model's count "
+                             "(default: the model's, as lstmkit does)")
     args = parser.parse_args(argv)
     if args.folds is not None and args.folds < 2:
         parser.error(f"--folds must be 2 or more, got {args.folds}")
+    if args.selection_warp_copies is not None and args.selection_warp_copies < 0:
+        parser.error(f"--selection-warp-copies must be 0 or more, got {args.selection_warp_copies}")
 
     import torch
 
@@ -131,12 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     lstmkit.retain_freed_memory()  # as the lstmkit command does: freed memory reused, not faulted in again
-    folds = classify_select.SELECTION_FOLDS
+    folds, copies_for = classify_select.SELECTION_FOLDS, classify_select.warp_copies_for
     if args.folds is not None:
         classify_select.SELECTION_FOLDS = args.folds
+    if args.selection_warp_copies is not None:  # the selection's count alone; the model's is its option's
+        classify_select.warp_copies_for = lambda _given, _data: args.selection_warp_copies
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
         print(f"options {json.dumps(args.options)}, selection folds {classify_select.SELECTION_FOLDS}"
+              + (f", the selection's networks with {args.selection_warp_copies} warped copies"
+                 if args.selection_warp_copies is not None else "")
               + (f", {args.shots} training series per class (split seed {args.split_seed})" if args.shots else "")
               + (f", mixture grid {list(args.mix_grid)}" if args.mix_grid else ""))
         for name in args.datasets.split(","):
@@ -157,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
                     with open(args.json, "a") as out:
                         out.write(json.dumps({"set": name, "seed": seed, "options": args.options,
                                               "shots": args.shots, "split_seed": args.split_seed,
+                                              "selection_warp_copies": args.selection_warp_copies,
                                               **record}) + "\n")
     finally:
-        classify_select.SELECTION_FOLDS = folds
+        classify_select.SELECTION_FOLDS, classify_select.warp_copies_for = folds, copies_for
     return 0
 
 

@@ -35,6 +35,7 @@ def screen(monkeypatch):
     (["--mix-grid", "0,1.5"], "weights in [0, 1]"),
     (["--mix-grid", "0,a"], "comma-separated numbers"),
     (["--folds", "1"], "--folds must be 2 or more"),
+    (["--selection-warp-copies", "-1"], "--selection-warp-copies must be 0 or more"),
     (["--options", '{"hidden_sise": 8}'], "--options: "),
     (["--options", '{"augment": 1.5}'], "augment must lie in [0, 1)"),
 ])
@@ -79,3 +80,23 @@ def test_the_defaults_three_folds_and_no_grid(screen, tmp_path):
     assert record["folds"] == 3 and "accuracy_by_w" not in record
     model = lstmkit.Classifier(seed=1, progress=False, **SMALL).fit(synthetic(24, seed=0, channels=1))
     assert record["accuracy"] == pytest.approx(model.evaluate(synthetic(20, seed=1, channels=1))["accuracy"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_the_selections_copies_apart_from_the_models(screen, tmp_path, monkeypatch):
+    """--selection-warp-copies W: every network the selection trains sees W copies of its series,
+    the model its own option's count (here none); the module's rule is restored after the run."""
+    from lstmkit.tasks import classify
+
+    counts = []
+    warped = classify.warped_copies
+    monkeypatch.setattr(classify, "warped_copies",
+                        lambda data, copies, **kw: counts.append(copies) or warped(data, copies, **kw))
+    rule = classify_select.warp_copies_for
+    out = tmp_path / "screen.jsonl"
+    assert screen.main(["--datasets", "Tiny", "--seeds", "0", "--selection-warp-copies", "2", "--json", str(out),
+                        "--options", json.dumps({**SMALL, "warp_copies": 0})]) == 0
+    assert classify_select.warp_copies_for is rule
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["selection_warp_copies"] == 2 and record["skipped"] is None
+    assert len(counts) > 2 and counts[-1] == 0 and set(counts[:-1]) == {2}  # the model's fit comes last
