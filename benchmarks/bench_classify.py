@@ -395,7 +395,8 @@ def run_lstmkit(train, test, seed: int) -> dict:
             "segment_dropout": clf.net.config.segment_dropout, "conv_max": clf.net.config.conv_max,
             "segment_selection": clf.segment_selection, "member_downsample": list(clf.member_downsample),
             "member_offsets": clf.member_offsets, "summary_mix": clf.summary_mix, "values_mix": clf.values_mix,
-            "values_branch": clf.values_branch, "resolution_selection": clf.resolution_selection}
+            "values_branch": clf.values_branch, "resolution_selection": clf.resolution_selection,
+            "warp_copies": clf.warp_copies, "copies_selection": clf.copies_selection}
 
 
 def run_lstm_fcn(train, test, seeds: list[int], sizes: list[int], fit=None) -> dict:

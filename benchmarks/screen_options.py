@@ -84,7 +84,8 @@ def screen(train, test, seed: int, options: dict, grid: tuple[float, ...] | None
     record = {"accuracy": round(model.evaluate(test)["accuracy"], 6), "seconds": round(seconds, 1),
               "skipped": selection.get("skipped"), "folds": selection.get("folds"),
               "chosen": [selection.get(key) for key in ("chosen", "chosen_dropout", "chosen_max", "chosen_trend")],
-              "summary_mix": model.summary_mix}
+              "summary_mix": model.summary_mix, "warp_copies": model.warp_copies,
+              "copies_selection": model.copies_selection}
     if grid is not None:
         own = model.summary_mix
         if model.summary_model is None:  # the networks alone: the features' regression fitted as the model would

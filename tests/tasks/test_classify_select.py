@@ -286,9 +286,11 @@ def test_every_class_of_two_series_runs_a_two_fold_selection_with_smoothed_label
     monkeypatch.setattr(lstmkit.Classifier, "fit", spy)
     options = {**SMALL, "max_epochs": 300, "max_steps": 40, "seed": 1}
     clf = lstmkit.Classifier(**options).fit(x, y)
-    # warped copies: at two series per class none, for the model and for the fold networks, whose
-    # one series per class would otherwise call for them (they train as the model does)
-    assert len(copies) == len(seen) and set(copies) == {0}
+    # warped copies: at two series per class first weighed, per fold one network with 4 and one
+    # without (classify_copies); then the selection's networks train with the count kept, as the
+    # model does, though their one series per class would otherwise call for 9
+    assert len(copies) == len(seen) and copies[:4] == [4, 0, 4, 0]
+    assert set(copies[4:]) == {clf.warp_copies} and clf.copies_selection["chosen"] == clf.warp_copies
     record = clf.segment_selection
     assert classify_select.selection_folds(clf.read(x, y)) == 2 == record["folds"]
     assert record["skipped"] is None and len(record["log_loss"]) == len(record["choices"])

@@ -106,7 +106,7 @@ def test_the_automatic_count_follows_the_median_class():
     assert warp_copies_for(None, data) == 0 and warp_copies_for(5, data) == 5
     assert warp_copies_for(None, data.subset([0, 1])) == 9  # one series per class
     assert warp_copies_for(None, data.subset([0, 1, 2])) == 6  # 2 and 1: the median class has 1.5
-    assert warp_copies_for(None, data.subset([0, 1, 2, 3])) == 0  # two: the 2-fold selection runs
+    assert warp_copies_for(None, data.subset([0, 1, 2, 3])) == 4  # two: weighed on the 2 folds when fitted
     assert warp_copies_for(None, data.subset([0, 2, 4, 6, 8, 1])) == 0  # 5 and 1: the median class has 3
     assert warp_copies_for(4, data.subset([0, 1, 2, 3])) == 4
 

@@ -38,7 +38,7 @@ LABEL_SMOOTHING = None  # ClassifierParams.label_smoothing (None: 0.1 with few s
 MIXUP = 0.0  # ClassifierParams.mixup (tests check that they agree)
 PATCH_STEPS = 16  # ClassifierParams.patch_steps (tests check that they agree)
 CHANNEL_BOTTLENECK = 128  # ClassifierParams.channel_bottleneck (tests check that they agree)
-WARP_COPIES = None  # ClassifierParams.warp_copies (None: 9 where the median class has 1 series; tests check that they agree)
+WARP_COPIES = None  # ClassifierParams.warp_copies (None: 9 / 4 where the median class has 1 / 2 series; tests check that they agree)
 
 
 def kernel_sizes(text: str) -> tuple[int, ...]:
@@ -227,7 +227,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warp-copies", type=copies_or_auto, default=WARP_COPIES, metavar="W",
                         help="train the networks on every series and W copies of it read along smooth random "
                              "time warps (the same shape, its parts a little earlier or later); auto: 9 where "
-                             "the median class has one training series (nothing to hold out), else none "
+                             "the median class has one training series (nothing to hold out), 4 where it has "
+                             "two unless a 2-fold cross-validation on them says the copies cost, else none "
                              f"(default {'auto' if WARP_COPIES is None else WARP_COPIES})")
     parser.add_argument("--mixup", type=_mixup_alpha, default=MIXUP, metavar="A",
                         help="mixup in training: every batch mixed with a shuffled copy of itself, "
@@ -365,6 +366,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lstmkit.tasks.classify import Classifier
     from lstmkit.tasks.classify_select import describe as describe_selection
+    from lstmkit.tasks.classify_copies import describe_copies
     from lstmkit.tasks.classify_select import describe_resolution, describe_summary_mix
 
     started = time.perf_counter()
@@ -382,6 +384,8 @@ def run(args: argparse.Namespace) -> int:
         print(describe_summary_mix(classifier.segment_selection["summary_mix"]))
     if classifier.segment_selection is not None and classifier.segment_selection.get("values_mix"):
         print(describe_summary_mix(classifier.segment_selection["values_mix"]))
+    if classifier.copies_selection is not None:
+        print(describe_copies(classifier.copies_selection))
     if args.label_smoothing is None and classifier.label_smoothing > 0:
         print(f"label smoothing {classifier.label_smoothing:g}: the median class has 2 training series, which "
               f"the networks would learn by heart (--label-smoothing 0: off)")
@@ -421,6 +425,7 @@ def run(args: argparse.Namespace) -> int:
                "member_offsets": classifier.member_offsets,
                "segment_selection": classifier.segment_selection,
                "resolution_selection": classifier.resolution_selection,
+               "copies_selection": classifier.copies_selection,
                "conv_kernels": ([list(m.config.conv_kernels) for m in classifier.net.members]
                                 if classifier.net.config.conv_branch else None),
                "filled_missing_values": filled,

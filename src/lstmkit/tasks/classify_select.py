@@ -115,7 +115,8 @@ test split, PigCVP 0.13 when on without the weighing), the networks stay as they
 
 The members' resolution (``fold_scales=None`` on series read whole) is chosen after P by the
 same folds and rule, two networks per fold: :func:`select_fold_scales`; with a time budget its
-networks take at most a quarter of it, so the model's own fit keeps at least a quarter.
+networks take at most a quarter of it, and the warped copies' weighing at two series per class
+(:mod:`lstmkit.tasks.classify_copies`) a twentieth, so the model's own fit keeps at least a fifth.
 """
 
 from __future__ import annotations
@@ -333,7 +334,7 @@ def candidates_for(segment_dropout, conv_max=None) -> list[tuple[int, float, boo
     return [(p, r, False) for p, r in pairs] + [(pairs[0][0], pairs[0][1], True)]
 
 
-def select_conv_segments(classifier, data) -> dict[str, Any]:
+def select_conv_segments(classifier, data, warp_copies: int | None = None) -> dict[str, Any]:
     """P (and the parts' dropout, when the options leave it None) for ``classifier`` (its options,
     unfitted) on the labelled :class:`SequenceData` ``data``, by the cross-validation of the module
     docstring. Returns the record saved with the model: ``chosen`` (P) and ``chosen_dropout``,
@@ -381,7 +382,7 @@ def select_conv_segments(classifier, data) -> dict[str, Any]:
     common = {**params, "mixup": _first_member(params["mixup"]), "kernel_scales": (1.0,), "fold_offsets": 1,
               "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
               "label_smoothing": label_smoothing_for(params.get("label_smoothing"), data),  # as the model's
-              "warp_copies": warp_copies_for(params.get("warp_copies", 0), data),  # as the model's, not the fold's
+              "warp_copies": _copies(params, data, warp_copies),  # as the model's, not the fold's
               "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1, "strategy": "auto",
               # a time budget for the model (minutes) is shared: the selection's networks together
               # take at most half of it, each group its share by its networks
@@ -538,7 +539,7 @@ RESOLUTION_STANDINS = (4.0, 1.0)
 
 
 def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv_max=False,
-                       trend_window=None) -> dict[str, Any]:
+                       trend_window=None, warp_copies: int | None = None) -> dict[str, Any]:
     """``fold_scales=None`` on series read whole (:func:`lstmkit.tasks.classify.automatic_fold_scales`
     gives ``scales``, 1/2/4): keep the members at ``scales`` or read every member at full
     resolution (``(1,)``), by the same cross-validation and rule as the parts (:func:`choose`).
@@ -575,7 +576,7 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
                "ensemble": len(standins), "fold_scales": tuple(standins), "kernel_scales": (1.0,),
                "phase_member": False, "series_member": False, "values_branch": bool(params.get("values_branch")),
                "label_smoothing": label_smoothing_for(params.get("label_smoothing"), data), "fold_offsets": 1,
-               "warp_copies": warp_copies_for(params.get("warp_copies", 0), data),  # as the model's
+               "warp_copies": _copies(params, data, warp_copies),  # as the model's
                "max_steps": steps, "val_fraction": 0.0, "progress": False, "devices": 1,
                "strategy": "auto",
                # with a time budget (minutes), these networks together take at most a quarter of it
@@ -588,6 +589,13 @@ def select_fold_scales(classifier, data, segments, segment_dropout, scales, conv
     record["chosen"] = choices[_score(record, proba, data)]
     record["seconds"] = round(time.perf_counter() - started, 2)
     return record
+
+
+def _copies(params: dict[str, Any], data, warp_copies: int | None) -> int:
+    """The warped copies a selection's networks train with: ``warp_copies`` where given (the
+    model's count after :func:`lstmkit.tasks.classify_copies.select_warp_copies` weighed them),
+    else the options' rule (:func:`lstmkit.tasks.classify_augment.warp_copies_for`)."""
+    return warp_copies_for(params.get("warp_copies", 0), data) if warp_copies is None else int(warp_copies)
 
 
 def _unscored_record(data, kept: str) -> dict[str, Any]:
