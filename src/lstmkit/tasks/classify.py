@@ -61,8 +61,8 @@ series and 9 copies of it read along smooth random time warps of strength 0.1
 nothing can be held out to choose otherwise (ten sets at one series per class, seeds 0-2: 0.603 ->
 0.684, MiniRocket 0.680; benchmarks/README.md, "Time-warped copies"); where it has two, on 4
 copies, unless a 2-fold cross-validation on the training series says they cost
-(:mod:`lstmkit.tasks.classify_copies`: 12 sets cut to two per class 0.760 -> 0.800, MiniRocket
-0.774; PigCVP keeps its 0.941 where the copies alone give 0.909). With
+(:mod:`lstmkit.tasks.classify_copies`: 12 sets cut to two per class 0.783 -> 0.800, MiniRocket
+0.788; PigCVP keeps its 0.941 where the copies alone give 0.909). With
 ``val_fraction=0`` (the default) every training series is used and the weights with the lowest
 training loss are kept (as the published LSTM-FCN chose its models); ``val_fraction > 0`` holds out a stratified split for early
 stopping on the validation loss instead.

@@ -74,7 +74,7 @@ def warp_copies_for(warp_copies: int | None, data) -> int:
     the median class has fewer than :data:`WARP_BELOW` training series (one: nothing can be held
     out, so no choice is made on held-out series and the networks see each class at one timing),
     ``ceil(WARP_SERIES_PER_CLASS / median) - 1`` (9 at one series per class, 4 at two), else 0.
-    At two series per class 4 copies gained on 12 subsampled sets (0.760 -> 0.800) and lost on
+    At two series per class 4 copies gained on 12 subsampled sets (0.783 -> 0.800) and lost on
     PigCVP, the real set of two per class (0.941 -> 0.909), where a held-out comparison on the
     selection's 2 folds sees the loss: there the copies are weighed before the model trains
     (:mod:`lstmkit.tasks.classify_copies`; benchmarks/README.md, "Warped copies at two training

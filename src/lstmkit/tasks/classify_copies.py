@@ -4,10 +4,11 @@ them away.
 
 With two series per class the networks see each class at two timings. Warped copies of every
 series (:func:`lstmkit.tasks.classify_augment.warp_copies_for`: W = 4 at two per class) showed them
-more: on 12 sets cut to two training series per class (``bench_classify.py --shots 2``, seeds 0-2)
-test accuracy rose from 0.760 to 0.800 (MiniRocket 0.774). On PigCVP, the real set of two per
-class (52 pigs' blood-pressure curves, the class the pig), they cost 0.941 -> 0.909: there a
-class is an animal's own details, which a warp blurs into the neighbouring classes.
+more: on 12 sets cut to two training series per class (``screen_options.py --shots 2 --split-seed
+S --seeds S``, S = 0-2) test accuracy rose from 0.783 to 0.800 (MiniRocket 0.788; with the copies
+ahead of it on every seed, without them on one of three). On PigCVP, the real set of two per
+class (52 pigs' central venous pressure, the class the pig), they cost 0.941 -> 0.909: there a
+class is likely told by an animal's own fine details, which a warp blurs into its neighbours'.
 
 A 2-fold selection can run at two per class (:func:`lstmkit.tasks.classify_select.selection_folds`),
 so the copies are weighed on the same folds before anything else: for each fold, two networks of
