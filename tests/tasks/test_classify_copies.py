@@ -85,6 +85,24 @@ def test_the_weighing_trains_two_networks_per_fold_and_records_them(monkeypatch)
     assert "without: log-loss 0.105, accuracy 1.000, +1.000 ± 0.000" in line
 
 
+def test_options_given_per_member_reach_the_networks_as_the_first_members(monkeypatch):
+    calls = []
+
+    def fake(estimator, options, data_, seed, say=None, folds=3):
+        calls.append(options)
+        return np.full((2, len(data_), 2), 0.5)
+
+    monkeypatch.setattr(classify_copies, "_cross_validated_proba", fake)
+    clf = lstmkit.Classifier(**{**SMALL, "ensemble": 2, "conv_segments": (3, 1), "segment_dropout": (0.5, 0.0),
+                                "conv_max": (True, False), "trend_window": 4})
+    record = select_warp_copies(clf, _two_per_class(), 4)
+    ((first, second),) = calls
+    for o in (first, second):
+        assert (o["conv_segments"], o["segment_dropout"], o["conv_max"], o["trend_window"]) == (3, 0.5, True, 4)
+        assert o["ensemble"] == 1
+    assert record["chosen"] == 4  # level on both measures: kept
+
+
 @pytest.mark.slow
 def test_the_model_and_the_selections_train_with_the_count_kept(monkeypatch):
     counts = []

@@ -71,7 +71,8 @@ def select_warp_copies(classifier, data, copies: int) -> dict[str, Any]:
                               "accuracy": None, "difference": None, "accuracy_difference": None, "seconds": 0.0}
     if not folds:  # nothing to hold out: the copies stay
         return record
-    segments, dropout, conv_max = candidates_for(params["segment_dropout"], params["conv_max"])[0]
+    # per-member options given: the first member's, as the selections' networks read them
+    segments, dropout, conv_max = candidates_for(_first_member(params["segment_dropout"]), params["conv_max"])[0]
     if params["conv_segments"] is not None:  # given: the networks read the parts as the model will
         segments = int(_first_member(params["conv_segments"]))
     common = {**params, "conv_segments": segments, "segment_dropout": dropout, "conv_max": conv_max,
